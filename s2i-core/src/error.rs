@@ -1,0 +1,262 @@
+//! The engine's error type. Every variant has a stable diagnostic code, a help
+//! line that says what to do, and an exit code that matches the reference
+//! implementation where it defines one.
+
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+
+use crate::reference::ReferenceError;
+use crate::runtime::{RuntimeError, RuntimeErrorKind};
+
+/// A failed build, or a request the engine refused.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[non_exhaustive]
+pub enum Error {
+    /// An option has a value the engine cannot use.
+    #[error("invalid {option}: {message}")]
+    #[diagnostic(code(s2i::invalid_option), help("{help}"))]
+    InvalidOption {
+        /// The option, as the user wrote it (e.g. `--env`).
+        option: String,
+        /// What is wrong.
+        message: String,
+        /// What to do instead.
+        help: String,
+    },
+
+    /// An image name does not parse.
+    #[error("invalid {what}: {source}")]
+    #[diagnostic(
+        code(s2i::invalid_image_reference),
+        help("write it as [registry/]repository[:tag][@digest], lower case, e.g. quay.io/team/app:1.0")
+    )]
+    InvalidImageReference {
+        /// Which image (`builder image`, `tag`, …).
+        what: String,
+        /// The parse failure.
+        #[source]
+        source: ReferenceError,
+    },
+
+    /// The source directory or file does not exist or cannot be read.
+    #[error("cannot read the source {path}: {message}")]
+    #[diagnostic(code(s2i::source_unreadable), help("{help}"))]
+    SourceUnreadable {
+        /// The path.
+        path: PathBuf,
+        /// The system's message.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
+    /// The source is a git repository without any commit.
+    #[error("The git repository {path:?} has no tracking information or commits")]
+    #[diagnostic(
+        code(s2i::empty_git_repository),
+        help("commit something first, or build the working copy as a plain directory with --copy")
+    )]
+    EmptyGitRepository {
+        /// The repository.
+        path: String,
+    },
+
+    /// Cloning or checking out the git source failed.
+    #[error("cannot {action} {url}: {message}")]
+    #[diagnostic(code(s2i::git), help("{help}"))]
+    Git {
+        /// What was attempted (`clone`, `check out ref X of`, …).
+        action: String,
+        /// The repository URL.
+        url: String,
+        /// libgit2's message.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
+    /// The image is not present locally and the pull policy forbids pulling it.
+    #[error("unable to get metadata for {image}: the image is not present in the engine")]
+    #[diagnostic(code(s2i::image_not_found), help("{help}"))]
+    ImageNotFound {
+        /// The image.
+        image: String,
+        /// What to do.
+        help: String,
+    },
+
+    /// Pulling an image failed.
+    #[error("unable to get {image}: {message}")]
+    #[diagnostic(code(s2i::pull_failed), help("{help}"))]
+    PullFailed {
+        /// The image.
+        image: String,
+        /// The engine's message.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
+    /// Required scripts were found nowhere.
+    #[error("failed to install [{}]", scripts.join(" "))]
+    #[diagnostic(code(s2i::scripts_not_installed), help("{}", looked_at.join("\n")))]
+    ScriptsNotInstalled {
+        /// The missing scripts.
+        scripts: Vec<String>,
+        /// Every place looked at, one line each, ending with what to do.
+        looked_at: Vec<String>,
+    },
+
+    /// `--scripts-url` gave none of the scripts.
+    #[error("could not download any scripts from URL {url}")]
+    #[diagnostic(
+        code(s2i::no_scripts_at_url),
+        help("the URL must be a directory holding assemble, run (and optionally save-artifacts); tried:\n{}", tried.join("\n"))
+    )]
+    NoScriptsAtUrl {
+        /// The URL.
+        url: String,
+        /// What was tried, one line each.
+        tried: Vec<String>,
+    },
+
+    /// A scripts URL has a scheme the engine cannot fetch.
+    #[error("no URL handler for {url}")]
+    #[diagnostic(code(s2i::unsupported_url), help("use an image://, file://, http:// or https:// URL"))]
+    UnsupportedUrl {
+        /// The URL.
+        url: String,
+    },
+
+    /// A build container exited non-zero.
+    #[error("{script} failed: non-zero ({code}) exit code from {image}")]
+    #[diagnostic(code(s2i::script_failed), help("{help}"))]
+    ScriptFailed {
+        /// The script (`assemble`, `usage`, …).
+        script: String,
+        /// Its exit code.
+        code: i64,
+        /// The image it ran in.
+        image: String,
+        /// The last lines of its output and a hint.
+        help: String,
+    },
+
+    /// The combined size of the output labels is over the engine's limit.
+    #[error("label validation failed for {image:?}: label size '{size}' exceeds the maximum limit '{limit}'")]
+    #[diagnostic(code(s2i::labels_too_large), help("shorten or drop labels, e.g. those written to /tmp/.s2i/image_metadata.json"))]
+    LabelsTooLarge {
+        /// The output image.
+        image: String,
+        /// Sum of key and value lengths.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// `/tmp/.s2i/image_metadata.json` written by assemble is malformed.
+    #[error("invalid /tmp/.s2i/image_metadata.json: {message}")]
+    #[diagnostic(
+        code(s2i::image_metadata),
+        help("assemble must write {{\"labels\":[{{\"key\":\"value\"}}, …]}} with string values")
+    )]
+    ImageMetadata {
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A file of the host could not be read or written.
+    #[error("cannot {action} {path}: {source}")]
+    #[diagnostic(code(s2i::io), help("{help}"))]
+    Io {
+        /// What was attempted.
+        action: String,
+        /// The file.
+        path: PathBuf,
+        /// What to do.
+        help: String,
+        /// The system error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Downloading a file failed.
+    #[error("failed to retrieve {url}: {message}")]
+    #[diagnostic(code(s2i::download), help("check that the URL is reachable from this machine"))]
+    Download {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+
+    /// The container engine failed an operation.
+    #[error("{action}: {source}")]
+    #[diagnostic(code(s2i::engine), help("{}", engine_help(source.kind)))]
+    Runtime {
+        /// What the engine was asked to do.
+        action: String,
+        /// The engine's failure.
+        #[source]
+        source: RuntimeError,
+    },
+
+    /// The build was interrupted (Ctrl-C, SIGTERM or a caller's cancellation).
+    #[error("the build was cancelled")]
+    #[diagnostic(code(s2i::cancelled), help("every container and temporary directory of the build was removed"))]
+    Cancelled,
+}
+
+fn engine_help(kind: RuntimeErrorKind) -> &'static str {
+    match kind {
+        RuntimeErrorKind::Unreachable => {
+            "start a container engine (`sudo dockerd &`, `systemctl start docker`, or `podman system service` for Podman), \
+             or point DOCKER_HOST at a running one"
+        }
+        RuntimeErrorKind::Unauthorized => "log in to the registry (`docker login <registry>`) or check ~/.docker/config.json",
+        RuntimeErrorKind::NotFound => "check the name; `docker images` and `docker ps -a` list what the engine has",
+        _ => "see the engine's message above; `docker info` shows the engine's state",
+    }
+}
+
+impl Error {
+    /// The process exit code for this error: the reference implementation's
+    /// code where it has one, otherwise 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::ImageNotFound { .. } => 1,
+            Error::PullFailed { .. } => 2,
+            Error::Runtime { action, .. } if action.starts_with("commit") => 6,
+            Error::ScriptsNotInstalled { .. } => 11,
+            Error::UnsupportedUrl { .. } => 12,
+            Error::ScriptFailed { .. } => 13,
+            Error::EmptyGitRepository { .. } => 16,
+            Error::Cancelled => 130,
+            _ => 1,
+        }
+    }
+
+    /// A runtime failure with what was being done.
+    pub(crate) fn runtime(action: impl Into<String>, source: RuntimeError) -> Self {
+        Error::Runtime { action: action.into(), source }
+    }
+
+    /// An I/O failure on a host path.
+    pub(crate) fn io(
+        action: impl Into<String>,
+        path: impl Into<PathBuf>,
+        help: impl Into<String>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io { action: action.into(), path: path.into(), help: help.into(), source }
+    }
+
+    /// An invalid option value.
+    pub(crate) fn option(option: impl Into<String>, message: impl Into<String>, help: impl Into<String>) -> Self {
+        Error::InvalidOption { option: option.into(), message: message.into(), help: help.into() }
+    }
+}
+
+/// Result with the engine's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,74 @@
+//! The build plan: every decision of a build, resolved before any container
+//! starts. Serialisable, so it can be inspected (`--save-temp-dir` writes it as
+//! `plan.json`) and consumed by other backends.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::EnvVar;
+use crate::ignore::SourceFilter;
+use crate::reference::ImageReference;
+use crate::runtime::{HostOptions, ImageInfo};
+use crate::scripts::ResolvedScripts;
+use crate::source::PreparedSource;
+
+/// A resolved image the build runs on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedImage {
+    /// The name as the user gave it.
+    pub name: String,
+    /// The fully qualified name, e.g. `docker.io/library/busybox:latest`.
+    pub canonical: String,
+    /// The name the engine is asked for (`:latest` added when untagged).
+    pub engine_name: String,
+    /// What the engine reported about the image.
+    pub info: ImageInfo,
+}
+
+/// The source part of a plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlannedSource {
+    /// Where the source is and where it came from.
+    pub prepared: PreparedSource,
+    /// `.s2iignore` patterns in effect, normalised.
+    pub ignore_patterns: Vec<String>,
+    /// `--exclude` in effect, if any.
+    pub exclude: Option<String>,
+    /// The compiled filter.
+    #[serde(skip)]
+    pub filter: SourceFilter,
+}
+
+/// Everything a build will do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildPlan {
+    /// The builder image.
+    pub builder: ResolvedImage,
+    /// The output image name, when tagged.
+    pub output: Option<ImageReference>,
+    /// Where the input archive is extracted in the build container.
+    pub destination: String,
+    /// User assemble runs as; `None` for the image's `USER`.
+    pub assemble_user: Option<String>,
+    /// The scripts and where they come from.
+    pub scripts: ResolvedScripts,
+    /// Entrypoint of the assemble container.
+    pub assemble_entrypoint: Vec<String>,
+    /// Command of the assemble container.
+    pub assemble_command: Vec<String>,
+    /// `CMD` of the output image.
+    pub run_command: Vec<String>,
+    /// `ENTRYPOINT` of the output image.
+    pub output_entrypoint: Vec<String>,
+    /// `USER` of the output image.
+    pub output_user: String,
+    /// Environment of assemble and of the output image.
+    pub env: Vec<EnvVar>,
+    /// Labels of the output image, before those from `image_metadata.json`.
+    pub labels: BTreeMap<String, String>,
+    /// The source, if any.
+    pub source: Option<PlannedSource>,
+    /// Host-side settings of the build container.
+    pub host: HostOptions,
+}

@@ -1,0 +1,297 @@
+//! The container-runtime contract the build engine runs on.
+//!
+//! The engine never talks to a container engine directly: it calls a
+//! [`ContainerRuntime`]. `s2i-docker` implements it for the Docker Engine API
+//! (and Podman's Docker-compatible API); tests of the planning logic use a fake.
+//! Every method is one engine operation, so a backend stays a thin translation
+//! layer and all decisions stay in the engine.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWrite;
+
+/// A stream of bytes, such as a tar archive flowing into or out of a container.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// The writable end of an attached container's stdin.
+pub type StdinWriter = Pin<Box<dyn AsyncWrite + Send>>;
+
+/// Output of an attached container, demultiplexed into stdout and stderr chunks.
+pub type OutputStream = Pin<Box<dyn Stream<Item = Result<OutputChunk, RuntimeError>> + Send>>;
+
+/// What the engine needs to know about an image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// Content-addressed image ID (`sha256:…`).
+    pub id: String,
+    /// Tags that point at the image (`repo:tag`).
+    pub repo_tags: Vec<String>,
+    /// Registry digests of the image (`repo@sha256:…`).
+    pub repo_digests: Vec<String>,
+    /// The image's `USER`, empty when unset.
+    pub user: String,
+    /// The image's `ENTRYPOINT`, empty when unset.
+    pub entrypoint: Vec<String>,
+    /// The image's `CMD`, empty when unset.
+    pub cmd: Vec<String>,
+    /// The image's environment as `NAME=VALUE` strings.
+    pub env: Vec<String>,
+    /// The image's labels.
+    pub labels: BTreeMap<String, String>,
+    /// The image's `WORKDIR`, empty when unset.
+    pub working_dir: String,
+    /// `ONBUILD` triggers, in order.
+    pub on_build: Vec<String>,
+    /// Size of the image in bytes, all layers included.
+    pub size: u64,
+}
+
+impl ImageInfo {
+    /// The value of an environment variable of the image config, if set.
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.env.iter().find_map(|entry| {
+            let (key, value) = entry.split_once('=')?;
+            (key == name).then_some(value)
+        })
+    }
+}
+
+/// Host-side settings of a container: mounts, capabilities, network, limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostOptions {
+    /// Bind mounts, `host:container[:options]`, passed to the engine verbatim.
+    pub binds: Vec<String>,
+    /// Linux capabilities to drop.
+    pub cap_drop: Vec<String>,
+    /// Network mode (`bridge`, `host`, `none`, `container:<id>` or a network name).
+    pub network_mode: Option<String>,
+    /// Extra `/etc/hosts` entries, `host:ip`.
+    pub extra_hosts: Vec<String>,
+    /// Security options (`label=…`, `seccomp=…`).
+    pub security_opt: Vec<String>,
+    /// Resource limits.
+    pub limits: ResourceLimits,
+}
+
+/// Resource limits of a container; `None` means the engine's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceLimits {
+    /// Memory limit in bytes.
+    pub memory_bytes: Option<i64>,
+    /// Memory + swap limit in bytes (`-1` for unlimited swap).
+    pub memory_swap_bytes: Option<i64>,
+    /// CPU quota in units of 10⁻⁹ CPUs.
+    pub nano_cpus: Option<i64>,
+    /// Size of `/dev/shm` in bytes.
+    pub shm_size_bytes: Option<i64>,
+}
+
+/// Everything needed to create a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    /// Container name; the engine picks one when `None`.
+    pub name: Option<String>,
+    /// Image to run.
+    pub image: String,
+    /// Entrypoint override; `Some(vec![])` clears the image's entrypoint.
+    pub entrypoint: Option<Vec<String>>,
+    /// Command.
+    pub cmd: Vec<String>,
+    /// Environment as `NAME=VALUE` strings.
+    pub env: Vec<String>,
+    /// User to run as; `None` keeps the image's `USER`.
+    pub user: Option<String>,
+    /// Working directory; `None` keeps the image's `WORKDIR`.
+    pub working_dir: Option<String>,
+    /// Keep stdin open for one attached writer (closed when it disconnects).
+    pub stdin: bool,
+    /// Labels on the container itself.
+    pub labels: BTreeMap<String, String>,
+    /// Host-side settings.
+    pub host: HostOptions,
+}
+
+/// The configuration written into an image committed from a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitSpec {
+    /// Repository to tag the new image with, e.g. `example.com/team/app`; untagged when `None`.
+    pub repository: Option<String>,
+    /// Tag within `repository`.
+    pub tag: Option<String>,
+    /// `CMD` of the new image.
+    pub cmd: Vec<String>,
+    /// `ENTRYPOINT` of the new image (empty clears it).
+    pub entrypoint: Vec<String>,
+    /// Environment of the new image; the engine keeps image variables not listed here.
+    pub env: Vec<String>,
+    /// `USER` of the new image.
+    pub user: String,
+    /// Labels of the new image.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// How a container ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitStatus {
+    /// Exit code of the container's main process.
+    pub code: i64,
+    /// The kernel killed the process for exceeding its memory limit.
+    pub oom_killed: bool,
+    /// An error the engine reported for the container, if any.
+    pub error: Option<String>,
+}
+
+/// Which stream a chunk of container output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// A piece of container output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputChunk {
+    /// The stream it came from.
+    pub kind: OutputKind,
+    /// The bytes.
+    pub bytes: Bytes,
+}
+
+/// A container attached before it starts: its stdin (when requested) and its output.
+pub struct Attachment {
+    /// Stdin of the container; shut it down to send end-of-file.
+    pub stdin: Option<StdinWriter>,
+    /// Output of the container until it exits.
+    pub output: OutputStream,
+}
+
+impl fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachment")
+            .field("stdin", &self.stdin.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Progress of an image pull.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullProgress {
+    /// Layer (or other object) the message is about, if any.
+    pub id: Option<String>,
+    /// Status text, e.g. `Downloading`.
+    pub status: String,
+    /// Bytes done, when known.
+    pub current: Option<u64>,
+    /// Bytes in total, when known.
+    pub total: Option<u64>,
+}
+
+/// What a runtime says about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeInfo {
+    /// Product name, e.g. `Docker Engine` or `Podman Engine`.
+    pub name: String,
+    /// Engine version.
+    pub version: String,
+    /// API version in use.
+    pub api_version: String,
+    /// Endpoint it is reached at.
+    pub endpoint: String,
+}
+
+/// The broad class of a runtime failure; the engine decides on retries and messages by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RuntimeErrorKind {
+    /// The engine cannot be reached.
+    Unreachable,
+    /// The object (image, container, path, network) does not exist.
+    NotFound,
+    /// The registry refused the credentials, or needs some.
+    Unauthorized,
+    /// The engine refused the request as invalid or conflicting.
+    Rejected,
+    /// Anything else.
+    Other,
+}
+
+/// A failure reported by a container runtime.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct RuntimeError {
+    /// The class of failure.
+    pub kind: RuntimeErrorKind,
+    /// The engine's message.
+    pub message: String,
+}
+
+impl RuntimeError {
+    /// A failure of the given kind.
+    pub fn new(kind: RuntimeErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    /// Whether the failure means the object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.kind == RuntimeErrorKind::NotFound
+    }
+}
+
+/// A container engine the build engine can run on.
+///
+/// Implementations translate each call into one engine operation and map the
+/// engine's failures onto [`RuntimeErrorKind`]. Names of images are passed as
+/// given by the engine (`repo:tag`, `repo@digest` or an image ID).
+#[async_trait::async_trait]
+pub trait ContainerRuntime: Send + Sync {
+    /// Name, version and endpoint of the engine; also proves it is reachable.
+    async fn info(&self) -> Result<RuntimeInfo, RuntimeError>;
+
+    /// Inspect an image; `Ok(None)` when it is not present locally.
+    async fn inspect_image(&self, image: &str) -> Result<Option<ImageInfo>, RuntimeError>;
+
+    /// Pull an image from its registry, with credentials the runtime knows.
+    async fn pull_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), RuntimeError>;
+
+    /// Create a container; returns its ID.
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
+
+    /// Attach to a created container's streams, before it starts.
+    async fn attach_container(&self, container: &str, stdin: bool) -> Result<Attachment, RuntimeError>;
+
+    /// Start a created container.
+    async fn start_container(&self, container: &str) -> Result<(), RuntimeError>;
+
+    /// Wait for a container to stop and return how it ended.
+    async fn wait_container(&self, container: &str) -> Result<ExitStatus, RuntimeError>;
+
+    /// Extract a tar archive into a directory of a (created or stopped) container.
+    async fn upload_archive(&self, container: &str, path: &str, archive: ByteStream) -> Result<(), RuntimeError>;
+
+    /// A tar archive of a path in a container; `Ok(None)` when the path does not exist.
+    async fn download_archive(&self, container: &str, path: &str) -> Result<Option<ByteStream>, RuntimeError>;
+
+    /// Commit a container's filesystem as a new image layer; returns the image ID.
+    async fn commit_container(&self, container: &str, spec: &CommitSpec) -> Result<String, RuntimeError>;
+
+    /// Stop (if running) and remove a container with its anonymous volumes.
+    async fn remove_container(&self, container: &str) -> Result<(), RuntimeError>;
+
+    /// Remove an image (not forced: an image in use stays).
+    async fn remove_image(&self, image: &str) -> Result<(), RuntimeError>;
+
+    /// Point `repository:tag` at an image.
+    async fn tag_image(&self, image: &str, repository: &str, tag: &str) -> Result<(), RuntimeError>;
+}

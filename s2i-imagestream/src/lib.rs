@@ -1,0 +1,1 @@
+//! Image streams (filled in by the image-streams issue).
