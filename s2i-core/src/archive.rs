@@ -10,9 +10,9 @@
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
 #[cfg(unix)]
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
@@ -267,10 +267,7 @@ fn dev_ino(_meta: &fs::Metadata) -> (u64, u64) {
 }
 
 fn mtime(meta: &fs::Metadata) -> u64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs())
+    meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs())
 }
 
 /// A read failure of a source file, carried through the tar crate's io::Error.
@@ -301,9 +298,10 @@ impl Read for ExactReader<'_> {
             return Ok(0);
         }
         let want = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..want]).map_err(|e| {
-            io::Error::other(ReadFailure { kind: e.kind(), message: e.to_string() })
-        })?;
+        let n = self
+            .inner
+            .read(&mut buf[..want])
+            .map_err(|e| io::Error::other(ReadFailure { kind: e.kind(), message: e.to_string() }))?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -395,16 +393,18 @@ where
         }
         result
     });
-    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    });
+    let stream =
+        futures::stream::unfold(
+            receiver,
+            |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+        );
     (Box::pin(stream), handle)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ignore::{ExcludePattern, IgnoreRules, DEFAULT_EXCLUDE};
+    use crate::ignore::{DEFAULT_EXCLUDE, ExcludePattern, IgnoreRules};
 
     fn entries(data: &[u8]) -> Vec<(String, tar::EntryType, u32, Vec<u8>)> {
         let mut archive = tar::Archive::new(data);
@@ -464,8 +464,17 @@ mod tests {
         assert_eq!(
             names,
             [
-                "scripts/", "scripts/run", "src/", "src/a.txt", "src/b/", "src/b/deep/", "src/b/deep/run.sh",
-                "src/broken", "src/empty/", "src/link", "src/z.txt"
+                "scripts/",
+                "scripts/run",
+                "src/",
+                "src/a.txt",
+                "src/b/",
+                "src/b/deep/",
+                "src/b/deep/run.sh",
+                "src/broken",
+                "src/empty/",
+                "src/link",
+                "src/z.txt"
             ]
         );
         let by_name = |n: &str| got.iter().find(|e| e.0 == n).unwrap();
@@ -482,7 +491,11 @@ mod tests {
         let dir = tree();
         let archive = InputArchive {
             scripts: vec![],
-            source: Some(SourceTree { root: dir.path().to_owned(), filter: SourceFilter::default(), follow_symlinks: false }),
+            source: Some(SourceTree {
+                root: dir.path().to_owned(),
+                filter: SourceFilter::default(),
+                follow_symlinks: false,
+            }),
         };
         let got = entries(&write(&archive));
         let link = got.iter().find(|e| e.0 == "src/link").unwrap();
@@ -494,7 +507,11 @@ mod tests {
         let dir = tree();
         let archive = InputArchive {
             scripts: vec![],
-            source: Some(SourceTree { root: dir.path().to_owned(), filter: SourceFilter::default(), follow_symlinks: true }),
+            source: Some(SourceTree {
+                root: dir.path().to_owned(),
+                filter: SourceFilter::default(),
+                follow_symlinks: true,
+            }),
         };
         assert_eq!(write(&archive), write(&archive));
     }
@@ -506,7 +523,11 @@ mod tests {
         std::os::unix::fs::symlink("..", dir.path().join("d/up")).unwrap();
         let archive = InputArchive {
             scripts: vec![],
-            source: Some(SourceTree { root: dir.path().to_owned(), filter: SourceFilter::default(), follow_symlinks: true }),
+            source: Some(SourceTree {
+                root: dir.path().to_owned(),
+                filter: SourceFilter::default(),
+                follow_symlinks: true,
+            }),
         };
         let got = entries(&write(&archive));
         let up = got.iter().find(|e| e.0 == "src/d/up").unwrap();
@@ -521,7 +542,11 @@ mod tests {
         fs::write(dir.path().join(&long).join(&long).join("file.txt"), "x").unwrap();
         let archive = InputArchive {
             scripts: vec![],
-            source: Some(SourceTree { root: dir.path().to_owned(), filter: SourceFilter::default(), follow_symlinks: true }),
+            source: Some(SourceTree {
+                root: dir.path().to_owned(),
+                filter: SourceFilter::default(),
+                follow_symlinks: true,
+            }),
         };
         let got = entries(&write(&archive));
         assert!(got.iter().any(|e| e.0 == format!("src/{long}/{long}/file.txt")));

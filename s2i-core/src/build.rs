@@ -18,8 +18,8 @@ use crate::archive::{self, ArchiveFile, ArchiveStats, InputArchive, SourceTree};
 use crate::env::{self, EnvVar};
 use crate::error::{Error, Result};
 use crate::events::{BuildEvent, EventSink, EventSinkExt, Stage};
-use crate::ignore::{ExcludePattern, IgnoreRules, SourceFilter, DEFAULT_EXCLUDE};
-use crate::labels::{self, LabelInputs, SourceInfo, IMAGE_METADATA_PATH};
+use crate::ignore::{DEFAULT_EXCLUDE, ExcludePattern, IgnoreRules, SourceFilter};
+use crate::labels::{self, IMAGE_METADATA_PATH, LabelInputs, SourceInfo};
 use crate::plan::{BuildPlan, PlannedSource, ResolvedImage};
 use crate::reference::ImageReference;
 use crate::retry::retry;
@@ -292,7 +292,14 @@ impl Engine {
             self.events.info(format!("Temporary directory kept: {}", path.display()));
         }
         let (image_id, archive, labels) = result?;
-        Ok(BuildResult { image_id, tag: options.tag.clone(), labels, workdir: kept, archive, elapsed: started.elapsed() })
+        Ok(BuildResult {
+            image_id,
+            tag: options.tag.clone(),
+            labels,
+            workdir: kept,
+            archive,
+            elapsed: started.elapsed(),
+        })
     }
 
     async fn build_inner(
@@ -334,9 +341,8 @@ impl Engine {
         let exclude = ExcludePattern::new(&options.exclude)?;
         let base_dir = match &options.working_dir {
             Some(dir) => dir.clone(),
-            None => std::env::current_dir().map_err(|e| {
-                Error::io("read the current directory", ".", "run s2i from an existing directory", e)
-            })?,
+            None => std::env::current_dir()
+                .map_err(|e| Error::io("read the current directory", ".", "run s2i from an existing directory", e))?,
         };
         let mut file_env = Vec::new();
         if let Some(path) = &options.environment_file {
@@ -402,8 +408,10 @@ impl Engine {
                 for line in skipped {
                     self.events.warn(format!(".s2i/environment: skipped {line:?}: not NAME=VALUE"));
                 }
-                self.events
-                    .detail(format!("Setting {} environment variables provided by environment file in sources", vars.len()));
+                self.events.detail(format!(
+                    "Setting {} environment variables provided by environment file in sources",
+                    vars.len()
+                ));
                 source_env = vars;
             }
         }
@@ -421,7 +429,8 @@ impl Engine {
             image_default,
             base_dir: base_dir.clone(),
         };
-        let scripts = self.resolve_scripts(&[Script::Assemble, Script::Run], &[Script::SaveArtifacts], script_sources).await?;
+        let scripts =
+            self.resolve_scripts(&[Script::Assemble, Script::Run], &[Script::SaveArtifacts], script_sources).await?;
 
         let destination = destination.unwrap_or_else(|| image_destination(&builder.info, self.events.as_ref()));
         let assemble_user = options
@@ -569,9 +578,9 @@ impl Engine {
                     RuntimeErrorKind::Unreachable => {
                         "the container engine cannot be reached; start it, or point DOCKER_HOST at it".to_owned()
                     }
-                    _ if policy == PullPolicy::Always => format!(
-                        "check the image name and that its registry is reachable; if the image is local, use --pull-policy never or if-not-present"
-                    ),
+                    _ if policy == PullPolicy::Always => "check the image name and that its registry is reachable; \
+                         if the image is local, use --pull-policy never or if-not-present"
+                        .to_owned(),
                     _ => "check the image name and that its registry is reachable; build or load local images first".to_owned(),
                 };
                 Error::PullFailed { image: image.to_owned(), message: e.message, help }
@@ -580,7 +589,11 @@ impl Engine {
 
     /// Run a plan: create the assemble container, stream the input archive into
     /// it, and commit it. The container is registered with `cleanup`.
-    async fn execute(&self, plan: &BuildPlan, cleanup: &Cleanup) -> Result<(String, ArchiveStats, BTreeMap<String, String>)> {
+    async fn execute(
+        &self,
+        plan: &BuildPlan,
+        cleanup: &Cleanup,
+    ) -> Result<(String, ArchiveStats, BTreeMap<String, String>)> {
         let spec = ContainerSpec {
             name: Some(container_name(&plan.builder.name)),
             image: plan.builder.engine_name.clone(),
@@ -614,7 +627,8 @@ impl Engine {
         let stats = stats?;
         stage.finish(self.events.as_ref());
 
-        let stage = self.stage(Stage::Commit, plan.output.as_ref().map_or("(untagged)".to_owned(), |o| o.to_string()).as_str());
+        let stage =
+            self.stage(Stage::Commit, plan.output.as_ref().map_or("(untagged)".to_owned(), |o| o.to_string()).as_str());
         let mut labels = plan.labels.clone();
         labels.extend(self.image_metadata(&container).await?);
         let display = plan.output.as_ref().map_or_else(|| plan.builder.name.clone(), |o| o.to_string());
@@ -661,7 +675,8 @@ impl Engine {
             let stats = archive::write_archive(&archive, writer, &mut progress)?;
             events.emit(BuildEvent::Upload { files: stats.entries, bytes: stats.bytes, done: true });
             if stats.skipped_special > 0 {
-                events.detail(format!("Left out {} sockets, FIFOs or device files of the source", stats.skipped_special));
+                events
+                    .detail(format!("Left out {} sockets, FIFOs or device files of the source", stats.skipped_special));
             }
             Ok(stats)
         })
@@ -734,7 +749,12 @@ impl Engine {
                 help.push_str(&format!("the engine says: {error}\n"));
             }
             help.push_str(&format!("fix the {script} script or the source it builds, then build again"));
-            return Err(Error::ScriptFailed { script: script.to_owned(), code: status.code, image: image.to_owned(), help });
+            return Err(Error::ScriptFailed {
+                script: script.to_owned(),
+                code: status.code,
+                image: image.to_owned(),
+                help,
+            });
         }
         Ok(())
     }
@@ -761,10 +781,14 @@ impl Engine {
         let Some(entry) = entries.next() else { return Ok(BTreeMap::new()) };
         let mut entry = entry.map_err(|e| Error::ImageMetadata { message: e.to_string() })?;
         let mut text = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut text).map_err(|e| Error::ImageMetadata { message: e.to_string() })?;
+        std::io::Read::read_to_end(&mut entry, &mut text)
+            .map_err(|e| Error::ImageMetadata { message: e.to_string() })?;
         let labels = labels::parse_image_metadata(&text)?;
         if !labels.is_empty() {
-            self.events.detail(format!("Labels from {IMAGE_METADATA_PATH}: {}", labels.keys().cloned().collect::<Vec<_>>().join(", ")));
+            self.events.detail(format!(
+                "Labels from {IMAGE_METADATA_PATH}: {}",
+                labels.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
         }
         Ok(labels)
     }
@@ -800,7 +824,8 @@ impl Engine {
             base_dir,
         };
         let scripts = self.resolve_scripts(&[Script::Usage], &[], sources).await?;
-        let destination = options.destination.clone().unwrap_or_else(|| image_destination(&builder.info, self.events.as_ref()));
+        let destination =
+            options.destination.clone().unwrap_or_else(|| image_destination(&builder.info, self.events.as_ref()));
         let usage = scripts.get(Script::Usage).expect("usage is required").container_path(&destination);
         let spec = ContainerSpec {
             name: Some(container_name(&builder.name)),
@@ -933,11 +958,9 @@ fn shipped_scripts(scripts: &ResolvedScripts) -> Vec<ArchiveFile> {
         .scripts
         .values()
         .filter_map(|s| match &s.location {
-            ScriptLocation::Shipped { contents, .. } => Some(ArchiveFile {
-                path: format!("scripts/{}", s.script),
-                contents: contents.clone(),
-                mode: 0o755,
-            }),
+            ScriptLocation::Shipped { contents, .. } => {
+                Some(ArchiveFile { path: format!("scripts/{}", s.script), contents: contents.clone(), mode: 0o755 })
+            }
             ScriptLocation::Image { .. } => None,
         })
         .collect()
@@ -950,7 +973,9 @@ fn image_destination(image: &ImageInfo, events: &dyn EventSink) -> String {
         return dest;
     }
     if let Some(dest) = get(DEPRECATED_DESTINATION_LABEL) {
-        events.warn(format!("the image uses the deprecated label {DEPRECATED_DESTINATION_LABEL}; use {DESTINATION_LABEL}"));
+        events.warn(format!(
+            "the image uses the deprecated label {DEPRECATED_DESTINATION_LABEL}; use {DESTINATION_LABEL}"
+        ));
         return dest;
     }
     if let Some(dest) = image.env_var("STI_LOCATION").filter(|v| !v.is_empty()) {
@@ -981,7 +1006,8 @@ fn write_plan(workdir: &Path, plan: &BuildPlan) -> Result<()> {
     std::fs::write(&path, text).map_err(|e| Error::io("write", &path, "check the temp directory", e))?;
     for script in shipped_scripts(&plan.scripts) {
         let path = workdir.join(&script.path);
-        let write = std::fs::create_dir_all(path.parent().expect("scripts/ parent")).and_then(|()| std::fs::write(&path, &script.contents));
+        let write = std::fs::create_dir_all(path.parent().expect("scripts/ parent"))
+            .and_then(|()| std::fs::write(&path, &script.contents));
         write.map_err(|e| Error::io("write", &path, "check the temp directory", e))?;
     }
     Ok(())
@@ -1001,7 +1027,8 @@ pub fn container_name(image: &str) -> String {
     use std::hash::{BuildHasher, Hasher};
     let sanitized: String = image.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     format!("s2i_{sanitized}_{:08x}", hasher.finish() as u32)
 }
 
@@ -1012,7 +1039,9 @@ fn short_id(id: &str) -> &str {
 /// Quote a word for `/bin/sh` when it needs it.
 pub fn sh_quote(word: &str) -> String {
     let safe = !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | ':' | '=' | '@' | ','));
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | ':' | '=' | '@' | ','));
     if safe { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 

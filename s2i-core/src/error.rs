@@ -145,7 +145,10 @@ pub enum Error {
 
     /// The combined size of the output labels is over the engine's limit.
     #[error("label validation failed for {image:?}: label size '{size}' exceeds the maximum limit '{limit}'")]
-    #[diagnostic(code(s2i::labels_too_large), help("shorten or drop labels, e.g. those written to /tmp/.s2i/image_metadata.json"))]
+    #[diagnostic(
+        code(s2i::labels_too_large),
+        help("shorten or drop labels, e.g. those written to /tmp/.s2i/image_metadata.json")
+    )]
     LabelsTooLarge {
         /// The output image.
         image: String,
@@ -214,7 +217,9 @@ fn engine_help(kind: RuntimeErrorKind) -> &'static str {
             "start a container engine (`sudo dockerd &`, `systemctl start docker`, or `podman system service` for Podman), \
              or point DOCKER_HOST at a running one"
         }
-        RuntimeErrorKind::Unauthorized => "log in to the registry (`docker login <registry>`) or check ~/.docker/config.json",
+        RuntimeErrorKind::Unauthorized => {
+            "log in to the registry (`docker login <registry>`) or check ~/.docker/config.json"
+        }
         RuntimeErrorKind::NotFound => "check the name; `docker images` and `docker ps -a` list what the engine has",
         _ => "see the engine's message above; `docker info` shows the engine's state",
     }

@@ -81,10 +81,7 @@ impl IgnoreRules {
 
     /// The patterns, normalised, with `!` for negations.
     pub fn patterns(&self) -> Vec<String> {
-        self.rules
-            .iter()
-            .map(|r| if r.negated { format!("!{}", r.pattern) } else { r.pattern.clone() })
-            .collect()
+        self.rules.iter().map(|r| if r.negated { format!("!{}", r.pattern) } else { r.pattern.clone() }).collect()
     }
 
     /// Whether there are no rules.
@@ -144,7 +141,9 @@ impl ExcludePattern {
             Error::option(
                 "--exclude",
                 format!("{pattern:?} is not a regular expression: {e}"),
-                format!("write a regular expression matched against source-relative paths; the default is {DEFAULT_EXCLUDE}"),
+                format!(
+                    "write a regular expression matched against source-relative paths; the default is {DEFAULT_EXCLUDE}"
+                ),
             )
         })
     }

@@ -128,7 +128,12 @@ impl ImageReference {
             (None, None) => Some(DEFAULT_TAG.to_owned()),
             (tag, _) => tag.clone(),
         };
-        Self { registry: Some(if hub { DEFAULT_REGISTRY.to_owned() } else { registry }), repository, tag, digest: self.digest.clone() }
+        Self {
+            registry: Some(if hub { DEFAULT_REGISTRY.to_owned() } else { registry }),
+            repository,
+            tag,
+            digest: self.digest.clone(),
+        }
     }
 
     /// Registry and repository without tag or digest, e.g. `quay.io/org/app`.
@@ -191,9 +196,7 @@ impl FromStr for ImageReference {
 pub fn is_valid_tag(tag: &str) -> bool {
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut chars = tag.chars();
-    matches!(chars.next(), Some(c) if word(c))
-        && tag.len() <= 128
-        && chars.all(|c| word(c) || c == '.' || c == '-')
+    matches!(chars.next(), Some(c) if word(c)) && tag.len() <= 128 && chars.all(|c| word(c) || c == '.' || c == '-')
 }
 
 /// Whether `component` matches `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`.
@@ -276,7 +279,8 @@ mod tests {
 
     #[test]
     fn parses_the_usual_forms() {
-        let cases: &[(&str, Option<&str>, &str, Option<&str>, bool)] = &[
+        type Case<'a> = (&'a str, Option<&'a str>, &'a str, Option<&'a str>, bool);
+        let cases: &[Case<'_>] = &[
             ("busybox", None, "busybox", None, false),
             ("busybox:1.36", None, "busybox", Some("1.36"), false),
             ("library/busybox", None, "library/busybox", None, false),
@@ -309,8 +313,19 @@ mod tests {
     #[test]
     fn rejects_invalid_references() {
         for input in [
-            "", "Busybox", "busybox:", ":tag", "a//b", "-a", "a-", "a:b:c", "app@sha256:123", "a..b", "a/b:-tag",
-            "host:port/app", "a/B",
+            "",
+            "Busybox",
+            "busybox:",
+            ":tag",
+            "a//b",
+            "-a",
+            "a-",
+            "a:b:c",
+            "app@sha256:123",
+            "a..b",
+            "a/b:-tag",
+            "host:port/app",
+            "a/B",
         ] {
             assert!(ImageReference::parse(input).is_err(), "{input} should be rejected");
         }

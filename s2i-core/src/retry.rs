@@ -33,10 +33,15 @@ mod tests {
     #[tokio::test]
     async fn retries_transient_errors_only() {
         let mut calls = 0;
-        let r: Result<u32, &str> = retry(3, Duration::ZERO, |e| *e == "again", |n| {
-            calls += 1;
-            async move { if n < 3 { Err("again") } else { Ok(n) } }
-        })
+        let r: Result<u32, &str> = retry(
+            3,
+            Duration::ZERO,
+            |e| *e == "again",
+            |n| {
+                calls += 1;
+                async move { if n < 3 { Err("again") } else { Ok(n) } }
+            },
+        )
         .await;
         assert_eq!(r, Ok(3));
         assert_eq!(calls, 3);

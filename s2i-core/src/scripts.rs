@@ -123,11 +123,14 @@ impl ScriptSources {
             return (Some((format!("label {SCRIPTS_URL_LABEL}"), v)), None);
         }
         if let Some(v) = non_empty(image.labels.get(DEPRECATED_SCRIPTS_URL_LABEL)) {
-            let note = format!("the image uses the deprecated label {DEPRECATED_SCRIPTS_URL_LABEL}; use {SCRIPTS_URL_LABEL}");
+            let note =
+                format!("the image uses the deprecated label {DEPRECATED_SCRIPTS_URL_LABEL}; use {SCRIPTS_URL_LABEL}");
             return (Some((format!("label {DEPRECATED_SCRIPTS_URL_LABEL}"), v)), Some(note));
         }
         if let Some(v) = image.env_var(DEPRECATED_SCRIPTS_URL_ENV).filter(|v| !v.trim().is_empty()) {
-            let note = format!("the image uses the deprecated variable {DEPRECATED_SCRIPTS_URL_ENV}; use the label {SCRIPTS_URL_LABEL}");
+            let note = format!(
+                "the image uses the deprecated variable {DEPRECATED_SCRIPTS_URL_ENV}; use the label {SCRIPTS_URL_LABEL}"
+            );
             return (Some((format!("env {DEPRECATED_SCRIPTS_URL_ENV}"), v.to_owned())), Some(note));
         }
         (None, None)
@@ -193,9 +196,8 @@ pub fn resolve_scripts(required: &[Script], optional: &[Script], sources: &Scrip
                     let path = root.join(&rel);
                     match std::fs::metadata(&path) {
                         Ok(meta) if meta.is_file() => {
-                            let contents = std::fs::read(&path).map_err(|e| {
-                                Error::io("read the script", &path, "make the script readable", e)
-                            })?;
+                            let contents = std::fs::read(&path)
+                                .map_err(|e| Error::io("read the script", &path, "make the script readable", e))?;
                             if deprecated {
                                 out.notes.push("DEPRECATED: Use .s2i/bin instead of .sti/bin".to_owned());
                             }
@@ -313,12 +315,7 @@ fn http_get(url: &str) -> std::result::Result<Vec<u8>, String> {
     if status != 200 && status != 201 {
         return Err(format!("response code {status}"));
     }
-    response
-        .into_body()
-        .with_config()
-        .limit(MAX_SCRIPT_BYTES)
-        .read_to_vec()
-        .map_err(|e| e.to_string())
+    response.into_body().with_config().limit(MAX_SCRIPT_BYTES).read_to_vec().map_err(|e| e.to_string())
 }
 
 /// Join two POSIX paths and clean the result (`//`, `.`, `..`).
@@ -367,8 +364,12 @@ mod tests {
 
     #[test]
     fn image_label_scripts_are_inside_the_image() {
-        let r = resolve_scripts(&[Script::Assemble, Script::Run], &[], &sources(None, None, Some("image:///usr/libexec/s2i/")))
-            .unwrap();
+        let r = resolve_scripts(
+            &[Script::Assemble, Script::Run],
+            &[],
+            &sources(None, None, Some("image:///usr/libexec/s2i/")),
+        )
+        .unwrap();
         assert_eq!(r.get(Script::Run).unwrap().container_path("/tmp"), "/usr/libexec/s2i/run");
         assert_eq!(r.get(Script::Assemble).unwrap().origin, "image:///usr/libexec/s2i/assemble");
     }
@@ -395,8 +396,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("assemble"), "a").unwrap();
         let url = format!("file://{}", dir.path().display());
-        let r = resolve_scripts(&[Script::Assemble, Script::Run], &[], &sources(Some(&url), None, Some("image:///s2i")))
-            .unwrap();
+        let r =
+            resolve_scripts(&[Script::Assemble, Script::Run], &[], &sources(Some(&url), None, Some("image:///s2i")))
+                .unwrap();
         assert!(matches!(r.get(Script::Assemble).unwrap().location, ScriptLocation::Shipped { size: 1, .. }));
         assert_eq!(r.get(Script::Run).unwrap().container_path("/tmp"), "/s2i/run");
     }
@@ -405,14 +407,16 @@ mod tests {
     fn a_scripts_url_with_nothing_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("file://{}", dir.path().display());
-        let err = resolve_scripts(&[Script::Assemble], &[], &sources(Some(&url), None, Some("image:///s2i"))).unwrap_err();
+        let err =
+            resolve_scripts(&[Script::Assemble], &[], &sources(Some(&url), None, Some("image:///s2i"))).unwrap_err();
         assert!(matches!(err, Error::NoScriptsAtUrl { .. }), "{err}");
     }
 
     #[test]
     fn missing_required_scripts_name_every_place() {
         let dir = tempfile::tempdir().unwrap();
-        let err = resolve_scripts(&[Script::Assemble, Script::Run], &[], &sources(None, Some(dir.path()), None)).unwrap_err();
+        let err =
+            resolve_scripts(&[Script::Assemble, Script::Run], &[], &sources(None, Some(dir.path()), None)).unwrap_err();
         match err {
             Error::ScriptsNotInstalled { scripts, looked_at } => {
                 assert_eq!(scripts, ["assemble", "run"]);

@@ -50,7 +50,10 @@ impl SourceLocation {
                     "write file:///absolute/path (three slashes), or pass the path itself",
                 ));
             }
-            return Ok(SourceLocation::Local { path: PathBuf::from(if rest.is_empty() { "/" } else { rest }), fragment });
+            return Ok(SourceLocation::Local {
+                path: PathBuf::from(if rest.is_empty() { "/" } else { rest }),
+                fragment,
+            });
         }
         if let Some((scheme, _)) = body.split_once("://") {
             let valid_scheme = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -135,7 +138,9 @@ pub fn source_kind(location: &SourceLocation, options: &SourceOptions) -> Result
                     help: "pass the directory that holds the application source".into(),
                 });
             }
-            if options.copy || git2::Repository::open_ext(path, git2::RepositoryOpenFlags::NO_SEARCH, [] as [&Path; 0]).is_err() {
+            if options.copy
+                || git2::Repository::open_ext(path, git2::RepositoryOpenFlags::NO_SEARCH, [] as [&Path; 0]).is_err()
+            {
                 Ok(SourceKind::Directory)
             } else {
                 Ok(SourceKind::GitClone)
@@ -199,12 +204,7 @@ pub fn prepare_source(
         }
         None => base,
     };
-    Ok(PreparedSource {
-        root,
-        kind,
-        info,
-        follow_symlinks: kind == SourceKind::Directory && !options.keep_symlinks,
-    })
+    Ok(PreparedSource { root, kind, info, follow_symlinks: kind == SourceKind::Directory && !options.keep_symlinks })
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -221,7 +221,12 @@ fn git_error(action: &str, url: &str, e: &git2::Error) -> Error {
         }
         _ => "check the URL (local paths, file://, https://, ssh:// and user@host:path are accepted)",
     };
-    Error::Git { action: action.to_owned(), url: url.to_owned(), message: e.message().to_owned(), help: help.to_owned() }
+    Error::Git {
+        action: action.to_owned(),
+        url: url.to_owned(),
+        message: e.message().to_owned(),
+        help: help.to_owned(),
+    }
 }
 
 fn is_empty_repository(url: &str) -> bool {
@@ -270,9 +275,9 @@ fn clone(
     progress(format!("Cloning {url}"));
     let mut builder = git2::build::RepoBuilder::new();
     builder.fetch_options(fetch_options(cancelled, progress));
-    let repo = builder.clone(url, target).map_err(|e| {
-        if cancelled.load(Ordering::Relaxed) { Error::Cancelled } else { git_error("clone", url, &e) }
-    })?;
+    let repo = builder
+        .clone(url, target)
+        .map_err(|e| if cancelled.load(Ordering::Relaxed) { Error::Cancelled } else { git_error("clone", url, &e) })?;
     if repo.head().is_err() && repo.references().map(|mut r| r.next().is_none()).unwrap_or(true) {
         return Err(Error::EmptyGitRepository { path: url.to_owned() });
     }
@@ -281,7 +286,11 @@ fn clone(
     }
     if submodules {
         update_submodules(&repo, cancelled, progress).map_err(|e| {
-            if cancelled.load(Ordering::Relaxed) { Error::Cancelled } else { git_error("update the submodules of", url, &e) }
+            if cancelled.load(Ordering::Relaxed) {
+                Error::Cancelled
+            } else {
+                git_error("update the submodules of", url, &e)
+            }
         })?;
     }
     source_info(&repo).map_err(|e| git_error("read the commit of", url, &e))
@@ -330,11 +339,7 @@ fn source_info(repo: &git2::Repository) -> Result<SourceInfo, git2::Error> {
     let head = repo.head()?;
     let commit = head.peel_to_commit()?;
     let git_ref = if head.is_branch() { head.shorthand().unwrap_or("HEAD").to_owned() } else { "HEAD".to_owned() };
-    let location = repo
-        .find_remote("origin")
-        .ok()
-        .and_then(|r| r.url().ok().map(str::to_owned))
-        .unwrap_or_default();
+    let location = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(str::to_owned)).unwrap_or_default();
     let author = commit.author();
     Ok(SourceInfo {
         location,
@@ -351,7 +356,9 @@ fn source_info(repo: &git2::Repository) -> Result<SourceInfo, git2::Error> {
 fn git_date(time: git2::Time) -> String {
     let offset = jiff::tz::Offset::from_seconds(time.offset_minutes() * 60).unwrap_or(jiff::tz::Offset::UTC);
     match jiff::Timestamp::from_second(time.seconds()) {
-        Ok(ts) => ts.to_zoned_datetime(jiff::tz::TimeZone::fixed(offset)).strftime("%a %b %-d %H:%M:%S %Y %z").to_string(),
+        Ok(ts) => {
+            ts.to_zoned_datetime(jiff::tz::TimeZone::fixed(offset)).strftime("%a %b %-d %H:%M:%S %Y %z").to_string()
+        }
         Err(_) => String::new(),
     }
 }
@@ -380,9 +387,18 @@ mod tests {
         assert_eq!(SourceLocation::parse("./app").unwrap(), local("./app", None));
         assert_eq!(SourceLocation::parse("/srv/app#v1").unwrap(), local("/srv/app", Some("v1")));
         assert_eq!(SourceLocation::parse("file:///srv/repo#main").unwrap(), local("/srv/repo", Some("main")));
-        assert_eq!(SourceLocation::parse("https://example.com/a.git#dev").unwrap(), remote("https://example.com/a.git", Some("dev")));
-        assert_eq!(SourceLocation::parse("git@example.com:org/app.git").unwrap(), remote("git@example.com:org/app.git", None));
-        assert_eq!(SourceLocation::parse("ssh://git@example.com/app").unwrap(), remote("ssh://git@example.com/app", None));
+        assert_eq!(
+            SourceLocation::parse("https://example.com/a.git#dev").unwrap(),
+            remote("https://example.com/a.git", Some("dev"))
+        );
+        assert_eq!(
+            SourceLocation::parse("git@example.com:org/app.git").unwrap(),
+            remote("git@example.com:org/app.git", None)
+        );
+        assert_eq!(
+            SourceLocation::parse("ssh://git@example.com/app").unwrap(),
+            remote("ssh://git@example.com/app", None)
+        );
         assert!(SourceLocation::parse("file://relative/path").is_err());
         assert!(SourceLocation::parse("").is_err());
     }
@@ -433,7 +449,8 @@ mod tests {
 
         let work = tempfile::tempdir().unwrap();
         let location = SourceLocation::parse(&origin.path().display().to_string()).unwrap();
-        let options = SourceOptions { git_ref: Some("v1".into()), context_dir: Some("app".into()), ..Default::default() };
+        let options =
+            SourceOptions { git_ref: Some("v1".into()), context_dir: Some("app".into()), ..Default::default() };
         let prepared = prepare_source(&location, &options, work.path(), &AtomicBool::new(false), &no_progress).unwrap();
         assert_eq!(prepared.kind, SourceKind::GitClone);
         assert_eq!(std::fs::read_to_string(prepared.root.join("index.html")).unwrap(), "v1");
@@ -457,8 +474,9 @@ mod tests {
         let repo = git2::Repository::init(origin.path()).unwrap();
         let work = tempfile::tempdir().unwrap();
         let location = SourceLocation::parse(&origin.path().display().to_string()).unwrap();
-        let err = prepare_source(&location, &SourceOptions::default(), work.path(), &AtomicBool::new(false), &no_progress)
-            .unwrap_err();
+        let err =
+            prepare_source(&location, &SourceOptions::default(), work.path(), &AtomicBool::new(false), &no_progress)
+                .unwrap_err();
         assert_eq!(err.exit_code(), 16, "{err}");
 
         commit_file(&repo, "a", "a", "init");
@@ -472,8 +490,9 @@ mod tests {
     fn unreachable_remotes_fail_clearly() {
         let work = tempfile::tempdir().unwrap();
         let location = SourceLocation::parse("https://127.0.0.1:9/nothing.git").unwrap();
-        let err = prepare_source(&location, &SourceOptions::default(), work.path(), &AtomicBool::new(false), &no_progress)
-            .unwrap_err();
+        let err =
+            prepare_source(&location, &SourceOptions::default(), work.path(), &AtomicBool::new(false), &no_progress)
+                .unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("cannot clone https://127.0.0.1:9/nothing.git"), "{text}");
     }

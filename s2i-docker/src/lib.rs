@@ -1,1 +1,47 @@
-//! placeholder
+//! The Docker Engine API backend of s2i: [`DockerRuntime`] implements
+//! [`s2i_core::runtime::ContainerRuntime`] for Docker, and for Podman through
+//! its Docker-compatible service.
+//!
+//! Connecting takes a [`ConnectOptions`], usually read from the environment
+//! (`DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`, `DOCKER_API_VERSION`,
+//! `DOCKER_CONFIG`) and then adjusted from the command line. Without an
+//! endpoint, Docker's socket is used, or Podman's when only Podman's exists.
+//! Endpoints can be `unix://`, `tcp://`, `http://` or `https://`; TLS uses the
+//! client certificate, key and CA from `DOCKER_CERT_PATH` or explicit paths.
+//!
+//! Registry credentials for pulls come from the Docker client configuration
+//! file, including credential helpers; see [`credentials`].
+//!
+//! Archives stream in both directions: nothing here holds a whole archive in
+//! memory.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use s2i_core::runtime::ContainerRuntime;
+//! use s2i_docker::{ConnectOptions, DockerRuntime};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut options = ConnectOptions::from_env();
+//! options.host = Some("unix:///var/run/docker.sock".into());
+//! let runtime = DockerRuntime::connect(&options).await?;
+//! let info = runtime.info().await?;
+//! assert!(info.name == "Docker Engine" || info.name == "Podman Engine");
+//! if let Some(image) = runtime.inspect_image("busybox:latest").await? {
+//!     assert!(image.id.starts_with("sha256:"));
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod credentials;
+mod error;
+mod options;
+mod runtime;
+mod tls;
+
+pub use error::Error;
+pub use options::{
+    ConnectOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOCKER_SOCKET, DEFAULT_TIMEOUT, PODMAN_SYSTEM_SOCKET,
+};
+pub use runtime::DockerRuntime;

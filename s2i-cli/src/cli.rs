@@ -1,0 +1,210 @@
+//! The command line: one definition for parsing, help, completions and man pages.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use s2i_core::PullPolicy;
+
+/// Build runnable container images from source with Source-to-Image builder images.
+#[derive(Debug, Parser)]
+#[command(name = "s2i", version, propagate_version = false, max_term_width = 100)]
+#[command(after_help = "Run `s2i build --help` for the options of a build.")]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options of every command.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// Container engine endpoint (unix://, tcp://, http:// or https://); default $DOCKER_HOST, then the local Docker or Podman socket
+    #[arg(short = 'U', long = "url", global = true, value_name = "URL")]
+    pub url: Option<String>,
+    /// TLS client certificate (default $DOCKER_CERT_PATH/cert.pem)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// TLS client key (default $DOCKER_CERT_PATH/key.pem)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// TLS certificate authority (default $DOCKER_CERT_PATH/ca.pem)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Use TLS to connect to the engine (default: set when $DOCKER_TLS is non-empty)
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// Use TLS and verify the engine's certificate (default: set when $DOCKER_TLS_VERIFY is non-empty)
+    #[arg(long, global = true)]
+    pub tlsverify: bool,
+    /// How much to log: 0 normal, 1 the engine's decisions, 2 and up debugging detail
+    #[arg(long, global = true, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=5))]
+    pub loglevel: u8,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a new image from source and a builder image
+    #[command(after_help = BUILD_EXAMPLES)]
+    Build(Box<BuildArgs>),
+    /// Show how to use a builder image (runs its usage script)
+    Usage(UsageArgs),
+    /// Print the version of s2i
+    Version,
+    /// Print a shell completion script
+    #[command(after_help = "Example: s2i completion bash > /etc/bash_completion.d/s2i")]
+    Completion {
+        /// The shell.
+        shell: CompletionShell,
+    },
+}
+
+const BUILD_EXAMPLES: &str = "\
+Examples:
+  # Build the current directory on a builder image and tag the result
+  s2i build . registry.example.com/builders/python:3.12 my-app
+
+  # Build a branch of a git repository, from a sub-directory
+  s2i build https://example.com/org/repo.git --ref dev --context-dir web builder my-app
+
+  # Build without tagging: the image ID is printed on stdout
+  s2i build ./app builder";
+
+/// Shells `s2i completion` writes scripts for.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompletionShell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+}
+
+/// Options shared by commands that run a builder image.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Hide the output of the build scripts' stdout (their stderr still shows)
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// When to pull the builder image
+    #[arg(short = 'p', long, default_value = "if-not-present", value_name = "POLICY", value_parser = parse_pull_policy)]
+    pub pull_policy: PullPolicy,
+    /// Registry credentials file (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)
+    #[arg(long, value_name = "FILE")]
+    pub dockercfg_path: Option<PathBuf>,
+    /// Where the source and scripts are extracted in the builder (default: the image's io.openshift.s2i.destination label, else /tmp)
+    #[arg(short, long, value_name = "DIR")]
+    pub destination: Option<String>,
+    /// Deprecated: use --destination
+    #[arg(short = 'l', long = "location", value_name = "DIR", hide = true)]
+    pub location: Option<String>,
+}
+
+/// `s2i build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The source: a directory, a git repository, or a git URL (file://, https://, ssh://, user@host:path), optionally with #ref
+    pub source: String,
+    /// The builder image
+    pub image: String,
+    /// Name of the new image; without it the image is left untagged and its ID is printed
+    pub tag: Option<String>,
+
+    /// Options shared with other commands.
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Keep the build's temporary directory (it holds the clone, the plan and downloaded scripts)
+    #[arg(long)]
+    pub save_temp_dir: bool,
+    /// Git ref (branch, tag or commit) to build; overrides a #ref in the source
+    #[arg(short = 'r', long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+    /// Sub-directory of the source to build
+    #[arg(long, value_name = "DIR")]
+    pub context_dir: Option<String>,
+    /// Build a local directory as it is on disk, even when it is a git repository (uncommitted files included)
+    #[arg(short, long)]
+    pub copy: bool,
+    /// Do not check out git submodules
+    #[arg(long)]
+    pub ignore_submodules: bool,
+    /// Store symlinks of a local directory as links instead of the files they point at
+    #[arg(long)]
+    pub keep_symlinks: bool,
+    /// Regular expression of source paths (relative to the source root) to leave out
+    #[arg(long, value_name = "REGEX", default_value = s2i_core::ignore::DEFAULT_EXCLUDE)]
+    pub exclude: String,
+    /// URL of the S2I scripts (image://, file://, http(s)://); wins over .s2i/bin and the image label
+    #[arg(short, long, value_name = "URL")]
+    pub scripts_url: Option<String>,
+    /// Deprecated: use --scripts-url
+    #[arg(long, value_name = "URL", hide = true)]
+    pub scripts: Option<String>,
+    /// Environment variable for the build and the image (repeatable)
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// File of NAME=VALUE lines for the build and the image
+    #[arg(short = 'E', long, value_name = "FILE")]
+    pub environment_file: Option<PathBuf>,
+    /// User assemble runs as (default: the io.openshift.s2i.assemble-user label, else the image's USER)
+    #[arg(long, value_name = "USER")]
+    pub assemble_user: Option<String>,
+    /// Value of the io.k8s.display-name label (default: the tag)
+    #[arg(short = 'n', long = "application-name", value_name = "NAME")]
+    pub application_name: Option<String>,
+    /// Value of the io.k8s.description label
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// Bind mount for the build container, host:container[:options] (repeatable)
+    #[arg(short, long, value_name = "VOLUME")]
+    pub volume: Vec<String>,
+    /// Linux capabilities to drop in the build container (comma-separated or repeated)
+    #[arg(long, value_name = "CAP", value_delimiter = ',')]
+    pub cap_drop: Vec<String>,
+    /// Network of the build container: bridge, host, none, container:<name|id> or a network name
+    #[arg(long, value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// Extra /etc/hosts entry of the build container, host:ip (repeatable)
+    #[arg(long, value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+}
+
+/// `s2i usage`.
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// The builder image
+    pub image: String,
+    /// Options shared with other commands.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// URL of the S2I scripts (image://, file://, http(s)://)
+    #[arg(short, long, value_name = "URL")]
+    pub scripts_url: Option<String>,
+    /// User the usage script runs as
+    #[arg(long, value_name = "USER")]
+    pub assemble_user: Option<String>,
+    /// Environment variable for the usage script (repeatable)
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+}
+
+fn parse_pull_policy(value: &str) -> Result<PullPolicy, String> {
+    value.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,215 @@
+//! The commands: turn flags into library options, run, render the outcome.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use clap::CommandFactory;
+use miette::Diagnostic;
+use s2i_core::events::EventSink;
+use s2i_core::{BuildOptions, CancellationToken, Engine, UsageOptions};
+
+use crate::cli::{BuildArgs, Cli, Command, CommonArgs, CompletionShell, GlobalArgs, UsageArgs};
+use crate::printer::{Printer, Verbosity};
+use crate::signals;
+
+/// A failure, with the process exit code it maps to.
+pub(crate) struct Failure {
+    report: miette::Report,
+    code: i32,
+}
+
+impl Failure {
+    fn new<E: Diagnostic + Send + Sync + 'static>(error: E, code: i32) -> Self {
+        Self { report: miette::Report::new(error), code }
+    }
+}
+
+impl From<s2i_core::Error> for Failure {
+    fn from(error: s2i_core::Error) -> Self {
+        let code = error.exit_code();
+        Self::new(error, code)
+    }
+}
+
+impl From<s2i_docker::Error> for Failure {
+    fn from(error: s2i_docker::Error) -> Self {
+        Self::new(error, 1)
+    }
+}
+
+/// Run a parsed command line; returns the exit code.
+pub(crate) async fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Build(args) => build(&cli.global, *args).await,
+        Command::Usage(args) => usage(&cli.global, args).await,
+        Command::Version => {
+            println!("s2i v{}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        Command::Completion { shell } => {
+            completion(shell);
+            Ok(0)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("{:?}", failure.report);
+            failure.code
+        }
+    }
+}
+
+fn completion(shell: CompletionShell) {
+    let shell = match shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut command = Cli::command();
+    let mut stdout = std::io::stdout().lock();
+    clap_complete::generate(shell, &mut command, "s2i", &mut stdout);
+    let _ = stdout.flush();
+}
+
+async fn connect(global: &GlobalArgs, common: &CommonArgs) -> Result<s2i_docker::DockerRuntime, Failure> {
+    let mut options = s2i_docker::ConnectOptions::from_env();
+    if let Some(url) = &global.url {
+        options.host = Some(url.clone());
+    }
+    options.tls |= global.tls;
+    options.tls_verify |= global.tlsverify;
+    if global.cert.is_some() {
+        options.cert = global.cert.clone();
+    }
+    if global.key.is_some() {
+        options.key = global.key.clone();
+    }
+    if global.ca.is_some() {
+        options.ca = global.ca.clone();
+    }
+    if common.dockercfg_path.is_some() {
+        options.docker_config = common.dockercfg_path.clone();
+    }
+    Ok(s2i_docker::DockerRuntime::connect(&options).await?)
+}
+
+fn destination(common: &CommonArgs, printer: &Printer) -> Option<String> {
+    if let Some(location) = &common.location {
+        printer.line("WARNING: --location is deprecated; use --destination");
+        if common.destination.is_none() {
+            return Some(location.clone());
+        }
+    }
+    common.destination.clone()
+}
+
+fn parse_env(values: &[String], printer: &Printer) -> Result<Vec<s2i_core::EnvVar>, Failure> {
+    values
+        .iter()
+        .map(|value| {
+            if value.contains(',') && value.matches('=').count() > 1 {
+                printer.line(&format!(
+                    "WARNING: {value:?} is one variable; separate variables with repeated -e flags, not commas"
+                ));
+            }
+            s2i_core::env::parse_env_arg(value).map_err(Failure::from)
+        })
+        .collect()
+}
+
+/// Cancel on Ctrl-C/SIGTERM; map a cancelled run to the signal's exit code.
+fn cancellation() -> (CancellationToken, tokio::sync::watch::Receiver<Option<signals::Received>>) {
+    let token = CancellationToken::new();
+    let received = signals::install(token.clone());
+    (token, received)
+}
+
+fn cancelled_code(received: &tokio::sync::watch::Receiver<Option<signals::Received>>) -> i32 {
+    received.borrow().map_or(130, signals::Received::exit_code)
+}
+
+async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
+    let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
+    let printer = Arc::new(Printer::new(verbosity));
+    let env = parse_env(&args.env, &printer)?;
+    let scripts_url = match (&args.scripts_url, &args.scripts) {
+        (Some(url), _) => Some(url.clone()),
+        (None, Some(url)) => {
+            printer.line("WARNING: --scripts is deprecated; use --scripts-url");
+            Some(url.clone())
+        }
+        (None, None) => None,
+    };
+    let mut options = BuildOptions::new(Some(args.source.clone()), args.image.clone());
+    options.tag = args.tag.clone();
+    options.git_ref = args.git_ref.clone();
+    options.context_dir = args.context_dir.clone();
+    options.copy = args.copy;
+    options.ignore_submodules = args.ignore_submodules;
+    options.keep_symlinks = args.keep_symlinks;
+    options.scripts_url = scripts_url;
+    options.destination = destination(&args.common, &printer);
+    options.env = env;
+    options.environment_file = args.environment_file.clone();
+    options.exclude = args.exclude.clone();
+    options.pull_policy = args.common.pull_policy;
+    options.assemble_user = args.assemble_user.clone();
+    options.description = args.description.clone();
+    options.display_name = args.application_name.clone();
+    options.host.binds = args.volume.clone();
+    options.host.cap_drop = args.cap_drop.clone();
+    options.host.network_mode = args.network.clone();
+    options.host.extra_hosts = args.add_host.clone();
+    options.save_temp_dir = args.save_temp_dir;
+
+    let runtime = connect(global, &args.common).await?;
+    let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
+    let (token, received) = cancellation();
+    let result = engine.build(&options, &token).await;
+    printer.finish();
+    match result {
+        Ok(result) => {
+            match &result.tag {
+                Some(tag) => printer.line(&format!("Build completed successfully: {tag}")),
+                None => {
+                    printer.line("Build completed successfully (untagged image)");
+                    println!("{}", result.image_id);
+                }
+            }
+            Ok(0)
+        }
+        Err(s2i_core::Error::Cancelled) => {
+            printer.line("Build cancelled; its containers were removed.");
+            Ok(cancelled_code(&received))
+        }
+        Err(e) => {
+            printer.line("Build failed");
+            Err(e.into())
+        }
+    }
+}
+
+async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {
+    let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: true };
+    let printer = Arc::new(Printer::new(verbosity));
+    let options = UsageOptions {
+        builder_image: args.image.clone(),
+        scripts_url: args.scripts_url.clone(),
+        destination: destination(&args.common, &printer),
+        pull_policy: args.common.pull_policy,
+        assemble_user: args.assemble_user.clone(),
+        env: parse_env(&args.env, &printer)?,
+        working_dir: None,
+    };
+    let runtime = connect(global, &args.common).await?;
+    let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
+    let (token, received) = cancellation();
+    let result = engine.usage(&options, &token).await;
+    printer.finish();
+    match result {
+        Ok(()) => Ok(0),
+        Err(s2i_core::Error::Cancelled) => Ok(cancelled_code(&received)),
+        Err(e) => Err(e.into()),
+    }
+}

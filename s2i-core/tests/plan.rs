@@ -1,0 +1,215 @@
+//! Planning logic against a fake runtime that only knows images: no container
+//! is ever started here (end-to-end tests run against a real engine).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use s2i_core::runtime::*;
+use s2i_core::{BuildOptions, Engine, EnvVar, Error, NoEvents, PullPolicy};
+
+#[derive(Default)]
+struct FakeImages {
+    images: BTreeMap<String, ImageInfo>,
+    pulls: Mutex<Vec<String>>,
+}
+
+fn refuse<T>() -> Result<T, RuntimeError> {
+    Err(RuntimeError::new(RuntimeErrorKind::Other, "the planning fake runs no containers"))
+}
+
+#[async_trait::async_trait]
+impl ContainerRuntime for FakeImages {
+    async fn info(&self) -> Result<RuntimeInfo, RuntimeError> {
+        Ok(RuntimeInfo::default())
+    }
+    async fn inspect_image(&self, image: &str) -> Result<Option<ImageInfo>, RuntimeError> {
+        Ok(self.images.get(image).cloned())
+    }
+    async fn pull_image(&self, image: &str, _: &(dyn Fn(PullProgress) + Send + Sync)) -> Result<(), RuntimeError> {
+        self.pulls.lock().unwrap().push(image.to_owned());
+        Err(RuntimeError::new(RuntimeErrorKind::NotFound, format!("manifest for {image} not found")))
+    }
+    async fn create_container(&self, _: &ContainerSpec) -> Result<String, RuntimeError> {
+        refuse()
+    }
+    async fn attach_container(&self, _: &str, _: bool) -> Result<Attachment, RuntimeError> {
+        refuse()
+    }
+    async fn start_container(&self, _: &str) -> Result<(), RuntimeError> {
+        refuse()
+    }
+    async fn wait_container(&self, _: &str) -> Result<ExitStatus, RuntimeError> {
+        refuse()
+    }
+    async fn upload_archive(&self, _: &str, _: &str, _: ByteStream) -> Result<(), RuntimeError> {
+        refuse()
+    }
+    async fn download_archive(&self, _: &str, _: &str) -> Result<Option<ByteStream>, RuntimeError> {
+        refuse()
+    }
+    async fn commit_container(&self, _: &str, _: &CommitSpec) -> Result<String, RuntimeError> {
+        refuse()
+    }
+    async fn remove_container(&self, _: &str) -> Result<(), RuntimeError> {
+        refuse()
+    }
+    async fn remove_image(&self, _: &str) -> Result<(), RuntimeError> {
+        refuse()
+    }
+    async fn tag_image(&self, _: &str, _: &str, _: &str) -> Result<(), RuntimeError> {
+        refuse()
+    }
+}
+
+fn builder(labels: &[(&str, &str)], user: &str) -> ImageInfo {
+    ImageInfo {
+        id: "sha256:1111".into(),
+        user: user.into(),
+        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        env: vec!["PATH=/bin".into()],
+        ..Default::default()
+    }
+}
+
+fn engine(images: &[(&str, ImageInfo)]) -> (Engine, Arc<FakeImages>) {
+    let fake = Arc::new(FakeImages {
+        images: images.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        ..Default::default()
+    });
+    (Engine::new(fake.clone(), Arc::new(NoEvents)), fake)
+}
+
+fn source_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, content) in files {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+    }
+    dir
+}
+
+async fn plan(engine: &Engine, options: &BuildOptions) -> Result<s2i_core::BuildPlan, Error> {
+    let work = tempfile::tempdir().unwrap();
+    engine.plan(options, work.path(), &Arc::new(AtomicBool::new(false))).await
+}
+
+#[tokio::test]
+async fn image_scripts_destination_and_users() {
+    let image = builder(
+        &[
+            ("io.openshift.s2i.scripts-url", "image:///usr/libexec/s2i/"),
+            ("io.openshift.s2i.destination", "/opt/dest"),
+            ("io.openshift.s2i.assemble-user", "1002"),
+            ("io.k8s.description", "a builder"),
+        ],
+        "1001",
+    );
+    let (engine, _) = engine(&[("example/builder:latest", image)]);
+    let src = source_dir(&[("app.txt", "x")]);
+    let mut options = BuildOptions::new(Some(src.path().display().to_string()), "example/builder");
+    options.tag = Some("out/app".into());
+    let plan = plan(&engine, &options).await.unwrap();
+    assert_eq!(plan.destination, "/opt/dest");
+    assert_eq!(plan.assemble_command, ["tar -C /opt/dest -xf - && /usr/libexec/s2i/assemble"]);
+    assert_eq!(plan.assemble_entrypoint, ["/bin/sh", "-c"]);
+    assert_eq!(plan.run_command, ["/usr/libexec/s2i/run"]);
+    assert_eq!(plan.assemble_user.as_deref(), Some("1002"));
+    assert_eq!(plan.output_user, "1001");
+    assert_eq!(plan.labels["io.k8s.description"], "a builder");
+    assert_eq!(plan.labels["io.k8s.display-name"], "out/app");
+    assert_eq!(plan.labels["io.openshift.s2i.build.image"], "docker.io/example/builder:latest");
+    assert_eq!(plan.labels["io.openshift.s2i.build.source-location"], src.path().display().to_string());
+    assert_eq!(plan.builder.engine_name, "example/builder:latest");
+}
+
+#[tokio::test]
+async fn flags_win_over_labels() {
+    let image =
+        builder(&[("io.openshift.s2i.scripts-url", "image:///s2i"), ("io.openshift.s2i.assemble-user", "1002")], "");
+    let (engine, _) = engine(&[("b:1", image)]);
+    let src = source_dir(&[(".s2i/bin/run", "echo mine")]);
+    let mut options = BuildOptions::new(Some(src.path().display().to_string()), "b:1");
+    options.destination = Some("/work".into());
+    options.assemble_user = Some("2000".into());
+    options.display_name = Some("Shown".into());
+    options.description = Some("Described".into());
+    let plan = plan(&engine, &options).await.unwrap();
+    assert_eq!(plan.assemble_command, ["tar -C /work -xf - && /s2i/assemble"]);
+    assert_eq!(plan.run_command, ["/work/scripts/run"], "a source script is shipped");
+    assert_eq!(plan.assemble_user.as_deref(), Some("2000"));
+    assert_eq!(plan.output_user, "0", "an image without USER stays root after a non-root assemble");
+    assert_eq!(plan.labels["io.k8s.display-name"], "Shown");
+    assert_eq!(plan.labels["io.k8s.description"], "Described");
+    let source = plan.source.unwrap();
+    assert!(source.filter.excludes(".s2i/bin/run"), "moved out of src/");
+}
+
+#[tokio::test]
+async fn environment_order_is_source_file_then_flags_then_env_file() {
+    let image = builder(&[("io.openshift.s2i.scripts-url", "image:///s2i")], "1001");
+    let (engine, _) = engine(&[("b:latest", image)]);
+    let src = source_dir(&[(".s2i/environment", "# comment\nA=source\nB=source\nbad line\n")]);
+    let env_file = src.path().join("extra.env");
+    std::fs::write(&env_file, "C=file\nB=file\n").unwrap();
+    let mut options = BuildOptions::new(Some(src.path().display().to_string()), "b");
+    options.env =
+        vec![EnvVar { name: "A".into(), value: "flag".into() }, EnvVar { name: "C".into(), value: "flag".into() }];
+    options.environment_file = Some(env_file);
+    let plan = plan(&engine, &options).await.unwrap();
+    let env: Vec<String> = plan.env.iter().map(EnvVar::to_entry).collect();
+    assert_eq!(env, ["A=flag", "B=file", "C=file"]);
+}
+
+#[tokio::test]
+async fn s2iignore_and_exclude_shape_the_filter() {
+    let image = builder(&[("io.openshift.s2i.scripts-url", "image:///s2i")], "1001");
+    let (engine, _) = engine(&[("b:latest", image)]);
+    let src = source_dir(&[(".s2iignore", "*.log\n!keep.log\n"), ("a.log", ""), ("keep.log", ""), ("x.tmp", "")]);
+    let mut options = BuildOptions::new(Some(src.path().display().to_string()), "b");
+    options.exclude = r"\.tmp$".into();
+    let plan = plan(&engine, &options).await.unwrap();
+    let source = plan.source.unwrap();
+    assert!(source.filter.excludes("a.log"));
+    assert!(!source.filter.excludes("keep.log"));
+    assert!(source.filter.excludes("x.tmp"));
+    assert!(!source.filter.excludes(".git"), "the user's --exclude replaces the default");
+    assert_eq!(source.ignore_patterns, ["*.log", "!keep.log"]);
+}
+
+#[tokio::test]
+async fn pull_policies() {
+    let (engine, fake) = engine(&[]);
+    let src = source_dir(&[]);
+    let mut options = BuildOptions::new(Some(src.path().display().to_string()), "missing/builder");
+    options.pull_policy = PullPolicy::Never;
+    let err = plan(&engine, &options).await.unwrap_err();
+    assert_eq!(err.exit_code(), 1, "{err}");
+    assert!(fake.pulls.lock().unwrap().is_empty(), "never means never");
+
+    options.pull_policy = PullPolicy::IfNotPresent;
+    let err = plan(&engine, &options).await.unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert_eq!(*fake.pulls.lock().unwrap(), ["missing/builder:latest"]);
+}
+
+#[tokio::test]
+async fn missing_scripts_and_bad_options() {
+    let (engine, _) = engine(&[("plain:latest", builder(&[], "1001"))]);
+    let src = source_dir(&[]);
+    let options = BuildOptions::new(Some(src.path().display().to_string()), "plain");
+    let err = plan(&engine, &options).await.unwrap_err();
+    assert_eq!(err.exit_code(), 11, "{err}");
+
+    let mut options = BuildOptions::new(Some(src.path().display().to_string()), "plain");
+    options.tag = Some("Bad:Tag:".into());
+    assert!(matches!(plan(&engine, &options).await.unwrap_err(), Error::InvalidImageReference { .. }));
+
+    let mut options = BuildOptions::new(Some(src.path().display().to_string()), "plain");
+    options.destination = Some("relative".into());
+    assert!(matches!(plan(&engine, &options).await.unwrap_err(), Error::InvalidOption { .. }));
+
+    let options = BuildOptions::new(Some("/does/not/exist".into()), "plain");
+    assert!(matches!(plan(&engine, &options).await.unwrap_err(), Error::SourceUnreadable { .. }));
+}

@@ -1,0 +1,365 @@
+//! Connection settings, and how they are read from the environment.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// Docker's default socket.
+pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// Podman's rootful socket, tried when Docker's socket is missing and no endpoint is set.
+pub const PODMAN_SYSTEM_SOCKET: &str = "/run/podman/podman.sock";
+
+/// Default time limit of one request to the engine.
+///
+/// It is long because one request can legitimately take long: uploading a
+/// large archive, committing a large container, or waiting for a build script.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// Default time limit for the first contact with the engine.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How to reach a container engine, and where the registry credentials are.
+///
+/// Build one with [`ConnectOptions::from_env`] (or [`ConnectOptions::from_env_map`]
+/// in tests), then override fields with command-line options. Nothing is read
+/// from the environment after that: [`DockerRuntime::connect`](crate::DockerRuntime::connect)
+/// uses only these fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Engine endpoint: `unix:///path`, `tcp://host:port`, `http://host:port` or
+    /// `https://host:port` (`-U/--url`, `DOCKER_HOST`). When `None`, Docker's
+    /// socket is used, or Podman's when only Podman's exists.
+    pub host: Option<String>,
+    /// API version to use as is, e.g. `1.41` (`DOCKER_API_VERSION`); negotiated with the engine when `None`.
+    pub api_version: Option<String>,
+    /// Use TLS for `tcp://` without verifying the engine's certificate, unless
+    /// [`tls_verify`](Self::tls_verify) is also set (`--tls`, `DOCKER_TLS`).
+    pub tls: bool,
+    /// Use TLS for `tcp://` and verify the engine's certificate (`--tlsverify`, `DOCKER_TLS_VERIFY`).
+    pub tls_verify: bool,
+    /// Directory with `ca.pem`, `cert.pem` and `key.pem` (`DOCKER_CERT_PATH`);
+    /// defaults to the Docker configuration directory.
+    pub cert_path: Option<PathBuf>,
+    /// TLS client certificate (`--cert`); default `cert.pem` in the certificate directory, if it exists.
+    pub cert: Option<PathBuf>,
+    /// TLS client key (`--key`); default `key.pem` in the certificate directory, if it exists.
+    pub key: Option<PathBuf>,
+    /// CA certificate to verify the engine with (`--ca`); default `ca.pem` in the
+    /// certificate directory if it exists, else the system's roots.
+    pub ca: Option<PathBuf>,
+    /// The Docker client configuration file with registry credentials
+    /// (`--dockercfg-path`); default `config.json` in the configuration directory.
+    pub docker_config: Option<PathBuf>,
+    /// The Docker configuration directory (`DOCKER_CONFIG`); default `~/.docker`.
+    pub docker_config_dir: Option<PathBuf>,
+    /// The user's home directory (`HOME`), for `~/.docker`.
+    pub home: Option<PathBuf>,
+    /// `XDG_RUNTIME_DIR`, where rootless Podman has its socket.
+    pub xdg_runtime_dir: Option<PathBuf>,
+    /// Directories to find `docker-credential-*` helpers in, like `PATH`; the process's `PATH` when `None`.
+    pub search_path: Option<OsString>,
+    /// Time limit of one request to the engine; see [`DEFAULT_TIMEOUT`].
+    pub timeout: Duration,
+    /// Time limit for the first contact with the engine; see [`DEFAULT_CONNECT_TIMEOUT`].
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            host: None,
+            api_version: None,
+            tls: false,
+            tls_verify: false,
+            cert_path: None,
+            cert: None,
+            key: None,
+            ca: None,
+            docker_config: None,
+            docker_config_dir: None,
+            home: None,
+            xdg_runtime_dir: None,
+            search_path: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// Settings from the process environment: `DOCKER_HOST`, `DOCKER_API_VERSION`,
+    /// `DOCKER_TLS`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`, `DOCKER_CONFIG`,
+    /// `HOME`, `XDG_RUNTIME_DIR` and `PATH`. Empty variables count as unset.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var_os(name))
+    }
+
+    /// Settings from the given variables instead of the process environment;
+    /// see [`ConnectOptions::from_env`]. Variables not listed are unset.
+    pub fn from_env_map<I, K, V>(vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<OsString>,
+    {
+        let vars: HashMap<String, OsString> = vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn from_lookup(get: impl Fn(&str) -> Option<OsString>) -> Self {
+        let get = |name: &str| get(name).filter(|value| !value.is_empty());
+        let string = |name: &str| get(name).map(|value| value.to_string_lossy().into_owned());
+        Self {
+            host: string("DOCKER_HOST"),
+            api_version: string("DOCKER_API_VERSION"),
+            tls: get("DOCKER_TLS").is_some(),
+            tls_verify: get("DOCKER_TLS_VERIFY").is_some(),
+            cert_path: get("DOCKER_CERT_PATH").map(PathBuf::from),
+            docker_config_dir: get("DOCKER_CONFIG").map(PathBuf::from),
+            home: get("HOME").map(PathBuf::from),
+            xdg_runtime_dir: get("XDG_RUNTIME_DIR").map(PathBuf::from),
+            search_path: get("PATH"),
+            ..Self::default()
+        }
+    }
+
+    /// The Docker configuration directory: `DOCKER_CONFIG`, else `~/.docker`.
+    pub fn config_dir(&self) -> Option<PathBuf> {
+        self.docker_config_dir.clone().or_else(|| self.home.as_ref().map(|home| home.join(".docker")))
+    }
+
+    /// The Docker client configuration file read for registry credentials.
+    pub fn docker_config_file(&self) -> Option<PathBuf> {
+        self.docker_config.clone().or_else(|| self.config_dir().map(|dir| dir.join("config.json")))
+    }
+
+    /// Where the engine is and how to talk to it.
+    pub(crate) fn endpoint(&self) -> Result<Endpoint, Error> {
+        let host = self.host.as_deref().map(str::trim).filter(|h| !h.is_empty());
+        let Some(host) = host else {
+            let candidates = default_sockets(self.xdg_runtime_dir.as_deref());
+            return match candidates.iter().find(|path| path.exists()) {
+                Some(path) => Ok(Endpoint::Unix(path.clone())),
+                None => Err(Error::Unreachable {
+                    endpoint: format!("unix://{DEFAULT_DOCKER_SOCKET}"),
+                    message: format!(
+                        "no engine socket exists (tried {})",
+                        candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                    ),
+                }),
+            };
+        };
+        let invalid = |reason: &str| Error::InvalidHost { host: host.to_owned(), reason: reason.to_owned() };
+        let (scheme, rest) =
+            host.split_once("://").ok_or_else(|| invalid("it has no scheme (unix://, tcp://, http:// or https://)"))?;
+        match scheme.to_ascii_lowercase().as_str() {
+            "unix" => {
+                if rest.is_empty() {
+                    return Err(invalid("the socket path is empty"));
+                }
+                Ok(Endpoint::Unix(PathBuf::from(rest)))
+            }
+            scheme @ ("tcp" | "http" | "https") => {
+                let tls = match scheme {
+                    "https" => true,
+                    "http" => false,
+                    _ => self.tls || self.tls_verify,
+                };
+                let authority = rest.strip_suffix('/').unwrap_or(rest);
+                if authority.is_empty() {
+                    return Err(invalid("the address is empty"));
+                }
+                if authority.contains('/') {
+                    return Err(invalid("a path after host:port is not supported"));
+                }
+                let has_port = match authority.rsplit_once(':') {
+                    Some((_, port)) if !authority.ends_with(']') => {
+                        port.parse::<u16>().map_err(|_| invalid("the port is not a number from 0 to 65535"))?;
+                        true
+                    }
+                    _ => false,
+                };
+                let address = if has_port {
+                    authority.to_owned()
+                } else {
+                    format!("{authority}:{}", if tls { 2376 } else { 2375 })
+                };
+                Ok(Endpoint::Tcp { address, tls: tls.then(|| self.tls_settings()) })
+            }
+            "ssh" => Err(invalid(
+                "ssh:// endpoints are not supported; forward the engine's socket (`ssh -nNT -L /tmp/engine.sock:/var/run/docker.sock user@host`) and use unix:///tmp/engine.sock",
+            )),
+            "npipe" => Err(invalid("Windows named pipes are not supported")),
+            _ => Err(invalid(&format!("the scheme {scheme}:// is not supported"))),
+        }
+    }
+
+    fn tls_settings(&self) -> TlsSettings {
+        // `--tls` alone turns verification off; `https://` without flags verifies.
+        let verify = self.tls_verify || !self.tls;
+        let dir = self.cert_path.clone().or_else(|| self.config_dir());
+        let default = |name: &str| dir.as_ref().map(|d| d.join(name)).filter(|p| p.exists());
+        TlsSettings {
+            verify,
+            ca: self.ca.clone().or_else(|| default("ca.pem")),
+            cert: self.cert.clone().or_else(|| default("cert.pem")),
+            key: self.key.clone().or_else(|| default("key.pem")),
+        }
+    }
+}
+
+/// The sockets tried, in order, when no endpoint is set.
+fn default_sockets(xdg_runtime_dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut candidates = vec![PathBuf::from(DEFAULT_DOCKER_SOCKET)];
+    if let Some(dir) = xdg_runtime_dir {
+        candidates.push(dir.join("podman/podman.sock"));
+    }
+    candidates.push(PathBuf::from(PODMAN_SYSTEM_SOCKET));
+    candidates
+}
+
+/// A resolved engine endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// A unix socket.
+    Unix(PathBuf),
+    /// A TCP address `host:port`, with TLS settings when TLS is on.
+    Tcp { address: String, tls: Option<TlsSettings> },
+}
+
+impl Endpoint {
+    /// The endpoint as a URL, for messages.
+    pub(crate) fn url(&self) -> String {
+        match self {
+            Endpoint::Unix(path) => format!("unix://{}", path.display()),
+            Endpoint::Tcp { address, tls: None } => format!("tcp://{address}"),
+            Endpoint::Tcp { address, tls: Some(_) } => format!("https://{address}"),
+        }
+    }
+}
+
+/// TLS settings of a TCP endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsSettings {
+    /// Verify the engine's certificate.
+    pub(crate) verify: bool,
+    /// CA certificate file.
+    pub(crate) ca: Option<PathBuf>,
+    /// Client certificate file.
+    pub(crate) cert: Option<PathBuf>,
+    /// Client key file.
+    pub(crate) key: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(vars: &[(&str, &str)]) -> ConnectOptions {
+        ConnectOptions::from_env_map(vars.iter().map(|(k, v)| (*k, *v)))
+    }
+
+    #[test]
+    fn env_map_fills_fields_and_ignores_empty_values() {
+        let o = options(&[
+            ("DOCKER_HOST", "tcp://1.2.3.4:2376"),
+            ("DOCKER_API_VERSION", "1.41"),
+            ("DOCKER_TLS_VERIFY", "1"),
+            ("DOCKER_TLS", ""),
+            ("DOCKER_CERT_PATH", "/certs"),
+            ("HOME", "/home/u"),
+        ]);
+        assert_eq!(o.host.as_deref(), Some("tcp://1.2.3.4:2376"));
+        assert_eq!(o.api_version.as_deref(), Some("1.41"));
+        assert!(o.tls_verify);
+        assert!(!o.tls);
+        assert_eq!(o.cert_path, Some(PathBuf::from("/certs")));
+        assert_eq!(o.docker_config_file(), Some(PathBuf::from("/home/u/.docker/config.json")));
+        assert_eq!(o.timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn docker_config_dir_wins_over_home() {
+        let o = options(&[("DOCKER_CONFIG", "/cfg"), ("HOME", "/home/u")]);
+        assert_eq!(o.docker_config_file(), Some(PathBuf::from("/cfg/config.json")));
+        let o = ConnectOptions { docker_config: Some("/x.json".into()), ..o };
+        assert_eq!(o.docker_config_file(), Some(PathBuf::from("/x.json")));
+    }
+
+    #[test]
+    fn hosts_parse_into_endpoints() {
+        let endpoint = |host: &str, tls: bool, tls_verify: bool| {
+            ConnectOptions { host: Some(host.into()), tls, tls_verify, ..ConnectOptions::default() }.endpoint()
+        };
+        assert_eq!(endpoint("unix:///tmp/x.sock", false, false).unwrap(), Endpoint::Unix("/tmp/x.sock".into()));
+        assert_eq!(
+            endpoint("tcp://127.0.0.1:2375", false, false).unwrap(),
+            Endpoint::Tcp { address: "127.0.0.1:2375".into(), tls: None }
+        );
+        assert_eq!(
+            endpoint("http://example.com/", true, true).unwrap(),
+            Endpoint::Tcp { address: "example.com:2375".into(), tls: None }
+        );
+        let Endpoint::Tcp { address, tls: Some(tls) } = endpoint("tcp://example.com", false, true).unwrap() else {
+            panic!("expected TLS")
+        };
+        assert_eq!(address, "example.com:2376");
+        assert!(tls.verify);
+        let Endpoint::Tcp { tls: Some(tls), .. } = endpoint("tcp://[::1]", true, false).unwrap() else {
+            panic!("expected TLS")
+        };
+        assert!(!tls.verify, "--tls alone does not verify");
+        let Endpoint::Tcp { tls: Some(tls), .. } = endpoint("https://h:1", false, false).unwrap() else {
+            panic!("expected TLS")
+        };
+        assert!(tls.verify, "https:// verifies by default");
+        let Endpoint::Tcp { tls: Some(tls), .. } = endpoint("https://h:1", true, false).unwrap() else {
+            panic!("expected TLS")
+        };
+        assert!(!tls.verify);
+        for bad in [
+            "ssh://u@h",
+            "npipe:////./pipe/docker",
+            "ftp://h",
+            "127.0.0.1:2375",
+            "tcp://h:99999",
+            "tcp://h:1/x",
+            "unix://",
+        ] {
+            assert!(matches!(endpoint(bad, false, false), Err(Error::InvalidHost { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_certificates_come_from_the_cert_path_when_present() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), "x").unwrap();
+        let o = ConnectOptions {
+            host: Some("tcp://h:1".into()),
+            tls_verify: true,
+            cert_path: Some(dir.path().to_owned()),
+            ..ConnectOptions::default()
+        };
+        let Endpoint::Tcp { tls: Some(tls), .. } = o.endpoint().unwrap() else { panic!("expected TLS") };
+        assert_eq!(tls.ca, Some(dir.path().join("ca.pem")));
+        assert_eq!(tls.cert, None, "missing default files are skipped");
+        assert_eq!(tls.key, None);
+    }
+
+    #[test]
+    fn podman_sockets_follow_docker_socket() {
+        let sockets = default_sockets(Some(Path::new("/run/user/1000")));
+        assert_eq!(
+            sockets,
+            vec![
+                PathBuf::from(DEFAULT_DOCKER_SOCKET),
+                PathBuf::from("/run/user/1000/podman/podman.sock"),
+                PathBuf::from(PODMAN_SYSTEM_SOCKET)
+            ]
+        );
+    }
+}

@@ -1,0 +1,587 @@
+//! [`DockerRuntime`]: the [`ContainerRuntime`] on the Docker Engine API.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
+use bollard::container::LogOutput;
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageInspect, SystemVersion};
+use bollard::query_parameters::{
+    AttachContainerOptions, CommitContainerOptions, CreateContainerOptions, CreateImageOptions,
+    DownloadFromContainerOptions, InspectContainerOptions, RemoveContainerOptions, RemoveImageOptions,
+    StartContainerOptions, TagImageOptions, UploadToContainerOptions, WaitContainerOptions,
+};
+use bollard::{ClientVersion, Docker};
+use futures::{StreamExt, TryStreamExt};
+use s2i_core::reference::ImageReference;
+use s2i_core::runtime::{
+    Attachment, ByteStream, CommitSpec, ContainerRuntime, ContainerSpec, ExitStatus, ImageInfo, OutputChunk,
+    OutputKind, PullProgress, RuntimeError, RuntimeErrorKind, RuntimeInfo,
+};
+
+use crate::credentials::{DockerConfig, RegistryCredentials};
+use crate::error::{Error, chain_message, is_tls_failure, runtime_error};
+use crate::options::{ConnectOptions, Endpoint};
+use crate::tls;
+
+/// A container engine reached over the Docker Engine API (Docker, or Podman's
+/// Docker-compatible service).
+///
+/// Cheap to clone: clones share the connection settings.
+#[derive(Debug, Clone)]
+pub struct DockerRuntime {
+    /// The client with every request pinned to `version`.
+    docker: Docker,
+    /// The client without request modifier, to derive per-request clients from.
+    base: Docker,
+    version: ClientVersion,
+    endpoint: String,
+    credentials: Arc<DockerConfig>,
+}
+
+impl DockerRuntime {
+    /// Connect to the engine the options describe, agree on an API version and
+    /// check that it answers.
+    ///
+    /// The API version is `options.api_version` when set, used as is;
+    /// otherwise the engine's, capped at the newest version this client knows.
+    /// Registry credentials are read from the Docker configuration file here,
+    /// so a malformed file fails early; a missing one means no credentials.
+    pub async fn connect(options: &ConnectOptions) -> Result<Self, Error> {
+        let endpoint = options.endpoint()?;
+        let url = endpoint.url();
+        let fixed = options
+            .api_version
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(parse_api_version)
+            .transpose()?;
+        let credentials = match options.docker_config_file() {
+            Some(path) => DockerConfig::load(&path)?,
+            None => DockerConfig::empty(),
+        }
+        .with_search_path(options.search_path.clone());
+        if let Endpoint::Unix(path) = &endpoint {
+            if !path.exists() {
+                return Err(Error::Unreachable {
+                    endpoint: url,
+                    message: format!("the socket {} does not exist", path.display()),
+                });
+            }
+        }
+
+        let base = build_client(&endpoint, options, fixed.as_ref().unwrap_or(bollard::API_DEFAULT_VERSION))?;
+        let version = match fixed {
+            Some(version) => {
+                probe(&with_modifier(&base, Some(&version), None), options, &url, Some(&version)).await?;
+                version
+            }
+            None => {
+                // Unversioned `/version`: every engine answers it, whatever API versions it supports.
+                let server = probe(&with_modifier(&base, None, None), options, &url, None).await?;
+                server
+                    .api_version
+                    .as_deref()
+                    .and_then(|v| parse_api_version(v).ok())
+                    .filter(|v| v < bollard::API_DEFAULT_VERSION)
+                    .unwrap_or(*bollard::API_DEFAULT_VERSION)
+            }
+        };
+        Ok(Self {
+            docker: with_modifier(&base, Some(&version), None),
+            base,
+            version,
+            endpoint: url,
+            credentials: Arc::new(credentials),
+        })
+    }
+
+    /// The endpoint in use, e.g. `unix:///var/run/docker.sock`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The API version in use, e.g. `1.41`.
+    pub fn api_version(&self) -> String {
+        self.version.to_string()
+    }
+
+    /// The registry credentials read at connect time.
+    pub fn docker_config(&self) -> &DockerConfig {
+        &self.credentials
+    }
+}
+
+/// A client whose requests go to `/vMAJOR.MINOR/…` (or to unversioned paths
+/// when `version` is `None`) and carry the registry auth header, if any.
+///
+/// Bollard 0.21 builds request paths without the version prefix (so the engine
+/// would answer with its own newest API), hence the version is put in here.
+fn with_modifier(base: &Docker, version: Option<&ClientVersion>, registry_auth: Option<String>) -> Docker {
+    let prefix = version.map(|v| format!("/v{v}")).unwrap_or_default();
+    base.clone().with_request_modifier(move |mut request| {
+        let uri = request.uri().to_string();
+        if let Some(rewritten) = versioned_uri(&uri, &prefix) {
+            if let Ok(rewritten) = rewritten.parse() {
+                *request.uri_mut() = rewritten;
+            }
+        }
+        if let Some(value) = registry_auth.as_deref().and_then(|v| v.parse().ok()) {
+            request.headers_mut().insert("x-registry-auth", value);
+        }
+        request
+    })
+}
+
+/// `uri` with its path under `prefix` (`/v1.41`, or empty for none), replacing a version prefix it already has.
+fn versioned_uri(uri: &str, prefix: &str) -> Option<String> {
+    let path_start = uri.find("://").map_or(0, |i| i + 3);
+    let path_start = path_start + uri[path_start..].find('/')?;
+    let (origin, path) = uri.split_at(path_start);
+    let unversioned = match path.strip_prefix("/v") {
+        Some(rest) => {
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let candidate = &rest[..end];
+            let is_version = candidate.split_once('.').is_some_and(|(a, b)| {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && a.bytes().all(|c| c.is_ascii_digit())
+                    && b.bytes().all(|c| c.is_ascii_digit())
+            });
+            if is_version { &rest[end..] } else { path }
+        }
+        None => path,
+    };
+    Some(format!("{origin}{prefix}{unversioned}"))
+}
+
+fn parse_api_version(value: &str) -> Result<ClientVersion, Error> {
+    let invalid = || Error::InvalidApiVersion { value: value.to_owned() };
+    let value = value.trim().trim_start_matches('v');
+    let (major, minor) = value.split_once('.').ok_or_else(invalid)?;
+    Ok(ClientVersion {
+        major_version: major.parse().map_err(|_| invalid())?,
+        minor_version: minor.parse().map_err(|_| invalid())?,
+    })
+}
+
+fn build_client(endpoint: &Endpoint, options: &ConnectOptions, version: &ClientVersion) -> Result<Docker, Error> {
+    let timeout = options.timeout.as_secs().max(1);
+    let invalid = |e: BollardError| Error::InvalidHost { host: endpoint.url(), reason: e.to_string() };
+    match endpoint {
+        #[cfg(unix)]
+        Endpoint::Unix(path) => {
+            Docker::connect_with_unix(&path.to_string_lossy(), timeout, version).map_err(|e| match e {
+                BollardError::SocketNotFoundError(_) => Error::Unreachable {
+                    endpoint: endpoint.url(),
+                    message: format!("the socket {} does not exist", path.display()),
+                },
+                e => invalid(e),
+            })
+        }
+        #[cfg(not(unix))]
+        Endpoint::Unix(_) => Err(Error::InvalidHost {
+            host: endpoint.url(),
+            reason: "unix sockets are not supported on this system".into(),
+        }),
+        Endpoint::Tcp { address, tls: None } => {
+            Docker::connect_with_http(&format!("http://{address}"), timeout, version).map_err(invalid)
+        }
+        Endpoint::Tcp { address, tls: Some(settings) } => {
+            tls::connect(address, settings, options.timeout, options.connect_timeout, version)
+        }
+    }
+}
+
+/// Ask the engine for its version, within the connect timeout.
+async fn probe(
+    docker: &Docker,
+    options: &ConnectOptions,
+    url: &str,
+    fixed: Option<&ClientVersion>,
+) -> Result<SystemVersion, Error> {
+    let unreachable = |message: String| Error::Unreachable { endpoint: url.to_owned(), message };
+    let result = tokio::time::timeout(options.connect_timeout, docker.version())
+        .await
+        .map_err(|_| unreachable(format!("no answer within {} s", options.connect_timeout.as_secs())))?;
+    result.map_err(|e| match e {
+        BollardError::DockerResponseServerError { status_code: 400, message } if fixed.is_some() => {
+            Error::ApiVersionRefused {
+                endpoint: url.to_owned(),
+                version: fixed.map(ToString::to_string).unwrap_or_default(),
+                message,
+            }
+        }
+        BollardError::DockerResponseServerError { status_code, message } => {
+            unreachable(format!("it answered HTTP {status_code} ({message}); is it a container engine?"))
+        }
+        BollardError::JsonDataError { message, .. } => {
+            unreachable(format!("its answer is not the Docker Engine API's ({message})"))
+        }
+        BollardError::SocketNotFoundError(path) => unreachable(format!("the socket {path} does not exist")),
+        e if is_tls_failure(&e) => Error::TlsHandshake { endpoint: url.to_owned(), message: chain_message(&e) },
+        e => {
+            let mut message = chain_message(&e);
+            if message.contains("Permission denied") {
+                message.push_str(" (add your user to the docker group, or use rootless Podman)");
+            }
+            unreachable(message)
+        }
+    })
+}
+
+fn product_name(version: &SystemVersion) -> &'static str {
+    let podman = |name: &str| name.to_ascii_lowercase().contains("podman");
+    let is_podman = version.components.iter().flatten().any(|c| podman(&c.name))
+        || version.platform.as_ref().is_some_and(|p| podman(&p.name));
+    if is_podman { "Podman Engine" } else { "Docker Engine" }
+}
+
+fn image_info(inspect: ImageInspect) -> ImageInfo {
+    let config = inspect.config.unwrap_or_default();
+    ImageInfo {
+        id: inspect.id.unwrap_or_default(),
+        repo_tags: inspect.repo_tags.unwrap_or_default(),
+        repo_digests: inspect.repo_digests.unwrap_or_default(),
+        user: config.user.unwrap_or_default(),
+        entrypoint: config.entrypoint.unwrap_or_default(),
+        cmd: config.cmd.unwrap_or_default(),
+        env: config.env.unwrap_or_default(),
+        labels: config.labels.unwrap_or_default().into_iter().collect(),
+        working_dir: config.working_dir.unwrap_or_default(),
+        on_build: config.on_build.unwrap_or_default(),
+        size: inspect.size.map_or(0, |s| u64::try_from(s).unwrap_or(0)),
+    }
+}
+
+fn non_empty(values: &[String]) -> Option<Vec<String>> {
+    (!values.is_empty()).then(|| values.to_vec())
+}
+
+fn labels(labels: &BTreeMap<String, String>) -> HashMap<String, String> {
+    labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// The `X-Registry-Auth` header value, encoded as the Docker CLI does (URL-safe base64 of JSON).
+fn registry_auth_header(credentials: &RegistryCredentials) -> String {
+    let mut auth = serde_json::Map::new();
+    let mut put = |key: &str, value: &str| {
+        if !value.is_empty() {
+            auth.insert(key.to_owned(), serde_json::Value::String(value.to_owned()));
+        }
+    };
+    put("username", &credentials.username);
+    put("password", &credentials.password);
+    put("serveraddress", &credentials.server_address);
+    put("identitytoken", credentials.identity_token.as_deref().unwrap_or_default());
+    URL_SAFE.encode(serde_json::Value::Object(auth).to_string())
+}
+
+fn to_u64(value: Option<i64>) -> Option<u64> {
+    value.and_then(|v| u64::try_from(v).ok())
+}
+
+fn io_error(error: BollardError) -> std::io::Error {
+    let error = runtime_error(error);
+    let kind = match error.kind {
+        RuntimeErrorKind::NotFound => std::io::ErrorKind::NotFound,
+        RuntimeErrorKind::Unreachable => std::io::ErrorKind::ConnectionAborted,
+        _ => std::io::ErrorKind::Other,
+    };
+    std::io::Error::new(kind, error.message)
+}
+
+#[async_trait::async_trait]
+impl ContainerRuntime for DockerRuntime {
+    async fn info(&self) -> Result<RuntimeInfo, RuntimeError> {
+        let version = self.docker.version().await.map_err(runtime_error)?;
+        Ok(RuntimeInfo {
+            name: product_name(&version).to_owned(),
+            version: version.version.clone().unwrap_or_default(),
+            api_version: self.api_version(),
+            endpoint: self.endpoint.clone(),
+        })
+    }
+
+    async fn inspect_image(&self, image: &str) -> Result<Option<ImageInfo>, RuntimeError> {
+        match self.docker.inspect_image(image).await {
+            Ok(inspect) => Ok(Some(image_info(inspect))),
+            Err(e) => {
+                let e = runtime_error(e);
+                if e.is_not_found() { Ok(None) } else { Err(e) }
+            }
+        }
+    }
+
+    async fn pull_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), RuntimeError> {
+        let reference =
+            ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
+        let config = Arc::clone(&self.credentials);
+        let lookup_reference = reference.clone();
+        let lookup = tokio::task::spawn_blocking(move || config.credentials_for(&lookup_reference))
+            .await
+            .map_err(|e| RuntimeError::new(RuntimeErrorKind::Other, format!("the credential lookup failed: {e}")))?;
+        let (credentials, lookup_error) = match lookup {
+            Ok(credentials) => (credentials, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let docker = with_modifier(&self.base, Some(&self.version), credentials.as_ref().map(registry_auth_header));
+        let tag = reference
+            .digest
+            .clone()
+            .or_else(|| reference.tag.clone())
+            .unwrap_or_else(|| s2i_core::reference::DEFAULT_TAG.to_owned());
+        let options = CreateImageOptions { from_image: Some(reference.name()), tag: Some(tag), ..Default::default() };
+        let mut stream = docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    let detail = info.progress_detail.unwrap_or_default();
+                    progress(PullProgress {
+                        id: info.id,
+                        status: info.status.unwrap_or_default(),
+                        current: to_u64(detail.current),
+                        total: to_u64(detail.total),
+                    });
+                }
+                Err(e) => {
+                    let mut error = runtime_error(e);
+                    if let Some(lookup_error) = &lookup_error {
+                        if matches!(error.kind, RuntimeErrorKind::Unauthorized | RuntimeErrorKind::NotFound) {
+                            error.message.push_str(&format!(" (no credentials were sent: {lookup_error})"));
+                        }
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
+        let limits = &spec.host.limits;
+        let host_config = HostConfig {
+            binds: non_empty(&spec.host.binds),
+            cap_drop: non_empty(&spec.host.cap_drop),
+            network_mode: spec.host.network_mode.clone(),
+            extra_hosts: non_empty(&spec.host.extra_hosts),
+            security_opt: non_empty(&spec.host.security_opt),
+            memory: limits.memory_bytes,
+            memory_swap: limits.memory_swap_bytes,
+            nano_cpus: limits.nano_cpus,
+            shm_size: limits.shm_size_bytes,
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            // `Some(vec![])` is sent as `[]`: it clears the image's entrypoint.
+            entrypoint: spec.entrypoint.clone(),
+            cmd: non_empty(&spec.cmd),
+            env: non_empty(&spec.env),
+            user: spec.user.clone(),
+            working_dir: spec.working_dir.clone(),
+            labels: (!spec.labels.is_empty()).then(|| labels(&spec.labels)),
+            tty: Some(false),
+            open_stdin: Some(spec.stdin),
+            stdin_once: Some(spec.stdin),
+            attach_stdin: Some(spec.stdin),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions { name: spec.name.clone(), ..Default::default() };
+        let created = self.docker.create_container(Some(options), body).await.map_err(runtime_error)?;
+        Ok(created.id)
+    }
+
+    async fn attach_container(&self, container: &str, stdin: bool) -> Result<Attachment, RuntimeError> {
+        let options = AttachContainerOptions { stream: true, stdin, stdout: true, stderr: true, ..Default::default() };
+        let attached = self.docker.attach_container(container, Some(options)).await.map_err(runtime_error)?;
+        let output = attached.output.filter_map(|item| {
+            futures::future::ready(match item {
+                Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                    Some(Ok(OutputChunk { kind: OutputKind::Stdout, bytes: message }))
+                }
+                Ok(LogOutput::StdErr { message }) => Some(Ok(OutputChunk { kind: OutputKind::Stderr, bytes: message })),
+                Ok(LogOutput::StdIn { .. }) => None,
+                Err(e) => Some(Err(runtime_error(e))),
+            })
+        });
+        Ok(Attachment { stdin: stdin.then_some(attached.input), output: Box::pin(output) })
+    }
+
+    async fn start_container(&self, container: &str) -> Result<(), RuntimeError> {
+        self.docker.start_container(container, None::<StartContainerOptions>).await.map_err(runtime_error)
+    }
+
+    async fn wait_container(&self, container: &str) -> Result<ExitStatus, RuntimeError> {
+        let options = WaitContainerOptions { condition: "not-running".into() };
+        let mut stream = self.docker.wait_container(container, Some(options));
+        let mut status = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(response) => {
+                    let error = response.error.and_then(|e| e.message).filter(|m| !m.is_empty());
+                    status = Some(ExitStatus { code: response.status_code, oom_killed: false, error });
+                }
+                // Bollard reports a non-zero exit as an error; it is an ordinary outcome here.
+                Err(BollardError::DockerContainerWaitError { error, code }) => {
+                    status = Some(ExitStatus { code, oom_killed: false, error: Some(error).filter(|m| !m.is_empty()) });
+                }
+                Err(e) => return Err(runtime_error(e)),
+            }
+        }
+        let mut status = status.ok_or_else(|| {
+            RuntimeError::new(
+                RuntimeErrorKind::Other,
+                format!("the engine ended the wait for {container} without an exit status"),
+            )
+        })?;
+        // The wait answer lacks the OOM flag; the container's state has it.
+        if let Ok(inspect) = self.docker.inspect_container(container, None::<InspectContainerOptions>).await {
+            if let Some(state) = inspect.state {
+                status.oom_killed = state.oom_killed.unwrap_or(false);
+                if status.error.is_none() {
+                    status.error = state.error.filter(|e| !e.is_empty());
+                }
+            }
+        }
+        Ok(status)
+    }
+
+    async fn upload_archive(&self, container: &str, path: &str, archive: ByteStream) -> Result<(), RuntimeError> {
+        let options = UploadToContainerOptions { path: path.to_owned(), ..Default::default() };
+        self.docker
+            .upload_to_container(container, Some(options), bollard::body_try_stream(archive))
+            .await
+            .map_err(runtime_error)
+    }
+
+    async fn download_archive(&self, container: &str, path: &str) -> Result<Option<ByteStream>, RuntimeError> {
+        let options = DownloadFromContainerOptions { path: path.to_owned() };
+        let mut stream = self.docker.download_from_container(container, Some(options));
+        let first = match stream.next().await {
+            None => return Ok(Some(Box::pin(futures::stream::empty()))),
+            Some(Ok(first)) => first,
+            Some(Err(BollardError::DockerResponseServerError { status_code: 404, message }))
+                if !message.to_ascii_lowercase().contains("no such container") =>
+            {
+                // The path is missing; a missing container is an error (Docker and Podman both say "no such container").
+                return Ok(None);
+            }
+            Some(Err(e)) => return Err(runtime_error(e)),
+        };
+        let rest = stream.map_err(io_error);
+        Ok(Some(Box::pin(futures::stream::once(futures::future::ready(Ok(first))).chain(rest))))
+    }
+
+    async fn commit_container(&self, container: &str, spec: &CommitSpec) -> Result<String, RuntimeError> {
+        let options = CommitContainerOptions {
+            container: Some(container.to_owned()),
+            repo: spec.repository.clone(),
+            tag: spec.repository.as_ref().and(spec.tag.clone()),
+            ..Default::default()
+        };
+        let config = ContainerConfig {
+            cmd: Some(spec.cmd.clone()),
+            // Always sent, as `[]` when empty, so the container's entrypoint is cleared.
+            entrypoint: Some(spec.entrypoint.clone()),
+            env: Some(spec.env.clone()),
+            user: Some(spec.user.clone()),
+            labels: Some(labels(&spec.labels)),
+            ..Default::default()
+        };
+        let committed = self.docker.commit_container(options, config).await.map_err(runtime_error)?;
+        Ok(committed.id)
+    }
+
+    async fn remove_container(&self, container: &str) -> Result<(), RuntimeError> {
+        let options = RemoveContainerOptions { v: true, force: true, link: false };
+        self.docker.remove_container(container, Some(options)).await.map_err(runtime_error)
+    }
+
+    async fn remove_image(&self, image: &str) -> Result<(), RuntimeError> {
+        let options = RemoveImageOptions { force: false, noprune: false, platforms: None };
+        self.docker.remove_image(image, Some(options), None).await.map(|_| ()).map_err(runtime_error)
+    }
+
+    async fn tag_image(&self, image: &str, repository: &str, tag: &str) -> Result<(), RuntimeError> {
+        let options = TagImageOptions { repo: Some(repository.to_owned()), tag: Some(tag.to_owned()) };
+        self.docker.tag_image(image, Some(options)).await.map_err(runtime_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions_parse() {
+        let v = parse_api_version("1.41").unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 41));
+        assert!(parse_api_version("v1.44").is_ok());
+        for bad in ["1", "one.two", "1.x", ""] {
+            assert!(matches!(parse_api_version(bad), Err(Error::InvalidApiVersion { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn uris_get_the_version_prefix() {
+        let prefix = "/v1.41";
+        assert_eq!(versioned_uri("unix://2f78/version", prefix).as_deref(), Some("unix://2f78/v1.41/version"));
+        assert_eq!(
+            versioned_uri("http://h:2375/v1.53/images/a/b:1/json?x=1", prefix).as_deref(),
+            Some("http://h:2375/v1.41/images/a/b:1/json?x=1")
+        );
+        assert_eq!(
+            versioned_uri("https://h/volumes/v1.0/x", prefix).as_deref(),
+            Some("https://h/v1.41/volumes/v1.0/x")
+        );
+        assert_eq!(versioned_uri("https://h/vx.1/y", prefix).as_deref(), Some("https://h/v1.41/vx.1/y"));
+        assert_eq!(versioned_uri("https://h", prefix), None);
+        assert_eq!(versioned_uri("unix://2f78/v1.53/version", "").as_deref(), Some("unix://2f78/version"));
+    }
+
+    #[test]
+    fn product_names() {
+        let mut version = SystemVersion::default();
+        assert_eq!(product_name(&version), "Docker Engine");
+        version.components = Some(vec![bollard::models::SystemVersionComponents {
+            name: "Podman Engine".into(),
+            version: "5.0.0".into(),
+            details: None,
+        }]);
+        assert_eq!(product_name(&version), "Podman Engine");
+    }
+
+    #[test]
+    fn registry_auth_is_url_safe_base64_json() {
+        let credentials = RegistryCredentials {
+            server_address: "quay.io".into(),
+            username: "u".into(),
+            password: "p?>>~~".into(),
+            identity_token: None,
+        };
+        let header = registry_auth_header(&credentials);
+        assert!(!header.contains('+') && !header.contains('/'), "{header}");
+        let json: serde_json::Value = serde_json::from_slice(&URL_SAFE.decode(header).unwrap()).unwrap();
+        assert_eq!(json, serde_json::json!({"username": "u", "password": "p?>>~~", "serveraddress": "quay.io"}));
+    }
+
+    #[test]
+    fn create_body_keeps_an_explicit_empty_entrypoint() {
+        let body = ContainerCreateBody { entrypoint: Some(vec![]), ..Default::default() };
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["Entrypoint"], serde_json::json!([]));
+        let config = ContainerConfig { entrypoint: Some(vec![]), ..Default::default() };
+        assert_eq!(serde_json::to_value(&config).unwrap()["Entrypoint"], serde_json::json!([]));
+    }
+}
