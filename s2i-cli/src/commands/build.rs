@@ -1,98 +1,13 @@
-//! The commands: turn flags into library options, run, render the outcome.
+//! `s2i build` and `s2i usage`.
 
-use std::io::Write;
 use std::sync::Arc;
 
-use clap::CommandFactory;
-use miette::Diagnostic;
 use s2i_core::events::EventSink;
-use s2i_core::{BuildOptions, CancellationToken, Engine, UsageOptions};
+use s2i_core::{BuildOptions, Engine, UsageOptions};
 
-use crate::cli::{BuildArgs, Cli, Command, CommonArgs, CompletionShell, GlobalArgs, UsageArgs};
+use super::{Failure, cancellation, cancelled_code, connect};
+use crate::cli::{BuildArgs, CommonArgs, GlobalArgs, UsageArgs};
 use crate::printer::{Printer, Verbosity};
-use crate::signals;
-
-/// A failure, with the process exit code it maps to.
-pub(crate) struct Failure {
-    report: miette::Report,
-    code: i32,
-}
-
-impl Failure {
-    fn new<E: Diagnostic + Send + Sync + 'static>(error: E, code: i32) -> Self {
-        Self { report: miette::Report::new(error), code }
-    }
-}
-
-impl From<s2i_core::Error> for Failure {
-    fn from(error: s2i_core::Error) -> Self {
-        let code = error.exit_code();
-        Self::new(error, code)
-    }
-}
-
-impl From<s2i_docker::Error> for Failure {
-    fn from(error: s2i_docker::Error) -> Self {
-        Self::new(error, 1)
-    }
-}
-
-/// Run a parsed command line; returns the exit code.
-pub(crate) async fn run(cli: Cli) -> i32 {
-    let result = match cli.command {
-        Command::Build(args) => build(&cli.global, *args).await,
-        Command::Usage(args) => usage(&cli.global, args).await,
-        Command::Version => {
-            println!("s2i v{}", env!("CARGO_PKG_VERSION"));
-            Ok(0)
-        }
-        Command::Completion { shell } => {
-            completion(shell);
-            Ok(0)
-        }
-    };
-    match result {
-        Ok(code) => code,
-        Err(failure) => {
-            eprintln!("{:?}", failure.report);
-            failure.code
-        }
-    }
-}
-
-fn completion(shell: CompletionShell) {
-    let shell = match shell {
-        CompletionShell::Bash => clap_complete::Shell::Bash,
-        CompletionShell::Zsh => clap_complete::Shell::Zsh,
-        CompletionShell::Fish => clap_complete::Shell::Fish,
-    };
-    let mut command = Cli::command();
-    let mut stdout = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut command, "s2i", &mut stdout);
-    let _ = stdout.flush();
-}
-
-async fn connect(global: &GlobalArgs, common: &CommonArgs) -> Result<s2i_docker::DockerRuntime, Failure> {
-    let mut options = s2i_docker::ConnectOptions::from_env();
-    if let Some(url) = &global.url {
-        options.host = Some(url.clone());
-    }
-    options.tls |= global.tls;
-    options.tls_verify |= global.tlsverify;
-    if global.cert.is_some() {
-        options.cert = global.cert.clone();
-    }
-    if global.key.is_some() {
-        options.key = global.key.clone();
-    }
-    if global.ca.is_some() {
-        options.ca = global.ca.clone();
-    }
-    if common.dockercfg_path.is_some() {
-        options.docker_config = common.dockercfg_path.clone();
-    }
-    Ok(s2i_docker::DockerRuntime::connect(&options).await?)
-}
 
 fn destination(common: &CommonArgs, printer: &Printer) -> Option<String> {
     if let Some(location) = &common.location {
@@ -118,18 +33,7 @@ fn parse_env(values: &[String], printer: &Printer) -> Result<Vec<s2i_core::EnvVa
         .collect()
 }
 
-/// Cancel on Ctrl-C/SIGTERM; map a cancelled run to the signal's exit code.
-fn cancellation() -> (CancellationToken, tokio::sync::watch::Receiver<Option<signals::Received>>) {
-    let token = CancellationToken::new();
-    let received = signals::install(token.clone());
-    (token, received)
-}
-
-fn cancelled_code(received: &tokio::sync::watch::Receiver<Option<signals::Received>>) -> i32 {
-    received.borrow().map_or(130, signals::Received::exit_code)
-}
-
-async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
+pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
     let env = parse_env(&args.env, &printer)?;
@@ -190,7 +94,7 @@ async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
     }
 }
 
-async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {
+pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: true };
     let printer = Arc::new(Printer::new(verbosity));
     let options = UsageOptions {

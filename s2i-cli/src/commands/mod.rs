@@ -1,0 +1,105 @@
+//! The commands: turn flags into library options, run, render the outcome.
+
+mod build;
+
+use std::io::Write;
+
+use clap::CommandFactory;
+use miette::Diagnostic;
+use s2i_core::CancellationToken;
+
+use crate::cli::{Cli, Command, CommonArgs, CompletionShell, GlobalArgs};
+use crate::signals;
+
+/// A failure, with the process exit code it maps to.
+pub(crate) struct Failure {
+    report: miette::Report,
+    code: i32,
+}
+
+impl Failure {
+    fn new<E: Diagnostic + Send + Sync + 'static>(error: E, code: i32) -> Self {
+        Self { report: miette::Report::new(error), code }
+    }
+}
+
+impl From<s2i_core::Error> for Failure {
+    fn from(error: s2i_core::Error) -> Self {
+        let code = error.exit_code();
+        Self::new(error, code)
+    }
+}
+
+impl From<s2i_docker::Error> for Failure {
+    fn from(error: s2i_docker::Error) -> Self {
+        Self::new(error, 1)
+    }
+}
+
+/// Run a parsed command line; returns the exit code.
+pub(crate) async fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Build(args) => build::build(&cli.global, *args).await,
+        Command::Usage(args) => build::usage(&cli.global, args).await,
+        Command::Version => {
+            println!("s2i v{}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        Command::Completion { shell } => {
+            completion(shell);
+            Ok(0)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("{:?}", failure.report);
+            failure.code
+        }
+    }
+}
+
+fn completion(shell: CompletionShell) {
+    let shell = match shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut command = Cli::command();
+    let mut stdout = std::io::stdout().lock();
+    clap_complete::generate(shell, &mut command, "s2i", &mut stdout);
+    let _ = stdout.flush();
+}
+
+pub(crate) async fn connect(global: &GlobalArgs, common: &CommonArgs) -> Result<s2i_docker::DockerRuntime, Failure> {
+    let mut options = s2i_docker::ConnectOptions::from_env();
+    if let Some(url) = &global.url {
+        options.host = Some(url.clone());
+    }
+    options.tls |= global.tls;
+    options.tls_verify |= global.tlsverify;
+    if global.cert.is_some() {
+        options.cert = global.cert.clone();
+    }
+    if global.key.is_some() {
+        options.key = global.key.clone();
+    }
+    if global.ca.is_some() {
+        options.ca = global.ca.clone();
+    }
+    if common.dockercfg_path.is_some() {
+        options.docker_config = common.dockercfg_path.clone();
+    }
+    Ok(s2i_docker::DockerRuntime::connect(&options).await?)
+}
+
+/// Cancel on Ctrl-C/SIGTERM; map a cancelled run to the signal's exit code.
+pub(crate) fn cancellation() -> (CancellationToken, tokio::sync::watch::Receiver<Option<signals::Received>>) {
+    let token = CancellationToken::new();
+    let received = signals::install(token.clone());
+    (token, received)
+}
+
+pub(crate) fn cancelled_code(received: &tokio::sync::watch::Receiver<Option<signals::Received>>) -> i32 {
+    received.borrow().map_or(130, signals::Received::exit_code)
+}
