@@ -161,7 +161,7 @@ pub struct BuildArgs {
     /// Value of the io.k8s.description label
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
-    /// Bind mount for the build container, host:container[:options] (repeatable)
+    /// Bind mount for the build container, HOST:CONTAINER or HOST:CONTAINER:OPTIONS (repeatable)
     #[arg(short, long, value_name = "VOLUME")]
     pub volume: Vec<String>,
     /// Linux capabilities to drop in the build container (comma-separated or repeated)

@@ -1,0 +1,579 @@
+//! `cargo xtask bench`: `s2i build` against plain docker commands.
+//!
+//! Each scenario builds a source with the release `s2i` and, alternately,
+//! does the same work with the docker CLI (the *baseline*):
+//!
+//! ```text
+//! docker create -i --name N s2i-fixtures/busybox-builder \
+//!     /bin/sh -c 'tar -C /tmp -xf - && /usr/libexec/s2i/assemble'
+//! docker start -a -i N < upload.tar      # src/ and scripts/, made beforehand
+//! docker commit --change 'CMD ["/usr/libexec/s2i/run"]' N bench/baseline:latest
+//! docker rm N
+//! ```
+//!
+//! The first run of each is a warm-up and is discarded; the medians of the
+//! others and their ratio are compared with targets, as is the peak RSS of
+//! the `s2i` process (`ru_maxrss` from `wait4`). A scenario returns
+//! [`Figure`]s, so more measurements (incremental rebuilds, …) are more
+//! entries in [`SCENARIOS`].
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::workspace::{self, Profile};
+use crate::{cmd, fixtures};
+
+/// The builder every scenario uses.
+const BUILDER: &str = "s2i-fixtures/busybox-builder";
+/// The image `s2i build` makes (removed after each run).
+const S2I_IMAGE: &str = "bench/out:latest";
+/// The image the baseline makes (removed after each run).
+const BASELINE_IMAGE: &str = "bench/baseline:latest";
+/// The baseline's container command, as s2i runs assemble.
+const BASELINE_COMMAND: &str = "tar -C /tmp -xf - && /usr/libexec/s2i/assemble";
+/// The baseline's commit change, as s2i sets the image command.
+const BASELINE_CHANGE: &str = r#"CMD ["/usr/libexec/s2i/run"]"#;
+
+/// A scenario: a name to select it by, a description, and the measurement.
+struct Scenario {
+    name: &'static str,
+    description: &'static str,
+    measure: fn(&Bench) -> Result<Vec<Figure>>,
+}
+
+/// The scenarios, in the order they run.
+const SCENARIOS: &[Scenario] = &[
+    Scenario { name: "trivial", description: "a clean build of 3 small files", measure: trivial },
+    Scenario {
+        name: "large",
+        description: "a clean build of 20,000 files, ~200 MB in 200 directories",
+        measure: large,
+    },
+];
+
+/// What the scenarios share.
+struct Bench {
+    /// The release `s2i` binary.
+    s2i: PathBuf,
+    /// `<target>/bench`: sources, upload tars and logs.
+    dir: PathBuf,
+    /// Fewer iterations, for a quick look.
+    quick: bool,
+    /// The name of the baseline's container.
+    container: String,
+}
+
+/// `cargo xtask bench [--quick] [SCENARIO...]`.
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let mut quick = false;
+    let mut selected = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--list" => {
+                for scenario in SCENARIOS {
+                    println!("{:<10} {}", scenario.name, scenario.description);
+                }
+                return Ok(());
+            }
+            name => match SCENARIOS.iter().find(|scenario| scenario.name == name) {
+                Some(scenario) => selected.push(scenario),
+                None => {
+                    let names: Vec<&str> = SCENARIOS.iter().map(|scenario| scenario.name).collect();
+                    bail!("unknown bench argument `{name}`; use --quick, --list or one of {names:?}");
+                }
+            },
+        }
+    }
+    if selected.is_empty() {
+        selected = SCENARIOS.iter().collect();
+    }
+
+    fixtures::run()?;
+    let s2i = workspace::build_s2i(Profile::Release)?;
+    let dir = workspace::target_dir()?.join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let bench = Bench { s2i, dir, quick, container: format!("xtask-bench-{}", std::process::id()) };
+    let _cleanup = Cleanup { container: bench.container.clone() };
+
+    let mut figures = Vec::new();
+    for scenario in selected {
+        println!("\n==> bench {}: {}", scenario.name, scenario.description);
+        figures.extend((scenario.measure)(&bench)?);
+    }
+
+    println!();
+    print_table(&figures);
+    let missed: Vec<&str> =
+        figures.iter().filter(|figure| figure.passed() == Some(false)).map(|figure| figure.name.as_str()).collect();
+    if !missed.is_empty() {
+        bail!("{} figure(s) missed their target: {missed:?}", missed.len());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios.
+
+fn trivial(bench: &Bench) -> Result<Vec<Figure>> {
+    let src = bench.dir.join("trivial");
+    std::fs::create_dir_all(&src)?;
+    for (name, content) in [
+        ("index.html", "<!DOCTYPE html>\n<h1>bench</h1>\n"),
+        ("app.sh", "#!/bin/sh\necho 'hello from the trivial bench app'\n"),
+        ("README.md", "# trivial\n\nThe smallest source `cargo xtask bench` builds.\n"),
+    ] {
+        std::fs::write(src.join(name), content)?;
+    }
+    let measured = if bench.quick { 3 } else { 7 };
+    let runs = compare(bench, "trivial", &src, measured)?;
+    Ok(runs.figures("trivial", 0.95, None))
+}
+
+fn large(bench: &Bench) -> Result<Vec<Figure>> {
+    let src = bench.dir.join("large");
+    generate_large_source(&src, &bench.dir.join("large.stamp"))?;
+    let measured = if bench.quick { 2 } else { 4 };
+    let runs = compare(bench, "large", &src, measured)?;
+    Ok(runs.figures("large", 1.10, Some(64.0)))
+}
+
+// ---------------------------------------------------------------------------
+// Measuring.
+
+/// One timed run.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    wall: Duration,
+    /// Peak resident set size of the measured process, in bytes.
+    peak_rss: Option<u64>,
+}
+
+/// The measured (not warm-up) runs of s2i and of the baseline.
+struct Comparison {
+    s2i: Vec<Run>,
+    baseline: Vec<Run>,
+}
+
+impl Comparison {
+    /// Median times, their ratio against `ratio_target`, and the peak RSS
+    /// (against `rss_target_mib` if given).
+    fn figures(&self, label: &str, ratio_target: f64, rss_target_mib: Option<f64>) -> Vec<Figure> {
+        let s2i = median(self.s2i.iter().map(|run| run.wall.as_secs_f64()).collect());
+        let baseline = median(self.baseline.iter().map(|run| run.wall.as_secs_f64()).collect());
+        let peak_rss = self.s2i.iter().filter_map(|run| run.peak_rss).max().unwrap_or(0);
+        vec![
+            Figure::new(format!("{label}: s2i build, median"), s2i, Unit::Seconds, None),
+            Figure::new(format!("{label}: docker CLI baseline, median"), baseline, Unit::Seconds, None),
+            Figure::new(format!("{label}: time ratio s2i / baseline"), s2i / baseline, Unit::Ratio, Some(ratio_target)),
+            Figure::new(
+                format!("{label}: s2i peak RSS"),
+                peak_rss as f64 / (1024.0 * 1024.0),
+                Unit::MiB,
+                rss_target_mib,
+            ),
+        ]
+    }
+}
+
+/// Runs s2i and the baseline alternately, `measured` times each after one
+/// warm-up run each.
+fn compare(bench: &Bench, label: &str, src: &Path, measured: usize) -> Result<Comparison> {
+    let tar = bench.dir.join(format!("{label}-upload.tar"));
+    let started = Instant::now();
+    let size = write_upload_tar(src, &tar)?;
+    println!(
+        "bench: baseline input {} ({:.1} MB) written in {}; not part of the baseline's \
+         time (s2i's time includes making its own tar)",
+        tar.display(),
+        size as f64 / 1e6,
+        cmd::human(started.elapsed())
+    );
+
+    let mut comparison = Comparison { s2i: Vec::new(), baseline: Vec::new() };
+    for iteration in 0..=measured {
+        settle()?;
+        let s2i = time_s2i(bench, src)?;
+        settle()?;
+        let baseline = time_baseline(bench, &tar)?;
+        let rss = s2i
+            .peak_rss
+            .map(|bytes| format!(", peak RSS {:.1} MiB", bytes as f64 / (1024.0 * 1024.0)))
+            .unwrap_or_default();
+        let warm_up = if iteration == 0 { " (warm-up, discarded)" } else { "" };
+        println!(
+            "bench: {label} run {iteration}{warm_up}: s2i {:.3}s{rss}; baseline {:.3}s",
+            s2i.wall.as_secs_f64(),
+            baseline.wall.as_secs_f64()
+        );
+        if iteration > 0 {
+            comparison.s2i.push(s2i);
+            comparison.baseline.push(baseline);
+        }
+    }
+    std::fs::remove_file(&tar)?;
+    Ok(comparison)
+}
+
+/// `s2i build <src> BUILDER S2I_IMAGE`, timed, with its peak RSS.
+fn time_s2i(bench: &Bench, src: &Path) -> Result<Run> {
+    let log_path = bench.dir.join("s2i.log");
+    let log = File::create(&log_path)?;
+    let mut build = Command::new(&bench.s2i);
+    build.arg("build").arg(src).args([BUILDER, S2I_IMAGE]).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+    let shown = cmd::display(&build);
+    let started = Instant::now();
+    let child = build.spawn().with_context(|| format!("cannot run `{shown}`"))?;
+    let (status, peak_rss) = wait_with_peak_rss(child)?;
+    let wall = started.elapsed();
+    if !status.success() {
+        bail!("`{shown}` failed ({status}); its output ends with:\n{}", tail(&log_path));
+    }
+    remove_image(S2I_IMAGE)?;
+    Ok(Run { wall, peak_rss: Some(peak_rss) })
+}
+
+/// The same work with the docker CLI, timed from `docker create` to
+/// `docker rm`.
+fn time_baseline(bench: &Bench, tar: &Path) -> Result<Run> {
+    let name = bench.container.as_str();
+    let log_path = bench.dir.join("baseline.log");
+    let log = File::create(&log_path)?;
+
+    let started = Instant::now();
+    cmd::output(cmd::docker().args([
+        "create",
+        "--interactive",
+        "--name",
+        name,
+        BUILDER,
+        "/bin/sh",
+        "-c",
+        BASELINE_COMMAND,
+    ]))?;
+    let mut start = cmd::docker();
+    start
+        .args(["start", "--attach", "--interactive", name])
+        .stdin(File::open(tar)?)
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    let status = start.status().context("cannot run `docker start`")?;
+    if !status.success() {
+        bail!("the baseline's `docker start` failed ({status}); its output ends with:\n{}", tail(&log_path));
+    }
+    cmd::output(cmd::docker().args(["commit", "--change", BASELINE_CHANGE, name, BASELINE_IMAGE]))?;
+    cmd::output(cmd::docker().args(["rm", name]))?;
+    let wall = started.elapsed();
+
+    remove_image(BASELINE_IMAGE)?;
+    Ok(Run { wall, peak_rss: None })
+}
+
+/// Flushes dirty pages to disk before a timed run, so that writing back
+/// what the previous run wrote is not counted in the next one.
+fn settle() -> Result<()> {
+    cmd::run(&mut Command::new("sync"))
+}
+
+fn remove_image(image: &str) -> Result<()> {
+    cmd::output(cmd::docker().args(["image", "rm", image]))?;
+    Ok(())
+}
+
+/// Waits for `child` with `wait4`, returning its status and peak RSS in
+/// bytes. The child is reaped here; it must not be waited for again.
+#[allow(unsafe_code)] // wait4 is the only way to get a child's rusage.
+fn wait_with_peak_rss(child: Child) -> Result<(ExitStatus, u64)> {
+    use std::os::unix::process::ExitStatusExt;
+
+    let pid = libc::pid_t::try_from(child.id()).context("pid out of range")?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is a plain C struct of integers; all zeroes is valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is our own unreaped child and both pointers are to
+        // live, writable locals of the types wait4 expects.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err).context("wait4 failed");
+        }
+    }
+    drop(child);
+    // On Linux ru_maxrss is in KiB.
+    let peak_rss = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+    Ok((ExitStatus::from_raw(status), peak_rss))
+}
+
+// ---------------------------------------------------------------------------
+// Inputs.
+
+/// Writes the baseline's input: a tar with `scripts/` (empty: the builder's
+/// scripts are in the image) and `src/` holding the source, like the tar s2i
+/// streams. Returns its size.
+fn write_upload_tar(src: &Path, out: &Path) -> Result<u64> {
+    let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut tar = tar::Builder::new(BufWriter::new(file));
+    tar.mode(tar::HeaderMode::Complete);
+    tar.follow_symlinks(false);
+    tar.append_dir("scripts", src)?;
+    tar.append_dir("src", src)?;
+    let mut entries = Vec::new();
+    walk(src, Path::new(""), &mut entries)?;
+    for relative in entries {
+        tar.append_path_with_name(src.join(&relative), Path::new("src").join(&relative))?;
+    }
+    let mut file = tar.into_inner()?.into_inner().map_err(|err| err.into_error())?;
+    file.flush()?;
+    Ok(file.metadata()?.len())
+}
+
+/// Appends the paths under `root/relative`, sorted, directories before
+/// their contents.
+fn walk(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut names: Vec<_> = std::fs::read_dir(root.join(relative))?
+        .map(|entry| entry.map(|entry| entry.file_name()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    for name in names {
+        let path = relative.join(name);
+        let is_dir = std::fs::symlink_metadata(root.join(&path))?.is_dir();
+        out.push(path.clone());
+        if is_dir {
+            walk(root, &path, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The large source's shape. Changing it changes [`LARGE_STAMP`]'s meaning,
+/// so bump the version there too.
+const LARGE_TOP_DIRS: u64 = 20;
+const LARGE_SUB_DIRS: u64 = 10;
+const LARGE_FILES_PER_DIR: u64 = 100;
+/// File sizes are uniform in `[MIN, MIN + SPREAD)`: 10 KiB on average.
+const LARGE_MIN_SIZE: u64 = 1024;
+const LARGE_SIZE_SPREAD: u64 = 18 * 1024;
+const LARGE_SEED: u64 = 0x5_2_1_b_e_c_4;
+/// Identifies the generator; the source is regenerated when it changes.
+const LARGE_STAMP: &str = "large source v1: 20x10 dirs, 100 files each, 1-19 KiB, seed 0x521bec4";
+
+/// Generates the large source into `dir` unless `stamp` says it is there.
+fn generate_large_source(dir: &Path, stamp: &Path) -> Result<()> {
+    if dir.is_dir() && std::fs::read_to_string(stamp).is_ok_and(|text| text == LARGE_STAMP) {
+        println!("bench: reusing the generated source {}", dir.display());
+        return Ok(());
+    }
+    let started = Instant::now();
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let mut random = SplitMix64(LARGE_SEED);
+    let mut total = 0;
+    let mut buffer = Vec::new();
+    for top in 0..LARGE_TOP_DIRS {
+        for sub in 0..LARGE_SUB_DIRS {
+            let leaf = dir.join(format!("pkg-{top:02}")).join(format!("mod-{sub}"));
+            std::fs::create_dir_all(&leaf)?;
+            for file in 0..LARGE_FILES_PER_DIR {
+                let size = LARGE_MIN_SIZE + random.next() % LARGE_SIZE_SPREAD;
+                fill_text(&mut random, &mut buffer, size as usize);
+                std::fs::write(leaf.join(format!("file-{file:03}.txt")), &buffer)?;
+                total += size;
+            }
+        }
+    }
+    std::fs::write(stamp, LARGE_STAMP)?;
+    println!(
+        "bench: generated {} files ({:.1} MB) in {} in {}",
+        LARGE_TOP_DIRS * LARGE_SUB_DIRS * LARGE_FILES_PER_DIR,
+        total as f64 / 1e6,
+        dir.display(),
+        cmd::human(started.elapsed())
+    );
+    Ok(())
+}
+
+/// Replaces `buffer` with `size` bytes of lowercase lines from `random`.
+fn fill_text(random: &mut SplitMix64, buffer: &mut Vec<u8>, size: usize) {
+    buffer.clear();
+    while buffer.len() < size {
+        for byte in random.next().to_le_bytes() {
+            let column = buffer.len() % 64;
+            buffer.push(if column == 63 { b'\n' } else { b'a' + byte % 26 });
+        }
+    }
+    buffer.truncate(size);
+}
+
+/// The SplitMix64 generator: small, fast and deterministic.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reporting.
+
+#[derive(Clone, Copy, Debug)]
+enum Unit {
+    Seconds,
+    Ratio,
+    MiB,
+}
+
+impl Unit {
+    fn format(self, value: f64) -> String {
+        match self {
+            Unit::Seconds => format!("{value:.3} s"),
+            Unit::Ratio => format!("{value:.2}"),
+            Unit::MiB => format!("{value:.1} MiB"),
+        }
+    }
+}
+
+/// One measured figure and, if it has one, its target (an upper bound).
+#[derive(Debug)]
+struct Figure {
+    name: String,
+    value: f64,
+    unit: Unit,
+    at_most: Option<f64>,
+}
+
+impl Figure {
+    fn new(name: String, value: f64, unit: Unit, at_most: Option<f64>) -> Self {
+        Figure { name, value, unit, at_most }
+    }
+
+    /// `None` for a figure without a target.
+    fn passed(&self) -> Option<bool> {
+        self.at_most.map(|limit| self.value <= limit)
+    }
+}
+
+fn print_table(figures: &[Figure]) {
+    let width = figures.iter().map(|figure| figure.name.len()).max().unwrap_or(0);
+    println!("{:<width$}  {:>12}  {:>12}  result", "figure", "value", "target");
+    for figure in figures {
+        let target =
+            figure.at_most.map(|limit| format!("<= {}", figure.unit.format(limit))).unwrap_or_else(|| "-".to_owned());
+        let result = match figure.passed() {
+            Some(true) => "PASS",
+            Some(false) => "FAIL",
+            None => "",
+        };
+        println!("{:<width$}  {:>12}  {:>12}  {result}", figure.name, figure.unit.format(figure.value), target);
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 0 { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] }
+}
+
+/// The last few KiB of a log file.
+fn tail(path: &Path) -> String {
+    let read = || -> std::io::Result<String> {
+        let mut file = File::open(path)?;
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(4096)))?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        Ok(text)
+    };
+    read().unwrap_or_else(|err| format!("(cannot read {}: {err})", path.display()))
+}
+
+/// Removes the bench's container and images, however the bench ends.
+struct Cleanup {
+    container: String,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        cmd::succeeds(cmd::docker().args(["rm", "--force", "--volumes", &self.container]));
+        for image in [S2I_IMAGE, BASELINE_IMAGE] {
+            cmd::succeeds(cmd::docker().args(["image", "rm", image]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
+    }
+
+    #[test]
+    fn the_generator_is_deterministic() {
+        let mut a = SplitMix64(LARGE_SEED);
+        let mut b = SplitMix64(LARGE_SEED);
+        let (mut text_a, mut text_b) = (Vec::new(), Vec::new());
+        fill_text(&mut a, &mut text_a, 1000);
+        fill_text(&mut b, &mut text_b, 1000);
+        assert_eq!(text_a, text_b);
+        assert_eq!(text_a.len(), 1000);
+        assert_eq!(text_a[63], b'\n');
+        assert!(text_a.iter().all(|byte| byte.is_ascii_lowercase() || *byte == b'\n'));
+    }
+
+    #[test]
+    fn the_large_source_averages_ten_kib() {
+        let files = LARGE_TOP_DIRS * LARGE_SUB_DIRS * LARGE_FILES_PER_DIR;
+        assert_eq!(files, 20_000);
+        assert_eq!(LARGE_TOP_DIRS * LARGE_SUB_DIRS, 200);
+        let mean = LARGE_MIN_SIZE + LARGE_SIZE_SPREAD / 2;
+        assert_eq!(mean, 10 * 1024);
+    }
+
+    #[test]
+    fn figures_pass_or_fail_against_their_target() {
+        let ok = Figure::new("a".into(), 0.9, Unit::Ratio, Some(0.95));
+        let bad = Figure::new("b".into(), 70.0, Unit::MiB, Some(64.0));
+        let info = Figure::new("c".into(), 1.0, Unit::Seconds, None);
+        assert_eq!(ok.passed(), Some(true));
+        assert_eq!(bad.passed(), Some(false));
+        assert_eq!(info.passed(), None);
+    }
+
+    #[test]
+    fn the_upload_tar_has_scripts_and_src() {
+        let dir = std::env::temp_dir().join(format!("xtask-bench-test-{}", std::process::id()));
+        let src = dir.join("src");
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::write(src.join("sub/b.txt"), "b").unwrap();
+        std::fs::write(src.join("a.txt"), "a").unwrap();
+        let tar_path = dir.join("upload.tar");
+        write_upload_tar(&src, &tar_path).unwrap();
+        let mut archive = tar::Archive::new(File::open(&tar_path).unwrap());
+        let names: Vec<String> =
+            archive.entries().unwrap().map(|entry| entry.unwrap().path().unwrap().display().to_string()).collect();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(names, ["scripts", "src", "src/a.txt", "src/sub", "src/sub/b.txt"]);
+    }
+}

@@ -1,0 +1,156 @@
+//! `cargo xtask ci`: every check, in order, stopping at the first failure.
+//!
+//! `.ci/run` calls this. To add a check, add a [`Step`] to [`steps`].
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use crate::{cmd, docker, fixtures, workspace};
+
+/// One CI step: a name to select it by and what it does.
+struct Step {
+    name: &'static str,
+    action: Action,
+}
+
+enum Action {
+    /// A cargo command run from the workspace root, with extra environment.
+    Cargo { args: &'static [&'static str], env: &'static [(&'static str, &'static str)] },
+    /// An xtask function.
+    Task { description: &'static str, run: fn() -> Result<()> },
+}
+
+impl Action {
+    fn describe(&self) -> String {
+        match self {
+            Action::Cargo { args, env } => {
+                let env: String = env.iter().map(|(key, value)| format!("{key}={value} ")).collect();
+                format!("{env}cargo {}", args.join(" "))
+            }
+            Action::Task { description, .. } => (*description).to_owned(),
+        }
+    }
+
+    fn run(&self) -> Result<()> {
+        match self {
+            Action::Cargo { args, env } => {
+                let mut cargo = workspace::cargo();
+                cargo.args(*args).envs(env.iter().copied());
+                cmd::run(&mut cargo)
+            }
+            Action::Task { run, .. } => run(),
+        }
+    }
+}
+
+/// The CI steps, in the order they run.
+fn steps() -> Vec<Step> {
+    vec![
+        Step { name: "fmt", action: Action::Cargo { args: &["fmt", "--all", "--", "--check"], env: &[] } },
+        Step {
+            name: "clippy",
+            action: Action::Cargo {
+                args: &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+                env: &[],
+            },
+        },
+        Step {
+            name: "doc",
+            action: Action::Cargo {
+                args: &["doc", "--workspace", "--no-deps"],
+                env: &[("RUSTDOCFLAGS", "-Dwarnings")],
+            },
+        },
+        Step {
+            name: "docker",
+            action: Action::Task {
+                description: "cargo xtask docker (make a Docker engine available)",
+                run: docker::ensure_engine,
+            },
+        },
+        Step {
+            name: "fixtures",
+            action: Action::Task {
+                description: "cargo xtask fixtures (build the fixture images)",
+                run: fixtures::build_all,
+            },
+        },
+        Step {
+            name: "test",
+            action: Action::Cargo { args: &["test", "--workspace"], env: &[("S2I_REQUIRE_ENGINE", "1")] },
+        },
+    ]
+}
+
+/// `cargo xtask ci [--list | STEP...]`.
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let all = steps();
+    if args.iter().any(|arg| arg == "--list") {
+        for step in &all {
+            println!("{:<10} {}", step.name, step.action.describe());
+        }
+        return Ok(());
+    }
+    let selected: Vec<&Step> = if args.is_empty() {
+        all.iter().collect()
+    } else {
+        let mut selected = Vec::new();
+        for arg in args {
+            let Some(step) = all.iter().find(|step| step.name == arg) else {
+                let names: Vec<&str> = all.iter().map(|step| step.name).collect();
+                bail!("unknown CI step `{arg}`; the steps are {names:?}");
+            };
+            selected.push(step);
+        }
+        selected
+    };
+
+    let started = Instant::now();
+    let mut timings: Vec<(&str, Duration)> = Vec::new();
+    for (index, step) in selected.iter().enumerate() {
+        println!("\n==> ci [{}/{}] {}: {}", index + 1, selected.len(), step.name, step.action.describe());
+        let step_started = Instant::now();
+        let result = step.action.run();
+        let took = step_started.elapsed();
+        if let Err(err) = result {
+            println!("<== {}: FAILED after {}", step.name, cmd::human(took));
+            return Err(err.context(format!(
+                "CI failed at step `{}` (`{}`); later steps did not run",
+                step.name,
+                step.action.describe()
+            )));
+        }
+        println!("<== {}: ok in {}", step.name, cmd::human(took));
+        timings.push((step.name, took));
+    }
+
+    println!("\nci: all {} steps passed in {}", timings.len(), cmd::human(started.elapsed()));
+    for (name, took) in timings {
+        println!("  {name:<10} {:>8}", cmd::human(took));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_names_are_unique() {
+        let steps = steps();
+        for (index, step) in steps.iter().enumerate() {
+            assert!(
+                steps[..index].iter().all(|earlier| earlier.name != step.name),
+                "two CI steps are named {}",
+                step.name
+            );
+        }
+    }
+
+    #[test]
+    fn cargo_steps_show_their_environment() {
+        let test = steps().into_iter().find(|step| step.name == "test").unwrap();
+        assert_eq!(test.action.describe(), "S2I_REQUIRE_ENGINE=1 cargo test --workspace");
+    }
+}
