@@ -138,15 +138,22 @@ pub fn source_kind(location: &SourceLocation, options: &SourceOptions) -> Result
                     help: "pass the directory that holds the application source".into(),
                 });
             }
-            if options.copy
-                || git2::Repository::open_ext(path, git2::RepositoryOpenFlags::NO_SEARCH, [] as [&Path; 0]).is_err()
-            {
-                Ok(SourceKind::Directory)
-            } else {
-                Ok(SourceKind::GitClone)
+            if options.copy || !looks_like_git_repository(path) {
+                return Ok(SourceKind::Directory);
+            }
+            // Confirm with libgit2 only now: initialising it costs tens of milliseconds.
+            match git2::Repository::open_ext(path, git2::RepositoryOpenFlags::NO_SEARCH, [] as [&Path; 0]) {
+                Ok(_) => Ok(SourceKind::GitClone),
+                Err(_) => Ok(SourceKind::Directory),
             }
         }
     }
+}
+
+/// A working copy (`.git` directory or file) or a bare repository (`HEAD`, `objects/`, `refs/`).
+fn looks_like_git_repository(path: &Path) -> bool {
+    path.join(".git").exists()
+        || (path.join("HEAD").is_file() && path.join("objects").is_dir() && path.join("refs").is_dir())
 }
 
 /// Get the source: check a local directory, or clone a repository into `workdir`.

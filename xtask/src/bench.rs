@@ -18,7 +18,7 @@
 //! entries in [`SCENARIOS`].
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -316,42 +316,23 @@ fn wait_with_peak_rss(child: Child) -> Result<(ExitStatus, u64)> {
 // ---------------------------------------------------------------------------
 // Inputs.
 
-/// Writes the baseline's input: a tar with `scripts/` (empty: the builder's
-/// scripts are in the image) and `src/` holding the source, like the tar s2i
-/// streams. Returns its size.
+/// Writes the baseline's input: the same tar s2i streams (`scripts/` empty, as
+/// the builder's scripts are in the image, and `src/` holding the source), made
+/// by s2i's own archive writer so both sides send the same bytes. Returns its size.
 fn write_upload_tar(src: &Path, out: &Path) -> Result<u64> {
+    use s2i_core::archive::{InputArchive, SourceTree, write_archive};
+    use s2i_core::ignore::{DEFAULT_EXCLUDE, ExcludePattern, SourceFilter};
     let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut tar = tar::Builder::new(BufWriter::new(file));
-    tar.mode(tar::HeaderMode::Complete);
-    tar.follow_symlinks(false);
-    tar.append_dir("scripts", src)?;
-    tar.append_dir("src", src)?;
-    let mut entries = Vec::new();
-    walk(src, Path::new(""), &mut entries)?;
-    for relative in entries {
-        tar.append_path_with_name(src.join(&relative), Path::new("src").join(&relative))?;
-    }
-    let mut file = tar.into_inner()?.into_inner().map_err(|err| err.into_error())?;
-    file.flush()?;
+    let filter = SourceFilter { exclude: ExcludePattern::new(DEFAULT_EXCLUDE)?, ..Default::default() };
+    let archive = InputArchive {
+        source: Some(SourceTree { root: src.to_owned(), filter, follow_symlinks: true }),
+        ..Default::default()
+    };
+    let mut writer = BufWriter::new(file);
+    write_archive(&archive, &mut writer, &mut |_| {})?;
+    let file = writer.into_inner().map_err(|err| err.into_error())?;
+    file.sync_all()?;
     Ok(file.metadata()?.len())
-}
-
-/// Appends the paths under `root/relative`, sorted, directories before
-/// their contents.
-fn walk(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut names: Vec<_> = std::fs::read_dir(root.join(relative))?
-        .map(|entry| entry.map(|entry| entry.file_name()))
-        .collect::<Result<_, _>>()?;
-    names.sort();
-    for name in names {
-        let path = relative.join(name);
-        let is_dir = std::fs::symlink_metadata(root.join(&path))?.is_dir();
-        out.push(path.clone());
-        if is_dir {
-            walk(root, &path, out)?;
-        }
-    }
-    Ok(())
 }
 
 /// The large source's shape. Changing it changes [`LARGE_STAMP`]'s meaning,
