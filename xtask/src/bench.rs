@@ -555,6 +555,6 @@ mod tests {
         let names: Vec<String> =
             archive.entries().unwrap().map(|entry| entry.unwrap().path().unwrap().display().to_string()).collect();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(names, ["scripts", "src", "src/a.txt", "src/sub", "src/sub/b.txt"]);
+        assert_eq!(names, ["scripts/", "src/", "src/a.txt", "src/sub/", "src/sub/b.txt"]);
     }
 }

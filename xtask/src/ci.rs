@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use crate::{cmd, docker, fixtures, workspace};
+use crate::{cmd, docker, fixtures, packages, workspace};
 
 /// One CI step: a name to select it by and what it does.
 struct Step {
@@ -67,6 +67,13 @@ fn steps() -> Vec<Step> {
             action: Action::Task {
                 description: "cargo xtask docker (make a Docker engine available)",
                 run: docker::ensure_engine,
+            },
+        },
+        Step {
+            name: "packages",
+            action: Action::Task {
+                description: "cargo xtask packages (registry, router and engine programs the tests run)",
+                run: packages::ensure,
             },
         },
         Step {

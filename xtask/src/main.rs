@@ -19,6 +19,7 @@ mod demo;
 mod docker;
 mod fixtures;
 mod http;
+mod packages;
 mod workspace;
 
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ Usage: cargo xtask <task> [args]
 Tasks:
   docker              make a Docker engine available (install docker.io and
                       start dockerd when needed)
+  packages            install the Debian packages whose programs the tests
+                      run (docker-registry, haproxy, podman, dash)
   fixtures            build the offline fixture images s2i-fixtures/* from
                       fixtures/images/ (skips images that are up to date)
   demo                build examples/hello-web with s2i, run it and fetch its
@@ -69,6 +72,10 @@ fn run(args: &[String]) -> Result<()> {
         "docker" => {
             no_arguments(task, rest)?;
             docker::ensure_engine()
+        }
+        "packages" => {
+            no_arguments(task, rest)?;
+            packages::ensure()
         }
         "fixtures" => {
             no_arguments(task, rest)?;

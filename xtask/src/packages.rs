@@ -1,0 +1,27 @@
+//! `cargo xtask packages`: install the Debian packages whose programs the tests
+//! run (a registry, a router, a second engine), when they are missing.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::{cmd, docker};
+
+/// Programs the test suite runs, and the Debian package of each.
+const TOOLS: &[(&str, &str)] =
+    &[("docker-registry", "docker-registry"), ("haproxy", "haproxy"), ("podman", "podman"), ("dash", "dash")];
+
+/// Install the packages of the [`TOOLS`] that are not on `PATH` (and busybox-static).
+pub(crate) fn ensure() -> Result<()> {
+    let mut missing: Vec<&str> =
+        TOOLS.iter().filter(|(program, _)| cmd::find_in_path(program).is_none()).map(|(_, package)| *package).collect();
+    if !Path::new("/bin/busybox").exists() {
+        missing.push("busybox-static");
+    }
+    if missing.is_empty() {
+        println!("packages: {} are installed", TOOLS.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", "));
+        return Ok(());
+    }
+    println!("packages: installing {missing:?} with apt");
+    docker::apt_install(&missing)
+}
