@@ -51,8 +51,14 @@ pub enum Command {
     /// Build a new image from source and a builder image
     #[command(after_help = BUILD_EXAMPLES)]
     Build(Box<BuildArgs>),
+    /// Build an image again from the labels s2i wrote on it
+    Rebuild(Box<RebuildArgs>),
     /// Show how to use a builder image (runs its usage script)
     Usage(UsageArgs),
+    /// Write a Dockerfile that builds the same image as `s2i build` would, without an engine
+    Generate(GenerateArgs),
+    /// Create the skeleton of a new builder image project
+    Create(CreateArgs),
     /// Print the version of s2i
     Version,
     /// Print a shell completion script
@@ -70,6 +76,9 @@ Examples:
 
   # Build a branch of a git repository, from a sub-directory
   s2i build https://example.com/org/repo.git --ref dev --context-dir web builder my-app
+
+  # Rebuild reusing the artifacts (e.g. downloaded dependencies) of the last build
+  s2i build . builder my-app --incremental
 
   # Build without tagging: the image ID is printed on stdout
   s2i build ./app builder";
@@ -105,23 +114,46 @@ pub struct CommonArgs {
     pub location: Option<String>,
 }
 
+/// Options of commands that produce an image (`build`, `rebuild`).
+#[derive(Debug, Args)]
+pub struct OutcomeArgs {
+    /// Reuse the artifacts of the previous image of the tag (its save-artifacts script)
+    #[arg(long)]
+    pub incremental: bool,
+    /// When to pull the previous image of an incremental build
+    #[arg(long, default_value = "if-not-present", value_name = "POLICY", value_parser = parse_pull_policy)]
+    pub incremental_pull_policy: PullPolicy,
+    /// Remove the previous image after a successful incremental build
+    #[arg(long)]
+    pub rm: bool,
+    /// POST the outcome as JSON ({"success":…,"labels":{…}}) to this URL when the build ends
+    #[arg(long, value_name = "URL")]
+    pub callback_url: Option<String>,
+    /// Numeric user IDs builds may run as: comma-separated N, N-, -N or N-M (exit code 15 otherwise)
+    #[arg(short = 'u', long, value_name = "RANGES", default_value = "")]
+    pub allowed_uids: String,
+    /// Keep the build's temporary directory (it holds the clone, the plan and downloaded scripts)
+    #[arg(long)]
+    pub save_temp_dir: bool,
+}
+
 /// `s2i build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// The source: a directory, a git repository, or a git URL (file://, https://, ssh://, user@host:path), optionally with #ref
-    pub source: String,
+    pub source: Option<String>,
     /// The builder image
-    pub image: String,
+    pub image: Option<String>,
     /// Name of the new image; without it the image is left untagged and its ID is printed
     pub tag: Option<String>,
 
     /// Options shared with other commands.
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Options of commands that produce an image.
+    #[command(flatten)]
+    pub outcome: OutcomeArgs,
 
-    /// Keep the build's temporary directory (it holds the clone, the plan and downloaded scripts)
-    #[arg(long)]
-    pub save_temp_dir: bool,
     /// Git ref (branch, tag or commit) to build; overrides a #ref in the source
     #[arg(short = 'r', long = "ref", value_name = "REF")]
     pub git_ref: Option<String>,
@@ -146,6 +178,9 @@ pub struct BuildArgs {
     /// Deprecated: use --scripts-url
     #[arg(long, value_name = "URL", hide = true)]
     pub scripts: Option<String>,
+    /// Where the builder's scripts are when its labels do not say (--as-dockerfile only; image:// URL)
+    #[arg(long, value_name = "URL", default_value = "image:///usr/libexec/s2i")]
+    pub image_scripts_url: String,
     /// Environment variable for the build and the image (repeatable)
     #[arg(short, long = "env", value_name = "NAME=VALUE")]
     pub env: Vec<String>,
@@ -161,18 +196,45 @@ pub struct BuildArgs {
     /// Value of the io.k8s.description label
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
+    /// Copy host files in for assemble only, SRC:DST (repeatable, or ;-separated); they are removed before the commit
+    #[arg(short, long, value_name = "SRC:DST")]
+    pub inject: Vec<String>,
     /// Bind mount for the build container, HOST:CONTAINER or HOST:CONTAINER:OPTIONS (repeatable)
     #[arg(short, long, value_name = "VOLUME")]
     pub volume: Vec<String>,
-    /// Linux capabilities to drop in the build container (comma-separated or repeated)
+    /// Linux capabilities to drop in the build containers (comma-separated or repeated)
     #[arg(long, value_name = "CAP", value_delimiter = ',')]
     pub cap_drop: Vec<String>,
-    /// Network of the build container: bridge, host, none, container:<name|id> or a network name
+    /// Network of the build containers: bridge, host, none, container:<name|id> or a network name
     #[arg(long, value_name = "NETWORK")]
     pub network: Option<String>,
-    /// Extra /etc/hosts entry of the build container, host:ip (repeatable)
+    /// Extra /etc/hosts entry of the build containers, HOST:IP (repeatable)
     #[arg(long, value_name = "HOST:IP")]
     pub add_host: Vec<String>,
+    /// Run the new image after the build (Ctrl-C stops and removes it)
+    #[arg(long)]
+    pub run: bool,
+    /// Write a Dockerfile (and its build context next to it) instead of building
+    #[arg(long, value_name = "PATH", conflicts_with = "run")]
+    pub as_dockerfile: Option<PathBuf>,
+    /// Restore flags from ./.s2ifile before applying these, and save them after
+    #[arg(long)]
+    pub use_config: bool,
+}
+
+/// `s2i rebuild`.
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// An image built by s2i
+    pub image: String,
+    /// Name of the new image (default: the image's own name)
+    pub new_tag: Option<String>,
+    /// Options shared with other commands.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Options of commands that produce an image.
+    #[command(flatten)]
+    pub outcome: OutcomeArgs,
 }
 
 /// `s2i usage`.
@@ -189,9 +251,42 @@ pub struct UsageArgs {
     /// User the usage script runs as
     #[arg(long, value_name = "USER")]
     pub assemble_user: Option<String>,
+    /// Numeric user IDs the usage script may run as (see `s2i build --help`)
+    #[arg(short = 'u', long, value_name = "RANGES", default_value = "")]
+    pub allowed_uids: String,
     /// Environment variable for the usage script (repeatable)
     #[arg(short, long = "env", value_name = "NAME=VALUE")]
     pub env: Vec<String>,
+}
+
+/// `s2i generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The builder image
+    pub image: String,
+    /// Where to write the Dockerfile (a path ending in / gets Dockerfile appended)
+    pub output: PathBuf,
+    /// Environment variable for the build and the image (repeatable)
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// User assemble runs as (default 1001)
+    #[arg(long, value_name = "USER")]
+    pub assemble_user: Option<String>,
+    /// Hide informational output
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `s2i create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Name of the builder image the project builds
+    pub image_name: String,
+    /// Directory to create the project in
+    pub destination: PathBuf,
+    /// Base image of the project's Dockerfile
+    #[arg(long, value_name = "IMAGE", default_value = "openshift/base-centos7")]
+    pub from: String,
 }
 
 fn parse_pull_policy(value: &str) -> Result<PullPolicy, String> {

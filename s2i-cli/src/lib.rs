@@ -11,16 +11,20 @@ pub mod cli;
 mod commands;
 mod printer;
 mod signals;
+mod use_config;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// Run `s2i` with the process's arguments; returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    miette::set_hook(Box::new(|_| {
-        Box::new(miette::MietteHandlerOpts::new().terminal_links(false).context_lines(2).build())
+    let cli = match use_config::parse(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // Wrap reports to the terminal's width; in logs and pipes, keep each message on one line.
+    let wrap = console::Term::stderr().is_term();
+    miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().terminal_links(false).context_lines(2).wrap_lines(wrap).build())
     }))
     .ok();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {

@@ -50,13 +50,53 @@ pub struct SourceTree {
     pub follow_symlinks: bool,
 }
 
-/// What goes into the input archive.
-#[derive(Debug, Clone, Default)]
+/// A tar stream of build artifacts (the output of `save-artifacts`), placed
+/// under `artifacts/` after strict checks of every entry.
+pub struct ArtifactsInput {
+    /// The tar stream.
+    pub reader: Box<dyn Read + Send>,
+    /// Whether the program writing the stream succeeded; asked once the tar has ended.
+    pub finished: Box<dyn FnOnce() -> std::result::Result<(), String> + Send>,
+}
+
+impl std::fmt::Debug for ArtifactsInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactsInput").finish_non_exhaustive()
+    }
+}
+
+/// What goes into an archive: the input archive of a build (`artifacts/`,
+/// `scripts/`, `src/`) or a build context (files and the source at the root).
+#[derive(Debug)]
 pub struct InputArchive {
-    /// Files under `scripts/` (the directory entry is always written).
-    pub scripts: Vec<ArchiveFile>,
-    /// The tree under `src/` (the directory entry is always written).
+    /// Directories written first, even when empty (`scripts` for a build).
+    pub dirs: Vec<String>,
+    /// Files from memory, with their paths in the archive (`scripts/assemble`).
+    pub files: Vec<ArchiveFile>,
+    /// The source tree.
     pub source: Option<SourceTree>,
+    /// Where the source goes in the archive: `src` for a build, empty for the
+    /// root of a build context. A non-empty directory always gets its entry.
+    pub source_dir: String,
+    /// Artifacts of a previous build, under `artifacts/`.
+    pub artifacts: Option<ArtifactsInput>,
+    /// Owner (uid, gid) of every entry; root when `None`. Used when the engine,
+    /// not the builder's own tar, unpacks the archive.
+    pub owner: Option<(u64, u64)>,
+}
+
+impl Default for InputArchive {
+    /// An input archive of a build with empty `scripts/` and `src/`.
+    fn default() -> Self {
+        Self {
+            dirs: vec!["scripts".to_owned()],
+            files: Vec::new(),
+            source: None,
+            source_dir: "src".to_owned(),
+            artifacts: None,
+            owner: None,
+        }
+    }
 }
 
 /// Counts of what an archive held.
@@ -68,25 +108,58 @@ pub struct ArchiveStats {
     pub bytes: u64,
     /// Special files (sockets, FIFOs, devices) left out.
     pub skipped_special: u64,
+    /// Entries of the artifacts stream written under `artifacts/`.
+    pub artifacts: u64,
+    /// Entries of the artifacts stream dropped by the checks.
+    pub artifacts_dropped: u64,
 }
+
+/// Something the archive writer reports while it works.
+#[derive(Debug)]
+pub enum ArchiveProgress<'a> {
+    /// Running totals after an entry.
+    Totals(&'a ArchiveStats),
+    /// An entry of the artifacts stream was left out, and why.
+    DroppedArtifact {
+        /// The entry's path as the stream had it.
+        path: String,
+        /// Why it was left out.
+        reason: String,
+    },
+}
+
+/// Largest amount of data accepted after the end of an artifacts tar.
+const MAX_TRAILING_BYTES: u64 = 1024 * 1024;
 
 /// Mode of a directory entry.
 const DIR_MODE: u32 = 0o755;
 
-/// Write `archive` as tar to `out`. `progress` sees the running totals after each entry.
+/// Write `archive` as tar to `out`. `progress` sees the running totals after
+/// each entry, and every artifact entry that is dropped.
 pub fn write_archive<W: Write>(
-    archive: &InputArchive,
+    archive: InputArchive,
     out: W,
-    progress: &mut dyn FnMut(&ArchiveStats),
+    progress: &mut dyn FnMut(ArchiveProgress<'_>),
 ) -> Result<ArchiveStats> {
-    let mut writer = TarWriter { builder: tar::Builder::new(out), stats: ArchiveStats::default(), progress };
-    writer.dir("scripts", 0)?;
-    let mut scripts: Vec<&ArchiveFile> = archive.scripts.iter().collect();
-    scripts.sort_by(|a, b| a.path.cmp(&b.path));
-    for file in scripts {
-        writer.memory_file(file)?;
+    let mut writer =
+        TarWriter { builder: tar::Builder::new(out), stats: ArchiveStats::default(), progress, owner: archive.owner };
+    if let Some(artifacts) = archive.artifacts {
+        copy_artifacts(&mut writer, artifacts)?;
     }
-    writer.dir("src", 0)?;
+    // Directories and files from memory, sorted together.
+    let mut items: Vec<(&str, Option<&ArchiveFile>)> = archive.dirs.iter().map(|d| (d.as_str(), None)).collect();
+    items.extend(archive.files.iter().map(|f| (f.path.as_str(), Some(f))));
+    items.sort_by(|a, b| a.0.cmp(b.0));
+    for (path, file) in items {
+        match file {
+            Some(file) => writer.memory_file(file)?,
+            None => writer.dir(path, 0)?,
+        }
+    }
+    let prefix = archive.source_dir.trim_matches('/');
+    if !prefix.is_empty() {
+        writer.dir(prefix, 0)?;
+    }
     if let Some(tree) = &archive.source {
         let mut walk = Walk { tree, stack: HashSet::new() };
         let root_meta = fs::metadata(&tree.root).map_err(|e| source_error(&tree.root, &e))?;
@@ -98,7 +171,7 @@ pub fn write_archive<W: Write>(
             });
         }
         walk.enter(&root_meta);
-        walk.dir(&mut writer, &tree.root, "")?;
+        walk.dir(&mut writer, &tree.root, "", prefix)?;
     }
     writer.builder.finish().map_err(stream_error)?;
     Ok(writer.stats)
@@ -107,36 +180,43 @@ pub fn write_archive<W: Write>(
 struct TarWriter<'p, W: Write> {
     builder: tar::Builder<W>,
     stats: ArchiveStats,
-    progress: &'p mut dyn FnMut(&ArchiveStats),
+    progress: &'p mut dyn FnMut(ArchiveProgress<'_>),
+    owner: Option<(u64, u64)>,
 }
 
 impl<W: Write> TarWriter<'_, W> {
-    fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
+    fn header(&self, kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(kind);
         header.set_mode(mode);
         header.set_size(size);
         header.set_mtime(mtime);
-        header.set_uid(0);
-        header.set_gid(0);
+        let (uid, gid) = self.owner.unwrap_or((0, 0));
+        header.set_uid(uid);
+        header.set_gid(gid);
         header
+    }
+
+    fn dropped(&mut self, path: &str, reason: &str) {
+        self.stats.artifacts_dropped += 1;
+        (self.progress)(ArchiveProgress::DroppedArtifact { path: path.to_owned(), reason: reason.to_owned() });
     }
 
     fn bump(&mut self, bytes: u64) {
         self.stats.entries += 1;
         self.stats.bytes += bytes;
-        (self.progress)(&self.stats);
+        (self.progress)(ArchiveProgress::Totals(&self.stats));
     }
 
     fn dir(&mut self, path: &str, mtime: u64) -> Result<()> {
-        let mut header = Self::header(tar::EntryType::Directory, DIR_MODE, 0, mtime);
+        let mut header = self.header(tar::EntryType::Directory, DIR_MODE, 0, mtime);
         self.builder.append_data(&mut header, format!("{path}/"), io::empty()).map_err(stream_error)?;
         self.bump(0);
         Ok(())
     }
 
     fn memory_file(&mut self, file: &ArchiveFile) -> Result<()> {
-        let mut header = Self::header(tar::EntryType::Regular, file.mode, file.contents.len() as u64, 0);
+        let mut header = self.header(tar::EntryType::Regular, file.mode, file.contents.len() as u64, 0);
         self.builder.append_data(&mut header, &file.path, file.contents.as_slice()).map_err(stream_error)?;
         self.bump(file.contents.len() as u64);
         Ok(())
@@ -146,7 +226,7 @@ impl<W: Write> TarWriter<'_, W> {
         let file = File::open(host).map_err(|e| source_error(host, &e))?;
         let size = meta.len();
         let mode = if executable(meta) { 0o755 } else { 0o644 };
-        let mut header = Self::header(tar::EntryType::Regular, mode, size, mtime(meta));
+        let mut header = self.header(tar::EntryType::Regular, mode, size, mtime(meta));
         let mut reader = ExactReader { inner: file, remaining: size, path: host };
         // The tar crate writes what the reader yields; ExactReader makes a file
         // that shrinks or grows while it is read an error instead of a corrupt archive.
@@ -165,10 +245,147 @@ impl<W: Write> TarWriter<'_, W> {
     }
 
     fn symlink(&mut self, path: &str, target: &Path, meta: &fs::Metadata) -> Result<()> {
-        let mut header = Self::header(tar::EntryType::Symlink, 0o777, 0, mtime(meta));
+        let mut header = self.header(tar::EntryType::Symlink, 0o777, 0, mtime(meta));
         self.builder.append_link(&mut header, path, target).map_err(stream_error)?;
         self.bump(0);
         Ok(())
+    }
+}
+
+/// Copy the entries of an artifacts tar under `artifacts/`, dropping any entry
+/// that could land outside it or is not a plain file, directory or link:
+/// absolute paths, `..`, devices, FIFOs, sockets, links whose target leaves
+/// the directory, hard links to unknown files, and second entries for a path.
+fn copy_artifacts<W: Write>(writer: &mut TarWriter<'_, W>, input: ArtifactsInput) -> Result<()> {
+    let fail = |e: io::Error| Error::Artifacts { message: e.to_string() };
+    writer.dir("artifacts", 0)?;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut files: HashSet<String> = HashSet::new();
+    let mut reader = input.reader;
+    {
+        let mut archive = tar::Archive::new(&mut reader);
+        for entry in archive.entries().map_err(fail)? {
+            let mut entry = entry.map_err(fail)?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let kind = entry.header().entry_type();
+            let Some(path) = clean_artifact_path(&raw) else {
+                writer.dropped(&raw, "its path is absolute or leaves the artifacts directory");
+                continue;
+            };
+            if path.is_empty() {
+                // The archive's own root ("./").
+                continue;
+            }
+            if !seen.insert(path.clone()) {
+                writer.dropped(&raw, "an earlier entry has the same path");
+                continue;
+            }
+            let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
+            let mtime = entry.header().mtime().unwrap_or(0);
+            let archive_path = format!("artifacts/{path}");
+            match kind {
+                tar::EntryType::Directory => {
+                    writer.dir(&archive_path, mtime)?;
+                }
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let size = entry.size();
+                    let mut header = writer.header(tar::EntryType::Regular, mode | 0o444, size, mtime);
+                    writer.builder.append_data(&mut header, &archive_path, &mut entry).map_err(stream_error)?;
+                    files.insert(path);
+                    writer.bump(size);
+                }
+                tar::EntryType::Symlink => {
+                    let target = entry.link_name().map_err(fail)?.map(|t| t.to_string_lossy().into_owned());
+                    let Some(target) = target.filter(|t| link_stays_inside(&path, t)) else {
+                        seen.remove(&path);
+                        writer.dropped(&raw, "it is a symlink that points outside the artifacts directory");
+                        continue;
+                    };
+                    let mut header = writer.header(tar::EntryType::Symlink, 0o777, 0, mtime);
+                    writer.builder.append_link(&mut header, &archive_path, &target).map_err(stream_error)?;
+                    writer.bump(0);
+                }
+                tar::EntryType::Link => {
+                    let target = entry.link_name().map_err(fail)?.map(|t| t.to_string_lossy().into_owned());
+                    let Some(target) = target.and_then(|t| clean_artifact_path(&t)).filter(|t| files.contains(t))
+                    else {
+                        seen.remove(&path);
+                        writer.dropped(&raw, "it is a hard link to a file that is not among the artifacts");
+                        continue;
+                    };
+                    let mut header = writer.header(tar::EntryType::Link, mode, 0, mtime);
+                    writer
+                        .builder
+                        .append_link(&mut header, &archive_path, format!("artifacts/{target}"))
+                        .map_err(stream_error)?;
+                    writer.bump(0);
+                }
+                other => {
+                    seen.remove(&path);
+                    let reason =
+                        format!("it is a {} entry; only files, directories and links are kept", entry_kind(other));
+                    writer.dropped(&raw, &reason);
+                    continue;
+                }
+            }
+            writer.stats.artifacts += 1;
+        }
+    }
+    // Zero blocks or other data after the end of the archive are read and
+    // ignored, so that the writer is not left blocked; but not without bound.
+    let trailing = io::copy(&mut (&mut reader).take(MAX_TRAILING_BYTES + 1), &mut io::sink()).map_err(fail)?;
+    if trailing > MAX_TRAILING_BYTES {
+        return Err(Error::Artifacts { message: "more than 1 MiB of data follows the end of the tar archive".into() });
+    }
+    (input.finished)().map_err(|message| Error::Artifacts { message })
+}
+
+/// The path of an artifact entry relative to `artifacts/`, or `None` when it
+/// is absolute or climbs out.
+fn clean_artifact_path(raw: &str) -> Option<String> {
+    if raw.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Whether a symlink at `path` (relative to the artifacts root) pointing at
+/// `target` resolves inside the artifacts root.
+fn link_stays_inside(path: &str, target: &str) -> bool {
+    if target.starts_with('/') || target.is_empty() {
+        return false;
+    }
+    let mut depth: Vec<&str> = path.split('/').collect();
+    depth.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if depth.pop().is_none() {
+                    return false;
+                }
+            }
+            p => depth.push(p),
+        }
+    }
+    true
+}
+
+fn entry_kind(kind: tar::EntryType) -> &'static str {
+    match kind {
+        tar::EntryType::Char => "character device",
+        tar::EntryType::Block => "block device",
+        tar::EntryType::Fifo => "FIFO",
+        tar::EntryType::GNUSparse => "sparse file",
+        _ => "special",
     }
 }
 
@@ -187,7 +404,7 @@ impl Walk<'_> {
         self.stack.remove(&dev_ino(meta));
     }
 
-    fn dir<W: Write>(&mut self, writer: &mut TarWriter<'_, W>, host: &Path, rel: &str) -> Result<()> {
+    fn dir<W: Write>(&mut self, writer: &mut TarWriter<'_, W>, host: &Path, rel: &str, prefix: &str) -> Result<()> {
         let mut names: Vec<_> = fs::read_dir(host)
             .map_err(|e| source_error(host, &e))?
             .map(|entry| entry.map(|e| e.file_name()))
@@ -208,7 +425,7 @@ impl Walk<'_> {
             }
             let child = host.join(&name);
             let link_meta = fs::symlink_metadata(&child).map_err(|e| source_error(&child, &e))?;
-            let archive_path = format!("src/{child_rel}");
+            let archive_path = if prefix.is_empty() { child_rel.clone() } else { format!("{prefix}/{child_rel}") };
             let file_type = link_meta.file_type();
             if file_type.is_symlink() {
                 let target = fs::read_link(&child).map_err(|e| source_error(&child, &e))?;
@@ -221,7 +438,7 @@ impl Walk<'_> {
                                 continue;
                             }
                             writer.dir(&archive_path, mtime(&meta))?;
-                            self.dir(writer, &child, &child_rel)?;
+                            self.dir(writer, &child, &child_rel, prefix)?;
                             self.leave(&meta);
                         }
                         Ok(meta) if meta.is_file() => writer.host_file(&archive_path, &child, &meta)?,
@@ -234,7 +451,7 @@ impl Walk<'_> {
             } else if file_type.is_dir() {
                 writer.dir(&archive_path, mtime(&link_meta))?;
                 self.enter(&link_meta);
-                self.dir(writer, &child, &child_rel)?;
+                self.dir(writer, &child, &child_rel, prefix)?;
                 self.leave(&link_meta);
             } else if file_type.is_file() {
                 writer.host_file(&archive_path, &child, &link_meta)?;
@@ -441,10 +658,17 @@ mod tests {
         dir
     }
 
-    fn write(archive: &InputArchive) -> Vec<u8> {
+    fn write(archive: InputArchive) -> Vec<u8> {
         let mut out = Vec::new();
         write_archive(archive, &mut out, &mut |_| {}).unwrap();
         out
+    }
+
+    fn tree_archive(root: &Path, follow_symlinks: bool) -> InputArchive {
+        InputArchive {
+            source: Some(SourceTree { root: root.to_owned(), filter: SourceFilter::default(), follow_symlinks }),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -456,10 +680,11 @@ mod tests {
             ..Default::default()
         };
         let archive = InputArchive {
-            scripts: vec![ArchiveFile { path: "scripts/run".into(), contents: b"r".to_vec(), mode: 0o755 }],
+            files: vec![ArchiveFile { path: "scripts/run".into(), contents: b"r".to_vec(), mode: 0o755 }],
             source: Some(SourceTree { root: dir.path().to_owned(), filter, follow_symlinks: true }),
+            ..Default::default()
         };
-        let got = entries(&write(&archive));
+        let got = entries(&write(archive));
         let names: Vec<_> = got.iter().map(|e| e.0.as_str()).collect();
         assert_eq!(
             names,
@@ -489,15 +714,8 @@ mod tests {
     #[test]
     fn symlinks_are_kept_when_not_following() {
         let dir = tree();
-        let archive = InputArchive {
-            scripts: vec![],
-            source: Some(SourceTree {
-                root: dir.path().to_owned(),
-                filter: SourceFilter::default(),
-                follow_symlinks: false,
-            }),
-        };
-        let got = entries(&write(&archive));
+        let archive = || tree_archive(dir.path(), false);
+        let got = entries(&write(archive()));
         let link = got.iter().find(|e| e.0 == "src/link").unwrap();
         assert_eq!(link.1, tar::EntryType::Symlink);
     }
@@ -505,15 +723,8 @@ mod tests {
     #[test]
     fn output_is_deterministic() {
         let dir = tree();
-        let archive = InputArchive {
-            scripts: vec![],
-            source: Some(SourceTree {
-                root: dir.path().to_owned(),
-                filter: SourceFilter::default(),
-                follow_symlinks: true,
-            }),
-        };
-        assert_eq!(write(&archive), write(&archive));
+        let archive = || tree_archive(dir.path(), true);
+        assert_eq!(write(archive()), write(archive()));
     }
 
     #[test]
@@ -521,15 +732,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("d")).unwrap();
         std::os::unix::fs::symlink("..", dir.path().join("d/up")).unwrap();
-        let archive = InputArchive {
-            scripts: vec![],
-            source: Some(SourceTree {
-                root: dir.path().to_owned(),
-                filter: SourceFilter::default(),
-                follow_symlinks: true,
-            }),
-        };
-        let got = entries(&write(&archive));
+        let archive = || tree_archive(dir.path(), true);
+        let got = entries(&write(archive()));
         let up = got.iter().find(|e| e.0 == "src/d/up").unwrap();
         assert_eq!(up.1, tar::EntryType::Symlink);
     }
@@ -540,16 +744,141 @@ mod tests {
         let long = "d".repeat(90);
         fs::create_dir_all(dir.path().join(&long).join(&long)).unwrap();
         fs::write(dir.path().join(&long).join(&long).join("file.txt"), "x").unwrap();
-        let archive = InputArchive {
-            scripts: vec![],
-            source: Some(SourceTree {
-                root: dir.path().to_owned(),
-                filter: SourceFilter::default(),
-                follow_symlinks: true,
-            }),
-        };
-        let got = entries(&write(&archive));
+        let archive = || tree_archive(dir.path(), true);
+        let got = entries(&write(archive()));
         assert!(got.iter().any(|e| e.0 == format!("src/{long}/{long}/file.txt")));
+    }
+
+    /// A tar with hostile entries, written header by header.
+    fn hostile_tar() -> Vec<u8> {
+        let mut out = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]| {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            // Write the raw name so the tar crate does not refuse `..` or `/`.
+            let name = &mut h.as_ustar_mut().unwrap().name;
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            if let Some(link) = link {
+                h.set_link_name_literal(link).unwrap();
+            }
+            h.set_cksum();
+            out.append(&h, data).unwrap();
+        };
+        add("./", tar::EntryType::Directory, None, b"");
+        add("keep.txt", tar::EntryType::Regular, None, b"ok");
+        add("dir/", tar::EntryType::Directory, None, b"");
+        add("dir/inner.txt", tar::EntryType::Regular, None, b"in");
+        add("../escape.txt", tar::EntryType::Regular, None, b"bad");
+        add("dir/../../escape2.txt", tar::EntryType::Regular, None, b"bad");
+        add("/etc/passwd", tar::EntryType::Regular, None, b"bad");
+        add("dev-null", tar::EntryType::Char, None, b"");
+        add("fifo", tar::EntryType::Fifo, None, b"");
+        add("link-out", tar::EntryType::Symlink, Some("../../etc/passwd"), b"");
+        add("link-abs", tar::EntryType::Symlink, Some("/etc/passwd"), b"");
+        add("dir/link-in", tar::EntryType::Symlink, Some("../keep.txt"), b"");
+        add("hard-in", tar::EntryType::Link, Some("keep.txt"), b"");
+        add("hard-out", tar::EntryType::Link, Some("/etc/shadow"), b"");
+        add("keep.txt", tar::EntryType::Regular, None, b"overwrite");
+        let mut data = out.into_inner().unwrap();
+        data.extend_from_slice(&[0u8; 4096]);
+        data
+    }
+
+    #[test]
+    fn hostile_artifacts_are_dropped_and_reported() {
+        let mut dropped = Vec::new();
+        let archive = InputArchive {
+            artifacts: Some(ArtifactsInput {
+                reader: Box::new(io::Cursor::new(hostile_tar())),
+                finished: Box::new(|| Ok(())),
+            }),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        let stats = write_archive(archive, &mut out, &mut |p| {
+            if let ArchiveProgress::DroppedArtifact { path, .. } = p {
+                dropped.push(path);
+            }
+        })
+        .unwrap();
+        let got = entries(&out);
+        let names: Vec<&str> = got.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "artifacts/",
+                "artifacts/keep.txt",
+                "artifacts/dir/",
+                "artifacts/dir/inner.txt",
+                "artifacts/dir/link-in",
+                "artifacts/hard-in",
+                "scripts/",
+                "src/"
+            ]
+        );
+        assert_eq!(got[1].3, b"ok", "the first entry for a path wins");
+        assert_eq!(
+            dropped,
+            [
+                "../escape.txt",
+                "dir/../../escape2.txt",
+                "/etc/passwd",
+                "dev-null",
+                "fifo",
+                "link-out",
+                "link-abs",
+                "hard-out",
+                "keep.txt"
+            ]
+        );
+        assert_eq!(stats.artifacts_dropped, 9);
+        assert_eq!(stats.artifacts, 5);
+    }
+
+    #[test]
+    fn a_failed_artifacts_writer_fails_the_archive() {
+        let archive = InputArchive {
+            artifacts: Some(ArtifactsInput {
+                reader: Box::new(io::Cursor::new(vec![0u8; 1024])),
+                finished: Box::new(|| Err("save-artifacts exited with code 1".into())),
+            }),
+            ..Default::default()
+        };
+        let err = write_archive(archive, &mut Vec::new(), &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("exited with code 1"), "{err}");
+
+        let archive = InputArchive {
+            artifacts: Some(ArtifactsInput {
+                reader: Box::new(io::Cursor::new(b"definitely not a tar archive".repeat(40))),
+                finished: Box::new(|| Ok(())),
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(write_archive(archive, &mut Vec::new(), &mut |_| {}), Err(Error::Artifacts { .. })));
+    }
+
+    #[test]
+    fn owners_can_be_set_for_engine_side_unpacking() {
+        let dir = tree();
+        let mut archive = tree_archive(dir.path(), true);
+        archive.owner = Some((1001, 0));
+        let data = write(archive);
+        let mut tar = tar::Archive::new(data.as_slice());
+        for entry in tar.entries().unwrap() {
+            assert_eq!(entry.unwrap().header().uid().unwrap(), 1001);
+        }
+    }
+
+    #[test]
+    fn link_targets_are_resolved_against_the_link() {
+        assert!(link_stays_inside("a/b", "../c"));
+        assert!(!link_stays_inside("a/b", "../../c"));
+        assert!(!link_stays_inside("a", "/abs"));
+        assert!(link_stays_inside("a/b/c", "./d/../e"));
+        assert_eq!(clean_artifact_path("./a//b/"), Some("a/b".to_owned()));
+        assert_eq!(clean_artifact_path("a/../b"), None);
     }
 
     #[tokio::test]

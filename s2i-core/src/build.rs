@@ -2,44 +2,45 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::archive::{self, ArchiveFile, ArchiveStats, InputArchive, SourceTree};
+use crate::archive::{ArchiveFile, ArchiveStats, InputArchive, SourceTree};
 use crate::env::{self, EnvVar};
 use crate::error::{Error, Result};
 use crate::events::{BuildEvent, EventSink, EventSinkExt, Stage};
+use crate::exec::{self, Cleanup, RunEnd, StageTimer, Workdir, sh_quote};
 use crate::ignore::{DEFAULT_EXCLUDE, ExcludePattern, IgnoreRules, SourceFilter};
+use crate::incremental::{self, PreviousImage};
+use crate::inject::{self, Injection};
 use crate::labels::{self, IMAGE_METADATA_PATH, LabelInputs, SourceInfo};
-use crate::plan::{BuildPlan, PlannedSource, ResolvedImage};
+use crate::onbuild;
+use crate::plan::{BuildPlan, PlannedSource, ResolvedImage, Strategy};
 use crate::reference::ImageReference;
 use crate::retry::retry;
 use crate::runtime::{
-    ByteStream, CommitSpec, ContainerRuntime, ContainerSpec, HostOptions, ImageInfo, OutputChunk, OutputKind,
-    RuntimeErrorKind, StdinWriter,
+    CommitSpec, ContainerRuntime, ContainerSpec, HostOptions, ImageBuildSpec, ImageInfo, RuntimeErrorKind,
 };
 use crate::scripts::{self, ResolvedScripts, Script, ScriptLocation, ScriptSources};
 use crate::source::{self, SourceLocation, SourceOptions};
+use crate::users::{ASSEMBLE_USER_LABEL, AllowedUids};
 
 /// Label naming where the input archive is extracted.
 pub const DESTINATION_LABEL: &str = "io.openshift.s2i.destination";
 /// Deprecated form of [`DESTINATION_LABEL`].
 pub const DEPRECATED_DESTINATION_LABEL: &str = "io.s2i.destination";
-/// Label naming the user assemble runs as.
-pub const ASSEMBLE_USER_LABEL: &str = "io.openshift.s2i.assemble-user";
 /// Where the input archive is extracted when nothing says otherwise.
 pub const DEFAULT_DESTINATION: &str = "/tmp";
-/// Output lines kept to explain a failed script.
-const TAIL_LINES: usize = 20;
+/// How long save-artifacts may go without sending data, by default.
+pub const DEFAULT_ARTIFACTS_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// When to pull an image from its registry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -116,14 +117,32 @@ pub struct BuildOptions {
     pub pull_policy: PullPolicy,
     /// `--assemble-user`.
     pub assemble_user: Option<String>,
+    /// `--allowed-uids`.
+    pub allowed_uids: AllowedUids,
     /// `--description`.
     pub description: Option<String>,
     /// `-n/--application-name`.
     pub display_name: Option<String>,
     /// Extra labels of the output image.
     pub labels: BTreeMap<String, String>,
-    /// Volumes, capabilities, network and hosts of the build container.
+    /// Volumes, capabilities, network, hosts and limits of the build containers.
     pub host: HostOptions,
+    /// `--incremental`.
+    pub incremental: bool,
+    /// `--incremental-pull-policy`.
+    pub incremental_pull_policy: PullPolicy,
+    /// The image to take artifacts from; the output tag when `None`.
+    pub incremental_from: Option<String>,
+    /// `--rm`: remove the previous image after an incremental build.
+    pub remove_previous_image: bool,
+    /// How long save-artifacts may go without sending data.
+    pub artifacts_timeout: Duration,
+    /// `--inject`.
+    pub injections: Vec<Injection>,
+    /// Refuse builder images with `ONBUILD` triggers.
+    pub block_onbuild: bool,
+    /// `--callback-url`: where to POST the outcome.
+    pub callback_url: Option<String>,
     /// Keep the working directory.
     pub save_temp_dir: bool,
     /// Where working directories are made; the system's temp dir when `None`.
@@ -151,10 +170,19 @@ impl BuildOptions {
             exclude: DEFAULT_EXCLUDE.to_owned(),
             pull_policy: PullPolicy::IfNotPresent,
             assemble_user: None,
+            allowed_uids: AllowedUids::default(),
             description: None,
             display_name: None,
             labels: BTreeMap::new(),
             host: HostOptions::default(),
+            incremental: false,
+            incremental_pull_policy: PullPolicy::IfNotPresent,
+            incremental_from: None,
+            remove_previous_image: false,
+            artifacts_timeout: DEFAULT_ARTIFACTS_TIMEOUT,
+            injections: Vec::new(),
+            block_onbuild: false,
+            callback_url: None,
             save_temp_dir: false,
             temp_root: None,
             working_dir: None,
@@ -175,6 +203,8 @@ pub struct BuildResult {
     pub workdir: Option<PathBuf>,
     /// What the input archive held.
     pub archive: ArchiveStats,
+    /// Whether artifacts of a previous image were used.
+    pub incremental: bool,
     /// How long the whole build took.
     pub elapsed: Duration,
 }
@@ -192,6 +222,8 @@ pub struct UsageOptions {
     pub pull_policy: PullPolicy,
     /// `--assemble-user`.
     pub assemble_user: Option<String>,
+    /// `--allowed-uids`.
+    pub allowed_uids: AllowedUids,
     /// `-e` values.
     pub env: Vec<EnvVar>,
     /// Directory relative `file://` script URLs are resolved against.
@@ -211,53 +243,35 @@ impl fmt::Debug for Engine {
     }
 }
 
-/// Containers a build created, removed whatever happens.
-#[derive(Default)]
-struct Cleanup {
-    containers: Mutex<Vec<String>>,
+/// What assembling produced: the stopped container to commit.
+struct Assembled {
+    container: String,
+    stats: ArchiveStats,
 }
 
-impl Cleanup {
-    fn add(&self, id: &str) {
-        self.containers.lock().expect("cleanup lock").push(id.to_owned());
-    }
+/// Why an assemble attempt did not produce a container to commit.
+enum AttemptError {
+    /// The builder has no `tar` (or no `/bin/sh`): deliver the input with the engine instead.
+    MissingTool { shell: bool },
+    /// The artifacts of the previous image could not be used: build clean.
+    Artifacts(Error),
+    /// Anything else ends the build.
+    Fatal(Error),
+}
 
-    async fn run(&self, runtime: &dyn ContainerRuntime, events: &dyn EventSink) {
-        let ids: Vec<String> = std::mem::take(&mut *self.containers.lock().expect("cleanup lock"));
-        for id in ids {
-            if let Err(e) = runtime.remove_container(&id).await {
-                if !e.is_not_found() {
-                    events.warn(format!("could not remove container {}: {e}", short_id(&id)));
-                }
-            } else {
-                events.debug(format!("removed container {}", short_id(&id)));
-            }
-        }
+impl From<Error> for AttemptError {
+    fn from(e: Error) -> Self {
+        AttemptError::Fatal(e)
     }
 }
 
-/// The working directory of one build; removed on drop unless kept.
-struct Workdir {
-    dir: Option<tempfile::TempDir>,
-    path: PathBuf,
-}
-
-impl Workdir {
-    fn new(root: Option<&Path>) -> Result<Self> {
-        let root = root.map_or_else(std::env::temp_dir, Path::to_owned);
-        let dir = tempfile::Builder::new().prefix("s2i-").tempdir_in(&root).map_err(|e| {
-            Error::io("create a working directory in", &root, "make the temp directory writable, or set TMPDIR", e)
-        })?;
-        let path = dir.path().to_owned();
-        Ok(Self { dir: Some(dir), path })
-    }
-
-    fn keep(&mut self) -> PathBuf {
-        if let Some(dir) = self.dir.take() {
-            let _ = dir.keep();
-        }
-        self.path.clone()
-    }
+/// How the input archive reaches the build container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Streamed into the container's stdin and unpacked by its own `tar`.
+    Stdin,
+    /// Unpacked by the engine before the container starts; `shell` says whether `/bin/sh` exists.
+    Upload { shell: bool },
 }
 
 impl Engine {
@@ -269,6 +283,11 @@ impl Engine {
     /// The runtime the engine runs on.
     pub fn runtime(&self) -> &Arc<dyn ContainerRuntime> {
         &self.runtime
+    }
+
+    /// The event sink the engine reports to.
+    pub fn events(&self) -> &Arc<dyn EventSink> {
+        &self.events
     }
 
     /// Build an image. Every container the build creates is removed before this
@@ -291,15 +310,15 @@ impl Engine {
         if let Some(path) = &kept {
             self.events.info(format!("Temporary directory kept: {}", path.display()));
         }
-        let (image_id, archive, labels) = result?;
-        Ok(BuildResult {
-            image_id,
-            tag: options.tag.clone(),
-            labels,
-            workdir: kept,
-            archive,
-            elapsed: started.elapsed(),
-        })
+        let result = result.map(|mut r| {
+            r.workdir = kept;
+            r.elapsed = started.elapsed();
+            r
+        });
+        if let Some(url) = options.callback_url.as_deref().filter(|u| !u.is_empty()) {
+            self.callback(url, &result).await;
+        }
+        result
     }
 
     async fn build_inner(
@@ -308,16 +327,20 @@ impl Engine {
         workdir: &Path,
         cleanup: &Cleanup,
         cancelled: &Arc<AtomicBool>,
-    ) -> Result<(String, ArchiveStats, BTreeMap<String, String>)> {
+    ) -> Result<BuildResult> {
         let plan = self.plan(options, workdir, cancelled).await?;
         if options.save_temp_dir {
             write_plan(workdir, &plan)?;
         }
-        self.execute(&plan, cleanup).await
+        match plan.strategy {
+            Strategy::Sti => self.execute(&plan, cleanup).await,
+            Strategy::OnBuild => self.execute_onbuild(&plan).await,
+        }
     }
 
     /// Resolve everything a build needs: the builder image (pulled by policy),
-    /// the source, the scripts, the environment and the labels.
+    /// the source, the scripts, the environment and the labels. Checks that can
+    /// fail without a container (users, network, mounts) run here.
     pub async fn plan(&self, options: &BuildOptions, workdir: &Path, cancelled: &Arc<AtomicBool>) -> Result<BuildPlan> {
         let builder_ref = parse_image("builder image", &options.builder_image)?;
         let output = match &options.tag {
@@ -334,10 +357,13 @@ impl Engine {
             }
             None => None,
         };
-        let destination = options.destination.clone();
-        if let Some(dest) = &destination {
+        if let Some(dest) = &options.destination {
             check_destination(dest)?;
         }
+        if options.assemble_user.as_deref().is_some_and(|u| u.trim().is_empty()) {
+            return Err(Error::option("--assemble-user", "the user is empty", "give a user name or uid"));
+        }
+        validate_host_options(&options.host)?;
         let exclude = ExcludePattern::new(&options.exclude)?;
         let base_dir = match &options.working_dir {
             Some(dir) => dir.clone(),
@@ -352,37 +378,35 @@ impl Engine {
             })?;
             file_env = env::parse_env_file(&path.display().to_string(), &text)?;
         }
+        self.check_network(&options.host).await?;
 
         let builder = self.obtain_image(&builder_ref, options.pull_policy).await?;
+        options.allowed_uids.check_image(&builder.name, &builder.info, options.assemble_user.as_deref())?;
+        let strategy = if builder.info.on_build.is_empty() {
+            Strategy::Sti
+        } else if options.block_onbuild {
+            return Err(Error::option(
+                "builder image",
+                format!("{} uses ONBUILD instructions but ONBUILD is not allowed", builder.name),
+                "use a builder image without ONBUILD triggers",
+            ));
+        } else {
+            self.events.detail(format!("{} has ONBUILD triggers: the image is built FROM it", builder.name));
+            Strategy::OnBuild
+        };
+        if strategy == Strategy::OnBuild && (options.incremental || !options.injections.is_empty()) {
+            return Err(Error::option(
+                if options.incremental { "--incremental" } else { "--inject" },
+                format!(
+                    "{} uses ONBUILD triggers, which build with a Dockerfile, not an assemble container",
+                    builder.name
+                ),
+                "drop the option, or use a builder image without ONBUILD triggers",
+            ));
+        }
 
         let prepared = match &options.source {
-            Some(source) => {
-                let location = match SourceLocation::parse(source)? {
-                    SourceLocation::Local { path, fragment } if path.is_relative() => {
-                        SourceLocation::Local { path: base_dir.join(path), fragment }
-                    }
-                    other => other,
-                };
-                let source_options = SourceOptions {
-                    git_ref: options.git_ref.clone().filter(|r| !r.is_empty()),
-                    context_dir: options.context_dir.clone(),
-                    copy: options.copy,
-                    ignore_submodules: options.ignore_submodules,
-                    keep_symlinks: options.keep_symlinks,
-                };
-                let stage = self.stage(Stage::FetchSource, source);
-                let workdir = workdir.to_owned();
-                let cancelled = cancelled.clone();
-                let events = self.events.clone();
-                let prepared = tokio::task::spawn_blocking(move || {
-                    let progress = |line: String| events.detail(line);
-                    source::prepare_source(&location, &source_options, &workdir, &cancelled, &progress)
-                })
-                .await
-                .map_err(join_error)??;
-                stage.finish(self.events.as_ref());
-                Some(prepared)
-            }
+            Some(source) => Some(self.prepare_source(source, options, &base_dir, workdir, cancelled).await?),
             None => {
                 self.events.detail("No source given: assemble is responsible for getting the source");
                 None
@@ -429,17 +453,20 @@ impl Engine {
             image_default,
             base_dir: base_dir.clone(),
         };
-        let scripts =
-            self.resolve_scripts(&[Script::Assemble, Script::Run], &[Script::SaveArtifacts], script_sources).await?;
+        let (required, optional): (&[Script], &[Script]) = match strategy {
+            Strategy::Sti => (&[Script::Assemble, Script::Run], &[Script::SaveArtifacts]),
+            Strategy::OnBuild => (&[], &[Script::Assemble, Script::Run]),
+        };
+        let scripts = self.resolve_scripts(required, optional, script_sources).await?;
 
-        let destination = destination.unwrap_or_else(|| image_destination(&builder.info, self.events.as_ref()));
+        let destination =
+            options.destination.clone().unwrap_or_else(|| image_destination(&builder.info, self.events.as_ref()));
         let assemble_user = options
             .assemble_user
             .clone()
-            .filter(|u| !u.is_empty())
             .or_else(|| builder.info.labels.get(ASSEMBLE_USER_LABEL).filter(|u| !u.is_empty()).cloned());
-        let assemble = scripts.get(Script::Assemble).expect("assemble is required").container_path(&destination);
-        let run = scripts.get(Script::Run).expect("run is required").container_path(&destination);
+        let assemble_path = scripts.get(Script::Assemble).map(|s| s.container_path(&destination)).unwrap_or_default();
+        let run_command = scripts.get(Script::Run).map(|s| vec![s.container_path(&destination)]).unwrap_or_default();
 
         let mut build_env = source_env;
         build_env.extend(options.env.iter().cloned());
@@ -463,6 +490,12 @@ impl Engine {
         } else {
             builder.info.user.clone()
         };
+        let incremental = if options.incremental && strategy == Strategy::Sti {
+            self.previous_image(options, &output, &scripts, &destination, assemble_user.as_deref()).await
+        } else {
+            None
+        };
+        let injections = inject::resolve(&options.injections, &base_dir, &builder.info.working_dir)?;
         let source = prepared.map(|prepared| {
             let filter = SourceFilter {
                 ignore: ignore.clone(),
@@ -477,10 +510,10 @@ impl Engine {
             }
         });
         Ok(BuildPlan {
+            strategy,
             output,
-            assemble_entrypoint: vec!["/bin/sh".into(), "-c".into()],
-            assemble_command: vec![format!("tar -C {} -xf - && {}", sh_quote(&destination), sh_quote(&assemble))],
-            run_command: vec![run],
+            assemble_path,
+            run_command,
             output_entrypoint: builder.info.entrypoint.clone(),
             output_user,
             destination,
@@ -490,8 +523,91 @@ impl Engine {
             labels,
             source,
             host: options.host.clone(),
+            incremental,
+            remove_previous_image: options.remove_previous_image,
+            artifacts_timeout: options.artifacts_timeout,
+            injections,
             builder,
         })
+    }
+
+    async fn prepare_source(
+        &self,
+        source: &str,
+        options: &BuildOptions,
+        base_dir: &Path,
+        workdir: &Path,
+        cancelled: &Arc<AtomicBool>,
+    ) -> Result<source::PreparedSource> {
+        let location = match SourceLocation::parse(source)? {
+            SourceLocation::Local { path, fragment } if path.is_relative() => {
+                SourceLocation::Local { path: base_dir.join(path), fragment }
+            }
+            other => other,
+        };
+        let source_options = SourceOptions {
+            git_ref: options.git_ref.clone().filter(|r| !r.is_empty()),
+            context_dir: options.context_dir.clone(),
+            copy: options.copy,
+            ignore_submodules: options.ignore_submodules,
+            keep_symlinks: options.keep_symlinks,
+        };
+        let stage = StageTimer::start(self.events.as_ref(), Stage::FetchSource, source);
+        let workdir = workdir.to_owned();
+        let cancelled = cancelled.clone();
+        let events = self.events.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let progress = |line: String| events.detail(line);
+            source::prepare_source(&location, &source_options, &workdir, &cancelled, &progress)
+        })
+        .await
+        .map_err(exec::join_error)??;
+        stage.finish(self.events.as_ref());
+        Ok(prepared)
+    }
+
+    /// The previous image of an incremental build, or `None` (with a warning) when there is none to use.
+    async fn previous_image(
+        &self,
+        options: &BuildOptions,
+        output: &Option<ImageReference>,
+        scripts: &ResolvedScripts,
+        destination: &str,
+        assemble_user: Option<&str>,
+    ) -> Option<PreviousImage> {
+        let name = match (&options.incremental_from, output) {
+            (Some(from), _) => from.clone(),
+            (None, Some(output)) => output.to_string(),
+            (None, None) => {
+                incremental::clean_build(self.events.as_ref(), "an incremental build needs a tag (the previous image)");
+                return None;
+            }
+        };
+        let Some(save_artifacts) = scripts.get(Script::SaveArtifacts) else {
+            incremental::clean_build(self.events.as_ref(), "the builder has no save-artifacts script");
+            return None;
+        };
+        let reference = match ImageReference::parse(&name) {
+            Ok(r) => r,
+            Err(e) => {
+                incremental::clean_build(self.events.as_ref(), &e.to_string());
+                return None;
+            }
+        };
+        match self.obtain_image(&reference, options.incremental_pull_policy).await {
+            Ok(previous) => Some(PreviousImage {
+                name: previous.engine_name,
+                id: previous.info.id.clone(),
+                save_artifacts: save_artifacts.container_path(destination),
+                user: assemble_user
+                    .map(str::to_owned)
+                    .or_else(|| Some(previous.info.user.clone()).filter(|u| !u.is_empty())),
+            }),
+            Err(e) => {
+                incremental::clean_build(self.events.as_ref(), &format!("the previous image is not available: {e}"));
+                None
+            }
+        }
     }
 
     async fn resolve_scripts(
@@ -500,11 +616,11 @@ impl Engine {
         optional: &[Script],
         sources: ScriptSources,
     ) -> Result<ResolvedScripts> {
-        let stage = self.stage(Stage::InstallScripts, "scripts");
+        let stage = StageTimer::start(self.events.as_ref(), Stage::InstallScripts, "scripts");
         let (required, optional) = (required.to_vec(), optional.to_vec());
         let scripts = tokio::task::spawn_blocking(move || scripts::resolve_scripts(&required, &optional, &sources))
             .await
-            .map_err(join_error)??;
+            .map_err(exec::join_error)??;
         for note in &scripts.notes {
             self.events.warn(note.clone());
         }
@@ -521,7 +637,7 @@ impl Engine {
     /// Make an image available by pull policy and inspect it.
     pub async fn obtain_image(&self, reference: &ImageReference, policy: PullPolicy) -> Result<ResolvedImage> {
         let engine_name = reference.engine_name();
-        let stage = self.stage(Stage::PullImage, &engine_name);
+        let stage = StageTimer::start(self.events.as_ref(), Stage::PullImage, &engine_name);
         let inspect = |name: String| async move {
             self.runtime.inspect_image(&name).await.map_err(|e| Error::runtime(format!("inspect image {name}"), e))
         };
@@ -568,70 +684,404 @@ impl Engine {
                     .iter()
                     .any(|needle| e.message.contains(needle))
         };
-        retry(3, Duration::from_secs(2), transient, |_| self.runtime.pull_image(image, &progress))
-            .await
-            .map_err(|e| {
-                let help = match e.kind {
-                    RuntimeErrorKind::Unauthorized => {
-                        "log in to the registry (`docker login <registry>`), or check the credentials in ~/.docker/config.json".to_owned()
-                    }
-                    RuntimeErrorKind::Unreachable => {
-                        "the container engine cannot be reached; start it, or point DOCKER_HOST at it".to_owned()
-                    }
-                    _ if policy == PullPolicy::Always => "check the image name and that its registry is reachable; \
-                         if the image is local, use --pull-policy never or if-not-present"
-                        .to_owned(),
-                    _ => "check the image name and that its registry is reachable; build or load local images first".to_owned(),
-                };
-                Error::PullFailed { image: image.to_owned(), message: e.message, help }
-            })
+        retry(3, Duration::from_secs(2), transient, |_| self.runtime.pull_image(image, &progress)).await.map_err(|e| {
+            let help = match e.kind {
+                RuntimeErrorKind::Unauthorized => {
+                    "log in to the registry (`docker login <registry>`), or check the credentials in ~/.docker/config.json"
+                        .to_owned()
+                }
+                RuntimeErrorKind::Unreachable => {
+                    "the container engine cannot be reached; start it, or point DOCKER_HOST at it".to_owned()
+                }
+                _ if policy == PullPolicy::Always => "check the image name and that its registry is reachable; \
+                     if the image is local, use --pull-policy never or if-not-present"
+                    .to_owned(),
+                _ => "check the image name and that its registry is reachable; build or load local images first".to_owned(),
+            };
+            Error::PullFailed { image: image.to_owned(), message: e.message, help }
+        })
     }
 
-    /// Run a plan: create the assemble container, stream the input archive into
-    /// it, and commit it. The container is registered with `cleanup`.
-    async fn execute(
-        &self,
-        plan: &BuildPlan,
-        cleanup: &Cleanup,
-    ) -> Result<(String, ArchiveStats, BTreeMap<String, String>)> {
-        let spec = ContainerSpec {
-            name: Some(container_name(&plan.builder.name)),
-            image: plan.builder.engine_name.clone(),
-            entrypoint: Some(plan.assemble_entrypoint.clone()),
-            cmd: plan.assemble_command.clone(),
-            env: plan.env.iter().map(EnvVar::to_entry).collect(),
-            user: plan.assemble_user.clone(),
-            working_dir: None,
-            stdin: true,
-            labels: BTreeMap::new(),
-            host: plan.host.clone(),
-        };
+    /// `--network`: a built-in mode, an existing container for `container:NAME`, or an existing network.
+    async fn check_network(&self, host: &HostOptions) -> Result<()> {
+        let Some(network) = host.network_mode.as_deref() else { return Ok(()) };
+        if matches!(network, "bridge" | "host" | "none" | "default") {
+            return Ok(());
+        }
+        if let Some(container) = network.strip_prefix("container:") {
+            let exists = self
+                .runtime
+                .container_exists(container)
+                .await
+                .map_err(|e| Error::runtime(format!("look up container {container}"), e))?;
+            return if exists {
+                Ok(())
+            } else {
+                Err(Error::option(
+                    "--network",
+                    format!("container {container:?} does not exist"),
+                    "give a running container's name or ID after container:, or use bridge, host or none",
+                ))
+            };
+        }
+        let exists = self
+            .runtime
+            .network_exists(network)
+            .await
+            .map_err(|e| Error::runtime(format!("look up network {network}"), e))?;
+        if exists {
+            Ok(())
+        } else {
+            Err(Error::option(
+                "--network",
+                format!("network {network} not found"),
+                format!("create it (`docker network create {network}`), or use bridge, host, none or container:NAME"),
+            ))
+        }
+    }
+
+    /// Run the plan: assemble in a builder container (falling back to the
+    /// engine's archive upload when the builder lacks `tar` or `/bin/sh`, and
+    /// to a clean build when the artifacts cannot be used), then commit.
+    async fn execute(&self, plan: &BuildPlan, cleanup: &Cleanup) -> Result<BuildResult> {
         for var in &plan.env {
             self.events.debug(format!("Build environment: {}", env::redact(var)));
         }
-        let container = self.create_container(&spec, cleanup).await?;
+        let mut use_artifacts = plan.incremental.is_some();
+        let mut delivery = Delivery::Stdin;
+        let assembled = loop {
+            match self.assemble(plan, delivery, use_artifacts, cleanup).await {
+                Ok(assembled) => break assembled,
+                Err(AttemptError::Artifacts(e)) if use_artifacts => {
+                    incremental::clean_build(
+                        self.events.as_ref(),
+                        &format!("error saving previous build artifacts: {e}"),
+                    );
+                    use_artifacts = false;
+                }
+                Err(AttemptError::MissingTool { shell }) if delivery == Delivery::Stdin => {
+                    let what = if shell { "tar" } else { "/bin/sh" };
+                    self.events.info(format!(
+                        "The builder image has no {what}: the engine unpacks the source into it instead"
+                    ));
+                    delivery = Delivery::Upload { shell };
+                }
+                Err(AttemptError::MissingTool { .. }) => {
+                    return Err(Error::option(
+                        "builder image",
+                        format!("{} cannot run assemble", plan.builder.name),
+                        "the builder needs /bin/sh or an executable assemble",
+                    ));
+                }
+                Err(AttemptError::Artifacts(e) | AttemptError::Fatal(e)) => return Err(e),
+            }
+        };
+        let (image_id, labels) = self.commit(plan, &assembled.container).await?;
+        if let Some(previous) = plan.incremental.as_ref().filter(|_| plan.remove_previous_image) {
+            // The save-artifacts container still uses the previous image.
+            cleanup.run(self.runtime.as_ref(), self.events.as_ref()).await;
+            if previous.id != image_id {
+                match self.runtime.remove_image(&previous.id).await {
+                    Ok(()) => self.events.info(format!("Removed the previous image {}", exec::short_id(&previous.id))),
+                    Err(e) => self.events.warn(format!("Unable to remove previous image: {e}")),
+                }
+            }
+        }
+        Ok(BuildResult {
+            image_id,
+            tag: plan.output.as_ref().map(ToString::to_string),
+            labels,
+            workdir: None,
+            archive: assembled.stats,
+            incremental: use_artifacts,
+            elapsed: Duration::ZERO,
+        })
+    }
 
+    /// One attempt at running assemble.
+    async fn assemble(
+        &self,
+        plan: &BuildPlan,
+        delivery: Delivery,
+        use_artifacts: bool,
+        cleanup: &Cleanup,
+    ) -> std::result::Result<Assembled, AttemptError> {
+        let injecting = !plan.injections.is_empty();
+        if injecting && delivery == (Delivery::Upload { shell: false }) {
+            return Err(AttemptError::Fatal(Error::option(
+                "--inject",
+                format!("{} has no /bin/sh, which removing the injected files needs", plan.builder.name),
+                "drop --inject, or use a builder image with /bin/sh",
+            )));
+        }
+        let assemble = sh_quote(&plan.assemble_path);
+        let mut script = match delivery {
+            Delivery::Stdin => format!("tar -C {} -xf - && {assemble}", sh_quote(&plan.destination)),
+            Delivery::Upload { .. } => assemble.clone(),
+        };
+        if injecting {
+            script = format!(
+                "if ! /bin/sh {s} check; then echo '{marker}' >&2; exit {code}; fi; {script}; s2i_status=$?; \
+                 if ! /bin/sh {s} remove; then echo '{marker}' >&2; exit {code}; fi; exit $s2i_status",
+                s = inject::REMOVAL_SCRIPT,
+                marker = inject::REMOVAL_FAILED_MARKER,
+                code = inject::REMOVAL_FAILED_EXIT,
+            );
+        }
+        let (entrypoint, cmd) = match delivery {
+            Delivery::Upload { shell: false } => (Vec::new(), vec![plan.assemble_path.clone()]),
+            _ => (vec!["/bin/sh".to_owned(), "-c".to_owned()], vec![script]),
+        };
+        let spec = ContainerSpec {
+            name: Some(exec::container_name(&plan.builder.name)),
+            image: plan.builder.engine_name.clone(),
+            entrypoint: Some(entrypoint),
+            cmd,
+            env: plan.env.iter().map(EnvVar::to_entry).collect(),
+            user: plan.assemble_user.clone(),
+            working_dir: None,
+            stdin: delivery == Delivery::Stdin,
+            labels: BTreeMap::new(),
+            host: plan.host.clone(),
+        };
+        let container = exec::create_container(self.runtime.as_ref(), self.events.as_ref(), cleanup, &spec).await?;
+        let owner = match delivery {
+            Delivery::Stdin if !injecting => None,
+            _ => Some(self.owner_in(&container, plan).await?),
+        };
+        if injecting {
+            self.upload_injections(&container, plan, owner.unwrap_or((0, 0))).await?;
+        }
+
+        let artifacts = match plan.incremental.as_ref().filter(|_| use_artifacts) {
+            Some(previous) => {
+                let stage = StageTimer::start(self.events.as_ref(), Stage::SaveArtifacts, &previous.name);
+                let input = incremental::start(
+                    &self.runtime,
+                    &self.events,
+                    cleanup,
+                    previous,
+                    &plan.host,
+                    plan.artifacts_timeout,
+                )
+                .await;
+                stage.finish(self.events.as_ref());
+                match input {
+                    Ok(input) => Some(input),
+                    Err(e) => {
+                        cleanup.remove_now(self.runtime.as_ref(), self.events.as_ref(), &container).await;
+                        return Err(AttemptError::Artifacts(e));
+                    }
+                }
+            }
+            None => None,
+        };
         let archive = InputArchive {
-            scripts: shipped_scripts(&plan.scripts),
+            files: shipped_scripts(&plan.scripts),
             source: plan.source.as_ref().map(|s| SourceTree {
                 root: s.prepared.root.clone(),
                 filter: s.filter.clone(),
                 follow_symlinks: s.prepared.follow_symlinks,
             }),
+            artifacts,
+            owner: if delivery == Delivery::Stdin { None } else { owner },
+            ..Default::default()
         };
-        let (stream, producer) = self.spawn_archive(archive);
-        let stage = self.stage(Stage::Assemble, &plan.builder.name);
-        let status = self.run_attached(&container, Some(stream), "assemble", &plan.builder.name).await;
-        let stats = finish_producer(producer, status.is_ok()).await;
-        status?;
-        let stats = stats?;
-        stage.finish(self.events.as_ref());
+        let (stream, producer) = exec::spawn_archive(self.events.clone(), archive);
+        let stage = StageTimer::start(self.events.as_ref(), Stage::Assemble, &plan.builder.name);
+        let secrets = proxy_secrets(&plan.env);
+        let end = match delivery {
+            Delivery::Stdin => {
+                exec::run_attached(self.runtime.as_ref(), &self.events, &secrets, &container, Some(stream), "assemble")
+                    .await
+            }
+            Delivery::Upload { .. } => {
+                let upload = self.runtime.upload_archive(&container, &plan.destination, stream).await;
+                if let Err(e) = upload {
+                    let produced = exec::finish_producer(producer, false).await;
+                    cleanup.remove_now(self.runtime.as_ref(), self.events.as_ref(), &container).await;
+                    return Err(match produced {
+                        Err(e @ Error::Artifacts { .. }) => AttemptError::Artifacts(e),
+                        Err(e) => AttemptError::Fatal(e),
+                        Ok(_) if e.is_not_found() => AttemptError::Fatal(Error::option(
+                            "--destination",
+                            format!("{} does not exist in {}", plan.destination, plan.builder.name),
+                            "use a destination directory that exists in the builder image",
+                        )),
+                        Ok(_) => AttemptError::Fatal(Error::runtime("upload the source", e)),
+                    });
+                }
+                exec::run_attached(self.runtime.as_ref(), &self.events, &secrets, &container, None, "assemble").await
+            }
+        };
+        let end = match end {
+            Ok(end) => end,
+            Err(Error::Runtime { source, .. })
+                if delivery == Delivery::Stdin && mentions_missing_shell(&source.message) =>
+            {
+                drop(producer);
+                cleanup.remove_now(self.runtime.as_ref(), self.events.as_ref(), &container).await;
+                return Err(AttemptError::MissingTool { shell: false });
+            }
+            Err(e) => return Err(AttemptError::Fatal(e)),
+        };
+        let container_ok = matches!(&end, RunEnd::Exited { status, .. } if status.code == 0);
+        let produced = match delivery {
+            Delivery::Stdin => exec::finish_producer(producer, container_ok).await,
+            // The upload completed before the start, so the producer has finished.
+            Delivery::Upload { .. } => exec::finish_producer(producer, true).await,
+        };
+        match end {
+            RunEnd::FeedFailed => {
+                cleanup.remove_now(self.runtime.as_ref(), self.events.as_ref(), &container).await;
+                match produced {
+                    Err(e @ Error::Artifacts { .. }) => Err(AttemptError::Artifacts(e)),
+                    Err(e) => Err(AttemptError::Fatal(e)),
+                    Ok(_) => Err(AttemptError::Fatal(Error::Io {
+                        action: "stream the input archive to".into(),
+                        path: PathBuf::from("assemble"),
+                        help: "the build container stopped reading its input".into(),
+                        source: std::io::Error::new(std::io::ErrorKind::BrokenPipe, "broken pipe"),
+                    })),
+                }
+            }
+            RunEnd::Exited { status, tail } => {
+                if status.code == 127 && delivery == Delivery::Stdin && tail.iter().any(|l| mentions_missing_tar(l)) {
+                    cleanup.remove_now(self.runtime.as_ref(), self.events.as_ref(), &container).await;
+                    return Err(AttemptError::MissingTool { shell: true });
+                }
+                if injecting
+                    && status.code == inject::REMOVAL_FAILED_EXIT
+                    && tail.iter().any(|l| l.contains(inject::REMOVAL_FAILED_MARKER))
+                {
+                    let why = tail
+                        .iter()
+                        .rev()
+                        .find(|l| l.starts_with("s2i: ") && !l.contains(inject::REMOVAL_FAILED_MARKER))
+                        .or_else(|| tail.iter().rev().find(|l| l.contains("rm") || l.contains("rmdir")))
+                        .cloned()
+                        .unwrap_or_else(|| "the injected files could not be removed after assemble".to_owned());
+                    return Err(AttemptError::Fatal(Error::option(
+                        "--inject",
+                        format!("{}; nothing was committed", why.trim_start_matches("s2i: ")),
+                        "inject into a directory the assemble user can write (e.g. under /tmp or the WORKDIR), \
+                         and do not let assemble put files into injected directories",
+                    )));
+                }
+                if status.code != 0 {
+                    if let Err(e @ Error::Artifacts { .. }) = produced {
+                        return Err(AttemptError::Artifacts(e));
+                    }
+                    return Err(AttemptError::Fatal(exec::script_failed(
+                        "assemble",
+                        &plan.builder.name,
+                        &status,
+                        &tail,
+                    )));
+                }
+                let stats = produced?;
+                stage.finish(self.events.as_ref());
+                Ok(Assembled { container, stats })
+            }
+        }
+    }
 
-        let stage =
-            self.stage(Stage::Commit, plan.output.as_ref().map_or("(untagged)".to_owned(), |o| o.to_string()).as_str());
+    /// The numeric owner for files the engine unpacks into the build
+    /// container: the assemble user (or the image's user), looked up in the
+    /// image's `/etc/passwd` and `/etc/group` when named.
+    async fn owner_in(&self, container: &str, plan: &BuildPlan) -> Result<(u64, u64)> {
+        let user = plan.assemble_user.clone().unwrap_or_else(|| plan.builder.info.user.clone());
+        if let Some(owner) =
+            inject::resolve_owner(&user, None, None).filter(|_| !user.contains(|c: char| c.is_alphabetic()))
+        {
+            return Ok(owner);
+        }
+        let passwd = self.read_small_file(container, "/etc/passwd").await?;
+        let group = self.read_small_file(container, "/etc/group").await?;
+        inject::resolve_owner(&user, passwd.as_deref(), group.as_deref()).ok_or_else(|| {
+            Error::option(
+                "--assemble-user",
+                format!("user {user:?} is not in the builder image's /etc/passwd"),
+                "use a numeric --assemble-user, or a builder image that defines the user",
+            )
+        })
+    }
+
+    /// A small text file of a container, or `None` when it does not exist.
+    async fn read_small_file(&self, container: &str, path: &str) -> Result<Option<String>> {
+        let Some(mut archive) = self
+            .runtime
+            .download_archive(container, path)
+            .await
+            .map_err(|e| Error::runtime(format!("read {path}"), e))?
+        else {
+            return Ok(None);
+        };
+        let mut data = Vec::new();
+        while let Some(chunk) = archive.next().await {
+            let chunk = chunk.map_err(|e| Error::io("read", path, "check the engine", e))?;
+            data.extend_from_slice(&chunk);
+            if data.len() > 4 * 1024 * 1024 {
+                return Ok(None);
+            }
+        }
+        let mut tar = tar::Archive::new(data.as_slice());
+        let mut entries = tar.entries().map_err(|e| Error::io("read", path, "check the engine", e))?;
+        let Some(entry) = entries.next() else { return Ok(None) };
+        let mut entry = entry.map_err(|e| Error::io("read", path, "check the engine", e))?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text)
+            .map_err(|e| Error::io("read", path, "check the engine", e))?;
+        Ok(Some(text))
+    }
+
+    /// Upload the injected files, the directories made for them, and the script that removes them.
+    async fn upload_injections(&self, container: &str, plan: &BuildPlan, owner: (u64, u64)) -> Result<()> {
+        let upload = inject::plan_upload(self.runtime.as_ref(), container, &plan.injections).await?;
+        for inj in &plan.injections {
+            self.events.detail(format!("Injecting {} into {}", inj.source.display(), inj.destination));
+        }
+        let (stream, producer) = crate::archive::spawn_producer(move |writer| {
+            let mut tar = tar::Builder::new(writer);
+            let header = |kind: tar::EntryType, mode: u32, size: u64| {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(kind);
+                h.set_mode(mode);
+                h.set_size(size);
+                h.set_uid(owner.0);
+                h.set_gid(owner.1);
+                h
+            };
+            let io =
+                |e: std::io::Error| Error::io("write the injections for", "the build container", "check the files", e);
+            for dir in &upload.new_dirs {
+                tar.append_data(&mut header(tar::EntryType::Directory, 0o755, 0), format!("{dir}/"), std::io::empty())
+                    .map_err(io)?;
+            }
+            for (path, host) in &upload.files {
+                let file = std::fs::File::open(host)
+                    .map_err(|e| Error::io("read the injection", host, "make it readable", e))?;
+                let size = file.metadata().map_err(io)?.len();
+                tar.append_data(&mut header(tar::EntryType::Regular, 0o600, size), path, file).map_err(io)?;
+            }
+            let script = upload.removal_script.as_bytes();
+            let removal = inject::REMOVAL_SCRIPT.trim_start_matches('/');
+            tar.append_data(&mut header(tar::EntryType::Regular, 0o700, script.len() as u64), removal, script)
+                .map_err(io)?;
+            tar.finish().map_err(io)
+        });
+        let uploaded = self.runtime.upload_archive(container, "/", stream).await;
+        let produced = exec::finish_producer(producer, uploaded.is_ok()).await;
+        produced?;
+        uploaded.map_err(|e| Error::runtime("upload the injected files", e))
+    }
+
+    /// Commit the assembled container as the output image.
+    async fn commit(&self, plan: &BuildPlan, container: &str) -> Result<(String, BTreeMap<String, String>)> {
+        let display = plan.output.as_ref().map_or_else(|| "(untagged)".to_owned(), ToString::to_string);
+        let stage = StageTimer::start(self.events.as_ref(), Stage::Commit, &display);
         let mut labels = plan.labels.clone();
-        labels.extend(self.image_metadata(&container).await?);
-        let display = plan.output.as_ref().map_or_else(|| plan.builder.name.clone(), |o| o.to_string());
+        labels.extend(self.image_metadata(container).await?);
         labels::check_size(&display, &labels)?;
         let commit = CommitSpec {
             repository: plan.output.as_ref().map(ImageReference::name),
@@ -644,146 +1094,19 @@ impl Engine {
         };
         let image_id = self
             .runtime
-            .commit_container(&container, &commit)
+            .commit_container(container, &commit)
             .await
             .map_err(|e| Error::runtime(format!("commit {display}"), e))?;
         stage.finish(self.events.as_ref());
-        Ok((image_id, stats, labels))
-    }
-
-    async fn create_container(&self, spec: &ContainerSpec, cleanup: &Cleanup) -> Result<String> {
-        let id = self
-            .runtime
-            .create_container(spec)
-            .await
-            .map_err(|e| Error::runtime(format!("create a container from {}", spec.image), e))?;
-        cleanup.add(&id);
-        self.events.debug(format!("Created container {} ({})", short_id(&id), spec.cmd.join(" ")));
-        Ok(id)
-    }
-
-    fn spawn_archive(&self, archive: InputArchive) -> (ByteStream, tokio::task::JoinHandle<Result<ArchiveStats>>) {
-        let events = self.events.clone();
-        archive::spawn_producer(move |writer| {
-            let mut last = Instant::now();
-            let mut progress = |stats: &ArchiveStats| {
-                if last.elapsed() >= Duration::from_millis(100) {
-                    last = Instant::now();
-                    events.emit(BuildEvent::Upload { files: stats.entries, bytes: stats.bytes, done: false });
-                }
-            };
-            let stats = archive::write_archive(&archive, writer, &mut progress)?;
-            events.emit(BuildEvent::Upload { files: stats.entries, bytes: stats.bytes, done: true });
-            if stats.skipped_special > 0 {
-                events
-                    .detail(format!("Left out {} sockets, FIFOs or device files of the source", stats.skipped_special));
-            }
-            Ok(stats)
-        })
-    }
-
-    /// Attach to a created container, start it, feed `stdin`, relay its output
-    /// as events and wait for it. A non-zero exit is a [`Error::ScriptFailed`].
-    async fn run_attached(&self, container: &str, stdin: Option<ByteStream>, script: &str, image: &str) -> Result<()> {
-        let attachment = self
-            .runtime
-            .attach_container(container, stdin.is_some())
-            .await
-            .map_err(|e| Error::runtime("attach to the build container", e))?;
-        self.runtime
-            .start_container(container)
-            .await
-            .map_err(|e| Error::runtime(format!("start {script} in {image}"), e))?;
-        let mut writer = match (stdin, attachment.stdin) {
-            (Some(stream), Some(sink)) => Some(tokio::spawn(feed_stdin(stream, sink))),
-            _ => None,
-        };
-        let mut output = attachment.output;
-        let mut lines = LineSplitter::new(self.events.clone());
-        let mut feed_failed = None;
-        loop {
-            tokio::select! {
-                chunk = output.next() => match chunk {
-                    Some(Ok(chunk)) => lines.push(&chunk),
-                    Some(Err(e)) => return Err(Error::runtime(format!("read the output of {script}"), e)),
-                    None => break,
-                },
-                result = async { writer.as_mut().expect("guarded").await }, if writer.is_some() => {
-                    writer = None;
-                    if let Ok(Err(FeedError::Source(e))) = result {
-                        // The archive could not be produced: stop here, the caller reports why.
-                        feed_failed = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
-        lines.finish();
-        if let Some(e) = feed_failed {
-            return Err(Error::Io {
-                action: "produce the input archive for".into(),
-                path: PathBuf::from(script),
-                help: "see the error above".into(),
-                source: e,
-            });
-        }
-        let status = self
-            .runtime
-            .wait_container(container)
-            .await
-            .map_err(|e| Error::runtime(format!("wait for {script}"), e))?;
-        if let Some(writer) = writer {
-            // The container has exited; its stdin is gone, so the writer ends promptly.
-            let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
-        }
-        if status.code != 0 {
-            let mut help = String::new();
-            let tail = lines.tail();
-            if !tail.is_empty() {
-                help.push_str(&format!("last lines of its output:\n{}\n", tail.join("\n")));
-            }
-            if status.oom_killed {
-                help.push_str("the container ran out of memory\n");
-            }
-            if let Some(error) = status.error.filter(|e| !e.is_empty()) {
-                help.push_str(&format!("the engine says: {error}\n"));
-            }
-            help.push_str(&format!("fix the {script} script or the source it builds, then build again"));
-            return Err(Error::ScriptFailed {
-                script: script.to_owned(),
-                code: status.code,
-                image: image.to_owned(),
-                help,
-            });
-        }
-        Ok(())
+        Ok((image_id, labels))
     }
 
     /// Labels assemble wrote to `/tmp/.s2i/image_metadata.json`, if it did.
     async fn image_metadata(&self, container: &str) -> Result<BTreeMap<String, String>> {
-        let archive = self
-            .runtime
-            .download_archive(container, IMAGE_METADATA_PATH)
-            .await
-            .map_err(|e| Error::runtime(format!("read {IMAGE_METADATA_PATH}"), e))?;
-        let Some(mut archive) = archive else { return Ok(BTreeMap::new()) };
-        const LIMIT: usize = 1024 * 1024;
-        let mut data = Vec::new();
-        while let Some(chunk) = archive.next().await {
-            let chunk = chunk.map_err(|e| Error::ImageMetadata { message: e.to_string() })?;
-            data.extend_from_slice(&chunk);
-            if data.len() > LIMIT {
-                return Err(Error::ImageMetadata { message: "the file is larger than 1 MiB".into() });
-            }
-        }
-        let mut tar = tar::Archive::new(data.as_slice());
-        let mut entries = tar.entries().map_err(|e| Error::ImageMetadata { message: e.to_string() })?;
-        let Some(entry) = entries.next() else { return Ok(BTreeMap::new()) };
-        let mut entry = entry.map_err(|e| Error::ImageMetadata { message: e.to_string() })?;
-        let mut text = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut text)
-            .map_err(|e| Error::ImageMetadata { message: e.to_string() })?;
-        let labels = labels::parse_image_metadata(&text)?;
+        let Some(text) = self.read_small_file(container, IMAGE_METADATA_PATH).await? else {
+            return Ok(BTreeMap::new());
+        };
+        let labels = labels::parse_image_metadata(text.as_bytes())?;
         if !labels.is_empty() {
             self.events.detail(format!(
                 "Labels from {IMAGE_METADATA_PATH}: {}",
@@ -791,6 +1114,76 @@ impl Engine {
             ));
         }
         Ok(labels)
+    }
+
+    /// Build a builder with `ONBUILD` triggers: an image build of a generated Dockerfile.
+    async fn execute_onbuild(&self, plan: &BuildPlan) -> Result<BuildResult> {
+        let context = onbuild::context(plan)?;
+        let (stream, producer) = exec::spawn_archive(self.events.clone(), context);
+        let stage = StageTimer::start(self.events.as_ref(), Stage::Assemble, &plan.builder.name);
+        let labels = onbuild::labels(plan);
+        let spec = ImageBuildSpec {
+            tag: plan.output.as_ref().map(ToString::to_string),
+            dockerfile: "Dockerfile".into(),
+            labels: labels.clone(),
+            network_mode: plan.host.network_mode.clone(),
+            limits: plan.host.limits.clone(),
+        };
+        let events = self.events.clone();
+        let output = move |line: String| {
+            events.emit(BuildEvent::Output { kind: crate::runtime::OutputKind::Stdout, line });
+        };
+        let built = self.runtime.build_image(stream, &spec, &output).await;
+        let stats = exec::finish_producer(producer, built.is_ok()).await;
+        let image_id = built.map_err(|e| Error::ScriptFailed {
+            script: "the ONBUILD image build".into(),
+            code: 1,
+            image: plan.builder.name.clone(),
+            help: format!("the engine says: {}\nfix the source or the builder's ONBUILD triggers", e.message),
+        })?;
+        let stats = stats?;
+        stage.finish(self.events.as_ref());
+        let mut all_labels = plan.builder.info.labels.clone();
+        all_labels.extend(labels);
+        Ok(BuildResult {
+            image_id,
+            tag: plan.output.as_ref().map(ToString::to_string),
+            labels: all_labels,
+            workdir: None,
+            archive: stats,
+            incremental: false,
+            elapsed: Duration::ZERO,
+        })
+    }
+
+    /// POST the outcome to `url` as JSON; retried on transport errors with the same body.
+    async fn callback(&self, url: &str, result: &Result<BuildResult>) {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            success: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            labels: Option<&'a BTreeMap<String, String>>,
+        }
+        let body = match result {
+            Ok(r) => Body { success: true, labels: Some(&r.labels).filter(|l| !l.is_empty()) },
+            Err(_) => Body { success: false, labels: None },
+        };
+        let body = serde_json::to_vec(&body).expect("the callback body serialises");
+        let url = url.to_owned();
+        let attempt = |_| {
+            let (url, body) = (url.clone(), body.clone());
+            async move {
+                tokio::task::spawn_blocking(move || post_json(&url, &body))
+                    .await
+                    .unwrap_or_else(|e| Err(CallbackError::Transport(e.to_string())))
+            }
+        };
+        let transient = |e: &CallbackError| matches!(e, CallbackError::Transport(_));
+        match retry(3, Duration::from_secs(1), transient, attempt).await {
+            Ok(()) => self.events.detail(format!("Posted the build result to {url}")),
+            Err(CallbackError::Transport(e)) => self.events.warn(format!("callback to {url} failed: {e}")),
+            Err(CallbackError::Status(code)) => self.events.warn(format!("callback to {url} answered HTTP {code}")),
+        }
     }
 
     /// Run the builder image's `usage` script and relay its output. Nothing is
@@ -812,6 +1205,7 @@ impl Engine {
             check_destination(dest)?;
         }
         let builder = self.obtain_image(&reference, options.pull_policy).await?;
+        options.allowed_uids.check_image(&builder.name, &builder.info, options.assemble_user.as_deref())?;
         let (image_default, note) = ScriptSources::image_default(&builder.info);
         if let Some(note) = note {
             self.events.warn(note);
@@ -828,7 +1222,7 @@ impl Engine {
             options.destination.clone().unwrap_or_else(|| image_destination(&builder.info, self.events.as_ref()));
         let usage = scripts.get(Script::Usage).expect("usage is required").container_path(&destination);
         let spec = ContainerSpec {
-            name: Some(container_name(&builder.name)),
+            name: Some(exec::container_name(&builder.name)),
             image: builder.engine_name.clone(),
             entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
             cmd: vec![format!("tar -C {} -xf - && {}", sh_quote(&destination), sh_quote(&usage))],
@@ -837,120 +1231,205 @@ impl Engine {
             stdin: true,
             ..Default::default()
         };
-        let container = self.create_container(&spec, cleanup).await?;
-        let (stream, producer) = self.spawn_archive(InputArchive { scripts: shipped_scripts(&scripts), source: None });
-        let status = self.run_attached(&container, Some(stream), "usage", &builder.name).await;
-        let stats = finish_producer(producer, status.is_ok()).await;
-        status?;
-        stats.map(|_| ())
-    }
-
-    fn stage(&self, stage: Stage, subject: &str) -> StageTimer {
-        self.events.emit(BuildEvent::StageStarted { stage, subject: subject.to_owned() });
-        StageTimer { stage, started: Instant::now() }
-    }
-}
-
-struct StageTimer {
-    stage: Stage,
-    started: Instant,
-}
-
-impl StageTimer {
-    fn finish(self, events: &dyn EventSink) {
-        events.emit(BuildEvent::StageFinished { stage: self.stage, elapsed: self.started.elapsed() });
-    }
-}
-
-/// Why feeding stdin stopped early.
-enum FeedError {
-    /// The archive producer failed.
-    Source(std::io::Error),
-    /// The container stopped reading.
-    Sink,
-}
-
-async fn feed_stdin(mut stream: ByteStream, mut sink: StdinWriter) -> std::result::Result<(), FeedError> {
-    while let Some(chunk) = stream.next().await {
-        let chunk: Bytes = chunk.map_err(FeedError::Source)?;
-        sink.write_all(&chunk).await.map_err(|_| FeedError::Sink)?;
-    }
-    sink.flush().await.map_err(|_| FeedError::Sink)?;
-    sink.shutdown().await.map_err(|_| FeedError::Sink)?;
-    Ok(())
-}
-
-/// Wait for the archive producer. When the container already failed, the
-/// producer's own error (usually "reader went away") is not the story.
-async fn finish_producer(
-    producer: tokio::task::JoinHandle<Result<ArchiveStats>>,
-    container_ok: bool,
-) -> Result<ArchiveStats> {
-    match tokio::time::timeout(Duration::from_secs(30), producer).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(join_error(e)),
-        Err(_) if !container_ok => Ok(ArchiveStats::default()),
-        Err(_) => Err(Error::Io {
-            action: "finish the input archive for".into(),
-            path: PathBuf::from("assemble"),
-            help: "the source tree may be on a stalled file system".into(),
-            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
-        }),
-    }
-}
-
-/// Splits container output into lines, relays them as events, keeps the last few.
-struct LineSplitter {
-    events: Arc<dyn EventSink>,
-    partial: [Vec<u8>; 2],
-    tail: std::collections::VecDeque<String>,
-}
-
-impl LineSplitter {
-    fn new(events: Arc<dyn EventSink>) -> Self {
-        Self { events, partial: [Vec::new(), Vec::new()], tail: std::collections::VecDeque::new() }
-    }
-
-    fn index(kind: OutputKind) -> usize {
-        match kind {
-            OutputKind::Stdout => 0,
-            OutputKind::Stderr => 1,
-        }
-    }
-
-    fn push(&mut self, chunk: &OutputChunk) {
-        let i = Self::index(chunk.kind);
-        let mut rest: &[u8] = &chunk.bytes;
-        while let Some(pos) = rest.iter().position(|b| *b == b'\n') {
-            self.partial[i].extend_from_slice(&rest[..pos]);
-            let line = std::mem::take(&mut self.partial[i]);
-            self.emit(chunk.kind, &line);
-            rest = &rest[pos + 1..];
-        }
-        self.partial[i].extend_from_slice(rest);
-    }
-
-    fn emit(&mut self, kind: OutputKind, line: &[u8]) {
-        let line = String::from_utf8_lossy(line).trim_end_matches('\r').to_owned();
-        if self.tail.len() == TAIL_LINES {
-            self.tail.pop_front();
-        }
-        self.tail.push_back(line.clone());
-        self.events.emit(BuildEvent::Output { kind, line });
-    }
-
-    fn finish(&mut self) {
-        for kind in [OutputKind::Stdout, OutputKind::Stderr] {
-            let line = std::mem::take(&mut self.partial[Self::index(kind)]);
-            if !line.is_empty() {
-                self.emit(kind, &line);
+        let container = exec::create_container(self.runtime.as_ref(), self.events.as_ref(), cleanup, &spec).await?;
+        let archive = InputArchive { files: shipped_scripts(&scripts), ..Default::default() };
+        let (stream, producer) = exec::spawn_archive(self.events.clone(), archive);
+        let end =
+            exec::run_attached(self.runtime.as_ref(), &self.events, &[], &container, Some(stream), "usage").await?;
+        let ok = matches!(&end, RunEnd::Exited { status, .. } if status.code == 0);
+        let produced = exec::finish_producer(producer, ok).await;
+        match end {
+            RunEnd::Exited { status, tail } if status.code != 0 => {
+                Err(exec::script_failed("usage", &builder.name, &status, &tail))
             }
+            _ => produced.map(|_| ()),
         }
     }
 
-    fn tail(&self) -> Vec<String> {
-        self.tail.iter().cloned().collect()
+    /// Run an image (`s2i build --run`): publish its ports, relay its output,
+    /// wait until it exits or `cancel` fires, then remove the container.
+    /// Returns its exit code (`None` when cancelled).
+    pub async fn run_image(&self, image: &str, host: &HostOptions, cancel: &CancellationToken) -> Result<Option<i64>> {
+        let cleanup = Cleanup::default();
+        let spec = ContainerSpec {
+            name: Some(exec::container_name(&format!("run_{image}"))),
+            image: image.to_owned(),
+            host: HostOptions {
+                publish_all_ports: true,
+                network_mode: host.network_mode.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let result = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Ok(None),
+            result = async {
+                let container = exec::create_container(self.runtime.as_ref(), self.events.as_ref(), &cleanup, &spec).await?;
+                self.events.info(format!("Running {image} as container {} (Ctrl-C stops it)", spec.name.as_deref().unwrap_or(&container)));
+                match exec::run_attached(self.runtime.as_ref(), &self.events, &[], &container, None, "the image").await? {
+                    RunEnd::Exited { status, .. } => Ok(Some(status.code)),
+                    RunEnd::FeedFailed => Ok(None),
+                }
+            } => result,
+        };
+        cleanup.run(self.runtime.as_ref(), self.events.as_ref()).await;
+        result
     }
+
+    /// `s2i rebuild`: the options that rebuild `image` from its build labels.
+    /// The image is obtained by `pull_policy` and checked against `allowed_uids`.
+    pub async fn rebuild_options(
+        &self,
+        image: &str,
+        pull_policy: PullPolicy,
+        allowed_uids: &AllowedUids,
+    ) -> Result<BuildOptions> {
+        let reference = parse_image("image", image)?;
+        let resolved = self.obtain_image(&reference, pull_policy).await?;
+        allowed_uids.check_image(&resolved.name, &resolved.info, None)?;
+        let labels = &resolved.info.labels;
+        let label = |key: &str| labels.get(key).filter(|v| !v.is_empty()).cloned();
+        let required = |key: &str| {
+            label(key).ok_or_else(|| {
+                Error::option(
+                    "image",
+                    format!("required label {key:?} not found in image {image}"),
+                    "rebuild works on images built by s2i; build this one with `s2i build` instead",
+                )
+            })
+        };
+        let builder = required("io.openshift.s2i.build.image")?;
+        let source = required("io.openshift.s2i.build.source-location")?;
+        let mut options = BuildOptions::new(Some(source), builder);
+        options.tag = Some(reference.to_string());
+        options.context_dir = label("io.openshift.s2i.build.source-context-dir");
+        options.git_ref = label("io.openshift.s2i.build.commit.ref").filter(|r| r != "HEAD");
+        if options.git_ref.is_none() {
+            options.git_ref = label("io.openshift.s2i.build.commit.id");
+        }
+        options.description = label(labels::DESCRIPTION_LABEL);
+        options.display_name = label(labels::DISPLAY_NAME_LABEL);
+        options.pull_policy = pull_policy;
+        options.allowed_uids = allowed_uids.clone();
+        Ok(options)
+    }
+}
+
+/// Failure of a callback POST.
+enum CallbackError {
+    /// The request did not get an answer (retried).
+    Transport(String),
+    /// The server answered with this status (not retried).
+    Status(u16),
+}
+
+fn post_json(url: &str, body: &[u8]) -> std::result::Result<(), CallbackError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .send(body)
+        .map_err(|e| CallbackError::Transport(e.to_string()))?;
+    match response.status().as_u16() {
+        code if code < 300 => Ok(()),
+        code => Err(CallbackError::Status(code)),
+    }
+}
+
+/// Secrets to mask in output: the userinfo of URLs in `*proxy*` variables.
+fn proxy_secrets(env: &[EnvVar]) -> Vec<String> {
+    env.iter()
+        .filter(|v| v.name.to_ascii_lowercase().contains("proxy"))
+        .flat_map(|v| {
+            v.value
+                .split([',', ' '])
+                .filter_map(|url| {
+                    let rest = url.split_once("://")?.1;
+                    let authority = rest.split(['/', '?', '#']).next()?;
+                    authority.rsplit_once('@').map(|(userinfo, _)| userinfo.to_owned())
+                })
+                .filter(|u| !u.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn mentions_missing_shell(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("/bin/sh") && (lower.contains("no such file") || lower.contains("not found"))
+}
+
+fn mentions_missing_tar(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.contains("tar") && (lower.contains("not found") || lower.contains("no such file"))
+}
+
+/// Check `-v`, `--add-host` and `--cap-drop` values before any container exists.
+fn validate_host_options(host: &HostOptions) -> Result<()> {
+    for bind in &host.binds {
+        let parts: Vec<&str> = bind.split(':').collect();
+        let valid_opts = |opts: &str| {
+            opts.split(',').all(|o| {
+                matches!(
+                    o,
+                    "ro" | "rw"
+                        | "z"
+                        | "Z"
+                        | "shared"
+                        | "rshared"
+                        | "slave"
+                        | "rslave"
+                        | "private"
+                        | "rprivate"
+                        | "nocopy"
+                        | "delegated"
+                        | "cached"
+                        | "consistent"
+                )
+            })
+        };
+        let ok = match parts.as_slice() {
+            [src, dst] => !src.is_empty() && dst.starts_with('/'),
+            [src, dst, opts] => !src.is_empty() && dst.starts_with('/') && valid_opts(opts),
+            _ => false,
+        };
+        if !ok {
+            return Err(Error::option(
+                "--volume",
+                format!("{bind:?} is not SOURCE:/CONTAINER/PATH[:OPTIONS]"),
+                "e.g. -v /host/cache:/opt/cache:ro or -v cache-volume:/opt/cache",
+            ));
+        }
+    }
+    for entry in &host.extra_hosts {
+        let ok = entry.split_once(':').is_some_and(|(name, ip)| {
+            !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+                && (ip == "host-gateway" || ip.parse::<IpAddr>().is_ok())
+        });
+        if !ok {
+            return Err(Error::option(
+                "--add-host",
+                format!("{entry:?} is not HOST:IP"),
+                "e.g. --add-host registry.local:10.0.0.5",
+            ));
+        }
+    }
+    for cap in &host.cap_drop {
+        if cap.is_empty() || !cap.chars().all(|c| c.is_ascii_alphabetic() || c == '_') {
+            return Err(Error::option(
+                "--cap-drop",
+                format!("{cap:?} is not a capability name"),
+                "give capability names such as NET_RAW or ALL",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn shipped_scripts(scripts: &ResolvedScripts) -> Vec<ArchiveFile> {
@@ -1002,7 +1481,16 @@ fn parse_image(what: &str, name: &str) -> Result<ImageReference> {
 
 fn write_plan(workdir: &Path, plan: &BuildPlan) -> Result<()> {
     let path = workdir.join("plan.json");
-    let text = serde_json::to_vec_pretty(plan).expect("plans serialise");
+    let mut value = serde_json::to_value(plan).expect("plans serialise");
+    // Proxy credentials never reach the disk in clear.
+    if let Some(env) = value.get_mut("env").and_then(|e| e.as_array_mut()) {
+        for (entry, var) in env.iter_mut().zip(&plan.env) {
+            if let Some((_, value)) = env::redact(var).split_once('=') {
+                entry["value"] = serde_json::Value::String(value.to_owned());
+            }
+        }
+    }
+    let text = serde_json::to_vec_pretty(&value).expect("plans serialise");
     std::fs::write(&path, text).map_err(|e| Error::io("write", &path, "check the temp directory", e))?;
     for script in shipped_scripts(&plan.scripts) {
         let path = workdir.join(&script.path);
@@ -1011,38 +1499,6 @@ fn write_plan(workdir: &Path, plan: &BuildPlan) -> Result<()> {
         write.map_err(|e| Error::io("write", &path, "check the temp directory", e))?;
     }
     Ok(())
-}
-
-fn join_error(e: tokio::task::JoinError) -> Error {
-    Error::Io {
-        action: "finish a background task of".into(),
-        path: PathBuf::from("the build"),
-        help: "this is a bug in s2i; please report it".into(),
-        source: std::io::Error::other(e.to_string()),
-    }
-}
-
-/// `s2i_<image with non-alphanumerics as _>_<8 random hex digits>`, as the reference names build containers.
-pub fn container_name(image: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let sanitized: String = image.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher
-        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    format!("s2i_{sanitized}_{:08x}", hasher.finish() as u32)
-}
-
-fn short_id(id: &str) -> &str {
-    &id[..id.len().min(12)]
-}
-
-/// Quote a word for `/bin/sh` when it needs it.
-pub fn sh_quote(word: &str) -> String {
-    let safe = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | ':' | '=' | '@' | ','));
-    if safe { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
 /// The source info recorded for a build, for callers that label images themselves.
@@ -1064,35 +1520,42 @@ mod tests {
     }
 
     #[test]
-    fn container_names_follow_the_reference() {
-        let name = container_name("docker.io/a/b:1");
-        assert!(name.starts_with("s2i_docker_io_a_b_1_"), "{name}");
-        assert_eq!(name.len(), "s2i_docker_io_a_b_1_".len() + 8);
+    fn host_options_are_validated() {
+        let host = |f: fn(&mut HostOptions)| {
+            let mut h = HostOptions::default();
+            f(&mut h);
+            validate_host_options(&h)
+        };
+        assert!(host(|h| h.binds = vec!["/a:/b".into(), "vol:/c:ro,z".into()]).is_ok());
+        assert!(host(|h| h.binds = vec!["/a".into()]).is_err());
+        assert!(host(|h| h.binds = vec!["/a:relative".into()]).is_err());
+        assert!(host(|h| h.binds = vec!["/a:/b:bogus".into()]).is_err());
+        assert!(
+            host(|h| h.extra_hosts = vec!["db:10.0.0.1".into(), "v6:::1".into(), "gw:host-gateway".into()]).is_ok()
+        );
+        assert!(host(|h| h.extra_hosts = vec!["db".into()]).is_err());
+        assert!(host(|h| h.extra_hosts = vec!["db:notanip".into()]).is_err());
+        assert!(host(|h| h.cap_drop = vec!["NET_RAW".into(), "all".into()]).is_ok());
+        assert!(host(|h| h.cap_drop = vec!["NET RAW".into()]).is_err());
     }
 
     #[test]
-    fn shell_quoting() {
-        assert_eq!(sh_quote("/usr/libexec/s2i/assemble"), "/usr/libexec/s2i/assemble");
-        assert_eq!(sh_quote("/my dir/it's"), r"'/my dir/it'\''s'");
+    fn proxy_secrets_are_collected() {
+        let env = vec![
+            EnvVar { name: "HTTP_PROXY".into(), value: "http://u:p@proxy:3128".into() },
+            EnvVar { name: "no_proxy".into(), value: "localhost".into() },
+            EnvVar { name: "TOKEN".into(), value: "http://a:b@x".into() },
+        ];
+        assert_eq!(proxy_secrets(&env), vec!["u:p".to_owned()]);
     }
 
     #[test]
-    fn line_splitter_handles_partial_lines() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        let events: Arc<dyn EventSink> = Arc::new(move |e: BuildEvent| {
-            if let BuildEvent::Output { line, .. } = e {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let mut s = LineSplitter::new(events);
-        let chunk = |b: &'static [u8]| OutputChunk { kind: OutputKind::Stdout, bytes: Bytes::from_static(b) };
-        s.push(&chunk(b"he"));
-        s.push(&chunk(b"llo\nwor"));
-        s.push(&chunk(b"ld\r\n"));
-        s.push(&chunk(b"tail"));
-        s.finish();
-        assert_eq!(*seen.lock().unwrap(), vec!["hello", "world", "tail"]);
-        assert_eq!(s.tail(), vec!["hello", "world", "tail"]);
+    fn missing_tools_are_recognised() {
+        assert!(mentions_missing_tar("/bin/sh: 1: tar: not found"));
+        assert!(mentions_missing_tar("sh: tar: command not found"));
+        assert!(mentions_missing_shell(
+            "OCI runtime create failed: exec: \"/bin/sh\": stat /bin/sh: no such file or directory"
+        ));
+        assert!(!mentions_missing_shell("permission denied"));
     }
 }

@@ -76,6 +76,21 @@ pub enum Error {
         help: String,
     },
 
+    /// The image (or the requested user) runs as a user `--allowed-uids` does not allow.
+    #[error("{message}")]
+    #[diagnostic(
+        code(s2i::user_not_allowed),
+        help(
+            "builds may only run as numeric users in {allowed}: use a builder image whose USER (or io.openshift.s2i.assemble-user label) is such a uid, or pass --assemble-user with one"
+        )
+    )]
+    UserNotAllowed {
+        /// The reference's message.
+        message: String,
+        /// The allowed ranges.
+        allowed: String,
+    },
+
     /// The image is not present locally and the pull policy forbids pulling it.
     #[error("unable to get metadata for {image}: the image is not present in the engine")]
     #[diagnostic(code(s2i::image_not_found), help("{help}"))]
@@ -169,6 +184,17 @@ pub enum Error {
         message: String,
     },
 
+    /// The artifacts of the previous image could not be used.
+    #[error("the artifacts of the previous image could not be used: {message}")]
+    #[diagnostic(
+        code(s2i::artifacts),
+        help("the build goes on as a clean build; fix save-artifacts to get incremental builds")
+    )]
+    Artifacts {
+        /// What went wrong.
+        message: String,
+    },
+
     /// A file of the host could not be read or written.
     #[error("cannot {action} {path}: {source}")]
     #[diagnostic(code(s2i::io), help("{help}"))]
@@ -236,6 +262,7 @@ impl Error {
             Error::ScriptsNotInstalled { .. } => 11,
             Error::UnsupportedUrl { .. } => 12,
             Error::ScriptFailed { .. } => 13,
+            Error::UserNotAllowed { .. } => 15,
             Error::EmptyGitRepository { .. } => 16,
             Error::Cancelled => 130,
             _ => 1,

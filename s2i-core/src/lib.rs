@@ -36,22 +36,30 @@
 
 pub mod archive;
 pub mod build;
+pub mod dockerfile;
 pub mod env;
 pub mod error;
 pub mod events;
+mod exec;
 pub mod ignore;
+pub mod incremental;
+pub mod inject;
 pub mod labels;
+mod onbuild;
 pub mod plan;
 pub mod reference;
 pub mod retry;
 pub mod runtime;
 pub mod scripts;
+pub mod skeleton;
 pub mod source;
+pub mod users;
 
 pub use build::{BuildOptions, BuildResult, Engine, PullPolicy, UsageOptions};
 pub use env::EnvVar;
 pub use error::{Error, Result};
 pub use events::{BuildEvent, EventSink, Level, NoEvents, Stage};
+pub use exec::{container_name, sh_quote};
 pub use plan::BuildPlan;
 pub use reference::ImageReference;
 pub use runtime::{ContainerRuntime, RuntimeError, RuntimeErrorKind};

@@ -3,11 +3,14 @@
 //! `plan.json`) and consumed by other backends.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::env::EnvVar;
 use crate::ignore::SourceFilter;
+use crate::incremental::PreviousImage;
+use crate::inject::Injection;
 use crate::reference::ImageReference;
 use crate::runtime::{HostOptions, ImageInfo};
 use crate::scripts::ResolvedScripts;
@@ -40,9 +43,21 @@ pub struct PlannedSource {
     pub filter: SourceFilter,
 }
 
+/// How the output image is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// assemble runs in a container of the builder, which is committed.
+    Sti,
+    /// The builder has `ONBUILD` triggers: an image build `FROM` it.
+    OnBuild,
+}
+
 /// Everything a build will do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuildPlan {
+    /// How the image is made.
+    pub strategy: Strategy,
     /// The builder image.
     pub builder: ResolvedImage,
     /// The output image name, when tagged.
@@ -53,10 +68,8 @@ pub struct BuildPlan {
     pub assemble_user: Option<String>,
     /// The scripts and where they come from.
     pub scripts: ResolvedScripts,
-    /// Entrypoint of the assemble container.
-    pub assemble_entrypoint: Vec<String>,
-    /// Command of the assemble container.
-    pub assemble_command: Vec<String>,
+    /// Path of assemble in the build container.
+    pub assemble_path: String,
     /// `CMD` of the output image.
     pub run_command: Vec<String>,
     /// `ENTRYPOINT` of the output image.
@@ -69,6 +82,14 @@ pub struct BuildPlan {
     pub labels: BTreeMap<String, String>,
     /// The source, if any.
     pub source: Option<PlannedSource>,
-    /// Host-side settings of the build container.
+    /// Host-side settings of the build containers.
     pub host: HostOptions,
+    /// The previous image, when the build is incremental.
+    pub incremental: Option<PreviousImage>,
+    /// Remove the previous image after the build (`--rm`).
+    pub remove_previous_image: bool,
+    /// How long save-artifacts may go without sending data.
+    pub artifacts_timeout: Duration,
+    /// Files injected for assemble only, with absolute destinations.
+    pub injections: Vec<Injection>,
 }

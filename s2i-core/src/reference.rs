@@ -230,10 +230,10 @@ fn validate_domain(domain: &str) -> Result<(), String> {
         Some((host, port)) => (host, Some(port)),
         None => (domain, None),
     };
-    if let Some(port) = port {
-        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("registry port {port:?} must be a number"));
-        }
+    if let Some(port) = port
+        && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!("registry port {port:?} must be a number"));
     }
     let valid_part = |part: &str| {
         let bytes = part.as_bytes();

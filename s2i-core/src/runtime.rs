@@ -76,6 +76,8 @@ pub struct HostOptions {
     pub security_opt: Vec<String>,
     /// Resource limits.
     pub limits: ResourceLimits,
+    /// Publish every exposed port on a random host port.
+    pub publish_all_ports: bool,
 }
 
 /// Resource limits of a container; `None` means the engine's default.
@@ -192,6 +194,36 @@ pub struct PullProgress {
     pub total: Option<u64>,
 }
 
+/// A path in a container, as the engine reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathStat {
+    /// Base name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Unix permission bits.
+    pub permissions: u32,
+    /// Whether it is a directory.
+    pub is_dir: bool,
+    /// Target of a symlink, empty otherwise.
+    pub link_target: String,
+}
+
+/// An image build from a build context (used for builder images with `ONBUILD` triggers).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageBuildSpec {
+    /// Name to tag the image with; untagged when `None`.
+    pub tag: Option<String>,
+    /// Path of the Dockerfile inside the context.
+    pub dockerfile: String,
+    /// Labels added to the image.
+    pub labels: BTreeMap<String, String>,
+    /// Network of the build containers.
+    pub network_mode: Option<String>,
+    /// Resource limits of the build containers.
+    pub limits: ResourceLimits,
+}
+
 /// What a runtime says about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeInfo {
@@ -292,4 +324,22 @@ pub trait ContainerRuntime: Send + Sync {
 
     /// Point `repository:tag` at an image.
     async fn tag_image(&self, image: &str, repository: &str, tag: &str) -> Result<(), RuntimeError>;
+
+    /// Whether a network of that name (or ID) exists.
+    async fn network_exists(&self, network: &str) -> Result<bool, RuntimeError>;
+
+    /// Whether a container of that name (or ID) exists.
+    async fn container_exists(&self, container: &str) -> Result<bool, RuntimeError>;
+
+    /// What is at a path of a (created or stopped) container; `Ok(None)` when nothing is.
+    async fn stat_path(&self, container: &str, path: &str) -> Result<Option<PathStat>, RuntimeError>;
+
+    /// Build an image from a tar build context; `output` receives the build's
+    /// log lines. Returns the new image's ID.
+    async fn build_image(
+        &self,
+        context: ByteStream,
+        spec: &ImageBuildSpec,
+        output: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<String, RuntimeError>;
 }

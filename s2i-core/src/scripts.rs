@@ -245,10 +245,10 @@ pub fn resolve_scripts(required: &[Script], optional: &[Script], sources: &Scrip
             }
         }
     }
-    if let Some(url) = &sources.scripts_url {
-        if !user_url_found_any {
-            return Err(Error::NoScriptsAtUrl { url: url.clone(), tried: user_url_tried });
-        }
+    if let Some(url) = &sources.scripts_url
+        && !user_url_found_any
+    {
+        return Err(Error::NoScriptsAtUrl { url: url.clone(), tried: user_url_tried });
     }
     if !missing_required.is_empty() {
         looked_at_all.push(format!(

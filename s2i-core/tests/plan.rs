@@ -60,6 +60,23 @@ impl ContainerRuntime for FakeImages {
     async fn tag_image(&self, _: &str, _: &str, _: &str) -> Result<(), RuntimeError> {
         refuse()
     }
+    async fn network_exists(&self, network: &str) -> Result<bool, RuntimeError> {
+        Ok(network == "existing-net")
+    }
+    async fn container_exists(&self, _: &str) -> Result<bool, RuntimeError> {
+        Ok(false)
+    }
+    async fn stat_path(&self, _: &str, _: &str) -> Result<Option<PathStat>, RuntimeError> {
+        refuse()
+    }
+    async fn build_image(
+        &self,
+        _: ByteStream,
+        _: &ImageBuildSpec,
+        _: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<String, RuntimeError> {
+        refuse()
+    }
 }
 
 fn builder(labels: &[(&str, &str)], user: &str) -> ImageInfo {
@@ -112,8 +129,7 @@ async fn image_scripts_destination_and_users() {
     options.tag = Some("out/app".into());
     let plan = plan(&engine, &options).await.unwrap();
     assert_eq!(plan.destination, "/opt/dest");
-    assert_eq!(plan.assemble_command, ["tar -C /opt/dest -xf - && /usr/libexec/s2i/assemble"]);
-    assert_eq!(plan.assemble_entrypoint, ["/bin/sh", "-c"]);
+    assert_eq!(plan.assemble_path, "/usr/libexec/s2i/assemble");
     assert_eq!(plan.run_command, ["/usr/libexec/s2i/run"]);
     assert_eq!(plan.assemble_user.as_deref(), Some("1002"));
     assert_eq!(plan.output_user, "1001");
@@ -136,7 +152,7 @@ async fn flags_win_over_labels() {
     options.display_name = Some("Shown".into());
     options.description = Some("Described".into());
     let plan = plan(&engine, &options).await.unwrap();
-    assert_eq!(plan.assemble_command, ["tar -C /work -xf - && /s2i/assemble"]);
+    assert_eq!(plan.assemble_path, "/s2i/assemble");
     assert_eq!(plan.run_command, ["/work/scripts/run"], "a source script is shipped");
     assert_eq!(plan.assemble_user.as_deref(), Some("2000"));
     assert_eq!(plan.output_user, "0", "an image without USER stays root after a non-root assemble");
@@ -192,6 +208,49 @@ async fn pull_policies() {
     let err = plan(&engine, &options).await.unwrap_err();
     assert_eq!(err.exit_code(), 2, "{err}");
     assert_eq!(*fake.pulls.lock().unwrap(), ["missing/builder:latest"]);
+}
+
+#[tokio::test]
+async fn allowed_uids_and_networks_are_checked_before_any_container() {
+    let (engine, _) = engine(&[("root:latest", builder(&[("io.openshift.s2i.scripts-url", "image:///s2i")], ""))]);
+    let src = source_dir(&[]);
+    let mut options = BuildOptions::new(Some(src.path().display().to_string()), "root");
+    options.allowed_uids = "1-".parse().unwrap();
+    let err = plan(&engine, &options).await.unwrap_err();
+    assert_eq!(err.exit_code(), 15, "{err}");
+    options.assemble_user = Some("1001".into());
+    assert!(plan(&engine, &options).await.is_ok(), "an allowed --assemble-user wins");
+
+    let mut options = BuildOptions::new(Some(src.path().display().to_string()), "root");
+    options.host.network_mode = Some("no-such-net".into());
+    let err = plan(&engine, &options).await.unwrap_err().to_string();
+    assert!(err.contains("network no-such-net not found"), "{err}");
+    options.host.network_mode = Some("existing-net".into());
+    assert!(plan(&engine, &options).await.is_ok());
+    options.host.network_mode = Some("container:ghost".into());
+    assert!(plan(&engine, &options).await.is_err());
+}
+
+#[tokio::test]
+async fn incremental_needs_a_previous_image_and_save_artifacts() {
+    let image = builder(&[("io.openshift.s2i.scripts-url", "image:///s2i")], "1001");
+    let previous = ImageInfo { id: "sha256:prev".into(), user: "1001".into(), ..Default::default() };
+    let (engine, _) = engine(&[("b:latest", image), ("out/app:latest", previous)]);
+    let src = source_dir(&[]);
+    let mut options = BuildOptions::new(Some(src.path().display().to_string()), "b");
+    options.incremental = true;
+    options.tag = Some("out/app".into());
+    let plan_with = plan(&engine, &options).await.unwrap();
+    let previous = plan_with.incremental.expect("incremental");
+    assert_eq!(previous.id, "sha256:prev");
+    assert_eq!(previous.save_artifacts, "/s2i/save-artifacts");
+    assert_eq!(previous.user.as_deref(), Some("1001"));
+
+    options.tag = Some("out/new".into());
+    options.incremental_pull_policy = PullPolicy::Never;
+    assert!(plan(&engine, &options).await.unwrap().incremental.is_none(), "no previous image: a clean build");
+    options.tag = None;
+    assert!(plan(&engine, &options).await.unwrap().incremental.is_none(), "no tag: a clean build");
 }
 
 #[tokio::test]

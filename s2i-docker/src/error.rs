@@ -162,10 +162,10 @@ pub(crate) fn chain_message(error: &(dyn StdError + 'static)) -> String {
 
 /// The cause of an error; looks inside `io::Error`s, whose `source` skips the wrapped error.
 fn cause<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
-    if let Some(io) = error.downcast_ref::<std::io::Error>() {
-        if let Some(inner) = io.get_ref() {
-            return Some(inner as &(dyn StdError + 'static));
-        }
+    if let Some(io) = error.downcast_ref::<std::io::Error>()
+        && let Some(inner) = io.get_ref()
+    {
+        return Some(inner as &(dyn StdError + 'static));
     }
     error.source()
 }

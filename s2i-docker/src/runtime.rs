@@ -9,16 +9,17 @@ use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageInspect, SystemVersion};
 use bollard::query_parameters::{
-    AttachContainerOptions, CommitContainerOptions, CreateContainerOptions, CreateImageOptions,
-    DownloadFromContainerOptions, InspectContainerOptions, RemoveContainerOptions, RemoveImageOptions,
-    StartContainerOptions, TagImageOptions, UploadToContainerOptions, WaitContainerOptions,
+    AttachContainerOptions, BuildImageOptions, CommitContainerOptions, ContainerArchiveInfoOptions,
+    CreateContainerOptions, CreateImageOptions, DownloadFromContainerOptions, InspectContainerOptions,
+    InspectNetworkOptions, RemoveContainerOptions, RemoveImageOptions, StartContainerOptions, TagImageOptions,
+    UploadToContainerOptions, WaitContainerOptions,
 };
 use bollard::{ClientVersion, Docker};
 use futures::{StreamExt, TryStreamExt};
 use s2i_core::reference::ImageReference;
 use s2i_core::runtime::{
-    Attachment, ByteStream, CommitSpec, ContainerRuntime, ContainerSpec, ExitStatus, ImageInfo, OutputChunk,
-    OutputKind, PullProgress, RuntimeError, RuntimeErrorKind, RuntimeInfo,
+    Attachment, ByteStream, CommitSpec, ContainerRuntime, ContainerSpec, ExitStatus, ImageBuildSpec, ImageInfo,
+    OutputChunk, OutputKind, PathStat, PullProgress, RuntimeError, RuntimeErrorKind, RuntimeInfo,
 };
 
 use crate::credentials::{DockerConfig, RegistryCredentials};
@@ -64,13 +65,13 @@ impl DockerRuntime {
             None => DockerConfig::empty(),
         }
         .with_search_path(options.search_path.clone());
-        if let Endpoint::Unix(path) = &endpoint {
-            if !path.exists() {
-                return Err(Error::Unreachable {
-                    endpoint: url,
-                    message: format!("the socket {} does not exist", path.display()),
-                });
-            }
+        if let Endpoint::Unix(path) = &endpoint
+            && !path.exists()
+        {
+            return Err(Error::Unreachable {
+                endpoint: url,
+                message: format!("the socket {} does not exist", path.display()),
+            });
         }
 
         let base = build_client(&endpoint, options, fixed.as_ref().unwrap_or(bollard::API_DEFAULT_VERSION))?;
@@ -124,10 +125,10 @@ fn with_modifier(base: &Docker, version: Option<&ClientVersion>, registry_auth: 
     let prefix = version.map(|v| format!("/v{v}")).unwrap_or_default();
     base.clone().with_request_modifier(move |mut request| {
         let uri = request.uri().to_string();
-        if let Some(rewritten) = versioned_uri(&uri, &prefix) {
-            if let Ok(rewritten) = rewritten.parse() {
-                *request.uri_mut() = rewritten;
-            }
+        if let Some(rewritten) = versioned_uri(&uri, &prefix)
+            && let Ok(rewritten) = rewritten.parse()
+        {
+            *request.uri_mut() = rewritten;
         }
         if let Some(value) = registry_auth.as_deref().and_then(|v| v.parse().ok()) {
             request.headers_mut().insert("x-registry-auth", value);
@@ -353,10 +354,10 @@ impl ContainerRuntime for DockerRuntime {
                 }
                 Err(e) => {
                     let mut error = runtime_error(e);
-                    if let Some(lookup_error) = &lookup_error {
-                        if matches!(error.kind, RuntimeErrorKind::Unauthorized | RuntimeErrorKind::NotFound) {
-                            error.message.push_str(&format!(" (no credentials were sent: {lookup_error})"));
-                        }
+                    if let Some(lookup_error) = &lookup_error
+                        && matches!(error.kind, RuntimeErrorKind::Unauthorized | RuntimeErrorKind::NotFound)
+                    {
+                        error.message.push_str(&format!(" (no credentials were sent: {lookup_error})"));
                     }
                     return Err(error);
                 }
@@ -377,6 +378,7 @@ impl ContainerRuntime for DockerRuntime {
             memory_swap: limits.memory_swap_bytes,
             nano_cpus: limits.nano_cpus,
             shm_size: limits.shm_size_bytes,
+            publish_all_ports: spec.host.publish_all_ports.then_some(true),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -446,12 +448,12 @@ impl ContainerRuntime for DockerRuntime {
             )
         })?;
         // The wait answer lacks the OOM flag; the container's state has it.
-        if let Ok(inspect) = self.docker.inspect_container(container, None::<InspectContainerOptions>).await {
-            if let Some(state) = inspect.state {
-                status.oom_killed = state.oom_killed.unwrap_or(false);
-                if status.error.is_none() {
-                    status.error = state.error.filter(|e| !e.is_empty());
-                }
+        if let Ok(inspect) = self.docker.inspect_container(container, None::<InspectContainerOptions>).await
+            && let Some(state) = inspect.state
+        {
+            status.oom_killed = state.oom_killed.unwrap_or(false);
+            if status.error.is_none() {
+                status.error = state.error.filter(|e| !e.is_empty());
             }
         }
         Ok(status)
@@ -517,6 +519,92 @@ impl ContainerRuntime for DockerRuntime {
         let options = TagImageOptions { repo: Some(repository.to_owned()), tag: Some(tag.to_owned()) };
         self.docker.tag_image(image, Some(options)).await.map_err(runtime_error)
     }
+
+    async fn network_exists(&self, network: &str) -> Result<bool, RuntimeError> {
+        match self.docker.inspect_network(network, None::<InspectNetworkOptions>).await {
+            Ok(_) => Ok(true),
+            Err(e) => absent(runtime_error(e)),
+        }
+    }
+
+    async fn container_exists(&self, container: &str) -> Result<bool, RuntimeError> {
+        match self.docker.inspect_container(container, None::<InspectContainerOptions>).await {
+            Ok(_) => Ok(true),
+            Err(e) => absent(runtime_error(e)),
+        }
+    }
+
+    async fn stat_path(&self, container: &str, path: &str) -> Result<Option<PathStat>, RuntimeError> {
+        let options = ContainerArchiveInfoOptions { path: path.to_owned() };
+        match self.docker.get_container_archive_info(container, Some(options)).await {
+            Ok(stat) => Ok(Some(PathStat {
+                name: stat.name,
+                size: stat.size,
+                permissions: stat.file_mode & 0o7777,
+                // Go's os.ModeDir.
+                is_dir: stat.file_mode & (1 << 31) != 0,
+                link_target: stat.link_target,
+            })),
+            // A HEAD request has no body, so a missing container and a missing path
+            // look the same; the caller has just created the container.
+            Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(e) => Err(runtime_error(e)),
+        }
+    }
+
+    async fn build_image(
+        &self,
+        context: ByteStream,
+        spec: &ImageBuildSpec,
+        output: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<String, RuntimeError> {
+        let options = BuildImageOptions {
+            dockerfile: spec.dockerfile.clone(),
+            t: spec.tag.clone(),
+            nocache: true,
+            rm: true,
+            forcerm: true,
+            labels: (!spec.labels.is_empty())
+                .then(|| spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            networkmode: spec.network_mode.clone(),
+            memory: spec.limits.memory_bytes.and_then(|m| i32::try_from(m).ok()),
+            memswap: spec.limits.memory_swap_bytes.and_then(|m| i32::try_from(m).ok()),
+            ..Default::default()
+        };
+        let mut stream = self.docker.build_image(options, None, Some(bollard::body_try_stream(context)));
+        let mut image_id = None;
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(runtime_error)?;
+            if let Some(error) = info.error_detail.and_then(|d| d.message) {
+                return Err(RuntimeError::new(RuntimeErrorKind::Rejected, error.trim().to_owned()));
+            }
+            if let Some(text) = info.stream {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    output(line.to_owned());
+                }
+            }
+            if let Some(id) = info.aux.and_then(|aux| aux.id) {
+                image_id = Some(id);
+            }
+        }
+        match image_id {
+            Some(id) => Ok(id),
+            None => match &spec.tag {
+                // Engines that do not report the ID (older Podman) still tag the image.
+                Some(tag) => self.inspect_image(tag).await?.map(|info| info.id).ok_or_else(|| {
+                    RuntimeError::new(RuntimeErrorKind::Other, format!("the build did not produce {tag}"))
+                }),
+                None => {
+                    Err(RuntimeError::new(RuntimeErrorKind::Other, "the engine did not report the built image's ID"))
+                }
+            },
+        }
+    }
+}
+
+/// `Ok(false)` for a not-found error, the error otherwise.
+fn absent(error: RuntimeError) -> Result<bool, RuntimeError> {
+    if error.is_not_found() { Ok(false) } else { Err(error) }
 }
 
 #[cfg(test)]

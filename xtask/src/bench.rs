@@ -329,7 +329,7 @@ fn write_upload_tar(src: &Path, out: &Path) -> Result<u64> {
         ..Default::default()
     };
     let mut writer = BufWriter::new(file);
-    write_archive(&archive, &mut writer, &mut |_| {})?;
+    write_archive(archive, &mut writer, &mut |_| {})?;
     let file = writer.into_inner().map_err(|err| err.into_error())?;
     file.sync_all()?;
     Ok(file.metadata()?.len())
@@ -469,7 +469,7 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    if values.len() % 2 == 0 { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] }
+    if values.len().is_multiple_of(2) { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] }
 }
 
 /// The last few KiB of a log file.

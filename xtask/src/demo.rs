@@ -91,10 +91,10 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if let Some(container) = &self.container {
-            if cmd::succeeds(cmd::docker().args(["rm", "--force", "--volumes", container])) {
-                println!("demo: removed container {}", &container[..container.len().min(12)]);
-            }
+        if let Some(container) = &self.container
+            && cmd::succeeds(cmd::docker().args(["rm", "--force", "--volumes", container]))
+        {
+            println!("demo: removed container {}", &container[..container.len().min(12)]);
         }
         if cmd::succeeds(cmd::docker().args(["image", "rm", self.image])) {
             println!("demo: removed image {}", self.image);

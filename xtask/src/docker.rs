@@ -125,10 +125,10 @@ fn wait_for_engine(mut child: Option<Child>, log: Option<&Path>) -> Result<()> {
             println!("docker: engine {version} is running (answered after {})", cmd::human(started.elapsed()));
             return Ok(());
         }
-        if let Some(child) = child.as_mut() {
-            if let Some(status) = child.try_wait()? {
-                bail!("dockerd exited ({status}) before answering; its log ends with:\n{}", log_tail());
-            }
+        if let Some(child) = child.as_mut()
+            && let Some(status) = child.try_wait()?
+        {
+            bail!("dockerd exited ({status}) before answering; its log ends with:\n{}", log_tail());
         }
         if started.elapsed() > START_TIMEOUT {
             bail!("dockerd did not answer `docker info` within {}s; {}", START_TIMEOUT.as_secs(), log_tail());

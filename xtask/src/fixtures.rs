@@ -96,11 +96,11 @@ fn ensure_image(name: &str, hash: &str, build: impl FnOnce(&str) -> Result<()>) 
     let image = image(name);
     let existing = inspect(&image)?;
     let short = &hash[..12];
-    if let Some((_, Some(existing_hash))) = &existing {
-        if existing_hash == hash {
-            println!("fixtures: {image:<44} up to date ({short})");
-            return Ok(None);
-        }
+    if let Some((_, Some(existing_hash))) = &existing
+        && existing_hash == hash
+    {
+        println!("fixtures: {image:<44} up to date ({short})");
+        return Ok(None);
     }
     let started = Instant::now();
     build(hash).with_context(|| format!("cannot build {image}"))?;
@@ -237,6 +237,11 @@ fn hash_fixture(dir: &Path, parents: &[(&str, &str)]) -> Result<String> {
     hasher.update(b"s2i-fixtures image v1\0");
     for (name, hash) in parents {
         hasher.update(format!("parent\0{name}\0{hash}\0").as_bytes());
+    }
+    for host in host_files(dir)? {
+        let content = std::fs::read(&host).with_context(|| format!("cannot read {}", host.display()))?;
+        hasher.update(format!("host\0{}\0{}\0", host.display(), content.len()).as_bytes());
+        hasher.update(&content);
     }
     let mut files = Vec::new();
     walk(dir, Path::new(""), &mut files)?;
@@ -437,18 +442,66 @@ fn import_base(rootfs: &[u8], hash: &str) -> Result<()> {
     written.context("cannot send the root filesystem to `docker import`")
 }
 
+/// Programs of this machine a fixture copies in: the paths listed in its
+/// `host-files` (one per line, `#` comments), each followed by the shared
+/// libraries it loads (from `ldd`). They reach the build context under `host/`.
+fn host_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let list = dir.join("host-files");
+    if !list.exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(&list).with_context(|| format!("cannot read {}", list.display()))?;
+    let mut out = BTreeSet::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let path = PathBuf::from(line);
+        ensure!(path.is_absolute() && path.is_file(), "{}: {line} is not a file of this machine", list.display());
+        let ldd = Command::new("ldd").arg(&path).output().with_context(|| format!("cannot run ldd {line}"))?;
+        for dep in String::from_utf8_lossy(&ldd.stdout).lines() {
+            // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" or "/lib64/ld-linux-x86-64.so.2 (0x…)"
+            let candidate = dep.split("=>").last().unwrap_or_default().split_whitespace().next().unwrap_or_default();
+            if candidate.starts_with('/') {
+                out.insert(PathBuf::from(candidate));
+            }
+        }
+        out.insert(path);
+    }
+    Ok(out.into_iter().collect())
+}
+
 /// `docker build` of one fixture directory with the classic builder (the
-/// engine is offline and BuildKit may be unavailable to the CLI).
+/// engine is offline and BuildKit may be unavailable to the CLI). A fixture
+/// with `host-files` gets a context tar with those files under `host/`.
 fn build_fixture(fixture: &Fixture, hash: &str) -> Result<()> {
-    cmd::output(
-        cmd::docker()
-            .env("DOCKER_BUILDKIT", "0")
-            .args(["build", "--force-rm", "--label"])
-            .arg(format!("{HASH_LABEL}={hash}"))
-            .args(["--tag", &image(&fixture.name)])
-            .arg(&fixture.dir),
-    )?;
-    Ok(())
+    let host = host_files(&fixture.dir)?;
+    let mut build = cmd::docker();
+    build
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "--force-rm", "--label"])
+        .arg(format!("{HASH_LABEL}={hash}"))
+        .args(["--tag", &image(&fixture.name)]);
+    if host.is_empty() {
+        cmd::output(build.arg(&fixture.dir))?;
+        return Ok(());
+    }
+    let mut context = tar::Builder::new(Vec::new());
+    context.follow_symlinks(true);
+    context.append_dir_all(".", &fixture.dir)?;
+    for path in &host {
+        let inside = Path::new("host").join(path.strip_prefix("/").expect("absolute"));
+        context.append_path_with_name(path, inside)?;
+    }
+    let context = context.into_inner()?;
+    build.arg("-").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let shown = cmd::display(&build);
+    let mut child = build.spawn().with_context(|| format!("cannot run `{shown}`"))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let written = stdin.write_all(&context);
+    drop(stdin);
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("`{shown}` failed ({})\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    written.context("cannot send the build context to `docker build`")
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
-//! `s2i build` and `s2i usage`.
+//! `s2i build`, `s2i rebuild`, `s2i usage` and `s2i generate`.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
+use s2i_core::dockerfile::{self, DockerfileOptions};
 use s2i_core::events::EventSink;
-use s2i_core::{BuildOptions, Engine, UsageOptions};
+use s2i_core::users::AllowedUids;
+use s2i_core::{BuildOptions, BuildResult, Engine, UsageOptions};
 
 use super::{Failure, cancellation, cancelled_code, connect};
-use crate::cli::{BuildArgs, CommonArgs, GlobalArgs, UsageArgs};
+use crate::cli::{BuildArgs, CommonArgs, GenerateArgs, GlobalArgs, OutcomeArgs, RebuildArgs, UsageArgs};
 use crate::printer::{Printer, Verbosity};
 
 fn destination(common: &CommonArgs, printer: &Printer) -> Option<String> {
@@ -33,10 +36,30 @@ fn parse_env(values: &[String], printer: &Printer) -> Result<Vec<s2i_core::EnvVa
         .collect()
 }
 
-pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
-    let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
-    let printer = Arc::new(Printer::new(verbosity));
-    let env = parse_env(&args.env, &printer)?;
+fn allowed_uids(text: &str) -> Result<AllowedUids, Failure> {
+    Ok(text.parse::<AllowedUids>()?)
+}
+
+/// Apply the options of commands that produce an image.
+fn apply_outcome(options: &mut BuildOptions, outcome: &OutcomeArgs) -> Result<(), Failure> {
+    options.incremental = outcome.incremental;
+    options.incremental_pull_policy = outcome.incremental_pull_policy;
+    options.remove_previous_image = outcome.rm;
+    options.callback_url = outcome.callback_url.clone();
+    options.allowed_uids = allowed_uids(&outcome.allowed_uids)?;
+    options.save_temp_dir = outcome.save_temp_dir;
+    Ok(())
+}
+
+/// Turn `s2i build` flags into build options.
+fn build_options(args: &BuildArgs, printer: &Printer) -> Result<BuildOptions, Failure> {
+    let image = args.image.clone().ok_or_else(|| {
+        Failure::from(s2i_core::Error::InvalidOption {
+            option: "builder image".into(),
+            message: "Required value not specified for \"builderImage\"".into(),
+            help: "run `s2i build <source> <builder-image> [<tag>]`".into(),
+        })
+    })?;
     let scripts_url = match (&args.scripts_url, &args.scripts) {
         (Some(url), _) => Some(url.clone()),
         (None, Some(url)) => {
@@ -45,7 +68,7 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         }
         (None, None) => None,
     };
-    let mut options = BuildOptions::new(Some(args.source.clone()), args.image.clone());
+    let mut options = BuildOptions::new(args.source.clone(), image);
     options.tag = args.tag.clone();
     options.git_ref = args.git_ref.clone();
     options.context_dir = args.context_dir.clone();
@@ -53,25 +76,65 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
     options.ignore_submodules = args.ignore_submodules;
     options.keep_symlinks = args.keep_symlinks;
     options.scripts_url = scripts_url;
-    options.destination = destination(&args.common, &printer);
-    options.env = env;
+    options.destination = destination(&args.common, printer);
+    options.env = parse_env(&args.env, printer)?;
     options.environment_file = args.environment_file.clone();
     options.exclude = args.exclude.clone();
     options.pull_policy = args.common.pull_policy;
     options.assemble_user = args.assemble_user.clone();
     options.description = args.description.clone();
     options.display_name = args.application_name.clone();
+    for value in &args.inject {
+        options.injections.extend(s2i_core::inject::parse_injections(value)?);
+    }
     options.host.binds = args.volume.clone();
     options.host.cap_drop = args.cap_drop.clone();
     options.host.network_mode = args.network.clone();
     options.host.extra_hosts = args.add_host.clone();
-    options.save_temp_dir = args.save_temp_dir;
+    apply_outcome(&mut options, &args.outcome)?;
+    Ok(options)
+}
 
-    let runtime = connect(global, &args.common).await?;
+pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
+    let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
+    let printer = Arc::new(Printer::new(verbosity));
+    let options = build_options(&args, &printer)?;
+    if let Some(path) = &args.as_dockerfile {
+        return generate_dockerfile(
+            &printer,
+            options,
+            DockerfileOptions { path: path.clone(), image_scripts_url: args.image_scripts_url.clone() },
+        )
+        .await;
+    }
+    let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
     let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
     let result = engine.build(&options, &token).await;
     printer.finish();
+    let built = match finish_build(&printer, result, &received)? {
+        Some(built) => built,
+        None => return Ok(cancelled_code(&received)),
+    };
+    if !args.run {
+        return Ok(0);
+    }
+    let image = built.tag.clone().unwrap_or_else(|| built.image_id.clone());
+    printer.line(&format!("Running the image {image} as a result of the --run=true option"));
+    let code = engine.run_image(&image, &options.host, &token).await?;
+    printer.finish();
+    Ok(match code {
+        Some(code) => i32::try_from(code).unwrap_or(1),
+        None => cancelled_code(&received),
+    })
+}
+
+/// Report a build's outcome; `Ok(None)` when it was cancelled.
+fn finish_build(
+    printer: &Printer,
+    result: s2i_core::Result<BuildResult>,
+    _received: &tokio::sync::watch::Receiver<Option<crate::signals::Received>>,
+) -> Result<Option<BuildResult>, Failure> {
     match result {
         Ok(result) => {
             match &result.tag {
@@ -81,17 +144,57 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
                     println!("{}", result.image_id);
                 }
             }
-            Ok(0)
+            Ok(Some(result))
         }
         Err(s2i_core::Error::Cancelled) => {
             printer.line("Build cancelled; its containers were removed.");
-            Ok(cancelled_code(&received))
+            Ok(None)
         }
         Err(e) => {
             printer.line("Build failed");
             Err(e.into())
         }
     }
+}
+
+async fn generate_dockerfile(printer: &Printer, options: BuildOptions, out: DockerfileOptions) -> Result<i32, Failure> {
+    let generated = tokio::task::spawn_blocking(move || dockerfile::generate(&options, &out, &AtomicBool::new(false)))
+        .await
+        .map_err(|e| Failure::internal(&e.to_string()))??;
+    for warning in &generated.warnings {
+        printer.line(&format!("WARNING: {warning}"));
+    }
+    printer.line(&format!("Application dockerfile generated in {}", generated.dockerfile.display()));
+    Ok(0)
+}
+
+pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i32, Failure> {
+    let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
+    let printer = Arc::new(Printer::new(verbosity));
+    let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
+    let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
+    let allowed = allowed_uids(&args.outcome.allowed_uids)?;
+    let mut options = engine.rebuild_options(&args.image, args.common.pull_policy, &allowed).await?;
+    if let Some(tag) = &args.new_tag {
+        options.tag = Some(tag.clone());
+    }
+    if let Some(dest) = destination(&args.common, &printer) {
+        options.destination = Some(dest);
+    }
+    apply_outcome(&mut options, &args.outcome)?;
+    printer.line(&format!(
+        "Rebuilding {} from {} on {}",
+        options.tag.as_deref().unwrap_or_default(),
+        options.source.as_deref().unwrap_or_default(),
+        options.builder_image
+    ));
+    let (token, received) = cancellation();
+    let result = engine.build(&options, &token).await;
+    printer.finish();
+    Ok(match finish_build(&printer, result, &received)? {
+        Some(_) => 0,
+        None => cancelled_code(&received),
+    })
 }
 
 pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {
@@ -103,10 +206,11 @@ pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, F
         destination: destination(&args.common, &printer),
         pull_policy: args.common.pull_policy,
         assemble_user: args.assemble_user.clone(),
+        allowed_uids: allowed_uids(&args.allowed_uids)?,
         env: parse_env(&args.env, &printer)?,
         working_dir: None,
     };
-    let runtime = connect(global, &args.common).await?;
+    let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
     let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
     let result = engine.usage(&options, &token).await;
@@ -116,4 +220,17 @@ pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, F
         Err(s2i_core::Error::Cancelled) => Ok(cancelled_code(&received)),
         Err(e) => Err(e.into()),
     }
+}
+
+pub(super) async fn generate(global: &GlobalArgs, args: GenerateArgs) -> Result<i32, Failure> {
+    let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.quiet, script_stdout_to_stdout: false };
+    let printer = Printer::new(verbosity);
+    let mut options = BuildOptions::new(None, args.image.clone());
+    options.env = parse_env(&args.env, &printer)?;
+    options.assemble_user = args.assemble_user.clone();
+    let out = DockerfileOptions {
+        path: args.output.clone(),
+        image_scripts_url: dockerfile::DEFAULT_IMAGE_SCRIPTS_URL.into(),
+    };
+    generate_dockerfile(&printer, options, out).await
 }

@@ -1,6 +1,7 @@
 //! The commands: turn flags into library options, run, render the outcome.
 
 mod build;
+mod create;
 
 use std::io::Write;
 
@@ -8,7 +9,7 @@ use clap::CommandFactory;
 use miette::Diagnostic;
 use s2i_core::CancellationToken;
 
-use crate::cli::{Cli, Command, CommonArgs, CompletionShell, GlobalArgs};
+use crate::cli::{Cli, Command, CompletionShell, GlobalArgs};
 use crate::signals;
 
 /// A failure, with the process exit code it maps to.
@@ -20,6 +21,11 @@ pub(crate) struct Failure {
 impl Failure {
     fn new<E: Diagnostic + Send + Sync + 'static>(error: E, code: i32) -> Self {
         Self { report: miette::Report::new(error), code }
+    }
+
+    /// A failure that is a bug of s2i.
+    pub(crate) fn internal(message: &str) -> Self {
+        Self { report: miette::miette!(help = "this is a bug in s2i; please report it", "{message}"), code: 1 }
     }
 }
 
@@ -40,7 +46,10 @@ impl From<s2i_docker::Error> for Failure {
 pub(crate) async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Build(args) => build::build(&cli.global, *args).await,
+        Command::Rebuild(args) => build::rebuild(&cli.global, *args).await,
         Command::Usage(args) => build::usage(&cli.global, args).await,
+        Command::Generate(args) => build::generate(&cli.global, args).await,
+        Command::Create(args) => create::create(args),
         Command::Version => {
             println!("s2i v{}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -71,7 +80,10 @@ fn completion(shell: CompletionShell) {
     let _ = stdout.flush();
 }
 
-pub(crate) async fn connect(global: &GlobalArgs, common: &CommonArgs) -> Result<s2i_docker::DockerRuntime, Failure> {
+pub(crate) async fn connect(
+    global: &GlobalArgs,
+    dockercfg: Option<&std::path::Path>,
+) -> Result<s2i_docker::DockerRuntime, Failure> {
     let mut options = s2i_docker::ConnectOptions::from_env();
     if let Some(url) = &global.url {
         options.host = Some(url.clone());
@@ -87,8 +99,8 @@ pub(crate) async fn connect(global: &GlobalArgs, common: &CommonArgs) -> Result<
     if global.ca.is_some() {
         options.ca = global.ca.clone();
     }
-    if common.dockercfg_path.is_some() {
-        options.docker_config = common.dockercfg_path.clone();
+    if let Some(path) = dockercfg {
+        options.docker_config = Some(path.to_owned());
     }
     Ok(s2i_docker::DockerRuntime::connect(&options).await?)
 }
