@@ -50,18 +50,35 @@ pub struct SourceTree {
     pub follow_symlinks: bool,
 }
 
-/// A tar stream of build artifacts (the output of `save-artifacts`), placed
-/// under `artifacts/` after strict checks of every entry.
-pub struct ArtifactsInput {
+/// A tar stream from elsewhere (the output of `save-artifacts`, a path of an
+/// image or container) copied into the archive under a prefix, after strict
+/// checks of every entry.
+pub struct TarInput {
     /// The tar stream.
     pub reader: Box<dyn Read + Send>,
     /// Whether the program writing the stream succeeded; asked once the tar has ended.
     pub finished: Box<dyn FnOnce() -> std::result::Result<(), String> + Send>,
+    /// Where the entries go in the archive, e.g. `artifacts` or `src/deploy`; empty for the root.
+    pub prefix: String,
+    /// Set modes to `0755` for directories and for files their owner may run, `0644` for other files.
+    pub normalize_modes: bool,
+    /// What the stream is, for messages (e.g. `the artifacts`).
+    pub what: String,
 }
 
-impl std::fmt::Debug for ArtifactsInput {
+impl TarInput {
+    /// The artifacts of a previous image, under `artifacts/`.
+    pub fn artifacts(
+        reader: Box<dyn Read + Send>,
+        finished: Box<dyn FnOnce() -> std::result::Result<(), String> + Send>,
+    ) -> Self {
+        Self { reader, finished, prefix: "artifacts".into(), normalize_modes: false, what: "the artifacts".into() }
+    }
+}
+
+impl std::fmt::Debug for TarInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArtifactsInput").finish_non_exhaustive()
+        f.debug_struct("TarInput").field("prefix", &self.prefix).field("what", &self.what).finish_non_exhaustive()
     }
 }
 
@@ -78,8 +95,10 @@ pub struct InputArchive {
     /// Where the source goes in the archive: `src` for a build, empty for the
     /// root of a build context. A non-empty directory always gets its entry.
     pub source_dir: String,
-    /// Artifacts of a previous build, under `artifacts/`.
-    pub artifacts: Option<ArtifactsInput>,
+    /// Artifacts of a previous build (under `artifacts/`), written first.
+    pub artifacts: Option<TarInput>,
+    /// More tar streams, written after the source (paths copied out of images).
+    pub extra: Vec<TarInput>,
     /// Owner (uid, gid) of every entry; root when `None`. Used when the engine,
     /// not the builder's own tar, unpacks the archive.
     pub owner: Option<(u64, u64)>,
@@ -94,6 +113,7 @@ impl Default for InputArchive {
             source: None,
             source_dir: "src".to_owned(),
             artifacts: None,
+            extra: Vec::new(),
             owner: None,
         }
     }
@@ -119,8 +139,10 @@ pub struct ArchiveStats {
 pub enum ArchiveProgress<'a> {
     /// Running totals after an entry.
     Totals(&'a ArchiveStats),
-    /// An entry of the artifacts stream was left out, and why.
-    DroppedArtifact {
+    /// An entry of a copied tar stream was left out, and why.
+    DroppedEntry {
+        /// What the stream is (`the artifacts`, …).
+        what: String,
         /// The entry's path as the stream had it.
         path: String,
         /// Why it was left out.
@@ -144,7 +166,7 @@ pub fn write_archive<W: Write>(
     let mut writer =
         TarWriter { builder: tar::Builder::new(out), stats: ArchiveStats::default(), progress, owner: archive.owner };
     if let Some(artifacts) = archive.artifacts {
-        copy_artifacts(&mut writer, artifacts)?;
+        copy_tar(&mut writer, artifacts)?;
     }
     // Directories and files from memory, sorted together.
     let mut items: Vec<(&str, Option<&ArchiveFile>)> = archive.dirs.iter().map(|d| (d.as_str(), None)).collect();
@@ -173,6 +195,9 @@ pub fn write_archive<W: Write>(
         walk.enter(&root_meta);
         walk.dir(&mut writer, &tree.root, "", prefix)?;
     }
+    for input in archive.extra {
+        copy_tar(&mut writer, input)?;
+    }
     writer.builder.finish().map_err(stream_error)?;
     Ok(writer.stats)
 }
@@ -197,9 +222,13 @@ impl<W: Write> TarWriter<'_, W> {
         header
     }
 
-    fn dropped(&mut self, path: &str, reason: &str) {
+    fn dropped(&mut self, what: &str, path: &str, reason: &str) {
         self.stats.artifacts_dropped += 1;
-        (self.progress)(ArchiveProgress::DroppedArtifact { path: path.to_owned(), reason: reason.to_owned() });
+        (self.progress)(ArchiveProgress::DroppedEntry {
+            what: what.to_owned(),
+            path: path.to_owned(),
+            reason: reason.to_owned(),
+        });
     }
 
     fn bump(&mut self, bytes: u64) {
@@ -252,24 +281,37 @@ impl<W: Write> TarWriter<'_, W> {
     }
 }
 
-/// Copy the entries of an artifacts tar under `artifacts/`, dropping any entry
-/// that could land outside it or is not a plain file, directory or link:
-/// absolute paths, `..`, devices, FIFOs, sockets, links whose target leaves
-/// the directory, hard links to unknown files, and second entries for a path.
-fn copy_artifacts<W: Write>(writer: &mut TarWriter<'_, W>, input: ArtifactsInput) -> Result<()> {
-    let fail = |e: io::Error| Error::Artifacts { message: e.to_string() };
-    writer.dir("artifacts", 0)?;
+/// Copy the entries of a tar stream under its prefix, dropping any entry that
+/// could land outside it or is not a plain file, directory or link: absolute
+/// paths, `..`, devices, FIFOs, sockets, links whose target leaves the prefix,
+/// hard links to unknown files, and second entries for a path.
+fn copy_tar<W: Write>(writer: &mut TarWriter<'_, W>, input: TarInput) -> Result<()> {
+    let what = input.what.clone();
+    let is_artifacts = input.prefix == "artifacts";
+    let fail = |message: String| {
+        if is_artifacts { Error::Artifacts { message } } else { Error::Copy { what: what.clone(), message } }
+    };
+    let prefix = input.prefix.trim_matches('/').to_owned();
+    let place = |path: &str| if prefix.is_empty() { path.to_owned() } else { format!("{prefix}/{path}") };
+    // The prefix's own directories (e.g. `src/deploy/`) come first.
+    let mut parent = String::new();
+    for part in prefix.split('/').filter(|p| !p.is_empty()) {
+        parent = if parent.is_empty() { part.to_owned() } else { format!("{parent}/{part}") };
+        if parent != "src" {
+            writer.dir(&parent, 0)?;
+        }
+    }
     let mut seen: HashSet<String> = HashSet::new();
     let mut files: HashSet<String> = HashSet::new();
     let mut reader = input.reader;
     {
         let mut archive = tar::Archive::new(&mut reader);
-        for entry in archive.entries().map_err(fail)? {
-            let mut entry = entry.map_err(fail)?;
+        for entry in archive.entries().map_err(|e| fail(e.to_string()))? {
+            let mut entry = entry.map_err(|e| fail(e.to_string()))?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let kind = entry.header().entry_type();
             let Some(path) = clean_artifact_path(&raw) else {
-                writer.dropped(&raw, "its path is absolute or leaves the artifacts directory");
+                writer.dropped(&what, &raw, "its path is absolute or leaves the directory it is copied to");
                 continue;
             };
             if path.is_empty() {
@@ -277,28 +319,39 @@ fn copy_artifacts<W: Write>(writer: &mut TarWriter<'_, W>, input: ArtifactsInput
                 continue;
             }
             if !seen.insert(path.clone()) {
-                writer.dropped(&raw, "an earlier entry has the same path");
+                writer.dropped(&what, &raw, "an earlier entry has the same path");
                 continue;
             }
-            let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
+            let original = entry.header().mode().unwrap_or(0o644) & 0o777;
+            let mode = match (input.normalize_modes, kind) {
+                (true, tar::EntryType::Directory) => 0o755,
+                (true, _) if original & 0o100 != 0 => 0o755,
+                (true, _) => 0o644,
+                (false, _) => original | 0o444,
+            };
             let mtime = entry.header().mtime().unwrap_or(0);
-            let archive_path = format!("artifacts/{path}");
+            let archive_path = place(&path);
             match kind {
                 tar::EntryType::Directory => {
                     writer.dir(&archive_path, mtime)?;
                 }
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let size = entry.size();
-                    let mut header = writer.header(tar::EntryType::Regular, mode | 0o444, size, mtime);
+                    let mut header = writer.header(tar::EntryType::Regular, mode, size, mtime);
                     writer.builder.append_data(&mut header, &archive_path, &mut entry).map_err(stream_error)?;
                     files.insert(path);
                     writer.bump(size);
                 }
                 tar::EntryType::Symlink => {
-                    let target = entry.link_name().map_err(fail)?.map(|t| t.to_string_lossy().into_owned());
+                    let target =
+                        entry.link_name().map_err(|e| fail(e.to_string()))?.map(|t| t.to_string_lossy().into_owned());
                     let Some(target) = target.filter(|t| link_stays_inside(&path, t)) else {
                         seen.remove(&path);
-                        writer.dropped(&raw, "it is a symlink that points outside the artifacts directory");
+                        writer.dropped(
+                            &what,
+                            &raw,
+                            "it is a symlink that points outside the directory it is copied to",
+                        );
                         continue;
                     };
                     let mut header = writer.header(tar::EntryType::Symlink, 0o777, 0, mtime);
@@ -306,38 +359,39 @@ fn copy_artifacts<W: Write>(writer: &mut TarWriter<'_, W>, input: ArtifactsInput
                     writer.bump(0);
                 }
                 tar::EntryType::Link => {
-                    let target = entry.link_name().map_err(fail)?.map(|t| t.to_string_lossy().into_owned());
+                    let target =
+                        entry.link_name().map_err(|e| fail(e.to_string()))?.map(|t| t.to_string_lossy().into_owned());
                     let Some(target) = target.and_then(|t| clean_artifact_path(&t)).filter(|t| files.contains(t))
                     else {
                         seen.remove(&path);
-                        writer.dropped(&raw, "it is a hard link to a file that is not among the artifacts");
+                        writer.dropped(&what, &raw, "it is a hard link to a file that is not copied with it");
                         continue;
                     };
                     let mut header = writer.header(tar::EntryType::Link, mode, 0, mtime);
-                    writer
-                        .builder
-                        .append_link(&mut header, &archive_path, format!("artifacts/{target}"))
-                        .map_err(stream_error)?;
+                    writer.builder.append_link(&mut header, &archive_path, place(&target)).map_err(stream_error)?;
                     writer.bump(0);
                 }
                 other => {
                     seen.remove(&path);
                     let reason =
                         format!("it is a {} entry; only files, directories and links are kept", entry_kind(other));
-                    writer.dropped(&raw, &reason);
+                    writer.dropped(&what, &raw, &reason);
                     continue;
                 }
             }
-            writer.stats.artifacts += 1;
+            if is_artifacts {
+                writer.stats.artifacts += 1;
+            }
         }
     }
     // Zero blocks or other data after the end of the archive are read and
     // ignored, so that the writer is not left blocked; but not without bound.
-    let trailing = io::copy(&mut (&mut reader).take(MAX_TRAILING_BYTES + 1), &mut io::sink()).map_err(fail)?;
+    let trailing =
+        io::copy(&mut (&mut reader).take(MAX_TRAILING_BYTES + 1), &mut io::sink()).map_err(|e| fail(e.to_string()))?;
     if trailing > MAX_TRAILING_BYTES {
-        return Err(Error::Artifacts { message: "more than 1 MiB of data follows the end of the tar archive".into() });
+        return Err(fail("more than 1 MiB of data follows the end of the tar archive".into()));
     }
-    (input.finished)().map_err(|message| Error::Artifacts { message })
+    (input.finished)().map_err(fail)
 }
 
 /// The path of an artifact entry relative to `artifacts/`, or `None` when it
@@ -790,15 +844,12 @@ mod tests {
     fn hostile_artifacts_are_dropped_and_reported() {
         let mut dropped = Vec::new();
         let archive = InputArchive {
-            artifacts: Some(ArtifactsInput {
-                reader: Box::new(io::Cursor::new(hostile_tar())),
-                finished: Box::new(|| Ok(())),
-            }),
+            artifacts: Some(TarInput::artifacts(Box::new(io::Cursor::new(hostile_tar())), Box::new(|| Ok(())))),
             ..Default::default()
         };
         let mut out = Vec::new();
         let stats = write_archive(archive, &mut out, &mut |p| {
-            if let ArchiveProgress::DroppedArtifact { path, .. } = p {
+            if let ArchiveProgress::DroppedEntry { path, .. } = p {
                 dropped.push(path);
             }
         })
@@ -840,20 +891,20 @@ mod tests {
     #[test]
     fn a_failed_artifacts_writer_fails_the_archive() {
         let archive = InputArchive {
-            artifacts: Some(ArtifactsInput {
-                reader: Box::new(io::Cursor::new(vec![0u8; 1024])),
-                finished: Box::new(|| Err("save-artifacts exited with code 1".into())),
-            }),
+            artifacts: Some(TarInput::artifacts(
+                Box::new(io::Cursor::new(vec![0u8; 1024])),
+                Box::new(|| Err("save-artifacts exited with code 1".into())),
+            )),
             ..Default::default()
         };
         let err = write_archive(archive, &mut Vec::new(), &mut |_| {}).unwrap_err();
         assert!(err.to_string().contains("exited with code 1"), "{err}");
 
         let archive = InputArchive {
-            artifacts: Some(ArtifactsInput {
-                reader: Box::new(io::Cursor::new(b"definitely not a tar archive".repeat(40))),
-                finished: Box::new(|| Ok(())),
-            }),
+            artifacts: Some(TarInput::artifacts(
+                Box::new(io::Cursor::new(b"definitely not a tar archive".repeat(40))),
+                Box::new(|| Ok(())),
+            )),
             ..Default::default()
         };
         assert!(matches!(write_archive(archive, &mut Vec::new(), &mut |_| {}), Err(Error::Artifacts { .. })));
@@ -869,6 +920,50 @@ mod tests {
         for entry in tar.entries().unwrap() {
             assert_eq!(entry.unwrap().header().uid().unwrap(), 1001);
         }
+    }
+
+    #[test]
+    fn extra_inputs_land_under_their_prefix_with_normalized_modes() {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, kind: tar::EntryType, mode: u32| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_mode(mode);
+            h.set_size(if kind == tar::EntryType::Regular { 1 } else { 0 });
+            let data: &[u8] = if kind == tar::EntryType::Regular { b"x" } else { b"" };
+            tar.append_data(&mut h, path, data).unwrap();
+        };
+        add("bin/", tar::EntryType::Directory, 0o700);
+        add("bin/app", tar::EntryType::Regular, 0o700);
+        add("bin/data", tar::EntryType::Regular, 0o600);
+        add("bin/group-only", tar::EntryType::Regular, 0o610);
+        let data = tar.into_inner().unwrap();
+        let archive = InputArchive {
+            dirs: Vec::new(),
+            source_dir: String::new(),
+            extra: vec![TarInput {
+                reader: Box::new(io::Cursor::new(data)),
+                finished: Box::new(|| Ok(())),
+                prefix: "deploy/lib".into(),
+                normalize_modes: true,
+                what: "the artifacts of the builder".into(),
+            }],
+            ..Default::default()
+        };
+        let got = entries(&write(archive));
+        let modes: Vec<(&str, u32)> = got.iter().map(|e| (e.0.as_str(), e.2)).collect();
+        assert_eq!(
+            modes,
+            [
+                ("deploy/", 0o755),
+                ("deploy/lib/", 0o755),
+                ("deploy/lib/bin/", 0o755),
+                ("deploy/lib/bin/app", 0o755),
+                ("deploy/lib/bin/data", 0o644),
+                ("deploy/lib/bin/group-only", 0o644),
+            ],
+            "the owner's execute bit decides, not the group's"
+        );
     }
 
     #[test]

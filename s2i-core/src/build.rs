@@ -13,7 +13,8 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::archive::{ArchiveFile, ArchiveStats, InputArchive, SourceTree};
+use crate::archive::{ArchiveFile, ArchiveStats, InputArchive, SourceTree, TarInput};
+use crate::chained::{self, ArtifactMapping, PlannedSourceImage, RuntimeStage, SourceImage};
 use crate::env::{self, EnvVar};
 use crate::error::{Error, Result};
 use crate::events::{BuildEvent, EventSink, EventSinkExt, Stage};
@@ -143,6 +144,16 @@ pub struct BuildOptions {
     pub block_onbuild: bool,
     /// `--callback-url`: where to POST the outcome.
     pub callback_url: Option<String>,
+    /// `--runtime-image`: the image that ships, receiving only the built artifacts.
+    pub runtime_image: Option<String>,
+    /// `-a/--runtime-artifact`; the runtime image's assemble-input-files label when empty.
+    pub runtime_artifacts: Vec<ArtifactMapping>,
+    /// `--assemble-runtime-user`.
+    pub assemble_runtime_user: Option<String>,
+    /// `--runtime-pull-policy`.
+    pub runtime_pull_policy: PullPolicy,
+    /// `--source-image`: paths copied out of images into the source.
+    pub source_images: Vec<SourceImage>,
     /// Keep the working directory.
     pub save_temp_dir: bool,
     /// Where working directories are made; the system's temp dir when `None`.
@@ -183,6 +194,11 @@ impl BuildOptions {
             injections: Vec::new(),
             block_onbuild: false,
             callback_url: None,
+            runtime_image: None,
+            runtime_artifacts: Vec::new(),
+            assemble_runtime_user: None,
+            runtime_pull_policy: PullPolicy::IfNotPresent,
+            source_images: Vec::new(),
             save_temp_dir: false,
             temp_root: None,
             working_dir: None,
@@ -394,6 +410,16 @@ impl Engine {
             self.events.detail(format!("{} has ONBUILD triggers: the image is built FROM it", builder.name));
             Strategy::OnBuild
         };
+        if strategy == Strategy::OnBuild && options.runtime_image.is_some() {
+            return Err(Error::option(
+                "--runtime-image",
+                format!(
+                    "{} uses ONBUILD triggers, which build with a Dockerfile, not an assemble container",
+                    builder.name
+                ),
+                "use a builder image without ONBUILD triggers for chained builds",
+            ));
+        }
         if strategy == Strategy::OnBuild && (options.incremental || !options.injections.is_empty()) {
             return Err(Error::option(
                 if options.incremental { "--incremental" } else { "--inject" },
@@ -453,11 +479,29 @@ impl Engine {
             image_default,
             base_dir: base_dir.clone(),
         };
+        let chained = options.runtime_image.is_some();
         let (required, optional): (&[Script], &[Script]) = match strategy {
+            // In a chained build the runtime image's run script is the command.
+            Strategy::Sti if chained => (&[Script::Assemble], &[Script::SaveArtifacts, Script::Run]),
             Strategy::Sti => (&[Script::Assemble, Script::Run], &[Script::SaveArtifacts]),
             Strategy::OnBuild => (&[], &[Script::Assemble, Script::Run]),
         };
+        let runtime_sources = script_sources.clone();
         let scripts = self.resolve_scripts(required, optional, script_sources).await?;
+        let runtime = match &options.runtime_image {
+            Some(image) => Some(self.plan_runtime(options, image, runtime_sources).await?),
+            None => None,
+        };
+        let mut source_images = Vec::new();
+        for spec in &options.source_images {
+            let reference = parse_image("--source-image image", &spec.image)?;
+            let image = self.obtain_image(&reference, options.pull_policy).await?;
+            source_images.push(PlannedSourceImage {
+                image,
+                path: spec.path.clone(),
+                destination: spec.destination.clone(),
+            });
+        }
 
         let destination =
             options.destination.clone().unwrap_or_else(|| image_destination(&builder.info, self.events.as_ref()));
@@ -475,7 +519,8 @@ impl Engine {
 
         let source_info = prepared.as_ref().map(|p| p.info.clone()).unwrap_or_default();
         let display_name = options.display_name.clone().or_else(|| options.tag.clone());
-        let mut labels = builder.info.labels.clone();
+        // The output image is the runtime image's when chained, so its labels are the base.
+        let mut labels = runtime.as_ref().map_or_else(|| builder.info.labels.clone(), |r| r.image.info.labels.clone());
         labels.extend(labels::generated_labels(&LabelInputs {
             description: options.description.as_deref(),
             display_name: display_name.as_deref(),
@@ -490,8 +535,15 @@ impl Engine {
         } else {
             builder.info.user.clone()
         };
+        // A chained build keeps its builder stage under a derived name when incremental,
+        // so that the next build can take the artifacts from it.
+        let builder_stage = match (&runtime, &output) {
+            (Some(_), Some(output)) if options.incremental => Some(chained::builder_stage_name(output)),
+            _ => None,
+        };
         let incremental = if options.incremental && strategy == Strategy::Sti {
-            self.previous_image(options, &output, &scripts, &destination, assemble_user.as_deref()).await
+            let previous = options.incremental_from.clone().or_else(|| builder_stage.clone());
+            self.previous_image(options, previous, &output, &scripts, &destination, assemble_user.as_deref()).await
         } else {
             None
         };
@@ -527,7 +579,81 @@ impl Engine {
             remove_previous_image: options.remove_previous_image,
             artifacts_timeout: options.artifacts_timeout,
             injections,
+            runtime,
+            builder_stage,
+            source_images,
             builder,
+        })
+    }
+
+    /// Plan the runtime stage of a chained build: the image (obtained and
+    /// checked now, so errors come at once), the artifacts, and its scripts.
+    async fn plan_runtime(&self, options: &BuildOptions, image: &str, sources: ScriptSources) -> Result<RuntimeStage> {
+        let reference = parse_image("runtime image", image)?;
+        let resolved = self.obtain_image(&reference, options.runtime_pull_policy).await.map_err(|e| match e {
+            Error::ImageNotFound { image, help } => {
+                Error::ImageNotFound { image, help: help.replace("--pull-policy", "--runtime-pull-policy") }
+            }
+            other => other,
+        })?;
+        options.allowed_uids.check_runtime_image(
+            &resolved.name,
+            &resolved.info,
+            options.assemble_runtime_user.as_deref(),
+        )?;
+        let artifacts = if options.runtime_artifacts.is_empty() {
+            let label = resolved.info.labels.get(chained::ASSEMBLE_INPUT_FILES_LABEL).filter(|v| !v.trim().is_empty());
+            let Some(label) = label else {
+                return Err(Error::option(
+                    "--runtime-artifact",
+                    format!(
+                        "no runtime artifacts to copy were specified (and {} has no {} label)",
+                        resolved.name,
+                        chained::ASSEMBLE_INPUT_FILES_LABEL
+                    ),
+                    "name what to copy from the builder with -a /path/in/builder[:dir/in/runtime]",
+                ));
+            };
+            chained::parse_runtime_artifacts(label).map_err(|e| {
+                Error::option(
+                    "runtime image",
+                    format!(
+                        "could not parse {:?} label with value {label:?} on image {:?}: {e}",
+                        chained::ASSEMBLE_INPUT_FILES_LABEL,
+                        resolved.name
+                    ),
+                    "fix the label of the runtime image, or give the mappings with -a",
+                )
+            })?
+        } else {
+            options.runtime_artifacts.clone()
+        };
+        chained::validate_mappings(&artifacts)?;
+        let (image_default, note) = ScriptSources::image_default(&resolved.info);
+        if let Some(note) = note {
+            self.events.warn(note);
+        }
+        let sources = ScriptSources { image_default, ..sources };
+        let scripts = self.resolve_scripts(&[Script::Run], &[Script::AssembleRuntime], sources).await?;
+        let workdir =
+            if resolved.info.working_dir.is_empty() { "/".to_owned() } else { resolved.info.working_dir.clone() };
+        let path_of = |script: Script| {
+            scripts.get(script).map(|s| match &s.location {
+                ScriptLocation::Image { path } => path.clone(),
+                ScriptLocation::Shipped { .. } => scripts::join_unix(&workdir, &format!("scripts/{script}")),
+            })
+        };
+        let user = options.assemble_runtime_user.clone().or_else(|| {
+            resolved.info.labels.get(chained::ASSEMBLE_RUNTIME_USER_LABEL).filter(|u| !u.is_empty()).cloned()
+        });
+        Ok(RuntimeStage {
+            assemble_runtime_path: path_of(Script::AssembleRuntime),
+            run_command: path_of(Script::Run).into_iter().collect(),
+            image: resolved,
+            artifacts,
+            scripts,
+            user,
+            workdir,
         })
     }
 
@@ -570,13 +696,14 @@ impl Engine {
     async fn previous_image(
         &self,
         options: &BuildOptions,
+        from: Option<String>,
         output: &Option<ImageReference>,
         scripts: &ResolvedScripts,
         destination: &str,
         assemble_user: Option<&str>,
     ) -> Option<PreviousImage> {
-        let name = match (&options.incremental_from, output) {
-            (Some(from), _) => from.clone(),
+        let name = match (from, output) {
+            (Some(from), _) => from,
             (None, Some(output)) => output.to_string(),
             (None, None) => {
                 incremental::clean_build(self.events.as_ref(), "an incremental build needs a tag (the previous image)");
@@ -776,7 +903,16 @@ impl Engine {
                 Err(AttemptError::Artifacts(e) | AttemptError::Fatal(e)) => return Err(e),
             }
         };
-        let (image_id, labels) = self.commit(plan, &assembled.container).await?;
+        let (image_id, labels) = match &plan.runtime {
+            None => self.commit(plan, &assembled.container).await?,
+            Some(runtime) => {
+                let builder_labels = self.image_metadata(&assembled.container).await?;
+                if let Some(stage) = &plan.builder_stage {
+                    self.commit_builder_stage(plan, &assembled.container, stage).await?;
+                }
+                self.runtime_stage(plan, runtime, &assembled.container, builder_labels, cleanup).await?
+            }
+        };
         if let Some(previous) = plan.incremental.as_ref().filter(|_| plan.remove_previous_image) {
             // The save-artifacts container still uses the previous image.
             cleanup.run(self.runtime.as_ref(), self.events.as_ref()).await;
@@ -876,6 +1012,10 @@ impl Engine {
             }
             None => None,
         };
+        let mut extra = Vec::new();
+        for source_image in &plan.source_images {
+            extra.push(self.source_image_input(source_image, cleanup).await?);
+        }
         let archive = InputArchive {
             files: shipped_scripts(&plan.scripts),
             source: plan.source.as_ref().map(|s| SourceTree {
@@ -884,6 +1024,7 @@ impl Engine {
                 follow_symlinks: s.prepared.follow_symlinks,
             }),
             artifacts,
+            extra,
             owner: if delivery == Delivery::Stdin { None } else { owner },
             ..Default::default()
         };
@@ -991,6 +1132,12 @@ impl Engine {
     /// image's `/etc/passwd` and `/etc/group` when named.
     async fn owner_in(&self, container: &str, plan: &BuildPlan) -> Result<(u64, u64)> {
         let user = plan.assemble_user.clone().unwrap_or_else(|| plan.builder.info.user.clone());
+        self.owner_of(container, &user).await
+    }
+
+    /// The numeric owner of `user` in a container's image.
+    async fn owner_of(&self, container: &str, user: &str) -> Result<(u64, u64)> {
+        let user = user.to_owned();
         if let Some(owner) =
             inject::resolve_owner(&user, None, None).filter(|_| !user.contains(|c: char| c.is_alphabetic()))
         {
@@ -1074,6 +1221,175 @@ impl Engine {
         let produced = exec::finish_producer(producer, uploaded.is_ok()).await;
         produced?;
         uploaded.map_err(|e| Error::runtime("upload the injected files", e))
+    }
+
+    /// A path of a source image as a tar input under `src/`.
+    async fn source_image_input(&self, source_image: &PlannedSourceImage, cleanup: &Cleanup) -> Result<TarInput> {
+        let what = format!("{}:{}", source_image.image.name, source_image.path);
+        let spec = ContainerSpec {
+            name: Some(exec::container_name(&source_image.image.name)),
+            image: source_image.image.info.id.clone(),
+            // Never started: the command only has to exist for the engine to create it.
+            entrypoint: Some(Vec::new()),
+            cmd: vec!["true".to_owned()],
+            ..Default::default()
+        };
+        let container = exec::create_container(self.runtime.as_ref(), self.events.as_ref(), cleanup, &spec).await?;
+        let stream = self
+            .runtime
+            .download_archive(&container, &source_image.path)
+            .await
+            .map_err(|e| Error::runtime(format!("read {what}"), e))?
+            .ok_or_else(|| Error::Copy { what: what.clone(), message: "there is no such path in the image".into() })?;
+        self.events.detail(format!("Copying {what} into the source at {}", source_image.destination));
+        let prefix = if source_image.destination == "." {
+            "src".to_owned()
+        } else {
+            format!("src/{}", source_image.destination)
+        };
+        Ok(TarInput { reader: bridge(stream), finished: Box::new(|| Ok(())), prefix, normalize_modes: false, what })
+    }
+
+    /// Keep the builder stage of an incremental chained build for the next build.
+    async fn commit_builder_stage(&self, plan: &BuildPlan, container: &str, stage: &str) -> Result<()> {
+        let reference = parse_image("builder stage", stage)?;
+        let mut labels = plan.builder.info.labels.clone();
+        labels.insert("io.openshift.s2i.build.stage".into(), "builder".into());
+        let commit = CommitSpec {
+            repository: Some(reference.name()),
+            tag: Some(reference.tag_or_default().to_owned()),
+            cmd: plan.run_command.clone(),
+            entrypoint: plan.output_entrypoint.clone(),
+            env: plan.env.iter().map(EnvVar::to_entry).collect(),
+            user: plan.output_user.clone(),
+            labels,
+        };
+        let id = self
+            .runtime
+            .commit_container(container, &commit)
+            .await
+            .map_err(|e| Error::runtime(format!("commit the builder stage {stage}"), e))?;
+        self.events.info(format!(
+            "Kept the builder stage as {stage} ({}) for the next incremental build",
+            exec::short_id(&id)
+        ));
+        Ok(())
+    }
+
+    /// The runtime stage: copy the artifacts from the builder container into a
+    /// container of the runtime image, run assemble-runtime there, commit it.
+    async fn runtime_stage(
+        &self,
+        plan: &BuildPlan,
+        runtime: &RuntimeStage,
+        builder_container: &str,
+        builder_labels: BTreeMap<String, String>,
+        cleanup: &Cleanup,
+    ) -> Result<(String, BTreeMap<String, String>)> {
+        let image = &runtime.image;
+        let spec = ContainerSpec {
+            name: Some(exec::container_name(&image.name)),
+            image: image.engine_name.clone(),
+            entrypoint: Some(Vec::new()),
+            // Started only when there is an assemble-runtime; the engine wants a command either way.
+            cmd: vec![
+                runtime
+                    .assemble_runtime_path
+                    .clone()
+                    .or_else(|| runtime.run_command.first().cloned())
+                    .unwrap_or_else(|| "true".to_owned()),
+            ],
+            env: plan.env.iter().map(EnvVar::to_entry).collect(),
+            user: runtime.user.clone(),
+            // Build-cache mounts are for the builder; the rest applies to every build container.
+            host: HostOptions { binds: Vec::new(), ..plan.host.clone() },
+            ..Default::default()
+        };
+        let container = exec::create_container(self.runtime.as_ref(), self.events.as_ref(), cleanup, &spec).await?;
+        let user = runtime.user.clone().unwrap_or_else(|| image.info.user.clone());
+        let owner = self.owner_of(&container, &user).await?;
+
+        let mut extra = Vec::new();
+        for mapping in &runtime.artifacts {
+            let what = format!("runtime artifact {}", mapping.source);
+            let stream = self
+                .runtime
+                .download_archive(builder_container, &mapping.source)
+                .await
+                .map_err(|e| Error::runtime(format!("read {what}"), e))?
+                .ok_or_else(|| Error::Copy {
+                    what: what.clone(),
+                    message: "it does not exist in the builder container after assemble".into(),
+                })?;
+            let prefix = if mapping.destination == "." { String::new() } else { mapping.destination.clone() };
+            extra.push(TarInput {
+                reader: bridge(stream),
+                finished: Box::new(|| Ok(())),
+                prefix,
+                normalize_modes: true,
+                what,
+            });
+        }
+        let archive = InputArchive {
+            dirs: Vec::new(),
+            files: shipped_scripts(&runtime.scripts),
+            source: None,
+            source_dir: String::new(),
+            extra,
+            owner: Some(owner),
+            ..Default::default()
+        };
+        let stage = StageTimer::start(self.events.as_ref(), Stage::AssembleRuntime, &image.name);
+        self.events.info(format!(
+            "Copying {} from the builder into {} at {}",
+            runtime.artifacts.iter().map(|m| m.source.as_str()).collect::<Vec<_>>().join(", "),
+            image.name,
+            runtime.workdir
+        ));
+        let (stream, producer) = exec::spawn_archive(self.events.clone(), archive);
+        let uploaded = self.runtime.upload_archive(&container, &runtime.workdir, stream).await;
+        let produced = exec::finish_producer(producer, uploaded.is_ok()).await;
+        produced?;
+        uploaded.map_err(|e| Error::runtime(format!("copy the artifacts into {}", image.name), e))?;
+        if runtime.assemble_runtime_path.is_some() {
+            let secrets = proxy_secrets(&plan.env);
+            let end =
+                exec::run_attached(self.runtime.as_ref(), &self.events, &secrets, &container, None, "assemble-runtime")
+                    .await?;
+            if let RunEnd::Exited { status, tail } = end
+                && status.code != 0
+            {
+                return Err(exec::script_failed("assemble-runtime", &image.name, &status, &tail));
+            }
+        }
+        stage.finish(self.events.as_ref());
+
+        let display = plan.output.as_ref().map_or_else(|| "(untagged)".to_owned(), ToString::to_string);
+        let commit_stage = StageTimer::start(self.events.as_ref(), Stage::Commit, &display);
+        let mut labels = plan.labels.clone();
+        labels.extend(builder_labels);
+        if runtime.assemble_runtime_path.is_some() {
+            labels.extend(self.image_metadata(&container).await?);
+        }
+        labels::check_size(&display, &labels)?;
+        let output_user =
+            if image.info.user.is_empty() && runtime.user.is_some() { "0".to_owned() } else { image.info.user.clone() };
+        let commit = CommitSpec {
+            repository: plan.output.as_ref().map(ImageReference::name),
+            tag: plan.output.as_ref().map(|o| o.tag_or_default().to_owned()),
+            cmd: runtime.run_command.clone(),
+            entrypoint: image.info.entrypoint.clone(),
+            env: plan.env.iter().map(EnvVar::to_entry).collect(),
+            user: output_user,
+            labels: labels.clone(),
+        };
+        let image_id = self
+            .runtime
+            .commit_container(&container, &commit)
+            .await
+            .map_err(|e| Error::runtime(format!("commit {display}"), e))?;
+        commit_stage.finish(self.events.as_ref());
+        Ok((image_id, labels))
     }
 
     /// Commit the assembled container as the output image.
@@ -1339,6 +1655,11 @@ fn post_json(url: &str, body: &[u8]) -> std::result::Result<(), CallbackError> {
         code if code < 300 => Ok(()),
         code => Err(CallbackError::Status(code)),
     }
+}
+
+/// A byte stream as a blocking reader, for the archive writer's thread.
+fn bridge(stream: crate::runtime::ByteStream) -> Box<dyn std::io::Read + Send> {
+    Box::new(tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream)))
 }
 
 /// Secrets to mask in output: the userinfo of URLs in `*proxy*` variables.

@@ -90,6 +90,13 @@ pub fn generate(
             "give where the builder's scripts are inside it, e.g. image:///usr/libexec/s2i",
         ));
     }
+    if options.runtime_image.is_some() {
+        return Err(Error::option(
+            "--runtime-image",
+            "--runtime-image cannot be used with --as-dockerfile",
+            "build the chained image with s2i build, or write a multi-stage Dockerfile yourself",
+        ));
+    }
     let (path, context) = output_paths(&dockerfile.path)?;
     let base_dir = options.working_dir.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
     let upload = context.join("upload");
@@ -265,6 +272,12 @@ pub fn generate(
     }
     text.push_str("# Copying in source code\n");
     text.push_str(&format!("COPY {chown} upload/src {}\n", join_unix(&destination, "src")));
+    for source_image in &options.source_images {
+        let name = source_image.path.rsplit('/').next().unwrap_or_default();
+        let target = join_unix(&join_unix(&join_unix(&destination, "src"), &source_image.destination), name);
+        text.push_str(&format!("# Copying in {} from {}\n", source_image.path, source_image.image));
+        text.push_str(&format!("COPY {chown} --from={} {} {target}\n", source_image.image, source_image.path));
+    }
     for (index, injection) in injections.iter().enumerate() {
         text.push_str("# Copying in injected content\n");
         text.push_str(&format!("COPY {chown} upload/injections/{index} {}\n", injection.destination));

@@ -195,6 +195,19 @@ pub enum Error {
         message: String,
     },
 
+    /// Files could not be copied between images and the build.
+    #[error("cannot copy {what}: {message}")]
+    #[diagnostic(
+        code(s2i::copy),
+        help("check that the path exists in the image and holds plain files and directories")
+    )]
+    Copy {
+        /// What was being copied.
+        what: String,
+        /// Why it failed.
+        message: String,
+    },
+
     /// A file of the host could not be read or written.
     #[error("cannot {action} {path}: {source}")]
     #[diagnostic(code(s2i::io), help("{help}"))]

@@ -125,10 +125,11 @@ pub(crate) fn spawn_archive(
                     events.emit(BuildEvent::Upload { files: stats.entries, bytes: stats.bytes, done: false });
                 }
             }
-            ArchiveProgress::DroppedArtifact { path, reason } => {
+            ArchiveProgress::DroppedEntry { what, path, reason } => {
                 dropped += 1;
                 if dropped <= 50 {
-                    events.warn(format!("Dropped artifact {path:?}: {reason}"));
+                    let kind = if what == "the artifacts" { "artifact".to_owned() } else { format!("entry of {what}") };
+                    events.warn(format!("Dropped {kind} {path:?}: {reason}"));
                 } else if dropped == 51 {
                     events.warn("More artifacts were dropped; only the first 50 are listed");
                 }

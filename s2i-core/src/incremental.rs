@@ -10,7 +10,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use crate::archive::ArtifactsInput;
+use crate::archive::TarInput;
 use crate::error::{Error, Result};
 use crate::events::{EventSink, EventSinkExt};
 use crate::exec::{self, Cleanup, LineSplitter};
@@ -42,7 +42,7 @@ pub(crate) async fn start(
     previous: &PreviousImage,
     host: &HostOptions,
     stall_timeout: Duration,
-) -> Result<ArtifactsInput> {
+) -> Result<TarInput> {
     let spec = ContainerSpec {
         name: Some(exec::container_name(&previous.name)),
         image: previous.id.clone(),
@@ -108,14 +108,14 @@ pub(crate) async fn start(
 
     let stream = futures::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|item| (item, r)) });
     let reader = SyncIoBridge::new(StreamReader::new(Box::pin(stream)));
-    Ok(ArtifactsInput {
-        reader: Box::new(reader),
-        finished: Box::new(move || {
+    Ok(TarInput::artifacts(
+        Box::new(reader),
+        Box::new(move || {
             status_receiver
                 .recv_timeout(Duration::from_secs(120))
                 .unwrap_or_else(|_| Err("save-artifacts did not finish".to_owned()))
         }),
-    })
+    ))
 }
 
 /// Warn that the build goes on without artifacts.

@@ -36,6 +36,7 @@
 
 pub mod archive;
 pub mod build;
+pub mod chained;
 pub mod dockerfile;
 pub mod env;
 pub mod error;

@@ -34,7 +34,7 @@ pub(crate) fn context(plan: &BuildPlan) -> Result<InputArchive> {
         filter.moved.extend(files.iter().map(|f| f.path.clone()));
         SourceTree { root: s.prepared.root.clone(), filter, follow_symlinks: s.prepared.follow_symlinks }
     });
-    Ok(InputArchive { dirs: Vec::new(), files, source, source_dir: String::new(), artifacts: None, owner: None })
+    Ok(InputArchive { dirs: Vec::new(), files, source, source_dir: String::new(), ..Default::default() })
 }
 
 /// The first regular, executable file of the source root (or a shipped script)

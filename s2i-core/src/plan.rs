@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chained::{PlannedSourceImage, RuntimeStage};
 use crate::env::EnvVar;
 use crate::ignore::SourceFilter;
 use crate::incremental::PreviousImage;
@@ -92,4 +93,10 @@ pub struct BuildPlan {
     pub artifacts_timeout: Duration,
     /// Files injected for assemble only, with absolute destinations.
     pub injections: Vec<Injection>,
+    /// The runtime stage of a chained build.
+    pub runtime: Option<RuntimeStage>,
+    /// Where the builder stage of an incremental chained build is kept.
+    pub builder_stage: Option<String>,
+    /// Paths copied out of images into the source.
+    pub source_images: Vec<PlannedSourceImage>,
 }

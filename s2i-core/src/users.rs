@@ -120,6 +120,16 @@ impl AllowedUids {
     /// build: `ONBUILD USER` triggers, then `--assemble-user`, then the
     /// assemble-user label, then the image's `USER`.
     pub fn check_image(&self, image: &str, info: &ImageInfo, assemble_user: Option<&str>) -> Result<()> {
+        self.check(image, info, assemble_user, ASSEMBLE_USER_LABEL, "assemble")
+    }
+
+    /// The same checks for a runtime image: `--assemble-runtime-user`, then
+    /// the assemble-runtime-user label, then the image's `USER`.
+    pub fn check_runtime_image(&self, image: &str, info: &ImageInfo, user: Option<&str>) -> Result<()> {
+        self.check(image, info, user, crate::chained::ASSEMBLE_RUNTIME_USER_LABEL, "assemble-runtime")
+    }
+
+    fn check(&self, image: &str, info: &ImageInfo, flag_user: Option<&str>, label: &str, script: &str) -> Result<()> {
         if self.is_unrestricted() {
             return Ok(());
         }
@@ -135,19 +145,19 @@ impl AllowedUids {
                 }
             }
         }
-        if let Some(user) = assemble_user.filter(|u| !u.is_empty()) {
+        if let Some(user) = flag_user.filter(|u| !u.is_empty()) {
             return if self.allows(user) {
                 Ok(())
             } else {
-                Err(refuse("assemble user must be numeric and within the range of allowed users".to_owned()))
+                Err(refuse(format!("{script} user must be numeric and within the range of allowed users")))
             };
         }
-        if let Some(user) = info.labels.get(ASSEMBLE_USER_LABEL).filter(|u| !u.is_empty()) {
+        if let Some(user) = info.labels.get(label).filter(|u| !u.is_empty()) {
             return if self.allows(user) {
                 Ok(())
             } else {
                 Err(refuse(format!(
-                    "image {image:?} includes the {ASSEMBLE_USER_LABEL:?} label whose value is not within the allowed range"
+                    "image {image:?} includes the {label:?} label whose value is not within the allowed range"
                 )))
             };
         }

@@ -68,7 +68,8 @@ fn build_options(args: &BuildArgs, printer: &Printer) -> Result<BuildOptions, Fa
         }
         (None, None) => None,
     };
-    let mut options = BuildOptions::new(args.source.clone(), image);
+    // An empty source means none: assemble (or --source-image) provides it, as in the reference.
+    let mut options = BuildOptions::new(args.source.clone().filter(|s| !s.is_empty()), image);
     options.tag = args.tag.clone();
     options.git_ref = args.git_ref.clone();
     options.context_dir = args.context_dir.clone();
@@ -86,6 +87,15 @@ fn build_options(args: &BuildArgs, printer: &Printer) -> Result<BuildOptions, Fa
     options.display_name = args.application_name.clone();
     for value in &args.inject {
         options.injections.extend(s2i_core::inject::parse_injections(value)?);
+    }
+    options.runtime_image = args.runtime_image.clone();
+    for value in &args.runtime_artifact {
+        options.runtime_artifacts.extend(s2i_core::chained::parse_runtime_artifacts(value)?);
+    }
+    options.assemble_runtime_user = args.assemble_runtime_user.clone();
+    options.runtime_pull_policy = args.runtime_pull_policy;
+    for value in &args.source_image {
+        options.source_images.push(s2i_core::chained::SourceImage::parse(value)?);
     }
     options.host.binds = args.volume.clone();
     options.host.cap_drop = args.cap_drop.clone();
