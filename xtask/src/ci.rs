@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use crate::{cmd, docker, fixtures, packages, workspace};
+use crate::{cmd, docker, docs, fixtures, packages, workspace};
 
 /// One CI step: a name to select it by and what it does.
 struct Step {
@@ -60,6 +60,13 @@ fn steps() -> Vec<Step> {
             action: Action::Cargo {
                 args: &["doc", "--workspace", "--no-deps"],
                 env: &[("RUSTDOCFLAGS", "-Dwarnings")],
+            },
+        },
+        Step {
+            name: "cli-docs",
+            action: Action::Task {
+                description: "cargo xtask docs, checked: the CLI reference and man pages are current",
+                run: docs::check,
             },
         },
         Step {

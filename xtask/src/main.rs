@@ -17,6 +17,7 @@ mod ci;
 mod cmd;
 mod demo;
 mod docker;
+mod docs;
 mod fixtures;
 mod http;
 mod packages;
@@ -34,6 +35,7 @@ Usage: cargo xtask <task> [args]
 Tasks:
   docker              make a Docker engine available (install docker.io and
                       start dockerd when needed)
+  docs                regenerate the CLI reference and man pages under docs/
   packages            install the Debian packages whose programs the tests
                       run (docker-registry, haproxy, podman, dash)
   fixtures            build the offline fixture images s2i-fixtures/* from
@@ -72,6 +74,10 @@ fn run(args: &[String]) -> Result<()> {
         "docker" => {
             no_arguments(task, rest)?;
             docker::ensure_engine()
+        }
+        "docs" => {
+            no_arguments(task, rest)?;
+            docs::run()
         }
         "packages" => {
             no_arguments(task, rest)?;
