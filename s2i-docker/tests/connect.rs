@@ -133,7 +133,7 @@ async fn plain_tcp_endpoint_through_a_proxy() {
     let runtime =
         connect(&options_with(&[("DOCKER_HOST", &format!("tcp://127.0.0.1:{port}")), ("DOCKER_TLS_VERIFY", "")])).await;
     assert_eq!(runtime.endpoint(), format!("tcp://127.0.0.1:{port}"));
-    assert_eq!(runtime.info().await.unwrap().name, "Docker Engine");
+    assert_eq!(runtime.info().await.unwrap().name, common::engine_name());
     stdin_round_trip(&runtime).await;
 }
 
@@ -225,7 +225,7 @@ async fn tls_with_client_certificates_from_docker_cert_path() {
             .await;
     assert_eq!(runtime.endpoint(), format!("https://127.0.0.1:{port}"));
     let info = runtime.info().await.unwrap();
-    assert_eq!(info.name, "Docker Engine");
+    assert_eq!(info.name, common::engine_name());
     stdin_round_trip(&runtime).await;
 
     // https:// verifies too, with explicit files.
