@@ -312,11 +312,13 @@ fn usage_runs_the_usage_script_and_leaves_nothing() {
     // No other test makes untagged images from this fixture, so a dangling image
     // whose parent it is would come from this run.
     let builder = Builder::alias("named-user-builder");
-    let parent = inspect(&builder.image)["Id"].as_str().unwrap().to_owned();
+    // Docker writes IDs as sha256:HEX, Podman's Parent as bare HEX.
+    let bare = |id: &str| id.trim_start_matches("sha256:").to_owned();
+    let parent = bare(inspect(&builder.image)["Id"].as_str().unwrap());
     let children = || -> Vec<String> {
         docker_ok(&["images", "-q", "--no-trunc", "--filter", "dangling=true"])
             .lines()
-            .filter(|id| inspect(id)["Parent"] == parent.as_str())
+            .filter(|id| bare(inspect(id)["Parent"].as_str().unwrap_or_default()) == parent)
             .map(str::to_owned)
             .collect()
     };

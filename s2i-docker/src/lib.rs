@@ -37,6 +37,7 @@
 pub mod credentials;
 mod error;
 mod options;
+mod podman;
 mod runtime;
 mod tls;
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Error;
@@ -32,8 +32,13 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct ConnectOptions {
     /// Engine endpoint: `unix:///path`, `tcp://host:port`, `http://host:port` or
     /// `https://host:port` (`-U/--url`, `DOCKER_HOST`). When `None`, Docker's
-    /// socket is used, or Podman's when only Podman's exists.
+    /// socket ([`docker_socket`](Self::docker_socket)) is used if it exists,
+    /// else rootless Podman's (`$XDG_RUNTIME_DIR/podman/podman.sock`), else
+    /// rootful Podman's ([`PODMAN_SYSTEM_SOCKET`]).
     pub host: Option<String>,
+    /// Docker's socket, the first tried when no endpoint is set:
+    /// [`DEFAULT_DOCKER_SOCKET`] unless changed.
+    pub docker_socket: PathBuf,
     /// API version to use as is, e.g. `1.41` (`DOCKER_API_VERSION`); negotiated with the engine when `None`.
     pub api_version: Option<String>,
     /// Use TLS for `tcp://` without verifying the engine's certificate, unless
@@ -72,6 +77,7 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         Self {
             host: None,
+            docker_socket: PathBuf::from(DEFAULT_DOCKER_SOCKET),
             api_version: None,
             tls: false,
             tls_verify: false,
@@ -141,11 +147,11 @@ impl ConnectOptions {
     pub(crate) fn endpoint(&self) -> Result<Endpoint, Error> {
         let host = self.host.as_deref().map(str::trim).filter(|h| !h.is_empty());
         let Some(host) = host else {
-            let candidates = default_sockets(self.xdg_runtime_dir.as_deref());
+            let candidates = self.default_sockets();
             return match candidates.iter().find(|path| path.exists()) {
                 Some(path) => Ok(Endpoint::Unix(path.clone())),
                 None => Err(Error::Unreachable {
-                    endpoint: format!("unix://{DEFAULT_DOCKER_SOCKET}"),
+                    endpoint: format!("unix://{}", self.docker_socket.display()),
                     message: format!(
                         "no engine socket exists (tried {})",
                         candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
@@ -210,16 +216,16 @@ impl ConnectOptions {
             key: self.key.clone().or_else(|| default("key.pem")),
         }
     }
-}
 
-/// The sockets tried, in order, when no endpoint is set.
-fn default_sockets(xdg_runtime_dir: Option<&Path>) -> Vec<PathBuf> {
-    let mut candidates = vec![PathBuf::from(DEFAULT_DOCKER_SOCKET)];
-    if let Some(dir) = xdg_runtime_dir {
-        candidates.push(dir.join("podman/podman.sock"));
+    /// The sockets tried, in order, when no endpoint is set.
+    fn default_sockets(&self) -> Vec<PathBuf> {
+        let mut candidates = vec![self.docker_socket.clone()];
+        if let Some(dir) = &self.xdg_runtime_dir {
+            candidates.push(dir.join("podman/podman.sock"));
+        }
+        candidates.push(PathBuf::from(PODMAN_SYSTEM_SOCKET));
+        candidates
     }
-    candidates.push(PathBuf::from(PODMAN_SYSTEM_SOCKET));
-    candidates
 }
 
 /// A resolved engine endpoint.
@@ -352,7 +358,7 @@ mod tests {
 
     #[test]
     fn podman_sockets_follow_docker_socket() {
-        let sockets = default_sockets(Some(Path::new("/run/user/1000")));
+        let sockets = options(&[("XDG_RUNTIME_DIR", "/run/user/1000")]).default_sockets();
         assert_eq!(
             sockets,
             vec![
@@ -361,5 +367,36 @@ mod tests {
                 PathBuf::from(PODMAN_SYSTEM_SOCKET)
             ]
         );
+        assert_eq!(options(&[]).default_sockets(), [PathBuf::from(DEFAULT_DOCKER_SOCKET), PODMAN_SYSTEM_SOCKET.into()]);
+    }
+
+    #[test]
+    fn without_an_endpoint_the_first_existing_socket_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let xdg = dir.path().join("xdg");
+        let podman = xdg.join("podman/podman.sock");
+        std::fs::create_dir_all(podman.parent().unwrap()).unwrap();
+        std::fs::write(&podman, "").unwrap();
+        let docker = dir.path().join("docker.sock");
+        let mut o = options(&[("XDG_RUNTIME_DIR", xdg.to_str().unwrap()), ("DOCKER_HOST", "")]);
+        o.docker_socket = docker.clone();
+        assert_eq!(o.endpoint().unwrap(), Endpoint::Unix(podman.clone()), "no Docker socket: rootless Podman's");
+
+        std::fs::write(&docker, "").unwrap();
+        assert_eq!(o.endpoint().unwrap(), Endpoint::Unix(docker.clone()), "Docker's socket comes first");
+
+        std::fs::remove_file(&docker).unwrap();
+        std::fs::remove_file(&podman).unwrap();
+        match o.endpoint() {
+            // A machine with rootful Podman's socket finds that one.
+            Ok(endpoint) => assert_eq!(endpoint, Endpoint::Unix(PODMAN_SYSTEM_SOCKET.into())),
+            Err(Error::Unreachable { endpoint, message }) => {
+                assert_eq!(endpoint, format!("unix://{}", docker.display()));
+                for tried in [docker.display().to_string(), podman.display().to_string(), PODMAN_SYSTEM_SOCKET.into()] {
+                    assert!(message.contains(&tried), "{message}");
+                }
+            }
+            Err(e) => panic!("{e:?}"),
+        }
     }
 }

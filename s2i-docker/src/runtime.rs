@@ -25,6 +25,7 @@ use s2i_core::runtime::{
 use crate::credentials::{DockerConfig, RegistryCredentials};
 use crate::error::{Error, chain_message, is_tls_failure, runtime_error};
 use crate::options::{ConnectOptions, Endpoint};
+use crate::podman::{self, Flavor};
 use crate::tls;
 
 /// A container engine reached over the Docker Engine API (Docker, or Podman's
@@ -40,6 +41,8 @@ pub struct DockerRuntime {
     version: ClientVersion,
     endpoint: String,
     credentials: Arc<DockerConfig>,
+    /// Docker or Podman, as the engine said at connect time.
+    flavor: Flavor,
 }
 
 impl DockerRuntime {
@@ -75,20 +78,29 @@ impl DockerRuntime {
         }
 
         let base = build_client(&endpoint, options, fixed.as_ref().unwrap_or(bollard::API_DEFAULT_VERSION))?;
-        let version = match fixed {
+        let (version, server) = match fixed {
             Some(version) => {
-                probe(&with_modifier(&base, Some(&version), None), options, &url, Some(&version)).await?;
-                version
+                let server = probe(&with_modifier(&base, Some(&version), None), options, &url, Some(&version)).await?;
+                // Docker refuses a version it does not support; Podman answers any, so check its range here.
+                if let Some(supported) = unsupported(&server, &version) {
+                    return Err(Error::ApiVersionRefused {
+                        endpoint: url,
+                        version: version.to_string(),
+                        message: format!("the engine supports API versions {supported}"),
+                    });
+                }
+                (version, server)
             }
             None => {
                 // Unversioned `/version`: every engine answers it, whatever API versions it supports.
                 let server = probe(&with_modifier(&base, None, None), options, &url, None).await?;
-                server
+                let version = server
                     .api_version
                     .as_deref()
                     .and_then(|v| parse_api_version(v).ok())
                     .filter(|v| v < bollard::API_DEFAULT_VERSION)
-                    .unwrap_or(*bollard::API_DEFAULT_VERSION)
+                    .unwrap_or(*bollard::API_DEFAULT_VERSION);
+                (version, server)
             }
         };
         Ok(Self {
@@ -97,6 +109,7 @@ impl DockerRuntime {
             version,
             endpoint: url,
             credentials: Arc::new(credentials),
+            flavor: Flavor::of(&server),
         })
     }
 
@@ -157,6 +170,14 @@ fn versioned_uri(uri: &str, prefix: &str) -> Option<String> {
         None => path,
     };
     Some(format!("{origin}{prefix}{unversioned}"))
+}
+
+/// `MIN to MAX` when the engine's answer names its API versions and `version` is not among them.
+fn unsupported(server: &SystemVersion, version: &ClientVersion) -> Option<String> {
+    let parse = |v: &Option<String>| v.as_deref().and_then(|v| parse_api_version(v).ok());
+    let max = parse(&server.api_version)?;
+    let min = parse(&server.min_api_version).unwrap_or(ClientVersion { major_version: 1, minor_version: 12 });
+    (version < &min || version > &max).then(|| format!("{min} to {max}"))
 }
 
 fn parse_api_version(value: &str) -> Result<ClientVersion, Error> {
@@ -234,19 +255,12 @@ async fn probe(
     })
 }
 
-fn product_name(version: &SystemVersion) -> &'static str {
-    let podman = |name: &str| name.to_ascii_lowercase().contains("podman");
-    let is_podman = version.components.iter().flatten().any(|c| podman(&c.name))
-        || version.platform.as_ref().is_some_and(|p| podman(&p.name));
-    if is_podman { "Podman Engine" } else { "Docker Engine" }
-}
-
 fn image_info(inspect: ImageInspect) -> ImageInfo {
     let config = inspect.config.unwrap_or_default();
     ImageInfo {
-        id: inspect.id.unwrap_or_default(),
-        repo_tags: inspect.repo_tags.unwrap_or_default(),
-        repo_digests: inspect.repo_digests.unwrap_or_default(),
+        id: inspect.id.map(podman::image_id).unwrap_or_default(),
+        repo_tags: inspect.repo_tags.unwrap_or_default().iter().map(|t| podman::familiar_name(t)).collect(),
+        repo_digests: inspect.repo_digests.unwrap_or_default().iter().map(|d| podman::familiar_name(d)).collect(),
         user: config.user.unwrap_or_default(),
         entrypoint: config.entrypoint.unwrap_or_default(),
         cmd: config.cmd.unwrap_or_default(),
@@ -300,7 +314,7 @@ impl ContainerRuntime for DockerRuntime {
     async fn info(&self) -> Result<RuntimeInfo, RuntimeError> {
         let version = self.docker.version().await.map_err(runtime_error)?;
         Ok(RuntimeInfo {
-            name: product_name(&version).to_owned(),
+            name: Flavor::of(&version).product_name().to_owned(),
             version: version.version.clone().unwrap_or_default(),
             api_version: self.api_version(),
             endpoint: self.endpoint.clone(),
@@ -460,6 +474,25 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn upload_archive(&self, container: &str, path: &str, archive: ByteStream) -> Result<(), RuntimeError> {
+        if let Flavor::Podman { .. } = self.flavor {
+            // Podman would create a missing directory; Docker answers 404.
+            let options = ContainerArchiveInfoOptions { path: path.to_owned() };
+            match self.docker.get_container_archive_info(container, Some(options)).await {
+                Ok(_) => {}
+                Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => {
+                    // The answer to HEAD has no body to tell a missing container from a missing path.
+                    self.docker
+                        .inspect_container(container, None::<InspectContainerOptions>)
+                        .await
+                        .map_err(runtime_error)?;
+                    return Err(RuntimeError::new(
+                        RuntimeErrorKind::NotFound,
+                        format!("could not find the directory {path} in container {container}"),
+                    ));
+                }
+                Err(e) => return Err(runtime_error(e)),
+            }
+        }
         let options = UploadToContainerOptions { path: path.to_owned(), ..Default::default() };
         self.docker
             .upload_to_container(container, Some(options), bollard::body_try_stream(archive))
@@ -486,10 +519,16 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn commit_container(&self, container: &str, spec: &CommitSpec) -> Result<String, RuntimeError> {
+        let changes = match self.flavor {
+            Flavor::Docker => None,
+            // Older Podman ignores the body; see `podman::commit_changes`.
+            Flavor::Podman { version } => Some(podman::commit_changes(spec, version)?).filter(|c| !c.is_empty()),
+        };
         let options = CommitContainerOptions {
             container: Some(container.to_owned()),
             repo: spec.repository.clone(),
             tag: spec.repository.as_ref().and(spec.tag.clone()),
+            changes,
             ..Default::default()
         };
         let config = ContainerConfig {
@@ -502,7 +541,7 @@ impl ContainerRuntime for DockerRuntime {
             ..Default::default()
         };
         let committed = self.docker.commit_container(options, config).await.map_err(runtime_error)?;
-        Ok(committed.id)
+        Ok(podman::image_id(committed.id))
     }
 
     async fn remove_container(&self, container: &str) -> Result<(), RuntimeError> {
@@ -639,15 +678,18 @@ mod tests {
     }
 
     #[test]
-    fn product_names() {
-        let mut version = SystemVersion::default();
-        assert_eq!(product_name(&version), "Docker Engine");
-        version.components = Some(vec![bollard::models::SystemVersionComponents {
-            name: "Podman Engine".into(),
-            version: "5.0.0".into(),
-            details: None,
-        }]);
-        assert_eq!(product_name(&version), "Podman Engine");
+    fn fixed_api_versions_must_be_in_the_engines_range() {
+        let server = SystemVersion {
+            api_version: Some("1.41".into()),
+            min_api_version: Some("1.24".into()),
+            ..Default::default()
+        };
+        let v = |text: &str| parse_api_version(text).unwrap();
+        assert_eq!(unsupported(&server, &v("1.41")), None);
+        assert_eq!(unsupported(&server, &v("1.24")), None);
+        assert_eq!(unsupported(&server, &v("1.99")).as_deref(), Some("1.24 to 1.41"));
+        assert_eq!(unsupported(&server, &v("1.12")).as_deref(), Some("1.24 to 1.41"));
+        assert_eq!(unsupported(&SystemVersion::default(), &v("1.99")), None, "no range, no verdict");
     }
 
     #[test]

@@ -96,6 +96,25 @@ async fn unreachable_endpoints_fail_fast_with_a_typed_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn without_docker_host_or_docker_socket_podmans_socket_is_found() {
+    // A rootless Podman layout whose socket leads to the engine under test
+    // (Podman in the Podman run of the suite), and no Docker socket.
+    let dir = tempfile::tempdir().unwrap();
+    let podman_socket = dir.path().join("xdg/podman/podman.sock");
+    std::fs::create_dir_all(podman_socket.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(engine_socket(), &podman_socket).unwrap();
+    let mut options =
+        options_with(&[("DOCKER_HOST", ""), ("XDG_RUNTIME_DIR", dir.path().join("xdg").to_str().unwrap())]);
+    options.docker_socket = dir.path().join("docker.sock");
+    assert!(options.host.is_none());
+
+    let runtime = connect(&options).await;
+    assert_eq!(runtime.endpoint(), format!("unix://{}", podman_socket.display()));
+    assert_eq!(runtime.info().await.unwrap().name, common::engine_name());
+    stdin_round_trip(&runtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn malformed_docker_config_fails_connect_and_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
@@ -133,7 +152,7 @@ async fn plain_tcp_endpoint_through_a_proxy() {
     let runtime =
         connect(&options_with(&[("DOCKER_HOST", &format!("tcp://127.0.0.1:{port}")), ("DOCKER_TLS_VERIFY", "")])).await;
     assert_eq!(runtime.endpoint(), format!("tcp://127.0.0.1:{port}"));
-    assert_eq!(runtime.info().await.unwrap().name, "Docker Engine");
+    assert_eq!(runtime.info().await.unwrap().name, common::engine_name());
     stdin_round_trip(&runtime).await;
 }
 
@@ -225,7 +244,7 @@ async fn tls_with_client_certificates_from_docker_cert_path() {
             .await;
     assert_eq!(runtime.endpoint(), format!("https://127.0.0.1:{port}"));
     let info = runtime.info().await.unwrap();
-    assert_eq!(info.name, "Docker Engine");
+    assert_eq!(info.name, common::engine_name());
     stdin_round_trip(&runtime).await;
 
     // https:// verifies too, with explicit files.

@@ -16,7 +16,7 @@ use common::{
 async fn info_names_the_engine_and_the_negotiated_version() {
     let runtime = runtime().await;
     let info = runtime.info().await.unwrap();
-    assert_eq!(info.name, "Docker Engine");
+    assert_eq!(info.name, common::engine_name());
     assert!(!info.version.is_empty());
     let server_api = common::docker(&["version", "--format", "{{.Server.APIVersion}}"], None).unwrap();
     let (major, minor) = server_api.split_once('.').unwrap();
@@ -129,6 +129,7 @@ async fn upload_archive_into_a_created_container() {
     let error =
         runtime.upload_archive("s2i-docker-test-no-such-container", "/", chunked(tar_of(&[]), 512)).await.unwrap_err();
     assert_eq!(error.kind, RuntimeErrorKind::NotFound, "{error}");
+    assert!(error.message.to_ascii_lowercase().contains("no such container"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -185,6 +186,111 @@ async fn commit_writes_the_config_and_clears_the_entrypoint() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn commit_records_awkward_values_exactly_and_keeps_the_containers_others() {
+    let runtime = runtime().await;
+    let image = TestImage::import();
+    let mut spec = shell_spec(&image.name, "true", false);
+    spec.env = vec!["KEPT=from the container".into(), "REPLACED=old".into()];
+    spec.labels = BTreeMap::from([
+        ("io.s2i.test.kept".to_owned(), "container label".to_owned()),
+        ("io.s2i.test.replaced".to_owned(), "old".to_owned()),
+    ]);
+    let (container, status, _, _) = run(&runtime, &spec, None).await;
+    assert_eq!(status.code, 0);
+
+    let env = [
+        "REPLACED=new",
+        "SPACED=a b  c ",
+        "QUOTED=\"q\" 'r' \"",
+        "EQUALS=x=y==",
+        "COMMA=a,b, c",
+        "EMPTY=",
+        "UNICODE=ünï ✓",
+        "BACKSLASH=a\\b\\\"",
+        "TAB=a\tb",
+    ];
+    let labels = [
+        ("io.s2i.test.replaced", "new"),
+        ("io.s2i.test.spaced", " a b  c "),
+        ("io.s2i.test.quoted", "\"q\" = 'r' \""),
+        ("io.s2i.test.comma", "a,b, c=d"),
+        ("io.s2i.test.empty", ""),
+        ("key with \"spaces\"", "ünï ✓ \\"),
+    ];
+    let commit = CommitSpec {
+        repository: None,
+        tag: None,
+        cmd: vec!["/bin/sh".into(), "-c".into(), "printf '[%s]\\n' \"$SPACED\" \"$QUOTED\" \"$KEPT\"".into()],
+        entrypoint: vec![],
+        env: env.iter().map(|e| (*e).to_owned()).collect(),
+        user: "1001:0".into(),
+        labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+    };
+    let id = runtime.commit_container(&container.0, &commit).await.unwrap();
+    let _committed = ImageGuard(id.clone());
+    let info = runtime.inspect_image(&id).await.unwrap().expect("the committed image");
+    assert_eq!(info.cmd, commit.cmd);
+    assert!(info.entrypoint.is_empty(), "{:?}", info.entrypoint);
+    assert_eq!(info.user, "1001:0");
+    for entry in env {
+        let (name, value) = entry.split_once('=').unwrap();
+        assert_eq!(info.env_var(name), Some(value), "{name} in {:?}", info.env);
+    }
+    assert_eq!(info.env_var("KEPT"), Some("from the container"), "the container's other variables stay");
+    assert_eq!(info.env.iter().filter(|e| e.starts_with("REPLACED=")).count(), 1, "{:?}", info.env);
+    for (key, value) in labels {
+        assert_eq!(info.labels.get(key).map(String::as_str), Some(value), "{key} in {:?}", info.labels);
+    }
+    assert_eq!(info.labels.get("io.s2i.test.kept").map(String::as_str), Some("container label"));
+
+    let run_spec = s2i_core::runtime::ContainerSpec {
+        name: Some(unique("s2i-docker-test-run")),
+        image: id.clone(),
+        ..Default::default()
+    };
+    let (_run, status, stdout, stderr) = run(&runtime, &run_spec, None).await;
+    assert_eq!(status.code, 0, "{}", String::from_utf8_lossy(&stderr));
+    assert_eq!(String::from_utf8_lossy(&stdout), "[a b  c ]\n[\"q\" 'r' \"]\n[from the container]\n");
+}
+
+/// Whether the engine under test is a Podman that reads a commit's
+/// configuration only from its `changes` (before 4.9.3).
+async fn podman_reads_only_changes(runtime: &s2i_docker::DockerRuntime) -> bool {
+    let info = runtime.info().await.unwrap();
+    let version: Vec<u64> = info.version.split(['.', '-']).take(3).map(|p| p.parse().unwrap_or(0)).collect();
+    info.name == "Podman Engine" && version.as_slice() < [4, 9, 3].as_slice()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commit_of_a_line_break_is_recorded_or_refused_before_writing() {
+    let runtime = runtime().await;
+    let image = TestImage::import();
+    let (container, status, _, _) = run(&runtime, &shell_spec(&image.name, "true", false), None).await;
+    assert_eq!(status.code, 0);
+    let repository = unique("s2i-docker-test-multiline");
+    let _tagged = ImageGuard(format!("{repository}:latest"));
+    let commit = CommitSpec {
+        repository: Some(repository.clone()),
+        tag: Some("latest".into()),
+        cmd: vec!["/bin/sh".into()],
+        labels: BTreeMap::from([("io.s2i.test.message".to_owned(), "first line\nsecond line".to_owned())]),
+        ..CommitSpec::default()
+    };
+    let result = runtime.commit_container(&container.0, &commit).await;
+    if podman_reads_only_changes(&runtime).await {
+        let error = result.unwrap_err();
+        assert_eq!(error.kind, RuntimeErrorKind::Rejected, "{error}");
+        assert!(error.message.contains("\"io.s2i.test.message\""), "the label is named: {error}");
+        assert!(runtime.inspect_image(&format!("{repository}:latest")).await.unwrap().is_none(), "nothing is written");
+    } else {
+        let id = result.unwrap();
+        let _committed = ImageGuard(id.clone());
+        let info = runtime.inspect_image(&id).await.unwrap().unwrap();
+        assert_eq!(info.labels["io.s2i.test.message"], "first line\nsecond line");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn tag_remove_image_and_remove_container() {
     let runtime = runtime().await;
     let image = TestImage::import();
@@ -199,7 +305,8 @@ async fn tag_remove_image_and_remove_container() {
     assert!(runtime.inspect_image(&format!("{repository}:t2")).await.unwrap().is_none());
     let error = runtime.remove_image(&format!("{repository}:t2")).await.unwrap_err();
     assert_eq!(error.kind, RuntimeErrorKind::NotFound, "{error}");
-    assert!(error.message.contains("No such image"), "the engine's own message: {}", error.message);
+    // The engine's own message: Docker says "No such image: NAME", Podman "failed to find image NAME: …".
+    assert!(error.message.contains(&format!("{repository}:t2")), "the engine's own message: {}", error.message);
 
     let error = runtime.tag_image("s2i-docker-test-no-such-image:latest", &repository, "x").await.unwrap_err();
     assert_eq!(error.kind, RuntimeErrorKind::NotFound, "{error}");
@@ -248,7 +355,7 @@ async fn create_container_maps_host_options() {
         &[
             "inspect",
             "--format",
-            "{{json .HostConfig.CapDrop}} {{.HostConfig.NetworkMode}} {{json .HostConfig.SecurityOpt}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.ShmSize}} {{.Config.User}} {{index .Config.Labels \"io.s2i.test\"}} {{json .Config.Env}} {{.Config.OpenStdin}} {{.Config.Tty}}",
+            "{{json .HostConfig.CapDrop}} {{.HostConfig.NetworkMode}} {{json .HostConfig.SecurityOpt}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.ShmSize}} {{.Config.User}} {{index .Config.Labels \"io.s2i.test\"}} {{.Config.OpenStdin}} {{.Config.Tty}}",
             &container.0,
         ],
         None,
@@ -256,6 +363,10 @@ async fn create_container_maps_host_options() {
     .unwrap();
     assert_eq!(
         inspect,
-        "[\"MKNOD\"] none [\"no-new-privileges\"] 67108864 134217728 500000000 16777216 1234 create [\"GREETING=hi\"] false false"
+        "[\"MKNOD\"] none [\"no-new-privileges\"] 67108864 134217728 500000000 16777216 1234 create false false"
     );
+    // Podman adds variables of its own (container=podman, TERM, PATH, HOSTNAME); ours must be there.
+    let env = common::docker(&["inspect", "--format", "{{json .Config.Env}}", &container.0], None).unwrap();
+    let env: Vec<String> = serde_json::from_str(&env).unwrap();
+    assert_eq!(env.iter().filter(|e| e.starts_with("GREETING=")).collect::<Vec<_>>(), ["GREETING=hi"], "{env:?}");
 }

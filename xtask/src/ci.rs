@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use crate::{cmd, docker, docs, fixtures, packages, workspace};
+use crate::{cmd, docker, docs, fixtures, packages, podman, workspace};
 
 /// One CI step: a name to select it by and what it does.
 struct Step {
@@ -94,7 +94,32 @@ fn steps() -> Vec<Step> {
             name: "test",
             action: Action::Cargo { args: &["test", "--workspace"], env: &[("S2I_REQUIRE_ENGINE", "1")] },
         },
+        Step {
+            name: "podman",
+            action: Action::Task {
+                description: "cargo xtask podman && cargo xtask fixtures --podman && \
+                              DOCKER_HOST=unix:///run/s2i-podman/podman.sock S2I_REQUIRE_ENGINE=1 \
+                              cargo test -p s2i-docker -p s2i-cli (the end-to-end suite on Podman; \
+                              a service this step starts is stopped at its end)",
+                run: podman_suite,
+            },
+        },
     ]
+}
+
+/// The crates whose tests run against an engine: the end-to-end suite.
+const ENGINE_TEST_PACKAGES: &[&str] = &["-p", "s2i-docker", "-p", "s2i-cli"];
+
+/// The end-to-end suite against Podman's service, with the fixtures built into it.
+fn podman_suite() -> Result<()> {
+    let service = podman::Service::start_for_ci()?;
+    let result = fixtures::build_into(Some(podman::HOST)).and_then(|()| {
+        let mut cargo = workspace::cargo();
+        cargo.arg("test").args(ENGINE_TEST_PACKAGES).env("DOCKER_HOST", podman::HOST).env("S2I_REQUIRE_ENGINE", "1");
+        cmd::run(&mut cargo)
+    });
+    let stopped = service.stop();
+    result.and(stopped)
 }
 
 /// `cargo xtask ci [--list | STEP...]`.
@@ -166,5 +191,14 @@ mod tests {
     fn cargo_steps_show_their_environment() {
         let test = steps().into_iter().find(|step| step.name == "test").unwrap();
         assert_eq!(test.action.describe(), "S2I_REQUIRE_ENGINE=1 cargo test --workspace");
+    }
+
+    #[test]
+    fn podman_runs_after_the_docker_tests_and_names_its_socket() {
+        let names: Vec<&str> = steps().iter().map(|step| step.name).collect();
+        let position = |name| names.iter().position(|n| *n == name).unwrap();
+        assert!(position("test") < position("podman"), "{names:?}");
+        let podman = steps().into_iter().find(|step| step.name == "podman").unwrap();
+        assert!(podman.action.describe().contains(podman::HOST));
     }
 }

@@ -13,6 +13,16 @@ pub(crate) fn docker() -> Command {
     Command::new("docker")
 }
 
+/// A `docker` command for the engine at `host` (a `DOCKER_HOST` value, e.g.
+/// Podman's socket), or for the environment's engine when `None`.
+pub(crate) fn docker_at(host: Option<&str>) -> Command {
+    let mut docker = docker();
+    if let Some(host) = host {
+        docker.env("DOCKER_HOST", host);
+    }
+    docker
+}
+
 /// The command line of `cmd`, for messages.
 pub(crate) fn display(cmd: &Command) -> String {
     std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(quote).collect::<Vec<_>>().join(" ")

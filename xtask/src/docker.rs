@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{cmd, workspace};
 
-/// How long a freshly started `dockerd` gets to answer.
+/// How long a freshly started `dockerd` (or Podman service) gets to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Makes sure `docker info` works, installing and starting the engine if
@@ -50,7 +50,10 @@ pub(crate) fn ensure_engine() -> Result<()> {
         let (child, log) = start_dockerd()?;
         (Some(child), Some(log))
     };
-    wait_for_engine(child, log.as_deref())
+    let mut child = child;
+    let version = wait_for("dockerd", child.as_mut(), log.as_deref(), engine_version)?;
+    println!("docker: engine {version}");
+    Ok(())
 }
 
 /// The engine's version if `docker info` answers.
@@ -85,7 +88,7 @@ fn dockerd_is_running() -> bool {
 
 /// Starts `dockerd` detached from xtask, logging to a file.
 fn start_dockerd() -> Result<(Child, PathBuf)> {
-    let (log, log_path) = open_log()?;
+    let (log, log_path) = open_log("s2i-dockerd.log")?;
     let mut dockerd = Command::new("dockerd");
     dockerd
         .stdin(Stdio::null())
@@ -98,40 +101,45 @@ fn start_dockerd() -> Result<(Child, PathBuf)> {
     Ok((child, log_path))
 }
 
-/// The dockerd log: `/var/log/s2i-dockerd.log`, or the target directory when
-/// `/var/log` is not writable.
-fn open_log() -> Result<(File, PathBuf)> {
+/// The log of a server xtask starts: `/var/log/NAME`, or the target
+/// directory when `/var/log` is not writable.
+pub(crate) fn open_log(name: &str) -> Result<(File, PathBuf)> {
     let open = |path: &Path| OpenOptions::new().create(true).append(true).open(path);
-    let preferred = PathBuf::from("/var/log/s2i-dockerd.log");
+    let preferred = Path::new("/var/log").join(name);
     if let Ok(file) = open(&preferred) {
         return Ok((file, preferred));
     }
-    let fallback = workspace::target_dir()?.join("s2i-dockerd.log");
+    let fallback = workspace::target_dir()?.join(name);
     std::fs::create_dir_all(fallback.parent().expect("a file in a directory"))?;
     let file = open(&fallback).with_context(|| format!("cannot open {}", fallback.display()))?;
     Ok((file, fallback))
 }
 
-/// Polls `docker info` until it answers, the daemon we started exits, or
+/// Polls `answer` until it gives something (returned, with how long it took),
+/// the server `program` that we started as `child` exits, or
 /// [`START_TIMEOUT`] passes.
-fn wait_for_engine(mut child: Option<Child>, log: Option<&Path>) -> Result<()> {
+pub(crate) fn wait_for(
+    program: &str,
+    mut child: Option<&mut Child>,
+    log: Option<&Path>,
+    answer: impl Fn() -> Option<String>,
+) -> Result<String> {
     let started = Instant::now();
     let log_tail = || match log {
         Some(log) => format!("its log {} ends with:\n{}", log.display(), tail(log, 4096)),
         None => "it was not started by xtask; see its own log".to_owned(),
     };
     loop {
-        if let Some(version) = engine_version() {
-            println!("docker: engine {version} is running (answered after {})", cmd::human(started.elapsed()));
-            return Ok(());
+        if let Some(answer) = answer() {
+            return Ok(format!("{answer} is running (answered after {})", cmd::human(started.elapsed())));
         }
         if let Some(child) = child.as_mut()
             && let Some(status) = child.try_wait()?
         {
-            bail!("dockerd exited ({status}) before answering; its log ends with:\n{}", log_tail());
+            bail!("{program} exited ({status}) before answering; {}", log_tail());
         }
         if started.elapsed() > START_TIMEOUT {
-            bail!("dockerd did not answer `docker info` within {}s; {}", START_TIMEOUT.as_secs(), log_tail());
+            bail!("{program} did not answer within {}s; {}", START_TIMEOUT.as_secs(), log_tail());
         }
         sleep(Duration::from_millis(500));
     }

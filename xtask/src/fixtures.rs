@@ -14,6 +14,12 @@
 //! (its files and its parents' hashes). An image whose label already matches
 //! is not rebuilt, so a second run takes a second or two. Adding a fixture
 //! is adding a directory.
+//!
+//! `cargo xtask fixtures --podman` builds the same images into Podman's
+//! storage, through the Docker-compatible API of `cargo xtask podman` (the
+//! same `docker` commands, pointed at its socket). Podman names them
+//! `docker.io/s2i-fixtures/…`, which is what `s2i-fixtures/…` means to a
+//! Docker client, so the tests find them by the same names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -25,7 +31,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail, ensure};
 use sha2::{Digest, Sha256};
 
-use crate::{cmd, docker, workspace};
+use crate::{cmd, docker, podman, workspace};
 
 /// The repository part shared by all fixture images.
 pub(crate) const NAMESPACE: &str = "s2i-fixtures";
@@ -48,6 +54,12 @@ pub(crate) fn run() -> Result<()> {
     build_all()
 }
 
+/// `cargo xtask fixtures --podman`: the same, into xtask's Podman service.
+pub(crate) fn run_podman() -> Result<()> {
+    podman::ensure_service()?;
+    build_into(Some(podman::HOST))
+}
+
 /// The reference of the fixture image `name`.
 pub(crate) fn image(name: &str) -> String {
     format!("{NAMESPACE}/{name}:latest")
@@ -58,8 +70,15 @@ fn images_dir() -> PathBuf {
     workspace::root().join("fixtures").join("images")
 }
 
-/// Builds the base and every fixture image that is not up to date.
+/// Builds the base and every fixture image that is not up to date, on the
+/// environment's engine.
 pub(crate) fn build_all() -> Result<()> {
+    build_into(None)
+}
+
+/// Builds the base and every fixture image that is not up to date, on the
+/// engine at `host` (a `DOCKER_HOST` value), or the environment's when `None`.
+pub(crate) fn build_into(host: Option<&str>) -> Result<()> {
     let busybox = ensure_busybox()?;
     let fixtures = build_order(load_fixtures(&images_dir())?)?;
     let mut hashes = BTreeMap::new();
@@ -67,7 +86,7 @@ pub(crate) fn build_all() -> Result<()> {
 
     let rootfs = base_rootfs(&busybox)?;
     let base_hash = hash_base(&rootfs);
-    if let Some(old) = ensure_image(BASE, &base_hash, |hash| import_base(&rootfs, hash))? {
+    if let Some(old) = ensure_image(host, BASE, &base_hash, |hash| import_base(host, &rootfs, hash))? {
         replaced.push(old);
     }
     hashes.insert(BASE.to_owned(), base_hash);
@@ -76,7 +95,7 @@ pub(crate) fn build_all() -> Result<()> {
         let parents: Vec<(&str, &str)> =
             fixture.parents.iter().map(|parent| (parent.as_str(), hashes[parent].as_str())).collect();
         let hash = hash_fixture(&fixture.dir, &parents)?;
-        if let Some(old) = ensure_image(&fixture.name, &hash, |hash| build_fixture(fixture, hash))? {
+        if let Some(old) = ensure_image(host, &fixture.name, &hash, |hash| build_fixture(host, fixture, hash))? {
             replaced.push(old);
         }
         hashes.insert(fixture.name.clone(), hash);
@@ -85,16 +104,21 @@ pub(crate) fn build_all() -> Result<()> {
     // Drop the images that were replaced, unless something still uses them
     // (a container, or an image built from them): then docker refuses.
     for old in replaced.iter().rev() {
-        cmd::succeeds(cmd::docker().args(["image", "rm", old]));
+        cmd::succeeds(cmd::docker_at(host).args(["image", "rm", old]));
     }
     Ok(())
 }
 
 /// Builds `name` with `build` unless the existing image has `hash`. Returns
 /// the ID of the image it replaced, if any.
-fn ensure_image(name: &str, hash: &str, build: impl FnOnce(&str) -> Result<()>) -> Result<Option<String>> {
+fn ensure_image(
+    host: Option<&str>,
+    name: &str,
+    hash: &str,
+    build: impl FnOnce(&str) -> Result<()>,
+) -> Result<Option<String>> {
     let image = image(name);
-    let existing = inspect(&image)?;
+    let existing = inspect(host, &image)?;
     let short = &hash[..12];
     if let Some((_, Some(existing_hash))) = &existing
         && existing_hash == hash
@@ -110,15 +134,17 @@ fn ensure_image(name: &str, hash: &str, build: impl FnOnce(&str) -> Result<()>) 
 
 /// The ID and fixture hash label of an image, or `None` if there is no such
 /// image.
-fn inspect(image: &str) -> Result<Option<(String, Option<String>)>> {
-    let out = cmd::docker()
+fn inspect(host: Option<&str>, image: &str) -> Result<Option<(String, Option<String>)>> {
+    let out = cmd::docker_at(host)
         .args(["image", "inspect", "--format", "{{.Id}} {{json .Config.Labels}}", image])
         .stdin(Stdio::null())
         .output()
         .context("cannot run `docker image inspect`")?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if stderr.to_ascii_lowercase().contains("no such image") {
+        // Docker says "No such image", Podman "…: image not known".
+        let stderr_lower = stderr.to_ascii_lowercase();
+        if stderr_lower.contains("no such image") || stderr_lower.contains("image not known") {
             return Ok(None);
         }
         bail!("`docker image inspect {image}` failed: {stderr}");
@@ -418,8 +444,8 @@ impl Rootfs {
 }
 
 /// `docker import` of the root filesystem, piped on stdin.
-fn import_base(rootfs: &[u8], hash: &str) -> Result<()> {
-    let mut import = cmd::docker();
+fn import_base(host: Option<&str>, rootfs: &[u8], hash: &str) -> Result<()> {
+    let mut import = cmd::docker_at(host);
     import.arg("import");
     for change in BASE_CHANGES {
         import.args(["--change", change]);
@@ -471,22 +497,22 @@ fn host_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// `docker build` of one fixture directory with the classic builder (the
 /// engine is offline and BuildKit may be unavailable to the CLI). A fixture
 /// with `host-files` gets a context tar with those files under `host/`.
-fn build_fixture(fixture: &Fixture, hash: &str) -> Result<()> {
-    let host = host_files(&fixture.dir)?;
-    let mut build = cmd::docker();
+fn build_fixture(host: Option<&str>, fixture: &Fixture, hash: &str) -> Result<()> {
+    let host_paths = host_files(&fixture.dir)?;
+    let mut build = cmd::docker_at(host);
     build
         .env("DOCKER_BUILDKIT", "0")
         .args(["build", "--force-rm", "--label"])
         .arg(format!("{HASH_LABEL}={hash}"))
         .args(["--tag", &image(&fixture.name)]);
-    if host.is_empty() {
+    if host_paths.is_empty() {
         cmd::output(build.arg(&fixture.dir))?;
         return Ok(());
     }
     let mut context = tar::Builder::new(Vec::new());
     context.follow_symlinks(true);
     context.append_dir_all(".", &fixture.dir)?;
-    for path in &host {
+    for path in &host_paths {
         let inside = Path::new("host").join(path.strip_prefix("/").expect("absolute"));
         context.append_path_with_name(path, inside)?;
     }

@@ -1,7 +1,10 @@
-//! A minimal HTTP/1.0 client, enough to fetch the demo's page.
+//! A minimal HTTP/1.0 client, enough to fetch the demo's page and to ask an
+//! engine's unix socket whether it answers.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -14,13 +17,27 @@ pub(crate) struct Response {
     pub(crate) body: String,
 }
 
+/// How long one request may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
 /// `GET path` from `addr` once.
 pub(crate) fn get(addr: SocketAddr, path: &str) -> Result<Response> {
-    const TIMEOUT: Duration = Duration::from_secs(5);
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    let stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: s2i-xtask\r\nConnection: close\r\n\r\n");
+    exchange(stream, &addr.to_string(), path)
+}
+
+/// `GET path` from the server on the unix socket `socket` once.
+pub(crate) fn get_unix(socket: &Path, path: &str) -> Result<Response> {
+    let stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    exchange(stream, "localhost", path)
+}
+
+fn exchange(mut stream: impl Read + Write, host: &str, path: &str) -> Result<Response> {
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: s2i-xtask\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
@@ -100,5 +117,23 @@ mod tests {
         let response = get_with_retry(addr, "/", Duration::from_secs(5)).unwrap();
         assert_eq!(response.body, "hello");
         assert!(server.join().unwrap().starts_with("GET / HTTP/1.0\r\n"));
+    }
+
+    #[test]
+    fn fetches_from_a_unix_socket() {
+        let socket = std::env::temp_dir().join(format!("s2i-xtask-http-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&socket);
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let n = stream.read(&mut request).unwrap();
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK").unwrap();
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        let response = get_unix(&socket, "/_ping").unwrap();
+        std::fs::remove_file(&socket).unwrap();
+        assert_eq!(response, Response { status: 200, body: "OK".to_owned() });
+        assert!(server.join().unwrap().starts_with("GET /_ping HTTP/1.0\r\n"));
     }
 }

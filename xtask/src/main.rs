@@ -4,6 +4,7 @@
 //! no shell scripts to rot. Each task is a module:
 //!
 //! - [`docker`]: make a Docker engine available (`cargo xtask docker`);
+//! - [`podman`]: make Podman's Docker-compatible API available (`cargo xtask podman`);
 //! - [`fixtures`]: build the offline fixture images (`cargo xtask fixtures`);
 //! - [`demo`]: build and serve the example web app (`cargo xtask demo`);
 //! - [`ci`]: the full check, also run by `.ci/run` (`cargo xtask ci`);
@@ -21,6 +22,7 @@ mod docs;
 mod fixtures;
 mod http;
 mod packages;
+mod podman;
 mod workspace;
 
 use std::process::ExitCode;
@@ -36,10 +38,15 @@ Tasks:
   docker              make a Docker engine available (install docker.io and
                       start dockerd when needed)
   docs                regenerate the CLI reference and man pages under docs/
+  podman [--stop]     make Podman's Docker-compatible API available on
+                      unix:///run/s2i-podman/podman.sock (start
+                      `podman system service` with xtask's configuration);
+                      --stop stops the service it started
   packages            install the Debian packages whose programs the tests
                       run (docker-registry, haproxy, podman, dash)
-  fixtures            build the offline fixture images s2i-fixtures/* from
-                      fixtures/images/ (skips images that are up to date)
+  fixtures [--podman] build the offline fixture images s2i-fixtures/* from
+                      fixtures/images/ (skips images that are up to date);
+                      into Podman's service with --podman
   demo                build examples/hello-web with s2i, run it and fetch its
                       page, then clean up
   ci [--list|STEP..]  run the CI steps (all, or the named ones) in order,
@@ -83,10 +90,16 @@ fn run(args: &[String]) -> Result<()> {
             no_arguments(task, rest)?;
             packages::ensure()
         }
-        "fixtures" => {
-            no_arguments(task, rest)?;
-            fixtures::run()
-        }
+        "podman" => match rest {
+            [] => podman::ensure_service(),
+            [flag] if flag == "--stop" => podman::stop_service(),
+            _ => bail!("`cargo xtask podman` takes only --stop, got {rest:?}"),
+        },
+        "fixtures" => match rest {
+            [] => fixtures::run(),
+            [flag] if flag == "--podman" => fixtures::run_podman(),
+            _ => bail!("`cargo xtask fixtures` takes only --podman, got {rest:?}"),
+        },
         "demo" => {
             no_arguments(task, rest)?;
             demo::run()

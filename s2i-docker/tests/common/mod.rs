@@ -39,6 +39,14 @@ pub fn engine_socket() -> PathBuf {
     }
 }
 
+/// The product name of the engine under test (`Docker Engine` or `Podman
+/// Engine`), as the docker CLI sees it.
+pub fn engine_name() -> &'static str {
+    let components = docker(&["version", "--format", "{{json .Server.Components}}"], None)
+        .unwrap_or_else(|e| panic!("{START_ENGINE}: `docker version` failed: {e}"));
+    if components.contains("\"Podman Engine\"") { "Podman Engine" } else { "Docker Engine" }
+}
+
 /// Run the docker CLI; `Err` with its output when it fails.
 pub fn docker(args: &[&str], stdin: Option<&[u8]>) -> Result<String, String> {
     let mut child = Command::new("docker")
