@@ -54,6 +54,11 @@ const SCENARIOS: &[Scenario] = &[
         description: "a clean build of 20,000 files, ~200 MB in 200 directories",
         measure: large,
     },
+    Scenario {
+        name: "incremental",
+        description: "an incremental rebuild of the large source, all of it saved as artifacts, beside a clean build",
+        measure: incremental,
+    },
 ];
 
 /// What the scenarios share.
@@ -143,6 +148,62 @@ fn large(bench: &Bench) -> Result<Vec<Figure>> {
     Ok(runs.figures("large", 1.10, Some(64.0)))
 }
 
+/// Scripts for the incremental scenario: assemble installs the artifacts of
+/// the previous build, then the source; save-artifacts saves the whole app.
+const INCREMENTAL_ASSEMBLE: &str = "#!/bin/sh\nset -e\ncd /opt/app-root/src\n\
+if [ -d /tmp/artifacts ]; then cp -R /tmp/artifacts/. ./ && rm -rf /tmp/artifacts; echo restored; fi\n\
+cp -R /tmp/src/. ./\n";
+const INCREMENTAL_SAVE: &str = "#!/bin/sh\nexec tar -cf - -C /opt/app-root/src .\n";
+/// The image the incremental scenario rebuilds (removed at the end).
+const INCREMENTAL_IMAGE: &str = "bench/incremental:latest";
+
+fn incremental(bench: &Bench) -> Result<Vec<Figure>> {
+    let src = bench.dir.join("large");
+    generate_large_source(&src, &bench.dir.join("large.stamp"))?;
+    let scripts = bench.dir.join("incremental-scripts");
+    std::fs::create_dir_all(&scripts)?;
+    for (name, text) in [("assemble", INCREMENTAL_ASSEMBLE), ("save-artifacts", INCREMENTAL_SAVE)] {
+        let path = scripts.join(name);
+        std::fs::write(&path, text)?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    }
+    let url = format!("file://{}", scripts.display());
+    let clean_args = ["--scripts-url", url.as_str()];
+    let incremental_args = ["--scripts-url", url.as_str(), "--incremental", "--rm"];
+    let measured = if bench.quick { 2 } else { 3 };
+    let (mut clean, mut rebuilt) = (Vec::new(), Vec::new());
+    // The first incremental build has no previous image; it makes one.
+    time_s2i_with(bench, &src, INCREMENTAL_IMAGE, &clean_args, false)?;
+    for iteration in 0..=measured {
+        settle()?;
+        let c = time_s2i_with(bench, &src, S2I_IMAGE, &clean_args, true)?;
+        settle()?;
+        let i = time_s2i_with(bench, &src, INCREMENTAL_IMAGE, &incremental_args, false)?;
+        if !std::fs::read_to_string(bench.dir.join("s2i.log"))?.contains("restored") {
+            bail!("the incremental build did not restore the artifacts; see {}", bench.dir.join("s2i.log").display());
+        }
+        let warm_up = if iteration == 0 { " (warm-up, discarded)" } else { "" };
+        println!(
+            "bench: incremental run {iteration}{warm_up}: clean {:.3}s; incremental {:.3}s, peak RSS {:.1} MiB",
+            c.wall.as_secs_f64(),
+            i.wall.as_secs_f64(),
+            i.peak_rss.unwrap_or(0) as f64 / (1024.0 * 1024.0)
+        );
+        if iteration > 0 {
+            clean.push(c);
+            rebuilt.push(i);
+        }
+    }
+    remove_image(INCREMENTAL_IMAGE)?;
+    let peak = rebuilt.iter().chain(&clean).filter_map(|r| r.peak_rss).max().unwrap_or(0);
+    let median_of = |runs: &[Run]| median(runs.iter().map(|r| r.wall.as_secs_f64()).collect());
+    Ok(vec![
+        Figure::new("incremental: clean build, median".into(), median_of(&clean), Unit::Seconds, None),
+        Figure::new("incremental: incremental rebuild, median".into(), median_of(&rebuilt), Unit::Seconds, None),
+        Figure::new("incremental: s2i peak RSS".into(), peak as f64 / (1024.0 * 1024.0), Unit::MiB, Some(64.0)),
+    ])
+}
+
 // ---------------------------------------------------------------------------
 // Measuring.
 
@@ -222,10 +283,23 @@ fn compare(bench: &Bench, label: &str, src: &Path, measured: usize) -> Result<Co
 
 /// `s2i build <src> BUILDER S2I_IMAGE`, timed, with its peak RSS.
 fn time_s2i(bench: &Bench, src: &Path) -> Result<Run> {
+    time_s2i_with(bench, src, S2I_IMAGE, &[], true)
+}
+
+/// `s2i build <src> BUILDER <image> <args>`, timed, with its peak RSS; the
+/// image is removed afterwards when `remove` says so.
+fn time_s2i_with(bench: &Bench, src: &Path, image: &str, args: &[&str], remove: bool) -> Result<Run> {
     let log_path = bench.dir.join("s2i.log");
     let log = File::create(&log_path)?;
     let mut build = Command::new(&bench.s2i);
-    build.arg("build").arg(src).args([BUILDER, S2I_IMAGE]).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+    build
+        .arg("build")
+        .arg(src)
+        .args([BUILDER, image])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
     let shown = cmd::display(&build);
     let started = Instant::now();
     let child = build.spawn().with_context(|| format!("cannot run `{shown}`"))?;
@@ -234,7 +308,9 @@ fn time_s2i(bench: &Bench, src: &Path) -> Result<Run> {
     if !status.success() {
         bail!("`{shown}` failed ({status}); its output ends with:\n{}", tail(&log_path));
     }
-    remove_image(S2I_IMAGE)?;
+    if remove {
+        remove_image(image)?;
+    }
     Ok(Run { wall, peak_rss: Some(peak_rss) })
 }
 
