@@ -60,6 +60,9 @@ impl ContainerRuntime for FakeImages {
     async fn tag_image(&self, _: &str, _: &str, _: &str) -> Result<(), RuntimeError> {
         refuse()
     }
+    async fn list_containers(&self, _: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>, RuntimeError> {
+        refuse()
+    }
 }
 
 fn builder(labels: &[(&str, &str)], user: &str) -> ImageInfo {
