@@ -13,7 +13,7 @@
 //! - [`matching`]: which route serves a request (host or SNI, and path);
 //! - [`haproxy`]: the router's configuration, map files and certificates,
 //!   laid out as OpenShift's router does, and [`router`] to run HAProxy on it;
-//! - `export` (next): the same route for a cluster, as a Route, an Ingress or
+//! - [`export`]: the same route for a cluster, as a Route, an Ingress or
 //!   Gateway API objects, with a warning for each setting that cannot carry over.
 //!
 //! Nothing here stores objects: callers hand routes and services in (from a
@@ -61,6 +61,7 @@
 pub mod admission;
 pub mod annotations;
 pub mod error;
+pub mod export;
 pub mod haproxy;
 pub mod host;
 pub mod matching;
@@ -71,6 +72,7 @@ pub mod router;
 pub mod service;
 pub mod tls;
 pub mod validation;
+pub mod yaml;
 
 pub use error::{Error, Result};
 pub use meta::{ObjectKey, ObjectMeta};

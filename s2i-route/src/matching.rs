@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use crate::admission::AdmittedRoute;
+use crate::haproxy::backend_name;
 use crate::haproxy::maps::path_regex;
 use crate::host::normalize_request_host;
 use crate::meta::ObjectKey;
@@ -116,24 +117,32 @@ impl PathPattern {
     }
 }
 
+/// A line of a map: the path part of its key and its value (what orders
+/// lines of one host), how the path matches, and the route.
+type MapLine = (String, PathPattern, usize);
+
 /// One map: per host, the routes in the map's order.
 #[derive(Debug, Default)]
 struct HostPathIndex {
-    exact: HashMap<String, Vec<(String, PathPattern, usize)>>,
-    wildcard: HashMap<String, Vec<(String, PathPattern, usize)>>,
+    exact: HashMap<String, Vec<MapLine>>,
+    wildcard: HashMap<String, Vec<MapLine>>,
 }
 
 impl HostPathIndex {
-    fn insert(&mut self, entry: &RouteEntry, index: usize) {
+    /// Adds a route's line; `value` is what the map file says for it (two
+    /// routes of a host with the same key, such as paths `""` and `/`, are
+    /// ordered by it, as in the file).
+    fn insert(&mut self, entry: &RouteEntry, value: &str, index: usize) {
         let (table, host) = if entry.wildcard {
             (&mut self.wildcard, crate::host::wildcard_key(&entry.host).to_owned())
         } else {
             (&mut self.exact, entry.host.clone())
         };
-        table.entry(host).or_default().push((path_regex(&entry.path), PathPattern::new(&entry.path), index));
+        let line = format!("{} {value}", path_regex(&entry.path));
+        table.entry(host).or_default().push((line, PathPattern::new(&entry.path), index));
     }
 
-    /// Puts each host's routes in the map files' order (reverse lexicographic by key).
+    /// Puts each host's routes in the map files' order (reverse lexicographic by line).
     fn finish(&mut self) {
         for list in self.exact.values_mut().chain(self.wildcard.values_mut()) {
             list.sort_by(|a, b| b.0.cmp(&a.0));
@@ -141,9 +150,8 @@ impl HostPathIndex {
     }
 
     fn find(&self, host: &str, path: &str) -> Option<usize> {
-        let first = |list: &Vec<(String, PathPattern, usize)>| {
-            list.iter().find(|(_, pattern, _)| pattern.matches(path)).map(|(_, _, index)| *index)
-        };
+        let first =
+            |list: &Vec<MapLine>| list.iter().find(|(_, pattern, _)| pattern.matches(path)).map(|(_, _, index)| *index);
         if let Some(found) = self.exact.get(host).and_then(first) {
             return Some(found);
         }
@@ -181,16 +189,18 @@ impl RouteTable {
                     .collect(),
             };
             let index = table.entries.len();
-            table.redirect.insert(&entry, index);
+            let backend = backend_name(admitted);
+            let redirect = if entry.insecure_policy == InsecureEdgeTerminationPolicy::Redirect { "1" } else { "0" };
+            table.redirect.insert(&entry, redirect, index);
             match entry.termination {
-                None => table.http.insert(&entry, index),
+                None => table.http.insert(&entry, &backend, index),
                 Some(TlsTermination::Edge | TlsTermination::Reencrypt) => {
-                    table.terminated.insert(&entry, index);
+                    table.terminated.insert(&entry, &backend, index);
                     if entry.insecure_policy == InsecureEdgeTerminationPolicy::Allow {
-                        table.http.insert(&entry, index);
+                        table.http.insert(&entry, &backend, index);
                     }
                 }
-                Some(TlsTermination::Passthrough) => table.passthrough.insert(&entry, index),
+                Some(TlsTermination::Passthrough) => table.passthrough.insert(&entry, &backend, index),
             }
             table.entries.push(entry);
         }

@@ -1,7 +1,6 @@
 //! Routes and services read from YAML (or JSON) text: one object per
 //! document, or `List`s of them, as `oc get -o yaml` writes them.
 
-use serde::Serialize;
 use serde::de::Deserialize;
 
 use crate::error::Error;
@@ -95,18 +94,6 @@ impl Objects {
     pub fn route(&self, namespace: &str, name: &str) -> Option<&Route> {
         self.routes.iter().find(|route| route.metadata.namespace == namespace && route.metadata.name == name)
     }
-}
-
-/// Writes objects as YAML documents separated by `---`.
-pub fn to_yaml<T: Serialize>(objects: &[T]) -> Result<String, serde_yaml_ng::Error> {
-    let mut text = String::new();
-    for (index, object) in objects.iter().enumerate() {
-        if index > 0 {
-            text.push_str("---\n");
-        }
-        text.push_str(&serde_yaml_ng::to_string(object)?);
-    }
-    Ok(text)
 }
 
 #[cfg(test)]

@@ -198,7 +198,7 @@ pub struct TlsConfig {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub ca_certificate: String,
     /// CA that signs the endpoints' certificates, for `reencrypt` (PEM).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(rename = "destinationCACertificate", skip_serializing_if = "String::is_empty")]
     pub destination_ca_certificate: String,
     /// What the plain-HTTP port does with the route's host.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -235,7 +235,7 @@ struct TlsConfigWire {
     key: String,
     #[serde(default)]
     ca_certificate: String,
-    #[serde(default)]
+    #[serde(default, rename = "destinationCACertificate")]
     destination_ca_certificate: String,
     #[serde(default)]
     insecure_edge_termination_policy: Option<String>,

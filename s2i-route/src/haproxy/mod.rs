@@ -10,7 +10,9 @@
 //! conf/os_http_be.map              host+path regex → backend, plain-HTTP port
 //! conf/os_edge_reencrypt_be.map    host+path regex → backend, after TLS termination
 //! conf/os_route_http_redirect.map  host+path regex → 1 (Redirect) or 0
-//! conf/os_tcp_be.map               SNI regex → passthrough backend
+//! conf/os_tcp_be.map               SNI regex → passthrough backend (OpenShift also lists
+//!                                  path-less reencrypt routes there, unused except that a
+//!                                  wildcard passthrough route's SNI would then pick them: left out)
 //! conf/os_sni_passthrough.map      SNI regex → 1, for passthrough routes
 //! conf/os_wildcard_domain.map      wildcard host regex → 1
 //! conf/cert_config.map             crt-list: route certificate → SNI filter
@@ -394,9 +396,6 @@ pub fn render(
                 add(TERMINATED_MAP, format!("{key} {backend}"));
                 if policy == InsecureEdgeTerminationPolicy::Allow {
                     add(HTTP_MAP, format!("{key} {backend}"));
-                }
-                if termination == Some(TlsTermination::Reencrypt) && spec.path.is_empty() {
-                    add(TCP_MAP, format!("{} {backend}", host_path_key(&route.host, "", wildcard)));
                 }
             }
             Some(TlsTermination::Passthrough) => {
