@@ -116,10 +116,7 @@ impl Process {
                 Ok(line) => {
                     let success = line.contains("Loading success");
                     let failure = line.contains("Loading failure");
-                    self.recent.push_back(line);
-                    if self.recent.len() > KEPT_LINES {
-                        self.recent.pop_front();
-                    }
+                    self.keep(line);
                     if success {
                         return Ok(());
                     }
@@ -129,6 +126,7 @@ impl Process {
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
+                    // Its stderr closed: it is exiting.
                     let status = self.child.wait().map(|status| status.to_string()).unwrap_or_default();
                     return Err(Error::HaproxyFailed {
                         what: format!("{what} (it exited: {status})"),
@@ -137,7 +135,7 @@ impl Process {
                 }
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                self.drain();
+                self.collect_last_words();
                 return Err(Error::HaproxyFailed {
                     what: format!("{what} (it exited: {status})"),
                     output: self.recent_output(),
@@ -152,13 +150,26 @@ impl Process {
         }
     }
 
+    /// After HAProxy exited: keeps what it wrote until its stderr closes (at
+    /// most a second), so an error shows its last messages.
+    fn collect_last_words(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            self.keep(line);
+        }
+    }
+
+    fn keep(&mut self, line: String) {
+        self.recent.push_back(line);
+        if self.recent.len() > KEPT_LINES {
+            self.recent.pop_front();
+        }
+    }
+
     /// Keeps the lines already written.
     fn drain(&mut self) {
         while let Ok(line) = self.lines.try_recv() {
-            self.recent.push_back(line);
-            if self.recent.len() > KEPT_LINES {
-                self.recent.pop_front();
-            }
+            self.keep(line);
         }
     }
 
@@ -168,7 +179,7 @@ impl Process {
     }
 
     /// `SIGTERM`, then `SIGKILL` if HAProxy does not exit in time.
-    fn stop(mut self) -> Result<(), Error> {
+    fn stop(mut self) {
         let stopped = if self.child.try_wait().ok().flatten().is_some() {
             true
         } else {
@@ -191,7 +202,6 @@ impl Process {
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
-        Ok(())
     }
 }
 
@@ -270,7 +280,7 @@ impl Router {
         };
         if let Some(exit) = &exited {
             if let Some(process) = self.process.take() {
-                process.stop()?;
+                process.stop();
             }
             (self.events)(RouterEvent::Restarted { exit: exit.clone() });
         }
@@ -343,7 +353,7 @@ impl Router {
         });
         let mut process = Process { child, lines, recent: VecDeque::new(), reader: Some(reader) };
         if let Err(error) = process.wait_loaded("did not start") {
-            let _ = process.stop();
+            process.stop();
             self.remove_sockets();
             return Err(error);
         }
@@ -358,20 +368,20 @@ impl Router {
         }
     }
 
-    /// Stops HAProxy (if it runs) and removes its sockets.
-    pub fn stop(&mut self) -> Result<(), Error> {
+    /// Stops HAProxy (if it runs) and removes its sockets: `SIGTERM`, and
+    /// `SIGKILL` after 5 s.
+    pub fn stop(&mut self) {
         if let Some(process) = self.process.take() {
-            process.stop()?;
+            process.stop();
             self.remove_sockets();
             (self.events)(RouterEvent::Stopped);
         }
         self.current = None;
-        Ok(())
     }
 }
 
 impl Drop for Router {
     fn drop(&mut self) {
-        let _ = self.stop();
+        self.stop();
     }
 }

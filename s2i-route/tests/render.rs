@@ -6,18 +6,12 @@ use std::process::Command;
 
 mod common;
 
-use common::{annotate, now};
+use common::{annotate, now, require_haproxy};
 use s2i_route::admission::{AdmissionConfig, AdmittedRoute, admit};
 use s2i_route::haproxy::{RenderedConfig, RouterConfig, endpoint_weights, render};
 use s2i_route::route::{RouteHttpHeader, RouteHttpHeaderAction, RouteHttpHeaderActions, RouteHttpHeaders};
 use s2i_route::service::{EndpointSource, ResolvedEndpoint};
 use s2i_route::*;
-
-/// Fails (never skips) without HAProxy.
-fn require_haproxy() {
-    let ok = Command::new("haproxy").arg("-v").output().is_ok_and(|out| out.status.success());
-    assert!(ok, "HAProxy is needed: install it with `sudo apt-get install haproxy` (or `cargo xtask packages`)");
-}
 
 fn haproxy_check(dir: &std::path::Path) {
     require_haproxy();

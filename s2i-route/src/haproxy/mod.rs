@@ -120,7 +120,8 @@ pub struct RouterConfig {
     pub default_certificate: String,
     /// Timeouts.
     pub timeouts: Timeouts,
-    /// Most connections at once (`maxconn`).
+    /// Most connections at once (`maxconn`; HAProxy needs about twice as
+    /// many file descriptors, so keep it under half of `ulimit -Hn`).
     pub max_connections: u32,
     /// HAProxy threads; HAProxy's own choice when `None`.
     pub threads: Option<u32>,
@@ -146,7 +147,8 @@ pub struct RouterConfig {
 }
 
 impl RouterConfig {
-    /// Defaults on loopback: HTTP on 9080, HTTPS on 9443, stats on 1936.
+    /// Defaults for a laptop: loopback, HTTP on 9080, HTTPS on 9443, stats on
+    /// 1936, 2000 connections (OpenShift: ports 80/443, 20000 connections).
     pub fn new(default_certificate: String) -> Self {
         RouterConfig {
             bind_address: IpAddr::from([127, 0, 0, 1]),
@@ -155,7 +157,7 @@ impl RouterConfig {
             stats_port: Some(1936),
             default_certificate,
             timeouts: Timeouts::default(),
-            max_connections: 20000,
+            max_connections: 2000,
             threads: None,
             load_balance_algorithm: Balance::Random,
             tcp_balance_scheme: Balance::Source,

@@ -46,3 +46,9 @@ pub fn annotate(mut route: Route, pairs: &[(&str, &str)]) -> Route {
 pub fn now() -> Timestamp {
     "2026-02-01T00:00:00Z".parse().unwrap()
 }
+
+/// Fails (never skips) without HAProxy.
+pub fn require_haproxy() {
+    let ok = std::process::Command::new("haproxy").arg("-v").output().is_ok_and(|out| out.status.success());
+    assert!(ok, "HAProxy is needed: install it with `sudo apt-get install haproxy` (or `cargo xtask packages`)");
+}
