@@ -107,6 +107,14 @@ pub enum Error {
         context: String,
     },
 
+    /// An object could not be written as YAML.
+    #[error("cannot write YAML: {message}")]
+    #[diagnostic(code(s2i::route::yaml), help("this is a bug in s2i; please report it with the object that caused it"))]
+    WriteYaml {
+        /// The serialiser's message.
+        message: String,
+    },
+
     /// Reading or writing a file failed.
     #[error("cannot {action} {}: {source}", path.display())]
     #[diagnostic(code(s2i::route::io), help("check that the path exists and that you may read and write it"))]

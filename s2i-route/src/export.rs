@@ -55,8 +55,8 @@ pub struct Export {
 
 impl Export {
     /// The objects as YAML documents.
-    pub fn to_yaml(&self) -> Result<String, serde_yaml_ng::Error> {
-        to_yaml_documents(&self.documents)
+    pub fn to_yaml(&self) -> Result<String, crate::Error> {
+        to_yaml_documents(&self.documents).map_err(|err| crate::Error::WriteYaml { message: err.to_string() })
     }
 }
 

@@ -453,3 +453,16 @@ fn a_bad_default_certificate_is_an_error() {
     let error = render(&[], &ServiceEndpoints::default(), &RouterConfig::new("not pem".into())).unwrap_err();
     assert!(error.to_string().contains("the router's default certificate is invalid"), "{error}");
 }
+
+#[test]
+fn a_router_directory_keeps_its_default_certificate() {
+    use s2i_route::haproxy::load_or_generate_default_certificate;
+    let dir = tempfile::tempdir().unwrap();
+    let first = load_or_generate_default_certificate(dir.path(), "apps.localhost").unwrap();
+    let rendered = render(&[], &ServiceEndpoints::default(), &RouterConfig::new(first.clone())).unwrap();
+    rendered.write_to(dir.path()).unwrap();
+    assert_eq!(load_or_generate_default_certificate(dir.path(), "apps.localhost").unwrap(), first);
+    std::fs::write(dir.path().join("conf/default.pem"), "junk").unwrap();
+    let error = load_or_generate_default_certificate(dir.path(), "apps.localhost").unwrap_err();
+    assert!(error.to_string().contains("default certificate is invalid"), "{error}");
+}

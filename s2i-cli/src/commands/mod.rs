@@ -1,6 +1,7 @@
 //! The commands: turn flags into library options, run, render the outcome.
 
 mod build;
+mod route;
 
 use std::io::Write;
 
@@ -30,6 +31,12 @@ impl From<s2i_core::Error> for Failure {
     }
 }
 
+impl From<s2i_route::Error> for Failure {
+    fn from(error: s2i_route::Error) -> Self {
+        Self::new(error, 1)
+    }
+}
+
 impl From<s2i_docker::Error> for Failure {
     fn from(error: s2i_docker::Error) -> Self {
         Self::new(error, 1)
@@ -41,6 +48,7 @@ pub(crate) async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Build(args) => build::build(&cli.global, *args).await,
         Command::Usage(args) => build::usage(&cli.global, args).await,
+        Command::Route(command) => route::run(&cli.global, command).await,
         Command::Version => {
             println!("s2i v{}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -72,6 +80,14 @@ fn completion(shell: CompletionShell) {
 }
 
 pub(crate) async fn connect(global: &GlobalArgs, common: &CommonArgs) -> Result<s2i_docker::DockerRuntime, Failure> {
+    connect_engine(global, common.dockercfg_path.clone()).await
+}
+
+/// Connects to the container engine the global options (and environment) name.
+pub(crate) async fn connect_engine(
+    global: &GlobalArgs,
+    docker_config: Option<std::path::PathBuf>,
+) -> Result<s2i_docker::DockerRuntime, Failure> {
     let mut options = s2i_docker::ConnectOptions::from_env();
     if let Some(url) = &global.url {
         options.host = Some(url.clone());
@@ -87,8 +103,8 @@ pub(crate) async fn connect(global: &GlobalArgs, common: &CommonArgs) -> Result<
     if global.ca.is_some() {
         options.ca = global.ca.clone();
     }
-    if common.dockercfg_path.is_some() {
-        options.docker_config = common.dockercfg_path.clone();
+    if docker_config.is_some() {
+        options.docker_config = docker_config;
     }
     Ok(s2i_docker::DockerRuntime::connect(&options).await?)
 }

@@ -450,6 +450,23 @@ pub fn render(
     Ok(rendered)
 }
 
+/// The default certificate of a router directory: `conf/default.pem` when
+/// it exists (and holds a key and a certificate), else a new self-signed one
+/// for `*.domain` (written by the next [`RenderedConfig::write_to`]), so a
+/// directory keeps its certificate across renders.
+pub fn load_or_generate_default_certificate(dir: &Path, domain: &str) -> Result<String, Error> {
+    let path = dir.join(DEFAULT_CERTIFICATE_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            check_default_certificate(&text)?;
+            Ok(text)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => crate::tls::generate_default_certificate(domain)
+            .map_err(|message| Error::DefaultCertificate { what: "cannot be generated", message }),
+        Err(source) => Err(Error::Io { action: "read", path, source }),
+    }
+}
+
 fn check_default_certificate(pem_text: &str) -> Result<(), Error> {
     let blocks = pem::parse_many(pem_text).map_err(|err| Error::DefaultCertificate {
         what: "is invalid",
