@@ -56,6 +56,41 @@ pub const HOST_GENERATED: &str = "openshift.io/host.generated";
 /// Pool size of OpenShift's dynamic configuration manager.
 pub const POOL_SIZE: &str = "router.openshift.io/pool-size";
 
+/// Annotations OpenShift reads from Ingresses (ingress-to-route), not from routes.
+pub const INGRESS_ONLY: [&str; 3] = [
+    "route.openshift.io/termination",
+    "route.openshift.io/destination-ca-certificate-secret",
+    "route.openshift.io/reconcile-labels",
+];
+/// Set on an IngressController, not on routes.
+pub const HARD_STOP_AFTER: &str = "ingress.operator.openshift.io/hard-stop-after";
+
+/// Every route annotation the router reads.
+pub const KNOWN: [&str; 22] = [
+    BALANCE,
+    DISABLE_COOKIES,
+    COOKIE_NAME,
+    COOKIE_SAME_SITE,
+    TIMEOUT,
+    TIMEOUT_TUNNEL,
+    HEALTH_CHECK_INTERVAL,
+    IP_ALLOWLIST,
+    IP_WHITELIST,
+    RATE_LIMIT,
+    RATE_LIMIT_CONCURRENT_TCP,
+    RATE_LIMIT_RATE_TCP,
+    RATE_LIMIT_RATE_HTTP,
+    POD_CONCURRENT_CONNECTIONS,
+    HSTS_HEADER,
+    SET_FORWARDED_HEADERS,
+    REWRITE_TARGET,
+    H1_ADJUST_CASE,
+    ALLOW_NON_DNS_COMPLIANT_HOST,
+    HOST_GENERATED,
+    POOL_SIZE,
+    HARD_STOP_AFTER,
+];
+
 /// Allowlists longer than this go to a file.
 pub const ALLOWLIST_INLINE_MAX: usize = 61;
 /// HAProxy's largest timeout.
@@ -470,6 +505,20 @@ pub fn parse(annotations: &BTreeMap<String, String>) -> ParsedAnnotations {
             _ => invalid(errors, HOST_GENERATED, value, "must be \"true\" or \"false\""),
         }
     }
+    for key in annotations.keys() {
+        let router_prefix = key.starts_with("haproxy.router.openshift.io/") || key.starts_with("router.openshift.io/");
+        if INGRESS_ONLY.contains(&key.as_str()) {
+            parsed
+                .warnings
+                .push(format!("{key} has no effect on a route: OpenShift reads it from Ingresses (ingress-to-route)"));
+        } else if key == HARD_STOP_AFTER {
+            parsed.warnings.push(format!(
+                "{key} has no effect on a route: it is set on an IngressController (s2i: the router's hard-stop-after setting)"
+            ));
+        } else if router_prefix && !KNOWN.contains(&key.as_str()) {
+            parsed.warnings.push(format!("{key} is not an annotation the router knows; it is ignored (a typo?)"));
+        }
+    }
     settings.pool_size = count(errors, POOL_SIZE);
     if settings.pool_size.is_some() {
         parsed.warnings.push(format!(
@@ -636,6 +685,29 @@ mod tests {
         for bad in ["max-age", "max-age=abc", "max-age=1;bogus", ""] {
             assert!(!parse_one(HSTS_HEADER, bad).errors.is_empty(), "{bad}");
         }
+    }
+
+    #[test]
+    fn unknown_and_misplaced_annotations_warn() {
+        let annotations: BTreeMap<String, String> = [
+            ("haproxy.router.openshift.io/timout", "5s"),
+            ("route.openshift.io/termination", "edge"),
+            (HARD_STOP_AFTER, "1h"),
+            ("example.com/owner", "me"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let parsed = parse(&annotations);
+        assert_eq!(parsed.errors, []);
+        let warnings = parsed.warnings.join("\n");
+        assert!(
+            warnings.contains("haproxy.router.openshift.io/timout is not an annotation the router knows"),
+            "{warnings}"
+        );
+        assert!(warnings.contains("route.openshift.io/termination has no effect on a route"), "{warnings}");
+        assert!(warnings.contains("hard-stop-after has no effect on a route"), "{warnings}");
+        assert!(!warnings.contains("example.com"), "other annotations are not the router's business");
     }
 
     #[test]
