@@ -59,6 +59,9 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Create the skeleton of a new builder image project
     Create(CreateArgs),
+    /// Work with OpenShift routes: render a HAProxy router, export for a cluster
+    #[command(subcommand)]
+    Route(RouteCommand),
     /// Print the version of s2i
     Version,
     /// Print a shell completion script
@@ -302,6 +305,95 @@ pub struct CreateArgs {
     /// Base image of the project's Dockerfile
     #[arg(long, value_name = "IMAGE", default_value = "openshift/base-centos7")]
     pub from: String,
+}
+
+/// `s2i route …`.
+#[derive(Debug, Subcommand)]
+pub enum RouteCommand {
+    /// Render the HAProxy router of routes and services: haproxy.cfg, map files and certificates
+    #[command(after_help = RENDER_EXAMPLES)]
+    Render(RouteRenderArgs),
+    /// Print a route for a cluster: an OpenShift Route, an Ingress, or Gateway API objects
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(RouteExportArgs),
+}
+
+const RENDER_EXAMPLES: &str = "\
+Examples:
+  # Render routes and services from a file, then run HAProxy on the result
+  s2i route render -f app.yaml --out router
+  cd router && haproxy -f haproxy.cfg
+
+Objects without metadata.namespace are in namespace `default`; routes without
+a host get <name>-<namespace>.<domain>.";
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  # The route `web` of app.yaml as a networking.k8s.io/v1 Ingress
+  s2i route export web --to ingress -f app.yaml
+
+  # As Gateway API objects attached to the Gateway `public` in `gateways`
+  s2i route export shop/web --to gateway --gateway gateways/public -f app.yaml";
+
+/// Where route objects come from while there is no store.
+#[derive(Debug, Args)]
+pub struct RouteFiles {
+    /// YAML or JSON file of Routes and Services (`-` for stdin; repeatable)
+    #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Domain of generated hosts (default $S2I_ROUTE_DOMAIN, else apps.localhost)
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+}
+
+/// `s2i route render`.
+#[derive(Debug, Args)]
+pub struct RouteRenderArgs {
+    /// Where the routes and services come from.
+    #[command(flatten)]
+    pub input: RouteFiles,
+    /// The router directory to write (created if needed; files of earlier renders are replaced)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Plain-HTTP port the router listens on (loopback)
+    #[arg(long, value_name = "PORT", default_value_t = 9080)]
+    pub http_port: u16,
+    /// TLS port the router listens on (loopback)
+    #[arg(long, value_name = "PORT", default_value_t = 9443)]
+    pub https_port: u16,
+    /// Port of the stats page and /healthz (loopback)
+    #[arg(long, value_name = "PORT", default_value_t = 1936)]
+    pub stats_port: u16,
+    /// Admit wildcard routes (wildcardPolicy: Subdomain)
+    #[arg(long)]
+    pub allow_wildcard_routes: bool,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// A route.openshift.io/v1 Route.
+    Openshift,
+    /// A networking.k8s.io/v1 Ingress.
+    Ingress,
+    /// Gateway API HTTPRoute or TLSRoute, and BackendTLSPolicy.
+    Gateway,
+}
+
+/// `s2i route export`.
+#[derive(Debug, Args)]
+pub struct RouteExportArgs {
+    /// The route: NAME (in namespace `default`) or NAMESPACE/NAME
+    pub route: String,
+    /// What to export to
+    #[arg(long = "to", value_name = "FORMAT")]
+    pub to: ExportFormat,
+    /// Gateway the Gateway API routes attach to: NAME or NAMESPACE/NAME
+    #[arg(long, value_name = "GATEWAY", default_value = "gateway")]
+    pub gateway: String,
+    /// Where the routes and services come from.
+    #[command(flatten)]
+    pub input: RouteFiles,
 }
 
 fn parse_pull_policy(value: &str) -> Result<PullPolicy, String> {

@@ -137,6 +137,34 @@ pub struct CommitSpec {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A running container as the engine lists it: enough to send traffic to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerSummary {
+    /// Container ID.
+    pub id: String,
+    /// Container name, without the engine's leading `/`.
+    pub name: String,
+    /// Labels on the container.
+    pub labels: BTreeMap<String, String>,
+    /// IP address of the container on each network it is attached to.
+    pub addresses: BTreeMap<String, String>,
+    /// Ports the container exposes, published on the host or not.
+    pub ports: Vec<ContainerPort>,
+}
+
+/// A port a container exposes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ContainerPort {
+    /// The port inside the container.
+    pub container_port: u16,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    /// The host address it is published on (`0.0.0.0` for all), if published.
+    pub host_ip: Option<String>,
+    /// The host port it is published on, if published.
+    pub host_port: Option<u16>,
+}
+
 /// How a container ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExitStatus {
@@ -342,4 +370,8 @@ pub trait ContainerRuntime: Send + Sync {
         spec: &ImageBuildSpec,
         output: &(dyn Fn(String) + Send + Sync),
     ) -> Result<String, RuntimeError>;
+
+    /// Running containers that carry every one of `labels` (all running
+    /// containers when `labels` is empty), sorted by name.
+    async fn list_containers(&self, labels: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>, RuntimeError>;
 }

@@ -77,6 +77,9 @@ impl ContainerRuntime for FakeImages {
     ) -> Result<String, RuntimeError> {
         refuse()
     }
+    async fn list_containers(&self, _: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>, RuntimeError> {
+        refuse()
+    }
 }
 
 fn builder(labels: &[(&str, &str)], user: &str) -> ImageInfo {

@@ -11,15 +11,16 @@ use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageIns
 use bollard::query_parameters::{
     AttachContainerOptions, BuildImageOptions, CommitContainerOptions, ContainerArchiveInfoOptions,
     CreateContainerOptions, CreateImageOptions, DownloadFromContainerOptions, InspectContainerOptions,
-    InspectNetworkOptions, RemoveContainerOptions, RemoveImageOptions, StartContainerOptions, TagImageOptions,
-    UploadToContainerOptions, WaitContainerOptions,
+    InspectNetworkOptions, ListContainersOptions, RemoveContainerOptions, RemoveImageOptions, StartContainerOptions,
+    TagImageOptions, UploadToContainerOptions, WaitContainerOptions,
 };
 use bollard::{ClientVersion, Docker};
 use futures::{StreamExt, TryStreamExt};
 use s2i_core::reference::ImageReference;
 use s2i_core::runtime::{
-    Attachment, ByteStream, CommitSpec, ContainerRuntime, ContainerSpec, ExitStatus, ImageBuildSpec, ImageInfo,
-    OutputChunk, OutputKind, PathStat, PullProgress, RuntimeError, RuntimeErrorKind, RuntimeInfo,
+    Attachment, ByteStream, CommitSpec, ContainerPort, ContainerRuntime, ContainerSpec, ContainerSummary, ExitStatus,
+    ImageBuildSpec, ImageInfo, OutputChunk, OutputKind, PathStat, PullProgress, RuntimeError, RuntimeErrorKind,
+    RuntimeInfo,
 };
 
 use crate::credentials::{DockerConfig, RegistryCredentials};
@@ -639,11 +640,67 @@ impl ContainerRuntime for DockerRuntime {
             },
         }
     }
+
+    async fn list_containers(&self, labels: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>, RuntimeError> {
+        let mut filters = HashMap::new();
+        if !labels.is_empty() {
+            let wanted = labels.iter().map(|(key, value)| format!("{key}={value}")).collect();
+            filters.insert("label".to_owned(), wanted);
+        }
+        filters.insert("status".to_owned(), vec!["running".to_owned()]);
+        let options = ListContainersOptions { all: false, limit: None, size: false, filters: Some(filters) };
+        let listed = self.docker.list_containers(Some(options)).await.map_err(runtime_error)?;
+        let mut containers: Vec<ContainerSummary> = listed.into_iter().map(container_summary).collect();
+        containers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        Ok(containers)
+    }
 }
 
 /// `Ok(false)` for a not-found error, the error otherwise.
 fn absent(error: RuntimeError) -> Result<bool, RuntimeError> {
     if error.is_not_found() { Ok(false) } else { Err(error) }
+}
+
+/// The engine's container list entry, as the runtime contract has it.
+fn container_summary(listed: bollard::models::ContainerSummary) -> ContainerSummary {
+    let name = listed
+        .names
+        .unwrap_or_default()
+        .into_iter()
+        .map(|name| name.trim_start_matches('/').to_owned())
+        .min()
+        .unwrap_or_default();
+    let addresses = listed
+        .network_settings
+        .and_then(|settings| settings.networks)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(network, endpoint)| endpoint.ip_address.filter(|ip| !ip.is_empty()).map(|ip| (network, ip)))
+        .collect();
+    let mut ports: Vec<ContainerPort> = listed
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .map(|port| ContainerPort {
+            container_port: port.private_port,
+            protocol: port
+                .typ
+                .map(|typ| typ.to_string())
+                .filter(|typ| !typ.is_empty())
+                .unwrap_or_else(|| "tcp".to_owned()),
+            host_ip: port.ip.filter(|ip| !ip.is_empty()),
+            host_port: port.public_port.filter(|port| *port != 0),
+        })
+        .collect();
+    ports.sort();
+    ports.dedup();
+    ContainerSummary {
+        id: listed.id.unwrap_or_default(),
+        name,
+        labels: listed.labels.unwrap_or_default().into_iter().collect(),
+        addresses,
+        ports,
+    }
 }
 
 #[cfg(test)]

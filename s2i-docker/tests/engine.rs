@@ -370,3 +370,48 @@ async fn create_container_maps_host_options() {
     let env: Vec<String> = serde_json::from_str(&env).unwrap();
     assert_eq!(env.iter().filter(|e| e.starts_with("GREETING=")).collect::<Vec<_>>(), ["GREETING=hi"], "{env:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_containers_finds_running_containers_by_label_with_addresses_and_ports() {
+    let runtime = runtime().await;
+    let image = TestImage::import();
+    let label = unique("s2i-docker-test-list");
+    let name = unique("s2i-docker-test-listed");
+    let published = unique("s2i-docker-test-published");
+    let stopped = unique("s2i-docker-test-stopped");
+    let _guards = [ContainerGuard(name.clone()), ContainerGuard(published.clone()), ContainerGuard(stopped.clone())];
+    let selector = format!("io.s2i.test.list={label}");
+    for (container, extra) in
+        [(&name, vec!["--expose", "8080"]), (&published, vec!["--publish", "127.0.0.1::9090", "--label", "tier=web"])]
+    {
+        let mut args = vec!["run", "--detach", "--name", container.as_str(), "--label", selector.as_str()];
+        args.extend(extra);
+        args.extend([image.name.as_str(), "/bin/busybox", "sleep", "300"]);
+        common::docker(&args, None).unwrap();
+    }
+    common::docker(&["create", "--name", &stopped, "--label", &selector, &image.name, "/bin/sh"], None).unwrap();
+
+    let labels = BTreeMap::from([("io.s2i.test.list".to_owned(), label.clone())]);
+    let listed = runtime.list_containers(&labels).await.unwrap();
+    let names: Vec<&str> = listed.iter().map(|container| container.name.as_str()).collect();
+    let mut expected = vec![name.as_str(), published.as_str()];
+    expected.sort();
+    assert_eq!(names, expected, "running containers only, sorted by name");
+
+    let exposed = listed.iter().find(|container| container.name == name).unwrap();
+    assert_eq!(exposed.labels.get("io.s2i.test.list"), Some(&label));
+    let ip = exposed.addresses.get("bridge").expect("an address on the default bridge network");
+    assert!(ip.parse::<std::net::IpAddr>().is_ok(), "{ip}");
+    assert_eq!(exposed.ports.len(), 1, "{:?}", exposed.ports);
+    assert_eq!((exposed.ports[0].container_port, exposed.ports[0].host_port), (8080, None));
+    assert_eq!(exposed.ports[0].protocol, "tcp");
+
+    let with_port = listed.iter().find(|container| container.name == published).unwrap();
+    let port = with_port.ports.iter().find(|port| port.host_port.is_some()).expect("a published port");
+    assert_eq!((port.container_port, port.host_ip.as_deref()), (9090, Some("127.0.0.1")));
+
+    let mut narrower = labels.clone();
+    narrower.insert("tier".into(), "web".into());
+    let listed = runtime.list_containers(&narrower).await.unwrap();
+    assert_eq!(listed.iter().map(|container| container.name.as_str()).collect::<Vec<_>>(), [published.as_str()]);
+}

@@ -1,1 +1,83 @@
-//! Routes (filled in by the routes issue).
+//! OpenShift Routes on a laptop: the `route.openshift.io/v1` model, the
+//! router's admission rules, a real HAProxy router, and exports for clusters.
+//!
+//! A [`Route`] exposes a [`Service`] at a host name (and optionally a path),
+//! over plain HTTP or TLS (edge, reencrypt, passthrough), splitting traffic
+//! between up to four services by weight. This crate does what OpenShift's
+//! API server and router do with routes, as plain functions over data:
+//!
+//! - [`validation`]: the API server's rules and messages, and defaulting on read;
+//! - [`host`]: host generation (`<name>-<namespace>.<domain>`) and DNS rules;
+//! - [`admission`]: which routes a router admits, oldest first, with the
+//!   status conditions OpenShift writes;
+//! - [`matching`]: which route serves a request (host or SNI, and path);
+//! - [`haproxy`]: the router's configuration, map files and certificates,
+//!   laid out as OpenShift's router does, and [`router`] to run HAProxy on it;
+//! - [`export`]: the same route for a cluster, as a Route, an Ingress or
+//!   Gateway API objects, with a warning for each setting that cannot carry over.
+//!
+//! Nothing here stores objects: callers hand routes and services in (from a
+//! store, from YAML files with [`objects`], or built in code). Nothing prints:
+//! the router reports through [`router::RouterEvent`]s.
+//!
+//! # Example
+//!
+//! Admit two routes that want the same host, and find which one serves a request:
+//!
+//! ```
+//! use s2i_route::admission::{AdmissionConfig, admit};
+//! use s2i_route::matching::{HttpOutcome, RouteTable};
+//! use s2i_route::{ObjectMeta, Route, RouteSpec, RouteTargetReference};
+//!
+//! fn route(name: &str, created: &str, path: &str) -> Route {
+//!     let mut metadata = ObjectMeta::named("shop", name);
+//!     metadata.creation_timestamp = Some(created.parse().unwrap());
+//!     metadata.uid = name.to_owned();
+//!     let spec = RouteSpec {
+//!         host: "www.example.com".into(),
+//!         path: path.into(),
+//!         to: RouteTargetReference::service(name, 100),
+//!         ..Default::default()
+//!     };
+//!     Route::new(metadata, spec)
+//! }
+//!
+//! let routes = [
+//!     route("web", "2026-01-01T00:00:00Z", ""),
+//!     route("api", "2026-01-02T00:00:00Z", "/api"),
+//!     route("late", "2026-01-03T00:00:00Z", "/api"),
+//! ];
+//! let admission = admit(&routes, &AdmissionConfig::default(), "2026-02-01T00:00:00Z".parse().unwrap());
+//! let late = admission.outcome(&routes[2].key()).unwrap();
+//! assert_eq!(late.rejection.as_ref().unwrap().message, "route api already exposes www.example.com and is older");
+//!
+//! let table = RouteTable::new(&admission.admitted);
+//! match table.http("www.example.com", "/api/v1/items") {
+//!     HttpOutcome::Serve(entry) => assert_eq!(entry.key.name, "api"),
+//!     other => panic!("{other:?}"),
+//! }
+//! ```
+
+pub mod admission;
+pub mod annotations;
+pub mod error;
+pub mod export;
+pub mod haproxy;
+pub mod host;
+pub mod matching;
+pub mod meta;
+pub mod objects;
+pub mod route;
+pub mod router;
+pub mod service;
+pub mod tls;
+pub mod validation;
+pub mod yaml;
+
+pub use error::{Error, Result};
+pub use meta::{ObjectKey, ObjectMeta};
+pub use route::{
+    InsecureEdgeTerminationPolicy, Route, RoutePort, RouteSpec, RouteStatus, RouteTargetReference, TargetPort,
+    TlsConfig, TlsTermination, WildcardPolicy,
+};
+pub use service::{Endpoint, Service, ServiceEndpoints, ServicePort, ServiceSpec};

@@ -16,6 +16,10 @@
 //! the `s2i` process (`ru_maxrss` from `wait4`). A scenario returns
 //! [`Figure`]s, so more measurements (incremental rebuilds, …) are more
 //! entries in [`SCENARIOS`].
+//!
+//! The `routes` scenario needs no engine: it runs the criterion benchmark of
+//! `s2i-route` (admission and rendering of 10,000 routes, one match lookup)
+//! and checks its medians.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom};
@@ -39,32 +43,42 @@ const BASELINE_COMMAND: &str = "tar -C /tmp -xf - && /usr/libexec/s2i/assemble";
 /// The baseline's commit change, as s2i sets the image command.
 const BASELINE_CHANGE: &str = r#"CMD ["/usr/libexec/s2i/run"]"#;
 
-/// A scenario: a name to select it by, a description, and the measurement.
+/// A scenario: a name to select it by, a description, whether it needs the
+/// container engine (and the release `s2i`), and the measurement.
 struct Scenario {
     name: &'static str,
     description: &'static str,
+    needs_engine: bool,
     measure: fn(&Bench) -> Result<Vec<Figure>>,
 }
 
 /// The scenarios, in the order they run.
 const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "trivial", description: "a clean build of 3 small files", measure: trivial },
+    Scenario { name: "trivial", description: "a clean build of 3 small files", needs_engine: true, measure: trivial },
     Scenario {
         name: "large",
         description: "a clean build of 20,000 files, ~200 MB in 200 directories",
+        needs_engine: true,
         measure: large,
     },
     Scenario {
         name: "incremental",
         description: "an incremental rebuild of the large source, all of it saved as artifacts, beside a clean build",
+        needs_engine: true,
         measure: incremental,
+    },
+    Scenario {
+        name: "routes",
+        description: "admission and rendering of 10,000 routes, and a match lookup (criterion)",
+        needs_engine: false,
+        measure: routes,
     },
 ];
 
 /// What the scenarios share.
 struct Bench {
-    /// The release `s2i` binary.
-    s2i: PathBuf,
+    /// The release `s2i` binary, when a selected scenario needs it.
+    s2i: Option<PathBuf>,
     /// `<target>/bench`: sources, upload tars and logs.
     dir: PathBuf,
     /// Fewer iterations, for a quick look.
@@ -99,12 +113,17 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         selected = SCENARIOS.iter().collect();
     }
 
-    fixtures::run()?;
-    let s2i = workspace::build_s2i(Profile::Release)?;
+    let needs_engine = selected.iter().any(|scenario| scenario.needs_engine);
+    let s2i = if needs_engine {
+        fixtures::run()?;
+        Some(workspace::build_s2i(Profile::Release)?)
+    } else {
+        None
+    };
     let dir = workspace::target_dir()?.join("bench");
     std::fs::create_dir_all(&dir)?;
     let bench = Bench { s2i, dir, quick, container: format!("xtask-bench-{}", std::process::id()) };
-    let _cleanup = Cleanup { container: bench.container.clone() };
+    let _cleanup = needs_engine.then(|| Cleanup { container: bench.container.clone() });
 
     let mut figures = Vec::new();
     for scenario in selected {
@@ -204,6 +223,48 @@ fn incremental(bench: &Bench) -> Result<Vec<Figure>> {
     ])
 }
 
+/// Runs `cargo bench -p s2i-route --bench routes` and reads criterion's
+/// medians from `target/criterion/routes/<benchmark>/new/estimates.json`.
+fn routes(bench: &Bench) -> Result<Vec<Figure>> {
+    let mut cargo = workspace::cargo();
+    cargo.args(["bench", "--package", "s2i-route", "--bench", "routes", "--", "--noplot"]);
+    if bench.quick {
+        cargo.arg("--quick");
+    }
+    println!("bench: $ {}", cmd::display(&cargo));
+    cmd::run(&mut cargo)?;
+    let criterion = workspace::target_dir()?.join("criterion").join("routes");
+    let median_ns = |id: &str| -> Result<f64> {
+        let path = criterion.join(id).join("new").join("estimates.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let estimates: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
+        estimates["median"]["point_estimate"]
+            .as_f64()
+            .with_context(|| format!("{} has no median.point_estimate", path.display()))
+    };
+    Ok(vec![
+        Figure::new(
+            "routes: admission of 10,000 routes, median".into(),
+            median_ns("admit_10000")? / 1e9,
+            Unit::Seconds,
+            Some(1.0),
+        ),
+        Figure::new(
+            "routes: rendering 10,000 routes, median".into(),
+            median_ns("render_10000")? / 1e9,
+            Unit::Seconds,
+            Some(1.0),
+        ),
+        Figure::new(
+            "routes: match lookup, median".into(),
+            median_ns("match_lookup")? / 1e3,
+            Unit::Microseconds,
+            Some(2.0),
+        ),
+    ])
+}
+
 // ---------------------------------------------------------------------------
 // Measuring.
 
@@ -291,7 +352,7 @@ fn time_s2i(bench: &Bench, src: &Path) -> Result<Run> {
 fn time_s2i_with(bench: &Bench, src: &Path, image: &str, args: &[&str], remove: bool) -> Result<Run> {
     let log_path = bench.dir.join("s2i.log");
     let log = File::create(&log_path)?;
-    let mut build = Command::new(&bench.s2i);
+    let mut build = Command::new(bench.s2i.as_ref().context("the release s2i was not built")?);
     build
         .arg("build")
         .arg(src)
@@ -490,6 +551,7 @@ impl SplitMix64 {
 #[derive(Clone, Copy, Debug)]
 enum Unit {
     Seconds,
+    Microseconds,
     Ratio,
     MiB,
 }
@@ -498,6 +560,7 @@ impl Unit {
     fn format(self, value: f64) -> String {
         match self {
             Unit::Seconds => format!("{value:.3} s"),
+            Unit::Microseconds => format!("{value:.3} µs"),
             Unit::Ratio => format!("{value:.2}"),
             Unit::MiB => format!("{value:.1} MiB"),
         }

@@ -51,9 +51,10 @@ Tasks:
                       page, then clean up
   ci [--list|STEP..]  run the CI steps (all, or the named ones) in order,
                       stopping at the first failure
-  bench [--quick] [SCENARIO..]
+  bench [--quick|--list] [SCENARIO..]
                       time `s2i build` against plain docker commands doing
-                      the same work, and check the targets
+                      the same work, and routes (admission, rendering,
+                      matching at 10,000 routes); check the targets
   help                print this help
 ";
 

@@ -2,6 +2,7 @@
 
 mod build;
 mod create;
+mod route;
 
 use std::io::Write;
 
@@ -36,6 +37,12 @@ impl From<s2i_core::Error> for Failure {
     }
 }
 
+impl From<s2i_route::Error> for Failure {
+    fn from(error: s2i_route::Error) -> Self {
+        Self::new(error, 1)
+    }
+}
+
 impl From<s2i_docker::Error> for Failure {
     fn from(error: s2i_docker::Error) -> Self {
         Self::new(error, 1)
@@ -50,6 +57,7 @@ pub(crate) async fn run(cli: Cli) -> i32 {
         Command::Usage(args) => build::usage(&cli.global, args).await,
         Command::Generate(args) => build::generate(&cli.global, args).await,
         Command::Create(args) => create::create(args),
+        Command::Route(command) => route::run(&cli.global, command).await,
         Command::Version => {
             println!("s2i v{}", env!("CARGO_PKG_VERSION"));
             Ok(0)

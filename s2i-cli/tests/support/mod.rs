@@ -75,6 +75,32 @@ impl Drop for Image {
     }
 }
 
+/// A container removed (with its volumes) when dropped.
+pub struct Container(pub String);
+
+impl Container {
+    /// `docker run --detach` with `args` (options, image, command); the
+    /// container gets a fresh name.
+    pub fn run(prefix: &str, args: &[&str]) -> Self {
+        let container = Container(unique(prefix));
+        let mut all = vec!["run", "--detach", "--name", container.0.as_str()];
+        all.extend_from_slice(args);
+        docker_ok(&all);
+        container
+    }
+
+    /// The container's address on the default bridge network.
+    pub fn ip(&self) -> String {
+        docker_ok(&["inspect", "--format", "{{.NetworkSettings.IPAddress}}", &self.0]).trim().to_owned()
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "--force", "--volumes", &self.0]);
+    }
+}
+
 /// A fixture under a name of its own, so the containers a build makes from it
 /// can be told apart from those of tests running in parallel.
 pub struct Builder {

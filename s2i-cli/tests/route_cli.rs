@@ -1,0 +1,122 @@
+//! `s2i route render` and `s2i route export` on files.
+
+mod support;
+
+use support::*;
+
+const APP: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+  endpoints: ["127.0.0.1:8080"]
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: web, namespace: shop}
+spec:
+  to: {name: web}
+  port: {targetPort: http}
+  tls: {termination: edge, insecureEdgeTerminationPolicy: Redirect}
+"#;
+
+fn app_file() -> tempfile::TempDir {
+    source(&[("app.yaml", APP)])
+}
+
+#[test]
+fn render_writes_the_router_and_reports_admission() {
+    let dir = app_file();
+    let out = dir.path().join("router");
+    let run = run_s2i([
+        "route",
+        "render",
+        "-f",
+        dir.path().join("app.yaml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--domain",
+        "apps.test",
+        "--http-port",
+        "18080",
+    ])
+    .ok();
+    assert_eq!(
+        run.stdout, "ROUTE     HOST                ADMITTED  REASON\nshop/web  web-shop.apps.test  True\n",
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("haproxy -c: the configuration is valid"), "{}", run.stderr);
+    let cfg = std::fs::read_to_string(out.join("haproxy.cfg")).unwrap();
+    assert!(cfg.contains("  bind 127.0.0.1:18080\n") && cfg.contains("\nbackend be_edge_http:shop:web\n"), "{cfg}");
+    let map = std::fs::read_to_string(out.join("conf/os_route_http_redirect.map")).unwrap();
+    assert_eq!(map, "^web-shop\\.apps\\.test\\.?(:[0-9]+)?(/.*)?$ 1\n");
+
+    // A second render keeps the default certificate.
+    let before = std::fs::read(out.join("conf/default.pem")).unwrap();
+    run_s2i(["route", "render", "-f", dir.path().join("app.yaml").to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(std::fs::read(out.join("conf/default.pem")).unwrap(), before);
+}
+
+#[test]
+fn invalid_input_fails_naming_the_file_document_and_field() {
+    let dir = source(&[
+        (
+            "bad-enum.yaml",
+            "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: a}\nspec: {to: {name: s}, tls: {termination: edged}}\n",
+        ),
+        (
+            "bad-route.yaml",
+            "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: a}\nspec: {to: {name: s}, path: api}\n",
+        ),
+        (
+            "bad-annotation.yaml",
+            "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: a, annotations: {haproxy.router.openshift.io/balance: fastest}}\nspec: {to: {name: s}}\n",
+        ),
+    ]);
+    // (file, parts of the error)
+    let table = [
+        ("bad-enum.yaml", vec!["bad-enum.yaml: document 1", "Unsupported value: \"edged\""]),
+        (
+            "bad-route.yaml",
+            vec!["the route default/a is invalid", "spec.path: Invalid value: \"api\"", "path must begin with /"],
+        ),
+        ("bad-annotation.yaml", vec!["metadata.annotations[haproxy.router.openshift.io/balance]", "\"fastest\""]),
+        ("missing.yaml", vec!["cannot read", "missing.yaml"]),
+    ];
+    for (file, needles) in table {
+        let out = dir.path().join("out");
+        let run =
+            run_s2i(["route", "render", "-f", dir.path().join(file).to_str().unwrap(), "--out", out.to_str().unwrap()])
+                .failed();
+        assert_eq!(run.code, 1);
+        for needle in needles {
+            assert!(run.stderr.contains(needle), "{file}: {needle}\n{}", run.stderr);
+        }
+    }
+    let run = run_s2i(["route", "render", "-f", "x.yaml", "--out", "o", "--domain", "Bad_Domain"]).failed();
+    assert!(run.stderr.contains("--domain=\"Bad_Domain\" is not a DNS domain"), "{}", run.stderr);
+}
+
+#[test]
+fn export_prints_yaml_for_each_target_and_warns_on_stderr() {
+    let dir = app_file();
+    let file = dir.path().join("app.yaml");
+    let file = file.to_str().unwrap();
+    let run = run_s2i(["route", "export", "shop/web", "--to", "openshift", "-f", file]).ok();
+    assert!(run.stdout.starts_with("apiVersion: route.openshift.io/v1\nkind: Route\n"), "{}", run.stdout);
+    assert!(!run.stdout.contains("host:"), "the generated host is left to the cluster:\n{}", run.stdout);
+    let run = run_s2i(["route", "export", "shop/web", "--to", "ingress", "-f", file]).ok();
+    assert!(run.stdout.contains("kind: Ingress") && run.stdout.contains("name: http"), "{}", run.stdout);
+    assert!(run.stderr.contains("WARNING: "), "{}", run.stderr);
+    let run = run_s2i(["route", "export", "shop/web", "--to", "gateway", "--gateway", "infra/public", "-f", file]).ok();
+    assert!(run.stdout.contains("kind: HTTPRoute") && run.stdout.contains("namespace: infra"), "{}", run.stdout);
+    assert!(run.stdout.contains("name: web-redirect"), "{}", run.stdout);
+
+    let run = run_s2i(["route", "export", "web", "--to", "gateway", "-f", file]).failed();
+    assert!(run.stderr.contains("route default/web not found in"), "{}", run.stderr);
+    let run = run_s2i(["route", "export", "shop/web", "--to", "nginx", "-f", file]).failed();
+    assert!(run.stderr.contains("invalid value 'nginx'"), "{}", run.stderr);
+}

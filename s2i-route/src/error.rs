@@ -1,0 +1,205 @@
+//! The crate's error type: every variant has a stable diagnostic code and a
+//! help line that says what to do.
+
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+use s2i_core::runtime::RuntimeError;
+
+use crate::validation::FieldErrors;
+
+/// A failure of the route library.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[non_exhaustive]
+pub enum Error {
+    /// A route breaks the API's rules.
+    #[error("the route {route} is invalid:\n{errors}")]
+    #[diagnostic(code(s2i::route::invalid), help("fix the fields named above; each line says what the API accepts"))]
+    InvalidRoute {
+        /// `namespace/name`.
+        route: String,
+        /// What is wrong, field by field.
+        errors: FieldErrors,
+    },
+
+    /// A service breaks the API's rules.
+    #[error("the service {service} is invalid:\n{errors}")]
+    #[diagnostic(code(s2i::service::invalid), help("fix the fields named above; each line says what the API accepts"))]
+    InvalidService {
+        /// `namespace/name`.
+        service: String,
+        /// What is wrong, field by field.
+        errors: FieldErrors,
+    },
+
+    /// The router's domain is not a DNS name.
+    #[error("{setting}={value:?} is not a DNS domain: {message}")]
+    #[diagnostic(
+        code(s2i::route::invalid_domain),
+        help("use a lowercase DNS name such as apps.localhost or apps.example.com")
+    )]
+    InvalidDomain {
+        /// Where the domain came from (`S2I_ROUTE_DOMAIN`, `--domain`).
+        setting: String,
+        /// The value.
+        value: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A `HOST:PORT` endpoint does not parse.
+    #[error("invalid endpoint {endpoint:?}: {message}")]
+    #[diagnostic(
+        code(s2i::service::invalid_endpoint),
+        help("write an endpoint as HOST:PORT, e.g. 127.0.0.1:8080, app.internal:8080 or [::1]:8080")
+    )]
+    InvalidEndpoint {
+        /// The text given.
+        endpoint: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A document of a YAML or JSON file is not a route or a service.
+    #[error("{source_name}: document {index}: {message}")]
+    #[diagnostic(
+        code(s2i::route::document),
+        help(
+            "each document must be a Route (apiVersion: route.openshift.io/v1) or a Service (apiVersion: v1) with metadata.name and spec; `s2i route export NAME --to openshift` shows one"
+        )
+    )]
+    Document {
+        /// The file (or `-` for standard input).
+        source_name: String,
+        /// 1-based index of the document in the file.
+        index: usize,
+        /// The parser's message, with the field path when known.
+        message: String,
+    },
+
+    /// Two documents define the same object.
+    #[error("{kind} {key} is defined twice (in {first} and in {second})")]
+    #[diagnostic(
+        code(s2i::route::duplicate_object),
+        help("keep one definition; names are unique per kind and namespace")
+    )]
+    DuplicateObject {
+        /// `Route` or `Service`.
+        kind: &'static str,
+        /// `namespace/name`.
+        key: String,
+        /// Where it was first defined.
+        first: String,
+        /// Where it was defined again.
+        second: String,
+    },
+
+    /// A route that an operation needs is not there.
+    #[error("route {route} not found{context}")]
+    #[diagnostic(
+        code(s2i::route::not_found),
+        help("check the name and namespace; list the routes you gave to see what exists")
+    )]
+    RouteNotFound {
+        /// `namespace/name`.
+        route: String,
+        /// Where it was looked for.
+        context: String,
+    },
+
+    /// An object could not be written as YAML.
+    #[error("cannot write YAML: {message}")]
+    #[diagnostic(code(s2i::route::yaml), help("this is a bug in s2i; please report it with the object that caused it"))]
+    WriteYaml {
+        /// The serialiser's message.
+        message: String,
+    },
+
+    /// Reading or writing a file failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    #[diagnostic(code(s2i::route::io), help("check that the path exists and that you may read and write it"))]
+    Io {
+        /// What was attempted (`write`, `read`, `create the directory`…).
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The container runtime could not list the containers of a selector.
+    #[error("cannot list the containers of service {service}: {source}")]
+    #[diagnostic(
+        code(s2i::service::list_containers),
+        help("check that the container engine runs (`docker info`); start one with `cargo xtask docker`")
+    )]
+    ListContainers {
+        /// `namespace/name` of the service.
+        service: String,
+        /// The runtime's error.
+        #[source]
+        source: RuntimeError,
+    },
+
+    /// The router's default certificate is unusable or cannot be made.
+    #[error("the router's default certificate {what}: {message}")]
+    #[diagnostic(
+        code(s2i::router::default_certificate),
+        help("give a PEM file holding one private key and its certificate, or remove it to let s2i generate one")
+    )]
+    DefaultCertificate {
+        /// What went wrong (`is invalid`, `cannot be generated`).
+        what: &'static str,
+        /// Detail.
+        message: String,
+    },
+
+    /// The `haproxy` program is not installed or cannot run.
+    #[error("cannot run {}: {message}", program.display())]
+    #[diagnostic(
+        code(s2i::router::haproxy_missing),
+        help(
+            "install HAProxy (Debian: `sudo apt-get install haproxy`, or `cargo xtask packages`), or point the router at the program"
+        )
+    )]
+    HaproxyMissing {
+        /// The program that was looked for.
+        program: PathBuf,
+        /// Why it cannot run.
+        message: String,
+    },
+
+    /// `haproxy -c` refused the rendered configuration.
+    #[error("HAProxy refuses the configuration in {}:\n{output}", dir.display())]
+    #[diagnostic(
+        code(s2i::router::config_rejected),
+        help(
+            "this is a bug in s2i's rendering unless the files were edited; the previous configuration stays in effect. Please report it with the output above"
+        )
+    )]
+    ConfigRejected {
+        /// The router directory.
+        dir: PathBuf,
+        /// HAProxy's messages.
+        output: String,
+    },
+
+    /// HAProxy did not start, or did not take a new configuration.
+    #[error("HAProxy {what}:\n{output}")]
+    #[diagnostic(
+        code(s2i::router::haproxy_failed),
+        help(
+            "read HAProxy's messages above: a port that is in use (pick other ports) or a port below 1024 without privileges are the usual causes"
+        )
+    )]
+    HaproxyFailed {
+        /// What failed (`did not start`, `did not reload`…).
+        what: String,
+        /// HAProxy's last messages.
+        output: String,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,296 @@
+//! Exports of a route for a cluster: OpenShift Route, Ingress, Gateway API.
+
+use s2i_route::export::{ExportTarget, GatewayRef, export_route, gateway_duration};
+use s2i_route::route::{RouteHttpHeader, RouteHttpHeaderAction, RouteHttpHeaderActions, RouteHttpHeaders};
+use s2i_route::*;
+
+fn route(yaml: &str) -> Route {
+    serde_yaml_ng::from_str(yaml).unwrap()
+}
+
+fn services() -> Vec<Service> {
+    let text = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+  selector: {app: web}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: canary, namespace: shop}
+spec:
+  endpoints: ["127.0.0.1:8081"]
+"#;
+    let mut objects = s2i_route::objects::Objects::default();
+    objects.read(text, "services.yaml", "shop").unwrap();
+    objects.services
+}
+
+const WEB: &str = r#"
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata:
+  name: web
+  namespace: shop
+  uid: 1234
+  resourceVersion: "7"
+  generation: 2
+  creationTimestamp: 2026-01-01T00:00:00Z
+  labels: {app: web}
+  annotations:
+    openshift.io/host.generated: "true"
+    haproxy.router.openshift.io/timeout: 90s
+    haproxy.router.openshift.io/rewrite-target: /
+    haproxy.router.openshift.io/hsts_header: max-age=300
+    haproxy.router.openshift.io/balance: leastconn
+spec:
+  host: web-shop.apps.localhost
+  path: /store
+  to: {name: web, weight: 3}
+  alternateBackends: [{name: canary, weight: 1}]
+  port: {targetPort: 8080}
+  tls:
+    termination: edge
+    insecureEdgeTerminationPolicy: Redirect
+    certificate: CERT
+    key: KEY
+status:
+  ingress: [{host: web-shop.apps.localhost, routerName: default}]
+"#;
+
+#[test]
+fn openshift_export_drops_what_the_cluster_owns() {
+    let export = export_route(&route(WEB), &services(), ExportTarget::OpenShift, &GatewayRef::default());
+    let yaml = export.to_yaml().unwrap();
+    assert_eq!(export.documents.len(), 1);
+    for gone in
+        ["uid:", "resourceVersion", "generation", "creationTimestamp", "status:", "host.generated", "host: web-shop"]
+    {
+        assert!(!yaml.contains(gone), "{gone} in\n{yaml}");
+    }
+    for kept in [
+        "apiVersion: route.openshift.io/v1",
+        "kind: Route",
+        "path: /store",
+        "weight: 3",
+        "name: canary",
+        "termination: edge",
+        "haproxy.router.openshift.io/timeout: 90s",
+    ] {
+        assert!(yaml.contains(kept), "{kept} missing in\n{yaml}");
+    }
+    assert_eq!(export.warnings.len(), 1);
+    assert!(export.warnings[0].contains("generated for this machine's domain"), "{:?}", export.warnings);
+    // What comes out reads back as a valid route.
+    let back: Route = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert!(s2i_route::validation::validate_route(&back).is_ok());
+}
+
+#[test]
+fn ingress_export_resolves_the_service_port_and_warns() {
+    let export = export_route(&route(WEB), &services(), ExportTarget::Ingress, &GatewayRef::default());
+    let yaml = export.to_yaml().unwrap();
+    let expected_ingress = r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+  labels:
+    app: web
+  annotations:
+    haproxy.router.openshift.io/balance: leastconn
+    haproxy.router.openshift.io/hsts_header: max-age=300
+    haproxy.router.openshift.io/rewrite-target: /
+    haproxy.router.openshift.io/timeout: 90s
+    route.openshift.io/termination: edge
+spec:
+  tls:
+  - hosts:
+    - web-shop.apps.localhost
+    secretName: web-tls
+  rules:
+  - host: web-shop.apps.localhost
+    http:
+      paths:
+      - path: /store
+        pathType: Prefix
+        backend:
+          service:
+            name: web
+            port:
+              name: http
+"#;
+    let documents: Vec<&str> = yaml.split("---\n").collect();
+    assert_eq!(documents.len(), 2, "{yaml}");
+    assert!(documents[0].starts_with("apiVersion: v1\nkind: Secret\n"), "{}", documents[0]);
+    assert!(
+        documents[0].contains("type: kubernetes.io/tls") && documents[0].contains("tls.crt: |\n    CERT\n"),
+        "{}",
+        documents[0]
+    );
+    assert_eq!(documents[1], expected_ingress);
+    let warnings = export.warnings.join("\n");
+    for needle in [
+        "was generated for this machine's domain",
+        "Ingress has no weighted backends: only web is kept; alternateBackends canary are dropped",
+        "TLS termination edge is kept in the annotation route.openshift.io/termination",
+        "annotation haproxy.router.openshift.io/balance has no Ingress (only OpenShift's ingress-to-route copies it) equivalent",
+    ] {
+        assert!(warnings.contains(needle), "{needle}\n{warnings}");
+    }
+}
+
+#[test]
+fn gateway_export_of_an_edge_route_with_redirect() {
+    let gateway = GatewayRef { name: "public".into(), namespace: Some("gateways".into()) };
+    let export = export_route(&route(WEB), &services(), ExportTarget::Gateway, &gateway);
+    let yaml = export.to_yaml().unwrap();
+    let documents: Vec<&str> = yaml.split("---\n").collect();
+    assert_eq!(documents.len(), 3, "{yaml}");
+    assert_eq!(
+        documents[0],
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: web
+  namespace: shop
+  labels:
+    app: web
+spec:
+  parentRefs:
+  - name: public
+    namespace: gateways
+    sectionName: https
+  hostnames:
+  - web-shop.apps.localhost
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /store
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path:
+          replacePrefixMatch: /
+          type: ReplacePrefixMatch
+    - responseHeaderModifier:
+        set:
+        - name: Strict-Transport-Security
+          value: max-age=300
+      type: ResponseHeaderModifier
+    backendRefs:
+    - name: web
+      port: 80
+      weight: 3
+    - name: canary
+      port: 8080
+      weight: 1
+    timeouts:
+      backendRequest: 1m30s
+"#
+    );
+    assert!(
+        documents[1].contains("name: web-redirect") && documents[1].contains("sectionName: http\n"),
+        "{}",
+        documents[1]
+    );
+    assert!(
+        documents[1].contains(
+            "    - requestRedirect:\n        scheme: https\n        statusCode: 302\n      type: RequestRedirect\n"
+        ),
+        "{}",
+        documents[1]
+    );
+    assert!(documents[2].contains("kind: Secret") && documents[2].contains("name: web-tls"));
+    let warnings = export.warnings.join("\n");
+    for needle in [
+        "annotation haproxy.router.openshift.io/balance has no Gateway API equivalent",
+        "service canary has no port leading to endpoint port 8080; port 8080 is used",
+        "list it in certificateRefs of the Gateway's https listener",
+    ] {
+        assert!(warnings.contains(needle), "{needle}\n{warnings}");
+    }
+    assert!(!warnings.contains("timeout has no"), "timeout, rewrite-target and hsts carry over");
+}
+
+#[test]
+fn gateway_export_of_passthrough_and_reencrypt() {
+    let passthrough = route(
+        "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: db, namespace: shop}\nspec:\n  host: db.example.com\n  to: {name: web}\n  tls: {termination: passthrough, insecureEdgeTerminationPolicy: Redirect}\n",
+    );
+    let export = export_route(&passthrough, &services(), ExportTarget::Gateway, &GatewayRef::default());
+    let yaml = export.to_yaml().unwrap();
+    assert!(yaml.starts_with("apiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\n"), "{yaml}");
+    assert!(yaml.contains("sectionName: tls-passthrough") && yaml.contains("hostnames:\n  - db.example.com"), "{yaml}");
+    assert!(yaml.contains("name: db-redirect"), "Redirect of passthrough becomes a redirecting HTTPRoute\n{yaml}");
+
+    let mut reencrypt = route(
+        "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: api, namespace: shop}\nspec:\n  host: api.example.com\n  to: {name: web}\n  tls: {termination: reencrypt, destinationCACertificate: CA}\n",
+    );
+    reencrypt.spec.http_headers = Some(RouteHttpHeaders {
+        actions: RouteHttpHeaderActions {
+            request: vec![
+                RouteHttpHeader { name: "X-Static".into(), action: RouteHttpHeaderAction::set("yes") },
+                RouteHttpHeader { name: "X-Dyn".into(), action: RouteHttpHeaderAction::set("%[req.hdr(host)]") },
+            ],
+            response: vec![RouteHttpHeader { name: "Server".into(), action: RouteHttpHeaderAction::delete() }],
+        },
+    });
+    let export = export_route(&reencrypt, &services(), ExportTarget::Gateway, &GatewayRef::default());
+    let yaml = export.to_yaml().unwrap();
+    for needle in [
+        "kind: ConfigMap\nmetadata:\n  name: api-destination-ca\n  namespace: shop\ndata:\n  ca.crt: CA\n",
+        "kind: BackendTLSPolicy",
+        "targetRefs:\n  - group: ''\n    kind: Service\n    name: web",
+        "caCertificateRefs:\n    - group: ''\n      kind: ConfigMap\n      name: api-destination-ca\n    hostname: web.shop.svc",
+        "requestHeaderModifier:\n        set:\n        - name: X-Static\n          value: 'yes'\n",
+        "responseHeaderModifier:\n        remove:\n        - Server",
+    ] {
+        assert!(yaml.contains(needle), "{needle}\n{yaml}");
+    }
+    assert!(
+        export.warnings.iter().any(|w| w.contains("header X-Dyn is set with an HAProxy expression")),
+        "{:?}",
+        export.warnings
+    );
+    assert!(export.warnings.iter().any(|w| w.contains("default certificate")), "{:?}", export.warnings);
+}
+
+#[test]
+fn wildcards_and_subdomains_are_explained() {
+    let wildcard = route(
+        "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: w, namespace: shop}\nspec: {host: www.acme.test, wildcardPolicy: Subdomain, to: {name: web}}\n",
+    );
+    let export = export_route(&wildcard, &services(), ExportTarget::Gateway, &GatewayRef::default());
+    assert!(export.to_yaml().unwrap().contains("- '*.acme.test'"));
+    assert!(export.warnings[0].contains("also matches deeper names"), "{:?}", export.warnings);
+    let export = export_route(&wildcard, &services(), ExportTarget::Ingress, &GatewayRef::default());
+    assert!(export.to_yaml().unwrap().contains("host: '*.acme.test'"));
+
+    let sub = route(
+        "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: s, namespace: shop}\nspec: {subdomain: frontend, to: {name: nowhere}, path: /a/}\n",
+    );
+    let export = export_route(&sub, &[], ExportTarget::Ingress, &GatewayRef::default());
+    let warnings = export.warnings.join("\n");
+    assert!(warnings.contains("spec.subdomain \"frontend\" has no Ingress equivalent"), "{warnings}");
+    assert!(warnings.contains("service nowhere was not given"), "{warnings}");
+    assert!(warnings.contains("path \"/a/\" ends in '/'"), "{warnings}");
+}
+
+#[test]
+fn gateway_durations() {
+    use s2i_route::annotations::TimeUnits;
+    for (given, want) in [
+        ("90s", Some("1m30s")),
+        ("500", Some("500ms")),
+        ("2d", Some("48h")),
+        ("100us", None),
+        ("1h", Some("1h")),
+        ("100000h", None),
+    ] {
+        assert_eq!(gateway_duration(TimeUnits::parse(given).unwrap()).as_deref(), want, "{given}");
+    }
+}
