@@ -4,9 +4,21 @@
 //! - [`store`] — the store every kind of object s2i keeps lives in: objects
 //!   keyed by kind, namespace and name, transactions, an event log and
 //!   exactly-once event consumers.
+//! - [`types`] — the `image.openshift.io/v1` objects: [`ImageStream`],
+//!   [`Image`], and the views [`ImageStreamTag`] and [`ImageStreamImage`].
+//! - [`streams`] — what the server does: generations, resolution of spec
+//!   tags, history and tracking tags, and the operations (tag, copy, alias,
+//!   reference, delete, record a pushed or built image, record an import).
+//! - [`history`] — the history rules on their own.
+//! - [`names`] — naming rules of streams, tags and views.
 
 pub mod error;
+pub mod history;
+pub mod names;
 pub mod store;
+pub mod streams;
+pub mod types;
 
 pub use error::{Error, Result};
 pub use store::{ObjectMeta, Resource, Store};
+pub use types::{Image, ImageStream, ImageStreamImage, ImageStreamTag};
