@@ -142,6 +142,40 @@ pub enum Error {
         /// What to do.
         help: String,
     },
+
+    /// The container engine failed, or cannot be reached, while it had to follow a tag change.
+    #[error("the container engine could not {operation}: {message}")]
+    #[diagnostic(code(s2i::imagestream::engine), help("{help}"))]
+    Engine {
+        /// What was attempted, e.g. `tag default/app:prod`.
+        operation: String,
+        /// The engine's message.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
+    /// A registry failed, or cannot be reached, while it had to follow a tag change.
+    #[error("the registry could not {operation}: {message}")]
+    #[diagnostic(code(s2i::imagestream::registry), help("{help}"))]
+    Registry {
+        /// What was attempted, e.g. `tag 127.0.0.1:5000/dev/app:prod`.
+        operation: String,
+        /// What went wrong.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
+    /// A request that cannot be carried out as asked.
+    #[error("{message}")]
+    #[diagnostic(code(s2i::imagestream::invalid_request), help("{help}"))]
+    InvalidRequest {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        help: String,
+    },
 }
 
 /// Results of this crate.

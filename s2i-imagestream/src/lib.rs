@@ -11,10 +11,19 @@
 //!   reference, delete, record a pushed or built image, record an import).
 //! - [`history`] — the history rules on their own.
 //! - [`names`] — naming rules of streams, tags and views.
+//! - [`engine`] — the local container engine as the home of streams without
+//!   a registry; [`registry`] — an OCI distribution client for the others.
+//! - [`mirror`] — the event consumer that makes engine and registry tags
+//!   follow the streams.
+//! - [`operations`] — the user's operations end to end ([`operations::ImageStreams`]).
 
+pub mod engine;
 pub mod error;
 pub mod history;
+pub mod mirror;
 pub mod names;
+pub mod operations;
+pub mod registry;
 pub mod store;
 pub mod streams;
 pub mod types;

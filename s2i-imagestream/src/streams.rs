@@ -554,6 +554,16 @@ fn save(tx: &Tx<'_>, old: Option<&ImageStream>, mut new: ImageStream) -> Result<
         })
         .collect();
     new.metadata.resource_version.clear();
+    if let Some(old) = old {
+        let mut unchanged = old.clone();
+        unchanged.metadata.resource_version.clear();
+        unchanged.api_version = new.api_version.clone();
+        unchanged.kind = new.kind.clone();
+        if unchanged == new {
+            // Nothing to write: the resourceVersion stays, no event.
+            return Ok((old.clone(), Vec::new()));
+        }
+    }
     let stored = if old.is_some() { tx.update_as(&new)? } else { tx.create_as(&new)? };
     append_changes(tx, &stored.metadata.namespace, &stored.metadata.name, &changes)?;
     Ok((stored, changes))
@@ -774,15 +784,10 @@ pub struct TagOutcome {
 /// Point the destinations of `request` at its source (§7), creating streams as needed.
 ///
 /// A `DockerImage` source that is imported (not `reference`) needs its import
-/// result in `import`, resolved before the transaction; without one the tag
-/// is left pending (see [`StreamWrite::pending_imports`]).
-pub fn tag(tx: &Tx<'_>, request: &TagRequest, import: Option<&ImportResult>) -> Result<Vec<TagOutcome>> {
-    let bad = |reason: String, help: &str| Error::InvalidName {
-        what: "tag request".into(),
-        value: format!("{:?}", request.source),
-        reason,
-        help: help.into(),
-    };
+/// result for each destination in `imports`, resolved before the transaction;
+/// without one the tag is left pending (see [`StreamWrite::pending_imports`]).
+pub fn tag(tx: &Tx<'_>, request: &TagRequest, imports: &BTreeMap<StreamTag, ImportResult>) -> Result<Vec<TagOutcome>> {
+    let bad = |message: String, help: &str| Error::InvalidRequest { message, help: help.into() };
     if request.destinations.is_empty() {
         return Err(bad("no destination".into(), "name at least one STREAM:TAG to set"));
     }
@@ -876,11 +881,11 @@ pub fn tag(tx: &Tx<'_>, request: &TagRequest, import: Option<&ImportResult>) -> 
         stream.spec.tags.retain(|t| t.name != destination.tag);
         stream.spec.tags.push(spec);
         stream.metadata.resource_version.clear();
-        let mut imports = BTreeMap::new();
-        if let (true, Some(result)) = (docker_import, import) {
-            imports.insert(destination.tag.clone(), result.clone());
+        let mut tag_imports = BTreeMap::new();
+        if let (true, Some(result)) = (docker_import, imports.get(destination)) {
+            tag_imports.insert(destination.tag.clone(), result.clone());
         }
-        let write = write_stream(tx, stream, &imports)?;
+        let write = write_stream(tx, stream, &tag_imports)?;
         let shown = destination.display_from(&destination.namespace);
         let message = if request.alias {
             format!("Tag {shown} set up to track {source_display}.")

@@ -61,7 +61,7 @@ fn tag(
         import_mode: None,
         insecure: false,
     };
-    let outcomes = store.write(|tx| streams::tag(tx, &request, None))?;
+    let outcomes = store.write(|tx| streams::tag(tx, &request, &BTreeMap::new()))?;
     Ok(outcomes.into_iter().map(|o| o.message).collect())
 }
 

@@ -3,8 +3,11 @@
 use std::sync::Arc;
 
 use s2i_core::events::EventSink;
-use s2i_core::{BuildOptions, Engine, UsageOptions};
+use s2i_core::{BuildOptions, ContainerRuntime, Engine, UsageOptions};
+use s2i_imagestream::streams::StreamTag;
 
+use super::imagestream::record_build;
+use super::session::{Context, Session};
 use super::{Failure, cancellation, cancelled_code, connect};
 use crate::cli::{BuildArgs, CommonArgs, GlobalArgs, UsageArgs};
 use crate::printer::{Printer, Verbosity};
@@ -67,19 +70,33 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
     options.host.extra_hosts = args.add_host.clone();
     options.save_temp_dir = args.save_temp_dir;
 
-    let runtime = connect(global, &args.common).await?;
-    let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
+    // `--to`: check the tag and open the store before building, so a typo fails fast.
+    let record_to = match &args.to {
+        Some(to) => {
+            let destination = StreamTag::parse(to, &global.namespace)?;
+            Some((destination, Context::open(global)?))
+        }
+        None => None,
+    };
+    let runtime: Arc<dyn ContainerRuntime> = Arc::new(connect(global, &args.common).await?);
+    let engine = Engine::new(runtime.clone(), printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
     let result = engine.build(&options, &token).await;
     printer.finish();
     match result {
         Ok(result) => {
-            match &result.tag {
-                Some(tag) => printer.line(&format!("Build completed successfully: {tag}")),
-                None => {
+            match (&result.tag, &record_to) {
+                (Some(tag), _) => printer.line(&format!("Build completed successfully: {tag}")),
+                (None, Some(_)) => printer.line(&format!("Build completed successfully: {}", result.image_id)),
+                (None, None) => {
                     printer.line("Build completed successfully (untagged image)");
                     println!("{}", result.image_id);
                 }
+            }
+            if let Some((destination, context)) = record_to {
+                let session = Session::with_engine(context, Ok(runtime), args.common.dockercfg_path.as_ref());
+                let message = record_build(&session, &destination, &result.image_id, &result.labels).await?;
+                printer.line(&message);
             }
             Ok(0)
         }

@@ -1,6 +1,9 @@
 //! The commands: turn flags into library options, run, render the outcome.
 
 mod build;
+mod imagestream;
+pub(crate) mod objects;
+mod session;
 
 use std::io::Write;
 
@@ -21,12 +24,32 @@ impl Failure {
     fn new<E: Diagnostic + Send + Sync + 'static>(error: E, code: i32) -> Self {
         Self { report: miette::Report::new(error), code }
     }
+
+    /// A failure of the command line itself (exit code 1): what is wrong and what to do.
+    fn message(message: String, help: String) -> Self {
+        Self::new(CommandError { message, help }, 1)
+    }
+}
+
+/// A request the command line refuses before any library is involved.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code(s2i::command), help("{help}"))]
+struct CommandError {
+    message: String,
+    help: String,
 }
 
 impl From<s2i_core::Error> for Failure {
     fn from(error: s2i_core::Error) -> Self {
         let code = error.exit_code();
         Self::new(error, code)
+    }
+}
+
+impl From<s2i_imagestream::Error> for Failure {
+    fn from(error: s2i_imagestream::Error) -> Self {
+        Self::new(error, 1)
     }
 }
 
@@ -41,6 +64,13 @@ pub(crate) async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Build(args) => build::build(&cli.global, *args).await,
         Command::Usage(args) => build::usage(&cli.global, args).await,
+        Command::Get(args) => objects::get(&cli.global, args),
+        Command::Describe(args) => objects::describe(&cli.global, args),
+        Command::Delete(args) => objects::delete(&cli.global, args).await,
+        Command::Apply(args) => objects::apply(&cli.global, args).await,
+        Command::Tag(args) => imagestream::tag(&cli.global, args).await,
+        Command::ImportImage(args) => imagestream::import_image(&cli.global, args).await,
+        Command::Store(command) => session::store_command(&cli.global, command),
         Command::Version => {
             println!("s2i v{}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -72,6 +102,14 @@ fn completion(shell: CompletionShell) {
 }
 
 pub(crate) async fn connect(global: &GlobalArgs, common: &CommonArgs) -> Result<s2i_docker::DockerRuntime, Failure> {
+    Ok(connect_engine(global, common.dockercfg_path.as_ref()).await?)
+}
+
+/// Connect to the engine named by the global flags and the environment.
+pub(crate) async fn connect_engine(
+    global: &GlobalArgs,
+    dockercfg_path: Option<&std::path::PathBuf>,
+) -> Result<s2i_docker::DockerRuntime, s2i_docker::Error> {
     let mut options = s2i_docker::ConnectOptions::from_env();
     if let Some(url) = &global.url {
         options.host = Some(url.clone());
@@ -87,10 +125,10 @@ pub(crate) async fn connect(global: &GlobalArgs, common: &CommonArgs) -> Result<
     if global.ca.is_some() {
         options.ca = global.ca.clone();
     }
-    if common.dockercfg_path.is_some() {
-        options.docker_config = common.dockercfg_path.clone();
+    if dockercfg_path.is_some() {
+        options.docker_config = dockercfg_path.cloned();
     }
-    Ok(s2i_docker::DockerRuntime::connect(&options).await?)
+    s2i_docker::DockerRuntime::connect(&options).await
 }
 
 /// Cancel on Ctrl-C/SIGTERM; map a cancelled run to the signal's exit code.

@@ -277,3 +277,184 @@ pub fn interrupt_when(args: &[&str], marker: &str, signal: &str) -> (i32, String
     let stderr = reader.join().unwrap();
     (status.code().unwrap_or(-1), stderr)
 }
+
+/// A namespace of its own for a test, and the engine tags s2i makes in it
+/// (`<namespace>/<stream>:<tag>`), removed when dropped.
+pub struct Namespace(pub String);
+
+impl Namespace {
+    /// A fresh namespace name (a DNS label).
+    pub fn fresh() -> Self {
+        require_engine();
+        Namespace(unique("ns"))
+    }
+
+    /// The engine tags under this namespace, sorted, as `repo:tag`.
+    pub fn engine_tags(&self) -> Vec<String> {
+        let out = docker_ok(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+        let prefix = format!("{}/", self.0);
+        let mut tags: Vec<String> = out.lines().filter(|l| l.starts_with(&prefix)).map(str::to_owned).collect();
+        tags.sort();
+        tags
+    }
+
+    /// The image ID an engine tag points at, if it exists.
+    pub fn engine_id(&self, repo_tag: &str) -> Option<String> {
+        let out = docker(&["image", "inspect", "--format", "{{.Id}}", repo_tag]);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        for tag in self.engine_tags() {
+            let _ = docker(&["rmi", &tag]);
+        }
+    }
+}
+
+/// `s2i` with a store and a namespace, progress drawing off.
+pub fn s2i_in(store: &Path, namespace: &str) -> Command {
+    let mut command = s2i();
+    command.env("S2I_STORE", store).env("S2I_NAMESPACE", namespace);
+    command
+}
+
+/// Run `s2i` with a store and a namespace.
+pub fn run_in_store<I, S>(store: &Path, namespace: &str, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = s2i_in(store, namespace).args(args).output().expect("s2i runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
+}
+
+/// A `docker-registry` (Debian's distribution 2.8) serving 127.0.0.1:PORT from
+/// a temp dir, with deletes enabled; killed when dropped. Fails (never skips)
+/// when the program is missing.
+pub struct Registry {
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+    /// Its access and error log.
+    pub log: PathBuf,
+    child: std::process::Child,
+    pushed: std::sync::Mutex<Vec<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    /// A registry without authentication.
+    pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A registry with basic authentication from an htpasswd line (`user:bcrypt`).
+    pub fn start_with(htpasswd: Option<&str>) -> Self {
+        let program = "docker-registry";
+        let found = std::env::var_os("PATH")
+            .map(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+            .unwrap_or(false);
+        assert!(
+            found,
+            "{program} is not installed: install it with `cargo xtask packages` (Debian package docker-registry)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some(line) = htpasswd {
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, format!("{line}\n")).unwrap();
+            config.push_str(&format!("auth:\n  htpasswd:\n    realm: s2i-test\n    path: {}\n", file.display()));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = dir.path().join("registry.log");
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(program)
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .expect("docker-registry starts");
+        let registry =
+            Registry { host: format!("127.0.0.1:{port}"), log, child, pushed: Default::default(), _dir: dir };
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while registry.get("/v2/", "").0 == 0 {
+            assert!(std::time::Instant::now() < deadline, "the registry never answered: {}", registry.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+
+    /// A plain HTTP GET (no authentication): status (0 when unreachable), headers and body.
+    pub fn get(&self, path: &str, accept: &str) -> (u16, String, String) {
+        let Ok(mut stream) = TcpStream::connect(&self.host) else { return (0, String::new(), String::new()) };
+        let accept = if accept.is_empty() { String::new() } else { format!("Accept: {accept}\r\n") };
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {}\r\n{accept}\r\n", self.host);
+        if stream.write_all(request.as_bytes()).is_err() {
+            return (0, String::new(), String::new());
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, head.to_owned(), body.to_owned())
+    }
+
+    /// The manifest digest of `repo:tag` (Docker v2 manifests), if the tag exists.
+    pub fn digest_of(&self, repo: &str, tag: &str) -> Option<String> {
+        let (status, head, _) =
+            self.get(&format!("/v2/{repo}/manifests/{tag}"), "application/vnd.docker.distribution.manifest.v2+json");
+        if status != 200 {
+            return None;
+        }
+        head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("docker-content-digest").then(|| value.trim().to_owned())
+        })
+    }
+
+    /// The registry's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Push a local image to `repo:tag` of this registry; returns the pushed name.
+    pub fn push(&self, image: &str, repo_tag: &str) -> String {
+        let name = format!("{}/{repo_tag}", self.host);
+        docker_ok(&["tag", image, &name]);
+        self.pushed.lock().unwrap().push(name.clone());
+        docker_ok(&["push", &name]);
+        name
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        for name in self.pushed.lock().unwrap().iter() {
+            let _ = docker(&["rmi", name]);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A report as one line: words joined by single spaces, miette's wrapping
+/// and gutter (`│`) removed, so that phrases can be matched whatever the width.
+pub fn flat(text: &str) -> String {
+    text.split_whitespace().filter(|word| *word != "│").collect::<Vec<_>>().join(" ")
+}
