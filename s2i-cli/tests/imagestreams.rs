@@ -312,3 +312,42 @@ fn an_unreachable_engine_keeps_the_change_and_says_so() {
     assert!(ns.engine_id(&format!("{}/app:2", ns.0)).is_some(), "the pending change was followed");
     assert!(ns.engine_id(&format!("{}/app:3", ns.0)).is_some());
 }
+
+#[test]
+fn image_stream_tags_apply_and_delete_like_oc() {
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let base = fixture("base");
+    let base_id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &base]).trim().to_owned();
+    run_in_store(store.path(), &ns.0, ["tag", "--source=docker", &base, "app:1"]).ok();
+
+    // An ImageStreamTag sets the spec tag; its annotations are the tag's metadata overrides.
+    let file = store.path().join("istag.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: image.openshift.io/v1\nkind: ImageStreamTag\nmetadata:\n  name: app:stable\n  annotations:\n    description: the stable one\ntag:\n  from:\n    kind: ImageStreamTag\n    name: \"1\"\n",
+    )
+    .unwrap();
+    let run = run_in_store(store.path(), &ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    assert_eq!(run.stdout.trim(), "imagestreamtag.image.openshift.io/app:stable created");
+    let again = run_in_store(store.path(), &ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    assert_eq!(again.stdout.trim(), "imagestreamtag.image.openshift.io/app:stable unchanged");
+    let istag = json(run_in_store(store.path(), &ns.0, ["get", "istag", "app:stable", "-o", "json"]));
+    assert_eq!(istag["image"]["metadata"]["name"], base_id.as_str());
+    assert_eq!(istag["image"]["metadata"]["annotations"]["description"], "the stable one");
+    assert_eq!(ns.engine_id(&format!("{}/app:stable", ns.0)).as_deref(), Some(base_id.as_str()));
+    let described = run_in_store(store.path(), &ns.0, ["describe", "istag", "app:stable"]).ok().stdout;
+    assert!(described.contains("description=the stable one"), "{described}");
+
+    // An image in use cannot be deleted; views cannot be deleted; a tag can.
+    let run = run_in_store(store.path(), &ns.0, ["delete", "image", &base_id]).failed();
+    assert!(flat(&run.stderr).contains(&format!("{}/app:1", ns.0)), "the error names the users: {}", run.stderr);
+    let run = run_in_store(store.path(), &ns.0, ["delete", "isimage", &format!("app@{base_id}")]).failed();
+    assert!(run.stderr.contains("cannot be deleted"), "{}", run.stderr);
+    let run = run_in_store(store.path(), &ns.0, ["delete", "istag", "app:stable"]).ok();
+    assert_eq!(run.stdout.trim(), "imagestreamtag.image.openshift.io \"app:stable\" deleted");
+    assert!(ns.engine_id(&format!("{}/app:stable", ns.0)).is_none());
+    let isimage =
+        json(run_in_store(store.path(), &ns.0, ["get", "isimage", &format!("app@{}", &base_id[7..19]), "-o", "json"]));
+    assert_eq!(isimage["metadata"]["name"], format!("app@{base_id}"));
+}

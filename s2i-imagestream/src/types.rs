@@ -103,7 +103,8 @@ pub struct ImageLookupPolicy {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TagReference {
-    /// The tag.
+    /// The tag (may be omitted in an `ImageStreamTag`, whose name gives it).
+    #[serde(default)]
     pub name: String,
     /// Metadata overrides: merged into the image's annotations when it is read through this tag.
     #[serde(default)]

@@ -101,9 +101,11 @@ fn after_streams<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<
     Box::pin(async move {
         let operations = session.image_streams();
         let mut problems = Vec::new();
-        for stream in applied {
-            for (tag, failure) in operations.import_pending(&stream.namespace, &stream.name).await? {
-                problems.push(import_failure_line(&stream.name, &tag, &failure));
+        for object in applied {
+            // An ImageStream's name, or an ImageStreamTag's `<stream>:<tag>`.
+            let stream = object.name.split_once(':').map_or(object.name.as_str(), |(stream, _)| stream);
+            for (tag, failure) in operations.import_pending(&object.namespace, stream).await? {
+                problems.push(import_failure_line(stream, &tag, &failure));
             }
         }
         let outcome = operations.follow_now().await;
@@ -274,11 +276,11 @@ fn write_istag(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
     stream.metadata.resource_version = istag.metadata.resource_version;
     let write = streams::write_stream(tx, stream, &BTreeMap::new())?;
     let verb = match &before {
-        None => "created",
         Some(b) if b.metadata.resource_version == write.stream.metadata.resource_version => "unchanged",
-        Some(_) => "configured",
+        Some(b) if b.spec_tag(tag).is_some() => "configured",
+        _ => "created",
     };
-    Ok(Applied { namespace, name: stream_name.to_owned(), verb })
+    Ok(Applied { namespace, name: istag.metadata.name.clone(), verb })
 }
 
 fn delete_istag<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
