@@ -351,3 +351,82 @@ fn image_stream_tags_apply_and_delete_like_oc() {
         json(run_in_store(store.path(), &ns.0, ["get", "isimage", &format!("app@{}", &base_id[7..19]), "-o", "json"]));
     assert_eq!(isimage["metadata"]["name"], format!("app@{base_id}"));
 }
+
+#[test]
+fn bearer_tokens_are_fetched_for_the_scopes_each_request_needs() {
+    let tokens = TokenServer::start("tester", "s2i-secret");
+    let registry = Registry::start_with_tokens(&tokens);
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("config.json");
+    let auth = "dGVzdGVyOnMyaS1zZWNyZXQ="; // base64("tester:s2i-secret")
+    std::fs::write(&config, format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.host)).unwrap();
+    let name = format!("{}/team/app:1", registry.host);
+    docker_ok(&["tag", &fixture("base"), &name]);
+    let push = std::process::Command::new("docker")
+        .args(["--config", config_dir.path().to_str().unwrap(), "push", &name])
+        .output()
+        .unwrap();
+    let _ = docker(&["rmi", &name]);
+    assert!(push.status.success(), "{}\n{}", String::from_utf8_lossy(&push.stderr), registry.log_text());
+
+    // Without credentials the token service refuses: an Unauthorized import failure.
+    let empty = tempfile::tempdir().unwrap();
+    let run = s2i_in(store.path(), &ns.0)
+        .env("DOCKER_CONFIG", empty.path())
+        .args(["import-image", "plain:1", "--from", &name, "--confirm"])
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("Unauthorized"), "{}", String::from_utf8_lossy(&run.stderr));
+
+    // A registry stream on the same registry: import, then tag in the registry.
+    let file = store.path().join("stream.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "kind: ImageStream\nmetadata:\n  name: app\n  annotations:\n    s2i-rs.github.io/registry: \"{}\"\n",
+            registry.host
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    run_in_store(store.path(), &ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    let run = s2i_in(store.path(), &ns.0)
+        .env("DOCKER_CONFIG", config_dir.path())
+        .args(["import-image", "app:1", "--from", &name, "--confirm", "--dockercfg-path", cfg])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = s2i_in(store.path(), &ns.0)
+        .env("DOCKER_CONFIG", config_dir.path())
+        .args(["tag", "app:1", "app:prod"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+
+    let requests = tokens.requests.lock().unwrap().clone();
+    let ours: Vec<&String> = requests.iter().filter(|r| r.starts_with("s2i/")).collect();
+    let repo = format!("{}/app", ns.0);
+    assert!(ours.iter().any(|r| r.contains("repository:team/app:pull | true")), "pull token for the import: {ours:#?}");
+    assert!(
+        ours.iter().any(|r| r.contains(&format!("repository:{repo}:pull,push"))
+            && r.contains("repository:team/app:pull")
+            && r.ends_with("true")),
+        "a mount asks for push on the destination and pull on the source: {ours:#?}"
+    );
+    assert!(ours.iter().any(|r| r.ends_with("false")), "the refused request is there too: {ours:#?}");
+    // The registry itself shows the tags, read with a token of our own.
+    let log = registry.log_text();
+    assert!(log.contains(&format!("PUT /v2/{repo}/manifests/1")), "{log}");
+    assert!(log.contains(&format!("PUT /v2/{repo}/manifests/prod")), "{log}");
+    let s2i_uploads: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("\"s2i/") && (l.contains("\"PATCH ") || l.contains("\"PUT /v2/") && l.contains("/blobs/"))
+        })
+        .collect();
+    assert!(s2i_uploads.is_empty(), "s2i uploaded no blob: {s2i_uploads:#?}");
+    assert!(log.lines().any(|l| l.contains("\"s2i/") && l.contains("mount=")), "s2i mounted the layers");
+}

@@ -360,6 +360,15 @@ impl Registry {
 
     /// A registry with basic authentication from an htpasswd line (`user:bcrypt`).
     pub fn start_with(htpasswd: Option<&str>) -> Self {
+        Self::start_with_auth(htpasswd, None)
+    }
+
+    /// A registry that wants bearer tokens from `tokens`.
+    pub fn start_with_tokens(tokens: &TokenServer) -> Self {
+        Self::start_with_auth(None, Some(tokens))
+    }
+
+    fn start_with_auth(htpasswd: Option<&str>, tokens: Option<&TokenServer>) -> Self {
         let program = "docker-registry";
         let found = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
@@ -378,6 +387,13 @@ impl Registry {
             let file = dir.path().join("htpasswd");
             std::fs::write(&file, format!("{line}\n")).unwrap();
             config.push_str(&format!("auth:\n  htpasswd:\n    realm: s2i-test\n    path: {}\n", file.display()));
+        }
+        if let Some(tokens) = tokens {
+            config.push_str(&format!(
+                "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+                tokens.port,
+                tokens.certificate.display()
+            ));
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap();
@@ -457,4 +473,154 @@ impl Drop for Registry {
 /// and gutter (`│`) removed, so that phrases can be matched whatever the width.
 pub fn flat(text: &str) -> String {
     text.split_whitespace().filter(|word| *word != "│").collect::<Vec<_>>().join(" ")
+}
+
+/// The `service` of the token-authenticated test registry.
+pub const TOKEN_SERVICE: &str = "s2i-test-registry";
+/// The issuer its tokens name.
+pub const TOKEN_ISSUER: &str = "s2i-test-issuer";
+
+/// A token service (the `realm` of a registry's `Bearer` challenge) on
+/// 127.0.0.1: checks Basic credentials, then issues an ES256-signed JWT for
+/// whatever scope is asked, with a fresh key whose self-signed certificate the
+/// registry is configured to trust. Stops when dropped.
+pub struct TokenServer {
+    pub port: u16,
+    /// The certificate (PEM) for the registry's `rootcertbundle`.
+    pub certificate: PathBuf,
+    /// Each token request: `user-agent | scope… | authorized`.
+    pub requests: Arc<std::sync::Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+impl TokenServer {
+    /// Serve tokens to `user:password`.
+    pub fn start(user: &str, password: &str) -> Self {
+        use base64::Engine;
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["s2i-test-token".to_owned()]).unwrap().self_signed(&key).unwrap();
+        let certificate = dir.path().join("token.pem");
+        std::fs::write(&certificate, cert.pem()).unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        let signer = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &key.serialize_der(),
+            &rng,
+        )
+        .unwrap();
+        let cert_der = base64::engine::general_purpose::STANDARD.encode(cert.der());
+        let expected =
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop_flag, log) = (stop.clone(), requests.clone());
+        std::thread::spawn(move || {
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            for stream in listener.incoming() {
+                if stop_flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let (mut authorization, mut agent) = (String::new(), String::new());
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = header.split_once(':') {
+                        match name.trim().to_ascii_lowercase().as_str() {
+                            "authorization" => authorization = value.trim().to_owned(),
+                            "user-agent" => agent = value.trim().to_owned(),
+                            _ => {}
+                        }
+                    }
+                }
+                let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let query = target.split_once('?').map_or("", |(_, q)| q);
+                let scopes: Vec<String> = query
+                    .split('&')
+                    .filter_map(|pair| pair.split_once('='))
+                    .filter(|(k, _)| *k == "scope")
+                    .map(|(_, v)| percent_decode(v))
+                    .collect();
+                let authorized = authorization == expected;
+                log.lock().unwrap().push(format!("{agent} | {} | {authorized}", scopes.join(" ")));
+                let response = if !authorized {
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+                } else {
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+                    let access: Vec<serde_json::Value> = scopes
+                        .iter()
+                        .flat_map(|s| s.split(' '))
+                        .filter_map(|scope| {
+                            let (kind, rest) = scope.split_once(':')?;
+                            let (name, actions) = rest.rsplit_once(':')?;
+                            Some(serde_json::json!({"type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+                        })
+                        .collect();
+                    let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "x5c": [cert_der]});
+                    let claims = serde_json::json!({
+                        "iss": TOKEN_ISSUER, "sub": "tester", "aud": TOKEN_SERVICE,
+                        "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", log.lock().unwrap().len()),
+                        "access": access,
+                    });
+                    let signing_input =
+                        format!("{}.{}", b64.encode(header.to_string()), b64.encode(claims.to_string()));
+                    let signature = signer.sign(&rng, signing_input.as_bytes()).unwrap();
+                    let token = format!("{signing_input}.{}", b64.encode(signature.as_ref()));
+                    let body =
+                        serde_json::json!({"token": token, "access_token": token, "expires_in": 300}).to_string();
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        TokenServer { port, certificate, requests, stop, _dir: dir }
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(byte) => out.push(byte),
+                    Err(_) => out.extend_from_slice(&bytes[i..i + 3]),
+                }
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
