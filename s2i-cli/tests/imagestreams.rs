@@ -430,3 +430,47 @@ fn bearer_tokens_are_fetched_for_the_scopes_each_request_needs() {
     assert!(s2i_uploads.is_empty(), "s2i uploaded no blob: {s2i_uploads:#?}");
     assert!(log.lines().any(|l| l.contains("\"s2i/") && l.contains("mount=")), "s2i mounted the layers");
 }
+
+/// An image only a registry has: made with `docker import`, pushed, then removed from the engine.
+fn image_only_in(registry: &Registry, repo_tag: &str) -> String {
+    let name = format!("{}/{repo_tag}", registry.host);
+    let mut archive = tar::Builder::new(Vec::new());
+    let content = format!("made for {name} by test process {}\n", std::process::id());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    archive.append_data(&mut header, "unique.txt", content.as_bytes()).unwrap();
+    let bytes = archive.into_inner().unwrap();
+    let mut import = std::process::Command::new("docker")
+        .args(["import", "-", &name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(import.stdin.as_mut().unwrap(), &bytes).unwrap();
+    drop(import.stdin.take());
+    assert!(import.wait().unwrap().success());
+    docker_ok(&["push", &name]);
+    docker_ok(&["rmi", &name]);
+    name
+}
+
+#[test]
+fn a_stream_in_the_engine_pulls_what_it_imports() {
+    let registry = Registry::start();
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let name = image_only_in(&registry, "team/only-remote:1");
+    let run = run_in_store(store.path(), &ns.0, ["import-image", "app:1", "--from", &name, "--confirm"]).ok();
+    assert!(run.stdout.contains(&format!("app:1 -> {}/team/only-remote@sha256:", registry.host)), "{}", run.stdout);
+    let istag = json(run_in_store(store.path(), &ns.0, ["get", "istag", "app:1", "-o", "json"]));
+    let config_digest = istag["image"]["dockerImageMetadata"]["Id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ns.engine_id(&format!("{}/app:1", ns.0)).as_deref(),
+        Some(config_digest.as_str()),
+        "the engine pulled the image by digest and tagged it"
+    );
+    let pulled = istag["image"]["dockerImageReference"].as_str().unwrap().to_owned();
+    let _ = docker(&["rmi", &pulled]);
+}

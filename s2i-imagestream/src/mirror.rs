@@ -16,6 +16,8 @@
 //! tag that cannot be followed (its image is nowhere to be had) is reported
 //! as a warning and skipped, so it never blocks the others.
 
+use std::collections::BTreeSet;
+
 use s2i_core::reference::ImageReference;
 use s2i_core::runtime::ContainerRuntime;
 
@@ -24,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::registry::{RegistryClient, RegistryErrorKind};
 use crate::store::{ConsumerStart, Event, Resource, Store, Tx};
 use crate::streams::{TAG_CHANGED, TagChange};
-use crate::types::{INSECURE_REPOSITORY_ANNOTATION, ImageStream, TagEvent};
+use crate::types::{INSECURE_REPOSITORY_ANNOTATION, Image, ImageStream, TagEvent};
 
 /// The name of the consumer that follows tag changes.
 pub const MIRROR_CONSUMER: &str = "mirror";
@@ -50,6 +52,9 @@ pub async fn follow_tag_changes(
     engine: &EngineAccess<'_>,
     registry: &RegistryClient,
 ) -> Result<MirrorReport> {
+    if let Ok(runtime) = engine {
+        prefetch(store, *runtime).await?;
+    }
     tokio::task::block_in_place(|| {
         let handle = tokio::runtime::Handle::current();
         let mut report = MirrorReport::default();
@@ -64,6 +69,48 @@ pub async fn follow_tag_changes(
         }
         Ok(report)
     })
+}
+
+/// Pull the images pending changes will need into the engine before the
+/// write lock is taken: a pull can take minutes, and other s2i processes wait
+/// for the lock. What is still missing when a change is followed is pulled
+/// then; failures here are left for that moment to report.
+async fn prefetch(store: &Store, runtime: &dyn ContainerRuntime) -> Result<()> {
+    let wanted: Vec<(Option<String>, String)> = store.read(|tx| {
+        let cursor = tx.cursor(MIRROR_CONSUMER)?.unwrap_or(0);
+        let mut wanted = Vec::new();
+        for event in tx.events_after(cursor, 1000)? {
+            if event.kind != ImageStream::KIND || event.action != TAG_CHANGED {
+                continue;
+            }
+            let Ok(change) = serde_json::from_value::<TagChange>(event.data.clone()) else { continue };
+            let Some(stream) = tx.get_as::<ImageStream>(&event.namespace, &event.name)? else { continue };
+            if stream.registry().is_some() {
+                continue;
+            }
+            if let Some(item) = stream.latest(&change.tag) {
+                let id = tx.get_as::<Image>("", &item.image)?.and_then(|i| i.engine_id().map(str::to_owned));
+                wanted.push((id, item.docker_image_reference.clone()));
+            }
+        }
+        Ok::<_, Error>(wanted)
+    })?;
+    let mut seen = BTreeSet::new();
+    for (id, pull_spec) in wanted {
+        if !seen.insert(pull_spec.clone()) {
+            continue;
+        }
+        let known = match &id {
+            Some(id) => runtime.inspect_image(id).await.ok().flatten().is_some(),
+            None => false,
+        };
+        let present = known || runtime.inspect_image(&pull_spec).await.ok().flatten().is_some();
+        if !present && ImageReference::parse(&pull_spec).is_ok_and(|r| r.registry.is_some()) {
+            // A failure is reported when the change is followed.
+            let _ = runtime.pull_image(&pull_spec, &|_| {}).await;
+        }
+    }
+    Ok(())
 }
 
 async fn follow_event(
