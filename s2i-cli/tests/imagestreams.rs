@@ -172,16 +172,17 @@ fn registry_streams_tag_in_the_registry_without_moving_layers() {
 /// bcrypt of `s2i-secret` (for the htpasswd file of the test registry).
 const TESTER_HTPASSWD: &str = "tester:$2b$12$fGz2lIRtmSDkQR//vFmpd.Ji3hIfOsXrpy6tgWq2mf5/sQxua1CT6";
 
-#[test]
-fn imports_answer_the_registry_challenge_with_docker_credentials() {
-    let registry = Registry::start_with(Some(TESTER_HTPASSWD));
-    let ns = Namespace::fresh();
-    let store = tempfile::tempdir().unwrap();
-    let config_dir = tempfile::tempdir().unwrap();
-    let config = config_dir.path().join("config.json");
+/// A Docker client configuration with the credentials `tester:s2i-secret` for `registry`: its directory and file.
+fn tester_config(registry: &Registry) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
     let auth = "dGVzdGVyOnMyaS1zZWNyZXQ="; // base64("tester:s2i-secret")
     std::fs::write(&config, format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.host)).unwrap();
-    // Push with the same credentials through the docker CLI's config.
+    (dir, config)
+}
+
+/// Push the base fixture as `team/app:1` with the Docker CLI and `config_dir`'s credentials; the pushed name.
+fn push_as_tester(registry: &Registry, config_dir: &tempfile::TempDir) -> String {
     let name = format!("{}/team/app:1", registry.host);
     docker_ok(&["tag", &fixture("base"), &name]);
     let push = std::process::Command::new("docker")
@@ -189,7 +190,17 @@ fn imports_answer_the_registry_challenge_with_docker_credentials() {
         .output()
         .unwrap();
     let _ = docker(&["rmi", &name]);
-    assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
+    assert!(push.status.success(), "{}\n{}", String::from_utf8_lossy(&push.stderr), registry.log_text());
+    name
+}
+
+#[test]
+fn imports_answer_the_registry_challenge_with_docker_credentials() {
+    let registry = Registry::start_with(Some(TESTER_HTPASSWD));
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let (config_dir, config) = tester_config(&registry);
+    let name = push_as_tester(&registry, &config_dir);
 
     let unauthenticated_dir = tempfile::tempdir().unwrap();
     let run = s2i_in(store.path(), &ns.0)
@@ -358,18 +369,8 @@ fn bearer_tokens_are_fetched_for_the_scopes_each_request_needs() {
     let registry = Registry::start_with_tokens(&tokens);
     let ns = Namespace::fresh();
     let store = tempfile::tempdir().unwrap();
-    let config_dir = tempfile::tempdir().unwrap();
-    let config = config_dir.path().join("config.json");
-    let auth = "dGVzdGVyOnMyaS1zZWNyZXQ="; // base64("tester:s2i-secret")
-    std::fs::write(&config, format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.host)).unwrap();
-    let name = format!("{}/team/app:1", registry.host);
-    docker_ok(&["tag", &fixture("base"), &name]);
-    let push = std::process::Command::new("docker")
-        .args(["--config", config_dir.path().to_str().unwrap(), "push", &name])
-        .output()
-        .unwrap();
-    let _ = docker(&["rmi", &name]);
-    assert!(push.status.success(), "{}\n{}", String::from_utf8_lossy(&push.stderr), registry.log_text());
+    let (config_dir, config) = tester_config(&registry);
+    let name = push_as_tester(&registry, &config_dir);
 
     // Without credentials the token service refuses: an Unauthorized import failure.
     let empty = tempfile::tempdir().unwrap();

@@ -488,12 +488,9 @@ impl RegistryClient {
     ) -> Result<Manifest, RegistryError> {
         let scope = format!("repository:{repository}:pull");
         let response = self.send(registry, insecure, &scope, &|agent, base, auth| {
-            let mut request =
-                agent.get(format!("{base}/v2/{repository}/manifests/{reference}")).header("Accept", ACCEPT);
-            if let Some(auth) = auth {
-                request = request.header("Authorization", auth);
-            }
-            request.call()
+            authorize(agent.get(format!("{base}/v2/{repository}/manifests/{reference}")), auth)
+                .header("Accept", ACCEPT)
+                .call()
         })?;
         let status = response.status().as_u16();
         let media_type = header(&response, "content-type").unwrap_or_default();
@@ -537,13 +534,9 @@ impl RegistryClient {
     ) -> Result<(), RegistryError> {
         let scope = format!("repository:{repository}:pull,push");
         let response = self.send(registry, insecure, &scope, &|agent, base, auth| {
-            let mut request = agent
-                .put(format!("{base}/v2/{repository}/manifests/{reference}"))
-                .header("Content-Type", manifest.media_type.as_str());
-            if let Some(auth) = auth {
-                request = request.header("Authorization", auth);
-            }
-            request.send(&manifest.bytes[..])
+            authorize(agent.put(format!("{base}/v2/{repository}/manifests/{reference}")), auth)
+                .header("Content-Type", manifest.media_type.as_str())
+                .send(&manifest.bytes[..])
         })?;
         let status = response.status().as_u16();
         let bytes = read_limited(response, 1024 * 1024).unwrap_or_default();
@@ -561,11 +554,7 @@ impl RegistryClient {
     ) -> Result<Vec<u8>, RegistryError> {
         let scope = format!("repository:{repository}:pull");
         let response = self.send(registry, insecure, &scope, &|agent, base, auth| {
-            let mut request = agent.get(format!("{base}/v2/{repository}/blobs/{digest}"));
-            if let Some(auth) = auth {
-                request = request.header("Authorization", auth);
-            }
-            request.call()
+            authorize(agent.get(format!("{base}/v2/{repository}/blobs/{digest}")), auth).call()
         })?;
         let status = response.status().as_u16();
         let bytes =
@@ -591,11 +580,7 @@ impl RegistryClient {
     ) -> Result<bool, RegistryError> {
         let scope = format!("repository:{repository}:pull");
         let response = self.send(registry, insecure, &scope, &|agent, base, auth| {
-            let mut request = agent.head(format!("{base}/v2/{repository}/blobs/{digest}"));
-            if let Some(auth) = auth {
-                request = request.header("Authorization", auth);
-            }
-            request.call()
+            authorize(agent.head(format!("{base}/v2/{repository}/blobs/{digest}")), auth).call()
         })?;
         match response.status().as_u16() {
             200 => Ok(true),
@@ -619,12 +604,10 @@ impl RegistryClient {
         }
         let scope = format!("repository:{repository}:pull,push repository:{from}:pull");
         let response = self.send(registry, insecure, &scope, &|agent, base, auth| {
-            let mut request =
-                agent.post(format!("{base}/v2/{repository}/blobs/uploads/")).query("mount", digest).query("from", from);
-            if let Some(auth) = auth {
-                request = request.header("Authorization", auth);
-            }
-            request.send_empty()
+            authorize(agent.post(format!("{base}/v2/{repository}/blobs/uploads/")), auth)
+                .query("mount", digest)
+                .query("from", from)
+                .send_empty()
         })?;
         let status = response.status().as_u16();
         let location = header(&response, "location");
@@ -644,11 +627,7 @@ impl RegistryClient {
                             } else {
                                 format!("{base}{location}")
                             };
-                            let mut request = agent.delete(url);
-                            if let Some(auth) = auth {
-                                request = request.header("Authorization", auth);
-                            }
-                            request.call()
+                            authorize(agent.delete(url), auth).call()
                         },
                     );
                 }
@@ -666,11 +645,7 @@ impl RegistryClient {
     pub fn delete_tag(&self, registry: &str, repository: &str, tag: &str, insecure: bool) -> Result<(), RegistryError> {
         let scope = format!("repository:{repository}:pull,push,delete");
         let response = self.send(registry, insecure, &scope, &|agent, base, auth| {
-            let mut request = agent.delete(format!("{base}/v2/{repository}/manifests/{tag}"));
-            if let Some(auth) = auth {
-                request = request.header("Authorization", auth);
-            }
-            request.call()
+            authorize(agent.delete(format!("{base}/v2/{repository}/manifests/{tag}")), auth).call()
         })?;
         let status = response.status().as_u16();
         let bytes = read_limited(response, 1024 * 1024).unwrap_or_default();
@@ -842,6 +817,14 @@ impl RegistryClient {
             ..Image::default()
         };
         Ok(ResolvedImage { docker_image_reference: image.docker_image_reference.clone(), image })
+    }
+}
+
+/// The request with the Authorization header, when there is one.
+fn authorize<B>(request: ureq::RequestBuilder<B>, authorization: Option<&str>) -> ureq::RequestBuilder<B> {
+    match authorization {
+        Some(value) => request.header("Authorization", value),
+        None => request,
     }
 }
 
