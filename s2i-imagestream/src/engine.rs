@@ -127,26 +127,26 @@ pub(crate) async fn follow(
             Err(e) => unreachable_or_warning(&format!("remove {engine_tag}"), e),
         };
     };
-    // The engine knows an image by its ID (recorded with the image) or by its pull spec.
-    let mut candidates = Vec::new();
-    if !item.image.is_empty() {
-        if let Some(id) = tx.get_as::<Image>("", &item.image)?.as_ref().and_then(Image::engine_id) {
-            candidates.push(id.to_owned());
+    // The engine knows an image by its ID (recorded with the image): tag it
+    // by ID in one call, which is the usual case.
+    let engine_id = if item.image.is_empty() {
+        None
+    } else {
+        tx.get_as::<Image>("", &item.image)?.as_ref().and_then(Image::engine_id).map(str::to_owned)
+    };
+    if let Some(id) = &engine_id {
+        match runtime.tag_image(id, &repository, tag).await {
+            Ok(()) => return Ok(Followed::Done(format!("{engine_tag} -> {id}"))),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return unreachable_or_warning(&format!("tag {engine_tag}"), e),
         }
     }
-    candidates.push(item.docker_image_reference.clone());
-    let mut found = None;
-    for candidate in &candidates {
-        match runtime.inspect_image(candidate).await {
-            Ok(Some(info)) => {
-                found = Some(info.id);
-                break;
-            }
-            Ok(None) => {}
-            Err(e) if e.kind == RuntimeErrorKind::Unreachable => return Err(engine_error("inspect images", &e)),
-            Err(_) => {}
-        }
-    }
+    // Otherwise by its pull spec, pulling it when it names a registry.
+    let mut found = match runtime.inspect_image(&item.docker_image_reference).await {
+        Ok(info) => info.map(|info| info.id),
+        Err(e) if e.kind == RuntimeErrorKind::Unreachable => return Err(engine_error("inspect images", &e)),
+        Err(_) => None,
+    };
     let pull_spec = &item.docker_image_reference;
     if found.is_none() && ImageReference::parse(pull_spec).is_ok_and(|r| r.registry.is_some()) {
         match runtime.pull_image(pull_spec, &|_| {}).await {

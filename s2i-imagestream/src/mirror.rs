@@ -88,7 +88,9 @@ async fn prefetch(store: &Store, runtime: &dyn ContainerRuntime) -> Result<()> {
             if stream.registry().is_some() {
                 continue;
             }
-            if let Some(item) = stream.latest(&change.tag) {
+            // Only an image from a registry can be pulled; an engine-only image is there or gone.
+            let Some(item) = stream.latest(&change.tag) else { continue };
+            if ImageReference::parse(&item.docker_image_reference).is_ok_and(|r| r.registry.is_some()) {
                 let id = tx.get_as::<Image>("", &item.image)?.and_then(|i| i.engine_id().map(str::to_owned));
                 wanted.push((id, item.docker_image_reference.clone()));
             }
@@ -105,7 +107,7 @@ async fn prefetch(store: &Store, runtime: &dyn ContainerRuntime) -> Result<()> {
             None => false,
         };
         let present = known || runtime.inspect_image(&pull_spec).await.ok().flatten().is_some();
-        if !present && ImageReference::parse(&pull_spec).is_ok_and(|r| r.registry.is_some()) {
+        if !present {
             // A failure is reported when the change is followed.
             let _ = runtime.pull_image(&pull_spec, &|_| {}).await;
         }
