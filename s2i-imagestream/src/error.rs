@@ -58,7 +58,7 @@ pub enum Error {
     #[diagnostic(
         code(s2i::store::database),
         help(
-            "if the disk is full or read-only, fix that and retry; if the file is damaged, `s2i check` shows what is wrong"
+            "if the disk is full or read-only, fix that and retry; if the file is damaged, `s2i store check` shows what is wrong"
         )
     )]
     Store {
