@@ -43,6 +43,12 @@ pub struct GlobalArgs {
     /// How much to log: 0 normal, 1 the engine's decisions, 2 and up debugging detail
     #[arg(long, global = true, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=5))]
     pub loglevel: u8,
+    /// Directory of the object store (image streams, …); default: the user's data directory (~/.local/share/s2i/store)
+    #[arg(long, global = true, env = "S2I_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Namespace of the objects a command works on
+    #[arg(long, global = true, env = "S2I_NAMESPACE", value_name = "NAMESPACE", default_value = "default")]
+    pub namespace: String,
 }
 
 /// The commands.
@@ -62,6 +68,27 @@ pub enum Command {
     /// Work with OpenShift routes: render a HAProxy router, export for a cluster
     #[command(subcommand)]
     Route(RouteCommand),
+    /// Show objects of the store (image streams, tags, images…)
+    #[command(after_help = crate::commands::objects::GET_HELP)]
+    Get(GetArgs),
+    /// Show one object in detail
+    #[command(after_help = crate::commands::objects::KINDS_HELP)]
+    Describe(DescribeArgs),
+    /// Delete objects from the store
+    #[command(after_help = crate::commands::objects::KINDS_HELP)]
+    Delete(DeleteArgs),
+    /// Create or update objects from YAML or JSON files
+    #[command(after_help = crate::commands::objects::APPLY_HELP)]
+    Apply(ApplyArgs),
+    /// Point image stream tags at an image, another tag, or an external image
+    #[command(after_help = TAG_EXAMPLES)]
+    Tag(TagArgs),
+    /// Import an image from a registry into an image stream tag
+    #[command(name = "import-image", after_help = IMPORT_EXAMPLES)]
+    ImportImage(ImportImageArgs),
+    /// Inspect the object store
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Print the version of s2i
     Version,
     /// Print a shell completion script
@@ -85,6 +112,157 @@ Examples:
 
   # Build without tagging: the image ID is printed on stdout
   s2i build ./app builder";
+
+const TAG_EXAMPLES: &str = "\
+Examples:
+  # Promote what dev runs to prod (a snapshot: prod keeps this image when dev moves on)
+  s2i tag app:dev app:prod
+
+  # Make latest follow 1.0 (an alias within the stream)
+  s2i tag --alias app:1.0 app:latest
+
+  # Tag an image of the local engine or of a registry
+  s2i tag --source=docker my-app:latest app:dev
+  s2i tag --source=docker 127.0.0.1:5000/team/app:1.2 app:1.2
+
+  # Roll back to an older image of the stream, by digest (a unique prefix is enough)
+  s2i tag app@sha256:4f1c app:prod
+
+  # Delete a tag and its history
+  s2i tag -d app:old";
+
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  # Create a stream from a registry image
+  s2i import-image app:1.2 --from 127.0.0.1:5000/team/app:1.2 --confirm
+
+  # Import the tag again from its source (history grows only if the image changed)
+  s2i import-image app:1.2";
+
+/// `s2i get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The kind: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images
+    pub kind: String,
+    /// Names of the objects; all of the namespace when none is given
+    pub names: Vec<String>,
+    /// Output format: json, yaml or name (default: a table)
+    #[arg(short, long, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+    /// List the objects of every namespace
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+}
+
+/// `s2i describe`.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The kind, e.g. imagestream (is)
+    pub kind: String,
+    /// Names of the objects
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `s2i delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The kind, e.g. imagestream (is) or imagestreamtag (istag)
+    pub kind: String,
+    /// Names of the objects
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `s2i apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Files of objects, YAML or JSON, several documents per file allowed; `-` reads stdin
+    #[arg(short, long = "filename", value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Output formats of `s2i get`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+    /// kind/name, one per line.
+    Name,
+}
+
+/// `s2i tag`.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The source: STREAM:TAG, STREAM@DIGEST, or a pull spec; with -d, the tags to delete
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// The tags to set: [NAMESPACE/]STREAM:TAG
+    #[arg(value_name = "DEST")]
+    pub destinations: Vec<String>,
+    /// The kind of SOURCE: docker, istag or isimage (default: inferred from its form)
+    #[arg(long = "source", value_name = "KIND", value_parser = parse_source_kind)]
+    pub source_kind: Option<s2i_imagestream::streams::SourceKind>,
+    /// Make the destination track SOURCE (a tag of the same stream) instead of copying its current image
+    #[arg(long)]
+    pub alias: bool,
+    /// Point at SOURCE without importing it (no digest is resolved)
+    #[arg(long)]
+    pub reference: bool,
+    /// How consumers pull the tag: source (the original pull spec) or local (the stream's repository)
+    #[arg(long, value_name = "POLICY", value_parser = ["source", "local"])]
+    pub reference_policy: Option<String>,
+    /// How a manifest list is imported: Legacy (one image) or PreserveOriginal (the whole list)
+    #[arg(long, value_name = "MODE", value_parser = ["Legacy", "PreserveOriginal"])]
+    pub import_mode: Option<String>,
+    /// Allow plain HTTP and unverified TLS when importing a docker source
+    #[arg(long)]
+    pub insecure: bool,
+    /// Delete the tags given (SOURCE and DEST are all tags to delete)
+    #[arg(short, long)]
+    pub delete: bool,
+}
+
+/// `s2i import-image`.
+#[derive(Debug, Args)]
+pub struct ImportImageArgs {
+    /// The tag to import into: STREAM or STREAM:TAG (tag latest when omitted)
+    #[arg(value_name = "STREAM[:TAG]")]
+    pub destination: String,
+    /// The image to import (default: the tag's current source)
+    #[arg(long, value_name = "PULLSPEC")]
+    pub from: Option<String>,
+    /// Allow creating the stream or tag, or changing its source
+    #[arg(long)]
+    pub confirm: bool,
+    /// Allow plain HTTP and unverified TLS
+    #[arg(long)]
+    pub insecure: bool,
+    /// How consumers pull the tag: source or local
+    #[arg(long, value_name = "POLICY", value_parser = ["source", "local"])]
+    pub reference_policy: Option<String>,
+    /// How a manifest list is imported: Legacy or PreserveOriginal
+    #[arg(long, value_name = "MODE", value_parser = ["Legacy", "PreserveOriginal"])]
+    pub import_mode: Option<String>,
+    /// Registry credentials file (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)
+    #[arg(long, value_name = "FILE")]
+    pub dockercfg_path: Option<PathBuf>,
+}
+
+/// `s2i store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Print where the store is
+    Path,
+    /// Check the store file and its objects; prints the problems found
+    Check,
+}
+
+fn parse_source_kind(value: &str) -> Result<s2i_imagestream::streams::SourceKind, String> {
+    value.parse()
+}
 
 /// Shells `s2i completion` writes scripts for.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -238,6 +416,9 @@ pub struct BuildArgs {
     /// Restore flags from ./.s2ifile before applying these, and save them after
     #[arg(long)]
     pub use_config: bool,
+    /// Record the new image as this image stream tag ([NAMESPACE/]STREAM:TAG); its labels become the tag's annotations
+    #[arg(long, value_name = "STREAM:TAG")]
+    pub to: Option<String>,
 }
 
 /// `s2i rebuild`.

@@ -1,4 +1,5 @@
-//! `cargo xtask bench`: `s2i build` against plain docker commands.
+//! `cargo xtask bench`: `s2i build` against plain docker commands, and the
+//! cost of `s2i tag` (see [`tags`]).
 //!
 //! Each scenario builds a source with the release `s2i` and, alternately,
 //! does the same work with the docker CLI (the *baseline*):
@@ -28,6 +29,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+mod tags;
 
 use crate::workspace::{self, Profile};
 use crate::{cmd, fixtures};
@@ -72,6 +75,18 @@ const SCENARIOS: &[Scenario] = &[
         description: "admission and rendering of 10,000 routes, and a match lookup (criterion)",
         needs_engine: false,
         measure: routes,
+    },
+    Scenario {
+        name: "tag-store",
+        description: "one s2i tag process on a store of 1,000 streams x 100 history items",
+        needs_engine: true,
+        measure: tags::store,
+    },
+    Scenario {
+        name: "tag-size",
+        description: "s2i tag of a 1 GB image against a 1 KB one (a tag moves no data)",
+        needs_engine: true,
+        measure: tags::image_size,
     },
 ];
 

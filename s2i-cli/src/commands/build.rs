@@ -6,8 +6,11 @@ use std::sync::atomic::AtomicBool;
 use s2i_core::dockerfile::{self, DockerfileOptions};
 use s2i_core::events::EventSink;
 use s2i_core::users::AllowedUids;
-use s2i_core::{BuildOptions, BuildResult, Engine, UsageOptions};
+use s2i_core::{BuildOptions, BuildResult, ContainerRuntime, Engine, UsageOptions};
+use s2i_imagestream::streams::StreamTag;
 
+use super::imagestream::record_build;
+use super::session::{Context, Session};
 use super::{Failure, cancellation, cancelled_code, connect};
 use crate::cli::{BuildArgs, CommonArgs, GenerateArgs, GlobalArgs, OutcomeArgs, RebuildArgs, UsageArgs};
 use crate::printer::{Printer, Verbosity};
@@ -117,15 +120,28 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         )
         .await;
     }
-    let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
-    let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
+    // `--to`: check the tag and open the store before building, so a typo fails fast.
+    let record_to = match &args.to {
+        Some(to) => {
+            let destination = StreamTag::parse(to, &global.namespace)?;
+            Some((destination, Context::open(global)?))
+        }
+        None => None,
+    };
+    let runtime: Arc<dyn ContainerRuntime> = Arc::new(connect(global, args.common.dockercfg_path.as_deref()).await?);
+    let engine = Engine::new(runtime.clone(), printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
     let result = engine.build(&options, &token).await;
     printer.finish();
-    let built = match finish_build(&printer, result, &received)? {
+    let built = match finish_build(&printer, result, record_to.is_some())? {
         Some(built) => built,
         None => return Ok(cancelled_code(&received)),
     };
+    if let Some((destination, context)) = record_to {
+        let session = Session::with_engine(context, Ok(runtime), args.common.dockercfg_path.as_ref());
+        let message = record_build(&session, &destination, &built.image_id, &built.labels).await?;
+        printer.line(&message);
+    }
     if !args.run {
         return Ok(0);
     }
@@ -143,13 +159,14 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
 fn finish_build(
     printer: &Printer,
     result: s2i_core::Result<BuildResult>,
-    _received: &tokio::sync::watch::Receiver<Option<crate::signals::Received>>,
+    recorded: bool,
 ) -> Result<Option<BuildResult>, Failure> {
     match result {
         Ok(result) => {
-            match &result.tag {
-                Some(tag) => printer.line(&format!("Build completed successfully: {tag}")),
-                None => {
+            match (&result.tag, recorded) {
+                (Some(tag), _) => printer.line(&format!("Build completed successfully: {tag}")),
+                (None, true) => printer.line(&format!("Build completed successfully: {}", result.image_id)),
+                (None, false) => {
                     printer.line("Build completed successfully (untagged image)");
                     println!("{}", result.image_id);
                 }
@@ -201,7 +218,7 @@ pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     let (token, received) = cancellation();
     let result = engine.build(&options, &token).await;
     printer.finish();
-    Ok(match finish_build(&printer, result, &received)? {
+    Ok(match finish_build(&printer, result, false)? {
         Some(_) => 0,
         None => cancelled_code(&received),
     })

@@ -2,7 +2,10 @@
 
 mod build;
 mod create;
+mod imagestream;
+pub(crate) mod objects;
 mod route;
+mod session;
 
 use std::io::Write;
 
@@ -28,6 +31,19 @@ impl Failure {
     pub(crate) fn internal(message: &str) -> Self {
         Self { report: miette::miette!(help = "this is a bug in s2i; please report it", "{message}"), code: 1 }
     }
+    /// A failure of the command line itself (exit code 1): what is wrong and what to do.
+    fn message(message: String, help: String) -> Self {
+        Self::new(CommandError { message, help }, 1)
+    }
+}
+
+/// A request the command line refuses before any library is involved.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code(s2i::command), help("{help}"))]
+struct CommandError {
+    message: String,
+    help: String,
 }
 
 impl From<s2i_core::Error> for Failure {
@@ -39,6 +55,12 @@ impl From<s2i_core::Error> for Failure {
 
 impl From<s2i_route::Error> for Failure {
     fn from(error: s2i_route::Error) -> Self {
+        Self::new(error, 1)
+    }
+}
+
+impl From<s2i_imagestream::Error> for Failure {
+    fn from(error: s2i_imagestream::Error) -> Self {
         Self::new(error, 1)
     }
 }
@@ -58,6 +80,13 @@ pub(crate) async fn run(cli: Cli) -> i32 {
         Command::Generate(args) => build::generate(&cli.global, args).await,
         Command::Create(args) => create::create(args),
         Command::Route(command) => route::run(&cli.global, command).await,
+        Command::Get(args) => objects::get(&cli.global, args),
+        Command::Describe(args) => objects::describe(&cli.global, args),
+        Command::Delete(args) => objects::delete(&cli.global, args).await,
+        Command::Apply(args) => objects::apply(&cli.global, args).await,
+        Command::Tag(args) => imagestream::tag(&cli.global, args).await,
+        Command::ImportImage(args) => imagestream::import_image(&cli.global, args).await,
+        Command::Store(command) => session::store_command(&cli.global, command),
         Command::Version => {
             println!("s2i v{}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -92,6 +121,14 @@ pub(crate) async fn connect(
     global: &GlobalArgs,
     dockercfg: Option<&std::path::Path>,
 ) -> Result<s2i_docker::DockerRuntime, Failure> {
+    Ok(connect_engine(global, dockercfg).await?)
+}
+
+/// Connects to the container engine the global options (and environment) name.
+pub(crate) async fn connect_engine(
+    global: &GlobalArgs,
+    dockercfg: Option<&std::path::Path>,
+) -> Result<s2i_docker::DockerRuntime, s2i_docker::Error> {
     let mut options = s2i_docker::ConnectOptions::from_env();
     if let Some(url) = &global.url {
         options.host = Some(url.clone());
@@ -110,7 +147,7 @@ pub(crate) async fn connect(
     if let Some(path) = dockercfg {
         options.docker_config = Some(path.to_owned());
     }
-    Ok(s2i_docker::DockerRuntime::connect(&options).await?)
+    s2i_docker::DockerRuntime::connect(&options).await
 }
 
 /// Cancel on Ctrl-C/SIGTERM; map a cancelled run to the signal's exit code.

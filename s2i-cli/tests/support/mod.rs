@@ -303,3 +303,350 @@ pub fn interrupt_when(args: &[&str], marker: &str, signal: &str) -> (i32, String
     let stderr = reader.join().unwrap();
     (status.code().unwrap_or(-1), stderr)
 }
+
+/// A namespace of its own for a test, and the engine tags s2i makes in it
+/// (`<namespace>/<stream>:<tag>`), removed when dropped.
+pub struct Namespace(pub String);
+
+impl Namespace {
+    /// A fresh namespace name (a DNS label).
+    pub fn fresh() -> Self {
+        require_engine();
+        Namespace(unique("ns"))
+    }
+
+    /// The engine tags under this namespace, sorted, as `repo:tag`.
+    pub fn engine_tags(&self) -> Vec<String> {
+        let out = docker_ok(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+        let prefix = format!("{}/", self.0);
+        let mut tags: Vec<String> = out.lines().filter(|l| l.starts_with(&prefix)).map(str::to_owned).collect();
+        tags.sort();
+        tags
+    }
+
+    /// The image ID an engine tag points at, if it exists.
+    pub fn engine_id(&self, repo_tag: &str) -> Option<String> {
+        let out = docker(&["image", "inspect", "--format", "{{.Id}}", repo_tag]);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        for tag in self.engine_tags() {
+            let _ = docker(&["rmi", &tag]);
+        }
+    }
+}
+
+/// `s2i` with a store and a namespace, progress drawing off.
+pub fn s2i_in(store: &Path, namespace: &str) -> Command {
+    let mut command = s2i();
+    command.env("S2I_STORE", store).env("S2I_NAMESPACE", namespace);
+    command
+}
+
+/// Run `s2i` with a store and a namespace.
+pub fn run_in_store<I, S>(store: &Path, namespace: &str, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = s2i_in(store, namespace).args(args).output().expect("s2i runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
+}
+
+/// A `docker-registry` (Debian's distribution 2.8) serving 127.0.0.1:PORT from
+/// a temp dir, with deletes enabled; killed when dropped. Fails (never skips)
+/// when the program is missing.
+pub struct Registry {
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+    /// Its access and error log.
+    pub log: PathBuf,
+    child: std::process::Child,
+    pushed: std::sync::Mutex<Vec<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    /// A registry without authentication.
+    pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A registry with basic authentication from an htpasswd line (`user:bcrypt`).
+    pub fn start_with(htpasswd: Option<&str>) -> Self {
+        Self::start_with_auth(htpasswd, None)
+    }
+
+    /// A registry that wants bearer tokens from `tokens`.
+    pub fn start_with_tokens(tokens: &TokenServer) -> Self {
+        Self::start_with_auth(None, Some(tokens))
+    }
+
+    fn start_with_auth(htpasswd: Option<&str>, tokens: Option<&TokenServer>) -> Self {
+        let program = "docker-registry";
+        let found = std::env::var_os("PATH")
+            .map(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+            .unwrap_or(false);
+        assert!(
+            found,
+            "{program} is not installed: install it with `cargo xtask packages` (Debian package docker-registry)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some(line) = htpasswd {
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, format!("{line}\n")).unwrap();
+            config.push_str(&format!("auth:\n  htpasswd:\n    realm: s2i-test\n    path: {}\n", file.display()));
+        }
+        if let Some(tokens) = tokens {
+            config.push_str(&format!(
+                "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+                tokens.port,
+                tokens.certificate.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = dir.path().join("registry.log");
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(program)
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .expect("docker-registry starts");
+        let registry =
+            Registry { host: format!("127.0.0.1:{port}"), log, child, pushed: Default::default(), _dir: dir };
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while registry.get("/v2/", "").0 == 0 {
+            assert!(std::time::Instant::now() < deadline, "the registry never answered: {}", registry.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+
+    /// A plain HTTP GET (no authentication): status (0 when unreachable), headers and body.
+    pub fn get(&self, path: &str, accept: &str) -> (u16, String, String) {
+        let Ok(mut stream) = TcpStream::connect(&self.host) else { return (0, String::new(), String::new()) };
+        let accept = if accept.is_empty() { String::new() } else { format!("Accept: {accept}\r\n") };
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {}\r\n{accept}\r\n", self.host);
+        if stream.write_all(request.as_bytes()).is_err() {
+            return (0, String::new(), String::new());
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, head.to_owned(), body.to_owned())
+    }
+
+    /// The manifest digest of `repo:tag` (Docker v2 manifests), if the tag exists.
+    pub fn digest_of(&self, repo: &str, tag: &str) -> Option<String> {
+        let (status, head, _) =
+            self.get(&format!("/v2/{repo}/manifests/{tag}"), "application/vnd.docker.distribution.manifest.v2+json");
+        if status != 200 {
+            return None;
+        }
+        head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("docker-content-digest").then(|| value.trim().to_owned())
+        })
+    }
+
+    /// The registry's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Push a local image to `repo:tag` of this registry; returns the pushed name.
+    pub fn push(&self, image: &str, repo_tag: &str) -> String {
+        let name = format!("{}/{repo_tag}", self.host);
+        docker_ok(&["tag", image, &name]);
+        self.pushed.lock().unwrap().push(name.clone());
+        docker_ok(&["push", &name]);
+        name
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        for name in self.pushed.lock().unwrap().iter() {
+            let _ = docker(&["rmi", name]);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A report as one line: words joined by single spaces, miette's wrapping
+/// and gutter (`│`) removed, so that phrases can be matched whatever the width.
+pub fn flat(text: &str) -> String {
+    text.split_whitespace().filter(|word| *word != "│").collect::<Vec<_>>().join(" ")
+}
+
+/// The `service` of the token-authenticated test registry.
+pub const TOKEN_SERVICE: &str = "s2i-test-registry";
+/// The issuer its tokens name.
+pub const TOKEN_ISSUER: &str = "s2i-test-issuer";
+
+/// A token service (the `realm` of a registry's `Bearer` challenge) on
+/// 127.0.0.1: checks Basic credentials, then issues an ES256-signed JWT for
+/// whatever scope is asked, with a fresh key whose self-signed certificate the
+/// registry is configured to trust. Stops when dropped.
+pub struct TokenServer {
+    pub port: u16,
+    /// The certificate (PEM) for the registry's `rootcertbundle`.
+    pub certificate: PathBuf,
+    /// Each token request: `user-agent | scope… | authorized`.
+    pub requests: Arc<std::sync::Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+impl TokenServer {
+    /// Serve tokens to `user:password`.
+    pub fn start(user: &str, password: &str) -> Self {
+        use base64::Engine;
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["s2i-test-token".to_owned()]).unwrap().self_signed(&key).unwrap();
+        let certificate = dir.path().join("token.pem");
+        std::fs::write(&certificate, cert.pem()).unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        let signer = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &key.serialize_der(),
+            &rng,
+        )
+        .unwrap();
+        let cert_der = base64::engine::general_purpose::STANDARD.encode(cert.der());
+        let expected =
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop_flag, log) = (stop.clone(), requests.clone());
+        std::thread::spawn(move || {
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            for stream in listener.incoming() {
+                if stop_flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let (mut authorization, mut agent) = (String::new(), String::new());
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = header.split_once(':') {
+                        match name.trim().to_ascii_lowercase().as_str() {
+                            "authorization" => authorization = value.trim().to_owned(),
+                            "user-agent" => agent = value.trim().to_owned(),
+                            _ => {}
+                        }
+                    }
+                }
+                let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let query = target.split_once('?').map_or("", |(_, q)| q);
+                let scopes: Vec<String> = query
+                    .split('&')
+                    .filter_map(|pair| pair.split_once('='))
+                    .filter(|(k, _)| *k == "scope")
+                    .map(|(_, v)| percent_decode(v))
+                    .collect();
+                let authorized = authorization == expected;
+                log.lock().unwrap().push(format!("{agent} | {} | {authorized}", scopes.join(" ")));
+                let response = if !authorized {
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+                } else {
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+                    let access: Vec<serde_json::Value> = scopes
+                        .iter()
+                        .flat_map(|s| s.split(' '))
+                        .filter_map(|scope| {
+                            let (kind, rest) = scope.split_once(':')?;
+                            let (name, actions) = rest.rsplit_once(':')?;
+                            Some(serde_json::json!({"type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+                        })
+                        .collect();
+                    let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "x5c": [cert_der]});
+                    let claims = serde_json::json!({
+                        "iss": TOKEN_ISSUER, "sub": "tester", "aud": TOKEN_SERVICE,
+                        "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", log.lock().unwrap().len()),
+                        "access": access,
+                    });
+                    let signing_input =
+                        format!("{}.{}", b64.encode(header.to_string()), b64.encode(claims.to_string()));
+                    let signature = signer.sign(&rng, signing_input.as_bytes()).unwrap();
+                    let token = format!("{signing_input}.{}", b64.encode(signature.as_ref()));
+                    let body =
+                        serde_json::json!({"token": token, "access_token": token, "expires_in": 300}).to_string();
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        TokenServer { port, certificate, requests, stop, _dir: dir }
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(byte) => out.push(byte),
+                    Err(_) => out.extend_from_slice(&bytes[i..i + 3]),
+                }
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,481 @@
+//! The object verbs — `get`, `describe`, `delete`, `apply` — over a registry
+//! of kinds. A kind plugs in with a [`Kind`] entry in [`KINDS`]: its names,
+//! how to read and list it, one table row, a description, and (optionally)
+//! how to apply and delete it. Everything else (output formats, tables, YAML
+//! parsing and its error reports, one transaction per apply) is shared.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Read;
+use std::path::Path;
+use std::pin::Pin;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use s2i_imagestream::store::Tx;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::session::{Context, Session};
+use super::{Failure, imagestream};
+use crate::cli::{ApplyArgs, DeleteArgs, DescribeArgs, GetArgs, GlobalArgs, OutputFormat};
+
+/// A future a kind's hook returns.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Result of the library calls a kind makes.
+type LibResult<T> = s2i_imagestream::Result<T>;
+/// Lists the objects of a namespace (all when `None`).
+pub(crate) type ListFn = fn(&Tx<'_>, Option<&str>) -> LibResult<Vec<Value>>;
+/// Deletes one object, by name, in the session's namespace; returns the message to print.
+pub(crate) type DeleteFn = for<'a> fn(&'a Session, &'a str) -> BoxFuture<'a, Result<String, Failure>>;
+/// Follow-up work after an apply's transaction; returns problems to report.
+pub(crate) type AfterApplyFn = for<'a> fn(&'a Session, &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>>;
+
+/// One kind of object the verbs know.
+pub(crate) struct Kind {
+    /// The kind, e.g. `ImageStream`.
+    pub(crate) name: &'static str,
+    /// Its API group, e.g. `image.openshift.io`.
+    pub(crate) group: &'static str,
+    /// Its plural resource name, e.g. `imagestreams`.
+    pub(crate) plural: &'static str,
+    /// Short names, e.g. `is`.
+    pub(crate) short_names: &'static [&'static str],
+    /// Whether objects live in a namespace.
+    pub(crate) namespaced: bool,
+    /// Table columns; the first is NAME.
+    pub(crate) columns: &'static [&'static str],
+    /// Read one object; not found is an error that names it.
+    pub(crate) get: fn(&Tx<'_>, &str, &str) -> LibResult<Value>,
+    /// List the objects of a namespace (all when `None`); `None` when the kind can only be read by name.
+    pub(crate) list: Option<ListFn>,
+    /// One table row, matching `columns`.
+    pub(crate) row: fn(&Value) -> Vec<String>,
+    /// A description for people; YAML when `None`.
+    pub(crate) describe: Option<fn(&Tx<'_>, &Value) -> LibResult<String>>,
+    /// How `apply` creates and updates it; `None` for read-only kinds.
+    pub(crate) apply: Option<ApplyOps>,
+    /// How `delete` removes one object; `None` for kinds that cannot be deleted.
+    pub(crate) delete: Option<DeleteFn>,
+}
+
+/// How `apply` handles a kind.
+pub(crate) struct ApplyOps {
+    /// Check one document (typed, so that errors point into the file) and
+    /// return it with its namespace defaulted. Runs before anything is written.
+    pub(crate) parse: fn(serde_norway::Deserializer<'_>, &str) -> Result<Value, DocumentError>,
+    /// Write the document in the apply's one transaction.
+    pub(crate) write: fn(&Tx<'_>, Value) -> LibResult<Applied>,
+    /// After the transaction: follow-up work (imports, engine tags); returns warnings.
+    pub(crate) after: AfterApplyFn,
+}
+
+/// A document `apply` wrote.
+#[derive(Debug, Clone)]
+pub(crate) struct Applied {
+    /// Its namespace.
+    pub(crate) namespace: String,
+    /// Its name.
+    pub(crate) name: String,
+    /// `created`, `configured` or `unchanged`.
+    pub(crate) verb: &'static str,
+}
+
+/// Why a document was refused, located when the YAML parser knows where.
+#[derive(Debug)]
+pub(crate) enum DocumentError {
+    /// A YAML or typing error, with its position in the file.
+    Yaml(serde_norway::Error),
+    /// A rule of the kind, with what to do.
+    Invalid(s2i_imagestream::Error),
+}
+
+/// The kinds, in the order `s2i get --help` lists them.
+pub(crate) const KINDS: &[&Kind] = &[
+    &imagestream::IMAGE_STREAM,
+    &imagestream::IMAGE_STREAM_TAG,
+    &imagestream::IMAGE_STREAM_IMAGE,
+    &imagestream::IMAGE,
+];
+
+pub(crate) const GET_HELP: &str = "\
+Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images.
+
+Examples:
+  s2i get is
+  s2i get istag app:prod -o yaml
+  s2i get is -A";
+
+pub(crate) const KINDS_HELP: &str =
+    "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images.";
+
+pub(crate) const APPLY_HELP: &str = "\
+Documents are separated by `---`; a `kind: List` document applies its items. All documents are checked
+before anything is written, and written in one transaction.
+
+Example:
+  s2i apply -f streams.yaml";
+
+/// Find a kind by any of its names (`ImageStream`, `imagestream`, `imagestreams`, `is`, `imagestreams.image.openshift.io`).
+pub(crate) fn find_kind(name: &str) -> Result<&'static Kind, Failure> {
+    let wanted = name.to_ascii_lowercase();
+    let (wanted, group) = match wanted.split_once('.') {
+        Some((kind, group)) => (kind.to_owned(), Some(group.to_owned())),
+        None => (wanted, None),
+    };
+    KINDS
+        .iter()
+        .copied()
+        .find(|kind| {
+            let names = [kind.name.to_ascii_lowercase(), kind.plural.to_owned()];
+            let matches = names.contains(&wanted) || kind.short_names.contains(&wanted.as_str());
+            matches && group.as_deref().is_none_or(|g| g == kind.group)
+        })
+        .ok_or_else(|| {
+            let known: Vec<String> =
+                KINDS.iter().map(|k| format!("{} ({})", k.plural, k.short_names.join(", "))).collect();
+            Failure::message(
+                format!("the server doesn't have a resource type {name:?}"),
+                format!("the kinds are: {}", known.join("; ")),
+            )
+        })
+}
+
+fn kind_by_name(kind: &str) -> Option<&'static Kind> {
+    KINDS.iter().copied().find(|k| k.name == kind)
+}
+
+fn namespace_of<'a>(kind: &Kind, context: &'a Context) -> &'a str {
+    if kind.namespaced { &context.namespace } else { "" }
+}
+
+// ---------------------------------------------------------------------------
+// get / describe.
+
+/// `s2i get KIND [NAME…]`.
+pub(crate) fn get(global: &GlobalArgs, args: GetArgs) -> Result<i32, Failure> {
+    let kind = find_kind(&args.kind)?;
+    let context = Context::open(global)?;
+    let namespace = namespace_of(kind, &context).to_owned();
+    let mut code = 0;
+    let objects: Vec<Value> = if args.names.is_empty() {
+        let Some(list) = kind.list else {
+            return Err(Failure::message(
+                format!("{} can only be read by name", kind.plural),
+                format!("name one: s2i get {} STREAM@DIGEST", kind.plural),
+            ));
+        };
+        let scope = (kind.namespaced && !args.all_namespaces).then_some(namespace.as_str());
+        context.store.read(|tx| list(tx, scope))?
+    } else {
+        let mut found = Vec::new();
+        for name in &args.names {
+            match context.store.read(|tx| (kind.get)(tx, &namespace, name)) {
+                Ok(object) => found.push(object),
+                Err(e) => {
+                    eprintln!("{:?}", miette::Report::new(e));
+                    code = 1;
+                }
+            }
+        }
+        found
+    };
+    match args.output {
+        None => {
+            if objects.is_empty() && args.names.is_empty() {
+                match (kind.namespaced, args.all_namespaces) {
+                    (true, false) => eprintln!("No resources found in {namespace} namespace."),
+                    _ => eprintln!("No resources found"),
+                }
+            } else if !objects.is_empty() {
+                print!("{}", table(kind, &objects, args.all_namespaces && kind.namespaced));
+            }
+        }
+        Some(format) => {
+            let single = args.names.len() == 1 && objects.len() == 1;
+            print_objects(kind, objects, format, single)?;
+        }
+    }
+    Ok(code)
+}
+
+fn print_objects(kind: &Kind, objects: Vec<Value>, format: OutputFormat, single: bool) -> Result<(), Failure> {
+    match format {
+        OutputFormat::Name => {
+            for object in &objects {
+                let name = object["metadata"]["name"].as_str().unwrap_or_default();
+                println!("{}.{}/{name}", kind.name.to_ascii_lowercase(), kind.group);
+            }
+            Ok(())
+        }
+        OutputFormat::Json | OutputFormat::Yaml => {
+            let document = if single {
+                objects.into_iter().next().unwrap_or(Value::Null)
+            } else {
+                serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": objects})
+            };
+            let text = match format {
+                OutputFormat::Json => {
+                    serde_json::to_string_pretty(&document).map(|t| t + "\n").map_err(|e| e.to_string())
+                }
+                _ => serde_norway::to_string(&document).map_err(|e| e.to_string()),
+            }
+            .map_err(|e| Failure::message(format!("cannot write the output: {e}"), "report this as a bug".into()))?;
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// A table: the kind's columns (with NAMESPACE first across namespaces), padded by three spaces.
+fn table(kind: &Kind, objects: &[Value], with_namespace: bool) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut header: Vec<String> = kind.columns.iter().map(|c| (*c).to_owned()).collect();
+    if with_namespace {
+        header.insert(0, "NAMESPACE".into());
+    }
+    rows.push(header);
+    for object in objects {
+        let mut row = (kind.row)(object);
+        if with_namespace {
+            row.insert(0, object["metadata"]["namespace"].as_str().unwrap_or_default().to_owned());
+        }
+        rows.push(row);
+    }
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |cell| cell.chars().count())).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if c + 1 < row.len() {
+                line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 3));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `s2i describe KIND NAME…`.
+pub(crate) fn describe(global: &GlobalArgs, args: DescribeArgs) -> Result<i32, Failure> {
+    let kind = find_kind(&args.kind)?;
+    let context = Context::open(global)?;
+    let namespace = namespace_of(kind, &context).to_owned();
+    let mut texts = Vec::new();
+    for name in &args.names {
+        let text = context.store.read(|tx| {
+            let object = (kind.get)(tx, &namespace, name)?;
+            match kind.describe {
+                Some(describe) => describe(tx, &object),
+                None => Ok(serde_norway::to_string(&object).unwrap_or_default()),
+            }
+        })?;
+        texts.push(text);
+    }
+    print!("{}", texts.join("\n\n"));
+    Ok(0)
+}
+
+// ---------------------------------------------------------------------------
+// delete.
+
+/// `s2i delete KIND NAME…`.
+pub(crate) async fn delete(global: &GlobalArgs, args: DeleteArgs) -> Result<i32, Failure> {
+    let kind = find_kind(&args.kind)?;
+    let Some(delete) = kind.delete else {
+        return Err(Failure::message(
+            format!("{} cannot be deleted", kind.plural),
+            "they are views of image streams; delete the stream's tag instead (s2i tag -d STREAM:TAG)".into(),
+        ));
+    };
+    let session = Session::open(global, None).await?;
+    for name in &args.names {
+        let message = delete(&session, name).await?;
+        println!("{message}");
+    }
+    Ok(0)
+}
+
+// ---------------------------------------------------------------------------
+// apply.
+
+/// A malformed document, pointing into its file.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{file}: {message}")]
+#[diagnostic(code(s2i::apply::invalid_document), help("{help}"))]
+struct LocatedError {
+    file: String,
+    message: String,
+    help: String,
+    #[source_code]
+    source_code: NamedSource<String>,
+    #[label("{label}")]
+    at: SourceSpan,
+    label: String,
+}
+
+/// One document of the input, parsed as far as its kind.
+struct Document {
+    kind: &'static Kind,
+    value: Value,
+}
+
+#[derive(Deserialize)]
+struct Head {
+    #[serde(default)]
+    kind: String,
+}
+
+fn located(file: &str, text: &str, e: &serde_norway::Error, help: &str) -> Failure {
+    let (offset, line, column) = e.location().map_or((0, 0, 0), |l| (l.index(), l.line(), l.column()));
+    let message = format!("{e}");
+    let message = if line > 0 && !message.contains("line") {
+        format!("{message} at line {line} column {column}")
+    } else {
+        message
+    };
+    let offset = offset.min(text.len());
+    let length = usize::from(offset < text.len());
+    Failure::new(
+        LocatedError {
+            file: file.to_owned(),
+            message,
+            help: help.to_owned(),
+            source_code: NamedSource::new(file, text.to_owned()),
+            at: SourceSpan::from((offset, length)),
+            label: "here".into(),
+        },
+        1,
+    )
+}
+
+fn read_input(path: &Path) -> Result<(String, String), Failure> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::message(format!("cannot read stdin: {e}"), "pipe YAML or JSON in".into()))?;
+        return Ok(("<stdin>".into(), text));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::message(
+            format!("cannot read {}: {e}", path.display()),
+            "give the path of a YAML or JSON file (or - for stdin)".into(),
+        )
+    })?;
+    Ok((path.display().to_string(), text))
+}
+
+/// Parse every document of one input, typed by its kind.
+fn parse_documents(file: &str, text: &str, namespace: &str) -> Result<Vec<Document>, Failure> {
+    let schema_help = "fix the document; see docs/imagestreams.md for the fields of each kind";
+    let mut documents = Vec::new();
+    // First pass: syntax, and the kind of each document.
+    let mut kinds = Vec::new();
+    for document in serde_norway::Deserializer::from_str(text) {
+        let value = Value::deserialize(document).map_err(|e| located(file, text, &e, "fix the YAML syntax"))?;
+        if value.is_null() {
+            kinds.push(None);
+            continue;
+        }
+        let head: Head = serde_json::from_value(value.clone()).unwrap_or(Head { kind: String::new() });
+        kinds.push(Some((head.kind, value)));
+    }
+    // Second pass: each document typed by its kind, so that errors point into the file.
+    for (document, head) in serde_norway::Deserializer::from_str(text).zip(kinds) {
+        let Some((kind_name, value)) = head else { continue };
+        if kind_name == "List" {
+            let items = value["items"].as_array().cloned().unwrap_or_default();
+            for (index, item) in items.into_iter().enumerate() {
+                let item_kind = item["kind"].as_str().unwrap_or_default().to_owned();
+                let kind = apply_kind(file, &item_kind)?;
+                let ops = kind.apply.as_ref().expect("apply_kind returns appliable kinds");
+                let item_text = serde_json::to_string(&item).unwrap_or_default();
+                let parsed =
+                    (ops.parse)(serde_norway::Deserializer::from_str(&item_text), namespace).map_err(|e| match e {
+                        DocumentError::Yaml(e) => {
+                            Failure::message(format!("{file}: items[{index}]: {e}"), schema_help.into())
+                        }
+                        DocumentError::Invalid(e) => Failure::from(e),
+                    })?;
+                documents.push(Document { kind, value: parsed });
+            }
+            continue;
+        }
+        let kind = apply_kind(file, &kind_name)?;
+        let ops = kind.apply.as_ref().expect("apply_kind returns appliable kinds");
+        let parsed = (ops.parse)(document, namespace).map_err(|e| match e {
+            DocumentError::Yaml(e) => located(file, text, &e, schema_help),
+            DocumentError::Invalid(e) => Failure::from(e),
+        })?;
+        documents.push(Document { kind, value: parsed });
+    }
+    Ok(documents)
+}
+
+fn apply_kind(file: &str, kind_name: &str) -> Result<&'static Kind, Failure> {
+    if kind_name.is_empty() {
+        return Err(Failure::message(
+            format!("{file}: a document has no kind"),
+            "start each document with apiVersion and kind, e.g. `kind: ImageStream`".into(),
+        ));
+    }
+    let kind = kind_by_name(kind_name).ok_or_else(|| {
+        let known: Vec<&str> = KINDS.iter().filter(|k| k.apply.is_some()).map(|k| k.name).collect();
+        Failure::message(
+            format!("{file}: kind {kind_name:?} is not known"),
+            format!("the kinds apply takes: {}", known.join(", ")),
+        )
+    })?;
+    if kind.apply.is_none() {
+        return Err(Failure::message(
+            format!("{file}: {} objects cannot be applied", kind.name),
+            "they are recorded by s2i itself (builds, imports and tags)".into(),
+        ));
+    }
+    Ok(kind)
+}
+
+/// `s2i apply -f FILE…`.
+pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, Failure> {
+    s2i_imagestream::store::validate_namespace(&global.namespace)?;
+    let mut documents = Vec::new();
+    for path in &args.files {
+        let (file, text) = read_input(path)?;
+        documents.extend(parse_documents(&file, &text, &global.namespace)?);
+    }
+    if documents.is_empty() {
+        return Err(Failure::message("no objects to apply".into(), "the files hold no documents".into()));
+    }
+    let session = Session::open(global, None).await?;
+    let applied: Vec<(&'static Kind, Applied)> = session.context.store.write(|tx| {
+        documents
+            .iter()
+            .map(|document| {
+                let ops = document.kind.apply.as_ref().expect("only appliable kinds are parsed");
+                (ops.write)(tx, document.value.clone()).map(|applied| (document.kind, applied))
+            })
+            .collect::<LibResult<Vec<_>>>()
+    })?;
+    for (kind, applied) in &applied {
+        println!("{}.{}/{} {}", kind.name.to_ascii_lowercase(), kind.group, applied.name, applied.verb);
+    }
+    let mut by_kind: BTreeMap<&'static str, (&'static Kind, Vec<Applied>)> = BTreeMap::new();
+    for (kind, applied) in applied {
+        by_kind.entry(kind.name).or_insert_with(|| (kind, Vec::new())).1.push(applied);
+    }
+    let mut code = 0;
+    for (kind, applied) in by_kind.values() {
+        let ops = kind.apply.as_ref().expect("only appliable kinds are written");
+        for problem in (ops.after)(&session, applied).await? {
+            eprintln!("error: {problem}");
+            code = 1;
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,140 @@
+//! What the object commands share: the open store and namespace, and for
+//! commands that change things, the container engine and a registry client
+//! with the user's Docker credentials. `s2i store …`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use s2i_core::ContainerRuntime;
+
+use s2i_docker::credentials::DockerConfig;
+use s2i_imagestream::Store;
+use s2i_imagestream::mirror::{EngineAccess, MirrorReport};
+use s2i_imagestream::operations::{ImageStreams, Outcome};
+use s2i_imagestream::registry::{RegistryAuth, RegistryClient};
+
+use super::{Failure, connect_engine};
+use crate::cli::{GlobalArgs, StoreCommand};
+
+/// The store and the namespace of a command.
+pub(crate) struct Context {
+    pub(crate) store: Store,
+    pub(crate) namespace: String,
+    pub(crate) loglevel: u8,
+}
+
+impl Context {
+    /// Open the store of `--store` / `S2I_STORE` (default: the user's data directory).
+    pub(crate) fn open(global: &GlobalArgs) -> Result<Self, Failure> {
+        s2i_imagestream::store::validate_namespace(&global.namespace)?;
+        let dir = store_dir(global)?;
+        Ok(Self { store: Store::open(&dir)?, namespace: global.namespace.clone(), loglevel: global.loglevel })
+    }
+}
+
+fn store_dir(global: &GlobalArgs) -> Result<PathBuf, Failure> {
+    match &global.store {
+        Some(dir) => Ok(dir.clone()),
+        None => Ok(s2i_imagestream::store::default_dir()?),
+    }
+}
+
+/// A context plus what changes need: the engine (or why it is unreachable) and registries.
+pub(crate) struct Session {
+    pub(crate) context: Context,
+    runtime: Result<Arc<dyn ContainerRuntime>, String>,
+    registry: RegistryClient,
+}
+
+impl Session {
+    /// Open the store and connect to the engine; an unreachable engine is
+    /// remembered, and only an error for operations that need it.
+    pub(crate) async fn open(global: &GlobalArgs, dockercfg_path: Option<&PathBuf>) -> Result<Self, Failure> {
+        let context = Context::open(global)?;
+        let runtime = match connect_engine(global, dockercfg_path.map(|p| p.as_path())).await {
+            Ok(runtime) => Ok(Arc::new(runtime) as Arc<dyn ContainerRuntime>),
+            Err(e) => Err(e.to_string()),
+        };
+        Ok(Self::with_engine(context, runtime, dockercfg_path))
+    }
+
+    /// A session on an engine already connected (e.g. the one a build ran on).
+    pub(crate) fn with_engine(
+        context: Context,
+        runtime: Result<Arc<dyn ContainerRuntime>, String>,
+        dockercfg_path: Option<&PathBuf>,
+    ) -> Self {
+        Self { context, runtime, registry: registry_client(dockercfg_path) }
+    }
+
+    /// The image-stream operations of this session.
+    pub(crate) fn image_streams(&self) -> ImageStreams<'_> {
+        let engine: EngineAccess<'_> = match &self.runtime {
+            Ok(runtime) => Ok(runtime.as_ref()),
+            Err(why) => Err(why.clone()),
+        };
+        ImageStreams::new(&self.context.store, engine, &self.registry)
+    }
+
+    /// Print what following the tag changes did (warnings always, the rest with
+    /// `--loglevel 1`) and return the operation's value; an engine or registry
+    /// that could not follow is the command's failure (the store keeps the change).
+    pub(crate) fn report<T>(&self, outcome: Outcome<T>) -> (T, Result<(), Failure>) {
+        print_mirror(&outcome.mirror, self.context.loglevel);
+        (outcome.value, outcome.mirror_error.map_or(Ok(()), |e| Err(Failure::from(e))))
+    }
+}
+
+pub(crate) fn print_mirror(report: &MirrorReport, loglevel: u8) {
+    if loglevel > 0 {
+        for line in &report.done {
+            eprintln!("I: {line}");
+        }
+    }
+    for line in &report.warnings {
+        eprintln!("warning: {line}");
+    }
+}
+
+/// A registry client with the credentials of Docker's configuration file
+/// (`--dockercfg-path`, else `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`).
+fn registry_client(dockercfg_path: Option<&PathBuf>) -> RegistryClient {
+    let path = dockercfg_path.cloned().or_else(|| s2i_docker::ConnectOptions::from_env().docker_config_file());
+    let config = match &path {
+        Some(path) => DockerConfig::load(path).map_err(|e| e.to_string()),
+        None => Ok(DockerConfig::empty()),
+    };
+    RegistryClient::new(move |registry: &str| {
+        let config = config.as_ref().map_err(Clone::clone)?;
+        let credentials = config.credentials_for_registry(registry).map_err(|e| e.to_string())?;
+        Ok(credentials.map(|c| RegistryAuth {
+            username: c.username,
+            password: c.password,
+            identity_token: c.identity_token,
+        }))
+    })
+}
+
+/// `s2i store path|check`.
+pub(crate) fn store_command(global: &GlobalArgs, command: StoreCommand) -> Result<i32, Failure> {
+    match command {
+        StoreCommand::Path => {
+            println!("{}", store_dir(global)?.display());
+            Ok(0)
+        }
+        StoreCommand::Check => {
+            let context = Context::open(global)?;
+            let problems = s2i_imagestream::operations::check(&context.store)?;
+            if problems.is_empty() {
+                println!("{}: ok (schema version {})", context.store.file().display(), context.store.schema_version()?);
+                Ok(0)
+            } else {
+                for problem in &problems {
+                    println!("{problem}");
+                }
+                eprintln!("{} problem(s) in {}", problems.len(), context.store.file().display());
+                Ok(1)
+            }
+        }
+    }
+}

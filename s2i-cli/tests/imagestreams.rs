@@ -1,0 +1,477 @@
+//! Image streams end to end: the real `s2i` binary, the real engine, a real
+//! registry (Debian's docker-registry) and a store in a temp dir per test.
+
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+fn json(run: Run) -> Value {
+    serde_json::from_str(&run.ok().stdout).expect("the output is JSON")
+}
+
+fn items(store: &std::path::Path, ns: &str, stream: &str, tag: &str) -> Vec<String> {
+    let stream = json(run_in_store(store, ns, ["get", "is", stream, "-o", "json"]));
+    let tags = stream["status"]["tags"].as_array().cloned().unwrap_or_default();
+    tags.iter()
+        .find(|t| t["tag"] == tag)
+        .map(|t| t["items"].as_array().unwrap().iter().map(|i| i["image"].as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn build_records_the_image_and_promotion_moves_engine_tags() {
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let builder = Builder::alias("busybox-builder");
+    let v1 = source(&[("index.html", "version one\n")]);
+
+    let run =
+        run_in_store(store.path(), &ns.0, ["build", v1.path().to_str().unwrap(), &builder.image, "--to", "app:dev"])
+            .ok();
+    assert!(run.stderr.contains(&format!("Recorded {}/app@sha256:", ns.0)), "{}", run.stderr);
+    let dev_tag = format!("{}/app:dev", ns.0);
+    let first = ns.engine_id(&dev_tag).expect("the engine tag follows the stream");
+
+    // The build's labels are the tag's metadata overrides.
+    let istag = json(run_in_store(store.path(), &ns.0, ["get", "istag", "app:dev", "-o", "json"]));
+    assert_eq!(istag["image"]["metadata"]["name"], first, "an image without registry digest is named by its ID");
+    let builder_label = format!("docker.io/{}", builder.image);
+    assert_eq!(istag["metadata"]["annotations"]["io.openshift.s2i.build.image"], builder_label.as_str());
+    assert_eq!(istag["image"]["metadata"]["annotations"]["io.openshift.s2i.build.image"], builder_label.as_str());
+    assert_eq!(istag["tag"]["annotations"]["io.openshift.s2i.build.image"], builder_label.as_str());
+
+    // Promote: prod gets a snapshot of dev.
+    let run = run_in_store(store.path(), &ns.0, ["tag", "app:dev", "app:prod"]).ok();
+    assert_eq!(run.stdout.trim(), format!("Tag app:prod set to app@{first}."));
+    let prod_tag = format!("{}/app:prod", ns.0);
+    assert_eq!(ns.engine_id(&prod_tag).as_deref(), Some(first.as_str()));
+    assert_eq!(run_in(&prod_tag, &["env", "RUN_FILE=index.html", "/usr/libexec/s2i/run"]), "version one\n");
+
+    // A new build moves dev; prod stays; dev's history keeps both.
+    let v2 = source(&[("index.html", "version two\n")]);
+    run_in_store(store.path(), &ns.0, ["build", v2.path().to_str().unwrap(), &builder.image, "--to", "app:dev"]).ok();
+    let second = ns.engine_id(&dev_tag).unwrap();
+    assert_ne!(first, second);
+    assert_eq!(ns.engine_id(&prod_tag).as_deref(), Some(first.as_str()), "a copy is a snapshot");
+    assert_eq!(items(store.path(), &ns.0, "app", "dev"), [second.clone(), first.clone()]);
+    assert_eq!(run_in(&dev_tag, &["env", "RUN_FILE=index.html", "/usr/libexec/s2i/run"]), "version two\n");
+
+    // Roll prod forward by digest prefix, then delete dev: its engine tag goes too.
+    let prefix = &second["sha256:".len().."sha256:".len() + 12];
+    run_in_store(store.path(), &ns.0, ["tag", &format!("app@{prefix}"), "app:prod"]).ok();
+    assert_eq!(ns.engine_id(&prod_tag).as_deref(), Some(second.as_str()));
+    assert_eq!(items(store.path(), &ns.0, "app", "prod"), [second.clone(), first.clone()]);
+    let run = run_in_store(store.path(), &ns.0, ["tag", "-d", "app:dev"]).ok();
+    assert_eq!(run.stdout.trim(), format!("Deleted tag {}/app:dev.", ns.0));
+    assert_eq!(ns.engine_tags(), vec![prod_tag]);
+
+    let check = run_in_store(store.path(), &ns.0, ["store", "check"]).ok();
+    assert!(check.stdout.contains(": ok"), "{}", check.stdout);
+    builder.assert_no_containers();
+}
+
+#[test]
+fn aliases_follow_and_other_streams_get_their_own_repository() {
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let base = fixture("base");
+    let builder = fixture("busybox-builder");
+    run_in_store(store.path(), &ns.0, ["tag", "--source=docker", &base, "app:1.0"]).ok();
+    let run = run_in_store(store.path(), &ns.0, ["tag", "--alias", "app:1.0", "app:latest"]).ok();
+    assert_eq!(run.stdout.trim(), "Tag app:latest set up to track app:1.0.");
+    run_in_store(store.path(), &ns.0, ["tag", "app:1.0", "release:1.0", "other-ns/release:live"]).ok();
+    let other = Namespace("other-ns".into());
+
+    let base_id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &base]).trim().to_owned();
+    let builder_id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &builder]).trim().to_owned();
+    for tag in ["app:1.0", "app:latest", "release:1.0"] {
+        assert_eq!(ns.engine_id(&format!("{}/{tag}", ns.0)).as_deref(), Some(base_id.as_str()), "{tag}");
+    }
+    assert_eq!(other.engine_id("other-ns/release:live").as_deref(), Some(base_id.as_str()));
+    let release = json(run_in_store(store.path(), &ns.0, ["get", "istag", "release:1.0", "-o", "json"]));
+    assert_eq!(
+        release["image"]["dockerImageReference"],
+        format!("{}/release@{base_id}", ns.0),
+        "a cross-stream copy names the destination's repository"
+    );
+
+    // Moving 1.0 moves the alias, not the copies.
+    run_in_store(store.path(), &ns.0, ["tag", "--source=docker", &builder, "app:1.0"]).ok();
+    assert_eq!(ns.engine_id(&format!("{}/app:latest", ns.0)).as_deref(), Some(builder_id.as_str()));
+    assert_eq!(ns.engine_id(&format!("{}/release:1.0", ns.0)).as_deref(), Some(base_id.as_str()));
+    assert_eq!(items(store.path(), &ns.0, "app", "latest"), [builder_id.clone(), base_id.clone()]);
+
+    let run = run_in_store(store.path(), &ns.0, ["tag", "--alias", "app:1.0", "release:2.0"]).failed();
+    assert!(run.stderr.contains("cannot set alias across different Image Streams"), "{}", run.stderr);
+    run_in_store(store.path(), &ns.0, ["delete", "is", "release"]).ok();
+    assert!(ns.engine_id(&format!("{}/release:1.0", ns.0)).is_none(), "deleting a stream removes its engine tags");
+    let events_ok = run_in_store(store.path(), &ns.0, ["store", "check"]).ok();
+    assert!(events_ok.stdout.contains(": ok"));
+    drop(other);
+}
+
+#[test]
+fn registry_streams_tag_in_the_registry_without_moving_layers() {
+    let registry = Registry::start();
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let pushed = registry.push(&fixture("base"), "team/app:1");
+    let digest = registry.digest_of("team/app", "1").expect("pushed");
+
+    let stream_yaml = format!(
+        "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata:\n  name: app\n  annotations:\n    s2i-rs.github.io/registry: \"{}\"\n",
+        registry.host
+    );
+    let file = store.path().join("stream.yaml");
+    std::fs::write(&file, stream_yaml).unwrap();
+    let run = run_in_store(store.path(), &ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    assert_eq!(run.stdout.trim(), "imagestream.image.openshift.io/app created");
+    let run = run_in_store(store.path(), &ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    assert_eq!(run.stdout.trim(), "imagestream.image.openshift.io/app unchanged");
+
+    let log_before_import = registry.log_text().len();
+    let run = run_in_store(store.path(), &ns.0, ["import-image", "app:1", "--from", &pushed, "--confirm"]).ok();
+    assert!(run.stdout.contains(&format!("app:1 -> {}/team/app@{digest}", registry.host)), "{}", run.stdout);
+    let repo = format!("{}/app", ns.0);
+    assert_eq!(registry.digest_of(&repo, "1").as_deref(), Some(digest.as_str()), "the stream's repository has the tag");
+    let import_log = registry.log_text()[log_before_import..].to_owned();
+    assert!(import_log.contains("mount="), "the layers were mounted from team/app:\n{import_log}");
+    assert!(!import_log.contains("\"PATCH "), "no blob was uploaded:\n{import_log}");
+
+    let log_before_tag = registry.log_text().len();
+    run_in_store(store.path(), &ns.0, ["tag", "app:1", "app:prod"]).ok();
+    assert_eq!(registry.digest_of(&repo, "prod").as_deref(), Some(digest.as_str()));
+    let tag_log = registry.log_text()[log_before_tag..].to_owned();
+    assert!(!tag_log.contains("/blobs/"), "tagging touched no blob:\n{tag_log}");
+    assert!(tag_log.contains(&format!("\"PUT /v2/{repo}/manifests/prod")), "{tag_log}");
+    assert!(ns.engine_tags().is_empty(), "a registry stream leaves the engine alone: {:?}", ns.engine_tags());
+
+    // Reference policy: Source gives the original pull spec, Local the stream's repository.
+    let istag = json(run_in_store(store.path(), &ns.0, ["get", "istag", "app:prod", "-o", "json"]));
+    assert_eq!(istag["image"]["dockerImageReference"], format!("{}/team/app@{digest}", registry.host));
+    run_in_store(store.path(), &ns.0, ["tag", "app:1", "app:local", "--reference-policy", "local"]).ok();
+    let local = json(run_in_store(store.path(), &ns.0, ["get", "istag", "app:local", "-o", "json"]));
+    assert_eq!(local["image"]["dockerImageReference"], format!("{}/{repo}@{digest}", registry.host));
+    assert_eq!(istag["image"]["dockerImageLayers"].as_array().unwrap().len(), 1, "layers come from the manifest");
+
+    // A missing tag is an import failure recorded on the tag; the old image stays.
+    let run = run_in_store(
+        store.path(),
+        &ns.0,
+        ["import-image", "app:1", "--from", &format!("{}/team/app:nope", registry.host), "--confirm"],
+    )
+    .failed();
+    assert!(run.stderr.contains("NotFound"), "{}", run.stderr);
+    let stream = json(run_in_store(store.path(), &ns.0, ["get", "is", "app", "-o", "json"]));
+    let tag = stream["status"]["tags"].as_array().unwrap().iter().find(|t| t["tag"] == "1").unwrap().clone();
+    assert_eq!(tag["conditions"][0]["reason"], "NotFound");
+    assert_eq!(tag["items"][0]["image"], digest.as_str());
+}
+
+/// bcrypt of `s2i-secret` (for the htpasswd file of the test registry).
+const TESTER_HTPASSWD: &str = "tester:$2b$12$fGz2lIRtmSDkQR//vFmpd.Ji3hIfOsXrpy6tgWq2mf5/sQxua1CT6";
+
+/// A Docker client configuration with the credentials `tester:s2i-secret` for `registry`: its directory and file.
+fn tester_config(registry: &Registry) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let auth = "dGVzdGVyOnMyaS1zZWNyZXQ="; // base64("tester:s2i-secret")
+    std::fs::write(&config, format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.host)).unwrap();
+    (dir, config)
+}
+
+/// Push the base fixture as `team/app:1` with the Docker CLI and `config_dir`'s credentials; the pushed name.
+fn push_as_tester(registry: &Registry, config_dir: &tempfile::TempDir) -> String {
+    let name = format!("{}/team/app:1", registry.host);
+    docker_ok(&["tag", &fixture("base"), &name]);
+    let push = std::process::Command::new("docker")
+        .args(["--config", config_dir.path().to_str().unwrap(), "push", &name])
+        .output()
+        .unwrap();
+    let _ = docker(&["rmi", &name]);
+    assert!(push.status.success(), "{}\n{}", String::from_utf8_lossy(&push.stderr), registry.log_text());
+    name
+}
+
+#[test]
+fn imports_answer_the_registry_challenge_with_docker_credentials() {
+    let registry = Registry::start_with(Some(TESTER_HTPASSWD));
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let (config_dir, config) = tester_config(&registry);
+    let name = push_as_tester(&registry, &config_dir);
+
+    let unauthenticated_dir = tempfile::tempdir().unwrap();
+    let run = s2i_in(store.path(), &ns.0)
+        .env("DOCKER_CONFIG", unauthenticated_dir.path())
+        .args(["import-image", "app:1", "--from", &name, "--confirm"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(stderr.contains("Unauthorized"), "{stderr}");
+
+    let run = run_in_store(
+        store.path(),
+        &ns.0,
+        ["import-image", "app:1", "--from", &name, "--confirm", "--dockercfg-path", config.to_str().unwrap()],
+    )
+    .ok();
+    assert!(run.stdout.contains("app:1 -> "), "{}", run.stdout);
+    assert!(registry.log_text().contains("authorized request"), "the credentials were used");
+}
+
+#[test]
+fn apply_checks_every_document_before_writing() {
+    let store = tempfile::tempdir().unwrap();
+    let ns = "apply-test";
+    let good = "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata:\n  name: first\n---\n";
+    let bad = format!(
+        "{good}apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata:\n  name: second\nspec:\n  tags:\n  - name: x\n    from: {{kind: DockerImage, name: a}}\n    reference: maybe\n"
+    );
+    let file = store.path().join("bad.yaml");
+    std::fs::write(&file, &bad).unwrap();
+    let run = run_in_store(store.path(), ns, ["apply", "-f", file.to_str().unwrap()]).failed();
+    assert!(run.stderr.contains("line 14 column 16"), "the report points at the value: {}", run.stderr);
+    assert!(run.stderr.contains("bad.yaml"), "{}", run.stderr);
+    let listed = run_in_store(store.path(), ns, ["get", "is"]).ok();
+    assert!(listed.stdout.is_empty(), "nothing was written: {}", listed.stdout);
+    assert!(listed.stderr.contains("No resources found in apply-test namespace."));
+
+    std::fs::write(&file, "kind: ImageStream\nmetadata:\n  name: Bad_Name\n").unwrap();
+    let run = run_in_store(store.path(), ns, ["apply", "-f", file.to_str().unwrap()]).failed();
+    assert!(run.stderr.contains("invalid image stream name"), "{}", run.stderr);
+
+    std::fs::write(&file, "kind: Image\nmetadata:\n  name: sha256:00\n").unwrap();
+    let run = run_in_store(store.path(), ns, ["apply", "-f", file.to_str().unwrap()]).failed();
+    assert!(run.stderr.contains("cannot be applied"), "{}", run.stderr);
+
+    let reference = "apiVersion: image.openshift.io/v1\nkind: List\nitems:\n- kind: ImageStream\n  metadata:\n    name: ext\n  spec:\n    tags:\n    - name: stable\n      reference: true\n      from:\n        kind: DockerImage\n        name: quay.io/org/app:1.0\n";
+    std::fs::write(&file, reference).unwrap();
+    let run = run_in_store(store.path(), ns, ["apply", "-f", file.to_str().unwrap()]);
+    assert!(run.stdout.contains("imagestream.image.openshift.io/ext created"), "{}", run.stdout);
+    let stream = json(run_in_store(store.path(), ns, ["get", "is", "ext", "-o", "json"]));
+    assert_eq!(stream["status"]["tags"][0]["items"][0]["dockerImageReference"], "quay.io/org/app:1.0");
+    assert_eq!(stream["spec"]["tags"][0]["generation"], 1);
+    assert_eq!(stream["metadata"]["generation"], 1);
+}
+
+#[test]
+fn get_prints_tables_and_formats() {
+    let store = tempfile::tempdir().unwrap();
+    let ns = "get-test";
+    let file = store.path().join("s.yaml");
+    std::fs::write(
+        &file,
+        "kind: ImageStream\nmetadata:\n  name: b\nspec:\n  tags:\n  - name: t\n    reference: true\n    from: {kind: DockerImage, name: quay.io/x/b:1}\n---\nkind: ImageStream\nmetadata:\n  name: a\n",
+    )
+    .unwrap();
+    let run = run_in_store(store.path(), ns, ["apply", "-f", file.to_str().unwrap()]);
+    assert_eq!(
+        run.stdout, "imagestream.image.openshift.io/b created\nimagestream.image.openshift.io/a created\n",
+        "{}",
+        run.stderr
+    );
+
+    let table = run_in_store(store.path(), ns, ["get", "imagestreams"]).ok().stdout;
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("NAME   IMAGE REPOSITORY   TAGS   UPDATED"), "{table}");
+    assert!(lines[1].starts_with("a      get-test/a"), "{table}");
+    assert!(lines[2].starts_with("b      get-test/b         t      "), "{table}");
+    let names = run_in_store(store.path(), ns, ["get", "is", "-o", "name"]).ok().stdout;
+    assert_eq!(names, "imagestream.image.openshift.io/a\nimagestream.image.openshift.io/b\n");
+    let list = json(run_in_store(store.path(), ns, ["get", "is", "-o", "json"]));
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let yaml = run_in_store(store.path(), ns, ["get", "is", "b", "-o", "yaml"]).ok().stdout;
+    assert!(yaml.contains("kind: ImageStream\n") && yaml.contains("dockerImageRepository: get-test/b"), "{yaml}");
+    let all = run_in_store(store.path(), "default", ["get", "is", "-A"]).ok().stdout;
+    assert!(all.starts_with("NAMESPACE   NAME"), "{all}");
+    let described = run_in_store(store.path(), ns, ["describe", "is", "b"]).ok().stdout;
+    assert!(described.contains("reference to quay.io/x/b:1"), "{described}");
+
+    let run = run_in_store(store.path(), ns, ["get", "widgets"]).failed();
+    assert!(run.stderr.contains("imagestreams (is)"), "the error lists the kinds: {}", run.stderr);
+    let run = run_in_store(store.path(), ns, ["get", "is", "nope"]).failed();
+    assert!(run.stderr.contains("not found"), "{}", run.stderr);
+    let run = run_in_store(store.path(), ns, ["get", "istag", "b"]).failed();
+    assert!(run.stderr.contains("<name>:<tag>"), "{}", run.stderr);
+    let run = run_in_store(store.path(), "Not_A_Namespace", ["get", "is"]).failed();
+    assert!(run.stderr.contains("invalid namespace"), "{}", run.stderr);
+}
+
+#[test]
+fn an_unreachable_engine_keeps_the_change_and_says_so() {
+    let store = tempfile::tempdir().unwrap();
+    let ns = Namespace::fresh();
+    let base = fixture("base");
+    run_in_store(store.path(), &ns.0, ["tag", "--source=docker", &base, "app:1"]).ok();
+    let run = s2i_in(store.path(), &ns.0)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["tag", "app:1", "app:2"])
+        .output()
+        .unwrap();
+    let stderr = flat(&String::from_utf8_lossy(&run.stderr));
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stdout).contains("Tag app:2 set to"), "the change is reported");
+    assert!(stderr.contains("/nonexistent/docker.sock"), "{stderr}");
+    assert!(stderr.contains("the engine's tags catch up on the next s2i command"), "{stderr}");
+    assert!(ns.engine_id(&format!("{}/app:2", ns.0)).is_none());
+    // The next command that reaches the engine catches up.
+    run_in_store(store.path(), &ns.0, ["tag", "app:1", "app:3"]).ok();
+    assert!(ns.engine_id(&format!("{}/app:2", ns.0)).is_some(), "the pending change was followed");
+    assert!(ns.engine_id(&format!("{}/app:3", ns.0)).is_some());
+}
+
+#[test]
+fn image_stream_tags_apply_and_delete_like_oc() {
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let base = fixture("base");
+    let base_id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &base]).trim().to_owned();
+    run_in_store(store.path(), &ns.0, ["tag", "--source=docker", &base, "app:1"]).ok();
+
+    // An ImageStreamTag sets the spec tag; its annotations are the tag's metadata overrides.
+    let file = store.path().join("istag.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: image.openshift.io/v1\nkind: ImageStreamTag\nmetadata:\n  name: app:stable\n  annotations:\n    description: the stable one\ntag:\n  from:\n    kind: ImageStreamTag\n    name: \"1\"\n",
+    )
+    .unwrap();
+    let run = run_in_store(store.path(), &ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    assert_eq!(run.stdout.trim(), "imagestreamtag.image.openshift.io/app:stable created");
+    let again = run_in_store(store.path(), &ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    assert_eq!(again.stdout.trim(), "imagestreamtag.image.openshift.io/app:stable unchanged");
+    let istag = json(run_in_store(store.path(), &ns.0, ["get", "istag", "app:stable", "-o", "json"]));
+    assert_eq!(istag["image"]["metadata"]["name"], base_id.as_str());
+    assert_eq!(istag["image"]["metadata"]["annotations"]["description"], "the stable one");
+    assert_eq!(ns.engine_id(&format!("{}/app:stable", ns.0)).as_deref(), Some(base_id.as_str()));
+    let described = run_in_store(store.path(), &ns.0, ["describe", "istag", "app:stable"]).ok().stdout;
+    assert!(described.contains("description=the stable one"), "{described}");
+
+    // An image in use cannot be deleted; views cannot be deleted; a tag can.
+    let run = run_in_store(store.path(), &ns.0, ["delete", "image", &base_id]).failed();
+    assert!(flat(&run.stderr).contains(&format!("{}/app:1", ns.0)), "the error names the users: {}", run.stderr);
+    let run = run_in_store(store.path(), &ns.0, ["delete", "isimage", &format!("app@{base_id}")]).failed();
+    assert!(run.stderr.contains("cannot be deleted"), "{}", run.stderr);
+    let run = run_in_store(store.path(), &ns.0, ["delete", "istag", "app:stable"]).ok();
+    assert_eq!(run.stdout.trim(), "imagestreamtag.image.openshift.io \"app:stable\" deleted");
+    assert!(ns.engine_id(&format!("{}/app:stable", ns.0)).is_none());
+    let isimage =
+        json(run_in_store(store.path(), &ns.0, ["get", "isimage", &format!("app@{}", &base_id[7..19]), "-o", "json"]));
+    assert_eq!(isimage["metadata"]["name"], format!("app@{base_id}"));
+}
+
+#[test]
+fn bearer_tokens_are_fetched_for_the_scopes_each_request_needs() {
+    let tokens = TokenServer::start("tester", "s2i-secret");
+    let registry = Registry::start_with_tokens(&tokens);
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let (config_dir, config) = tester_config(&registry);
+    let name = push_as_tester(&registry, &config_dir);
+
+    // Without credentials the token service refuses: an Unauthorized import failure.
+    let empty = tempfile::tempdir().unwrap();
+    let run = s2i_in(store.path(), &ns.0)
+        .env("DOCKER_CONFIG", empty.path())
+        .args(["import-image", "plain:1", "--from", &name, "--confirm"])
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("Unauthorized"), "{}", String::from_utf8_lossy(&run.stderr));
+
+    // A registry stream on the same registry: import, then tag in the registry.
+    let file = store.path().join("stream.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "kind: ImageStream\nmetadata:\n  name: app\n  annotations:\n    s2i-rs.github.io/registry: \"{}\"\n",
+            registry.host
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    run_in_store(store.path(), &ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    let run = s2i_in(store.path(), &ns.0)
+        .env("DOCKER_CONFIG", config_dir.path())
+        .args(["import-image", "app:1", "--from", &name, "--confirm", "--dockercfg-path", cfg])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = s2i_in(store.path(), &ns.0)
+        .env("DOCKER_CONFIG", config_dir.path())
+        .args(["tag", "app:1", "app:prod"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+
+    let requests = tokens.requests.lock().unwrap().clone();
+    let ours: Vec<&String> = requests.iter().filter(|r| r.starts_with("s2i/")).collect();
+    let repo = format!("{}/app", ns.0);
+    assert!(ours.iter().any(|r| r.contains("repository:team/app:pull | true")), "pull token for the import: {ours:#?}");
+    assert!(
+        ours.iter().any(|r| r.contains(&format!("repository:{repo}:pull,push"))
+            && r.contains("repository:team/app:pull")
+            && r.ends_with("true")),
+        "a mount asks for push on the destination and pull on the source: {ours:#?}"
+    );
+    assert!(ours.iter().any(|r| r.ends_with("false")), "the refused request is there too: {ours:#?}");
+    // The registry itself shows the tags, read with a token of our own.
+    let log = registry.log_text();
+    assert!(log.contains(&format!("PUT /v2/{repo}/manifests/1")), "{log}");
+    assert!(log.contains(&format!("PUT /v2/{repo}/manifests/prod")), "{log}");
+    let s2i_uploads: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("\"s2i/") && (l.contains("\"PATCH ") || l.contains("\"PUT /v2/") && l.contains("/blobs/"))
+        })
+        .collect();
+    assert!(s2i_uploads.is_empty(), "s2i uploaded no blob: {s2i_uploads:#?}");
+    assert!(log.lines().any(|l| l.contains("\"s2i/") && l.contains("mount=")), "s2i mounted the layers");
+}
+
+/// An image only a registry has: made with `docker import`, pushed, then removed from the engine.
+fn image_only_in(registry: &Registry, repo_tag: &str) -> String {
+    let name = format!("{}/{repo_tag}", registry.host);
+    let mut archive = tar::Builder::new(Vec::new());
+    let content = format!("made for {name} by test process {}\n", std::process::id());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    archive.append_data(&mut header, "unique.txt", content.as_bytes()).unwrap();
+    let bytes = archive.into_inner().unwrap();
+    let mut import = std::process::Command::new("docker")
+        .args(["import", "-", &name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(import.stdin.as_mut().unwrap(), &bytes).unwrap();
+    drop(import.stdin.take());
+    assert!(import.wait().unwrap().success());
+    docker_ok(&["push", &name]);
+    docker_ok(&["rmi", &name]);
+    name
+}
+
+#[test]
+fn a_stream_in_the_engine_pulls_what_it_imports() {
+    let registry = Registry::start();
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let name = image_only_in(&registry, "team/only-remote:1");
+    let run = run_in_store(store.path(), &ns.0, ["import-image", "app:1", "--from", &name, "--confirm"]).ok();
+    assert!(run.stdout.contains(&format!("app:1 -> {}/team/only-remote@sha256:", registry.host)), "{}", run.stdout);
+    let istag = json(run_in_store(store.path(), &ns.0, ["get", "istag", "app:1", "-o", "json"]));
+    let config_digest = istag["image"]["dockerImageMetadata"]["Id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ns.engine_id(&format!("{}/app:1", ns.0)).as_deref(),
+        Some(config_digest.as_str()),
+        "the engine pulled the image by digest and tagged it"
+    );
+    let pulled = istag["image"]["dockerImageReference"].as_str().unwrap().to_owned();
+    let _ = docker(&["rmi", &pulled]);
+}

@@ -1,0 +1,325 @@
+//! The operations a user asks for, end to end: resolve what needs the engine
+//! or a registry, change the store in one transaction, then follow the tag
+//! changes ([`crate::mirror`]). A command line or any other front end calls
+//! these and renders the outcome.
+
+use std::collections::BTreeMap;
+
+use s2i_core::reference::ImageReference;
+
+use crate::engine::{record_engine_image, resolve_in_engine};
+use crate::error::{Error, Result};
+use crate::mirror::{EngineAccess, MirrorReport, follow_tag_changes};
+use crate::registry::RegistryClient;
+use crate::store::Store;
+use crate::streams::{
+    self, ImportFailure, ImportResult, StreamTag, StreamWrite, TagOutcome, TagRequest, TagSource, write_stream,
+};
+use crate::types::{
+    IMPORT_MODE_LEGACY, ImageStream, KIND_DOCKER_IMAGE, ObjectReference, REFERENCE_POLICY_SOURCE, TagImportPolicy,
+    TagReference, TagReferencePolicy,
+};
+
+/// The result of an operation, and what following its tag changes did.
+#[derive(Debug)]
+pub struct Outcome<T> {
+    /// What the operation did in the store.
+    pub value: T,
+    /// What the engine and registries did.
+    pub mirror: MirrorReport,
+    /// Why the engine or a registry could not follow (the store change is kept
+    /// and followed by a later run).
+    pub mirror_error: Option<Error>,
+}
+
+/// `import-image`: (re-)import a tag from its `DockerImage` source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRequest {
+    /// The tag to import into.
+    pub destination: StreamTag,
+    /// The pull spec to import; the tag's current source when `None`.
+    pub from: Option<String>,
+    /// Allow creating the stream or tag, or changing the tag's source.
+    pub confirm: bool,
+    /// Allow plain HTTP / unverified TLS.
+    pub insecure: bool,
+    /// `Source` or `Local` (kept from the tag when `None`).
+    pub reference_policy: Option<String>,
+    /// `Legacy` or `PreserveOriginal` (`Legacy` when `None`).
+    pub import_mode: Option<String>,
+}
+
+/// The image-stream operations over a store, an engine and registries.
+pub struct ImageStreams<'a> {
+    store: &'a Store,
+    engine: EngineAccess<'a>,
+    registry: &'a RegistryClient,
+}
+
+impl std::fmt::Debug for ImageStreams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageStreams").field("store", &self.store.dir()).finish_non_exhaustive()
+    }
+}
+
+impl<'a> ImageStreams<'a> {
+    /// Operations on `store`, following tag changes in `engine` and `registry`.
+    pub fn new(store: &'a Store, engine: EngineAccess<'a>, registry: &'a RegistryClient) -> Self {
+        Self { store, engine, registry }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    /// Follow the pending tag changes now.
+    pub async fn follow(&self) -> Result<MirrorReport> {
+        follow_tag_changes(self.store, &self.engine, self.registry).await
+    }
+
+    async fn finish<T>(&self, value: T) -> Outcome<T> {
+        match self.follow().await {
+            Ok(mirror) => Outcome { value, mirror, mirror_error: None },
+            Err(e) => Outcome { value, mirror: MirrorReport::default(), mirror_error: Some(e) },
+        }
+    }
+
+    /// Resolve a `DockerImage` source for `destination`: a stream without a
+    /// registry looks in the local engine first; otherwise (or when the engine
+    /// does not have it) the source's registry is asked.
+    pub async fn resolve_source(
+        &self,
+        pull_spec: &str,
+        destination: &StreamTag,
+        insecure: bool,
+        import_mode: &str,
+    ) -> Result<ImportResult> {
+        let stream: Option<ImageStream> =
+            self.store.read(|tx| tx.get_as(&destination.namespace, &destination.stream))?;
+        let stream = stream.unwrap_or_else(|| ImageStream::new(&destination.namespace, &destination.stream));
+        if stream.registry().is_none()
+            && let Ok(runtime) = &self.engine
+            && let Some(resolved) = resolve_in_engine(*runtime, pull_spec, &stream.repository()).await?
+        {
+            return Ok(Ok(resolved));
+        }
+        let registry = self.registry;
+        let result = tokio::task::block_in_place(|| registry.import(pull_spec, insecure, import_mode));
+        Ok(result.map_err(|e| {
+            let mut failure = e.into_import_failure();
+            if stream.registry().is_none() && self.engine.is_ok() {
+                failure.message = format!("the engine does not have {pull_spec}, and {}", failure.message);
+            }
+            failure
+        }))
+    }
+
+    /// `tag`: point the request's destinations at its source.
+    pub async fn tag(&self, request: &TagRequest) -> Result<Outcome<Vec<TagOutcome>>> {
+        let mut imports = BTreeMap::new();
+        if let (TagSource::DockerImage(spec), false) = (&request.source, request.reference) {
+            let mode = request.import_mode.as_deref().unwrap_or(IMPORT_MODE_LEGACY);
+            for destination in &request.destinations {
+                let result = self.resolve_source(spec, destination, request.insecure, mode).await?;
+                imports.insert(destination.clone(), result);
+            }
+        }
+        let outcomes = self.store.write(|tx| streams::tag(tx, request, &imports))?;
+        Ok(self.finish(outcomes).await)
+    }
+
+    /// `import-image`: import the destination tag's source now (see [`ImportRequest`]).
+    pub async fn import_image(&self, request: &ImportRequest) -> Result<Outcome<StreamWrite>> {
+        let destination = &request.destination;
+        let stream: Option<ImageStream> =
+            self.store.read(|tx| tx.get_as(&destination.namespace, &destination.stream))?;
+        let current = stream.as_ref().and_then(|s| s.spec_tag(&destination.tag)).cloned();
+        let current_source = current.as_ref().and_then(|t| t.from.as_ref());
+        if let Some(from) = current_source.filter(|f| f.kind != KIND_DOCKER_IMAGE) {
+            return Err(Error::InvalidRequest {
+                message: format!(
+                    "tag {} is not imported: it points at {} {}",
+                    destination.display_from(&destination.namespace),
+                    from.kind,
+                    from.name
+                ),
+                help: "import into another tag, or retag it with `s2i tag --source=docker PULLSPEC STREAM:TAG`".into(),
+            });
+        }
+        let source = match (&request.from, current_source) {
+            (Some(from), Some(current)) if *from != current.name && !request.confirm => {
+                return Err(Error::InvalidRequest {
+                    message: format!(
+                        "tag {} imports from {}, not {from}",
+                        destination.display_from(&destination.namespace),
+                        current.name
+                    ),
+                    help: "add --confirm to change the tag's source".into(),
+                });
+            }
+            (Some(from), _) => from.clone(),
+            (None, Some(current)) => current.name.clone(),
+            (None, None) => {
+                return Err(Error::InvalidRequest {
+                    message: format!(
+                        "{} has no source to import from",
+                        destination.display_from(&destination.namespace)
+                    ),
+                    help: "name one with --from PULLSPEC --confirm".into(),
+                });
+            }
+        };
+        if current.is_none() && !request.confirm {
+            let what = match stream {
+                None => format!("image stream {:?}", destination.stream),
+                Some(_) => format!("tag {}", destination.display_from(&destination.namespace)),
+            };
+            return Err(Error::InvalidRequest {
+                message: format!("the {what} does not exist yet"),
+                help: format!("add --confirm to create it and import {source}"),
+            });
+        }
+        ImageReference::parse(&source).map_err(|e| Error::InvalidRequest {
+            message: e.to_string(),
+            help: "write the source as [registry/]repository[:tag][@digest]".into(),
+        })?;
+        let mode = request.import_mode.clone().unwrap_or_else(|| IMPORT_MODE_LEGACY.into());
+        let result = self.resolve_source(&source, destination, request.insecure, &mode).await?;
+        let reference_policy = match (&request.reference_policy, &current) {
+            (Some(policy), _) => policy.clone(),
+            (None, Some(tag)) if !tag.reference_policy.kind.is_empty() => tag.reference_policy.kind.clone(),
+            _ => REFERENCE_POLICY_SOURCE.into(),
+        };
+        let spec = TagReference {
+            name: destination.tag.clone(),
+            annotations: current.as_ref().and_then(|t| t.annotations.clone()),
+            from: Some(ObjectReference::new(KIND_DOCKER_IMAGE, source)),
+            reference: false,
+            generation: Some(0),
+            import_policy: TagImportPolicy { insecure: request.insecure, scheduled: false, import_mode: mode },
+            reference_policy: TagReferencePolicy { kind: reference_policy },
+        };
+        let imports = BTreeMap::from([(destination.tag.clone(), result)]);
+        let write = self.store.write(|tx| {
+            let mut stream: ImageStream = tx
+                .get_as(&destination.namespace, &destination.stream)?
+                .unwrap_or_else(|| ImageStream::new(&destination.namespace, &destination.stream));
+            stream.spec.tags.retain(|t| t.name != destination.tag);
+            stream.spec.tags.push(spec.clone());
+            stream.metadata.resource_version.clear();
+            write_stream(tx, stream, &imports)
+        })?;
+        Ok(self.finish(write).await)
+    }
+
+    /// Create or update a stream as written by a client (e.g. `apply -f`),
+    /// then import the tags that need it.
+    pub async fn apply_stream(&self, stream: ImageStream) -> Result<Outcome<StreamWrite>> {
+        let empty = BTreeMap::new();
+        let mut write = self.store.write(|tx| write_stream(tx, stream.clone(), &empty))?;
+        write.pending_imports.clear();
+        let failures = self.import_pending(&write.stream.metadata.namespace, &write.stream.metadata.name).await?;
+        write.failed_imports.extend(failures);
+        if let Some(stream) =
+            self.store.read(|tx| tx.get_as(&write.stream.metadata.namespace, &write.stream.metadata.name))?
+        {
+            write.stream = stream;
+        }
+        Ok(self.finish(write).await)
+    }
+
+    /// Import every tag of stream `namespace/name` whose source has not been
+    /// imported at its generation (the import controller's job, §6.1).
+    /// Returns the failed imports, by tag; they are also recorded as the
+    /// tags' conditions.
+    pub async fn import_pending(&self, namespace: &str, name: &str) -> Result<Vec<(String, ImportFailure)>> {
+        let Some(stream) = self.store.read(|tx| tx.get_as::<ImageStream>(namespace, name))? else {
+            return Ok(Vec::new());
+        };
+        let mut failures = Vec::new();
+        for import in streams::pending_imports(&stream) {
+            let destination =
+                StreamTag { namespace: namespace.to_owned(), stream: name.to_owned(), tag: import.tag.clone() };
+            let mode = stream
+                .spec_tag(&import.tag)
+                .map(|t| t.import_policy.import_mode.clone())
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| IMPORT_MODE_LEGACY.into());
+            let result = self.resolve_source(&import.from, &destination, import.insecure, &mode).await?;
+            if let Some(recorded) =
+                self.store.write(|tx| streams::record_import(tx, &destination, import.generation, &result))?
+            {
+                failures.extend(recorded.failed_imports);
+            }
+        }
+        Ok(failures)
+    }
+
+    /// Follow the pending tag changes, as an [`Outcome`] without a value.
+    pub async fn follow_now(&self) -> Outcome<()> {
+        self.finish(()).await
+    }
+
+    /// Delete a tag and its history.
+    pub async fn delete_tag(&self, tag: &StreamTag) -> Result<Outcome<StreamWrite>> {
+        let write = self.store.write(|tx| streams::delete_tag(tx, tag))?;
+        Ok(self.finish(write).await)
+    }
+
+    /// Delete a stream.
+    pub async fn delete_stream(&self, namespace: &str, name: &str) -> Result<Outcome<ImageStream>> {
+        let stream = self.store.write(|tx| streams::delete_stream(tx, namespace, name))?;
+        Ok(self.finish(stream).await)
+    }
+
+    /// Record an engine image (a build's result) as the new current image of
+    /// `destination`, with `labels` as the tag's metadata overrides.
+    pub async fn record_build(
+        &self,
+        destination: &StreamTag,
+        image: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Outcome<StreamWrite>> {
+        let stream: Option<ImageStream> =
+            self.store.read(|tx| tx.get_as(&destination.namespace, &destination.stream))?;
+        if let Some(registry) = stream.as_ref().and_then(ImageStream::registry) {
+            return Err(Error::InvalidRequest {
+                message: format!(
+                    "stream {} keeps its images in the registry {registry}; a build is recorded from the local engine",
+                    destination.stream
+                ),
+                help: format!(
+                    "push the image (docker push {registry}/{}/{}:{}) and import it with `s2i import-image`",
+                    destination.namespace, destination.stream, destination.tag
+                ),
+            });
+        }
+        let runtime = self.engine.as_ref().map_err(|why| Error::Engine {
+            operation: format!("inspect {image}"),
+            message: why.clone(),
+            help: "start the container engine (e.g. `cargo xtask docker`)".into(),
+        })?;
+        let write = record_engine_image(self.store, *runtime, destination, image, labels).await?;
+        Ok(self.finish(write).await)
+    }
+}
+
+impl ImportFailure {
+    /// The failure as an error to report.
+    pub fn to_error(&self, tag: &str) -> Error {
+        Error::InvalidRequest {
+            message: format!("import of tag {tag} failed ({}): {}", self.reason, self.message),
+            help: "the tag keeps its previous image and records the failure in its conditions; fix the source \
+                   (name, registry, credentials with `docker login`) and run `s2i import-image` again"
+                .into(),
+        }
+    }
+}
+
+/// Check the store's image streams (for `check`); see [`streams::check_streams`].
+pub fn check(store: &Store) -> Result<Vec<String>> {
+    let mut problems = store.check()?;
+    problems.extend(store.read(streams::check_streams)?);
+    Ok(problems)
+}

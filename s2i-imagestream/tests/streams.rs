@@ -1,0 +1,322 @@
+//! The server-side rules of image streams, on a real store.
+
+use std::collections::BTreeMap;
+
+use s2i_imagestream::store::{ObjectMeta, Store};
+use s2i_imagestream::streams::{
+    self, ImportFailure, ImportResult, ResolvedImage, SourceKind, StreamTag, TAG_CHANGED, TagChange, TagRequest,
+    TagSource,
+};
+use s2i_imagestream::types::{
+    DockerImageMetadata, Image, ImageStream, KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE, KIND_IMAGE_STREAM_TAG,
+    ObjectReference, REGISTRY_ANNOTATION, TagReference,
+};
+use s2i_imagestream::{Error, Resource};
+
+fn digest(n: u8) -> String {
+    format!("sha256:{}", format!("{n:02x}").repeat(32))
+}
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn resolved(n: u8, reference: &str) -> ResolvedImage {
+    ResolvedImage {
+        image: Image {
+            metadata: ObjectMeta::named("", digest(n)),
+            docker_image_metadata: Some(DockerImageMetadata { id: digest(n), ..Default::default() }),
+            ..Image::default()
+        },
+        docker_image_reference: format!("{reference}@{}", digest(n)),
+    }
+}
+
+fn st(spec: &str) -> StreamTag {
+    StreamTag::parse(spec, "dev").unwrap()
+}
+
+/// Record image `n` as the current image of `dest` (the build/push path).
+fn push(store: &Store, dest: &str, n: u8) -> streams::StreamWrite {
+    let dest = st(dest);
+    let reference = format!("{}/{}", dest.namespace, dest.stream);
+    store.write(|tx| streams::record_image(tx, &dest, &resolved(n, &reference), &BTreeMap::new())).unwrap()
+}
+
+fn tag(
+    store: &Store,
+    source: &str,
+    kind: Option<SourceKind>,
+    dests: &[&str],
+    alias: bool,
+) -> Result<Vec<String>, Error> {
+    let request = TagRequest {
+        source: TagSource::parse(source, kind, "dev")?,
+        destinations: dests.iter().map(|d| st(d)).collect(),
+        alias,
+        reference: false,
+        reference_policy: None,
+        import_mode: None,
+        insecure: false,
+    };
+    let outcomes = store.write(|tx| streams::tag(tx, &request, &BTreeMap::new()))?;
+    Ok(outcomes.into_iter().map(|o| o.message).collect())
+}
+
+fn get(store: &Store, name: &str) -> ImageStream {
+    store.read(|tx| tx.get_as::<ImageStream>("dev", name)).unwrap().expect("the stream exists")
+}
+
+fn images(stream: &ImageStream, tag: &str) -> Vec<String> {
+    stream.status_tag(tag).map(|t| t.items.iter().map(|i| i.image.clone()).collect()).unwrap_or_default()
+}
+
+#[test]
+fn pushes_build_history_newest_first() {
+    let (_dir, store) = store();
+    let first = push(&store, "app:dev", 1);
+    assert!(first.created);
+    push(&store, "app:dev", 2);
+    push(&store, "app:dev", 2);
+    let stream = get(&store, "app");
+    assert_eq!(images(&stream, "dev"), [digest(2), digest(1)], "a repeated push does not grow history");
+    assert_eq!(stream.status.docker_image_repository, "dev/app");
+    assert_eq!(stream.latest("dev").unwrap().docker_image_reference, format!("dev/app@{}", digest(2)));
+    let events = store.read(|tx| tx.object_events("ImageStream", "dev", "app")).unwrap();
+    assert_eq!(events.len(), 2, "one event per change of the current image");
+    assert!(events.iter().all(|e| e.action == TAG_CHANGED));
+    let change: TagChange = serde_json::from_value(events[1].data.clone()).unwrap();
+    assert_eq!(change.tag, "dev");
+    assert_eq!(change.old.unwrap().image, digest(1));
+    assert_eq!(change.new.unwrap().image, digest(2));
+    let problems = store.read(streams::check_streams).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn copy_is_a_snapshot_and_alias_tracks() {
+    let (_dir, store) = store();
+    push(&store, "app:dev", 1);
+    let messages = tag(&store, "app:dev", None, &["app:prod"], false).unwrap();
+    assert_eq!(messages, [format!("Tag app:prod set to app@{}.", digest(1))]);
+    let messages = tag(&store, "app:dev", None, &["app:latest"], true).unwrap();
+    assert_eq!(messages, ["Tag app:latest set up to track app:dev."]);
+
+    let stream = get(&store, "app");
+    let prod = stream.spec_tag("prod").unwrap();
+    assert_eq!(prod.from.as_ref().unwrap().kind, KIND_IMAGE_STREAM_IMAGE);
+    assert_eq!(images(&stream, "prod"), [digest(1)]);
+    assert_eq!(images(&stream, "latest"), [digest(1)]);
+    assert_eq!(stream.spec_tag("latest").unwrap().from.as_ref().unwrap().kind, KIND_IMAGE_STREAM_TAG);
+
+    push(&store, "app:dev", 2);
+    let stream = get(&store, "app");
+    assert_eq!(images(&stream, "prod"), [digest(1)], "a copy does not follow");
+    assert_eq!(images(&stream, "latest"), [digest(2), digest(1)], "an alias follows");
+}
+
+#[test]
+fn cross_stream_copy_rewrites_the_repository() {
+    let (_dir, store) = store();
+    push(&store, "app:dev", 1);
+    tag(&store, "app:dev", None, &["release:1.0", "prod/app:live"], false).unwrap();
+    let release = get(&store, "release");
+    assert_eq!(release.latest("1.0").unwrap().docker_image_reference, format!("dev/release@{}", digest(1)));
+    let live: ImageStream = store.read(|tx| tx.get_as("prod", "app")).unwrap().unwrap();
+    assert_eq!(live.latest("live").unwrap().docker_image_reference, format!("prod/app@{}", digest(1)));
+    let from = live.spec_tag("live").unwrap().from.clone().unwrap();
+    assert_eq!(from.namespace, "dev", "a cross-namespace source names its namespace");
+
+    let err = tag(&store, "app:dev", None, &["release:x"], true).unwrap_err();
+    assert!(err.to_string().contains("cannot set alias across different Image Streams"), "{err}");
+}
+
+#[test]
+fn isimage_by_prefix_and_ambiguity() {
+    let (_dir, store) = store();
+    push(&store, "app:dev", 1);
+    push(&store, "app:dev", 2);
+    // The older image, by a prefix of its hex.
+    tag(&store, "app@0101010101", None, &["app:rollback"], false).unwrap();
+    assert_eq!(images(&get(&store, "app"), "rollback"), [digest(1)]);
+    let full = format!("app@{}", digest(2));
+    tag(&store, &full, Some(SourceKind::ImageStreamImage), &["app:pinned"], false).unwrap();
+    assert_eq!(images(&get(&store, "app"), "pinned"), [digest(2)]);
+}
+
+#[test]
+fn generations_follow_spec_changes() {
+    let (_dir, store) = store();
+    push(&store, "app:dev", 1);
+    let stream = get(&store, "app");
+    let g0 = stream.metadata.generation;
+    tag(&store, "app:dev", None, &["app:prod"], false).unwrap();
+    let stream = get(&store, "app");
+    assert_eq!(stream.metadata.generation, g0 + 1);
+    assert_eq!(stream.spec_tag("prod").unwrap().generation, Some(g0 + 1));
+    assert_eq!(stream.spec_tag("dev").unwrap().generation, Some(1), "untouched tags keep their generation");
+    assert_eq!(stream.latest("prod").unwrap().generation, g0 + 1);
+
+    // Re-tagging the same image asks for a re-import: the generation moves, history collapses.
+    tag(&store, "app:dev", None, &["app:prod"], false).unwrap();
+    let stream = get(&store, "app");
+    assert_eq!(stream.metadata.generation, g0 + 2);
+    assert_eq!(images(&stream, "prod"), [digest(1)]);
+    assert_eq!(stream.latest("prod").unwrap().generation, g0 + 2);
+
+    // Writing the same spec back changes nothing; a forged generation is ignored.
+    let mut same = stream.clone();
+    same.spec.tags.iter_mut().for_each(|t| t.generation = Some(99));
+    let write = store.write(|tx| streams::write_stream(tx, same.clone(), &BTreeMap::new())).unwrap();
+    assert_eq!(write.stream.metadata.generation, g0 + 2);
+    assert_eq!(write.stream.spec, stream.spec);
+    assert!(write.changes.is_empty());
+}
+
+#[test]
+fn reference_tags_and_pending_imports() {
+    let (_dir, store) = store();
+    let mut stream = ImageStream::new("dev", "ext");
+    stream.spec.tags = vec![
+        TagReference {
+            name: "ref".into(),
+            from: Some(ObjectReference::new(KIND_DOCKER_IMAGE, "quay.io/org/app:1")),
+            reference: true,
+            ..TagReference::default()
+        },
+        TagReference {
+            name: "imported".into(),
+            from: Some(ObjectReference::new(KIND_DOCKER_IMAGE, "quay.io/org/app:2")),
+            ..TagReference::default()
+        },
+    ];
+    let write = store.write(|tx| streams::write_stream(tx, stream.clone(), &BTreeMap::new())).unwrap();
+    assert_eq!(write.stream.latest("ref").unwrap().docker_image_reference, "quay.io/org/app:1");
+    assert_eq!(write.stream.latest("ref").unwrap().image, "");
+    assert_eq!(write.pending_imports.len(), 1);
+    let pending = write.pending_imports[0].clone();
+    assert_eq!(pending.tag, "imported");
+    assert_eq!(streams::pending_imports(&write.stream), write.pending_imports);
+
+    let target = StreamTag::parse("ext:imported", "dev").unwrap();
+    let result: ImportResult = Ok(resolved(7, "quay.io/org/app"));
+    let recorded = store.write(|tx| streams::record_import(tx, &target, pending.generation, &result)).unwrap();
+    let recorded = recorded.expect("the import is for the current generation");
+    assert_eq!(
+        recorded.stream.latest("imported").unwrap().docker_image_reference,
+        format!("quay.io/org/app@{}", digest(7))
+    );
+    assert!(streams::pending_imports(&recorded.stream).is_empty());
+    let again = store.write(|tx| streams::record_import(tx, &target, pending.generation, &result)).unwrap();
+    assert!(again.is_none(), "an import already observed is not recorded twice");
+
+    // A failed import leaves the image and records the condition.
+    let mut retry = recorded.stream.clone();
+    retry.spec.tags.iter_mut().for_each(|t| t.generation = Some(0));
+    let write = store.write(|tx| streams::write_stream(tx, retry.clone(), &BTreeMap::new())).unwrap();
+    let generation = write.pending_imports.iter().find(|p| p.tag == "imported").unwrap().generation;
+    let failure: ImportResult = Err(ImportFailure { reason: "NotFound".into(), message: "manifest unknown".into() });
+    let failed = store.write(|tx| streams::record_import(tx, &target, generation, &failure)).unwrap().unwrap();
+    let list = failed.stream.status_tag("imported").unwrap();
+    assert_eq!(list.items[0].image, digest(7));
+    assert_eq!(list.conditions[0].reason, "NotFound");
+    assert_eq!(list.conditions[0].generation, generation);
+}
+
+#[test]
+fn views_merge_metadata_overrides() {
+    let (_dir, store) = store();
+    let dest = st("app:dev");
+    let labels = BTreeMap::from([("io.k8s.display-name".to_owned(), "my app".to_owned())]);
+    store.write(|tx| streams::record_image(tx, &dest, &resolved(3, "dev/app"), &labels)).unwrap();
+    let istag = store.read(|tx| streams::get_istag(tx, "dev", "app:dev")).unwrap();
+    assert_eq!(istag.metadata.name, "app:dev");
+    assert_eq!(istag.image.metadata.name, digest(3));
+    assert_eq!(istag.image.metadata.annotations.get("io.k8s.display-name").unwrap(), "my app");
+    assert_eq!(istag.metadata.annotations, labels);
+    assert_eq!(istag.tag.as_ref().unwrap().annotations.as_ref().unwrap(), &labels);
+    assert_eq!(istag.image.docker_image_reference, format!("dev/app@{}", digest(3)));
+    let image: Image = store.read(|tx| tx.get_as("", &digest(3))).unwrap().unwrap();
+    assert!(image.metadata.annotations.is_empty(), "the image itself is not changed by a tag's overrides");
+
+    let isimage = store.read(|tx| streams::get_isimage(tx, "dev", "app@030303")).unwrap();
+    assert_eq!(isimage.metadata.name, format!("app@{}", digest(3)));
+    assert_eq!(isimage.image.metadata.name, digest(3));
+
+    let all = store.read(|tx| streams::list_istags(tx, Some("dev"))).unwrap();
+    assert_eq!(all.iter().map(|t| t.metadata.name.as_str()).collect::<Vec<_>>(), ["app:dev"]);
+
+    let err = store.read(|tx| streams::get_istag(tx, "dev", "app")).unwrap_err();
+    assert!(err.to_string().contains("<name>:<tag>"), "{err}");
+    let err = store.read(|tx| streams::get_istag(tx, "dev", "app:nope")).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+}
+
+#[test]
+fn delete_tag_and_stream() {
+    let (_dir, store) = store();
+    push(&store, "app:dev", 1);
+    tag(&store, "app:dev", None, &["app:prod"], false).unwrap();
+    let write = store.write(|tx| streams::delete_tag(tx, &st("app:prod"))).unwrap();
+    assert_eq!(write.changes.len(), 1);
+    assert!(write.changes[0].new.is_none());
+    let stream = get(&store, "app");
+    assert!(stream.spec_tag("prod").is_none() && stream.status_tag("prod").is_none());
+    let err = store.write(|tx| streams::delete_tag(tx, &st("app:prod"))).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+
+    store.write(|tx| streams::delete_stream(tx, "dev", "app")).unwrap();
+    assert!(store.read(|tx| tx.get_as::<ImageStream>("dev", "app")).unwrap().is_none());
+    let last = store.read(|tx| tx.object_events(ImageStream::KIND, "dev", "app")).unwrap().pop().unwrap();
+    let change: TagChange = serde_json::from_value(last.data).unwrap();
+    assert_eq!((change.tag.as_str(), change.new), ("dev", None));
+}
+
+#[test]
+fn bad_requests_are_refused_with_the_reason() {
+    let (_dir, store) = store();
+    let err = tag(&store, "nope:dev", None, &["app:prod"], false).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    push(&store, "app:dev", 1);
+    let err = tag(&store, "app:missing", None, &["app:prod"], false).unwrap_err();
+    assert!(err.to_string().contains("app:missing"), "{err}");
+    let err = tag(&store, "app:dev", None, &["app:dev"], true).unwrap_err();
+    assert!(err.to_string().contains("cannot track itself"), "{err}");
+    assert!(StreamTag::parse("App:x", "dev").is_err());
+    assert!(StreamTag::parse("quay.io/a/b:x", "dev").is_err());
+    assert!(StreamTag::parse("a/b/c:x", "dev").is_err());
+    assert!(TagSource::parse("app", Some(SourceKind::ImageStreamTag), "dev").is_err());
+
+    let mut scheduled = ImageStream::new("dev", "s");
+    scheduled.spec.tags = vec![TagReference {
+        name: "t".into(),
+        from: Some(ObjectReference::new(KIND_DOCKER_IMAGE, "quay.io/a/b:1")),
+        import_policy: s2i_imagestream::types::TagImportPolicy { scheduled: true, ..Default::default() },
+        ..TagReference::default()
+    }];
+    let err = store.write(|tx| streams::write_stream(tx, scheduled.clone(), &BTreeMap::new())).unwrap_err();
+    assert!(err.to_string().contains("scheduled"), "{err}");
+    let mut bad_registry = ImageStream::new("dev", "r");
+    bad_registry.metadata.annotations.insert(REGISTRY_ANNOTATION.into(), "not a host!".into());
+    assert!(store.write(|tx| streams::write_stream(tx, bad_registry.clone(), &BTreeMap::new())).is_err());
+}
+
+#[test]
+fn source_kinds_are_inferred_like_oc_tag() {
+    let parse = |s: &str| TagSource::parse(s, None, "dev").unwrap();
+    assert!(matches!(parse("quay.io/org/app:1"), TagSource::DockerImage(_)));
+    assert!(matches!(parse("busybox"), TagSource::DockerImage(_)));
+    assert!(matches!(parse("app:1"), TagSource::ImageStreamTag(_)));
+    assert!(matches!(parse(&format!("app@{}", digest(1))), TagSource::ImageStreamImage { .. }));
+    assert!(matches!(parse("app@abcdef"), TagSource::ImageStreamImage { .. }));
+    match parse("other/app:1") {
+        TagSource::ImageStreamTag(t) => assert_eq!((t.namespace.as_str(), t.stream.as_str()), ("other", "app")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        TagSource::parse("app:1", Some(SourceKind::DockerImage), "dev").unwrap(),
+        TagSource::DockerImage(_)
+    ));
+}
