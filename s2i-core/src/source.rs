@@ -219,7 +219,11 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 fn git_error(action: &str, url: &str, e: &git2::Error) -> Error {
+    let unreachable = e.message().contains("failed to connect") || e.message().contains("failed to resolve");
     let help = match e.class() {
+        _ if unreachable => {
+            "the repository cannot be reached from here: check the URL and the network, or clone it yourself and pass the directory"
+        }
         git2::ErrorClass::Net | git2::ErrorClass::Http | git2::ErrorClass::Ssl | git2::ErrorClass::Ssh => {
             "the repository cannot be reached from here: check the URL and the network, or clone it yourself and pass the directory"
         }
