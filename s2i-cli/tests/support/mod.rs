@@ -149,11 +149,41 @@ where
     }
 }
 
+/// `docker run` with `args` (options, image, command) in a container that is
+/// removed afterwards; the exit status is the container's.
+///
+/// Not `docker run --rm`: with `--rm` the CLI waits for the container's removal
+/// (`wait?condition=removed`), which Podman before 4.6 answers with exit code 0
+/// whatever the container's was (containers/podman#18889), so a failing
+/// command would pass for a successful one.
+pub fn docker_run(args: &[&str]) -> Output {
+    let name = unique("s2i-test-run");
+    let mut all = vec!["run", "--name", name.as_str()];
+    all.extend_from_slice(args);
+    let out = docker(&all);
+    let _ = docker(&["rm", "-f", &name]);
+    out
+}
+
+/// [`docker_run`], asserting success; returns its stdout.
+pub fn docker_run_ok(args: &[&str]) -> String {
+    let out = docker_run(args);
+    assert!(out.status.success(), "docker run {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether `command` succeeds in a new container of `image`.
+pub fn succeeds_in(image: &str, command: &[&str]) -> bool {
+    let mut args = vec![image];
+    args.extend_from_slice(command);
+    docker_run(&args).status.success()
+}
+
 /// Run a command in a new container of `image` and return its stdout.
 pub fn run_in(image: &str, command: &[&str]) -> String {
-    let mut args = vec!["run", "--rm", image];
+    let mut args = vec![image];
     args.extend_from_slice(command);
-    docker_ok(&args)
+    docker_run_ok(&args)
 }
 
 /// `docker inspect` of an image, as JSON.
