@@ -214,7 +214,7 @@ pub struct BuildArgs {
     /// Image that ships: it receives only the artifacts the build made (a chained build)
     #[arg(long, value_name = "IMAGE")]
     pub runtime_image: Option<String>,
-    /// What to copy from the builder into the runtime image, /PATH/IN/BUILDER[:DIR] relative to its WORKDIR (repeatable, or ;-separated; default: its io.openshift.s2i.assemble-input-files label)
+    /// What to copy from the builder into the runtime image: /PATH/IN/BUILDER, or /PATH/IN/BUILDER:DIR with DIR relative to its WORKDIR (repeatable, or ;-separated; default: its io.openshift.s2i.assemble-input-files label)
     #[arg(short = 'a', long = "runtime-artifact", value_name = "SRC[:DEST]", requires = "runtime_image")]
     pub runtime_artifact: Vec<String>,
     /// User assemble-runtime runs as (default: the io.openshift.s2i.assemble-runtime-user label, else the image's USER)
@@ -223,7 +223,7 @@ pub struct BuildArgs {
     /// When to pull the runtime image
     #[arg(long, default_value = "if-not-present", value_name = "POLICY", value_parser = parse_pull_policy)]
     pub runtime_pull_policy: PullPolicy,
-    /// Copy a path out of an image into the source before assemble, IMAGE:/PATH[:DIR] (repeatable)
+    /// Copy a path out of an image into the source before assemble: IMAGE:/PATH, or IMAGE:/PATH:DIR (repeatable)
     #[arg(long, value_name = "IMAGE:/PATH[:DIR]")]
     pub source_image: Vec<String>,
     /// Run the new image after the build (Ctrl-C stops and removes it)
