@@ -316,14 +316,13 @@ fn usage_runs_the_usage_script_and_leaves_nothing() {
     let bare = |id: &str| id.trim_start_matches("sha256:").to_owned();
     let parent = bare(inspect(&builder.image)["Id"].as_str().unwrap());
     let children = || -> Vec<String> {
-        docker_ok(&["images", "-q", "--no-trunc", "--filter", "dangling=true"])
-            .lines()
+        list_images(&["--filter", "dangling=true"])
+            .into_iter()
             // An image removed meanwhile (by a test running in parallel) is not this run's.
             .filter(|id| {
                 let out = docker(&["image", "inspect", "--format", "{{.Parent}}", id]);
                 out.status.success() && bare(String::from_utf8_lossy(&out.stdout).trim()) == parent
             })
-            .map(str::to_owned)
             .collect()
     };
     let before = children();

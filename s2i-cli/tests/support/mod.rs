@@ -186,6 +186,26 @@ pub fn run_in(image: &str, command: &[&str]) -> String {
     docker_run_ok(&args)
 }
 
+/// IDs of the images `docker images` lists with `filters`.
+///
+/// Podman 4.3 fails a listing when an image it is reading is removed at the
+/// same time ("image not known"), as tests running in parallel do: the
+/// listing is then made again, up to five times.
+pub fn list_images(filters: &[&str]) -> Vec<String> {
+    let mut args = vec!["images", "-q", "--no-trunc"];
+    args.extend_from_slice(filters);
+    for attempt in 1..=5 {
+        let out = docker(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+        }
+        assert!(attempt < 5 && stderr.contains("image not known"), "docker {args:?} failed: {stderr}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    unreachable!("the last attempt returns or panics")
+}
+
 /// `docker inspect` of an image, as JSON.
 pub fn inspect(image: &str) -> serde_json::Value {
     let text = docker_ok(&["image", "inspect", image]);
