@@ -103,7 +103,7 @@ fn use_config_saves_and_restores_flags() {
     assert_eq!(saved["flags"]["env-0"], "FROM_CONFIG=yes");
     assert_eq!(saved["flags"]["description"], "saved");
 
-    docker_ok(&["rmi", &out.0]);
+    remove_image(&out.0);
     let second = s2i().current_dir(dir.path()).args(["build", "--use-config"]).output().unwrap();
     assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
     assert!(run_in(&out.0, &["cat", "/opt/app-root/src/.s2i-build-info"]).contains("FROM_CONFIG=yes"));

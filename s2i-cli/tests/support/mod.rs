@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 /// The workspace root.
@@ -59,6 +59,24 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Held while the harness changes the names of images (`docker tag`, `docker rmi`).
+///
+/// Podman 4.3 loses names when two requests change the names of one image at
+/// the same time: each writes back the list of names it read, so a tag made
+/// meanwhile is dropped (and a removed one can come back). Tests running in
+/// parallel alias the same fixture images, so the harness makes such changes
+/// one at a time. s2i itself only names the images it makes.
+pub fn names_lock() -> MutexGuard<'static, ()> {
+    static NAMES: Mutex<()> = Mutex::new(());
+    NAMES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `docker rmi` of `image`, asserting success (see [`names_lock`]).
+pub fn remove_image(image: &str) {
+    let _names = names_lock();
+    docker_ok(&["rmi", image]);
+}
+
 /// An image removed (with its tag) when dropped.
 pub struct Image(pub String);
 
@@ -71,6 +89,7 @@ impl Image {
 
 impl Drop for Image {
     fn drop(&mut self) {
+        let _names = names_lock();
         let _ = docker(&["rmi", "-f", &self.0]);
     }
 }
@@ -88,7 +107,10 @@ impl Builder {
     pub fn alias(fixture_name: &str) -> Self {
         let source = fixture(fixture_name);
         let image = format!("{}/builder:latest", unique("s2i-t"));
-        docker_ok(&["tag", &source, &image]);
+        {
+            let _names = names_lock();
+            docker_ok(&["tag", &source, &image]);
+        }
         Builder { _tag: Image(image.clone()), image }
     }
 
