@@ -303,7 +303,7 @@ fn builders_with_an_entrypoint_still_run_assemble() {
     assert_eq!(config["Entrypoint"], serde_json::json!(["/usr/libexec/s2i/entrypoint"]), "the entrypoint is kept");
     assert_eq!(config["Cmd"], serde_json::json!(["/usr/libexec/s2i/run"]));
     // Running the image goes through the entrypoint into the run script.
-    let listing = docker_ok(&["run", "--rm", "-e", "RUN_FILE=a.txt", &out.0]);
+    let listing = docker_run_ok(&["-e", "RUN_FILE=a.txt", &out.0]);
     assert_eq!(listing, "a");
 }
 
@@ -316,10 +316,13 @@ fn usage_runs_the_usage_script_and_leaves_nothing() {
     let bare = |id: &str| id.trim_start_matches("sha256:").to_owned();
     let parent = bare(inspect(&builder.image)["Id"].as_str().unwrap());
     let children = || -> Vec<String> {
-        docker_ok(&["images", "-q", "--no-trunc", "--filter", "dangling=true"])
-            .lines()
-            .filter(|id| bare(inspect(id)["Parent"].as_str().unwrap_or_default()) == parent)
-            .map(str::to_owned)
+        list_images(&["--filter", "dangling=true"])
+            .into_iter()
+            // An image removed meanwhile (by a test running in parallel) is not this run's.
+            .filter(|id| {
+                let out = docker(&["image", "inspect", "--format", "{{.Parent}}", id]);
+                out.status.success() && bare(String::from_utf8_lossy(&out.stdout).trim()) == parent
+            })
             .collect()
     };
     let before = children();

@@ -26,13 +26,10 @@ fn the_runtime_image_gets_only_the_artifacts() {
     let run = run_s2i(["build", src.path().to_str().unwrap(), &toolchain, &out.0, "--runtime-image", &runtime]).ok();
     assert!(run.stderr.contains("---> Runtime received: ./bin/app ./build-info.txt"), "{}", run.stderr);
 
-    let output = docker_ok(&["run", "--rm", &out.0]);
+    let output = docker_run_ok(&[&out.0]);
     assert!(output.starts_with("hello from the compiled app\ncompiler=shc 1.0\n"), "{output}");
-    assert!(!docker(&["run", "--rm", &out.0, "test", "-e", "/opt/toolchain"]).status.success(), "no toolchain files");
-    assert!(
-        !docker(&["run", "--rm", &out.0, "test", "-e", "/opt/app"]).status.success(),
-        "nothing else of the builder"
-    );
+    assert!(!succeeds_in(&out.0, &["test", "-e", "/opt/toolchain"]), "no toolchain files");
+    assert!(!succeeds_in(&out.0, &["test", "-e", "/opt/app"]), "nothing else of the builder");
     assert!(size(&out.0) < size(&toolchain), "{} < {}", size(&out.0), size(&toolchain));
     // The compiler made the app owner-only executable (0700); the owner's bit decides.
     assert_eq!(run_in(&out.0, &["stat", "-c", "%a", "/opt/runtime/bin/app"]).trim(), "755");
@@ -149,7 +146,7 @@ fn incremental_chained_builds_reuse_the_builder_stage() {
     let first_stage = inspect(&stage.0)["Id"].as_str().unwrap().to_owned();
     let run = run_s2i(["build", path, &toolchain, &out.0, "--runtime-image", &runtime, "--incremental", "--rm"]).ok();
     assert!(run.stderr.contains("Reusing the compile cache of the previous build"), "{}", run.stderr);
-    assert!(docker_ok(&["run", "--rm", &out.0]).contains("incremental=yes"));
+    assert!(docker_run_ok(&[&out.0]).contains("incremental=yes"));
     assert!(!docker(&["image", "inspect", &first_stage]).status.success(), "--rm removed the previous stage");
 }
 
@@ -165,8 +162,8 @@ fn two_invocations_with_source_image() {
     let info = format!("{}:/opt/app/build-info.txt", artifact.0);
     let run = run_s2i(["build", "", &runtime, &app.0, "--source-image", &bin, "--source-image", &info]).ok();
     assert!(run.stderr.contains("---> Installed ./bin/app ./build-info.txt"), "{}", run.stderr);
-    assert!(docker_ok(&["run", "--rm", &app.0]).starts_with("hello from the compiled app\n"));
-    assert!(!docker(&["run", "--rm", &app.0, "test", "-e", "/opt/toolchain"]).status.success());
+    assert!(docker_run_ok(&[&app.0]).starts_with("hello from the compiled app\n"));
+    assert!(!succeeds_in(&app.0, &["test", "-e", "/opt/toolchain"]));
     assert!(size(&app.0) < size(&toolchain));
 
     // A destination directory, and a source tree around it.

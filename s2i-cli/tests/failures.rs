@@ -113,3 +113,12 @@ fn ctrl_c_and_sigterm_remove_the_build_container() {
         builder.assert_no_containers();
     }
 }
+
+#[test]
+fn the_harness_sees_a_container_fail() {
+    let base = fixture("base");
+    assert!(succeeds_in(&base, &["true"]));
+    assert!(!succeeds_in(&base, &["sh", "-c", "exit 3"]), "a failing command fails, on every engine");
+    let out = docker_run(&[&base, "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+}

@@ -12,10 +12,9 @@ fn builders_without_tar_get_the_source_from_the_engine() {
     let src = source(&[("index.html", "hello"), ("sub/x.txt", "x")]);
     let run = run_s2i(["build", src.path().to_str().unwrap(), &builder, &out.0]).ok();
     assert!(run.stderr.contains("has no tar"), "{}", run.stderr);
-    assert_eq!(docker_ok(&["run", "--rm", &out.0]), "assembled by 1001 without tar\n");
+    assert_eq!(docker_run_ok(&[&out.0]), "assembled by 1001 without tar\n");
     // The engine unpacked the source owned by the assemble user.
-    let owner =
-        docker_ok(&["run", "--rm", "--entrypoint", "/bin/busybox", &out.0, "stat", "-c", "%u", "/tmp/src/sub/x.txt"]);
+    let owner = docker_run_ok(&["--entrypoint", "/bin/busybox", &out.0, "stat", "-c", "%u", "/tmp/src/sub/x.txt"]);
     assert_eq!(owner.trim(), "1001");
     assert_eq!(labels(&out.0)["io.openshift.s2i.build.image"], "docker.io/s2i-fixtures/no-tar-builder:latest");
 }
@@ -27,7 +26,7 @@ fn builders_without_a_shell_still_build() {
     let src = source(&[("index.html", "hello")]);
     let run = run_s2i(["build", src.path().to_str().unwrap(), &builder, &out.0]).ok();
     assert!(run.stderr.contains("has no /bin/sh"), "{}", run.stderr);
-    assert_eq!(docker_ok(&["run", "--rm", &out.0]), "assembled by 1001 without a shell\n");
+    assert_eq!(docker_run_ok(&[&out.0]), "assembled by 1001 without a shell\n");
 
     let secret = source(&[("token", "t")]);
     let inject = format!("{}:/tmp/secret", secret.path().display());
@@ -41,7 +40,7 @@ fn onbuild_builders_are_built_from() {
     let out = Image::fresh("onbuild");
     let src = source(&[("run.sh", "#!/bin/sh\necho \"app says: $(cat /opt/app-root/onbuild.txt) with $GREETING\"\n")]);
     run_s2i(["build", src.path().to_str().unwrap(), &builder, &out.0, "-e", "GREETING=hi"]).ok();
-    assert_eq!(docker_ok(&["run", "--rm", &out.0]), "app says: onbuild trigger ran with hi\n");
+    assert_eq!(docker_run_ok(&[&out.0]), "app says: onbuild trigger ran with hi\n");
     let labels = labels(&out.0);
     assert_eq!(labels["io.openshift.s2i.build.image"], "docker.io/s2i-fixtures/onbuild-builder:latest");
     assert_eq!(labels["io.openshift.s2i.build.source-location"], src.path().to_str().unwrap());
@@ -116,7 +115,7 @@ fn as_dockerfile_builds_the_same_image_with_docker_build() {
         .unwrap();
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
     assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "from a dockerfile");
-    assert!(docker_ok(&["run", "--rm", &image.0]).contains("index.html"), "CMD is the run script");
+    assert!(docker_run_ok(&[&image.0]).contains("index.html"), "CMD is the run script");
     assert_eq!(labels(&image.0)["io.k8s.description"], "made by a Dockerfile");
 }
 
@@ -156,7 +155,7 @@ fn as_dockerfile_incremental_and_injections() {
         .unwrap();
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
     assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/artifacts-restored/cache.txt"]), "cached");
-    assert!(!docker(&["run", "--rm", &image.0, "test", "-e", "/tmp/secret/token"]).status.success());
+    assert!(!succeeds_in(&image.0, &["test", "-e", "/tmp/secret/token"]));
 }
 
 #[test]

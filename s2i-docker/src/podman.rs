@@ -12,6 +12,15 @@
 //! - **Names and IDs.** Podman names images fully qualified
 //!   (`docker.io/library/busybox:latest`) and answers a commit with a bare
 //!   hex ID; see [`familiar_name`] and [`image_id`].
+//! - **`ONBUILD` triggers.** Podman's image inspection (in 4.3 both the
+//!   compatible one and `/libpod/images/{name}/json`) leaves out the `OnBuild`
+//!   of Docker-format images, although the stored configuration has it. The
+//!   image's history tells whether it was built with an `ONBUILD`
+//!   instruction; only then is the configuration read from the image's
+//!   export; see [`history_mentions_onbuild`] and [`on_build_from_export`].
+
+use std::collections::HashMap;
+use std::io::Read;
 
 use bollard::models::SystemVersion;
 use s2i_core::runtime::{CommitSpec, RuntimeError, RuntimeErrorKind};
@@ -158,6 +167,78 @@ pub(crate) fn image_id(id: String) -> String {
     }
 }
 
+/// Whether an image's history (the `created_by` of each entry) has an
+/// `ONBUILD` instruction: every way of building one records it there
+/// (`#(nop) ONBUILD …` by the classic builder and Buildah, `ONBUILD …` by
+/// BuildKit). Without one, the image has no triggers of its own.
+pub(crate) fn history_mentions_onbuild<'a>(created_by: impl IntoIterator<Item = &'a str>) -> bool {
+    created_by
+        .into_iter()
+        .any(|line| line.split(|c: char| !c.is_ascii_alphabetic()).any(|word| word.eq_ignore_ascii_case("onbuild")))
+}
+
+/// The largest file of an export read as image configuration or manifest.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// The `ONBUILD` triggers in the configuration of the image with ID `id`
+/// (`sha256:HEX` or `HEX`), read from its export (`GET /images/{id}/get`, a
+/// `docker save` archive): the configuration is the file `HEX.json`, or the
+/// one `manifest.json` names. Layers are read past, not kept.
+pub(crate) fn on_build_from_export(export: impl Read, id: &str) -> Result<Vec<String>, RuntimeError> {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    let failed = |what: String| {
+        RuntimeError::new(
+            RuntimeErrorKind::Other,
+            format!("cannot read the configuration of image {id} from its export: {what}"),
+        )
+    };
+    let mut small_json: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut config_name = None;
+    let mut archive = tar::Archive::new(export);
+    for entry in archive.entries().map_err(|e| failed(e.to_string()))? {
+        let mut entry = entry.map_err(|e| failed(e.to_string()))?;
+        let path = entry.path().map_err(|e| failed(e.to_string()))?.to_string_lossy().into_owned();
+        let path = path.trim_start_matches("./").to_owned();
+        if path.contains('/') || !path.ends_with(".json") || entry.size() > MAX_CONFIG_BYTES {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(|e| failed(e.to_string()))?;
+        if path == format!("{hex}.json") {
+            return on_build_of_config(&bytes).map_err(failed);
+        }
+        if path == "manifest.json" {
+            let manifest: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|e| failed(format!("manifest.json: {e}")))?;
+            config_name = manifest.get(0).and_then(|m| m["Config"].as_str()).map(str::to_owned);
+        }
+        small_json.insert(path, bytes);
+        if let Some(bytes) = config_name.as_ref().and_then(|name| small_json.get(name)) {
+            return on_build_of_config(bytes).map_err(failed);
+        }
+    }
+    Err(failed(match config_name {
+        Some(name) => format!("it has no {name}"),
+        None => "it has neither the configuration nor a manifest.json".to_owned(),
+    }))
+}
+
+/// `config.OnBuild` of a Docker image configuration (absent or `null`: none).
+fn on_build_of_config(bytes: &[u8]) -> Result<Vec<String>, String> {
+    #[derive(serde::Deserialize)]
+    struct Image {
+        #[serde(default)]
+        config: Option<Config>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Config {
+        #[serde(rename = "OnBuild", default)]
+        on_build: Option<Vec<String>>,
+    }
+    let image: Image = serde_json::from_slice(bytes).map_err(|e| format!("the configuration is not JSON: {e}"))?;
+    Ok(image.config.and_then(|c| c.on_build).unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -253,6 +334,66 @@ mod tests {
         assert_eq!(familiar_name("quay.io/org/app:1"), "quay.io/org/app:1");
         assert_eq!(familiar_name("<none>:<none>"), "<none>:<none>");
         assert_eq!(familiar_name("busybox:latest"), "busybox:latest");
+    }
+
+    #[test]
+    fn onbuild_instructions_show_in_the_history() {
+        assert!(history_mentions_onbuild(["/bin/sh -c #(nop)  ONBUILD COPY . /src"]));
+        assert!(history_mentions_onbuild(["/bin/sh -c #(nop) LABEL a=b", "ONBUILD RUN make # buildkit"]));
+        assert!(history_mentions_onbuild(["/bin/sh -c #(nop) onbuild run make"]));
+        assert!(!history_mentions_onbuild(["/bin/sh -c #(nop) LABEL a=b", "/bin/sh -c make onbuilder"]));
+        assert!(!history_mentions_onbuild([]));
+    }
+
+    /// A `docker save` archive: a layer, the configuration, the legacy layer directory, the manifest.
+    fn export(config_name: &str, config: &str, manifest: Option<&str>) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, data: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o444);
+            header.set_cksum();
+            builder.append_data(&mut header, path, data).unwrap();
+        };
+        add("aaaa.tar", &vec![7u8; 4096]);
+        add(config_name, config.as_bytes());
+        add("bbbb/json", br#"{"config":{"OnBuild":["RUN not-this-one"]}}"#);
+        if let Some(manifest) = manifest {
+            add("manifest.json", manifest.as_bytes());
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn onbuild_triggers_come_from_the_exported_configuration() {
+        let hex = "866b4fc290fc29898c681b665aaac1f0fc89be2df5af3561ca56edc412370f28";
+        let config = r#"{"config":{"Cmd":["/bin/sh"],"OnBuild":["COPY . /src/","RUN echo \"hi\" > /x"]}}"#;
+        let archive = export(&format!("{hex}.json"), config, None);
+        let expected = ["COPY . /src/".to_owned(), "RUN echo \"hi\" > /x".to_owned()];
+        assert_eq!(on_build_from_export(archive.as_slice(), &format!("sha256:{hex}")).unwrap(), expected);
+        // Found through the manifest when not named by the ID.
+        let archive = export("config.json", config, Some(r#"[{"Config":"config.json","Layers":["aaaa.tar"]}]"#));
+        assert_eq!(on_build_from_export(archive.as_slice(), hex).unwrap(), expected);
+        // None, or null.
+        let archive = export(&format!("{hex}.json"), r#"{"config":{"OnBuild":null}}"#, None);
+        assert!(on_build_from_export(archive.as_slice(), hex).unwrap().is_empty());
+        let archive = export(&format!("{hex}.json"), r#"{"architecture":"amd64"}"#, None);
+        assert!(on_build_from_export(archive.as_slice(), hex).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_export_without_the_configuration_is_an_error() {
+        let archive = export("other.json", "{}", Some(r#"[{"Config":"missing.json"}]"#));
+        let error = on_build_from_export(archive.as_slice(), "sha256:abc").unwrap_err();
+        assert!(
+            error.message.contains("image sha256:abc") && error.message.contains("missing.json"),
+            "{}",
+            error.message
+        );
+        let error = on_build_from_export(&b"not a tar"[..], "abc").unwrap_err();
+        assert_eq!(error.kind, RuntimeErrorKind::Other);
+        let archive = export("x.json", "not json", Some(r#"[{"Config":"x.json"}]"#));
+        assert!(on_build_from_export(archive.as_slice(), "abc").unwrap_err().message.contains("not JSON"));
     }
 
     #[test]

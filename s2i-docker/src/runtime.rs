@@ -1,7 +1,7 @@
 //! [`DockerRuntime`]: the [`ContainerRuntime`] on the Docker Engine API.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
@@ -44,6 +44,8 @@ pub struct DockerRuntime {
     credentials: Arc<DockerConfig>,
     /// Docker or Podman, as the engine said at connect time.
     flavor: Flavor,
+    /// `ONBUILD` triggers found on Podman, by image ID (an ID names one configuration for good).
+    on_build: Arc<Mutex<HashMap<String, Vec<String>>>>,
 }
 
 impl DockerRuntime {
@@ -111,6 +113,7 @@ impl DockerRuntime {
             endpoint: url,
             credentials: Arc::new(credentials),
             flavor: Flavor::of(&server),
+            on_build: Arc::default(),
         })
     }
 
@@ -127,6 +130,28 @@ impl DockerRuntime {
     /// The registry credentials read at connect time.
     pub fn docker_config(&self) -> &DockerConfig {
         &self.credentials
+    }
+
+    /// The `ONBUILD` triggers of the image with ID `id` on Podman, whose
+    /// inspection leaves them out: none unless its history has an `ONBUILD`
+    /// instruction, else those of the configuration in its export.
+    async fn podman_on_build(&self, id: &str) -> Result<Vec<String>, RuntimeError> {
+        if let Some(triggers) = self.on_build.lock().expect("on_build lock").get(id) {
+            return Ok(triggers.clone());
+        }
+        let history = self.docker.image_history(id).await.map_err(runtime_error)?;
+        let triggers = if podman::history_mentions_onbuild(history.iter().map(|item| item.created_by.as_str())) {
+            let export = Box::pin(self.docker.export_image(id).map_err(io_error));
+            let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(export));
+            let owned = id.to_owned();
+            tokio::task::spawn_blocking(move || podman::on_build_from_export(reader, &owned)).await.map_err(|e| {
+                RuntimeError::new(RuntimeErrorKind::Other, format!("reading the export of image {id} failed: {e}"))
+            })??
+        } else {
+            Vec::new()
+        };
+        self.on_build.lock().expect("on_build lock").insert(id.to_owned(), triggers.clone());
+        Ok(triggers)
     }
 }
 
@@ -324,7 +349,13 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn inspect_image(&self, image: &str) -> Result<Option<ImageInfo>, RuntimeError> {
         match self.docker.inspect_image(image).await {
-            Ok(inspect) => Ok(Some(image_info(inspect))),
+            Ok(inspect) => {
+                let mut info = image_info(inspect);
+                if matches!(self.flavor, Flavor::Podman { .. }) && info.on_build.is_empty() && !info.id.is_empty() {
+                    info.on_build = self.podman_on_build(&info.id).await?;
+                }
+                Ok(Some(info))
+            }
             Err(e) => {
                 let e = runtime_error(e);
                 if e.is_not_found() { Ok(None) } else { Err(e) }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
-use s2i_core::runtime::{CommitSpec, ContainerRuntime, RuntimeErrorKind};
+use s2i_core::runtime::{CommitSpec, ContainerRuntime, ImageBuildSpec, RuntimeErrorKind};
 
 use common::{
     ContainerGuard, ImageGuard, TestImage, chunked, generated_stream, run, runtime, shell_spec, tar_of, unique, untar,
@@ -414,4 +414,45 @@ async fn list_containers_finds_running_containers_by_label_with_addresses_and_po
     narrower.insert("tier".into(), "web".into());
     let listed = runtime.list_containers(&narrower).await.unwrap();
     assert_eq!(listed.iter().map(|container| container.name.as_str()).collect::<Vec<_>>(), [published.as_str()]);
+}
+
+/// Build `dockerfile` (with an empty context) as `tag` with the runtime.
+async fn build(runtime: &s2i_docker::DockerRuntime, tag: &str, dockerfile: &str) -> String {
+    let context = tar_of(&[("Dockerfile", dockerfile.as_bytes())]);
+    let spec = ImageBuildSpec { tag: Some(tag.to_owned()), dockerfile: "Dockerfile".into(), ..Default::default() };
+    let lines = std::sync::Mutex::new(Vec::new());
+    let result = runtime.build_image(chunked(context, 512), &spec, &|line| lines.lock().unwrap().push(line)).await;
+    result.unwrap_or_else(|e| panic!("building {tag} failed: {e}\n{}", lines.lock().unwrap().join("\n")))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onbuild_triggers_are_inspected_only_where_they_apply() {
+    let runtime = runtime().await;
+    let base = TestImage::import();
+    let parent = ImageGuard(format!("{}:latest", unique("s2i-docker-test-onbuild")));
+    let child = ImageGuard(format!("{}:latest", unique("s2i-docker-test-onbuild-child")));
+    let grandchild = ImageGuard(format!("{}:latest", unique("s2i-docker-test-onbuild-grandchild")));
+    build(
+        &runtime,
+        &parent.0,
+        &format!("FROM {}\nONBUILD RUN echo \"trigger ran\" > /tmp/trigger\nONBUILD USER 1001\nLABEL a=b\n", base.name),
+    )
+    .await;
+    let info = runtime.inspect_image(&parent.0).await.unwrap().expect("the parent");
+    assert_eq!(info.on_build, ["RUN echo \"trigger ran\" > /tmp/trigger", "USER 1001"]);
+    assert_eq!(info.labels.get("a").map(String::as_str), Some("b"));
+
+    // Building from it runs and consumes the triggers: the child has none, though its history names them.
+    build(&runtime, &child.0, &format!("FROM {}\nLABEL c=d\n", parent.0)).await;
+    let info = runtime.inspect_image(&child.0).await.unwrap().expect("the child");
+    assert!(info.on_build.is_empty(), "{:?}", info.on_build);
+    assert_eq!(info.user, "1001", "the ONBUILD USER trigger ran");
+
+    // A trigger of its own is the grandchild's only one.
+    build(&runtime, &grandchild.0, &format!("FROM {}\nONBUILD RUN true\n", child.0)).await;
+    let info = runtime.inspect_image(&grandchild.0).await.unwrap().expect("the grandchild");
+    assert_eq!(info.on_build, ["RUN true"]);
+
+    // And an image that never had any.
+    assert!(runtime.inspect_image(&base.name).await.unwrap().expect("the base").on_build.is_empty());
 }

@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 /// The workspace root.
@@ -59,6 +59,24 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Held while the harness changes the names of images (`docker tag`, `docker rmi`).
+///
+/// Podman 4.3 loses names when two requests change the names of one image at
+/// the same time: each writes back the list of names it read, so a tag made
+/// meanwhile is dropped (and a removed one can come back). Tests running in
+/// parallel alias the same fixture images, so the harness makes such changes
+/// one at a time. s2i itself only names the images it makes.
+pub fn names_lock() -> MutexGuard<'static, ()> {
+    static NAMES: Mutex<()> = Mutex::new(());
+    NAMES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `docker rmi` of `image`, asserting success (see [`names_lock`]).
+pub fn remove_image(image: &str) {
+    let _names = names_lock();
+    docker_ok(&["rmi", image]);
+}
+
 /// An image removed (with its tag) when dropped.
 pub struct Image(pub String);
 
@@ -71,6 +89,7 @@ impl Image {
 
 impl Drop for Image {
     fn drop(&mut self) {
+        let _names = names_lock();
         let _ = docker(&["rmi", "-f", &self.0]);
     }
 }
@@ -114,7 +133,10 @@ impl Builder {
     pub fn alias(fixture_name: &str) -> Self {
         let source = fixture(fixture_name);
         let image = format!("{}/builder:latest", unique("s2i-t"));
-        docker_ok(&["tag", &source, &image]);
+        {
+            let _names = names_lock();
+            docker_ok(&["tag", &source, &image]);
+        }
         Builder { _tag: Image(image.clone()), image }
     }
 
@@ -175,11 +197,61 @@ where
     }
 }
 
+/// `docker run` with `args` (options, image, command) in a container that is
+/// removed afterwards; the exit status is the container's.
+///
+/// Not `docker run --rm`: with `--rm` the CLI waits for the container's removal
+/// (`wait?condition=removed`), which Podman before 4.6 answers with exit code 0
+/// whatever the container's was (containers/podman#18889), so a failing
+/// command would pass for a successful one.
+pub fn docker_run(args: &[&str]) -> Output {
+    let name = unique("s2i-test-run");
+    let mut all = vec!["run", "--name", name.as_str()];
+    all.extend_from_slice(args);
+    let out = docker(&all);
+    let _ = docker(&["rm", "-f", &name]);
+    out
+}
+
+/// [`docker_run`], asserting success; returns its stdout.
+pub fn docker_run_ok(args: &[&str]) -> String {
+    let out = docker_run(args);
+    assert!(out.status.success(), "docker run {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether `command` succeeds in a new container of `image`.
+pub fn succeeds_in(image: &str, command: &[&str]) -> bool {
+    let mut args = vec![image];
+    args.extend_from_slice(command);
+    docker_run(&args).status.success()
+}
+
 /// Run a command in a new container of `image` and return its stdout.
 pub fn run_in(image: &str, command: &[&str]) -> String {
-    let mut args = vec!["run", "--rm", image];
+    let mut args = vec![image];
     args.extend_from_slice(command);
-    docker_ok(&args)
+    docker_run_ok(&args)
+}
+
+/// IDs of the images `docker images` lists with `filters`.
+///
+/// Podman 4.3 fails a listing when an image it is reading is removed at the
+/// same time ("image not known"), as tests running in parallel do: the
+/// listing is then made again, up to five times.
+pub fn list_images(filters: &[&str]) -> Vec<String> {
+    let mut args = vec!["images", "-q", "--no-trunc"];
+    args.extend_from_slice(filters);
+    for attempt in 1..=5 {
+        let out = docker(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+        }
+        assert!(attempt < 5 && stderr.contains("image not known"), "docker {args:?} failed: {stderr}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    unreachable!("the last attempt returns or panics")
 }
 
 /// `docker inspect` of an image, as JSON.
