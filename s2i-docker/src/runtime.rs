@@ -80,6 +80,13 @@ impl DockerRuntime {
             });
         }
 
+        if let Endpoint::Tcp { address, tls: Some(settings) } = &endpoint {
+            tls::preflight(address, settings, options.connect_timeout).await.map_err(|e| match e {
+                tls::Preflight::Handshake(message) => Error::TlsHandshake { endpoint: url.clone(), message },
+                tls::Preflight::Connect(message) => Error::Unreachable { endpoint: url.clone(), message },
+                tls::Preflight::Config(e) => e,
+            })?;
+        }
         let base = build_client(&endpoint, options, fixed.as_ref().unwrap_or(bollard::API_DEFAULT_VERSION))?;
         let (version, server) = match fixed {
             Some(version) => {

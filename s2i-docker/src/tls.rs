@@ -47,6 +47,43 @@ pub(crate) fn connect(
         .map_err(|e| Error::InvalidHost { host: format!("https://{address}"), reason: e.to_string() })
 }
 
+/// Why the pre-flight TLS check failed.
+pub(crate) enum Preflight {
+    /// The TCP connection could not be made.
+    Connect(String),
+    /// The TLS handshake failed, or the engine refused the client right after it.
+    Handshake(String),
+    /// The settings do not make a TLS configuration.
+    Config(Error),
+}
+
+/// Shake hands with the engine and send one `/_ping`, so that a refusal that
+/// TLS 1.3 only delivers after the handshake (a missing or unknown client
+/// certificate) is reported as what it is, not as a closed connection.
+pub(crate) async fn preflight(address: &str, settings: &TlsSettings, timeout: Duration) -> Result<(), Preflight> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = client_config(settings).map_err(Preflight::Config)?;
+    let host = address.rsplit_once(':').map_or(address, |(host, _)| host).trim_matches(['[', ']']);
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| Preflight::Handshake(format!("{host}: {e}")))?;
+    let check = async {
+        let tcp = tokio::net::TcpStream::connect(address).await.map_err(|e| Preflight::Connect(e.to_string()))?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let mut tls = connector.connect(name, tcp).await.map_err(|e| Preflight::Handshake(e.to_string()))?;
+        tls.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            .await
+            .map_err(|e| Preflight::Handshake(e.to_string()))?;
+        let mut first = [0u8; 16];
+        match tls.read(&mut first).await {
+            Ok(n) if n > 0 => Ok(()),
+            Ok(_) => Err(Preflight::Handshake("the engine closed the connection without answering".into())),
+            Err(e) => Err(Preflight::Handshake(e.to_string())),
+        }
+    };
+    tokio::time::timeout(timeout, check)
+        .await
+        .unwrap_or_else(|_| Err(Preflight::Connect(format!("no answer within {} s", timeout.as_secs()))))
+}
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
