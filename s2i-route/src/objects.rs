@@ -24,11 +24,11 @@ impl Objects {
     /// Objects without a namespace get `default_namespace`. An object defined
     /// twice (in this text or an earlier one) is an error.
     pub fn read(&mut self, text: &str, source_name: &str, default_namespace: &str) -> Result<(), Error> {
-        for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
             let index = index + 1;
             let document_error =
                 |message: String| Error::Document { source_name: source_name.to_owned(), index, message };
-            let value = serde_yaml_ng::Value::deserialize(document).map_err(|err| document_error(err.to_string()))?;
+            let value = serde_norway::Value::deserialize(document).map_err(|err| document_error(err.to_string()))?;
             if value.is_null() {
                 continue;
             }
@@ -38,12 +38,12 @@ impl Objects {
         Ok(())
     }
 
-    fn read_value(&mut self, value: serde_yaml_ng::Value, origin: &str, default_namespace: &str) -> Result<(), String> {
-        let text = |key: &str| value.get(key).and_then(serde_yaml_ng::Value::as_str).unwrap_or("").to_owned();
+    fn read_value(&mut self, value: serde_norway::Value, origin: &str, default_namespace: &str) -> Result<(), String> {
+        let text = |key: &str| value.get(key).and_then(serde_norway::Value::as_str).unwrap_or("").to_owned();
         let (api_version, kind) = (text("apiVersion"), text("kind"));
         match (api_version.as_str(), kind.as_str()) {
             (_, "List" | "RouteList" | "ServiceList") => {
-                let items = value.get("items").and_then(serde_yaml_ng::Value::as_sequence).cloned().unwrap_or_default();
+                let items = value.get("items").and_then(serde_norway::Value::as_sequence).cloned().unwrap_or_default();
                 for (position, item) in items.into_iter().enumerate() {
                     self.read_value(item, &format!("{origin} item {}", position + 1), default_namespace)
                         .map_err(|message| format!("items[{position}]: {message}"))?;
@@ -51,7 +51,7 @@ impl Objects {
                 Ok(())
             }
             (ROUTE_API_VERSION, ROUTE_KIND) => {
-                let mut route: Route = serde_yaml_ng::from_value(value).map_err(|err| format!("Route: {err}"))?;
+                let mut route: Route = serde_norway::from_value(value).map_err(|err| format!("Route: {err}"))?;
                 if route.metadata.namespace.is_empty() {
                     route.metadata.namespace = default_namespace.to_owned();
                 }
@@ -60,7 +60,7 @@ impl Objects {
                 Ok(())
             }
             (SERVICE_API_VERSION, "Service") => {
-                let mut service: Service = serde_yaml_ng::from_value(value).map_err(|err| format!("Service: {err}"))?;
+                let mut service: Service = serde_norway::from_value(value).map_err(|err| format!("Service: {err}"))?;
                 if service.metadata.namespace.is_empty() {
                     service.metadata.namespace = default_namespace.to_owned();
                 }

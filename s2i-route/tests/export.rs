@@ -5,7 +5,7 @@ use s2i_route::route::{RouteHttpHeader, RouteHttpHeaderAction, RouteHttpHeaderAc
 use s2i_route::*;
 
 fn route(yaml: &str) -> Route {
-    serde_yaml_ng::from_str(yaml).unwrap()
+    serde_norway::from_str(yaml).unwrap()
 }
 
 fn services() -> Vec<Service> {
@@ -84,7 +84,7 @@ fn openshift_export_drops_what_the_cluster_owns() {
     assert_eq!(export.warnings.len(), 1);
     assert!(export.warnings[0].contains("generated for this machine's domain"), "{:?}", export.warnings);
     // What comes out reads back as a valid route.
-    let back: Route = serde_yaml_ng::from_str(&yaml).unwrap();
+    let back: Route = serde_norway::from_str(&yaml).unwrap();
     assert!(s2i_route::validation::validate_route(&back).is_ok());
 }
 

@@ -218,7 +218,7 @@ fn print_objects(kind: &Kind, objects: Vec<Value>, format: OutputFormat, single:
                 OutputFormat::Json => {
                     serde_json::to_string_pretty(&document).map(|t| t + "\n").map_err(|e| e.to_string())
                 }
-                _ => serde_norway::to_string(&document).map_err(|e| e.to_string()),
+                _ => s2i_route::yaml::to_yaml(&document).map_err(|e| e.to_string()),
             }
             .map_err(|e| Failure::message(format!("cannot write the output: {e}"), "report this as a bug".into()))?;
             print!("{text}");
@@ -272,7 +272,7 @@ pub(crate) fn describe(global: &GlobalArgs, args: DescribeArgs) -> Result<i32, F
             let object = (kind.get)(tx, &namespace, name)?;
             match kind.describe {
                 Some(describe) => describe(tx, &object),
-                None => Ok(serde_norway::to_string(&object).unwrap_or_default()),
+                None => Ok(s2i_route::yaml::to_yaml(&object).unwrap_or_default()),
             }
         })?;
         texts.push(text);
