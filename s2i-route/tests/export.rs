@@ -23,9 +23,7 @@ metadata: {name: canary, namespace: shop}
 spec:
   endpoints: ["127.0.0.1:8081"]
 "#;
-    let mut objects = s2i_route::objects::Objects::default();
-    objects.read(text, "services.yaml", "shop").unwrap();
-    objects.services
+    text.split("---").map(|document| serde_norway::from_str(document).unwrap()).collect()
 }
 
 const WEB: &str = r#"
