@@ -172,13 +172,13 @@ spec:
     - type: URLRewrite
       urlRewrite:
         path:
-          replacePrefixMatch: /
           type: ReplacePrefixMatch
-    - responseHeaderModifier:
+          replacePrefixMatch: /
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
         set:
         - name: Strict-Transport-Security
           value: max-age=300
-      type: ResponseHeaderModifier
     backendRefs:
     - name: web
       port: 80
@@ -197,7 +197,7 @@ spec:
     );
     assert!(
         documents[1].contains(
-            "    - requestRedirect:\n        scheme: https\n        statusCode: 302\n      type: RequestRedirect\n"
+            "    - type: RequestRedirect\n      requestRedirect:\n        scheme: https\n        statusCode: 302\n"
         ),
         "{}",
         documents[1]
