@@ -587,15 +587,9 @@ pub struct RouteCreateArgs {
     /// The service the route sends traffic to
     #[arg(long, value_name = "SERVICE")]
     pub service: String,
-    /// Host name (default: <name>-<namespace>.<domain>)
-    #[arg(long, value_name = "HOST")]
-    pub hostname: Option<String>,
-    /// Path prefix the route serves (default: every path; not with passthrough)
-    #[arg(long, value_name = "PATH")]
-    pub path: Option<String>,
-    /// Endpoint port: a service port name or a container port number (default: every port)
-    #[arg(long, value_name = "PORT")]
-    pub port: Option<String>,
+    /// Host, path, port and wildcard policy.
+    #[command(flatten)]
+    pub at: RouteAtArgs,
     /// CA certificates served after the certificate (its chain), PEM file
     #[arg(long = "ca-cert", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
@@ -611,6 +605,20 @@ pub struct RouteCreateArgs {
     /// Another service sharing the traffic by weight, SERVICE=WEIGHT (repeatable, up to 3)
     #[arg(long = "alternate", value_name = "SERVICE=WEIGHT")]
     pub alternates: Vec<String>,
+}
+
+/// Where a new route serves, for `s2i route create` and `s2i expose`.
+#[derive(Debug, Args)]
+pub struct RouteAtArgs {
+    /// Host name (default: <name>-<namespace>.<domain>)
+    #[arg(long, value_name = "HOST")]
+    pub hostname: Option<String>,
+    /// Path prefix the route serves (default: every path; not with passthrough)
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// Endpoint port: a service port name or a container port number (default: route create, every port; expose, the service's first port)
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<String>,
     /// None, or Subdomain: also serve every host one label under the host's domain
     #[arg(long, value_name = "POLICY", value_parser = ["None", "Subdomain"])]
     pub wildcard_policy: Option<String>,
@@ -731,18 +739,9 @@ pub struct ExposeArgs {
     /// Name of the route (default: the service's name)
     #[arg(long = "name", value_name = "NAME")]
     pub route_name: Option<String>,
-    /// Host name (default: <name>-<namespace>.<domain>)
-    #[arg(long, value_name = "HOST")]
-    pub hostname: Option<String>,
-    /// Path prefix the route serves (default: every path)
-    #[arg(long, value_name = "PATH")]
-    pub path: Option<String>,
-    /// Endpoint port: a service port name or a container port number (default: the service's first port)
-    #[arg(long, value_name = "PORT")]
-    pub port: Option<String>,
-    /// None, or Subdomain: also serve every host one label under the host's domain
-    #[arg(long, value_name = "POLICY", value_parser = ["None", "Subdomain"])]
-    pub wildcard_policy: Option<String>,
+    /// Host, path, port and wildcard policy.
+    #[command(flatten)]
+    pub at: RouteAtArgs,
 }
 
 fn parse_pull_policy(value: &str) -> Result<PullPolicy, String> {

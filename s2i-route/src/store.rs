@@ -60,6 +60,7 @@ use jiff::Timestamp;
 use s2i_imagestream::Error as StoreError;
 use s2i_imagestream::store::{StoredObject, Tx};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::admission::{Admission, AdmissionConfig, admit};
 use crate::annotations::HOST_GENERATED;
@@ -181,6 +182,38 @@ fn check_version(kind: &str, sent: &ObjectMeta, stored: &ObjectMeta) -> StoreRes
     })
 }
 
+/// Leaves the store's fields (uid, resourceVersion, creationTimestamp) to the
+/// store, and sets the generation a new object starts with.
+fn reset_for_create(metadata: &mut ObjectMeta, generation: i64) {
+    metadata.uid.clear();
+    metadata.resource_version.clear();
+    metadata.creation_timestamp = None;
+    metadata.generation = generation;
+}
+
+/// Stores a new object of `kind`; returns it as stored.
+fn create_object<T: Serialize + DeserializeOwned>(
+    tx: &Tx<'_>,
+    kind: &str,
+    metadata: &ObjectMeta,
+    object: &T,
+) -> StoreResult<T> {
+    let document = body(kind, metadata, object)?;
+    tx.create(kind, &metadata.namespace, &metadata.name, document)?.decode()
+}
+
+/// Replaces an object of `kind` that is at `version`; returns it as stored.
+fn replace_object<T: Serialize + DeserializeOwned>(
+    tx: &Tx<'_>,
+    kind: &str,
+    metadata: &ObjectMeta,
+    object: &T,
+    version: &str,
+) -> StoreResult<T> {
+    let document = body(kind, metadata, object)?;
+    tx.update(kind, &metadata.namespace, &metadata.name, document, Some(version))?.decode()
+}
+
 /// The transaction's clock as a timestamp.
 pub fn tx_time(tx: &Tx<'_>) -> Timestamp {
     tx.now().parse().unwrap_or_else(|_| Timestamp::now())
@@ -194,11 +227,7 @@ pub fn tx_time(tx: &Tx<'_>) -> Timestamp {
 /// under `domain` when the route needs one, then validation.
 pub fn prepare_new_route(route: &mut Route, domain: &str) -> StoreResult<()> {
     route.status = Default::default();
-    let metadata = &mut route.metadata;
-    metadata.uid.clear();
-    metadata.resource_version.clear();
-    metadata.creation_timestamp = None;
-    metadata.generation = 1;
+    reset_for_create(&mut route.metadata, 1);
     assign_host(route, domain);
     validate_route(route).map_err(|errors| invalid(ROUTE_KIND, &route.metadata, &errors))
 }
@@ -206,8 +235,7 @@ pub fn prepare_new_route(route: &mut Route, domain: &str) -> StoreResult<()> {
 /// Creates a route (see [`prepare_new_route`]); fails when it exists.
 pub fn create_route(tx: &Tx<'_>, mut route: Route, domain: &str) -> StoreResult<Route> {
     prepare_new_route(&mut route, domain)?;
-    let document = body(ROUTE_KIND, &route.metadata, &route)?;
-    tx.create(ROUTE_KIND, &route.metadata.namespace, &route.metadata.name, document)?.decode()
+    create_object(tx, ROUTE_KIND, &route.metadata, &route)
 }
 
 /// Updates a stored route with the API server's update rules (see the
@@ -239,9 +267,8 @@ pub fn update_route(tx: &Tx<'_>, mut route: Route) -> StoreResult<(Route, WriteA
     metadata.generation = old.metadata.generation.max(1) + i64::from(spec_changed);
     metadata.uid = old.metadata.uid.clone();
     metadata.creation_timestamp = old.metadata.creation_timestamp;
-    let document = body(ROUTE_KIND, &route.metadata, &route)?;
-    let stored = tx.update(ROUTE_KIND, &namespace, &name, document, Some(&old.metadata.resource_version))?;
-    Ok((stored.decode()?, WriteAction::Configured))
+    let stored = replace_object(tx, ROUTE_KIND, &route.metadata, &route, &old.metadata.resource_version)?;
+    Ok((stored, WriteAction::Configured))
 }
 
 /// Creates the route, or updates it when it exists.
@@ -320,19 +347,14 @@ pub fn admit_routes(tx: &Tx<'_>, config: &AdmissionConfig, now: Timestamp) -> St
 
 /// Prepares a service for creation: the store's fields left to the store, validation.
 pub fn prepare_new_service(service: &mut Service) -> StoreResult<()> {
-    let metadata = &mut service.metadata;
-    metadata.uid.clear();
-    metadata.resource_version.clear();
-    metadata.creation_timestamp = None;
-    metadata.generation = 0;
+    reset_for_create(&mut service.metadata, 0);
     validate_service(service).map_err(|errors| invalid(SERVICE_KIND, &service.metadata, &errors))
 }
 
 /// Creates a service; fails when it exists.
 pub fn create_service(tx: &Tx<'_>, mut service: Service) -> StoreResult<Service> {
     prepare_new_service(&mut service)?;
-    let document = body(SERVICE_KIND, &service.metadata, &service)?;
-    tx.create(SERVICE_KIND, &service.metadata.namespace, &service.metadata.name, document)?.decode()
+    create_object(tx, SERVICE_KIND, &service.metadata, &service)
 }
 
 /// Replaces a stored service's spec, labels and annotations.
@@ -348,9 +370,8 @@ pub fn update_service(tx: &Tx<'_>, mut service: Service) -> StoreResult<(Service
         return Ok((old, WriteAction::Unchanged));
     }
     service.metadata.generation = 0;
-    let document = body(SERVICE_KIND, &service.metadata, &service)?;
-    let stored = tx.update(SERVICE_KIND, &namespace, &name, document, Some(&old.metadata.resource_version))?;
-    Ok((stored.decode()?, WriteAction::Configured))
+    let stored = replace_object(tx, SERVICE_KIND, &service.metadata, &service, &old.metadata.resource_version)?;
+    Ok((stored, WriteAction::Configured))
 }
 
 /// Creates the service, or updates it when it exists.

@@ -36,7 +36,7 @@ use super::objects::{self, Applied, ApplyOps, BoxFuture, DocumentError, Kind};
 use super::session::{Context, Session};
 use super::{Failure, connect_engine};
 use crate::cli::{
-    ExportFormat, GlobalArgs, RouteCommand, RouteCreateArgs, RouteExportArgs, RouteFiles, RouteRenderArgs,
+    ExportFormat, GlobalArgs, RouteAtArgs, RouteCommand, RouteCreateArgs, RouteExportArgs, RouteFiles, RouteRenderArgs,
     RouteServeArgs, RouteType, RouterPorts,
 };
 use crate::signals;
@@ -283,12 +283,22 @@ pub(super) fn service_endpoints_text(service: &Service) -> String {
     }
 }
 
-fn parse_route(document: serde_norway::Deserializer<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    let mut route = Route::deserialize(document).map_err(DocumentError::Yaml)?;
-    if route.metadata.namespace.is_empty() {
-        route.metadata.namespace = namespace.to_owned();
+/// Reads one document as `T`, in `namespace` when it names none (`apply`'s `parse`).
+pub(super) fn parse_in_namespace<T: for<'de> Deserialize<'de> + serde::Serialize>(
+    document: serde_norway::Deserializer<'_>,
+    namespace: &str,
+    metadata: fn(&mut T) -> &mut ObjectMeta,
+) -> Result<Value, DocumentError> {
+    let mut object = T::deserialize(document).map_err(DocumentError::Yaml)?;
+    let meta = metadata(&mut object);
+    if meta.namespace.is_empty() {
+        meta.namespace = namespace.to_owned();
     }
-    Ok(to_value(&route))
+    Ok(to_value(&object))
+}
+
+fn parse_route(document: serde_norway::Deserializer<'_>, namespace: &str) -> Result<Value, DocumentError> {
+    parse_in_namespace::<Route>(document, namespace, |route| &mut route.metadata)
 }
 
 fn write_route(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
@@ -365,25 +375,31 @@ fn parse_alternate(text: &str) -> Result<RouteTargetReference, Failure> {
     Ok(RouteTargetReference::service(name.trim(), weight))
 }
 
-fn wildcard_policy(value: Option<&str>) -> WildcardPolicy {
-    match value {
-        Some("Subdomain") => WildcardPolicy::Subdomain,
-        _ => WildcardPolicy::None,
+/// The spec of a new route to `to` from `--hostname`, `--path`, `--port`
+/// and `--wildcard-policy`; `default_port` when `--port` is not given.
+pub(super) fn route_spec(at: &RouteAtArgs, to: RouteTargetReference, default_port: Option<RoutePort>) -> RouteSpec {
+    RouteSpec {
+        host: at.hostname.clone().unwrap_or_default(),
+        path: at.path.clone().unwrap_or_default(),
+        to,
+        port: match &at.port {
+            Some(port) => Some(RoutePort { target_port: TargetPort::from(port.as_str()) }),
+            None => default_port,
+        },
+        wildcard_policy: match at.wildcard_policy.as_deref() {
+            Some("Subdomain") => WildcardPolicy::Subdomain,
+            _ => WildcardPolicy::None,
+        },
+        ..Default::default()
     }
 }
 
 /// The route `s2i route create` asks for.
 fn route_from_args(global: &GlobalArgs, args: &RouteCreateArgs) -> Result<Route, Failure> {
     let name = args.name.clone().unwrap_or_else(|| args.service.clone());
-    let mut spec = RouteSpec {
-        host: args.hostname.clone().unwrap_or_default(),
-        path: args.path.clone().unwrap_or_default(),
-        to: RouteTargetReference::service(&args.service, args.weight.unwrap_or(s2i_route::route::DEFAULT_WEIGHT)),
-        alternate_backends: args.alternates.iter().map(|a| parse_alternate(a)).collect::<Result<_, _>>()?,
-        port: args.port.as_deref().map(|port| RoutePort { target_port: TargetPort::from(port) }),
-        wildcard_policy: wildcard_policy(args.wildcard_policy.as_deref()),
-        ..Default::default()
-    };
+    let to = RouteTargetReference::service(&args.service, args.weight.unwrap_or(s2i_route::route::DEFAULT_WEIGHT));
+    let mut spec = route_spec(&args.at, to, None);
+    spec.alternate_backends = args.alternates.iter().map(|a| parse_alternate(a)).collect::<Result<_, _>>()?;
     let termination = match args.route_type {
         RouteType::Http => None,
         RouteType::Edge => Some(TlsTermination::Edge),

@@ -10,15 +10,15 @@ use s2i_route::store::{
     service_not_found,
 };
 use s2i_route::{
-    Endpoint, ObjectMeta, Route, RoutePort, RouteSpec, RouteTargetReference, Service, ServicePort, ServiceSpec,
-    TargetPort, WildcardPolicy,
+    Endpoint, ObjectMeta, Route, RoutePort, RouteTargetReference, Service, ServicePort, ServiceSpec, TargetPort,
 };
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::Failure;
 use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind};
-use super::route::{create_and_admit, field, or_none, pairs, service_endpoints_text, to_value, typed};
+use super::route::{
+    create_and_admit, field, or_none, pairs, parse_in_namespace, route_spec, service_endpoints_text, to_value, typed,
+};
 use super::session::{Context, Session};
 use crate::cli::{ExposeArgs, GlobalArgs, ServiceCommand, ServiceCreateArgs};
 
@@ -113,11 +113,7 @@ fn routes_to(tx: &Tx<'_>, service: &Service) -> s2i_imagestream::Result<Vec<Rout
 }
 
 fn parse_service(document: serde_norway::Deserializer<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    let mut service = Service::deserialize(document).map_err(DocumentError::Yaml)?;
-    if service.metadata.namespace.is_empty() {
-        service.metadata.namespace = namespace.to_owned();
-    }
-    Ok(to_value(&service))
+    parse_in_namespace::<Service>(document, namespace, |service| &mut service.metadata)
 }
 
 fn write_service(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
@@ -249,20 +245,7 @@ pub(super) async fn expose(global: &GlobalArgs, args: ExposeArgs) -> Result<i32,
         .store
         .read(|tx| get_service(tx, namespace, &name))?
         .ok_or_else(|| service_not_found(namespace, &name))?;
-    let spec = RouteSpec {
-        host: args.hostname.clone().unwrap_or_default(),
-        path: args.path.clone().unwrap_or_default(),
-        to: RouteTargetReference::service(&name, DEFAULT_WEIGHT),
-        port: match &args.port {
-            Some(port) => Some(RoutePort { target_port: TargetPort::from(port.as_str()) }),
-            None => default_port(&service),
-        },
-        wildcard_policy: match args.wildcard_policy.as_deref() {
-            Some("Subdomain") => WildcardPolicy::Subdomain,
-            _ => WildcardPolicy::None,
-        },
-        ..Default::default()
-    };
+    let spec = route_spec(&args.at, RouteTargetReference::service(&name, DEFAULT_WEIGHT), default_port(&service));
     let mut metadata = ObjectMeta::named(namespace, args.route_name.clone().unwrap_or_else(|| name.clone()));
     metadata.labels = service.metadata.labels.clone();
     create_and_admit(&context, Route::new(metadata, spec), "exposed")
