@@ -135,6 +135,22 @@ web-v2   8080/TCP       app=web,track=v2   <selector>
     assert!(described.contains("Endpoints: the running containers with app=web,track=v2"), "{described}");
     assert!(described.contains("Routes: ab (ab-shop.apps.localhost)"), "{described}");
 
+    // Export and render read the store.
+    let run = s2i_at(s, &["route", "export", "web", "--to", "ingress"]).ok();
+    assert!(run.stdout.contains("kind: Ingress") && run.stdout.contains("name: '80-8080'"), "{}", run.stdout);
+    let run = s2i_at(s, &["route", "export", "shop/secure", "--to", "openshift"]).ok();
+    assert!(run.stdout.contains("host: secure.example.test") && !run.stdout.contains("status:"), "{}", run.stdout);
+    let out = tempfile::tempdir().unwrap();
+    let run = s2i_at(s, &["route", "render", "--out", out.path().to_str().unwrap()]).ok();
+    assert!(
+        run.stdout.contains("shop/late    web-shop.apps.localhost  False     HostAlreadyClaimed"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("Wrote the router for 3 of 4 route(s)"), "{}", run.stderr);
+    let certificates: Vec<_> = std::fs::read_dir(out.path().join("router/certs")).unwrap().flatten().collect();
+    assert_eq!(certificates.len(), 1, "the edge route's own certificate");
+
     // Deleting the holder of the host admits the next oldest route.
     let run = s2i_at(s, &["delete", "route", "web"]).ok();
     assert_eq!(run.stdout, "route.route.openshift.io \"web\" deleted\n");
