@@ -25,10 +25,10 @@ pub struct GlobalArgs {
     /// Container engine endpoint (unix://, tcp://, http:// or https://); default $DOCKER_HOST, then the local Docker or Podman socket
     #[arg(short = 'U', long = "url", global = true, value_name = "URL")]
     pub url: Option<String>,
-    /// TLS client certificate (default $DOCKER_CERT_PATH/cert.pem)
+    /// TLS client certificate (default $DOCKER_CERT_PATH/cert.pem); in `s2i route create`, the route's certificate
     #[arg(long, global = true, value_name = "FILE")]
     pub cert: Option<PathBuf>,
-    /// TLS client key (default $DOCKER_CERT_PATH/key.pem)
+    /// TLS client key (default $DOCKER_CERT_PATH/key.pem); in `s2i route create`, the key of the route's certificate
     #[arg(long, global = true, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// TLS certificate authority (default $DOCKER_CERT_PATH/ca.pem)
@@ -610,7 +610,7 @@ pub struct RouteCreateArgs {
 /// Where a new route serves, for `s2i route create` and `s2i expose`.
 #[derive(Debug, Args)]
 pub struct RouteAtArgs {
-    /// Host name (default: <name>-<namespace>.<domain>)
+    /// Host name (default: NAME-NAMESPACE.DOMAIN, the domain from $S2I_ROUTE_DOMAIN, else apps.localhost)
     #[arg(long, value_name = "HOST")]
     pub hostname: Option<String>,
     /// Path prefix the route serves (default: every path; not with passthrough)
@@ -717,7 +717,7 @@ pub enum ServiceCommand {
 pub struct ServiceCreateArgs {
     /// Name of the service
     pub name: String,
-    /// A fixed endpoint, HOST:PORT (repeatable; [ADDRESS]:PORT for IPv6)
+    /// A fixed endpoint, HOST:PORT (repeatable; an IPv6 address goes in brackets)
     #[arg(long = "endpoint", value_name = "HOST:PORT")]
     pub endpoints: Vec<String>,
     /// Labels of the running containers that are the endpoints, KEY=VALUE (repeatable, or comma-separated)
