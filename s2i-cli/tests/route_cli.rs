@@ -123,3 +123,42 @@ fn export_prints_yaml_for_each_target_and_warns_on_stderr() {
     let run = run_s2i(["route", "export", "shop/web", "--to", "nginx", "-f", file]).failed();
     assert!(run.stderr.contains("invalid value 'nginx'"), "{}", run.stderr);
 }
+
+#[test]
+fn render_of_files_orders_admission_by_the_files_creation_times() {
+    let text = r#"
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: a-newer, creationTimestamp: "2026-02-01T00:00:00Z"}
+spec: {host: www.example.test, to: {name: web}}
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: b-older, creationTimestamp: "2026-01-01T00:00:00Z"}
+spec: {host: www.example.test, to: {name: web}}
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: c-ageless}
+spec: {host: www.example.test, to: {name: web}}
+"#;
+    let dir = source(&[("routes.yaml", text)]);
+    let out = dir.path().join("router");
+    let run = run_s2i([
+        "route",
+        "render",
+        "-f",
+        dir.path().join("routes.yaml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[1].starts_with("default/a-newer") && lines[1].contains("HostAlreadyClaimed: route b-older"),
+        "{}",
+        run.stdout
+    );
+    assert!(lines[2].starts_with("default/b-older") && lines[2].contains("  True"), "{}", run.stdout);
+    assert!(lines[3].starts_with("default/c-ageless") && lines[3].contains("route b-older"), "{}", run.stdout);
+}

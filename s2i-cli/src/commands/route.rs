@@ -477,7 +477,10 @@ fn objects_from_files(files: &[PathBuf], namespace: &str, domain: &str) -> Resul
             match document.kind.name {
                 ROUTE_KIND => {
                     let mut route: Route = typed(&document.value)?;
+                    let identity = (route.metadata.uid.clone(), route.metadata.creation_timestamp);
                     prepare_new_route(&mut route, domain)?;
+                    // What a file says of the routes' age still orders their admission.
+                    (route.metadata.uid, route.metadata.creation_timestamp) = identity;
                     if routes.iter().any(|r| r.key() == route.key()) {
                         return Err(duplicate(&file, "route", &route.key().to_string()));
                     }
