@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::meta::ObjectKey;
 use crate::route::Route;
 use crate::router::{Reconciled, Router};
-use crate::service::{Service, ServiceEndpoints, container_endpoints, fixed_endpoints};
+use crate::service::{ResolvedEndpoint, Service, ServiceEndpoints, fixed_endpoints, service_endpoints};
 use crate::store::{self, list_routes, list_services};
 
 /// Why a [`StoreRouter::sync`] reconciled.
@@ -142,18 +142,15 @@ impl StoreRouter {
         let mut warnings = Vec::new();
         for service in &self.services {
             let key = service.key();
-            if service.spec.selector.is_empty() {
-                resolved.insert(key, fixed_endpoints(service));
-                continue;
-            }
-            let listed = match runtime {
-                Some(runtime) => runtime.list_containers(&service.spec.selector).await.map_err(|e| e.to_string()),
-                None => Err("no container engine is reachable".to_owned()),
+            let found = match runtime {
+                Some(runtime) => service_endpoints(service, runtime).await.map_err(|e| e.to_string()),
+                None if service.spec.selector.is_empty() => Ok(fixed_endpoints(service)),
+                None => Err(format!("cannot find the containers of service {key}: no container engine is reachable")),
             };
-            match listed {
-                Ok(containers) => resolved.insert(key, container_endpoints(service, &containers)),
+            match found {
+                Ok(endpoints) => resolved.insert(key, endpoints),
                 Err(why) => {
-                    warnings.push(format!("cannot find the containers of service {key}: {why}"));
+                    warnings.push(why);
                     resolved.insert(key.clone(), self.previous_endpoints(&key));
                 }
             }
@@ -162,7 +159,7 @@ impl StoreRouter {
         resolved
     }
 
-    fn previous_endpoints(&self, key: &ObjectKey) -> Vec<crate::service::ResolvedEndpoint> {
+    fn previous_endpoints(&self, key: &ObjectKey) -> Vec<ResolvedEndpoint> {
         self.endpoints.as_ref().and_then(|all| all.services.get(key)).cloned().unwrap_or_default()
     }
 }
