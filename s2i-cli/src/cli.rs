@@ -628,13 +628,13 @@ pub struct RouteAtArgs {
 #[derive(Debug, Args)]
 pub struct RouterPorts {
     /// Plain-HTTP port the router listens on (loopback)
-    #[arg(long, value_name = "PORT", default_value_t = 9080)]
+    #[arg(long, value_name = "PORT", default_value_t = 9080, value_parser = clap::value_parser!(u16).range(1..))]
     pub http_port: u16,
     /// TLS port the router listens on (loopback)
-    #[arg(long, value_name = "PORT", default_value_t = 9443)]
+    #[arg(long, value_name = "PORT", default_value_t = 9443, value_parser = clap::value_parser!(u16).range(1..))]
     pub https_port: u16,
     /// Port of the stats page and /healthz (loopback)
-    #[arg(long, value_name = "PORT", default_value_t = 1936)]
+    #[arg(long, value_name = "PORT", default_value_t = 1936, value_parser = clap::value_parser!(u16).range(1..))]
     pub stats_port: u16,
     /// Admit wildcard routes (wildcardPolicy: Subdomain)
     #[arg(long)]

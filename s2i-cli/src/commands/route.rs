@@ -511,6 +511,18 @@ fn duplicate(file: &str, kind: &str, key: &str) -> Failure {
     )
 }
 
+/// The three listeners need three ports.
+fn check_ports(ports: &RouterPorts) -> Result<(), Failure> {
+    let (http, https, stats) = (ports.http_port, ports.https_port, ports.stats_port);
+    if http == https || http == stats || https == stats {
+        return Err(Failure::message(
+            format!("--http-port {http}, --https-port {https} and --stats-port {stats} must be three different ports"),
+            "give each listener a port of its own".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn router_config(ports: &RouterPorts, default_certificate: String) -> RouterConfig {
     let mut config = RouterConfig::new(default_certificate);
     config.http_port = ports.http_port;
@@ -521,6 +533,7 @@ fn router_config(ports: &RouterPorts, default_certificate: String) -> RouterConf
 
 /// `s2i route render --out DIR [-f FILE…]`.
 async fn render_routes(global: &GlobalArgs, args: RouteRenderArgs) -> Result<i32, Failure> {
+    check_ports(&args.ports)?;
     let domain = render_domain(&args.input)?;
     let (routes, services) = if args.input.files.is_empty() {
         let context = Context::open(global)?;
@@ -659,6 +672,7 @@ fn export(global: &GlobalArgs, args: RouteExportArgs) -> Result<i32, Failure> {
 
 /// `s2i route serve`: HAProxy on loopback following the store until SIGINT/SIGTERM.
 async fn serve(global: &GlobalArgs, args: RouteServeArgs) -> Result<i32, Failure> {
+    check_ports(&args.ports)?;
     let context = Context::open(global)?;
     let domain = host::router_domain_from_env()?;
     let temporary = match &args.dir {
