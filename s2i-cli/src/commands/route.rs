@@ -63,7 +63,7 @@ pub(super) fn typed<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, s2
 }
 
 /// A library error of the route crate where the verbs want a store error.
-pub(super) fn as_store_error(error: s2i_route::Error) -> s2i_imagestream::Error {
+fn as_store_error(error: s2i_route::Error) -> s2i_imagestream::Error {
     match error {
         s2i_route::Error::Store(error) => error,
         other => s2i_imagestream::Error::InvalidRequest {
@@ -74,13 +74,13 @@ pub(super) fn as_store_error(error: s2i_route::Error) -> s2i_imagestream::Error 
 }
 
 /// The domain generated hosts end in: `$S2I_ROUTE_DOMAIN`, else `apps.localhost`.
-pub(super) fn route_domain() -> Result<String, s2i_imagestream::Error> {
+fn route_domain() -> Result<String, s2i_imagestream::Error> {
     host::router_domain_from_env().map_err(as_store_error)
 }
 
 /// How routes are admitted when they change: the router `default` of this
 /// machine, with the router's defaults and the domain of `$S2I_ROUTE_DOMAIN`.
-pub(super) fn admission_config() -> Result<AdmissionConfig, s2i_imagestream::Error> {
+fn admission_config() -> Result<AdmissionConfig, s2i_imagestream::Error> {
     Ok(AdmissionConfig { router_domain: route_domain()?, ..Default::default() })
 }
 
