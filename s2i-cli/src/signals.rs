@@ -26,6 +26,28 @@ impl Received {
 /// Cancel `token` on the first SIGINT/SIGTERM; exit the process on the second.
 /// The returned watch tells which signal arrived.
 pub(crate) fn install(token: CancellationToken) -> tokio::sync::watch::Receiver<Option<Received>> {
+    install_with(
+        token,
+        "\nInterrupted: stopping the build and removing its containers (press Ctrl-C again to exit at once)...",
+        true,
+    )
+}
+
+/// For a server (`s2i route serve`): cancel `token` on the first SIGINT/SIGTERM
+/// and say `message`; later signals are ignored, so the server's own bounded
+/// shutdown (which stops the processes it started) always runs to its end.
+pub(crate) fn install_for_server(
+    token: CancellationToken,
+    message: &'static str,
+) -> tokio::sync::watch::Receiver<Option<Received>> {
+    install_with(token, message, false)
+}
+
+fn install_with(
+    token: CancellationToken,
+    message: &'static str,
+    exit_on_second: bool,
+) -> tokio::sync::watch::Receiver<Option<Received>> {
     let (sender, receiver) = tokio::sync::watch::channel(None);
     tokio::spawn(async move {
         let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
@@ -39,13 +61,14 @@ pub(crate) fn install(token: CancellationToken) -> tokio::sync::watch::Receiver<
                 _ = terminate.recv() => Received::Terminate,
             };
             if !first {
-                eprintln!("\nInterrupted again: exiting without cleaning up.");
-                std::process::exit(received.exit_code());
+                if exit_on_second {
+                    eprintln!("\nInterrupted again: exiting without cleaning up.");
+                    std::process::exit(received.exit_code());
+                }
+                continue;
             }
             first = false;
-            eprintln!(
-                "\nInterrupted: stopping the build and removing its containers (press Ctrl-C again to exit at once)..."
-            );
+            eprintln!("{message}");
             let _ = sender.send(Some(received));
             token.cancel();
         }

@@ -78,10 +78,13 @@ fn invalid_input_fails_naming_the_file_document_and_field() {
     ]);
     // (file, parts of the error)
     let table = [
-        ("bad-enum.yaml", vec!["bad-enum.yaml: document 1", "Unsupported value: \"edged\""]),
+        (
+            "bad-enum.yaml",
+            vec!["bad-enum.yaml: spec.tls.termination: Unsupported value: \"edged\"", "line 4 column 42"],
+        ),
         (
             "bad-route.yaml",
-            vec!["the route default/a is invalid", "spec.path: Invalid value: \"api\"", "path must begin with /"],
+            vec!["invalid Route \"default/a\": spec.path: Invalid value: \"api\": path must begin with /"],
         ),
         ("bad-annotation.yaml", vec!["metadata.annotations[haproxy.router.openshift.io/balance]", "\"fastest\""]),
         ("missing.yaml", vec!["cannot read", "missing.yaml"]),
@@ -110,7 +113,7 @@ fn export_prints_yaml_for_each_target_and_warns_on_stderr() {
     assert!(!run.stdout.contains("host:"), "the generated host is left to the cluster:\n{}", run.stdout);
     let run = run_s2i(["route", "export", "shop/web", "--to", "ingress", "-f", file]).ok();
     assert!(run.stdout.contains("kind: Ingress") && run.stdout.contains("name: http"), "{}", run.stdout);
-    assert!(run.stderr.contains("WARNING: "), "{}", run.stderr);
+    assert!(run.stderr.contains("warning: "), "{}", run.stderr);
     let run = run_s2i(["route", "export", "shop/web", "--to", "gateway", "--gateway", "infra/public", "-f", file]).ok();
     assert!(run.stdout.contains("kind: HTTPRoute") && run.stdout.contains("namespace: infra"), "{}", run.stdout);
     assert!(run.stdout.contains("name: web-redirect"), "{}", run.stdout);
@@ -119,4 +122,43 @@ fn export_prints_yaml_for_each_target_and_warns_on_stderr() {
     assert!(run.stderr.contains("route default/web not found in"), "{}", run.stderr);
     let run = run_s2i(["route", "export", "shop/web", "--to", "nginx", "-f", file]).failed();
     assert!(run.stderr.contains("invalid value 'nginx'"), "{}", run.stderr);
+}
+
+#[test]
+fn render_of_files_orders_admission_by_the_files_creation_times() {
+    let text = r#"
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: a-newer, creationTimestamp: "2026-02-01T00:00:00Z"}
+spec: {host: www.example.test, to: {name: web}}
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: b-older, creationTimestamp: "2026-01-01T00:00:00Z"}
+spec: {host: www.example.test, to: {name: web}}
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: c-ageless}
+spec: {host: www.example.test, to: {name: web}}
+"#;
+    let dir = source(&[("routes.yaml", text)]);
+    let out = dir.path().join("router");
+    let run = run_s2i([
+        "route",
+        "render",
+        "-f",
+        dir.path().join("routes.yaml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[1].starts_with("default/a-newer") && lines[1].contains("HostAlreadyClaimed: route b-older"),
+        "{}",
+        run.stdout
+    );
+    assert!(lines[2].starts_with("default/b-older") && lines[2].contains("  True"), "{}", run.stdout);
+    assert!(lines[3].starts_with("default/c-ageless") && lines[3].contains("route b-older"), "{}", run.stdout);
 }

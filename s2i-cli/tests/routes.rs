@@ -2,15 +2,18 @@
 //! and running as containers, exposed through a host route, a path route, an
 //! edge route with its own certificate that redirects plain HTTP, a 3:1
 //! weighted A/B route, and a passthrough route chosen by SNI; requests with
-//! curl against 127.0.0.1.
+//! curl against 127.0.0.1. Then the same apps behind `s2i route serve`, with
+//! services and routes made by the CLI, changed while it serves, and stopped
+//! with SIGTERM.
 
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use s2i_route::admission::AdmissionConfig;
 use s2i_route::haproxy::RouterConfig;
@@ -112,10 +115,6 @@ impl Drop for TlsBackend {
         self.stop.store(true, Ordering::Relaxed);
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// curl with `host` resolved to 127.0.0.1; returns (status, body, redirect URL).
@@ -294,4 +293,166 @@ fn two_apps_built_with_s2i_served_through_haproxy_routes() {
 
     router.stop();
     assert_eq!(curl("a.test", http, &format!("http://a.test:{http}/"), &[]).0, 0, "the router is gone");
+}
+
+/// `s2i route serve` running on a store, its stderr collected line by line;
+/// stopped with SIGTERM (and waited for) when dropped.
+struct Serve {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Serve {
+    fn start(store: &std::path::Path, namespace: &str, args: &[&str]) -> Serve {
+        let mut child = s2i_in(store, namespace)
+            .args(["route", "serve"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("s2i runs");
+        let stderr = child.stderr.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Serve { child, lines }
+    }
+
+    fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// The first line containing `needle` after the first `skip` lines, waiting up to 30 s.
+    fn wait_for(&self, needle: &str, skip: usize) -> (usize, String) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some((index, line)) =
+                self.lines.lock().unwrap().iter().enumerate().skip(skip).find(|(_, line)| line.contains(needle))
+            {
+                return (index, line.clone());
+            }
+            assert!(Instant::now() < deadline, "s2i route serve never said {needle:?}:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then the exit code.
+    fn terminate(&mut self) -> i32 {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "s2i route serve did not stop on SIGTERM:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.terminate();
+        }
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+}
+
+/// curl until the body is `want` (the router reloads, apps start), at most 30 s.
+fn curl_until(host: &str, port: u16, path: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body, _) = curl(host, port, &format!("http://{host}:{port}{path}"), &[]);
+        if body == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "http://{host}{path} never answered {want:?} (last: {status} {body:?})");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn s2i_route_serve_follows_the_store_and_the_containers_and_stops_on_sigterm() {
+    require_programs();
+    require_engine();
+    let (image_a, image_b) = (build_app("serve-a"), build_app("serve-b"));
+    let (label_a, label_b) = (format!("s2i-test-serve={}", unique("a")), format!("s2i-test-serve={}", unique("b")));
+    let _container_a = Container::run("s2i-serve-a", &["--label", &label_a, &image_a.0]);
+
+    let store = tempfile::tempdir().unwrap();
+    let (s, ns) = (store.path(), "demo");
+    let cli = |args: &[&str]| run_in_store(s, ns, args).ok();
+    cli(&["service", "create", "app-a", "--selector", &label_a, "--port", "8080"]);
+    cli(&["service", "create", "app-b", "--selector", &label_b, "--port", "8080"]);
+    cli(&["expose", "service", "app-a", "--hostname", "a.test"]);
+    cli(&["route", "create", "http", "ab", "--service", "app-a", "--hostname", "ab.test", "--alternate", "app-b=0"]);
+
+    let (http, https, stats) = (free_port(), free_port(), free_port());
+    let mut serve = Serve::start(
+        s,
+        ns,
+        &["--http-port", &http.to_string(), "--https-port", &https.to_string(), "--stats-port", &stats.to_string()],
+    );
+    let (_, started) = serve.wait_for("HAProxy started (pid ", 0);
+    let pid: u32 = started.trim_start_matches("HAProxy started (pid ").trim_end_matches(')').parse().unwrap();
+    let (_, dir) = serve.wait_for("Router directory: ", 0);
+    let dir = std::path::PathBuf::from(dir.trim_start_matches("Router directory: "));
+    serve.wait_for("Serving 2 of 2 route(s):", 0);
+    curl_until("a.test", http, "/", "serve-a\n");
+    assert_eq!(curl("ab.test", http, &format!("http://ab.test:{http}/"), &[]).1, "serve-a\n");
+
+    // The router wrote the admission status back to the store.
+    let table = run_in_store(s, ns, ["get", "routes"]).ok().stdout;
+    assert_eq!(table.lines().filter(|line| line.ends_with("   True")).count(), 2, "{table}");
+
+    // A new path route for a.test, by the CLI: a reload, and longest prefix wins.
+    let seen = serve.lines.lock().unwrap().len();
+    cli(&["expose", "svc/app-b", "--name", "a-index", "--hostname", "a.test", "--path", "/index.html"]);
+    serve.wait_for("HAProxy reloaded: routes or services changed", seen);
+    let seen = serve.lines.lock().unwrap().len();
+    // serve-b has no running container yet: its route answers 503 …
+    assert_eq!(curl("a.test", http, &format!("http://a.test:{http}/index.html"), &[]).0, 503);
+    assert_eq!(curl("a.test", http, &format!("http://a.test:{http}/"), &[]).1, "serve-a\n");
+    // … until one starts: the router notices the container and reloads.
+    let _container_b = Container::run("s2i-serve-b", &["--label", &label_b, &image_b.0]);
+    serve.wait_for("HAProxy reloaded: endpoints changed", seen);
+    curl_until("a.test", http, "/index.html", "serve-b\n");
+    assert_eq!(curl("a.test", http, &format!("http://a.test:{http}/"), &[]).1, "serve-a\n");
+
+    // Weights changed through get -o yaml | edit | apply: all new traffic to serve-b.
+    let yaml = run_in_store(s, ns, ["get", "route", "ab", "-o", "yaml"]).ok().stdout;
+    let changed = yaml
+        .replace("name: app-a\n    weight: 100\n", "name: app-a\n    weight: 0\n")
+        .replace("name: app-b\n    weight: 0\n", "name: app-b\n    weight: 1\n");
+    assert_eq!(changed.matches("weight: 0\n").count(), 1, "{changed}");
+    assert_ne!(changed, yaml);
+    let file = store.path().join("ab.yaml");
+    std::fs::write(&file, changed).unwrap();
+    let seen = serve.lines.lock().unwrap().len();
+    assert_eq!(
+        run_in_store(s, ns, ["apply", "-f", file.to_str().unwrap()]).ok().stdout,
+        "route.route.openshift.io/ab configured\n"
+    );
+    serve.wait_for("HAProxy reloaded", seen);
+    curl_until("ab.test", http, "/", "serve-b\n");
+    for _ in 0..10 {
+        assert_eq!(curl("ab.test", http, &format!("http://ab.test:{http}/"), &[]).1, "serve-b\n");
+    }
+
+    // SIGTERM: HAProxy is stopped, the temporary router directory removed, exit 0.
+    assert!(process_alive(pid));
+    assert_eq!(serve.terminate(), 0, "{}", serve.text());
+    assert!(serve.text().contains("HAProxy stopped"), "{}", serve.text());
+    assert!(!process_alive(pid), "HAProxy {pid} outlived s2i route serve");
+    assert_eq!(curl("a.test", http, &format!("http://a.test:{http}/"), &[]).0, 0, "nothing listens any more");
+    assert!(!dir.exists(), "{} was left behind", dir.display());
 }

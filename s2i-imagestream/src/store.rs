@@ -7,7 +7,9 @@
 //! - An object is a JSON document keyed by *(kind, namespace, name)*; cluster-scoped
 //!   kinds use the empty namespace. The store owns four `metadata` fields and
 //!   writes them into the document on every write: `name`, `namespace`, `uid`
-//!   (assigned on create, never changed), `resourceVersion` (a store-wide counter
+//!   (assigned on create, never changed; a UUIDv7, so uids sort in creation
+//!   order, which keeps "oldest first, ties by uid" rules deterministic within
+//!   one second), `resourceVersion` (a store-wide counter
 //!   that grows with every write, as a string) and `creationTimestamp` (RFC 3339,
 //!   assigned on create). Everything else in the document is the kind's business.
 //! - All reads and writes happen in a transaction: [`Store::read`] sees one
@@ -638,7 +640,7 @@ impl Tx<'_> {
         if self.exists(kind, namespace, name)? {
             return Err(Error::AlreadyExists { kind: kind.into(), namespace: namespace.into(), name: name.into() });
         }
-        let uid = uuid::Uuid::new_v4().to_string();
+        let uid = uuid::Uuid::now_v7().to_string();
         let created = self.now.clone();
         self.write_object(kind, namespace, name, uid, created, body)
     }
@@ -888,6 +890,17 @@ impl Tx<'_> {
         rows.map(|row| self.event(row.map_err(|e| self.db(e))?)).collect()
     }
 
+    /// The store's revision: the `resourceVersion` of the newest write (creates,
+    /// updates and deletes all count), 0 for a new store. It only grows, so a
+    /// watcher that remembers it knows cheaply whether anything changed.
+    pub fn revision(&self) -> Result<u64> {
+        self.conn
+            .prepare_cached("SELECT value FROM revision WHERE id = 1")
+            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)))
+            .map(|value| value as u64)
+            .map_err(|e| self.db(e))
+    }
+
     /// The `seq` of the newest event, 0 when the log is empty.
     pub fn last_seq(&self) -> Result<u64> {
         self.conn
@@ -1108,6 +1121,29 @@ mod tests {
         assert_eq!(deleted.map(|d| d.uid), Some(created.uid));
         assert_eq!(store.write(|tx| tx.delete("Thing", "default", "a")).unwrap(), None);
         assert!(store.check().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_revision_counts_every_write() {
+        let (_dir, store) = store();
+        assert_eq!(store.read(|tx| tx.revision()).unwrap(), 0);
+        let a = store.write(|tx| tx.create("Thing", "ns", "a", json!({}))).unwrap();
+        assert_eq!(store.read(|tx| tx.revision()).unwrap(), a.resource_version);
+        store.write(|tx| tx.delete("Thing", "ns", "a")).unwrap();
+        assert_eq!(store.read(|tx| tx.revision()).unwrap(), a.resource_version + 1, "a delete is a write");
+        store.write(|tx| tx.append_event(&NewEvent::new("Thing", "ns", "a", "Noted"))).unwrap();
+        assert_eq!(store.read(|tx| tx.revision()).unwrap(), a.resource_version + 1, "events are not objects");
+    }
+
+    #[test]
+    fn uids_sort_in_creation_order() {
+        let (_dir, store) = store();
+        let uids: Vec<String> = (0..20)
+            .map(|i| store.write(|tx| tx.create("Thing", "ns", &format!("t{i:02}"), json!({}))).unwrap().uid)
+            .collect();
+        let mut sorted = uids.clone();
+        sorted.sort();
+        assert_eq!(uids, sorted);
     }
 
     #[test]

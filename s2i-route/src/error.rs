@@ -60,40 +60,6 @@ pub enum Error {
         message: String,
     },
 
-    /// A document of a YAML or JSON file is not a route or a service.
-    #[error("{source_name}: document {index}: {message}")]
-    #[diagnostic(
-        code(s2i::route::document),
-        help(
-            "each document must be a Route (apiVersion: route.openshift.io/v1) or a Service (apiVersion: v1) with metadata.name and spec; `s2i route export NAME --to openshift` shows one"
-        )
-    )]
-    Document {
-        /// The file (or `-` for standard input).
-        source_name: String,
-        /// 1-based index of the document in the file.
-        index: usize,
-        /// The parser's message, with the field path when known.
-        message: String,
-    },
-
-    /// Two documents define the same object.
-    #[error("{kind} {key} is defined twice (in {first} and in {second})")]
-    #[diagnostic(
-        code(s2i::route::duplicate_object),
-        help("keep one definition; names are unique per kind and namespace")
-    )]
-    DuplicateObject {
-        /// `Route` or `Service`.
-        kind: &'static str,
-        /// `namespace/name`.
-        key: String,
-        /// Where it was first defined.
-        first: String,
-        /// Where it was defined again.
-        second: String,
-    },
-
     /// A route that an operation needs is not there.
     #[error("route {route} not found{context}")]
     #[diagnostic(
@@ -184,6 +150,11 @@ pub enum Error {
         /// HAProxy's messages.
         output: String,
     },
+
+    /// The object store failed, or refused a change.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Store(#[from] s2i_imagestream::Error),
 
     /// HAProxy did not start, or did not take a new configuration.
     #[error("HAProxy {what}:\n{output}")]

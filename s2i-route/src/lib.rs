@@ -14,11 +14,14 @@
 //! - [`haproxy`]: the router's configuration, map files and certificates,
 //!   laid out as OpenShift's router does, and [`router`] to run HAProxy on it;
 //! - [`export`]: the same route for a cluster, as a Route, an Ingress or
-//!   Gateway API objects, with a warning for each setting that cannot carry over.
+//!   Gateway API objects, with a warning for each setting that cannot carry over;
+//! - [`store`]: routes and services in the object store of
+//!   [`s2i_imagestream::store`], with the API server's create, update and
+//!   status rules; [`serve`]: a router that follows the store.
 //!
-//! Nothing here stores objects: callers hand routes and services in (from a
-//! store, from YAML files with [`objects`], or built in code). Nothing prints:
-//! the router reports through [`router::RouterEvent`]s.
+//! Admission, rendering, matching and exports are functions of the routes and
+//! services handed in (from the store, or built in code). Nothing prints: the
+//! router reports through [`router::RouterEvent`]s.
 //!
 //! # Example
 //!
@@ -66,10 +69,11 @@ pub mod haproxy;
 pub mod host;
 pub mod matching;
 pub mod meta;
-pub mod objects;
 pub mod route;
 pub mod router;
+pub mod serve;
 pub mod service;
+pub mod store;
 pub mod tls;
 pub mod validation;
 pub mod yaml;

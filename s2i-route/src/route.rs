@@ -227,8 +227,8 @@ impl TlsConfig {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TlsConfigWire {
-    #[serde(default)]
-    termination: Option<String>,
+    #[serde(default, deserialize_with = "parsed_or_empty")]
+    termination: Option<TlsTermination>,
     #[serde(default)]
     certificate: String,
     #[serde(default)]
@@ -237,8 +237,8 @@ struct TlsConfigWire {
     ca_certificate: String,
     #[serde(default, rename = "destinationCACertificate")]
     destination_ca_certificate: String,
-    #[serde(default)]
-    insecure_edge_termination_policy: Option<String>,
+    #[serde(default, deserialize_with = "parsed_or_empty")]
+    insecure_edge_termination_policy: Option<InsecureEdgeTerminationPolicy>,
     #[serde(default)]
     external_certificate: Option<LocalObjectReference>,
 }
@@ -247,14 +247,12 @@ impl TryFrom<TlsConfigWire> for TlsConfig {
     type Error = String;
 
     fn try_from(wire: TlsConfigWire) -> Result<Self, String> {
-        let termination = match wire.termination.as_deref().unwrap_or("") {
-            "" if wire.destination_ca_certificate.is_empty() => TlsTermination::Edge,
-            other => other.parse()?,
+        let termination = match wire.termination {
+            Some(termination) => termination,
+            None if wire.destination_ca_certificate.is_empty() => TlsTermination::Edge,
+            None => return Err("".parse::<TlsTermination>().expect_err("an empty termination is not one")),
         };
-        let insecure_edge_termination_policy = match wire.insecure_edge_termination_policy.as_deref() {
-            None | Some("") => None,
-            Some(other) => Some(other.parse()?),
-        };
+        let insecure_edge_termination_policy = wire.insecure_edge_termination_policy;
         Ok(TlsConfig {
             termination,
             certificate: wire.certificate,
@@ -405,6 +403,63 @@ impl std::str::FromStr for WildcardPolicy {
     }
 }
 
+/// Reads a string with `T`'s `FromStr` inside the deserializer (a visitor),
+/// so that a YAML reader reports the position of the value itself. The
+/// message leaves out the field path (`spec.tls.termination: `) that the
+/// reader puts in front.
+struct FromStrVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T: std::str::FromStr<Err = String>> de::Visitor<'_> for FromStrVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        text.parse().map_err(|message: String| {
+            let detail = match message.split_once(": ") {
+                Some((field, detail)) if field.contains('.') => detail.to_owned(),
+                _ => message,
+            };
+            E::custom(detail)
+        })
+    }
+}
+
+fn parse_str<'de, D: Deserializer<'de>, T: std::str::FromStr<Err = String>>(deserializer: D) -> Result<T, D::Error> {
+    deserializer.deserialize_str(FromStrVisitor(std::marker::PhantomData))
+}
+
+/// An optional enumeration where an empty string (or null) means "not set".
+fn parsed_or_empty<'de, D: Deserializer<'de>, T: std::str::FromStr<Err = String>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    struct Visitor<T>(std::marker::PhantomData<T>);
+    impl<'de, T: std::str::FromStr<Err = String>> de::Visitor<'de> for Visitor<T> {
+        type Value = Option<T>;
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter.write_str("a string")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_str(self)
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            if text.is_empty() {
+                return Ok(None);
+            }
+            FromStrVisitor(std::marker::PhantomData).visit_str(text).map(Some)
+        }
+    }
+    deserializer.deserialize_option(Visitor(std::marker::PhantomData))
+}
+
 /// Serialises a type as its API string and reads it with its `FromStr`.
 macro_rules! string_enum_serde {
     ($($ty:ty),*) => {$(
@@ -416,8 +471,7 @@ macro_rules! string_enum_serde {
 
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                text.parse().map_err(de::Error::custom)
+                parse_str(deserializer)
             }
         }
     )*};

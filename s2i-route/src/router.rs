@@ -261,6 +261,13 @@ impl Router {
         self.process.as_ref().map(Process::pid)
     }
 
+    /// Whether HAProxy runs: started, and not exited since. A router whose
+    /// HAProxy exited on its own starts it again on the next
+    /// [`reconcile`](Self::reconcile).
+    pub fn is_running(&mut self) -> bool {
+        self.process.as_mut().is_some_and(|process| matches!(process.child.try_wait(), Ok(None)))
+    }
+
     /// Admits `routes`, renders them with `endpoints` and brings HAProxy up
     /// to date; see the [module docs](self). On any error the previous
     /// configuration stays in effect.

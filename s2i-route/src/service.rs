@@ -373,19 +373,30 @@ pub fn container_endpoints(service: &Service, containers: &[ContainerSummary]) -
     endpoints
 }
 
-/// The endpoints of every service: fixed ones as they are, selectors by
-/// asking the container runtime for the running containers that carry the labels.
+/// The endpoints of one service: its fixed ones, or for a selector, those of
+/// the running containers that carry the labels (asked of the runtime).
+pub async fn service_endpoints(
+    service: &Service,
+    runtime: &dyn ContainerRuntime,
+) -> Result<Vec<ResolvedEndpoint>, Error> {
+    if service.spec.selector.is_empty() {
+        return Ok(fixed_endpoints(service));
+    }
+    let containers = runtime
+        .list_containers(&service.spec.selector)
+        .await
+        .map_err(|source| Error::ListContainers { service: service.key().to_string(), source })?;
+    Ok(container_endpoints(service, &containers))
+}
+
+/// The endpoints of every service (see [`service_endpoints`]).
 pub async fn resolve_endpoints(
     services: &[Service],
     runtime: &dyn ContainerRuntime,
 ) -> Result<ServiceEndpoints, Error> {
-    let mut resolved = ServiceEndpoints::fixed(services);
-    for service in services.iter().filter(|service| !service.spec.selector.is_empty()) {
-        let containers = runtime
-            .list_containers(&service.spec.selector)
-            .await
-            .map_err(|source| Error::ListContainers { service: service.key().to_string(), source })?;
-        resolved.insert(service.key(), container_endpoints(service, &containers));
+    let mut resolved = ServiceEndpoints::default();
+    for service in services {
+        resolved.insert(service.key(), service_endpoints(service, runtime).await?);
     }
     Ok(resolved)
 }

@@ -7,11 +7,11 @@
 //! field order of the types.
 
 use serde::Serialize;
-use serde_yaml_ng::Value;
+use serde_norway::Value;
 
 /// One YAML document for `value` (ending in a newline).
-pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, serde_yaml_ng::Error> {
-    let value = serde_yaml_ng::to_value(value)?;
+pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, serde_norway::Error> {
+    let value = serde_norway::to_value(value)?;
     let mut out = String::new();
     match &value {
         Value::Mapping(map) if !map.is_empty() => write_mapping(&mut out, map, 0),
@@ -25,7 +25,7 @@ pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, serde_yaml_ng::Error> 
 }
 
 /// Several documents, separated by `---`.
-pub fn to_yaml_documents<T: Serialize>(values: &[T]) -> Result<String, serde_yaml_ng::Error> {
+pub fn to_yaml_documents<T: Serialize>(values: &[T]) -> Result<String, serde_norway::Error> {
     let mut out = String::new();
     for (index, value) in values.iter().enumerate() {
         if index > 0 {
@@ -56,7 +56,7 @@ fn key_text(key: &Value) -> String {
     }
 }
 
-fn write_mapping(out: &mut String, map: &serde_yaml_ng::Mapping, indent: usize) {
+fn write_mapping(out: &mut String, map: &serde_norway::Mapping, indent: usize) {
     for (key, value) in map {
         pad(out, indent);
         out.push_str(&key_text(key));
@@ -237,7 +237,7 @@ mod tests {
         ];
         for (text, written) in table {
             assert_eq!(string(text, 0), written, "{text:?}");
-            let back: String = serde_yaml_ng::from_str(&format!("k: {}", string(text, 2)))
+            let back: String = serde_norway::from_str(&format!("k: {}", string(text, 2)))
                 .map(|map: std::collections::BTreeMap<String, String>| map["k"].clone())
                 .unwrap();
             assert_eq!(back, text);
@@ -271,11 +271,11 @@ mod tests {
             text,
             "zeta: z\nalpha:\n- name: a\n  weight: 1\n- name: b\n  weight: 2\npem: |\n  -----BEGIN X-----\n  AAAA\n  -----END X-----\nempty: []\nnothing: null\n"
         );
-        let back: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+        let back: serde_norway::Value = serde_norway::from_str(&text).unwrap();
         assert_eq!(back["pem"].as_str(), Some(doc.pem));
         for chomped in ["a\nb", "a\nb\n\n", "a\n\nb\n"] {
             let written = to_yaml(&std::collections::BTreeMap::from([("k", chomped)])).unwrap();
-            let back: std::collections::BTreeMap<String, String> = serde_yaml_ng::from_str(&written).unwrap();
+            let back: std::collections::BTreeMap<String, String> = serde_norway::from_str(&written).unwrap();
             assert_eq!(back["k"], chomped, "{written}");
         }
     }

@@ -356,7 +356,7 @@ fn status_is_written_per_router_and_keeps_the_transition_time() {
     assert_eq!(condition.reason, RejectionReason::HostAlreadyClaimed.as_str());
     assert_eq!(condition.message, "replaced by older route older");
     assert_eq!(condition.last_transition_time, Some(t2));
-    let yaml = serde_yaml_ng::to_string(&route.status).unwrap();
+    let yaml = serde_norway::to_string(&route.status).unwrap();
     assert!(yaml.contains("reason: HostAlreadyClaimed"), "{yaml}");
 }
 

@@ -5,7 +5,7 @@ use s2i_route::route::{RouteHttpHeader, RouteHttpHeaderAction, RouteHttpHeaderAc
 use s2i_route::*;
 
 fn route(yaml: &str) -> Route {
-    serde_yaml_ng::from_str(yaml).unwrap()
+    serde_norway::from_str(yaml).unwrap()
 }
 
 fn services() -> Vec<Service> {
@@ -23,9 +23,7 @@ metadata: {name: canary, namespace: shop}
 spec:
   endpoints: ["127.0.0.1:8081"]
 "#;
-    let mut objects = s2i_route::objects::Objects::default();
-    objects.read(text, "services.yaml", "shop").unwrap();
-    objects.services
+    text.split("---").map(|document| serde_norway::from_str(document).unwrap()).collect()
 }
 
 const WEB: &str = r#"
@@ -84,7 +82,7 @@ fn openshift_export_drops_what_the_cluster_owns() {
     assert_eq!(export.warnings.len(), 1);
     assert!(export.warnings[0].contains("generated for this machine's domain"), "{:?}", export.warnings);
     // What comes out reads back as a valid route.
-    let back: Route = serde_yaml_ng::from_str(&yaml).unwrap();
+    let back: Route = serde_norway::from_str(&yaml).unwrap();
     assert!(s2i_route::validation::validate_route(&back).is_ok());
 }
 
@@ -174,13 +172,13 @@ spec:
     - type: URLRewrite
       urlRewrite:
         path:
-          replacePrefixMatch: /
           type: ReplacePrefixMatch
-    - responseHeaderModifier:
+          replacePrefixMatch: /
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
         set:
         - name: Strict-Transport-Security
           value: max-age=300
-      type: ResponseHeaderModifier
     backendRefs:
     - name: web
       port: 80
@@ -199,7 +197,7 @@ spec:
     );
     assert!(
         documents[1].contains(
-            "    - requestRedirect:\n        scheme: https\n        statusCode: 302\n      type: RequestRedirect\n"
+            "    - type: RequestRedirect\n      requestRedirect:\n        scheme: https\n        statusCode: 302\n"
         ),
         "{}",
         documents[1]

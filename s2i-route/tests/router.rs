@@ -253,3 +253,57 @@ fn a_configuration_haproxy_refuses_keeps_the_previous_one() {
     assert_eq!(std::fs::read_to_string(s.router.dir().join("haproxy.cfg")).unwrap(), before, "the files are restored");
     assert_eq!(get("a.test", s.http, "/"), (200, "one\n".into()), "the old configuration still serves");
 }
+
+#[test]
+fn a_store_router_follows_the_store_and_writes_status_back() {
+    use s2i_route::serve::{StoreRouter, SyncReason};
+    use s2i_route::store::{create_route, create_service, get_route, update_route};
+
+    let (one, two) = (Backend::start("one"), Backend::start("two"));
+    let s = setup();
+    let http = s.http;
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = s2i_imagestream::Store::open(store_dir.path()).unwrap();
+    store
+        .write(|tx| {
+            create_service(tx, service("one", one.port))?;
+            create_service(tx, service("two", two.port))?;
+            create_route(tx, route("a", "a.test", "one"), "apps.test")
+        })
+        .unwrap();
+    let mut router = StoreRouter::new(s.router);
+    let sync = |router: &mut StoreRouter| futures::executor::block_on(router.sync(&store, None)).unwrap();
+
+    let first = sync(&mut router).expect("the first sync reconciles");
+    assert_eq!(first.reason, SyncReason::Start);
+    assert_eq!(first.reconciled.action, ReconcileAction::Started);
+    assert_eq!(first.statuses_written, 1);
+    assert_eq!(get("a.test", http, "/"), (200, "one\n".into()));
+    let admitted = store.read(|tx| get_route(tx, "dev", "a")).unwrap().unwrap();
+    assert_eq!(admitted.metadata.generation, 1, "a status write leaves the generation");
+    assert!(admitted.status.for_router("default").is_some());
+
+    // Its own status write moved the store: one more look finds nothing to do, then quiet.
+    let settle = sync(&mut router).expect("the status write is a store change");
+    assert_eq!((settle.reconciled.action, settle.statuses_written), (ReconcileAction::Unchanged, 0));
+    assert!(sync(&mut router).is_none());
+
+    // A change in the store: HAProxy reloads and serves it.
+    let moved = route("a", "a.test", "two");
+    store.write(|tx| update_route(tx, moved.clone())).unwrap();
+    let changed = sync(&mut router).unwrap();
+    assert_eq!((changed.reason, changed.reconciled.action), (SyncReason::StoreChanged, ReconcileAction::Reloaded));
+    assert_eq!(get("a.test", http, "/"), (200, "two\n".into()));
+
+    // A newer route for the same host and path: not admitted, and the store says why.
+    store.write(|tx| create_route(tx, route("late", "a.test", "one"), "apps.test")).unwrap();
+    let late = sync(&mut router).unwrap();
+    assert_eq!(late.statuses_written, 1);
+    let stored = store.read(|tx| get_route(tx, "dev", "late")).unwrap().unwrap();
+    let condition = stored.status.for_router("default").unwrap().condition("Admitted").unwrap();
+    assert_eq!(condition.reason, "HostAlreadyClaimed");
+
+    let pid = router.router().pid().unwrap();
+    router.stop();
+    assert!(!pid_alive(pid), "HAProxy {pid} is still running");
+}

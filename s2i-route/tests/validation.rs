@@ -393,7 +393,7 @@ fn reading_applies_the_api_servers_defaults() {
         let text = format!(
             "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {{name: a, namespace: b}}\nspec:\n  to: {{name: s, kind: ''}}\n  alternateBackends: [{{name: t}}]\n  tls: {block}\n"
         );
-        let r: Route = serde_yaml_ng::from_str(&text).unwrap();
+        let r: Route = serde_norway::from_str(&text).unwrap();
         assert_eq!(r.termination().unwrap().as_str(), termination, "{block}");
         assert_eq!((r.spec.to.kind.as_str(), r.spec.to.weight), ("Service", 100));
         assert_eq!(r.spec.alternate_backends[0].weight, 100);
@@ -401,7 +401,7 @@ fn reading_applies_the_api_servers_defaults() {
     }
     // An empty termination with a destination CA is not defaulted.
     let text = "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: a}\nspec: {to: {name: s}, tls: {destinationCACertificate: x}}\n";
-    let error = serde_yaml_ng::from_str::<Route>(text).unwrap_err().to_string();
+    let error = serde_norway::from_str::<Route>(text).unwrap_err().to_string();
     assert!(
         error.contains("Unsupported value: \"\": supported values: \"edge\", \"passthrough\", \"reencrypt\""),
         "{error}"
@@ -413,7 +413,7 @@ fn reading_applies_the_api_servers_defaults() {
         let text = format!(
             "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {{name: a}}\nspec: {{to: {{name: s}}, {field}: {value}}}\n"
         );
-        let error = serde_yaml_ng::from_str::<Route>(&text).unwrap_err().to_string();
+        let error = serde_norway::from_str::<Route>(&text).unwrap_err().to_string();
         assert!(error.contains(message), "{field}: {error}");
     }
 }
@@ -459,7 +459,7 @@ status:
       lastTransitionTime: '2026-01-01T00:00:01Z'
     wildcardPolicy: None
 "#;
-    let r: Route = serde_yaml_ng::from_str(text).unwrap();
+    let r: Route = serde_norway::from_str(text).unwrap();
     assert_eq!(r.spec.port.as_ref().unwrap().target_port, TargetPort::Number(8080));
     assert_eq!(s2i_route::yaml::to_yaml(&r).unwrap(), text, "reading and writing round-trips byte for byte");
     let json = serde_json::to_value(&r).unwrap();
@@ -468,7 +468,7 @@ status:
     assert_eq!(json["status"]["ingress"][0]["conditions"][0]["status"], "True");
 
     let wrong = text.replace("route.openshift.io/v1", "route.openshift.io/v2");
-    let error = serde_yaml_ng::from_str::<Route>(&wrong).unwrap_err().to_string();
+    let error = serde_norway::from_str::<Route>(&wrong).unwrap_err().to_string();
     assert!(
         error.contains("apiVersion is \"route.openshift.io/v2\"; a Route has apiVersion \"route.openshift.io/v1\""),
         "{error}"
@@ -489,7 +489,7 @@ fn warnings_for_ignored_subdomain_and_ineffective_annotations() {
 #[test]
 fn services_are_validated() {
     let yaml = |spec: &str| -> Service {
-        serde_yaml_ng::from_str(&format!(
+        serde_norway::from_str(&format!(
             "apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: shop}}\nspec: {spec}\n"
         ))
         .unwrap()

@@ -5,6 +5,7 @@ mod create;
 mod imagestream;
 pub(crate) mod objects;
 mod route;
+pub(crate) mod service;
 mod session;
 
 use std::io::Write;
@@ -80,6 +81,8 @@ pub(crate) async fn run(cli: Cli) -> i32 {
         Command::Generate(args) => build::generate(&cli.global, args).await,
         Command::Create(args) => create::create(args),
         Command::Route(command) => route::run(&cli.global, command).await,
+        Command::Service(command) => service::run(&cli.global, command).await,
+        Command::Expose(args) => service::expose(&cli.global, args).await,
         Command::Get(args) => objects::get(&cli.global, args),
         Command::Describe(args) => objects::describe(&cli.global, args),
         Command::Delete(args) => objects::delete(&cli.global, args).await,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::session::{Context, Session};
-use super::{Failure, imagestream};
+use super::{Failure, imagestream, route, service};
 use crate::cli::{ApplyArgs, DeleteArgs, DescribeArgs, GetArgs, GlobalArgs, OutputFormat};
 
 /// A future a kind's hook returns.
@@ -96,25 +96,28 @@ pub(crate) const KINDS: &[&Kind] = &[
     &imagestream::IMAGE_STREAM_TAG,
     &imagestream::IMAGE_STREAM_IMAGE,
     &imagestream::IMAGE,
+    &route::ROUTE,
+    &service::SERVICE,
 ];
 
 pub(crate) const GET_HELP: &str = "\
-Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images.
+Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images,
+routes (route), services (svc).
 
 Examples:
   s2i get is
   s2i get istag app:prod -o yaml
-  s2i get is -A";
+  s2i get routes -A
+  s2i get svc web -o yaml";
 
-pub(crate) const KINDS_HELP: &str =
-    "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images.";
+pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc).";
 
 pub(crate) const APPLY_HELP: &str = "\
 Documents are separated by `---`; a `kind: List` document applies its items. All documents are checked
 before anything is written, and written in one transaction.
 
 Example:
-  s2i apply -f streams.yaml";
+  s2i apply -f streams.yaml -f app.yaml";
 
 /// Find a kind by any of its names (`ImageStream`, `imagestream`, `imagestreams`, `is`, `imagestreams.image.openshift.io`).
 pub(crate) fn find_kind(name: &str) -> Result<&'static Kind, Failure> {
@@ -139,6 +142,13 @@ pub(crate) fn find_kind(name: &str) -> Result<&'static Kind, Failure> {
                 format!("the kinds are: {}", known.join("; ")),
             )
         })
+}
+
+/// How objects of a kind are named in messages: `route.route.openshift.io`, or
+/// `service` for the core group (as kubectl writes them).
+pub(crate) fn qualified_kind(kind: &Kind) -> String {
+    let name = kind.name.to_ascii_lowercase();
+    if kind.group.is_empty() { name } else { format!("{name}.{}", kind.group) }
 }
 
 fn kind_by_name(kind: &str) -> Option<&'static Kind> {
@@ -204,7 +214,7 @@ fn print_objects(kind: &Kind, objects: Vec<Value>, format: OutputFormat, single:
         OutputFormat::Name => {
             for object in &objects {
                 let name = object["metadata"]["name"].as_str().unwrap_or_default();
-                println!("{}.{}/{name}", kind.name.to_ascii_lowercase(), kind.group);
+                println!("{}/{name}", qualified_kind(kind));
             }
             Ok(())
         }
@@ -218,7 +228,7 @@ fn print_objects(kind: &Kind, objects: Vec<Value>, format: OutputFormat, single:
                 OutputFormat::Json => {
                     serde_json::to_string_pretty(&document).map(|t| t + "\n").map_err(|e| e.to_string())
                 }
-                _ => serde_norway::to_string(&document).map_err(|e| e.to_string()),
+                _ => s2i_route::yaml::to_yaml(&document).map_err(|e| e.to_string()),
             }
             .map_err(|e| Failure::message(format!("cannot write the output: {e}"), "report this as a bug".into()))?;
             print!("{text}");
@@ -272,7 +282,7 @@ pub(crate) fn describe(global: &GlobalArgs, args: DescribeArgs) -> Result<i32, F
             let object = (kind.get)(tx, &namespace, name)?;
             match kind.describe {
                 Some(describe) => describe(tx, &object),
-                None => Ok(serde_norway::to_string(&object).unwrap_or_default()),
+                None => Ok(s2i_route::yaml::to_yaml(&object).unwrap_or_default()),
             }
         })?;
         texts.push(text);
@@ -320,9 +330,11 @@ struct LocatedError {
 }
 
 /// One document of the input, parsed as far as its kind.
-struct Document {
-    kind: &'static Kind,
-    value: Value,
+pub(crate) struct Document {
+    /// Its kind.
+    pub(crate) kind: &'static Kind,
+    /// The object, checked by the kind's `parse`.
+    pub(crate) value: Value,
 }
 
 #[derive(Deserialize)]
@@ -354,7 +366,8 @@ fn located(file: &str, text: &str, e: &serde_norway::Error, help: &str) -> Failu
     )
 }
 
-fn read_input(path: &Path) -> Result<(String, String), Failure> {
+/// The text of an input file (`-` is stdin), and its name for messages.
+pub(crate) fn read_input(path: &Path) -> Result<(String, String), Failure> {
     if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
@@ -372,8 +385,8 @@ fn read_input(path: &Path) -> Result<(String, String), Failure> {
 }
 
 /// Parse every document of one input, typed by its kind.
-fn parse_documents(file: &str, text: &str, namespace: &str) -> Result<Vec<Document>, Failure> {
-    let schema_help = "fix the document; see docs/imagestreams.md for the fields of each kind";
+pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str) -> Result<Vec<Document>, Failure> {
+    let schema_help = "fix the document; docs/imagestreams.md and docs/routes.md describe the fields of each kind";
     let mut documents = Vec::new();
     // First pass: syntax, and the kind of each document.
     let mut kinds = Vec::new();
@@ -463,7 +476,7 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
             .collect::<LibResult<Vec<_>>>()
     })?;
     for (kind, applied) in &applied {
-        println!("{}.{}/{} {}", kind.name.to_ascii_lowercase(), kind.group, applied.name, applied.verb);
+        println!("{}/{} {}", qualified_kind(kind), applied.name, applied.verb);
     }
     let mut by_kind: BTreeMap<&'static str, (&'static Kind, Vec<Applied>)> = BTreeMap::new();
     for (kind, applied) in applied {
