@@ -16,6 +16,45 @@
 //! - [`mirror`] — the event consumer that makes engine and registry tags
 //!   follow the streams.
 //! - [`operations`] — the user's operations end to end ([`operations::ImageStreams`]).
+//!
+//! # Example
+//!
+//! Promote `app:dev` to `app:prod` without moving image data, as `s2i tag`
+//! does, and see what `prod` pointed to before:
+//!
+//! ```no_run
+//! use s2i_core::ContainerRuntime;
+//! use s2i_imagestream::operations::ImageStreams;
+//! use s2i_imagestream::registry::RegistryClient;
+//! use s2i_imagestream::streams::{StreamTag, TagRequest, TagSource};
+//! use s2i_imagestream::{ImageStream, Store};
+//!
+//! async fn promote(engine: &dyn ContainerRuntime) -> s2i_imagestream::Result<()> {
+//!     let store = Store::open(s2i_imagestream::store::default_dir()?)?;
+//!     let registry = RegistryClient::new(|_registry: &str| Ok(None));
+//!     let streams = ImageStreams::new(&store, Ok(engine), &registry);
+//!     let request = TagRequest {
+//!         source: TagSource::parse("app:dev", None, "default")?,
+//!         destinations: vec![StreamTag::parse("app:prod", "default")?],
+//!         alias: false,
+//!         reference: false,
+//!         reference_policy: None,
+//!         import_mode: None,
+//!         insecure: false,
+//!     };
+//!     let outcome = streams.tag(&request).await?;
+//!     for tag in &outcome.value {
+//!         eprintln!("{}", tag.message);
+//!     }
+//!     let stream: Option<ImageStream> = store.read(|tx| tx.get_as::<ImageStream>("default", "app"))?;
+//!     if let Some(history) = stream.and_then(|s| s.status.tags.into_iter().find(|t| t.tag == "prod")) {
+//!         for item in history.items {
+//!             eprintln!("{} {}", item.created, item.image);
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! ```
 
 pub mod engine;
 pub mod error;
