@@ -209,7 +209,7 @@ impl fmt::Debug for Attachment {
     }
 }
 
-/// Progress of an image pull.
+/// Progress of an image pull (or push).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullProgress {
     /// Layer (or other object) the message is about, if any.
@@ -318,6 +318,14 @@ pub trait ContainerRuntime: Send + Sync {
 
     /// Pull an image from its registry, with credentials the runtime knows.
     async fn pull_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), RuntimeError>;
+
+    /// Push `repository:tag` (a name the engine has) to its registry, with
+    /// credentials the runtime knows. `progress` receives the engine's reports.
+    async fn push_image(
         &self,
         image: &str,
         progress: &(dyn Fn(PullProgress) + Send + Sync),
