@@ -382,4 +382,8 @@ pub trait ContainerRuntime: Send + Sync {
     /// Running containers that carry every one of `labels` (all running
     /// containers when `labels` is empty), sorted by name.
     async fn list_containers(&self, labels: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>, RuntimeError>;
+
+    /// IDs of the containers in any state (created, running, stopped) that
+    /// carry every one of `labels`, sorted; e.g. those a killed build left.
+    async fn containers_with_labels(&self, labels: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError>;
 }

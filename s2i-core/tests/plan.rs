@@ -80,6 +80,9 @@ impl ContainerRuntime for FakeImages {
     ) -> Result<String, RuntimeError> {
         refuse()
     }
+    async fn containers_with_labels(&self, _: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError> {
+        refuse()
+    }
     async fn list_containers(&self, _: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>, RuntimeError> {
         refuse()
     }

@@ -705,6 +705,16 @@ impl ContainerRuntime for DockerRuntime {
         containers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         Ok(containers)
     }
+
+    async fn containers_with_labels(&self, labels: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError> {
+        let wanted = labels.iter().map(|(key, value)| format!("{key}={value}")).collect();
+        let filters = HashMap::from([("label".to_owned(), wanted)]);
+        let options = ListContainersOptions { all: true, limit: None, size: false, filters: Some(filters) };
+        let listed = self.docker.list_containers(Some(options)).await.map_err(runtime_error)?;
+        let mut ids: Vec<String> = listed.into_iter().filter_map(|c| c.id).collect();
+        ids.sort();
+        Ok(ids)
+    }
 }
 
 /// `Ok(false)` for a not-found error, the error otherwise.

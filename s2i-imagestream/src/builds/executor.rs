@@ -214,11 +214,11 @@ pub async fn clean_up_reaped(
         let Some(runtime) = runtime else { continue };
         let labels =
             std::collections::BTreeMap::from([(keys::CONTAINER_LABEL.to_owned(), format!("{namespace}/{name}"))]);
-        match runtime.list_containers(&labels).await {
+        match runtime.containers_with_labels(&labels).await {
             Ok(containers) => {
                 for container in containers {
-                    if let Err(e) = runtime.remove_container(&container.id).await {
-                        warnings.push(format!("cannot remove container {} of build {name}: {e}", container.name));
+                    if let Err(e) = runtime.remove_container(&container).await {
+                        warnings.push(format!("cannot remove container {container} of build {name}: {e}"));
                     }
                 }
             }
