@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::session::{Context, Session};
-use super::{Failure, imagestream};
+use super::{Failure, builds, imagestream};
 use crate::cli::{ApplyArgs, DeleteArgs, DescribeArgs, GetArgs, GlobalArgs, OutputFormat};
 
 /// A future a kind's hook returns.
@@ -96,25 +96,30 @@ pub(crate) const KINDS: &[&Kind] = &[
     &imagestream::IMAGE_STREAM_TAG,
     &imagestream::IMAGE_STREAM_IMAGE,
     &imagestream::IMAGE,
+    &builds::BUILD_CONFIG,
+    &builds::BUILD,
 ];
 
 pub(crate) const GET_HELP: &str = "\
-Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images.
+Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images,
+buildconfigs (bc), builds.
 
 Examples:
   s2i get is
   s2i get istag app:prod -o yaml
-  s2i get is -A";
+  s2i get is -A
+  s2i get bc
+  s2i get builds";
 
-pub(crate) const KINDS_HELP: &str =
-    "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images.";
+pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, buildconfigs (bc), builds.";
 
 pub(crate) const APPLY_HELP: &str = "\
 Documents are separated by `---`; a `kind: List` document applies its items. All documents are checked
 before anything is written, and written in one transaction.
 
 Example:
-  s2i apply -f streams.yaml";
+  s2i apply -f streams.yaml
+  s2i apply -f pipeline.yaml --no-triggers   # declare build configs without starting builds";
 
 /// Find a kind by any of its names (`ImageStream`, `imagestream`, `imagestreams`, `is`, `imagestreams.image.openshift.io`).
 pub(crate) fn find_kind(name: &str) -> Result<&'static Kind, Failure> {
@@ -156,6 +161,7 @@ fn namespace_of<'a>(kind: &Kind, context: &'a Context) -> &'a str {
 pub(crate) fn get(global: &GlobalArgs, args: GetArgs) -> Result<i32, Failure> {
     let kind = find_kind(&args.kind)?;
     let context = Context::open(global)?;
+    builds::refresh_for(&context, kind.name)?;
     let namespace = namespace_of(kind, &context).to_owned();
     let mut code = 0;
     let objects: Vec<Value> = if args.names.is_empty() {
@@ -265,6 +271,7 @@ fn table(kind: &Kind, objects: &[Value], with_namespace: bool) -> String {
 pub(crate) fn describe(global: &GlobalArgs, args: DescribeArgs) -> Result<i32, Failure> {
     let kind = find_kind(&args.kind)?;
     let context = Context::open(global)?;
+    builds::refresh_for(&context, kind.name)?;
     let namespace = namespace_of(kind, &context).to_owned();
     let mut texts = Vec::new();
     for name in &args.names {
@@ -454,13 +461,18 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
     }
     let session = Session::open(global, None).await?;
     let applied: Vec<(&'static Kind, Applied)> = session.context.store.write(|tx| {
-        documents
+        let before = tx.last_seq()?;
+        let applied = documents
             .iter()
             .map(|document| {
                 let ops = document.kind.apply.as_ref().expect("only appliable kinds are parsed");
                 (ops.write)(tx, document.value.clone()).map(|applied| (document.kind, applied))
             })
-            .collect::<LibResult<Vec<_>>>()
+            .collect::<LibResult<Vec<_>>>()?;
+        if global.no_triggers {
+            s2i_imagestream::builds::triggers::suppress_since(tx, before)?;
+        }
+        Ok::<_, s2i_imagestream::Error>(applied)
     })?;
     for (kind, applied) in &applied {
         println!("{}.{}/{} {}", kind.name.to_ascii_lowercase(), kind.group, applied.name, applied.verb);
@@ -477,5 +489,6 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
             code = 1;
         }
     }
+    builds::after_tag_changes(&session).await?;
     Ok(code)
 }

@@ -384,6 +384,17 @@ impl Registry {
         Self::start_with(None)
     }
 
+    /// A registry without authentication on one of the loopback ports every
+    /// test engine talks plain HTTP to (Podman only to those its
+    /// registries.conf lists; `cargo xtask podman` lists 38090-38099), so that
+    /// the engine itself can push to it.
+    pub fn start_for_engine() -> Self {
+        let port = (38090..=38099u16)
+            .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+            .expect("a free port among 38090-38099 for a test registry");
+        Self::start_on(None, None, port)
+    }
+
     /// A registry with basic authentication from an htpasswd line (`user:bcrypt`).
     pub fn start_with(htpasswd: Option<&str>) -> Self {
         Self::start_with_auth(htpasswd, None)
@@ -395,6 +406,10 @@ impl Registry {
     }
 
     fn start_with_auth(htpasswd: Option<&str>, tokens: Option<&TokenServer>) -> Self {
+        Self::start_on(htpasswd, tokens, free_port())
+    }
+
+    fn start_on(htpasswd: Option<&str>, tokens: Option<&TokenServer>, port: u16) -> Self {
         let program = "docker-registry";
         let found = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
@@ -404,7 +419,6 @@ impl Registry {
             "{program} is not installed: install it with `cargo xtask packages` (Debian package docker-registry)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let mut config = format!(
             "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
