@@ -15,7 +15,8 @@ fn generate() -> Result<BTreeMap<PathBuf, Vec<u8>>> {
     let mut files = BTreeMap::new();
     let root = s2i_cli::cli::Cli::command().name("s2i");
     let mut commands = vec![(root.get_name().to_owned(), root.clone())];
-    for sub in root.get_subcommands() {
+    // Hidden commands (`s2i run-build`, what start-build runs in the background) are not for people.
+    for sub in root.get_subcommands().filter(|sub| !sub.is_hide_set()) {
         commands.push((format!("s2i-{}", sub.get_name()), sub.clone().name(format!("s2i {}", sub.get_name()))));
     }
     let mut index = String::from(
