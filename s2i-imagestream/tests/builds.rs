@@ -250,6 +250,27 @@ fn suppressed_changes_start_nothing() {
     // A later change that is not suppressed is built.
     store.write(|tx| Ok::<_, s2i_imagestream::Error>(record(tx, "builder", "latest", 2))).unwrap();
     assert_eq!(process_events(&store).unwrap().started.len(), 1);
+
+    // Changes not yet followed when a suppressed one comes: each is judged in order.
+    store.write(|tx| Ok::<_, s2i_imagestream::Error>(record(tx, "builder", "latest", 3))).unwrap();
+    store.write(|tx| Ok::<_, s2i_imagestream::Error>(record(tx, "builder", "latest", 4))).unwrap();
+    store
+        .write(|tx| {
+            let before = tx.last_seq()?;
+            record(tx, "builder", "latest", 5);
+            suppress_since(tx, before)
+        })
+        .unwrap();
+    let report = process_events(&store).unwrap();
+    let images: Vec<String> = report
+        .started
+        .iter()
+        .map(|s| s.build.spec.triggered_by[0].image_change_build.as_ref().unwrap().image_id.clone())
+        .collect();
+    assert_eq!(images, [format!("{NS}/builder@{}", digest(3)), format!("{NS}/builder@{}", digest(4))]);
+    let config: BuildConfig = store.read(|tx| tx.get_as(NS, "app")).unwrap().unwrap();
+    assert_eq!(config.status.image_change_triggers[0].last_triggered_image_id, format!("{NS}/builder@{}", digest(5)));
+    assert!(store.read(|tx| tx.list("SuppressedTagEvent", None)).unwrap().is_empty(), "markers are consumed");
 }
 
 #[test]

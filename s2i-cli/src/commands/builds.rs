@@ -679,7 +679,8 @@ async fn run_here(
     cancel: &CancellationToken,
 ) -> Result<Build, Failure> {
     let runtime = session.runtime()?;
-    let runner = Runner::new(session.context.store.dir(), runtime, session.registry());
+    let runner = Runner::new(session.context.store.dir(), runtime, session.registry())
+        .with_triggers(!session.context.no_triggers);
     let follower = follow_log.then(|| {
         let (dir, namespace, name) = (session.context.store.dir().to_owned(), namespace.to_owned(), name.to_owned());
         let stop = Arc::new(AtomicBool::new(false));

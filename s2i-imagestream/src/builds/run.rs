@@ -51,6 +51,7 @@ pub struct Runner<'a> {
     store_dir: PathBuf,
     runtime: Arc<dyn ContainerRuntime>,
     registry: &'a RegistryClient,
+    triggers: bool,
 }
 
 impl std::fmt::Debug for Runner<'_> {
@@ -187,7 +188,14 @@ impl<'a> Runner<'a> {
     /// Builds on `runtime`, with state in the store at `store_dir`; `registry`
     /// is used for outputs that go to a registry-backed image stream.
     pub fn new(store_dir: &Path, runtime: Arc<dyn ContainerRuntime>, registry: &'a RegistryClient) -> Self {
-        Self { store_dir: store_dir.to_owned(), runtime, registry }
+        Self { store_dir: store_dir.to_owned(), runtime, registry, triggers: true }
+    }
+
+    /// With `false` (`--no-triggers`), the tag change a build's output makes
+    /// starts no build (see [`ImageStreams::with_triggers`]).
+    pub fn with_triggers(mut self, triggers: bool) -> Self {
+        self.triggers = triggers;
+        self
     }
 
     /// Run build `namespace/name` in this process (see the module doc) and
@@ -811,7 +819,7 @@ impl<'a> Runner<'a> {
         let stream: Option<ImageStream> =
             store.read(|tx| tx.get_as(&destination.namespace, &destination.stream)).ok().flatten();
         let engine: EngineAccess<'_> = Ok(self.runtime.as_ref());
-        let streams = ImageStreams::new(store, engine, self.registry);
+        let streams = ImageStreams::new(store, engine, self.registry).with_triggers(self.triggers);
         let outcome = match stream.as_ref().and_then(ImageStream::registry) {
             Some(registry) => {
                 let target = format!("{registry}/{}/{}:{}", destination.namespace, destination.stream, destination.tag);

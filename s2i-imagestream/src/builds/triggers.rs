@@ -16,9 +16,12 @@
 //!   `lastVersion` 0 gets its first build; otherwise each ImageChange trigger
 //!   whose tag already has an image it has not built starts one build, as
 //!   OpenShift's trigger controller does for a new config.
-//! - **`--no-triggers`** ([`suppress_since`]): in the transaction of a tag
-//!   change, the watching configs record the new image as already seen, so
-//!   no process starts a build for it.
+//! - **`--no-triggers`** ([`suppress_since`]): the transaction of a tag
+//!   change also stores a [`SUPPRESSED`] marker for each of its events; the
+//!   consumer, reaching such an event, records its image as seen by the
+//!   watching configs (so later events compare against it) and starts
+//!   nothing. Marking the configs at once would not do: events of earlier
+//!   changes, consumed later, would overwrite the mark.
 
 use super::generator::{BuildRequest, full_reference, instantiate, resolve_istag};
 use super::types::*;
@@ -85,18 +88,32 @@ fn watchers(tx: &Tx<'_>, tag: &ImageStreamTagReference) -> Result<Vec<BuildConfi
         .collect())
 }
 
+/// The store kind of the markers of events whose triggers are suppressed
+/// (`--no-triggers`), named by the event's sequence number; internal
+/// bookkeeping, removed when the event is consumed.
+pub const SUPPRESSED: &str = "SuppressedTagEvent";
+
+fn marker_name(seq: u64) -> String {
+    format!("{seq:020}")
+}
+
 /// What one `TagChanged` event starts (see the module doc).
 pub fn on_event(tx: &Tx<'_>, event: &Event) -> Result<TriggerReport> {
     let mut report = TriggerReport::default();
     if event.kind != ImageStream::KIND || event.action != TAG_CHANGED {
         return Ok(report);
     }
+    let suppressed = tx.delete(SUPPRESSED, "", &marker_name(event.seq))?.is_some();
     let Ok(change) = serde_json::from_value::<TagChange>(event.data.clone()) else { return Ok(report) };
     let Some(pull_spec) = changed_pull_spec(tx, &event.namespace, &event.name, &change)? else { return Ok(report) };
     let tag =
         ImageStreamTagReference { namespace: event.namespace.clone(), name: format!("{}:{}", event.name, change.tag) };
-    for config in watchers(tx, &tag)? {
+    for mut config in watchers(tx, &tag)? {
         if event.seq <= triggers_seq(&config) || last_triggered(&config, &tag) == pull_spec {
+            continue;
+        }
+        if suppressed {
+            mark_seen(tx, &mut config, &tag, &pull_spec)?;
             continue;
         }
         let display = format!("{}/{}", config.metadata.namespace, config.metadata.name);
@@ -114,24 +131,46 @@ pub fn on_event(tx: &Tx<'_>, event: &Event) -> Result<TriggerReport> {
             continue;
         }
         let mut request = BuildRequest::new(&config.metadata.namespace, &config.metadata.name, causes::IMAGE_CHANGE);
-        request.cause.image_change_build = Some(ImageChangeCause {
-            image_id: pull_spec.clone(),
-            from_ref: Some(ObjectReference {
-                kind: "ImageStreamTag".into(),
-                namespace: if tag.namespace == config.metadata.namespace {
-                    String::new()
-                } else {
-                    tag.namespace.clone()
-                },
-                name: tag.name.clone(),
-                ..ObjectReference::default()
-            }),
-        });
+        request.cause.image_change_build = Some(image_change_cause(&config, &tag, &pull_spec));
         request.triggered_by_image = Some((tag.clone(), pull_spec.clone()));
         let build = instantiate(tx, &request)?;
         report.started.push(Started { build, cause: format!("an image change of {shown}") });
     }
     Ok(report)
+}
+
+fn image_change_cause(config: &BuildConfig, tag: &ImageStreamTagReference, pull_spec: &str) -> ImageChangeCause {
+    ImageChangeCause {
+        image_id: pull_spec.to_owned(),
+        from_ref: Some(ObjectReference {
+            kind: "ImageStreamTag".into(),
+            namespace: if tag.namespace == config.metadata.namespace { String::new() } else { tag.namespace.clone() },
+            name: tag.name.clone(),
+            ..ObjectReference::default()
+        }),
+    }
+}
+
+/// Record `pull_spec` as the image a config's trigger on `tag` has seen.
+fn mark_seen(tx: &Tx<'_>, config: &mut BuildConfig, tag: &ImageStreamTagReference, pull_spec: &str) -> Result<()> {
+    let namespace = config.metadata.namespace.clone();
+    let now = tx.now().to_owned();
+    match config.status.image_change_triggers.iter_mut().find(|t| full_reference(&namespace, &t.from) == *tag) {
+        Some(entry) => {
+            entry.last_triggered_image_id = pull_spec.to_owned();
+            entry.last_trigger_time = Some(now);
+        }
+        None => config.status.image_change_triggers.push(ImageChangeTriggerStatus {
+            last_triggered_image_id: pull_spec.to_owned(),
+            from: ImageStreamTagReference {
+                namespace: if tag.namespace == namespace { String::new() } else { tag.namespace.clone() },
+                name: tag.name.clone(),
+            },
+            last_trigger_time: Some(now),
+        }),
+    }
+    tx.update_as(config)?;
+    Ok(())
 }
 
 /// Follow the event log as [`TRIGGER_CONSUMER`] until it is caught up,
@@ -188,10 +227,7 @@ pub fn on_applied(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<TriggerRep
         if request.is_none() {
             let mut first = BuildRequest::new(namespace, name, causes::IMAGE_CHANGE);
             first.triggered_by_image = Some((tag.clone(), pull_spec.clone()));
-            first.cause.image_change_build = Some(ImageChangeCause {
-                image_id: pull_spec.clone(),
-                from_ref: Some(ObjectReference::new("ImageStreamTag", tag.name.clone())),
-            });
+            first.cause.image_change_build = Some(image_change_cause(&config, &tag, &pull_spec));
             request = Some(first);
         }
         shown.push(shown_tag(namespace, &tag));
@@ -210,38 +246,12 @@ pub fn mark_applied(tx: &Tx<'_>, config: &mut BuildConfig) -> Result<()> {
     Ok(())
 }
 
-/// `--no-triggers`: for every `TagChanged` event after `seq` (those of the
-/// current transaction), record the new image as seen by the configs
-/// watching the tag, so that no build starts for it.
+/// `--no-triggers`: mark every `TagChanged` event after `seq` (those of the
+/// current transaction) as suppressed: the consumer starts no build for it.
 pub fn suppress_since(tx: &Tx<'_>, seq: u64) -> Result<()> {
     for event in tx.events_after(seq, usize::MAX >> 1)? {
-        if event.kind != ImageStream::KIND || event.action != TAG_CHANGED {
-            continue;
-        }
-        let Ok(change) = serde_json::from_value::<TagChange>(event.data.clone()) else { continue };
-        let Some(pull_spec) = changed_pull_spec(tx, &event.namespace, &event.name, &change)? else { continue };
-        let tag = ImageStreamTagReference {
-            namespace: event.namespace.clone(),
-            name: format!("{}:{}", event.name, change.tag),
-        };
-        for mut config in watchers(tx, &tag)? {
-            let namespace = config.metadata.namespace.clone();
-            let now = tx.now().to_owned();
-            match config.status.image_change_triggers.iter_mut().find(|t| full_reference(&namespace, &t.from) == tag) {
-                Some(entry) => {
-                    entry.last_triggered_image_id = pull_spec.clone();
-                    entry.last_trigger_time = Some(now);
-                }
-                None => config.status.image_change_triggers.push(ImageChangeTriggerStatus {
-                    last_triggered_image_id: pull_spec.clone(),
-                    from: ImageStreamTagReference {
-                        namespace: if tag.namespace == namespace { String::new() } else { tag.namespace.clone() },
-                        name: tag.name.clone(),
-                    },
-                    last_trigger_time: Some(now),
-                }),
-            }
-            tx.update_as(&config)?;
+        if event.kind == ImageStream::KIND && event.action == TAG_CHANGED {
+            tx.put(SUPPRESSED, "", &marker_name(event.seq), serde_json::json!({"event": event.seq}))?;
         }
     }
     Ok(())
