@@ -658,4 +658,20 @@ fn a_docker_image_output_is_pushed_to_its_registry() {
     let stages = build["status"]["stages"].to_string();
     assert!(stages.contains("PushDockerImage"), "{stages}");
     let _ = docker(&["rmi", &format!("{repository}:1.0")]);
+
+    // An image stream kept in the registry: the output is pushed there, then
+    // recorded by its registry digest (one file, as --from-file builds it).
+    let stream = format!(
+        "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata:\n  name: kept\n  annotations:\n    s2i-rs.github.io/registry: \"{}\"\n---\n{}",
+        registry.host,
+        binary_config("kept", "")
+    );
+    setup.apply(&stream).ok();
+    let file = app.path().join("index.html");
+    setup.s2i(["start-build", "kept", "--from-file", file.to_str().unwrap(), "--wait"]).ok();
+    let digest =
+        registry.digest_of(&format!("{}/kept", setup.ns.0), "latest").expect("pushed to the stream's registry");
+    let istag = setup.json("istag", "kept:latest");
+    assert_eq!(istag["image"]["dockerImageReference"], format!("{}/{}/kept@{digest}", registry.host, setup.ns.0));
+    let _ = docker(&["rmi", &format!("{}/{}/kept:latest", registry.host, setup.ns.0)]);
 }
