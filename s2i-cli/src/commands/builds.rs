@@ -19,7 +19,7 @@ use s2i_imagestream::builds::configs::{
     AppliedConfig, apply_build_config, cancel_build as cancel_one, check_build_config, delete_build,
     delete_build_config, get_build, get_build_config,
 };
-use s2i_imagestream::builds::executor::{Executor, clean_up_reaped, reap};
+use s2i_imagestream::builds::executor::{Executor, clean_up_reaped, reap, register};
 use s2i_imagestream::builds::generator::{BuildRequest, instantiate, set_phase};
 use s2i_imagestream::builds::logs::{Followed, follow, input_path, log_path, open_append, remove_files};
 use s2i_imagestream::builds::policy::builds_of;
@@ -736,7 +736,11 @@ async fn run_chain(
             for warning in &report.warnings {
                 eprintln!("warning: {warning}");
             }
+            let me = Executor::current();
             for Started { build, cause } in report.started {
+                // This process runs it after the others: it says so now.
+                let (namespace, name) = (&build.metadata.namespace, &build.metadata.name);
+                session.context.store.write(|tx| register(tx, namespace, name, &me))?;
                 eprintln!("{} started by {cause}", shown_build(&session.context.namespace, &build));
                 queue.push(build);
             }

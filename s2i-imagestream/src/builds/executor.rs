@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use super::generator::set_phase;
 use super::types::*;
-use crate::error::Result;
-use crate::store::Tx;
+use crate::error::{Error, Result};
+use crate::store::{Resource, Tx};
 
 /// How often an executor refreshes its heartbeat.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
@@ -226,6 +226,36 @@ pub async fn clean_up_reaped(
         }
     }
     warnings
+}
+
+/// Record `me` as the executor of a build, unless another live process is
+/// (see [`super::run::Runner::run`]). A process that will run a queued build
+/// later (the builds a foreground chain triggers) registers at once, so that
+/// the build is not taken for one whose executor never started.
+pub fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Result<Build> {
+    let mut build: Build = tx.get_as(namespace, name)?.ok_or_else(|| Error::NotFound {
+        kind: Build::KIND.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+        help: format!("list the builds with `s2i get builds --namespace {namespace}`"),
+    })?;
+    if build.is_terminal() {
+        return Ok(build);
+    }
+    if let Some(other) = Executor::of(&build)
+        && !other.is_me()
+    {
+        return Err(Error::InvalidRequest {
+            message: format!(
+                "build {namespace}/{name} is already run by another s2i process (pid {} on {})",
+                other.pid, other.host
+            ),
+            help: format!("follow it with `s2i logs build/{name} --follow`"),
+        });
+    }
+    build.metadata.annotations.insert(keys::EXECUTOR.into(), me.to_annotation());
+    build.metadata.annotations.insert(keys::HEARTBEAT.into(), crate::store::now_timestamp());
+    tx.update_as(&build)
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use s2i_core::reference::ImageReference;
 use s2i_core::runtime::{ContainerRuntime, ContainerSpec, HostOptions, ResourceLimits};
 use s2i_core::{BuildOptions, CancellationToken, Engine, EventSink, PullPolicy};
 
-use super::executor::{Executor, HEARTBEAT_EVERY, clean_up_reaped, reap};
+use super::executor::{Executor, HEARTBEAT_EVERY, clean_up_reaped, reap, register};
 use super::generator::{resolve_isimage, resolve_istag, set_phase};
 use super::logs::{BuildLog, input_path, log_path, remove_files};
 use super::policy::{Admission, admit, prune};
@@ -39,7 +39,7 @@ use crate::error::{Error, Result};
 use crate::mirror::EngineAccess;
 use crate::operations::ImageStreams;
 use crate::registry::RegistryClient;
-use crate::store::{Resource, Store, Tx, now_timestamp};
+use crate::store::{Resource, Store, Tx};
 use crate::streams::StreamTag;
 use crate::types::{Image, ImageStream};
 
@@ -981,31 +981,4 @@ fn build_loglevel(spec: &BuildSpec) -> u8 {
         .and_then(|s| s.env.iter().find(|v| v.name == "BUILD_LOGLEVEL"))
         .and_then(|v| v.value.trim().parse().ok())
         .unwrap_or(0)
-}
-
-/// Record this process as the executor of a build (see [`Runner::run`]).
-fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Result<Build> {
-    let mut build: Build = tx.get_as(namespace, name)?.ok_or_else(|| Error::NotFound {
-        kind: Build::KIND.into(),
-        namespace: namespace.into(),
-        name: name.into(),
-        help: format!("list the builds with `s2i get builds --namespace {namespace}`"),
-    })?;
-    if build.is_terminal() {
-        return Ok(build);
-    }
-    if let Some(other) = Executor::of(&build)
-        && !other.is_me()
-    {
-        return Err(Error::InvalidRequest {
-            message: format!(
-                "build {namespace}/{name} is already run by another s2i process (pid {} on {})",
-                other.pid, other.host
-            ),
-            help: format!("follow it with `s2i logs build/{name} --follow`"),
-        });
-    }
-    build.metadata.annotations.insert(keys::EXECUTOR.into(), me.to_annotation());
-    build.metadata.annotations.insert(keys::HEARTBEAT.into(), now_timestamp());
-    tx.update_as(&build)
 }
