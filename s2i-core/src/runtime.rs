@@ -324,12 +324,14 @@ pub trait ContainerRuntime: Send + Sync {
     ) -> Result<(), RuntimeError>;
 
     /// Push `repository:tag` (a name the engine has) to its registry, with
-    /// credentials the runtime knows. `progress` receives the engine's reports.
+    /// credentials the runtime knows. `progress` receives the engine's
+    /// reports. Returns the digest of the manifest the registry now has under
+    /// the tag, when the engine said it.
     async fn push_image(
         &self,
         image: &str,
         progress: &(dyn Fn(PullProgress) + Send + Sync),
-    ) -> Result<(), RuntimeError>;
+    ) -> Result<Option<String>, RuntimeError>;
 
     /// Create a container; returns its ID.
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;

@@ -30,7 +30,11 @@ impl ContainerRuntime for FakeImages {
         self.pulls.lock().unwrap().push(image.to_owned());
         Err(RuntimeError::new(RuntimeErrorKind::NotFound, format!("manifest for {image} not found")))
     }
-    async fn push_image(&self, _: &str, _: &(dyn Fn(PullProgress) + Send + Sync)) -> Result<(), RuntimeError> {
+    async fn push_image(
+        &self,
+        _: &str,
+        _: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<Option<String>, RuntimeError> {
         refuse()
     }
     async fn create_container(&self, _: &ContainerSpec) -> Result<String, RuntimeError> {

@@ -313,6 +313,13 @@ fn registry_auth_header(credentials: &RegistryCredentials) -> String {
     URL_SAFE.encode(serde_json::Value::Object(auth).to_string())
 }
 
+/// The digest in a push's final report (`latest: digest: sha256:… size: 527`).
+fn pushed_digest(status: &str) -> Option<String> {
+    let rest = &status[status.find("digest: ")? + "digest: ".len()..];
+    let digest = rest.split_whitespace().next()?;
+    s2i_core::reference::validate_digest(digest).ok().map(|()| digest.to_owned())
+}
+
 /// Relay the progress reports of a pull or push; its first error ends it (with
 /// a note when no credentials could be sent).
 async fn relay_progress<T>(
@@ -406,7 +413,7 @@ impl ContainerRuntime for DockerRuntime {
         &self,
         image: &str,
         progress: &(dyn Fn(PullProgress) + Send + Sync),
-    ) -> Result<(), RuntimeError> {
+    ) -> Result<Option<String>, RuntimeError> {
         let reference =
             ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
         if reference.digest.is_some() {
@@ -420,7 +427,15 @@ impl ContainerRuntime for DockerRuntime {
         let options = PushImageOptions { tag: Some(reference.tag_or_default().to_owned()), ..Default::default() };
         // Bollard sends its own (empty) auth header when given no credentials; the modifier replaces it.
         let stream = docker.push_image(&reference.name(), Some(options), None);
-        relay_progress(stream, progress, lookup_error.as_deref(), |info| {
+        // Docker and Podman both end with `TAG: digest: sha256:… size: N`.
+        let pushed = std::sync::Mutex::new(None);
+        let watch = |report: PullProgress| {
+            if let Some(digest) = pushed_digest(&report.status) {
+                *pushed.lock().expect("the digest lock") = Some(digest);
+            }
+            progress(report);
+        };
+        relay_progress(stream, &watch, lookup_error.as_deref(), |info| {
             let detail = info.progress_detail.unwrap_or_default();
             PullProgress {
                 id: None,
@@ -429,7 +444,8 @@ impl ContainerRuntime for DockerRuntime {
                 total: to_u64(detail.total),
             }
         })
-        .await
+        .await?;
+        Ok(pushed.into_inner().expect("the digest lock"))
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
@@ -808,6 +824,15 @@ mod tests {
         assert_eq!(unsupported(&server, &v("1.99")).as_deref(), Some("1.24 to 1.41"));
         assert_eq!(unsupported(&server, &v("1.12")).as_deref(), Some("1.24 to 1.41"));
         assert_eq!(unsupported(&SystemVersion::default(), &v("1.99")), None, "no range, no verdict");
+    }
+
+    #[test]
+    fn the_pushed_digest_is_read_from_the_last_report() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(pushed_digest(&format!("1.0: digest: {digest} size: 527")), Some(digest.clone()));
+        assert_eq!(pushed_digest(&format!("digest: {digest}")), Some(digest));
+        assert_eq!(pushed_digest("Pushed"), None);
+        assert_eq!(pushed_digest("latest: digest: nonsense size: 1"), None);
     }
 
     #[test]

@@ -857,10 +857,20 @@ pub(crate) async fn start_build(global: &GlobalArgs, args: StartBuildArgs) -> Re
 pub(crate) async fn run_build(global: &GlobalArgs, args: RunBuildArgs) -> Result<i32, Failure> {
     // The terminal this was started from may go away; the build goes on.
     ignore_hangups();
-    let session = Session::open(global, None).await?;
-    let namespace = session.context.namespace.clone();
+    let context = Context::open(global)?;
+    let namespace = context.namespace.clone();
+    // A busy engine may be slow to answer: a few attempts before the build is given up.
+    let connected = s2i_core::retry::retry(
+        3,
+        Duration::from_secs(2),
+        |_: &s2i_docker::Error| true,
+        |_| super::connect_engine(global, None),
+    )
+    .await;
+    let runtime = connected.map(|r| Arc::new(r) as Arc<dyn s2i_core::ContainerRuntime>).map_err(|e| e.to_string());
+    let session = Session::with_engine(context, runtime, None);
     if let Err(failure) = session.runtime() {
-        let message = "The container engine cannot be reached.".to_owned();
+        let message = format!("The container engine cannot be reached: {}", failure_text(&failure));
         let _ = session.context.store.write(|tx| {
             let mut build = get_build(tx, &namespace, &args.name)?;
             if build.is_active() {
@@ -882,6 +892,10 @@ pub(crate) async fn run_build(global: &GlobalArgs, args: RunBuildArgs) -> Result
         return Ok(cancelled_code(&received));
     }
     Ok(if ended.status.phase == phase::COMPLETE { 0 } else { 1 })
+}
+
+fn failure_text(failure: &Failure) -> String {
+    failure.report.to_string()
 }
 
 fn ignore_hangups() {

@@ -317,7 +317,18 @@ impl Namespace {
 
     /// The engine tags under this namespace, sorted, as `repo:tag`.
     pub fn engine_tags(&self) -> Vec<String> {
-        let out = docker_ok(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+        // Podman fails a listing while another process removes an image: ask again.
+        let args = ["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"];
+        let mut listed = docker(&args);
+        for _ in 0..5 {
+            if listed.status.success() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            listed = docker(&args);
+        }
+        assert!(listed.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&listed.stderr));
+        let out = String::from_utf8_lossy(&listed.stdout).into_owned();
         let prefix = format!("{}/", self.0);
         let mut tags: Vec<String> = out.lines().filter(|l| l.starts_with(&prefix)).map(str::to_owned).collect();
         tags.sort();

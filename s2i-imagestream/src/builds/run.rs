@@ -865,21 +865,13 @@ impl<'a> Runner<'a> {
         };
         let pushed = reference.registry.is_some();
         log.start_stage("PushImage", if pushed { "PushDockerImage" } else { "PushImage" });
-        let result = if pushed { self.push(log, name, image).await } else { self.tag(log, name, image).await };
+        let result =
+            if pushed { self.push(log, name, image).await } else { self.tag(log, name, image).await.map(|()| None) };
         log.finish_stage("PushImage", if pushed { "PushDockerImage" } else { "PushImage" });
-        result.map_err(|()| Ending::new(phase::FAILED, reasons::PUSH_IMAGE_FAILED))?;
+        let digest = result.map_err(|()| Ending::new(phase::FAILED, reasons::PUSH_IMAGE_FAILED))?;
         if !pushed {
             log.line(&format!("Tagged {image} as {name}"));
-            return Ok(image.to_owned());
         }
-        let repository = reference.name();
-        let digest = match self.runtime.inspect_image(name).await {
-            Ok(Some(info)) => info.repo_digests.iter().find_map(|d| {
-                let parsed = ImageReference::parse(d).ok()?;
-                (parsed.name() == repository).then_some(parsed.digest).flatten()
-            }),
-            _ => None,
-        };
         Ok(digest.unwrap_or_else(|| image.to_owned()))
     }
 
@@ -892,14 +884,15 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    async fn push(&self, log: &BuildLog, name: &str, image: &str) -> std::result::Result<(), ()> {
+    /// Tag and push; the pushed manifest's digest when the engine said it.
+    async fn push(&self, log: &BuildLog, name: &str, image: &str) -> std::result::Result<Option<String>, ()> {
         self.tag(log, name, image).await?;
         log.line(&format!("Pushing image {name} ..."));
         let progress = |_| {};
         match self.runtime.push_image(name, &progress).await {
-            Ok(()) => {
+            Ok(digest) => {
                 log.line("Push successful");
-                Ok(())
+                Ok(digest)
             }
             Err(e) => {
                 log.line(&format!("error: cannot push {name}: {e}"));
