@@ -533,13 +533,16 @@ spec:
     let images =
         ["base", "busybox-builder", "named-user-builder", "root-builder", "runtime-image", "toolchain-builder"];
     let images: Vec<String> = images.iter().map(|name| fixture(name)).collect();
-    // A controller follows the log too, as fast as it can.
-    let mut controller = s2i_in(setup.store.path(), &setup.ns.0)
-        .args(["controller", "--interval", "50"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // A controller follows the log too, as fast as it can (killed if the test fails).
+    let controller_log = setup.store.path().join("controller.log");
+    let mut controller = Killed(
+        s2i_in(setup.store.path(), &setup.ns.0)
+            .args(["controller", "--interval", "50"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&controller_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let children: Vec<_> = images
         .iter()
         .map(|image| {
@@ -586,14 +589,22 @@ spec:
     history.sort();
     assert_eq!(triggering, history);
     // The controller stops cleanly on SIGTERM.
-    let status = std::process::Command::new("kill").args(["-TERM", &controller.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill").args(["-TERM", &controller.0.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let exit = controller.wait().unwrap();
-    let mut stderr = String::new();
-    use std::io::Read;
-    controller.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(exit.success() || exit.code() == Some(143), "{exit:?}: {stderr}");
+    let exit = controller.0.wait().unwrap();
+    let stderr = std::fs::read_to_string(&controller_log).unwrap();
+    assert!(exit.success(), "{exit:?}: {stderr}");
     assert!(stderr.contains("Controller stopped"), "{stderr}");
+}
+
+/// A child process killed when dropped (a failed test leaves none behind).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
