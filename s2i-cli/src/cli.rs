@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use s2i_core::PullPolicy;
 
+mod builds;
+pub use builds::{CancelBuildArgs, ControllerArgs, LogsArgs, RunBuildArgs, StartBuildArgs};
+use builds::{LOGS_EXAMPLES, START_BUILD_EXAMPLES};
+
 /// Build runnable container images from source with Source-to-Image builder images.
 #[derive(Debug, Parser)]
 #[command(name = "s2i", version, propagate_version = false, max_term_width = 100)]
@@ -19,7 +23,7 @@ pub struct Cli {
 }
 
 /// Options of every command.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Container engine endpoint (unix://, tcp://, http:// or https://); default $DOCKER_HOST, then the local Docker or Podman socket
@@ -49,6 +53,9 @@ pub struct GlobalArgs {
     /// Namespace of the objects a command works on
     #[arg(long, global = true, env = "S2I_NAMESPACE", value_name = "NAMESPACE", default_value = "default")]
     pub namespace: String,
+    /// Start no build for the tag changes and build configs of this command (ImageChange and ConfigChange triggers)
+    #[arg(long, global = true)]
+    pub no_triggers: bool,
 }
 
 /// The commands.
@@ -92,6 +99,20 @@ pub enum Command {
     /// Import an image from a registry into an image stream tag
     #[command(name = "import-image", after_help = IMPORT_EXAMPLES)]
     ImportImage(ImportImageArgs),
+    /// Start a new build of a build config
+    #[command(name = "start-build", after_help = START_BUILD_EXAMPLES)]
+    StartBuild(StartBuildArgs),
+    /// Cancel queued or running builds
+    #[command(name = "cancel-build")]
+    CancelBuild(CancelBuildArgs),
+    /// Print the log of a build
+    #[command(after_help = LOGS_EXAMPLES)]
+    Logs(LogsArgs),
+    /// Watch for image changes and start the builds they trigger, until stopped
+    Controller(ControllerArgs),
+    /// Run one build in this process (what `s2i start-build` starts in the background)
+    #[command(name = "run-build", hide = true)]
+    RunBuild(RunBuildArgs),
     /// Inspect the object store
     #[command(subcommand)]
     Store(StoreCommand),

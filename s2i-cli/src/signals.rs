@@ -62,16 +62,23 @@ fn install_with(
             };
             if !first {
                 if exit_on_second {
-                    eprintln!("\nInterrupted again: exiting without cleaning up.");
+                    say("\nInterrupted again: exiting without cleaning up.");
                     std::process::exit(received.exit_code());
                 }
                 continue;
             }
             first = false;
-            eprintln!("{message}");
+            say(message);
             let _ = sender.send(Some(received));
             token.cancel();
         }
     });
     receiver
+}
+
+/// Tell the user, without panicking when stderr is a closed pipe (a signal
+/// must still stop the work then).
+fn say(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
 }

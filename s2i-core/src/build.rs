@@ -154,6 +154,9 @@ pub struct BuildOptions {
     pub runtime_pull_policy: PullPolicy,
     /// `--source-image`: paths copied out of images into the source.
     pub source_images: Vec<SourceImage>,
+    /// Labels put on every container the build creates, so that its
+    /// containers can be found (e.g. to remove those of a killed process).
+    pub container_labels: BTreeMap<String, String>,
     /// Keep the working directory.
     pub save_temp_dir: bool,
     /// Where working directories are made; the system's temp dir when `None`.
@@ -199,6 +202,7 @@ impl BuildOptions {
             assemble_runtime_user: None,
             runtime_pull_policy: PullPolicy::IfNotPresent,
             source_images: Vec::new(),
+            container_labels: BTreeMap::new(),
             save_temp_dir: false,
             temp_root: None,
             working_dir: None,
@@ -583,6 +587,7 @@ impl Engine {
             builder_stage,
             source_images,
             builder,
+            container_labels: options.container_labels.clone(),
         })
     }
 
@@ -977,7 +982,7 @@ impl Engine {
             user: plan.assemble_user.clone(),
             working_dir: None,
             stdin: delivery == Delivery::Stdin,
-            labels: BTreeMap::new(),
+            labels: plan.container_labels.clone(),
             host: plan.host.clone(),
         };
         let container = exec::create_container(self.runtime.as_ref(), self.events.as_ref(), cleanup, &spec).await?;
@@ -998,6 +1003,7 @@ impl Engine {
                     cleanup,
                     previous,
                     &plan.host,
+                    &plan.container_labels,
                     plan.artifacts_timeout,
                 )
                 .await;
@@ -1014,7 +1020,7 @@ impl Engine {
         };
         let mut extra = Vec::new();
         for source_image in &plan.source_images {
-            extra.push(self.source_image_input(source_image, cleanup).await?);
+            extra.push(self.source_image_input(source_image, &plan.container_labels, cleanup).await?);
         }
         let archive = InputArchive {
             files: shipped_scripts(&plan.scripts),
@@ -1224,11 +1230,17 @@ impl Engine {
     }
 
     /// A path of a source image as a tar input under `src/`.
-    async fn source_image_input(&self, source_image: &PlannedSourceImage, cleanup: &Cleanup) -> Result<TarInput> {
+    async fn source_image_input(
+        &self,
+        source_image: &PlannedSourceImage,
+        labels: &BTreeMap<String, String>,
+        cleanup: &Cleanup,
+    ) -> Result<TarInput> {
         let what = format!("{}:{}", source_image.image.name, source_image.path);
         let spec = ContainerSpec {
             name: Some(exec::container_name(&source_image.image.name)),
             image: source_image.image.info.id.clone(),
+            labels: labels.clone(),
             // Never started: the command only has to exist for the engine to create it.
             entrypoint: Some(Vec::new()),
             cmd: vec!["true".to_owned()],
@@ -1301,6 +1313,7 @@ impl Engine {
             ],
             env: plan.env.iter().map(EnvVar::to_entry).collect(),
             user: runtime.user.clone(),
+            labels: plan.container_labels.clone(),
             // Build-cache mounts are for the builder; the rest applies to every build container.
             host: HostOptions { binds: Vec::new(), ..plan.host.clone() },
             ..Default::default()
@@ -1455,6 +1468,7 @@ impl Engine {
             script: "the ONBUILD image build".into(),
             code: 1,
             image: plan.builder.name.clone(),
+            oom_killed: false,
             help: format!("the engine says: {}\nfix the source or the builder's ONBUILD triggers", e.message),
         })?;
         let stats = stats?;
@@ -1586,6 +1600,40 @@ impl Engine {
                 match exec::run_attached(self.runtime.as_ref(), &self.events, &[], &container, None, "the image").await? {
                     RunEnd::Exited { status, .. } => Ok(Some(status.code)),
                     RunEnd::FeedFailed => Ok(None),
+                }
+            } => result,
+        };
+        cleanup.run(self.runtime.as_ref(), self.events.as_ref()).await;
+        result
+    }
+
+    /// Run a command in a new container of `spec.image` (a build hook, e.g. a
+    /// BuildConfig's `postCommit`): relay its output as [`BuildEvent::Output`]
+    /// lines, wait for it, and remove the container whatever happens.
+    /// Returns how it ended; `Err(Error::Cancelled)` when `cancel` fired.
+    pub async fn run_command(
+        &self,
+        spec: &ContainerSpec,
+        cancel: &CancellationToken,
+    ) -> Result<crate::runtime::ExitStatus> {
+        let cleanup = Cleanup::default();
+        let mut spec = spec.clone();
+        if spec.name.is_none() {
+            spec.name = Some(exec::container_name(&format!("hook_{}", exec::short_id(&spec.image))));
+        }
+        spec.stdin = false;
+        let result = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(Error::Cancelled),
+            result = async {
+                let container = exec::create_container(self.runtime.as_ref(), self.events.as_ref(), &cleanup, &spec).await?;
+                match exec::run_attached(self.runtime.as_ref(), &self.events, &[], &container, None, "the command").await? {
+                    RunEnd::Exited { status, .. } => Ok(status),
+                    // Nothing is fed to its stdin, so this does not happen; report it as what it would be.
+                    RunEnd::FeedFailed => Err(Error::runtime(
+                        "run the command",
+                        crate::runtime::RuntimeError::new(RuntimeErrorKind::Other, "its input stream failed"),
+                    )),
                 }
             } => result,
         };

@@ -154,6 +154,8 @@ pub enum Error {
         code: i64,
         /// The image it ran in.
         image: String,
+        /// The kernel killed it for exceeding its memory limit.
+        oom_killed: bool,
         /// The last lines of its output and a hint.
         help: String,
     },

@@ -227,7 +227,13 @@ pub(crate) fn script_failed(script: &str, image: &str, status: &ExitStatus, tail
         help.push_str(&format!("the engine says: {error}\n"));
     }
     help.push_str(&format!("fix the {script} script or the source it builds, then build again"));
-    Error::ScriptFailed { script: script.to_owned(), code: status.code, image: image.to_owned(), help }
+    Error::ScriptFailed {
+        script: script.to_owned(),
+        code: status.code,
+        image: image.to_owned(),
+        oom_killed: status.oom_killed,
+        help,
+    }
 }
 
 /// Why feeding stdin stopped early.

@@ -41,9 +41,11 @@ pub(crate) async fn start(
     cleanup: &Cleanup,
     previous: &PreviousImage,
     host: &HostOptions,
+    labels: &std::collections::BTreeMap<String, String>,
     stall_timeout: Duration,
 ) -> Result<TarInput> {
     let spec = ContainerSpec {
+        labels: labels.clone(),
         name: Some(exec::container_name(&previous.name)),
         image: previous.id.clone(),
         // Run the script itself: no shell and no entrypoint in between, as the reference does.

@@ -99,4 +99,7 @@ pub struct BuildPlan {
     pub builder_stage: Option<String>,
     /// Paths copied out of images into the source.
     pub source_images: Vec<PlannedSourceImage>,
+    /// Labels put on every container the build creates.
+    #[serde(default)]
+    pub container_labels: BTreeMap<String, String>,
 }

@@ -209,7 +209,7 @@ impl fmt::Debug for Attachment {
     }
 }
 
-/// Progress of an image pull.
+/// Progress of an image pull (or push).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullProgress {
     /// Layer (or other object) the message is about, if any.
@@ -323,6 +323,16 @@ pub trait ContainerRuntime: Send + Sync {
         progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> Result<(), RuntimeError>;
 
+    /// Push `repository:tag` (a name the engine has) to its registry, with
+    /// credentials the runtime knows. `progress` receives the engine's
+    /// reports. Returns the digest of the manifest the registry now has under
+    /// the tag, when the engine said it.
+    async fn push_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<Option<String>, RuntimeError>;
+
     /// Create a container; returns its ID.
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
 
@@ -374,4 +384,8 @@ pub trait ContainerRuntime: Send + Sync {
     /// Running containers that carry every one of `labels` (all running
     /// containers when `labels` is empty), sorted by name.
     async fn list_containers(&self, labels: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>, RuntimeError>;
+
+    /// IDs of the containers in any state (created, running, stopped) that
+    /// carry every one of `labels`, sorted; e.g. those a killed build left.
+    async fn containers_with_labels(&self, labels: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError>;
 }

@@ -30,6 +30,13 @@ impl ContainerRuntime for FakeImages {
         self.pulls.lock().unwrap().push(image.to_owned());
         Err(RuntimeError::new(RuntimeErrorKind::NotFound, format!("manifest for {image} not found")))
     }
+    async fn push_image(
+        &self,
+        _: &str,
+        _: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<Option<String>, RuntimeError> {
+        refuse()
+    }
     async fn create_container(&self, _: &ContainerSpec) -> Result<String, RuntimeError> {
         refuse()
     }
@@ -75,6 +82,9 @@ impl ContainerRuntime for FakeImages {
         _: &ImageBuildSpec,
         _: &(dyn Fn(String) + Send + Sync),
     ) -> Result<String, RuntimeError> {
+        refuse()
+    }
+    async fn containers_with_labels(&self, _: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError> {
         refuse()
     }
     async fn list_containers(&self, _: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>, RuntimeError> {

@@ -11,8 +11,8 @@ use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageIns
 use bollard::query_parameters::{
     AttachContainerOptions, BuildImageOptions, CommitContainerOptions, ContainerArchiveInfoOptions,
     CreateContainerOptions, CreateImageOptions, DownloadFromContainerOptions, InspectContainerOptions,
-    InspectNetworkOptions, ListContainersOptions, RemoveContainerOptions, RemoveImageOptions, StartContainerOptions,
-    TagImageOptions, UploadToContainerOptions, WaitContainerOptions,
+    InspectNetworkOptions, ListContainersOptions, PushImageOptions, RemoveContainerOptions, RemoveImageOptions,
+    StartContainerOptions, TagImageOptions, UploadToContainerOptions, WaitContainerOptions,
 };
 use bollard::{ClientVersion, Docker};
 use futures::{StreamExt, TryStreamExt};
@@ -132,6 +132,23 @@ impl DockerRuntime {
     /// The API version in use, e.g. `1.41`.
     pub fn api_version(&self) -> String {
         self.version.to_string()
+    }
+
+    /// The credentials for the registry of `reference` (a credential helper may
+    /// run, so off the async threads), or why the lookup failed.
+    async fn credentials_of(
+        &self,
+        reference: &ImageReference,
+    ) -> Result<(Option<RegistryCredentials>, Option<String>), RuntimeError> {
+        let config = Arc::clone(&self.credentials);
+        let lookup_reference = reference.clone();
+        let lookup = tokio::task::spawn_blocking(move || config.credentials_for(&lookup_reference))
+            .await
+            .map_err(|e| RuntimeError::new(RuntimeErrorKind::Other, format!("the credential lookup failed: {e}")))?;
+        Ok(match lookup {
+            Ok(credentials) => (credentials, None),
+            Err(e) => (None, Some(e.to_string())),
+        })
     }
 
     /// The registry credentials read at connect time.
@@ -328,6 +345,38 @@ fn registry_auth_header(credentials: &RegistryCredentials) -> String {
     URL_SAFE.encode(serde_json::Value::Object(auth).to_string())
 }
 
+/// The digest in a push's final report (`latest: digest: sha256:… size: 527`).
+fn pushed_digest(status: &str) -> Option<String> {
+    let rest = &status[status.find("digest: ")? + "digest: ".len()..];
+    let digest = rest.split_whitespace().next()?;
+    s2i_core::reference::validate_digest(digest).ok().map(|()| digest.to_owned())
+}
+
+/// Relay the progress reports of a pull or push; its first error ends it (with
+/// a note when no credentials could be sent).
+async fn relay_progress<T>(
+    mut stream: impl futures::Stream<Item = Result<T, BollardError>> + Unpin,
+    progress: &(dyn Fn(PullProgress) + Send + Sync),
+    lookup_error: Option<&str>,
+    report: impl Fn(T) -> PullProgress,
+) -> Result<(), RuntimeError> {
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => progress(report(info)),
+            Err(e) => {
+                let mut error = runtime_error(e);
+                if let Some(lookup_error) = lookup_error
+                    && matches!(error.kind, RuntimeErrorKind::Unauthorized | RuntimeErrorKind::NotFound)
+                {
+                    error.message.push_str(&format!(" (no credentials were sent: {lookup_error})"));
+                }
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn to_u64(value: Option<i64>) -> Option<u64> {
     value.and_then(|v| u64::try_from(v).ok())
 }
@@ -377,15 +426,7 @@ impl ContainerRuntime for DockerRuntime {
     ) -> Result<(), RuntimeError> {
         let reference =
             ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
-        let config = Arc::clone(&self.credentials);
-        let lookup_reference = reference.clone();
-        let lookup = tokio::task::spawn_blocking(move || config.credentials_for(&lookup_reference))
-            .await
-            .map_err(|e| RuntimeError::new(RuntimeErrorKind::Other, format!("the credential lookup failed: {e}")))?;
-        let (credentials, lookup_error) = match lookup {
-            Ok(credentials) => (credentials, None),
-            Err(e) => (None, Some(e.to_string())),
-        };
+        let (credentials, lookup_error) = self.credentials_of(&reference).await?;
         let docker = with_modifier(&self.base, Some(&self.version), credentials.as_ref().map(registry_auth_header));
         let tag = reference
             .digest
@@ -393,30 +434,56 @@ impl ContainerRuntime for DockerRuntime {
             .or_else(|| reference.tag.clone())
             .unwrap_or_else(|| s2i_core::reference::DEFAULT_TAG.to_owned());
         let options = CreateImageOptions { from_image: Some(reference.name()), tag: Some(tag), ..Default::default() };
-        let mut stream = docker.create_image(Some(options), None, None);
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    let detail = info.progress_detail.unwrap_or_default();
-                    progress(PullProgress {
-                        id: info.id,
-                        status: info.status.unwrap_or_default(),
-                        current: to_u64(detail.current),
-                        total: to_u64(detail.total),
-                    });
-                }
-                Err(e) => {
-                    let mut error = runtime_error(e);
-                    if let Some(lookup_error) = &lookup_error
-                        && matches!(error.kind, RuntimeErrorKind::Unauthorized | RuntimeErrorKind::NotFound)
-                    {
-                        error.message.push_str(&format!(" (no credentials were sent: {lookup_error})"));
-                    }
-                    return Err(error);
-                }
+        let stream = docker.create_image(Some(options), None, None);
+        relay_progress(stream, progress, lookup_error.as_deref(), |info| {
+            let detail = info.progress_detail.unwrap_or_default();
+            PullProgress {
+                id: info.id,
+                status: info.status.unwrap_or_default(),
+                current: to_u64(detail.current),
+                total: to_u64(detail.total),
             }
+        })
+        .await
+    }
+
+    async fn push_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<Option<String>, RuntimeError> {
+        let reference =
+            ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
+        if reference.digest.is_some() {
+            return Err(RuntimeError::new(
+                RuntimeErrorKind::Rejected,
+                format!("{image} names a digest; an image is pushed by repository and tag"),
+            ));
         }
-        Ok(())
+        let (credentials, lookup_error) = self.credentials_of(&reference).await?;
+        let docker = with_modifier(&self.base, Some(&self.version), credentials.as_ref().map(registry_auth_header));
+        let options = PushImageOptions { tag: Some(reference.tag_or_default().to_owned()), ..Default::default() };
+        // Bollard sends its own (empty) auth header when given no credentials; the modifier replaces it.
+        let stream = docker.push_image(&reference.name(), Some(options), None);
+        // Docker and Podman both end with `TAG: digest: sha256:… size: N`.
+        let pushed = std::sync::Mutex::new(None);
+        let watch = |report: PullProgress| {
+            if let Some(digest) = pushed_digest(&report.status) {
+                *pushed.lock().expect("the digest lock") = Some(digest);
+            }
+            progress(report);
+        };
+        relay_progress(stream, &watch, lookup_error.as_deref(), |info| {
+            let detail = info.progress_detail.unwrap_or_default();
+            PullProgress {
+                id: None,
+                status: info.status.unwrap_or_default(),
+                current: to_u64(detail.current),
+                total: to_u64(detail.total),
+            }
+        })
+        .await?;
+        Ok(pushed.into_inner().expect("the digest lock"))
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
@@ -692,6 +759,16 @@ impl ContainerRuntime for DockerRuntime {
         containers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         Ok(containers)
     }
+
+    async fn containers_with_labels(&self, labels: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError> {
+        let wanted = labels.iter().map(|(key, value)| format!("{key}={value}")).collect();
+        let filters = HashMap::from([("label".to_owned(), wanted)]);
+        let options = ListContainersOptions { all: true, limit: None, size: false, filters: Some(filters) };
+        let listed = self.docker.list_containers(Some(options)).await.map_err(runtime_error)?;
+        let mut ids: Vec<String> = listed.into_iter().filter_map(|c| c.id).collect();
+        ids.sort();
+        Ok(ids)
+    }
 }
 
 /// `Ok(false)` for a not-found error, the error otherwise.
@@ -785,6 +862,15 @@ mod tests {
         assert_eq!(unsupported(&server, &v("1.99")).as_deref(), Some("1.24 to 1.41"));
         assert_eq!(unsupported(&server, &v("1.12")).as_deref(), Some("1.24 to 1.41"));
         assert_eq!(unsupported(&SystemVersion::default(), &v("1.99")), None, "no range, no verdict");
+    }
+
+    #[test]
+    fn the_pushed_digest_is_read_from_the_last_report() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(pushed_digest(&format!("1.0: digest: {digest} size: 527")), Some(digest.clone()));
+        assert_eq!(pushed_digest(&format!("digest: {digest}")), Some(digest));
+        assert_eq!(pushed_digest("Pushed"), None);
+        assert_eq!(pushed_digest("latest: digest: nonsense size: 1"), None);
     }
 
     #[test]

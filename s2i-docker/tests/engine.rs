@@ -414,6 +414,12 @@ async fn list_containers_finds_running_containers_by_label_with_addresses_and_po
     narrower.insert("tier".into(), "web".into());
     let listed = runtime.list_containers(&narrower).await.unwrap();
     assert_eq!(listed.iter().map(|container| container.name.as_str()).collect::<Vec<_>>(), [published.as_str()]);
+
+    // Containers in any state, by ID: the created one too.
+    let ids = runtime.containers_with_labels(&labels).await.unwrap();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    let stopped_id = common::docker(&["inspect", "--format", "{{.Id}}", &stopped], None).unwrap();
+    assert!(ids.contains(&stopped_id.trim().to_owned()), "{ids:?}");
 }
 
 /// Build `dockerfile` (with an empty context) as `tag` with the runtime.

@@ -60,20 +60,11 @@ fn fake_image(label: &str) -> FakeImage {
     FakeImage { manifest, blobs }
 }
 
-/// The ports fake registries listen on. Docker talks plain HTTP to any
-/// registry on a loopback address; Podman only to those its registries.conf
-/// marks insecure, by host and port: the one `cargo xtask podman` writes
-/// lists these (`xtask/src/podman.rs`).
-const REGISTRY_PORTS: std::ops::RangeInclusive<u16> = 38090..=38099;
-
-/// A listener on the first free port of [`REGISTRY_PORTS`].
+/// A listener for a fake registry on a free loopback port. Docker talks plain
+/// HTTP to any loopback registry; Podman to those its registries.conf marks
+/// insecure, which `cargo xtask podman` does for every port of 127.0.0.1.
 async fn registry_listener() -> TcpListener {
-    for port in REGISTRY_PORTS {
-        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
-            return listener;
-        }
-    }
-    panic!("every test registry port ({REGISTRY_PORTS:?}) on 127.0.0.1 is in use");
+    TcpListener::bind(("127.0.0.1", 0)).await.expect("a free loopback port for a test registry")
 }
 
 /// A registry that asks for basic auth, accepts `expected_auth`, and serves

@@ -5,14 +5,12 @@
 //! Everything here goes through [`s2i_core::runtime::ContainerRuntime`]; this
 //! crate never names a particular engine.
 
-use std::collections::BTreeMap;
-
 use s2i_core::reference::ImageReference;
 use s2i_core::runtime::{ContainerRuntime, ImageInfo, RuntimeError, RuntimeErrorKind};
 
 use crate::error::{Error, Result};
-use crate::store::{ObjectMeta, Resource, Store, Tx};
-use crate::streams::{self, ResolvedImage, StreamTag, StreamWrite};
+use crate::store::{ObjectMeta, Resource, Tx};
+use crate::streams::ResolvedImage;
 use crate::types::{API_VERSION, DockerConfig, DockerImageMetadata, Image, TagEvent};
 
 /// Look `name` (a pull spec or an image ID) up in the engine; `None` when the engine does not have it.
@@ -74,26 +72,6 @@ pub fn resolved_from_info(info: &ImageInfo, name: &str, fallback_repository: &st
         ..Image::default()
     };
     ResolvedImage { image, docker_image_reference: reference }
-}
-
-/// Record an image of the engine (e.g. a build result, by image ID) as the
-/// new current image of `destination`, with `annotations` as the tag's
-/// metadata overrides.
-pub async fn record_engine_image(
-    store: &Store,
-    runtime: &dyn ContainerRuntime,
-    destination: &StreamTag,
-    image: &str,
-    annotations: &BTreeMap<String, String>,
-) -> Result<StreamWrite> {
-    let repository = format!("{}/{}", destination.namespace, destination.stream);
-    let resolved = resolve_in_engine(runtime, image, &repository).await?.ok_or_else(|| Error::NotFound {
-        kind: "engine image".into(),
-        namespace: String::new(),
-        name: image.into(),
-        help: "the container engine does not have this image; build it or pull it first".into(),
-    })?;
-    store.write(|tx| streams::record_image(tx, destination, &resolved, annotations))
 }
 
 /// What following one tag change in the engine did.

@@ -176,6 +176,37 @@ pub enum Error {
         /// What to do.
         help: String,
     },
+
+    /// A setting of a build object that the local build cannot honour.
+    #[error("{kind} {name:?}: {field}: {message}")]
+    #[diagnostic(code(s2i::build::unsupported), help("{help}"))]
+    Unsupported {
+        /// The object's kind, e.g. `BuildConfig`.
+        kind: String,
+        /// The object's name.
+        name: String,
+        /// The field, e.g. `spec.strategy.dockerStrategy`.
+        field: String,
+        /// What s2i cannot do.
+        message: String,
+        /// What to do instead.
+        help: String,
+    },
+
+    /// A file of the store directory (a build log, a binary input) could not be read or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    #[diagnostic(code(s2i::build::io), help("{help}"))]
+    Io {
+        /// What was attempted.
+        action: String,
+        /// The file or directory.
+        path: PathBuf,
+        /// What to do.
+        help: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Results of this crate.

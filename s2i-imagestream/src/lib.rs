@@ -16,6 +16,9 @@
 //! - [`mirror`] — the event consumer that makes engine and registry tags
 //!   follow the streams.
 //! - [`operations`] — the user's operations end to end ([`operations::ImageStreams`]).
+//! - [`builds`] — BuildConfigs and Builds: declared builds run on the local
+//!   engine through `s2i-core`, started by hand or by ImageChange and
+//!   ConfigChange triggers that follow the event log.
 //!
 //! # Example
 //!
@@ -56,6 +59,7 @@
 //! }
 //! ```
 
+pub mod builds;
 pub mod engine;
 pub mod error;
 pub mod history;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use s2i_core::reference::ImageReference;
 
-use crate::engine::{record_engine_image, resolve_in_engine};
+use crate::engine::resolve_in_engine;
 use crate::error::{Error, Result};
 use crate::mirror::{EngineAccess, MirrorReport, follow_tag_changes};
 use crate::registry::RegistryClient;
@@ -54,6 +54,7 @@ pub struct ImageStreams<'a> {
     store: &'a Store,
     engine: EngineAccess<'a>,
     registry: &'a RegistryClient,
+    triggers: bool,
 }
 
 impl std::fmt::Debug for ImageStreams<'_> {
@@ -65,7 +66,29 @@ impl std::fmt::Debug for ImageStreams<'_> {
 impl<'a> ImageStreams<'a> {
     /// Operations on `store`, following tag changes in `engine` and `registry`.
     pub fn new(store: &'a Store, engine: EngineAccess<'a>, registry: &'a RegistryClient) -> Self {
-        Self { store, engine, registry }
+        Self { store, engine, registry, triggers: true }
+    }
+
+    /// With `false` (`--no-triggers`), the tag changes of these operations
+    /// start no build: the BuildConfigs watching a changed tag record its new
+    /// image as seen, in the transaction of the change
+    /// ([`crate::builds::triggers::suppress_since`]).
+    pub fn with_triggers(mut self, triggers: bool) -> Self {
+        self.triggers = triggers;
+        self
+    }
+
+    /// A write transaction of an operation: `write`, then (with triggers off)
+    /// the suppression of the triggers of the tag changes it made.
+    fn write<T>(&self, mut write: impl FnMut(&crate::store::Tx<'_>) -> Result<T>) -> Result<T> {
+        self.store.write(|tx| {
+            let before = tx.last_seq()?;
+            let value = write(tx)?;
+            if !self.triggers {
+                crate::builds::triggers::suppress_since(tx, before)?;
+            }
+            Ok(value)
+        })
     }
 
     /// The store.
@@ -125,7 +148,7 @@ impl<'a> ImageStreams<'a> {
                 imports.insert(destination.clone(), result);
             }
         }
-        let outcomes = self.store.write(|tx| streams::tag(tx, request, &imports))?;
+        let outcomes = self.write(|tx| streams::tag(tx, request, &imports))?;
         Ok(self.finish(outcomes).await)
     }
 
@@ -201,7 +224,7 @@ impl<'a> ImageStreams<'a> {
             reference_policy: TagReferencePolicy { kind: reference_policy },
         };
         let imports = BTreeMap::from([(destination.tag.clone(), result)]);
-        let write = self.store.write(|tx| {
+        let write = self.write(|tx| {
             let mut stream: ImageStream = tx
                 .get_as(&destination.namespace, &destination.stream)?
                 .unwrap_or_else(|| ImageStream::new(&destination.namespace, &destination.stream));
@@ -217,7 +240,7 @@ impl<'a> ImageStreams<'a> {
     /// then import the tags that need it.
     pub async fn apply_stream(&self, stream: ImageStream) -> Result<Outcome<StreamWrite>> {
         let empty = BTreeMap::new();
-        let mut write = self.store.write(|tx| write_stream(tx, stream.clone(), &empty))?;
+        let mut write = self.write(|tx| write_stream(tx, stream.clone(), &empty))?;
         write.pending_imports.clear();
         let failures = self.import_pending(&write.stream.metadata.namespace, &write.stream.metadata.name).await?;
         write.failed_imports.extend(failures);
@@ -248,7 +271,7 @@ impl<'a> ImageStreams<'a> {
                 .unwrap_or_else(|| IMPORT_MODE_LEGACY.into());
             let result = self.resolve_source(&import.from, &destination, import.insecure, &mode).await?;
             if let Some(recorded) =
-                self.store.write(|tx| streams::record_import(tx, &destination, import.generation, &result))?
+                self.write(|tx| streams::record_import(tx, &destination, import.generation, &result))?
             {
                 failures.extend(recorded.failed_imports);
             }
@@ -300,7 +323,41 @@ impl<'a> ImageStreams<'a> {
             message: why.clone(),
             help: "start the container engine (e.g. `cargo xtask docker`)".into(),
         })?;
-        let write = record_engine_image(self.store, *runtime, destination, image, labels).await?;
+        let repository = format!("{}/{}", destination.namespace, destination.stream);
+        let resolved = resolve_in_engine(*runtime, image, &repository).await?.ok_or_else(|| Error::NotFound {
+            kind: "engine image".into(),
+            namespace: String::new(),
+            name: image.into(),
+            help: "the container engine does not have this image; build it or pull it first".into(),
+        })?;
+        let write = self.write(|tx| streams::record_image(tx, destination, &resolved, labels))?;
+        Ok(self.finish(write).await)
+    }
+
+    /// Record an image pushed to the registry of `destination`'s stream (the
+    /// push path of a build whose output stream keeps its images in a
+    /// registry): its manifest is resolved there, then recorded as the tag's
+    /// new current image.
+    pub async fn record_pushed(
+        &self,
+        destination: &StreamTag,
+        pull_spec: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Outcome<StreamWrite>> {
+        let stream: Option<ImageStream> =
+            self.store.read(|tx| tx.get_as(&destination.namespace, &destination.stream))?;
+        let insecure = stream
+            .as_ref()
+            .and_then(|s| s.metadata.annotations.get(crate::types::INSECURE_REPOSITORY_ANNOTATION))
+            .is_some_and(|v| v == "true");
+        let registry = self.registry;
+        let resolved = tokio::task::block_in_place(|| registry.import(pull_spec, insecure, IMPORT_MODE_LEGACY))
+            .map_err(|e| Error::Registry {
+                operation: format!("resolve the pushed image {pull_spec}"),
+                message: e.to_string(),
+                help: "check that the registry is reachable and that the push succeeded".into(),
+            })?;
+        let write = self.write(|tx| streams::record_image(tx, destination, &resolved, labels))?;
         Ok(self.finish(write).await)
     }
 }

@@ -10,9 +10,11 @@
 //!   sandboxes (like the one CI runs in) refuse that: every container then
 //!   fails with `error setting rlimit … operation not permitted`.
 //! - `registries.conf` (`CONTAINERS_REGISTRIES_CONF`) resolves no short names
-//!   on the network and marks the loopback ports of the test registries
-//!   ([`TEST_REGISTRY_PORTS`]) insecure: Docker talks plain HTTP to any
-//!   loopback registry, Podman only to those it is told about.
+//!   on the network and marks the loopback registries ([`LOOPBACK_REGISTRIES`])
+//!   insecure: Docker talks plain HTTP to any loopback registry, Podman only
+//!   to those it is told about. A `location` without a port matches every port
+//!   of that host in Podman's prefix matching, so the tests' registries may
+//!   listen on any free port.
 //!
 //! Like `cargo xtask docker`, a started service runs on in its own process
 //! group, logging to a file; its pid is kept in `target/podman/service.pid`
@@ -20,7 +22,6 @@
 //! one that CI stops when its Podman step ends.
 
 use std::io::Write;
-use std::ops::RangeInclusive;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,9 +35,9 @@ use crate::{cmd, docker, http, workspace};
 pub(crate) const SOCKET: &str = "/run/s2i-podman/podman.sock";
 /// [`SOCKET`] as a `DOCKER_HOST`.
 pub(crate) const HOST: &str = "unix:///run/s2i-podman/podman.sock";
-/// The ports s2i-docker's pull tests run their fake registries on
-/// (`REGISTRY_PORTS` in `s2i-docker/tests/pull.rs`).
-const TEST_REGISTRY_PORTS: RangeInclusive<u16> = 38090..=38099;
+/// The hosts whose registries (on any port) Podman may reach over plain
+/// HTTP, as Docker does for loopback registries.
+const LOOPBACK_REGISTRIES: &[&str] = &["127.0.0.1", "localhost"];
 /// Limits of the containers the service starts: what the sandbox allows.
 const ULIMITS: &[&str] = &["nofile=4096:4096", "nproc=4096:4096"];
 
@@ -224,9 +225,10 @@ fn registries_conf() -> String {
          # Short names are never looked up on the network.\n\
          unqualified-search-registries = []\n",
     );
-    for port in TEST_REGISTRY_PORTS {
+    for host in LOOPBACK_REGISTRIES {
         text.push_str(&format!(
-            "\n# s2i-docker's pull tests: a plain-HTTP registry.\n[[registry]]\nlocation = \"127.0.0.1:{port}\"\ninsecure = true\n"
+            "\n# Loopback registries on any port (the tests' ones): plain HTTP, as Docker allows.\n\
+             [[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
         ));
     }
     text
@@ -246,7 +248,7 @@ mod tests {
         let conf = containers_conf();
         assert!(conf.contains(r#"default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]"#), "{conf}");
         let registries = registries_conf();
-        assert_eq!(registries.matches("[[registry]]").count(), TEST_REGISTRY_PORTS.count());
-        assert!(registries.contains("location = \"127.0.0.1:38090\"\ninsecure = true"), "{registries}");
+        assert_eq!(registries.matches("[[registry]]").count(), LOOPBACK_REGISTRIES.len());
+        assert!(registries.contains("location = \"127.0.0.1\"\ninsecure = true"), "{registries}");
     }
 }

@@ -21,15 +21,15 @@ use crate::cli::{GlobalArgs, ImportImageArgs, TagArgs};
 
 const GROUP: &str = "image.openshift.io";
 
-fn to_value<T: serde::Serialize>(object: &T) -> Value {
+pub(super) fn to_value<T: serde::Serialize>(object: &T) -> Value {
     serde_json::to_value(object).expect("objects are plain data")
 }
 
-fn typed<T: for<'de> Deserialize<'de> + Default>(value: &Value) -> T {
+pub(super) fn typed<T: for<'de> Deserialize<'de> + Default>(value: &Value) -> T {
     serde_json::from_value(value.clone()).unwrap_or_default()
 }
 
-fn or_none(text: &str) -> String {
+pub(super) fn or_none(text: &str) -> String {
     if text.is_empty() { "<none>".into() } else { text.to_owned() }
 }
 
@@ -496,6 +496,7 @@ pub(super) async fn tag(global: &GlobalArgs, args: TagArgs) -> Result<i32, Failu
         println!("{}", outcome.message);
         code = code.max(report_failed_imports(&outcome.write));
     }
+    super::builds::after_tag_changes(&session).await?;
     mirrored?;
     Ok(code)
 }
@@ -520,6 +521,7 @@ pub(super) async fn import_image(global: &GlobalArgs, args: ImportImageArgs) -> 
         println!("imagestream.{GROUP}/{} imported", write.stream.metadata.name);
         println!("{}:{tag} -> {current}", write.stream.metadata.name);
     }
+    super::builds::after_tag_changes(&session).await?;
     mirrored?;
     Ok(code)
 }
@@ -533,6 +535,7 @@ pub(super) async fn record_build(
 ) -> Result<String, Failure> {
     let outcome = session.image_streams().record_build(destination, image_id, labels).await?;
     let (write, mirrored) = session.report(outcome);
+    super::builds::after_tag_changes(session).await?;
     mirrored?;
     let current = write.stream.latest(&destination.tag).map(|i| i.docker_image_reference.clone()).unwrap_or_default();
     Ok(format!("Recorded {current} as {}", destination.display_from(&session.context.namespace)))

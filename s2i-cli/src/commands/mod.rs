@@ -1,6 +1,7 @@
 //! The commands: turn flags into library options, run, render the outcome.
 
 mod build;
+mod builds;
 mod create;
 mod imagestream;
 pub(crate) mod objects;
@@ -89,6 +90,11 @@ pub(crate) async fn run(cli: Cli) -> i32 {
         Command::Apply(args) => objects::apply(&cli.global, args).await,
         Command::Tag(args) => imagestream::tag(&cli.global, args).await,
         Command::ImportImage(args) => imagestream::import_image(&cli.global, args).await,
+        Command::StartBuild(args) => builds::start_build(&cli.global, args).await,
+        Command::CancelBuild(args) => builds::cancel_build(&cli.global, args).await,
+        Command::Logs(args) => builds::logs(&cli.global, args).await,
+        Command::Controller(args) => builds::controller(&cli.global, args).await,
+        Command::RunBuild(args) => builds::run_build(&cli.global, args).await,
         Command::Store(command) => session::store_command(&cli.global, command),
         Command::Version => {
             println!("s2i v{}", env!("CARGO_PKG_VERSION"));

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::session::{Context, Session};
-use super::{Failure, imagestream, route, service};
+use super::{Failure, builds, imagestream, route, service};
 use crate::cli::{ApplyArgs, DeleteArgs, DescribeArgs, GetArgs, GlobalArgs, OutputFormat};
 
 /// A future a kind's hook returns.
@@ -98,26 +98,31 @@ pub(crate) const KINDS: &[&Kind] = &[
     &imagestream::IMAGE,
     &route::ROUTE,
     &service::SERVICE,
+    &builds::BUILD_CONFIG,
+    &builds::BUILD,
 ];
 
 pub(crate) const GET_HELP: &str = "\
 Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images,
-routes (route), services (svc).
+routes (route), services (svc), buildconfigs (bc), builds.
 
 Examples:
   s2i get is
   s2i get istag app:prod -o yaml
   s2i get routes -A
-  s2i get svc web -o yaml";
+  s2i get svc web -o yaml
+  s2i get bc
+  s2i get builds";
 
-pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc).";
+pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), buildconfigs (bc), builds.";
 
 pub(crate) const APPLY_HELP: &str = "\
 Documents are separated by `---`; a `kind: List` document applies its items. All documents are checked
 before anything is written, and written in one transaction.
 
 Example:
-  s2i apply -f streams.yaml -f app.yaml";
+  s2i apply -f streams.yaml -f app.yaml
+  s2i apply -f pipeline.yaml --no-triggers   # declare build configs without starting builds";
 
 /// Find a kind by any of its names (`ImageStream`, `imagestream`, `imagestreams`, `is`, `imagestreams.image.openshift.io`).
 pub(crate) fn find_kind(name: &str) -> Result<&'static Kind, Failure> {
@@ -166,6 +171,7 @@ fn namespace_of<'a>(kind: &Kind, context: &'a Context) -> &'a str {
 pub(crate) fn get(global: &GlobalArgs, args: GetArgs) -> Result<i32, Failure> {
     let kind = find_kind(&args.kind)?;
     let context = Context::open(global)?;
+    builds::refresh_for(&context, kind.name)?;
     let namespace = namespace_of(kind, &context).to_owned();
     let mut code = 0;
     let objects: Vec<Value> = if args.names.is_empty() {
@@ -275,6 +281,7 @@ fn table(kind: &Kind, objects: &[Value], with_namespace: bool) -> String {
 pub(crate) fn describe(global: &GlobalArgs, args: DescribeArgs) -> Result<i32, Failure> {
     let kind = find_kind(&args.kind)?;
     let context = Context::open(global)?;
+    builds::refresh_for(&context, kind.name)?;
     let namespace = namespace_of(kind, &context).to_owned();
     let mut texts = Vec::new();
     for name in &args.names {
@@ -467,13 +474,18 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
     }
     let session = Session::open(global, None).await?;
     let applied: Vec<(&'static Kind, Applied)> = session.context.store.write(|tx| {
-        documents
+        let before = tx.last_seq()?;
+        let applied = documents
             .iter()
             .map(|document| {
                 let ops = document.kind.apply.as_ref().expect("only appliable kinds are parsed");
                 (ops.write)(tx, document.value.clone()).map(|applied| (document.kind, applied))
             })
-            .collect::<LibResult<Vec<_>>>()
+            .collect::<LibResult<Vec<_>>>()?;
+        if global.no_triggers {
+            s2i_imagestream::builds::triggers::suppress_since(tx, before)?;
+        }
+        Ok::<_, s2i_imagestream::Error>(applied)
     })?;
     for (kind, applied) in &applied {
         println!("{}/{} {}", qualified_kind(kind), applied.name, applied.verb);
@@ -490,5 +502,6 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
             code = 1;
         }
     }
+    builds::after_tag_changes(&session).await?;
     Ok(code)
 }

@@ -21,6 +21,10 @@ pub(crate) struct Context {
     pub(crate) store: Store,
     pub(crate) namespace: String,
     pub(crate) loglevel: u8,
+    /// `--no-triggers`.
+    pub(crate) no_triggers: bool,
+    /// The global options, for the processes a command starts (build workers).
+    pub(crate) global: GlobalArgs,
 }
 
 impl Context {
@@ -28,7 +32,13 @@ impl Context {
     pub(crate) fn open(global: &GlobalArgs) -> Result<Self, Failure> {
         s2i_imagestream::store::validate_namespace(&global.namespace)?;
         let dir = store_dir(global)?;
-        Ok(Self { store: Store::open(&dir)?, namespace: global.namespace.clone(), loglevel: global.loglevel })
+        Ok(Self {
+            store: Store::open(&dir)?,
+            namespace: global.namespace.clone(),
+            loglevel: global.loglevel,
+            no_triggers: global.no_triggers,
+            global: global.clone(),
+        })
     }
 }
 
@@ -73,7 +83,28 @@ impl Session {
             Ok(runtime) => Ok(runtime.as_ref()),
             Err(why) => Err(why.clone()),
         };
-        ImageStreams::new(&self.context.store, engine, &self.registry)
+        ImageStreams::new(&self.context.store, engine, &self.registry).with_triggers(!self.context.no_triggers)
+    }
+
+    /// The engine, or the failure of a command that needs it.
+    pub(crate) fn runtime(&self) -> Result<Arc<dyn ContainerRuntime>, Failure> {
+        match &self.runtime {
+            Ok(runtime) => Ok(runtime.clone()),
+            Err(why) => Err(Failure::message(
+                format!("the container engine cannot be reached: {why}"),
+                "start it (e.g. `cargo xtask docker`), or point DOCKER_HOST or --url at a running one".into(),
+            )),
+        }
+    }
+
+    /// The engine when it can be reached.
+    pub(crate) fn runtime_if_reachable(&self) -> Option<&dyn ContainerRuntime> {
+        self.runtime.as_ref().ok().map(|r| r.as_ref())
+    }
+
+    /// The registry client (Docker's credentials).
+    pub(crate) fn registry(&self) -> &RegistryClient {
+        &self.registry
     }
 
     /// Print what following the tag changes did (warnings always, the rest with

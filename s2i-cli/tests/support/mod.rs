@@ -261,6 +261,34 @@ pub fn inspect(image: &str) -> serde_json::Value {
     list.remove(0)
 }
 
+/// How an image stream names an engine image tagged into it (`s2i tag
+/// --source=docker IMAGE`): `(image name, pull spec)`. That is the engine's
+/// digest of the image in IMAGE's repository when it has one (Docker after a
+/// pull or push; Podman for every image, as it keeps a manifest for each),
+/// else the image ID, pulled from `fallback_repository`.
+pub fn stream_identity(image: &str, fallback_repository: &str) -> (String, String) {
+    let info = inspect(image);
+    let familiar = |name: &str| {
+        let name = name.strip_prefix("docker.io/").unwrap_or(name);
+        name.strip_prefix("library/").unwrap_or(name).to_owned()
+    };
+    let repository = match image.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => repository,
+        _ => image,
+    };
+    let digests = info["RepoDigests"].as_array().cloned().unwrap_or_default();
+    let digest = digests.iter().filter_map(|entry| entry.as_str()?.split_once('@')).find_map(|(name, digest)| {
+        (familiar(name) == familiar(repository)).then(|| (familiar(name), digest.to_owned()))
+    });
+    match digest {
+        Some((name, digest)) => (digest.clone(), format!("{name}@{digest}")),
+        None => {
+            let id = info["Id"].as_str().expect("an image ID").to_owned();
+            (id.clone(), format!("{fallback_repository}@{id}"))
+        }
+    }
+}
+
 /// The labels of an image.
 pub fn labels(image: &str) -> serde_json::Map<String, serde_json::Value> {
     inspect(image)["Config"]["Labels"].as_object().cloned().unwrap_or_default()
@@ -389,7 +417,18 @@ impl Namespace {
 
     /// The engine tags under this namespace, sorted, as `repo:tag`.
     pub fn engine_tags(&self) -> Vec<String> {
-        let out = docker_ok(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+        // Podman fails a listing while another process removes an image: ask again.
+        let args = ["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"];
+        let mut listed = docker(&args);
+        for _ in 0..5 {
+            if listed.status.success() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            listed = docker(&args);
+        }
+        assert!(listed.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&listed.stderr));
+        let out = String::from_utf8_lossy(&listed.stdout).into_owned();
         let prefix = format!("{}/", self.0);
         let mut tags: Vec<String> = out.lines().filter(|l| l.starts_with(&prefix)).map(str::to_owned).collect();
         tags.sort();
@@ -438,8 +477,9 @@ pub fn free_port() -> u16 {
 }
 
 /// A `docker-registry` (Debian's distribution 2.8) serving 127.0.0.1:PORT from
-/// a temp dir, with deletes enabled; killed when dropped. Fails (never skips)
-/// when the program is missing.
+/// a temp dir, with deletes enabled; killed when dropped. Engines push to it
+/// too: Docker talks plain HTTP to loopback registries, and `cargo xtask
+/// podman` tells Podman to. Fails (never skips) when the program is missing.
 pub struct Registry {
     /// `127.0.0.1:PORT`.
     pub host: String,
@@ -467,6 +507,10 @@ impl Registry {
     }
 
     fn start_with_auth(htpasswd: Option<&str>, tokens: Option<&TokenServer>) -> Self {
+        Self::start_on(htpasswd, tokens, free_port())
+    }
+
+    fn start_on(htpasswd: Option<&str>, tokens: Option<&TokenServer>, port: u16) -> Self {
         let program = "docker-registry";
         let found = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
@@ -476,7 +520,6 @@ impl Registry {
             "{program} is not installed: install it with `cargo xtask packages` (Debian package docker-registry)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let mut config = format!(
             "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
@@ -529,10 +572,11 @@ impl Registry {
         (status, head.to_owned(), body.to_owned())
     }
 
-    /// The manifest digest of `repo:tag` (Docker v2 manifests), if the tag exists.
+    /// The manifest digest of `repo:tag` (Docker's or OCI's, as the engine pushed it), if the tag exists.
     pub fn digest_of(&self, repo: &str, tag: &str) -> Option<String> {
-        let (status, head, _) =
-            self.get(&format!("/v2/{repo}/manifests/{tag}"), "application/vnd.docker.distribution.manifest.v2+json");
+        // Docker pushes Docker manifests, Podman OCI ones.
+        let accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+        let (status, head, _) = self.get(&format!("/v2/{repo}/manifests/{tag}"), accept);
         if status != 200 {
             return None;
         }

@@ -1,0 +1,298 @@
+//! Who runs a build, and noticing when that process is gone.
+//!
+//! A build is run by one process, its *executor*: `s2i start-build --wait`
+//! itself, or the detached worker `s2i start-build` launches. The executor
+//! writes who it is into the build's [`keys::EXECUTOR`] annotation
+//! (`pid=… host=… boot=… start=…`, the start being the process's start time
+//! in clock ticks since boot, so a reused pid is told apart) and refreshes
+//! [`keys::HEARTBEAT`] while it works.
+//!
+//! [`reap`] finds the queued or running builds whose executor is gone and
+//! marks them `Error` with reason `BuildPodDeleted` — locally the "pod" is
+//! that process. On the same machine the process table decides at once; for
+//! an executor on another host (a store on a shared disk) a heartbeat older
+//! than [`HEARTBEAT_STALE`] does. A build that never got an executor (the
+//! process that created it died before starting one) is marked `Error` with
+//! reason `CannotCreateBuildPod` after [`START_GRACE`].
+
+use std::time::Duration;
+
+use super::generator::set_phase;
+use super::types::*;
+use crate::error::{Error, Result};
+use crate::store::{Resource, Tx};
+
+/// How often an executor refreshes its heartbeat.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+/// A heartbeat older than this means the executor is gone (when its process cannot be checked).
+pub const HEARTBEAT_STALE: Duration = Duration::from_secs(60);
+/// How long a new build may wait for its executor to register.
+pub const START_GRACE: Duration = Duration::from_secs(30);
+
+/// The identity of an executor process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executor {
+    /// Process ID.
+    pub pid: u32,
+    /// Host name.
+    pub host: String,
+    /// The kernel's boot ID (empty when unknown).
+    pub boot: String,
+    /// Start time of the process, in clock ticks since boot (0 when unknown).
+    pub start: u64,
+}
+
+fn read_trimmed(path: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// The start time (field 22 of `/proc/PID/stat`) and whether the process is a zombie.
+fn process_stat(pid: u32) -> Option<(u64, bool)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = *fields.first()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((start, state == "Z"))
+}
+
+fn host_name() -> String {
+    read_trimmed("/proc/sys/kernel/hostname")
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "localhost".into())
+}
+
+impl Executor {
+    /// This process.
+    pub fn current() -> Self {
+        let pid = std::process::id();
+        Self {
+            pid,
+            host: host_name(),
+            boot: read_trimmed("/proc/sys/kernel/random/boot_id").unwrap_or_default(),
+            start: process_stat(pid).map_or(0, |(start, _)| start),
+        }
+    }
+
+    /// As written in the annotation.
+    pub fn to_annotation(&self) -> String {
+        format!("pid={} host={} boot={} start={}", self.pid, self.host, self.boot, self.start)
+    }
+
+    /// Read the annotation back.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut executor = Self { pid: 0, host: String::new(), boot: String::new(), start: 0 };
+        for word in text.split_whitespace() {
+            let (key, value) = word.split_once('=')?;
+            match key {
+                "pid" => executor.pid = value.parse().ok()?,
+                "host" => executor.host = value.to_owned(),
+                "boot" => executor.boot = value.to_owned(),
+                "start" => executor.start = value.parse().ok()?,
+                _ => {}
+            }
+        }
+        (executor.pid != 0).then_some(executor)
+    }
+
+    /// The executor recorded on a build, if any.
+    pub fn of(build: &Build) -> Option<Self> {
+        build.metadata.annotations.get(keys::EXECUTOR).and_then(|text| Self::parse(text))
+    }
+
+    /// Whether this process still runs; `None` when this machine cannot tell
+    /// (another host, or no `/proc`).
+    pub fn is_running_here(&self) -> Option<bool> {
+        let here = Self::current();
+        if self.host != here.host || self.boot.is_empty() || here.start == 0 {
+            return None;
+        }
+        if self.boot != here.boot {
+            // The machine restarted since: every process of that boot is gone.
+            return Some(false);
+        }
+        Some(match process_stat(self.pid) {
+            Some((start, zombie)) => start == self.start && !zombie,
+            None => false,
+        })
+    }
+
+    /// Whether this is the current process.
+    pub fn is_me(&self) -> bool {
+        let here = Self::current();
+        self.pid == here.pid && self.host == here.host && self.start == here.start
+    }
+}
+
+/// Seconds between an RFC 3339 time and `now` (RFC 3339); `None` when either does not parse.
+fn age(time: &str, now: &str) -> Option<Duration> {
+    let (Ok(then), Ok(now)) = (time.parse::<jiff::Timestamp>(), now.parse::<jiff::Timestamp>()) else { return None };
+    Some(Duration::from_secs(now.duration_since(then).as_secs().max(0) as u64))
+}
+
+/// Why an active build has no live executor, or `None` when it has one.
+pub fn orphaned(build: &Build, now: &str) -> Option<(&'static str, String)> {
+    if build.is_terminal() {
+        return None;
+    }
+    match Executor::of(build) {
+        Some(executor) => {
+            let alive = match executor.is_running_here() {
+                Some(alive) => alive,
+                None => {
+                    let beat = build
+                        .metadata
+                        .annotations
+                        .get(keys::HEARTBEAT)
+                        .or(build.metadata.creation_timestamp.as_ref())
+                        .and_then(|t| age(t, now));
+                    beat.is_none_or(|age| age < HEARTBEAT_STALE)
+                }
+            };
+            (!alive).then(|| {
+                (
+                    reasons::BUILD_POD_DELETED,
+                    format!(
+                        "The s2i process that ran this build (pid {} on {}) exited before the build completed.",
+                        executor.pid, executor.host
+                    ),
+                )
+            })
+        }
+        None => {
+            let waited = build.metadata.creation_timestamp.as_deref().and_then(|t| age(t, now));
+            waited.is_some_and(|w| w > START_GRACE).then(|| {
+                let (reason, message) = reasons::CANNOT_CREATE_BUILD_POD;
+                (reason, format!("{message} No s2i process started to run this build."))
+            })
+        }
+    }
+}
+
+/// A build [`reap`] marked `Error`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reaped {
+    /// The build as stored now.
+    pub build: Build,
+    /// Its executor, when it had one.
+    pub executor: Option<Executor>,
+}
+
+/// Mark every queued or running build without a live executor `Error` (see
+/// the module doc). The builds of `namespace`, or of every namespace when `None`.
+pub fn reap(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Reaped>> {
+    let now = tx.now().to_owned();
+    let mut reaped = Vec::new();
+    for mut build in tx.list_as::<Build>(namespace)? {
+        let Some((reason, message)) = orphaned(&build, &now) else { continue };
+        let executor = Executor::of(&build);
+        set_phase(&mut build, phase::ERROR, reason, &message, &now)?;
+        let stored = tx.update_as(&build)?;
+        reaped.push(Reaped { build: stored, executor });
+    }
+    Ok(reaped)
+}
+
+/// After [`reap`]: say in each build's log what happened, and remove the
+/// containers its process left (they carry [`keys::CONTAINER_LABEL`]).
+/// Returns warnings for containers that could not be removed.
+pub async fn clean_up_reaped(
+    store_dir: &std::path::Path,
+    runtime: Option<&dyn s2i_core::runtime::ContainerRuntime>,
+    reaped: &[Reaped],
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for one in reaped {
+        let build = &one.build;
+        let (namespace, name) = (&build.metadata.namespace, &build.metadata.name);
+        if let Ok(log) = super::logs::BuildLog::open(&super::logs::log_path(store_dir, namespace, name), 0) {
+            log.line(&format!("error: {}", build.status.message));
+            log.line(&format!("==> {} {}", build.status.phase, build.status.reason));
+        }
+        let _ = std::fs::remove_dir_all(super::logs::input_path(store_dir, namespace, name));
+        let Some(runtime) = runtime else { continue };
+        let labels =
+            std::collections::BTreeMap::from([(keys::CONTAINER_LABEL.to_owned(), format!("{namespace}/{name}"))]);
+        match runtime.containers_with_labels(&labels).await {
+            Ok(containers) => {
+                for container in containers {
+                    if let Err(e) = runtime.remove_container(&container).await {
+                        warnings.push(format!("cannot remove container {container} of build {name}: {e}"));
+                    }
+                }
+            }
+            Err(e) => warnings.push(format!("cannot list the containers of build {name}: {e}")),
+        }
+    }
+    warnings
+}
+
+/// Record `me` as the executor of a build, unless another live process is
+/// (see [`super::run::Runner::run`]). A process that will run a queued build
+/// later (the builds a foreground chain triggers) registers at once, so that
+/// the build is not taken for one whose executor never started.
+pub fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Result<Build> {
+    let mut build: Build = tx.get_as(namespace, name)?.ok_or_else(|| Error::NotFound {
+        kind: Build::KIND.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+        help: format!("list the builds with `s2i get builds --namespace {namespace}`"),
+    })?;
+    if build.is_terminal() {
+        return Ok(build);
+    }
+    if let Some(other) = Executor::of(&build)
+        && !other.is_me()
+    {
+        return Err(Error::InvalidRequest {
+            message: format!(
+                "build {namespace}/{name} is already run by another s2i process (pid {} on {})",
+                other.pid, other.host
+            ),
+            help: format!("follow it with `s2i logs build/{name} --follow`"),
+        });
+    }
+    build.metadata.annotations.insert(keys::EXECUTOR.into(), me.to_annotation());
+    build.metadata.annotations.insert(keys::HEARTBEAT.into(), crate::store::now_timestamp());
+    tx.update_as(&build)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_annotation_round_trips() {
+        let me = Executor::current();
+        assert_eq!(Executor::parse(&me.to_annotation()), Some(me.clone()));
+        assert!(me.is_me());
+        assert_eq!(me.is_running_here(), Some(true), "{me:?}");
+        let gone = Executor { pid: u32::MAX - 1, ..me.clone() };
+        assert_eq!(gone.is_running_here(), Some(false));
+        let reused = Executor { start: me.start + 1, ..me.clone() };
+        assert_eq!(reused.is_running_here(), Some(false), "a reused pid is another process");
+        let elsewhere = Executor { host: "elsewhere".into(), ..me };
+        assert_eq!(elsewhere.is_running_here(), None);
+        assert_eq!(Executor::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn orphans_by_heartbeat_and_grace() {
+        let now = "2026-01-01T00:10:00Z";
+        let mut build = Build::default();
+        build.status.phase = phase::RUNNING.into();
+        build.metadata.creation_timestamp = Some("2026-01-01T00:00:00Z".into());
+        assert_eq!(orphaned(&build, now).unwrap().0, "CannotCreateBuildPod");
+        build.metadata.creation_timestamp = Some("2026-01-01T00:09:59Z".into());
+        assert_eq!(orphaned(&build, now), None, "inside the grace period");
+        let remote = Executor { pid: 1, host: "elsewhere".into(), boot: "b".into(), start: 1 };
+        build.metadata.annotations.insert(keys::EXECUTOR.into(), remote.to_annotation());
+        build.metadata.annotations.insert(keys::HEARTBEAT.into(), "2026-01-01T00:09:30Z".into());
+        assert_eq!(orphaned(&build, now), None, "a fresh heartbeat");
+        build.metadata.annotations.insert(keys::HEARTBEAT.into(), "2026-01-01T00:05:00Z".into());
+        assert_eq!(orphaned(&build, now).unwrap().0, "BuildPodDeleted");
+        build.status.phase = phase::COMPLETE.into();
+        assert_eq!(orphaned(&build, now), None, "finished builds are left alone");
+    }
+}

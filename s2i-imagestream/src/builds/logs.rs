@@ -1,0 +1,367 @@
+//! Build logs: one file per build, `<store>/logs/<namespace>/<build>.log`,
+//! holding s2i's progress lines and everything the build containers print
+//! (stdout and stderr, merged as a pod's log is). [`BuildLog`] is the event
+//! sink an executor writes through; it also times the OpenShift stages of the
+//! build from the engine's events. [`follow`] copies a log to a writer and,
+//! while the build runs, what is appended to it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use s2i_core::events::{BuildEvent, EventSink, Level, Stage};
+
+use super::types::{Build, StageInfo, StepInfo, phase};
+use crate::error::{Error, Result};
+use crate::store::{Store, now_timestamp};
+
+/// How many lines `status.logSnippet` keeps.
+pub const SNIPPET_LINES: usize = 5;
+
+/// The log file of a build.
+pub fn log_path(store_dir: &Path, namespace: &str, build: &str) -> PathBuf {
+    store_dir.join("logs").join(namespace).join(format!("{build}.log"))
+}
+
+/// The directory holding the binary input of a build (`--from-dir`, `--from-file`).
+pub fn input_path(store_dir: &Path, namespace: &str, build: &str) -> PathBuf {
+    store_dir.join("inputs").join(namespace).join(build)
+}
+
+/// Remove what a build left in the store directory (its log and binary input).
+pub fn remove_files(store_dir: &Path, namespace: &str, build: &str) {
+    let _ = std::fs::remove_file(log_path(store_dir, namespace, build));
+    let _ = std::fs::remove_dir_all(input_path(store_dir, namespace, build));
+}
+
+fn io_error(action: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        action: action.into(),
+        path: path.to_owned(),
+        help: "check that the store directory is writable (--store DIR or S2I_STORE)".into(),
+        source: e,
+    }
+}
+
+/// Open a build's log for appending, creating it (and its directory) when needed.
+pub fn open_append(path: &Path) -> Result<File> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_error("create", parent, e))?;
+    }
+    OpenOptions::new().create(true).append(true).open(path).map_err(|e| io_error("open", path, e))
+}
+
+/// `status.logSnippet`: the last lines, each at most 120 characters
+/// (longer ones keep their first 58 and last 59 around `...`).
+pub fn snippet(lines: &[String]) -> String {
+    let start = lines.len().saturating_sub(SNIPPET_LINES);
+    lines[start..]
+        .iter()
+        .map(|line| {
+            let chars: Vec<char> = line.chars().collect();
+            if chars.len() > 120 {
+                let head: String = chars[..58].iter().collect();
+                let tail: String = chars[chars.len() - 59..].iter().collect();
+                format!("{head}...{tail}")
+            } else {
+                line.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One timed stage or step.
+#[derive(Debug, Clone)]
+struct Timed {
+    name: &'static str,
+    started_at: String,
+    started: Instant,
+    took: Option<Duration>,
+}
+
+/// The OpenShift stages of a build, timed from the engine's events.
+#[derive(Debug, Default)]
+struct StageClock {
+    stages: Vec<(Timed, Vec<Timed>)>,
+}
+
+/// The stage order OpenShift reports.
+const STAGE_ORDER: [&str; 5] = ["FetchInputs", "PullImages", "Build", "PostCommit", "PushImage"];
+
+impl StageClock {
+    fn start(&mut self, stage: &'static str, step: &'static str) {
+        let now = Instant::now();
+        let at = now_timestamp();
+        let index = match self.stages.iter().position(|(s, _)| s.name == stage) {
+            Some(index) => index,
+            None => {
+                self.stages.push((Timed { name: stage, started_at: at.clone(), started: now, took: None }, Vec::new()));
+                self.stages.len() - 1
+            }
+        };
+        let steps = &mut self.stages[index].1;
+        if !steps.iter().any(|s| s.name == step && s.took.is_none()) {
+            steps.push(Timed { name: step, started_at: at, started: now, took: None });
+        }
+    }
+
+    fn finish(&mut self, stage: &'static str, step: &'static str) {
+        let Some((timed, steps)) = self.stages.iter_mut().find(|(s, _)| s.name == stage) else { return };
+        if let Some(step) = steps.iter_mut().rev().find(|s| s.name == step && s.took.is_none()) {
+            step.took = Some(step.started.elapsed());
+        }
+        timed.took = Some(timed.started.elapsed());
+    }
+
+    fn report(&self) -> Vec<StageInfo> {
+        let millis = |t: &Timed| i64::try_from(t.took.unwrap_or_else(|| t.started.elapsed()).as_millis()).unwrap_or(0);
+        let mut stages: Vec<StageInfo> = self
+            .stages
+            .iter()
+            .map(|(stage, steps)| StageInfo {
+                name: stage.name.into(),
+                start_time: Some(stage.started_at.clone()),
+                duration_milliseconds: millis(stage),
+                steps: steps
+                    .iter()
+                    .map(|s| StepInfo {
+                        name: s.name.into(),
+                        start_time: Some(s.started_at.clone()),
+                        duration_milliseconds: millis(s),
+                    })
+                    .collect(),
+            })
+            .collect();
+        stages.sort_by_key(|s| STAGE_ORDER.iter().position(|n| *n == s.name).unwrap_or(STAGE_ORDER.len()));
+        stages
+    }
+}
+
+struct LogState {
+    file: File,
+    lines: Vec<String>,
+    clock: StageClock,
+    builder: String,
+}
+
+/// The log of a build being run, and the event sink of its engine.
+pub struct BuildLog {
+    path: PathBuf,
+    loglevel: u8,
+    state: Mutex<LogState>,
+}
+
+impl std::fmt::Debug for BuildLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildLog").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// The lines kept in memory for the snippet.
+const KEPT_LINES: usize = 64;
+
+impl BuildLog {
+    /// Append to the log at `path`. `loglevel` is the build's `BUILD_LOGLEVEL`:
+    /// 1 adds the engine's decisions, 2 and up its debugging detail.
+    pub fn open(path: &Path, loglevel: u8) -> Result<Self> {
+        let file = open_append(path)?;
+        Ok(Self {
+            path: path.to_owned(),
+            loglevel,
+            state: Mutex::new(LogState {
+                file,
+                lines: Vec::new(),
+                clock: StageClock::default(),
+                builder: String::new(),
+            }),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append a line.
+    pub fn line(&self, text: &str) {
+        let mut state = self.state.lock().expect("the log lock");
+        for line in text.lines() {
+            let _ = writeln!(state.file, "{line}");
+            state.lines.push(line.to_owned());
+        }
+        let excess = state.lines.len().saturating_sub(KEPT_LINES);
+        state.lines.drain(..excess);
+    }
+
+    /// The name under which the engine pulls the builder image (to tell its pull from others).
+    pub fn set_builder(&self, engine_name: &str) {
+        self.state.lock().expect("the log lock").builder = engine_name.to_owned();
+    }
+
+    /// Start timing a stage step (`PostCommit`/`RunPostCommitHook`, `PushImage`/`PushImage`, …).
+    pub fn start_stage(&self, stage: &'static str, step: &'static str) {
+        self.state.lock().expect("the log lock").clock.start(stage, step);
+    }
+
+    /// Finish timing a stage step.
+    pub fn finish_stage(&self, stage: &'static str, step: &'static str) {
+        self.state.lock().expect("the log lock").clock.finish(stage, step);
+    }
+
+    /// The stages timed so far.
+    pub fn stages(&self) -> Vec<StageInfo> {
+        self.state.lock().expect("the log lock").clock.report()
+    }
+
+    /// The snippet of the lines written so far.
+    pub fn snippet(&self) -> String {
+        snippet(&self.state.lock().expect("the log lock").lines)
+    }
+
+    fn stage_names(&self, stage: Stage, subject: &str) -> Option<(&'static str, &'static str)> {
+        match stage {
+            Stage::FetchSource => Some(("FetchInputs", "FetchGitSource")),
+            Stage::PullImage => {
+                let builder = self.state.lock().expect("the log lock").builder.clone();
+                Some(("PullImages", if subject == builder { "PullBaseImage" } else { "PullInputImage" }))
+            }
+            Stage::InstallScripts => None,
+            Stage::SaveArtifacts | Stage::UploadSource | Stage::Assemble | Stage::AssembleRuntime | Stage::Commit => {
+                Some(("Build", "DockerBuild"))
+            }
+        }
+    }
+}
+
+impl EventSink for BuildLog {
+    fn emit(&self, event: BuildEvent) {
+        match event {
+            BuildEvent::StageStarted { stage, subject } => {
+                if let Some((name, step)) = self.stage_names(stage, &subject) {
+                    self.start_stage(name, step);
+                }
+                if !matches!(stage, Stage::PullImage | Stage::Commit | Stage::InstallScripts) {
+                    let subject = if subject.is_empty() { String::new() } else { format!(" {subject}") };
+                    self.line(&format!("==> {}{subject}", stage.label()));
+                }
+            }
+            BuildEvent::StageFinished { stage, .. } => {
+                if let Some((name, step)) = self.stage_names(stage, "") {
+                    let mut state = self.state.lock().expect("the log lock");
+                    // A pull's step is the open one of its stage.
+                    let open = state
+                        .clock
+                        .stages
+                        .iter()
+                        .find(|(s, _)| s.name == name)
+                        .and_then(|(_, steps)| steps.iter().rev().find(|s| s.took.is_none()).map(|s| s.name));
+                    state.clock.finish(name, open.unwrap_or(step));
+                }
+            }
+            BuildEvent::Output { line, .. } => self.line(&line),
+            BuildEvent::Message { level, text } => {
+                let shown = match level {
+                    Level::Warning | Level::Info => true,
+                    Level::Detail => self.loglevel >= 1,
+                    Level::Debug => self.loglevel >= 2,
+                };
+                if shown {
+                    let prefix = if level == Level::Warning { "WARNING: " } else { "" };
+                    self.line(&format!("{prefix}{text}"));
+                }
+            }
+            BuildEvent::Pull { .. } | BuildEvent::Upload { .. } => {}
+            _ => {}
+        }
+    }
+}
+
+/// What [`follow`] found when it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Followed {
+    /// The build ended (or `wait` was false); its final state.
+    Ended(Box<Build>),
+    /// The build was deleted while it was followed.
+    Deleted,
+}
+
+/// Copy the log of `namespace/name` to `out`; with `wait`, keep copying what
+/// is appended until the build has ended. The store is read every `poll`.
+/// `stop` is asked between reads; when it says so, following ends early.
+pub fn follow(
+    store: &Store,
+    namespace: &str,
+    name: &str,
+    out: &mut dyn Write,
+    wait: bool,
+    poll: Duration,
+    stop: &dyn Fn() -> bool,
+) -> Result<Followed> {
+    let path = log_path(store.dir(), namespace, name);
+    let mut offset = 0u64;
+    let mut copy = |offset: &mut u64| -> Result<()> {
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_error("read", &path, e)),
+        };
+        file.seek(SeekFrom::Start(*offset)).map_err(|e| io_error("read", &path, e))?;
+        let mut buffer = Vec::new();
+        file.read_to_end(&mut buffer).map_err(|e| io_error("read", &path, e))?;
+        // Only whole lines: a line being written is printed once complete.
+        let end = buffer.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        if end > 0 {
+            out.write_all(&buffer[..end]).map_err(|e| io_error("write the log of", &path, e))?;
+            let _ = out.flush();
+            *offset += end as u64;
+        }
+        Ok(())
+    };
+    loop {
+        let build: Option<Build> = store.read(|tx| tx.get_as(namespace, name))?;
+        copy(&mut offset)?;
+        let Some(build) = build else { return Ok(Followed::Deleted) };
+        if !wait || phase::is_terminal(&build.status.phase) || stop() {
+            // One last read: the executor writes its final lines before the final state.
+            copy(&mut offset)?;
+            return Ok(Followed::Ended(Box::new(build)));
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_keep_five_shortened_lines() {
+        let lines: Vec<String> = (1..=7).map(|i| format!("line {i}")).collect();
+        assert_eq!(snippet(&lines), "line 3\nline 4\nline 5\nline 6\nline 7");
+        let long = format!("{}{}", "a".repeat(100), "b".repeat(100));
+        let short = snippet(&[long]);
+        assert_eq!(short.len(), 58 + 3 + 59);
+        assert!(short.starts_with(&"a".repeat(58)) && short.ends_with(&"b".repeat(59)), "{short}");
+    }
+
+    #[test]
+    fn the_log_records_lines_and_stages() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = BuildLog::open(&log_path(dir.path(), "ns", "app-1"), 0).unwrap();
+        log.set_builder("builder:latest");
+        log.emit(BuildEvent::StageStarted { stage: Stage::PullImage, subject: "builder:latest".into() });
+        log.emit(BuildEvent::StageFinished { stage: Stage::PullImage, elapsed: Duration::ZERO });
+        log.emit(BuildEvent::StageStarted { stage: Stage::Assemble, subject: "builder:latest".into() });
+        log.emit(BuildEvent::Output { kind: s2i_core::runtime::OutputKind::Stderr, line: "compiling".into() });
+        log.emit(BuildEvent::Message { level: Level::Detail, text: "hidden".into() });
+        log.emit(BuildEvent::StageFinished { stage: Stage::Assemble, elapsed: Duration::ZERO });
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert_eq!(text, "==> assemble builder:latest\ncompiling\n");
+        let stages = log.stages();
+        let names: Vec<_> = stages.iter().map(|s| (s.name.as_str(), s.steps[0].name.as_str())).collect();
+        assert_eq!(names, [("PullImages", "PullBaseImage"), ("Build", "DockerBuild")]);
+    }
+}

@@ -1,0 +1,947 @@
+//! The `build.openshift.io/v1` objects: [`BuildConfig`] and [`Build`], with
+//! OpenShift's field names, `omitempty` rules and enumeration values.
+//!
+//! Spec types refuse unknown fields, so that a typo in a file is an error at
+//! its line instead of a setting that silently does nothing; status types
+//! accept anything (status is the server's, and `apply` ignores it).
+//! Strategies and triggers s2i cannot run (`dockerStrategy`,
+//! `customStrategy`, `jenkinsPipelineStrategy`, webhooks) are read as opaque
+//! values so that validation can refuse them by name.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::store::{ObjectMeta, Resource};
+
+/// The API group and version of build objects.
+pub const API_VERSION: &str = "build.openshift.io/v1";
+
+/// Run policy: builds run one at a time, in build-number order (the default).
+pub const RUN_POLICY_SERIAL: &str = "Serial";
+/// Run policy: builds run as soon as they are created.
+pub const RUN_POLICY_PARALLEL: &str = "Parallel";
+/// Run policy: like Serial, but a new build cancels the older queued ones.
+pub const RUN_POLICY_SERIAL_LATEST_ONLY: &str = "SerialLatestOnly";
+
+/// Trigger type: a build when the watched image stream tag changes.
+pub const TRIGGER_IMAGE_CHANGE: &str = "ImageChange";
+/// Trigger type: one build when the BuildConfig is first created.
+pub const TRIGGER_CONFIG_CHANGE: &str = "ConfigChange";
+
+/// The build phases.
+pub mod phase {
+    /// Created, waiting for its run policy (or for its executor).
+    pub const NEW: &str = "New";
+    /// Admitted: its executor is preparing the build.
+    pub const PENDING: &str = "Pending";
+    /// The build container runs.
+    pub const RUNNING: &str = "Running";
+    /// Succeeded.
+    pub const COMPLETE: &str = "Complete";
+    /// The build itself failed.
+    pub const FAILED: &str = "Failed";
+    /// A system problem kept it from completing.
+    pub const ERROR: &str = "Error";
+    /// Cancelled by the user.
+    pub const CANCELLED: &str = "Cancelled";
+
+    /// Whether a phase is final.
+    pub fn is_terminal(phase: &str) -> bool {
+        matches!(phase, COMPLETE | FAILED | ERROR | CANCELLED)
+    }
+}
+
+/// Labels and annotations OpenShift puts on builds (and s2i's own).
+pub mod keys {
+    /// Label and annotation: the BuildConfig a build came from.
+    pub const BUILD_CONFIG_NAME: &str = "openshift.io/build-config.name";
+    /// Legacy label with the BuildConfig's name.
+    pub const BUILD_CONFIG_LEGACY: &str = "buildconfig";
+    /// Label: the run policy in effect for the build.
+    pub const START_POLICY: &str = "openshift.io/build.start-policy";
+    /// Annotation: the build's number.
+    pub const BUILD_NUMBER: &str = "openshift.io/build.number";
+    /// Annotation of a BuildConfig: `"true"` blocks new builds.
+    pub const PAUSED: &str = "openshift.io/build-config.paused";
+    /// s2i's annotation: the process that runs the build (`pid=… host=… boot=… start=…`).
+    pub const EXECUTOR: &str = "s2i-rs.github.io/executor";
+    /// s2i's annotation: when the executor last said it was alive (RFC 3339).
+    pub const HEARTBEAT: &str = "s2i-rs.github.io/heartbeat";
+    /// s2i's annotation of a BuildConfig: the event-log position up to which its
+    /// image change triggers were evaluated when it was applied.
+    pub const TRIGGERS_SEQ: &str = "s2i-rs.github.io/triggers-evaluated-at-event";
+    /// Label on every container a build creates: `<namespace>/<build>`.
+    pub const CONTAINER_LABEL: &str = "io.openshift.build.name";
+}
+
+/// The reasons (`status.reason`) and messages of the reference.
+pub mod reasons {
+    /// Cancelled by the user.
+    pub const CANCELLED_BUILD: (&str, &str) = ("CancelledBuild", "The build was cancelled by the user.");
+    /// The process running the build went away (OpenShift: the pod was deleted).
+    pub const BUILD_POD_DELETED: &str = "BuildPodDeleted";
+    /// The executor could not be started (OpenShift: the pod could not be created).
+    pub const CANNOT_CREATE_BUILD_POD: (&str, &str) = ("CannotCreateBuildPod", "Failed creating build pod.");
+    /// A referenced image could not be resolved.
+    pub const INVALID_IMAGE_REFERENCE: (&str, &str) =
+        ("InvalidImageReference", "Referenced image could not be resolved.");
+    /// The output could not be resolved.
+    pub const INVALID_OUTPUT_REFERENCE: (&str, &str) =
+        ("InvalidOutputReference", "Output image could not be resolved.");
+    /// The post-commit hook failed.
+    pub const POST_COMMIT_HOOK_FAILED: (&str, &str) =
+        ("PostCommitHookFailed", "Build failed because of post commit hook.");
+    /// The push failed.
+    pub const PUSH_IMAGE_FAILED: (&str, &str) =
+        ("PushImageToRegistryFailed", "Failed to push the image to the registry.");
+    /// The builder image could not be pulled.
+    pub const PULL_BUILDER_IMAGE_FAILED: (&str, &str) = ("PullBuilderImageFailed", "Failed pulling builder image.");
+    /// The source could not be fetched.
+    pub const FETCH_SOURCE_FAILED: (&str, &str) = ("FetchSourceFailed", "Failed to fetch the input source.");
+    /// `source.images` could not be copied.
+    pub const FETCH_IMAGE_CONTENT_FAILED: (&str, &str) =
+        ("FetchImageContentFailed", "Failed to extract image content.");
+    /// The context directory does not exist.
+    pub const INVALID_CONTEXT_DIRECTORY: (&str, &str) =
+        ("InvalidContextDirectory", "The supplied context directory does not exist.");
+    /// assemble failed (S2I's own reason).
+    pub const ASSEMBLE_FAILED: (&str, &str) = ("AssembleFailed", "Assemble script failed.");
+    /// The scripts could not be found or fetched (S2I's own reason).
+    pub const INSTALL_SCRIPTS_FAILED: (&str, &str) = ("InstallScriptsFailed", "Failed to install specified scripts.");
+    /// The build container ran out of memory.
+    pub const OUT_OF_MEMORY_KILLED: (&str, &str) =
+        ("OutOfMemoryKilled", "The build pod was killed due to an out of memory condition.");
+    /// Anything else (also a build stopped by its deadline, as in OpenShift).
+    pub const GENERIC_BUILD_FAILED: (&str, &str) =
+        ("GenericBuildFailed", "Generic Build failure - check logs for details.");
+}
+
+/// The causes `triggeredBy[].message` records.
+pub mod causes {
+    /// `s2i start-build`.
+    pub const MANUAL: &str = "Manually triggered";
+    /// A ConfigChange trigger.
+    pub const CONFIG_CHANGE: &str = "Build configuration change";
+    /// An ImageChange trigger.
+    pub const IMAGE_CHANGE: &str = "Image change";
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
+}
+
+// ---------------------------------------------------------------------------
+// BuildConfig.
+
+/// The definition of a build: source, strategy, output, triggers, limits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildConfig {
+    /// `build.openshift.io/v1`.
+    #[serde(default)]
+    pub api_version: String,
+    /// `BuildConfig`.
+    #[serde(default)]
+    pub kind: String,
+    /// Name, namespace, labels, annotations.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// What to build and when.
+    #[serde(default)]
+    pub spec: BuildConfigSpec,
+    /// The server's record: the last build number and the triggers' last images.
+    #[serde(default)]
+    pub status: BuildConfigStatus,
+}
+
+impl Resource for BuildConfig {
+    const KIND: &'static str = "BuildConfig";
+    const API_VERSION: &'static str = API_VERSION;
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// `BuildConfig.spec`: the common build spec plus triggers, run policy and history limits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BuildConfigSpec {
+    /// What starts builds besides `s2i start-build`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<BuildTriggerPolicy>,
+    /// `Serial` (default), `Parallel` or `SerialLatestOnly`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub run_policy: String,
+    /// Service account of the build (a cluster setting; kept, not used locally).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_account: String,
+    /// Where the source comes from.
+    #[serde(default)]
+    pub source: BuildSource,
+    /// A specific revision (normally set on builds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<SourceRevision>,
+    /// How the image is built.
+    #[serde(default)]
+    pub strategy: BuildStrategy,
+    /// Where the image goes.
+    #[serde(default)]
+    pub output: BuildOutput,
+    /// Resource limits of the build containers.
+    #[serde(default)]
+    pub resources: ResourceRequirements,
+    /// A command run in the new image before it is pushed.
+    #[serde(default)]
+    pub post_commit: BuildPostCommitSpec,
+    /// How long a build may run once started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_deadline_seconds: Option<i64>,
+    /// Node selector (a cluster setting; kept, not used locally). `null` and `{}` differ.
+    #[serde(default)]
+    pub node_selector: Option<BTreeMap<String, String>>,
+    /// Mount the cluster's trusted CAs (a cluster setting; kept, not used locally).
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "mountTrustedCA")]
+    pub mount_trusted_ca: Option<bool>,
+    /// How many complete builds are kept (5 when unset at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successful_builds_history_limit: Option<i32>,
+    /// How many failed, errored or cancelled builds are kept (5 when unset at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_builds_history_limit: Option<i32>,
+}
+
+/// `BuildConfig.status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildConfigStatus {
+    /// The number of the latest build; never goes backwards.
+    #[serde(default)]
+    pub last_version: i64,
+    /// One entry per ImageChange trigger: the image it last started a build for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_change_triggers: Vec<ImageChangeTriggerStatus>,
+}
+
+/// The state of one ImageChange trigger.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageChangeTriggerStatus {
+    /// The pull spec of the image the trigger last saw (despite the name, a pull spec).
+    #[serde(default, rename = "lastTriggeredImageID", skip_serializing_if = "String::is_empty")]
+    pub last_triggered_image_id: String,
+    /// The watched tag.
+    #[serde(default)]
+    pub from: ImageStreamTagReference,
+    /// When it last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_trigger_time: Option<String>,
+}
+
+/// A tag of an image stream, by namespace and `stream:tag` name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageStreamTagReference {
+    /// Namespace of the stream (empty: the BuildConfig's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// `stream:tag`.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// One trigger of a BuildConfig.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BuildTriggerPolicy {
+    /// `ImageChange`, `ConfigChange`, or a webhook type (refused).
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// A GitHub webhook (refused: s2i has no webhook server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<Value>,
+    /// A generic webhook (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generic: Option<Value>,
+    /// The ImageChange trigger's settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_change: Option<ImageChangeTrigger>,
+    /// A GitLab webhook (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitlab: Option<Value>,
+    /// A Bitbucket webhook (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitbucket: Option<Value>,
+}
+
+/// `triggers[].imageChange`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageChangeTrigger {
+    /// Deprecated; the state is in `status.imageChangeTriggers`.
+    #[serde(default, rename = "lastTriggeredImageID", skip_serializing_if = "String::is_empty")]
+    pub last_triggered_image_id: String,
+    /// The watched `ImageStreamTag`; the strategy's `from` when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<ObjectReference>,
+    /// A paused trigger starts nothing.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub paused: bool,
+}
+
+// ---------------------------------------------------------------------------
+// The common spec.
+
+/// A reference to another object (`corev1.ObjectReference`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectReference {
+    /// `DockerImage`, `ImageStreamTag` or `ImageStreamImage`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// Namespace of the referenced stream (empty: the object's own).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// Pull spec, `stream:tag` or `stream@digest`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// API version of the referent (unused).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    /// UID of the referent (unused).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
+    /// Resource version of the referent (unused).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resource_version: String,
+    /// Field path (unused).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub field_path: String,
+}
+
+impl ObjectReference {
+    /// A reference of `kind` to `name`.
+    pub fn new(kind: &str, name: impl Into<String>) -> Self {
+        Self { kind: kind.into(), name: name.into(), ..Self::default() }
+    }
+}
+
+/// A reference by name to an object of the same namespace (a Secret, …).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalObjectReference {
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `spec.source`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BuildSource {
+    /// `Git`, `Binary`, `Dockerfile`, `Image` or `None` (computed on write).
+    #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// Binary input (`s2i start-build --from-dir/--from-file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<BinaryBuildSource>,
+    /// An inline Dockerfile (Docker strategy only: refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    /// A git repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitBuildSource>,
+    /// Paths copied out of images into the source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageSource>,
+    /// Sub-directory of the source to build.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub context_dir: String,
+    /// Credentials for cloning (a cluster Secret; see the docs for what s2i uses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_secret: Option<LocalObjectReference>,
+    /// Secrets copied into the build (refused: s2i keeps no Secrets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Value>,
+    /// ConfigMaps copied into the build (refused: s2i keeps no ConfigMaps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_maps: Vec<Value>,
+}
+
+/// `source.binary`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BinaryBuildSource {
+    /// The name a `--from-file` file gets in the source.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub as_file: String,
+}
+
+/// `source.git`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitBuildSource {
+    /// The repository.
+    #[serde(default)]
+    pub uri: String,
+    /// Branch, tag or commit.
+    #[serde(default, rename = "ref", skip_serializing_if = "String::is_empty")]
+    pub git_ref: String,
+    /// Proxy for http:// (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_proxy: Option<String>,
+    /// Proxy for https:// (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_proxy: Option<String>,
+    /// Hosts without proxy (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<String>,
+}
+
+/// `source.images[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageSource {
+    /// The image: `ImageStreamTag`, `ImageStreamImage` or `DockerImage`.
+    #[serde(default)]
+    pub from: ObjectReference,
+    /// Names this image replaces in a multi-stage Dockerfile (Docker strategy only: refused).
+    #[serde(default, rename = "as", skip_serializing_if = "Vec::is_empty")]
+    pub as_names: Vec<String>,
+    /// What to copy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<ImageSourcePath>,
+    /// Pull credentials (a cluster Secret; the engine's credentials are used locally).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<LocalObjectReference>,
+}
+
+/// `source.images[].paths[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageSourcePath {
+    /// Absolute path in the image; ending in `/.` copies the directory's contents.
+    #[serde(default)]
+    pub source_path: String,
+    /// Directory of the source it goes into (relative).
+    #[serde(default)]
+    pub destination_dir: String,
+}
+
+/// `spec.revision`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceRevision {
+    /// `Git`.
+    #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// The git commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitSourceRevision>,
+}
+
+/// `revision.git`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitSourceRevision {
+    /// Commit ID (or the ref asked for).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub commit: String,
+    /// Author.
+    #[serde(default)]
+    pub author: SourceControlUser,
+    /// Committer.
+    #[serde(default)]
+    pub committer: SourceControlUser,
+    /// Commit message.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// A person of a commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceControlUser {
+    /// Name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Email.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub email: String,
+}
+
+/// `spec.strategy`: exactly one strategy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BuildStrategy {
+    /// `Source`, `Docker`, `Custom` or `JenkinsPipeline` (computed on write).
+    #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// Docker strategy (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_strategy: Option<Value>,
+    /// Source-to-Image: the strategy s2i runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_strategy: Option<SourceBuildStrategy>,
+    /// Custom strategy (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_strategy: Option<Value>,
+    /// Jenkins pipeline strategy (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jenkins_pipeline_strategy: Option<Value>,
+}
+
+/// `strategy.sourceStrategy`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceBuildStrategy {
+    /// The builder image (`kind` defaults to `ImageStreamTag`).
+    #[serde(default)]
+    pub from: ObjectReference,
+    /// Pull credentials (a cluster Secret; the engine's credentials are used locally).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<LocalObjectReference>,
+    /// Environment of the build and the image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    /// URL of the S2I scripts.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scripts: String,
+    /// Reuse the previous image's artifacts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<bool>,
+    /// Always pull the builder image.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force_pull: bool,
+    /// Build volumes (refused: s2i keeps no Secrets or ConfigMaps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Value>,
+}
+
+/// An environment variable.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnvVar {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Value.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub value: String,
+    /// A value from a Secret, ConfigMap or field (refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<Value>,
+}
+
+/// `spec.output`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BuildOutput {
+    /// `ImageStreamTag` or `DockerImage`; no output when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<ObjectReference>,
+    /// Push credentials (a cluster Secret; the engine's credentials are used locally).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_secret: Option<LocalObjectReference>,
+    /// Labels added to the output image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_labels: Vec<ImageLabel>,
+}
+
+/// `output.imageLabels[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageLabel {
+    /// The label.
+    #[serde(default)]
+    pub name: String,
+    /// Its value.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub value: String,
+}
+
+/// `spec.resources` (`corev1.ResourceRequirements`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRequirements {
+    /// Limits of the build containers: `cpu`, `memory`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, Quantity>,
+    /// Requests (scheduling hints of a cluster; checked, not applied locally).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, Quantity>,
+}
+
+/// A Kubernetes quantity as written (`512Mi`, `500m`, `1`); YAML numbers are accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Quantity(pub String);
+
+impl Serialize for Quantity {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Quantity;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a quantity such as 512Mi, 2Gi, 500m or 1")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantity, E> {
+                Ok(Quantity(v.to_owned()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Quantity, E> {
+                Ok(Quantity(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Quantity, E> {
+                Ok(Quantity(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Quantity, E> {
+                Ok(Quantity(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// `spec.postCommit`: `script`, or `command` (+`args`), or `args` alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildPostCommitSpec {
+    /// The command (replaces the image's entrypoint).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Arguments: of `command`, of the script (`$1`…), or of the image's entrypoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// A shell script, run with `/bin/sh -ic`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub script: String,
+}
+
+impl BuildPostCommitSpec {
+    /// Whether there is a hook to run.
+    pub fn is_empty(&self) -> bool {
+        self.command.is_empty() && self.args.is_empty() && self.script.is_empty()
+    }
+
+    /// The hook as `(entrypoint override, command)`, OpenShift's way: a script
+    /// runs as `/bin/sh -ic SCRIPT /bin/sh ARGS…`; a command replaces the
+    /// entrypoint; arguments alone go to the image's entrypoint.
+    pub fn container_command(&self) -> (Option<Vec<String>>, Vec<String>) {
+        if !self.script.is_empty() {
+            let mut cmd = vec![self.script.clone(), "/bin/sh".to_owned()];
+            cmd.extend(self.args.iter().cloned());
+            (Some(vec!["/bin/sh".into(), "-ic".into()]), cmd)
+        } else if !self.command.is_empty() {
+            (Some(self.command.clone()), self.args.clone())
+        } else {
+            (None, self.args.clone())
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Build.
+
+/// One run of a BuildConfig.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Build {
+    /// `build.openshift.io/v1`.
+    #[serde(default)]
+    pub api_version: String,
+    /// `Build`.
+    #[serde(default)]
+    pub kind: String,
+    /// Name (`<config>-<n>`), labels, annotations, owner.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// What this build does (immutable once created, but for image resolution).
+    #[serde(default)]
+    pub spec: BuildSpec,
+    /// How it went.
+    #[serde(default)]
+    pub status: BuildStatus,
+}
+
+impl Resource for Build {
+    const KIND: &'static str = "Build";
+    const API_VERSION: &'static str = API_VERSION;
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// `Build.spec`: the BuildConfig's common spec, plus what triggered it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildSpec {
+    /// Service account (`builder` by default; not used locally).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_account: String,
+    /// Where the source comes from.
+    #[serde(default)]
+    pub source: BuildSource,
+    /// The revision built (filled in from the clone when the build runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<SourceRevision>,
+    /// How the image is built; image stream references are resolved to
+    /// `DockerImage` pull specs when the build runs.
+    #[serde(default)]
+    pub strategy: BuildStrategy,
+    /// Where the image goes.
+    #[serde(default)]
+    pub output: BuildOutput,
+    /// Resource limits.
+    #[serde(default)]
+    pub resources: ResourceRequirements,
+    /// The post-commit hook.
+    #[serde(default)]
+    pub post_commit: BuildPostCommitSpec,
+    /// Deadline, in seconds from the start of the build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_deadline_seconds: Option<i64>,
+    /// Node selector (not used locally).
+    #[serde(default)]
+    pub node_selector: Option<BTreeMap<String, String>>,
+    /// Mount trusted CAs (not used locally).
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "mountTrustedCA")]
+    pub mount_trusted_ca: Option<bool>,
+    /// Why the build was started.
+    #[serde(default)]
+    pub triggered_by: Vec<BuildTriggerCause>,
+}
+
+/// `spec.triggeredBy[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildTriggerCause {
+    /// `Manually triggered`, `Build configuration change`, `Image change`, …
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// The image change that started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_change_build: Option<ImageChangeCause>,
+}
+
+/// `triggeredBy[].imageChangeBuild`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageChangeCause {
+    /// The pull spec of the new image.
+    #[serde(default, rename = "imageID", skip_serializing_if = "String::is_empty")]
+    pub image_id: String,
+    /// The tag that changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_ref: Option<ObjectReference>,
+}
+
+/// `Build.status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildStatus {
+    /// `New`, `Pending`, `Running`, `Complete`, `Failed`, `Error` or `Cancelled`.
+    #[serde(default)]
+    pub phase: String,
+    /// Cancellation was asked for (`s2i cancel-build`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cancelled: bool,
+    /// Why the build is in its phase (failures, cancellation).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// The same for people.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// When it started running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_timestamp: Option<String>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_timestamp: Option<String>,
+    /// How long it ran, in nanoseconds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub duration: i64,
+    /// Where the output goes, as a pull spec.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output_docker_image_reference: String,
+    /// The BuildConfig.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ObjectReference>,
+    /// What was produced.
+    #[serde(default)]
+    pub output: BuildStatusOutput,
+    /// Timed stages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageInfo>,
+    /// The last lines of the log of a failed build.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_snippet: String,
+    /// One condition per phase; the current one is `True`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<BuildCondition>,
+}
+
+/// `status.output`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildStatusOutput {
+    /// The pushed (or recorded) image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<BuildStatusOutputTo>,
+}
+
+/// `status.output.to`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildStatusOutputTo {
+    /// The image's digest (its image ID for an image only the engine has).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub image_digest: String,
+}
+
+/// `status.stages[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageInfo {
+    /// `FetchInputs`, `PullImages`, `Build`, `PostCommit` or `PushImage`.
+    #[serde(default)]
+    pub name: String,
+    /// When it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// How long it took.
+    #[serde(default)]
+    pub duration_milliseconds: i64,
+    /// Its steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepInfo>,
+}
+
+/// `stages[].steps[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepInfo {
+    /// `FetchGitSource`, `PullBaseImage`, `PullInputImage`, `DockerBuild`,
+    /// `RunPostCommitHook`, `PushImage` or `PushDockerImage`.
+    #[serde(default)]
+    pub name: String,
+    /// When it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// How long it took.
+    #[serde(default)]
+    pub duration_milliseconds: i64,
+}
+
+/// `status.conditions[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildCondition {
+    /// A phase name.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// `True` for the current phase, else `False`.
+    #[serde(default)]
+    pub status: String,
+    /// Last write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_time: Option<String>,
+    /// Last change of `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+    /// Reason, on the current condition.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// Message, on the current condition.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+impl BuildConfig {
+    /// The effective run policy (`Serial` when unset).
+    pub fn run_policy(&self) -> &str {
+        if self.spec.run_policy.is_empty() { RUN_POLICY_SERIAL } else { &self.spec.run_policy }
+    }
+
+    /// Whether `openshift.io/build-config.paused` is `"true"`.
+    pub fn is_paused(&self) -> bool {
+        self.metadata.annotations.get(keys::PAUSED).is_some_and(|v| v == "true")
+    }
+
+    /// Whether the config has a ConfigChange trigger.
+    pub fn has_config_change_trigger(&self) -> bool {
+        self.spec.triggers.iter().any(|t| t.kind == TRIGGER_CONFIG_CHANGE)
+    }
+
+    /// The image stream tags the ImageChange triggers watch, with whether each is paused:
+    /// `(namespace, "stream:tag", paused)`, the namespace filled in.
+    pub fn watched_tags(&self) -> Vec<(ImageStreamTagReference, bool)> {
+        let namespace = &self.metadata.namespace;
+        self.spec
+            .triggers
+            .iter()
+            .filter(|t| t.kind == TRIGGER_IMAGE_CHANGE)
+            .filter_map(|t| {
+                let trigger = t.image_change.clone().unwrap_or_default();
+                let from = match &trigger.from {
+                    Some(from) => from.clone(),
+                    None => self.spec.strategy.source_strategy.as_ref()?.from.clone(),
+                };
+                if from.kind != "ImageStreamTag" || from.name.is_empty() {
+                    return None;
+                }
+                let ns = if from.namespace.is_empty() { namespace.clone() } else { from.namespace.clone() };
+                Some((ImageStreamTagReference { namespace: ns, name: from.name.clone() }, trigger.paused))
+            })
+            .collect()
+    }
+}
+
+impl Build {
+    /// The build's number (`openshift.io/build.number`), 0 when unknown.
+    pub fn number(&self) -> i64 {
+        self.metadata.annotations.get(keys::BUILD_NUMBER).and_then(|n| n.parse().ok()).unwrap_or(0)
+    }
+
+    /// The BuildConfig it came from, if any.
+    pub fn config_name(&self) -> Option<&str> {
+        self.metadata
+            .annotations
+            .get(keys::BUILD_CONFIG_NAME)
+            .or_else(|| self.metadata.labels.get(keys::BUILD_CONFIG_NAME))
+            .map(String::as_str)
+    }
+
+    /// The run policy it was created under.
+    pub fn start_policy(&self) -> &str {
+        self.metadata.labels.get(keys::START_POLICY).map_or(RUN_POLICY_SERIAL, String::as_str)
+    }
+
+    /// Whether the build has reached a final phase.
+    pub fn is_terminal(&self) -> bool {
+        phase::is_terminal(&self.status.phase)
+    }
+
+    /// Whether the build is queued or running.
+    pub fn is_active(&self) -> bool {
+        !self.is_terminal()
+    }
+}
