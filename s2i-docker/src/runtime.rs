@@ -756,6 +756,25 @@ impl ContainerRuntime for DockerRuntime {
         let options = ListContainersOptions { all: false, limit: None, size: false, filters: Some(filters) };
         let listed = self.docker.list_containers(Some(options)).await.map_err(runtime_error)?;
         let mut containers: Vec<ContainerSummary> = listed.into_iter().map(container_summary).collect();
+        // Docker lists exposed ports that are not published; Podman lists only
+        // published ones, so the image's exposed ports come from an inspect.
+        for container in &mut containers {
+            match self
+                .docker
+                .inspect_container(&container.id, None::<InspectContainerOptions>)
+                .await
+                .map_err(runtime_error)
+            {
+                Ok(inspect) => {
+                    let exposed = inspect.config.and_then(|config| config.exposed_ports).unwrap_or_default();
+                    add_exposed_ports(&mut container.ports, &exposed);
+                }
+                // Gone between the list and the inspect: it is not running any more.
+                Err(error) if error.is_not_found() => container.id.clear(),
+                Err(error) => return Err(error),
+            }
+        }
+        containers.retain(|container| !container.id.is_empty());
         containers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         Ok(containers)
     }
@@ -774,6 +793,20 @@ impl ContainerRuntime for DockerRuntime {
 /// `Ok(false)` for a not-found error, the error otherwise.
 fn absent(error: RuntimeError) -> Result<bool, RuntimeError> {
     if error.is_not_found() { Ok(false) } else { Err(error) }
+}
+
+/// Adds the exposed ports (`8080/tcp`, `53/udp`, `9000`) that `ports` lacks,
+/// as unpublished; keeps `ports` sorted.
+fn add_exposed_ports(ports: &mut Vec<ContainerPort>, exposed: &[String]) {
+    for entry in exposed {
+        let (number, protocol) = entry.split_once('/').unwrap_or((entry, "tcp"));
+        let Ok(container_port) = number.parse::<u16>() else { continue };
+        let protocol = if protocol.is_empty() { "tcp" } else { protocol };
+        if !ports.iter().any(|port| port.container_port == container_port && port.protocol == protocol) {
+            ports.push(ContainerPort { container_port, protocol: protocol.to_owned(), host_ip: None, host_port: None });
+        }
+    }
+    ports.sort();
 }
 
 /// The engine's container list entry, as the runtime contract has it.
@@ -821,6 +854,25 @@ fn container_summary(listed: bollard::models::ContainerSummary) -> ContainerSumm
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exposed_ports_missing_from_the_list_are_added_unpublished() {
+        let published = ContainerPort {
+            container_port: 9090,
+            protocol: "tcp".into(),
+            host_ip: Some("127.0.0.1".into()),
+            host_port: Some(1234),
+        };
+        let mut ports = vec![published.clone()];
+        add_exposed_ports(&mut ports, &["9090/tcp".into(), "53/udp".into(), "8080".into(), "bogus/tcp".into()]);
+        let unpublished = |port: u16, protocol: &str| ContainerPort {
+            container_port: port,
+            protocol: protocol.into(),
+            host_ip: None,
+            host_port: None,
+        };
+        assert_eq!(ports, [unpublished(53, "udp"), unpublished(8080, "tcp"), published]);
+    }
 
     #[test]
     fn api_versions_parse() {

@@ -92,14 +92,17 @@ fn steps() -> Vec<Step> {
         },
         Step {
             name: "test",
-            action: Action::Cargo { args: &["test", "--workspace"], env: &[("S2I_REQUIRE_ENGINE", "1")] },
+            action: Action::Cargo {
+                args: &["test", "--workspace", "--no-fail-fast"],
+                env: &[("S2I_REQUIRE_ENGINE", "1")],
+            },
         },
         Step {
             name: "podman",
             action: Action::Task {
                 description: "cargo xtask podman && cargo xtask fixtures --podman && \
                               DOCKER_HOST=unix:///run/s2i-podman/podman.sock S2I_REQUIRE_ENGINE=1 \
-                              cargo test -p s2i-docker -p s2i-cli (the end-to-end suite on Podman; \
+                              cargo test --no-fail-fast -p s2i-docker -p s2i-cli (the end-to-end suite on Podman; \
                               a service this step starts is stopped at its end)",
                 run: podman_suite,
             },
@@ -115,7 +118,11 @@ fn podman_suite() -> Result<()> {
     let service = podman::Service::start_for_ci()?;
     let result = fixtures::build_into(Some(podman::HOST)).and_then(|()| {
         let mut cargo = workspace::cargo();
-        cargo.arg("test").args(ENGINE_TEST_PACKAGES).env("DOCKER_HOST", podman::HOST).env("S2I_REQUIRE_ENGINE", "1");
+        cargo
+            .args(["test", "--no-fail-fast"])
+            .args(ENGINE_TEST_PACKAGES)
+            .env("DOCKER_HOST", podman::HOST)
+            .env("S2I_REQUIRE_ENGINE", "1");
         cmd::run(&mut cargo)
     });
     let stopped = service.stop();
@@ -190,7 +197,7 @@ mod tests {
     #[test]
     fn cargo_steps_show_their_environment() {
         let test = steps().into_iter().find(|step| step.name == "test").unwrap();
-        assert_eq!(test.action.describe(), "S2I_REQUIRE_ENGINE=1 cargo test --workspace");
+        assert_eq!(test.action.describe(), "S2I_REQUIRE_ENGINE=1 cargo test --workspace --no-fail-fast");
     }
 
     #[test]
