@@ -247,6 +247,9 @@ pub struct TagArgs {
     /// Allow plain HTTP and unverified TLS when importing a docker source
     #[arg(long)]
     pub insecure: bool,
+    /// Re-import a docker source periodically (while `s2i controller` runs)
+    #[arg(long)]
+    pub scheduled: bool,
     /// Delete the tags given (SOURCE and DEST are all tags to delete)
     #[arg(short, long)]
     pub delete: bool,
@@ -267,6 +270,9 @@ pub struct ImportImageArgs {
     /// Allow plain HTTP and unverified TLS
     #[arg(long)]
     pub insecure: bool,
+    /// Re-import the tag periodically while `s2i controller` runs (--scheduled=false stops it; default: as the tag is)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub scheduled: Option<bool>,
     /// How consumers pull the tag: source or local
     #[arg(long, value_name = "POLICY", value_parser = ["source", "local"])]
     pub reference_policy: Option<String>,

@@ -600,15 +600,6 @@ spec:
 }
 
 /// A child process killed when dropped (a failed test leaves none behind).
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn bad_files_are_reported_at_their_line_and_nothing_is_stored() {
     let setup = Setup::new();

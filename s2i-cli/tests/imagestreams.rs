@@ -3,6 +3,9 @@
 
 mod support;
 
+use std::process::Stdio;
+use std::time::Duration;
+
 use serde_json::Value;
 use support::*;
 
@@ -480,4 +483,59 @@ fn a_stream_in_the_engine_pulls_what_it_imports() {
     );
     let pulled = istag["image"]["dockerImageReference"].as_str().unwrap().to_owned();
     let _ = docker(&["rmi", &pulled]);
+}
+
+#[test]
+fn the_controller_reimports_scheduled_tags_and_only_a_new_digest_moves_them() {
+    let registry = Registry::start();
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let pushed = registry.push(&fixture("base"), "team/app:1");
+    let first = registry.digest_of("team/app", "1").expect("pushed");
+
+    let run =
+        run_in_store(store.path(), &ns.0, ["import-image", "app:1", "--from", &pushed, "--confirm", "--scheduled"])
+            .ok();
+    assert!(run.stdout.contains(&format!("app:1 -> {}/team/app@{first}", registry.host)), "{}", run.stdout);
+    let stream = json(run_in_store(store.path(), &ns.0, ["get", "is", "app", "-o", "json"]));
+    assert_eq!(stream["spec"]["tags"][0]["importPolicy"]["scheduled"], true);
+    // Only DockerImage sources are re-imported.
+    let run = run_in_store(store.path(), &ns.0, ["tag", "--scheduled", "app:1", "app:copy"]).failed();
+    assert!(run.stderr.contains("--scheduled applies to DockerImage sources only"), "{}", run.stderr);
+    let run = run_in_store(store.path(), &ns.0, ["tag", "--scheduled", "--source=docker", &pushed, "app:2"]).ok();
+    assert_eq!(run.stdout.trim(), format!("Tag app:2 set to import {pushed} periodically."));
+
+    let log = store.path().join("controller.log");
+    let mut controller = Killed(
+        s2i_in(store.path(), &ns.0)
+            .args(["controller", "--interval", "100", "--import-interval", "1"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // The registry's tag moves; the controller follows within its interval.
+    registry.push(&fixture("busybox-builder"), "team/app:1");
+    let second = registry.digest_of("team/app", "1").expect("pushed");
+    assert_ne!(first, second);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while items(store.path(), &ns.0, "app", "1").first() != Some(&second) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no re-import in 30 s:\n{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Later runs find the same digest: the history does not grow.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(items(store.path(), &ns.0, "app", "1"), [second.clone(), first.clone()]);
+    assert_eq!(items(store.path(), &ns.0, "app", "2"), [second.clone(), first.clone()]);
+
+    let status = std::process::Command::new("kill").args(["-INT", &controller.0.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(controller.0.wait().unwrap().success());
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(stderr.contains(&format!("Scheduled import: {}/app:1 moved to {second}", ns.0)), "{stderr}");
+    assert_eq!(stderr.matches("moved to").count(), 2, "one move per tag: {stderr}");
 }

@@ -44,6 +44,7 @@
 //!         reference_policy: None,
 //!         import_mode: None,
 //!         insecure: false,
+//!         scheduled: false,
 //!     };
 //!     let outcome = streams.tag(&request).await?;
 //!     for tag in &outcome.value {

@@ -4,6 +4,7 @@
 //! these and renders the outcome.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use s2i_core::reference::ImageReference;
 
@@ -47,6 +48,67 @@ pub struct ImportRequest {
     pub reference_policy: Option<String>,
     /// `Legacy` or `PreserveOriginal` (`Legacy` when `None`).
     pub import_mode: Option<String>,
+    /// Re-import periodically (`importPolicy.scheduled`); kept from the tag when `None`.
+    pub scheduled: Option<bool>,
+}
+
+/// What a scheduled re-import found ([`ImageStreams::import_scheduled`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduledResult {
+    /// The source names a new image; the tag moved to it (a tag change that
+    /// triggers builds).
+    Updated {
+        /// The new image (its digest).
+        image: String,
+    },
+    /// The source still names the tag's current image.
+    Unchanged,
+    /// The import failed; the tag keeps its image and records the failure.
+    Failed(ImportFailure),
+}
+
+/// One scheduled re-import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledImport {
+    /// The tag re-imported.
+    pub tag: StreamTag,
+    /// What it found.
+    pub result: ScheduledResult,
+}
+
+/// When each scheduled tag is due for its next re-import (§6.3): when first
+/// seen, then every `interval`, like OpenShift's scheduled importer
+/// (`scheduledImageImportMinimumIntervalSeconds`, 15 minutes by default).
+#[derive(Debug, Clone)]
+pub struct ImportSchedule {
+    interval: Duration,
+    last: BTreeMap<StreamTag, Instant>,
+}
+
+impl ImportSchedule {
+    /// OpenShift's default interval between two imports of a scheduled tag.
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
+    /// A schedule that re-imports each tag every `interval`.
+    pub fn new(interval: Duration) -> Self {
+        Self { interval, last: BTreeMap::new() }
+    }
+
+    /// Of the tags `scheduled` now, those due at `now`: not imported by this
+    /// schedule yet, or `interval` ago or more. They count as imported at
+    /// `now`; tags no longer scheduled are forgotten.
+    pub fn due(&mut self, scheduled: &[StreamTag], now: Instant) -> Vec<StreamTag> {
+        self.last.retain(|tag, _| scheduled.contains(tag));
+        let mut due = Vec::new();
+        for tag in scheduled {
+            let is_due = self.last.get(tag).is_none_or(|last| now.saturating_duration_since(*last) >= self.interval);
+            if is_due {
+                self.last.insert(tag.clone(), now);
+                due.push(tag.clone());
+            }
+        }
+        due
+    }
 }
 
 /// The image-stream operations over a store, an engine and registries.
@@ -220,7 +282,13 @@ impl<'a> ImageStreams<'a> {
             from: Some(ObjectReference::new(KIND_DOCKER_IMAGE, source)),
             reference: false,
             generation: Some(0),
-            import_policy: TagImportPolicy { insecure: request.insecure, scheduled: false, import_mode: mode },
+            import_policy: TagImportPolicy {
+                insecure: request.insecure,
+                scheduled: request
+                    .scheduled
+                    .unwrap_or_else(|| current.as_ref().is_some_and(|t| t.import_policy.scheduled)),
+                import_mode: mode,
+            },
             reference_policy: TagReferencePolicy { kind: reference_policy },
         };
         let imports = BTreeMap::from([(destination.tag.clone(), result)]);
@@ -277,6 +345,77 @@ impl<'a> ImageStreams<'a> {
             }
         }
         Ok(failures)
+    }
+
+    /// Every scheduled tag of the store, in all namespaces ([`streams::scheduled_tags`]).
+    pub fn scheduled_tags(&self) -> Result<Vec<StreamTag>> {
+        self.store.read(|tx| {
+            let streams = tx.list_as::<ImageStream>(None)?;
+            Ok(streams
+                .iter()
+                .flat_map(|stream| {
+                    streams::scheduled_tags(stream).into_iter().map(|tag| StreamTag {
+                        namespace: stream.metadata.namespace.clone(),
+                        stream: stream.metadata.name.clone(),
+                        tag,
+                    })
+                })
+                .collect())
+        })
+    }
+
+    /// Re-import `tags` from their sources (§6.3): as OpenShift's scheduled
+    /// importer does, each gets a new generation and is imported again. A
+    /// source that names the same image leaves the history as it is; a new
+    /// image moves the tag. Tags that are no longer scheduled are skipped.
+    pub async fn import_scheduled(&self, tags: &[StreamTag]) -> Result<Outcome<Vec<ScheduledImport>>> {
+        let mut by_stream: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for tag in tags {
+            by_stream.entry((tag.namespace.clone(), tag.stream.clone())).or_default().push(tag.tag.clone());
+        }
+        let mut imports = Vec::new();
+        for ((namespace, name), wanted) in by_stream {
+            let (due, before) = self.write(|tx| {
+                let Some(stream) = tx.get_as::<ImageStream>(&namespace, &name)? else {
+                    return Ok((Vec::new(), BTreeMap::new()));
+                };
+                let scheduled = streams::scheduled_tags(&stream);
+                let due: Vec<String> = wanted.iter().filter(|tag| scheduled.contains(tag)).cloned().collect();
+                let before = latest_images(&stream, &due);
+                if !due.is_empty() {
+                    let mut new = stream.clone();
+                    for spec in &mut new.spec.tags {
+                        if due.contains(&spec.name) {
+                            spec.generation = Some(0);
+                        }
+                    }
+                    new.metadata.resource_version.clear();
+                    write_stream(tx, new, &BTreeMap::new())?;
+                }
+                Ok((due, before))
+            })?;
+            if due.is_empty() {
+                continue;
+            }
+            let failures: BTreeMap<String, ImportFailure> =
+                self.import_pending(&namespace, &name).await?.into_iter().collect();
+            let after = match self.store.read(|tx| tx.get_as::<ImageStream>(&namespace, &name))? {
+                Some(stream) => latest_images(&stream, &due),
+                None => BTreeMap::new(),
+            };
+            for tag in due {
+                let result = match (failures.get(&tag), after.get(&tag)) {
+                    (Some(failure), _) => ScheduledResult::Failed(failure.clone()),
+                    (None, Some(image)) if before.get(&tag) != Some(image) => {
+                        ScheduledResult::Updated { image: image.clone() }
+                    }
+                    _ => ScheduledResult::Unchanged,
+                };
+                let tag = StreamTag { namespace: namespace.clone(), stream: name.clone(), tag };
+                imports.push(ScheduledImport { tag, result });
+            }
+        }
+        Ok(self.finish(imports).await)
     }
 
     /// Follow the pending tag changes, as an [`Outcome`] without a value.
@@ -379,4 +518,34 @@ pub fn check(store: &Store) -> Result<Vec<String>> {
     let mut problems = store.check()?;
     problems.extend(store.read(streams::check_streams)?);
     Ok(problems)
+}
+
+/// The newest image of each of `tags` that has one.
+fn latest_images(stream: &ImageStream, tags: &[String]) -> BTreeMap<String, String> {
+    tags.iter().filter_map(|tag| stream.latest(tag).map(|item| (tag.clone(), item.image.clone()))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(name: &str) -> StreamTag {
+        StreamTag::parse(name, "dev").unwrap()
+    }
+
+    #[test]
+    fn scheduled_tags_are_due_when_first_seen_then_every_interval() {
+        let mut schedule = ImportSchedule::new(Duration::from_secs(60));
+        let start = Instant::now();
+        let (a, b) = (tag("app:1"), tag("app:2"));
+        let both = [a.clone(), b.clone()];
+        assert_eq!(schedule.due(&both[..1], start), &both[..1]);
+        assert!(schedule.due(&both[..1], start + Duration::from_secs(59)).is_empty());
+        // A tag scheduled later is due at once; the first one at its interval.
+        assert_eq!(schedule.due(&both, start + Duration::from_secs(59)), &both[1..]);
+        assert_eq!(schedule.due(&both, start + Duration::from_secs(60)), &both[..1]);
+        // A tag no longer scheduled is forgotten: scheduled again, it is due at once.
+        assert!(schedule.due(&both[1..], start + Duration::from_secs(61)).is_empty());
+        assert_eq!(schedule.due(&both, start + Duration::from_secs(62)), &both[..1]);
+    }
 }

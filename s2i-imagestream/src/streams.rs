@@ -211,17 +211,14 @@ pub fn validate_stream(stream: &ImageStream) -> Result<()> {
                 validate_namespace(&from.namespace)?;
             }
         }
-        if tag.import_policy.scheduled {
-            let docker = tag.from.as_ref().is_some_and(|f| f.kind == KIND_DOCKER_IMAGE);
-            let message = if docker {
-                "scheduled background import is not available: s2i has no background controller"
-            } else {
-                "only tags pointing to Docker repositories may be scheduled for background import"
-            };
+        if tag.import_policy.scheduled && tag.from.as_ref().is_none_or(|f| f.kind != KIND_DOCKER_IMAGE) {
             return Err(invalid(
                 name,
-                format!("{}: {message}", at("importPolicy.scheduled")),
-                "remove importPolicy.scheduled and re-import when you want with `s2i import-image STREAM:TAG`",
+                format!(
+                    "{}: only tags pointing to Docker repositories may be scheduled for background import",
+                    at("importPolicy.scheduled")
+                ),
+                "remove importPolicy.scheduled, or point the tag at a DockerImage",
             ));
         }
         match tag.import_policy.import_mode.as_str() {
@@ -768,6 +765,8 @@ pub struct TagRequest {
     pub import_mode: Option<String>,
     /// Allow plain HTTP / unverified TLS when importing.
     pub insecure: bool,
+    /// Re-import the source periodically (`s2i controller`); DockerImage sources only.
+    pub scheduled: bool,
 }
 
 /// What a tag operation did to one destination.
@@ -794,6 +793,15 @@ pub fn tag(tx: &Tx<'_>, request: &TagRequest, imports: &BTreeMap<StreamTag, Impo
     let is_docker = matches!(request.source, TagSource::DockerImage(_));
     if request.insecure && !is_docker {
         return Err(bad("--insecure applies to DockerImage sources only".into(), "drop --insecure"));
+    }
+    if request.scheduled && !is_docker {
+        return Err(bad("--scheduled applies to DockerImage sources only".into(), "drop --scheduled"));
+    }
+    if request.scheduled && request.reference {
+        return Err(bad(
+            "--scheduled and --reference may not be combined: a reference tag is never imported".into(),
+            "drop one of them",
+        ));
     }
     if request.alias && !matches!(request.source, TagSource::ImageStreamTag(_)) {
         return Err(bad("--alias needs a STREAM:TAG source".into(), "drop --alias, or tag from STREAM:TAG"));
@@ -871,7 +879,7 @@ pub fn tag(tx: &Tx<'_>, request: &TagRequest, imports: &BTreeMap<StreamTag, Impo
             generation: Some(0),
             import_policy: TagImportPolicy {
                 insecure: request.insecure,
-                scheduled: false,
+                scheduled: request.scheduled,
                 import_mode: request.import_mode.clone().unwrap_or_else(|| IMPORT_MODE_LEGACY.into()),
             },
             reference_policy: TagReferencePolicy {
@@ -889,6 +897,8 @@ pub fn tag(tx: &Tx<'_>, request: &TagRequest, imports: &BTreeMap<StreamTag, Impo
         let shown = destination.display_from(&destination.namespace);
         let message = if request.alias {
             format!("Tag {shown} set up to track {source_display}.")
+        } else if request.scheduled {
+            format!("Tag {shown} set to import {source_display} periodically.")
         } else {
             format!("Tag {shown} set to {source_display}.")
         };
@@ -1023,6 +1033,22 @@ pub fn record_import(
     }
     let (stream, changes) = save(tx, Some(&old), new)?;
     Ok(Some(StreamWrite { stream, created: false, changes, pending_imports: Vec::new(), failed_imports }))
+}
+
+/// The tags of `stream` that are re-imported periodically: scheduled, with a
+/// `DockerImage` source, and not a reference (§6.3).
+pub fn scheduled_tags(stream: &ImageStream) -> Vec<String> {
+    stream
+        .spec
+        .tags
+        .iter()
+        .filter(|spec| {
+            spec.import_policy.scheduled
+                && !spec.reference
+                && spec.from.as_ref().is_some_and(|from| from.kind == KIND_DOCKER_IMAGE)
+        })
+        .map(|spec| spec.name.clone())
+        .collect()
 }
 
 /// The imports a stream still needs: importable spec tags whose generation is

@@ -60,6 +60,7 @@ fn tag(
         reference_policy: None,
         import_mode: None,
         insecure: false,
+        scheduled: false,
     };
     let outcomes = store.write(|tx| streams::tag(tx, &request, &BTreeMap::new()))?;
     Ok(outcomes.into_iter().map(|o| o.message).collect())
@@ -296,8 +297,16 @@ fn bad_requests_are_refused_with_the_reason() {
         import_policy: s2i_imagestream::types::TagImportPolicy { scheduled: true, ..Default::default() },
         ..TagReference::default()
     }];
+    // Scheduled re-import (`s2i controller`) is for DockerImage sources only, as on OpenShift.
+    let written = store.write(|tx| streams::write_stream(tx, scheduled.clone(), &BTreeMap::new())).unwrap();
+    assert_eq!(streams::scheduled_tags(&written.stream), ["t"]);
+    scheduled.metadata.name = "s2".into();
+    scheduled.spec.tags[0].from = Some(ObjectReference::new(KIND_IMAGE_STREAM_TAG, "s:t"));
     let err = store.write(|tx| streams::write_stream(tx, scheduled.clone(), &BTreeMap::new())).unwrap_err();
-    assert!(err.to_string().contains("scheduled"), "{err}");
+    assert!(
+        err.to_string().contains("only tags pointing to Docker repositories may be scheduled for background import"),
+        "{err}"
+    );
     let mut bad_registry = ImageStream::new("dev", "r");
     bad_registry.metadata.annotations.insert(REGISTRY_ANNOTATION.into(), "not a host!".into());
     assert!(store.write(|tx| streams::write_stream(tx, bad_registry.clone(), &BTreeMap::new())).is_err());

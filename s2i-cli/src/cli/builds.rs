@@ -77,6 +77,9 @@ pub struct ControllerArgs {
     /// How often the event log is read, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60000))]
     pub interval: u64,
+    /// How often each scheduled tag (`s2i import-image --scheduled`) is re-imported, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub import_interval: u64,
 }
 
 /// `s2i run-build`.

@@ -26,6 +26,7 @@ use s2i_imagestream::builds::policy::builds_of;
 use s2i_imagestream::builds::run::Runner;
 use s2i_imagestream::builds::triggers::{Started, TriggerReport, on_applied, process_events};
 use s2i_imagestream::builds::types::*;
+use s2i_imagestream::operations::{ImportSchedule, ScheduledResult};
 use s2i_imagestream::store::{Resource, Store, Tx};
 use serde::Deserialize;
 use serde_json::Value;
@@ -1056,13 +1057,41 @@ pub(crate) async fn cancel_build(global: &GlobalArgs, args: CancelBuildArgs) -> 
     Ok(code)
 }
 
+/// The controller's scheduled imports: re-import the tags that are due and
+/// say what moved or failed (an unchanged tag says nothing). A failure is the
+/// tag's, recorded on it; the controller goes on.
+async fn import_scheduled_tags(session: &Session, schedule: &mut ImportSchedule) -> Result<(), Failure> {
+    let streams = session.image_streams();
+    let due = schedule.due(&streams.scheduled_tags()?, std::time::Instant::now());
+    if due.is_empty() {
+        return Ok(());
+    }
+    let (imports, mirrored) = session.report(streams.import_scheduled(&due).await?);
+    for import in imports {
+        let tag = format!("{}/{}:{}", import.tag.namespace, import.tag.stream, import.tag.tag);
+        match import.result {
+            ScheduledResult::Updated { image } => eprintln!("Scheduled import: {tag} moved to {image}"),
+            ScheduledResult::Unchanged => {}
+            ScheduledResult::Failed(failure) => {
+                eprintln!("warning: scheduled import of {tag} failed ({}): {}", failure.reason, failure.message)
+            }
+        }
+    }
+    if let Err(failure) = mirrored {
+        eprintln!("warning: {}", failure.report);
+    }
+    Ok(())
+}
+
 /// `s2i controller`.
 pub(crate) async fn controller(global: &GlobalArgs, args: ControllerArgs) -> Result<i32, Failure> {
     let session = Session::open(global, None).await?;
     let (token, _received) = cancellation();
     eprintln!("Watching {} for image changes (Ctrl-C stops)", session.context.store.dir().display());
+    let mut schedule = ImportSchedule::new(Duration::from_secs(args.import_interval));
     while !token.is_cancelled() {
         refresh_async(&session.context.store, None, session.runtime_if_reachable()).await?;
+        import_scheduled_tags(&session, &mut schedule).await?;
         if !session.context.no_triggers {
             let report = process_events(&session.context.store)?;
             launch_started(&session, report)?;

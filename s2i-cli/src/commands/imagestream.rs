@@ -487,6 +487,7 @@ pub(super) async fn tag(global: &GlobalArgs, args: TagArgs) -> Result<i32, Failu
         reference_policy: policy(&args.reference_policy),
         import_mode: args.import_mode.clone(),
         insecure: args.insecure,
+        scheduled: args.scheduled,
     };
     let session = Session::open(global, None).await?;
     let outcome = session.image_streams().tag(&request).await?;
@@ -510,6 +511,7 @@ pub(super) async fn import_image(global: &GlobalArgs, args: ImportImageArgs) -> 
         insecure: args.insecure,
         reference_policy: policy(&args.reference_policy),
         import_mode: args.import_mode.clone(),
+        scheduled: args.scheduled,
     };
     let session = Session::open(global, args.dockercfg_path.as_ref()).await?;
     let outcome = session.image_streams().import_image(&request).await?;

@@ -457,6 +457,16 @@ pub fn s2i_in(store: &Path, namespace: &str) -> Command {
     command
 }
 
+/// A child process killed (and reaped) when dropped, so that a failing test leaves none behind.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Run `s2i` with a store and a namespace.
 pub fn run_in_store<I, S>(store: &Path, namespace: &str, args: I) -> Run
 where
