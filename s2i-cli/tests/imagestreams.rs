@@ -514,8 +514,10 @@ fn the_controller_reimports_scheduled_tags_and_only_a_new_digest_moves_them() {
             .spawn()
             .unwrap(),
     );
-    // The registry's tag moves; the controller follows within its interval.
+    // The registry's tag moves (pushed from elsewhere: the engine's tag stays
+    // on the old image); the controller follows within its interval.
     registry.push(&fixture("busybox-builder"), "team/app:1");
+    docker_ok(&["tag", &fixture("base"), &pushed]);
     let second = registry.digest_of("team/app", "1").expect("pushed");
     assert_ne!(first, second);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -52,6 +52,19 @@ pub struct ImportRequest {
     pub scheduled: Option<bool>,
 }
 
+/// Where a `DockerImage` source of a stream without a registry is looked up
+/// first ([`ImageStreams::resolve_source`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// The local engine, then the registry: `s2i tag` (unless `--scheduled`)
+    /// and `apply`, whose sources are often images built here and never pushed.
+    EngineFirst,
+    /// The registry, then the engine: `import-image` and scheduled tags,
+    /// which ask what the registry serves now (an engine keeps the image it
+    /// pulled or pushed last, and Podman one digest per image it stores).
+    RegistryFirst,
+}
+
 /// What a scheduled re-import found ([`ImageStreams::import_scheduled`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScheduledResult {
@@ -170,27 +183,40 @@ impl<'a> ImageStreams<'a> {
         }
     }
 
-    /// Resolve a `DockerImage` source for `destination`: a stream without a
-    /// registry looks in the local engine first; otherwise (or when the engine
-    /// does not have it) the source's registry is asked.
+    /// Resolve a `DockerImage` source for `destination`. A stream with a
+    /// registry asks the source's registry. A stream without one also looks
+    /// in the local engine: first with [`Lookup::EngineFirst`], else when the
+    /// registry cannot give the image.
     pub async fn resolve_source(
         &self,
         pull_spec: &str,
         destination: &StreamTag,
         insecure: bool,
         import_mode: &str,
+        lookup: Lookup,
     ) -> Result<ImportResult> {
         let stream: Option<ImageStream> =
             self.store.read(|tx| tx.get_as(&destination.namespace, &destination.stream))?;
         let stream = stream.unwrap_or_else(|| ImageStream::new(&destination.namespace, &destination.stream));
-        if stream.registry().is_none()
-            && let Ok(runtime) = &self.engine
-            && let Some(resolved) = resolve_in_engine(*runtime, pull_spec, &stream.repository()).await?
+        let in_engine = || async {
+            match (&self.engine, stream.registry()) {
+                (Ok(runtime), None) => resolve_in_engine(*runtime, pull_spec, &stream.repository()).await,
+                _ => Ok(None),
+            }
+        };
+        if lookup == Lookup::EngineFirst
+            && let Some(resolved) = in_engine().await?
         {
             return Ok(Ok(resolved));
         }
         let registry = self.registry;
         let result = tokio::task::block_in_place(|| registry.import(pull_spec, insecure, import_mode));
+        if lookup == Lookup::RegistryFirst
+            && result.is_err()
+            && let Some(resolved) = in_engine().await?
+        {
+            return Ok(Ok(resolved));
+        }
         Ok(result.map_err(|e| {
             let mut failure = e.into_import_failure();
             if stream.registry().is_none() && self.engine.is_ok() {
@@ -205,8 +231,10 @@ impl<'a> ImageStreams<'a> {
         let mut imports = BTreeMap::new();
         if let (TagSource::DockerImage(spec), false) = (&request.source, request.reference) {
             let mode = request.import_mode.as_deref().unwrap_or(IMPORT_MODE_LEGACY);
+            // A scheduled tag follows its registry from the start.
+            let lookup = if request.scheduled { Lookup::RegistryFirst } else { Lookup::EngineFirst };
             for destination in &request.destinations {
-                let result = self.resolve_source(spec, destination, request.insecure, mode).await?;
+                let result = self.resolve_source(spec, destination, request.insecure, mode, lookup).await?;
                 imports.insert(destination.clone(), result);
             }
         }
@@ -270,7 +298,7 @@ impl<'a> ImageStreams<'a> {
             help: "write the source as [registry/]repository[:tag][@digest]".into(),
         })?;
         let mode = request.import_mode.clone().unwrap_or_else(|| IMPORT_MODE_LEGACY.into());
-        let result = self.resolve_source(&source, destination, request.insecure, &mode).await?;
+        let result = self.resolve_source(&source, destination, request.insecure, &mode, Lookup::RegistryFirst).await?;
         let reference_policy = match (&request.reference_policy, &current) {
             (Some(policy), _) => policy.clone(),
             (None, Some(tag)) if !tag.reference_policy.kind.is_empty() => tag.reference_policy.kind.clone(),
@@ -310,7 +338,9 @@ impl<'a> ImageStreams<'a> {
         let empty = BTreeMap::new();
         let mut write = self.write(|tx| write_stream(tx, stream.clone(), &empty))?;
         write.pending_imports.clear();
-        let failures = self.import_pending(&write.stream.metadata.namespace, &write.stream.metadata.name).await?;
+        let failures = self
+            .import_pending(&write.stream.metadata.namespace, &write.stream.metadata.name, Lookup::EngineFirst)
+            .await?;
         write.failed_imports.extend(failures);
         if let Some(stream) =
             self.store.read(|tx| tx.get_as(&write.stream.metadata.namespace, &write.stream.metadata.name))?
@@ -324,7 +354,12 @@ impl<'a> ImageStreams<'a> {
     /// imported at its generation (the import controller's job, §6.1).
     /// Returns the failed imports, by tag; they are also recorded as the
     /// tags' conditions.
-    pub async fn import_pending(&self, namespace: &str, name: &str) -> Result<Vec<(String, ImportFailure)>> {
+    pub async fn import_pending(
+        &self,
+        namespace: &str,
+        name: &str,
+        lookup: Lookup,
+    ) -> Result<Vec<(String, ImportFailure)>> {
         let Some(stream) = self.store.read(|tx| tx.get_as::<ImageStream>(namespace, name))? else {
             return Ok(Vec::new());
         };
@@ -337,7 +372,7 @@ impl<'a> ImageStreams<'a> {
                 .map(|t| t.import_policy.import_mode.clone())
                 .filter(|m| !m.is_empty())
                 .unwrap_or_else(|| IMPORT_MODE_LEGACY.into());
-            let result = self.resolve_source(&import.from, &destination, import.insecure, &mode).await?;
+            let result = self.resolve_source(&import.from, &destination, import.insecure, &mode, lookup).await?;
             if let Some(recorded) =
                 self.write(|tx| streams::record_import(tx, &destination, import.generation, &result))?
             {
@@ -398,7 +433,7 @@ impl<'a> ImageStreams<'a> {
                 continue;
             }
             let failures: BTreeMap<String, ImportFailure> =
-                self.import_pending(&namespace, &name).await?.into_iter().collect();
+                self.import_pending(&namespace, &name, Lookup::RegistryFirst).await?.into_iter().collect();
             let after = match self.store.read(|tx| tx.get_as::<ImageStream>(&namespace, &name))? {
                 Some(stream) => latest_images(&stream, &due),
                 None => BTreeMap::new(),

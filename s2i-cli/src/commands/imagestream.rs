@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use s2i_imagestream::operations::ImportRequest;
+use s2i_imagestream::operations::{ImportRequest, Lookup};
 use s2i_imagestream::store::Tx;
 use s2i_imagestream::streams::{self, ImportFailure, StreamTag, StreamWrite, TagRequest, TagSource};
 use s2i_imagestream::types::{
@@ -104,7 +104,7 @@ fn after_streams<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<
         for object in applied {
             // An ImageStream's name, or an ImageStreamTag's `<stream>:<tag>`.
             let stream = object.name.split_once(':').map_or(object.name.as_str(), |(stream, _)| stream);
-            for (tag, failure) in operations.import_pending(&object.namespace, stream).await? {
+            for (tag, failure) in operations.import_pending(&object.namespace, stream, Lookup::EngineFirst).await? {
                 problems.push(import_failure_line(stream, &tag, &failure));
             }
         }
