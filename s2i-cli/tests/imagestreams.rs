@@ -541,3 +541,34 @@ fn the_controller_reimports_scheduled_tags_and_only_a_new_digest_moves_them() {
     assert!(stderr.contains(&format!("Scheduled import: {}/app:1 moved to {second}", ns.0)), "{stderr}");
     assert_eq!(stderr.matches("moved to").count(), 2, "one move per tag: {stderr}");
 }
+
+#[test]
+fn a_build_to_a_registry_stream_is_pushed_then_recorded_by_its_registry_digest() {
+    let registry = Registry::start();
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let file = store.path().join("stream.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata:\n  name: web\n  annotations:\n    s2i-rs.github.io/registry: \"{}\"\n",
+            registry.host
+        ),
+    )
+    .unwrap();
+    run_in_store(store.path(), &ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    let builder = Builder::alias("busybox-builder");
+    let app = source(&[("index.html", "kept in the registry\n")]);
+
+    let run =
+        run_in_store(store.path(), &ns.0, ["build", app.path().to_str().unwrap(), &builder.image, "--to", "web:1"])
+            .ok();
+    let digest = registry.digest_of(&format!("{}/web", ns.0), "1").expect("the build was pushed");
+    let reference = format!("{}/{}/web@{digest}", registry.host, ns.0);
+    assert!(run.stderr.contains(&format!("Recorded {reference}")), "{}", run.stderr);
+    assert_eq!(items(store.path(), &ns.0, "web", "1"), [digest]);
+    let pushed = format!("{}/{}/web:1", registry.host, ns.0);
+    assert_eq!(run_in(&pushed, &["env", "RUN_FILE=index.html", "/usr/libexec/s2i/run"]), "kept in the registry\n");
+    let _ = docker(&["rmi", &pushed]);
+    builder.assert_no_containers();
+}

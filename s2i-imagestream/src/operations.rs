@@ -471,7 +471,10 @@ impl<'a> ImageStreams<'a> {
     }
 
     /// Record an engine image (a build's result) as the new current image of
-    /// `destination`, with `labels` as the tag's metadata overrides.
+    /// `destination`, with `labels` as the tag's metadata overrides. A stream
+    /// that keeps its images in a registry gets the image pushed there first
+    /// (as `<registry>/<namespace>/<stream>:<tag>`, with the engine's
+    /// credentials), then records the digest the registry serves.
     pub async fn record_build(
         &self,
         destination: &StreamTag,
@@ -480,23 +483,31 @@ impl<'a> ImageStreams<'a> {
     ) -> Result<Outcome<StreamWrite>> {
         let stream: Option<ImageStream> =
             self.store.read(|tx| tx.get_as(&destination.namespace, &destination.stream))?;
-        if let Some(registry) = stream.as_ref().and_then(ImageStream::registry) {
-            return Err(Error::InvalidRequest {
-                message: format!(
-                    "stream {} keeps its images in the registry {registry}; a build is recorded from the local engine",
-                    destination.stream
-                ),
-                help: format!(
-                    "push the image (docker push {registry}/{}/{}:{}) and import it with `s2i import-image`",
-                    destination.namespace, destination.stream, destination.tag
-                ),
-            });
-        }
         let runtime = self.engine.as_ref().map_err(|why| Error::Engine {
             operation: format!("inspect {image}"),
             message: why.clone(),
             help: "start the container engine (e.g. `cargo xtask docker`)".into(),
         })?;
+        if let Some(registry) = stream.as_ref().and_then(ImageStream::registry) {
+            let repository = format!("{registry}/{}/{}", destination.namespace, destination.stream);
+            let target = format!("{repository}:{}", destination.tag);
+            runtime
+                .tag_image(image, &repository, &destination.tag)
+                .await
+                .map_err(|e| crate::engine::engine_error(&format!("tag {image} as {target}"), &e))?;
+            runtime.push_image(&target, &|_| {}).await.map_err(|e| Error::Registry {
+                operation: format!("push {target}"),
+                message: e.message.clone(),
+                help: if e.kind == s2i_core::runtime::RuntimeErrorKind::Unauthorized {
+                    "log in to the registry (`docker login`): the engine pushes with its own credentials".into()
+                } else {
+                    "check that the registry is reachable, and that the engine may talk plain HTTP to it if it \
+                     does not serve TLS (Docker: loopback or insecure-registries; Podman: registries.conf)"
+                        .into()
+                },
+            })?;
+            return self.record_pushed(destination, &target, labels).await;
+        }
         let repository = format!("{}/{}", destination.namespace, destination.stream);
         let resolved = resolve_in_engine(*runtime, image, &repository).await?.ok_or_else(|| Error::NotFound {
             kind: "engine image".into(),

@@ -820,16 +820,18 @@ impl<'a> Runner<'a> {
             store.read(|tx| tx.get_as(&destination.namespace, &destination.stream)).ok().flatten();
         let engine: EngineAccess<'_> = Ok(self.runtime.as_ref());
         let streams = ImageStreams::new(store, engine, self.registry).with_triggers(self.triggers);
-        let outcome = match stream.as_ref().and_then(ImageStream::registry) {
-            Some(registry) => {
-                let target = format!("{registry}/{}/{}:{}", destination.namespace, destination.stream, destination.tag);
-                self.push(log, &target, &result.image_id)
-                    .await
-                    .map_err(|()| Ending::new(phase::FAILED, reasons::PUSH_IMAGE_FAILED))?;
-                streams.record_pushed(&destination, &target, &result.labels).await
-            }
-            None => streams.record_build(&destination, &result.image_id, &result.labels).await,
-        };
+        // A stream kept in a registry gets the image pushed there (record_build does it).
+        let pushed_to = stream
+            .as_ref()
+            .and_then(ImageStream::registry)
+            .map(|registry| format!("{registry}/{}/{}:{}", destination.namespace, destination.stream, destination.tag));
+        if let Some(target) = &pushed_to {
+            log.line(&format!("Pushing image {target} ..."));
+        }
+        let outcome = streams.record_build(&destination, &result.image_id, &result.labels).await;
+        if pushed_to.is_some() && outcome.is_ok() {
+            log.line("Push successful");
+        }
         log.finish_stage("PushImage", "PushImage");
         let outcome = match outcome {
             Ok(outcome) => outcome,
