@@ -30,6 +30,8 @@ use crate::types::{INSECURE_REPOSITORY_ANNOTATION, Image, ImageStream, TagEvent}
 
 /// The name of the consumer that follows tag changes.
 pub const MIRROR_CONSUMER: &str = "mirror";
+/// How many consumed events the log keeps before they are dropped in one go.
+const COMPACT_AT: u64 = 1000;
 
 /// The local container engine, or why it cannot be used.
 pub type EngineAccess<'a> = std::result::Result<&'a dyn ContainerRuntime, String>;
@@ -67,6 +69,8 @@ pub async fn follow_tag_changes(
                 None => {}
             }
         }
+        // The log's consumers are this one and the build triggers.
+        store.compact_events(&[MIRROR_CONSUMER, crate::builds::triggers::TRIGGER_CONSUMER], COMPACT_AT)?;
         Ok(report)
     })
 }

@@ -530,6 +530,27 @@ impl Store {
         })
     }
 
+    /// Drop the events that every consumer has consumed, once at least
+    /// `at_least` of them can go, so that the log does not grow with the
+    /// store's age. "Every consumer" is each one that has a cursor; nothing is
+    /// dropped while one of `required` has none yet (it would start at the
+    /// beginning and need them). The event at the lowest cursor stays, so the
+    /// newest event always does. Returns how many events were dropped.
+    pub fn compact_events(&self, required: &[&str], at_least: u64) -> Result<u64> {
+        // A read first: most calls find too little to drop and take no write lock.
+        let (oldest, below) = self.read(|tx| tx.compactable(required))?;
+        if below.saturating_sub(oldest) < at_least {
+            return Ok(0);
+        }
+        self.write(|tx| {
+            let (_, below) = tx.compactable(required)?;
+            tx.conn
+                .execute("DELETE FROM events WHERE seq < ?1", params![below as i64])
+                .map(|dropped| dropped as u64)
+                .map_err(|e| tx.db(e))
+        })
+    }
+
     /// Check the file (`PRAGMA integrity_check`) and the store's own invariants;
     /// returns the problems found, none when the store is sound.
     pub fn check(&self) -> Result<Vec<String>> {
@@ -925,6 +946,23 @@ impl Tx<'_> {
             .map_err(|e| self.db(e))
     }
 
+    /// `(oldest event's seq, the seq below which every consumer has consumed)`;
+    /// `(0, 0)` when nothing may be dropped (see [`Store::compact_events`]).
+    fn compactable(&self, required: &[&str]) -> Result<(u64, u64)> {
+        for consumer in required {
+            if self.cursor(consumer)?.is_none() {
+                return Ok((0, 0));
+            }
+        }
+        self.conn
+            .query_row(
+                "SELECT COALESCE((SELECT MIN(seq) FROM events), 0), COALESCE((SELECT MIN(cursor) FROM consumers), 0)",
+                [],
+                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+            )
+            .map_err(|e| self.db(e))
+    }
+
     /// The `seq` of the newest event, 0 when the log is empty.
     pub fn last_seq(&self) -> Result<u64> {
         self.conn
@@ -1268,6 +1306,23 @@ mod tests {
         let late = store.consume_next("late", ConsumerStart::End, |_, _| Ok::<_, Error>(())).unwrap();
         assert_eq!(late.map(|(e, ())| e.seq), Some(4));
         assert_eq!(store.read(|tx| tx.object_events("Thing", "ns", "a")).unwrap().len(), 4);
+        assert!(store.check().unwrap().is_empty());
+
+        // Compaction drops what every consumer has seen ("c" is at 3, "late" at 4),
+        // never while a required consumer has not run, nor below its threshold.
+        assert_eq!(store.compact_events(&["c", "never-ran"], 1).unwrap(), 0);
+        assert_eq!(store.compact_events(&["c"], 3).unwrap(), 0);
+        assert_eq!(store.compact_events(&["c"], 2).unwrap(), 2);
+        let left: Vec<u64> = store.read(|tx| tx.events_after(0, 10)).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(left, [3, 4]);
+        while store.consume_next("c", ConsumerStart::Beginning, |_, _| Ok::<_, Error>(())).unwrap().is_some() {}
+        assert_eq!(store.compact_events(&["c"], 1).unwrap(), 1);
+        let left: Vec<u64> = store.read(|tx| tx.events_after(0, 10)).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(left, [4], "the newest event stays");
+        assert_eq!(store.read(|tx| tx.last_seq()).unwrap(), 4);
+        store.write(|tx| tx.append_event(&NewEvent::new("Thing", "ns", "a", "Changed"))).unwrap();
+        let next = store.consume_next("c", ConsumerStart::Beginning, |_, _| Ok::<_, Error>(())).unwrap();
+        assert_eq!(next.map(|(e, ())| e.seq), Some(5), "sequence numbers are never reused");
         assert!(store.check().unwrap().is_empty());
     }
 
