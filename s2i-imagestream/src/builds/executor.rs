@@ -214,18 +214,46 @@ pub async fn clean_up_reaped(
         let Some(runtime) = runtime else { continue };
         let labels =
             std::collections::BTreeMap::from([(keys::CONTAINER_LABEL.to_owned(), format!("{namespace}/{name}"))]);
-        match runtime.containers_with_labels(&labels).await {
-            Ok(containers) => {
-                for container in containers {
-                    if let Err(e) = runtime.remove_container(&container).await {
-                        warnings.push(format!("cannot remove container {container} of build {name}: {e}"));
-                    }
-                }
-            }
-            Err(e) => warnings.push(format!("cannot list the containers of build {name}: {e}")),
+        if let Some(warning) = remove_labelled_containers(runtime, &labels, name).await {
+            warnings.push(warning);
         }
     }
     warnings
+}
+
+/// Remove the containers with `labels` (those of build `name`), looking
+/// again until none is left after a settling second. Podman completes the
+/// requests of a client that died — a container created or started just as
+/// the executor was killed — so one may appear after a first pass. A warning
+/// when some could not be removed.
+async fn remove_labelled_containers(
+    runtime: &dyn s2i_core::runtime::ContainerRuntime,
+    labels: &std::collections::BTreeMap<String, String>,
+    name: &str,
+) -> Option<String> {
+    const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+    const GIVE_UP: std::time::Duration = std::time::Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    let mut failure = None;
+    loop {
+        let containers = match runtime.containers_with_labels(labels).await {
+            Ok(containers) => containers,
+            Err(e) => return Some(format!("cannot list the containers of build {name}: {e}")),
+        };
+        if containers.is_empty() && started.elapsed() >= SETTLE {
+            return None;
+        }
+        if started.elapsed() >= GIVE_UP {
+            let left = containers.join(", ");
+            return Some(failure.unwrap_or_else(|| format!("containers {left} of build {name} are left")));
+        }
+        for container in containers {
+            if let Err(e) = runtime.remove_container(&container).await {
+                failure = Some(format!("cannot remove container {container} of build {name}: {e}"));
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 /// Record `me` as the executor of a build, unless another live process is
