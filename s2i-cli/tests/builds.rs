@@ -170,6 +170,10 @@ exec /usr/libexec/s2i/assemble
 
     let build = setup.build("web-1");
     assert_eq!(phase(&build), ("Complete", ""));
+    for scratch in ["inputs", "work"] {
+        let dir = setup.store.path().join(scratch).join(&setup.ns.0).join("web-1");
+        assert!(!dir.exists(), "{} is removed after the build", dir.display());
+    }
     let conditions = build["status"]["conditions"].as_array().unwrap();
     let current: Vec<&str> =
         conditions.iter().filter(|c| c["status"] == "True").map(|c| c["type"].as_str().unwrap()).collect();
@@ -307,12 +311,16 @@ fn a_build_whose_process_died_is_marked_error() {
         b["status"]["phase"] == "Running" && !setup.containers("orphan-1").is_empty()
     });
     let pid = executor_pid(&running);
+    // The engine's working directory is in the store, where the reaper finds it.
+    let work = setup.store.path().join("work").join(&setup.ns.0).join("orphan-1");
+    assert!(work.read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("s2i-")));
     let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
     assert!(killed.success());
     let build = setup.wait_ended("orphan-1");
     assert_eq!(phase(&build), ("Error", "BuildPodDeleted"));
     assert!(build["status"]["message"].as_str().unwrap().contains(&format!("pid {pid}")), "{build:#}");
     assert!(setup.containers("orphan-1").is_empty(), "the dead process's containers are removed");
+    assert!(!work.exists(), "the dead process's working directory is removed");
     assert!(setup.log("orphan-1").contains("==> Error BuildPodDeleted"));
 }
 

@@ -210,7 +210,7 @@ pub async fn clean_up_reaped(
             log.line(&format!("error: {}", build.status.message));
             log.line(&format!("==> {} {}", build.status.phase, build.status.reason));
         }
-        let _ = std::fs::remove_dir_all(super::logs::input_path(store_dir, namespace, name));
+        super::logs::remove_scratch(store_dir, namespace, name);
         let Some(runtime) = runtime else { continue };
         let labels =
             std::collections::BTreeMap::from([(keys::CONTAINER_LABEL.to_owned(), format!("{namespace}/{name}"))]);

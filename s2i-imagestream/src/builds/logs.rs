@@ -30,10 +30,23 @@ pub fn input_path(store_dir: &Path, namespace: &str, build: &str) -> PathBuf {
     store_dir.join("inputs").join(namespace).join(build)
 }
 
-/// Remove what a build left in the store directory (its log and binary input).
+/// The directory under which a build's engine keeps its working directory:
+/// in the store directory, so that the working directory of a build whose
+/// process was killed is removed with the build's other files.
+pub fn work_path(store_dir: &Path, namespace: &str, build: &str) -> PathBuf {
+    store_dir.join("work").join(namespace).join(build)
+}
+
+/// Remove what a build left in the store directory (its log, binary input and working directory).
 pub fn remove_files(store_dir: &Path, namespace: &str, build: &str) {
     let _ = std::fs::remove_file(log_path(store_dir, namespace, build));
+    remove_scratch(store_dir, namespace, build);
+}
+
+/// Remove a build's binary input and working directory (not its log).
+pub fn remove_scratch(store_dir: &Path, namespace: &str, build: &str) {
     let _ = std::fs::remove_dir_all(input_path(store_dir, namespace, build));
+    let _ = std::fs::remove_dir_all(work_path(store_dir, namespace, build));
 }
 
 fn io_error(action: &str, path: &Path, e: std::io::Error) -> Error {

@@ -29,7 +29,7 @@ use s2i_core::{BuildOptions, CancellationToken, Engine, EventSink, PullPolicy};
 
 use super::executor::{Executor, HEARTBEAT_EVERY, clean_up_reaped, reap, register};
 use super::generator::{resolve_isimage, resolve_istag, set_phase};
-use super::logs::{BuildLog, input_path, log_path, remove_files};
+use super::logs::{BuildLog, input_path, log_path, remove_files, remove_scratch, work_path};
 use super::policy::{Admission, admit, prune};
 use super::types::*;
 use super::validation::{
@@ -259,10 +259,10 @@ impl<'a> Runner<'a> {
         Ok(finished)
     }
 
-    /// After a build ended: its binary input goes, and history pruning runs.
+    /// After a build ended: its binary input and working directory go, and history pruning runs.
     fn cleanup(&self, store: &Store, build: &Build) {
         let namespace = &build.metadata.namespace;
-        let _ = std::fs::remove_dir_all(input_path(&self.store_dir, namespace, &build.metadata.name));
+        remove_scratch(&self.store_dir, namespace, &build.metadata.name);
         if let Some(config) = build.config_name()
             && let Ok(deleted) = store.write(|tx| prune(tx, namespace, config))
         {
@@ -687,6 +687,12 @@ impl<'a> Runner<'a> {
         options.labels = labels;
         options.container_labels =
             BTreeMap::from([(keys::CONTAINER_LABEL.to_owned(), format!("{namespace}/{}", build.metadata.name))]);
+        let work_dir = work_path(&self.store_dir, namespace, &build.metadata.name);
+        if let Err(e) = std::fs::create_dir_all(&work_dir) {
+            log.line(&format!("error: cannot create the working directory {}: {e}", work_dir.display()));
+            return Err(Ending::new(phase::ERROR, reasons::GENERIC_BUILD_FAILED));
+        }
+        options.temp_root = Some(work_dir);
         options.host = HostOptions {
             limits: ResourceLimits {
                 memory_bytes: memory_limit(&spec.resources),
