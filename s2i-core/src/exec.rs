@@ -189,11 +189,18 @@ pub(crate) async fn run_attached(
     };
     let mut output = attachment.output;
     let mut lines = LineSplitter::new(events.clone(), secrets.to_vec());
+    let mut read_error = None;
     loop {
         tokio::select! {
             chunk = output.next() => match chunk {
                 Some(Ok(chunk)) => lines.push(&chunk),
-                Some(Err(e)) => return Err(Error::runtime(format!("read the output of {what}"), e)),
+                // Podman resets the attach connection when the container exits while its
+                // stdin is still being written (an assemble that fails at once, e.g. without
+                // tar): the exit status, not the reset, says what happened.
+                Some(Err(e)) => {
+                    read_error = Some(e);
+                    break;
+                }
                 None => break,
             },
             result = async { writer.as_mut().expect("guarded").await }, if writer.is_some() => {
@@ -206,7 +213,26 @@ pub(crate) async fn run_attached(
         }
     }
     lines.finish();
-    let status = runtime.wait_container(container).await.map_err(|e| Error::runtime(format!("wait for {what}"), e))?;
+    if read_error.is_some()
+        && let Some(writer) = writer.take()
+    {
+        // Without its connection the stdin writer can only fail; the container sees the end of its input.
+        writer.abort();
+    }
+    let status = match (runtime.wait_container(container).await, read_error) {
+        (Ok(status), None) => status,
+        (Ok(status), Some(e)) => {
+            let lost = format!("the engine closed the output of {what} early ({e}); it exited with {}", status.code);
+            if status.code == 0 {
+                events.warn(lost)
+            } else {
+                events.debug(lost)
+            }
+            status
+        }
+        (Err(_), Some(e)) => return Err(Error::runtime(format!("read the output of {what}"), e)),
+        (Err(e), None) => return Err(Error::runtime(format!("wait for {what}"), e)),
+    };
     if let Some(writer) = writer {
         // The container has exited; its stdin is gone, so the writer ends promptly.
         let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
@@ -369,7 +395,10 @@ pub fn sh_quote(word: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::runtime::*;
 
     #[test]
     fn container_names_follow_the_reference() {
@@ -401,5 +430,114 @@ mod tests {
         s.finish();
         assert_eq!(*seen.lock().unwrap(), vec!["hello", "proxy http://redacted@p", "tail"]);
         assert_eq!(s.tail().len(), 3);
+    }
+
+    /// A container that prints `output`, then its attach connection breaks
+    /// (as Podman's does when a container exits while its stdin is written),
+    /// and that exited with `code`.
+    struct ResetAttach {
+        output: &'static str,
+        code: Option<i64>,
+    }
+
+    fn refuse<T>() -> Result<T, RuntimeError> {
+        Err(RuntimeError::new(RuntimeErrorKind::Other, "not used by run_attached"))
+    }
+
+    #[async_trait::async_trait]
+    impl ContainerRuntime for ResetAttach {
+        async fn info(&self) -> Result<RuntimeInfo, RuntimeError> {
+            refuse()
+        }
+        async fn inspect_image(&self, _: &str) -> Result<Option<ImageInfo>, RuntimeError> {
+            refuse()
+        }
+        async fn pull_image(&self, _: &str, _: &(dyn Fn(PullProgress) + Send + Sync)) -> Result<(), RuntimeError> {
+            refuse()
+        }
+        async fn push_image(
+            &self,
+            _: &str,
+            _: &(dyn Fn(PullProgress) + Send + Sync),
+        ) -> Result<Option<String>, RuntimeError> {
+            refuse()
+        }
+        async fn create_container(&self, _: &ContainerSpec) -> Result<String, RuntimeError> {
+            refuse()
+        }
+        async fn attach_container(&self, _: &str, _: bool) -> Result<Attachment, RuntimeError> {
+            let chunk = OutputChunk { kind: OutputKind::Stderr, bytes: Bytes::from_static(self.output.as_bytes()) };
+            let reset = RuntimeError::new(RuntimeErrorKind::Other, "Connection reset by peer (os error 104)");
+            let output: OutputStream = Box::pin(futures::stream::iter([Ok(chunk), Err(reset)]));
+            Ok(Attachment { stdin: Some(Box::pin(tokio::io::sink())), output })
+        }
+        async fn start_container(&self, _: &str) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn wait_container(&self, _: &str) -> Result<ExitStatus, RuntimeError> {
+            match self.code {
+                Some(code) => Ok(ExitStatus { code, ..ExitStatus::default() }),
+                None => refuse(),
+            }
+        }
+        async fn upload_archive(&self, _: &str, _: &str, _: ByteStream) -> Result<(), RuntimeError> {
+            refuse()
+        }
+        async fn download_archive(&self, _: &str, _: &str) -> Result<Option<ByteStream>, RuntimeError> {
+            refuse()
+        }
+        async fn commit_container(&self, _: &str, _: &CommitSpec) -> Result<String, RuntimeError> {
+            refuse()
+        }
+        async fn remove_container(&self, _: &str) -> Result<(), RuntimeError> {
+            refuse()
+        }
+        async fn remove_image(&self, _: &str) -> Result<(), RuntimeError> {
+            refuse()
+        }
+        async fn tag_image(&self, _: &str, _: &str, _: &str) -> Result<(), RuntimeError> {
+            refuse()
+        }
+        async fn network_exists(&self, _: &str) -> Result<bool, RuntimeError> {
+            refuse()
+        }
+        async fn container_exists(&self, _: &str) -> Result<bool, RuntimeError> {
+            refuse()
+        }
+        async fn stat_path(&self, _: &str, _: &str) -> Result<Option<PathStat>, RuntimeError> {
+            refuse()
+        }
+        async fn build_image(
+            &self,
+            _: ByteStream,
+            _: &ImageBuildSpec,
+            _: &(dyn Fn(String) + Send + Sync),
+        ) -> Result<String, RuntimeError> {
+            refuse()
+        }
+        async fn containers_with_labels(&self, _: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError> {
+            refuse()
+        }
+        async fn list_containers(&self, _: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>, RuntimeError> {
+            refuse()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_broken_attach_connection_yields_the_exit_status() {
+        let events: Arc<dyn EventSink> = Arc::new(crate::NoEvents);
+        let input = || -> Option<ByteStream> { Some(Box::pin(futures::stream::iter([Ok(Bytes::from_static(b"x"))]))) };
+        let exited = ResetAttach { output: "/bin/sh: 1: tar: not found\n", code: Some(127) };
+        match run_attached(&exited, &events, &[], "c", input(), "assemble").await.unwrap() {
+            RunEnd::Exited { status, tail } => {
+                assert_eq!(status.code, 127);
+                assert_eq!(tail, ["/bin/sh: 1: tar: not found"]);
+            }
+            RunEnd::FeedFailed => panic!("the feed did not fail"),
+        }
+        // When the engine cannot say how the container ended, the read error is the error.
+        let gone = ResetAttach { output: "", code: None };
+        let error = run_attached(&gone, &events, &[], "c", input(), "assemble").await.err().expect("an error");
+        assert!(error.to_string().contains("read the output of assemble"), "{error}");
     }
 }
