@@ -757,8 +757,9 @@ impl ContainerRuntime for DockerRuntime {
         let listed = self.docker.list_containers(Some(options)).await.map_err(runtime_error)?;
         let mut containers: Vec<ContainerSummary> = listed.into_iter().map(container_summary).collect();
         // Docker lists exposed ports that are not published; Podman lists only
-        // published ones, so the image's exposed ports come from an inspect.
-        for container in &mut containers {
+        // published ones, so there the image's exposed ports come from an inspect.
+        let listed_all_ports = matches!(self.flavor, Flavor::Docker);
+        for container in containers.iter_mut().filter(|_| !listed_all_ports) {
             match self
                 .docker
                 .inspect_container(&container.id, None::<InspectContainerOptions>)

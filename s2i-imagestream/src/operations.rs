@@ -96,6 +96,9 @@ pub struct ScheduledImport {
 pub struct ImportSchedule {
     interval: Duration,
     last: BTreeMap<StreamTag, Instant>,
+    /// The scheduled tags as of a store revision: listing every stream is
+    /// only redone when the store changed.
+    known: Option<(u64, Vec<StreamTag>)>,
 }
 
 impl ImportSchedule {
@@ -104,7 +107,7 @@ impl ImportSchedule {
 
     /// A schedule that re-imports each tag every `interval`.
     pub fn new(interval: Duration) -> Self {
-        Self { interval, last: BTreeMap::new() }
+        Self { interval, last: BTreeMap::new(), known: None }
     }
 
     /// Of the tags `scheduled` now, those due at `now`: not imported by this
@@ -399,6 +402,19 @@ impl<'a> ImageStreams<'a> {
         })
     }
 
+    /// The scheduled tags due at `now` by `schedule` ([`ImportSchedule::due`]);
+    /// the store's streams are listed again only when it changed since the last call.
+    pub fn due_scheduled(&self, schedule: &mut ImportSchedule, now: Instant) -> Result<Vec<StreamTag>> {
+        let revision = self.store.read(|tx| tx.revision())?;
+        let tags = match schedule.known.take() {
+            Some((known, tags)) if known == revision => tags,
+            _ => self.scheduled_tags()?,
+        };
+        let due = schedule.due(&tags, now);
+        schedule.known = Some((revision, tags));
+        Ok(due)
+    }
+
     /// Re-import `tags` from their sources (§6.3): as OpenShift's scheduled
     /// importer does, each gets a new generation and is imported again. A
     /// source that names the same image leaves the history as it is; a new
@@ -488,11 +504,10 @@ impl<'a> ImageStreams<'a> {
             message: why.clone(),
             help: "start the container engine (e.g. `cargo xtask docker`)".into(),
         })?;
-        if let Some(registry) = stream.as_ref().and_then(ImageStream::registry) {
-            let repository = format!("{registry}/{}/{}", destination.namespace, destination.stream);
-            let target = format!("{repository}:{}", destination.tag);
+        if let Some(target) = stream.as_ref().and_then(|stream| push_target(stream, destination)) {
+            let repository = target.rsplit_once(':').map_or(target.as_str(), |(repository, _)| repository);
             runtime
-                .tag_image(image, &repository, &destination.tag)
+                .tag_image(image, repository, &destination.tag)
                 .await
                 .map_err(|e| crate::engine::engine_error(&format!("tag {image} as {target}"), &e))?;
             runtime.push_image(&target, &|_| {}).await.map_err(|e| Error::Registry {
@@ -520,10 +535,9 @@ impl<'a> ImageStreams<'a> {
     }
 
     /// Record an image pushed to the registry of `destination`'s stream (the
-    /// push path of a build whose output stream keeps its images in a
-    /// registry): its manifest is resolved there, then recorded as the tag's
-    /// new current image.
-    pub async fn record_pushed(
+    /// push path of [`Self::record_build`]): its manifest is resolved there,
+    /// then recorded as the tag's new current image.
+    async fn record_pushed(
         &self,
         destination: &StreamTag,
         pull_spec: &str,
@@ -564,6 +578,13 @@ pub fn check(store: &Store) -> Result<Vec<String>> {
     let mut problems = store.check()?;
     problems.extend(store.read(streams::check_streams)?);
     Ok(problems)
+}
+
+/// Where a build recorded into `destination` is pushed when its stream keeps
+/// its images in a registry: `<registry>/<namespace>/<stream>:<tag>`.
+pub fn push_target(stream: &ImageStream, destination: &StreamTag) -> Option<String> {
+    let registry = stream.registry()?;
+    Some(format!("{registry}/{}/{}:{}", destination.namespace, destination.stream, destination.tag))
 }
 
 /// The newest image of each of `tags` that has one.

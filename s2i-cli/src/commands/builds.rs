@@ -1062,7 +1062,7 @@ pub(crate) async fn cancel_build(global: &GlobalArgs, args: CancelBuildArgs) -> 
 /// tag's, recorded on it; the controller goes on.
 async fn import_scheduled_tags(session: &Session, schedule: &mut ImportSchedule) -> Result<(), Failure> {
     let streams = session.image_streams();
-    let due = schedule.due(&streams.scheduled_tags()?, std::time::Instant::now());
+    let due = streams.due_scheduled(schedule, std::time::Instant::now())?;
     if due.is_empty() {
         return Ok(());
     }

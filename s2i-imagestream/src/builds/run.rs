@@ -827,10 +827,7 @@ impl<'a> Runner<'a> {
         let engine: EngineAccess<'_> = Ok(self.runtime.as_ref());
         let streams = ImageStreams::new(store, engine, self.registry).with_triggers(self.triggers);
         // A stream kept in a registry gets the image pushed there (record_build does it).
-        let pushed_to = stream
-            .as_ref()
-            .and_then(ImageStream::registry)
-            .map(|registry| format!("{registry}/{}/{}:{}", destination.namespace, destination.stream, destination.tag));
+        let pushed_to = stream.as_ref().and_then(|stream| crate::operations::push_target(stream, &destination));
         if let Some(target) = &pushed_to {
             log.line(&format!("Pushing image {target} ..."));
         }
