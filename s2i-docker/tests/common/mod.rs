@@ -68,8 +68,13 @@ pub fn docker(args: &[&str], stdin: Option<&[u8]>) -> Result<String, String> {
     }
 }
 
-/// A tar of a minimal root filesystem: static busybox as /bin/busybox and /bin/sh, and /tmp.
-pub fn busybox_rootfs() -> Vec<u8> {
+/// A tar of a minimal root filesystem: static busybox as /bin/busybox and
+/// /bin/sh, /tmp, and `marker` in /etc/s2i-test-image.
+///
+/// The marker makes each imported layer unique: engines share identical
+/// layers between images, and Podman fails an import ("layer not known") when
+/// another test removes an image holding the same layer at that moment.
+pub fn busybox_rootfs(marker: &str) -> Vec<u8> {
     let busybox = std::fs::read("/bin/busybox").expect("the host needs a static /bin/busybox (Debian: busybox-static)");
     let mut builder = tar::Builder::new(Vec::new());
     let mut dir = |path: &str, mode: u32| {
@@ -82,6 +87,11 @@ pub fn busybox_rootfs() -> Vec<u8> {
     dir("bin/", 0o755);
     dir("tmp/", 0o1777);
     dir("data/", 0o755);
+    dir("etc/", 0o755);
+    let mut header = tar::Header::new_gnu();
+    header.set_mode(0o644);
+    header.set_size(marker.len() as u64);
+    builder.append_data(&mut header, "etc/s2i-test-image", marker.as_bytes()).unwrap();
     let mut header = tar::Header::new_gnu();
     header.set_mode(0o755);
     header.set_size(busybox.len() as u64);
@@ -128,7 +138,7 @@ pub struct TestImage {
 impl TestImage {
     pub fn import() -> Self {
         let name = format!("{}:latest", unique("s2i-docker-test-busybox"));
-        if let Err(e) = docker(&["import", "-", &name], Some(&busybox_rootfs())) {
+        if let Err(e) = docker(&["import", "-", &name], Some(&busybox_rootfs(&name))) {
             panic!("{START_ENGINE}: `docker import` failed: {e}");
         }
         Self { name }
