@@ -29,6 +29,13 @@ impl Cleanup {
         self.containers.lock().expect("cleanup lock").push(id.to_owned());
     }
 
+    /// The container named `name` now has the ID `id`.
+    fn created(&self, name: &str, id: &str) {
+        let mut containers = self.containers.lock().expect("cleanup lock");
+        containers.retain(|c| c != name);
+        containers.push(id.to_owned());
+    }
+
     /// Remove one container now (a failed attempt), and forget it.
     pub(crate) async fn remove_now(&self, runtime: &dyn ContainerRuntime, events: &dyn EventSink, id: &str) {
         self.containers.lock().expect("cleanup lock").retain(|c| c != id);
@@ -44,11 +51,24 @@ impl Cleanup {
     }
 }
 
+/// Attempts at removing one container: an engine can refuse while the
+/// container is between states (Podman: "container state improper" while it
+/// starts or stops), and a refusal there must not leave it behind.
+const REMOVE_ATTEMPTS: u32 = 5;
+
 async fn remove(runtime: &dyn ContainerRuntime, events: &dyn EventSink, id: &str) {
-    match runtime.remove_container(id).await {
-        Ok(()) => events.debug(format!("Removed container {}", short_id(id))),
-        Err(e) if e.is_not_found() => {}
-        Err(e) => events.warn(format!("could not remove container {}: {e}", short_id(id))),
+    for attempt in 1..=REMOVE_ATTEMPTS {
+        match runtime.remove_container(id).await {
+            Ok(()) => return events.debug(format!("Removed container {}", short_id(id))),
+            Err(e) if e.is_not_found() => return,
+            Err(e) if attempt == REMOVE_ATTEMPTS => {
+                return events.warn(format!("could not remove container {}: {e}", short_id(id)));
+            }
+            Err(e) => {
+                events.debug(format!("Removing container {} failed ({e}); trying again", short_id(id)));
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+        }
     }
 }
 
@@ -100,11 +120,20 @@ pub(crate) async fn create_container(
     cleanup: &Cleanup,
     spec: &ContainerSpec,
 ) -> Result<String> {
+    // Registered by name first: when the build is cancelled while the request
+    // is in flight, the engine may still create the container, and cleanup
+    // then removes it by that name.
+    if let Some(name) = &spec.name {
+        cleanup.add(name);
+    }
     let id = runtime
         .create_container(spec)
         .await
         .map_err(|e| Error::runtime(format!("create a container from {}", spec.image), e))?;
-    cleanup.add(&id);
+    match &spec.name {
+        Some(name) => cleanup.created(name, &id),
+        None => cleanup.add(&id),
+    }
     let command: Vec<&str> = spec.entrypoint.iter().flatten().chain(&spec.cmd).map(String::as_str).collect();
     events.debug(format!("Created container {} ({})", short_id(&id), command.join(" ")));
     Ok(id)
@@ -379,9 +408,10 @@ pub fn container_name(image: &str) -> String {
     format!("s2i_{sanitized}_{:08x}", hasher.finish() as u32)
 }
 
+/// The first 12 digits of an ID; a name as it is.
 pub(crate) fn short_id(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
-    &id[..id.len().min(12)]
+    if id.bytes().all(|b| b.is_ascii_hexdigit()) { &id[..id.len().min(12)] } else { id }
 }
 
 /// Quote a word for `/bin/sh` when it needs it.
@@ -432,12 +462,18 @@ mod tests {
         assert_eq!(s.tail().len(), 3);
     }
 
-    /// A container that prints `output`, then its attach connection breaks
-    /// (as Podman's does when a container exits while its stdin is written),
-    /// and that exited with `code`.
-    struct ResetAttach {
+    /// A fake engine. Its containers print `output`, then their attach
+    /// connection breaks (as Podman's does when a container exits while its
+    /// stdin is written), and they exit with `code`. A create records the
+    /// container, then answers only when `create_answers`; a removal is
+    /// refused `remove_refusals` times before it works.
+    #[derive(Default)]
+    struct Fake {
         output: &'static str,
         code: Option<i64>,
+        create_answers: bool,
+        remove_refusals: std::sync::atomic::AtomicU32,
+        containers: Mutex<Vec<String>>,
     }
 
     fn refuse<T>() -> Result<T, RuntimeError> {
@@ -445,7 +481,7 @@ mod tests {
     }
 
     #[async_trait::async_trait]
-    impl ContainerRuntime for ResetAttach {
+    impl ContainerRuntime for Fake {
         async fn info(&self) -> Result<RuntimeInfo, RuntimeError> {
             refuse()
         }
@@ -462,8 +498,13 @@ mod tests {
         ) -> Result<Option<String>, RuntimeError> {
             refuse()
         }
-        async fn create_container(&self, _: &ContainerSpec) -> Result<String, RuntimeError> {
-            refuse()
+        async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
+            let name = spec.name.clone().expect("a named container");
+            self.containers.lock().unwrap().push(name.clone());
+            if !self.create_answers {
+                std::future::pending::<()>().await;
+            }
+            Ok(format!("id-of-{name}"))
         }
         async fn attach_container(&self, _: &str, _: bool) -> Result<Attachment, RuntimeError> {
             let chunk = OutputChunk { kind: OutputKind::Stderr, bytes: Bytes::from_static(self.output.as_bytes()) };
@@ -489,8 +530,18 @@ mod tests {
         async fn commit_container(&self, _: &str, _: &CommitSpec) -> Result<String, RuntimeError> {
             refuse()
         }
-        async fn remove_container(&self, _: &str) -> Result<(), RuntimeError> {
-            refuse()
+        async fn remove_container(&self, container: &str) -> Result<(), RuntimeError> {
+            use std::sync::atomic::Ordering;
+            if self.remove_refusals.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                return Err(RuntimeError::new(RuntimeErrorKind::Other, "container state improper"));
+            }
+            let mut containers = self.containers.lock().unwrap();
+            let before = containers.len();
+            containers.retain(|name| name != container && format!("id-of-{name}") != container);
+            if containers.len() == before {
+                return Err(RuntimeError::new(RuntimeErrorKind::NotFound, format!("no container {container}")));
+            }
+            Ok(())
         }
         async fn remove_image(&self, _: &str) -> Result<(), RuntimeError> {
             refuse()
@@ -527,7 +578,7 @@ mod tests {
     async fn a_broken_attach_connection_yields_the_exit_status() {
         let events: Arc<dyn EventSink> = Arc::new(crate::NoEvents);
         let input = || -> Option<ByteStream> { Some(Box::pin(futures::stream::iter([Ok(Bytes::from_static(b"x"))]))) };
-        let exited = ResetAttach { output: "/bin/sh: 1: tar: not found\n", code: Some(127) };
+        let exited = Fake { output: "/bin/sh: 1: tar: not found\n", code: Some(127), ..Fake::default() };
         match run_attached(&exited, &events, &[], "c", input(), "assemble").await.unwrap() {
             RunEnd::Exited { status, tail } => {
                 assert_eq!(status.code, 127);
@@ -536,8 +587,31 @@ mod tests {
             RunEnd::FeedFailed => panic!("the feed did not fail"),
         }
         // When the engine cannot say how the container ended, the read error is the error.
-        let gone = ResetAttach { output: "", code: None };
+        let gone = Fake::default();
         let error = run_attached(&gone, &events, &[], "c", input(), "assemble").await.err().expect("an error");
         assert!(error.to_string().contains("read the output of assemble"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_container_whose_create_was_cut_short_is_removed_by_name() {
+        let engine = Fake::default();
+        let cleanup = Cleanup::default();
+        let spec = ContainerSpec { name: Some("s2i_lost".into()), ..ContainerSpec::default() };
+        let cut_short = create_container(&engine, &crate::NoEvents, &cleanup, &spec);
+        assert!(tokio::time::timeout(Duration::from_millis(10), cut_short).await.is_err());
+        assert_eq!(*engine.containers.lock().unwrap(), ["s2i_lost"], "the engine made it");
+        cleanup.run(&engine, &crate::NoEvents).await;
+        assert!(engine.containers.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refused_removal_is_tried_again() {
+        let engine = Fake { create_answers: true, ..Fake::default() };
+        engine.remove_refusals.store(REMOVE_ATTEMPTS - 1, std::sync::atomic::Ordering::SeqCst);
+        let cleanup = Cleanup::default();
+        let spec = ContainerSpec { name: Some("s2i_busy".into()), ..ContainerSpec::default() };
+        assert_eq!(create_container(&engine, &crate::NoEvents, &cleanup, &spec).await.unwrap(), "id-of-s2i_busy");
+        cleanup.run(&engine, &crate::NoEvents).await;
+        assert!(engine.containers.lock().unwrap().is_empty());
     }
 }
