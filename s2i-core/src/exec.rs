@@ -13,7 +13,9 @@ use tokio::io::AsyncWriteExt;
 use crate::archive::{self, ArchiveProgress, ArchiveStats, InputArchive};
 use crate::error::{Error, Result};
 use crate::events::{BuildEvent, EventSink, EventSinkExt, Stage};
-use crate::runtime::{ByteStream, ContainerRuntime, ContainerSpec, ExitStatus, OutputChunk, OutputKind, StdinWriter};
+use crate::runtime::{
+    ByteStream, ContainerRuntime, ContainerSpec, ExitStatus, OutputChunk, OutputKind, RuntimeError, StdinWriter,
+};
 
 /// Output lines kept to explain a failed script.
 const TAIL_LINES: usize = 20;
@@ -57,18 +59,17 @@ impl Cleanup {
 const REMOVE_ATTEMPTS: u32 = 5;
 
 async fn remove(runtime: &dyn ContainerRuntime, events: &dyn EventSink, id: &str) {
-    for attempt in 1..=REMOVE_ATTEMPTS {
-        match runtime.remove_container(id).await {
-            Ok(()) => return events.debug(format!("Removed container {}", short_id(id))),
-            Err(e) if e.is_not_found() => return,
-            Err(e) if attempt == REMOVE_ATTEMPTS => {
-                return events.warn(format!("could not remove container {}: {e}", short_id(id)));
-            }
-            Err(e) => {
-                events.debug(format!("Removing container {} failed ({e}); trying again", short_id(id)));
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            }
-        }
+    let removed = crate::retry::retry(
+        REMOVE_ATTEMPTS,
+        Duration::from_millis(500),
+        |e: &RuntimeError| !e.is_not_found(),
+        |_| runtime.remove_container(id),
+    )
+    .await;
+    match removed {
+        Ok(()) => events.debug(format!("Removed container {}", short_id(id))),
+        Err(e) if e.is_not_found() => {}
+        Err(e) => events.warn(format!("could not remove container {}: {e}", short_id(id))),
     }
 }
 
