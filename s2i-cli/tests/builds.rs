@@ -607,7 +607,6 @@ spec:
     assert!(stderr.contains("Controller stopped"), "{stderr}");
 }
 
-/// A child process killed when dropped (a failed test leaves none behind).
 #[test]
 fn bad_files_are_reported_at_their_line_and_nothing_is_stored() {
     let setup = Setup::new();

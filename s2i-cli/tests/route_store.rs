@@ -10,12 +10,7 @@ use support::*;
 
 /// `s2i` on a store of its own, in namespace `shop`.
 fn s2i_at(store: &Path, args: &[&str]) -> Run {
-    let out = s2i_in(store, "shop").env_remove("S2I_ROUTE_DOMAIN").args(args).output().expect("s2i runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(s2i_in(store, "shop").env_remove("S2I_ROUTE_DOMAIN").args(args).output().expect("s2i runs"))
 }
 
 fn json(store: &Path, args: &[&str]) -> serde_json::Value {

@@ -219,15 +219,16 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 fn git_error(action: &str, url: &str, e: &git2::Error) -> Error {
-    let unreachable = e.message().contains("failed to connect") || e.message().contains("failed to resolve");
+    use git2::ErrorClass;
+    // Some transports report a failed connection under another class (e.g. `Os`).
+    let unreachable = matches!(e.class(), ErrorClass::Net | ErrorClass::Http | ErrorClass::Ssl | ErrorClass::Ssh)
+        || e.message().contains("failed to connect")
+        || e.message().contains("failed to resolve");
     let help = match e.class() {
         _ if unreachable => {
             "the repository cannot be reached from here: check the URL and the network, or clone it yourself and pass the directory"
         }
-        git2::ErrorClass::Net | git2::ErrorClass::Http | git2::ErrorClass::Ssl | git2::ErrorClass::Ssh => {
-            "the repository cannot be reached from here: check the URL and the network, or clone it yourself and pass the directory"
-        }
-        git2::ErrorClass::Reference | git2::ErrorClass::Object => {
+        ErrorClass::Reference | ErrorClass::Object => {
             "check that the ref exists: `git ls-remote <url>` lists branches and tags"
         }
         _ => "check the URL (local paths, file://, https://, ssh:// and user@host:path are accepted)",

@@ -758,24 +758,23 @@ impl ContainerRuntime for DockerRuntime {
         let mut containers: Vec<ContainerSummary> = listed.into_iter().map(container_summary).collect();
         // Docker lists exposed ports that are not published; Podman lists only
         // published ones, so there the image's exposed ports come from an inspect.
-        let listed_all_ports = matches!(self.flavor, Flavor::Docker);
-        for container in containers.iter_mut().filter(|_| !listed_all_ports) {
-            match self
-                .docker
-                .inspect_container(&container.id, None::<InspectContainerOptions>)
-                .await
-                .map_err(runtime_error)
-            {
-                Ok(inspect) => {
-                    let exposed = inspect.config.and_then(|config| config.exposed_ports).unwrap_or_default();
-                    add_exposed_ports(&mut container.ports, &exposed);
+        if matches!(self.flavor, Flavor::Podman { .. }) {
+            let mut running = Vec::with_capacity(containers.len());
+            for mut container in containers {
+                let options = None::<InspectContainerOptions>;
+                match self.docker.inspect_container(&container.id, options).await.map_err(runtime_error) {
+                    Ok(inspect) => {
+                        let exposed = inspect.config.and_then(|config| config.exposed_ports).unwrap_or_default();
+                        add_exposed_ports(&mut container.ports, &exposed);
+                        running.push(container);
+                    }
+                    // Gone between the list and the inspect: it is not running any more.
+                    Err(error) if error.is_not_found() => {}
+                    Err(error) => return Err(error),
                 }
-                // Gone between the list and the inspect: it is not running any more.
-                Err(error) if error.is_not_found() => container.id.clear(),
-                Err(error) => return Err(error),
             }
+            containers = running;
         }
-        containers.retain(|container| !container.id.is_empty());
         containers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         Ok(containers)
     }

@@ -504,10 +504,9 @@ impl<'a> ImageStreams<'a> {
             message: why.clone(),
             help: "start the container engine (e.g. `cargo xtask docker`)".into(),
         })?;
-        if let Some(target) = stream.as_ref().and_then(|stream| push_target(stream, destination)) {
-            let repository = target.rsplit_once(':').map_or(target.as_str(), |(repository, _)| repository);
+        if let Some((stream, target)) = stream.as_ref().and_then(|s| Some((s, push_target(s, destination)?))) {
             runtime
-                .tag_image(image, repository, &destination.tag)
+                .tag_image(image, &stream.repository(), &destination.tag)
                 .await
                 .map_err(|e| crate::engine::engine_error(&format!("tag {image} as {target}"), &e))?;
             runtime.push_image(&target, &|_| {}).await.map_err(|e| Error::Registry {
@@ -583,8 +582,7 @@ pub fn check(store: &Store) -> Result<Vec<String>> {
 /// Where a build recorded into `destination` is pushed when its stream keeps
 /// its images in a registry: `<registry>/<namespace>/<stream>:<tag>`.
 pub fn push_target(stream: &ImageStream, destination: &StreamTag) -> Option<String> {
-    let registry = stream.registry()?;
-    Some(format!("{registry}/{}/{}:{}", destination.namespace, destination.stream, destination.tag))
+    stream.registry().map(|_| format!("{}:{}", stream.repository(), destination.tag))
 }
 
 /// The newest image of each of `tags` that has one.

@@ -182,15 +182,6 @@ fn check_version(kind: &str, sent: &ObjectMeta, stored: &ObjectMeta) -> StoreRes
     })
 }
 
-/// Leaves the store's fields (uid, resourceVersion, creationTimestamp) to the
-/// store, and sets the generation a new object starts with.
-fn reset_for_create(metadata: &mut ObjectMeta, generation: i64) {
-    metadata.uid.clear();
-    metadata.resource_version.clear();
-    metadata.creation_timestamp = None;
-    metadata.generation = generation;
-}
-
 /// Stores a new object of `kind`; returns it as stored.
 fn create_object<T: Serialize + DeserializeOwned>(
     tx: &Tx<'_>,
@@ -223,11 +214,12 @@ pub fn tx_time(tx: &Tx<'_>) -> Timestamp {
 // Routes.
 
 /// Prepares a route for creation as the API server does: status cleared,
-/// `generation` 1, the store's fields left to the store, the host generated
-/// under `domain` when the route needs one, then validation.
+/// `generation` 1, the host generated under `domain` when the route needs
+/// one, then validation. The store sets uid, resourceVersion and
+/// creationTimestamp when it creates the route.
 pub fn prepare_new_route(route: &mut Route, domain: &str) -> StoreResult<()> {
     route.status = Default::default();
-    reset_for_create(&mut route.metadata, 1);
+    route.metadata.generation = 1;
     assign_host(route, domain);
     validate_route(route).map_err(|errors| invalid(ROUTE_KIND, &route.metadata, &errors))
 }
@@ -291,16 +283,11 @@ pub fn delete_route(tx: &Tx<'_>, namespace: &str, name: &str) -> StoreResult<Rou
 pub fn write_route_status(tx: &Tx<'_>, route: &Route) -> StoreResult<Route> {
     let (namespace, name) = (&route.metadata.namespace, &route.metadata.name);
     let stored = tx.get(ROUTE_KIND, namespace, name)?.ok_or_else(|| route_not_found(namespace, name))?;
-    let version = stored.resource_version.to_string();
-    if !route.metadata.resource_version.is_empty() && route.metadata.resource_version != version {
-        return Err(StoreError::Conflict {
-            kind: ROUTE_KIND.into(),
-            namespace: namespace.clone(),
-            name: name.clone(),
-            expected: route.metadata.resource_version.clone(),
-            actual: stored.resource_version,
-        });
-    }
+    // The store refuses the write (`Conflict`) when the route is not that version any more.
+    let expected = match route.metadata.resource_version.as_str() {
+        "" => stored.resource_version.to_string(),
+        sent => sent.to_owned(),
+    };
     let mut document = stored.body;
     let status = body(ROUTE_KIND, &route.metadata, &route.status)?;
     if let Some(fields) = document.as_object_mut() {
@@ -310,7 +297,7 @@ pub fn write_route_status(tx: &Tx<'_>, route: &Route) -> StoreResult<Route> {
             fields.insert("status".into(), status);
         }
     }
-    tx.update(ROUTE_KIND, namespace, name, document, Some(&version))?.decode()
+    tx.update(ROUTE_KIND, namespace, name, document, Some(&expected))?.decode()
 }
 
 /// Writes the `Admitted` conditions `admission` decided into the routes it
@@ -345,9 +332,10 @@ pub fn admit_routes(tx: &Tx<'_>, config: &AdmissionConfig, now: Timestamp) -> St
 // ---------------------------------------------------------------------------
 // Services.
 
-/// Prepares a service for creation: the store's fields left to the store, validation.
+/// Prepares a service for creation: no generation, validation. The store
+/// sets uid, resourceVersion and creationTimestamp when it creates the service.
 pub fn prepare_new_service(service: &mut Service) -> StoreResult<()> {
-    reset_for_create(&mut service.metadata, 0);
+    service.metadata.generation = 0;
     validate_service(service).map_err(|errors| invalid(SERVICE_KIND, &service.metadata, &errors))
 }
 

@@ -78,7 +78,12 @@ pub struct ControllerArgs {
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60000))]
     pub interval: u64,
     /// How often each scheduled tag (`s2i import-image --scheduled`) is re-imported, in seconds
-    #[arg(long, value_name = "SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = s2i_imagestream::operations::ImportSchedule::DEFAULT_INTERVAL.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     pub import_interval: u64,
 }
 

@@ -31,8 +31,8 @@ use s2i_imagestream::store::{Resource, Store, Tx};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::imagestream::{or_none, to_value, typed};
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind};
+use super::imagestream::typed;
+use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, to_value};
 use super::session::{Context, Session};
 use super::{Failure, cancellation, cancelled_code};
 use crate::cli::{CancelBuildArgs, ControllerArgs, GlobalArgs, LogsArgs, RunBuildArgs, StartBuildArgs};
@@ -1068,7 +1068,7 @@ async fn import_scheduled_tags(session: &Session, schedule: &mut ImportSchedule)
     }
     let (imports, mirrored) = session.report(streams.import_scheduled(&due).await?);
     for import in imports {
-        let tag = format!("{}/{}:{}", import.tag.namespace, import.tag.stream, import.tag.tag);
+        let tag = &import.tag;
         match import.result {
             ScheduledResult::Updated { image } => eprintln!("Scheduled import: {tag} moved to {image}"),
             ScheduledResult::Unchanged => {}

@@ -15,22 +15,14 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Failure;
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind};
+use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, to_value};
 use super::session::Session;
 use crate::cli::{GlobalArgs, ImportImageArgs, TagArgs};
 
 const GROUP: &str = "image.openshift.io";
 
-pub(super) fn to_value<T: serde::Serialize>(object: &T) -> Value {
-    serde_json::to_value(object).expect("objects are plain data")
-}
-
 pub(super) fn typed<T: for<'de> Deserialize<'de> + Default>(value: &Value) -> T {
     serde_json::from_value(value.clone()).unwrap_or_default()
-}
-
-pub(super) fn or_none(text: &str) -> String {
-    if text.is_empty() { "<none>".into() } else { text.to_owned() }
 }
 
 // ---------------------------------------------------------------------------

@@ -19,6 +19,16 @@ use super::session::{Context, Session};
 use super::{Failure, builds, imagestream, route, service};
 use crate::cli::{ApplyArgs, DeleteArgs, DescribeArgs, GetArgs, GlobalArgs, OutputFormat};
 
+/// An object as the JSON the verbs handle.
+pub(super) fn to_value<T: serde::Serialize>(object: &T) -> Value {
+    serde_json::to_value(object).expect("objects are plain data")
+}
+
+/// `text`, or `<none>` when it is empty (as `oc describe` shows it).
+pub(super) fn or_none(text: &str) -> String {
+    if text.is_empty() { "<none>".into() } else { text.to_owned() }
+}
+
 /// A future a kind's hook returns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 

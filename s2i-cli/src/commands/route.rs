@@ -32,7 +32,7 @@ use s2i_route::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::objects::{self, Applied, ApplyOps, BoxFuture, DocumentError, Kind};
+use super::objects::{self, Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, to_value};
 use super::session::{Context, Session};
 use super::{Failure, connect_engine};
 use crate::cli::{
@@ -48,12 +48,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 // ---------------------------------------------------------------------------
 // Shared with services.
 
-pub(super) fn to_value<T: serde::Serialize>(object: &T) -> Value {
-    serde_json::to_value(object).expect("objects are plain data")
-}
-
 /// A stored object's JSON as its type; the verbs only hand in what `get`/`list` made.
-pub(super) fn typed<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, s2i_imagestream::Error> {
+pub(super) fn decode<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, s2i_imagestream::Error> {
     serde_json::from_value(value.clone()).map_err(|e| s2i_imagestream::Error::InvalidObject {
         kind: value["kind"].as_str().unwrap_or_default().to_owned(),
         name: value["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
@@ -84,10 +80,6 @@ fn admission_config() -> Result<AdmissionConfig, s2i_imagestream::Error> {
     Ok(AdmissionConfig { router_domain: route_domain()?, ..Default::default() })
 }
 
-pub(super) fn or_none(text: &str) -> String {
-    if text.is_empty() { "<none>".into() } else { text.to_owned() }
-}
-
 pub(super) fn pairs(map: &BTreeMap<String, String>, separator: &str) -> String {
     if map.is_empty() {
         "<none>".into()
@@ -104,16 +96,12 @@ pub(super) fn field(out: &mut String, name: &str, value: &str) {
 /// routes of the store, in one transaction; prints the outcome the way
 /// `oc` does (`route.route.openshift.io/NAME <verb>`) and warnings on stderr.
 pub(super) fn create_and_admit(context: &Context, route: Route, verb: &str) -> Result<i32, Failure> {
-    let domain = route_domain()?;
     let config = admission_config()?;
     let (created, admission) = context.store.write(|tx| {
-        let namespace = &route.metadata.namespace;
-        for backend in route.backends() {
-            if get_service(tx, namespace, &backend.name)?.is_none() {
-                return Err(service_not_found(namespace, &backend.name));
-            }
+        if let Some(name) = missing_services(tx, &route)?.first() {
+            return Err(service_not_found(&route.metadata.namespace, name));
         }
-        let created = create_route(tx, route.clone(), &domain)?;
+        let created = create_route(tx, route.clone(), &config.router_domain)?;
         let admission = admit_routes(tx, &config, tx_time(tx))?;
         Ok((created, admission))
     })?;
@@ -154,34 +142,40 @@ pub(crate) const ROUTE: Kind = Kind {
         Ok(to_value(&route))
     },
     list: Some(|tx, namespace| Ok(list_routes(tx, namespace)?.iter().map(to_value).collect())),
-    row: |value| typed::<Route>(value).map(|route| route_row(&route)).unwrap_or_default(),
-    describe: Some(|tx, value| describe_route(tx, &typed(value)?)),
+    row: |value| decode::<Route>(value).map(|route| route_row(&route)).unwrap_or_default(),
+    describe: Some(|tx, value| describe_route(tx, &decode(value)?)),
     apply: Some(ApplyOps { parse: parse_route, write: write_route, after: after_routes }),
     delete: Some(delete_route_hook),
 };
 
 /// The `Admitted` condition this machine's router wrote, if any.
 fn admitted_condition(route: &Route) -> Option<&s2i_route::route::RouteIngressCondition> {
-    route.status.for_router("default").and_then(|ingress| ingress.condition(CONDITION_ADMITTED))
+    this_router(route).and_then(|ingress| ingress.condition(CONDITION_ADMITTED))
+}
+
+/// The status this machine's router (the default of [`AdmissionConfig`]) wrote, if any.
+fn this_router(route: &Route) -> Option<&s2i_route::route::RouteIngress> {
+    route.status.for_router(&AdmissionConfig::default().router_name)
+}
+
+/// Each backend of `route` with its share of the traffic, in whole percent.
+fn backend_shares(route: &Route) -> impl Iterator<Item = (&s2i_route::route::RouteTargetReference, i64)> {
+    let total: i64 = route.backends().map(|backend| i64::from(backend.weight)).sum();
+    route.backends().map(move |backend| (backend, if total == 0 { 0 } else { i64::from(backend.weight) * 100 / total }))
 }
 
 /// `oc get route`'s columns, and whether the router admitted the route.
 fn route_row(route: &Route) -> Vec<String> {
-    let ingress = route.status.for_router("default");
+    let ingress = this_router(route);
     let host = match ingress {
         Some(ingress) if route.spec.host.is_empty() && !ingress.host.is_empty() => ingress.host.clone(),
         _ => route.spec.host.clone(),
     };
-    let total: i64 = route.backends().map(|backend| i64::from(backend.weight)).sum();
     let services = if route.spec.alternate_backends.is_empty() {
         route.spec.to.name.clone()
     } else {
-        route
-            .backends()
-            .map(|backend| {
-                let share = if total == 0 { 0 } else { i64::from(backend.weight) * 100 / total };
-                format!("{}({share}%)", backend.name)
-            })
+        backend_shares(route)
+            .map(|(backend, share)| format!("{}({share}%)", backend.name))
             .collect::<Vec<_>>()
             .join(",")
     };
@@ -257,11 +251,9 @@ fn describe_route(tx: &Tx<'_>, route: &Route) -> s2i_imagestream::Result<String>
         &route.spec.port.as_ref().map_or("<all endpoint ports>".into(), |p| p.target_port.to_string()),
     );
     field(&mut out, "Wildcard Policy", route.spec.wildcard_policy.as_str());
-    let total: i64 = route.backends().map(|backend| i64::from(backend.weight)).sum();
-    for backend in route.backends() {
+    for (backend, share) in backend_shares(route) {
         let _ = writeln!(out);
         field(&mut out, "Service", &backend.name);
-        let share = if total == 0 { 0 } else { i64::from(backend.weight) * 100 / total };
         field(&mut out, "Weight", &format!("{} ({share}%)", backend.weight));
         let endpoints = match get_service(tx, &meta.namespace, &backend.name)? {
             None => "<the service does not exist>".to_owned(),
@@ -302,7 +294,7 @@ fn parse_route(document: serde_norway::Deserializer<'_>, namespace: &str) -> Res
 }
 
 fn write_route(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
-    let route: Route = typed(&value)?;
+    let route: Route = decode(&value)?;
     let (stored, action) = apply_route(tx, route, &route_domain()?)?;
     Ok(Applied { namespace: stored.metadata.namespace, name: stored.metadata.name, verb: action.as_str() })
 }
@@ -310,17 +302,19 @@ fn write_route(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
 fn after_routes<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>> {
     Box::pin(async move {
         let config = admission_config()?;
-        let store = &session.context.store;
-        let admission = store.write(|tx| admit_routes(tx, &config, tx_time(tx)))?;
-        for object in applied {
-            let found = store.read(|tx| {
-                let Some(route) = get_route(tx, &object.namespace, &object.name)? else { return Ok(None) };
-                let missing = missing_services(tx, &route)?;
-                Ok::<_, s2i_imagestream::Error>(Some((route, missing)))
-            })?;
-            if let Some((route, missing)) = found {
-                warn_about(&route, &admission, &missing);
+        let (admission, routes) = session.context.store.write(|tx| {
+            let admission = admit_routes(tx, &config, tx_time(tx))?;
+            let mut routes = Vec::new();
+            for object in applied {
+                if let Some(route) = get_route(tx, &object.namespace, &object.name)? {
+                    let missing = missing_services(tx, &route)?;
+                    routes.push((route, missing));
+                }
             }
+            Ok::<_, s2i_imagestream::Error>((admission, routes))
+        })?;
+        for (route, missing) in &routes {
+            warn_about(route, &admission, missing);
         }
         Ok(Vec::new())
     })
@@ -476,18 +470,17 @@ fn objects_from_files(files: &[PathBuf], namespace: &str, domain: &str) -> Resul
         for document in objects::parse_documents(&file, &text, namespace)? {
             match document.kind.name {
                 ROUTE_KIND => {
-                    let mut route: Route = typed(&document.value)?;
-                    let identity = (route.metadata.uid.clone(), route.metadata.creation_timestamp);
+                    let mut route: Route = decode(&document.value)?;
+                    // What a file says of the routes' age (uid, creationTimestamp) is kept:
+                    // it orders their admission.
                     prepare_new_route(&mut route, domain)?;
-                    // What a file says of the routes' age still orders their admission.
-                    (route.metadata.uid, route.metadata.creation_timestamp) = identity;
                     if routes.iter().any(|r| r.key() == route.key()) {
                         return Err(duplicate(&file, "route", &route.key().to_string()));
                     }
                     routes.push(route);
                 }
                 route_store::SERVICE_KIND => {
-                    let mut service: Service = typed(&document.value)?;
+                    let mut service: Service = decode(&document.value)?;
                     prepare_new_service(&mut service)?;
                     if services.iter().any(|s| s.key() == service.key()) {
                         return Err(duplicate(&file, "service", &service.key().to_string()));

@@ -15,10 +15,8 @@ use s2i_route::{
 use serde_json::Value;
 
 use super::Failure;
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind};
-use super::route::{
-    create_and_admit, field, or_none, pairs, parse_in_namespace, route_spec, service_endpoints_text, to_value, typed,
-};
+use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, to_value};
+use super::route::{create_and_admit, decode, field, pairs, parse_in_namespace, route_spec, service_endpoints_text};
 use super::session::{Context, Session};
 use crate::cli::{ExposeArgs, GlobalArgs, ServiceCommand, ServiceCreateArgs};
 
@@ -55,8 +53,8 @@ pub(crate) const SERVICE: Kind = Kind {
         Ok(to_value(&service))
     },
     list: Some(|tx, namespace| Ok(list_services(tx, namespace)?.iter().map(to_value).collect())),
-    row: |value| typed::<Service>(value).map(|service| service_row(&service)).unwrap_or_default(),
-    describe: Some(|tx, value| describe_service(tx, &typed(value)?)),
+    row: |value| decode::<Service>(value).map(|service| service_row(&service)).unwrap_or_default(),
+    describe: Some(|tx, value| describe_service(tx, &decode(value)?)),
     apply: Some(ApplyOps { parse: parse_service, write: write_service, after: after_services }),
     delete: Some(delete_service_hook),
 };
@@ -117,7 +115,7 @@ fn parse_service(document: serde_norway::Deserializer<'_>, namespace: &str) -> R
 }
 
 fn write_service(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
-    let service: Service = typed(&value)?;
+    let service: Service = decode(&value)?;
     let (stored, action) = apply_service(tx, service)?;
     Ok(Applied { namespace: stored.metadata.namespace, name: stored.metadata.name, verb: action.as_str() })
 }

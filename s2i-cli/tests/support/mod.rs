@@ -18,7 +18,10 @@ pub fn workspace() -> PathBuf {
 }
 
 /// Run the docker CLI.
+///
+/// Changes of image names (`tag`, `rmi`) are made one at a time (see [`names_lock`]).
 pub fn docker(args: &[&str]) -> Output {
+    let _names = matches!(args.first(), Some(&("tag" | "rmi"))).then(names_lock);
     Command::new("docker").args(args).output().expect("the docker CLI runs")
 }
 
@@ -59,21 +62,20 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Held while the harness changes the names of images (`docker tag`, `docker rmi`).
+/// Held while the harness changes the names of images ([`docker`] takes it for `tag` and `rmi`).
 ///
 /// Podman 4.3 loses names when two requests change the names of one image at
 /// the same time: each writes back the list of names it read, so a tag made
 /// meanwhile is dropped (and a removed one can come back). Tests running in
 /// parallel alias the same fixture images, so the harness makes such changes
 /// one at a time. s2i itself only names the images it makes.
-pub fn names_lock() -> MutexGuard<'static, ()> {
+fn names_lock() -> MutexGuard<'static, ()> {
     static NAMES: Mutex<()> = Mutex::new(());
     NAMES.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// `docker rmi` of `image`, asserting success (see [`names_lock`]).
+/// `docker rmi` of `image`, asserting success.
 pub fn remove_image(image: &str) {
-    let _names = names_lock();
     docker_ok(&["rmi", image]);
 }
 
@@ -89,7 +91,6 @@ impl Image {
 
 impl Drop for Image {
     fn drop(&mut self) {
-        let _names = names_lock();
         let _ = docker(&["rmi", "-f", &self.0]);
     }
 }
@@ -133,10 +134,7 @@ impl Builder {
     pub fn alias(fixture_name: &str) -> Self {
         let source = fixture(fixture_name);
         let image = format!("{}/builder:latest", unique("s2i-t"));
-        {
-            let _names = names_lock();
-            docker_ok(&["tag", &source, &image]);
-        }
+        docker_ok(&["tag", &source, &image]);
         Builder { _tag: Image(image.clone()), image }
     }
 
@@ -169,6 +167,16 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl From<Output> for Run {
+    fn from(out: Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Run {
     /// Assert success and return self.
     pub fn ok(self) -> Self {
@@ -189,12 +197,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let out = s2i().args(args).output().expect("s2i runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(s2i().args(args).output().expect("s2i runs"))
 }
 
 /// `docker run` with `args` (options, image, command) in a container that is
@@ -234,24 +237,29 @@ pub fn run_in(image: &str, command: &[&str]) -> String {
     docker_run_ok(&args)
 }
 
-/// IDs of the images `docker images` lists with `filters`.
+/// The stdout of a `docker` listing (`images`, `image ls`).
 ///
 /// Podman 4.3 fails a listing when an image it is reading is removed at the
 /// same time ("image not known"), as tests running in parallel do: the
 /// listing is then made again, up to five times.
-pub fn list_images(filters: &[&str]) -> Vec<String> {
-    let mut args = vec!["images", "-q", "--no-trunc"];
-    args.extend_from_slice(filters);
+pub fn docker_listing(args: &[&str]) -> String {
     for attempt in 1..=5 {
-        let out = docker(&args);
+        let out = docker(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
-            return String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+            return String::from_utf8_lossy(&out.stdout).into_owned();
         }
         assert!(attempt < 5 && stderr.contains("image not known"), "docker {args:?} failed: {stderr}");
         std::thread::sleep(Duration::from_millis(200));
     }
     unreachable!("the last attempt returns or panics")
+}
+
+/// IDs of the images `docker images` lists with `filters` (see [`docker_listing`]).
+pub fn list_images(filters: &[&str]) -> Vec<String> {
+    let mut args = vec!["images", "-q", "--no-trunc"];
+    args.extend_from_slice(filters);
+    docker_listing(&args).lines().map(str::to_owned).collect()
 }
 
 /// `docker inspect` of an image, as JSON.
@@ -417,18 +425,7 @@ impl Namespace {
 
     /// The engine tags under this namespace, sorted, as `repo:tag`.
     pub fn engine_tags(&self) -> Vec<String> {
-        // Podman fails a listing while another process removes an image: ask again.
-        let args = ["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"];
-        let mut listed = docker(&args);
-        for _ in 0..5 {
-            if listed.status.success() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(300));
-            listed = docker(&args);
-        }
-        assert!(listed.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&listed.stderr));
-        let out = String::from_utf8_lossy(&listed.stdout).into_owned();
+        let out = docker_listing(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
         let prefix = format!("{}/", self.0);
         let mut tags: Vec<String> = out.lines().filter(|l| l.starts_with(&prefix)).map(str::to_owned).collect();
         tags.sort();
@@ -473,12 +470,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let out = s2i_in(store, namespace).args(args).output().expect("s2i runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(s2i_in(store, namespace).args(args).output().expect("s2i runs"))
 }
 
 /// A free TCP port on 127.0.0.1.
