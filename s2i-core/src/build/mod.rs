@@ -20,19 +20,17 @@ use crate::exec::{self, Cleanup, RunEnd, StageTimer, Workdir, sh_quote};
 use crate::ignore::{ExcludePattern, IgnoreRules, SourceFilter};
 use crate::incremental::{self, PreviousImage};
 use crate::inject;
-use crate::labels::{self, IMAGE_METADATA_PATH, LabelInputs, SourceInfo};
-use crate::onbuild;
+use crate::labels::{self, LabelInputs, SourceInfo};
 use crate::plan::{BuildPlan, PlannedSource, ResolvedImage, Strategy};
 use crate::reference::ImageReference;
 use crate::retry::retry;
-use crate::runtime::{
-    CommitSpec, ContainerRuntime, ContainerSpec, HostOptions, ImageBuildSpec, ImageInfo, RuntimeErrorKind,
-};
+use crate::runtime::{CommitSpec, ContainerRuntime, ContainerSpec, HostOptions, ImageInfo, RuntimeErrorKind};
 use crate::scripts::{self, ResolvedScripts, Script, ScriptLocation, ScriptSources};
 use crate::source::{self, SourceLocation, SourceOptions};
 use crate::users::ASSEMBLE_USER_LABEL;
 
 mod callback;
+mod commit;
 mod options;
 mod rebuild;
 mod run;
@@ -45,8 +43,8 @@ pub use options::{
 /// The build engine: runs builds on a container runtime and reports to an event sink.
 #[derive(Clone)]
 pub struct Engine {
-    runtime: Arc<dyn ContainerRuntime>,
-    events: Arc<dyn EventSink>,
+    pub(crate) runtime: Arc<dyn ContainerRuntime>,
+    pub(crate) events: Arc<dyn EventSink>,
 }
 
 impl fmt::Debug for Engine {
@@ -1195,87 +1193,6 @@ impl Engine {
             .map_err(|e| Error::runtime(format!("commit {display}"), e))?;
         commit_stage.finish(self.events.as_ref());
         Ok((image_id, labels))
-    }
-
-    /// Commit the assembled container as the output image.
-    async fn commit(&self, plan: &BuildPlan, container: &str) -> Result<(String, BTreeMap<String, String>)> {
-        let display = plan.output.as_ref().map_or_else(|| "(untagged)".to_owned(), ToString::to_string);
-        let stage = StageTimer::start(self.events.as_ref(), Stage::Commit, &display);
-        let mut labels = plan.labels.clone();
-        labels.extend(self.image_metadata(container).await?);
-        labels::check_size(&display, &labels)?;
-        let commit = CommitSpec {
-            repository: plan.output.as_ref().map(ImageReference::name),
-            tag: plan.output.as_ref().map(|o| o.tag_or_default().to_owned()),
-            cmd: plan.run_command.clone(),
-            entrypoint: plan.output_entrypoint.clone(),
-            env: plan.env.iter().map(EnvVar::to_entry).collect(),
-            user: plan.output_user.clone(),
-            labels: labels.clone(),
-        };
-        let image_id = self
-            .runtime
-            .commit_container(container, &commit)
-            .await
-            .map_err(|e| Error::runtime(format!("commit {display}"), e))?;
-        stage.finish(self.events.as_ref());
-        Ok((image_id, labels))
-    }
-
-    /// Labels assemble wrote to `/tmp/.s2i/image_metadata.json`, if it did.
-    async fn image_metadata(&self, container: &str) -> Result<BTreeMap<String, String>> {
-        let Some(text) = self.read_small_file(container, IMAGE_METADATA_PATH).await? else {
-            return Ok(BTreeMap::new());
-        };
-        let labels = labels::parse_image_metadata(text.as_bytes())?;
-        if !labels.is_empty() {
-            self.events.detail(format!(
-                "Labels from {IMAGE_METADATA_PATH}: {}",
-                labels.keys().cloned().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        Ok(labels)
-    }
-
-    /// Build a builder with `ONBUILD` triggers: an image build of a generated Dockerfile.
-    async fn execute_onbuild(&self, plan: &BuildPlan) -> Result<BuildResult> {
-        let context = onbuild::context(plan)?;
-        let (stream, producer) = exec::spawn_archive(self.events.clone(), context);
-        let stage = StageTimer::start(self.events.as_ref(), Stage::Assemble, &plan.builder.name);
-        let labels = onbuild::labels(plan);
-        let spec = ImageBuildSpec {
-            tag: plan.output.as_ref().map(ToString::to_string),
-            dockerfile: "Dockerfile".into(),
-            labels: labels.clone(),
-            network_mode: plan.host.network_mode.clone(),
-            limits: plan.host.limits.clone(),
-        };
-        let events = self.events.clone();
-        let output = move |line: String| {
-            events.emit(BuildEvent::Output { kind: crate::runtime::OutputKind::Stdout, line });
-        };
-        let built = self.runtime.build_image(stream, &spec, &output).await;
-        let stats = exec::finish_producer(producer, built.is_ok()).await;
-        let image_id = built.map_err(|e| Error::ScriptFailed {
-            script: "the ONBUILD image build".into(),
-            code: 1,
-            image: plan.builder.name.clone(),
-            oom_killed: false,
-            help: format!("the engine says: {}\nfix the source or the builder's ONBUILD triggers", e.message),
-        })?;
-        let stats = stats?;
-        stage.finish(self.events.as_ref());
-        let mut all_labels = plan.builder.info.labels.clone();
-        all_labels.extend(labels);
-        Ok(BuildResult {
-            image_id,
-            tag: plan.output.as_ref().map(ToString::to_string),
-            labels: all_labels,
-            workdir: None,
-            archive: stats,
-            incremental: false,
-            elapsed: Duration::ZERO,
-        })
     }
 }
 
