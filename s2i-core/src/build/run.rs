@@ -5,7 +5,8 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Engine, UsageOptions, check_destination, image_destination, parse_image, shipped_scripts};
+use super::planning::{check_destination, image_destination};
+use super::{Engine, UsageOptions, parse_image, shipped_scripts};
 use crate::archive::InputArchive;
 use crate::env::{self, EnvVar};
 use crate::error::{Error, Result};
