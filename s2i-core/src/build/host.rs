@@ -42,7 +42,7 @@ impl Engine {
             Err(Error::option(
                 "--network",
                 format!("network {network} not found"),
-                format!("create it (`docker network create {network}`), or use bridge, host, none or container:NAME"),
+                "create the network in the container engine, or use bridge, host, none or container:NAME",
             ))
         }
     }

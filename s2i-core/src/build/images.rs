@@ -37,7 +37,7 @@ impl Engine {
         let Some(info) = info else {
             return Err(Error::ImageNotFound {
                 help: format!(
-                    "the pull policy is {policy}: build or load {engine_name} first (`docker images` lists what the engine has), \
+                    "the pull policy is {policy}: build or load {engine_name} into the container engine first, \
                      or use --pull-policy if-not-present to pull it"
                 ),
                 image: engine_name,
@@ -66,16 +66,16 @@ impl Engine {
         retry(3, Duration::from_secs(2), transient, |_| self.runtime.pull_image(image, &progress)).await.map_err(|e| {
             let help = match e.kind {
                 RuntimeErrorKind::Unauthorized => {
-                    "log in to the registry (`docker login <registry>`), or check the credentials in ~/.docker/config.json"
-                        .to_owned()
+                    "log in to the registry, or check the credentials the container engine is given for it".to_owned()
                 }
                 RuntimeErrorKind::Unreachable => {
-                    "the container engine cannot be reached; start it, or point DOCKER_HOST at it".to_owned()
+                    "the container engine cannot be reached; start it, or connect to one that runs".to_owned()
                 }
                 _ if policy == PullPolicy::Always => "check the image name and that its registry is reachable; \
                      if the image is local, use --pull-policy never or if-not-present"
                     .to_owned(),
-                _ => "check the image name and that its registry is reachable; build or load local images first".to_owned(),
+                _ => "check the image name and that its registry is reachable; build or load local images first"
+                    .to_owned(),
             };
             Error::PullFailed { image: image.to_owned(), message: e.message, help }
         })

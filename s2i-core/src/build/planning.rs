@@ -56,8 +56,14 @@ impl Engine {
         let exclude = ExcludePattern::new(&options.exclude)?;
         let base_dir = match &options.working_dir {
             Some(dir) => dir.clone(),
-            None => std::env::current_dir()
-                .map_err(|e| Error::io("read the current directory", ".", "run s2i from an existing directory", e))?,
+            None => std::env::current_dir().map_err(|e| {
+                Error::io(
+                    "read the current directory",
+                    ".",
+                    "start from a directory that exists, or give the build a working directory",
+                    e,
+                )
+            })?,
         };
         let mut file_env = Vec::new();
         if let Some(path) = &options.environment_file {

@@ -25,7 +25,7 @@ impl Engine {
                 Error::option(
                     "image",
                     format!("required label {key:?} not found in image {image}"),
-                    "rebuild works on images built by s2i; build this one with `s2i build` instead",
+                    "only images built by s2i carry the labels a rebuild reads; build this one from its source instead",
                 )
             })
         };
