@@ -11,6 +11,11 @@
 //!   BuildConfig's `source.images`): a path of an image is copied into the
 //!   build's source tree before assemble.
 //!
+//! This module holds the types and their validation, and the engine's side
+//! of both modes: planning the runtime stage (`Engine::plan_runtime`), the
+//! source image inputs, the kept builder stage of incremental chained builds
+//! and the runtime stage itself.
+//!
 //! # Example
 //!
 //! Both modes from the library: a toolchain builder with a runtime image in
@@ -47,12 +52,22 @@
 //! }
 //! ```
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use crate::archive::{InputArchive, TarInput};
+use crate::build::{BuildOptions, Engine, parse_image, proxy_secrets, shipped_scripts};
+use crate::env::EnvVar;
 use crate::error::{Error, Result};
+use crate::events::{EventSinkExt, Stage};
+use crate::exec::{self, Cleanup, RunEnd, StageTimer};
 use crate::inject::parse_mappings;
-use crate::plan::ResolvedImage;
-use crate::scripts::{ResolvedScripts, clean_unix};
+use crate::labels;
+use crate::plan::{BuildPlan, ResolvedImage};
+use crate::reference::ImageReference;
+use crate::runtime::{CommitSpec, ContainerSpec, HostOptions};
+use crate::scripts::{self, ResolvedScripts, Script, ScriptLocation, ScriptSources, clean_unix};
 
 /// Label of a runtime image naming the paths it takes from the builder.
 pub const ASSEMBLE_INPUT_FILES_LABEL: &str = "io.openshift.s2i.assemble-input-files";
@@ -183,6 +198,264 @@ pub fn builder_stage_name(output: &crate::reference::ImageReference) -> String {
         stage_tag = format!("{}-builder", &tag[..120]);
     }
     format!("{}:{stage_tag}", output.name())
+}
+
+impl Engine {
+    /// Plan the runtime stage of a chained build: the image (obtained and
+    /// checked now, so errors come at once), the artifacts, and its scripts.
+    pub(crate) async fn plan_runtime(
+        &self,
+        options: &BuildOptions,
+        image: &str,
+        sources: ScriptSources,
+    ) -> Result<RuntimeStage> {
+        let reference = parse_image("runtime image", image)?;
+        let resolved = self.obtain_image(&reference, options.runtime_pull_policy).await.map_err(|e| match e {
+            Error::ImageNotFound { image, help } => {
+                Error::ImageNotFound { image, help: help.replace("--pull-policy", "--runtime-pull-policy") }
+            }
+            other => other,
+        })?;
+        options.allowed_uids.check_runtime_image(
+            &resolved.name,
+            &resolved.info,
+            options.assemble_runtime_user.as_deref(),
+        )?;
+        let artifacts = if options.runtime_artifacts.is_empty() {
+            let label = resolved.info.labels.get(ASSEMBLE_INPUT_FILES_LABEL).filter(|v| !v.trim().is_empty());
+            let Some(label) = label else {
+                return Err(Error::option(
+                    "--runtime-artifact",
+                    format!(
+                        "no runtime artifacts to copy were specified (and {} has no {} label)",
+                        resolved.name, ASSEMBLE_INPUT_FILES_LABEL
+                    ),
+                    "name what to copy from the builder with -a /path/in/builder[:dir/in/runtime]",
+                ));
+            };
+            parse_runtime_artifacts(label).map_err(|e| {
+                Error::option(
+                    "runtime image",
+                    format!(
+                        "could not parse {:?} label with value {label:?} on image {:?}: {e}",
+                        ASSEMBLE_INPUT_FILES_LABEL, resolved.name
+                    ),
+                    "fix the label of the runtime image, or give the mappings with -a",
+                )
+            })?
+        } else {
+            options.runtime_artifacts.clone()
+        };
+        validate_mappings(&artifacts)?;
+        let (image_default, note) = ScriptSources::image_default(&resolved.info);
+        if let Some(note) = note {
+            self.events.warn(note);
+        }
+        let sources = ScriptSources { image_default, ..sources };
+        let scripts = self.resolve_scripts(&[Script::Run], &[Script::AssembleRuntime], sources).await?;
+        let workdir =
+            if resolved.info.working_dir.is_empty() { "/".to_owned() } else { resolved.info.working_dir.clone() };
+        let path_of = |script: Script| {
+            scripts.get(script).map(|s| match &s.location {
+                ScriptLocation::Image { path } => path.clone(),
+                ScriptLocation::Shipped { .. } => scripts::join_unix(&workdir, &format!("scripts/{script}")),
+            })
+        };
+        let user = options
+            .assemble_runtime_user
+            .clone()
+            .or_else(|| resolved.info.labels.get(ASSEMBLE_RUNTIME_USER_LABEL).filter(|u| !u.is_empty()).cloned());
+        Ok(RuntimeStage {
+            assemble_runtime_path: path_of(Script::AssembleRuntime),
+            run_command: path_of(Script::Run).into_iter().collect(),
+            image: resolved,
+            artifacts,
+            scripts,
+            user,
+            workdir,
+        })
+    }
+
+    /// A path of a source image as a tar input under `src/`.
+    pub(crate) async fn source_image_input(
+        &self,
+        source_image: &PlannedSourceImage,
+        labels: &BTreeMap<String, String>,
+        cleanup: &Cleanup,
+    ) -> Result<TarInput> {
+        let what = format!("{}:{}", source_image.image.name, source_image.path);
+        let spec = ContainerSpec {
+            name: Some(exec::container_name(&source_image.image.name)),
+            image: source_image.image.info.id.clone(),
+            labels: labels.clone(),
+            // Never started: the command only has to exist for the engine to create it.
+            entrypoint: Some(Vec::new()),
+            cmd: vec!["true".to_owned()],
+            ..Default::default()
+        };
+        let container = exec::create_container(self.runtime.as_ref(), self.events.as_ref(), cleanup, &spec).await?;
+        let stream = self
+            .runtime
+            .download_archive(&container, &source_image.path)
+            .await
+            .map_err(|e| Error::runtime(format!("read {what}"), e))?
+            .ok_or_else(|| Error::Copy { what: what.clone(), message: "there is no such path in the image".into() })?;
+        self.events.detail(format!("Copying {what} into the source at {}", source_image.destination));
+        let prefix = if source_image.destination == "." {
+            "src".to_owned()
+        } else {
+            format!("src/{}", source_image.destination)
+        };
+        Ok(TarInput { reader: bridge(stream), finished: Box::new(|| Ok(())), prefix, normalize_modes: false, what })
+    }
+
+    /// Keep the builder stage of an incremental chained build for the next build.
+    pub(crate) async fn commit_builder_stage(&self, plan: &BuildPlan, container: &str, stage: &str) -> Result<()> {
+        let reference = parse_image("builder stage", stage)?;
+        let mut labels = plan.builder.info.labels.clone();
+        labels.insert("io.openshift.s2i.build.stage".into(), "builder".into());
+        let commit = CommitSpec {
+            repository: Some(reference.name()),
+            tag: Some(reference.tag_or_default().to_owned()),
+            cmd: plan.run_command.clone(),
+            entrypoint: plan.output_entrypoint.clone(),
+            env: plan.env.iter().map(EnvVar::to_entry).collect(),
+            user: plan.output_user.clone(),
+            labels,
+        };
+        let id = self
+            .runtime
+            .commit_container(container, &commit)
+            .await
+            .map_err(|e| Error::runtime(format!("commit the builder stage {stage}"), e))?;
+        self.events.info(format!(
+            "Kept the builder stage as {stage} ({}) for the next incremental build",
+            exec::short_id(&id)
+        ));
+        Ok(())
+    }
+
+    /// The runtime stage: copy the artifacts from the builder container into a
+    /// container of the runtime image, run assemble-runtime there, commit it.
+    pub(crate) async fn runtime_stage(
+        &self,
+        plan: &BuildPlan,
+        runtime: &RuntimeStage,
+        builder_container: &str,
+        builder_labels: BTreeMap<String, String>,
+        cleanup: &Cleanup,
+    ) -> Result<(String, BTreeMap<String, String>)> {
+        let image = &runtime.image;
+        let spec = ContainerSpec {
+            name: Some(exec::container_name(&image.name)),
+            image: image.engine_name.clone(),
+            entrypoint: Some(Vec::new()),
+            // Started only when there is an assemble-runtime; the engine wants a command either way.
+            cmd: vec![
+                runtime
+                    .assemble_runtime_path
+                    .clone()
+                    .or_else(|| runtime.run_command.first().cloned())
+                    .unwrap_or_else(|| "true".to_owned()),
+            ],
+            env: plan.env.iter().map(EnvVar::to_entry).collect(),
+            user: runtime.user.clone(),
+            labels: plan.container_labels.clone(),
+            // Build-cache mounts are for the builder; the rest applies to every build container.
+            host: HostOptions { binds: Vec::new(), ..plan.host.clone() },
+            ..Default::default()
+        };
+        let container = exec::create_container(self.runtime.as_ref(), self.events.as_ref(), cleanup, &spec).await?;
+        let user = runtime.user.clone().unwrap_or_else(|| image.info.user.clone());
+        let owner = self.owner_of(&container, &user).await?;
+
+        let mut extra = Vec::new();
+        for mapping in &runtime.artifacts {
+            let what = format!("runtime artifact {}", mapping.source);
+            let stream = self
+                .runtime
+                .download_archive(builder_container, &mapping.source)
+                .await
+                .map_err(|e| Error::runtime(format!("read {what}"), e))?
+                .ok_or_else(|| Error::Copy {
+                    what: what.clone(),
+                    message: "it does not exist in the builder container after assemble".into(),
+                })?;
+            let prefix = if mapping.destination == "." { String::new() } else { mapping.destination.clone() };
+            extra.push(TarInput {
+                reader: bridge(stream),
+                finished: Box::new(|| Ok(())),
+                prefix,
+                normalize_modes: true,
+                what,
+            });
+        }
+        let archive = InputArchive {
+            dirs: Vec::new(),
+            files: shipped_scripts(&runtime.scripts),
+            source: None,
+            source_dir: String::new(),
+            extra,
+            owner: Some(owner),
+            ..Default::default()
+        };
+        let stage = StageTimer::start(self.events.as_ref(), Stage::AssembleRuntime, &image.name);
+        self.events.info(format!(
+            "Copying {} from the builder into {} at {}",
+            runtime.artifacts.iter().map(|m| m.source.as_str()).collect::<Vec<_>>().join(", "),
+            image.name,
+            runtime.workdir
+        ));
+        let (stream, producer) = exec::spawn_archive(self.events.clone(), archive);
+        let uploaded = self.runtime.upload_archive(&container, &runtime.workdir, stream).await;
+        let produced = exec::finish_producer(producer, uploaded.is_ok()).await;
+        produced?;
+        uploaded.map_err(|e| Error::runtime(format!("copy the artifacts into {}", image.name), e))?;
+        if runtime.assemble_runtime_path.is_some() {
+            let secrets = proxy_secrets(&plan.env);
+            let end =
+                exec::run_attached(self.runtime.as_ref(), &self.events, &secrets, &container, None, "assemble-runtime")
+                    .await?;
+            if let RunEnd::Exited { status, tail } = end
+                && status.code != 0
+            {
+                return Err(exec::script_failed("assemble-runtime", &image.name, &status, &tail));
+            }
+        }
+        stage.finish(self.events.as_ref());
+
+        let display = plan.output.as_ref().map_or_else(|| "(untagged)".to_owned(), ToString::to_string);
+        let commit_stage = StageTimer::start(self.events.as_ref(), Stage::Commit, &display);
+        let mut labels = plan.labels.clone();
+        labels.extend(builder_labels);
+        if runtime.assemble_runtime_path.is_some() {
+            labels.extend(self.image_metadata(&container).await?);
+        }
+        labels::check_size(&display, &labels)?;
+        let output_user =
+            if image.info.user.is_empty() && runtime.user.is_some() { "0".to_owned() } else { image.info.user.clone() };
+        let commit = CommitSpec {
+            repository: plan.output.as_ref().map(ImageReference::name),
+            tag: plan.output.as_ref().map(|o| o.tag_or_default().to_owned()),
+            cmd: runtime.run_command.clone(),
+            entrypoint: image.info.entrypoint.clone(),
+            env: plan.env.iter().map(EnvVar::to_entry).collect(),
+            user: output_user,
+            labels: labels.clone(),
+        };
+        let image_id = self
+            .runtime
+            .commit_container(&container, &commit)
+            .await
+            .map_err(|e| Error::runtime(format!("commit {display}"), e))?;
+        commit_stage.finish(self.events.as_ref());
+        Ok((image_id, labels))
+    }
+}
+
+/// A byte stream as a blocking reader, for the archive writer's thread.
+fn bridge(stream: crate::runtime::ByteStream) -> Box<dyn std::io::Read + Send> {
+    Box::new(tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream)))
 }
 
 #[cfg(test)]

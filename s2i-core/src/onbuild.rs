@@ -3,13 +3,22 @@
 //! source, as the reference's onbuild strategy does. Unlike the reference, the
 //! output gets the same `io.openshift.s2i.build.*` labels as any build, so
 //! `s2i rebuild` works on it.
+//!
+//! This module holds the build context, the Dockerfile, the labels, and the
+//! execution (`Engine::execute_onbuild`), which sends them to the engine's
+//! image build.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::archive::{ArchiveFile, InputArchive, SourceTree};
+use crate::build::{BuildResult, Engine};
 use crate::env::EnvVar;
 use crate::error::{Error, Result};
+use crate::events::{BuildEvent, Stage};
+use crate::exec::{self, StageTimer};
 use crate::plan::BuildPlan;
+use crate::runtime::ImageBuildSpec;
 use crate::scripts::{Script, ScriptLocation};
 
 /// Names of the file that becomes the entrypoint, in order of preference.
@@ -102,6 +111,49 @@ pub(crate) fn labels(plan: &BuildPlan) -> BTreeMap<String, String> {
         .filter(|(k, v)| plan.builder.info.labels.get(*k) != Some(v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+impl Engine {
+    /// Build a builder with `ONBUILD` triggers: an image build of a generated Dockerfile.
+    pub(crate) async fn execute_onbuild(&self, plan: &BuildPlan) -> Result<BuildResult> {
+        let context = context(plan)?;
+        let (stream, producer) = exec::spawn_archive(self.events.clone(), context);
+        let stage = StageTimer::start(self.events.as_ref(), Stage::Assemble, &plan.builder.name);
+        let labels = labels(plan);
+        let spec = ImageBuildSpec {
+            tag: plan.output.as_ref().map(ToString::to_string),
+            dockerfile: "Dockerfile".into(),
+            labels: labels.clone(),
+            network_mode: plan.host.network_mode.clone(),
+            limits: plan.host.limits.clone(),
+        };
+        let events = self.events.clone();
+        let output = move |line: String| {
+            events.emit(BuildEvent::Output { kind: crate::runtime::OutputKind::Stdout, line });
+        };
+        let built = self.runtime.build_image(stream, &spec, &output).await;
+        let stats = exec::finish_producer(producer, built.is_ok()).await;
+        let image_id = built.map_err(|e| Error::ScriptFailed {
+            script: "the ONBUILD image build".into(),
+            code: 1,
+            image: plan.builder.name.clone(),
+            oom_killed: false,
+            help: format!("the engine says: {}\nfix the source or the builder's ONBUILD triggers", e.message),
+        })?;
+        let stats = stats?;
+        stage.finish(self.events.as_ref());
+        let mut all_labels = plan.builder.info.labels.clone();
+        all_labels.extend(labels);
+        Ok(BuildResult {
+            image_id,
+            tag: plan.output.as_ref().map(ToString::to_string),
+            labels: all_labels,
+            workdir: None,
+            archive: stats,
+            incremental: false,
+            elapsed: Duration::ZERO,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,57 @@
+//! Committing a build's container as the output image: the plan's command,
+//! entrypoint, environment and user, with the plan's labels plus those
+//! assemble wrote to `/tmp/.s2i/image_metadata.json`.
+
+use std::collections::BTreeMap;
+
+use super::Engine;
+use crate::env::EnvVar;
+use crate::error::{Error, Result};
+use crate::events::{EventSinkExt, Stage};
+use crate::exec::StageTimer;
+use crate::labels::{self, IMAGE_METADATA_PATH};
+use crate::plan::BuildPlan;
+use crate::reference::ImageReference;
+use crate::runtime::CommitSpec;
+
+impl Engine {
+    /// Commit the assembled container as the output image.
+    pub(crate) async fn commit(&self, plan: &BuildPlan, container: &str) -> Result<(String, BTreeMap<String, String>)> {
+        let display = plan.output.as_ref().map_or_else(|| "(untagged)".to_owned(), ToString::to_string);
+        let stage = StageTimer::start(self.events.as_ref(), Stage::Commit, &display);
+        let mut labels = plan.labels.clone();
+        labels.extend(self.image_metadata(container).await?);
+        labels::check_size(&display, &labels)?;
+        let commit = CommitSpec {
+            repository: plan.output.as_ref().map(ImageReference::name),
+            tag: plan.output.as_ref().map(|o| o.tag_or_default().to_owned()),
+            cmd: plan.run_command.clone(),
+            entrypoint: plan.output_entrypoint.clone(),
+            env: plan.env.iter().map(EnvVar::to_entry).collect(),
+            user: plan.output_user.clone(),
+            labels: labels.clone(),
+        };
+        let image_id = self
+            .runtime
+            .commit_container(container, &commit)
+            .await
+            .map_err(|e| Error::runtime(format!("commit {display}"), e))?;
+        stage.finish(self.events.as_ref());
+        Ok((image_id, labels))
+    }
+
+    /// Labels assemble wrote to `/tmp/.s2i/image_metadata.json`, if it did.
+    pub(crate) async fn image_metadata(&self, container: &str) -> Result<BTreeMap<String, String>> {
+        let Some(text) = self.read_small_file(container, IMAGE_METADATA_PATH).await? else {
+            return Ok(BTreeMap::new());
+        };
+        let labels = labels::parse_image_metadata(text.as_bytes())?;
+        if !labels.is_empty() {
+            self.events.detail(format!(
+                "Labels from {IMAGE_METADATA_PATH}: {}",
+                labels.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        Ok(labels)
+    }
+}

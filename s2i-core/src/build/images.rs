@@ -1,0 +1,83 @@
+//! Obtaining images: `Engine::obtain_image` makes an image available by pull
+//! policy (pulling with retries on transient failures) and inspects it.
+
+use std::time::Duration;
+
+use super::{Engine, PullPolicy};
+use crate::error::{Error, Result};
+use crate::events::{BuildEvent, EventSinkExt, Stage};
+use crate::exec::StageTimer;
+use crate::plan::ResolvedImage;
+use crate::reference::ImageReference;
+use crate::retry::retry;
+use crate::runtime::RuntimeErrorKind;
+
+impl Engine {
+    /// Make an image available by pull policy and inspect it.
+    pub async fn obtain_image(&self, reference: &ImageReference, policy: PullPolicy) -> Result<ResolvedImage> {
+        let engine_name = reference.engine_name();
+        let stage = StageTimer::start(self.events.as_ref(), Stage::PullImage, &engine_name);
+        let inspect = |name: String| async move {
+            self.runtime.inspect_image(&name).await.map_err(|e| Error::runtime(format!("inspect image {name}"), e))
+        };
+        let info = match policy {
+            PullPolicy::Never => inspect(engine_name.clone()).await?,
+            PullPolicy::IfNotPresent => match inspect(engine_name.clone()).await? {
+                Some(info) => Some(info),
+                None => {
+                    self.pull(&engine_name, policy).await?;
+                    inspect(engine_name.clone()).await?
+                }
+            },
+            PullPolicy::Always => {
+                self.pull(&engine_name, policy).await?;
+                inspect(engine_name.clone()).await?
+            }
+        };
+        let Some(info) = info else {
+            return Err(Error::ImageNotFound {
+                help: format!(
+                    "the pull policy is {policy}: build or load {engine_name} into the container engine first, \
+                     or use --pull-policy if-not-present to pull it"
+                ),
+                image: engine_name,
+            });
+        };
+        stage.finish(self.events.as_ref());
+        Ok(ResolvedImage {
+            name: reference.to_string(),
+            canonical: reference.normalized().to_string(),
+            engine_name,
+            info,
+        })
+    }
+
+    async fn pull(&self, image: &str, policy: PullPolicy) -> Result<()> {
+        self.events.info(format!("Pulling image {image} ..."));
+        let events = self.events.clone();
+        let image_owned = image.to_owned();
+        let progress = move |progress| events.emit(BuildEvent::Pull { image: image_owned.clone(), progress });
+        let transient = |e: &crate::runtime::RuntimeError| {
+            e.kind == RuntimeErrorKind::Other
+                && ["connection reset", "connection refused", "already in progress", "transport closed", "timeout"]
+                    .iter()
+                    .any(|needle| e.message.contains(needle))
+        };
+        retry(3, Duration::from_secs(2), transient, |_| self.runtime.pull_image(image, &progress)).await.map_err(|e| {
+            let help = match e.kind {
+                RuntimeErrorKind::Unauthorized => {
+                    "log in to the registry, or check the credentials the container engine is given for it".to_owned()
+                }
+                RuntimeErrorKind::Unreachable => {
+                    "the container engine cannot be reached; start it, or connect to one that runs".to_owned()
+                }
+                _ if policy == PullPolicy::Always => "check the image name and that its registry is reachable; \
+                     if the image is local, use --pull-policy never or if-not-present"
+                    .to_owned(),
+                _ => "check the image name and that its registry is reachable; build or load local images first"
+                    .to_owned(),
+            };
+            Error::PullFailed { image: image.to_owned(), message: e.message, help }
+        })
+    }
+}

@@ -1,0 +1,249 @@
+//! What a build is asked to do and what it gives back: [`BuildOptions`],
+//! [`UsageOptions`], [`PullPolicy`], [`BuildResult`], and the defaults and
+//! labels they fall back on.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::archive::ArchiveStats;
+use crate::chained::{ArtifactMapping, SourceImage};
+use crate::env::EnvVar;
+use crate::ignore::DEFAULT_EXCLUDE;
+use crate::inject::Injection;
+use crate::runtime::HostOptions;
+use crate::users::AllowedUids;
+
+/// Label naming where the input archive is extracted.
+pub const DESTINATION_LABEL: &str = "io.openshift.s2i.destination";
+/// Deprecated form of [`DESTINATION_LABEL`].
+pub const DEPRECATED_DESTINATION_LABEL: &str = "io.s2i.destination";
+/// Where the input archive is extracted when nothing says otherwise.
+pub const DEFAULT_DESTINATION: &str = "/tmp";
+/// How long save-artifacts may go without sending data, by default.
+pub const DEFAULT_ARTIFACTS_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// When to pull an image from its registry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PullPolicy {
+    /// Always pull.
+    Always,
+    /// Pull only when the engine does not have the image.
+    #[default]
+    IfNotPresent,
+    /// Never pull: the image must be present.
+    Never,
+}
+
+impl PullPolicy {
+    /// The flag value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "always",
+            PullPolicy::IfNotPresent => "if-not-present",
+            PullPolicy::Never => "never",
+        }
+    }
+}
+
+impl fmt::Display for PullPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PullPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "always" => Ok(PullPolicy::Always),
+            "if-not-present" => Ok(PullPolicy::IfNotPresent),
+            "never" => Ok(PullPolicy::Never),
+            other => Err(format!("invalid value {other:?}, valid values are: always, never or if-not-present")),
+        }
+    }
+}
+
+/// What to build: the options of `s2i build`, as plain data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildOptions {
+    /// The source argument: a directory, a git URL, or `None` to let assemble fetch it.
+    pub source: Option<String>,
+    /// The builder image.
+    pub builder_image: String,
+    /// The output image name; untagged when `None`.
+    pub tag: Option<String>,
+    /// `--ref`.
+    pub git_ref: Option<String>,
+    /// `--context-dir`.
+    pub context_dir: Option<String>,
+    /// `--copy`.
+    pub copy: bool,
+    /// `--ignore-submodules`.
+    pub ignore_submodules: bool,
+    /// `--keep-symlinks`.
+    pub keep_symlinks: bool,
+    /// `--scripts-url`.
+    pub scripts_url: Option<String>,
+    /// `--destination`.
+    pub destination: Option<String>,
+    /// `-e` values, in order.
+    pub env: Vec<EnvVar>,
+    /// `-E`.
+    pub environment_file: Option<PathBuf>,
+    /// `--exclude`; the empty string excludes nothing.
+    pub exclude: String,
+    /// `--pull-policy`.
+    pub pull_policy: PullPolicy,
+    /// `--assemble-user`.
+    pub assemble_user: Option<String>,
+    /// `--allowed-uids`.
+    pub allowed_uids: AllowedUids,
+    /// `--description`.
+    pub description: Option<String>,
+    /// `-n/--application-name`.
+    pub display_name: Option<String>,
+    /// Extra labels of the output image.
+    pub labels: BTreeMap<String, String>,
+    /// Volumes, capabilities, network, hosts and limits of the build containers.
+    pub host: HostOptions,
+    /// `--incremental`.
+    pub incremental: bool,
+    /// `--incremental-pull-policy`.
+    pub incremental_pull_policy: PullPolicy,
+    /// The image to take artifacts from; the output tag when `None`.
+    pub incremental_from: Option<String>,
+    /// `--rm`: remove the previous image after an incremental build.
+    pub remove_previous_image: bool,
+    /// How long save-artifacts may go without sending data.
+    pub artifacts_timeout: Duration,
+    /// `--inject`.
+    pub injections: Vec<Injection>,
+    /// Refuse builder images with `ONBUILD` triggers.
+    pub block_onbuild: bool,
+    /// `--callback-url`: where to POST the outcome.
+    pub callback_url: Option<String>,
+    /// `--runtime-image`: the image that ships, receiving only the built artifacts.
+    pub runtime_image: Option<String>,
+    /// `-a/--runtime-artifact`; the runtime image's assemble-input-files label when empty.
+    pub runtime_artifacts: Vec<ArtifactMapping>,
+    /// `--assemble-runtime-user`.
+    pub assemble_runtime_user: Option<String>,
+    /// `--runtime-pull-policy`.
+    pub runtime_pull_policy: PullPolicy,
+    /// `--source-image`: paths copied out of images into the source.
+    pub source_images: Vec<SourceImage>,
+    /// Labels put on every container the build creates, so that its
+    /// containers can be found (e.g. to remove those of a killed process).
+    pub container_labels: BTreeMap<String, String>,
+    /// Keep the working directory.
+    pub save_temp_dir: bool,
+    /// Where working directories are made; the system's temp dir when `None`.
+    pub temp_root: Option<PathBuf>,
+    /// Directory relative `file://` script URLs and relative paths are resolved against.
+    pub working_dir: Option<PathBuf>,
+}
+
+impl BuildOptions {
+    /// Options for building `source` on `builder_image` with every default.
+    pub fn new(source: Option<String>, builder_image: impl Into<String>) -> Self {
+        Self {
+            source,
+            builder_image: builder_image.into(),
+            tag: None,
+            git_ref: None,
+            context_dir: None,
+            copy: false,
+            ignore_submodules: false,
+            keep_symlinks: false,
+            scripts_url: None,
+            destination: None,
+            env: Vec::new(),
+            environment_file: None,
+            exclude: DEFAULT_EXCLUDE.to_owned(),
+            pull_policy: PullPolicy::IfNotPresent,
+            assemble_user: None,
+            allowed_uids: AllowedUids::default(),
+            description: None,
+            display_name: None,
+            labels: BTreeMap::new(),
+            host: HostOptions::default(),
+            incremental: false,
+            incremental_pull_policy: PullPolicy::IfNotPresent,
+            incremental_from: None,
+            remove_previous_image: false,
+            artifacts_timeout: DEFAULT_ARTIFACTS_TIMEOUT,
+            injections: Vec::new(),
+            block_onbuild: false,
+            callback_url: None,
+            runtime_image: None,
+            runtime_artifacts: Vec::new(),
+            assemble_runtime_user: None,
+            runtime_pull_policy: PullPolicy::IfNotPresent,
+            source_images: Vec::new(),
+            container_labels: BTreeMap::new(),
+            save_temp_dir: false,
+            temp_root: None,
+            working_dir: None,
+        }
+    }
+}
+
+/// What a successful build produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildResult {
+    /// ID of the new image.
+    pub image_id: String,
+    /// The tag it got, if any.
+    pub tag: Option<String>,
+    /// Labels written on it.
+    pub labels: BTreeMap<String, String>,
+    /// The working directory, when kept.
+    pub workdir: Option<PathBuf>,
+    /// What the input archive held.
+    pub archive: ArchiveStats,
+    /// Whether artifacts of a previous image were used.
+    pub incremental: bool,
+    /// How long the whole build took.
+    pub elapsed: Duration,
+}
+
+/// Options of `s2i usage`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsageOptions {
+    /// The builder image.
+    pub builder_image: String,
+    /// `--scripts-url`.
+    pub scripts_url: Option<String>,
+    /// `--destination`.
+    pub destination: Option<String>,
+    /// `--pull-policy`.
+    pub pull_policy: PullPolicy,
+    /// `--assemble-user`.
+    pub assemble_user: Option<String>,
+    /// `--allowed-uids`.
+    pub allowed_uids: AllowedUids,
+    /// `-e` values.
+    pub env: Vec<EnvVar>,
+    /// Directory relative `file://` script URLs are resolved against.
+    pub working_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_policies_parse_like_the_reference() {
+        assert_eq!("never".parse::<PullPolicy>().unwrap(), PullPolicy::Never);
+        assert_eq!(
+            "sometimes".parse::<PullPolicy>().unwrap_err(),
+            "invalid value \"sometimes\", valid values are: always, never or if-not-present"
+        );
+    }
+}
