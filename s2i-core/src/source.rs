@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::events::{EventSink, EventSinkExt};
 use crate::labels::SourceInfo;
 
 /// A parsed source argument.
@@ -212,6 +213,51 @@ pub fn prepare_source(
         None => base,
     };
     Ok(PreparedSource { root, kind, info, follow_symlinks: kind == SourceKind::Directory && !options.keep_symlinks })
+}
+
+/// Where a path below the source root leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SourceFile {
+    /// A regular file inside the source tree (links followed).
+    Inside,
+    /// Somewhere outside the source tree, through a symlink: never read.
+    Outside(PathBuf),
+    /// Nothing, or not a regular file.
+    Absent,
+}
+
+/// Whether `path`, below `root`, is a regular file that resolves inside
+/// `root`. The build reads files of the source by name (`.s2iignore`,
+/// `.s2i/environment`, `.s2i/bin/*`); a symlink there that leads out of the
+/// source must not bring a file of the host into the build.
+pub(crate) fn source_file(root: &Path, path: &Path) -> SourceFile {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        _ => return SourceFile::Absent,
+    }
+    match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
+        (Ok(real_root), Ok(real)) if real.starts_with(&real_root) => SourceFile::Inside,
+        (_, Ok(real)) => SourceFile::Outside(real),
+        (_, Err(_)) => SourceFile::Absent,
+    }
+}
+
+/// [`source_file`] for the engine: `true` for a file to read; a file outside
+/// the source is reported as a warning and not read.
+pub(crate) fn readable_source_file(root: &Path, path: &Path, events: &dyn EventSink) -> bool {
+    match source_file(root, path) {
+        SourceFile::Inside => true,
+        SourceFile::Outside(real) => {
+            let rel = path.strip_prefix(root).unwrap_or(path);
+            events.warn(format!(
+                "Not reading {}: it is a symlink that points outside the source ({})",
+                rel.display(),
+                real.display()
+            ));
+            false
+        }
+        SourceFile::Absent => false,
+    }
 }
 
 fn absolute(path: &Path) -> PathBuf {
