@@ -19,6 +19,7 @@ use crate::env::{self, EnvVar};
 use crate::error::{Error, Result};
 use crate::events::{BuildEvent, EventSink, EventSinkExt, Stage};
 use crate::exec::{self, Cleanup, RunEnd, StageTimer, Workdir, sh_quote};
+use crate::git::GitCredentials;
 use crate::ignore::{DEFAULT_EXCLUDE, ExcludePattern, IgnoreRules, SourceFilter};
 use crate::incremental::{self, PreviousImage};
 use crate::inject::{self, Injection};
@@ -104,6 +105,10 @@ pub struct BuildOptions {
     pub ignore_submodules: bool,
     /// `--keep-symlinks`.
     pub keep_symlinks: bool,
+    /// Credentials for cloning a git source (e.g. a build's source secret);
+    /// never serialised or shown.
+    #[serde(skip)]
+    pub source_credentials: Option<GitCredentials>,
     /// `--scripts-url`.
     pub scripts_url: Option<String>,
     /// `--destination`.
@@ -177,6 +182,7 @@ impl BuildOptions {
             copy: false,
             ignore_submodules: false,
             keep_symlinks: false,
+            source_credentials: None,
             scripts_url: None,
             destination: None,
             env: Vec::new(),
@@ -685,8 +691,11 @@ impl Engine {
             copy: options.copy,
             ignore_submodules: options.ignore_submodules,
             keep_symlinks: options.keep_symlinks,
+            credentials: options.source_credentials.clone(),
+            ..Default::default()
         };
-        let stage = StageTimer::start(self.events.as_ref(), Stage::FetchSource, source);
+        let shown = crate::git::source_without_credentials(source);
+        let stage = StageTimer::start(self.events.as_ref(), Stage::FetchSource, &shown);
         let workdir = workdir.to_owned();
         let cancelled = cancelled.clone();
         let events = self.events.clone();

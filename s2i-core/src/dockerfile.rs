@@ -120,6 +120,8 @@ pub fn generate(
                 copy: options.copy,
                 ignore_submodules: options.ignore_submodules,
                 keep_symlinks: options.keep_symlinks,
+                credentials: options.source_credentials.clone(),
+                ..Default::default()
             };
             let prepared = source::prepare_source(&location, &source_options, clone_dir.path(), cancelled, &|_| {})?;
             Some((prepared, clone_dir))
