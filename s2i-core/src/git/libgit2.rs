@@ -23,15 +23,15 @@ pub(super) fn clone(
 ) -> Result<SourceInfo> {
     let unsupported = |reason: &str| Error::GitNotInstalled {
         url: remote.display.clone(),
-        reason: format!("{reason}; the git program is not on PATH, and libgit2 cannot do it safely"),
+        reason: format!("{reason}, which libgit2 cannot do safely here: the git program is needed"),
     };
     if remote.transport == Transport::Ssh || matches!(request.credentials, Some(GitCredentials::SshKey { .. })) {
         return Err(unsupported("an ssh source needs its host key checked against known_hosts"));
     }
-    let custom_ca = std::env::var_os("GIT_SSL_CAINFO").is_some_and(|v| !v.is_empty())
-        || git2::Config::open_default().is_ok_and(|c| c.get_path("http.sslCAInfo").is_ok());
-    if remote.transport == Transport::Http && custom_ca {
-        return Err(unsupported("GIT_SSL_CAINFO or http.sslCAInfo names a CA to trust"));
+    if remote.display.to_ascii_lowercase().starts_with("https://")
+        && let Some(ca) = custom_ca()
+    {
+        return Err(unsupported(&format!("GIT_SSL_CAINFO or http.sslCAInfo names a CA to trust ({})", ca.display())));
     }
     let mut secrets = remote.secrets.clone();
     secrets.extend(&credential_secrets(request.credentials));
@@ -64,6 +64,18 @@ pub(super) fn clone(
         repo.remote_set_url("origin", &remote.display).map_err(|e| fail("configure the clone of", &e))?;
     }
     source_info(&repo, remote).map_err(|e| fail("read the commit of", &e))
+}
+
+/// The CA file git is told to trust, unless libgit2 trusts it anyway: OpenSSL
+/// reads `SSL_CERT_FILE` itself, but libgit2 takes another file only
+/// process-wide.
+fn custom_ca() -> Option<std::path::PathBuf> {
+    let named = std::env::var_os("GIT_SSL_CAINFO")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| git2::Config::open_default().ok()?.get_path("http.sslCAInfo").ok())?;
+    let trusted = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+    (trusted.as_deref() != Some(named.as_path())).then_some(named)
 }
 
 fn git_error(action: &str, remote: &RemoteUrl, secrets: &Secrets, e: &git2::Error) -> Error {

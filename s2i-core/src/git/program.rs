@@ -510,7 +510,7 @@ fn help_for(message: &str, remote: &RemoteUrl) -> String {
         Some(port) => format!("[{host}]:{port}"),
         None => host.clone(),
     };
-    if has("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+    if has("REMOTE HOST IDENTIFICATION HAS CHANGED") || has("has changed and you have requested strict checking") {
         return format!(
             "the host key of {known_name} is not the one in known_hosts, which can mean an attack: \
              if the server's key really changed, remove the old one (`ssh-keygen -R '{known_name}'`), \
