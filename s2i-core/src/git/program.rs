@@ -121,7 +121,7 @@ fn prepare(git: &mut Git<'_>, request: &CloneRequest<'_>, remote: &RemoteUrl, pr
         }
         _ => None,
     };
-    match (ssh_command(git.program), key) {
+    match (ssh_command(git.program, request.workdir), key) {
         (UserSsh::Command(command), None) if is_ssh(&command) => {
             git.env.push(("GIT_SSH_COMMAND", format!("{command} -o BatchMode=yes").into()));
         }
@@ -157,7 +157,9 @@ enum UserSsh {
     Default,
 }
 
-fn ssh_command(program: &Path) -> UserSsh {
+/// Asked in `cwd` (the build's working directory), so that the configuration
+/// of a repository the caller happens to be in does not count.
+fn ssh_command(program: &Path, cwd: &Path) -> UserSsh {
     if let Some(command) = std::env::var("GIT_SSH_COMMAND").ok().filter(|c| !c.trim().is_empty()) {
         return UserSsh::Command(command);
     }
@@ -166,6 +168,7 @@ fn ssh_command(program: &Path) -> UserSsh {
     }
     let configured = Command::new(program)
         .args(["config", "--get", "core.sshCommand"])
+        .current_dir(cwd)
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
