@@ -105,7 +105,9 @@ fn save(sub: &ArgMatches) -> std::io::Result<()> {
     let raw = |id: &str| -> Vec<String> {
         sub.get_raw(id).map(|values| values.map(|v| v.to_string_lossy().into_owned()).collect()).unwrap_or_default()
     };
-    saved.source = raw("source").into_iter().next();
+    // The file is often committed: credentials in a source URL stay out of it
+    // (a credential helper provides them to the next build).
+    saved.source = raw("source").into_iter().next().map(|s| s2i_core::git::source_without_credentials(&s));
     saved.builder_image = raw("image").into_iter().next();
     saved.tag = raw("tag").into_iter().next();
     for arg in build.get_arguments() {

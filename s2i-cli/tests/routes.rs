@@ -68,17 +68,7 @@ struct TlsBackend {
 impl TlsBackend {
     fn start(ca: &Ca, host: &str, body: &'static str) -> TlsBackend {
         let (cert, key) = ca.issue(host);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der().clone()],
-                rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-            )
-            .unwrap();
-        let config = Arc::new(config);
+        let config = tls_server_config(&cert, &key);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));

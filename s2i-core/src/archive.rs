@@ -6,8 +6,16 @@
 //! (directories and executables `0755`, other files `0644`), so the archive
 //! does not depend on who built it. Nothing is copied to disk first: file
 //! contents go from the source file into the stream in fixed-size chunks.
+//!
+//! File names are bytes: a name that is not UTF-8 is written as it is
+//! (`.s2iignore` and `--exclude` see it with U+FFFD for the bad bytes). In
+//! copy mode a symlink is followed only when it resolves inside the source
+//! tree; one that leads out of it is kept as a link and reported, so that no
+//! file of the host outside the source reaches an image.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 #[cfg(unix)]
@@ -45,8 +53,9 @@ pub struct SourceTree {
     pub root: PathBuf,
     /// What to leave out.
     pub filter: SourceFilter,
-    /// Store what symlinks point at instead of the links (copy semantics);
-    /// broken links stay links either way.
+    /// Store what symlinks point at instead of the links (copy semantics).
+    /// Only links that resolve inside `root` are followed: broken links and
+    /// links that lead out of the tree stay links either way.
     pub follow_symlinks: bool,
 }
 
@@ -132,6 +141,10 @@ pub struct ArchiveStats {
     pub artifacts: u64,
     /// Entries of the artifacts stream dropped by the checks.
     pub artifacts_dropped: u64,
+    /// Symlinks of the source kept as links, though links are followed,
+    /// because they lead out of the source tree.
+    #[serde(default)]
+    pub links_kept_outside: u64,
 }
 
 /// Something the archive writer reports while it works.
@@ -147,6 +160,14 @@ pub enum ArchiveProgress<'a> {
         path: String,
         /// Why it was left out.
         reason: String,
+    },
+    /// A symlink of the source was kept as a link, not followed, because it
+    /// leads out of the source tree.
+    KeptOutsideLink {
+        /// The link's path relative to the source root.
+        path: String,
+        /// Where it leads, resolved (or the link's text when it cannot be resolved).
+        target: String,
     },
 }
 
@@ -175,15 +196,14 @@ pub fn write_archive<W: Write>(
     for (path, file) in items {
         match file {
             Some(file) => writer.memory_file(file)?,
-            None => writer.dir(path, 0)?,
+            None => writer.dir(path.as_bytes(), 0)?,
         }
     }
     let prefix = archive.source_dir.trim_matches('/');
     if !prefix.is_empty() {
-        writer.dir(prefix, 0)?;
+        writer.dir(prefix.as_bytes(), 0)?;
     }
     if let Some(tree) = &archive.source {
-        let mut walk = Walk { tree, stack: HashSet::new() };
         let root_meta = fs::metadata(&tree.root).map_err(|e| source_error(&tree.root, &e))?;
         if !root_meta.is_dir() {
             return Err(Error::SourceUnreadable {
@@ -192,8 +212,10 @@ pub fn write_archive<W: Write>(
                 help: "pass a directory (or a git repository) as the source".into(),
             });
         }
+        let real_root = fs::canonicalize(&tree.root).map_err(|e| source_error(&tree.root, &e))?;
+        let mut walk = Walk { tree, real_root, stack: HashSet::new() };
         walk.enter(&root_meta);
-        walk.dir(&mut writer, &tree.root, "", prefix)?;
+        walk.dir(&mut writer, &tree.root, b"", prefix.as_bytes())?;
     }
     for input in archive.extra {
         copy_tar(&mut writer, input)?;
@@ -237,9 +259,11 @@ impl<W: Write> TarWriter<'_, W> {
         (self.progress)(ArchiveProgress::Totals(&self.stats));
     }
 
-    fn dir(&mut self, path: &str, mtime: u64) -> Result<()> {
+    fn dir(&mut self, path: &[u8], mtime: u64) -> Result<()> {
         let mut header = self.header(tar::EntryType::Directory, DIR_MODE, 0, mtime);
-        self.builder.append_data(&mut header, format!("{path}/"), io::empty()).map_err(stream_error)?;
+        let mut name = path.to_vec();
+        name.push(b'/');
+        self.builder.append_data(&mut header, bytes_path(&name), io::empty()).map_err(stream_error)?;
         self.bump(0);
         Ok(())
     }
@@ -251,7 +275,7 @@ impl<W: Write> TarWriter<'_, W> {
         Ok(())
     }
 
-    fn host_file(&mut self, path: &str, host: &Path, meta: &fs::Metadata) -> Result<()> {
+    fn host_file(&mut self, path: &[u8], host: &Path, meta: &fs::Metadata) -> Result<()> {
         let file = File::open(host).map_err(|e| source_error(host, &e))?;
         let size = meta.len();
         let mode = if executable(meta) { 0o755 } else { 0o644 };
@@ -259,7 +283,7 @@ impl<W: Write> TarWriter<'_, W> {
         let mut reader = ExactReader { inner: file, remaining: size, path: host };
         // The tar crate writes what the reader yields; ExactReader makes a file
         // that shrinks or grows while it is read an error instead of a corrupt archive.
-        let result = self.builder.append_data(&mut header, path, &mut reader);
+        let result = self.builder.append_data(&mut header, bytes_path(path), &mut reader);
         if let Err(e) = result {
             return Err(if e.kind() == io::ErrorKind::UnexpectedEof || e.kind() == io::ErrorKind::InvalidData {
                 source_error(host, &e)
@@ -273,9 +297,9 @@ impl<W: Write> TarWriter<'_, W> {
         Ok(())
     }
 
-    fn symlink(&mut self, path: &str, target: &Path, meta: &fs::Metadata) -> Result<()> {
-        let mut header = self.header(tar::EntryType::Symlink, 0o777, 0, mtime(meta));
-        self.builder.append_link(&mut header, path, target).map_err(stream_error)?;
+    fn symlink(&mut self, path: &[u8], target: &Path, mtime: u64) -> Result<()> {
+        let mut header = self.header(tar::EntryType::Symlink, 0o777, 0, mtime);
+        self.builder.append_link(&mut header, bytes_path(path), target).map_err(stream_error)?;
         self.bump(0);
         Ok(())
     }
@@ -292,26 +316,30 @@ fn copy_tar<W: Write>(writer: &mut TarWriter<'_, W>, input: TarInput) -> Result<
         if is_artifacts { Error::Artifacts { message } } else { Error::Copy { what: what.clone(), message } }
     };
     let prefix = input.prefix.trim_matches('/').to_owned();
-    let place = |path: &str| if prefix.is_empty() { path.to_owned() } else { format!("{prefix}/{path}") };
+    // Paths stay bytes from the stream to the archive: a name that is not UTF-8 keeps its bytes.
+    let place = |path: &[u8]| -> Vec<u8> {
+        if prefix.is_empty() { path.to_vec() } else { [prefix.as_bytes(), b"/", path].concat() }
+    };
     // The prefix's own directories (e.g. `src/deploy/`) come first.
     let mut parent = String::new();
     for part in prefix.split('/').filter(|p| !p.is_empty()) {
         parent = if parent.is_empty() { part.to_owned() } else { format!("{parent}/{part}") };
         if parent != "src" {
-            writer.dir(&parent, 0)?;
+            writer.dir(parent.as_bytes(), 0)?;
         }
     }
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut files: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut files: HashSet<Vec<u8>> = HashSet::new();
     let mut reader = input.reader;
     {
         let mut archive = tar::Archive::new(&mut reader);
         for entry in archive.entries().map_err(|e| fail(e.to_string()))? {
             let mut entry = entry.map_err(|e| fail(e.to_string()))?;
-            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let raw = entry.path_bytes().into_owned();
+            let shown = String::from_utf8_lossy(&raw).into_owned();
             let kind = entry.header().entry_type();
             let Some(path) = clean_artifact_path(&raw) else {
-                writer.dropped(&what, &raw, "its path is absolute or leaves the directory it is copied to");
+                writer.dropped(&what, &shown, "its path is absolute or leaves the directory it is copied to");
                 continue;
             };
             if path.is_empty() {
@@ -319,7 +347,7 @@ fn copy_tar<W: Write>(writer: &mut TarWriter<'_, W>, input: TarInput) -> Result<
                 continue;
             }
             if !seen.insert(path.clone()) {
-                writer.dropped(&what, &raw, "an earlier entry has the same path");
+                writer.dropped(&what, &shown, "an earlier entry has the same path");
                 continue;
             }
             let original = entry.header().mode().unwrap_or(0o644) & 0o777;
@@ -338,44 +366,45 @@ fn copy_tar<W: Write>(writer: &mut TarWriter<'_, W>, input: TarInput) -> Result<
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let size = entry.size();
                     let mut header = writer.header(tar::EntryType::Regular, mode, size, mtime);
-                    writer.builder.append_data(&mut header, &archive_path, &mut entry).map_err(stream_error)?;
+                    writer
+                        .builder
+                        .append_data(&mut header, bytes_path(&archive_path), &mut entry)
+                        .map_err(stream_error)?;
                     files.insert(path);
                     writer.bump(size);
                 }
                 tar::EntryType::Symlink => {
-                    let target =
-                        entry.link_name().map_err(|e| fail(e.to_string()))?.map(|t| t.to_string_lossy().into_owned());
+                    let target = entry.link_name_bytes().map(Cow::into_owned);
                     let Some(target) = target.filter(|t| link_stays_inside(&path, t)) else {
                         seen.remove(&path);
                         writer.dropped(
                             &what,
-                            &raw,
+                            &shown,
                             "it is a symlink that points outside the directory it is copied to",
                         );
                         continue;
                     };
-                    let mut header = writer.header(tar::EntryType::Symlink, 0o777, 0, mtime);
-                    writer.builder.append_link(&mut header, &archive_path, &target).map_err(stream_error)?;
-                    writer.bump(0);
+                    writer.symlink(&archive_path, &bytes_path(&target), mtime)?;
                 }
                 tar::EntryType::Link => {
-                    let target =
-                        entry.link_name().map_err(|e| fail(e.to_string()))?.map(|t| t.to_string_lossy().into_owned());
-                    let Some(target) = target.and_then(|t| clean_artifact_path(&t)).filter(|t| files.contains(t))
-                    else {
+                    let target = entry.link_name_bytes().and_then(|t| clean_artifact_path(&t));
+                    let Some(target) = target.filter(|t| files.contains(t)) else {
                         seen.remove(&path);
-                        writer.dropped(&what, &raw, "it is a hard link to a file that is not copied with it");
+                        writer.dropped(&what, &shown, "it is a hard link to a file that is not copied with it");
                         continue;
                     };
                     let mut header = writer.header(tar::EntryType::Link, mode, 0, mtime);
-                    writer.builder.append_link(&mut header, &archive_path, place(&target)).map_err(stream_error)?;
+                    writer
+                        .builder
+                        .append_link(&mut header, bytes_path(&archive_path), bytes_path(&place(&target)))
+                        .map_err(stream_error)?;
                     writer.bump(0);
                 }
                 other => {
                     seen.remove(&path);
                     let reason =
                         format!("it is a {} entry; only files, directories and links are kept", entry_kind(other));
-                    writer.dropped(&what, &raw, &reason);
+                    writer.dropped(&what, &shown, &reason);
                     continue;
                 }
             }
@@ -396,33 +425,33 @@ fn copy_tar<W: Write>(writer: &mut TarWriter<'_, W>, input: TarInput) -> Result<
 
 /// The path of an artifact entry relative to `artifacts/`, or `None` when it
 /// is absolute or climbs out.
-fn clean_artifact_path(raw: &str) -> Option<String> {
-    if raw.starts_with('/') {
+fn clean_artifact_path(raw: &[u8]) -> Option<Vec<u8>> {
+    if raw.starts_with(b"/") {
         return None;
     }
-    let mut parts: Vec<&str> = Vec::new();
-    for part in raw.split('/') {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in raw.split(|b| *b == b'/') {
         match part {
-            "" | "." => {}
-            ".." => return None,
+            b"" | b"." => {}
+            b".." => return None,
             p => parts.push(p),
         }
     }
-    Some(parts.join("/"))
+    Some(parts.join(&b'/'))
 }
 
 /// Whether a symlink at `path` (relative to the artifacts root) pointing at
 /// `target` resolves inside the artifacts root.
-fn link_stays_inside(path: &str, target: &str) -> bool {
-    if target.starts_with('/') || target.is_empty() {
+fn link_stays_inside(path: &[u8], target: &[u8]) -> bool {
+    if target.starts_with(b"/") || target.is_empty() {
         return false;
     }
-    let mut depth: Vec<&str> = path.split('/').collect();
+    let mut depth: Vec<&[u8]> = path.split(|b| *b == b'/').collect();
     depth.pop();
-    for part in target.split('/') {
+    for part in target.split(|b| *b == b'/') {
         match part {
-            "" | "." => {}
-            ".." => {
+            b"" | b"." => {}
+            b".." => {
                 if depth.pop().is_none() {
                     return false;
                 }
@@ -445,6 +474,8 @@ fn entry_kind(kind: tar::EntryType) -> &'static str {
 
 struct Walk<'a> {
     tree: &'a SourceTree,
+    /// The root with every link resolved: a followed link must lead below it.
+    real_root: PathBuf,
     /// Directories on the current path, to stop symlink loops.
     stack: HashSet<(u64, u64)>,
 }
@@ -458,7 +489,8 @@ impl Walk<'_> {
         self.stack.remove(&dev_ino(meta));
     }
 
-    fn dir<W: Write>(&mut self, writer: &mut TarWriter<'_, W>, host: &Path, rel: &str, prefix: &str) -> Result<()> {
+    /// Write the entries of `host` (at `rel` in the source, as bytes) under `prefix`.
+    fn dir<W: Write>(&mut self, writer: &mut TarWriter<'_, W>, host: &Path, rel: &[u8], prefix: &[u8]) -> Result<()> {
         let mut names: Vec<_> = fs::read_dir(host)
             .map_err(|e| source_error(host, &e))?
             .map(|entry| entry.map(|e| e.file_name()))
@@ -466,41 +498,51 @@ impl Walk<'_> {
             .map_err(|e| source_error(host, &e))?;
         names.sort();
         for name in names {
-            let Some(name_str) = name.to_str() else {
-                return Err(Error::SourceUnreadable {
-                    path: host.join(&name),
-                    message: "the file name is not valid UTF-8".into(),
-                    help: "rename the file, or leave it out with .s2iignore".into(),
-                });
-            };
-            let child_rel = if rel.is_empty() { name_str.to_owned() } else { format!("{rel}/{name_str}") };
-            if self.tree.filter.excludes(&child_rel) {
+            let name_bytes = os_bytes(&name);
+            let child_rel = if rel.is_empty() { name_bytes.into_owned() } else { [rel, b"/", &name_bytes].concat() };
+            // Rules match the name as text; the archive gets its bytes.
+            let shown = String::from_utf8_lossy(&child_rel);
+            if self.tree.filter.excludes(&shown) {
                 continue;
             }
             let child = host.join(&name);
             let link_meta = fs::symlink_metadata(&child).map_err(|e| source_error(&child, &e))?;
-            let archive_path = if prefix.is_empty() { child_rel.clone() } else { format!("{prefix}/{child_rel}") };
+            let archive_path = if prefix.is_empty() { child_rel.clone() } else { [prefix, b"/", &child_rel].concat() };
             let file_type = link_meta.file_type();
             if file_type.is_symlink() {
                 let target = fs::read_link(&child).map_err(|e| source_error(&child, &e))?;
-                if self.tree.follow_symlinks {
-                    match fs::metadata(&child) {
-                        Ok(meta) if meta.is_dir() => {
-                            if !self.enter(&meta) {
-                                // A link back into its own ancestry: keep it as a link.
-                                writer.symlink(&archive_path, &target, &link_meta)?;
-                                continue;
-                            }
-                            writer.dir(&archive_path, mtime(&meta))?;
-                            self.dir(writer, &child, &child_rel, prefix)?;
-                            self.leave(&meta);
+                if !self.tree.follow_symlinks {
+                    writer.symlink(&archive_path, &target, mtime(&link_meta))?;
+                    continue;
+                }
+                // Broken links and loops cannot be resolved: they stay links.
+                let Ok(resolved) = fs::canonicalize(&child) else {
+                    writer.symlink(&archive_path, &target, mtime(&link_meta))?;
+                    continue;
+                };
+                if !resolved.starts_with(&self.real_root) {
+                    writer.symlink(&archive_path, &target, mtime(&link_meta))?;
+                    writer.stats.links_kept_outside += 1;
+                    (writer.progress)(ArchiveProgress::KeptOutsideLink {
+                        path: shown.into_owned(),
+                        target: resolved.display().to_string(),
+                    });
+                    continue;
+                }
+                match fs::metadata(&child) {
+                    Ok(meta) if meta.is_dir() => {
+                        if !self.enter(&meta) {
+                            // A link back into its own ancestry: keep it as a link.
+                            writer.symlink(&archive_path, &target, mtime(&link_meta))?;
+                            continue;
                         }
-                        Ok(meta) if meta.is_file() => writer.host_file(&archive_path, &child, &meta)?,
-                        Ok(_) => writer.stats.skipped_special += 1,
-                        Err(_) => writer.symlink(&archive_path, &target, &link_meta)?,
+                        writer.dir(&archive_path, mtime(&meta))?;
+                        self.dir(writer, &child, &child_rel, prefix)?;
+                        self.leave(&meta);
                     }
-                } else {
-                    writer.symlink(&archive_path, &target, &link_meta)?;
+                    Ok(meta) if meta.is_file() => writer.host_file(&archive_path, &child, &meta)?,
+                    Ok(_) => writer.stats.skipped_special += 1,
+                    Err(_) => writer.symlink(&archive_path, &target, mtime(&link_meta))?,
                 }
             } else if file_type.is_dir() {
                 writer.dir(&archive_path, mtime(&link_meta))?;
@@ -515,6 +557,33 @@ impl Walk<'_> {
         }
         Ok(())
     }
+}
+
+/// The bytes of a file name (on Unix, exactly as the file system has them).
+#[cfg(unix)]
+fn os_bytes(name: &OsStr) -> Cow<'_, [u8]> {
+    use std::os::unix::ffi::OsStrExt;
+    Cow::Borrowed(name.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn os_bytes(name: &OsStr) -> Cow<'_, [u8]> {
+    match name.to_string_lossy() {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+    }
+}
+
+/// A path made of the bytes of an archive entry's name.
+#[cfg(unix)]
+fn bytes_path(bytes: &[u8]) -> Cow<'_, Path> {
+    use std::os::unix::ffi::OsStrExt;
+    Cow::Borrowed(Path::new(OsStr::from_bytes(bytes)))
+}
+
+#[cfg(not(unix))]
+fn bytes_path(bytes: &[u8]) -> Cow<'_, Path> {
+    Cow::Owned(PathBuf::from(String::from_utf8_lossy(bytes).into_owned()))
 }
 
 #[cfg(unix)]
@@ -793,6 +862,106 @@ mod tests {
     }
 
     #[test]
+    fn links_out_of_the_source_are_kept_as_links_and_reported() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), "the secret").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(root.join("sub/inside.txt"), "inside").unwrap();
+        let secret = outside.path().join("secret");
+        std::os::unix::fs::symlink(&secret, root.join("abs")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../../../../../../../../..".to_owned() + &secret.display().to_string(),
+            root.join("climb"),
+        )
+        .unwrap();
+        // Inside at first sight, out through another link.
+        std::os::unix::fs::symlink(outside.path(), root.join("door")).unwrap();
+        std::os::unix::fs::symlink("door/secret", root.join("through")).unwrap();
+        std::os::unix::fs::symlink("sub/inside.txt", root.join("in-file")).unwrap();
+        std::os::unix::fs::symlink("sub", root.join("in-dir")).unwrap();
+        std::os::unix::fs::symlink("../src/sub/inside.txt", root.join("out-and-back")).unwrap();
+
+        let mut kept = Vec::new();
+        let mut out = Vec::new();
+        let stats = write_archive(tree_archive(&root, true), &mut out, &mut |p| {
+            if let ArchiveProgress::KeptOutsideLink { path, target } = p {
+                kept.push((path, target));
+            }
+        })
+        .unwrap();
+        let got = entries(&out);
+        let by_name = |n: &str| got.iter().find(|e| e.0 == n).unwrap_or_else(|| panic!("{n} missing: {got:?}"));
+        for link in ["src/abs", "src/climb", "src/door", "src/through"] {
+            assert_eq!(by_name(link).1, tar::EntryType::Symlink, "{link} is kept as a link");
+        }
+        assert_eq!(by_name("src/in-file").1, tar::EntryType::Regular);
+        assert_eq!(by_name("src/in-file").3, b"inside");
+        assert_eq!(by_name("src/in-dir/").1, tar::EntryType::Directory);
+        assert_eq!(by_name("src/in-dir/inside.txt").3, b"inside");
+        assert_eq!(by_name("src/out-and-back").3, b"inside", "a link that resolves inside is followed");
+        assert!(!got.iter().any(|e| e.3 == b"the secret"), "no content from outside the source");
+        let names: Vec<&str> = kept.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(names, ["abs", "climb", "door", "through"]);
+        let real_secret = fs::canonicalize(&secret).unwrap().display().to_string();
+        assert_eq!(kept[0].1, real_secret);
+        assert_eq!(stats.links_kept_outside, 4);
+    }
+
+    #[test]
+    fn file_names_are_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let latin1 = OsStr::from_bytes(b"caf\xe9.txt");
+        fs::write(dir.path().join(latin1), "latin-1").unwrap();
+        fs::create_dir(dir.path().join(OsStr::from_bytes(b"d\xefr"))).unwrap();
+        fs::write(dir.path().join(OsStr::from_bytes(b"d\xefr/x.log")), "log").unwrap();
+        fs::write(dir.path().join(OsStr::from_bytes(b"d\xefr/keep")), "keep").unwrap();
+        let filter = SourceFilter { ignore: IgnoreRules::parse("x", "*/*.log\n").unwrap(), ..Default::default() };
+        let archive = InputArchive {
+            source: Some(SourceTree { root: dir.path().to_owned(), filter, follow_symlinks: true }),
+            ..Default::default()
+        };
+        let data = write(archive);
+        let mut tar = tar::Archive::new(data.as_slice());
+        let names: Vec<Vec<u8>> = tar.entries().unwrap().map(|e| e.unwrap().path_bytes().into_owned()).collect();
+        let expected: Vec<&[u8]> = vec![b"scripts/", b"src/", b"src/caf\xe9.txt", b"src/d\xefr/", b"src/d\xefr/keep"];
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn copied_streams_keep_byte_names() {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_size(1);
+        tar.append_data(&mut h, bytes_path(b"caf\xe9"), &b"x"[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_size(0);
+        tar.append_link(&mut h, "link", bytes_path(b"caf\xe9")).unwrap();
+        let archive = InputArchive {
+            artifacts: Some(TarInput::artifacts(
+                Box::new(io::Cursor::new(tar.into_inner().unwrap())),
+                Box::new(|| Ok(())),
+            )),
+            ..Default::default()
+        };
+        let data = write(archive);
+        let mut tar = tar::Archive::new(data.as_slice());
+        let mut found = Vec::new();
+        for entry in tar.entries().unwrap() {
+            let entry = entry.unwrap();
+            found.push((entry.path_bytes().into_owned(), entry.link_name_bytes().map(|l| l.into_owned())));
+        }
+        assert!(found.contains(&(b"artifacts/caf\xe9".to_vec(), None)), "{found:?}");
+        assert!(found.contains(&(b"artifacts/link".to_vec(), Some(b"caf\xe9".to_vec()))), "{found:?}");
+    }
+
+    #[test]
     fn long_paths_survive() {
         let dir = tempfile::tempdir().unwrap();
         let long = "d".repeat(90);
@@ -968,12 +1137,12 @@ mod tests {
 
     #[test]
     fn link_targets_are_resolved_against_the_link() {
-        assert!(link_stays_inside("a/b", "../c"));
-        assert!(!link_stays_inside("a/b", "../../c"));
-        assert!(!link_stays_inside("a", "/abs"));
-        assert!(link_stays_inside("a/b/c", "./d/../e"));
-        assert_eq!(clean_artifact_path("./a//b/"), Some("a/b".to_owned()));
-        assert_eq!(clean_artifact_path("a/../b"), None);
+        assert!(link_stays_inside(b"a/b", b"../c"));
+        assert!(!link_stays_inside(b"a/b", b"../../c"));
+        assert!(!link_stays_inside(b"a", b"/abs"));
+        assert!(link_stays_inside(b"a/b/c", b"./d/../e"));
+        assert_eq!(clean_artifact_path(b"./a//b/"), Some(b"a/b".to_vec()));
+        assert_eq!(clean_artifact_path(b"a/../b"), None);
     }
 
     #[tokio::test]

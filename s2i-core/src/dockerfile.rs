@@ -120,6 +120,8 @@ pub fn generate(
                 copy: options.copy,
                 ignore_submodules: options.ignore_submodules,
                 keep_symlinks: options.keep_symlinks,
+                credentials: options.source_credentials.clone(),
+                ..Default::default()
             };
             let prepared = source::prepare_source(&location, &source_options, clone_dir.path(), cancelled, &|_| {})?;
             Some((prepared, clone_dir))
@@ -127,7 +129,20 @@ pub fn generate(
         None => None,
     };
     let root = prepared.as_ref().map(|(p, _)| p.root.clone());
-    let ignore = match root.as_ref().map(|r| r.join(".s2iignore")).filter(|p| p.is_file()) {
+    // Files read by name must not lead out of the source through a symlink.
+    let mut inside_source = |path: &Path| match root.as_deref().map(|r| source::source_file(r, path)) {
+        Some(source::SourceFile::Inside) => true,
+        Some(source::SourceFile::Outside(real)) => {
+            warnings.push(format!(
+                "Not reading {}: it is a symlink that points outside the source ({})",
+                path.display(),
+                real.display()
+            ));
+            false
+        }
+        _ => false,
+    };
+    let ignore = match root.as_ref().map(|r| r.join(".s2iignore")).filter(|p| inside_source(p)) {
         Some(path) => {
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, "make it readable", e))?;
             IgnoreRules::parse(&path.display().to_string(), &text)?
@@ -135,9 +150,9 @@ pub fn generate(
         None => IgnoreRules::default(),
     };
     let mut build_env = Vec::new();
-    if let Some(env_path) = root.as_ref().map(|r| r.join(".s2i/environment")).filter(|p| p.is_file())
-        && !ignore.is_ignored(".s2i")
+    if !ignore.is_ignored(".s2i")
         && !ignore.is_ignored(".s2i/environment")
+        && let Some(env_path) = root.as_ref().map(|r| r.join(".s2i/environment")).filter(|p| inside_source(p))
     {
         let text =
             std::fs::read_to_string(&env_path).map_err(|e| Error::io("read", &env_path, "make it readable", e))?;

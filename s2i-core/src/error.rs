@@ -68,12 +68,28 @@ pub enum Error {
     Git {
         /// What was attempted (`clone`, `check out ref X of`, …).
         action: String,
-        /// The repository URL.
+        /// The repository URL, without credentials.
         url: String,
-        /// libgit2's message.
+        /// git's message (credentials hidden).
         message: String,
         /// What to do.
         help: String,
+    },
+
+    /// A git source cannot be cloned here: no `git` program (and no libgit2, or
+    /// a repository libgit2 cannot clone safely).
+    #[error("cannot clone {url}: {reason}")]
+    #[diagnostic(
+        code(s2i::git_not_installed),
+        help(
+            "install git (Debian and Ubuntu: `apt-get install git`), or clone the repository yourself and pass the directory"
+        )
+    )]
+    GitNotInstalled {
+        /// The repository, without credentials.
+        url: String,
+        /// Why the git program is needed.
+        reason: String,
     },
 
     /// The image (or the requested user) runs as a user `--allowed-uids` does not allow.

@@ -148,6 +148,7 @@ pub(crate) fn spawn_archive(
     archive::spawn_producer(move |writer| {
         let mut last = Instant::now();
         let mut dropped = 0u64;
+        let mut kept = 0u64;
         let mut progress = |p: ArchiveProgress<'_>| match p {
             ArchiveProgress::Totals(stats) => {
                 if last.elapsed() >= Duration::from_millis(100) {
@@ -162,6 +163,14 @@ pub(crate) fn spawn_archive(
                     events.warn(format!("Dropped {kind} {path:?}: {reason}"));
                 } else if dropped == 51 {
                     events.warn("More artifacts were dropped; only the first 50 are listed");
+                }
+            }
+            ArchiveProgress::KeptOutsideLink { path, target } => {
+                kept += 1;
+                if kept <= 50 {
+                    events.warn(format!("Kept {path} as a symlink: it points outside the source ({target})"));
+                } else if kept == 51 {
+                    events.warn("More symlinks point outside the source; only the first 50 are listed");
                 }
             }
         };

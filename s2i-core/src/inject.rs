@@ -106,6 +106,8 @@ pub(crate) struct InjectionUpload {
     pub(crate) files: Vec<(String, PathBuf)>,
     /// The removal script's text.
     pub(crate) removal_script: String,
+    /// What the symlinks among the injected paths lead to, for the user.
+    pub(crate) notes: Vec<String>,
 }
 
 /// Work out what to upload: every file of every injection, the directories
@@ -125,6 +127,7 @@ pub(crate) async fn plan_upload(
     };
     let mut new_dirs: BTreeSet<String> = BTreeSet::new();
     let mut files = Vec::new();
+    let mut notes = Vec::new();
     for inj in injections {
         let dest = clean_unix(&inj.destination);
         // Ancestors of the destination that are missing get created.
@@ -139,6 +142,7 @@ pub(crate) async fn plan_upload(
             }
         }
         new_dirs.extend(missing);
+        note_link(&inj.source, &inj.source, "", &mut notes);
         let meta = std::fs::metadata(&inj.source).map_err(|e| {
             Error::io("read the injection source", &inj.source, "give an existing file or directory", e)
         })?;
@@ -157,7 +161,7 @@ pub(crate) async fn plan_upload(
         if !top_exists {
             new_dirs.insert(dest.clone());
         }
-        for (rel, is_dir, host) in walk(&inj.source)? {
+        for (rel, is_dir, host) in walk(&inj.source, &mut notes)? {
             let path = join_unix(&dest, &rel);
             let existing = if top_exists { stat(path.clone()).await? } else { None };
             match (is_dir, existing) {
@@ -205,6 +209,7 @@ pub(crate) async fn plan_upload(
         new_dirs: new_dirs.into_iter().map(|d| d.trim_start_matches('/').to_owned()).collect(),
         files: files.into_iter().map(|(p, h)| (p.trim_start_matches('/').to_owned(), h)).collect(),
         removal_script: script,
+        notes,
     })
 }
 
@@ -224,30 +229,50 @@ fn parent_of(path: &str) -> String {
     }
 }
 
-/// Every entry below `root`, sorted, symlinks followed: (relative path, is directory, host path).
-fn walk(root: &Path) -> Result<Vec<(String, bool, PathBuf)>> {
-    fn visit(root: &Path, rel: &str, out: &mut Vec<(String, bool, PathBuf)>) -> Result<()> {
-        let dir = if rel.is_empty() { root.to_owned() } else { root.join(rel) };
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
+/// Every entry below `root`, sorted, symlinks followed: (relative path, is
+/// directory, host path). Each symlink met is described in `notes`.
+fn walk(root: &Path, notes: &mut Vec<String>) -> Result<Vec<(String, bool, PathBuf)>> {
+    fn visit(
+        root: &Path,
+        dir: &Path,
+        rel: &str,
+        out: &mut Vec<(String, bool, PathBuf)>,
+        notes: &mut Vec<String>,
+    ) -> Result<()> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
             .and_then(|entries| entries.map(|e| e.map(|e| e.file_name())).collect::<std::io::Result<Vec<_>>>())
-            .map_err(|e| Error::io("read the injection source", &dir, "make it readable", e))?;
+            .map_err(|e| Error::io("read the injection source", dir, "make it readable", e))?;
         names.sort();
         for name in names {
-            let name = name.to_string_lossy().into_owned();
-            let child_rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
-            let host = root.join(&child_rel);
+            // The host path keeps the name's bytes; the container path is its text.
+            let host = dir.join(&name);
+            let name = name.to_string_lossy();
+            let child_rel = if rel.is_empty() { name.into_owned() } else { format!("{rel}/{name}") };
+            note_link(root, &host, &child_rel, notes);
             let meta = std::fs::metadata(&host)
                 .map_err(|e| Error::io("read the injection source", &host, "fix or remove the broken link", e))?;
-            out.push((child_rel.clone(), meta.is_dir(), host));
+            out.push((child_rel.clone(), meta.is_dir(), host.clone()));
             if meta.is_dir() {
-                visit(root, &child_rel, out)?;
+                visit(root, &host, &child_rel, out, notes)?;
             }
         }
         Ok(())
     }
     let mut out = Vec::new();
-    visit(root, "", &mut out)?;
+    visit(root, root, "", &mut out, notes)?;
     Ok(out)
+}
+
+/// When `host` is a symlink, say where it leads: an injection copies what
+/// links point at, wherever that is, so the user should see what goes in.
+fn note_link(root: &Path, host: &Path, rel: &str, notes: &mut Vec<String>) {
+    let is_link = std::fs::symlink_metadata(host).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return;
+    }
+    let resolved = std::fs::canonicalize(host).map_or_else(|e| format!("nothing ({e})"), |p| p.display().to_string());
+    let what = if rel.is_empty() { String::new() } else { format!(": {rel}") };
+    notes.push(format!("Injecting {}{what} is a symlink to {resolved}", root.display()));
 }
 
 /// The numeric uid and gid of `user` (`name`, `uid`, `name:group`, `uid:gid`),
@@ -320,6 +345,22 @@ mod tests {
         assert!(resolve(&[inj(".")], dir.path(), "").is_err(), "injecting as / is refused");
         let missing = Injection { source: "nope".into(), destination: "/x".into() };
         assert!(resolve(&[missing], dir.path(), "/").is_err());
+    }
+
+    #[test]
+    fn injected_symlinks_are_described_and_byte_names_found() {
+        use std::os::unix::ffi::OsStrExt;
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("key"), "k").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path().join("key"), dir.path().join("key")).unwrap();
+        std::fs::write(dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9")), "c").unwrap();
+        let mut notes = Vec::new();
+        let entries = walk(dir.path(), &mut notes).unwrap();
+        let real = std::fs::canonicalize(outside.path().join("key")).unwrap();
+        assert_eq!(notes, [format!("Injecting {}: key is a symlink to {}", dir.path().display(), real.display())]);
+        assert_eq!(entries.len(), 2);
+        assert!(entries.iter().all(|(_, _, host)| host.exists()), "host paths keep the bytes of the names");
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub mod env;
 pub mod error;
 pub mod events;
 mod exec;
+pub mod git;
 pub mod ignore;
 pub mod incremental;
 pub mod inject;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::runtime::ImageInfo;
+use crate::source::{SourceFile, source_file};
 
 /// Label holding the default scripts URL of a builder image.
 pub const SCRIPTS_URL_LABEL: &str = "io.openshift.s2i.scripts-url";
@@ -194,6 +195,14 @@ pub fn resolve_scripts(required: &[Script], optional: &[Script], sources: &Scrip
                 for (dir, deprecated) in [(".s2i/bin", false), (".sti/bin", true)] {
                     let rel = format!("{dir}/{script}");
                     let path = root.join(&rel);
+                    // A script that is a link out of the source is not read: it
+                    // stays in src/ as the link it is, and the search goes on.
+                    if let SourceFile::Outside(real) = source_file(root, &path) {
+                        let why = format!("a symlink that points outside the source ({}), not used", real.display());
+                        out.notes.push(format!("Not using {rel} of the source: it is {why}"));
+                        looked_at.push(format!("source {rel}: {why}"));
+                        continue;
+                    }
                     match std::fs::metadata(&path) {
                         Ok(meta) if meta.is_file() => {
                             let contents = std::fs::read(&path)
@@ -389,6 +398,31 @@ mod tests {
         assert_eq!(r.get(Script::Run).unwrap().container_path("/tmp"), "/s2i/run");
         assert_eq!(r.moved_from_source, vec![".s2i/bin/assemble".to_owned()]);
         assert_eq!(r.get(Script::SaveArtifacts).unwrap().container_path("/tmp"), "/s2i/save-artifacts");
+    }
+
+    #[test]
+    fn source_scripts_that_lead_out_of_the_source_are_not_read() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "the secret").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".s2i/bin")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join(".s2i/bin/assemble")).unwrap();
+        std::fs::write(dir.path().join("real-run"), "echo run").unwrap();
+        std::os::unix::fs::symlink("../../real-run", dir.path().join(".s2i/bin/run")).unwrap();
+        let r = resolve_scripts(
+            &[Script::Assemble, Script::Run],
+            &[],
+            &sources(None, Some(dir.path()), Some("image:///s2i")),
+        )
+        .unwrap();
+        assert_eq!(r.get(Script::Assemble).unwrap().origin, "image:///s2i/assemble", "the image's assemble");
+        assert!(matches!(r.get(Script::Run).unwrap().location, ScriptLocation::Shipped { size: 8, .. }));
+        assert_eq!(r.moved_from_source, vec![".s2i/bin/run".to_owned()], "the escaping link stays in src/");
+        assert!(
+            r.notes.iter().any(|n| n.starts_with("Not using .s2i/bin/assemble of the source: it is a symlink")),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! Getting the application source: a local directory is read in place; a git
 //! repository (local, `file://`, `https://`, `ssh://` or `user@host:path`) is
-//! cloned with libgit2 into the build's working directory.
+//! cloned into the build's working directory (see [`crate::git`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::events::{EventSink, EventSinkExt};
+use crate::git::{self, CloneRequest, GitClient, GitCredentials};
 use crate::labels::SourceInfo;
 
 /// A parsed source argument.
@@ -96,6 +98,10 @@ pub enum SourceKind {
 /// Options for getting the source.
 #[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
+    /// Credentials for cloning, besides what git finds itself (never shown).
+    pub credentials: Option<GitCredentials>,
+    /// Which git implementation clones.
+    pub git_client: GitClient,
     /// `--ref`: overrides the `#fragment`.
     pub git_ref: Option<String>,
     /// `--context-dir`: a sub-directory used as the source root.
@@ -138,22 +144,37 @@ pub fn source_kind(location: &SourceLocation, options: &SourceOptions) -> Result
                     help: "pass the directory that holds the application source".into(),
                 });
             }
-            if options.copy || !looks_like_git_repository(path) {
+            if options.copy || !is_git_repository(path) {
                 return Ok(SourceKind::Directory);
             }
-            // Confirm with libgit2 only now: initialising it costs tens of milliseconds.
-            match git2::Repository::open_ext(path, git2::RepositoryOpenFlags::NO_SEARCH, [] as [&Path; 0]) {
-                Ok(_) => Ok(SourceKind::GitClone),
-                Err(_) => Ok(SourceKind::Directory),
-            }
+            Ok(SourceKind::GitClone)
         }
     }
 }
 
-/// A working copy (`.git` directory or file) or a bare repository (`HEAD`, `objects/`, `refs/`).
-fn looks_like_git_repository(path: &Path) -> bool {
-    path.join(".git").exists()
-        || (path.join("HEAD").is_file() && path.join("objects").is_dir() && path.join("refs").is_dir())
+/// A working copy (its `.git` a repository, or a `gitdir:` file naming one) or
+/// a bare repository, by the rules git itself uses to recognise one.
+fn is_git_repository(path: &Path) -> bool {
+    let dot_git = path.join(".git");
+    if dot_git.is_dir() {
+        return is_git_directory(&dot_git);
+    }
+    if let Ok(text) = std::fs::read_to_string(&dot_git)
+        && let Some(dir) = text.lines().next().and_then(|l| l.strip_prefix("gitdir:"))
+    {
+        return is_git_directory(&path.join(dir.trim()));
+    }
+    is_git_directory(path)
+}
+
+/// `HEAD` (a symbolic ref or a commit ID), `objects/` and `refs/` — or, for a
+/// linked worktree, a `commondir` instead of the last two.
+fn is_git_directory(dir: &Path) -> bool {
+    let Ok(head) = std::fs::read_to_string(dir.join("HEAD")) else { return false };
+    let head = head.trim();
+    let valid_head =
+        head.starts_with("ref: refs/") || (head.len() >= 40 && head.chars().all(|c| c.is_ascii_hexdigit()));
+    valid_head && (dir.join("commondir").is_file() || (dir.join("objects").is_dir() && dir.join("refs").is_dir()))
 }
 
 /// Get the source: check a local directory, or clone a repository into `workdir`.
@@ -179,12 +200,22 @@ pub fn prepare_source(
             (path.clone(), SourceInfo { location: path.display().to_string(), ..Default::default() })
         }
         (_, _) => {
-            let url = match location {
-                SourceLocation::Local { path, .. } => absolute(path).display().to_string(),
-                SourceLocation::Remote { url, .. } => url.clone(),
+            let (url, local) = match location {
+                SourceLocation::Local { path, .. } => (absolute(path).display().to_string(), true),
+                SourceLocation::Remote { url, .. } => (url.clone(), false),
             };
             let target = workdir.join("source");
-            let info = clone(&url, &target, git_ref.as_deref(), !options.ignore_submodules, cancelled, progress)?;
+            let request = CloneRequest {
+                url: &url,
+                local,
+                target: &target,
+                workdir,
+                git_ref: git_ref.as_deref(),
+                submodules: !options.ignore_submodules,
+                credentials: options.credentials.as_ref(),
+                client: options.git_client,
+            };
+            let info = git::clone(&request, cancelled, progress)?;
             (target, info)
         }
     };
@@ -214,178 +245,53 @@ pub fn prepare_source(
     Ok(PreparedSource { root, kind, info, follow_symlinks: kind == SourceKind::Directory && !options.keep_symlinks })
 }
 
+/// Where a path below the source root leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SourceFile {
+    /// A regular file inside the source tree (links followed).
+    Inside,
+    /// Somewhere outside the source tree, through a symlink: never read.
+    Outside(PathBuf),
+    /// Nothing, or not a regular file.
+    Absent,
+}
+
+/// Whether `path`, below `root`, is a regular file that resolves inside
+/// `root`. The build reads files of the source by name (`.s2iignore`,
+/// `.s2i/environment`, `.s2i/bin/*`); a symlink there that leads out of the
+/// source must not bring a file of the host into the build.
+pub(crate) fn source_file(root: &Path, path: &Path) -> SourceFile {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        _ => return SourceFile::Absent,
+    }
+    match (std::fs::canonicalize(root), std::fs::canonicalize(path)) {
+        (Ok(real_root), Ok(real)) if real.starts_with(&real_root) => SourceFile::Inside,
+        (_, Ok(real)) => SourceFile::Outside(real),
+        (_, Err(_)) => SourceFile::Absent,
+    }
+}
+
+/// [`source_file`] for the engine: `true` for a file to read; a file outside
+/// the source is reported as a warning and not read.
+pub(crate) fn readable_source_file(root: &Path, path: &Path, events: &dyn EventSink) -> bool {
+    match source_file(root, path) {
+        SourceFile::Inside => true,
+        SourceFile::Outside(real) => {
+            let rel = path.strip_prefix(root).unwrap_or(path);
+            events.warn(format!(
+                "Not reading {}: it is a symlink that points outside the source ({})",
+                rel.display(),
+                real.display()
+            ));
+            false
+        }
+        SourceFile::Absent => false,
+    }
+}
+
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
-}
-
-fn git_error(action: &str, url: &str, e: &git2::Error) -> Error {
-    use git2::ErrorClass;
-    // Some transports report a failed connection under another class (e.g. `Os`).
-    let unreachable = matches!(e.class(), ErrorClass::Net | ErrorClass::Http | ErrorClass::Ssl | ErrorClass::Ssh)
-        || e.message().contains("failed to connect")
-        || e.message().contains("failed to resolve");
-    let help = match e.class() {
-        _ if unreachable => {
-            "the repository cannot be reached from here: check the URL and the network, or clone it yourself and pass the directory"
-        }
-        ErrorClass::Reference | ErrorClass::Object => {
-            "check that the ref exists: `git ls-remote <url>` lists branches and tags"
-        }
-        _ => "check the URL (local paths, file://, https://, ssh:// and user@host:path are accepted)",
-    };
-    Error::Git {
-        action: action.to_owned(),
-        url: url.to_owned(),
-        message: e.message().to_owned(),
-        help: help.to_owned(),
-    }
-}
-
-fn is_empty_repository(url: &str) -> bool {
-    let Ok(repo) = git2::Repository::open_ext(url, git2::RepositoryOpenFlags::NO_SEARCH, [] as [&Path; 0]) else {
-        return false;
-    };
-    let no_refs = repo.references().map(|mut refs| refs.next().is_none()).unwrap_or(false);
-    no_refs && repo.head().is_err()
-}
-
-fn fetch_options<'a>(cancelled: &'a AtomicBool, progress: &'a (dyn Fn(String) + Sync)) -> git2::FetchOptions<'a> {
-    let mut callbacks = git2::RemoteCallbacks::new();
-    let mut last_percent = u64::MAX;
-    callbacks.transfer_progress(move |stats| {
-        if stats.total_objects() > 0 {
-            let percent = (stats.received_objects() * 100 / stats.total_objects()) as u64;
-            if percent / 25 != last_percent / 25 || percent == 100 && last_percent != 100 {
-                last_percent = percent;
-                progress(format!(
-                    "Receiving objects: {percent}% ({}/{}), {} KiB",
-                    stats.received_objects(),
-                    stats.total_objects(),
-                    stats.received_bytes() / 1024
-                ));
-            }
-        }
-        !cancelled.load(Ordering::Relaxed)
-    });
-    let mut options = git2::FetchOptions::new();
-    options.remote_callbacks(callbacks);
-    options
-}
-
-/// Clone `url` into `target`, check out `git_ref` and (optionally) the submodules.
-fn clone(
-    url: &str,
-    target: &Path,
-    git_ref: Option<&str>,
-    submodules: bool,
-    cancelled: &AtomicBool,
-    progress: &(dyn Fn(String) + Sync),
-) -> Result<SourceInfo> {
-    if is_empty_repository(url) {
-        return Err(Error::EmptyGitRepository { path: url.to_owned() });
-    }
-    progress(format!("Cloning {url}"));
-    let mut builder = git2::build::RepoBuilder::new();
-    builder.fetch_options(fetch_options(cancelled, progress));
-    let repo = builder
-        .clone(url, target)
-        .map_err(|e| if cancelled.load(Ordering::Relaxed) { Error::Cancelled } else { git_error("clone", url, &e) })?;
-    if repo.head().is_err() && repo.references().map(|mut r| r.next().is_none()).unwrap_or(true) {
-        return Err(Error::EmptyGitRepository { path: url.to_owned() });
-    }
-    if let Some(git_ref) = git_ref {
-        checkout(&repo, git_ref).map_err(|e| git_error(&format!("check out ref {git_ref:?} of"), url, &e))?;
-    }
-    if submodules {
-        update_submodules(&repo, cancelled, progress).map_err(|e| {
-            if cancelled.load(Ordering::Relaxed) {
-                Error::Cancelled
-            } else {
-                git_error("update the submodules of", url, &e)
-            }
-        })?;
-    }
-    source_info(&repo).map_err(|e| git_error("read the commit of", url, &e))
-}
-
-/// `git checkout <ref>`: a remote branch becomes a local branch of the same
-/// name; tags and commits give a detached HEAD.
-fn checkout(repo: &git2::Repository, git_ref: &str) -> Result<(), git2::Error> {
-    let remote_branch = format!("refs/remotes/origin/{git_ref}");
-    if let Ok(reference) = repo.find_reference(&remote_branch) {
-        let commit = reference.peel_to_commit()?;
-        if repo.find_branch(git_ref, git2::BranchType::Local).is_err() {
-            repo.branch(git_ref, &commit, false)?;
-        }
-        repo.checkout_tree(commit.as_object(), Some(git2::build::CheckoutBuilder::new().force()))?;
-        repo.set_head(&format!("refs/heads/{git_ref}"))?;
-        return Ok(());
-    }
-    let object = repo.revparse_single(git_ref)?;
-    let commit = object.peel_to_commit()?;
-    repo.checkout_tree(commit.as_object(), Some(git2::build::CheckoutBuilder::new().force()))?;
-    match repo.find_reference(&format!("refs/heads/{git_ref}")) {
-        Ok(_) => repo.set_head(&format!("refs/heads/{git_ref}")),
-        Err(_) => repo.set_head_detached(commit.id()),
-    }
-}
-
-fn update_submodules(
-    repo: &git2::Repository,
-    cancelled: &AtomicBool,
-    progress: &(dyn Fn(String) + Sync),
-) -> Result<(), git2::Error> {
-    for mut submodule in repo.submodules()? {
-        progress(format!("Updating submodule {}", submodule.path().display()));
-        let mut options = git2::SubmoduleUpdateOptions::new();
-        options.fetch(fetch_options(cancelled, progress));
-        submodule.update(true, Some(&mut options))?;
-        let sub_repo = submodule.open()?;
-        update_submodules(&sub_repo, cancelled, progress)?;
-    }
-    Ok(())
-}
-
-/// Provenance of the checked-out commit.
-fn source_info(repo: &git2::Repository) -> Result<SourceInfo, git2::Error> {
-    let head = repo.head()?;
-    let commit = head.peel_to_commit()?;
-    let git_ref = if head.is_branch() { head.shorthand().unwrap_or("HEAD").to_owned() } else { "HEAD".to_owned() };
-    let location = repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(str::to_owned)).unwrap_or_default();
-    let author = commit.author();
-    Ok(SourceInfo {
-        location,
-        context_dir: String::new(),
-        git_ref,
-        commit_id: commit.id().to_string(),
-        author: format!("{} <{}>", author.name().unwrap_or_default(), author.email().unwrap_or_default()),
-        date: git_date(author.when()),
-        message: subject(commit.message().unwrap_or_default()),
-    })
-}
-
-/// A time as `git log` prints it by default: `Thu Nov 26 14:06:15 2026 +0000`.
-fn git_date(time: git2::Time) -> String {
-    let offset = jiff::tz::Offset::from_seconds(time.offset_minutes() * 60).unwrap_or(jiff::tz::Offset::UTC);
-    match jiff::Timestamp::from_second(time.seconds()) {
-        Ok(ts) => {
-            ts.to_zoned_datetime(jiff::tz::TimeZone::fixed(offset)).strftime("%a %b %-d %H:%M:%S %Y %z").to_string()
-        }
-        Err(_) => String::new(),
-    }
-}
-
-/// The subject as `%<(80,trunc)%s` prints it, trimmed: the first paragraph on one
-/// line, cut to 78 characters and `..` when longer than 80.
-fn subject(message: &str) -> String {
-    let paragraph: Vec<&str> = message.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
-    let line = paragraph.join(" ");
-    if line.chars().count() > 80 {
-        let cut: String = line.chars().take(78).collect();
-        format!("{cut}..")
-    } else {
-        line.trim().to_owned()
-    }
 }
 
 #[cfg(test)]
@@ -415,24 +321,6 @@ mod tests {
         assert!(SourceLocation::parse("").is_err());
     }
 
-    #[test]
-    fn subjects_are_truncated_like_git() {
-        assert_eq!(subject("Fix it\n\nbody"), "Fix it");
-        assert_eq!(subject("one\ntwo\n\nbody"), "one two");
-        let long = "x".repeat(100);
-        let s = subject(&long);
-        assert_eq!(s.len(), 80);
-        assert!(s.ends_with(".."));
-    }
-
-    #[test]
-    fn dates_look_like_git_log() {
-        let time = git2::Time::new(1_795_701_975, 0);
-        assert_eq!(git_date(time), "Thu Nov 26 14:06:15 2026 +0000");
-        let time = git2::Time::new(0, 90);
-        assert_eq!(git_date(time), "Thu Jan 1 01:30:00 1970 +0130");
-    }
-
     fn commit_file(repo: &git2::Repository, path: &str, content: &str, message: &str) -> git2::Oid {
         let workdir = repo.workdir().unwrap();
         let full = workdir.join(path);
@@ -450,34 +338,87 @@ mod tests {
 
     fn no_progress(_: String) {}
 
+    /// Every implementation this build of s2i-core has.
+    fn clients() -> Vec<GitClient> {
+        vec![
+            GitClient::Program,
+            #[cfg(feature = "git2")]
+            GitClient::Libgit2,
+        ]
+    }
+
     #[test]
     fn clones_local_repositories_at_a_ref_with_context_dir() {
         let origin = tempfile::tempdir().unwrap();
         let repo = git2::Repository::init(origin.path()).unwrap();
         let first = commit_file(&repo, "app/index.html", "v1", "First version");
         repo.tag_lightweight("v1", &repo.find_object(first, None).unwrap(), false).unwrap();
-        commit_file(&repo, "app/index.html", "v2", "Second version");
+        let second = commit_file(&repo, "app/index.html", "v2", "Second version");
+        repo.branch("feature", &repo.find_commit(second).unwrap(), false).unwrap();
+        commit_file(&repo, "app/index.html", "v3", "Third version");
         std::fs::write(origin.path().join("uncommitted.txt"), "dirty").unwrap();
+        let location = SourceLocation::parse(&origin.path().display().to_string()).unwrap();
+
+        for client in clients() {
+            let work = tempfile::tempdir().unwrap();
+            let options = SourceOptions {
+                git_ref: Some("v1".into()),
+                context_dir: Some("app".into()),
+                git_client: client,
+                ..Default::default()
+            };
+            let prepared =
+                prepare_source(&location, &options, work.path(), &AtomicBool::new(false), &no_progress).unwrap();
+            assert_eq!(prepared.kind, SourceKind::GitClone);
+            assert_eq!(std::fs::read_to_string(prepared.root.join("index.html")).unwrap(), "v1", "{client:?}");
+            assert!(!prepared.root.join("../uncommitted.txt").exists());
+            assert_eq!(prepared.info.commit_id, first.to_string());
+            assert_eq!(prepared.info.git_ref, "HEAD");
+            assert_eq!(prepared.info.author, "Ada <ada@example.com>");
+            assert_eq!(prepared.info.date, "Tue Nov 14 22:13:20 2023 +0000");
+            assert_eq!(prepared.info.message, "First version");
+            assert_eq!(prepared.info.context_dir, "app");
+            assert_eq!(prepared.info.location, origin.path().display().to_string());
+            assert!(!prepared.follow_symlinks);
+
+            // A branch is checked out as that branch; commits, full or not, detached.
+            for (git_ref, content, label) in [
+                ("feature", "v2", "feature"),
+                (second.to_string().as_str(), "v2", "HEAD"),
+                (&second.to_string()[..10], "v2", "HEAD"),
+            ] {
+                let work = tempfile::tempdir().unwrap();
+                let options = SourceOptions { git_ref: Some(git_ref.into()), git_client: client, ..Default::default() };
+                let prepared =
+                    prepare_source(&location, &options, work.path(), &AtomicBool::new(false), &no_progress).unwrap();
+                let text = std::fs::read_to_string(prepared.root.join("app/index.html")).unwrap();
+                assert_eq!((text.as_str(), prepared.info.git_ref.as_str()), (content, label), "{client:?} {git_ref}");
+            }
+        }
 
         let work = tempfile::tempdir().unwrap();
-        let location = SourceLocation::parse(&origin.path().display().to_string()).unwrap();
-        let options =
-            SourceOptions { git_ref: Some("v1".into()), context_dir: Some("app".into()), ..Default::default() };
-        let prepared = prepare_source(&location, &options, work.path(), &AtomicBool::new(false), &no_progress).unwrap();
-        assert_eq!(prepared.kind, SourceKind::GitClone);
-        assert_eq!(std::fs::read_to_string(prepared.root.join("index.html")).unwrap(), "v1");
-        assert!(!prepared.root.join("../uncommitted.txt").exists());
-        assert_eq!(prepared.info.commit_id, first.to_string());
-        assert_eq!(prepared.info.git_ref, "HEAD");
-        assert_eq!(prepared.info.author, "Ada <ada@example.com>");
-        assert_eq!(prepared.info.message, "First version");
-        assert_eq!(prepared.info.context_dir, "app");
-        assert!(!prepared.follow_symlinks);
-
         let copy = SourceOptions { copy: true, ..Default::default() };
         let prepared = prepare_source(&location, &copy, work.path(), &AtomicBool::new(false), &no_progress).unwrap();
         assert_eq!(prepared.kind, SourceKind::Directory);
         assert!(prepared.root.join("uncommitted.txt").exists());
+    }
+
+    #[test]
+    fn git_repositories_are_recognised_as_git_does() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join(".git/HEAD"), "not a repository").unwrap();
+        assert!(!is_git_repository(dir.path()), "a .git that is not a repository");
+        let repo = tempfile::tempdir().unwrap();
+        git2::Repository::init(repo.path()).unwrap();
+        assert!(is_git_repository(repo.path()));
+        let bare = tempfile::tempdir().unwrap();
+        git2::Repository::init_bare(bare.path()).unwrap();
+        assert!(is_git_repository(bare.path()));
+        let linked = tempfile::tempdir().unwrap();
+        std::fs::write(linked.path().join(".git"), format!("gitdir: {}\n", repo.path().join(".git").display()))
+            .unwrap();
+        assert!(is_git_repository(linked.path()), "a gitdir: file");
     }
 
     #[test]
@@ -492,10 +433,13 @@ mod tests {
         assert_eq!(err.exit_code(), 16, "{err}");
 
         commit_file(&repo, "a", "a", "init");
-        let options = SourceOptions { git_ref: Some("nope".into()), ..Default::default() };
-        let work = tempfile::tempdir().unwrap();
-        let err = prepare_source(&location, &options, work.path(), &AtomicBool::new(false), &no_progress).unwrap_err();
-        assert!(err.to_string().contains("nope"), "{err}");
+        for client in clients() {
+            let options = SourceOptions { git_ref: Some("nope".into()), git_client: client, ..Default::default() };
+            let work = tempfile::tempdir().unwrap();
+            let err =
+                prepare_source(&location, &options, work.path(), &AtomicBool::new(false), &no_progress).unwrap_err();
+            assert!(err.to_string().contains("nope"), "{client:?}: {err}");
+        }
     }
 
     #[test]

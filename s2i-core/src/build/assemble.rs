@@ -346,6 +346,7 @@ impl Engine {
         for inj in &plan.injections {
             self.events.detail(format!("Injecting {} into {}", inj.source.display(), inj.destination));
         }
+        upload.notes.iter().for_each(|note| self.events.info(note));
         let (stream, producer) = crate::archive::spawn_producer(move |writer| {
             let mut tar = tar::Builder::new(writer);
             let header = |kind: tar::EntryType, mode: u32, size: u64| {

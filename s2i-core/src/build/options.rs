@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::archive::ArchiveStats;
 use crate::chained::{ArtifactMapping, SourceImage};
 use crate::env::EnvVar;
+use crate::git::GitCredentials;
 use crate::ignore::DEFAULT_EXCLUDE;
 use crate::inject::Injection;
 use crate::runtime::HostOptions;
@@ -88,6 +89,10 @@ pub struct BuildOptions {
     pub ignore_submodules: bool,
     /// `--keep-symlinks`.
     pub keep_symlinks: bool,
+    /// Credentials for cloning a git source (e.g. a build's source secret);
+    /// never serialised or shown.
+    #[serde(skip)]
+    pub source_credentials: Option<GitCredentials>,
     /// `--scripts-url`.
     pub scripts_url: Option<String>,
     /// `--destination`.
@@ -161,6 +166,7 @@ impl BuildOptions {
             copy: false,
             ignore_submodules: false,
             keep_symlinks: false,
+            source_credentials: None,
             scripts_url: None,
             destination: None,
             env: Vec::new(),

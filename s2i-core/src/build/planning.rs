@@ -123,14 +123,17 @@ impl Engine {
         let mut source_env = Vec::new();
         if let Some(prepared) = &prepared {
             let ignore_path = prepared.root.join(".s2iignore");
-            if ignore_path.is_file() {
+            if source::readable_source_file(&prepared.root, &ignore_path, self.events.as_ref()) {
                 let text = std::fs::read_to_string(&ignore_path)
                     .map_err(|e| Error::io("read", &ignore_path, "make .s2iignore readable", e))?;
                 ignore = IgnoreRules::parse(&ignore_path.display().to_string(), &text)?;
                 self.events.detail(format!("Using .s2iignore: {}", ignore.patterns().join(", ")));
             }
             let env_path = prepared.root.join(".s2i/environment");
-            if env_path.is_file() && !ignore.is_ignored(".s2i") && !ignore.is_ignored(".s2i/environment") {
+            if !ignore.is_ignored(".s2i")
+                && !ignore.is_ignored(".s2i/environment")
+                && source::readable_source_file(&prepared.root, &env_path, self.events.as_ref())
+            {
                 let text = std::fs::read_to_string(&env_path)
                     .map_err(|e| Error::io("read", &env_path, "make .s2i/environment readable", e))?;
                 let (vars, skipped) = env::parse_source_environment(&text);
@@ -286,8 +289,11 @@ impl Engine {
             copy: options.copy,
             ignore_submodules: options.ignore_submodules,
             keep_symlinks: options.keep_symlinks,
+            credentials: options.source_credentials.clone(),
+            ..Default::default()
         };
-        let stage = StageTimer::start(self.events.as_ref(), Stage::FetchSource, source);
+        let shown = crate::git::source_without_credentials(source);
+        let stage = StageTimer::start(self.events.as_ref(), Stage::FetchSource, &shown);
         let workdir = workdir.to_owned();
         let cancelled = cancelled.clone();
         let events = self.events.clone();
