@@ -1,0 +1,16 @@
+//! Container images written by s2i itself: plain data in, bytes out.
+//!
+//! The crate assembles images without any engine: layers, configs,
+//! manifests, layouts and archives are functions of their inputs, so the
+//! same inputs always give the same digests.
+
+pub mod digest;
+pub mod error;
+pub mod layer;
+pub mod overlay;
+pub mod spec;
+pub mod spool;
+mod tarball;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
