@@ -6,7 +6,9 @@
 
 pub mod digest;
 pub mod error;
+pub mod image;
 pub mod layer;
+pub mod layout;
 pub mod overlay;
 pub mod spec;
 pub mod spool;
