@@ -469,7 +469,7 @@ mod tests {
         assert_eq!(layout.references().unwrap(), ["other", "app"]);
         assert_eq!(layout.resolve(Some("app")).unwrap().digest, second.digest);
         let reopened = OciLayout::open(layout.path()).unwrap();
-        assert_eq!(reopened.read_manifest(&second).unwrap().config.size > 0, true);
+        assert!(reopened.read_manifest(&second).unwrap().config.size > 0);
         let leftovers: Vec<_> = fs::read_dir(layout.path().join("blobs"))
             .unwrap()
             .map(|e| e.unwrap().file_name())
