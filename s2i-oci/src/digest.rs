@@ -190,13 +190,18 @@ impl<R: Read> Read for HashingReader<R> {
         let read = self.inner.read(buf)?;
         self.hasher.update(&buf[..read]);
         if let Some((digest, size)) = &self.expected {
-            if self.hasher.size() > *size {
+            let so_far = self.hasher.size();
+            if so_far > *size {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("the blob {digest} is longer than its {size} bytes"),
                 ));
             }
-            if read == 0 && !buf.is_empty() {
+            // Checked when the last expected byte arrives, so that a reader
+            // that stops after `size` bytes (`Read::take`) is checked too.
+            let at_end = so_far == *size && read > 0;
+            let short = read == 0 && !buf.is_empty() && so_far < *size;
+            if at_end || short {
                 let (actual, actual_size) = self.hasher.clone().finish();
                 if actual != *digest || actual_size != *size {
                     return Err(io::Error::new(

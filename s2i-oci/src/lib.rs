@@ -4,6 +4,7 @@
 //! manifests, layouts and archives are functions of their inputs, so the
 //! same inputs always give the same digests.
 
+pub mod archive;
 pub mod digest;
 pub mod error;
 pub mod image;
