@@ -14,6 +14,7 @@ pub mod overlay;
 pub mod spec;
 pub mod spool;
 mod tarball;
+pub mod transport;
 
 pub use digest::Digest;
 pub use error::{Error, Result};
