@@ -356,6 +356,8 @@ pub struct ObservedFile<'a> {
     pub size: u64,
     /// SHA-256 of the content.
     pub sha256: &'a Digest,
+    /// SHA-1 of the content, in hex (SPDX requires it of every file).
+    pub sha1: &'a str,
     /// The content, when [`FileObserver::wants_content`] asked for it.
     pub content: Option<Vec<u8>>,
 }
@@ -572,6 +574,7 @@ impl<'o, W: Write> LayerWriter<'o, W> {
         };
         let mut kept = observer.wants_content(&entry.path, size).then(Vec::new);
         let mut hasher = Hasher::default();
+        let mut sha1 = sha1::Sha1::default();
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
             let read = match limited.read(&mut buffer) {
@@ -581,6 +584,7 @@ impl<'o, W: Write> LayerWriter<'o, W> {
                 Err(e) => return Err(Error::io(action())(e)),
             };
             hasher.update(&buffer[..read]);
+            sha1::Digest::update(&mut sha1, &buffer[..read]);
             if let Some(kept) = &mut kept {
                 kept.extend_from_slice(&buffer[..read]);
             }
@@ -588,7 +592,15 @@ impl<'o, W: Write> LayerWriter<'o, W> {
         }
         let (sha256, copied) = hasher.finish();
         check_size(entry, size, copied)?;
-        observer.file(ObservedFile { path: &entry.path, mode: entry.mode, size, sha256: &sha256, content: kept });
+        let sha1 = hex::encode(sha1::Digest::finalize(sha1));
+        observer.file(ObservedFile {
+            path: &entry.path,
+            mode: entry.mode,
+            size,
+            sha256: &sha256,
+            sha1: &sha1,
+            content: kept,
+        });
         Ok(())
     }
 }
