@@ -1,5 +1,6 @@
 //! `cargo xtask packages`: install the Debian packages whose programs the tests
-//! run (a registry, a router, a second engine), when they are missing.
+//! run (a registry, a router, a second engine, skopeo to judge the images
+//! s2i-oci writes), when they are missing.
 
 use std::path::Path;
 
@@ -8,8 +9,13 @@ use anyhow::Result;
 use crate::{cmd, docker};
 
 /// Programs the test suite runs, and the Debian package of each.
-const TOOLS: &[(&str, &str)] =
-    &[("docker-registry", "docker-registry"), ("haproxy", "haproxy"), ("podman", "podman"), ("dash", "dash")];
+const TOOLS: &[(&str, &str)] = &[
+    ("docker-registry", "docker-registry"),
+    ("haproxy", "haproxy"),
+    ("podman", "podman"),
+    ("dash", "dash"),
+    ("skopeo", "skopeo"),
+];
 
 /// Install the packages of the [`TOOLS`] that are not on `PATH` (and busybox-static).
 pub(crate) fn ensure() -> Result<()> {
