@@ -119,6 +119,22 @@ fn docker_archive_is_loaded_and_run_by_docker() {
     let inspected = skopeo_inspect(&format!("docker-archive:{}", file.display()));
     assert_eq!(inspected["Labels"]["io.s2i.test"], "oci");
 
+    // Podman loads it too, into a store of its own inside the test's directory.
+    if require("podman", "apt-get install podman (or cargo xtask packages)") {
+        let root = dir.path().join("podman-root");
+        let run_root = dir.path().join("podman-run");
+        let podman = |args: &[&str]| {
+            let mut all = vec!["--root", root.to_str().unwrap(), "--runroot", run_root.to_str().unwrap()];
+            all.extend(["--storage-driver", "vfs"]);
+            all.extend(args);
+            run("podman", &all)
+        };
+        podman(&["load", "-i", file.to_str().unwrap()]).unwrap();
+        let id = podman(&["image", "inspect", "--format", "{{.Id}}", &name]).unwrap();
+        assert_eq!(format!("sha256:{}", id.trim()), image.config_descriptor.digest.to_string());
+        podman(&["rmi", "--all", "--force"]).unwrap();
+    }
+
     let _guard = ImageGuard(name.clone());
     let loaded = run("docker", &["load", "-i", file.to_str().unwrap()]).unwrap();
     assert!(loaded.contains(&name), "{loaded}");
