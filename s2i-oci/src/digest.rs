@@ -199,7 +199,7 @@ impl<R: Read> Read for HashingReader<R> {
             }
             // Checked when the last expected byte arrives, so that a reader
             // that stops after `size` bytes (`Read::take`) is checked too.
-            let at_end = so_far == *size && read > 0;
+            let at_end = so_far == *size && (read > 0 || !buf.is_empty());
             let short = read == 0 && !buf.is_empty() && so_far < *size;
             if at_end || short {
                 let (actual, actual_size) = self.hasher.clone().finish();
@@ -274,5 +274,9 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         let mut long = HashingReader::verifying(&b"abcd"[..], Digest::of(b"abc"), 3);
         assert!(io::copy(&mut long, &mut io::sink()).is_err());
+        let mut empty = HashingReader::verifying(&b""[..], Digest::of(b"abc"), 0);
+        assert!(io::copy(&mut empty, &mut io::sink()).is_err(), "an empty blob is checked too");
+        let mut taken = HashingReader::verifying(&b"abd-and-more"[..], Digest::of(b"abc"), 3).take(3);
+        assert!(io::copy(&mut taken, &mut io::sink()).is_err(), "checked at the last byte, not only at EOF");
     }
 }

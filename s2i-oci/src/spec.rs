@@ -88,6 +88,10 @@ pub struct Descriptor {
     /// For an entry of an index, the platform the manifest runs on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+    /// Fields this crate does not model (`data`, …), kept as read: an index
+    /// another tool wrote keeps its entries whole when s2i adds one.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 impl Descriptor {
@@ -101,6 +105,7 @@ impl Descriptor {
             urls: Vec::new(),
             annotations: BTreeMap::new(),
             platform: None,
+            extra: BTreeMap::new(),
         }
     }
 
@@ -174,6 +179,9 @@ pub struct ImageIndex {
     /// Arbitrary metadata.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
     pub annotations: BTreeMap<String, String>,
+    /// Fields this crate does not model, kept as read.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for ImageIndex {
@@ -186,6 +194,7 @@ impl Default for ImageIndex {
             manifests: Vec::new(),
             subject: None,
             annotations: BTreeMap::new(),
+            extra: BTreeMap::new(),
         }
     }
 }
@@ -366,6 +375,14 @@ mod tests {
             json,
             r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[],"annotations":{"a":"1","b":"2"}}"#
         );
+    }
+
+    #[test]
+    fn index_entries_keep_fields_of_other_tools() {
+        let json = r#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2,"data":"e30="}],"vendor.x":1}"#;
+        let index: ImageIndex = from_json(json.as_bytes(), "index").unwrap();
+        let written = String::from_utf8(to_json(&index)).unwrap();
+        assert!(written.contains(r#""data":"e30=""#) && written.contains(r#""vendor.x":1"#), "{written}");
     }
 
     #[test]
