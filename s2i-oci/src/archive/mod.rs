@@ -4,9 +4,11 @@
 //!
 //! Archives are written with the crate's one tar encoding (sorted entries,
 //! root-owned, one modification time), with blob content streamed from
-//! readers. Reading indexes the tar once (names, offsets, sizes) and then
-//! reads files in place: nothing is unpacked, except that an `oci-archive`
-//! is extracted into a temporary layout that is removed with it.
+//! readers. Reading a `docker-archive` indexes the tar once (names, offsets,
+//! sizes) and then reads files in place (a gzip-compressed archive is first
+//! decompressed into a temporary file); an `oci-archive` is extracted into a
+//! temporary layout. Temporary files and directories go when the reader is
+//! dropped.
 
 mod docker;
 mod oci;
