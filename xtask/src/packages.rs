@@ -1,6 +1,6 @@
 //! `cargo xtask packages`: install the Debian packages whose programs the tests
-//! run (a registry, a router, a second engine, git servers and a proxy), when
-//! they are missing.
+//! run (a registry, a router, a second engine, git servers and a proxy,
+//! skopeo to judge the images s2i-oci writes), when they are missing.
 
 use std::path::Path;
 
@@ -19,6 +19,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("sshd", "openssh-server"),
     ("ssh-agent", "openssh-client"),
     ("tinyproxy", "tinyproxy"),
+    ("skopeo", "skopeo"),
 ];
 
 /// Install the packages of the [`TOOLS`] that are not on `PATH` (and busybox-static).
