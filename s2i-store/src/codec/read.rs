@@ -69,6 +69,12 @@ impl DocumentError {
         &self.0.message
     }
 
+    /// Whether the error points into the text (a document of the text, not
+    /// an item of a list), so that a report can show the place.
+    pub fn is_located(&self) -> bool {
+        self.0.source_code.is_some()
+    }
+
     /// Line and column (from 1) of the problem, when known.
     pub fn location(&self) -> Option<(usize, usize)> {
         self.0.location
@@ -156,17 +162,15 @@ impl Document<'_> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `kind` and `apiVersion` of a document; empty when missing or not strings.
 struct Head {
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     api_version: String,
 }
 
 fn head(value: &Value) -> Head {
-    serde_json::from_value(value.clone()).unwrap_or(Head { kind: String::new(), api_version: String::new() })
+    let field = |name: &str| value[name].as_str().unwrap_or_default().to_owned();
+    Head { kind: field("kind"), api_version: field("apiVersion") }
 }
 
 /// The documents of `text` (separated by `---`; empty ones skipped; a

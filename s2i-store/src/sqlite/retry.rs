@@ -43,7 +43,7 @@ mod tests {
         assert_eq!(r, Ok(3));
         assert_eq!(calls, 3);
         let r: Result<u32, &str> = retry_busy(2, Duration::ZERO, |e| *e == "again", |_| Err("again"));
-        assert_eq!(r, Err("again"));
+        assert_eq!(r, Err("again"), "gives up after the last attempt");
         let r: Result<u32, &str> = retry_busy(3, Duration::ZERO, |e| *e == "again", |_| Err("fatal"));
         assert_eq!(r, Err("fatal"));
     }
