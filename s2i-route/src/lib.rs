@@ -12,7 +12,7 @@
 //!   status conditions OpenShift writes;
 //! - [`matching`]: which route serves a request (host or SNI, and path);
 //! - [`haproxy`]: the router's configuration, map files and certificates,
-//!   laid out as OpenShift's router does, and [`router`] to run HAProxy on it;
+//!   laid out as OpenShift's router does, and `router` to run HAProxy on it;
 //! - [`export`]: the same route for a cluster, as a Route, an Ingress or
 //!   Gateway API objects, with a warning for each setting that cannot carry over;
 //! - `store`: routes and services in the object store of [`s2i_store`],
@@ -30,8 +30,8 @@
 //! database, container engine or HTTP client. Each feature adds one meeting
 //! point with the outside world:
 //!
-//! - `store` — the `store` module: routes and services kept in
-//!   [`s2i_store::Store`] (SQLite);
+//! - `store` — the `store` module: routes and services kept in the
+//!   embedded store of `s2i-store` (SQLite);
 //! - `containers` — the `containers` module: endpoints of selector services
 //!   from the running containers, through `s2i_core::ContainerRuntime`;
 //! - `router` — the `router` module: HAProxy run on a rendered directory,

@@ -289,7 +289,8 @@ impl ServiceEndpoints {
     }
 
     /// The endpoints of services that have no selector: their fixed endpoints.
-    /// Services with a selector are left out; [`resolve_endpoints`] adds them.
+    /// Services with a selector are left out; `containers::resolve_endpoints`
+    /// (feature `containers`) adds them.
     pub fn fixed(services: &[Service]) -> Self {
         let mut resolved = ServiceEndpoints::default();
         for service in services.iter().filter(|service| service.spec.selector.is_empty()) {

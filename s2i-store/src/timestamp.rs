@@ -20,7 +20,7 @@ pub fn parse(text: &str) -> Result<Timestamp, String> {
 }
 
 /// Serde for an optional time field (`#[serde(with = "s2i_store::timestamp::option")]`):
-/// written as [`format`] does, an absent or empty value is `None`.
+/// written as [`format()`] does, an absent or empty value is `None`.
 pub mod option {
     use jiff::Timestamp;
     use serde::{Deserialize, Deserializer, Serializer};

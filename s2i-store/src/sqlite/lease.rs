@@ -1,34 +1,5 @@
 //! Consumer leases: following the event log with the I/O outside any
-//! transaction.
-//!
-//! [`Store::consume_next`] runs a consumer's effect inside the write
-//! transaction that advances its cursor; that is right for effects in the
-//! store, and wrong for effects elsewhere (tagging in a container engine,
-//! putting a manifest in a registry): every other process would wait for the
-//! store while the engine works. A *leased* consumer instead:
-//!
-//! 1. takes the consumer's lease ([`Store::try_lease`]): one short
-//!    transaction writes a row naming the holder (its [`ProcessIdentity`]), a
-//!    random token and an expiry. Only one lease per consumer exists;
-//! 2. reads the next event after the cursor ([`ConsumerLease::next`]) and
-//!    whatever it needs to act (read transactions);
-//! 3. acts — outside any transaction, taking as long as it takes;
-//! 4. marks the event done ([`ConsumerLease::advance`]): one short
-//!    transaction checks that the lease is still its own and that the cursor
-//!    still stands just before this event, moves the cursor and renews the
-//!    expiry; then goes back to 2;
-//! 5. releases the lease ([`ConsumerLease::release`], or on drop).
-//!
-//! So events are followed in commit order, by one process at a time. A holder
-//! that dies leaves its lease behind; the lease is *free* again when its
-//! holder is provably gone — on this machine the process table decides at
-//! once (pid and start time, or a reboot since) — or, for a holder this
-//! machine cannot check (another host sharing the store's disk), when its
-//! expiry ([`LEASE_TTL`] after the last step) has passed. A live holder on
-//! this machine keeps its lease however long one step takes. The event a dead
-//! holder was acting on was not marked done, so the next holder acts on it
-//! again: effects of a leased consumer must be idempotent ("make the engine
-//! tag match the stream as it is now" is).
+//! transaction (see [`ConsumerLease`]).
 
 use std::time::Duration;
 
@@ -45,7 +16,37 @@ use crate::timestamp;
 /// holder's process cannot be checked from here.
 pub const LEASE_TTL: Duration = Duration::from_secs(60);
 
-/// The lease of an event consumer, held by this process; see the [module docs](self).
+/// The lease of an event consumer, held by this process: how a consumer
+/// follows the event log with its I/O outside any transaction.
+///
+/// [`Store::consume_next`] runs a consumer's effect inside the write
+/// transaction that advances its cursor; that is right for effects in the
+/// store, and wrong for effects elsewhere (tagging in a container engine,
+/// putting a manifest in a registry): every other process would wait for the
+/// store while the engine works. A *leased* consumer instead:
+///
+/// 1. takes the consumer's lease ([`Store::try_lease`]): one short
+///    transaction writes a row naming the holder (its [`ProcessIdentity`]), a
+///    random token and an expiry. Only one lease per consumer exists;
+/// 2. reads the next event after the cursor ([`ConsumerLease::next`]) and
+///    whatever it needs to act (read transactions);
+/// 3. acts — outside any transaction, taking as long as it takes;
+/// 4. marks the event done ([`ConsumerLease::advance`]): one short
+///    transaction checks that the lease is still its own and that the cursor
+///    still stands just before this event, moves the cursor and renews the
+///    expiry; then goes back to 2;
+/// 5. releases the lease ([`ConsumerLease::release`], or on drop).
+///
+/// So events are followed in commit order, by one process at a time. A holder
+/// that dies leaves its lease behind; the lease is *free* again when its
+/// holder is provably gone — on this machine the process table decides at
+/// once (pid and start time, or a reboot since) — or, for a holder this
+/// machine cannot check (another host sharing the store's disk), when its
+/// expiry ([`LEASE_TTL`] after the last step) has passed. A live holder on
+/// this machine keeps its lease however long one step takes. The event a dead
+/// holder was acting on was not marked done, so the next holder acts on it
+/// again: effects of a leased consumer must be idempotent ("make the engine
+/// tag match the stream as it is now" is).
 #[derive(Debug)]
 pub struct ConsumerLease<'s> {
     store: &'s Store,
