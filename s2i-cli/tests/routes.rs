@@ -187,7 +187,7 @@ fn two_apps_built_with_s2i_served_through_haproxy_routes() {
     }
     let endpoints = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let runtime = s2i_docker::DockerRuntime::connect(&s2i_docker::ConnectOptions::from_env()).await.unwrap();
-        s2i_route::service::resolve_endpoints(&services, &runtime).await.unwrap()
+        s2i_route::containers::resolve_endpoints(&services, &runtime).await.unwrap()
     });
     let a_endpoints = endpoints.get("demo", "app-a").unwrap();
     assert_eq!(a_endpoints.len(), 1, "the selector finds the running container: {a_endpoints:?}");

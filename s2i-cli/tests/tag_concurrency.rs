@@ -11,10 +11,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use s2i_imagestream::Store;
-use s2i_imagestream::store::{ConsumerStart, ObjectMeta};
 use s2i_imagestream::streams::{self, ResolvedImage, StreamTag, TAG_CHANGED, TagChange};
 use s2i_imagestream::types::{Image, ImageStream};
+use s2i_store::{ConsumerStart, ObjectMeta, Store};
 use support::*;
 
 const PROCESSES: usize = 8;

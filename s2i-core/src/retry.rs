@@ -1,7 +1,7 @@
-//! The one retry loop of the workspace, for async code ([`retry`]) and for
-//! blocking code ([`retry_blocking`]); both follow the same policy: a fixed
-//! number of attempts, a fixed delay, and a predicate that says which errors
-//! are worth another attempt.
+//! The retry loop of async code: a fixed number of attempts, a fixed delay,
+//! and a predicate that says which errors are worth another attempt. (The
+//! object store, blocking and without this crate, retries a busy database
+//! with its own loop of the same shape.)
 
 use std::future::Future;
 use std::time::Duration;
@@ -29,26 +29,6 @@ where
     }
 }
 
-/// [`retry`] for blocking code (e.g. an embedded database): the same loop, sleeping the thread between attempts.
-pub fn retry_blocking<T, E>(
-    attempts: u32,
-    delay: Duration,
-    should_retry: impl Fn(&E) -> bool,
-    mut attempt: impl FnMut(u32) -> Result<T, E>,
-) -> Result<T, E> {
-    let mut n = 1;
-    loop {
-        match attempt(n) {
-            Ok(value) => return Ok(value),
-            Err(e) if n < attempts && should_retry(&e) => {
-                std::thread::sleep(delay);
-                n += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,26 +49,6 @@ mod tests {
         assert_eq!(r, Ok(3));
         assert_eq!(calls, 3);
         let r: Result<u32, &str> = retry(3, Duration::ZERO, |e| *e == "again", |_| async { Err("fatal") }).await;
-        assert_eq!(r, Err("fatal"));
-    }
-
-    #[test]
-    fn blocking_retries_transient_errors_only() {
-        let mut calls = 0;
-        let r: Result<u32, &str> = retry_blocking(
-            3,
-            Duration::ZERO,
-            |e| *e == "again",
-            |n| {
-                calls += 1;
-                if n < 3 { Err("again") } else { Ok(n) }
-            },
-        );
-        assert_eq!(r, Ok(3));
-        assert_eq!(calls, 3);
-        let r: Result<u32, &str> = retry_blocking(2, Duration::ZERO, |e| *e == "again", |_| Err("again"));
-        assert_eq!(r, Err("again"), "gives up after the last attempt");
-        let r: Result<u32, &str> = retry_blocking(3, Duration::ZERO, |e| *e == "again", |_| Err("fatal"));
         assert_eq!(r, Err("fatal"));
     }
 }

@@ -9,9 +9,9 @@ use s2i_core::reference::ImageReference;
 use s2i_core::runtime::{ContainerRuntime, ImageInfo, RuntimeError, RuntimeErrorKind};
 
 use crate::error::{Error, Result};
-use crate::store::{ObjectMeta, Resource, Tx};
 use crate::streams::ResolvedImage;
 use crate::types::{API_VERSION, DockerConfig, DockerImageMetadata, Image, TagEvent};
+use s2i_store::{ObjectMeta, Resource};
 
 /// Look `name` (a pull spec or an image ID) up in the engine; `None` when the engine does not have it.
 ///
@@ -83,18 +83,20 @@ pub(crate) enum Followed {
     Warning(String),
 }
 
-/// Make the engine tag `<namespace>/<name>:<tag>` point at `desired` (or remove it).
+/// Make the engine tag `<namespace>/<name>:<tag>` point at `desired` (or
+/// remove it). `engine_id` is the ID the engine knows the desired image by,
+/// when its [`Image`] recorded one.
 ///
 /// Only an unreachable engine is an error (the change is then retried by the
 /// next run); an image the engine cannot get is a warning, so that one bad
 /// tag never blocks the others.
 pub(crate) async fn follow(
     runtime: &dyn ContainerRuntime,
-    tx: &Tx<'_>,
     namespace: &str,
     name: &str,
     tag: &str,
     desired: Option<&TagEvent>,
+    engine_id: Option<&str>,
 ) -> Result<Followed> {
     let repository = format!("{namespace}/{name}");
     let engine_tag = format!("{repository}:{tag}");
@@ -107,12 +109,7 @@ pub(crate) async fn follow(
     };
     // The engine knows an image by its ID (recorded with the image): tag it
     // by ID in one call, which is the usual case.
-    let engine_id = if item.image.is_empty() {
-        None
-    } else {
-        tx.get_as::<Image>("", &item.image)?.as_ref().and_then(Image::engine_id).map(str::to_owned)
-    };
-    if let Some(id) = &engine_id {
+    if let Some(id) = engine_id {
         match runtime.tag_image(id, &repository, tag).await {
             Ok(()) => return Ok(Followed::Done(format!("{engine_tag} -> {id}"))),
             Err(e) if e.is_not_found() => {}

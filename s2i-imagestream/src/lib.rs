@@ -1,9 +1,6 @@
 //! Image streams for s2i: named tags over image digests, with history, kept in
-//! an embedded store.
+//! the object store of [`s2i_store`].
 //!
-//! - [`store`] — the store every kind of object s2i keeps lives in: objects
-//!   keyed by kind, namespace and name, transactions, an event log and
-//!   exactly-once event consumers.
 //! - [`types`] — the `image.openshift.io/v1` objects: [`ImageStream`],
 //!   [`Image`], and the views [`ImageStreamTag`] and [`ImageStreamImage`].
 //! - [`streams`] — what the server does: generations, resolution of spec
@@ -14,11 +11,21 @@
 //! - [`engine`] — the local container engine as the home of streams without
 //!   a registry; [`registry`] — an OCI distribution client for the others.
 //! - [`mirror`] — the event consumer that makes engine and registry tags
-//!   follow the streams.
+//!   follow the streams (under a consumer lease: engine and registry calls
+//!   happen outside any store transaction).
 //! - [`operations`] — the user's operations end to end ([`operations::ImageStreams`]).
 //! - [`builds`] — BuildConfigs and Builds: declared builds run on the local
 //!   engine through `s2i-core`, started by hand or by ImageChange and
 //!   ConfigChange triggers that follow the event log.
+//!
+//! # Async
+//!
+//! The operations are `async` and run on any tokio runtime, a current-thread
+//! one included: the container engine is called through
+//! [`s2i_core::ContainerRuntime`], the registry client (blocking HTTP) on
+//! tokio's blocking pool. Store transactions are short and called inline —
+//! none of them waits on the engine or a registry, so they only ever wait for
+//! another process's short transaction.
 //!
 //! # Example
 //!
@@ -30,10 +37,11 @@
 //! use s2i_imagestream::operations::ImageStreams;
 //! use s2i_imagestream::registry::RegistryClient;
 //! use s2i_imagestream::streams::{StreamTag, TagRequest, TagSource};
-//! use s2i_imagestream::{ImageStream, Store};
+//! use s2i_imagestream::ImageStream;
+//! use s2i_store::Store;
 //!
 //! async fn promote(engine: &dyn ContainerRuntime) -> s2i_imagestream::Result<()> {
-//!     let store = Store::open(s2i_imagestream::store::default_dir()?)?;
+//!     let store = Store::open(s2i_store::default_dir()?)?;
 //!     let registry = RegistryClient::new(|_registry: &str| Ok(None));
 //!     let streams = ImageStreams::new(&store, Ok(engine), &registry);
 //!     let request = TagRequest {
@@ -68,10 +76,8 @@ pub mod mirror;
 pub mod names;
 pub mod operations;
 pub mod registry;
-pub mod store;
 pub mod streams;
 pub mod types;
 
 pub use error::{Error, Result};
-pub use store::{ObjectMeta, Resource, Store};
 pub use types::{Image, ImageStream, ImageStreamImage, ImageStreamTag};

@@ -2,6 +2,13 @@
 //! or a registry, change the store in one transaction, then follow the tag
 //! changes ([`crate::mirror`]). A command line or any other front end calls
 //! these and renders the outcome.
+//!
+//! The rule for async code here: engine and registry I/O is awaited (the
+//! registry's blocking client on tokio's blocking pool, see
+//! [`RegistryClient::call`]), and never inside a store transaction; store
+//! transactions are short, touch nothing but the store, and are called
+//! inline — also on a current-thread runtime, where they can only ever wait
+//! for another process's equally short transaction.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -12,7 +19,6 @@ use crate::engine::resolve_in_engine;
 use crate::error::{Error, Result};
 use crate::mirror::{EngineAccess, MirrorReport, follow_tag_changes};
 use crate::registry::RegistryClient;
-use crate::store::Store;
 use crate::streams::{
     self, ImportFailure, ImportResult, StreamTag, StreamWrite, TagOutcome, TagRequest, TagSource, write_stream,
 };
@@ -20,6 +26,7 @@ use crate::types::{
     IMPORT_MODE_LEGACY, ImageStream, KIND_DOCKER_IMAGE, ObjectReference, REFERENCE_POLICY_SOURCE, TagImportPolicy,
     TagReference, TagReferencePolicy,
 };
+use s2i_store::{Store, Tx};
 
 /// The result of an operation, and what following its tag changes did.
 #[derive(Debug)]
@@ -158,7 +165,7 @@ impl<'a> ImageStreams<'a> {
 
     /// A write transaction of an operation: `write`, then (with triggers off)
     /// the suppression of the triggers of the tag changes it made.
-    fn write<T>(&self, mut write: impl FnMut(&crate::store::Tx<'_>) -> Result<T>) -> Result<T> {
+    fn write<T>(&self, mut write: impl FnMut(&Tx<'_>) -> Result<T>) -> Result<T> {
         self.store.write(|tx| {
             let before = tx.last_seq()?;
             let value = write(tx)?;
@@ -212,8 +219,8 @@ impl<'a> ImageStreams<'a> {
         {
             return Ok(Ok(resolved));
         }
-        let registry = self.registry;
-        let result = tokio::task::block_in_place(|| registry.import(pull_spec, insecure, import_mode));
+        let (spec, mode) = (pull_spec.to_owned(), import_mode.to_owned());
+        let result = self.registry.call(move |registry| registry.import(&spec, insecure, &mode)).await;
         if lookup == Lookup::RegistryFirst
             && result.is_err()
             && let Some(resolved) = in_engine().await?
@@ -548,13 +555,15 @@ impl<'a> ImageStreams<'a> {
             .as_ref()
             .and_then(|s| s.metadata.annotations.get(crate::types::INSECURE_REPOSITORY_ANNOTATION))
             .is_some_and(|v| v == "true");
-        let registry = self.registry;
-        let resolved = tokio::task::block_in_place(|| registry.import(pull_spec, insecure, IMPORT_MODE_LEGACY))
-            .map_err(|e| Error::Registry {
-                operation: format!("resolve the pushed image {pull_spec}"),
-                message: e.to_string(),
-                help: "check that the registry is reachable and that the push succeeded".into(),
-            })?;
+        let spec = pull_spec.to_owned();
+        let resolved =
+            self.registry.call(move |registry| registry.import(&spec, insecure, IMPORT_MODE_LEGACY)).await.map_err(
+                |e| Error::Registry {
+                    operation: format!("resolve the pushed image {pull_spec}"),
+                    message: e.to_string(),
+                    help: "check that the registry is reachable and that the push succeeded".into(),
+                },
+            )?;
         let write = self.write(|tx| streams::record_image(tx, destination, &resolved, labels))?;
         Ok(self.finish(write).await)
     }

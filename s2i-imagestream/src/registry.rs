@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -29,11 +29,11 @@ use s2i_core::reference::ImageReference;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::store::{ObjectMeta, Resource};
 use crate::streams::{ImportFailure, ResolvedImage};
 use crate::types::{
     API_VERSION, DockerConfig, DockerImageMetadata, IMPORT_MODE_PRESERVE_ORIGINAL, Image, ImageLayer, ImageManifest,
 };
+use s2i_store::{ObjectMeta, Resource};
 
 /// OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -242,14 +242,19 @@ enum Scheme {
     Http,
 }
 
-/// A registry client; cheap to share, caches schemes and tokens.
+/// A registry client; cheap to clone (clones share the caches of schemes
+/// and tokens).
+///
+/// Its calls block on the network: async code runs them with
+/// [`RegistryClient::call`], on tokio's blocking pool.
+#[derive(Clone)]
 pub struct RegistryClient {
     verified: ureq::Agent,
     unverified: ureq::Agent,
-    credentials: Box<dyn Credentials>,
-    schemes: Mutex<HashMap<String, Scheme>>,
+    credentials: Arc<dyn Credentials>,
+    schemes: Arc<Mutex<HashMap<String, Scheme>>>,
     /// Authorization header per (registry, scope).
-    tokens: Mutex<HashMap<(String, String), String>>,
+    tokens: Arc<Mutex<HashMap<(String, String), String>>>,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -294,15 +299,32 @@ impl RegistryClient {
         Self {
             verified: agent(true),
             unverified: agent(false),
-            credentials: Box::new(credentials),
-            schemes: Mutex::new(HashMap::new()),
-            tokens: Mutex::new(HashMap::new()),
+            credentials: Arc::new(credentials),
+            schemes: Arc::new(Mutex::new(HashMap::new())),
+            tokens: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
     /// A client without credentials.
     pub fn anonymous() -> Self {
         Self::new(|_: &str| Ok(None))
+    }
+
+    /// Run `call` with (a clone of) this client on tokio's blocking pool, so
+    /// that the calling task's runtime — a current-thread one included —
+    /// keeps running while the network answers.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&RegistryClient) -> Result<T, RegistryError> + Send + 'static,
+    ) -> Result<T, RegistryError> {
+        let client = self.clone();
+        match tokio::task::spawn_blocking(move || call(&client)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                Err(RegistryError::new(RegistryErrorKind::Other, "", format!("the registry call was cancelled: {e}")))
+            }
+        }
     }
 
     // -- transport -----------------------------------------------------------

@@ -25,13 +25,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::history::{add_tag_event, observed_generation, set_import_failure, update_tracking_tags};
 use crate::names::{image_matches, split_isimage_name, validate_stream_name, validate_tag};
-use crate::store::{NewEvent, Resource, Tx, validate_namespace};
 use crate::types::{
     API_VERSION, IMPORT_MODE_LEGACY, IMPORT_MODE_PRESERVE_ORIGINAL, Image, ImageStream, ImageStreamImage,
     ImageStreamTag, KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE, KIND_IMAGE_STREAM_TAG, KIND_ISIMAGE, KIND_ISTAG,
     ObjectReference, REFERENCE_POLICY_LOCAL, REFERENCE_POLICY_SOURCE, REGISTRY_ANNOTATION, TagEvent, TagImportPolicy,
     TagReference, TagReferencePolicy,
 };
+use s2i_store::{NewEvent, Resource, Tx, validate_namespace};
 
 /// The event action appended when a tag's current image changes.
 pub const TAG_CHANGED: &str = "TagChanged";
@@ -266,13 +266,14 @@ pub fn write_stream(
     if let Some(old) = &old {
         let expected = &desired.metadata.resource_version;
         if !expected.is_empty() && *expected != old.metadata.resource_version {
-            return Err(Error::Conflict {
+            return Err(s2i_store::Error::Conflict {
                 kind: ImageStream::KIND.into(),
                 namespace,
                 name,
                 expected: expected.clone(),
                 actual: old.metadata.resource_version.parse().unwrap_or(0),
-            });
+            }
+            .into());
         }
     }
 
@@ -293,7 +294,7 @@ pub fn write_stream(
     }
     if let Some(old) = &old {
         new.metadata.uid = old.metadata.uid.clone();
-        new.metadata.creation_timestamp = old.metadata.creation_timestamp.clone();
+        new.metadata.creation_timestamp = old.metadata.creation_timestamp;
         new.status = old.status.clone();
     }
     new.status.docker_image_repository = new.repository();
@@ -410,7 +411,7 @@ fn source_stream(tx: &Tx<'_>, stream: &ImageStream, namespace: &str, name: &str)
     if namespace == stream.metadata.namespace && name == stream.metadata.name {
         return Ok(Some(stream.clone()));
     }
-    tx.get_as(namespace, name)
+    Ok(tx.get_as(namespace, name)?)
 }
 
 /// §4: an `ImageStreamTag` source copies the newest item of the referenced tag.
@@ -1115,17 +1116,17 @@ fn istag_view(tx: &Tx<'_>, stream: &ImageStream, tag: &str) -> Result<Option<Ima
         None => Image {
             api_version: API_VERSION.into(),
             kind: Image::KIND.into(),
-            metadata: crate::store::ObjectMeta::named("", item.image.clone()),
+            metadata: s2i_store::ObjectMeta::named("", item.image.clone()),
             ..Image::default()
         },
     };
     image.metadata.annotations.extend(overrides.clone());
     image.docker_image_reference = stream.resolve_pull_spec(tag).unwrap_or_default();
     let mut metadata =
-        crate::store::ObjectMeta::named(stream.metadata.namespace.clone(), format!("{}:{tag}", stream.metadata.name));
+        s2i_store::ObjectMeta::named(stream.metadata.namespace.clone(), format!("{}:{tag}", stream.metadata.name));
     metadata.uid = stream.metadata.uid.clone();
     metadata.resource_version = stream.metadata.resource_version.clone();
-    metadata.creation_timestamp = Some(item.created.clone());
+    metadata.creation_timestamp = s2i_store::timestamp::parse(&item.created).ok();
     metadata.annotations = overrides;
     Ok(Some(ImageStreamTag {
         api_version: API_VERSION.into(),
@@ -1155,10 +1156,10 @@ pub fn get_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<ImageStre
     let item = find_image_item(&stream, id)?.ok_or_else(not_found)?;
     let image = tx.get_as::<Image>("", &item.image)?.ok_or_else(not_found)?.stripped();
     let mut metadata =
-        crate::store::ObjectMeta::named(stream.metadata.namespace.clone(), format!("{stream_name}@{}", item.image));
+        s2i_store::ObjectMeta::named(stream.metadata.namespace.clone(), format!("{stream_name}@{}", item.image));
     metadata.uid = stream.metadata.uid.clone();
     metadata.resource_version = stream.metadata.resource_version.clone();
-    metadata.creation_timestamp = image.metadata.creation_timestamp.clone();
+    metadata.creation_timestamp = image.metadata.creation_timestamp;
     metadata.annotations = stream.metadata.annotations.clone();
     Ok(ImageStreamImage { api_version: API_VERSION.into(), kind: KIND_ISIMAGE.into(), metadata, image })
 }

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{ObjectMeta, Resource};
+use s2i_store::{KindInfo, ObjectMeta, Resource};
 
+/// The API group of the family.
+pub const GROUP: &str = "image.openshift.io";
 /// The API group and version of the family.
 pub const API_VERSION: &str = "image.openshift.io/v1";
 
@@ -66,8 +68,14 @@ pub struct ImageStream {
 }
 
 impl Resource for ImageStream {
-    const KIND: &'static str = "ImageStream";
-    const API_VERSION: &'static str = API_VERSION;
+    const INFO: KindInfo = KindInfo {
+        group: GROUP,
+        version: "v1",
+        kind: "ImageStream",
+        plural: "imagestreams",
+        short_names: &["is"],
+        namespaced: true,
+    };
     fn metadata(&self) -> &ObjectMeta {
         &self.metadata
     }
@@ -286,8 +294,14 @@ pub struct Image {
 }
 
 impl Resource for Image {
-    const KIND: &'static str = "Image";
-    const API_VERSION: &'static str = API_VERSION;
+    const INFO: KindInfo = KindInfo {
+        group: GROUP,
+        version: "v1",
+        kind: "Image",
+        plural: "images",
+        short_names: &["image"],
+        namespaced: false,
+    };
     fn metadata(&self) -> &ObjectMeta {
         &self.metadata
     }
@@ -436,6 +450,17 @@ pub struct ImageStreamTag {
 /// The kind name of [`ImageStreamTag`].
 pub const KIND_ISTAG: &str = "ImageStreamTag";
 
+/// The kind of [`ImageStreamTag`]: a view of one tag of a stream, read and
+/// written through the stream (never stored itself).
+pub const IMAGE_STREAM_TAG_KIND: KindInfo = KindInfo {
+    group: GROUP,
+    version: "v1",
+    kind: KIND_ISTAG,
+    plural: "imagestreamtags",
+    short_names: &["istag"],
+    namespaced: true,
+};
+
 /// An image referenced by a stream (`<stream>@<digest>`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -456,6 +481,17 @@ pub struct ImageStreamImage {
 
 /// The kind name of [`ImageStreamImage`].
 pub const KIND_ISIMAGE: &str = "ImageStreamImage";
+
+/// The kind of [`ImageStreamImage`]: a view of an image of a stream, read by
+/// name only.
+pub const IMAGE_STREAM_IMAGE_KIND: KindInfo = KindInfo {
+    group: GROUP,
+    version: "v1",
+    kind: KIND_ISIMAGE,
+    plural: "imagestreamimages",
+    short_names: &["isimage"],
+    namespaced: true,
+};
 
 // ---------------------------------------------------------------------------
 // Helpers on the stream.

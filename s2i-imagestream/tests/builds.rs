@@ -3,15 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use s2i_imagestream::Store;
 use s2i_imagestream::builds::configs::{apply_build_config, cancel_build};
 use s2i_imagestream::builds::generator::{BuildRequest, instantiate, set_phase};
 use s2i_imagestream::builds::policy::{Admission, admit, builds_of, prune};
 use s2i_imagestream::builds::triggers::{on_applied, process_events, suppress_since};
 use s2i_imagestream::builds::types::*;
-use s2i_imagestream::store::{ObjectMeta, Tx};
 use s2i_imagestream::streams::{self, ResolvedImage, StreamTag};
 use s2i_imagestream::types::Image;
+use s2i_store::{ObjectMeta, Store, Tx};
 
 const NS: &str = "team";
 
@@ -156,7 +155,7 @@ fn serial_latest_only_cancels_the_queued_builds() {
         .write(|tx| {
             let mut build: Build = tx.get_as(NS, "app-1")?.unwrap();
             set_phase(&mut build, phase::RUNNING, "", "", tx.now())?;
-            tx.update_as(&build)
+            Ok::<_, s2i_imagestream::Error>(tx.update_as(&build)?)
         })
         .unwrap();
     for _ in 0..3 {

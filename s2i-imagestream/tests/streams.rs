@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use s2i_imagestream::store::{ObjectMeta, Store};
+use s2i_imagestream::Error;
 use s2i_imagestream::streams::{
     self, ImportFailure, ImportResult, ResolvedImage, SourceKind, StreamTag, TAG_CHANGED, TagChange, TagRequest,
     TagSource,
@@ -11,7 +11,7 @@ use s2i_imagestream::types::{
     DockerImageMetadata, Image, ImageStream, KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE, KIND_IMAGE_STREAM_TAG,
     ObjectReference, REGISTRY_ANNOTATION, TagReference,
 };
-use s2i_imagestream::{Error, Resource};
+use s2i_store::{ObjectMeta, Resource, Store};
 
 fn digest(n: u8) -> String {
     format!("sha256:{}", format!("{n:02x}").repeat(32))

@@ -25,12 +25,12 @@ use jiff::Timestamp;
 
 use crate::annotations::{self, RouteAnnotations};
 use crate::host::{dns1123_label_errors, dns1123_subdomain_errors, effective_host, wildcard_key};
-use crate::meta::ObjectKey;
 use crate::route::{
     CONDITION_ADMITTED, ConditionStatus, Route, RouteIngress, RouteIngressCondition, TlsTermination, WildcardPolicy,
 };
 use crate::tls::{ValidatedTls, validate_route_tls};
 use crate::validation::validate_route;
+use s2i_store::ObjectKey;
 
 /// Who may share a host (IngressController `routeAdmission.namespaceOwnership`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

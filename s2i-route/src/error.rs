@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use miette::Diagnostic;
-use s2i_core::runtime::RuntimeError;
 
 use crate::validation::FieldErrors;
 
@@ -95,6 +94,7 @@ pub enum Error {
     },
 
     /// The container runtime could not list the containers of a selector.
+    #[cfg(feature = "containers")]
     #[error("cannot list the containers of service {service}: {source}")]
     #[diagnostic(
         code(s2i::service::list_containers),
@@ -105,7 +105,7 @@ pub enum Error {
         service: String,
         /// The runtime's error.
         #[source]
-        source: RuntimeError,
+        source: s2i_core::RuntimeError,
     },
 
     /// The router's default certificate is unusable or cannot be made.
@@ -154,7 +154,7 @@ pub enum Error {
     /// The object store failed, or refused a change.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Store(#[from] s2i_imagestream::Error),
+    Store(#[from] s2i_store::Error),
 
     /// HAProxy did not start, or did not take a new configuration.
     #[error("HAProxy {what}:\n{output}")]

@@ -14,7 +14,7 @@ use crate::annotations::{self, HOST_GENERATED, TimeUnit, TimeUnits};
 use crate::host::wildcard_key;
 use crate::route::{InsecureEdgeTerminationPolicy, Route, RouteHttpHeader, TargetPort, TlsTermination};
 use crate::service::Service;
-use crate::yaml::to_yaml_documents;
+use s2i_store::codec::to_yaml_documents;
 
 /// What to export to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

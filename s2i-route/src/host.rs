@@ -123,8 +123,8 @@ pub fn normalize_request_host(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::ObjectMeta;
     use crate::route::{RouteSpec, RouteTargetReference};
+    use s2i_store::ObjectMeta;
 
     fn route(name: &str, namespace: &str) -> Route {
         Route::new(

@@ -12,16 +12,34 @@
 //!   status conditions OpenShift writes;
 //! - [`matching`]: which route serves a request (host or SNI, and path);
 //! - [`haproxy`]: the router's configuration, map files and certificates,
-//!   laid out as OpenShift's router does, and [`router`] to run HAProxy on it;
+//!   laid out as OpenShift's router does, and `router` to run HAProxy on it;
 //! - [`export`]: the same route for a cluster, as a Route, an Ingress or
 //!   Gateway API objects, with a warning for each setting that cannot carry over;
-//! - [`store`]: routes and services in the object store of
-//!   [`s2i_imagestream::store`], with the API server's create, update and
-//!   status rules; [`serve`]: a router that follows the store.
+//! - `store`: routes and services in the object store of [`s2i_store`],
+//!   with the API server's create, update and status rules; `serve`: a
+//!   router that follows the store.
 //!
 //! Admission, rendering, matching and exports are functions of the routes and
 //! services handed in (from the store, or built in code). Nothing prints: the
-//! router reports through [`router::RouterEvent`]s.
+//! router reports through `router::RouterEvent`s.
+//!
+//! # Features
+//!
+//! The model, validation, admission, matching, HAProxy rendering and exports
+//! need none: with `default-features = false` the crate depends on no
+//! database, container engine or HTTP client. Each feature adds one meeting
+//! point with the outside world:
+//!
+//! - `store` — the `store` module: routes and services kept in the
+//!   embedded store of `s2i-store` (SQLite);
+//! - `containers` — the `containers` module: endpoints of selector services
+//!   from the running containers, through `s2i_core::ContainerRuntime`;
+//! - `router` — the `router` module: HAProxy run on a rendered directory,
+//!   reloaded when it changes;
+//! - `serve` (needs the three above) — the `serve` module: a router that
+//!   follows the store and the containers.
+//!
+//! All four are on by default.
 //!
 //! # Example
 //!
@@ -63,25 +81,28 @@
 
 pub mod admission;
 pub mod annotations;
+#[cfg(feature = "containers")]
+pub mod containers;
 pub mod error;
 pub mod export;
 pub mod haproxy;
 pub mod host;
 pub mod matching;
-pub mod meta;
 pub mod route;
+#[cfg(feature = "router")]
 pub mod router;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod service;
+#[cfg(feature = "store")]
 pub mod store;
 pub mod tls;
 pub mod validation;
-pub mod yaml;
 
 pub use error::{Error, Result};
-pub use meta::{ObjectKey, ObjectMeta};
 pub use route::{
     InsecureEdgeTerminationPolicy, Route, RoutePort, RouteSpec, RouteStatus, RouteTargetReference, TargetPort,
     TlsConfig, TlsTermination, WildcardPolicy,
 };
+pub use s2i_store::{ObjectKey, ObjectMeta};
 pub use service::{Endpoint, Service, ServiceEndpoints, ServicePort, ServiceSpec};

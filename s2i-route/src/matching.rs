@@ -16,8 +16,8 @@ use crate::admission::AdmittedRoute;
 use crate::haproxy::backend_name;
 use crate::haproxy::maps::path_regex;
 use crate::host::normalize_request_host;
-use crate::meta::ObjectKey;
 use crate::route::{InsecureEdgeTerminationPolicy, TlsTermination};
+use s2i_store::ObjectKey;
 
 /// A route as the matcher sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::meta::{ObjectKey, ObjectMeta, timestamp};
+use s2i_store::{KindInfo, ObjectKey, ObjectMeta, Resource};
 
 /// `apiVersion` of a Route.
 pub const ROUTE_API_VERSION: &str = "route.openshift.io/v1";
@@ -25,6 +25,23 @@ pub const SERVICE_KIND: &str = "Service";
 pub const DEFAULT_WEIGHT: i32 = 100;
 /// The condition type admission writes.
 pub const CONDITION_ADMITTED: &str = "Admitted";
+
+impl Resource for Route {
+    const INFO: KindInfo = KindInfo {
+        group: "route.openshift.io",
+        version: "v1",
+        kind: ROUTE_KIND,
+        plural: "routes",
+        short_names: &["route"],
+        namespaced: true,
+    };
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
 
 /// A Route: a host name (and optionally a path) at which a router exposes one
 /// or more services.
@@ -636,7 +653,7 @@ pub struct RouteIngressCondition {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
     /// When the status last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "s2i_store::timestamp::option")]
     pub last_transition_time: Option<jiff::Timestamp>,
 }
 

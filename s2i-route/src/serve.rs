@@ -12,14 +12,15 @@
 
 use jiff::Timestamp;
 use s2i_core::runtime::ContainerRuntime;
-use s2i_imagestream::Store;
+use s2i_store::Store;
 
+use crate::containers::service_endpoints;
 use crate::error::Error;
-use crate::meta::ObjectKey;
 use crate::route::Route;
 use crate::router::{Reconciled, Router};
-use crate::service::{ResolvedEndpoint, Service, ServiceEndpoints, fixed_endpoints, service_endpoints};
+use crate::service::{ResolvedEndpoint, Service, ServiceEndpoints, fixed_endpoints};
 use crate::store::{self, list_routes, list_services};
+use s2i_store::ObjectKey;
 
 /// Why a [`StoreRouter::sync`] reconciled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +111,7 @@ impl StoreRouter {
         let store_changed = self.seen_revision != Some(revision);
         if store_changed {
             let (routes, services, revision) = store.read(|tx| {
-                Ok::<_, s2i_imagestream::Error>((list_routes(tx, None)?, list_services(tx, None)?, tx.revision()?))
+                Ok::<_, s2i_store::Error>((list_routes(tx, None)?, list_services(tx, None)?, tx.revision()?))
             })?;
             self.routes = routes;
             self.services = services;

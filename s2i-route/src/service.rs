@@ -15,16 +15,32 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use s2i_core::runtime::{ContainerRuntime, ContainerSummary};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::Error;
-use crate::meta::{ObjectKey, ObjectMeta};
-use crate::route::{TargetPort, check_type_meta};
+use crate::route::{SERVICE_KIND, TargetPort, check_type_meta};
+use s2i_store::{KindInfo, ObjectKey, ObjectMeta, Resource};
 
 /// `apiVersion` of a Service.
 pub const SERVICE_API_VERSION: &str = "v1";
+
+impl Resource for Service {
+    const INFO: KindInfo = KindInfo {
+        group: "",
+        version: SERVICE_API_VERSION,
+        kind: SERVICE_KIND,
+        plural: "services",
+        short_names: &["svc"],
+        namespaced: true,
+    };
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
 
 /// A service: a stable name for a set of endpoints.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,7 +210,7 @@ struct ServiceIn {
 
 impl Serialize for Service {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        ServiceOut { api_version: SERVICE_API_VERSION, kind: "Service", metadata: &self.metadata, spec: &self.spec }
+        ServiceOut { api_version: SERVICE_API_VERSION, kind: SERVICE_KIND, metadata: &self.metadata, spec: &self.spec }
             .serialize(serializer)
     }
 }
@@ -202,7 +218,7 @@ impl Serialize for Service {
 impl<'de> Deserialize<'de> for Service {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = ServiceIn::deserialize(deserializer)?;
-        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), SERVICE_API_VERSION, "Service")
+        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), SERVICE_API_VERSION, SERVICE_KIND)
             .map_err(de::Error::custom)?;
         Ok(Service { metadata: wire.metadata, spec: wire.spec })
     }
@@ -273,7 +289,8 @@ impl ServiceEndpoints {
     }
 
     /// The endpoints of services that have no selector: their fixed endpoints.
-    /// Services with a selector are left out; [`resolve_endpoints`] adds them.
+    /// Services with a selector are left out; `containers::resolve_endpoints`
+    /// (feature `containers`) adds them.
     pub fn fixed(services: &[Service]) -> Self {
         let mut resolved = ServiceEndpoints::default();
         for service in services.iter().filter(|service| service.spec.selector.is_empty()) {
@@ -307,96 +324,4 @@ fn port_name_for(service: &Service, port: u16) -> String {
         .find(|candidate| candidate.target_number() == Some(i32::from(port)))
         .map(|candidate| candidate.name.clone())
         .unwrap_or_default()
-}
-
-/// The endpoints of a service with a selector, from the containers that match it.
-///
-/// Each service port leads to a container port (its `targetPort`, or `port`);
-/// a service without ports uses every TCP port the container exposes. A
-/// container port published on the host is reached there (`0.0.0.0` and `::`
-/// mean loopback), which also works where the host cannot reach container
-/// addresses (Docker Desktop, rootless engines); otherwise the container's
-/// address on its first network (by name) is used. Containers with neither
-/// are skipped.
-pub fn container_endpoints(service: &Service, containers: &[ContainerSummary]) -> Vec<ResolvedEndpoint> {
-    let mut endpoints = Vec::new();
-    for container in containers {
-        if !service.spec.selector.iter().all(|(key, value)| container.labels.get(key) == Some(value)) {
-            continue;
-        }
-        let wanted: Vec<(u16, String)> = if service.spec.ports.is_empty() {
-            container
-                .ports
-                .iter()
-                .filter(|port| port.protocol.eq_ignore_ascii_case("tcp"))
-                .map(|port| (port.container_port, String::new()))
-                .collect()
-        } else {
-            service
-                .spec
-                .ports
-                .iter()
-                .filter_map(|port| {
-                    let number = u16::try_from(port.target_number()?).ok()?;
-                    Some((number, port.name.clone()))
-                })
-                .collect()
-        };
-        for (port, port_name) in wanted {
-            let published = container.ports.iter().find(|candidate| {
-                candidate.container_port == port
-                    && candidate.host_port.is_some()
-                    && candidate.protocol.eq_ignore_ascii_case("tcp")
-            });
-            let (address, reached_port) = match published {
-                Some(published) => {
-                    let host_ip = match published.host_ip.as_deref() {
-                        None | Some("0.0.0.0") | Some("") => "127.0.0.1",
-                        Some("::") => "::1",
-                        Some(ip) => ip,
-                    };
-                    (host_ip.to_owned(), published.host_port.unwrap_or(port))
-                }
-                None => match container.addresses.values().next() {
-                    Some(ip) => (ip.clone(), port),
-                    None => continue,
-                },
-            };
-            endpoints.push(ResolvedEndpoint {
-                address,
-                port: reached_port,
-                port_name,
-                source: EndpointSource::Container(container.name.clone()),
-            });
-        }
-    }
-    endpoints
-}
-
-/// The endpoints of one service: its fixed ones, or for a selector, those of
-/// the running containers that carry the labels (asked of the runtime).
-pub async fn service_endpoints(
-    service: &Service,
-    runtime: &dyn ContainerRuntime,
-) -> Result<Vec<ResolvedEndpoint>, Error> {
-    if service.spec.selector.is_empty() {
-        return Ok(fixed_endpoints(service));
-    }
-    let containers = runtime
-        .list_containers(&service.spec.selector)
-        .await
-        .map_err(|source| Error::ListContainers { service: service.key().to_string(), source })?;
-    Ok(container_endpoints(service, &containers))
-}
-
-/// The endpoints of every service (see [`service_endpoints`]).
-pub async fn resolve_endpoints(
-    services: &[Service],
-    runtime: &dyn ContainerRuntime,
-) -> Result<ServiceEndpoints, Error> {
-    let mut resolved = ServiceEndpoints::default();
-    for service in services {
-        resolved.insert(service.key(), service_endpoints(service, runtime).await?);
-    }
-    Ok(resolved)
 }

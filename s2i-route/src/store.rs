@@ -1,4 +1,4 @@
-//! Routes and services in the object store ([`s2i_imagestream::store`]).
+//! Routes and services in the object store of [`s2i_store`] (feature `store`).
 //!
 //! This is the API server's side of the two kinds, as OpenShift's
 //! openshift-apiserver and Kubernetes do it, plus the router writing back
@@ -21,17 +21,22 @@
 //!   `uid` say) and the routes whose `Admitted` condition changed get a
 //!   status write.
 //!
+//! The rules are [`Strategy`]s of the store ([`RouteRules`],
+//! [`ServiceRules`]): the store's create, update and apply do the generic
+//! part (existence, `resourceVersion` conflicts, store-owned metadata,
+//! "unchanged").
+//!
 //! Errors are the store's: an object the API rules refuse is
 //! [`StoreError::InvalidObject`], with every field problem named as the
 //! Kubernetes API names it.
 //!
 //! ```
-//! use s2i_imagestream::Store;
+//! use s2i_store::Store;
 //! use s2i_route::admission::AdmissionConfig;
 //! use s2i_route::store::{admit_routes, create_route, create_service, get_route};
 //! use s2i_route::{Endpoint, ObjectMeta, Route, RouteSpec, RouteTargetReference, Service, ServiceSpec};
 //!
-//! # fn main() -> Result<(), s2i_imagestream::Error> {
+//! # fn main() -> Result<(), s2i_store::Error> {
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = Store::open(dir.path())?;
 //! let service = Service::new(
@@ -57,68 +62,43 @@
 //! ```
 
 use jiff::Timestamp;
-use s2i_imagestream::Error as StoreError;
-use s2i_imagestream::store::{StoredObject, Tx};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use s2i_store::Error as StoreError;
+use s2i_store::{Resource, Strategy, Tx};
 
 use crate::admission::{Admission, AdmissionConfig, admit};
 use crate::annotations::HOST_GENERATED;
 use crate::host::assign_host;
-use crate::meta::ObjectMeta;
-use crate::route::{ROUTE_KIND, Route};
+use crate::route::{ROUTE_KIND, Route, SERVICE_KIND};
 use crate::service::Service;
 use crate::validation::{FieldErrors, validate_route, validate_route_update, validate_service};
+use s2i_store::ObjectMeta;
 
-/// `kind` of a Service.
-pub const SERVICE_KIND: &str = "Service";
+pub use s2i_store::WriteAction;
 
 /// Results of the store functions.
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// What a write did to an object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteAction {
-    /// The object did not exist and was created.
-    Created,
-    /// The object existed and was changed.
-    Configured,
-    /// The object existed as asked; nothing was written.
-    Unchanged,
-}
-
-impl WriteAction {
-    /// `created`, `configured` or `unchanged`, as `kubectl apply` says it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WriteAction::Created => "created",
-            WriteAction::Configured => "configured",
-            WriteAction::Unchanged => "unchanged",
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Reading.
 
 /// A route, if it exists.
 pub fn get_route(tx: &Tx<'_>, namespace: &str, name: &str) -> StoreResult<Option<Route>> {
-    tx.get(ROUTE_KIND, namespace, name)?.map(|object| object.decode()).transpose()
+    tx.get_as(namespace, name)
 }
 
 /// The routes of a namespace (every namespace when `None`), sorted by namespace and name.
 pub fn list_routes(tx: &Tx<'_>, namespace: Option<&str>) -> StoreResult<Vec<Route>> {
-    tx.list(ROUTE_KIND, namespace)?.iter().map(StoredObject::decode).collect()
+    tx.list_as(namespace)
 }
 
 /// A service, if it exists.
 pub fn get_service(tx: &Tx<'_>, namespace: &str, name: &str) -> StoreResult<Option<Service>> {
-    tx.get(SERVICE_KIND, namespace, name)?.map(|object| object.decode()).transpose()
+    tx.get_as(namespace, name)
 }
 
 /// The services of a namespace (every namespace when `None`), sorted by namespace and name.
 pub fn list_services(tx: &Tx<'_>, namespace: Option<&str>) -> StoreResult<Vec<Service>> {
-    tx.list(SERVICE_KIND, namespace)?.iter().map(StoredObject::decode).collect()
+    tx.list_as(namespace)
 }
 
 /// The error for a route that is not there.
@@ -159,59 +139,49 @@ fn invalid(kind: &str, metadata: &ObjectMeta, errors: &FieldErrors) -> StoreErro
     }
 }
 
-fn body<T: Serialize>(kind: &str, metadata: &ObjectMeta, object: &T) -> StoreResult<serde_json::Value> {
-    serde_json::to_value(object).map_err(|e| StoreError::InvalidObject {
-        kind: kind.into(),
-        name: metadata.name.clone(),
-        message: e.to_string(),
-        help: "this is a bug in s2i; please report it".into(),
-    })
-}
-
-/// A `resourceVersion` sent with an update must be the stored one.
-fn check_version(kind: &str, sent: &ObjectMeta, stored: &ObjectMeta) -> StoreResult<()> {
-    if sent.resource_version.is_empty() || sent.resource_version == stored.resource_version {
-        return Ok(());
-    }
-    Err(StoreError::Conflict {
-        kind: kind.into(),
-        namespace: stored.namespace.clone(),
-        name: stored.name.clone(),
-        expected: sent.resource_version.clone(),
-        actual: stored.resource_version.parse().unwrap_or_default(),
-    })
-}
-
-/// Stores a new object of `kind`; returns it as stored.
-fn create_object<T: Serialize + DeserializeOwned>(
-    tx: &Tx<'_>,
-    kind: &str,
-    metadata: &ObjectMeta,
-    object: &T,
-) -> StoreResult<T> {
-    let document = body(kind, metadata, object)?;
-    tx.create(kind, &metadata.namespace, &metadata.name, document)?.decode()
-}
-
-/// Replaces an object of `kind` that is at `version`; returns it as stored.
-fn replace_object<T: Serialize + DeserializeOwned>(
-    tx: &Tx<'_>,
-    kind: &str,
-    metadata: &ObjectMeta,
-    object: &T,
-    version: &str,
-) -> StoreResult<T> {
-    let document = body(kind, metadata, object)?;
-    tx.update(kind, &metadata.namespace, &metadata.name, document, Some(version))?.decode()
-}
-
-/// The transaction's clock as a timestamp.
-pub fn tx_time(tx: &Tx<'_>) -> Timestamp {
-    tx.now().parse().unwrap_or_else(|_| Timestamp::now())
-}
-
 // ---------------------------------------------------------------------------
 // Routes.
+
+/// The API server's rules for routes, as a store [`Strategy`]: generated
+/// hosts live under `domain`.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteRules<'a> {
+    /// The router domain of generated hosts.
+    pub domain: &'a str,
+}
+
+impl Strategy<Route> for RouteRules<'_> {
+    type Error = StoreError;
+
+    fn prepare_create(&self, _: &Tx<'_>, route: &mut Route) -> StoreResult<()> {
+        prepare_new_route(route, self.domain)
+    }
+
+    /// The status stays the router's, an empty host keeps the stored one (and
+    /// whether it was generated), the update rules apply, and `generation`
+    /// grows by one when the spec changed.
+    fn prepare_update(&self, _: &Tx<'_>, route: &mut Route, old: &Route) -> StoreResult<()> {
+        let annotations = &mut route.metadata.annotations;
+        if route.spec.host.is_empty() {
+            route.spec.host = old.spec.host.clone();
+            if let Some(generated) = old.metadata.annotations.get(HOST_GENERATED) {
+                annotations.entry(HOST_GENERATED.to_owned()).or_insert_with(|| generated.clone());
+            }
+        } else if route.spec.host != old.spec.host {
+            annotations.remove(HOST_GENERATED);
+        }
+        route.status = old.status.clone();
+        validate_route_update(route, old).map_err(|errors| invalid(ROUTE_KIND, &route.metadata, &errors))?;
+        route.metadata.generation = old.metadata.generation.max(1) + i64::from(route.spec != old.spec);
+        Ok(())
+    }
+
+    fn unchanged(&self, route: &Route, old: &Route) -> bool {
+        route.spec == old.spec
+            && route.metadata.labels == old.metadata.labels
+            && route.metadata.annotations == old.metadata.annotations
+    }
+}
 
 /// Prepares a route for creation as the API server does: status cleared,
 /// `generation` 1, the host generated under `domain` when the route needs
@@ -225,56 +195,29 @@ pub fn prepare_new_route(route: &mut Route, domain: &str) -> StoreResult<()> {
 }
 
 /// Creates a route (see [`prepare_new_route`]); fails when it exists.
-pub fn create_route(tx: &Tx<'_>, mut route: Route, domain: &str) -> StoreResult<Route> {
-    prepare_new_route(&mut route, domain)?;
-    create_object(tx, ROUTE_KIND, &route.metadata, &route)
+pub fn create_route(tx: &Tx<'_>, route: Route, domain: &str) -> StoreResult<Route> {
+    tx.create_with(route, &RouteRules { domain })
 }
 
 /// Updates a stored route with the API server's update rules (see the
 /// [module docs](self)); the status stays the router's.
-pub fn update_route(tx: &Tx<'_>, mut route: Route) -> StoreResult<(Route, WriteAction)> {
+pub fn update_route(tx: &Tx<'_>, route: Route) -> StoreResult<(Route, WriteAction)> {
     let (namespace, name) = (route.metadata.namespace.clone(), route.metadata.name.clone());
-    let old = get_route(tx, &namespace, &name)?.ok_or_else(|| route_not_found(&namespace, &name))?;
-    check_version(ROUTE_KIND, &route.metadata, &old.metadata)?;
-    let annotations = &mut route.metadata.annotations;
-    if route.spec.host.is_empty() {
-        // An update that sends no host keeps the stored one (and whether it was generated).
-        route.spec.host = old.spec.host.clone();
-        if let Some(generated) = old.metadata.annotations.get(HOST_GENERATED) {
-            annotations.entry(HOST_GENERATED.to_owned()).or_insert_with(|| generated.clone());
-        }
-    } else if route.spec.host != old.spec.host {
-        annotations.remove(HOST_GENERATED);
-    }
-    route.status = old.status.clone();
-    validate_route_update(&route, &old).map_err(|errors| invalid(ROUTE_KIND, &route.metadata, &errors))?;
-    let spec_changed = route.spec != old.spec;
-    if !spec_changed
-        && route.metadata.labels == old.metadata.labels
-        && route.metadata.annotations == old.metadata.annotations
-    {
-        return Ok((old, WriteAction::Unchanged));
-    }
-    let metadata = &mut route.metadata;
-    metadata.generation = old.metadata.generation.max(1) + i64::from(spec_changed);
-    metadata.uid = old.metadata.uid.clone();
-    metadata.creation_timestamp = old.metadata.creation_timestamp;
-    let stored = replace_object(tx, ROUTE_KIND, &route.metadata, &route, &old.metadata.resource_version)?;
-    Ok((stored, WriteAction::Configured))
+    // Updates never generate hosts: the domain is not needed.
+    tx.update_with(route, &RouteRules { domain: "" }).map_err(|error| match error {
+        StoreError::NotFound { .. } => route_not_found(&namespace, &name),
+        other => other,
+    })
 }
 
 /// Creates the route, or updates it when it exists.
 pub fn apply_route(tx: &Tx<'_>, route: Route, domain: &str) -> StoreResult<(Route, WriteAction)> {
-    if tx.get(ROUTE_KIND, &route.metadata.namespace, &route.metadata.name)?.is_some() {
-        update_route(tx, route)
-    } else {
-        Ok((create_route(tx, route, domain)?, WriteAction::Created))
-    }
+    tx.apply_with(route, &RouteRules { domain })
 }
 
 /// Deletes a route; returns it as it was.
 pub fn delete_route(tx: &Tx<'_>, namespace: &str, name: &str) -> StoreResult<Route> {
-    tx.delete(ROUTE_KIND, namespace, name)?.ok_or_else(|| route_not_found(namespace, name))?.decode()
+    tx.delete_as(namespace, name)?.ok_or_else(|| route_not_found(namespace, name))
 }
 
 /// Writes `route.status` over the stored route's status, and nothing else
@@ -288,8 +231,14 @@ pub fn write_route_status(tx: &Tx<'_>, route: &Route) -> StoreResult<Route> {
         "" => stored.resource_version.to_string(),
         sent => sent.to_owned(),
     };
+    // The stored document as it is, but its status: defaults applied on read stay unwritten.
     let mut document = stored.body;
-    let status = body(ROUTE_KIND, &route.metadata, &route.status)?;
+    let status = serde_json::to_value(&route.status).map_err(|e| StoreError::InvalidObject {
+        kind: ROUTE_KIND.into(),
+        name: route.metadata.name.clone(),
+        message: e.to_string(),
+        help: "this is a bug in s2i; please report it".into(),
+    })?;
     if let Some(fields) = document.as_object_mut() {
         if route.status.ingress.is_empty() {
             fields.remove("status");
@@ -332,6 +281,30 @@ pub fn admit_routes(tx: &Tx<'_>, config: &AdmissionConfig, now: Timestamp) -> St
 // ---------------------------------------------------------------------------
 // Services.
 
+/// The API server's rules for services, as a store [`Strategy`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceRules;
+
+impl Strategy<Service> for ServiceRules {
+    type Error = StoreError;
+
+    fn prepare_create(&self, _: &Tx<'_>, service: &mut Service) -> StoreResult<()> {
+        prepare_new_service(service)
+    }
+
+    fn prepare_update(&self, _: &Tx<'_>, service: &mut Service, _: &Service) -> StoreResult<()> {
+        validate_service(service).map_err(|errors| invalid(SERVICE_KIND, &service.metadata, &errors))?;
+        service.metadata.generation = 0;
+        Ok(())
+    }
+
+    fn unchanged(&self, service: &Service, old: &Service) -> bool {
+        service.spec == old.spec
+            && service.metadata.labels == old.metadata.labels
+            && service.metadata.annotations == old.metadata.annotations
+    }
+}
+
 /// Prepares a service for creation: no generation, validation. The store
 /// sets uid, resourceVersion and creationTimestamp when it creates the service.
 pub fn prepare_new_service(service: &mut Service) -> StoreResult<()> {
@@ -340,47 +313,35 @@ pub fn prepare_new_service(service: &mut Service) -> StoreResult<()> {
 }
 
 /// Creates a service; fails when it exists.
-pub fn create_service(tx: &Tx<'_>, mut service: Service) -> StoreResult<Service> {
-    prepare_new_service(&mut service)?;
-    create_object(tx, SERVICE_KIND, &service.metadata, &service)
+pub fn create_service(tx: &Tx<'_>, service: Service) -> StoreResult<Service> {
+    tx.create_with(service, &ServiceRules)
 }
 
 /// Replaces a stored service's spec, labels and annotations.
-pub fn update_service(tx: &Tx<'_>, mut service: Service) -> StoreResult<(Service, WriteAction)> {
+pub fn update_service(tx: &Tx<'_>, service: Service) -> StoreResult<(Service, WriteAction)> {
     let (namespace, name) = (service.metadata.namespace.clone(), service.metadata.name.clone());
-    let old = get_service(tx, &namespace, &name)?.ok_or_else(|| service_not_found(&namespace, &name))?;
-    check_version(SERVICE_KIND, &service.metadata, &old.metadata)?;
-    validate_service(&service).map_err(|errors| invalid(SERVICE_KIND, &service.metadata, &errors))?;
-    if service.spec == old.spec
-        && service.metadata.labels == old.metadata.labels
-        && service.metadata.annotations == old.metadata.annotations
-    {
-        return Ok((old, WriteAction::Unchanged));
-    }
-    service.metadata.generation = 0;
-    let stored = replace_object(tx, SERVICE_KIND, &service.metadata, &service, &old.metadata.resource_version)?;
-    Ok((stored, WriteAction::Configured))
+    tx.update_with(service, &ServiceRules).map_err(|error| match error {
+        StoreError::NotFound { .. } => service_not_found(&namespace, &name),
+        other => other,
+    })
 }
 
 /// Creates the service, or updates it when it exists.
 pub fn apply_service(tx: &Tx<'_>, service: Service) -> StoreResult<(Service, WriteAction)> {
-    if tx.get(SERVICE_KIND, &service.metadata.namespace, &service.metadata.name)?.is_some() {
-        update_service(tx, service)
-    } else {
-        Ok((create_service(tx, service)?, WriteAction::Created))
-    }
+    tx.apply_with(service, &ServiceRules)
 }
 
 /// Deletes a service; returns it as it was. Routes pointing at it stay (they answer 503).
 pub fn delete_service(tx: &Tx<'_>, namespace: &str, name: &str) -> StoreResult<Service> {
-    tx.delete(SERVICE_KIND, namespace, name)?.ok_or_else(|| service_not_found(namespace, name))?.decode()
+    tx.delete_as(namespace, name)?.ok_or_else(|| service_not_found(namespace, name))
 }
 
 /// The backends of `route` that name no service of the store.
 pub fn missing_services(tx: &Tx<'_>, route: &Route) -> StoreResult<Vec<String>> {
     let mut missing = Vec::new();
     for backend in route.backends() {
-        if tx.get(SERVICE_KIND, &route.metadata.namespace, &backend.name)?.is_none() && !missing.contains(&backend.name)
+        if tx.get(Service::KIND, &route.metadata.namespace, &backend.name)?.is_none()
+            && !missing.contains(&backend.name)
         {
             missing.push(backend.name.clone());
         }

@@ -224,12 +224,12 @@ pub fn validate_serving_certificate(
     let not_before = timestamp(leaf.validity().not_before.timestamp());
     let not_after = timestamp(leaf.validity().not_after.timestamp());
     if now > not_after {
-        return Err(cert_error(format!("the certificate expired at {}", crate::meta::timestamp::format(&not_after))));
+        return Err(cert_error(format!("the certificate expired at {}", s2i_store::timestamp::format(&not_after))));
     }
     if now < not_before {
         return Err(cert_error(format!(
             "the certificate is not valid before {}",
-            crate::meta::timestamp::format(&not_before)
+            s2i_store::timestamp::format(&not_before)
         )));
     }
     if let Ok(Some(usage)) = leaf.extended_key_usage()

@@ -2,6 +2,8 @@
 //! loopback as endpoints: start, reload on change, nothing on no change,
 //! restart after a crash, failures, and a clean stop.
 
+#![cfg(feature = "router")]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
@@ -254,6 +256,7 @@ fn a_configuration_haproxy_refuses_keeps_the_previous_one() {
     assert_eq!(get("a.test", s.http, "/"), (200, "one\n".into()), "the old configuration still serves");
 }
 
+#[cfg(feature = "serve")]
 #[test]
 fn a_store_router_follows_the_store_and_writes_status_back() {
     use s2i_route::serve::{StoreRouter, SyncReason};
@@ -263,7 +266,7 @@ fn a_store_router_follows_the_store_and_writes_status_back() {
     let s = setup();
     let http = s.http;
     let store_dir = tempfile::tempdir().unwrap();
-    let store = s2i_imagestream::Store::open(store_dir.path()).unwrap();
+    let store = s2i_store::Store::open(store_dir.path()).unwrap();
     store
         .write(|tx| {
             create_service(tx, service("one", one.port))?;

@@ -1,11 +1,13 @@
 //! Routes and services in the object store: the API server's create and
 //! update rules, status writes, and admission from stored metadata.
 
-use s2i_imagestream::{Error as StoreError, Store};
+#![cfg(feature = "store")]
+
 use s2i_route::admission::AdmissionConfig;
 use s2i_route::route::ConditionStatus;
 use s2i_route::store::*;
 use s2i_route::*;
+use s2i_store::{Error as StoreError, Store};
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();

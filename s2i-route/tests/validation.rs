@@ -461,7 +461,7 @@ status:
 "#;
     let r: Route = serde_norway::from_str(text).unwrap();
     assert_eq!(r.spec.port.as_ref().unwrap().target_port, TargetPort::Number(8080));
-    assert_eq!(s2i_route::yaml::to_yaml(&r).unwrap(), text, "reading and writing round-trips byte for byte");
+    assert_eq!(s2i_store::codec::to_yaml(&r).unwrap(), text, "reading and writing round-trips byte for byte");
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["apiVersion"], "route.openshift.io/v1");
     assert_eq!(json["spec"]["tls"]["insecureEdgeTerminationPolicy"], "Redirect");

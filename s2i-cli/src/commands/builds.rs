@@ -19,7 +19,7 @@ use s2i_imagestream::builds::configs::{
     AppliedConfig, apply_build_config, cancel_build as cancel_one, check_build_config, delete_build,
     delete_build_config, get_build, get_build_config,
 };
-use s2i_imagestream::builds::executor::{Executor, clean_up_reaped, reap, register};
+use s2i_imagestream::builds::executor::{Executor, clean_up_reaped, executor_of, reap, register};
 use s2i_imagestream::builds::generator::{BuildRequest, instantiate, set_phase};
 use s2i_imagestream::builds::logs::{Followed, follow, input_path, log_path, open_append, remove_files};
 use s2i_imagestream::builds::policy::builds_of;
@@ -27,17 +27,15 @@ use s2i_imagestream::builds::run::Runner;
 use s2i_imagestream::builds::triggers::{Started, TriggerReport, on_applied, process_events};
 use s2i_imagestream::builds::types::*;
 use s2i_imagestream::operations::{ImportSchedule, ScheduledResult};
-use s2i_imagestream::store::{Resource, Store, Tx};
-use serde::Deserialize;
+use s2i_store::codec::Document;
+use s2i_store::{Resource, Store, Tx};
 use serde_json::Value;
 
 use super::imagestream::typed;
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, to_value};
+use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, time_text, to_value};
 use super::session::{Context, Session};
 use super::{Failure, cancellation, cancelled_code};
 use crate::cli::{CancelBuildArgs, ControllerArgs, GlobalArgs, LogsArgs, RunBuildArgs, StartBuildArgs};
-
-const GROUP: &str = "build.openshift.io";
 
 // ---------------------------------------------------------------------------
 // Times, as oc shows them.
@@ -160,9 +158,9 @@ async fn refresh_async(
     Ok(())
 }
 
-/// [`refresh_async`] for the synchronous verbs (`get`, `describe`): only for
+/// [`refresh_async`] for the verbs that read (`get`, `describe`): only for
 /// the build kinds; the engine is reached only when a build was marked.
-pub(crate) fn refresh_for(context: &Context, kind: &str) -> Result<(), Failure> {
+pub(crate) async fn refresh_for(context: &Context, kind: &str) -> Result<(), Failure> {
     if kind != Build::KIND && kind != BuildConfig::KIND {
         return Ok(());
     }
@@ -171,15 +169,9 @@ pub(crate) fn refresh_for(context: &Context, kind: &str) -> Result<(), Failure> 
     if reaped.is_empty() {
         return Ok(());
     }
-    let global = context.global.clone();
-    let dir = context.store.dir().to_owned();
-    let warnings = tokio::task::block_in_place(|| {
-        tokio::runtime::Handle::current().block_on(async move {
-            let runtime = super::connect_engine(&global, None).await.ok();
-            clean_up_reaped(&dir, runtime.as_ref().map(|r| r as &dyn s2i_core::ContainerRuntime), &reaped).await
-        })
-    });
-    for warning in warnings {
+    let runtime = super::connect_engine(&context.global, None).await.ok();
+    let runtime = runtime.as_ref().map(|r| r as &dyn s2i_core::ContainerRuntime);
+    for warning in clean_up_reaped(context.store.dir(), runtime, &reaped).await {
         eprintln!("warning: {warning}");
     }
     Ok(())
@@ -189,11 +181,7 @@ pub(crate) fn refresh_for(context: &Context, kind: &str) -> Result<(), Failure> 
 // BuildConfig.
 
 pub(crate) const BUILD_CONFIG: Kind = Kind {
-    name: "BuildConfig",
-    group: GROUP,
-    plural: "buildconfigs",
-    short_names: &["bc"],
-    namespaced: true,
+    info: BuildConfig::INFO,
     columns: &["NAME", "TYPE", "FROM", "LATEST"],
     get: |tx, namespace, name| Ok(to_value(&get_build_config(tx, namespace, name)?)),
     list: Some(|tx, namespace| Ok(tx.list_as::<BuildConfig>(namespace)?.iter().map(to_value).collect())),
@@ -211,8 +199,8 @@ pub(crate) const BUILD_CONFIG: Kind = Kind {
     delete: Some(delete_config),
 };
 
-fn parse_config(document: serde_norway::Deserializer<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    let mut config = BuildConfig::deserialize(document).map_err(DocumentError::Yaml)?;
+fn parse_config(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
+    let mut config = document.decode::<BuildConfig>().map_err(DocumentError::Yaml)?;
     if config.metadata.namespace.is_empty() {
         config.metadata.namespace = namespace.to_owned();
     }
@@ -328,7 +316,7 @@ fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> s2i_imagestream::Result
     if builds.is_empty() {
         let _ = writeln!(out, "No builds.");
     } else {
-        let now = s2i_imagestream::store::now_timestamp();
+        let now = s2i_store::timestamp::format(&s2i_store::timestamp::now());
         let _ = writeln!(out, "{:<28}{:<32}{:<10}Creation Time", "Build", "Status", "Duration");
         for build in builds.iter().rev() {
             let _ = writeln!(
@@ -337,14 +325,14 @@ fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> s2i_imagestream::Result
                 build.metadata.name,
                 status_text(build).to_lowercase(),
                 build_duration(build, &now),
-                build.metadata.creation_timestamp.clone().unwrap_or_default()
+                time_text(build.metadata.creation_timestamp)
             );
         }
     }
     Ok(out)
 }
 
-fn describe_meta(out: &mut String, meta: &s2i_imagestream::ObjectMeta) {
+fn describe_meta(out: &mut String, meta: &s2i_store::ObjectMeta) {
     let pairs = |map: &BTreeMap<String, String>| {
         if map.is_empty() {
             "<none>".to_owned()
@@ -354,7 +342,7 @@ fn describe_meta(out: &mut String, meta: &s2i_imagestream::ObjectMeta) {
     };
     let _ = writeln!(out, "{:<24}{}", "Name:", meta.name);
     let _ = writeln!(out, "{:<24}{}", "Namespace:", meta.namespace);
-    let _ = writeln!(out, "{:<24}{}", "Created:", or_none(meta.creation_timestamp.as_deref().unwrap_or_default()));
+    let _ = writeln!(out, "{:<24}{}", "Created:", or_none(&time_text(meta.creation_timestamp)));
     let _ = writeln!(out, "{:<24}{}", "Labels:", pairs(&meta.labels));
     let _ = writeln!(out, "{:<24}{}", "Annotations:", pairs(&meta.annotations));
 }
@@ -432,11 +420,7 @@ fn describe_common(
 // Build.
 
 pub(crate) const BUILD: Kind = Kind {
-    name: "Build",
-    group: GROUP,
-    plural: "builds",
-    short_names: &[],
-    namespaced: true,
+    info: Build::INFO,
     columns: &["NAME", "TYPE", "FROM", "STATUS", "STARTED", "DURATION"],
     get: |tx, namespace, name| Ok(to_value(&get_build(tx, namespace, name)?)),
     list: Some(|tx, namespace| {
@@ -493,7 +477,7 @@ fn describe_build(_tx: &Tx<'_>, build: &Build) -> s2i_imagestream::Result<String
     }
     field(&mut out, "Status", &status);
     field(&mut out, "Started", &or_none(build.status.start_timestamp.as_deref().unwrap_or_default()));
-    let now = s2i_imagestream::store::now_timestamp();
+    let now = s2i_store::timestamp::format(&s2i_store::timestamp::now());
     field(&mut out, "Duration", &or_none(&build_duration(build, &now)));
     for stage in &build.status.stages {
         let _ = writeln!(
@@ -507,7 +491,7 @@ fn describe_build(_tx: &Tx<'_>, build: &Build) -> s2i_imagestream::Result<String
     if let Some(config) = build.config_name() {
         field(&mut out, "Build Config", config);
     }
-    if let Some(executor) = Executor::of(build) {
+    if let Some(executor) = executor_of(build) {
         field(&mut out, "Run by", &format!("s2i process {} on {}", executor.pid, executor.host));
     }
     let _ = writeln!(out);
@@ -824,7 +808,7 @@ pub(crate) async fn start_build(global: &GlobalArgs, args: StartBuildArgs) -> Re
                 let mut build = get_build(tx, &namespace, &name)?;
                 let (reason, _) = reasons::FETCH_SOURCE_FAILED;
                 set_phase(&mut build, phase::ERROR, reason, &message, tx.now())?;
-                tx.update_as(&build)
+                Ok::<_, s2i_imagestream::Error>(tx.update_as(&build)?)
             })?;
             return Err(e.into());
         }
@@ -959,30 +943,48 @@ pub(crate) async fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<i32, Fai
         }
     };
     let dir = session.context.store.dir().to_owned();
-    let runtime = session.runtime().ok();
-    let handle = tokio::runtime::Handle::current();
     let follow_flag = args.follow;
-    let followed = tokio::task::spawn_blocking(move || {
-        let store = Store::open(&dir)?;
-        let mut stdout = std::io::stdout();
-        let last_reap = std::cell::Cell::new(std::time::Instant::now());
-        follow(&store, &namespace, &name, &mut stdout, follow_flag, Duration::from_millis(250), &|| {
-            // While following, a build whose process died must still end.
-            if last_reap.get().elapsed() > Duration::from_secs(2) {
-                last_reap.set(std::time::Instant::now());
-                if let Ok(reaped) = store.write(|tx| reap(tx, Some(&namespace)))
-                    && !reaped.is_empty()
-                {
-                    let runtime = runtime.as_deref();
-                    for warning in handle.block_on(clean_up_reaped(&dir, runtime, &reaped)) {
-                        eprintln!("warning: {warning}");
+    // The log is followed on a blocking thread; builds it finds orphaned are
+    // cleaned up here, on the runtime, before it reads on (so that their log
+    // gets the lines the clean-up writes).
+    let (reaped_tx, mut reaped_rx) =
+        tokio::sync::mpsc::unbounded_channel::<(Vec<_>, tokio::sync::oneshot::Sender<()>)>();
+    let following = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || {
+            let store = Store::open(&dir)?;
+            let mut stdout = std::io::stdout();
+            let last_reap = std::cell::Cell::new(std::time::Instant::now());
+            follow(&store, &namespace, &name, &mut stdout, follow_flag, Duration::from_millis(250), &|| {
+                // While following, a build whose process died must still end.
+                if last_reap.get().elapsed() > Duration::from_secs(2) {
+                    last_reap.set(std::time::Instant::now());
+                    if let Ok(reaped) = store.write(|tx| reap(tx, Some(&namespace)))
+                        && !reaped.is_empty()
+                    {
+                        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+                        if reaped_tx.send((reaped, done_tx)).is_ok() {
+                            let _ = done_rx.blocking_recv();
+                        }
                     }
                 }
+                false
+            })
+        }
+    });
+    tokio::pin!(following);
+    let runtime = session.runtime_if_reachable();
+    let followed = loop {
+        tokio::select! {
+            Some((reaped, done)) = reaped_rx.recv() => {
+                for warning in clean_up_reaped(&dir, runtime, &reaped).await {
+                    eprintln!("warning: {warning}");
+                }
+                let _ = done.send(());
             }
-            false
-        })
-    })
-    .await
+            joined = &mut following => break joined,
+        }
+    }
     .map_err(|e| Failure::internal(&e.to_string()))??;
     match followed {
         Followed::Ended(build) if follow_flag && build.status.phase != phase::COMPLETE => {

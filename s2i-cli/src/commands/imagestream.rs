@@ -4,22 +4,24 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use s2i_imagestream::Error;
 use s2i_imagestream::operations::{ImportRequest, Lookup};
-use s2i_imagestream::store::Tx;
 use s2i_imagestream::streams::{self, ImportFailure, StreamTag, StreamWrite, TagRequest, TagSource};
 use s2i_imagestream::types::{
-    Image, ImageStream, ImageStreamImage, ImageStreamTag, KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_TAG,
+    IMAGE_STREAM_IMAGE_KIND, IMAGE_STREAM_TAG_KIND, Image, ImageStream, ImageStreamImage, ImageStreamTag,
+    KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_TAG,
 };
-use s2i_imagestream::{Error, Resource};
+use s2i_store::codec::Document;
+use s2i_store::{Resource, Tx};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::Failure;
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, to_value};
+use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, time_text, to_value};
 use super::session::Session;
 use crate::cli::{GlobalArgs, ImportImageArgs, TagArgs};
 
-const GROUP: &str = "image.openshift.io";
+use s2i_imagestream::types::GROUP;
 
 pub(super) fn typed<T: for<'de> Deserialize<'de> + Default>(value: &Value) -> T {
     serde_json::from_value(value.clone()).unwrap_or_default()
@@ -29,11 +31,7 @@ pub(super) fn typed<T: for<'de> Deserialize<'de> + Default>(value: &Value) -> T 
 // ImageStream.
 
 pub(crate) const IMAGE_STREAM: Kind = Kind {
-    name: "ImageStream",
-    group: GROUP,
-    plural: "imagestreams",
-    short_names: &["is"],
-    namespaced: true,
+    info: ImageStream::INFO,
     columns: &["NAME", "IMAGE REPOSITORY", "TAGS", "UPDATED"],
     get: |tx, namespace, name| {
         let stream: ImageStream = tx.get_as(namespace, name)?.ok_or_else(|| Error::NotFound {
@@ -68,8 +66,8 @@ pub(crate) const IMAGE_STREAM: Kind = Kind {
     delete: Some(delete_stream),
 };
 
-fn parse_stream(document: serde_norway::Deserializer<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    let mut stream = ImageStream::deserialize(document).map_err(DocumentError::Yaml)?;
+fn parse_stream(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
+    let mut stream = document.decode::<ImageStream>().map_err(DocumentError::Yaml)?;
     if stream.metadata.namespace.is_empty() {
         stream.metadata.namespace = namespace.to_owned();
     }
@@ -130,7 +128,7 @@ fn describe_stream(stream: &ImageStream) -> String {
     };
     field(&mut out, "Name", &stream.metadata.name);
     field(&mut out, "Namespace", &stream.metadata.namespace);
-    field(&mut out, "Created", &or_none(stream.metadata.creation_timestamp.as_deref().unwrap_or_default()));
+    field(&mut out, "Created", &or_none(&time_text(stream.metadata.creation_timestamp)));
     field(&mut out, "Labels", &pairs(&stream.metadata.labels));
     field(&mut out, "Annotations", &pairs(&stream.metadata.annotations));
     field(&mut out, "Image Repository", &stream.status.docker_image_repository);
@@ -203,11 +201,7 @@ fn describe_stream(stream: &ImageStream) -> String {
 // ImageStreamTag.
 
 pub(crate) const IMAGE_STREAM_TAG: Kind = Kind {
-    name: "ImageStreamTag",
-    group: GROUP,
-    plural: "imagestreamtags",
-    short_names: &["istag"],
-    namespaced: true,
+    info: IMAGE_STREAM_TAG_KIND,
     columns: &["NAME", "IMAGE REFERENCE", "UPDATED"],
     get: |tx, namespace, name| Ok(to_value(&streams::get_istag(tx, namespace, name)?)),
     list: Some(|tx, namespace| Ok(streams::list_istags(tx, namespace)?.iter().map(to_value).collect())),
@@ -216,7 +210,7 @@ pub(crate) const IMAGE_STREAM_TAG: Kind = Kind {
         vec![
             istag.metadata.name.clone(),
             istag.image.docker_image_reference.clone(),
-            istag.metadata.creation_timestamp.clone().unwrap_or_default(),
+            time_text(istag.metadata.creation_timestamp),
         ]
     },
     describe: Some(|_, value| {
@@ -227,8 +221,8 @@ pub(crate) const IMAGE_STREAM_TAG: Kind = Kind {
     delete: Some(delete_istag),
 };
 
-fn parse_istag(document: serde_norway::Deserializer<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    let mut istag = ImageStreamTag::deserialize(document).map_err(DocumentError::Yaml)?;
+fn parse_istag(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
+    let mut istag = document.decode::<ImageStreamTag>().map_err(DocumentError::Yaml)?;
     if istag.metadata.namespace.is_empty() {
         istag.metadata.namespace = namespace.to_owned();
     }
@@ -344,11 +338,7 @@ fn describe_image(name: &str, image: &Image, annotations: &BTreeMap<String, Stri
 // ImageStreamImage and Image.
 
 pub(crate) const IMAGE_STREAM_IMAGE: Kind = Kind {
-    name: "ImageStreamImage",
-    group: GROUP,
-    plural: "imagestreamimages",
-    short_names: &["isimage"],
-    namespaced: true,
+    info: IMAGE_STREAM_IMAGE_KIND,
     columns: &["NAME", "IMAGE REFERENCE"],
     get: |tx, namespace, name| Ok(to_value(&streams::get_isimage(tx, namespace, name)?)),
     list: None,
@@ -365,11 +355,7 @@ pub(crate) const IMAGE_STREAM_IMAGE: Kind = Kind {
 };
 
 pub(crate) const IMAGE: Kind = Kind {
-    name: "Image",
-    group: GROUP,
-    plural: "images",
-    short_names: &["image"],
-    namespaced: false,
+    info: Image::INFO,
     columns: &["NAME", "IMAGE REFERENCE"],
     get: |tx, _, name| {
         let image: Image = tx.get_as("", name)?.ok_or_else(|| Error::NotFound {

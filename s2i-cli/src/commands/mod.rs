@@ -57,13 +57,97 @@ impl From<s2i_core::Error> for Failure {
 
 impl From<s2i_route::Error> for Failure {
     fn from(error: s2i_route::Error) -> Self {
-        Self::new(error, 1)
+        match error {
+            s2i_route::Error::Store(error) => error.into(),
+            other => Self::new(other, 1),
+        }
     }
 }
 
 impl From<s2i_imagestream::Error> for Failure {
     fn from(error: s2i_imagestream::Error) -> Self {
+        match error {
+            s2i_imagestream::Error::Store(error) => error.into(),
+            other => Self::new(other, 1),
+        }
+    }
+}
+
+impl From<s2i_store::Error> for Failure {
+    /// The store's error, with help that names this command line's flags
+    /// where the library can only say what to do in general.
+    fn from(error: s2i_store::Error) -> Self {
+        use s2i_store::Error as E;
+        let help = match &error {
+            E::NoDataDirectory => "choose a directory with --store DIR or S2I_STORE=DIR".to_owned(),
+            E::StoreOpen { .. } => {
+                "check that the directory exists and is writable, or choose another with --store DIR or S2I_STORE=DIR"
+                    .to_owned()
+            }
+            E::StoreTooNew { .. } => {
+                "use the s2i that wrote it (or a newer one), or choose another store with --store DIR".to_owned()
+            }
+            E::StoreBusy { .. } => {
+                "run the command again; if this persists, look for a hung s2i process (ps aux | grep s2i)".to_owned()
+            }
+            E::Database { .. } => "if the disk is full or read-only, fix that and retry; if the file is damaged, \
+                                   `s2i store check` shows what is wrong"
+                .to_owned(),
+            E::InvalidName { what, help, .. } if what == "namespace" => {
+                format!("{help} (--namespace or S2I_NAMESPACE)")
+            }
+            E::InvalidObject { kind, name, message, .. } if message.starts_with("the stored document") => {
+                format!("delete it (s2i delete {} {name}) and create it again", kind.to_lowercase())
+            }
+            E::UnknownKind { known, .. } => {
+                return Self::message(error.to_string(), format!("the kinds are: {known}"));
+            }
+            _ => return Self::new(error, 1),
+        };
+        Self::new(WithHelp { error, help }, 1)
+    }
+}
+
+impl From<s2i_store::codec::DocumentError> for Failure {
+    fn from(error: s2i_store::codec::DocumentError) -> Self {
         Self::new(error, 1)
+    }
+}
+
+/// A library's error with the command line's own help line.
+#[derive(Debug)]
+struct WithHelp<E> {
+    error: E,
+    help: String,
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for WithHelp<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for WithHelp<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+impl<E: Diagnostic + 'static> Diagnostic for WithHelp<E> {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.error.code()
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(&self.help))
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.error.source_code()
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.error.labels()
     }
 }
 
@@ -84,8 +168,8 @@ pub(crate) async fn run(cli: Cli) -> i32 {
         Command::Route(command) => route::run(&cli.global, command).await,
         Command::Service(command) => service::run(&cli.global, command).await,
         Command::Expose(args) => service::expose(&cli.global, args).await,
-        Command::Get(args) => objects::get(&cli.global, args),
-        Command::Describe(args) => objects::describe(&cli.global, args),
+        Command::Get(args) => objects::get(&cli.global, args).await,
+        Command::Describe(args) => objects::describe(&cli.global, args).await,
         Command::Delete(args) => objects::delete(&cli.global, args).await,
         Command::Apply(args) => objects::apply(&cli.global, args).await,
         Command::Tag(args) => imagestream::tag(&cli.global, args).await,

@@ -1,18 +1,20 @@
-//! The object verbs — `get`, `describe`, `delete`, `apply` — over a registry
-//! of kinds. A kind plugs in with a [`Kind`] entry in [`KINDS`]: its names,
-//! how to read and list it, one table row, a description, and (optionally)
-//! how to apply and delete it. Everything else (output formats, tables, YAML
-//! parsing and its error reports, one transaction per apply) is shared.
+//! The object verbs — `get`, `describe`, `delete`, `apply` — over the kinds
+//! s2i knows. A kind's names and API version are its library's
+//! [`KindInfo`], resolved through a [`KindRegistry`]; it plugs into the
+//! verbs with a [`Kind`] entry in [`KINDS`]: how to read and list it, one
+//! table row, a description, and (optionally) how to apply and delete it.
+//! Everything else (output formats, tables, reading documents and their
+//! error reports, one transaction per apply) is shared.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Read;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::OnceLock;
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
-use s2i_imagestream::store::Tx;
-use serde::Deserialize;
+use s2i_store::codec::{self, Document};
+use s2i_store::{KindInfo, KindRegistry, Tx};
 use serde_json::Value;
 
 use super::session::{Context, Session};
@@ -22,6 +24,11 @@ use crate::cli::{ApplyArgs, DeleteArgs, DescribeArgs, GetArgs, GlobalArgs, Outpu
 /// An object as the JSON the verbs handle.
 pub(super) fn to_value<T: serde::Serialize>(object: &T) -> Value {
     serde_json::to_value(object).expect("objects are plain data")
+}
+
+/// A time of an object as Kubernetes writes it, empty when there is none.
+pub(super) fn time_text(time: Option<jiff::Timestamp>) -> String {
+    time.map(|time| s2i_store::timestamp::format(&time)).unwrap_or_default()
 }
 
 /// `text`, or `<none>` when it is empty (as `oc describe` shows it).
@@ -43,16 +50,8 @@ pub(crate) type AfterApplyFn = for<'a> fn(&'a Session, &'a [Applied]) -> BoxFutu
 
 /// One kind of object the verbs know.
 pub(crate) struct Kind {
-    /// The kind, e.g. `ImageStream`.
-    pub(crate) name: &'static str,
-    /// Its API group, e.g. `image.openshift.io`.
-    pub(crate) group: &'static str,
-    /// Its plural resource name, e.g. `imagestreams`.
-    pub(crate) plural: &'static str,
-    /// Short names, e.g. `is`.
-    pub(crate) short_names: &'static [&'static str],
-    /// Whether objects live in a namespace.
-    pub(crate) namespaced: bool,
+    /// Its names, group and version (the library's).
+    pub(crate) info: KindInfo,
     /// Table columns; the first is NAME.
     pub(crate) columns: &'static [&'static str],
     /// Read one object; not found is an error that names it.
@@ -73,7 +72,7 @@ pub(crate) struct Kind {
 pub(crate) struct ApplyOps {
     /// Check one document (typed, so that errors point into the file) and
     /// return it with its namespace defaulted. Runs before anything is written.
-    pub(crate) parse: fn(serde_norway::Deserializer<'_>, &str) -> Result<Value, DocumentError>,
+    pub(crate) parse: fn(Document<'_>, &str) -> Result<Value, DocumentError>,
     /// Write the document in the apply's one transaction.
     pub(crate) write: fn(&Tx<'_>, Value) -> LibResult<Applied>,
     /// After the transaction: follow-up work (imports, engine tags); returns warnings.
@@ -95,7 +94,7 @@ pub(crate) struct Applied {
 #[derive(Debug)]
 pub(crate) enum DocumentError {
     /// A YAML or typing error, with its position in the file.
-    Yaml(serde_norway::Error),
+    Yaml(codec::DocumentError),
     /// A rule of the kind, with what to do.
     Invalid(s2i_imagestream::Error),
 }
@@ -134,64 +133,50 @@ Example:
   s2i apply -f streams.yaml -f app.yaml
   s2i apply -f pipeline.yaml --no-triggers   # declare build configs without starting builds";
 
+/// The registry of the kinds' names, in the order of [`KINDS`].
+fn registry() -> &'static KindRegistry {
+    static REGISTRY: OnceLock<KindRegistry> = OnceLock::new();
+    REGISTRY.get_or_init(|| KindRegistry::of(KINDS.iter().map(|kind| kind.info)).expect("each kind is listed once"))
+}
+
+/// The verbs' entry of a kind of the registry.
+fn entry(info: &KindInfo) -> &'static Kind {
+    KINDS.iter().copied().find(|kind| kind.info == *info).expect("the registry holds the kinds of KINDS")
+}
+
 /// Find a kind by any of its names (`ImageStream`, `imagestream`, `imagestreams`, `is`, `imagestreams.image.openshift.io`).
 pub(crate) fn find_kind(name: &str) -> Result<&'static Kind, Failure> {
-    let wanted = name.to_ascii_lowercase();
-    let (wanted, group) = match wanted.split_once('.') {
-        Some((kind, group)) => (kind.to_owned(), Some(group.to_owned())),
-        None => (wanted, None),
-    };
-    KINDS
-        .iter()
-        .copied()
-        .find(|kind| {
-            let names = [kind.name.to_ascii_lowercase(), kind.plural.to_owned()];
-            let matches = names.contains(&wanted) || kind.short_names.contains(&wanted.as_str());
-            matches && group.as_deref().is_none_or(|g| g == kind.group)
-        })
-        .ok_or_else(|| {
-            let known: Vec<String> =
-                KINDS.iter().map(|k| format!("{} ({})", k.plural, k.short_names.join(", "))).collect();
-            Failure::message(
-                format!("the server doesn't have a resource type {name:?}"),
-                format!("the kinds are: {}", known.join("; ")),
-            )
-        })
+    Ok(entry(registry().resolve(name)?))
 }
 
 /// How objects of a kind are named in messages: `route.route.openshift.io`, or
 /// `service` for the core group (as kubectl writes them).
 pub(crate) fn qualified_kind(kind: &Kind) -> String {
-    let name = kind.name.to_ascii_lowercase();
-    if kind.group.is_empty() { name } else { format!("{name}.{}", kind.group) }
-}
-
-fn kind_by_name(kind: &str) -> Option<&'static Kind> {
-    KINDS.iter().copied().find(|k| k.name == kind)
+    kind.info.qualified_name()
 }
 
 fn namespace_of<'a>(kind: &Kind, context: &'a Context) -> &'a str {
-    if kind.namespaced { &context.namespace } else { "" }
+    if kind.info.namespaced { &context.namespace } else { "" }
 }
 
 // ---------------------------------------------------------------------------
 // get / describe.
 
 /// `s2i get KIND [NAME…]`.
-pub(crate) fn get(global: &GlobalArgs, args: GetArgs) -> Result<i32, Failure> {
+pub(crate) async fn get(global: &GlobalArgs, args: GetArgs) -> Result<i32, Failure> {
     let kind = find_kind(&args.kind)?;
     let context = Context::open(global)?;
-    builds::refresh_for(&context, kind.name)?;
+    builds::refresh_for(&context, kind.info.kind).await?;
     let namespace = namespace_of(kind, &context).to_owned();
     let mut code = 0;
     let objects: Vec<Value> = if args.names.is_empty() {
         let Some(list) = kind.list else {
             return Err(Failure::message(
-                format!("{} can only be read by name", kind.plural),
-                format!("name one: s2i get {} STREAM@DIGEST", kind.plural),
+                format!("{} can only be read by name", kind.info.plural),
+                format!("name one: s2i get {} STREAM@DIGEST", kind.info.plural),
             ));
         };
-        let scope = (kind.namespaced && !args.all_namespaces).then_some(namespace.as_str());
+        let scope = (kind.info.namespaced && !args.all_namespaces).then_some(namespace.as_str());
         context.store.read(|tx| list(tx, scope))?
     } else {
         let mut found = Vec::new();
@@ -209,12 +194,12 @@ pub(crate) fn get(global: &GlobalArgs, args: GetArgs) -> Result<i32, Failure> {
     match args.output {
         None => {
             if objects.is_empty() && args.names.is_empty() {
-                match (kind.namespaced, args.all_namespaces) {
+                match (kind.info.namespaced, args.all_namespaces) {
                     (true, false) => eprintln!("No resources found in {namespace} namespace."),
                     _ => eprintln!("No resources found"),
                 }
             } else if !objects.is_empty() {
-                print!("{}", table(kind, &objects, args.all_namespaces && kind.namespaced));
+                print!("{}", table(kind, &objects, args.all_namespaces && kind.info.namespaced));
             }
         }
         Some(format) => {
@@ -241,10 +226,8 @@ fn print_objects(kind: &Kind, objects: Vec<Value>, format: OutputFormat, single:
                 serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": objects})
             };
             let text = match format {
-                OutputFormat::Json => {
-                    serde_json::to_string_pretty(&document).map(|t| t + "\n").map_err(|e| e.to_string())
-                }
-                _ => s2i_route::yaml::to_yaml(&document).map_err(|e| e.to_string()),
+                OutputFormat::Json => codec::to_json(&document).map_err(|e| e.to_string()),
+                _ => codec::to_yaml(&document).map_err(|e| e.to_string()),
             }
             .map_err(|e| Failure::message(format!("cannot write the output: {e}"), "report this as a bug".into()))?;
             print!("{text}");
@@ -288,10 +271,10 @@ fn table(kind: &Kind, objects: &[Value], with_namespace: bool) -> String {
 }
 
 /// `s2i describe KIND NAME…`.
-pub(crate) fn describe(global: &GlobalArgs, args: DescribeArgs) -> Result<i32, Failure> {
+pub(crate) async fn describe(global: &GlobalArgs, args: DescribeArgs) -> Result<i32, Failure> {
     let kind = find_kind(&args.kind)?;
     let context = Context::open(global)?;
-    builds::refresh_for(&context, kind.name)?;
+    builds::refresh_for(&context, kind.info.kind).await?;
     let namespace = namespace_of(kind, &context).to_owned();
     let mut texts = Vec::new();
     for name in &args.names {
@@ -299,7 +282,7 @@ pub(crate) fn describe(global: &GlobalArgs, args: DescribeArgs) -> Result<i32, F
             let object = (kind.get)(tx, &namespace, name)?;
             match kind.describe {
                 Some(describe) => describe(tx, &object),
-                None => Ok(s2i_route::yaml::to_yaml(&object).unwrap_or_default()),
+                None => Ok(codec::to_yaml(&object).unwrap_or_default()),
             }
         })?;
         texts.push(text);
@@ -316,7 +299,7 @@ pub(crate) async fn delete(global: &GlobalArgs, args: DeleteArgs) -> Result<i32,
     let kind = find_kind(&args.kind)?;
     let Some(delete) = kind.delete else {
         return Err(Failure::message(
-            format!("{} cannot be deleted", kind.plural),
+            format!("{} cannot be deleted", kind.info.plural),
             "they are views of image streams; delete the stream's tag instead (s2i tag -d STREAM:TAG)".into(),
         ));
     };
@@ -331,56 +314,12 @@ pub(crate) async fn delete(global: &GlobalArgs, args: DeleteArgs) -> Result<i32,
 // ---------------------------------------------------------------------------
 // apply.
 
-/// A malformed document, pointing into its file.
-#[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("{file}: {message}")]
-#[diagnostic(code(s2i::apply::invalid_document), help("{help}"))]
-struct LocatedError {
-    file: String,
-    message: String,
-    help: String,
-    #[source_code]
-    source_code: NamedSource<String>,
-    #[label("{label}")]
-    at: SourceSpan,
-    label: String,
-}
-
 /// One document of the input, parsed as far as its kind.
-pub(crate) struct Document {
+pub(crate) struct Parsed {
     /// Its kind.
     pub(crate) kind: &'static Kind,
     /// The object, checked by the kind's `parse`.
     pub(crate) value: Value,
-}
-
-#[derive(Deserialize)]
-struct Head {
-    #[serde(default)]
-    kind: String,
-}
-
-fn located(file: &str, text: &str, e: &serde_norway::Error, help: &str) -> Failure {
-    let (offset, line, column) = e.location().map_or((0, 0, 0), |l| (l.index(), l.line(), l.column()));
-    let message = format!("{e}");
-    let message = if line > 0 && !message.contains("line") {
-        format!("{message} at line {line} column {column}")
-    } else {
-        message
-    };
-    let offset = offset.min(text.len());
-    let length = usize::from(offset < text.len());
-    Failure::new(
-        LocatedError {
-            file: file.to_owned(),
-            message,
-            help: help.to_owned(),
-            source_code: NamedSource::new(file, text.to_owned()),
-            at: SourceSpan::from((offset, length)),
-            label: "here".into(),
-        },
-        1,
-    )
 }
 
 /// The text of an input file (`-` is stdin), and its name for messages.
@@ -402,61 +341,34 @@ pub(crate) fn read_input(path: &Path) -> Result<(String, String), Failure> {
 }
 
 /// Parse every document of one input, typed by its kind.
-pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str) -> Result<Vec<Document>, Failure> {
+pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str) -> Result<Vec<Parsed>, Failure> {
     let schema_help = "fix the document; docs/imagestreams.md and docs/routes.md describe the fields of each kind";
-    let mut documents = Vec::new();
-    // First pass: syntax, and the kind of each document.
-    let mut kinds = Vec::new();
-    for document in serde_norway::Deserializer::from_str(text) {
-        let value = Value::deserialize(document).map_err(|e| located(file, text, &e, "fix the YAML syntax"))?;
-        if value.is_null() {
-            kinds.push(None);
-            continue;
-        }
-        let head: Head = serde_json::from_value(value.clone()).unwrap_or(Head { kind: String::new() });
-        kinds.push(Some((head.kind, value)));
-    }
-    // Second pass: each document typed by its kind, so that errors point into the file.
-    for (document, head) in serde_norway::Deserializer::from_str(text).zip(kinds) {
-        let Some((kind_name, value)) = head else { continue };
-        if kind_name == "List" {
-            let items = value["items"].as_array().cloned().unwrap_or_default();
-            for (index, item) in items.into_iter().enumerate() {
-                let item_kind = item["kind"].as_str().unwrap_or_default().to_owned();
-                let kind = apply_kind(file, &item_kind)?;
-                let ops = kind.apply.as_ref().expect("apply_kind returns appliable kinds");
-                let item_text = serde_json::to_string(&item).unwrap_or_default();
-                let parsed =
-                    (ops.parse)(serde_norway::Deserializer::from_str(&item_text), namespace).map_err(|e| match e {
-                        DocumentError::Yaml(e) => {
-                            Failure::message(format!("{file}: items[{index}]: {e}"), schema_help.into())
-                        }
-                        DocumentError::Invalid(e) => Failure::from(e),
-                    })?;
-                documents.push(Document { kind, value: parsed });
-            }
-            continue;
-        }
-        let kind = apply_kind(file, &kind_name)?;
+    let mut parsed = Vec::new();
+    // Syntax first, for every document; then each document typed by its kind,
+    // so that errors point into the file.
+    for document in codec::read_documents(file, text)? {
+        let kind = apply_kind(file, &document)?;
         let ops = kind.apply.as_ref().expect("apply_kind returns appliable kinds");
-        let parsed = (ops.parse)(document, namespace).map_err(|e| match e {
-            DocumentError::Yaml(e) => located(file, text, &e, schema_help),
+        let value = (ops.parse)(document, namespace).map_err(|e| match e {
+            DocumentError::Yaml(e) if e.is_located() => Failure::from(e.with_help(schema_help)),
+            DocumentError::Yaml(e) => Failure::message(e.to_string(), schema_help.into()),
             DocumentError::Invalid(e) => Failure::from(e),
         })?;
-        documents.push(Document { kind, value: parsed });
+        parsed.push(Parsed { kind, value });
     }
-    Ok(documents)
+    Ok(parsed)
 }
 
-fn apply_kind(file: &str, kind_name: &str) -> Result<&'static Kind, Failure> {
+fn apply_kind(file: &str, document: &Document<'_>) -> Result<&'static Kind, Failure> {
+    let kind_name = document.kind.as_str();
     if kind_name.is_empty() {
         return Err(Failure::message(
             format!("{file}: a document has no kind"),
             "start each document with apiVersion and kind, e.g. `kind: ImageStream`".into(),
         ));
     }
-    let kind = kind_by_name(kind_name).ok_or_else(|| {
-        let known: Vec<&str> = KINDS.iter().filter(|k| k.apply.is_some()).map(|k| k.name).collect();
+    let kind = registry().by_type(None, kind_name).map(entry).ok_or_else(|| {
+        let known: Vec<&str> = KINDS.iter().filter(|k| k.apply.is_some()).map(|k| k.info.kind).collect();
         Failure::message(
             format!("{file}: kind {kind_name:?} is not known"),
             format!("the kinds apply takes: {}", known.join(", ")),
@@ -464,7 +376,7 @@ fn apply_kind(file: &str, kind_name: &str) -> Result<&'static Kind, Failure> {
     })?;
     if kind.apply.is_none() {
         return Err(Failure::message(
-            format!("{file}: {} objects cannot be applied", kind.name),
+            format!("{file}: {} objects cannot be applied", kind.info.kind),
             "they are recorded by s2i itself (builds, imports and tags)".into(),
         ));
     }
@@ -473,7 +385,7 @@ fn apply_kind(file: &str, kind_name: &str) -> Result<&'static Kind, Failure> {
 
 /// `s2i apply -f FILE…`.
 pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, Failure> {
-    s2i_imagestream::store::validate_namespace(&global.namespace)?;
+    s2i_store::validate_namespace(&global.namespace)?;
     let mut documents = Vec::new();
     for path in &args.files {
         let (file, text) = read_input(path)?;
@@ -502,7 +414,7 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
     }
     let mut by_kind: BTreeMap<&'static str, (&'static Kind, Vec<Applied>)> = BTreeMap::new();
     for (kind, applied) in applied {
-        by_kind.entry(kind.name).or_insert_with(|| (kind, Vec::new())).1.push(applied);
+        by_kind.entry(kind.info.kind).or_insert_with(|| (kind, Vec::new())).1.push(applied);
     }
     let mut code = 0;
     for (kind, applied) in by_kind.values() {

@@ -11,24 +11,25 @@ use std::time::Duration;
 
 use miette::Diagnostic;
 use s2i_core::{CancellationToken, ContainerRuntime};
-use s2i_imagestream::store::Tx;
 use s2i_route::admission::{Admission, AdmissionConfig, admit};
+use s2i_route::containers::resolve_endpoints;
 use s2i_route::export::{ExportTarget, GatewayRef, export_route};
 use s2i_route::haproxy::{RouterConfig, load_or_generate_default_certificate, render};
-use s2i_route::route::{CONDITION_ADMITTED, ConditionStatus, ROUTE_KIND};
+use s2i_route::route::{CONDITION_ADMITTED, ConditionStatus, ROUTE_KIND, SERVICE_KIND};
 use s2i_route::router::{ReconcileAction, Router, RouterEvent, RouterOptions};
 use s2i_route::serve::{StoreRouter, SyncReason, Synced};
-use s2i_route::service::{ServiceEndpoints, resolve_endpoints};
+use s2i_route::service::ServiceEndpoints;
 use s2i_route::store::{
-    self as route_store, admit_routes, apply_route, create_route, delete_route, get_route, get_service, list_routes,
-    list_services, missing_services, prepare_new_route, prepare_new_service, route_not_found, service_not_found,
-    tx_time,
+    admit_routes, apply_route, create_route, delete_route, get_route, get_service, list_routes, list_services,
+    missing_services, prepare_new_route, prepare_new_service, route_not_found, service_not_found,
 };
 use s2i_route::validation::route_warnings;
 use s2i_route::{
     InsecureEdgeTerminationPolicy, ObjectMeta, Route, RoutePort, RouteSpec, RouteTargetReference, Service, TargetPort,
     TlsConfig, TlsTermination, WildcardPolicy, host,
 };
+use s2i_store::codec::Document;
+use s2i_store::{Resource, Tx};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -41,7 +42,7 @@ use crate::cli::{
 };
 use crate::signals;
 
-const GROUP: &str = "route.openshift.io";
+const GROUP: &str = Route::INFO.group;
 /// How often `s2i route serve` looks at the store and the containers.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -61,7 +62,7 @@ pub(super) fn decode<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, s
 /// A library error of the route crate where the verbs want a store error.
 fn as_store_error(error: s2i_route::Error) -> s2i_imagestream::Error {
     match error {
-        s2i_route::Error::Store(error) => error,
+        s2i_route::Error::Store(error) => error.into(),
         other => s2i_imagestream::Error::InvalidRequest {
             message: other.to_string(),
             help: other.help().map(|help| help.to_string()).unwrap_or_default(),
@@ -102,7 +103,7 @@ pub(super) fn create_and_admit(context: &Context, route: Route, verb: &str) -> R
             return Err(service_not_found(&route.metadata.namespace, name));
         }
         let created = create_route(tx, route.clone(), &config.router_domain)?;
-        let admission = admit_routes(tx, &config, tx_time(tx))?;
+        let admission = admit_routes(tx, &config, tx.time())?;
         Ok((created, admission))
     })?;
     println!("route.{GROUP}/{} {verb}", created.metadata.name);
@@ -131,11 +132,7 @@ fn warn_about(route: &Route, admission: &Admission, missing: &[String]) {
 // The `route` kind of get/describe/delete/apply.
 
 pub(crate) const ROUTE: Kind = Kind {
-    name: ROUTE_KIND,
-    group: GROUP,
-    plural: "routes",
-    short_names: &["route"],
-    namespaced: true,
+    info: Route::INFO,
     columns: &["NAME", "HOST/PORT", "PATH", "SERVICES", "PORT", "TERMINATION", "WILDCARD", "ADMITTED"],
     get: |tx, namespace, name| {
         let route = get_route(tx, namespace, name)?.ok_or_else(|| route_not_found(namespace, name))?;
@@ -277,11 +274,11 @@ pub(super) fn service_endpoints_text(service: &Service) -> String {
 
 /// Reads one document as `T`, in `namespace` when it names none (`apply`'s `parse`).
 pub(super) fn parse_in_namespace<T: for<'de> Deserialize<'de> + serde::Serialize>(
-    document: serde_norway::Deserializer<'_>,
+    document: Document<'_>,
     namespace: &str,
     metadata: fn(&mut T) -> &mut ObjectMeta,
 ) -> Result<Value, DocumentError> {
-    let mut object = T::deserialize(document).map_err(DocumentError::Yaml)?;
+    let mut object = document.decode::<T>().map_err(DocumentError::Yaml)?;
     let meta = metadata(&mut object);
     if meta.namespace.is_empty() {
         meta.namespace = namespace.to_owned();
@@ -289,7 +286,7 @@ pub(super) fn parse_in_namespace<T: for<'de> Deserialize<'de> + serde::Serialize
     Ok(to_value(&object))
 }
 
-fn parse_route(document: serde_norway::Deserializer<'_>, namespace: &str) -> Result<Value, DocumentError> {
+fn parse_route(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
     parse_in_namespace::<Route>(document, namespace, |route| &mut route.metadata)
 }
 
@@ -303,7 +300,7 @@ fn after_routes<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'
     Box::pin(async move {
         let config = admission_config()?;
         let (admission, routes) = session.context.store.write(|tx| {
-            let admission = admit_routes(tx, &config, tx_time(tx))?;
+            let admission = admit_routes(tx, &config, tx.time())?;
             let mut routes = Vec::new();
             for object in applied {
                 if let Some(route) = get_route(tx, &object.namespace, &object.name)? {
@@ -326,7 +323,7 @@ fn delete_route_hook<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, R
         let namespace = &session.context.namespace;
         session.context.store.write(|tx| {
             delete_route(tx, namespace, name)?;
-            admit_routes(tx, &config, tx_time(tx))
+            admit_routes(tx, &config, tx.time())
         })?;
         Ok(format!("route.{GROUP} \"{name}\" deleted"))
     })
@@ -468,7 +465,7 @@ fn objects_from_files(files: &[PathBuf], namespace: &str, domain: &str) -> Resul
     for path in files {
         let (file, text) = objects::read_input(path)?;
         for document in objects::parse_documents(&file, &text, namespace)? {
-            match document.kind.name {
+            match document.kind.info.kind {
                 ROUTE_KIND => {
                     let mut route: Route = decode(&document.value)?;
                     // What a file says of the routes' age (uid, creationTimestamp) is kept:
@@ -479,7 +476,7 @@ fn objects_from_files(files: &[PathBuf], namespace: &str, domain: &str) -> Resul
                     }
                     routes.push(route);
                 }
-                route_store::SERVICE_KIND => {
+                SERVICE_KIND => {
                     let mut service: Service = decode(&document.value)?;
                     prepare_new_service(&mut service)?;
                     if services.iter().any(|s| s.key() == service.key()) {
@@ -532,7 +529,7 @@ async fn render_routes(global: &GlobalArgs, args: RouteRenderArgs) -> Result<i32
         let context = Context::open(global)?;
         context.store.read(|tx| Ok::<_, s2i_imagestream::Error>((list_routes(tx, None)?, list_services(tx, None)?)))?
     } else {
-        s2i_imagestream::store::validate_namespace(&global.namespace)?;
+        s2i_store::validate_namespace(&global.namespace)?;
         objects_from_files(&args.input.files, &global.namespace, &domain)?
     };
     let endpoints = if services.iter().any(|service| !service.spec.selector.is_empty()) {
@@ -628,7 +625,7 @@ fn export(global: &GlobalArgs, args: RouteExportArgs) -> Result<i32, Failure> {
             Ok::<_, s2i_imagestream::Error>((route, list_services(tx, Some(namespace))?))
         })?
     } else {
-        s2i_imagestream::store::validate_namespace(&global.namespace)?;
+        s2i_store::validate_namespace(&global.namespace)?;
         let domain = render_domain(&args.input)?;
         let (routes, services) = objects_from_files(&args.input.files, &global.namespace, &domain)?;
         let route = routes

@@ -3,15 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use s2i_imagestream::store::Tx;
 use s2i_route::route::DEFAULT_WEIGHT;
 use s2i_route::store::{
-    SERVICE_KIND, apply_service, create_service, delete_service, get_service, list_routes, list_services,
-    service_not_found,
+    apply_service, create_service, delete_service, get_service, list_routes, list_services, service_not_found,
 };
 use s2i_route::{
     Endpoint, ObjectMeta, Route, RoutePort, RouteTargetReference, Service, ServicePort, ServiceSpec, TargetPort,
 };
+use s2i_store::codec::Document;
+use s2i_store::{Resource, Tx};
 use serde_json::Value;
 
 use super::Failure;
@@ -42,11 +42,7 @@ Examples:
 // The `service` kind of get/describe/delete/apply.
 
 pub(crate) const SERVICE: Kind = Kind {
-    name: SERVICE_KIND,
-    group: "",
-    plural: "services",
-    short_names: &["svc"],
-    namespaced: true,
+    info: Service::INFO,
     columns: &["NAME", "PORT(S)", "SELECTOR", "ENDPOINTS"],
     get: |tx, namespace, name| {
         let service = get_service(tx, namespace, name)?.ok_or_else(|| service_not_found(namespace, name))?;
@@ -110,7 +106,7 @@ fn routes_to(tx: &Tx<'_>, service: &Service) -> s2i_imagestream::Result<Vec<Rout
         .collect())
 }
 
-fn parse_service(document: serde_norway::Deserializer<'_>, namespace: &str) -> Result<Value, DocumentError> {
+fn parse_service(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
     parse_in_namespace::<Service>(document, namespace, |service| &mut service.metadata)
 }
 

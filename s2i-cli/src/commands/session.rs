@@ -8,10 +8,10 @@ use std::sync::Arc;
 use s2i_core::ContainerRuntime;
 
 use s2i_docker::credentials::DockerConfig;
-use s2i_imagestream::Store;
 use s2i_imagestream::mirror::{EngineAccess, MirrorReport};
 use s2i_imagestream::operations::{ImageStreams, Outcome};
 use s2i_imagestream::registry::{RegistryAuth, RegistryClient};
+use s2i_store::Store;
 
 use super::{Failure, connect_engine};
 use crate::cli::{GlobalArgs, StoreCommand};
@@ -30,7 +30,7 @@ pub(crate) struct Context {
 impl Context {
     /// Open the store of `--store` / `S2I_STORE` (default: the user's data directory).
     pub(crate) fn open(global: &GlobalArgs) -> Result<Self, Failure> {
-        s2i_imagestream::store::validate_namespace(&global.namespace)?;
+        s2i_store::validate_namespace(&global.namespace)?;
         let dir = store_dir(global)?;
         Ok(Self {
             store: Store::open(&dir)?,
@@ -45,7 +45,7 @@ impl Context {
 fn store_dir(global: &GlobalArgs) -> Result<PathBuf, Failure> {
     match &global.store {
         Some(dir) => Ok(dir.clone()),
-        None => Ok(s2i_imagestream::store::default_dir()?),
+        None => Ok(s2i_store::default_dir()?),
     }
 }
 

@@ -9,7 +9,7 @@ use super::triggers::mark_applied;
 use super::types::*;
 use super::validation::{set_defaults, validate_build_config};
 use crate::error::{Error, Result};
-use crate::store::{Resource, Tx};
+use s2i_store::{Resource, Tx};
 
 /// What [`apply_build_config`] did.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,13 +45,14 @@ pub fn apply_build_config(tx: &Tx<'_>, desired: BuildConfig) -> Result<AppliedCo
     if let Some(old) = &old {
         let expected = &config.metadata.resource_version;
         if !expected.is_empty() && *expected != old.metadata.resource_version {
-            return Err(Error::Conflict {
+            return Err(s2i_store::Error::Conflict {
                 kind: BuildConfig::KIND.into(),
                 namespace,
                 name,
                 expected: expected.clone(),
                 actual: old.metadata.resource_version.parse().unwrap_or(0),
-            });
+            }
+            .into());
         }
         let mut old_annotations = old.metadata.annotations.clone();
         old_annotations.remove(keys::TRIGGERS_SEQ);
@@ -139,5 +140,5 @@ pub fn cancel_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
         let (reason, message) = reasons::CANCELLED_BUILD;
         set_phase(&mut build, phase::CANCELLED, reason, message, tx.now())?;
     }
-    tx.update_as(&build)
+    Ok(tx.update_as(&build)?)
 }

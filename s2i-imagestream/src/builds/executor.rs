@@ -20,7 +20,7 @@ use std::time::Duration;
 use super::generator::set_phase;
 use super::types::*;
 use crate::error::{Error, Result};
-use crate::store::{Resource, Tx};
+use s2i_store::{ProcessIdentity, Resource, Tx};
 
 /// How often an executor refreshes its heartbeat.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
@@ -29,105 +29,24 @@ pub const HEARTBEAT_STALE: Duration = Duration::from_secs(60);
 /// How long a new build may wait for its executor to register.
 pub const START_GRACE: Duration = Duration::from_secs(30);
 
-/// The identity of an executor process.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Executor {
-    /// Process ID.
-    pub pid: u32,
-    /// Host name.
-    pub host: String,
-    /// The kernel's boot ID (empty when unknown).
-    pub boot: String,
-    /// Start time of the process, in clock ticks since boot (0 when unknown).
-    pub start: u64,
-}
+/// The identity of an executor process (see [`ProcessIdentity`]; its text
+/// form is the [`keys::EXECUTOR`] annotation).
+pub type Executor = ProcessIdentity;
 
-fn read_trimmed(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
-/// The start time (field 22 of `/proc/PID/stat`) and whether the process is a zombie.
-fn process_stat(pid: u32) -> Option<(u64, bool)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may hold spaces: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let state = *fields.first()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some((start, state == "Z"))
-}
-
-fn host_name() -> String {
-    read_trimmed("/proc/sys/kernel/hostname")
-        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
-        .unwrap_or_else(|| "localhost".into())
-}
-
-impl Executor {
-    /// This process.
-    pub fn current() -> Self {
-        let pid = std::process::id();
-        Self {
-            pid,
-            host: host_name(),
-            boot: read_trimmed("/proc/sys/kernel/random/boot_id").unwrap_or_default(),
-            start: process_stat(pid).map_or(0, |(start, _)| start),
-        }
-    }
-
-    /// As written in the annotation.
-    pub fn to_annotation(&self) -> String {
-        format!("pid={} host={} boot={} start={}", self.pid, self.host, self.boot, self.start)
-    }
-
-    /// Read the annotation back.
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut executor = Self { pid: 0, host: String::new(), boot: String::new(), start: 0 };
-        for word in text.split_whitespace() {
-            let (key, value) = word.split_once('=')?;
-            match key {
-                "pid" => executor.pid = value.parse().ok()?,
-                "host" => executor.host = value.to_owned(),
-                "boot" => executor.boot = value.to_owned(),
-                "start" => executor.start = value.parse().ok()?,
-                _ => {}
-            }
-        }
-        (executor.pid != 0).then_some(executor)
-    }
-
-    /// The executor recorded on a build, if any.
-    pub fn of(build: &Build) -> Option<Self> {
-        build.metadata.annotations.get(keys::EXECUTOR).and_then(|text| Self::parse(text))
-    }
-
-    /// Whether this process still runs; `None` when this machine cannot tell
-    /// (another host, or no `/proc`).
-    pub fn is_running_here(&self) -> Option<bool> {
-        let here = Self::current();
-        if self.host != here.host || self.boot.is_empty() || here.start == 0 {
-            return None;
-        }
-        if self.boot != here.boot {
-            // The machine restarted since: every process of that boot is gone.
-            return Some(false);
-        }
-        Some(match process_stat(self.pid) {
-            Some((start, zombie)) => start == self.start && !zombie,
-            None => false,
-        })
-    }
-
-    /// Whether this is the current process.
-    pub fn is_me(&self) -> bool {
-        let here = Self::current();
-        self.pid == here.pid && self.host == here.host && self.start == here.start
-    }
+/// The executor recorded on a build, if any.
+pub fn executor_of(build: &Build) -> Option<Executor> {
+    build.metadata.annotations.get(keys::EXECUTOR).and_then(|text| Executor::parse(text))
 }
 
 /// Seconds between an RFC 3339 time and `now` (RFC 3339); `None` when either does not parse.
 fn age(time: &str, now: &str) -> Option<Duration> {
-    let (Ok(then), Ok(now)) = (time.parse::<jiff::Timestamp>(), now.parse::<jiff::Timestamp>()) else { return None };
+    let Ok(then) = time.parse::<jiff::Timestamp>() else { return None };
+    since(then, now)
+}
+
+/// Seconds between `then` and `now` (RFC 3339); `None` when `now` does not parse.
+fn since(then: jiff::Timestamp, now: &str) -> Option<Duration> {
+    let Ok(now) = now.parse::<jiff::Timestamp>() else { return None };
     Some(Duration::from_secs(now.duration_since(then).as_secs().max(0) as u64))
 }
 
@@ -136,17 +55,15 @@ pub fn orphaned(build: &Build, now: &str) -> Option<(&'static str, String)> {
     if build.is_terminal() {
         return None;
     }
-    match Executor::of(build) {
+    match executor_of(build) {
         Some(executor) => {
             let alive = match executor.is_running_here() {
                 Some(alive) => alive,
                 None => {
-                    let beat = build
-                        .metadata
-                        .annotations
-                        .get(keys::HEARTBEAT)
-                        .or(build.metadata.creation_timestamp.as_ref())
-                        .and_then(|t| age(t, now));
+                    let beat = match build.metadata.annotations.get(keys::HEARTBEAT) {
+                        Some(beat) => age(beat, now),
+                        None => build.metadata.creation_timestamp.and_then(|t| since(t, now)),
+                    };
                     beat.is_none_or(|age| age < HEARTBEAT_STALE)
                 }
             };
@@ -161,7 +78,7 @@ pub fn orphaned(build: &Build, now: &str) -> Option<(&'static str, String)> {
             })
         }
         None => {
-            let waited = build.metadata.creation_timestamp.as_deref().and_then(|t| age(t, now));
+            let waited = build.metadata.creation_timestamp.and_then(|t| since(t, now));
             waited.is_some_and(|w| w > START_GRACE).then(|| {
                 let (reason, message) = reasons::CANNOT_CREATE_BUILD_POD;
                 (reason, format!("{message} No s2i process started to run this build."))
@@ -186,7 +103,7 @@ pub fn reap(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Reaped>> {
     let mut reaped = Vec::new();
     for mut build in tx.list_as::<Build>(namespace)? {
         let Some((reason, message)) = orphaned(&build, &now) else { continue };
-        let executor = Executor::of(&build);
+        let executor = executor_of(&build);
         set_phase(&mut build, phase::ERROR, reason, &message, &now)?;
         let stored = tx.update_as(&build)?;
         reaped.push(Reaped { build: stored, executor });
@@ -270,7 +187,7 @@ pub fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Resu
     if build.is_terminal() {
         return Ok(build);
     }
-    if let Some(other) = Executor::of(&build)
+    if let Some(other) = executor_of(&build)
         && !other.is_me()
     {
         return Err(Error::InvalidRequest {
@@ -281,9 +198,12 @@ pub fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Resu
             help: format!("follow it with `s2i logs build/{name} --follow`"),
         });
     }
-    build.metadata.annotations.insert(keys::EXECUTOR.into(), me.to_annotation());
-    build.metadata.annotations.insert(keys::HEARTBEAT.into(), crate::store::now_timestamp());
-    tx.update_as(&build)
+    build.metadata.annotations.insert(keys::EXECUTOR.into(), me.to_string());
+    build
+        .metadata
+        .annotations
+        .insert(keys::HEARTBEAT.into(), s2i_store::timestamp::format(&s2i_store::timestamp::now()));
+    Ok(tx.update_as(&build)?)
 }
 
 #[cfg(test)]
@@ -293,7 +213,7 @@ mod tests {
     #[test]
     fn the_annotation_round_trips() {
         let me = Executor::current();
-        assert_eq!(Executor::parse(&me.to_annotation()), Some(me.clone()));
+        assert_eq!(Executor::parse(&me.to_string()), Some(me.clone()));
         assert!(me.is_me());
         assert_eq!(me.is_running_here(), Some(true), "{me:?}");
         let gone = Executor { pid: u32::MAX - 1, ..me.clone() };
@@ -310,12 +230,12 @@ mod tests {
         let now = "2026-01-01T00:10:00Z";
         let mut build = Build::default();
         build.status.phase = phase::RUNNING.into();
-        build.metadata.creation_timestamp = Some("2026-01-01T00:00:00Z".into());
+        build.metadata.creation_timestamp = Some("2026-01-01T00:00:00Z".parse().unwrap());
         assert_eq!(orphaned(&build, now).unwrap().0, "CannotCreateBuildPod");
-        build.metadata.creation_timestamp = Some("2026-01-01T00:09:59Z".into());
+        build.metadata.creation_timestamp = Some("2026-01-01T00:09:59Z".parse().unwrap());
         assert_eq!(orphaned(&build, now), None, "inside the grace period");
         let remote = Executor { pid: 1, host: "elsewhere".into(), boot: "b".into(), start: 1 };
-        build.metadata.annotations.insert(keys::EXECUTOR.into(), remote.to_annotation());
+        build.metadata.annotations.insert(keys::EXECUTOR.into(), remote.to_string());
         build.metadata.annotations.insert(keys::HEARTBEAT.into(), "2026-01-01T00:09:30Z".into());
         assert_eq!(orphaned(&build, now), None, "a fresh heartbeat");
         build.metadata.annotations.insert(keys::HEARTBEAT.into(), "2026-01-01T00:05:00Z".into());

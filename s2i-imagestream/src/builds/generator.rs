@@ -10,8 +10,8 @@ use super::types::*;
 use super::validation::{KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_TAG, set_common_defaults};
 use crate::error::{Error, Result};
 use crate::names::split_istag_name;
-use crate::store::{ObjectMeta, OwnerReference, Resource, Tx};
 use crate::types::ImageStream;
+use s2i_store::{ObjectMeta, OwnerReference, Resource, Tx};
 
 /// What a new build is asked for with (OpenShift's `BuildRequest`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -187,13 +187,14 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
     if let Some(expected) = request.last_version
         && expected != config.status.last_version
     {
-        return Err(Error::Conflict {
+        return Err(s2i_store::Error::Conflict {
             kind: BuildConfig::KIND.into(),
             namespace: request.namespace.clone(),
             name: request.name.clone(),
             expected: format!("lastVersion {expected}"),
             actual: config.status.last_version.max(0) as u64,
-        });
+        }
+        .into());
     }
     if config.spec.source.binary.is_some() && request.binary.is_none() {
         return Err(Error::InvalidRequest {
@@ -304,7 +305,7 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
     if policy == RUN_POLICY_SERIAL_LATEST_ONLY {
         policy::cancel_queued(tx, &request.namespace, &config.metadata.name, number)?;
     }
-    tx.create_as(&build)
+    Ok(tx.create_as(&build)?)
 }
 
 /// Set `status.imageChangeTriggers`: one entry per ImageChange trigger, with

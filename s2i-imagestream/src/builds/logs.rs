@@ -15,7 +15,7 @@ use s2i_core::events::{BuildEvent, EventSink, Level, Stage};
 
 use super::types::{Build, StageInfo, StepInfo, phase};
 use crate::error::{Error, Result};
-use crate::store::{Store, now_timestamp};
+use s2i_store::Store;
 
 /// How many lines `status.logSnippet` keeps.
 pub const SNIPPET_LINES: usize = 5;
@@ -107,7 +107,7 @@ const STAGE_ORDER: [&str; 5] = ["FetchInputs", "PullImages", "Build", "PostCommi
 impl StageClock {
     fn start(&mut self, stage: &'static str, step: &'static str) {
         let now = Instant::now();
-        let at = now_timestamp();
+        let at = s2i_store::timestamp::format(&s2i_store::timestamp::now());
         let index = match self.stages.iter().position(|(s, _)| s.name == stage) {
             Some(index) => index,
             None => {

@@ -5,7 +5,7 @@
 use super::generator::set_phase;
 use super::types::*;
 use crate::error::Result;
-use crate::store::{Resource, Tx};
+use s2i_store::{Resource, Tx};
 
 /// The builds of a BuildConfig, oldest (lowest number) first.
 pub fn builds_of(tx: &Tx<'_>, namespace: &str, config: &str) -> Result<Vec<Build>> {

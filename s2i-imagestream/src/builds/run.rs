@@ -39,9 +39,9 @@ use crate::error::{Error, Result};
 use crate::mirror::EngineAccess;
 use crate::operations::ImageStreams;
 use crate::registry::RegistryClient;
-use crate::store::{Resource, Store, Tx};
 use crate::streams::StreamTag;
 use crate::types::{Image, ImageStream};
+use s2i_store::{Resource, Store, Tx};
 
 /// How often a waiting or running executor reads its build.
 pub const POLL: Duration = Duration::from_millis(500);

@@ -26,9 +26,9 @@
 use super::generator::{BuildRequest, full_reference, instantiate, resolve_istag};
 use super::types::*;
 use crate::error::Result;
-use crate::store::{ConsumerStart, Event, Resource, Store, Tx};
 use crate::streams::{TAG_CHANGED, TagChange};
 use crate::types::{ImageStream, REFERENCE_POLICY_LOCAL};
+use s2i_store::{ConsumerStart, Event, Resource, Store, Tx};
 
 /// The name of the event consumer that starts triggered builds.
 pub const TRIGGER_CONSUMER: &str = "build-triggers";

@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::store::{ObjectMeta, Resource};
+use s2i_store::{KindInfo, ObjectMeta, Resource};
 
+/// The API group of build objects.
+pub const GROUP: &str = "build.openshift.io";
 /// The API group and version of build objects.
 pub const API_VERSION: &str = "build.openshift.io/v1";
 
@@ -161,8 +163,14 @@ pub struct BuildConfig {
 }
 
 impl Resource for BuildConfig {
-    const KIND: &'static str = "BuildConfig";
-    const API_VERSION: &'static str = API_VERSION;
+    const INFO: KindInfo = KindInfo {
+        group: GROUP,
+        version: "v1",
+        kind: "BuildConfig",
+        plural: "buildconfigs",
+        short_names: &["bc"],
+        namespaced: true,
+    };
     fn metadata(&self) -> &ObjectMeta {
         &self.metadata
     }
@@ -677,8 +685,8 @@ pub struct Build {
 }
 
 impl Resource for Build {
-    const KIND: &'static str = "Build";
-    const API_VERSION: &'static str = API_VERSION;
+    const INFO: KindInfo =
+        KindInfo { group: GROUP, version: "v1", kind: "Build", plural: "builds", short_names: &[], namespaced: true };
     fn metadata(&self) -> &ObjectMeta {
         &self.metadata
     }

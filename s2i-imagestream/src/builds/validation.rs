@@ -11,7 +11,7 @@ use super::quantity::{self, ParsedQuantity};
 use super::types::*;
 use crate::error::{Error, Result};
 use crate::names::{split_istag_name, validate_stream_name, validate_tag};
-use crate::store::{Resource, validate_namespace};
+use s2i_store::{Resource, validate_namespace};
 
 /// How many builds of each outcome are kept when a BuildConfig does not say.
 pub const DEFAULT_HISTORY_LIMIT: i32 = 5;

@@ -27,7 +27,7 @@
 //! SNI, `fe_no_sni`, which terminate TLS), and `stats` (with `/healthz`).
 //! Paths inside the files are relative to the directory, so the same inputs
 //! give the same bytes wherever the directory is; run HAProxy from it
-//! (`cd DIR && haproxy -f haproxy.cfg`), as [`crate::router::Router`] does.
+//! (`cd DIR && haproxy -f haproxy.cfg`), as `router::Router` does.
 
 pub mod maps;
 

@@ -12,11 +12,10 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use s2i_imagestream::Store;
-use s2i_imagestream::store::{ObjectMeta, now_timestamp};
 use s2i_imagestream::types::{
     API_VERSION, Image, ImageStream, ImageStreamStatus, NamedTagEventList, TagEvent, TagReference,
 };
+use s2i_store::{ObjectMeta, STORE_FILE, Store};
 
 use super::{Bench, Figure, Unit, median};
 use crate::cmd;
@@ -45,7 +44,7 @@ fn seed(dir: &Path) -> Result<()> {
     }
     let started = Instant::now();
     let store = Store::open(dir)?;
-    let now = now_timestamp();
+    let now = s2i_store::timestamp::format(&s2i_store::timestamp::now());
     store.write(|tx| {
         for s in 0..STREAMS {
             let name = format!("s-{s:04}");
@@ -82,7 +81,7 @@ fn seed(dir: &Path) -> Result<()> {
         }
         Ok::<_, s2i_imagestream::Error>(())
     })?;
-    let size = std::fs::metadata(dir.join(s2i_imagestream::store::STORE_FILE))?.len();
+    let size = std::fs::metadata(dir.join(STORE_FILE))?.len();
     println!(
         "bench: seeded {STREAMS} streams x {ITEMS} history items ({} objects, {:.1} MB) in {}",
         STREAMS * (ITEMS + 1),
@@ -204,7 +203,7 @@ fn make_image(name: &str, size: u64) -> Result<()> {
 /// Tag a 1 GB image and a 1 KB one, alternately, on the seeded store: the medians and their ratio.
 pub(super) fn image_size(bench: &Bench) -> Result<Vec<Figure>> {
     let store = bench.dir.join("tag-store");
-    if !store.join(s2i_imagestream::store::STORE_FILE).is_file() {
+    if !store.join(STORE_FILE).is_file() {
         seed(&store)?;
     }
     let _cleanup = TagCleanup { images: vec![BIG_IMAGE.to_owned(), SMALL_IMAGE.to_owned()] };

@@ -1,4 +1,5 @@
-//! Writing objects as YAML that every Kubernetes tool reads back as written.
+//! Writing objects as YAML that every Kubernetes tool reads back as written:
+//! the workspace's one YAML writer.
 //!
 //! `kubectl` and the API server read YAML with YAML 1.1 rules, where `yes`,
 //! `on`, `n`, `2026-01-01` or `0755` are not strings. This writer quotes every

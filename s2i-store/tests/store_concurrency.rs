@@ -1,10 +1,11 @@
 //! Many writers and consumers on one store file, each with its own connection
 //! (as separate processes have): no lost update, no event consumed twice.
 
+#![cfg(feature = "sqlite")]
+
 use std::sync::{Arc, Barrier};
 
-use s2i_imagestream::Error;
-use s2i_imagestream::store::{ConsumerStart, NewEvent, Store};
+use s2i_store::{ConsumerStart, Error, NewEvent, Store};
 use serde_json::json;
 
 const WRITERS: usize = 8;

@@ -1,0 +1,168 @@
+//! Object metadata, as Kubernetes writes it: the one `ObjectMeta` of the
+//! workspace, owner references, and the `namespace/name` key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The namespace used when none is given.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// The `metadata` of an object.
+///
+/// A store owns `name`, `namespace`, `uid`, `resourceVersion` and
+/// `creationTimestamp` and writes them on every write; the rest is the
+/// kind's. Rules that order objects (route admission: oldest first) use
+/// [`creation_timestamp`](Self::creation_timestamp) then [`uid`](Self::uid).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    /// The object's name, unique per kind and namespace.
+    #[serde(default)]
+    pub name: String,
+    /// Its namespace; empty for cluster-scoped kinds.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// Identity assigned by the store on create.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
+    /// The store revision of the last write of this object. Sent back on update,
+    /// a stale value makes the update fail instead of overwriting newer data.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resource_version: String,
+    /// Kind-defined generation of the desired state (`0` = unset).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: i64,
+    /// When the object was created, assigned by the store (written with
+    /// second precision, see [`crate::timestamp`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::timestamp::option")]
+    pub creation_timestamp: Option<Timestamp>,
+    /// Labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// The objects this one belongs to (a Build to its BuildConfig).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owner_references: Vec<OwnerReference>,
+}
+
+/// `metadata.ownerReferences[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnerReference {
+    /// The owner's API version, e.g. `build.openshift.io/v1`.
+    #[serde(default)]
+    pub api_version: String,
+    /// The owner's kind.
+    #[serde(default)]
+    pub kind: String,
+    /// The owner's name.
+    #[serde(default)]
+    pub name: String,
+    /// The owner's uid.
+    #[serde(default)]
+    pub uid: String,
+    /// The owner manages this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<bool>,
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
+}
+
+impl ObjectMeta {
+    /// Metadata with just a namespace and a name.
+    pub fn named(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self { namespace: namespace.into(), name: name.into(), ..Self::default() }
+    }
+
+    /// The `namespace/name` key of the object.
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey { namespace: self.namespace.clone(), name: self.name.clone() }
+    }
+}
+
+/// `namespace/name`: how objects of one kind are told apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectKey {
+    /// The namespace.
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+}
+
+impl ObjectKey {
+    /// A key.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        ObjectKey { namespace: namespace.into(), name: name.into() }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Check a namespace name: a DNS-1123 label (`[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters).
+pub fn validate_namespace(namespace: &str) -> Result<()> {
+    let bytes = namespace.as_bytes();
+    let edge = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let ok = !bytes.is_empty()
+        && bytes.len() <= 63
+        && edge(bytes[0])
+        && edge(bytes[bytes.len() - 1])
+        && bytes.iter().all(|&b| edge(b) || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName {
+            what: "namespace".into(),
+            value: namespace.into(),
+            reason: "a namespace is 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit"
+                .into(),
+            help: "pick a name like `default`, `dev` or `team-a`".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_are_dns_labels() {
+        for good in ["default", "a", "team-a", "x1"] {
+            validate_namespace(good).unwrap();
+        }
+        for bad in ["", "A", "-a", "a-", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(validate_namespace(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn metadata_is_written_as_kubernetes_writes_it() {
+        let mut meta = ObjectMeta::named("shop", "web");
+        meta.creation_timestamp = Some("2026-01-01T00:00:00.5Z".parse().unwrap());
+        meta.owner_references.push(OwnerReference {
+            kind: "BuildConfig".into(),
+            name: "app".into(),
+            ..Default::default()
+        });
+        let json = serde_json::to_value(&meta).unwrap();
+        assert_eq!(json["creationTimestamp"], "2026-01-01T00:00:00Z");
+        assert_eq!(json["ownerReferences"][0]["kind"], "BuildConfig");
+        assert!(json.get("uid").is_none() && json.get("generation").is_none());
+        let back: ObjectMeta = serde_json::from_value(json).unwrap();
+        assert_eq!(back.key().to_string(), "shop/web");
+        let empty: ObjectMeta = serde_json::from_str(r#"{"name": "a", "creationTimestamp": ""}"#).unwrap();
+        assert_eq!(empty.creation_timestamp, None);
+    }
+}

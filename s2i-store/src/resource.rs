@@ -1,0 +1,141 @@
+//! Kinds: what the store and a front end need to know about a type of
+//! object ([`KindInfo`]), and the trait a typed object implements
+//! ([`Resource`]).
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::meta::ObjectMeta;
+
+/// A kind of object as plain data: its API group and version, its names, and
+/// whether its objects live in a namespace. The names are those a user may
+/// type for it (see [`crate::KindRegistry::resolve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KindInfo {
+    /// The API group, e.g. `image.openshift.io`; empty for the core group.
+    pub group: &'static str,
+    /// The API version within the group, e.g. `v1`.
+    pub version: &'static str,
+    /// The kind, e.g. `ImageStream`.
+    pub kind: &'static str,
+    /// The plural resource name, e.g. `imagestreams`.
+    pub plural: &'static str,
+    /// Short names, e.g. `is`.
+    pub short_names: &'static [&'static str],
+    /// Whether objects live in a namespace (else they are cluster-scoped).
+    pub namespaced: bool,
+}
+
+impl KindInfo {
+    /// `apiVersion` of the kind's objects: `group/version`, or `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() { self.version.to_owned() } else { format!("{}/{}", self.group, self.version) }
+    }
+
+    /// How objects of the kind are named in messages, as kubectl writes them:
+    /// `route.route.openshift.io`, or `service` for the core group.
+    pub fn qualified_name(&self) -> String {
+        let name = self.kind.to_ascii_lowercase();
+        if self.group.is_empty() { name } else { format!("{name}.{}", self.group) }
+    }
+
+    /// Whether `name` names this kind: its kind, plural or a short name, in
+    /// any case, optionally followed by `.<group>` (`is`, `ImageStream`,
+    /// `imagestreams.image.openshift.io`).
+    pub fn is_named(&self, name: &str) -> bool {
+        let wanted = name.to_ascii_lowercase();
+        let (wanted, group) = match wanted.split_once('.') {
+            Some((kind, group)) => (kind, Some(group)),
+            None => (wanted.as_str(), None),
+        };
+        let named = self.kind.eq_ignore_ascii_case(wanted)
+            || self.plural.eq_ignore_ascii_case(wanted)
+            || self.short_names.iter().any(|short| short.eq_ignore_ascii_case(wanted));
+        named && group.is_none_or(|group| group.eq_ignore_ascii_case(self.group))
+    }
+}
+
+impl fmt::Display for KindInfo {
+    /// `plural (short, names)`, as lists of kinds show it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.plural, self.short_names.join(", "))
+    }
+}
+
+/// A kind the store can keep as a typed Rust value.
+///
+/// The type serialises to the object's JSON (with `apiVersion`, `kind` and
+/// `metadata` fields); the typed [`Tx`](crate::Tx) helpers fill in
+/// `apiVersion` and `kind` from [`Resource::INFO`].
+pub trait Resource: Serialize + DeserializeOwned {
+    /// What the kind is.
+    const INFO: KindInfo;
+    /// The kind's name (`INFO.kind`), e.g. `ImageStream`.
+    const KIND: &'static str = Self::INFO.kind;
+    /// The object's metadata.
+    fn metadata(&self) -> &ObjectMeta;
+    /// The object's metadata, to change.
+    fn metadata_mut(&mut self) -> &mut ObjectMeta;
+}
+
+/// What a write did to an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteAction {
+    /// The object did not exist and was created.
+    Created,
+    /// The object existed and was changed.
+    Configured,
+    /// The object existed as asked; nothing was written.
+    Unchanged,
+}
+
+impl WriteAction {
+    /// `created`, `configured` or `unchanged`, as `kubectl apply` says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteAction::Created => "created",
+            WriteAction::Configured => "configured",
+            WriteAction::Unchanged => "unchanged",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROUTE: KindInfo = KindInfo {
+        group: "route.openshift.io",
+        version: "v1",
+        kind: "Route",
+        plural: "routes",
+        short_names: &["route"],
+        namespaced: true,
+    };
+    const SERVICE: KindInfo = KindInfo {
+        group: "",
+        version: "v1",
+        kind: "Service",
+        plural: "services",
+        short_names: &["svc"],
+        namespaced: true,
+    };
+
+    #[test]
+    fn names_and_versions() {
+        assert_eq!(ROUTE.api_version(), "route.openshift.io/v1");
+        assert_eq!(SERVICE.api_version(), "v1");
+        assert_eq!(ROUTE.qualified_name(), "route.route.openshift.io");
+        assert_eq!(SERVICE.qualified_name(), "service");
+        for name in ["Route", "route", "ROUTES", "routes.route.openshift.io", "route.Route.OpenShift.io"] {
+            assert!(ROUTE.is_named(name), "{name}");
+        }
+        for name in ["rt", "routes.example.com", "route."] {
+            assert!(!ROUTE.is_named(name), "{name}");
+        }
+        assert!(SERVICE.is_named("svc") && SERVICE.is_named("services") && !SERVICE.is_named("svc.apps"));
+        assert_eq!(SERVICE.to_string(), "services (svc)");
+    }
+}
