@@ -1,5 +1,6 @@
-//! Kubernetes-style objects kept locally: the one object store of s2i, and
-//! everything generic about objects.
+#![doc = include_str!("../README.md")]
+//!
+//! ## In detail
 //!
 //! Always available (`default-features = false` is enough):
 //!
@@ -45,7 +46,7 @@
 //!   file written by an older version (the file is `store.db` in the store
 //!   directory, by default [`default_dir`]); a newer one is refused.
 //!
-//! # Adding a kind
+//! ## Adding a kind to the store
 //!
 //! A kind is a serde type that implements [`Resource`]:
 //!
