@@ -246,6 +246,38 @@ pub enum Error {
         source: RuntimeError,
     },
 
+    /// A registry credentials file (`auth.json`, Docker's `config.json`) cannot be read or parsed.
+    #[error("cannot read the registry credentials file {path}: {message}")]
+    #[diagnostic(
+        code(s2i::auth_file),
+        help(
+            "fix the file (JSON as `docker login` or `podman login` write it), remove it, or point --dockercfg-path or REGISTRY_AUTH_FILE at another one"
+        )
+    )]
+    AuthFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A credential helper (`docker-credential-NAME`) failed.
+    #[error("the credential helper docker-credential-{helper} failed for {server}: {message}")]
+    #[diagnostic(
+        code(s2i::credential_helper),
+        help(
+            "install docker-credential-{helper} on PATH and log in again (`docker login {server}`), or remove it from credsStore/credHelpers of the credentials file"
+        )
+    )]
+    CredentialHelper {
+        /// The helper's name (the part after `docker-credential-`).
+        helper: String,
+        /// The registry the credentials were asked for.
+        server: String,
+        /// What went wrong.
+        message: String,
+    },
+
     /// The build was interrupted (Ctrl-C, SIGTERM or a caller's cancellation).
     #[error("the build was cancelled")]
     #[diagnostic(code(s2i::cancelled), help("every container and temporary directory of the build was removed"))]
@@ -259,7 +291,7 @@ fn engine_help(kind: RuntimeErrorKind) -> &'static str {
              or point DOCKER_HOST at a running one"
         }
         RuntimeErrorKind::Unauthorized => {
-            "log in to the registry (`docker login <registry>`) or check ~/.docker/config.json"
+            "log in to the registry (`docker login <registry>` or `podman login <registry>`), or name a credentials file with --dockercfg-path or REGISTRY_AUTH_FILE"
         }
         RuntimeErrorKind::NotFound => "check the name; `docker images` and `docker ps -a` list what the engine has",
         _ => "see the engine's message above; `docker info` shows the engine's state",

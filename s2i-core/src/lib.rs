@@ -35,6 +35,7 @@
 //! ```
 
 pub mod archive;
+pub mod auth;
 pub mod build;
 pub mod chained;
 pub mod dockerfile;

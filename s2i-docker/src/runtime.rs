@@ -23,11 +23,11 @@ use s2i_core::runtime::{
     RuntimeInfo,
 };
 
-use crate::credentials::{DockerConfig, RegistryCredentials};
 use crate::error::{Error, chain_message, is_tls_failure, runtime_error};
 use crate::options::{ConnectOptions, Endpoint};
 use crate::podman::{self, Flavor};
 use crate::tls;
+use s2i_core::auth::{CredentialFiles, RegistryCredentials};
 
 /// A container engine reached over the Docker Engine API (Docker, or Podman's
 /// Docker-compatible service).
@@ -41,7 +41,7 @@ pub struct DockerRuntime {
     base: Docker,
     version: ClientVersion,
     endpoint: String,
-    credentials: Arc<DockerConfig>,
+    credentials: Arc<CredentialFiles>,
     /// Docker or Podman, as the engine said at connect time.
     flavor: Flavor,
     /// `ONBUILD` triggers found on Podman, by image ID (an ID names one configuration for good).
@@ -66,11 +66,8 @@ impl DockerRuntime {
             .filter(|v| !v.is_empty())
             .map(parse_api_version)
             .transpose()?;
-        let credentials = match options.docker_config_file() {
-            Some(path) => DockerConfig::load(&path)?,
-            None => DockerConfig::empty(),
-        }
-        .with_search_path(options.search_path.clone());
+        let credentials =
+            CredentialFiles::load(&options.auth_sources()).map_err(|e| Error::Credentials(Box::new(e)))?;
         if let Endpoint::Unix(path) = &endpoint
             && !path.exists()
         {
@@ -152,7 +149,7 @@ impl DockerRuntime {
     }
 
     /// The registry credentials read at connect time.
-    pub fn docker_config(&self) -> &DockerConfig {
+    pub fn credential_files(&self) -> &CredentialFiles {
         &self.credentials
     }
 
@@ -932,6 +929,7 @@ mod tests {
             username: "u".into(),
             password: "p?>>~~".into(),
             identity_token: None,
+            file: None,
         };
         let header = registry_auth_header(&credentials);
         assert!(!header.contains('+') && !header.contains('/'), "{header}");
