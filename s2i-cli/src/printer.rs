@@ -147,6 +147,9 @@ impl EventSink for Printer {
                 }
                 _ => self.line(&line),
             },
+            BuildEvent::LeftoversRemoved { containers, temp_dirs, pids } => {
+                self.line(&leftovers_line(containers, temp_dirs, &pids));
+            }
             BuildEvent::Message { level, text } => {
                 let shown = match level {
                     Level::Warning => Some(format!("WARNING: {text}")),
@@ -161,5 +164,35 @@ impl EventSink for Printer {
             }
             _ => {}
         }
+    }
+}
+
+/// `removed 1 container and 1 temp dir left by a killed s2i (pid 1234)`.
+pub(crate) fn leftovers_line(containers: usize, temp_dirs: usize, pids: &[u32]) -> String {
+    let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let what = match (containers, temp_dirs) {
+        (0, dirs) => count(dirs, "temp dir", "temp dirs"),
+        (containers, 0) => count(containers, "container", "containers"),
+        (containers, dirs) => {
+            format!("{} and {}", count(containers, "container", "containers"), count(dirs, "temp dir", "temp dirs"))
+        }
+    };
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let whose = match pids.as_slice() {
+        [pid] => format!("a killed s2i (pid {pid})"),
+        pids => format!("killed s2i processes (pids {})", pids.join(", ")),
+    };
+    format!("removed {what} left by {whose}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_are_counted_in_words() {
+        assert_eq!(leftovers_line(1, 1, &[1234]), "removed 1 container and 1 temp dir left by a killed s2i (pid 1234)");
+        assert_eq!(leftovers_line(2, 0, &[1, 2]), "removed 2 containers left by killed s2i processes (pids 1, 2)");
+        assert_eq!(leftovers_line(0, 3, &[7]), "removed 3 temp dirs left by a killed s2i (pid 7)");
     }
 }

@@ -101,6 +101,15 @@ pub enum BuildEvent {
         /// The line, without its newline.
         line: String,
     },
+    /// Containers and working directories that killed s2i processes left were removed.
+    LeftoversRemoved {
+        /// How many containers.
+        containers: usize,
+        /// How many working directories.
+        temp_dirs: usize,
+        /// The pids of the processes that left them.
+        pids: Vec<u32>,
+    },
     /// A message from the engine.
     Message {
         /// How much it matters.

@@ -48,6 +48,7 @@ pub mod incremental;
 pub mod inject;
 pub mod labels;
 mod onbuild;
+pub mod owner;
 pub mod plan;
 pub mod reference;
 pub mod retry;

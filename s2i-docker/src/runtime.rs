@@ -778,12 +778,30 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn containers_with_labels(&self, labels: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError> {
         let wanted = labels.iter().map(|(key, value)| format!("{key}={value}")).collect();
-        let filters = HashMap::from([("label".to_owned(), wanted)]);
-        let options = ListContainersOptions { all: true, limit: None, size: false, filters: Some(filters) };
-        let listed = self.docker.list_containers(Some(options)).await.map_err(runtime_error)?;
+        let listed = self.containers_in_any_state(wanted).await?;
         let mut ids: Vec<String> = listed.into_iter().filter_map(|c| c.id).collect();
         ids.sort();
         Ok(ids)
+    }
+
+    async fn labelled_containers(&self, key: &str) -> Result<Vec<ContainerSummary>, RuntimeError> {
+        // `label=KEY` filters on the label's presence, whatever its value.
+        let listed = self.containers_in_any_state(vec![key.to_owned()]).await?;
+        let mut containers: Vec<ContainerSummary> = listed.into_iter().map(container_summary).collect();
+        containers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        Ok(containers)
+    }
+}
+
+impl DockerRuntime {
+    /// One listing of the containers in any state that match the `label` filters.
+    async fn containers_in_any_state(
+        &self,
+        labels: Vec<String>,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, RuntimeError> {
+        let filters = HashMap::from([("label".to_owned(), labels)]);
+        let options = ListContainersOptions { all: true, limit: None, size: false, filters: Some(filters) };
+        self.docker.list_containers(Some(options)).await.map_err(runtime_error)
     }
 }
 

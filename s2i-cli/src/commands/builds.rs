@@ -19,7 +19,7 @@ use s2i_imagestream::builds::configs::{
     AppliedConfig, apply_build_config, cancel_build as cancel_one, check_build_config, delete_build,
     delete_build_config, get_build, get_build_config,
 };
-use s2i_imagestream::builds::executor::{Executor, clean_up_reaped, reap, register};
+use s2i_imagestream::builds::executor::{Executor, clean_up_reaped, executor_of, reap, register};
 use s2i_imagestream::builds::generator::{BuildRequest, instantiate, set_phase};
 use s2i_imagestream::builds::logs::{Followed, follow, input_path, log_path, open_append, remove_files};
 use s2i_imagestream::builds::policy::builds_of;
@@ -507,7 +507,7 @@ fn describe_build(_tx: &Tx<'_>, build: &Build) -> s2i_imagestream::Result<String
     if let Some(config) = build.config_name() {
         field(&mut out, "Build Config", config);
     }
-    if let Some(executor) = Executor::of(build) {
+    if let Some(executor) = executor_of(build) {
         field(&mut out, "Run by", &format!("s2i process {} on {}", executor.pid, executor.host));
     }
     let _ = writeln!(out);

@@ -29,100 +29,13 @@ pub const HEARTBEAT_STALE: Duration = Duration::from_secs(60);
 /// How long a new build may wait for its executor to register.
 pub const START_GRACE: Duration = Duration::from_secs(30);
 
-/// The identity of an executor process.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Executor {
-    /// Process ID.
-    pub pid: u32,
-    /// Host name.
-    pub host: String,
-    /// The kernel's boot ID (empty when unknown).
-    pub boot: String,
-    /// Start time of the process, in clock ticks since boot (0 when unknown).
-    pub start: u64,
-}
+/// The identity of an executor process: the workspace's one notion of a
+/// process owner, whose liveness check the build engine's leftovers use too.
+pub use s2i_core::owner::ProcessOwner as Executor;
 
-fn read_trimmed(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
-/// The start time (field 22 of `/proc/PID/stat`) and whether the process is a zombie.
-fn process_stat(pid: u32) -> Option<(u64, bool)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may hold spaces: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let state = *fields.first()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some((start, state == "Z"))
-}
-
-fn host_name() -> String {
-    read_trimmed("/proc/sys/kernel/hostname")
-        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
-        .unwrap_or_else(|| "localhost".into())
-}
-
-impl Executor {
-    /// This process.
-    pub fn current() -> Self {
-        let pid = std::process::id();
-        Self {
-            pid,
-            host: host_name(),
-            boot: read_trimmed("/proc/sys/kernel/random/boot_id").unwrap_or_default(),
-            start: process_stat(pid).map_or(0, |(start, _)| start),
-        }
-    }
-
-    /// As written in the annotation.
-    pub fn to_annotation(&self) -> String {
-        format!("pid={} host={} boot={} start={}", self.pid, self.host, self.boot, self.start)
-    }
-
-    /// Read the annotation back.
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut executor = Self { pid: 0, host: String::new(), boot: String::new(), start: 0 };
-        for word in text.split_whitespace() {
-            let (key, value) = word.split_once('=')?;
-            match key {
-                "pid" => executor.pid = value.parse().ok()?,
-                "host" => executor.host = value.to_owned(),
-                "boot" => executor.boot = value.to_owned(),
-                "start" => executor.start = value.parse().ok()?,
-                _ => {}
-            }
-        }
-        (executor.pid != 0).then_some(executor)
-    }
-
-    /// The executor recorded on a build, if any.
-    pub fn of(build: &Build) -> Option<Self> {
-        build.metadata.annotations.get(keys::EXECUTOR).and_then(|text| Self::parse(text))
-    }
-
-    /// Whether this process still runs; `None` when this machine cannot tell
-    /// (another host, or no `/proc`).
-    pub fn is_running_here(&self) -> Option<bool> {
-        let here = Self::current();
-        if self.host != here.host || self.boot.is_empty() || here.start == 0 {
-            return None;
-        }
-        if self.boot != here.boot {
-            // The machine restarted since: every process of that boot is gone.
-            return Some(false);
-        }
-        Some(match process_stat(self.pid) {
-            Some((start, zombie)) => start == self.start && !zombie,
-            None => false,
-        })
-    }
-
-    /// Whether this is the current process.
-    pub fn is_me(&self) -> bool {
-        let here = Self::current();
-        self.pid == here.pid && self.host == here.host && self.start == here.start
-    }
+/// The executor recorded on a build, if any.
+pub fn executor_of(build: &Build) -> Option<Executor> {
+    build.metadata.annotations.get(keys::EXECUTOR).and_then(|text| Executor::parse(text))
 }
 
 /// Seconds between an RFC 3339 time and `now` (RFC 3339); `None` when either does not parse.
@@ -136,7 +49,7 @@ pub fn orphaned(build: &Build, now: &str) -> Option<(&'static str, String)> {
     if build.is_terminal() {
         return None;
     }
-    match Executor::of(build) {
+    match executor_of(build) {
         Some(executor) => {
             let alive = match executor.is_running_here() {
                 Some(alive) => alive,
@@ -186,7 +99,7 @@ pub fn reap(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Reaped>> {
     let mut reaped = Vec::new();
     for mut build in tx.list_as::<Build>(namespace)? {
         let Some((reason, message)) = orphaned(&build, &now) else { continue };
-        let executor = Executor::of(&build);
+        let executor = executor_of(&build);
         set_phase(&mut build, phase::ERROR, reason, &message, &now)?;
         let stored = tx.update_as(&build)?;
         reaped.push(Reaped { build: stored, executor });
@@ -270,7 +183,7 @@ pub fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Resu
     if build.is_terminal() {
         return Ok(build);
     }
-    if let Some(other) = Executor::of(&build)
+    if let Some(other) = executor_of(&build)
         && !other.is_me()
     {
         return Err(Error::InvalidRequest {
@@ -281,7 +194,7 @@ pub fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Resu
             help: format!("follow it with `s2i logs build/{name} --follow`"),
         });
     }
-    build.metadata.annotations.insert(keys::EXECUTOR.into(), me.to_annotation());
+    build.metadata.annotations.insert(keys::EXECUTOR.into(), me.to_string());
     build.metadata.annotations.insert(keys::HEARTBEAT.into(), crate::store::now_timestamp());
     tx.update_as(&build)
 }
@@ -293,7 +206,7 @@ mod tests {
     #[test]
     fn the_annotation_round_trips() {
         let me = Executor::current();
-        assert_eq!(Executor::parse(&me.to_annotation()), Some(me.clone()));
+        assert_eq!(Executor::parse(&me.to_string()), Some(me.clone()));
         assert!(me.is_me());
         assert_eq!(me.is_running_here(), Some(true), "{me:?}");
         let gone = Executor { pid: u32::MAX - 1, ..me.clone() };
@@ -315,7 +228,7 @@ mod tests {
         build.metadata.creation_timestamp = Some("2026-01-01T00:09:59Z".into());
         assert_eq!(orphaned(&build, now), None, "inside the grace period");
         let remote = Executor { pid: 1, host: "elsewhere".into(), boot: "b".into(), start: 1 };
-        build.metadata.annotations.insert(keys::EXECUTOR.into(), remote.to_annotation());
+        build.metadata.annotations.insert(keys::EXECUTOR.into(), remote.to_string());
         build.metadata.annotations.insert(keys::HEARTBEAT.into(), "2026-01-01T00:09:30Z".into());
         assert_eq!(orphaned(&build, now), None, "a fresh heartbeat");
         build.metadata.annotations.insert(keys::HEARTBEAT.into(), "2026-01-01T00:05:00Z".into());
