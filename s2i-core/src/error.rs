@@ -278,6 +278,22 @@ pub enum Error {
         message: String,
     },
 
+    /// The container engine stopped answering while a build ran (it stopped,
+    /// restarted or crashed, or its socket went away).
+    #[error("the container engine stopped answering during {stage}: {message}")]
+    #[diagnostic(
+        code(s2i::engine_stopped),
+        help(
+            "start the engine again (`sudo systemctl start docker` or `sudo dockerd &` for Docker, `podman system service --time=0` for Podman) and build again; the containers this build left are removed by the next s2i run"
+        )
+    )]
+    EngineStopped {
+        /// The stage that was running (`assemble`, `commit`, …).
+        stage: String,
+        /// What was being done, and the engine client's message.
+        message: String,
+    },
+
     /// The build was interrupted (Ctrl-C, SIGTERM or a caller's cancellation).
     #[error("the build was cancelled")]
     #[diagnostic(code(s2i::cancelled), help("every container and temporary directory of the build was removed"))]
@@ -313,6 +329,19 @@ impl Error {
             Error::EmptyGitRepository { .. } => 16,
             Error::Cancelled => 130,
             _ => 1,
+        }
+    }
+
+    /// This error as it reads when the engine stopped answering during `stage`:
+    /// a runtime failure that means the engine cannot be reached becomes
+    /// [`Error::EngineStopped`]; anything else stays as it is.
+    pub(crate) fn engine_stopped_during(self, stage: Option<crate::events::Stage>) -> Self {
+        match self {
+            Error::Runtime { action, source } if source.kind == RuntimeErrorKind::Unreachable => Error::EngineStopped {
+                stage: stage.map_or("the build", |s| s.label()).to_owned(),
+                message: format!("{action}: {source}"),
+            },
+            other => other,
         }
     }
 

@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::events::{BuildEvent, EventSink, EventSinkExt, Stage};
 use crate::owner::{OWNER_FILE, OWNER_LABEL, ProcessOwner};
 use crate::runtime::{
-    ByteStream, ContainerRuntime, ContainerSpec, ExitStatus, OutputChunk, OutputKind, RuntimeError, StdinWriter,
+    ByteStream, ContainerRuntime, ContainerSpec, ExitStatus, OutputChunk, OutputKind, RuntimeError, RuntimeErrorKind,
+    StdinWriter,
 };
 
 /// Output lines kept to explain a failed script.
@@ -63,13 +64,17 @@ async fn remove(runtime: &dyn ContainerRuntime, events: &dyn EventSink, id: &str
     let removed = crate::retry::retry(
         REMOVE_ATTEMPTS,
         Duration::from_millis(500),
-        |e: &RuntimeError| !e.is_not_found(),
+        |e: &RuntimeError| !e.is_not_found() && e.kind != RuntimeErrorKind::Unreachable,
         |_| runtime.remove_container(id),
     )
     .await;
     match removed {
         Ok(()) => events.debug(format!("Removed container {}", short_id(id))),
         Err(e) if e.is_not_found() => {}
+        Err(e) if e.kind == RuntimeErrorKind::Unreachable => events.warn(format!(
+            "could not remove container {} (the engine does not answer); the next s2i run removes it",
+            short_id(id)
+        )),
         Err(e) => events.warn(format!("could not remove container {}: {e}", short_id(id))),
     }
 }

@@ -11,8 +11,8 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::archive::ArchiveFile;
 use crate::env::{self, EnvVar};
 use crate::error::{Error, Result};
-use crate::events::{EventSink, EventSinkExt};
+use crate::events::{BuildEvent, EventSink, EventSinkExt, Stage};
 use crate::exec::{Cleanup, Workdir};
 use crate::labels::SourceInfo;
 use crate::plan::{BuildPlan, Strategy};
@@ -80,14 +80,18 @@ impl Engine {
         let cleanup = Cleanup::default();
         let cancelled = Arc::new(AtomicBool::new(false));
         let mut workdir = Workdir::new(options.temp_root.as_deref())?;
+        // Failures are worded by the stage they happen in.
+        let stages = Arc::new(StageTracker { events: self.events.clone(), current: Mutex::new(None) });
+        let tracked = Engine { runtime: self.runtime.clone(), events: stages.clone() };
         let result = tokio::select! {
             biased;
             _ = cancel.cancelled() => {
                 cancelled.store(true, Ordering::Relaxed);
                 Err(Error::Cancelled)
             }
-            result = self.build_inner(options, &workdir.path, &cleanup, &cancelled) => result,
+            result = tracked.build_inner(options, &workdir.path, &cleanup, &cancelled) => result,
         };
+        let result = result.map_err(|e| e.engine_stopped_during(*stages.current.lock().expect("stage lock")));
         cleanup.run(self.runtime.as_ref(), self.events.as_ref()).await;
         let kept = options.save_temp_dir.then(|| workdir.keep());
         if let Some(path) = &kept {
@@ -147,6 +151,21 @@ impl Engine {
         std::io::Read::read_to_string(&mut entry, &mut text)
             .map_err(|e| Error::io("read", path, "check the engine", e))?;
         Ok(Some(text))
+    }
+}
+
+/// An event sink that remembers the stage running now.
+struct StageTracker {
+    events: Arc<dyn EventSink>,
+    current: Mutex<Option<Stage>>,
+}
+
+impl EventSink for StageTracker {
+    fn emit(&self, event: BuildEvent) {
+        if let BuildEvent::StageStarted { stage, .. } = &event {
+            *self.current.lock().expect("stage lock") = Some(*stage);
+        }
+        self.events.emit(event);
     }
 }
 
