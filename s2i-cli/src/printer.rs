@@ -88,11 +88,30 @@ impl Printer {
             Stage::Assemble => format!("Running assemble in {subject}"),
             Stage::AssembleRuntime => format!("Running assemble-runtime in {subject}"),
             Stage::Commit => format!("Committing {subject}"),
+            Stage::Push => format!("Pushing {subject}"),
         };
         let mut state = self.state.lock().expect("printer lock");
         let quiet_stage = matches!(stage, Stage::InstallScripts | Stage::PullImage);
         if self.multi.is_some() || !quiet_stage || self.verbosity.loglevel >= 1 {
             self.set_spinner(&mut state, text);
+        }
+    }
+
+    /// Progress of a pull or push: on the spinner, or as lines at `--loglevel 2`.
+    fn transfer(&self, verb: &str, image: &str, progress: s2i_core::runtime::PullProgress) {
+        let mut state = self.state.lock().expect("printer lock");
+        let amount = match (progress.current, progress.total) {
+            (Some(current), Some(total)) if total > 0 => {
+                format!(" {} / {}", HumanBytes(current), HumanBytes(total))
+            }
+            _ => String::new(),
+        };
+        let layer = progress.id.map(|id| format!(" {id}")).unwrap_or_default();
+        let text = format!("{verb} {image}:{layer} {}{amount}", progress.status);
+        if self.multi.is_some() {
+            self.set_spinner(&mut state, text);
+        } else if self.verbosity.loglevel >= 2 {
+            self.line(&text);
         }
     }
 }
@@ -104,22 +123,8 @@ impl EventSink for Printer {
             BuildEvent::StageFinished { stage, elapsed } if self.verbosity.loglevel >= 1 => {
                 self.line(&format!("     {} done in {:.2?}", stage.label(), elapsed));
             }
-            BuildEvent::Pull { image, progress } => {
-                let mut state = self.state.lock().expect("printer lock");
-                let amount = match (progress.current, progress.total) {
-                    (Some(current), Some(total)) if total > 0 => {
-                        format!(" {} / {}", HumanBytes(current), HumanBytes(total))
-                    }
-                    _ => String::new(),
-                };
-                let layer = progress.id.map(|id| format!(" {id}")).unwrap_or_default();
-                let text = format!("Pulling {image}:{layer} {}{amount}", progress.status);
-                if self.multi.is_some() {
-                    self.set_spinner(&mut state, text);
-                } else if self.verbosity.loglevel >= 2 {
-                    self.line(&text);
-                }
-            }
+            BuildEvent::Pull { image, progress } => self.transfer("Pulling", &image, progress),
+            BuildEvent::Push { image, progress } => self.transfer("Pushing", &image, progress),
             BuildEvent::Upload { files, bytes, done } => {
                 let text = format!("{files} entries, {}", HumanBytes(bytes));
                 let mut state = self.state.lock().expect("printer lock");

@@ -246,6 +246,24 @@ pub enum Error {
         source: RuntimeError,
     },
 
+    /// Pushing the built image to its registry failed; the image stays in the engine.
+    #[error(
+        "cannot push {image} to the registry {registry}: {message} (the image is built and stays in the engine as {image}, {image_id})"
+    )]
+    #[diagnostic(code(s2i::push_failed), help("{help}"))]
+    PushFailed {
+        /// The tag pushed.
+        image: String,
+        /// Its registry.
+        registry: String,
+        /// The short ID of the built image.
+        image_id: String,
+        /// The engine's message.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
     /// A registry credentials file (`auth.json`, Docker's `config.json`) cannot be read or parsed.
     #[error("cannot read the registry credentials file {path}: {message}")]
     #[diagnostic(

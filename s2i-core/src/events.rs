@@ -27,6 +27,8 @@ pub enum Stage {
     AssembleRuntime,
     /// Committing the container as the output image.
     Commit,
+    /// Pushing the output image to its registry.
+    Push,
 }
 
 impl Stage {
@@ -41,6 +43,7 @@ impl Stage {
             Stage::Assemble => "assemble",
             Stage::AssembleRuntime => "assemble-runtime",
             Stage::Commit => "commit",
+            Stage::Push => "push",
         }
     }
 }
@@ -81,6 +84,13 @@ pub enum BuildEvent {
     /// Progress of an image pull.
     Pull {
         /// The image being pulled.
+        image: String,
+        /// The engine's progress report.
+        progress: PullProgress,
+    },
+    /// Progress of an image push.
+    Push {
+        /// The image being pushed.
         image: String,
         /// The engine's progress report.
         progress: PullProgress,

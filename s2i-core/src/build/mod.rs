@@ -36,12 +36,13 @@ mod host;
 mod images;
 mod options;
 mod planning;
+mod push;
 mod rebuild;
 mod run;
 
 pub use options::{
-    BuildOptions, BuildResult, DEFAULT_ARTIFACTS_TIMEOUT, DEFAULT_DESTINATION, DEPRECATED_DESTINATION_LABEL,
-    DESTINATION_LABEL, PullPolicy, UsageOptions,
+    BuildOptions, BuildResult, BuilderImage, DEFAULT_ARTIFACTS_TIMEOUT, DEFAULT_DESTINATION,
+    DEPRECATED_DESTINATION_LABEL, DESTINATION_LABEL, PullPolicy, PushedImage, SourceOrigin, UsageOptions,
 };
 
 /// The build engine: runs builds on a container runtime and reports to an event sink.
@@ -119,10 +120,26 @@ impl Engine {
         if options.save_temp_dir {
             write_plan(workdir, &plan)?;
         }
-        match plan.strategy {
-            Strategy::Sti => self.execute(&plan, cleanup).await,
-            Strategy::OnBuild => self.execute_onbuild(&plan).await,
-        }
+        let mut result = match plan.strategy {
+            Strategy::Sti => self.execute(&plan, cleanup).await?,
+            Strategy::OnBuild => self.execute_onbuild(&plan).await?,
+        };
+        result.builder = BuilderImage {
+            name: plan.builder.name.clone(),
+            id: plan.builder.info.id.clone(),
+            digest: registry_digest(&plan.builder),
+        };
+        result.source = plan.source.as_ref().map(|s| {
+            let info = &s.prepared.info;
+            SourceOrigin {
+                location: env::redact_url_userinfo(&info.location),
+                commit: Some(info.commit_id.clone()).filter(|c| !c.is_empty()),
+                git_ref: Some(info.git_ref.clone()).filter(|r| !r.is_empty()),
+            }
+        });
+        result.builder_stage = plan.builder_stage.clone();
+        self.publish(options, &plan, &mut result).await?;
+        Ok(result)
     }
 
     /// A small text file of a container, or `None` when it does not exist.
@@ -152,6 +169,17 @@ impl Engine {
             .map_err(|e| Error::io("read", path, "check the engine", e))?;
         Ok(Some(text))
     }
+}
+
+/// The registry digest the engine knows for an image under its own name (else any), if it knows one.
+fn registry_digest(image: &crate::plan::ResolvedImage) -> Option<String> {
+    let wanted = ImageReference::parse(&image.name).ok().map(|r| r.normalized().name());
+    let same_name = |entry: &&String| {
+        let name = entry.split_once('@').map(|(name, _)| name);
+        let name = name.and_then(|n| ImageReference::parse(n).ok()).map(|r| r.normalized().name());
+        name.is_some() && name == wanted
+    };
+    image.info.repo_digests.iter().find(same_name).or_else(|| image.info.repo_digests.first()).cloned()
 }
 
 /// An event sink that remembers the stage running now.

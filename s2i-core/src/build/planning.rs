@@ -49,6 +49,7 @@ impl Engine {
         if let Some(dest) = &options.destination {
             check_destination(dest)?;
         }
+        super::push::check_push_options(options)?;
         if options.assemble_user.as_deref().is_some_and(|u| u.trim().is_empty()) {
             return Err(Error::option("--assemble-user", "the user is empty", "give a user name or uid"));
         }
