@@ -15,7 +15,7 @@
 //! Nothing owned by a live process, or by one this machine cannot check, is
 //! touched.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -148,6 +148,16 @@ impl fmt::Display for ProcessOwner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "pid={} host={} boot={} start={}", self.pid, self.host, self.boot, self.start)
     }
+}
+
+/// The labels of a commit, with [`OWNER_LABEL`] emptied: engines merge a
+/// container's labels into the image committed from it, and an image must
+/// not carry the build process (nor give its containers a dead owner for
+/// [`remove_leftovers`] to remove). An empty value names no owner.
+pub(crate) fn without_owner(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut labels = labels.clone();
+    labels.insert(OWNER_LABEL.to_owned(), String::new());
+    labels
 }
 
 /// What [`remove_leftovers`] removed.
