@@ -118,7 +118,7 @@ impl Drop for Image {
     }
 }
 
-/// The images remembered by [`Image::remember`], by tag.
+/// The images remembered by [`Image::remember`] (by tag) and [`Namespace::engine_id`] (by namespace).
 fn remembered() -> &'static Mutex<Vec<(String, String)>> {
     static REMEMBERED: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
     &REMEMBERED
@@ -482,10 +482,12 @@ impl Namespace {
         tags
     }
 
-    /// The image ID an engine tag points at, if it exists.
+    /// The image ID an engine tag points at, if it exists; remembered, so that
+    /// the image goes with the namespace even when a later build moves the tag.
     pub fn engine_id(&self, repo_tag: &str) -> Option<String> {
-        let out = docker(&["image", "inspect", "--format", "{{.Id}}", repo_tag]);
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        let id = image_id(repo_tag)?;
+        remembered().lock().unwrap_or_else(PoisonError::into_inner).push((self.0.clone(), id.clone()));
+        Some(id)
     }
 }
 
@@ -493,8 +495,15 @@ impl Drop for Namespace {
     /// Removes the engine tags and every image a build of the namespace made
     /// (builds label their images with their namespace), tagged or not.
     fn drop(&mut self) {
-        let built = list_images(&["--filter", &format!("label=io.openshift.build.namespace={}", self.0)]);
+        let mut built = list_images(&["--filter", &format!("label=io.openshift.build.namespace={}", self.0)]);
+        remembered().lock().unwrap_or_else(PoisonError::into_inner).retain(|(namespace, id)| {
+            if namespace == &self.0 {
+                built.push(id.clone());
+            }
+            namespace != &self.0
+        });
         for tag in self.engine_tags() {
+            built.extend(image_id(&tag));
             let _ = docker(&["rmi", &tag]);
         }
         remove_untagged(&built);
