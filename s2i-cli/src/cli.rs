@@ -352,7 +352,7 @@ pub struct OutcomeArgs {
     /// Push the new image to its registry after the build (needs a tag naming the registry)
     #[arg(long)]
     pub push: bool,
-    /// Also push the builder stage an incremental --runtime-image build keeps (<tag>-builder)
+    /// Also push the builder stage an incremental --runtime-image build keeps (its tag with -builder appended)
     #[arg(long, requires = "push")]
     pub push_builder_stage: bool,
     /// Write the new image's ID (sha256:…, no newline) to FILE
