@@ -16,7 +16,6 @@
 //! touched.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::events::{BuildEvent, EventSink, EventSinkExt};
@@ -29,125 +28,33 @@ pub const OWNER_FILE: &str = ".s2i-owner";
 /// How the names of build working directories begin.
 pub const WORKDIR_PREFIX: &str = "s2i-build-";
 
-/// A process, identified well enough to tell whether it still runs.
-///
-/// Its text form is `pid=… host=… boot=… start=…`, the start being the
-/// process's start time in clock ticks since boot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessOwner {
-    /// Process ID.
-    pub pid: u32,
-    /// Host name.
-    pub host: String,
-    /// The kernel's boot ID (empty when unknown).
-    pub boot: String,
-    /// Start time of the process, in clock ticks since boot (0 when unknown).
-    pub start: u64,
+/// A process, identified well enough to tell whether it still runs: the
+/// workspace's one notion of it, shared with the object store's lease holders
+/// and the build executors.
+pub use s2i_store::ProcessIdentity as ProcessOwner;
+
+/// Whether `owner` is certainly gone (not merely unknown).
+fn is_gone(owner: &ProcessOwner) -> bool {
+    owner.is_running_here() == Some(false)
 }
 
-fn read_trimmed(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+/// The name prefix of `owner`'s working directories.
+pub(crate) fn workdir_prefix(owner: &ProcessOwner) -> String {
+    format!("{WORKDIR_PREFIX}{}-{}-", owner.pid, owner.start)
 }
 
-/// The start time (field 22 of `/proc/PID/stat`) and whether the process is a zombie.
-fn process_stat(pid: u32) -> Option<(u64, bool)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may hold spaces: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let state = *fields.first()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some((start, state == "Z"))
-}
-
-fn host_name() -> String {
-    read_trimmed("/proc/sys/kernel/hostname")
-        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
-        .unwrap_or_else(|| "localhost".into())
-}
-
-impl ProcessOwner {
-    /// This process.
-    pub fn current() -> Self {
-        let pid = std::process::id();
-        Self {
-            pid,
-            host: host_name(),
-            boot: read_trimmed("/proc/sys/kernel/random/boot_id").unwrap_or_default(),
-            start: process_stat(pid).map_or(0, |(start, _)| start),
-        }
-    }
-
-    /// Read the text form back.
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut owner = Self { pid: 0, host: String::new(), boot: String::new(), start: 0 };
-        for word in text.split_whitespace() {
-            let (key, value) = word.split_once('=')?;
-            match key {
-                "pid" => owner.pid = value.parse().ok()?,
-                "host" => owner.host = value.to_owned(),
-                "boot" => owner.boot = value.to_owned(),
-                "start" => owner.start = value.parse().ok()?,
-                _ => {}
-            }
-        }
-        (owner.pid != 0).then_some(owner)
-    }
-
-    /// Whether this process still runs; `None` when this machine cannot tell
-    /// (another host, or no `/proc`). A process of an earlier boot, a pid
-    /// that is not alive (or a zombie), and a pid alive with another start
-    /// time are gone.
-    pub fn is_running_here(&self) -> Option<bool> {
-        let here = Self::current();
-        if self.host != here.host || self.boot.is_empty() || here.start == 0 {
-            return None;
-        }
-        if self.boot != here.boot {
-            // The machine restarted since: every process of that boot is gone.
-            return Some(false);
-        }
-        Some(match process_stat(self.pid) {
-            Some((start, zombie)) => start == self.start && !zombie,
-            None => false,
-        })
-    }
-
-    /// Whether this is the current process.
-    pub fn is_me(&self) -> bool {
-        let here = Self::current();
-        self.pid == here.pid && self.host == here.host && self.start == here.start
-    }
-
-    /// Whether this process is certainly gone (not merely unknown).
-    fn is_gone(&self) -> bool {
-        self.is_running_here() == Some(false)
-    }
-
-    /// The name prefix of this process's working directories.
-    pub(crate) fn workdir_prefix(&self) -> String {
-        format!("{WORKDIR_PREFIX}{}-{}-", self.pid, self.start)
-    }
-
-    /// The owner a working directory's name gives, for one without its owner file
-    /// (the file is written right after the directory is made).
-    fn of_workdir_name(name: &str) -> Option<Self> {
-        let rest = name.strip_prefix(WORKDIR_PREFIX)?;
-        let mut parts = rest.splitn(3, '-');
-        let pid = parts.next()?.parse().ok()?;
-        let start = parts.next()?.parse().ok()?;
-        parts.next()?;
-        // Names carry no boot: one of this boot is assumed, so that only a
-        // pid gone or reused decides.
-        let here = Self::current();
-        Some(Self { pid, host: here.host, boot: here.boot, start })
-    }
-}
-
-impl fmt::Display for ProcessOwner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "pid={} host={} boot={} start={}", self.pid, self.host, self.boot, self.start)
-    }
+/// The owner a working directory's name gives, for one without its owner file
+/// (the file is written right after the directory is made).
+fn owner_of_workdir_name(name: &str) -> Option<ProcessOwner> {
+    let rest = name.strip_prefix(WORKDIR_PREFIX)?;
+    let mut parts = rest.splitn(3, '-');
+    let pid = parts.next()?.parse().ok()?;
+    let start = parts.next()?.parse().ok()?;
+    parts.next()?;
+    // Names carry no boot: one of this boot is assumed, so that only a
+    // pid gone or reused decides.
+    let here = ProcessOwner::current();
+    Some(ProcessOwner { pid, host: here.host, boot: here.boot, start })
 }
 
 /// The labels of a commit, with [`OWNER_LABEL`] emptied: engines merge a
@@ -192,7 +99,7 @@ pub async fn remove_leftovers(runtime: &dyn ContainerRuntime, temp_root: &Path, 
                 let Some(owner) = container.labels.get(OWNER_LABEL).and_then(|text| ProcessOwner::parse(text)) else {
                     continue;
                 };
-                if !owner.is_gone() {
+                if !is_gone(&owner) {
                     continue;
                 }
                 match runtime.remove_container(&container.id).await {
@@ -248,11 +155,11 @@ fn abandoned_workdirs(root: &Path) -> Vec<(PathBuf, ProcessOwner)> {
         let owner = match std::fs::read_to_string(path.join(OWNER_FILE)) {
             // A file that names no process (a directory kept with --save-temp-dir) is left alone.
             Ok(text) => ProcessOwner::parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ProcessOwner::of_workdir_name(name),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => owner_of_workdir_name(name),
             Err(_) => None,
         };
         let Some(owner) = owner else { continue };
-        if owner.is_gone() {
+        if is_gone(&owner) {
             found.push((path, owner));
         }
     }
@@ -294,18 +201,18 @@ mod tests {
             }
             dir
         };
-        let dead = make(&format!("{}abc", gone.workdir_prefix()), Some(&gone));
-        let dead_without_file = make(&format!("{}def", gone.workdir_prefix()), None);
-        make(&format!("{}ghi", me.workdir_prefix()), Some(&me));
-        make(&format!("{}jkl", me.workdir_prefix()), None);
+        let dead = make(&format!("{}abc", workdir_prefix(&gone)), Some(&gone));
+        let dead_without_file = make(&format!("{}def", workdir_prefix(&gone)), None);
+        make(&format!("{}ghi", workdir_prefix(&me)), Some(&me));
+        make(&format!("{}jkl", workdir_prefix(&me)), None);
         // Not ours: another prefix, a name that does not parse, another host's.
         make("s2i-router-xyz", Some(&gone));
         make(&format!("{WORKDIR_PREFIX}nonsense"), None);
-        let kept = make(&format!("{}kept", gone.workdir_prefix()), None);
+        let kept = make(&format!("{}kept", workdir_prefix(&gone)), None);
         std::fs::write(kept.join(OWNER_FILE), "kept (--save-temp-dir)").unwrap();
         let remote = ProcessOwner { host: "elsewhere".into(), ..gone.clone() };
-        make(&format!("{}mno", remote.workdir_prefix()), Some(&remote));
-        std::fs::write(root.path().join(format!("{}file", gone.workdir_prefix())), "").unwrap();
+        make(&format!("{}mno", workdir_prefix(&remote)), Some(&remote));
+        std::fs::write(root.path().join(format!("{}file", workdir_prefix(&gone))), "").unwrap();
 
         let found: Vec<PathBuf> = abandoned_workdirs(root.path()).into_iter().map(|(p, _)| p).collect();
         let mut expected = vec![dead, dead_without_file];
