@@ -15,6 +15,7 @@
 //!   `imagestream.image.openshift.io`) or a document's `kind` to one kind;
 //! - [`codec`]: the one YAML writer of the workspace, and reading documents
 //!   typed by kind with errors that point into the text;
+//! - [`labels`]: Kubernetes' rules for label keys and values;
 //! - [`ProcessIdentity`]: a process, recorded so that another one can tell
 //!   later whether it still runs.
 //!
@@ -121,6 +122,7 @@ pub mod codec;
 mod error;
 mod events;
 mod kinds;
+pub mod labels;
 mod meta;
 mod process;
 mod resource;
