@@ -6,6 +6,7 @@
 //! - [`ObjectMeta`], [`OwnerReference`], [`ObjectKey`]: metadata as
 //!   Kubernetes writes it (`creationTimestamp` is a [`jiff::Timestamp`],
 //!   written RFC 3339 in UTC to the second, see [`timestamp`]);
+//!   [`ObjectReference`], a reference to another object;
 //! - [`ServerOwned`]: the rule for input that a server owns — a kind's
 //!   `status` and the metadata a server adds (`managedFields`, …) are read
 //!   and ignored, so objects as `kubectl get -o yaml` prints them apply;
@@ -133,7 +134,9 @@ pub mod timestamp;
 pub use error::{Error, Result};
 pub use events::{ConsumerStart, Event, NewEvent};
 pub use kinds::KindRegistry;
-pub use meta::{DEFAULT_NAMESPACE, ObjectKey, ObjectMeta, OwnerReference, ServerOwned, validate_namespace};
+pub use meta::{
+    DEFAULT_NAMESPACE, ObjectKey, ObjectMeta, ObjectReference, OwnerReference, ServerOwned, validate_namespace,
+};
 pub use process::ProcessIdentity;
 pub use resource::{KindInfo, Resource, WriteAction};
 #[cfg(feature = "sqlite")]

@@ -79,6 +79,35 @@ pub struct OwnerReference {
     pub controller: Option<bool>,
 }
 
+/// A reference to another object, Kubernetes' `ObjectReference` (every
+/// field optional, as the API has it): the `targetRef` of an endpoint
+/// address, the `from` of a build trigger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectReference {
+    /// The referent's kind, e.g. `Pod`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// Its namespace.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// Its name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Its uid.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
+    /// Its API version.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    /// The resourceVersion referred to.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resource_version: String,
+    /// A field of the referent, e.g. `spec.containers{web}`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub field_path: String,
+}
+
 /// A part of an object that its server owns, read from input and dropped:
 /// the `status` of a kind whose status nobody writes here (a Service's
 /// `status.loadBalancer`), so that an object as `kubectl get -o yaml` prints
