@@ -21,7 +21,7 @@ apiVersion: v1
 kind: Service
 metadata: {name: canary, namespace: shop}
 spec:
-  endpoints: ["127.0.0.1:8081"]
+  ports: [{name: "8081", port: 8081}]
 "#;
     text.split("---").map(|document| serde_norway::from_str(document).unwrap()).collect()
 }
