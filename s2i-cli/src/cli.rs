@@ -746,7 +746,7 @@ pub struct RouteExportArgs {
 /// `s2i service …`.
 #[derive(Debug, Subcommand)]
 pub enum ServiceCommand {
-    /// Create a service: fixed endpoints, or the running containers that carry some labels
+    /// Create a service: fixed endpoints (an Endpoints object of its name), or the running containers that carry some labels
     #[command(after_help = crate::commands::service::CREATE_SERVICE_EXAMPLES)]
     Create(ServiceCreateArgs),
 }
@@ -756,13 +756,13 @@ pub enum ServiceCommand {
 pub struct ServiceCreateArgs {
     /// Name of the service
     pub name: String,
-    /// A fixed endpoint, HOST:PORT (repeatable; an IPv6 address goes in brackets)
-    #[arg(long = "endpoint", value_name = "HOST:PORT")]
+    /// A fixed endpoint, IP:PORT (repeatable; an IPv6 address goes in brackets), kept in the Endpoints object of the service's name
+    #[arg(long = "endpoint", value_name = "IP:PORT")]
     pub endpoints: Vec<String>,
     /// Labels of the running containers that are the endpoints, KEY=VALUE (repeatable, or comma-separated)
     #[arg(long = "selector", value_name = "KEY=VALUE", value_delimiter = ',')]
     pub selector: Vec<String>,
-    /// A port of the service, PORT or PORT:TARGET_PORT (repeatable); named as kubectl names them (80:8080 is `80-8080`)
+    /// A port of the service, PORT or PORT:TARGET_PORT (repeatable); named as kubectl names them (80:8080 is `80-8080`); with --endpoint and no --port, one port per port of the endpoints
     #[arg(long = "port", value_name = "PORT[:TARGET_PORT]")]
     pub ports: Vec<String>,
 }

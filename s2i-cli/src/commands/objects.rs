@@ -107,13 +107,14 @@ pub(crate) const KINDS: &[&Kind] = &[
     &imagestream::IMAGE,
     &route::ROUTE,
     &service::SERVICE,
+    &service::ENDPOINTS,
     &builds::BUILD_CONFIG,
     &builds::BUILD,
 ];
 
 pub(crate) const GET_HELP: &str = "\
 Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images,
-routes (route), services (svc), buildconfigs (bc), builds.
+routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.
 
 Examples:
   s2i get is
@@ -123,7 +124,7 @@ Examples:
   s2i get bc
   s2i get builds";
 
-pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), buildconfigs (bc), builds.";
+pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.";
 
 pub(crate) const APPLY_HELP: &str = "\
 Documents are separated by `---`; a `kind: List` document applies its items. All documents are checked

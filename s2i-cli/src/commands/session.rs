@@ -32,8 +32,11 @@ impl Context {
     pub(crate) fn open(global: &GlobalArgs) -> Result<Self, Failure> {
         s2i_store::validate_namespace(&global.namespace)?;
         let dir = store_dir(global)?;
+        let store = Store::open(&dir)?;
+        // Documents that older versions of the kinds wrote, rewritten once.
+        s2i_route::store::migrate(&store)?;
         Ok(Self {
-            store: Store::open(&dir)?,
+            store,
             namespace: global.namespace.clone(),
             loglevel: global.loglevel,
             no_triggers: global.no_triggers,
