@@ -10,6 +10,7 @@
 //! - [`names`] — naming rules of streams, tags and views.
 //! - [`engine`] — the local container engine as the home of streams without
 //!   a registry; [`registry`] — an OCI distribution client for the others.
+//! - [`suppression`] — tag changes that start nothing (`--no-triggers`).
 //! - [`mirror`] — the event consumer that makes engine and registry tags
 //!   follow the streams (under a consumer lease: engine and registry calls
 //!   happen outside any store transaction).
@@ -77,6 +78,7 @@ pub mod names;
 pub mod operations;
 pub mod registry;
 pub mod streams;
+pub mod suppression;
 pub mod types;
 
 pub use error::{Error, Result};

@@ -405,7 +405,7 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
             })
             .collect::<LibResult<Vec<_>>>()?;
         if global.no_triggers {
-            s2i_imagestream::builds::triggers::suppress_since(tx, before)?;
+            s2i_imagestream::suppression::suppress_since(tx, before)?;
         }
         Ok::<_, s2i_imagestream::Error>(applied)
     })?;

@@ -83,7 +83,9 @@ impl Session {
             Ok(runtime) => Ok(runtime.as_ref()),
             Err(why) => Err(why.clone()),
         };
-        ImageStreams::new(&self.context.store, engine, &self.registry).with_triggers(!self.context.no_triggers)
+        ImageStreams::new(&self.context.store, engine, &self.registry)
+            .with_triggers(!self.context.no_triggers)
+            .with_event_consumers(&[s2i_imagestream::builds::triggers::TRIGGER_CONSUMER])
     }
 
     /// The engine, or the failure of a command that needs it.

@@ -825,7 +825,9 @@ impl<'a> Runner<'a> {
         let stream: Option<ImageStream> =
             store.read(|tx| tx.get_as(&destination.namespace, &destination.stream)).ok().flatten();
         let engine: EngineAccess<'_> = Ok(self.runtime.as_ref());
-        let streams = ImageStreams::new(store, engine, self.registry).with_triggers(self.triggers);
+        let streams = ImageStreams::new(store, engine, self.registry)
+            .with_triggers(self.triggers)
+            .with_event_consumers(&[super::triggers::TRIGGER_CONSUMER]);
         // A stream kept in a registry gets the image pushed there (record_build does it).
         let pushed_to = stream.as_ref().and_then(|stream| crate::operations::push_target(stream, &destination));
         if let Some(target) = &pushed_to {

@@ -16,12 +16,12 @@
 //!   `lastVersion` 0 gets its first build; otherwise each ImageChange trigger
 //!   whose tag already has an image it has not built starts one build, as
 //!   OpenShift's trigger controller does for a new config.
-//! - **`--no-triggers`** ([`suppress_since`]): the transaction of a tag
-//!   change also stores a [`SUPPRESSED`] marker for each of its events; the
-//!   consumer, reaching such an event, records its image as seen by the
-//!   watching configs (so later events compare against it) and starts
-//!   nothing. Marking the configs at once would not do: events of earlier
-//!   changes, consumed later, would overwrite the mark.
+//! - **`--no-triggers`** ([`crate::suppression`]): the transaction of a tag
+//!   change also marks each of its events; the consumer, reaching such an
+//!   event, records its image as seen by the watching configs (so later
+//!   events compare against it) and starts nothing. Marking the configs at
+//!   once would not do: events of earlier changes, consumed later, would
+//!   overwrite the mark.
 
 use super::generator::{BuildRequest, full_reference, instantiate, resolve_istag};
 use super::types::*;
@@ -88,22 +88,13 @@ fn watchers(tx: &Tx<'_>, tag: &ImageStreamTagReference) -> Result<Vec<BuildConfi
         .collect())
 }
 
-/// The store kind of the markers of events whose triggers are suppressed
-/// (`--no-triggers`), named by the event's sequence number; internal
-/// bookkeeping, removed when the event is consumed.
-pub const SUPPRESSED: &str = "SuppressedTagEvent";
-
-fn marker_name(seq: u64) -> String {
-    format!("{seq:020}")
-}
-
 /// What one `TagChanged` event starts (see the module doc).
 pub fn on_event(tx: &Tx<'_>, event: &Event) -> Result<TriggerReport> {
     let mut report = TriggerReport::default();
     if event.kind != ImageStream::KIND || event.action != TAG_CHANGED {
         return Ok(report);
     }
-    let suppressed = tx.delete(SUPPRESSED, "", &marker_name(event.seq))?.is_some();
+    let suppressed = crate::suppression::take(tx, event.seq)?;
     let Ok(change) = serde_json::from_value::<TagChange>(event.data.clone()) else { return Ok(report) };
     let Some(pull_spec) = changed_pull_spec(tx, &event.namespace, &event.name, &change)? else { return Ok(report) };
     let tag =
@@ -243,16 +234,5 @@ pub fn on_applied(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<TriggerRep
 /// (call in the transaction that writes the config).
 pub fn mark_applied(tx: &Tx<'_>, config: &mut BuildConfig) -> Result<()> {
     config.metadata.annotations.insert(keys::TRIGGERS_SEQ.into(), tx.last_seq()?.to_string());
-    Ok(())
-}
-
-/// `--no-triggers`: mark every `TagChanged` event after `seq` (those of the
-/// current transaction) as suppressed: the consumer starts no build for it.
-pub fn suppress_since(tx: &Tx<'_>, seq: u64) -> Result<()> {
-    for event in tx.events_after(seq, usize::MAX >> 1)? {
-        if event.kind == ImageStream::KIND && event.action == TAG_CHANGED {
-            tx.put(SUPPRESSED, "", &marker_name(event.seq), serde_json::json!({"event": event.seq}))?;
-        }
-    }
     Ok(())
 }
