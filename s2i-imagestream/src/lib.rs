@@ -15,9 +15,6 @@
 //!   follow the streams (under a consumer lease: engine and registry calls
 //!   happen outside any store transaction).
 //! - [`operations`] — the user's operations end to end ([`operations::ImageStreams`]).
-//! - [`builds`] — BuildConfigs and Builds: declared builds run on the local
-//!   engine through `s2i-core`, started by hand or by ImageChange and
-//!   ConfigChange triggers that follow the event log.
 //!
 //! # Async
 //!
@@ -69,7 +66,6 @@
 //! }
 //! ```
 
-pub mod builds;
 pub mod engine;
 pub mod error;
 pub mod history;

@@ -14,18 +14,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use s2i_core::CancellationToken;
-use s2i_imagestream::builds::binary;
-use s2i_imagestream::builds::configs::{
+use s2i_buildconfig::binary;
+use s2i_buildconfig::configs::{
     AppliedConfig, apply_build_config, cancel_build as cancel_one, check_build_config, delete_build,
     delete_build_config, get_build, get_build_config,
 };
-use s2i_imagestream::builds::executor::{Executor, clean_up_reaped, executor_of, reap, register};
-use s2i_imagestream::builds::generator::{BuildRequest, instantiate, set_phase};
-use s2i_imagestream::builds::logs::{Followed, follow, input_path, log_path, open_append, remove_files};
-use s2i_imagestream::builds::policy::builds_of;
-use s2i_imagestream::builds::run::Runner;
-use s2i_imagestream::builds::triggers::{Started, TriggerReport, on_applied, process_events};
-use s2i_imagestream::builds::types::*;
+use s2i_buildconfig::executor::{Executor, clean_up_reaped, executor_of, reap, register};
+use s2i_buildconfig::generator::{BuildRequest, instantiate, set_phase};
+use s2i_buildconfig::logs::{Followed, follow, input_path, log_path, open_append, remove_files};
+use s2i_buildconfig::policy::builds_of;
+use s2i_buildconfig::run::Runner;
+use s2i_buildconfig::triggers::{Started, TriggerReport, on_applied, process_events};
+use s2i_buildconfig::types::*;
 use s2i_imagestream::operations::{ImportSchedule, ScheduledResult};
 use s2i_store::codec::Document;
 use s2i_store::{Resource, Store, Tx};
@@ -939,7 +939,7 @@ pub(crate) async fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<i32, Fai
                     format!("start one with `s2i start-build {config}`"),
                 ));
             }
-            s2i_imagestream::builds::generator::build_name(&config, bc.status.last_version)
+            s2i_buildconfig::generator::build_name(&config, bc.status.last_version)
         }
     };
     let dir = session.context.store.dir().to_owned();

@@ -85,7 +85,7 @@ impl Session {
         };
         ImageStreams::new(&self.context.store, engine, &self.registry)
             .with_triggers(!self.context.no_triggers)
-            .with_event_consumers(&[s2i_imagestream::builds::triggers::TRIGGER_CONSUMER])
+            .with_event_consumers(&[s2i_buildconfig::triggers::TRIGGER_CONSUMER])
     }
 
     /// The engine, or the failure of a command that needs it.

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use s2i_imagestream::builds::configs::{apply_build_config, cancel_build};
-use s2i_imagestream::builds::generator::{BuildRequest, instantiate, set_phase};
-use s2i_imagestream::builds::policy::{Admission, admit, builds_of, prune};
-use s2i_imagestream::builds::triggers::{on_applied, process_events};
+use s2i_buildconfig::configs::{apply_build_config, cancel_build};
+use s2i_buildconfig::generator::{BuildRequest, instantiate, set_phase};
+use s2i_buildconfig::policy::{Admission, admit, builds_of, prune};
+use s2i_buildconfig::triggers::{on_applied, process_events};
 use s2i_imagestream::suppression::suppress_since;
-use s2i_imagestream::builds::types::*;
+use s2i_buildconfig::types::*;
 use s2i_imagestream::streams::{self, ResolvedImage, StreamTag};
 use s2i_imagestream::types::Image;
 use s2i_store::{ObjectMeta, Store, Tx};

@@ -2,8 +2,8 @@
 //! of a BuildConfig may start now, which queued builds a `SerialLatestOnly`
 //! build cancels, and which finished builds history pruning deletes.
 
-use super::generator::set_phase;
-use super::types::*;
+use crate::generator::set_phase;
+use crate::types::*;
 use crate::error::Result;
 use s2i_store::{Resource, Tx};
 

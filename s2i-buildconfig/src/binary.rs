@@ -1,7 +1,7 @@
 //! Binary input (`s2i start-build --from-dir DIR` / `--from-file FILE`):
 //! like `oc start-build` uploading it, the input is taken when the build is
 //! started, not when it runs — a snapshot is copied into the store directory
-//! ([`super::logs::input_path`]) and removed with the build. `.git` is left
+//! ([`crate::logs::input_path`]) and removed with the build. `.git` is left
 //! out, as `oc` leaves it out.
 
 use std::path::Path;

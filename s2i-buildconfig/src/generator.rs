@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use super::policy;
-use super::types::*;
-use super::validation::{KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_TAG, set_common_defaults};
+use crate::policy;
+use crate::types::*;
+use crate::validation::{KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_TAG, set_common_defaults};
 use crate::error::{Error, Result};
-use crate::names::split_istag_name;
-use crate::types::ImageStream;
+use s2i_imagestream::names::split_istag_name;
+use s2i_imagestream::types::ImageStream;
 use s2i_store::{ObjectMeta, OwnerReference, Resource, Tx};
 
 /// What a new build is asked for with (OpenShift's `BuildRequest`).
@@ -96,7 +96,7 @@ pub fn resolve_istag(tx: &Tx<'_>, namespace: &str, istag: &str) -> Result<Option
 
 /// The pull spec of an image of a stream by digest (`stream@sha256:…`, a unique prefix allowed).
 pub fn resolve_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Option<(String, String)>> {
-    match crate::streams::get_isimage(tx, namespace, name) {
+    match s2i_imagestream::streams::get_isimage(tx, namespace, name) {
         Ok(isimage) => {
             let image = isimage.image;
             Ok(Some((image.docker_image_reference.clone(), image.metadata.name.clone())))

@@ -23,11 +23,11 @@
 //!   once would not do: events of earlier changes, consumed later, would
 //!   overwrite the mark.
 
-use super::generator::{BuildRequest, full_reference, instantiate, resolve_istag};
-use super::types::*;
+use crate::generator::{BuildRequest, full_reference, instantiate, resolve_istag};
+use crate::types::*;
 use crate::error::Result;
-use crate::streams::{TAG_CHANGED, TagChange};
-use crate::types::{ImageStream, REFERENCE_POLICY_LOCAL};
+use s2i_imagestream::streams::{TAG_CHANGED, TagChange};
+use s2i_imagestream::types::{ImageStream, REFERENCE_POLICY_LOCAL};
 use s2i_store::{ConsumerStart, Event, Resource, Store, Tx};
 
 /// The name of the event consumer that starts triggered builds.
@@ -94,7 +94,7 @@ pub fn on_event(tx: &Tx<'_>, event: &Event) -> Result<TriggerReport> {
     if event.kind != ImageStream::KIND || event.action != TAG_CHANGED {
         return Ok(report);
     }
-    let suppressed = crate::suppression::take(tx, event.seq)?;
+    let suppressed = s2i_imagestream::suppression::take(tx, event.seq)?;
     let Ok(change) = serde_json::from_value::<TagChange>(event.data.clone()) else { return Ok(report) };
     let Some(pull_spec) = changed_pull_spec(tx, &event.namespace, &event.name, &change)? else { return Ok(report) };
     let tag =

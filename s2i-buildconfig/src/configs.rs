@@ -3,11 +3,11 @@
 //! with them, as owner references make OpenShift's garbage collector do) and
 //! builds, and cancelling builds.
 
-use super::generator::set_phase;
-use super::policy::builds_of;
-use super::triggers::mark_applied;
-use super::types::*;
-use super::validation::{set_defaults, validate_build_config};
+use crate::generator::set_phase;
+use crate::policy::builds_of;
+use crate::triggers::mark_applied;
+use crate::types::*;
+use crate::validation::{set_defaults, validate_build_config};
 use crate::error::{Error, Result};
 use s2i_store::{Resource, Tx};
 

@@ -27,20 +27,20 @@ use s2i_core::reference::ImageReference;
 use s2i_core::runtime::{ContainerRuntime, ContainerSpec, HostOptions, ResourceLimits};
 use s2i_core::{BuildOptions, CancellationToken, Engine, EventSink, PullPolicy};
 
-use super::executor::{Executor, HEARTBEAT_EVERY, clean_up_reaped, reap, register};
-use super::generator::{resolve_isimage, resolve_istag, set_phase};
-use super::logs::{BuildLog, input_path, log_path, remove_files, remove_scratch, work_path};
-use super::policy::{Admission, admit, prune};
-use super::types::*;
-use super::validation::{
+use crate::executor::{Executor, HEARTBEAT_EVERY, clean_up_reaped, reap, register};
+use crate::generator::{resolve_isimage, resolve_istag, set_phase};
+use crate::logs::{BuildLog, input_path, log_path, remove_files, remove_scratch, work_path};
+use crate::policy::{Admission, admit, prune};
+use crate::types::*;
+use crate::validation::{
     KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE, KIND_IMAGE_STREAM_TAG, clean_path, cpu_limit, memory_limit,
 };
 use crate::error::{Error, Result};
-use crate::mirror::EngineAccess;
-use crate::operations::ImageStreams;
-use crate::registry::RegistryClient;
-use crate::streams::StreamTag;
-use crate::types::{Image, ImageStream};
+use s2i_imagestream::mirror::EngineAccess;
+use s2i_imagestream::operations::ImageStreams;
+use s2i_imagestream::registry::RegistryClient;
+use s2i_imagestream::streams::StreamTag;
+use s2i_imagestream::types::{Image, ImageStream};
 use s2i_store::{Resource, Store, Tx};
 
 /// How often a waiting or running executor reads its build.
@@ -827,9 +827,9 @@ impl<'a> Runner<'a> {
         let engine: EngineAccess<'_> = Ok(self.runtime.as_ref());
         let streams = ImageStreams::new(store, engine, self.registry)
             .with_triggers(self.triggers)
-            .with_event_consumers(&[super::triggers::TRIGGER_CONSUMER]);
+            .with_event_consumers(&[crate::triggers::TRIGGER_CONSUMER]);
         // A stream kept in a registry gets the image pushed there (record_build does it).
-        let pushed_to = stream.as_ref().and_then(|stream| crate::operations::push_target(stream, &destination));
+        let pushed_to = stream.as_ref().and_then(|stream| s2i_imagestream::operations::push_target(stream, &destination));
         if let Some(target) = &pushed_to {
             log.line(&format!("Pushing image {target} ..."));
         }

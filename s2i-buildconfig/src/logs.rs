@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use s2i_core::events::{BuildEvent, EventSink, Level, Stage};
 
-use super::types::{Build, StageInfo, StepInfo, phase};
+use crate::types::{Build, StageInfo, StepInfo, phase};
 use crate::error::{Error, Result};
 use s2i_store::Store;
 

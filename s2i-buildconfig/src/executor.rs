@@ -17,8 +17,8 @@
 
 use std::time::Duration;
 
-use super::generator::set_phase;
-use super::types::*;
+use crate::generator::set_phase;
+use crate::types::*;
 use crate::error::{Error, Result};
 use s2i_store::{ProcessIdentity, Resource, Tx};
 
@@ -123,11 +123,11 @@ pub async fn clean_up_reaped(
     for one in reaped {
         let build = &one.build;
         let (namespace, name) = (&build.metadata.namespace, &build.metadata.name);
-        if let Ok(log) = super::logs::BuildLog::open(&super::logs::log_path(store_dir, namespace, name), 0) {
+        if let Ok(log) = crate::logs::BuildLog::open(&crate::logs::log_path(store_dir, namespace, name), 0) {
             log.line(&format!("error: {}", build.status.message));
             log.line(&format!("==> {} {}", build.status.phase, build.status.reason));
         }
-        super::logs::remove_scratch(store_dir, namespace, name);
+        crate::logs::remove_scratch(store_dir, namespace, name);
         let Some(runtime) = runtime else { continue };
         let labels =
             std::collections::BTreeMap::from([(keys::CONTAINER_LABEL.to_owned(), format!("{namespace}/{name}"))]);
@@ -174,7 +174,7 @@ async fn remove_labelled_containers(
 }
 
 /// Record `me` as the executor of a build, unless another live process is
-/// (see [`super::run::Runner::run`]). A process that will run a queued build
+/// (see [`crate::run::Runner::run`]). A process that will run a queued build
 /// later (the builds a foreground chain triggers) registers at once, so that
 /// the build is not taken for one whose executor never started.
 pub fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Result<Build> {

@@ -7,10 +7,10 @@
 
 use s2i_core::reference::ImageReference;
 
-use super::quantity::{self, ParsedQuantity};
-use super::types::*;
+use crate::quantity::{self, ParsedQuantity};
+use crate::types::*;
 use crate::error::{Error, Result};
-use crate::names::{split_istag_name, validate_stream_name, validate_tag};
+use s2i_imagestream::names::{split_istag_name, validate_stream_name, validate_tag};
 use s2i_store::{Resource, validate_namespace};
 
 /// How many builds of each outcome are kept when a BuildConfig does not say.
