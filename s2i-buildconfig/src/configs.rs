@@ -3,12 +3,12 @@
 //! with them, as owner references make OpenShift's garbage collector do) and
 //! builds, and cancelling builds.
 
+use crate::error::{Error, Result};
 use crate::generator::set_phase;
 use crate::policy::builds_of;
 use crate::triggers::mark_applied;
 use crate::types::*;
 use crate::validation::{set_defaults, validate_build_config};
-use crate::error::{Error, Result};
 use s2i_store::{Resource, Tx};
 
 /// What [`apply_build_config`] did.
@@ -22,9 +22,18 @@ pub struct AppliedConfig {
     pub warnings: Vec<String>,
 }
 
-/// Check a BuildConfig as a client wrote it (defaults applied as on create);
-/// returns the warnings. Used before anything is written.
+/// Check a BuildConfig as a client wrote it (its `apiVersion`, then the
+/// rules with the defaults applied as on create); returns the warnings. Used
+/// before anything is written.
 pub fn check_build_config(config: &BuildConfig) -> Result<Vec<String>> {
+    if !config.api_version.is_empty() && config.api_version != API_VERSION {
+        return Err(Error::InvalidObject {
+            kind: BuildConfig::KIND,
+            name: config.metadata.name.clone(),
+            message: format!("apiVersion is {:?}", config.api_version),
+            help: format!("build configs are {API_VERSION}"),
+        });
+    }
     let mut config = config.clone();
     set_defaults(&mut config, None);
     validate_build_config(&config)
@@ -82,12 +91,7 @@ pub fn apply_build_config(tx: &Tx<'_>, desired: BuildConfig) -> Result<AppliedCo
 /// object is deleted is stopped by its executor.
 pub fn delete_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Vec<String>> {
     if tx.delete(BuildConfig::KIND, namespace, name)?.is_none() {
-        return Err(Error::NotFound {
-            kind: BuildConfig::KIND.into(),
-            namespace: namespace.into(),
-            name: name.into(),
-            help: format!("list the build configs with `s2i get bc --namespace {namespace}`"),
-        });
+        return Err(Error::not_found(BuildConfig::KIND, namespace, name));
     }
     let mut deleted = Vec::new();
     for build in builds_of(tx, namespace, name)? {
@@ -106,22 +110,12 @@ pub fn delete_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
 
 /// The build `namespace/name`, or an error that names it.
 pub fn get_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
-    tx.get_as(namespace, name)?.ok_or_else(|| Error::NotFound {
-        kind: Build::KIND.into(),
-        namespace: namespace.into(),
-        name: name.into(),
-        help: format!("list the builds with `s2i get builds --namespace {namespace}`"),
-    })
+    tx.get_as(namespace, name)?.ok_or_else(|| Error::not_found(Build::KIND, namespace, name))
 }
 
 /// The build config `namespace/name`, or an error that names it.
 pub fn get_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<BuildConfig> {
-    tx.get_as(namespace, name)?.ok_or_else(|| Error::NotFound {
-        kind: BuildConfig::KIND.into(),
-        namespace: namespace.into(),
-        name: name.into(),
-        help: format!("list the build configs with `s2i get bc --namespace {namespace}`"),
-    })
+    tx.get_as(namespace, name)?.ok_or_else(|| Error::not_found(BuildConfig::KIND, namespace, name))
 }
 
 /// `s2i cancel-build`: ask for the build's cancellation (`status.cancelled`).
@@ -130,10 +124,7 @@ pub fn get_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Buil
 pub fn cancel_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
     let mut build = get_build(tx, namespace, name)?;
     if build.is_terminal() {
-        return Err(Error::InvalidRequest {
-            message: format!("build {name} is already {}", build.status.phase.to_lowercase()),
-            help: "only queued and running builds can be cancelled".into(),
-        });
+        return Err(Error::NotCancellable { name: name.into(), phase: build.status.phase.clone() });
     }
     build.status.cancelled = true;
     if build.status.phase == phase::NEW {

@@ -17,9 +17,9 @@
 
 use std::time::Duration;
 
+use crate::error::{Error, Result};
 use crate::generator::set_phase;
 use crate::types::*;
-use crate::error::{Error, Result};
 use s2i_store::{ProcessIdentity, Resource, Tx};
 
 /// How often an executor refreshes its heartbeat.
@@ -178,24 +178,18 @@ async fn remove_labelled_containers(
 /// later (the builds a foreground chain triggers) registers at once, so that
 /// the build is not taken for one whose executor never started.
 pub fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Result<Build> {
-    let mut build: Build = tx.get_as(namespace, name)?.ok_or_else(|| Error::NotFound {
-        kind: Build::KIND.into(),
-        namespace: namespace.into(),
-        name: name.into(),
-        help: format!("list the builds with `s2i get builds --namespace {namespace}`"),
-    })?;
+    let mut build: Build = tx.get_as(namespace, name)?.ok_or_else(|| Error::not_found(Build::KIND, namespace, name))?;
     if build.is_terminal() {
         return Ok(build);
     }
     if let Some(other) = executor_of(&build)
         && !other.is_me()
     {
-        return Err(Error::InvalidRequest {
-            message: format!(
-                "build {namespace}/{name} is already run by another s2i process (pid {} on {})",
-                other.pid, other.host
-            ),
-            help: format!("follow it with `s2i logs build/{name} --follow`"),
+        return Err(Error::RunElsewhere {
+            namespace: namespace.into(),
+            name: name.into(),
+            pid: other.pid,
+            host: other.host.clone(),
         });
     }
     build.metadata.annotations.insert(keys::EXECUTOR.into(), me.to_string());

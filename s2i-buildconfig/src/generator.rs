@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::{Error, Result};
 use crate::policy;
 use crate::types::*;
 use crate::validation::{KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_TAG, set_common_defaults};
-use crate::error::{Error, Result};
 use s2i_imagestream::names::split_istag_name;
 use s2i_imagestream::types::ImageStream;
 use s2i_store::{ObjectMeta, OwnerReference, Resource, Tx};
@@ -96,13 +96,14 @@ pub fn resolve_istag(tx: &Tx<'_>, namespace: &str, istag: &str) -> Result<Option
 
 /// The pull spec of an image of a stream by digest (`stream@sha256:…`, a unique prefix allowed).
 pub fn resolve_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Option<(String, String)>> {
+    use s2i_imagestream::Error as StreamError;
     match s2i_imagestream::streams::get_isimage(tx, namespace, name) {
         Ok(isimage) => {
             let image = isimage.image;
             Ok(Some((image.docker_image_reference.clone(), image.metadata.name.clone())))
         }
-        Err(Error::NotFound { .. }) | Err(Error::InvalidName { .. }) => Ok(None),
-        Err(e) => Err(e),
+        Err(StreamError::NotFound { .. }) | Err(StreamError::InvalidName { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -111,13 +112,7 @@ pub fn resolve_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Optio
 /// phase's condition `True`, the others `False`). Refuses to leave a terminal phase.
 pub fn set_phase(build: &mut Build, phase: &str, reason: &str, message: &str, now: &str) -> Result<()> {
     if build.is_terminal() && build.status.phase != phase {
-        return Err(Error::InvalidRequest {
-            message: format!(
-                "build {} is {}: phase cannot be updated from a terminal state",
-                build.metadata.name, build.status.phase
-            ),
-            help: "start a new build with `s2i start-build`".into(),
-        });
+        return Err(Error::PhaseFinal { name: build.metadata.name.clone(), phase: build.status.phase.clone() });
     }
     build.status.phase = phase.into();
     build.status.reason = reason.into();
@@ -171,18 +166,11 @@ pub fn output_reference(tx: &Tx<'_>, namespace: &str, output: &BuildOutput) -> R
 
 /// Create the next build of a BuildConfig (see the module doc). Returns it as stored.
 pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
-    let mut config: BuildConfig = tx.get_as(&request.namespace, &request.name)?.ok_or_else(|| Error::NotFound {
-        kind: BuildConfig::KIND.into(),
-        namespace: request.namespace.clone(),
-        name: request.name.clone(),
-        help: format!("list the build configs with `s2i get bc --namespace {}`", request.namespace),
-    })?;
-    let display = format!("{}/{}", request.namespace, request.name);
+    let mut config: BuildConfig = tx
+        .get_as(&request.namespace, &request.name)?
+        .ok_or_else(|| Error::not_found(BuildConfig::KIND, &request.namespace, &request.name))?;
     if config.is_paused() {
-        return Err(Error::InvalidRequest {
-            message: format!("can't instantiate from BuildConfig {display}: BuildConfig is paused"),
-            help: format!("remove the annotation {} (or set it to \"false\") and apply the config again", keys::PAUSED),
-        });
+        return Err(Error::Paused { namespace: request.namespace.clone(), name: request.name.clone() });
     }
     if let Some(expected) = request.last_version
         && expected != config.status.last_version
@@ -197,10 +185,7 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
         .into());
     }
     if config.spec.source.binary.is_some() && request.binary.is_none() {
-        return Err(Error::InvalidRequest {
-            message: format!("BuildConfig {display} builds binary input, and none was given"),
-            help: format!("start it with `s2i start-build {} --from-dir DIR` (or --from-file FILE)", request.name),
-        });
+        return Err(Error::BinaryInputMissing { namespace: request.namespace.clone(), name: request.name.clone() });
     }
     let now = tx.now().to_owned();
     config.status.last_version += 1;
@@ -248,10 +233,11 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
         spec.source.binary = Some(binary.clone());
     }
     if let Some(commit) = &request.commit {
-        let git = spec.source.git.as_mut().ok_or_else(|| Error::InvalidRequest {
-            message: format!("BuildConfig {display} has no git source, so a commit cannot be built"),
-            help: "drop --commit".into(),
-        })?;
+        let git = spec
+            .source
+            .git
+            .as_mut()
+            .ok_or_else(|| Error::NoGitSource { namespace: request.namespace.clone(), name: request.name.clone() })?;
         git.git_ref = commit.clone();
         spec.revision = Some(SourceRevision {
             kind: "Git".into(),

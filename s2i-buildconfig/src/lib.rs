@@ -25,12 +25,9 @@
 //! [`run::Runner::run`] in some process — which waits for its run policy,
 //! resolves images, builds, and records its own output, which moves a tag…
 
-mod error {
-    pub use s2i_imagestream::error::{Error, Result};
-}
-
 pub mod binary;
 pub mod configs;
+pub mod error;
 pub mod executor;
 pub mod generator;
 pub mod logs;
@@ -41,5 +38,5 @@ pub mod triggers;
 pub mod types;
 pub mod validation;
 
-pub use error::{Error, Result};
+pub use error::{Error, InputProblem, Instead, Result};
 pub use types::{Build, BuildConfig};

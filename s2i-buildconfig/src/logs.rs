@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use s2i_core::events::{BuildEvent, EventSink, Level, Stage};
 
-use crate::types::{Build, StageInfo, StepInfo, phase};
 use crate::error::{Error, Result};
+use crate::types::{Build, StageInfo, StepInfo, phase};
 use s2i_store::Store;
 
 /// How many lines `status.logSnippet` keeps.
@@ -49,13 +49,8 @@ pub fn remove_scratch(store_dir: &Path, namespace: &str, build: &str) {
     let _ = std::fs::remove_dir_all(work_path(store_dir, namespace, build));
 }
 
-fn io_error(action: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        action: action.into(),
-        path: path.to_owned(),
-        help: "check that the store directory is writable (--store DIR or S2I_STORE)".into(),
-        source: e,
-    }
+fn io_error(action: &'static str, path: &Path, e: std::io::Error) -> Error {
+    Error::StoreFile { action, path: path.to_owned(), source: e }
 }
 
 /// Open a build's log for appending, creating it (and its directory) when needed.

@@ -2,9 +2,9 @@
 //! of a BuildConfig may start now, which queued builds a `SerialLatestOnly`
 //! build cancels, and which finished builds history pruning deletes.
 
+use crate::error::Result;
 use crate::generator::set_phase;
 use crate::types::*;
-use crate::error::Result;
 use s2i_store::{Resource, Tx};
 
 /// The builds of a BuildConfig, oldest (lowest number) first.

@@ -27,6 +27,7 @@ use s2i_core::reference::ImageReference;
 use s2i_core::runtime::{ContainerRuntime, ContainerSpec, HostOptions, ResourceLimits};
 use s2i_core::{BuildOptions, CancellationToken, Engine, EventSink, PullPolicy};
 
+use crate::error::{Error, Result};
 use crate::executor::{Executor, HEARTBEAT_EVERY, clean_up_reaped, reap, register};
 use crate::generator::{resolve_isimage, resolve_istag, set_phase};
 use crate::logs::{BuildLog, input_path, log_path, remove_files, remove_scratch, work_path};
@@ -35,13 +36,12 @@ use crate::types::*;
 use crate::validation::{
     KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE, KIND_IMAGE_STREAM_TAG, clean_path, cpu_limit, memory_limit,
 };
-use crate::error::{Error, Result};
 use s2i_imagestream::mirror::EngineAccess;
 use s2i_imagestream::operations::ImageStreams;
 use s2i_imagestream::registry::RegistryClient;
 use s2i_imagestream::streams::StreamTag;
 use s2i_imagestream::types::{Image, ImageStream};
-use s2i_store::{Resource, Store, Tx};
+use s2i_store::{Store, Tx};
 
 /// How often a waiting or running executor reads its build.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -177,7 +177,8 @@ fn resolve_from(tx: &Tx<'_>, namespace: &str, from: &ObjectReference) -> std::re
     match found {
         Ok(Some((pull_spec, _))) => Ok(pull_spec),
         Ok(None) => Err(format!(
-            "{} {ns}/{} has no image (build, tag or import one first; `s2i get istag --namespace {ns}` lists the tags)",
+            "{} {ns}/{} has no image (build, tag or import one first; the image stream tags of namespace {ns} \
+             list what there is)",
             from.kind, from.name
         )),
         Err(e) => Err(e.to_string()),
@@ -829,7 +830,8 @@ impl<'a> Runner<'a> {
             .with_triggers(self.triggers)
             .with_event_consumers(&[crate::triggers::TRIGGER_CONSUMER]);
         // A stream kept in a registry gets the image pushed there (record_build does it).
-        let pushed_to = stream.as_ref().and_then(|stream| s2i_imagestream::operations::push_target(stream, &destination));
+        let pushed_to =
+            stream.as_ref().and_then(|stream| s2i_imagestream::operations::push_target(stream, &destination));
         if let Some(target) = &pushed_to {
             log.line(&format!("Pushing image {target} ..."));
         }
@@ -933,12 +935,7 @@ enum Waited {
 }
 
 fn deleted(namespace: &str, name: &str) -> Error {
-    Error::NotFound {
-        kind: Build::KIND.into(),
-        namespace: namespace.into(),
-        name: name.into(),
-        help: "the build was deleted while it was queued or running; its containers were removed".into(),
-    }
+    Error::Deleted { namespace: namespace.into(), name: name.into() }
 }
 
 fn system_error(log: &BuildLog, error: &Error) -> Ending {

@@ -23,9 +23,9 @@
 //!   once would not do: events of earlier changes, consumed later, would
 //!   overwrite the mark.
 
+use crate::error::Result;
 use crate::generator::{BuildRequest, full_reference, instantiate, resolve_istag};
 use crate::types::*;
-use crate::error::Result;
 use s2i_imagestream::streams::{TAG_CHANGED, TagChange};
 use s2i_imagestream::types::{ImageStream, REFERENCE_POLICY_LOCAL};
 use s2i_store::{ConsumerStart, Event, Resource, Store, Tx};

@@ -7,9 +7,9 @@
 
 use s2i_core::reference::ImageReference;
 
+use crate::error::{Error, Instead, Result};
 use crate::quantity::{self, ParsedQuantity};
 use crate::types::*;
-use crate::error::{Error, Result};
 use s2i_imagestream::names::{split_istag_name, validate_stream_name, validate_tag};
 use s2i_store::{Resource, validate_namespace};
 
@@ -30,7 +30,7 @@ struct Check<'a> {
 impl Check<'_> {
     fn invalid(&self, field: &str, message: impl Into<String>, help: &str) -> Error {
         Error::InvalidObject {
-            kind: BuildConfig::KIND.into(),
+            kind: BuildConfig::KIND,
             name: self.name.to_owned(),
             message: format!("{field}: {}", message.into()),
             help: help.to_owned(),
@@ -38,12 +38,22 @@ impl Check<'_> {
     }
 
     fn unsupported(&self, field: &str, message: impl Into<String>, help: &str) -> Error {
+        self.refused(field, message.into(), help, None)
+    }
+
+    /// [`Self::unsupported`], with the other way to get what the setting was for.
+    fn unsupported_instead(&self, field: &str, message: impl Into<String>, help: &str, instead: Instead) -> Error {
+        self.refused(field, message.into(), help, Some(instead))
+    }
+
+    fn refused(&self, field: &str, message: String, help: &str, instead: Option<Instead>) -> Error {
         Error::Unsupported {
-            kind: BuildConfig::KIND.into(),
+            kind: BuildConfig::KIND,
             name: self.name.to_owned(),
             field: field.to_owned(),
-            message: message.into(),
+            message,
             help: help.to_owned(),
+            instead,
         }
     }
 }
@@ -327,11 +337,12 @@ fn validate_triggers(check: &Check<'_>, spec: &BuildConfigSpec) -> Result<()> {
             }
             TRIGGER_CONFIG_CHANGE => {}
             "GitHub" | "Generic" | "GitLab" | "Bitbucket" => {
-                return Err(check.unsupported(
+                return Err(check.unsupported_instead(
                     &field,
                     format!("{} webhook triggers are not supported: s2i runs no webhook server", trigger.kind),
-                    "start builds with `s2i start-build NAME`, or with an ImageChange trigger; keep the webhook in \
-                     the copy of the file you apply to OpenShift",
+                    "start builds by hand, or with an ImageChange trigger; keep the webhook in the copy of the file \
+                     you apply to OpenShift",
+                    Instead::StartBuild,
                 ));
             }
             "" => {
@@ -469,18 +480,20 @@ fn validate_strategy(check: &Check<'_>, strategy: &BuildStrategy, warnings: &mut
             ));
         }
         if var.value_from.is_some() {
-            return Err(check.unsupported(
+            return Err(check.unsupported_instead(
                 &format!("{field}.valueFrom"),
                 "values from Secrets, ConfigMaps or fields are not supported: s2i keeps no Secrets or ConfigMaps",
-                "give the value directly, or pass it with `s2i start-build NAME --env NAME=VALUE`",
+                "give the value directly, or in the environment of the build request",
+                Instead::RequestEnvironment,
             ));
         }
     }
     if !source.volumes.is_empty() {
-        return Err(check.unsupported(
+        return Err(check.unsupported_instead(
             "spec.strategy.sourceStrategy.volumes",
             "build volumes mount Secrets and ConfigMaps, which s2i does not keep",
-            "drop the volumes; for files the build needs, use `s2i build --inject`",
+            "drop the volumes; for files the build needs, inject them into a direct build",
+            Instead::InjectFiles,
         ));
     }
     if source.pull_secret.is_some() {
@@ -602,10 +615,11 @@ fn validate_source(check: &Check<'_>, source: &BuildSource, warnings: &mut Vec<S
     }
     if !source.secrets.is_empty() || !source.config_maps.is_empty() {
         let field = if source.secrets.is_empty() { "spec.source.configMaps" } else { "spec.source.secrets" };
-        return Err(check.unsupported(
+        return Err(check.unsupported_instead(
             field,
             "s2i keeps no Secrets or ConfigMaps to copy into a build",
-            "for files the build needs but the image must not keep, use `s2i build --inject`",
+            "for files the build needs but the image must not keep, inject them into a direct build",
+            Instead::InjectFiles,
         ));
     }
     if source.source_secret.is_some() {

@@ -7,9 +7,9 @@ use s2i_buildconfig::configs::{apply_build_config, cancel_build};
 use s2i_buildconfig::generator::{BuildRequest, instantiate, set_phase};
 use s2i_buildconfig::policy::{Admission, admit, builds_of, prune};
 use s2i_buildconfig::triggers::{on_applied, process_events};
-use s2i_imagestream::suppression::suppress_since;
 use s2i_buildconfig::types::*;
 use s2i_imagestream::streams::{self, ResolvedImage, StreamTag};
+use s2i_imagestream::suppression::suppress_since;
 use s2i_imagestream::types::Image;
 use s2i_store::{ObjectMeta, Store, Tx};
 
@@ -64,7 +64,7 @@ fn finish(store: &Store, name: &str, phase: &str) {
             let mut build: Build = tx.get_as(NS, name)?.unwrap();
             set_phase(&mut build, phase, "", "", tx.now())?;
             tx.update_as(&build)?;
-            Ok::<_, s2i_imagestream::Error>(())
+            Ok::<_, s2i_buildconfig::Error>(())
         })
         .unwrap();
 }
@@ -156,7 +156,7 @@ fn serial_latest_only_cancels_the_queued_builds() {
         .write(|tx| {
             let mut build: Build = tx.get_as(NS, "app-1")?.unwrap();
             set_phase(&mut build, phase::RUNNING, "", "", tx.now())?;
-            Ok::<_, s2i_imagestream::Error>(tx.update_as(&build)?)
+            Ok::<_, s2i_buildconfig::Error>(tx.update_as(&build)?)
         })
         .unwrap();
     for _ in 0..3 {

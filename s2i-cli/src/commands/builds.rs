@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use s2i_core::CancellationToken;
 use s2i_buildconfig::binary;
 use s2i_buildconfig::configs::{
     AppliedConfig, apply_build_config, cancel_build as cancel_one, check_build_config, delete_build,
@@ -26,13 +25,14 @@ use s2i_buildconfig::policy::builds_of;
 use s2i_buildconfig::run::Runner;
 use s2i_buildconfig::triggers::{Started, TriggerReport, on_applied, process_events};
 use s2i_buildconfig::types::*;
+use s2i_core::CancellationToken;
 use s2i_imagestream::operations::{ImportSchedule, ScheduledResult};
 use s2i_store::codec::Document;
 use s2i_store::{Resource, Store, Tx};
 use serde_json::Value;
 
 use super::imagestream::typed;
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, time_text, to_value};
+use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, LibResult, or_none, time_text, to_value};
 use super::session::{Context, Session};
 use super::{Failure, cancellation, cancelled_code};
 use crate::cli::{CancelBuildArgs, ControllerArgs, GlobalArgs, LogsArgs, RunBuildArgs, StartBuildArgs};
@@ -204,19 +204,11 @@ fn parse_config(document: Document<'_>, namespace: &str) -> Result<Value, Docume
     if config.metadata.namespace.is_empty() {
         config.metadata.namespace = namespace.to_owned();
     }
-    if !config.api_version.is_empty() && config.api_version != API_VERSION {
-        return Err(DocumentError::Invalid(s2i_imagestream::Error::InvalidObject {
-            kind: BuildConfig::KIND.into(),
-            name: config.metadata.name.clone(),
-            message: format!("apiVersion is {:?}", config.api_version),
-            help: format!("build configs are {API_VERSION}"),
-        }));
-    }
-    check_build_config(&config).map_err(DocumentError::Invalid)?;
+    check_build_config(&config).map_err(|e| DocumentError::Invalid(e.into()))?;
     Ok(to_value(&config))
 }
 
-fn write_config(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
+fn write_config(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
     let config: BuildConfig = typed(&value);
     let AppliedConfig { config, verb, .. } = apply_build_config(tx, config)?;
     Ok(Applied { namespace: config.metadata.namespace.clone(), name: config.metadata.name.clone(), verb })
@@ -255,7 +247,7 @@ fn delete_config<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Resul
     })
 }
 
-fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> s2i_imagestream::Result<String> {
+fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> LibResult<String> {
     let mut out = String::new();
     let field = |out: &mut String, name: &str, value: &str| {
         let _ = writeln!(out, "{:<24}{value}", format!("{name}:"));
@@ -461,7 +453,7 @@ fn delete_one_build<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Re
     })
 }
 
-fn describe_build(_tx: &Tx<'_>, build: &Build) -> s2i_imagestream::Result<String> {
+fn describe_build(_tx: &Tx<'_>, build: &Build) -> LibResult<String> {
     let mut out = String::new();
     let field = |out: &mut String, name: &str, value: &str| {
         let _ = writeln!(out, "{:<24}{value}", format!("{name}:"));
@@ -585,19 +577,16 @@ fn launch(context: &Context, namespace: &str, name: &str) -> Result<(), Failure>
     use std::os::unix::process::CommandExt;
     let dir = context.store.dir().to_owned();
     let started = open_append(&log_path(&dir, namespace, name)).and_then(|log| {
-        let stderr = log.try_clone().map_err(|e| s2i_imagestream::Error::Io {
-            action: "open".into(),
+        let stderr = log.try_clone().map_err(|e| s2i_buildconfig::Error::StoreFile {
+            action: "open",
             path: log_path(&dir, namespace, name),
-            help: "check the store directory".into(),
             source: e,
         })?;
         let mut command = worker_command(&context.global, &dir, namespace, name);
         command.stdin(std::process::Stdio::null()).stdout(log).stderr(stderr).process_group(0);
-        command.spawn().map_err(|e| s2i_imagestream::Error::Io {
-            action: "start the build process".into(),
-            path: std::env::current_exe().unwrap_or_default(),
-            help: "check that the s2i binary can be run".into(),
-            source: e,
+        command.spawn().map_err(|e| {
+            let exe = std::env::current_exe().unwrap_or_default();
+            s2i_buildconfig::Error::Launch(std::io::Error::new(e.kind(), WorkerNotStarted { exe, source: e }))
         })
     });
     match started {
@@ -618,11 +607,20 @@ fn launch(context: &Context, namespace: &str, name: &str) -> Result<(), Failure>
                     set_phase(&mut build, phase::ERROR, reason, &message, tx.now())?;
                     tx.update_as(&build)?;
                 }
-                Ok::<_, s2i_imagestream::Error>(())
+                Ok::<_, s2i_buildconfig::Error>(())
             });
             Err(e.into())
         }
     }
+}
+
+/// The worker process could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the build process {}: {source}", exe.display())]
+struct WorkerNotStarted {
+    exe: PathBuf,
+    #[source]
+    source: std::io::Error,
 }
 
 /// Start the processes of builds triggers created, and say so.
@@ -808,7 +806,7 @@ pub(crate) async fn start_build(global: &GlobalArgs, args: StartBuildArgs) -> Re
                 let mut build = get_build(tx, &namespace, &name)?;
                 let (reason, _) = reasons::FETCH_SOURCE_FAILED;
                 set_phase(&mut build, phase::ERROR, reason, &message, tx.now())?;
-                Ok::<_, s2i_imagestream::Error>(tx.update_as(&build)?)
+                Ok::<_, s2i_buildconfig::Error>(tx.update_as(&build)?)
             })?;
             return Err(e.into());
         }
@@ -863,7 +861,7 @@ pub(crate) async fn run_build(global: &GlobalArgs, args: RunBuildArgs) -> Result
                 set_phase(&mut build, phase::ERROR, reason, &message, tx.now())?;
                 tx.update_as(&build)?;
             }
-            Ok::<_, s2i_imagestream::Error>(())
+            Ok::<_, s2i_buildconfig::Error>(())
         });
         return Err(failure);
     }

@@ -15,7 +15,7 @@ use s2i_store::{Resource, Tx};
 use serde_json::Value;
 
 use super::Failure;
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, to_value};
+use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, LibResult, or_none, to_value};
 use super::route::{create_and_admit, decode, field, pairs, parse_in_namespace, route_spec, service_endpoints_text};
 use super::session::{Context, Session};
 use crate::cli::{ExposeArgs, GlobalArgs, ServiceCommand, ServiceCreateArgs};
@@ -75,7 +75,7 @@ fn service_row(service: &Service) -> Vec<String> {
     vec![service.metadata.name.clone(), or_none(&ports.join(",")), pairs(&service.spec.selector, ","), endpoints]
 }
 
-fn describe_service(tx: &Tx<'_>, service: &Service) -> s2i_imagestream::Result<String> {
+fn describe_service(tx: &Tx<'_>, service: &Service) -> LibResult<String> {
     let mut out = String::new();
     let meta = &service.metadata;
     field(&mut out, "Name", &meta.name);
@@ -110,7 +110,7 @@ fn parse_service(document: Document<'_>, namespace: &str) -> Result<Value, Docum
     parse_in_namespace::<Service>(document, namespace, |service| &mut service.metadata)
 }
 
-fn write_service(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
+fn write_service(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
     let service: Service = decode(&value)?;
     let (stored, action) = apply_service(tx, service)?;
     Ok(Applied { namespace: stored.metadata.namespace, name: stored.metadata.name, verb: action.as_str() })
