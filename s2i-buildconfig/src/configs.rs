@@ -124,12 +124,12 @@ pub fn get_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Buil
 pub fn cancel_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
     let mut build = get_build(tx, namespace, name)?;
     if build.is_terminal() {
-        return Err(Error::NotCancellable { name: name.into(), phase: build.status.phase.clone() });
+        return Err(Error::NotCancellable { name: name.into(), phase: build.status.phase });
     }
     build.status.cancelled = true;
-    if build.status.phase == phase::NEW {
+    if build.status.phase == BuildPhase::New {
         let (reason, message) = reasons::CANCELLED_BUILD;
-        set_phase(&mut build, phase::CANCELLED, reason, message, tx.now())?;
+        set_phase(&mut build, BuildPhase::Cancelled, reason, message, tx.now())?;
     }
     Ok(tx.update_as(&build)?)
 }

@@ -141,7 +141,7 @@ pub enum Error {
         /// The build.
         name: String,
         /// Its final phase.
-        phase: String,
+        phase: crate::types::BuildPhase,
     },
 
     /// Another live process runs the build.
@@ -159,13 +159,13 @@ pub enum Error {
     },
 
     /// Only queued and running builds can be cancelled.
-    #[error("build {name} is already {}", .phase.to_lowercase())]
+    #[error("build {name} is already {}", .phase.as_str().to_lowercase())]
     #[diagnostic(code(s2i_buildconfig::not_cancellable), help("only queued and running builds can be cancelled"))]
     NotCancellable {
         /// The build.
         name: String,
         /// Its final phase.
-        phase: String,
+        phase: crate::types::BuildPhase,
     },
 
     /// The BuildConfig has no build yet.

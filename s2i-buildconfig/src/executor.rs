@@ -104,7 +104,7 @@ pub fn reap(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Reaped>> {
     for mut build in tx.list_as::<Build>(namespace)? {
         let Some((reason, message)) = orphaned(&build, &now) else { continue };
         let executor = executor_of(&build);
-        set_phase(&mut build, phase::ERROR, reason, &message, &now)?;
+        set_phase(&mut build, BuildPhase::Error, reason, &message, &now)?;
         let stored = tx.update_as(&build)?;
         reaped.push(Reaped { build: stored, executor });
     }
@@ -223,7 +223,7 @@ mod tests {
     fn orphans_by_heartbeat_and_grace() {
         let now = "2026-01-01T00:10:00Z";
         let mut build = Build::default();
-        build.status.phase = phase::RUNNING.into();
+        build.status.phase = BuildPhase::Running;
         build.metadata.creation_timestamp = Some("2026-01-01T00:00:00Z".parse().unwrap());
         assert_eq!(orphaned(&build, now).unwrap().0, "CannotCreateBuildPod");
         build.metadata.creation_timestamp = Some("2026-01-01T00:09:59Z".parse().unwrap());
@@ -234,7 +234,7 @@ mod tests {
         assert_eq!(orphaned(&build, now), None, "a fresh heartbeat");
         build.metadata.annotations.insert(keys::HEARTBEAT.into(), "2026-01-01T00:05:00Z".into());
         assert_eq!(orphaned(&build, now).unwrap().0, "BuildPodDeleted");
-        build.status.phase = phase::COMPLETE.into();
+        build.status.phase = BuildPhase::Complete;
         assert_eq!(orphaned(&build, now), None, "finished builds are left alone");
     }
 }

@@ -110,22 +110,22 @@ pub fn resolve_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Optio
 /// The phase machine's one write path: set the phase with its reason and
 /// message, and the conditions as the API server keeps them (the current
 /// phase's condition `True`, the others `False`). Refuses to leave a terminal phase.
-pub fn set_phase(build: &mut Build, phase: &str, reason: &str, message: &str, now: &str) -> Result<()> {
+pub fn set_phase(build: &mut Build, phase: BuildPhase, reason: &str, message: &str, now: &str) -> Result<()> {
     if build.is_terminal() && build.status.phase != phase {
-        return Err(Error::PhaseFinal { name: build.metadata.name.clone(), phase: build.status.phase.clone() });
+        return Err(Error::PhaseFinal { name: build.metadata.name.clone(), phase: build.status.phase });
     }
-    build.status.phase = phase.into();
+    build.status.phase = phase;
     build.status.reason = reason.into();
     build.status.message = message.into();
     if !build.status.conditions.iter().any(|c| c.kind == phase) {
-        build.status.conditions.push(BuildCondition { kind: phase.into(), ..BuildCondition::default() });
+        build.status.conditions.push(BuildCondition { kind: phase, ..BuildCondition::default() });
     }
     for condition in &mut build.status.conditions {
-        let status = if condition.kind == phase { "True" } else { "False" };
+        let status = if condition.kind == phase { ConditionStatus::True } else { ConditionStatus::False };
         if condition.status != status {
             condition.last_transition_time = Some(now.into());
         }
-        condition.status = status.into();
+        condition.status = status;
         condition.last_update_time = Some(now.into());
         if condition.kind == phase {
             condition.reason = reason.into();
@@ -135,7 +135,7 @@ pub fn set_phase(build: &mut Build, phase: &str, reason: &str, message: &str, no
             condition.message.clear();
         }
     }
-    if phase::is_terminal(phase) {
+    if phase.is_terminal() {
         build.status.completion_timestamp = Some(now.into());
         if let Some(start) = build.status.start_timestamp.as_deref() {
             build.status.duration = duration_nanos(start, now);
@@ -195,10 +195,10 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
     // Metadata: the config's labels, plus OpenShift's labels and annotations.
     let mut metadata = ObjectMeta::named(&request.namespace, &name);
     metadata.labels = config.metadata.labels.clone();
-    let policy = config.run_policy().to_owned();
+    let policy = config.spec.run_policy.clone();
     metadata.labels.insert(keys::BUILD_CONFIG_NAME.into(), label_value(&config.metadata.name));
     metadata.labels.insert(keys::BUILD_CONFIG_LEGACY.into(), label_value(&config.metadata.name));
-    metadata.labels.insert(keys::START_POLICY.into(), policy.clone());
+    metadata.labels.insert(keys::START_POLICY.into(), policy.as_str().to_owned());
     metadata.annotations.insert(keys::BUILD_CONFIG_NAME.into(), config.metadata.name.clone());
     metadata.annotations.insert(keys::BUILD_NUMBER.into(), number.to_string());
     metadata.owner_references = vec![OwnerReference {
@@ -283,12 +283,12 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
         ..ObjectReference::default()
     });
     build.status.output_docker_image_reference = output_reference(tx, &request.namespace, &build.spec.output)?;
-    set_phase(&mut build, phase::NEW, "", "", &now)?;
+    set_phase(&mut build, BuildPhase::New, "", "", &now)?;
 
     // The config's record of what every ImageChange trigger now sees.
     record_trigger_images(tx, &mut config, request.triggered_by_image.as_ref())?;
     tx.update_as(&config)?;
-    if policy == RUN_POLICY_SERIAL_LATEST_ONLY {
+    if policy == RunPolicy::SerialLatestOnly {
         policy::cancel_queued(tx, &request.namespace, &config.metadata.name, number)?;
     }
     Ok(tx.create_as(&build)?)
@@ -365,10 +365,10 @@ mod tests {
     #[test]
     fn phases_keep_conditions_and_finality() {
         let mut build = Build::default();
-        set_phase(&mut build, phase::NEW, "", "", "2026-01-01T00:00:00Z").unwrap();
-        set_phase(&mut build, phase::RUNNING, "", "", "2026-01-01T00:00:01Z").unwrap();
+        set_phase(&mut build, BuildPhase::New, "", "", "2026-01-01T00:00:00Z").unwrap();
+        set_phase(&mut build, BuildPhase::Running, "", "", "2026-01-01T00:00:01Z").unwrap();
         build.status.start_timestamp = Some("2026-01-01T00:00:01Z".into());
-        set_phase(&mut build, phase::FAILED, "AssembleFailed", "Assemble script failed.", "2026-01-01T00:00:04Z")
+        set_phase(&mut build, BuildPhase::Failed, "AssembleFailed", "Assemble script failed.", "2026-01-01T00:00:04Z")
             .unwrap();
         let current: Vec<_> = build.status.conditions.iter().filter(|c| c.status == "True").collect();
         assert_eq!(current.len(), 1);
@@ -376,7 +376,7 @@ mod tests {
         assert_eq!(current[0].reason, "AssembleFailed");
         assert!(build.status.conditions.iter().filter(|c| c.status == "False").all(|c| c.reason.is_empty()));
         assert_eq!(build.status.duration, 3_000_000_000);
-        let again = set_phase(&mut build, phase::COMPLETE, "", "", "2026-01-01T00:00:05Z");
+        let again = set_phase(&mut build, BuildPhase::Complete, "", "", "2026-01-01T00:00:05Z");
         assert!(again.unwrap_err().to_string().contains("terminal state"));
     }
 }

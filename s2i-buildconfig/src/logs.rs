@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use s2i_core::events::{BuildEvent, EventSink, Level, Stage};
 
 use crate::error::{Error, Result};
-use crate::types::{Build, StageInfo, StepInfo, phase};
+use crate::types::{Build, StageInfo, StepInfo};
 use s2i_store::Store;
 
 /// How many lines `status.logSnippet` keeps.
@@ -332,7 +332,7 @@ pub fn follow(
         let build: Option<Build> = store.read(|tx| tx.get_as(namespace, name))?;
         copy(&mut offset)?;
         let Some(build) = build else { return Ok(Followed::Deleted) };
-        if !wait || phase::is_terminal(&build.status.phase) || stop() {
+        if !wait || build.is_terminal() || stop() {
             // One last read: the executor writes its final lines before the final state.
             copy(&mut offset)?;
             return Ok(Followed::Ended(Box::new(build)));

@@ -35,7 +35,7 @@ pub fn admit(tx: &Tx<'_>, build: &Build) -> Result<Admission> {
     let blockers: Vec<String> = builds_of(tx, &build.metadata.namespace, config)?
         .into_iter()
         .filter(|other| other.number() < number && other.is_active())
-        .filter(|other| build.start_policy() != RUN_POLICY_PARALLEL || other.start_policy() != RUN_POLICY_PARALLEL)
+        .filter(|other| build.start_policy() != RunPolicy::Parallel || other.start_policy() != RunPolicy::Parallel)
         .map(|other| other.metadata.name)
         .collect();
     Ok(if blockers.is_empty() { Admission::Run } else { Admission::Wait(blockers) })
@@ -46,10 +46,10 @@ pub fn cancel_queued(tx: &Tx<'_>, namespace: &str, config: &str, number: i64) ->
     let now = tx.now().to_owned();
     let mut cancelled = Vec::new();
     for mut build in builds_of(tx, namespace, config)? {
-        if build.number() < number && build.status.phase == phase::NEW {
+        if build.number() < number && build.status.phase == BuildPhase::New {
             build.status.cancelled = true;
             let (reason, message) = reasons::CANCELLED_BUILD;
-            set_phase(&mut build, phase::CANCELLED, reason, message, &now)?;
+            set_phase(&mut build, BuildPhase::Cancelled, reason, message, &now)?;
             cancelled.push(build.metadata.name.clone());
             tx.update_as(&build)?;
         }
@@ -68,9 +68,11 @@ pub fn prune(tx: &Tx<'_>, namespace: &str, config: &str) -> Result<Vec<String>> 
     let mut deleted = Vec::new();
     let (mut complete, mut failed) = (0i64, 0i64);
     for build in builds {
-        let (count, limit) = match build.status.phase.as_str() {
-            phase::COMPLETE => (&mut complete, bc.spec.successful_builds_history_limit),
-            phase::FAILED | phase::ERROR | phase::CANCELLED => (&mut failed, bc.spec.failed_builds_history_limit),
+        let (count, limit) = match build.status.phase {
+            BuildPhase::Complete => (&mut complete, bc.spec.successful_builds_history_limit),
+            BuildPhase::Failed | BuildPhase::Error | BuildPhase::Cancelled => {
+                (&mut failed, bc.spec.failed_builds_history_limit)
+            }
             _ => continue,
         };
         *count += 1;

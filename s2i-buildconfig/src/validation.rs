@@ -176,9 +176,6 @@ pub fn set_defaults(config: &mut BuildConfig, old: Option<&BuildConfig>) {
     config.api_version = API_VERSION.into();
     config.kind = BuildConfig::KIND.into();
     let spec = &mut config.spec;
-    if spec.run_policy.is_empty() {
-        spec.run_policy = RUN_POLICY_SERIAL.into();
-    }
     let kept = |field: fn(&BuildConfigSpec) -> Option<i32>| match old {
         Some(old) => field(&old.spec),
         None => Some(DEFAULT_HISTORY_LIMIT),
@@ -247,9 +244,9 @@ pub fn validate_build_config(config: &BuildConfig) -> Result<Vec<String>> {
     validate_object_name("BuildConfig", name)?;
     let mut warnings = Vec::new();
     let spec = &config.spec;
-    match spec.run_policy.as_str() {
-        RUN_POLICY_SERIAL | RUN_POLICY_PARALLEL | RUN_POLICY_SERIAL_LATEST_ONLY => {}
-        other => {
+    match &spec.run_policy {
+        RunPolicy::Serial | RunPolicy::Parallel | RunPolicy::SerialLatestOnly => {}
+        RunPolicy::Other(other) => {
             return Err(check.invalid(
                 "spec.runPolicy",
                 format!("{other:?}: run policy must Parallel, Serial, or SerialLatestOnly"),

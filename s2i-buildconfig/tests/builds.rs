@@ -59,6 +59,7 @@ fn record(tx: &Tx<'_>, stream: &str, tag: &str, n: u32) -> String {
 }
 
 fn finish(store: &Store, name: &str, phase: &str) {
+    let phase: BuildPhase = phase.parse().unwrap();
     store
         .write(|tx| {
             let mut build: Build = tx.get_as(NS, name)?.unwrap();
@@ -155,7 +156,7 @@ fn serial_latest_only_cancels_the_queued_builds() {
     store
         .write(|tx| {
             let mut build: Build = tx.get_as(NS, "app-1")?.unwrap();
-            set_phase(&mut build, phase::RUNNING, "", "", tx.now())?;
+            set_phase(&mut build, BuildPhase::Running, "", "", tx.now())?;
             Ok::<_, s2i_buildconfig::Error>(tx.update_as(&build)?)
         })
         .unwrap();

@@ -132,8 +132,8 @@ fn reference_text(reference: &ObjectReference) -> String {
 }
 
 fn status_text(build: &Build) -> String {
-    let mut text = build.status.phase.clone();
-    if !build.status.reason.is_empty() && build.status.phase != phase::COMPLETE {
+    let mut text = build.status.phase.to_string();
+    if !build.status.reason.is_empty() && build.status.phase != BuildPhase::Complete {
         text.push_str(&format!(" ({})", build.status.reason));
     }
     text
@@ -264,7 +264,7 @@ fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> LibResult<String> {
         &config.spec.post_commit,
         config.spec.completion_deadline_seconds,
     );
-    field(&mut out, "Run Policy", config.run_policy());
+    field(&mut out, "Run Policy", config.spec.run_policy.as_str());
     let mut triggers = Vec::new();
     if config.has_config_change_trigger() {
         triggers.push("Config".to_owned());
@@ -604,7 +604,7 @@ fn launch(context: &Context, namespace: &str, name: &str) -> Result<(), Failure>
                     && build.is_active()
                 {
                     let (reason, _) = reasons::CANNOT_CREATE_BUILD_POD;
-                    set_phase(&mut build, phase::ERROR, reason, &message, tx.now())?;
+                    set_phase(&mut build, BuildPhase::Error, reason, &message, tx.now())?;
                     tx.update_as(&build)?;
                 }
                 Ok::<_, s2i_buildconfig::Error>(())
@@ -701,7 +701,7 @@ async fn run_chain(
         let build = queue.remove(0);
         let ended = run_here(session, &build.metadata.namespace, &build.metadata.name, follow_log, cancel).await?;
         let shown = shown_build(&session.context.namespace, &ended);
-        if ended.status.phase != phase::COMPLETE {
+        if ended.status.phase != BuildPhase::Complete {
             let mut line = format!("{shown} {}", status_text(&ended));
             if !ended.status.message.is_empty() {
                 line.push_str(&format!(": {}", ended.status.message));
@@ -805,7 +805,7 @@ pub(crate) async fn start_build(global: &GlobalArgs, args: StartBuildArgs) -> Re
             session.context.store.write(|tx| {
                 let mut build = get_build(tx, &namespace, &name)?;
                 let (reason, _) = reasons::FETCH_SOURCE_FAILED;
-                set_phase(&mut build, phase::ERROR, reason, &message, tx.now())?;
+                set_phase(&mut build, BuildPhase::Error, reason, &message, tx.now())?;
                 Ok::<_, s2i_buildconfig::Error>(tx.update_as(&build)?)
             })?;
             return Err(e.into());
@@ -858,7 +858,7 @@ pub(crate) async fn run_build(global: &GlobalArgs, args: RunBuildArgs) -> Result
             let mut build = get_build(tx, &namespace, &args.name)?;
             if build.is_active() {
                 let (reason, _) = reasons::CANNOT_CREATE_BUILD_POD;
-                set_phase(&mut build, phase::ERROR, reason, &message, tx.now())?;
+                set_phase(&mut build, BuildPhase::Error, reason, &message, tx.now())?;
                 tx.update_as(&build)?;
             }
             Ok::<_, s2i_buildconfig::Error>(())
@@ -874,7 +874,7 @@ pub(crate) async fn run_build(global: &GlobalArgs, args: RunBuildArgs) -> Result
     if token.is_cancelled() {
         return Ok(cancelled_code(&received));
     }
-    Ok(if ended.status.phase == phase::COMPLETE { 0 } else { 1 })
+    Ok(if ended.status.phase == BuildPhase::Complete { 0 } else { 1 })
 }
 
 fn failure_text(failure: &Failure) -> String {
@@ -985,7 +985,7 @@ pub(crate) async fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<i32, Fai
     }
     .map_err(|e| Failure::internal(&e.to_string()))??;
     match followed {
-        Followed::Ended(build) if follow_flag && build.status.phase != phase::COMPLETE => {
+        Followed::Ended(build) if follow_flag && build.status.phase != BuildPhase::Complete => {
             eprintln!("build/{} {}", build.metadata.name, status_text(&build));
             Ok(1)
         }
@@ -1032,7 +1032,7 @@ pub(crate) async fn cancel_build(global: &GlobalArgs, args: CancelBuildArgs) -> 
             let build = session.context.store.read(|tx| tx.get_as::<Build>(&namespace, name))?;
             match build {
                 Some(build) if build.is_terminal() => {
-                    if build.status.phase == phase::CANCELLED {
+                    if build.status.phase == BuildPhase::Cancelled {
                         println!("build.{GROUP}/{name} cancelled");
                     } else {
                         println!("build.{GROUP}/{name} {}", status_text(&build).to_lowercase());
