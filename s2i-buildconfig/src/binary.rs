@@ -13,7 +13,7 @@ fn io_error(action: &'static str, path: &Path, e: std::io::Error) -> Error {
 }
 
 /// Copy the directory `from` into `to` (created); symlinks stay symlinks.
-pub fn snapshot_dir(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn snapshot_dir(from: &Path, to: &Path) -> Result<()> {
     let meta = std::fs::metadata(from).map_err(|e| io_error("read", from, e))?;
     if !meta.is_dir() {
         return Err(Error::BinaryInput { path: from.to_owned(), problem: InputProblem::NotADirectory });
@@ -52,7 +52,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Copy the file `from` into the directory `to` (created) as `name`.
-pub fn snapshot_file(from: &Path, to: &Path, name: &str) -> Result<()> {
+pub(crate) fn snapshot_file(from: &Path, to: &Path, name: &str) -> Result<()> {
     let meta = std::fs::metadata(from).map_err(|e| io_error("read", from, e))?;
     if !meta.is_file() {
         return Err(Error::BinaryInput { path: from.to_owned(), problem: InputProblem::NotAFile });

@@ -89,7 +89,7 @@ pub fn apply_build_config(tx: &Tx<'_>, desired: BuildConfig) -> Result<AppliedCo
 /// Delete a BuildConfig and its builds; returns the names of the builds
 /// deleted (their logs are the caller's to remove). A running build whose
 /// object is deleted is stopped by its executor.
-pub fn delete_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Vec<String>> {
+pub(crate) fn delete_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Vec<String>> {
     if tx.delete(BuildConfig::KIND, namespace, name)?.is_none() {
         return Err(Error::not_found(BuildConfig::KIND, namespace, name));
     }
@@ -102,7 +102,7 @@ pub fn delete_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<V
 }
 
 /// Delete one build (a running one is stopped by its executor).
-pub fn delete_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
+pub(crate) fn delete_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
     let build = get_build(tx, namespace, name)?;
     tx.delete(Build::KIND, namespace, name)?;
     Ok(build)
@@ -121,7 +121,7 @@ pub fn get_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Buil
 /// `s2i cancel-build`: ask for the build's cancellation (`status.cancelled`).
 /// A queued build is cancelled at once; a running one by its executor, which
 /// polls for it. Fails for a build that has already ended.
-pub fn cancel_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
+pub(crate) fn cancel_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
     let mut build = get_build(tx, namespace, name)?;
     if build.is_terminal() {
         return Err(Error::NotCancellable { name: name.into(), phase: build.status.phase });

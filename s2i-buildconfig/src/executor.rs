@@ -23,11 +23,11 @@ use crate::types::*;
 use s2i_store::{ProcessIdentity, Resource, Tx};
 
 /// How often an executor refreshes its heartbeat.
-pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 /// A heartbeat older than this means the executor is gone (when its process cannot be checked).
-pub const HEARTBEAT_STALE: Duration = Duration::from_secs(60);
+pub(crate) const HEARTBEAT_STALE: Duration = Duration::from_secs(60);
 /// How long a new build may wait for its executor to register.
-pub const START_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const START_GRACE: Duration = Duration::from_secs(30);
 
 /// The identity of an executor process (see [`ProcessIdentity`]; its text
 /// form is the [`keys::EXECUTOR`] annotation).
@@ -51,7 +51,7 @@ fn since(then: jiff::Timestamp, now: &str) -> Option<Duration> {
 }
 
 /// Why an active build has no live executor, or `None` when it has one.
-pub fn orphaned(build: &Build, now: &str) -> Option<(&'static str, String)> {
+pub(crate) fn orphaned(build: &Build, now: &str) -> Option<(&'static str, String)> {
     if build.is_terminal() {
         return None;
     }
@@ -87,7 +87,7 @@ pub fn orphaned(build: &Build, now: &str) -> Option<(&'static str, String)> {
     }
 }
 
-/// A build [`reap`] marked `Error`.
+/// A build marked `Error` because its process is gone ([`crate::Builds::reap`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reaped {
     /// The build as stored now.
@@ -98,7 +98,7 @@ pub struct Reaped {
 
 /// Mark every queued or running build without a live executor `Error` (see
 /// the module doc). The builds of `namespace`, or of every namespace when `None`.
-pub fn reap(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Reaped>> {
+pub(crate) fn reap(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Reaped>> {
     let now = tx.now().to_owned();
     let mut reaped = Vec::new();
     for mut build in tx.list_as::<Build>(namespace)? {
@@ -114,7 +114,7 @@ pub fn reap(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Reaped>> {
 /// After [`reap`]: say in each build's log what happened, and remove the
 /// containers its process left (they carry [`keys::CONTAINER_LABEL`]).
 /// Returns warnings for containers that could not be removed.
-pub async fn clean_up_reaped(
+pub(crate) async fn clean_up_reaped(
     store_dir: &std::path::Path,
     runtime: Option<&dyn s2i_core::runtime::ContainerRuntime>,
     reaped: &[Reaped],
@@ -177,7 +177,7 @@ async fn remove_labelled_containers(
 /// (see [`crate::run::Runner::run`]). A process that will run a queued build
 /// later (the builds a foreground chain triggers) registers at once, so that
 /// the build is not taken for one whose executor never started.
-pub fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Result<Build> {
+pub(crate) fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Result<Build> {
     let mut build: Build = tx.get_as(namespace, name)?.ok_or_else(|| Error::not_found(Build::KIND, namespace, name))?;
     if build.is_terminal() {
         return Ok(build);

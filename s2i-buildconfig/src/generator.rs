@@ -1,4 +1,4 @@
-//! Instantiation: a BuildConfig and a [`BuildRequest`] become a new Build, in
+//! Instantiation: a BuildConfig and an [`Instantiation`] become a new Build, in
 //! one store transaction that also bumps the config's `status.lastVersion`,
 //! records the image every ImageChange trigger now sees, and (for
 //! `SerialLatestOnly`) cancels the older builds still queued.
@@ -13,31 +13,32 @@ use s2i_imagestream::names::split_istag_name;
 use s2i_imagestream::types::ImageStream;
 use s2i_store::{ObjectMeta, OwnerReference, Resource, Tx};
 
-/// What a new build is asked for with (OpenShift's `BuildRequest`).
+/// What a new build is asked for with (OpenShift's `BuildRequest` as the
+/// API server gets it: from a user, or from a trigger).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct BuildRequest {
+pub(crate) struct Instantiation {
     /// Namespace of the BuildConfig.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Name of the BuildConfig.
-    pub name: String,
+    pub(crate) name: String,
     /// Why: `Manually triggered`, `Image change`, …
-    pub cause: BuildTriggerCause,
+    pub(crate) cause: BuildTriggerCause,
     /// The image that triggered the build: its tag and its pull spec. The
     /// build uses exactly that image where it refers to that tag.
-    pub triggered_by_image: Option<(ImageStreamTagReference, String)>,
+    pub(crate) triggered_by_image: Option<(ImageStreamTagReference, String)>,
     /// Extra environment (`--env`), replacing variables of the same name.
-    pub env: Vec<EnvVar>,
+    pub(crate) env: Vec<EnvVar>,
     /// A commit (or ref) of the git source to build (`--commit`).
-    pub commit: Option<String>,
+    pub(crate) commit: Option<String>,
     /// Binary input (`--from-dir`/`--from-file`): the git source is dropped.
-    pub binary: Option<BinaryBuildSource>,
+    pub(crate) binary: Option<BinaryBuildSource>,
     /// Only instantiate if the config's `lastVersion` is still this (ConfigChange).
-    pub last_version: Option<i64>,
+    pub(crate) last_version: Option<i64>,
 }
 
-impl BuildRequest {
+impl Instantiation {
     /// A request for `namespace/name` with a cause message.
-    pub fn new(namespace: &str, name: &str, message: &str) -> Self {
+    pub(crate) fn new(namespace: &str, name: &str, message: &str) -> Self {
         Self {
             namespace: namespace.into(),
             name: name.into(),
@@ -59,7 +60,7 @@ fn fnv32a(text: &str) -> u32 {
 
 /// `<base>-<suffix>`, shortened to `max` characters the way library-go's
 /// namer does: the base is cut and an 8-hex FNV-32a hash of it inserted.
-pub fn get_name(base: &str, suffix: &str, max: usize) -> String {
+pub(crate) fn get_name(base: &str, suffix: &str, max: usize) -> String {
     let name = format!("{base}-{suffix}");
     if name.len() <= max {
         return name;
@@ -76,7 +77,7 @@ pub fn get_name(base: &str, suffix: &str, max: usize) -> String {
 }
 
 /// The name of build number `number` of `config`.
-pub fn build_name(config: &str, number: i64) -> String {
+pub(crate) fn build_name(config: &str, number: i64) -> String {
     get_name(config, &number.to_string(), 253)
 }
 
@@ -87,7 +88,7 @@ fn label_value(value: &str) -> String {
 
 /// The pull spec consumers get for `namespace/stream:tag` now (through its
 /// reference policy), with the image's digest; `None` when the tag has no image.
-pub fn resolve_istag(tx: &Tx<'_>, namespace: &str, istag: &str) -> Result<Option<(String, String)>> {
+pub(crate) fn resolve_istag(tx: &Tx<'_>, namespace: &str, istag: &str) -> Result<Option<(String, String)>> {
     let Ok((stream, tag)) = split_istag_name(istag) else { return Ok(None) };
     let Some(stream) = tx.get_as::<ImageStream>(namespace, stream)? else { return Ok(None) };
     let Some(latest) = stream.latest(tag) else { return Ok(None) };
@@ -95,7 +96,7 @@ pub fn resolve_istag(tx: &Tx<'_>, namespace: &str, istag: &str) -> Result<Option
 }
 
 /// The pull spec of an image of a stream by digest (`stream@sha256:…`, a unique prefix allowed).
-pub fn resolve_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Option<(String, String)>> {
+pub(crate) fn resolve_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Option<(String, String)>> {
     use s2i_imagestream::Error as StreamError;
     match s2i_imagestream::streams::get_isimage(tx, namespace, name) {
         Ok(isimage) => {
@@ -110,7 +111,7 @@ pub fn resolve_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Optio
 /// The phase machine's one write path: set the phase with its reason and
 /// message, and the conditions as the API server keeps them (the current
 /// phase's condition `True`, the others `False`). Refuses to leave a terminal phase.
-pub fn set_phase(build: &mut Build, phase: BuildPhase, reason: &str, message: &str, now: &str) -> Result<()> {
+pub(crate) fn set_phase(build: &mut Build, phase: BuildPhase, reason: &str, message: &str, now: &str) -> Result<()> {
     if build.is_terminal() && build.status.phase != phase {
         return Err(Error::PhaseFinal { name: build.metadata.name.clone(), phase: build.status.phase });
     }
@@ -145,14 +146,14 @@ pub fn set_phase(build: &mut Build, phase: BuildPhase, reason: &str, message: &s
 }
 
 /// Nanoseconds between two RFC 3339 timestamps (0 when they do not parse).
-pub fn duration_nanos(start: &str, end: &str) -> i64 {
+pub(crate) fn duration_nanos(start: &str, end: &str) -> i64 {
     let (Ok(start), Ok(end)) = (start.parse::<jiff::Timestamp>(), end.parse::<jiff::Timestamp>()) else { return 0 };
     let span = end.duration_since(start);
     i64::try_from(span.as_nanos()).unwrap_or(0).max(0)
 }
 
 /// Where the output of a build goes, as a pull spec (`status.outputDockerImageReference`).
-pub fn output_reference(tx: &Tx<'_>, namespace: &str, output: &BuildOutput) -> Result<String> {
+pub(crate) fn output_reference(tx: &Tx<'_>, namespace: &str, output: &BuildOutput) -> Result<String> {
     let Some(to) = &output.to else { return Ok(String::new()) };
     if to.kind != KIND_IMAGE_STREAM_TAG {
         return Ok(to.name.clone());
@@ -165,7 +166,7 @@ pub fn output_reference(tx: &Tx<'_>, namespace: &str, output: &BuildOutput) -> R
 }
 
 /// Create the next build of a BuildConfig (see the module doc). Returns it as stored.
-pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
+pub(crate) fn instantiate(tx: &Tx<'_>, request: &Instantiation) -> Result<Build> {
     let mut config: BuildConfig = tx
         .get_as(&request.namespace, &request.name)?
         .ok_or_else(|| Error::not_found(BuildConfig::KIND, &request.namespace, &request.name))?;
@@ -296,7 +297,7 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
 
 /// Set `status.imageChangeTriggers`: one entry per ImageChange trigger, with
 /// the triggering image for the tag that fired and the current image for the others.
-pub fn record_trigger_images(
+pub(crate) fn record_trigger_images(
     tx: &Tx<'_>,
     config: &mut BuildConfig,
     fired: Option<&(ImageStreamTagReference, String)>,
@@ -329,7 +330,7 @@ pub fn record_trigger_images(
 }
 
 /// A trigger's `from` with the namespace filled in.
-pub fn full_reference(namespace: &str, from: &ImageStreamTagReference) -> ImageStreamTagReference {
+pub(crate) fn full_reference(namespace: &str, from: &ImageStreamTagReference) -> ImageStreamTagReference {
     ImageStreamTagReference {
         namespace: if from.namespace.is_empty() { namespace.to_owned() } else { from.namespace.clone() },
         name: from.name.clone(),

@@ -17,7 +17,7 @@ pub fn builds_of(tx: &Tx<'_>, namespace: &str, config: &str) -> Result<Vec<Build
 
 /// Whether a build may start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// It may start now.
     Run,
     /// It waits for these builds to finish.
@@ -29,7 +29,7 @@ pub enum Admission {
 /// - `Serial` and `SerialLatestOnly`: when every earlier build of its config has finished;
 /// - `Parallel`: at once, unless an earlier build of another policy (the
 ///   config's policy was switched) is still queued or running.
-pub fn admit(tx: &Tx<'_>, build: &Build) -> Result<Admission> {
+pub(crate) fn admit(tx: &Tx<'_>, build: &Build) -> Result<Admission> {
     let Some(config) = build.config_name() else { return Ok(Admission::Run) };
     let number = build.number();
     let blockers: Vec<String> = builds_of(tx, &build.metadata.namespace, config)?
@@ -42,7 +42,7 @@ pub fn admit(tx: &Tx<'_>, build: &Build) -> Result<Admission> {
 }
 
 /// `SerialLatestOnly`: cancel the builds of `config` older than `number` that are still queued (`New`).
-pub fn cancel_queued(tx: &Tx<'_>, namespace: &str, config: &str, number: i64) -> Result<Vec<String>> {
+pub(crate) fn cancel_queued(tx: &Tx<'_>, namespace: &str, config: &str, number: i64) -> Result<Vec<String>> {
     let now = tx.now().to_owned();
     let mut cancelled = Vec::new();
     for mut build in builds_of(tx, namespace, config)? {
@@ -61,7 +61,7 @@ pub fn cancel_queued(tx: &Tx<'_>, namespace: &str, config: &str, number: i64) ->
 /// `successfulBuildsHistoryLimit` complete builds and the newest
 /// `failedBuildsHistoryLimit` failed, errored or cancelled ones; delete the
 /// others. Returns the names deleted (their logs are the caller's to remove).
-pub fn prune(tx: &Tx<'_>, namespace: &str, config: &str) -> Result<Vec<String>> {
+pub(crate) fn prune(tx: &Tx<'_>, namespace: &str, config: &str) -> Result<Vec<String>> {
     let Some(bc) = tx.get_as::<BuildConfig>(namespace, config)? else { return Ok(Vec::new()) };
     let mut builds = builds_of(tx, namespace, config)?;
     builds.reverse();

@@ -44,10 +44,10 @@ use s2i_imagestream::types::{Image, ImageStream};
 use s2i_store::{Store, Tx};
 
 /// How often a waiting or running executor reads its build.
-pub const POLL: Duration = Duration::from_millis(500);
+pub(crate) const POLL: Duration = Duration::from_millis(500);
 
 /// Runs builds on an engine, keeping their state in a store.
-pub struct Runner<'a> {
+pub(crate) struct Runner<'a> {
     store_dir: PathBuf,
     runtime: Arc<dyn ContainerRuntime>,
     registry: &'a RegistryClient,
@@ -190,13 +190,13 @@ fn resolve_from(tx: &Tx<'_>, namespace: &str, from: &ObjectReference) -> std::re
 impl<'a> Runner<'a> {
     /// Builds on `runtime`, with state in the store at `store_dir`; `registry`
     /// is used for outputs that go to a registry-backed image stream.
-    pub fn new(store_dir: &Path, runtime: Arc<dyn ContainerRuntime>, registry: &'a RegistryClient) -> Self {
+    pub(crate) fn new(store_dir: &Path, runtime: Arc<dyn ContainerRuntime>, registry: &'a RegistryClient) -> Self {
         Self { store_dir: store_dir.to_owned(), runtime, registry, triggers: true }
     }
 
     /// With `false` (`--no-triggers`), the tag change a build's output makes
     /// starts no build (see [`ImageStreams::with_triggers`]).
-    pub fn with_triggers(mut self, triggers: bool) -> Self {
+    pub(crate) fn with_triggers(mut self, triggers: bool) -> Self {
         self.triggers = triggers;
         self
     }
@@ -205,7 +205,7 @@ impl<'a> Runner<'a> {
     /// return it as it ended. `cancel` (e.g. Ctrl-C) cancels it as
     /// `s2i cancel-build` does. Fails only when the build cannot be run at all
     /// (it does not exist, another process runs it, the store fails).
-    pub async fn run(&self, namespace: &str, name: &str, cancel: &CancellationToken) -> Result<Build> {
+    pub(crate) async fn run(&self, namespace: &str, name: &str, cancel: &CancellationToken) -> Result<Build> {
         let store = Store::open(&self.store_dir)?;
         let me = Executor::current();
         let build = store.write(|tx| register(tx, namespace, name, &me))?;

@@ -14,14 +14,14 @@ use s2i_imagestream::names::{split_istag_name, validate_stream_name, validate_ta
 use s2i_store::{Resource, validate_namespace};
 
 /// How many builds of each outcome are kept when a BuildConfig does not say.
-pub const DEFAULT_HISTORY_LIMIT: i32 = 5;
+pub(crate) const DEFAULT_HISTORY_LIMIT: i32 = 5;
 
 /// `DockerImage`.
-pub const KIND_DOCKER_IMAGE: &str = "DockerImage";
+pub(crate) const KIND_DOCKER_IMAGE: &str = "DockerImage";
 /// `ImageStreamTag`.
-pub const KIND_IMAGE_STREAM_TAG: &str = "ImageStreamTag";
+pub(crate) const KIND_IMAGE_STREAM_TAG: &str = "ImageStreamTag";
 /// `ImageStreamImage`.
-pub const KIND_IMAGE_STREAM_IMAGE: &str = "ImageStreamImage";
+pub(crate) const KIND_IMAGE_STREAM_IMAGE: &str = "ImageStreamImage";
 
 struct Check<'a> {
     name: &'a str,
@@ -60,7 +60,7 @@ impl Check<'_> {
 
 /// Check a name: a DNS-1123 subdomain (lower-case letters, digits, `-` and
 /// `.`, starting and ending with a letter or digit, at most 253 characters).
-pub fn validate_object_name(kind: &str, name: &str) -> Result<()> {
+pub(crate) fn validate_object_name(kind: &str, name: &str) -> Result<()> {
     let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     let bytes = name.as_bytes();
     let ok = !bytes.is_empty()
@@ -90,7 +90,7 @@ fn is_env_name(name: &str) -> bool {
 
 /// A label key: `[prefix/]name`, the name 1-63 of `[A-Za-z0-9_.-]` starting and ending alphanumeric,
 /// the prefix a DNS subdomain.
-pub fn is_label_key(key: &str) -> bool {
+pub(crate) fn is_label_key(key: &str) -> bool {
     let (prefix, name) = match key.rsplit_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
@@ -112,7 +112,7 @@ fn is_label_value(value: &str) -> bool {
 }
 
 /// Clean a path lexically, like Go's `path.Clean` (the workspace's one implementation).
-pub use s2i_core::scripts::clean_unix as clean_path;
+pub(crate) use s2i_core::scripts::clean_unix as clean_path;
 
 /// Check an image reference of `field` (`from` of a strategy, image source or trigger).
 fn check_reference(check: &Check<'_>, field: &str, from: &ObjectReference, kinds: &[&str]) -> Result<()> {
@@ -172,7 +172,7 @@ fn check_reference(check: &Check<'_>, field: &str, from: &ObjectReference, kinds
 /// `runPolicy: Serial`, history limits (5 on create; kept from `old` on
 /// update when unset), `from.kind: ImageStreamTag`, the computed `type`
 /// fields, deprecated trigger spellings.
-pub fn set_defaults(config: &mut BuildConfig, old: Option<&BuildConfig>) {
+pub(crate) fn set_defaults(config: &mut BuildConfig, old: Option<&BuildConfig>) {
     config.api_version = API_VERSION.into();
     config.kind = BuildConfig::KIND.into();
     let spec = &mut config.spec;
@@ -198,7 +198,7 @@ pub fn set_defaults(config: &mut BuildConfig, old: Option<&BuildConfig>) {
 }
 
 /// The computed `type` fields and `from.kind` defaults, for build configs and builds alike.
-pub fn set_common_defaults(source: &mut BuildSource, strategy: &mut BuildStrategy) {
+pub(crate) fn set_common_defaults(source: &mut BuildSource, strategy: &mut BuildStrategy) {
     source.kind = if source.git.is_some() {
         "Git"
     } else if source.binary.is_some() {
@@ -237,7 +237,7 @@ const NOT_LOCAL: &str = "s2i builds with Source-to-Image only";
 
 /// Check a BuildConfig (defaults applied). Returns warnings for settings kept
 /// for OpenShift that a local build does not use; refuses what s2i cannot do.
-pub fn validate_build_config(config: &BuildConfig) -> Result<Vec<String>> {
+pub(crate) fn validate_build_config(config: &BuildConfig) -> Result<Vec<String>> {
     let name = config.metadata.name.as_str();
     let check = Check { name };
     validate_namespace(&config.metadata.namespace)?;
@@ -723,12 +723,12 @@ fn validate_resources(check: &Check<'_>, resources: &ResourceRequirements, warni
 }
 
 /// `resources.limits.memory` in bytes, when set and valid.
-pub fn memory_limit(resources: &ResourceRequirements) -> Option<i64> {
+pub(crate) fn memory_limit(resources: &ResourceRequirements) -> Option<i64> {
     resources.limits.get("memory").and_then(|q| quantity::memory_bytes(&q.0).ok())
 }
 
 /// `resources.limits.cpu` in nano-CPUs, when set and valid.
-pub fn cpu_limit(resources: &ResourceRequirements) -> Option<i64> {
+pub(crate) fn cpu_limit(resources: &ResourceRequirements) -> Option<i64> {
     resources.limits.get("cpu").and_then(|q| quantity::nano_cpus(&q.0).ok())
 }
 
