@@ -1,4 +1,4 @@
-//! Binary input (`s2i start-build --from-dir DIR` / `--from-file FILE`):
+//! Binary input ([`crate::BinaryInput`]; `s2i start-build --from-dir DIR` / `--from-file FILE`):
 //! like `oc start-build` uploading it, the input is taken when the build is
 //! started, not when it runs — a snapshot is copied into the store directory
 //! ([`crate::logs::input_path`]) and removed with the build. `.git` is left

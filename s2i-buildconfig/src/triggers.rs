@@ -16,7 +16,7 @@
 //!   `lastVersion` 0 gets its first build; otherwise each ImageChange trigger
 //!   whose tag already has an image it has not built starts one build, as
 //!   OpenShift's trigger controller does for a new config.
-//! - **`--no-triggers`** ([`crate::suppression`]): the transaction of a tag
+//! - **`--no-triggers`** ([`s2i_imagestream::suppression`]): the transaction of a tag
 //!   change also marks each of its events; the consumer, reaching such an
 //!   event, records its image as seen by the watching configs (so later
 //!   events compare against it) and starts nothing. Marking the configs at

@@ -262,7 +262,7 @@ pub mod reasons {
 
 /// The causes `triggeredBy[].message` records.
 pub mod causes {
-    /// `s2i start-build`.
+    /// Started by hand.
     pub const MANUAL: &str = "Manually triggered";
     /// A ConfigChange trigger.
     pub const CONFIG_CHANGE: &str = "Build configuration change";
@@ -323,7 +323,7 @@ impl Resource for BuildConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BuildConfigSpec {
-    /// What starts builds besides `s2i start-build`.
+    /// What starts builds besides a start by hand.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<BuildTriggerPolicy>,
     /// `Serial` (default), `Parallel` or `SerialLatestOnly`.
@@ -498,7 +498,7 @@ pub struct BuildSource {
     /// `Git`, `Binary`, `Dockerfile`, `Image` or `None` (computed on write).
     #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
-    /// Binary input (`s2i start-build --from-dir/--from-file`).
+    /// Binary input: a directory or file given when a build is started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<BinaryBuildSource>,
     /// An inline Dockerfile (Docker strategy only: refused).
@@ -906,7 +906,7 @@ pub struct BuildStatus {
     /// Where the build is.
     #[serde(default)]
     pub phase: BuildPhase,
-    /// Cancellation was asked for (`s2i cancel-build`).
+    /// Cancellation was asked for.
     #[serde(default, skip_serializing_if = "is_false")]
     pub cancelled: bool,
     /// Why the build is in its phase (failures, cancellation).
