@@ -233,6 +233,7 @@ impl BuildLog {
             Stage::SaveArtifacts | Stage::UploadSource | Stage::Assemble | Stage::AssembleRuntime | Stage::Commit => {
                 Some(("Build", "DockerBuild"))
             }
+            Stage::Push => Some(("PushImage", "PushImage")),
         }
     }
 }

@@ -349,6 +349,18 @@ pub struct OutcomeArgs {
     /// Keep the build's temporary directory (it holds the clone, the plan and downloaded scripts)
     #[arg(long)]
     pub save_temp_dir: bool,
+    /// Push the new image to its registry after the build (needs a tag naming the registry)
+    #[arg(long)]
+    pub push: bool,
+    /// Also push the builder stage an incremental --runtime-image build keeps (its tag with -builder appended)
+    #[arg(long, requires = "push")]
+    pub push_builder_stage: bool,
+    /// Write the new image's ID (sha256:…, no newline) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Write what was built as JSON to FILE: image ID, tag, pushed digest, builder, source, duration
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
 }
 
 /// `s2i build`.

@@ -35,6 +35,7 @@
 //! ```
 
 pub mod archive;
+pub mod auth;
 pub mod build;
 pub mod chained;
 pub mod dockerfile;
@@ -48,6 +49,7 @@ pub mod incremental;
 pub mod inject;
 pub mod labels;
 mod onbuild;
+pub mod owner;
 pub mod plan;
 pub mod reference;
 pub mod retry;

@@ -13,15 +13,21 @@ use s2i_route::route::{RouteHttpHeader, RouteHttpHeaderAction, RouteHttpHeaderAc
 use s2i_route::service::{EndpointSource, ResolvedEndpoint};
 use s2i_route::*;
 
+/// `haproxy -c` from the directory itself, and from another working directory.
 fn haproxy_check(dir: &std::path::Path) {
     require_haproxy();
-    let out = Command::new("haproxy").args(["-c", "-f", "haproxy.cfg"]).current_dir(dir).output().unwrap();
-    assert!(
-        out.status.success(),
-        "haproxy -c refused the configuration:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = dir.join("haproxy.cfg");
+    for (cwd, file) in [(dir, std::path::Path::new("haproxy.cfg")), (elsewhere.path(), config.as_path())] {
+        let out = Command::new("haproxy").arg("-c").arg("-f").arg(file).current_dir(cwd).output().unwrap();
+        assert!(
+            out.status.success(),
+            "haproxy -c refused the configuration from {}:\n{}{}",
+            cwd.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 fn r(name: &str, host: &str) -> Route {

@@ -13,7 +13,7 @@ use std::io::Write;
 
 use clap::CommandFactory;
 use miette::Diagnostic;
-use s2i_core::CancellationToken;
+use s2i_core::{BuildEvent, CancellationToken};
 
 use crate::cli::{Cli, Command, CompletionShell, GlobalArgs};
 use crate::signals;
@@ -298,7 +298,17 @@ pub(crate) async fn connect_engine(
     if let Some(path) = dockercfg {
         options.docker_config = Some(path.to_owned());
     }
-    s2i_docker::DockerRuntime::connect(&options).await
+    let runtime = s2i_docker::DockerRuntime::connect(&options).await?;
+    // Every run that talks to the engine removes what killed runs left (cheap: one listing).
+    let report = |event: BuildEvent| match event {
+        BuildEvent::LeftoversRemoved { containers, temp_dirs, pids } => {
+            eprintln!("{}", crate::printer::leftovers_line(containers, temp_dirs, &pids));
+        }
+        BuildEvent::Message { level: s2i_core::Level::Warning, text } => eprintln!("WARNING: {text}"),
+        _ => {}
+    };
+    s2i_core::owner::remove_leftovers(&runtime, &std::env::temp_dir(), &report).await;
+    Ok(runtime)
 }
 
 /// Cancel on Ctrl-C/SIGTERM; map a cancelled run to the signal's exit code.

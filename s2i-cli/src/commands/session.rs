@@ -1,6 +1,6 @@
 //! What the object commands share: the open store and namespace, and for
 //! commands that change things, the container engine and a registry client
-//! with the user's Docker credentials. `s2i store …`.
+//! with the user's registry credentials. `s2i store …`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use s2i_buildconfig::{Builds, Event};
 use s2i_core::ContainerRuntime;
 
-use s2i_docker::credentials::DockerConfig;
+use s2i_core::auth::CredentialFiles;
 use s2i_imagestream::mirror::{EngineAccess, MirrorReport};
 use s2i_imagestream::operations::{ImageStreams, Outcome};
 use s2i_imagestream::registry::{RegistryAuth, RegistryClient};
@@ -131,14 +131,13 @@ pub(crate) fn print_mirror(report: &MirrorReport, loglevel: u8) {
     }
 }
 
-/// A registry client with the credentials of Docker's configuration file
-/// (`--dockercfg-path`, else `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`).
+/// A registry client with the credentials the engine uses too: the files of
+/// [`s2i_docker::ConnectOptions::auth_sources`] (`--dockercfg-path`,
+/// `REGISTRY_AUTH_FILE`, Podman's `auth.json`, Docker's `config.json`).
 fn registry_client(dockercfg_path: Option<&PathBuf>) -> RegistryClient {
-    let path = dockercfg_path.cloned().or_else(|| s2i_docker::ConnectOptions::from_env().docker_config_file());
-    let config = match &path {
-        Some(path) => DockerConfig::load(path).map_err(|e| e.to_string()),
-        None => Ok(DockerConfig::empty()),
-    };
+    let mut options = s2i_docker::ConnectOptions::from_env();
+    options.docker_config = dockercfg_path.cloned();
+    let config = CredentialFiles::load(&options.auth_sources()).map_err(|e| e.to_string());
     RegistryClient::new(move |registry: &str| {
         let config = config.as_ref().map_err(Clone::clone)?;
         let credentials = config.credentials_for_registry(registry).map_err(|e| e.to_string())?;
