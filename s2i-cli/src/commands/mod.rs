@@ -73,6 +73,64 @@ impl From<s2i_imagestream::Error> for Failure {
     }
 }
 
+impl From<s2i_buildconfig::Error> for Failure {
+    /// The builds' error, with help that names this command line's commands
+    /// and flags where the library says what to do in general.
+    fn from(error: s2i_buildconfig::Error) -> Self {
+        use s2i_buildconfig::{Error as E, InputProblem, Instead};
+        let error = match error {
+            E::Store(error) => return error.into(),
+            E::ImageStream(error) => return error.into(),
+            other => other,
+        };
+        let help = match &error {
+            E::NotFound { kind: "BuildConfig", namespace, .. } => {
+                format!("list the build configs with `s2i get bc --namespace {namespace}`")
+            }
+            E::NotFound { namespace, .. } => format!("list the builds with `s2i get builds --namespace {namespace}`"),
+            E::PhaseFinal { .. } => "start a new build with `s2i start-build`".to_owned(),
+            E::BinaryInputMissing { name, .. } => {
+                format!("start it with `s2i start-build {name} --from-dir DIR` (or --from-file FILE)")
+            }
+            E::NoGitSource { .. } => "drop --commit".to_owned(),
+            E::RunElsewhere { name, .. } => format!("follow it with `s2i logs build/{name} --follow`"),
+            E::NoBuilds { config, .. } => {
+                return Self::message(error.to_string(), format!("start one with `s2i start-build {config}`"));
+            }
+            E::BinaryInput { problem, .. } => {
+                let help = match problem {
+                    InputProblem::Unreadable(_) => "give an existing path",
+                    InputProblem::NotADirectory => "use --from-file for a single file",
+                    InputProblem::NotAFile => "give --from-file a file, or use --from-dir for a directory",
+                    _ => "give the path of a file",
+                };
+                return Self::message(error.to_string(), help.to_owned());
+            }
+            E::StoreFile { .. } => "check that the store directory is writable (--store DIR or S2I_STORE)".to_owned(),
+            E::EngineUnreachable { .. } => {
+                "start it (e.g. `cargo xtask docker`), or point DOCKER_HOST or --url at a running one".to_owned()
+            }
+            E::Launch(_) => "check that the s2i binary can be run".to_owned(),
+            E::Unsupported { instead: Some(instead), field, .. } => match instead {
+                Instead::StartBuild => {
+                    "start builds with `s2i start-build NAME`, or with an ImageChange trigger; keep \
+                                        the webhook in the copy of the file you apply to OpenShift"
+                        .to_owned()
+                }
+                Instead::RequestEnvironment => {
+                    "give the value directly, or pass it with `s2i start-build NAME --env NAME=VALUE`".to_owned()
+                }
+                _ if field.ends_with(".volumes") => {
+                    "drop the volumes; for files the build needs, use `s2i build --inject`".to_owned()
+                }
+                _ => "for files the build needs but the image must not keep, use `s2i build --inject`".to_owned(),
+            },
+            _ => return Self::new(error, 1),
+        };
+        Self::new(WithHelp { error, help }, 1)
+    }
+}
+
 impl From<s2i_store::Error> for Failure {
     /// The store's error, with help that names this command line's flags
     /// where the library can only say what to do in general.

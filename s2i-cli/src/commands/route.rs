@@ -35,7 +35,7 @@ use s2i_store::{Resource, Tx};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::objects::{self, Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, to_value};
+use super::objects::{self, Applied, ApplyOps, BoxFuture, DocumentError, Kind, LibResult, or_none, to_value};
 use super::session::{Context, Session};
 use super::{Failure, connect_engine};
 use crate::cli::{
@@ -203,7 +203,7 @@ fn route_row(route: &Route) -> Vec<String> {
     ]
 }
 
-fn describe_route(tx: &Tx<'_>, route: &Route) -> s2i_imagestream::Result<String> {
+fn describe_route(tx: &Tx<'_>, route: &Route) -> LibResult<String> {
     let mut out = String::new();
     let meta = &route.metadata;
     field(&mut out, "Name", &meta.name);
@@ -281,7 +281,7 @@ fn parse_route(document: Document<'_>, namespace: &str) -> Result<Value, Documen
     parse_in_namespace::<Route>(document, namespace, |route| &mut route.metadata)
 }
 
-fn write_route(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
+fn write_route(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
     let route: Route = decode(&value)?;
     let (stored, action) = apply_route(tx, route, &route_domain()?)?;
     Ok(Applied { namespace: stored.metadata.namespace, name: stored.metadata.name, verb: action.as_str() })

@@ -18,7 +18,7 @@ use s2i_store::{Resource, Tx};
 use serde_json::Value;
 
 use super::Failure;
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, to_value};
+use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, LibError, LibResult, or_none, to_value};
 use super::route::{create_and_admit, decode, field, pairs, parse_in_namespace, route_spec};
 use super::session::{Context, Session};
 use crate::cli::{ExposeArgs, GlobalArgs, ServiceCommand, ServiceCreateArgs};
@@ -79,7 +79,7 @@ fn service_row(service: &Service) -> Vec<String> {
     vec![service.metadata.name.clone(), or_none(&ports.join(",")), pairs(&service.spec.selector, ","), endpoints]
 }
 
-fn describe_service(tx: &Tx<'_>, service: &Service) -> s2i_imagestream::Result<String> {
+fn describe_service(tx: &Tx<'_>, service: &Service) -> LibResult<String> {
     let mut out = String::new();
     let meta = &service.metadata;
     let spec = &service.spec;
@@ -123,15 +123,15 @@ fn parse_service(document: Document<'_>, namespace: &str) -> Result<Value, Docum
     let legacy = document.value["spec"].get("endpoints").is_some();
     parse_in_namespace::<Service>(document, namespace, |service| &mut service.metadata).map_err(|error| match error {
         // The shape older versions of s2i wrote: say where the addresses go now.
-        DocumentError::Yaml(error) if legacy => DocumentError::Invalid(s2i_imagestream::Error::InvalidRequest {
+        DocumentError::Yaml(error) if legacy => DocumentError::Invalid(LibError::from(s2i_imagestream::Error::InvalidRequest {
             message: error.to_string(),
             help: "a Kubernetes Service has no spec.endpoints: move the addresses into an Endpoints object of the same name (kind: Endpoints, subsets: [{addresses: [{ip: 127.0.0.1}], ports: [{name: PORT-NAME, port: 8080}]}]), or make both with `s2i service create NAME --endpoint HOST:PORT`; docs/routes.md shows both".into(),
-        }),
+        })),
         other => other,
     })
 }
 
-fn write_service(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
+fn write_service(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
     let service: Service = decode(&value)?;
     let (stored, action) = apply_service(tx, service)?;
     Ok(Applied { namespace: stored.metadata.namespace, name: stored.metadata.name, verb: action.as_str() })
@@ -206,7 +206,7 @@ fn endpoints_row(endpoints: &Endpoints) -> Vec<String> {
     vec![endpoints.metadata.name.clone(), shown]
 }
 
-fn describe_endpoints(tx: &Tx<'_>, endpoints: &Endpoints) -> s2i_imagestream::Result<String> {
+fn describe_endpoints(tx: &Tx<'_>, endpoints: &Endpoints) -> LibResult<String> {
     let mut out = String::new();
     let meta = &endpoints.metadata;
     field(&mut out, "Name", &meta.name);
@@ -243,7 +243,7 @@ fn parse_endpoints(document: Document<'_>, namespace: &str) -> Result<Value, Doc
     parse_in_namespace::<Endpoints>(document, namespace, |endpoints| &mut endpoints.metadata)
 }
 
-fn write_endpoints(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
+fn write_endpoints(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
     let endpoints: Endpoints = decode(&value)?;
     let (stored, action) = apply_endpoints(tx, endpoints)?;
     Ok(Applied { namespace: stored.metadata.namespace, name: stored.metadata.name, verb: action.as_str() })

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use s2i_buildconfig::{Builds, Event};
 use s2i_core::ContainerRuntime;
 
 use s2i_core::auth::CredentialFiles;
@@ -13,6 +14,7 @@ use s2i_imagestream::operations::{ImageStreams, Outcome};
 use s2i_imagestream::registry::{RegistryAuth, RegistryClient};
 use s2i_store::Store;
 
+use super::builds::WorkerProcess;
 use super::{Failure, connect_engine};
 use crate::cli::{GlobalArgs, StoreCommand};
 
@@ -57,6 +59,7 @@ pub(crate) struct Session {
     pub(crate) context: Context,
     runtime: Result<Arc<dyn ContainerRuntime>, String>,
     registry: RegistryClient,
+    worker: WorkerProcess,
 }
 
 impl Session {
@@ -77,7 +80,8 @@ impl Session {
         runtime: Result<Arc<dyn ContainerRuntime>, String>,
         dockercfg_path: Option<&PathBuf>,
     ) -> Self {
-        Self { context, runtime, registry: registry_client(dockercfg_path) }
+        let worker = WorkerProcess::new(&context.global);
+        Self { context, runtime, registry: registry_client(dockercfg_path), worker }
     }
 
     /// The image-stream operations of this session.
@@ -86,7 +90,17 @@ impl Session {
             Ok(runtime) => Ok(runtime.as_ref()),
             Err(why) => Err(why.clone()),
         };
-        ImageStreams::new(&self.context.store, engine, &self.registry).with_triggers(!self.context.no_triggers)
+        ImageStreams::new(&self.context.store, engine, &self.registry)
+            .with_triggers(!self.context.no_triggers)
+            .with_event_consumers(&[s2i_buildconfig::TRIGGER_CONSUMER])
+    }
+
+    /// The build operations of this session, reporting to `events`; build
+    /// workers are `s2i run-build` processes.
+    pub(crate) fn builds<'a>(&'a self, events: &'a dyn Fn(&Event)) -> Builds<'a> {
+        Builds::new(&self.context.store, self.runtime.clone(), &self.registry, &self.worker)
+            .with_triggers(!self.context.no_triggers)
+            .with_events(events)
     }
 
     /// The engine, or the failure of a command that needs it.
@@ -98,16 +112,6 @@ impl Session {
                 "start it (e.g. `cargo xtask docker`), or point DOCKER_HOST or --url at a running one".into(),
             )),
         }
-    }
-
-    /// The engine when it can be reached.
-    pub(crate) fn runtime_if_reachable(&self) -> Option<&dyn ContainerRuntime> {
-        self.runtime.as_ref().ok().map(|r| r.as_ref())
-    }
-
-    /// The registry client (the user's registry credentials).
-    pub(crate) fn registry(&self) -> &RegistryClient {
-        &self.registry
     }
 
     /// Print what following the tag changes did (warnings always, the rest with
