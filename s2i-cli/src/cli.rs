@@ -349,6 +349,18 @@ pub struct OutcomeArgs {
     /// Keep the build's temporary directory (it holds the clone, the plan and downloaded scripts)
     #[arg(long)]
     pub save_temp_dir: bool,
+    /// Push the new image to its registry after the build (needs a tag naming the registry)
+    #[arg(long)]
+    pub push: bool,
+    /// Also push the builder stage an incremental --runtime-image build keeps (its tag with -builder appended)
+    #[arg(long, requires = "push")]
+    pub push_builder_stage: bool,
+    /// Write the new image's ID (sha256:…, no newline) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Write what was built as JSON to FILE: image ID, tag, pushed digest, builder, source, duration
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
 }
 
 /// `s2i build`.
@@ -734,7 +746,7 @@ pub struct RouteExportArgs {
 /// `s2i service …`.
 #[derive(Debug, Subcommand)]
 pub enum ServiceCommand {
-    /// Create a service: fixed endpoints, or the running containers that carry some labels
+    /// Create a service: fixed endpoints (an Endpoints object of its name), or the running containers that carry some labels
     #[command(after_help = crate::commands::service::CREATE_SERVICE_EXAMPLES)]
     Create(ServiceCreateArgs),
 }
@@ -744,13 +756,13 @@ pub enum ServiceCommand {
 pub struct ServiceCreateArgs {
     /// Name of the service
     pub name: String,
-    /// A fixed endpoint, HOST:PORT (repeatable; an IPv6 address goes in brackets)
-    #[arg(long = "endpoint", value_name = "HOST:PORT")]
+    /// A fixed endpoint, IP:PORT (repeatable; an IPv6 address goes in brackets), kept in the Endpoints object of the service's name
+    #[arg(long = "endpoint", value_name = "IP:PORT")]
     pub endpoints: Vec<String>,
     /// Labels of the running containers that are the endpoints, KEY=VALUE (repeatable, or comma-separated)
     #[arg(long = "selector", value_name = "KEY=VALUE", value_delimiter = ',')]
     pub selector: Vec<String>,
-    /// A port of the service, PORT or PORT:TARGET_PORT (repeatable); named as kubectl names them (80:8080 is `80-8080`)
+    /// A port of the service, PORT or PORT:TARGET_PORT (repeatable); named as kubectl names them (80:8080 is `80-8080`); with --endpoint and no --port, one port per port of the endpoints
     #[arg(long = "port", value_name = "PORT[:TARGET_PORT]")]
     pub ports: Vec<String>,
 }

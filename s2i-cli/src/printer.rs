@@ -88,11 +88,30 @@ impl Printer {
             Stage::Assemble => format!("Running assemble in {subject}"),
             Stage::AssembleRuntime => format!("Running assemble-runtime in {subject}"),
             Stage::Commit => format!("Committing {subject}"),
+            Stage::Push => format!("Pushing {subject}"),
         };
         let mut state = self.state.lock().expect("printer lock");
         let quiet_stage = matches!(stage, Stage::InstallScripts | Stage::PullImage);
         if self.multi.is_some() || !quiet_stage || self.verbosity.loglevel >= 1 {
             self.set_spinner(&mut state, text);
+        }
+    }
+
+    /// Progress of a pull or push: on the spinner, or as lines at `--loglevel 2`.
+    fn transfer(&self, verb: &str, image: &str, progress: s2i_core::runtime::PullProgress) {
+        let mut state = self.state.lock().expect("printer lock");
+        let amount = match (progress.current, progress.total) {
+            (Some(current), Some(total)) if total > 0 => {
+                format!(" {} / {}", HumanBytes(current), HumanBytes(total))
+            }
+            _ => String::new(),
+        };
+        let layer = progress.id.map(|id| format!(" {id}")).unwrap_or_default();
+        let text = format!("{verb} {image}:{layer} {}{amount}", progress.status);
+        if self.multi.is_some() {
+            self.set_spinner(&mut state, text);
+        } else if self.verbosity.loglevel >= 2 {
+            self.line(&text);
         }
     }
 }
@@ -104,22 +123,8 @@ impl EventSink for Printer {
             BuildEvent::StageFinished { stage, elapsed } if self.verbosity.loglevel >= 1 => {
                 self.line(&format!("     {} done in {:.2?}", stage.label(), elapsed));
             }
-            BuildEvent::Pull { image, progress } => {
-                let mut state = self.state.lock().expect("printer lock");
-                let amount = match (progress.current, progress.total) {
-                    (Some(current), Some(total)) if total > 0 => {
-                        format!(" {} / {}", HumanBytes(current), HumanBytes(total))
-                    }
-                    _ => String::new(),
-                };
-                let layer = progress.id.map(|id| format!(" {id}")).unwrap_or_default();
-                let text = format!("Pulling {image}:{layer} {}{amount}", progress.status);
-                if self.multi.is_some() {
-                    self.set_spinner(&mut state, text);
-                } else if self.verbosity.loglevel >= 2 {
-                    self.line(&text);
-                }
-            }
+            BuildEvent::Pull { image, progress } => self.transfer("Pulling", &image, progress),
+            BuildEvent::Push { image, progress } => self.transfer("Pushing", &image, progress),
             BuildEvent::Upload { files, bytes, done } => {
                 let text = format!("{files} entries, {}", HumanBytes(bytes));
                 let mut state = self.state.lock().expect("printer lock");
@@ -147,6 +152,9 @@ impl EventSink for Printer {
                 }
                 _ => self.line(&line),
             },
+            BuildEvent::LeftoversRemoved { containers, temp_dirs, pids } => {
+                self.line(&leftovers_line(containers, temp_dirs, &pids));
+            }
             BuildEvent::Message { level, text } => {
                 let shown = match level {
                     Level::Warning => Some(format!("WARNING: {text}")),
@@ -161,5 +169,35 @@ impl EventSink for Printer {
             }
             _ => {}
         }
+    }
+}
+
+/// `removed 1 container and 1 temp dir left by a killed s2i (pid 1234)`.
+pub(crate) fn leftovers_line(containers: usize, temp_dirs: usize, pids: &[u32]) -> String {
+    let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let what = match (containers, temp_dirs) {
+        (0, dirs) => count(dirs, "temp dir", "temp dirs"),
+        (containers, 0) => count(containers, "container", "containers"),
+        (containers, dirs) => {
+            format!("{} and {}", count(containers, "container", "containers"), count(dirs, "temp dir", "temp dirs"))
+        }
+    };
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let whose = match pids.as_slice() {
+        [pid] => format!("a killed s2i (pid {pid})"),
+        pids => format!("killed s2i processes (pids {})", pids.join(", ")),
+    };
+    format!("removed {what} left by {whose}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_are_counted_in_words() {
+        assert_eq!(leftovers_line(1, 1, &[1234]), "removed 1 container and 1 temp dir left by a killed s2i (pid 1234)");
+        assert_eq!(leftovers_line(2, 0, &[1, 2]), "removed 2 containers left by killed s2i processes (pids 1, 2)");
+        assert_eq!(leftovers_line(0, 3, &[7]), "removed 3 temp dirs left by a killed s2i (pid 7)");
     }
 }

@@ -143,6 +143,7 @@ fn incremental_chained_builds_reuse_the_builder_stage() {
     let path = src.path().to_str().unwrap();
     run_s2i(["build", path, &toolchain, &out.0, "--runtime-image", &runtime, "--incremental"]).ok();
     assert!(docker(&["image", "inspect", &stage.0]).status.success(), "the builder stage is kept as {}", stage.0);
+    stage.remember();
     let first_stage = inspect(&stage.0)["Id"].as_str().unwrap().to_owned();
     let run = run_s2i(["build", path, &toolchain, &out.0, "--runtime-image", &runtime, "--incremental", "--rm"]).ok();
     assert!(run.stderr.contains("Reusing the compile cache of the previous build"), "{}", run.stderr);

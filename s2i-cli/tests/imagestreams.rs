@@ -569,6 +569,8 @@ fn a_build_to_a_registry_stream_is_pushed_then_recorded_by_its_registry_digest()
     assert_eq!(items(store.path(), &ns.0, "web", "1"), [digest]);
     let pushed = format!("{}/{}/web:1", registry.host, ns.0);
     assert_eq!(run_in(&pushed, &["env", "RUN_FILE=index.html", "/usr/libexec/s2i/run"]), "kept in the registry\n");
+    let built = image_id(&pushed);
     let _ = docker(&["rmi", &pushed]);
+    remove_untagged(&built.into_iter().collect::<Vec<_>>());
     builder.assert_no_containers();
 }

@@ -10,7 +10,13 @@ kind: Service
 metadata: {name: web, namespace: shop}
 spec:
   ports: [{name: http, port: 80, targetPort: 8080}]
-  endpoints: ["127.0.0.1:8080"]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: web, namespace: shop}
+subsets:
+- addresses: [{ip: 127.0.0.1}]
+  ports: [{name: http, port: 8080}]
 ---
 apiVersion: route.openshift.io/v1
 kind: Route

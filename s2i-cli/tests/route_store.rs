@@ -40,7 +40,7 @@ fn services_and_routes_are_created_listed_described_and_deleted() {
     let store = tempfile::tempdir().unwrap();
     let s = store.path();
     let run = s2i_at(s, &["service", "create", "web", "--endpoint", "127.0.0.1:8080", "--port", "80:8080"]).ok();
-    assert_eq!(run.stdout, "service/web created\n");
+    assert_eq!(run.stdout, "service/web created\nendpoints/web created\n");
     s2i_at(s, &["service", "create", "web-v2", "--selector", "app=web,track=v2", "--port", "8080"]).ok();
 
     // oc expose: the route is named after the service, on its first port, at a generated host.
@@ -111,10 +111,11 @@ web      web-shop.apps.localhost          web                    80-8080        
         table,
         "\
 NAME     PORT(S)        SELECTOR           ENDPOINTS
-web      80->8080/TCP   <none>             127.0.0.1:8080
+web      80->8080/TCP   <none>             endpoints/web
 web-v2   8080/TCP       app=web,track=v2   <selector>
 "
     );
+    assert_eq!(s2i_at(s, &["get", "ep"]).ok().stdout, "NAME   ENDPOINTS\nweb    127.0.0.1:8080\n");
     assert_eq!(
         s2i_at(s, &["get", "routes", "-o", "name"]).ok().stdout.lines().next(),
         Some("route.route.openshift.io/ab")
@@ -271,7 +272,7 @@ fn bad_input_is_refused_and_the_store_is_left_as_it_was() {
         write("malformed.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports: [80\n");
     let invalid_second = write(
         "second.yaml",
-        "apiVersion: v1\nkind: Service\nmetadata: {name: fine}\nspec: {endpoints: ['127.0.0.1:1']}\n---\napiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: bad}\nspec:\n  to: {name: fine}\n  path: no-slash\n",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: fine}\nspec: {ports: [{port: 1}]}\n---\napiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: bad}\nspec:\n  to: {name: fine}\n  path: no-slash\n",
     );
     let bad_weight = write(
         "weight.yaml",

@@ -163,7 +163,15 @@ fn two_apps_built_with_s2i_served_through_haproxy_routes() {
     let passthrough_backend = TlsBackend::start(&ca, "db.test", "passthrough-backend\n");
 
     // Service A by label selector (resolved from the running container),
-    // service B and the TLS backend by fixed endpoints.
+    // service B and the TLS backend by their Endpoints objects.
+    let fixed = |name: &str, address: Endpoint| {
+        let ports = ServicePort::for_numbers([address.port]);
+        let service = Service::new(ObjectMeta::named("demo", name), ServiceSpec { ports, ..Default::default() });
+        let endpoints = s2i_route::Endpoints::for_service(&service, &[address]).unwrap();
+        (service, endpoints)
+    };
+    let (app_b, app_b_endpoints) = fixed("app-b", Endpoint::new(container_b.ip(), 8080));
+    let (db, db_endpoints) = fixed("db", Endpoint::new("127.0.0.1", passthrough_backend.port));
     let services = vec![
         Service::new(
             ObjectMeta::named("demo", "app-a"),
@@ -173,21 +181,16 @@ fn two_apps_built_with_s2i_served_through_haproxy_routes() {
                 ..Default::default()
             },
         ),
-        Service::new(
-            ObjectMeta::named("demo", "app-b"),
-            ServiceSpec { endpoints: vec![Endpoint::new(container_b.ip(), 8080)], ..Default::default() },
-        ),
-        Service::new(
-            ObjectMeta::named("demo", "db"),
-            ServiceSpec { endpoints: vec![Endpoint::new("127.0.0.1", passthrough_backend.port)], ..Default::default() },
-        ),
+        app_b,
+        db,
     ];
     for service in &services {
         s2i_route::validation::validate_service(service).unwrap();
     }
+    let fixed_endpoints = [app_b_endpoints, db_endpoints];
     let endpoints = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let runtime = s2i_docker::DockerRuntime::connect(&s2i_docker::ConnectOptions::from_env()).await.unwrap();
-        s2i_route::containers::resolve_endpoints(&services, &runtime).await.unwrap()
+        s2i_route::containers::resolve_endpoints(&services, &fixed_endpoints, &runtime).await.unwrap()
     });
     let a_endpoints = endpoints.get("demo", "app-a").unwrap();
     assert_eq!(a_endpoints.len(), 1, "the selector finds the running container: {a_endpoints:?}");

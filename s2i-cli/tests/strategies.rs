@@ -45,6 +45,15 @@ fn onbuild_builders_are_built_from() {
     assert_eq!(labels["io.openshift.s2i.build.image"], "docker.io/s2i-fixtures/onbuild-builder:latest");
     assert_eq!(labels["io.openshift.s2i.build.source-location"], src.path().to_str().unwrap());
 
+    // Incremental: a warning, and a clean build, as the reference and OpenShift do.
+    let run = run_s2i(["build", src.path().to_str().unwrap(), &builder, &out.0, "--incremental"]).ok();
+    assert!(
+        run.stderr.contains("incremental builds are not supported for ONBUILD builder images; building clean"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(docker_run_ok(&[&out.0]), "app says: onbuild trigger ran with \n");
+
     // No entrypoint candidate: a clear error.
     let empty = source(&[("readme.txt", "no run script")]);
     let run = run_s2i(["build", empty.path().to_str().unwrap(), &builder]).failed();

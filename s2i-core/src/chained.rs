@@ -64,6 +64,7 @@ use crate::events::{EventSinkExt, Stage};
 use crate::exec::{self, Cleanup, RunEnd, StageTimer};
 use crate::inject::parse_mappings;
 use crate::labels;
+use crate::owner;
 use crate::plan::{BuildPlan, ResolvedImage};
 use crate::reference::ImageReference;
 use crate::runtime::{CommitSpec, ContainerSpec, HostOptions};
@@ -321,7 +322,7 @@ impl Engine {
             entrypoint: plan.output_entrypoint.clone(),
             env: plan.env.iter().map(EnvVar::to_entry).collect(),
             user: plan.output_user.clone(),
-            labels,
+            labels: owner::without_owner(&labels),
         };
         let id = self
             .runtime
@@ -441,7 +442,7 @@ impl Engine {
             entrypoint: image.info.entrypoint.clone(),
             env: plan.env.iter().map(EnvVar::to_entry).collect(),
             user: output_user,
-            labels: labels.clone(),
+            labels: owner::without_owner(&labels),
         };
         let image_id = self
             .runtime

@@ -262,6 +262,72 @@ pub enum Error {
         source: RuntimeError,
     },
 
+    /// Pushing the built image to its registry failed; the image stays in the engine.
+    #[error(
+        "cannot push {image} to the registry {registry}: {message} (the image is built and stays in the engine as {image}, {image_id})"
+    )]
+    #[diagnostic(code(s2i::push_failed), help("{help}"))]
+    PushFailed {
+        /// The tag pushed.
+        image: String,
+        /// Its registry.
+        registry: String,
+        /// The short ID of the built image.
+        image_id: String,
+        /// The engine's message.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
+    /// A registry credentials file (`auth.json`, Docker's `config.json`) cannot be read or parsed.
+    #[error("cannot read the registry credentials file {path}: {message}")]
+    #[diagnostic(
+        code(s2i::auth_file),
+        help(
+            "fix the file (JSON as `docker login` or `podman login` write it), remove it, or point --dockercfg-path or REGISTRY_AUTH_FILE at another one"
+        )
+    )]
+    AuthFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A credential helper (`docker-credential-NAME`) failed.
+    #[error("the credential helper docker-credential-{helper} failed for {server}: {message}")]
+    #[diagnostic(
+        code(s2i::credential_helper),
+        help(
+            "install docker-credential-{helper} on PATH and log in again (`docker login {server}`), or remove it from credsStore/credHelpers of the credentials file"
+        )
+    )]
+    CredentialHelper {
+        /// The helper's name (the part after `docker-credential-`).
+        helper: String,
+        /// The registry the credentials were asked for.
+        server: String,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// The container engine stopped answering while a build ran (it stopped,
+    /// restarted or crashed, or its socket went away).
+    #[error("the container engine stopped answering during {stage}: {message}")]
+    #[diagnostic(
+        code(s2i::engine_stopped),
+        help(
+            "start the engine again (`sudo systemctl start docker` or `sudo dockerd &` for Docker, `podman system service --time=0` for Podman) and build again; the containers this build left are removed by the next s2i run"
+        )
+    )]
+    EngineStopped {
+        /// The stage that was running (`assemble`, `commit`, …).
+        stage: String,
+        /// What was being done, and the engine client's message.
+        message: String,
+    },
+
     /// The build was interrupted (Ctrl-C, SIGTERM or a caller's cancellation).
     #[error("the build was cancelled")]
     #[diagnostic(code(s2i::cancelled), help("every container and temporary directory of the build was removed"))]
@@ -275,7 +341,7 @@ fn engine_help(kind: RuntimeErrorKind) -> &'static str {
              or point DOCKER_HOST at a running one"
         }
         RuntimeErrorKind::Unauthorized => {
-            "log in to the registry (`docker login <registry>`) or check ~/.docker/config.json"
+            "log in to the registry (`docker login <registry>` or `podman login <registry>`), or name a credentials file with --dockercfg-path or REGISTRY_AUTH_FILE"
         }
         RuntimeErrorKind::NotFound => "check the name; `docker images` and `docker ps -a` list what the engine has",
         _ => "see the engine's message above; `docker info` shows the engine's state",
@@ -297,6 +363,19 @@ impl Error {
             Error::EmptyGitRepository { .. } => 16,
             Error::Cancelled => 130,
             _ => 1,
+        }
+    }
+
+    /// This error as it reads when the engine stopped answering during `stage`:
+    /// a runtime failure that means the engine cannot be reached becomes
+    /// [`Error::EngineStopped`]; anything else stays as it is.
+    pub(crate) fn engine_stopped_during(self, stage: Option<crate::events::Stage>) -> Self {
+        match self {
+            Error::Runtime { action, source } if source.kind == RuntimeErrorKind::Unreachable => Error::EngineStopped {
+                stage: stage.map_or("the build", |s| s.label()).to_owned(),
+                message: format!("{action}: {source}"),
+            },
+            other => other,
         }
     }
 

@@ -27,6 +27,8 @@ pub enum Stage {
     AssembleRuntime,
     /// Committing the container as the output image.
     Commit,
+    /// Pushing the output image to its registry.
+    Push,
 }
 
 impl Stage {
@@ -41,6 +43,7 @@ impl Stage {
             Stage::Assemble => "assemble",
             Stage::AssembleRuntime => "assemble-runtime",
             Stage::Commit => "commit",
+            Stage::Push => "push",
         }
     }
 }
@@ -85,6 +88,13 @@ pub enum BuildEvent {
         /// The engine's progress report.
         progress: PullProgress,
     },
+    /// Progress of an image push.
+    Push {
+        /// The image being pushed.
+        image: String,
+        /// The engine's progress report.
+        progress: PullProgress,
+    },
     /// Progress of the input archive: files and bytes sent so far.
     Upload {
         /// Entries written so far.
@@ -100,6 +110,15 @@ pub enum BuildEvent {
         kind: OutputKind,
         /// The line, without its newline.
         line: String,
+    },
+    /// Containers and working directories that killed s2i processes left were removed.
+    LeftoversRemoved {
+        /// How many containers.
+        containers: usize,
+        /// How many working directories.
+        temp_dirs: usize,
+        /// The pids of the processes that left them.
+        pids: Vec<u32>,
     },
     /// A message from the engine.
     Message {

@@ -13,8 +13,10 @@ use tokio::io::AsyncWriteExt;
 use crate::archive::{self, ArchiveProgress, ArchiveStats, InputArchive};
 use crate::error::{Error, Result};
 use crate::events::{BuildEvent, EventSink, EventSinkExt, Stage};
+use crate::owner::{OWNER_FILE, OWNER_LABEL, ProcessOwner};
 use crate::runtime::{
-    ByteStream, ContainerRuntime, ContainerSpec, ExitStatus, OutputChunk, OutputKind, RuntimeError, StdinWriter,
+    ByteStream, ContainerRuntime, ContainerSpec, ExitStatus, OutputChunk, OutputKind, RuntimeError, RuntimeErrorKind,
+    StdinWriter,
 };
 
 /// Output lines kept to explain a failed script.
@@ -62,18 +64,24 @@ async fn remove(runtime: &dyn ContainerRuntime, events: &dyn EventSink, id: &str
     let removed = crate::retry::retry(
         REMOVE_ATTEMPTS,
         Duration::from_millis(500),
-        |e: &RuntimeError| !e.is_not_found(),
+        |e: &RuntimeError| !e.is_not_found() && e.kind != RuntimeErrorKind::Unreachable,
         |_| runtime.remove_container(id),
     )
     .await;
     match removed {
         Ok(()) => events.debug(format!("Removed container {}", short_id(id))),
         Err(e) if e.is_not_found() => {}
+        Err(e) if e.kind == RuntimeErrorKind::Unreachable => events.warn(format!(
+            "could not remove container {} (the engine does not answer); the next s2i run removes it",
+            short_id(id)
+        )),
         Err(e) => events.warn(format!("could not remove container {}: {e}", short_id(id))),
     }
 }
 
-/// The working directory of one build; removed on drop unless kept.
+/// The working directory of one build; removed on drop unless kept. Its
+/// name and [`OWNER_FILE`] name this process, so that the next run removes it
+/// when this one is killed (see [`crate::owner`]).
 pub(crate) struct Workdir {
     dir: Option<tempfile::TempDir>,
     pub(crate) path: PathBuf,
@@ -82,15 +90,22 @@ pub(crate) struct Workdir {
 impl Workdir {
     pub(crate) fn new(root: Option<&Path>) -> Result<Self> {
         let root = root.map_or_else(std::env::temp_dir, Path::to_owned);
-        let dir = tempfile::Builder::new().prefix("s2i-").tempdir_in(&root).map_err(|e| {
-            Error::io("create a working directory in", &root, "make the temp directory writable, or set TMPDIR", e)
-        })?;
+        let owner = ProcessOwner::current();
+        let dir =
+            tempfile::Builder::new().prefix(&crate::owner::workdir_prefix(&owner)).tempdir_in(&root).map_err(|e| {
+                Error::io("create a working directory in", &root, "make the temp directory writable, or set TMPDIR", e)
+            })?;
+        let owner_file = dir.path().join(OWNER_FILE);
+        std::fs::write(&owner_file, owner.to_string())
+            .map_err(|e| Error::io("write", &owner_file, "make the temp directory writable, or set TMPDIR", e))?;
         let path = dir.path().to_owned();
         Ok(Self { dir: Some(dir), path })
     }
 
+    /// Keep the directory: it no longer names an owner, so no later run removes it.
     pub(crate) fn keep(&mut self) -> PathBuf {
         if let Some(dir) = self.dir.take() {
+            let _ = std::fs::write(dir.path().join(OWNER_FILE), "kept (--save-temp-dir)\n");
             let _ = dir.keep();
         }
         self.path.clone()
@@ -127,6 +142,10 @@ pub(crate) async fn create_container(
     if let Some(name) = &spec.name {
         cleanup.add(name);
     }
+    // The owner label lets the next run remove the container when this process is killed.
+    let mut spec = spec.clone();
+    spec.labels.insert(OWNER_LABEL.to_owned(), owner_label().to_owned());
+    let spec = &spec;
     let id = runtime
         .create_container(spec)
         .await
@@ -138,6 +157,12 @@ pub(crate) async fn create_container(
     let command: Vec<&str> = spec.entrypoint.iter().flatten().chain(&spec.cmd).map(String::as_str).collect();
     events.debug(format!("Created container {} ({})", short_id(&id), command.join(" ")));
     Ok(id)
+}
+
+/// This process as an [`OWNER_LABEL`] value, read once.
+fn owner_label() -> &'static str {
+    static LABEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LABEL.get_or_init(|| ProcessOwner::current().to_string())
 }
 
 /// Start the archive producer on a blocking thread, reporting progress and dropped artifacts as events.
@@ -577,6 +602,9 @@ mod tests {
             refuse()
         }
         async fn containers_with_labels(&self, _: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError> {
+            refuse()
+        }
+        async fn labelled_containers(&self, _: &str) -> Result<Vec<ContainerSummary>, RuntimeError> {
             refuse()
         }
         async fn list_containers(&self, _: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>, RuntimeError> {

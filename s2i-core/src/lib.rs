@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod archive;
+pub mod auth;
 pub mod build;
 pub mod chained;
 pub mod dockerfile;
@@ -14,6 +15,7 @@ pub mod incremental;
 pub mod inject;
 pub mod labels;
 mod onbuild;
+pub mod owner;
 pub mod plan;
 pub mod reference;
 pub mod retry;

@@ -152,6 +152,7 @@ impl Engine {
             archive: stats,
             incremental: false,
             elapsed: Duration::ZERO,
+            ..BuildResult::default()
         })
     }
 }

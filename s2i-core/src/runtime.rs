@@ -388,4 +388,9 @@ pub trait ContainerRuntime: Send + Sync {
     /// IDs of the containers in any state (created, running, stopped) that
     /// carry every one of `labels`, sorted; e.g. those a killed build left.
     async fn containers_with_labels(&self, labels: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError>;
+
+    /// The containers in any state that carry the label `key`, whatever its
+    /// value, with their labels (one listing); e.g. every build container
+    /// with its owner. Addresses and ports may be left empty.
+    async fn labelled_containers(&self, key: &str) -> Result<Vec<ContainerSummary>, RuntimeError>;
 }

@@ -87,6 +87,9 @@ impl ContainerRuntime for FakeImages {
     async fn containers_with_labels(&self, _: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError> {
         refuse()
     }
+    async fn labelled_containers(&self, _: &str) -> Result<Vec<ContainerSummary>, RuntimeError> {
+        refuse()
+    }
     async fn list_containers(&self, _: &BTreeMap<String, String>) -> Result<Vec<ContainerSummary>, RuntimeError> {
         refuse()
     }

@@ -112,35 +112,10 @@ pub enum Error {
         message: String,
     },
 
-    /// The Docker client configuration file (registry credentials) is malformed.
-    #[error("cannot read the Docker configuration file {path}: {message}")]
-    #[diagnostic(
-        code(s2i::docker::config_file),
-        help("fix the file (it is JSON, as written by `docker login`), or point --dockercfg-path at another one")
-    )]
-    ConfigFile {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-
-    /// A Docker credential helper (`docker-credential-NAME`) failed.
-    #[error("the credential helper docker-credential-{helper} failed for {server}: {message}")]
-    #[diagnostic(
-        code(s2i::docker::credential_helper),
-        help(
-            "install docker-credential-{helper} on PATH and log in again (`docker login {server}`), or remove it from credsStore/credHelpers in the Docker configuration file"
-        )
-    )]
-    CredentialHelper {
-        /// The helper's name (the part after `docker-credential-`).
-        helper: String,
-        /// The registry the credentials were asked for.
-        server: String,
-        /// What went wrong.
-        message: String,
-    },
+    /// A registry credentials file cannot be read or parsed (an [`s2i_core::Error::AuthFile`]).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Credentials(Box<s2i_core::Error>),
 }
 
 /// The message of an error and all its causes, `: `-separated, without

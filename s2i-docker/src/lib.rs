@@ -12,13 +12,13 @@
 //! Endpoints can be `unix://`, `tcp://`, `http://` or `https://`; TLS uses the
 //! client certificate, key and CA from `DOCKER_CERT_PATH` or explicit paths.
 //!
-//! Registry credentials for pulls come from the Docker client configuration
-//! file, including credential helpers; see [`credentials`].
+//! Registry credentials for pulls and pushes come from the files `docker
+//! login` and `podman login` write, including credential helpers, looked up
+//! by [`s2i_core::auth`] in the order [`ConnectOptions::auth_sources`] gives.
 //!
 //! Archives stream in both directions: nothing here holds a whole archive in
 //! memory.
 
-pub mod credentials;
 mod error;
 mod options;
 mod podman;

@@ -5,6 +5,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use s2i_core::auth::AuthSources;
+
 use crate::error::Error;
 
 /// Docker's default socket.
@@ -56,9 +58,14 @@ pub struct ConnectOptions {
     /// CA certificate to verify the engine with (`--ca`); default `ca.pem` in the
     /// certificate directory if it exists, else the system's roots.
     pub ca: Option<PathBuf>,
-    /// The Docker client configuration file with registry credentials
-    /// (`--dockercfg-path`); default `config.json` in the configuration directory.
+    /// A registry credentials file looked at before all others
+    /// (`--dockercfg-path`); see [`auth_sources`](Self::auth_sources).
     pub docker_config: Option<PathBuf>,
+    /// `REGISTRY_AUTH_FILE`: the credentials file of Podman and the other
+    /// containers tools, looked at after [`docker_config`](Self::docker_config).
+    pub registry_auth_file: Option<PathBuf>,
+    /// `XDG_CONFIG_HOME`, for `containers/auth.json` (default `~/.config`).
+    pub xdg_config_home: Option<PathBuf>,
     /// The Docker configuration directory (`DOCKER_CONFIG`); default `~/.docker`.
     pub docker_config_dir: Option<PathBuf>,
     /// The user's home directory (`HOME`), for `~/.docker`.
@@ -86,6 +93,8 @@ impl Default for ConnectOptions {
             key: None,
             ca: None,
             docker_config: None,
+            registry_auth_file: None,
+            xdg_config_home: None,
             docker_config_dir: None,
             home: None,
             xdg_runtime_dir: None,
@@ -99,7 +108,8 @@ impl Default for ConnectOptions {
 impl ConnectOptions {
     /// Settings from the process environment: `DOCKER_HOST`, `DOCKER_API_VERSION`,
     /// `DOCKER_TLS`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`, `DOCKER_CONFIG`,
-    /// `HOME`, `XDG_RUNTIME_DIR` and `PATH`. Empty variables count as unset.
+    /// `REGISTRY_AUTH_FILE`, `HOME`, `XDG_RUNTIME_DIR`, `XDG_CONFIG_HOME` and
+    /// `PATH`. Empty variables count as unset.
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var_os(name))
     }
@@ -126,6 +136,8 @@ impl ConnectOptions {
             tls_verify: get("DOCKER_TLS_VERIFY").is_some(),
             cert_path: get("DOCKER_CERT_PATH").map(PathBuf::from),
             docker_config_dir: get("DOCKER_CONFIG").map(PathBuf::from),
+            registry_auth_file: get("REGISTRY_AUTH_FILE").map(PathBuf::from),
+            xdg_config_home: get("XDG_CONFIG_HOME").map(PathBuf::from),
             home: get("HOME").map(PathBuf::from),
             xdg_runtime_dir: get("XDG_RUNTIME_DIR").map(PathBuf::from),
             search_path: get("PATH"),
@@ -138,9 +150,26 @@ impl ConnectOptions {
         self.docker_config_dir.clone().or_else(|| self.home.as_ref().map(|home| home.join(".docker")))
     }
 
-    /// The Docker client configuration file read for registry credentials.
+    /// Docker's client configuration file: `--dockercfg-path` when given, else `config.json` in
+    /// [`config_dir`](Self::config_dir).
     pub fn docker_config_file(&self) -> Option<PathBuf> {
         self.docker_config.clone().or_else(|| self.config_dir().map(|dir| dir.join("config.json")))
+    }
+
+    /// Where registry credentials are looked up, in order (see [`s2i_core::auth`]):
+    /// `--dockercfg-path`, `REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`,
+    /// `$XDG_CONFIG_HOME/containers/auth.json`, then Docker's `config.json`.
+    pub fn auth_sources(&self) -> AuthSources {
+        AuthSources {
+            explicit: self.docker_config.clone(),
+            registry_auth_file: self.registry_auth_file.clone(),
+            xdg_runtime_dir: self.xdg_runtime_dir.clone(),
+            xdg_config_home: self.xdg_config_home.clone(),
+            docker_config_dir: self.docker_config_dir.clone(),
+            home: self.home.clone(),
+            uid: AuthSources::from_lookup(|_| None).uid,
+            search_path: self.search_path.clone(),
+        }
     }
 
     /// Where the engine is and how to talk to it.

@@ -23,11 +23,11 @@ use s2i_core::runtime::{
     RuntimeInfo,
 };
 
-use crate::credentials::{DockerConfig, RegistryCredentials};
 use crate::error::{Error, chain_message, is_tls_failure, runtime_error};
 use crate::options::{ConnectOptions, Endpoint};
 use crate::podman::{self, Flavor};
 use crate::tls;
+use s2i_core::auth::{CredentialFiles, RegistryCredentials};
 
 /// A container engine reached over the Docker Engine API (Docker, or Podman's
 /// Docker-compatible service).
@@ -41,7 +41,7 @@ pub struct DockerRuntime {
     base: Docker,
     version: ClientVersion,
     endpoint: String,
-    credentials: Arc<DockerConfig>,
+    credentials: Arc<CredentialFiles>,
     /// Docker or Podman, as the engine said at connect time.
     flavor: Flavor,
     /// `ONBUILD` triggers found on Podman, by image ID (an ID names one configuration for good).
@@ -66,11 +66,8 @@ impl DockerRuntime {
             .filter(|v| !v.is_empty())
             .map(parse_api_version)
             .transpose()?;
-        let credentials = match options.docker_config_file() {
-            Some(path) => DockerConfig::load(&path)?,
-            None => DockerConfig::empty(),
-        }
-        .with_search_path(options.search_path.clone());
+        let credentials =
+            CredentialFiles::load(&options.auth_sources()).map_err(|e| Error::Credentials(Box::new(e)))?;
         if let Endpoint::Unix(path) = &endpoint
             && !path.exists()
         {
@@ -152,7 +149,7 @@ impl DockerRuntime {
     }
 
     /// The registry credentials read at connect time.
-    pub fn docker_config(&self) -> &DockerConfig {
+    pub fn credential_files(&self) -> &CredentialFiles {
         &self.credentials
     }
 
@@ -781,12 +778,30 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn containers_with_labels(&self, labels: &BTreeMap<String, String>) -> Result<Vec<String>, RuntimeError> {
         let wanted = labels.iter().map(|(key, value)| format!("{key}={value}")).collect();
-        let filters = HashMap::from([("label".to_owned(), wanted)]);
-        let options = ListContainersOptions { all: true, limit: None, size: false, filters: Some(filters) };
-        let listed = self.docker.list_containers(Some(options)).await.map_err(runtime_error)?;
+        let listed = self.containers_in_any_state(wanted).await?;
         let mut ids: Vec<String> = listed.into_iter().filter_map(|c| c.id).collect();
         ids.sort();
         Ok(ids)
+    }
+
+    async fn labelled_containers(&self, key: &str) -> Result<Vec<ContainerSummary>, RuntimeError> {
+        // `label=KEY` filters on the label's presence, whatever its value.
+        let listed = self.containers_in_any_state(vec![key.to_owned()]).await?;
+        let mut containers: Vec<ContainerSummary> = listed.into_iter().map(container_summary).collect();
+        containers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        Ok(containers)
+    }
+}
+
+impl DockerRuntime {
+    /// One listing of the containers in any state that match the `label` filters.
+    async fn containers_in_any_state(
+        &self,
+        labels: Vec<String>,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, RuntimeError> {
+        let filters = HashMap::from([("label".to_owned(), labels)]);
+        let options = ListContainersOptions { all: true, limit: None, size: false, filters: Some(filters) };
+        self.docker.list_containers(Some(options)).await.map_err(runtime_error)
     }
 }
 
@@ -932,6 +947,7 @@ mod tests {
             username: "u".into(),
             password: "p?>>~~".into(),
             identity_token: None,
+            file: None,
         };
         let header = registry_auth_header(&credentials);
         assert!(!header.contains('+') && !header.contains('/'), "{header}");

@@ -122,7 +122,10 @@ async fn malformed_docker_config_fails_connect_and_names_the_file() {
     let mut options = options_with(&[]);
     options.docker_config = Some(config.clone());
     let error = DockerRuntime::connect(&options).await.unwrap_err();
-    assert!(matches!(&error, Error::ConfigFile { path, .. } if path == &config), "{error:?}");
+    assert!(
+        matches!(&error, Error::Credentials(e) if matches!(&**e, s2i_core::Error::AuthFile { path, .. } if path == &config)),
+        "{error:?}"
+    );
 
     options.docker_config = Some(dir.path().join("missing.json"));
     connect(&options).await;

@@ -1,11 +1,9 @@
 //! The crate's error type. Every variant has a stable diagnostic code and a
 //! help line that says what to do.
 
-use std::path::PathBuf;
-
 use miette::Diagnostic;
 
-/// A failure of the store, or a request the image-stream (or build) rules refused.
+/// A failure of the store, or a request the image-stream rules refused.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[non_exhaustive]
 pub enum Error {
@@ -88,37 +86,6 @@ pub enum Error {
         message: String,
         /// What to do.
         help: String,
-    },
-
-    /// A setting of a build object that the local build cannot honour.
-    #[error("{kind} {name:?}: {field}: {message}")]
-    #[diagnostic(code(s2i::build::unsupported), help("{help}"))]
-    Unsupported {
-        /// The object's kind, e.g. `BuildConfig`.
-        kind: String,
-        /// The object's name.
-        name: String,
-        /// The field, e.g. `spec.strategy.dockerStrategy`.
-        field: String,
-        /// What s2i cannot do.
-        message: String,
-        /// What to do instead.
-        help: String,
-    },
-
-    /// A file of the store directory (a build log, a binary input) could not be read or written.
-    #[error("cannot {action} {}: {source}", path.display())]
-    #[diagnostic(code(s2i::build::io), help("{help}"))]
-    Io {
-        /// What was attempted.
-        action: String,
-        /// The file or directory.
-        path: PathBuf,
-        /// What to do.
-        help: String,
-        /// The system's error.
-        #[source]
-        source: std::io::Error,
     },
 }
 

@@ -11,13 +11,11 @@
 //! - [`names`] — naming rules of streams, tags and views.
 //! - [`engine`] — the local container engine as the home of streams without
 //!   a registry; [`registry`] — an OCI distribution client for the others.
+//! - [`suppression`] — tag changes that start nothing (`--no-triggers`).
 //! - [`mirror`] — the event consumer that makes engine and registry tags
 //!   follow the streams (under a consumer lease: engine and registry calls
 //!   happen outside any store transaction).
 //! - [`operations`] — the user's operations end to end ([`operations::ImageStreams`]).
-//! - [`builds`] — BuildConfigs and Builds: declared builds run on the local
-//!   engine through `s2i-core`, started by hand or by ImageChange and
-//!   ConfigChange triggers that follow the event log.
 //!
 //! ### Async
 //!
@@ -69,7 +67,6 @@
 //! }
 //! ```
 
-pub mod builds;
 pub mod engine;
 pub mod error;
 pub mod history;
@@ -78,6 +75,7 @@ pub mod names;
 pub mod operations;
 pub mod registry;
 pub mod streams;
+pub mod suppression;
 pub mod types;
 
 pub use error::{Error, Result};

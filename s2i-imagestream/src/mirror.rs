@@ -61,10 +61,15 @@ pub struct MirrorReport {
 /// Works on any tokio runtime, a current-thread one included: engine calls
 /// are awaited, registry calls run on the blocking pool, and no store
 /// transaction is open while either is waited for.
+///
+/// Afterwards the log is compacted: events every consumer has passed are
+/// dropped, and none while this one or one of `consumers` (the other
+/// consumers of tag changes) has never consumed.
 pub async fn follow_tag_changes(
     store: &Store,
     engine: &EngineAccess<'_>,
     registry: &RegistryClient,
+    consumers: &[&str],
 ) -> Result<MirrorReport> {
     if let Ok(runtime) = engine {
         prefetch(store, *runtime).await?;
@@ -86,8 +91,9 @@ pub async fn follow_tag_changes(
         }
     }
     lease.release()?;
-    // The log's consumers are this one and the build triggers.
-    store.compact_events(&[MIRROR_CONSUMER, crate::builds::triggers::TRIGGER_CONSUMER], COMPACT_AT)?;
+    let mut required = vec![MIRROR_CONSUMER];
+    required.extend_from_slice(consumers);
+    store.compact_events(&required, COMPACT_AT)?;
     Ok(report)
 }
 

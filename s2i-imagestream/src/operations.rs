@@ -140,6 +140,7 @@ pub struct ImageStreams<'a> {
     engine: EngineAccess<'a>,
     registry: &'a RegistryClient,
     triggers: bool,
+    consumers: &'a [&'a str],
 }
 
 impl std::fmt::Debug for ImageStreams<'_> {
@@ -151,13 +152,21 @@ impl std::fmt::Debug for ImageStreams<'_> {
 impl<'a> ImageStreams<'a> {
     /// Operations on `store`, following tag changes in `engine` and `registry`.
     pub fn new(store: &'a Store, engine: EngineAccess<'a>, registry: &'a RegistryClient) -> Self {
-        Self { store, engine, registry, triggers: true }
+        Self { store, engine, registry, triggers: true, consumers: &[] }
+    }
+
+    /// The other consumers of the store's event log that read tag changes
+    /// (e.g. the build triggers of `s2i-buildconfig`): while one of them has
+    /// never consumed, following tag changes drops no event from the log.
+    /// Consumers that have consumed are always waited for.
+    pub fn with_event_consumers(mut self, consumers: &'a [&'a str]) -> Self {
+        self.consumers = consumers;
+        self
     }
 
     /// With `false` (`--no-triggers`), the tag changes of these operations
-    /// start no build: the BuildConfigs watching a changed tag record its new
-    /// image as seen, in the transaction of the change
-    /// ([`crate::builds::triggers::suppress_since`]).
+    /// start nothing: their events are marked as such in the transaction of
+    /// the change ([`crate::suppression::suppress_since`]).
     pub fn with_triggers(mut self, triggers: bool) -> Self {
         self.triggers = triggers;
         self
@@ -170,7 +179,7 @@ impl<'a> ImageStreams<'a> {
             let before = tx.last_seq()?;
             let value = write(tx)?;
             if !self.triggers {
-                crate::builds::triggers::suppress_since(tx, before)?;
+                crate::suppression::suppress_since(tx, before)?;
             }
             Ok(value)
         })
@@ -183,7 +192,7 @@ impl<'a> ImageStreams<'a> {
 
     /// Follow the pending tag changes now.
     pub async fn follow(&self) -> Result<MirrorReport> {
-        follow_tag_changes(self.store, &self.engine, self.registry).await
+        follow_tag_changes(self.store, &self.engine, self.registry, self.consumers).await
     }
 
     async fn finish<T>(&self, value: T) -> Outcome<T> {

@@ -4,6 +4,7 @@
 
 use s2i_core::runtime::{ContainerRuntime, ContainerSummary};
 
+use crate::endpoints::Endpoints;
 use crate::error::Error;
 use crate::service::{EndpointSource, ResolvedEndpoint, Service, ServiceEndpoints, fixed_endpoints};
 
@@ -71,14 +72,16 @@ pub fn container_endpoints(service: &Service, containers: &[ContainerSummary]) -
     endpoints
 }
 
-/// The endpoints of one service: its fixed ones, or for a selector, those of
-/// the running containers that carry the labels (asked of the runtime).
+/// The endpoints of one service: without selector, those of its Endpoints
+/// object among `endpoints`; with one, those of the running containers that
+/// carry the labels (asked of the runtime).
 pub async fn service_endpoints(
     service: &Service,
+    endpoints: &[Endpoints],
     runtime: &dyn ContainerRuntime,
 ) -> Result<Vec<ResolvedEndpoint>, Error> {
     if service.spec.selector.is_empty() {
-        return Ok(fixed_endpoints(service));
+        return Ok(fixed_endpoints(service, endpoints));
     }
     let containers = runtime
         .list_containers(&service.spec.selector)
@@ -90,11 +93,12 @@ pub async fn service_endpoints(
 /// The endpoints of every service (see [`service_endpoints`]).
 pub async fn resolve_endpoints(
     services: &[Service],
+    endpoints: &[Endpoints],
     runtime: &dyn ContainerRuntime,
 ) -> Result<ServiceEndpoints, Error> {
     let mut resolved = ServiceEndpoints::default();
     for service in services {
-        resolved.insert(service.key(), service_endpoints(service, runtime).await?);
+        resolved.insert(service.key(), service_endpoints(service, endpoints, runtime).await?);
     }
     Ok(resolved)
 }

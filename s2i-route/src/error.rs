@@ -46,11 +46,11 @@ pub enum Error {
         message: String,
     },
 
-    /// A `HOST:PORT` endpoint does not parse.
+    /// An `IP:PORT` endpoint does not parse, or its service has no port for it.
     #[error("invalid endpoint {endpoint:?}: {message}")]
     #[diagnostic(
         code(s2i::service::invalid_endpoint),
-        help("write an endpoint as HOST:PORT, e.g. 127.0.0.1:8080, app.internal:8080 or [::1]:8080")
+        help("write an endpoint as IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080, on a port the service has a port for")
     )]
     InvalidEndpoint {
         /// The text given.

@@ -459,8 +459,6 @@ impl<'a> Exporter<'a> {
         if let Some(found) = found {
             return found;
         }
-        let endpoint_ports: std::collections::BTreeSet<u16> =
-            service.spec.endpoints.iter().map(|endpoint| endpoint.port).collect();
         match target {
             Some(TargetPort::Number(number)) => {
                 self.warn(format!(
@@ -471,13 +469,6 @@ impl<'a> Exporter<'a> {
             Some(TargetPort::Name(name)) => {
                 self.warn(format!("service {service_name} has no port named {name}; the export names port {name}"));
                 ServicePortRef { name: Some(name), number: None }
-            }
-            None if endpoint_ports.len() == 1 => {
-                let number = i32::from(*endpoint_ports.iter().next().expect("one port"));
-                self.warn(format!(
-                    "service {service_name} has no ports; port {number} of its endpoints is used, so the cluster's service needs a port {number}"
-                ));
-                ServicePortRef { name: None, number: Some(number) }
             }
             None => {
                 self.warn(format!("service {service_name} has no ports to name; set the port on the cluster"));

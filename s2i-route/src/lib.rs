@@ -32,6 +32,7 @@ pub mod admission;
 pub mod annotations;
 #[cfg(feature = "containers")]
 pub mod containers;
+pub mod endpoints;
 pub mod error;
 pub mod export;
 pub mod haproxy;
@@ -48,6 +49,7 @@ pub mod store;
 pub mod tls;
 pub mod validation;
 
+pub use endpoints::Endpoints;
 pub use error::{Error, Result};
 pub use route::{
     InsecureEdgeTerminationPolicy, Route, RoutePort, RouteSpec, RouteStatus, RouteTargetReference, TargetPort,

@@ -3,8 +3,9 @@
 //! API server.
 //!
 //! Each [`StoreRouter::sync`] is one cheap poll: the store's revision (one
-//! counter; any write moves it) and, for services with a selector, the
-//! running containers that carry its labels. When either changed (or HAProxy
+//! counter; any write moves it: routes, services, Endpoints objects) and,
+//! for services with a selector, the running containers that carry its
+//! labels. When either changed (or HAProxy
 //! exited), the routes are admitted, rendered and HAProxy reloaded if the
 //! files changed ([`Router::reconcile`]), and the routes whose `Admitted`
 //! condition changed get a status write ([`store::write_admission`]). A
@@ -15,11 +16,12 @@ use s2i_core::runtime::ContainerRuntime;
 use s2i_store::Store;
 
 use crate::containers::service_endpoints;
+use crate::endpoints::Endpoints;
 use crate::error::Error;
 use crate::route::Route;
 use crate::router::{Reconciled, Router};
 use crate::service::{ResolvedEndpoint, Service, ServiceEndpoints, fixed_endpoints};
-use crate::store::{self, list_routes, list_services};
+use crate::store::{self, list_endpoints, list_routes, list_services};
 use s2i_store::ObjectKey;
 
 /// Why a [`StoreRouter::sync`] reconciled.
@@ -53,6 +55,7 @@ pub struct StoreRouter {
     seen_revision: Option<u64>,
     routes: Vec<Route>,
     services: Vec<Service>,
+    endpoints_objects: Vec<Endpoints>,
     endpoints: Option<ServiceEndpoints>,
     endpoint_warnings: Vec<String>,
 }
@@ -66,6 +69,7 @@ impl StoreRouter {
             seen_revision: None,
             routes: Vec::new(),
             services: Vec::new(),
+            endpoints_objects: Vec::new(),
             endpoints: None,
             endpoint_warnings: Vec::new(),
         }
@@ -106,15 +110,25 @@ impl StoreRouter {
         store: &Store,
         runtime: Option<&dyn ContainerRuntime>,
     ) -> Result<Option<Synced>, Error> {
-        let revision = store.read(|tx| tx.revision())?;
         let first = self.seen_revision.is_none();
+        if first {
+            // Documents of older versions first, so that they read as this one's.
+            store::migrate(store)?;
+        }
+        let revision = store.read(|tx| tx.revision())?;
         let store_changed = self.seen_revision != Some(revision);
         if store_changed {
-            let (routes, services, revision) = store.read(|tx| {
-                Ok::<_, s2i_store::Error>((list_routes(tx, None)?, list_services(tx, None)?, tx.revision()?))
+            let (routes, services, endpoints_objects, revision) = store.read(|tx| {
+                Ok::<_, s2i_store::Error>((
+                    list_routes(tx, None)?,
+                    list_services(tx, None)?,
+                    list_endpoints(tx, None)?,
+                    tx.revision()?,
+                ))
             })?;
             self.routes = routes;
             self.services = services;
+            self.endpoints_objects = endpoints_objects;
             self.seen_revision = Some(revision);
         }
         let endpoints = self.resolve(runtime).await;
@@ -135,8 +149,8 @@ impl StoreRouter {
         Ok(Some(Synced { reason, reconciled, statuses_written }))
     }
 
-    /// The endpoints of every service: fixed ones as written, selectors from
-    /// the running containers. A service whose containers cannot be listed
+    /// The endpoints of every service: without selector from its Endpoints
+    /// object, with one from the running containers. A service whose containers cannot be listed
     /// keeps its previous endpoints (and a warning says why).
     async fn resolve(&mut self, runtime: Option<&dyn ContainerRuntime>) -> ServiceEndpoints {
         let mut resolved = ServiceEndpoints::default();
@@ -144,8 +158,10 @@ impl StoreRouter {
         for service in &self.services {
             let key = service.key();
             let found = match runtime {
-                Some(runtime) => service_endpoints(service, runtime).await.map_err(|e| e.to_string()),
-                None if service.spec.selector.is_empty() => Ok(fixed_endpoints(service)),
+                Some(runtime) => {
+                    service_endpoints(service, &self.endpoints_objects, runtime).await.map_err(|e| e.to_string())
+                }
+                None if service.spec.selector.is_empty() => Ok(fixed_endpoints(service, &self.endpoints_objects)),
                 None => Err(format!("cannot find the containers of service {key}: no container engine is reachable")),
             };
             match found {

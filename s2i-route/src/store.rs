@@ -21,10 +21,19 @@
 //!   `uid` say) and the routes whose `Admitted` condition changed get a
 //!   status write.
 //!
+//! Services and their Endpoints objects follow the API server too: defaults
+//! ([`ServiceSpec::apply_defaults`](crate::service::ServiceSpec::apply_defaults))
+//! and validation on create and update, a cluster address kept when an
+//! update leaves it out, and deleting a service deletes the Endpoints object
+//! of its name, as a cluster's endpoints controller does.
+//!
 //! The rules are [`Strategy`]s of the store ([`RouteRules`],
-//! [`ServiceRules`]): the store's create, update and apply do the generic
-//! part (existence, `resourceVersion` conflicts, store-owned metadata,
-//! "unchanged").
+//! [`ServiceRules`], [`EndpointsRules`]): the store's create, update and
+//! apply do the generic part (existence, `resourceVersion` conflicts,
+//! store-owned metadata, "unchanged").
+//!
+//! Documents written by older versions are rewritten by [`migrate`] (the
+//! steps of [`MIGRATIONS`]), which a program runs after opening a store.
 //!
 //! Errors are the store's: an object the API rules refuse is
 //! [`StoreError::InvalidObject`], with every field problem named as the
@@ -33,22 +42,24 @@
 //! ```
 //! use s2i_store::Store;
 //! use s2i_route::admission::AdmissionConfig;
-//! use s2i_route::store::{admit_routes, create_route, create_service, get_route};
-//! use s2i_route::{Endpoint, ObjectMeta, Route, RouteSpec, RouteTargetReference, Service, ServiceSpec};
+//! use s2i_route::store::{admit_routes, create_route, create_service_with_endpoints, get_route, migrate};
+//! use s2i_route::{Endpoint, ObjectMeta, Route, RouteSpec, RouteTargetReference, Service, ServicePort, ServiceSpec};
 //!
 //! # fn main() -> Result<(), s2i_store::Error> {
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = Store::open(dir.path())?;
+//! migrate(&store)?; // documents of older versions, rewritten once
 //! let service = Service::new(
 //!     ObjectMeta::named("shop", "web"),
-//!     ServiceSpec { endpoints: vec![Endpoint::new("127.0.0.1", 8080)], ..Default::default() },
+//!     ServiceSpec { ports: vec![ServicePort::new("http", 80, Some(8080))], ..Default::default() },
 //! );
 //! let route = Route::new(
 //!     ObjectMeta::named("shop", "web"),
 //!     RouteSpec { to: RouteTargetReference::service("web", 100), ..Default::default() },
 //! );
 //! store.write(|tx| {
-//!     create_service(tx, service.clone())?;
+//!     // A service without selector, and its Endpoints object: a process on this machine.
+//!     create_service_with_endpoints(tx, service.clone(), &[Endpoint::new("127.0.0.1", 8080)])?;
 //!     create_route(tx, route.clone(), "apps.localhost")?;
 //!     admit_routes(tx, &AdmissionConfig::default(), "2026-01-01T00:00:00Z".parse().unwrap())
 //! })?;
@@ -67,11 +78,19 @@ use s2i_store::{Resource, Strategy, Tx};
 
 use crate::admission::{Admission, AdmissionConfig, admit};
 use crate::annotations::HOST_GENERATED;
+use crate::endpoints::{ENDPOINTS_KIND, Endpoints};
 use crate::host::assign_host;
 use crate::route::{ROUTE_KIND, Route, SERVICE_KIND};
-use crate::service::Service;
-use crate::validation::{FieldErrors, validate_route, validate_route_update, validate_service};
+use crate::service::{Endpoint, Service};
+use crate::validation::{
+    FieldErrors, validate_endpoints, validate_endpoints_update, validate_route, validate_route_update,
+    validate_service, validate_service_update,
+};
 use s2i_store::ObjectMeta;
+
+mod migrations;
+
+pub use migrations::{MIGRATIONS, migrate};
 
 pub use s2i_store::WriteAction;
 
@@ -292,10 +311,14 @@ impl Strategy<Service> for ServiceRules {
         prepare_new_service(service)
     }
 
-    fn prepare_update(&self, _: &Tx<'_>, service: &mut Service, _: &Service) -> StoreResult<()> {
-        validate_service(service).map_err(|errors| invalid(SERVICE_KIND, &service.metadata, &errors))?;
+    /// What an update leaves out that a cluster allocated stays (the
+    /// cluster address, node ports), the defaults apply, then the update
+    /// rules.
+    fn prepare_update(&self, _: &Tx<'_>, service: &mut Service, old: &Service) -> StoreResult<()> {
+        keep_allocated(service, old);
+        service.spec.apply_defaults();
         service.metadata.generation = 0;
-        Ok(())
+        validate_service_update(service, old).map_err(|errors| invalid(SERVICE_KIND, &service.metadata, &errors))
     }
 
     fn unchanged(&self, service: &Service, old: &Service) -> bool {
@@ -305,16 +328,72 @@ impl Strategy<Service> for ServiceRules {
     }
 }
 
-/// Prepares a service for creation: no generation, validation. The store
-/// sets uid, resourceVersion and creationTimestamp when it creates the service.
+/// An update that leaves out values a cluster allocates keeps the stored
+/// ones, as the API server does: `clusterIP`/`clusterIPs` (unless the
+/// service becomes an `ExternalName` one), node ports of ports that stay,
+/// the health check node port.
+fn keep_allocated(service: &mut Service, old: &Service) {
+    let (spec, old) = (&mut service.spec, &old.spec);
+    if spec.cluster_ip.is_empty() && spec.cluster_ips.is_empty() && !spec.is_external_name() {
+        spec.cluster_ip = old.cluster_ip.clone();
+        spec.cluster_ips = old.cluster_ips.clone();
+    }
+    for port in spec.ports.iter_mut().filter(|port| port.node_port == 0) {
+        if let Some(kept) =
+            old.ports.iter().find(|candidate| candidate.port == port.port && candidate.protocol == port.protocol)
+        {
+            port.node_port = kept.node_port;
+        }
+    }
+    if spec.health_check_node_port == 0 && spec.external_traffic_policy == old.external_traffic_policy {
+        spec.health_check_node_port = old.health_check_node_port;
+    }
+}
+
+/// Prepares a service for creation: the API server's defaults, no
+/// generation, validation. The store sets uid, resourceVersion and
+/// creationTimestamp when it creates the service.
 pub fn prepare_new_service(service: &mut Service) -> StoreResult<()> {
     service.metadata.generation = 0;
+    service.spec.apply_defaults();
     validate_service(service).map_err(|errors| invalid(SERVICE_KIND, &service.metadata, &errors))
 }
 
 /// Creates a service; fails when it exists.
 pub fn create_service(tx: &Tx<'_>, service: Service) -> StoreResult<Service> {
     tx.create_with(service, &ServiceRules)
+}
+
+/// Creates a service without selector and, when `addresses` are given, its
+/// Endpoints object (see [`Endpoints::for_service`]), in the caller's
+/// transaction; fails when either exists, or when the service has a
+/// selector and addresses too (its endpoints are its containers).
+pub fn create_service_with_endpoints(
+    tx: &Tx<'_>,
+    service: Service,
+    addresses: &[Endpoint],
+) -> StoreResult<(Service, Option<Endpoints>)> {
+    if !addresses.is_empty() && !service.spec.selector.is_empty() {
+        return Err(StoreError::InvalidObject {
+            kind: SERVICE_KIND.into(),
+            name: format!("{}/{}", service.metadata.namespace, service.metadata.name),
+            message: "a service with a selector takes its endpoints from its containers, not from fixed addresses"
+                .into(),
+            help: "give either the selector or the addresses".into(),
+        });
+    }
+    let created = create_service(tx, service)?;
+    if addresses.is_empty() {
+        return Ok((created, None));
+    }
+    let endpoints = Endpoints::for_service(&created, addresses).map_err(|error| StoreError::InvalidObject {
+        kind: ENDPOINTS_KIND.into(),
+        name: format!("{}/{}", created.metadata.namespace, created.metadata.name),
+        message: error.to_string(),
+        help: "give the service a port for each address's port".into(),
+    })?;
+    let endpoints = create_endpoints(tx, endpoints)?;
+    Ok((created, Some(endpoints)))
 }
 
 /// Replaces a stored service's spec, labels and annotations.
@@ -331,9 +410,85 @@ pub fn apply_service(tx: &Tx<'_>, service: Service) -> StoreResult<(Service, Wri
     tx.apply_with(service, &ServiceRules)
 }
 
-/// Deletes a service; returns it as it was. Routes pointing at it stay (they answer 503).
-pub fn delete_service(tx: &Tx<'_>, namespace: &str, name: &str) -> StoreResult<Service> {
-    tx.delete_as(namespace, name)?.ok_or_else(|| service_not_found(namespace, name))
+/// Deletes a service, and the Endpoints object of its name when there is
+/// one (as a cluster's endpoints controller deletes it, whoever wrote it);
+/// returns both as they were. Routes pointing at the service stay (they
+/// answer 503).
+pub fn delete_service(tx: &Tx<'_>, namespace: &str, name: &str) -> StoreResult<(Service, Option<Endpoints>)> {
+    let service = tx.delete_as(namespace, name)?.ok_or_else(|| service_not_found(namespace, name))?;
+    let endpoints = tx.delete_as::<Endpoints>(namespace, name)?;
+    Ok((service, endpoints))
+}
+
+// ---------------------------------------------------------------------------
+// Endpoints.
+
+/// The API server's rules for Endpoints objects, as a store [`Strategy`]
+/// (see [`validate_endpoints`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EndpointsRules;
+
+impl Strategy<Endpoints> for EndpointsRules {
+    type Error = StoreError;
+
+    fn prepare_create(&self, _: &Tx<'_>, endpoints: &mut Endpoints) -> StoreResult<()> {
+        prepare_new_endpoints(endpoints)
+    }
+
+    fn prepare_update(&self, _: &Tx<'_>, endpoints: &mut Endpoints, old: &Endpoints) -> StoreResult<()> {
+        endpoints.metadata.generation = 0;
+        validate_endpoints_update(endpoints, old)
+            .map_err(|errors| invalid(ENDPOINTS_KIND, &endpoints.metadata, &errors))
+    }
+
+    fn unchanged(&self, endpoints: &Endpoints, old: &Endpoints) -> bool {
+        endpoints.subsets == old.subsets
+            && endpoints.metadata.labels == old.metadata.labels
+            && endpoints.metadata.annotations == old.metadata.annotations
+    }
+}
+
+/// Prepares an Endpoints object for creation: no generation, validation.
+pub fn prepare_new_endpoints(endpoints: &mut Endpoints) -> StoreResult<()> {
+    endpoints.metadata.generation = 0;
+    validate_endpoints(endpoints).map_err(|errors| invalid(ENDPOINTS_KIND, &endpoints.metadata, &errors))
+}
+
+/// An Endpoints object, if it exists.
+pub fn get_endpoints(tx: &Tx<'_>, namespace: &str, name: &str) -> StoreResult<Option<Endpoints>> {
+    tx.get_as(namespace, name)
+}
+
+/// The Endpoints objects of a namespace (every namespace when `None`), sorted by namespace and name.
+pub fn list_endpoints(tx: &Tx<'_>, namespace: Option<&str>) -> StoreResult<Vec<Endpoints>> {
+    tx.list_as(namespace)
+}
+
+/// Creates an Endpoints object; fails when it exists.
+pub fn create_endpoints(tx: &Tx<'_>, endpoints: Endpoints) -> StoreResult<Endpoints> {
+    tx.create_with(endpoints, &EndpointsRules)
+}
+
+/// Creates the Endpoints object, or updates it when it exists.
+pub fn apply_endpoints(tx: &Tx<'_>, endpoints: Endpoints) -> StoreResult<(Endpoints, WriteAction)> {
+    tx.apply_with(endpoints, &EndpointsRules)
+}
+
+/// Deletes an Endpoints object; returns it as it was. Its service stays
+/// (without endpoints: routes to it answer 503).
+pub fn delete_endpoints(tx: &Tx<'_>, namespace: &str, name: &str) -> StoreResult<Endpoints> {
+    tx.delete_as(namespace, name)?.ok_or_else(|| endpoints_not_found(namespace, name))
+}
+
+/// The error for an Endpoints object that is not there.
+pub fn endpoints_not_found(namespace: &str, name: &str) -> StoreError {
+    StoreError::NotFound {
+        kind: ENDPOINTS_KIND.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+        help: "a service without selector has the Endpoints object of its name; a service with one has its containers"
+            .into(),
+    }
 }
 
 /// The backends of `route` that name no service of the store.

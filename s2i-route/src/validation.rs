@@ -17,7 +17,13 @@ use crate::route::{
     HeaderActionType, InsecureEdgeTerminationPolicy, Route, RouteHttpHeader, RouteTargetReference, TargetPort,
     TlsTermination, WildcardPolicy,
 };
-use crate::service::Service;
+
+mod services;
+
+pub use services::{
+    endpoints_warnings, service_warnings, validate_endpoints, validate_endpoints_update, validate_service,
+    validate_service_update,
+};
 
 /// One problem with one field, written as the Kubernetes API writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -458,92 +464,4 @@ fn validate_tls(route: &Route, errors: &mut Vec<FieldError>) {
             "invalid value for InsecureEdgeTerminationPolicy option, acceptable values are None, Redirect, or empty",
         ));
     }
-}
-
-/// Validates a service: name (a DNS-1035 label, as Kubernetes requires of
-/// services), namespace, ports, and where its endpoints come from.
-pub fn validate_service(service: &Service) -> Result<(), FieldErrors> {
-    let mut errors = Vec::new();
-    let name = &service.metadata.name;
-    if name.is_empty() {
-        errors.push(FieldError::required("metadata.name", ""));
-    } else if name.len() > 63
-        || !name.starts_with(|c: char| c.is_ascii_lowercase())
-        || !dns1123_label_errors(name).is_empty()
-    {
-        errors.push(FieldError::invalid(
-            "metadata.name",
-            name,
-            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
-        ));
-    }
-    validate_namespace(&service.metadata.namespace, &mut errors);
-    let spec = &service.spec;
-    let mut names = BTreeSet::new();
-    for (index, port) in spec.ports.iter().enumerate() {
-        let field = format!("spec.ports[{index}]");
-        if !port.name.is_empty() {
-            if !dns1123_label_errors(&port.name).is_empty() {
-                errors.push(FieldError::invalid(
-                    format!("{field}.name"),
-                    &port.name,
-                    dns1123_label_errors(&port.name).join(", "),
-                ));
-            }
-            if !names.insert(port.name.as_str()) {
-                errors.push(FieldError::duplicate(format!("{field}.name"), &port.name));
-            }
-        } else if spec.ports.len() > 1 {
-            errors.push(FieldError::required(
-                format!("{field}.name"),
-                "ports of a service with several ports need names",
-            ));
-        }
-        if port.protocol != "TCP" {
-            errors.push(FieldError::not_supported(format!("{field}.protocol"), &port.protocol, &["TCP"]));
-        }
-        if !(1..=65535).contains(&port.port) {
-            errors.push(FieldError::invalid_number(
-                format!("{field}.port"),
-                port.port,
-                "must be between 1 and 65535, inclusive",
-            ));
-        }
-        match &port.target_port {
-            Some(TargetPort::Number(number)) if !(1..=65535).contains(number) => {
-                errors.push(FieldError::invalid_number(
-                    format!("{field}.targetPort"),
-                    number,
-                    "must be between 1 and 65535, inclusive",
-                ))
-            }
-            Some(TargetPort::Name(target)) if !spec.selector.is_empty() || !spec.endpoints.is_empty() => {
-                errors.push(FieldError::invalid(
-                    format!("{field}.targetPort"),
-                    target,
-                    "containers and fixed endpoints have no named ports; give the endpoint port number",
-                ))
-            }
-            _ => {}
-        }
-    }
-    if !spec.selector.is_empty() && !spec.endpoints.is_empty() {
-        errors.push(FieldError::forbidden(
-            "spec.endpoints",
-            "a service takes its endpoints from spec.selector or from spec.endpoints, not both",
-        ));
-    }
-    for (key, value) in &spec.selector {
-        if key.is_empty() {
-            errors.push(FieldError::invalid("spec.selector", key, "a label name must not be empty"));
-        }
-        if value.contains(',') || value.contains('=') {
-            errors.push(FieldError::invalid(
-                format!("spec.selector[{key}]"),
-                value,
-                "a label value cannot contain ',' or '='",
-            ));
-        }
-    }
-    FieldErrors(errors).into_result()
 }

@@ -1,5 +1,7 @@
 //! Exports of a route for a cluster: OpenShift Route, Ingress, Gateway API.
 
+mod cluster;
+
 use s2i_route::export::{ExportTarget, GatewayRef, export_route, gateway_duration};
 use s2i_route::route::{RouteHttpHeader, RouteHttpHeaderAction, RouteHttpHeaderActions, RouteHttpHeaders};
 use s2i_route::*;
@@ -21,7 +23,7 @@ apiVersion: v1
 kind: Service
 metadata: {name: canary, namespace: shop}
 spec:
-  endpoints: ["127.0.0.1:8081"]
+  ports: [{name: "8081", port: 8081}]
 "#;
     text.split("---").map(|document| serde_norway::from_str(document).unwrap()).collect()
 }
@@ -291,4 +293,40 @@ fn gateway_durations() {
     ] {
         assert_eq!(gateway_duration(TimeUnits::parse(given).unwrap()).as_deref(), want, "{given}");
     }
+}
+
+/// Routes with every setting an export handles, each exported to Ingress
+/// and Gateway API: every document is one Kubernetes' and Gateway API's
+/// own types take whole.
+#[test]
+fn every_export_is_what_the_cluster_types_hold() {
+    let mut routes = vec![route(WEB)];
+    for text in [
+        "{name: db, namespace: shop}\nspec:\n  host: db.example.com\n  to: {name: web}\n  tls: {termination: passthrough, insecureEdgeTerminationPolicy: Redirect}\n",
+        "{name: api, namespace: shop}\nspec:\n  host: api.example.com\n  path: /v1\n  to: {name: web}\n  port: {targetPort: http}\n  tls: {termination: reencrypt, destinationCACertificate: CA, insecureEdgeTerminationPolicy: Allow}\n",
+        "{name: w, namespace: shop}\nspec: {host: www.acme.test, wildcardPolicy: Subdomain, to: {name: web}}\n",
+        "{name: s, namespace: shop}\nspec: {subdomain: frontend, to: {name: nowhere}, path: /a/}\n",
+        "{name: plain, namespace: shop, annotations: {haproxy.router.openshift.io/timeout: 5m}}\nspec: {host: plain.example.com, to: {name: canary, weight: 0}, alternateBackends: [{name: web, weight: 10}], port: {targetPort: 8081}}\n",
+    ] {
+        routes.push(route(&format!("apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {text}")));
+    }
+    let mut headers = routes[2].clone();
+    headers.metadata.name = "headers".into();
+    headers.spec.http_headers = Some(RouteHttpHeaders {
+        actions: RouteHttpHeaderActions {
+            request: vec![RouteHttpHeader { name: "X-Static".into(), action: RouteHttpHeaderAction::set("yes") }],
+            response: vec![RouteHttpHeader { name: "Server".into(), action: RouteHttpHeaderAction::delete() }],
+        },
+    });
+    routes.push(headers);
+    let gateway = GatewayRef { name: "public".into(), namespace: Some("gateways".into()) };
+    let mut kinds = std::collections::BTreeSet::new();
+    for route in &routes {
+        for target in [ExportTarget::Ingress, ExportTarget::Gateway] {
+            let yaml = export_route(route, &services(), target, &gateway).to_yaml().unwrap();
+            kinds.extend(cluster::judge_documents(&format!("{} to {target:?}", route.metadata.name), &yaml));
+        }
+    }
+    let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+    assert_eq!(kinds, ["BackendTLSPolicy", "ConfigMap", "HTTPRoute", "Ingress", "Secret", "TLSRoute"]);
 }

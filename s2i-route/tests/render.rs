@@ -13,15 +13,21 @@ use s2i_route::route::{RouteHttpHeader, RouteHttpHeaderAction, RouteHttpHeaderAc
 use s2i_route::service::{EndpointSource, ResolvedEndpoint};
 use s2i_route::*;
 
+/// `haproxy -c` from the directory itself, and from another working directory.
 fn haproxy_check(dir: &std::path::Path) {
     require_haproxy();
-    let out = Command::new("haproxy").args(["-c", "-f", "haproxy.cfg"]).current_dir(dir).output().unwrap();
-    assert!(
-        out.status.success(),
-        "haproxy -c refused the configuration:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = dir.join("haproxy.cfg");
+    for (cwd, file) in [(dir, std::path::Path::new("haproxy.cfg")), (elsewhere.path(), config.as_path())] {
+        let out = Command::new("haproxy").arg("-c").arg("-f").arg(file).current_dir(cwd).output().unwrap();
+        assert!(
+            out.status.success(),
+            "haproxy -c refused the configuration from {}:\n{}{}",
+            cwd.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 fn r(name: &str, host: &str) -> Route {
@@ -44,17 +50,22 @@ fn certificate(host: &str) -> (String, String, String) {
 }
 
 fn services() -> Vec<Service> {
-    let fixed = |name: &str, endpoints: &[&str]| {
+    let service = |name: &str| {
         Service::new(
             ObjectMeta::named("shop", name),
-            ServiceSpec {
-                ports: vec![ServicePort::new("http", 80, Some(8080))],
-                endpoints: endpoints.iter().map(|e| e.parse().unwrap()).collect(),
-                ..Default::default()
-            },
+            ServiceSpec { ports: vec![ServicePort::new("http", 80, Some(8080))], ..Default::default() },
         )
     };
-    vec![fixed("web", &["10.0.0.1:8080", "10.0.0.2:8080"]), fixed("api", &["10.0.1.1:8080", "10.0.1.2:9090"])]
+    vec![service("web"), service("api")]
+}
+
+/// The Endpoints objects of the services: api's second address listens on
+/// a port that no service port names.
+fn endpoints() -> Vec<Endpoints> {
+    vec![
+        common::endpoints("shop", "web", &[("10.0.0.1", "http", 8080), ("10.0.0.2", "http", 8080)]),
+        common::endpoints("shop", "api", &[("10.0.1.1", "http", 8080), ("10.0.1.2", "", 9090)]),
+    ]
 }
 
 /// One route of each kind, with every annotation somewhere.
@@ -156,7 +167,7 @@ fn render_all() -> (Vec<AdmittedRoute>, RenderedConfig) {
     let (routes, services) = every_feature();
     let admission = admit(&routes, &AdmissionConfig { allow_wildcard_routes: true, ..Default::default() }, now());
     assert_eq!(admission.admitted.len(), routes.len(), "{:#?}", admission.outcomes);
-    let rendered = render(&admission.admitted, &ServiceEndpoints::fixed(&services), &config()).unwrap();
+    let rendered = render(&admission.admitted, &ServiceEndpoints::fixed(&services, &endpoints()), &config()).unwrap();
     (admission.admitted, rendered)
 }
 
@@ -281,7 +292,7 @@ fn writing_changes_only_what_changed_and_removes_stale_files() {
     assert!(dir.path().join("run").is_dir());
 
     let without_edge: Vec<AdmittedRoute> = admitted.into_iter().filter(|a| a.route.metadata.name != "edge").collect();
-    let smaller = render(&without_edge, &ServiceEndpoints::fixed(&services()), &config()).unwrap();
+    let smaller = render(&without_edge, &ServiceEndpoints::fixed(&services(), &endpoints()), &config()).unwrap();
     assert!(smaller.write_to(dir.path()).unwrap());
     assert!(!dir.path().join("router/certs/shop:edge.pem").exists(), "a removed route's certificate goes");
     haproxy_check(dir.path());

@@ -90,11 +90,14 @@ fn route(name: &str, host: &str, service: &str) -> Route {
     route
 }
 
-fn service(name: &str, port: u16) -> Service {
-    Service::new(
-        ObjectMeta::named("dev", name),
-        ServiceSpec { endpoints: vec![Endpoint::new("127.0.0.1", port)], ..Default::default() },
-    )
+/// A service of a backend on this machine, and its Endpoints object.
+fn service(name: &str, port: u16) -> (Service, Endpoints) {
+    common::fixed_service("dev", name, &[&format!("127.0.0.1:{port}")])
+}
+
+fn resolved(services: &[(Service, Endpoints)]) -> ServiceEndpoints {
+    let (services, endpoints): (Vec<Service>, Vec<Endpoints>) = services.iter().cloned().unzip();
+    ServiceEndpoints::fixed(&services, &endpoints)
 }
 
 struct Setup {
@@ -133,8 +136,7 @@ fn pid_alive(pid: u32) -> bool {
 fn a_router_starts_reloads_on_change_and_stops() {
     let (one, two) = (Backend::start("one"), Backend::start("two"));
     let mut s = setup();
-    let services = [service("one", one.port), service("two", two.port)];
-    let endpoints = ServiceEndpoints::fixed(&services);
+    let endpoints = resolved(&[service("one", one.port), service("two", two.port)]);
     let mut routes = vec![route("a", "a.test", "one")];
 
     let first = s.router.reconcile(&routes, &endpoints, now()).unwrap();
@@ -157,7 +159,7 @@ fn a_router_starts_reloads_on_change_and_stops() {
     assert_eq!(get("a.test", s.http, "/"), (200, "one\n".into()));
 
     // Endpoints change: reloaded too.
-    let moved = ServiceEndpoints::fixed(&[service("one", two.port), service("two", two.port)]);
+    let moved = resolved(&[service("one", two.port), service("two", two.port)]);
     assert_eq!(s.router.reconcile(&routes, &moved, now()).unwrap().action, ReconcileAction::Reloaded);
     assert_eq!(get("a.test", s.http, "/"), (200, "two\n".into()));
 
@@ -186,7 +188,7 @@ fn dropping_a_router_stops_haproxy() {
 fn a_crashed_haproxy_is_started_again() {
     let backend = Backend::start("one");
     let mut s = setup();
-    let endpoints = ServiceEndpoints::fixed(&[service("one", backend.port)]);
+    let endpoints = resolved(&[service("one", backend.port)]);
     let routes = [route("a", "a.test", "one")];
     s.router.reconcile(&routes, &endpoints, now()).unwrap();
     let pid = s.router.pid().unwrap();
@@ -247,7 +249,7 @@ fn a_configuration_haproxy_refuses_keeps_the_previous_one() {
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     let backend = Backend::start("one");
     let mut s = setup_with(wrapper).unwrap();
-    let endpoints = ServiceEndpoints::fixed(&[service("one", backend.port)]);
+    let endpoints = resolved(&[service("one", backend.port)]);
     s.router.reconcile(&[route("a", "a.test", "one")], &endpoints, now()).unwrap();
     let before = std::fs::read_to_string(s.router.dir().join("haproxy.cfg")).unwrap();
     let error = s.router.reconcile(&[route("b", "b.test", "one")], &endpoints, now()).unwrap_err();
@@ -260,7 +262,7 @@ fn a_configuration_haproxy_refuses_keeps_the_previous_one() {
 #[test]
 fn a_store_router_follows_the_store_and_writes_status_back() {
     use s2i_route::serve::{StoreRouter, SyncReason};
-    use s2i_route::store::{create_route, create_service, get_route, update_route};
+    use s2i_route::store::{create_endpoints, create_route, create_service, get_route, update_route};
 
     let (one, two) = (Backend::start("one"), Backend::start("two"));
     let s = setup();
@@ -269,8 +271,10 @@ fn a_store_router_follows_the_store_and_writes_status_back() {
     let store = s2i_store::Store::open(store_dir.path()).unwrap();
     store
         .write(|tx| {
-            create_service(tx, service("one", one.port))?;
-            create_service(tx, service("two", two.port))?;
+            for (service, endpoints) in [service("one", one.port), service("two", two.port)] {
+                create_service(tx, service)?;
+                create_endpoints(tx, endpoints)?;
+            }
             create_route(tx, route("a", "a.test", "one"), "apps.test")
         })
         .unwrap();

@@ -199,7 +199,7 @@ fn services_are_validated_and_updated_in_place() {
     let (_dir, store) = store();
     let service = Service::new(
         ObjectMeta::named("shop", "web"),
-        ServiceSpec { endpoints: vec![Endpoint::new("127.0.0.1", 8080)], ..Default::default() },
+        ServiceSpec { ports: vec![ServicePort::new("http", 80, Some(8080))], ..Default::default() },
     );
     let (created, action) = store.write(|tx| apply_service(tx, service.clone())).unwrap();
     assert_eq!(action, WriteAction::Created);
@@ -207,16 +207,20 @@ fn services_are_validated_and_updated_in_place() {
     let (_, action) = store.write(|tx| apply_service(tx, service.clone())).unwrap();
     assert_eq!(action, WriteAction::Unchanged);
     let mut moved = service.clone();
-    moved.spec.endpoints = vec![Endpoint::new("127.0.0.1", 9090)];
+    moved.spec.ports[0].target_port = Some(TargetPort::Number(9090));
     let (updated, action) = store.write(|tx| apply_service(tx, moved.clone())).unwrap();
     assert_eq!(action, WriteAction::Configured);
     assert_eq!(updated.metadata.uid, created.metadata.uid);
-    assert_eq!(updated.spec.endpoints[0].port, 9090);
+    assert_eq!(updated.spec.ports[0].target_number(), Some(9090));
 
     let mut both = service.clone();
+    both.metadata.name = "both".into();
     both.spec.selector.insert("app".into(), "web".into());
-    let error = store.write(|tx| apply_service(tx, both.clone())).unwrap_err().to_string();
-    assert!(error.contains("spec.endpoints: Forbidden: a service takes its endpoints"), "{error}");
+    let error = store
+        .write(|tx| create_service_with_endpoints(tx, both.clone(), &[Endpoint::new("127.0.0.1", 8080)]))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("a service with a selector takes its endpoints from its containers"), "{error}");
 
     let mut to_two = route("ab", "ab.example.com");
     to_two.spec.alternate_backends.push(RouteTargetReference::service("missing", 1));

@@ -7,12 +7,17 @@
 //! - [`ObjectMeta`], [`OwnerReference`], [`ObjectKey`]: metadata as
 //!   Kubernetes writes it (`creationTimestamp` is a [`jiff::Timestamp`],
 //!   written RFC 3339 in UTC to the second, see [`timestamp`]);
+//!   [`ObjectReference`], a reference to another object;
+//! - [`ServerOwned`]: the rule for input that a server owns — a kind's
+//!   `status` and the metadata a server adds (`managedFields`, …) are read
+//!   and ignored, so objects as `kubectl get -o yaml` prints them apply;
 //! - [`Resource`] and [`KindInfo`]: what a kind is (group, version, kind,
 //!   plural, short names, namespaced), and [`KindRegistry`], which resolves a
 //!   name a user typed (`is`, `imagestreams`, `ImageStream`,
 //!   `imagestream.image.openshift.io`) or a document's `kind` to one kind;
 //! - [`codec`]: the one YAML writer of the workspace, and reading documents
 //!   typed by kind with errors that point into the text;
+//! - [`labels`]: Kubernetes' rules for label keys and values;
 //! - [`ProcessIdentity`]: a process, recorded so that another one can tell
 //!   later whether it still runs.
 //!
@@ -44,7 +49,11 @@
 //!   is taken over; its unfinished event is acted on again;
 //! - a `schema_version` table and an append-only migration list upgrade a
 //!   file written by an older version (the file is `store.db` in the store
-//!   directory, by default [`default_dir`]); a newer one is refused.
+//!   directory, by default [`default_dir`]); a newer one is refused;
+//! - documents written by an older version of a kind are rewritten by the
+//!   kind's crate: it holds its steps as [`ObjectMigration`]s and runs them
+//!   with [`Store::migrate_objects`] after opening the store; each runs once
+//!   per store, in the transaction that records it.
 //!
 //! ## Adding a kind to the store
 //!
@@ -115,6 +124,7 @@ pub mod codec;
 mod error;
 mod events;
 mod kinds;
+pub mod labels;
 mod meta;
 mod process;
 mod resource;
@@ -125,10 +135,13 @@ pub mod timestamp;
 pub use error::{Error, Result};
 pub use events::{ConsumerStart, Event, NewEvent};
 pub use kinds::KindRegistry;
-pub use meta::{DEFAULT_NAMESPACE, ObjectKey, ObjectMeta, OwnerReference, validate_namespace};
+pub use meta::{
+    DEFAULT_NAMESPACE, ObjectKey, ObjectMeta, ObjectReference, OwnerReference, ServerOwned, validate_namespace,
+};
 pub use process::ProcessIdentity;
 pub use resource::{KindInfo, Resource, WriteAction};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{
-    ConsumerLease, LEASE_TTL, NoRules, SCHEMA_VERSION, STORE_FILE, Store, StoredObject, Strategy, Tx, default_dir,
+    ConsumerLease, LEASE_TTL, NoRules, ObjectMigration, SCHEMA_VERSION, STORE_FILE, Store, StoredObject, Strategy, Tx,
+    default_dir,
 };

@@ -18,6 +18,12 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// `creationTimestamp` and writes them on every write; the rest is the
 /// kind's. Rules that order objects (route admission: oldest first) use
 /// [`creation_timestamp`](Self::creation_timestamp) then [`uid`](Self::uid).
+///
+/// Reading is lenient where a cluster's output is concerned: what an API
+/// server adds to the metadata it prints (`managedFields`, `selfLink`,
+/// `deletionTimestamp`, `deletionGracePeriodSeconds`, …), so that
+/// `kubectl get -o yaml` writes it back, is read and ignored, as an apply
+/// ignores it. A kind's `status` follows the same rule with [`ServerOwned`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMeta {
@@ -71,6 +77,51 @@ pub struct OwnerReference {
     /// The owner manages this object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller: Option<bool>,
+}
+
+/// A reference to another object, Kubernetes' `ObjectReference` (every
+/// field optional, as the API has it): the `targetRef` of an endpoint
+/// address, the `from` of a build trigger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectReference {
+    /// The referent's kind, e.g. `Pod`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// Its namespace.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// Its name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Its uid.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
+    /// Its API version.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    /// The resourceVersion referred to.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resource_version: String,
+    /// A field of the referent, e.g. `spec.containers{web}`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub field_path: String,
+}
+
+/// A part of an object that its server owns, read from input and dropped:
+/// the `status` of a kind whose status nobody writes here (a Service's
+/// `status.loadBalancer`), so that an object as `kubectl get -o yaml` prints
+/// it applies as it would on a cluster, where the status of a request is
+/// ignored too. A kind's input type declares the field with this type
+/// (`#[serde(default)] status: ServerOwned`); it is never written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerOwned;
+
+impl<'de> Deserialize<'de> for ServerOwned {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer)?;
+        Ok(ServerOwned)
+    }
 }
 
 fn is_zero(value: &i64) -> bool {
@@ -164,5 +215,33 @@ mod tests {
         assert_eq!(back.key().to_string(), "shop/web");
         let empty: ObjectMeta = serde_json::from_str(r#"{"name": "a", "creationTimestamp": ""}"#).unwrap();
         assert_eq!(empty.creation_timestamp, None);
+    }
+
+    #[test]
+    fn what_a_server_adds_is_read_and_ignored() {
+        let printed = r#"{
+            "name": "web", "namespace": "shop", "uid": "0b0c", "resourceVersion": "812",
+            "creationTimestamp": "2026-03-01T10:00:00Z", "selfLink": "/api/v1/namespaces/shop/services/web",
+            "managedFields": [{"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:spec": {}}}],
+            "labels": {"app": "web"}
+        }"#;
+        let meta: ObjectMeta = serde_json::from_str(printed).unwrap();
+        assert_eq!(meta.labels["app"], "web");
+        let written = serde_json::to_value(&meta).unwrap();
+        assert!(written.get("managedFields").is_none() && written.get("selfLink").is_none(), "{written}");
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Thing {
+            #[allow(dead_code)]
+            spec: u8,
+            #[serde(default)]
+            status: ServerOwned,
+        }
+        let thing: Thing =
+            serde_json::from_str(r#"{"spec": 1, "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.7"}]}}}"#)
+                .unwrap();
+        assert_eq!(thing.status, ServerOwned);
+        assert!(serde_json::from_str::<Thing>(r#"{"spec": 1, "stats": {}}"#).is_err(), "other fields stay refused");
     }
 }

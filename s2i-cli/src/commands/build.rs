@@ -51,6 +51,8 @@ fn apply_outcome(options: &mut BuildOptions, outcome: &OutcomeArgs) -> Result<()
     options.callback_url = outcome.callback_url.clone();
     options.allowed_uids = allowed_uids(&outcome.allowed_uids)?;
     options.save_temp_dir = outcome.save_temp_dir;
+    options.push = outcome.push;
+    options.push_builder_stage = outcome.push_builder_stage;
     Ok(())
 }
 
@@ -137,6 +139,7 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         Some(built) => built,
         None => return Ok(cancelled_code(&received)),
     };
+    write_outputs(&args.outcome, &built)?;
     if let Some((destination, context)) = record_to {
         let session = Session::with_engine(context, Ok(runtime), args.common.dockercfg_path.as_ref());
         let message = record_build(&session, &destination, &built.image_id, &built.labels).await?;
@@ -219,9 +222,91 @@ pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     let result = engine.build(&options, &token).await;
     printer.finish();
     Ok(match finish_build(&printer, result, false)? {
-        Some(_) => 0,
+        Some(built) => {
+            write_outputs(&args.outcome, &built)?;
+            0
+        }
         None => cancelled_code(&received),
     })
+}
+
+/// `--iidfile` and `--metadata-file`: what the build made, for scripts and CI.
+fn write_outputs(outcome: &OutcomeArgs, built: &BuildResult) -> Result<(), Failure> {
+    if let Some(path) = &outcome.iidfile {
+        write_file(path, built.image_id.as_bytes(), "--iidfile")?;
+    }
+    if let Some(path) = &outcome.metadata_file {
+        let mut text = serde_json::to_vec_pretty(&BuildMetadata::of(built)).expect("metadata serialises");
+        text.push(b'\n');
+        write_file(path, &text, "--metadata-file")?;
+    }
+    Ok(())
+}
+
+fn write_file(path: &std::path::Path, contents: &[u8], flag: &str) -> Result<(), Failure> {
+    std::fs::write(path, contents).map_err(|e| {
+        Failure::message(
+            format!("cannot write {flag} {}: {e} (the image was built)", path.display()),
+            "give a path in a directory that exists and that you may write to".into(),
+        )
+    })
+}
+
+/// The `--metadata-file` document. Field names are stable (documented in docs/build.md).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BuildMetadata<'a> {
+    image_id: &'a str,
+    tag: Option<&'a str>,
+    pushed: Option<&'a str>,
+    pushed_digest: Option<&'a str>,
+    builder_image: &'a str,
+    builder_image_id: &'a str,
+    builder_image_digest: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    builder_stage: Option<BuilderStageMetadata<'a>>,
+    source: Option<SourceMetadata<'a>>,
+    duration_seconds: f64,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BuilderStageMetadata<'a> {
+    tag: &'a str,
+    pushed: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SourceMetadata<'a> {
+    location: &'a str,
+    commit: Option<&'a str>,
+    #[serde(rename = "ref")]
+    git_ref: Option<&'a str>,
+}
+
+impl<'a> BuildMetadata<'a> {
+    fn of(built: &'a BuildResult) -> Self {
+        Self {
+            image_id: &built.image_id,
+            tag: built.tag.as_deref(),
+            pushed: built.pushed.as_ref().map(|p| p.reference.as_str()),
+            pushed_digest: built.pushed.as_ref().map(|p| p.digest.as_str()),
+            builder_image: &built.builder.name,
+            builder_image_id: &built.builder.id,
+            builder_image_digest: built.builder.digest.as_deref(),
+            builder_stage: built.builder_stage.as_deref().map(|tag| BuilderStageMetadata {
+                tag,
+                pushed: built.builder_stage_pushed.as_ref().map(|p| p.reference.as_str()),
+            }),
+            source: built.source.as_ref().map(|s| SourceMetadata {
+                location: &s.location,
+                commit: s.commit.as_deref(),
+                git_ref: s.git_ref.as_deref(),
+            }),
+            duration_seconds: (built.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        }
+    }
 }
 
 pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {

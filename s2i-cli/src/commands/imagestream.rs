@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Failure;
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, time_text, to_value};
+use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, LibResult, or_none, time_text, to_value};
 use super::session::Session;
 use crate::cli::{GlobalArgs, ImportImageArgs, TagArgs};
 
@@ -71,11 +71,11 @@ fn parse_stream(document: Document<'_>, namespace: &str) -> Result<Value, Docume
     if stream.metadata.namespace.is_empty() {
         stream.metadata.namespace = namespace.to_owned();
     }
-    streams::validate_stream(&stream).map_err(DocumentError::Invalid)?;
+    streams::validate_stream(&stream).map_err(|e| DocumentError::Invalid(e.into()))?;
     Ok(to_value(&stream))
 }
 
-fn write_stream(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
+fn write_stream(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
     let stream: ImageStream = typed(&value);
     let before = tx.get(ImageStream::KIND, &stream.metadata.namespace, &stream.metadata.name)?;
     let write = streams::write_stream(tx, stream, &BTreeMap::new())?;
@@ -227,9 +227,10 @@ fn parse_istag(document: Document<'_>, namespace: &str) -> Result<Value, Documen
         istag.metadata.namespace = namespace.to_owned();
     }
     let (stream, tag) =
-        s2i_imagestream::names::split_istag_name(&istag.metadata.name).map_err(DocumentError::Invalid)?;
-    s2i_imagestream::names::validate_stream_name(&istag.metadata.namespace, stream).map_err(DocumentError::Invalid)?;
-    s2i_imagestream::names::validate_tag(tag).map_err(DocumentError::Invalid)?;
+        s2i_imagestream::names::split_istag_name(&istag.metadata.name).map_err(|e| DocumentError::Invalid(e.into()))?;
+    s2i_imagestream::names::validate_stream_name(&istag.metadata.namespace, stream)
+        .map_err(|e| DocumentError::Invalid(e.into()))?;
+    s2i_imagestream::names::validate_tag(tag).map_err(|e| DocumentError::Invalid(e.into()))?;
     Ok(to_value(&istag))
 }
 
@@ -237,7 +238,7 @@ fn parse_istag(document: Document<'_>, namespace: &str) -> Result<Value, Documen
 /// body's `tag` replaces the spec tag; the spec tag's annotations are the
 /// istag's `metadata.annotations`
 /// (docs/compatibility.md#imagestreamtag-and-imagestreamimage).
-fn write_istag(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
+fn write_istag(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
     let istag: ImageStreamTag = typed(&value);
     let (stream_name, tag) = s2i_imagestream::names::split_istag_name(&istag.metadata.name)?;
     let namespace = istag.metadata.namespace.clone();
@@ -254,7 +255,8 @@ fn write_istag(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
             return Err(Error::InvalidRequest {
                 message: format!("ImageStreamTag {stream_name}:{tag}: {tag} is not a spec tag"),
                 help: "give the tag's source in `tag:` (e.g. tag: {from: {kind: DockerImage, name: …}})".into(),
-            });
+            }
+            .into());
         }
     };
     spec.annotations = (!istag.metadata.annotations.is_empty()).then_some(istag.metadata.annotations);

@@ -13,7 +13,7 @@ use std::io::Write;
 
 use clap::CommandFactory;
 use miette::Diagnostic;
-use s2i_core::CancellationToken;
+use s2i_core::{BuildEvent, CancellationToken};
 
 use crate::cli::{Cli, Command, CompletionShell, GlobalArgs};
 use crate::signals;
@@ -70,6 +70,64 @@ impl From<s2i_imagestream::Error> for Failure {
             s2i_imagestream::Error::Store(error) => error.into(),
             other => Self::new(other, 1),
         }
+    }
+}
+
+impl From<s2i_buildconfig::Error> for Failure {
+    /// The builds' error, with help that names this command line's commands
+    /// and flags where the library says what to do in general.
+    fn from(error: s2i_buildconfig::Error) -> Self {
+        use s2i_buildconfig::{Error as E, InputProblem, Instead};
+        let error = match error {
+            E::Store(error) => return error.into(),
+            E::ImageStream(error) => return error.into(),
+            other => other,
+        };
+        let help = match &error {
+            E::NotFound { kind: "BuildConfig", namespace, .. } => {
+                format!("list the build configs with `s2i get bc --namespace {namespace}`")
+            }
+            E::NotFound { namespace, .. } => format!("list the builds with `s2i get builds --namespace {namespace}`"),
+            E::PhaseFinal { .. } => "start a new build with `s2i start-build`".to_owned(),
+            E::BinaryInputMissing { name, .. } => {
+                format!("start it with `s2i start-build {name} --from-dir DIR` (or --from-file FILE)")
+            }
+            E::NoGitSource { .. } => "drop --commit".to_owned(),
+            E::RunElsewhere { name, .. } => format!("follow it with `s2i logs build/{name} --follow`"),
+            E::NoBuilds { config, .. } => {
+                return Self::message(error.to_string(), format!("start one with `s2i start-build {config}`"));
+            }
+            E::BinaryInput { problem, .. } => {
+                let help = match problem {
+                    InputProblem::Unreadable(_) => "give an existing path",
+                    InputProblem::NotADirectory => "use --from-file for a single file",
+                    InputProblem::NotAFile => "give --from-file a file, or use --from-dir for a directory",
+                    _ => "give the path of a file",
+                };
+                return Self::message(error.to_string(), help.to_owned());
+            }
+            E::StoreFile { .. } => "check that the store directory is writable (--store DIR or S2I_STORE)".to_owned(),
+            E::EngineUnreachable { .. } => {
+                "start it (e.g. `cargo xtask docker`), or point DOCKER_HOST or --url at a running one".to_owned()
+            }
+            E::Launch(_) => "check that the s2i binary can be run".to_owned(),
+            E::Unsupported { instead: Some(instead), field, .. } => match instead {
+                Instead::StartBuild => {
+                    "start builds with `s2i start-build NAME`, or with an ImageChange trigger; keep \
+                                        the webhook in the copy of the file you apply to OpenShift"
+                        .to_owned()
+                }
+                Instead::RequestEnvironment => {
+                    "give the value directly, or pass it with `s2i start-build NAME --env NAME=VALUE`".to_owned()
+                }
+                _ if field.ends_with(".volumes") => {
+                    "drop the volumes; for files the build needs, use `s2i build --inject`".to_owned()
+                }
+                _ => "for files the build needs but the image must not keep, use `s2i build --inject`".to_owned(),
+            },
+            _ => return Self::new(error, 1),
+        };
+        Self::new(WithHelp { error, help }, 1)
     }
 }
 
@@ -240,7 +298,17 @@ pub(crate) async fn connect_engine(
     if let Some(path) = dockercfg {
         options.docker_config = Some(path.to_owned());
     }
-    s2i_docker::DockerRuntime::connect(&options).await
+    let runtime = s2i_docker::DockerRuntime::connect(&options).await?;
+    // Every run that talks to the engine removes what killed runs left (cheap: one listing).
+    let report = |event: BuildEvent| match event {
+        BuildEvent::LeftoversRemoved { containers, temp_dirs, pids } => {
+            eprintln!("{}", crate::printer::leftovers_line(containers, temp_dirs, &pids));
+        }
+        BuildEvent::Message { level: s2i_core::Level::Warning, text } => eprintln!("WARNING: {text}"),
+        _ => {}
+    };
+    s2i_core::owner::remove_leftovers(&runtime, &std::env::temp_dir(), &report).await;
+    Ok(runtime)
 }
 
 /// Cancel on Ctrl-C/SIGTERM; map a cancelled run to the signal's exit code.

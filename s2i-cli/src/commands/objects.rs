@@ -39,8 +39,55 @@ pub(super) fn or_none(text: &str) -> String {
 /// A future a kind's hook returns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
+/// An error of the library calls a kind makes.
+#[derive(Debug)]
+pub(crate) enum LibError {
+    /// Image streams (and, through them, the store).
+    Streams(s2i_imagestream::Error),
+    /// Build configs and builds.
+    Builds(s2i_buildconfig::Error),
+}
+
+impl From<s2i_store::Error> for LibError {
+    fn from(error: s2i_store::Error) -> Self {
+        Self::Streams(error.into())
+    }
+}
+
+impl From<s2i_imagestream::Error> for LibError {
+    fn from(error: s2i_imagestream::Error) -> Self {
+        Self::Streams(error)
+    }
+}
+
+impl From<s2i_buildconfig::Error> for LibError {
+    fn from(error: s2i_buildconfig::Error) -> Self {
+        Self::Builds(error)
+    }
+}
+
+impl From<LibError> for Failure {
+    fn from(error: LibError) -> Self {
+        match error {
+            LibError::Streams(error) => error.into(),
+            LibError::Builds(error) => error.into(),
+        }
+    }
+}
+
+impl LibError {
+    /// The report of a failure that does not end the command (one name of several).
+    fn report(self) -> miette::Report {
+        match self {
+            Self::Streams(error) => miette::Report::new(error),
+            Self::Builds(s2i_buildconfig::Error::Store(error)) => miette::Report::new(error),
+            Self::Builds(error) => Failure::from(error).report,
+        }
+    }
+}
+
 /// Result of the library calls a kind makes.
-type LibResult<T> = s2i_imagestream::Result<T>;
+pub(crate) type LibResult<T> = Result<T, LibError>;
 /// Lists the objects of a namespace (all when `None`).
 pub(crate) type ListFn = fn(&Tx<'_>, Option<&str>) -> LibResult<Vec<Value>>;
 /// Deletes one object, by name, in the session's namespace; returns the message to print.
@@ -96,7 +143,7 @@ pub(crate) enum DocumentError {
     /// A YAML or typing error, with its position in the file.
     Yaml(codec::DocumentError),
     /// A rule of the kind, with what to do.
-    Invalid(s2i_imagestream::Error),
+    Invalid(LibError),
 }
 
 /// The kinds, in the order `s2i get --help` lists them.
@@ -107,13 +154,14 @@ pub(crate) const KINDS: &[&Kind] = &[
     &imagestream::IMAGE,
     &route::ROUTE,
     &service::SERVICE,
+    &service::ENDPOINTS,
     &builds::BUILD_CONFIG,
     &builds::BUILD,
 ];
 
 pub(crate) const GET_HELP: &str = "\
 Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images,
-routes (route), services (svc), buildconfigs (bc), builds.
+routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.
 
 Examples:
   s2i get is
@@ -123,7 +171,7 @@ Examples:
   s2i get bc
   s2i get builds";
 
-pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), buildconfigs (bc), builds.";
+pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.";
 
 pub(crate) const APPLY_HELP: &str = "\
 Documents are separated by `---`; a `kind: List` document applies its items. All documents are checked
@@ -184,7 +232,7 @@ pub(crate) async fn get(global: &GlobalArgs, args: GetArgs) -> Result<i32, Failu
             match context.store.read(|tx| (kind.get)(tx, &namespace, name)) {
                 Ok(object) => found.push(object),
                 Err(e) => {
-                    eprintln!("{:?}", miette::Report::new(e));
+                    eprintln!("{:?}", e.report());
                     code = 1;
                 }
             }
@@ -405,9 +453,9 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
             })
             .collect::<LibResult<Vec<_>>>()?;
         if global.no_triggers {
-            s2i_imagestream::builds::triggers::suppress_since(tx, before)?;
+            s2i_imagestream::suppression::suppress_since(tx, before)?;
         }
-        Ok::<_, s2i_imagestream::Error>(applied)
+        Ok::<_, LibError>(applied)
     })?;
     for (kind, applied) in &applied {
         println!("{}/{} {}", qualified_kind(kind), applied.name, applied.verb);

@@ -13,6 +13,7 @@ use miette::Diagnostic;
 use s2i_core::{CancellationToken, ContainerRuntime};
 use s2i_route::admission::{Admission, AdmissionConfig, admit};
 use s2i_route::containers::resolve_endpoints;
+use s2i_route::endpoints::{ENDPOINTS_KIND, Endpoints};
 use s2i_route::export::{ExportTarget, GatewayRef, export_route};
 use s2i_route::haproxy::{RouterConfig, load_or_generate_default_certificate, render};
 use s2i_route::route::{CONDITION_ADMITTED, ConditionStatus, ROUTE_KIND, SERVICE_KIND};
@@ -20,8 +21,9 @@ use s2i_route::router::{ReconcileAction, Router, RouterEvent, RouterOptions};
 use s2i_route::serve::{StoreRouter, SyncReason, Synced};
 use s2i_route::service::ServiceEndpoints;
 use s2i_route::store::{
-    admit_routes, apply_route, create_route, delete_route, get_route, get_service, list_routes, list_services,
-    missing_services, prepare_new_route, prepare_new_service, route_not_found, service_not_found,
+    admit_routes, apply_route, create_route, delete_route, get_route, get_service, list_endpoints, list_routes,
+    list_services, missing_services, prepare_new_endpoints, prepare_new_route, prepare_new_service, route_not_found,
+    service_not_found,
 };
 use s2i_route::validation::route_warnings;
 use s2i_route::{
@@ -33,7 +35,7 @@ use s2i_store::{Resource, Tx};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::objects::{self, Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, to_value};
+use super::objects::{self, Applied, ApplyOps, BoxFuture, DocumentError, Kind, LibResult, or_none, to_value};
 use super::session::{Context, Session};
 use super::{Failure, connect_engine};
 use crate::cli::{
@@ -201,7 +203,7 @@ fn route_row(route: &Route) -> Vec<String> {
     ]
 }
 
-fn describe_route(tx: &Tx<'_>, route: &Route) -> s2i_imagestream::Result<String> {
+fn describe_route(tx: &Tx<'_>, route: &Route) -> LibResult<String> {
     let mut out = String::new();
     let meta = &route.metadata;
     field(&mut out, "Name", &meta.name);
@@ -254,22 +256,11 @@ fn describe_route(tx: &Tx<'_>, route: &Route) -> s2i_imagestream::Result<String>
         field(&mut out, "Weight", &format!("{} ({share}%)", backend.weight));
         let endpoints = match get_service(tx, &meta.namespace, &backend.name)? {
             None => "<the service does not exist>".to_owned(),
-            Some(service) => service_endpoints_text(&service),
+            Some(service) => super::service::service_endpoints_text(tx, &service)?,
         };
         field(&mut out, "Endpoints", &endpoints);
     }
     Ok(out)
-}
-
-/// A service's endpoints for people: the fixed ones, or its selector.
-pub(super) fn service_endpoints_text(service: &Service) -> String {
-    if !service.spec.selector.is_empty() {
-        format!("the running containers with {}", pairs(&service.spec.selector, ","))
-    } else if service.spec.endpoints.is_empty() {
-        "<none>".into()
-    } else {
-        service.spec.endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-    }
 }
 
 /// Reads one document as `T`, in `namespace` when it names none (`apply`'s `parse`).
@@ -290,7 +281,7 @@ fn parse_route(document: Document<'_>, namespace: &str) -> Result<Value, Documen
     parse_in_namespace::<Route>(document, namespace, |route| &mut route.metadata)
 }
 
-fn write_route(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
+fn write_route(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
     let route: Route = decode(&value)?;
     let (stored, action) = apply_route(tx, route, &route_domain()?)?;
     Ok(Applied { namespace: stored.metadata.namespace, name: stored.metadata.name, verb: action.as_str() })
@@ -457,11 +448,19 @@ fn render_domain(input: &RouteFiles) -> Result<String, Failure> {
     })
 }
 
-/// Routes and services from files, read as `s2i apply` reads them and
-/// prepared as the store would create them (hosts, validation). Other kinds
-/// are skipped with a warning.
-fn objects_from_files(files: &[PathBuf], namespace: &str, domain: &str) -> Result<(Vec<Route>, Vec<Service>), Failure> {
-    let (mut routes, mut services): (Vec<Route>, Vec<Service>) = (Vec::new(), Vec::new());
+/// Routes, services and Endpoints objects of files, as the router and the exports use them.
+#[derive(Default)]
+struct FileObjects {
+    routes: Vec<Route>,
+    services: Vec<Service>,
+    endpoints: Vec<Endpoints>,
+}
+
+/// Routes, services and Endpoints objects from files, read as `s2i apply`
+/// reads them and prepared as the store would create them (hosts, defaults,
+/// validation). Other kinds are skipped with a warning.
+fn objects_from_files(files: &[PathBuf], namespace: &str, domain: &str) -> Result<FileObjects, Failure> {
+    let mut objects = FileObjects::default();
     for path in files {
         let (file, text) = objects::read_input(path)?;
         for document in objects::parse_documents(&file, &text, namespace)? {
@@ -471,27 +470,35 @@ fn objects_from_files(files: &[PathBuf], namespace: &str, domain: &str) -> Resul
                     // What a file says of the routes' age (uid, creationTimestamp) is kept:
                     // it orders their admission.
                     prepare_new_route(&mut route, domain)?;
-                    if routes.iter().any(|r| r.key() == route.key()) {
+                    if objects.routes.iter().any(|r| r.key() == route.key()) {
                         return Err(duplicate(&file, "route", &route.key().to_string()));
                     }
-                    routes.push(route);
+                    objects.routes.push(route);
                 }
                 SERVICE_KIND => {
                     let mut service: Service = decode(&document.value)?;
                     prepare_new_service(&mut service)?;
-                    if services.iter().any(|s| s.key() == service.key()) {
+                    if objects.services.iter().any(|s| s.key() == service.key()) {
                         return Err(duplicate(&file, "service", &service.key().to_string()));
                     }
-                    services.push(service);
+                    objects.services.push(service);
+                }
+                ENDPOINTS_KIND => {
+                    let mut endpoints: Endpoints = decode(&document.value)?;
+                    prepare_new_endpoints(&mut endpoints)?;
+                    if objects.endpoints.iter().any(|e| e.key() == endpoints.key()) {
+                        return Err(duplicate(&file, "endpoints", &endpoints.key().to_string()));
+                    }
+                    objects.endpoints.push(endpoints);
                 }
                 other => eprintln!(
-                    "warning: {file}: skipping {other} {:?}: only routes and services are read",
+                    "warning: {file}: skipping {other} {:?}: only routes, services and endpoints are read",
                     document.value["metadata"]["name"].as_str().unwrap_or_default()
                 ),
             }
         }
     }
-    Ok((routes, services))
+    Ok(objects)
 }
 
 fn duplicate(file: &str, kind: &str, key: &str) -> Failure {
@@ -525,18 +532,24 @@ fn router_config(ports: &RouterPorts, default_certificate: String) -> RouterConf
 async fn render_routes(global: &GlobalArgs, args: RouteRenderArgs) -> Result<i32, Failure> {
     check_ports(&args.ports)?;
     let domain = render_domain(&args.input)?;
-    let (routes, services) = if args.input.files.is_empty() {
+    let FileObjects { routes, services, endpoints } = if args.input.files.is_empty() {
         let context = Context::open(global)?;
-        context.store.read(|tx| Ok::<_, s2i_imagestream::Error>((list_routes(tx, None)?, list_services(tx, None)?)))?
+        context.store.read(|tx| {
+            Ok::<_, s2i_imagestream::Error>(FileObjects {
+                routes: list_routes(tx, None)?,
+                services: list_services(tx, None)?,
+                endpoints: list_endpoints(tx, None)?,
+            })
+        })?
     } else {
         s2i_store::validate_namespace(&global.namespace)?;
         objects_from_files(&args.input.files, &global.namespace, &domain)?
     };
     let endpoints = if services.iter().any(|service| !service.spec.selector.is_empty()) {
         let runtime = super::connect(global, None).await?;
-        resolve_endpoints(&services, &runtime).await?
+        resolve_endpoints(&services, &endpoints, &runtime).await?
     } else {
-        ServiceEndpoints::fixed(&services)
+        ServiceEndpoints::fixed(&services, &endpoints)
     };
     let config = router_config(&args.ports, load_or_generate_default_certificate(&args.out, &domain)?);
     let admission_config = AdmissionConfig {
@@ -627,7 +640,7 @@ fn export(global: &GlobalArgs, args: RouteExportArgs) -> Result<i32, Failure> {
     } else {
         s2i_store::validate_namespace(&global.namespace)?;
         let domain = render_domain(&args.input)?;
-        let (routes, services) = objects_from_files(&args.input.files, &global.namespace, &domain)?;
+        let FileObjects { routes, services, .. } = objects_from_files(&args.input.files, &global.namespace, &domain)?;
         let route = routes
             .into_iter()
             .find(|route| route.metadata.namespace == namespace && route.metadata.name == name)

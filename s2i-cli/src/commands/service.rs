@@ -1,12 +1,15 @@
-//! Services: the `service` kind of the object verbs, `s2i service create`
-//! and `s2i expose service`.
+//! Services and their Endpoints objects: the `service` and `endpoints`
+//! kinds of the object verbs, `s2i service create` and `s2i expose service`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use s2i_route::endpoints::Endpoints;
 use s2i_route::route::DEFAULT_WEIGHT;
 use s2i_route::store::{
-    apply_service, create_service, delete_service, get_service, list_routes, list_services, service_not_found,
+    apply_endpoints, apply_service, create_service_with_endpoints, delete_endpoints, delete_service,
+    endpoints_not_found, get_endpoints, get_service, list_endpoints, list_routes, list_services, service_not_found,
 };
+use s2i_route::validation::{endpoints_warnings, service_warnings};
 use s2i_route::{
     Endpoint, ObjectMeta, Route, RoutePort, RouteTargetReference, Service, ServicePort, ServiceSpec, TargetPort,
 };
@@ -15,14 +18,15 @@ use s2i_store::{Resource, Tx};
 use serde_json::Value;
 
 use super::Failure;
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, or_none, to_value};
-use super::route::{create_and_admit, decode, field, pairs, parse_in_namespace, route_spec, service_endpoints_text};
+use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, LibError, LibResult, or_none, to_value};
+use super::route::{create_and_admit, decode, field, pairs, parse_in_namespace, route_spec};
 use super::session::{Context, Session};
 use crate::cli::{ExposeArgs, GlobalArgs, ServiceCommand, ServiceCreateArgs};
 
 pub(crate) const CREATE_SERVICE_EXAMPLES: &str = "\
 Examples:
-  # A process on this machine, listening on port 3000
+  # A process on this machine, listening on port 3000 (a service, and an
+  # Endpoints object of the same name with the address)
   s2i service create api --endpoint 127.0.0.1:3000
 
   # The running containers labelled app=web, port 8080 inside them
@@ -66,29 +70,38 @@ fn port_text(port: &ServicePort) -> String {
 
 fn service_row(service: &Service) -> Vec<String> {
     let ports: Vec<String> = service.spec.ports.iter().map(port_text).collect();
+    // Rows are made from the object alone: a service without selector names the object that holds its endpoints.
     let endpoints = if service.spec.selector.is_empty() {
-        let fixed: Vec<String> = service.spec.endpoints.iter().map(ToString::to_string).collect();
-        or_none(&fixed.join(","))
+        format!("endpoints/{}", service.metadata.name)
     } else {
         "<selector>".into()
     };
     vec![service.metadata.name.clone(), or_none(&ports.join(",")), pairs(&service.spec.selector, ","), endpoints]
 }
 
-fn describe_service(tx: &Tx<'_>, service: &Service) -> s2i_imagestream::Result<String> {
+fn describe_service(tx: &Tx<'_>, service: &Service) -> LibResult<String> {
     let mut out = String::new();
     let meta = &service.metadata;
+    let spec = &service.spec;
     field(&mut out, "Name", &meta.name);
     field(&mut out, "Namespace", &meta.namespace);
     field(&mut out, "Created", &meta.creation_timestamp.map(|t| t.to_string()).unwrap_or_else(|| "<none>".into()));
     field(&mut out, "Labels", &pairs(&meta.labels, "\n                  "));
     field(&mut out, "Annotations", &pairs(&meta.annotations, "\n                  "));
-    field(&mut out, "Selector", &pairs(&service.spec.selector, ","));
-    for port in &service.spec.ports {
+    field(&mut out, "Selector", &pairs(&spec.selector, ","));
+    field(&mut out, "Type", spec.effective_type());
+    if !spec.cluster_ip.is_empty() {
+        field(&mut out, "IP", &spec.cluster_ip);
+    }
+    if spec.is_external_name() {
+        field(&mut out, "External Name", &spec.external_name);
+    }
+    for port in &spec.ports {
         let name = if port.name.is_empty() { "<unset>" } else { port.name.as_str() };
         field(&mut out, "Port", &format!("{name}  {}", port_text(port)));
     }
-    field(&mut out, "Endpoints", &service_endpoints_text(service));
+    field(&mut out, "Session Affinity", &or_none(&spec.session_affinity));
+    field(&mut out, "Endpoints", &service_endpoints_text(tx, service)?);
     let routes: Vec<String> = routes_to(tx, service)?
         .iter()
         .map(|route| format!("{} ({})", route.metadata.name, or_none(&route.spec.host)))
@@ -107,26 +120,49 @@ fn routes_to(tx: &Tx<'_>, service: &Service) -> s2i_imagestream::Result<Vec<Rout
 }
 
 fn parse_service(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    parse_in_namespace::<Service>(document, namespace, |service| &mut service.metadata)
+    let legacy = document.value["spec"].get("endpoints").is_some();
+    parse_in_namespace::<Service>(document, namespace, |service| &mut service.metadata).map_err(|error| match error {
+        // The shape older versions of s2i wrote: say where the addresses go now.
+        DocumentError::Yaml(error) if legacy => DocumentError::Invalid(LibError::from(s2i_imagestream::Error::InvalidRequest {
+            message: error.to_string(),
+            help: "a Kubernetes Service has no spec.endpoints: move the addresses into an Endpoints object of the same name (kind: Endpoints, subsets: [{addresses: [{ip: 127.0.0.1}], ports: [{name: PORT-NAME, port: 8080}]}]), or make both with `s2i service create NAME --endpoint HOST:PORT`; docs/routes.md shows both".into(),
+        })),
+        other => other,
+    })
 }
 
-fn write_service(tx: &Tx<'_>, value: Value) -> s2i_imagestream::Result<Applied> {
+fn write_service(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
     let service: Service = decode(&value)?;
     let (stored, action) = apply_service(tx, service)?;
     Ok(Applied { namespace: stored.metadata.namespace, name: stored.metadata.name, verb: action.as_str() })
 }
 
-fn after_services<'a>(_: &'a Session, _: &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>> {
+/// What a cluster would do with the applied services that this machine does not.
+fn after_services<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>> {
     // Admission does not depend on services; a running router picks the change up.
-    Box::pin(async { Ok(Vec::new()) })
+    Box::pin(async move {
+        let services = session.context.store.read(|tx| {
+            let mut services = Vec::new();
+            for object in applied {
+                services.extend(get_service(tx, &object.namespace, &object.name)?);
+            }
+            Ok::<_, s2i_imagestream::Error>(services)
+        })?;
+        for service in &services {
+            for warning in service_warnings(service) {
+                eprintln!("warning: service {}: {warning}", service.key());
+            }
+        }
+        Ok(Vec::new())
+    })
 }
 
 fn delete_service_hook<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
     Box::pin(async move {
         let namespace = &session.context.namespace;
-        let routes = session.context.store.write(|tx| {
-            let service = delete_service(tx, namespace, name)?;
-            routes_to(tx, &service)
+        let (endpoints, routes) = session.context.store.write(|tx| {
+            let (service, endpoints) = delete_service(tx, namespace, name)?;
+            Ok::<_, s2i_imagestream::Error>((endpoints, routes_to(tx, &service)?))
         })?;
         for route in routes {
             eprintln!(
@@ -134,8 +170,131 @@ fn delete_service_hook<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a,
                 route.key()
             );
         }
-        Ok(format!("service \"{name}\" deleted"))
+        let mut message = format!("service \"{name}\" deleted");
+        if endpoints.is_some() {
+            message.push_str(&format!("\nendpoints \"{name}\" deleted"));
+        }
+        Ok(message)
     })
+}
+
+// ---------------------------------------------------------------------------
+// The `endpoints` kind of get/describe/delete/apply.
+
+pub(crate) const ENDPOINTS: Kind = Kind {
+    info: Endpoints::INFO,
+    columns: &["NAME", "ENDPOINTS"],
+    get: |tx, namespace, name| {
+        let endpoints = get_endpoints(tx, namespace, name)?.ok_or_else(|| endpoints_not_found(namespace, name))?;
+        Ok(to_value(&endpoints))
+    },
+    list: Some(|tx, namespace| Ok(list_endpoints(tx, namespace)?.iter().map(to_value).collect())),
+    row: |value| decode::<Endpoints>(value).map(|endpoints| endpoints_row(&endpoints)).unwrap_or_default(),
+    describe: Some(|tx, value| describe_endpoints(tx, &decode(value)?)),
+    apply: Some(ApplyOps { parse: parse_endpoints, write: write_endpoints, after: after_endpoints }),
+    delete: Some(delete_endpoints_hook),
+};
+
+/// The addresses as `kubectl get endpoints` shows them: the first three, then how many more.
+fn endpoints_row(endpoints: &Endpoints) -> Vec<String> {
+    let addresses = endpoints.addresses_text();
+    let shown = match addresses.len() {
+        0 => "<none>".to_owned(),
+        1..=3 => addresses.join(","),
+        more => format!("{} + {} more...", addresses[..3].join(","), more - 3),
+    };
+    vec![endpoints.metadata.name.clone(), shown]
+}
+
+fn describe_endpoints(tx: &Tx<'_>, endpoints: &Endpoints) -> LibResult<String> {
+    let mut out = String::new();
+    let meta = &endpoints.metadata;
+    field(&mut out, "Name", &meta.name);
+    field(&mut out, "Namespace", &meta.namespace);
+    field(&mut out, "Created", &meta.creation_timestamp.map(|t| t.to_string()).unwrap_or_else(|| "<none>".into()));
+    field(&mut out, "Labels", &pairs(&meta.labels, "\n                  "));
+    field(&mut out, "Annotations", &pairs(&meta.annotations, "\n                  "));
+    let service = match get_service(tx, &meta.namespace, &meta.name)? {
+        None => "<none: nothing sends traffic here>".to_owned(),
+        Some(service) if !service.spec.selector.is_empty() => {
+            format!("{} (with a selector: its containers are its endpoints, not these)", service.metadata.name)
+        }
+        Some(service) => service.metadata.name,
+    };
+    field(&mut out, "Service", &service);
+    for subset in &endpoints.subsets {
+        let ips = |addresses: &[s2i_route::endpoints::EndpointAddress]| {
+            or_none(&addresses.iter().map(|address| address.ip.as_str()).collect::<Vec<_>>().join(","))
+        };
+        field(&mut out, "Addresses", &ips(&subset.addresses));
+        field(&mut out, "NotReadyAddresses", &ips(&subset.not_ready_addresses));
+        for port in &subset.ports {
+            let name = if port.name.is_empty() { "<unset>" } else { port.name.as_str() };
+            field(&mut out, "Port", &format!("{name}  {}/{}", port.port, port.protocol));
+        }
+    }
+    if endpoints.subsets.is_empty() {
+        field(&mut out, "Subsets", "<none>");
+    }
+    Ok(out)
+}
+
+fn parse_endpoints(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
+    parse_in_namespace::<Endpoints>(document, namespace, |endpoints| &mut endpoints.metadata)
+}
+
+fn write_endpoints(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
+    let endpoints: Endpoints = decode(&value)?;
+    let (stored, action) = apply_endpoints(tx, endpoints)?;
+    Ok(Applied { namespace: stored.metadata.namespace, name: stored.metadata.name, verb: action.as_str() })
+}
+
+/// What a cluster would refuse or do otherwise with the applied Endpoints
+/// objects (loopback addresses, no service, a selector service).
+fn after_endpoints<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>> {
+    Box::pin(async move {
+        let found = session.context.store.read(|tx| {
+            let mut found = Vec::new();
+            for object in applied {
+                if let Some(endpoints) = get_endpoints(tx, &object.namespace, &object.name)? {
+                    let service = get_service(tx, &object.namespace, &object.name)?;
+                    found.push((endpoints, service));
+                }
+            }
+            Ok::<_, s2i_imagestream::Error>(found)
+        })?;
+        for (endpoints, service) in &found {
+            for warning in endpoints_warnings(endpoints, service.as_ref()) {
+                eprintln!("warning: endpoints {}: {warning}", endpoints.key());
+            }
+        }
+        Ok(Vec::new())
+    })
+}
+
+fn delete_endpoints_hook<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
+    Box::pin(async move {
+        let namespace = &session.context.namespace;
+        let service = session.context.store.write(|tx| {
+            delete_endpoints(tx, namespace, name)?;
+            get_service(tx, namespace, name)
+        })?;
+        if service.is_some_and(|service| service.spec.selector.is_empty()) {
+            eprintln!(
+                "warning: service {namespace}/{name} has no endpoints now: routes to it answer 503 until its Endpoints object exists again"
+            );
+        }
+        Ok(format!("endpoints \"{name}\" deleted"))
+    })
+}
+
+/// A service's endpoints for people: its selector, or the addresses of its Endpoints object.
+pub(super) fn service_endpoints_text(tx: &Tx<'_>, service: &Service) -> s2i_imagestream::Result<String> {
+    if !service.spec.selector.is_empty() {
+        return Ok(format!("the running containers with {}", pairs(&service.spec.selector, ",")));
+    }
+    let endpoints = get_endpoints(tx, &service.metadata.namespace, &service.metadata.name)?;
+    Ok(or_none(&endpoints.map(|endpoints| endpoints.addresses_text().join(", ")).unwrap_or_default()))
 }
 
 // ---------------------------------------------------------------------------
@@ -185,17 +344,36 @@ fn create(global: &GlobalArgs, args: ServiceCreateArgs) -> Result<i32, Failure> 
             "give fixed endpoints (--endpoint HOST:PORT) or the labels of its containers (--selector KEY=VALUE)".into(),
         ));
     }
-    let endpoints: Vec<Endpoint> =
+    let addresses: Vec<Endpoint> =
         args.endpoints.iter().map(|e| e.parse::<Endpoint>()).collect::<Result<_, s2i_route::Error>>()?;
-    let spec = ServiceSpec {
-        ports: args.ports.iter().map(|p| parse_port(p)).collect::<Result<_, _>>()?,
-        selector: parse_selector(&args.selector)?,
-        endpoints,
-    };
+    let selector = parse_selector(&args.selector)?;
+    let mut ports: Vec<ServicePort> = args.ports.iter().map(|p| parse_port(p)).collect::<Result<_, _>>()?;
+    if ports.is_empty() {
+        if addresses.is_empty() {
+            return Err(Failure::message(
+                format!("service {} needs a port", args.name),
+                "give the port of the containers, e.g. --port 8080 (or --port 80:8080 for port 80 leading to 8080)"
+                    .into(),
+            ));
+        }
+        // As `kubectl create service --tcp N` would: one port per port of the addresses.
+        ports = ServicePort::for_numbers(addresses.iter().map(|address| address.port).collect::<BTreeSet<u16>>());
+    }
+    let spec = ServiceSpec { ports, selector, ..Default::default() };
     let service = Service::new(ObjectMeta::named(&global.namespace, &args.name), spec);
     let context = Context::open(global)?;
-    let created = context.store.write(|tx| create_service(tx, service.clone()))?;
+    let (created, endpoints) =
+        context.store.write(|tx| create_service_with_endpoints(tx, service.clone(), &addresses))?;
     println!("service/{} created", created.metadata.name);
+    if let Some(endpoints) = endpoints {
+        println!("endpoints/{} created", endpoints.metadata.name);
+        // Loopback addresses are what this command is for on a laptop; say what a cluster thinks only when asked.
+        if context.loglevel > 0 {
+            for warning in endpoints_warnings(&endpoints, Some(&created)) {
+                eprintln!("I: endpoints {}: {warning}", endpoints.key());
+            }
+        }
+    }
     Ok(0)
 }
 

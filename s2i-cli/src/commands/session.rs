@@ -1,18 +1,20 @@
 //! What the object commands share: the open store and namespace, and for
 //! commands that change things, the container engine and a registry client
-//! with the user's Docker credentials. `s2i store …`.
+//! with the user's registry credentials. `s2i store …`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use s2i_buildconfig::{Builds, Event};
 use s2i_core::ContainerRuntime;
 
-use s2i_docker::credentials::DockerConfig;
+use s2i_core::auth::CredentialFiles;
 use s2i_imagestream::mirror::{EngineAccess, MirrorReport};
 use s2i_imagestream::operations::{ImageStreams, Outcome};
 use s2i_imagestream::registry::{RegistryAuth, RegistryClient};
 use s2i_store::Store;
 
+use super::builds::WorkerProcess;
 use super::{Failure, connect_engine};
 use crate::cli::{GlobalArgs, StoreCommand};
 
@@ -32,8 +34,11 @@ impl Context {
     pub(crate) fn open(global: &GlobalArgs) -> Result<Self, Failure> {
         s2i_store::validate_namespace(&global.namespace)?;
         let dir = store_dir(global)?;
+        let store = Store::open(&dir)?;
+        // Documents that older versions of the kinds wrote, rewritten once.
+        s2i_route::store::migrate(&store)?;
         Ok(Self {
-            store: Store::open(&dir)?,
+            store,
             namespace: global.namespace.clone(),
             loglevel: global.loglevel,
             no_triggers: global.no_triggers,
@@ -54,6 +59,7 @@ pub(crate) struct Session {
     pub(crate) context: Context,
     runtime: Result<Arc<dyn ContainerRuntime>, String>,
     registry: RegistryClient,
+    worker: WorkerProcess,
 }
 
 impl Session {
@@ -74,7 +80,8 @@ impl Session {
         runtime: Result<Arc<dyn ContainerRuntime>, String>,
         dockercfg_path: Option<&PathBuf>,
     ) -> Self {
-        Self { context, runtime, registry: registry_client(dockercfg_path) }
+        let worker = WorkerProcess::new(&context.global);
+        Self { context, runtime, registry: registry_client(dockercfg_path), worker }
     }
 
     /// The image-stream operations of this session.
@@ -83,7 +90,17 @@ impl Session {
             Ok(runtime) => Ok(runtime.as_ref()),
             Err(why) => Err(why.clone()),
         };
-        ImageStreams::new(&self.context.store, engine, &self.registry).with_triggers(!self.context.no_triggers)
+        ImageStreams::new(&self.context.store, engine, &self.registry)
+            .with_triggers(!self.context.no_triggers)
+            .with_event_consumers(&[s2i_buildconfig::TRIGGER_CONSUMER])
+    }
+
+    /// The build operations of this session, reporting to `events`; build
+    /// workers are `s2i run-build` processes.
+    pub(crate) fn builds<'a>(&'a self, events: &'a dyn Fn(&Event)) -> Builds<'a> {
+        Builds::new(&self.context.store, self.runtime.clone(), &self.registry, &self.worker)
+            .with_triggers(!self.context.no_triggers)
+            .with_events(events)
     }
 
     /// The engine, or the failure of a command that needs it.
@@ -95,16 +112,6 @@ impl Session {
                 "start it (e.g. `cargo xtask docker`), or point DOCKER_HOST or --url at a running one".into(),
             )),
         }
-    }
-
-    /// The engine when it can be reached.
-    pub(crate) fn runtime_if_reachable(&self) -> Option<&dyn ContainerRuntime> {
-        self.runtime.as_ref().ok().map(|r| r.as_ref())
-    }
-
-    /// The registry client (Docker's credentials).
-    pub(crate) fn registry(&self) -> &RegistryClient {
-        &self.registry
     }
 
     /// Print what following the tag changes did (warnings always, the rest with
@@ -127,14 +134,13 @@ pub(crate) fn print_mirror(report: &MirrorReport, loglevel: u8) {
     }
 }
 
-/// A registry client with the credentials of Docker's configuration file
-/// (`--dockercfg-path`, else `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`).
+/// A registry client with the credentials the engine uses too: the files of
+/// [`s2i_docker::ConnectOptions::auth_sources`] (`--dockercfg-path`,
+/// `REGISTRY_AUTH_FILE`, Podman's `auth.json`, Docker's `config.json`).
 fn registry_client(dockercfg_path: Option<&PathBuf>) -> RegistryClient {
-    let path = dockercfg_path.cloned().or_else(|| s2i_docker::ConnectOptions::from_env().docker_config_file());
-    let config = match &path {
-        Some(path) => DockerConfig::load(path).map_err(|e| e.to_string()),
-        None => Ok(DockerConfig::empty()),
-    };
+    let mut options = s2i_docker::ConnectOptions::from_env();
+    options.docker_config = dockercfg_path.cloned();
+    let config = CredentialFiles::load(&options.auth_sources()).map_err(|e| e.to_string());
     RegistryClient::new(move |registry: &str| {
         let config = config.as_ref().map_err(Clone::clone)?;
         let credentials = config.credentials_for_registry(registry).map_err(|e| e.to_string())?;

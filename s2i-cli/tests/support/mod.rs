@@ -91,9 +91,59 @@ impl Image {
     }
 }
 
+impl Image {
+    /// Remember the image the tag names now, so that it is removed with the
+    /// tag even after a later build moves the tag away (e.g. a builder stage,
+    /// which has no label naming its tag).
+    pub fn remember(&self) {
+        if let Some(id) = image_id(&self.0) {
+            remembered().lock().unwrap_or_else(PoisonError::into_inner).push((self.0.clone(), id));
+        }
+    }
+}
+
 impl Drop for Image {
+    /// Removes the tag and every image built under it: earlier builds of the
+    /// same tag are left untagged, and are found by the display name s2i
+    /// gives them (the tag, unless `-n` says otherwise) or by [`Image::remember`].
     fn drop(&mut self) {
+        let mut ids: Vec<String> = image_id(&self.0).into_iter().collect();
+        ids.extend(list_images(&["--filter", &format!("label=io.k8s.display-name={}", self.0)]));
+        remembered().lock().unwrap_or_else(PoisonError::into_inner).retain(|(tag, id)| {
+            if tag == &self.0 {
+                ids.push(id.clone());
+            }
+            tag != &self.0
+        });
         let _ = docker(&["rmi", "-f", &self.0]);
+        remove_untagged(&ids);
+    }
+}
+
+/// The images remembered by [`Image::remember`] (by tag) and [`Namespace::engine_id`] (by namespace).
+fn remembered() -> &'static Mutex<Vec<(String, String)>> {
+    static REMEMBERED: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+    &REMEMBERED
+}
+
+/// The ID of an image, if it exists.
+pub fn image_id(image: &str) -> Option<String> {
+    let out = docker(&["image", "inspect", "--format", "{{.Id}}", image]);
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Remove the images among `ids` that no tag names any more (never forced,
+/// so that an image some other name still points at stays).
+pub fn remove_untagged(ids: &[String]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for id in ids {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let tags = docker(&["image", "inspect", "--format", "{{len .RepoTags}}", id]);
+        if tags.status.success() && String::from_utf8_lossy(&tags.stdout).trim() == "0" {
+            let _ = docker(&["rmi", id]);
+        }
     }
 }
 
@@ -434,18 +484,31 @@ impl Namespace {
         tags
     }
 
-    /// The image ID an engine tag points at, if it exists.
+    /// The image ID an engine tag points at, if it exists; remembered, so that
+    /// the image goes with the namespace even when a later build moves the tag.
     pub fn engine_id(&self, repo_tag: &str) -> Option<String> {
-        let out = docker(&["image", "inspect", "--format", "{{.Id}}", repo_tag]);
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        let id = image_id(repo_tag)?;
+        remembered().lock().unwrap_or_else(PoisonError::into_inner).push((self.0.clone(), id.clone()));
+        Some(id)
     }
 }
 
 impl Drop for Namespace {
+    /// Removes the engine tags and every image a build of the namespace made
+    /// (builds label their images with their namespace), tagged or not.
     fn drop(&mut self) {
+        let mut built = list_images(&["--filter", &format!("label=io.openshift.build.namespace={}", self.0)]);
+        remembered().lock().unwrap_or_else(PoisonError::into_inner).retain(|(namespace, id)| {
+            if namespace == &self.0 {
+                built.push(id.clone());
+            }
+            namespace != &self.0
+        });
         for tag in self.engine_tags() {
+            built.extend(image_id(&tag));
             let _ = docker(&["rmi", &tag]);
         }
+        remove_untagged(&built);
     }
 }
 
@@ -563,9 +626,19 @@ impl Registry {
 
     /// A plain HTTP GET (no authentication): status (0 when unreachable), headers and body.
     pub fn get(&self, path: &str, accept: &str) -> (u16, String, String) {
+        self.get_as(path, accept, None)
+    }
+
+    /// A plain HTTP GET, with Basic authentication as `(user, password)` when given.
+    pub fn get_as(&self, path: &str, accept: &str, basic: Option<(&str, &str)>) -> (u16, String, String) {
+        use base64::Engine;
         let Ok(mut stream) = TcpStream::connect(&self.host) else { return (0, String::new(), String::new()) };
         let accept = if accept.is_empty() { String::new() } else { format!("Accept: {accept}\r\n") };
-        let request = format!("GET {path} HTTP/1.0\r\nHost: {}\r\n{accept}\r\n", self.host);
+        let authorization = basic.map_or_else(String::new, |(user, password)| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            format!("Authorization: Basic {encoded}\r\n")
+        });
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {}\r\n{accept}{authorization}\r\n", self.host);
         if stream.write_all(request.as_bytes()).is_err() {
             return (0, String::new(), String::new());
         }
@@ -578,9 +651,14 @@ impl Registry {
 
     /// The manifest digest of `repo:tag` (Docker's or OCI's, as the engine pushed it), if the tag exists.
     pub fn digest_of(&self, repo: &str, tag: &str) -> Option<String> {
+        self.digest_as(repo, tag, None)
+    }
+
+    /// [`Registry::digest_of`], asking with Basic authentication as `(user, password)` when given.
+    pub fn digest_as(&self, repo: &str, tag: &str, basic: Option<(&str, &str)>) -> Option<String> {
         // Docker pushes Docker manifests, Podman OCI ones.
         let accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
-        let (status, head, _) = self.get(&format!("/v2/{repo}/manifests/{tag}"), accept);
+        let (status, head, _) = self.get_as(&format!("/v2/{repo}/manifests/{tag}"), accept, basic);
         if status != 200 {
             return None;
         }

@@ -116,6 +116,7 @@ impl Engine {
             archive: assembled.stats,
             incremental: use_artifacts,
             elapsed: Duration::ZERO,
+            ..BuildResult::default()
         })
     }
 

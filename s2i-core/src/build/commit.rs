@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::events::{EventSinkExt, Stage};
 use crate::exec::StageTimer;
 use crate::labels::{self, IMAGE_METADATA_PATH};
+use crate::owner;
 use crate::plan::BuildPlan;
 use crate::reference::ImageReference;
 use crate::runtime::CommitSpec;
@@ -29,7 +30,7 @@ impl Engine {
             entrypoint: plan.output_entrypoint.clone(),
             env: plan.env.iter().map(EnvVar::to_entry).collect(),
             user: plan.output_user.clone(),
-            labels: labels.clone(),
+            labels: owner::without_owner(&labels),
         };
         let image_id = self
             .runtime

@@ -57,27 +57,24 @@ impl Engine {
         let events = self.events.clone();
         let image_owned = image.to_owned();
         let progress = move |progress| events.emit(BuildEvent::Pull { image: image_owned.clone(), progress });
-        let transient = |e: &crate::runtime::RuntimeError| {
-            e.kind == RuntimeErrorKind::Other
-                && ["connection reset", "connection refused", "already in progress", "transport closed", "timeout"]
-                    .iter()
-                    .any(|needle| e.message.contains(needle))
-        };
-        retry(3, Duration::from_secs(2), transient, |_| self.runtime.pull_image(image, &progress)).await.map_err(|e| {
-            let help = match e.kind {
-                RuntimeErrorKind::Unauthorized => {
-                    "log in to the registry, or check the credentials the container engine is given for it".to_owned()
-                }
-                RuntimeErrorKind::Unreachable => {
-                    "the container engine cannot be reached; start it, or connect to one that runs".to_owned()
-                }
-                _ if policy == PullPolicy::Always => "check the image name and that its registry is reachable; \
+        retry(3, Duration::from_secs(2), super::push::is_transient, |_| self.runtime.pull_image(image, &progress))
+            .await
+            .map_err(|e| {
+                let help = match e.kind {
+                    RuntimeErrorKind::Unauthorized => {
+                        "log in to the registry, or check the credentials the container engine is given for it"
+                            .to_owned()
+                    }
+                    RuntimeErrorKind::Unreachable => {
+                        "the container engine cannot be reached; start it, or connect to one that runs".to_owned()
+                    }
+                    _ if policy == PullPolicy::Always => "check the image name and that its registry is reachable; \
                      if the image is local, use --pull-policy never or if-not-present"
-                    .to_owned(),
-                _ => "check the image name and that its registry is reachable; build or load local images first"
-                    .to_owned(),
-            };
-            Error::PullFailed { image: image.to_owned(), message: e.message, help }
-        })
+                        .to_owned(),
+                    _ => "check the image name and that its registry is reachable; build or load local images first"
+                        .to_owned(),
+                };
+                Error::PullFailed { image: image.to_owned(), message: e.message, help }
+            })
     }
 }

@@ -11,8 +11,8 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::archive::ArchiveFile;
 use crate::env::{self, EnvVar};
 use crate::error::{Error, Result};
-use crate::events::{EventSink, EventSinkExt};
+use crate::events::{BuildEvent, EventSink, EventSinkExt, Stage};
 use crate::exec::{Cleanup, Workdir};
 use crate::labels::SourceInfo;
 use crate::plan::{BuildPlan, Strategy};
@@ -36,12 +36,13 @@ mod host;
 mod images;
 mod options;
 mod planning;
+mod push;
 mod rebuild;
 mod run;
 
 pub use options::{
-    BuildOptions, BuildResult, DEFAULT_ARTIFACTS_TIMEOUT, DEFAULT_DESTINATION, DEPRECATED_DESTINATION_LABEL,
-    DESTINATION_LABEL, PullPolicy, UsageOptions,
+    BuildOptions, BuildResult, BuilderImage, DEFAULT_ARTIFACTS_TIMEOUT, DEFAULT_DESTINATION,
+    DEPRECATED_DESTINATION_LABEL, DESTINATION_LABEL, PullPolicy, PushedImage, SourceOrigin, UsageOptions,
 };
 
 /// The build engine: runs builds on a container runtime and reports to an event sink.
@@ -80,14 +81,18 @@ impl Engine {
         let cleanup = Cleanup::default();
         let cancelled = Arc::new(AtomicBool::new(false));
         let mut workdir = Workdir::new(options.temp_root.as_deref())?;
+        // Failures are worded by the stage they happen in.
+        let stages = Arc::new(StageTracker { events: self.events.clone(), current: Mutex::new(None) });
+        let tracked = Engine { runtime: self.runtime.clone(), events: stages.clone() };
         let result = tokio::select! {
             biased;
             _ = cancel.cancelled() => {
                 cancelled.store(true, Ordering::Relaxed);
                 Err(Error::Cancelled)
             }
-            result = self.build_inner(options, &workdir.path, &cleanup, &cancelled) => result,
+            result = tracked.build_inner(options, &workdir.path, &cleanup, &cancelled) => result,
         };
+        let result = result.map_err(|e| e.engine_stopped_during(*stages.current.lock().expect("stage lock")));
         cleanup.run(self.runtime.as_ref(), self.events.as_ref()).await;
         let kept = options.save_temp_dir.then(|| workdir.keep());
         if let Some(path) = &kept {
@@ -115,10 +120,26 @@ impl Engine {
         if options.save_temp_dir {
             write_plan(workdir, &plan)?;
         }
-        match plan.strategy {
-            Strategy::Sti => self.execute(&plan, cleanup).await,
-            Strategy::OnBuild => self.execute_onbuild(&plan).await,
-        }
+        let mut result = match plan.strategy {
+            Strategy::Sti => self.execute(&plan, cleanup).await?,
+            Strategy::OnBuild => self.execute_onbuild(&plan).await?,
+        };
+        result.builder = BuilderImage {
+            name: plan.builder.name.clone(),
+            id: plan.builder.info.id.clone(),
+            digest: registry_digest(&plan.builder),
+        };
+        result.source = plan.source.as_ref().map(|s| {
+            let info = &s.prepared.info;
+            SourceOrigin {
+                location: env::redact_url_userinfo(&info.location),
+                commit: Some(info.commit_id.clone()).filter(|c| !c.is_empty()),
+                git_ref: Some(info.git_ref.clone()).filter(|r| !r.is_empty()),
+            }
+        });
+        result.builder_stage = plan.builder_stage.clone();
+        self.publish(options, &plan, &mut result).await?;
+        Ok(result)
     }
 
     /// A small text file of a container, or `None` when it does not exist.
@@ -147,6 +168,32 @@ impl Engine {
         std::io::Read::read_to_string(&mut entry, &mut text)
             .map_err(|e| Error::io("read", path, "check the engine", e))?;
         Ok(Some(text))
+    }
+}
+
+/// The registry digest the engine knows for an image under its own name (else any), if it knows one.
+fn registry_digest(image: &crate::plan::ResolvedImage) -> Option<String> {
+    let wanted = ImageReference::parse(&image.name).ok().map(|r| r.normalized().name());
+    let same_name = |entry: &&String| {
+        let name = entry.split_once('@').map(|(name, _)| name);
+        let name = name.and_then(|n| ImageReference::parse(n).ok()).map(|r| r.normalized().name());
+        name.is_some() && name == wanted
+    };
+    image.info.repo_digests.iter().find(same_name).or_else(|| image.info.repo_digests.first()).cloned()
+}
+
+/// An event sink that remembers the stage running now.
+struct StageTracker {
+    events: Arc<dyn EventSink>,
+    current: Mutex<Option<Stage>>,
+}
+
+impl EventSink for StageTracker {
+    fn emit(&self, event: BuildEvent) {
+        if let BuildEvent::StageStarted { stage, .. } = &event {
+            *self.current.lock().expect("stage lock") = Some(*stage);
+        }
+        self.events.emit(event);
     }
 }
 

@@ -133,6 +133,11 @@ pub struct BuildOptions {
     pub block_onbuild: bool,
     /// `--callback-url`: where to POST the outcome.
     pub callback_url: Option<String>,
+    /// `--push`: push the output tag to its registry after the build (needs a tag).
+    pub push: bool,
+    /// `--push-builder-stage`: also push the builder stage an incremental
+    /// chained build keeps (`<tag>-builder`); needs `push`.
+    pub push_builder_stage: bool,
     /// `--runtime-image`: the image that ships, receiving only the built artifacts.
     pub runtime_image: Option<String>,
     /// `-a/--runtime-artifact`; the runtime image's assemble-input-files label when empty.
@@ -187,6 +192,8 @@ impl BuildOptions {
             injections: Vec::new(),
             block_onbuild: false,
             callback_url: None,
+            push: false,
+            push_builder_stage: false,
             runtime_image: None,
             runtime_artifacts: Vec::new(),
             assemble_runtime_user: None,
@@ -201,7 +208,7 @@ impl BuildOptions {
 }
 
 /// What a successful build produced.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BuildResult {
     /// ID of the new image.
     pub image_id: String,
@@ -217,6 +224,49 @@ pub struct BuildResult {
     pub incremental: bool,
     /// How long the whole build took.
     pub elapsed: Duration,
+    /// The builder image as named, and what the engine had under that name.
+    pub builder: BuilderImage,
+    /// Where the source came from (URL credentials redacted), and its commit; `None` without a source.
+    pub source: Option<SourceOrigin>,
+    /// Where the output was pushed (`push`).
+    pub pushed: Option<PushedImage>,
+    /// The builder stage kept for the next incremental chained build, as `repository:tag`.
+    pub builder_stage: Option<String>,
+    /// Where the builder stage was pushed (`push_builder_stage`).
+    pub builder_stage_pushed: Option<PushedImage>,
+}
+
+/// The builder image of a build.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuilderImage {
+    /// The name it was given by.
+    pub name: String,
+    /// Its image ID (`sha256:…`).
+    pub id: String,
+    /// Its registry digest (`repository@sha256:…`), when the engine knows one (it was pulled or pushed).
+    pub digest: Option<String>,
+}
+
+/// Where a build's source came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceOrigin {
+    /// The git URL or local path, with URL credentials replaced by `redacted`.
+    pub location: String,
+    /// The commit built (git sources).
+    pub commit: Option<String>,
+    /// The branch built, or `HEAD` when detached (git sources).
+    pub git_ref: Option<String>,
+}
+
+/// An image a build pushed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedImage {
+    /// The tag pushed, `registry/repository:tag`.
+    pub tag: String,
+    /// The manifest digest the registry answered (`sha256:…`).
+    pub digest: String,
+    /// The pushed image by digest, `registry/repository@sha256:…`.
+    pub reference: String,
 }
 
 /// Options of `s2i usage`.

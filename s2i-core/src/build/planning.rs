@@ -49,6 +49,7 @@ impl Engine {
         if let Some(dest) = &options.destination {
             check_destination(dest)?;
         }
+        super::push::check_push_options(options)?;
         if options.assemble_user.as_deref().is_some_and(|u| u.trim().is_empty()) {
             return Err(Error::option("--assemble-user", "the user is empty", "give a user name or uid"));
         }
@@ -99,15 +100,19 @@ impl Engine {
                 "use a builder image without ONBUILD triggers for chained builds",
             ));
         }
-        if strategy == Strategy::OnBuild && (options.incremental || !options.injections.is_empty()) {
+        if strategy == Strategy::OnBuild && !options.injections.is_empty() {
             return Err(Error::option(
-                if options.incremental { "--incremental" } else { "--inject" },
+                "--inject",
                 format!(
                     "{} uses ONBUILD triggers, which build with a Dockerfile, not an assemble container",
                     builder.name
                 ),
                 "drop the option, or use a builder image without ONBUILD triggers",
             ));
+        }
+        if strategy == Strategy::OnBuild && options.incremental {
+            // As the reference and OpenShift do: the build goes on, clean.
+            self.events.warn("incremental builds are not supported for ONBUILD builder images; building clean");
         }
 
         let prepared = match &options.source {

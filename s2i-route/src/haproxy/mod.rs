@@ -491,8 +491,10 @@ fn main_sections(config: &RouterConfig, route_count: usize) -> String {
     };
     let t = &config.timeouts;
     let _ = writeln!(cfg, "# The OpenShift router's configuration for {route_count} route(s), rendered by s2i.");
-    let _ = writeln!(cfg, "# Paths are relative to this directory: run `haproxy -f haproxy.cfg` from here.");
+    let _ = writeln!(cfg, "# Paths are relative to this file's directory, wherever haproxy runs from.");
     cfg.push_str("global\n");
+    // Before any path: maps, certificates and the stats socket are found next to this file.
+    cfg.push_str("  default-path config\n");
     let _ = writeln!(cfg, "  maxconn {}", config.max_connections);
     if let Some(threads) = config.threads {
         let _ = writeln!(cfg, "  nbthread {threads}");
@@ -550,17 +552,25 @@ fn main_sections(config: &RouterConfig, route_count: usize) -> String {
         cfg,
         "  http-request redirect location https://%[req.hdr(Host),field(1,:)]{redirect_port}%[pathq] code 302 if secure_redirect"
     );
-    let _ = writeln!(cfg, "  use_backend %[base,map_reg({HTTP_MAP})]");
+    // Looked up by a rule parsed with the rest (`default-path` applies), not inside
+    // `use_backend`, whose expression HAProxy resolves after the file, against its cwd.
+    let _ = writeln!(cfg, "  http-request set-var(txn.route_backend) base,map_reg({HTTP_MAP})");
+    cfg.push_str("  use_backend %[var(txn.route_backend)]\n");
     cfg.push_str("  default_backend openshift_default\n\n");
 
     cfg.push_str("frontend public_ssl\n");
     let _ = writeln!(cfg, "  bind {}", bind(config.https_port));
     cfg.push_str("  mode tcp\n");
     let _ = writeln!(cfg, "  tcp-request inspect-delay {inspect}");
+    // The condition waits for the client hello, so the SNI is there to look up.
+    let _ = writeln!(
+        cfg,
+        "  tcp-request content set-var(txn.passthrough_backend) req.ssl_sni,lower,map_reg({TCP_MAP}) if {{ req_ssl_hello_type 1 }}"
+    );
     cfg.push_str("  tcp-request content accept if { req_ssl_hello_type 1 }\n");
     cfg.push_str("  acl sni req.ssl_sni -m found\n");
     let _ = writeln!(cfg, "  acl sni_passthrough req.ssl_sni,lower,map_reg({SNI_MAP}) -m found");
-    let _ = writeln!(cfg, "  use_backend %[req.ssl_sni,lower,map_reg({TCP_MAP})] if sni sni_passthrough");
+    cfg.push_str("  use_backend %[var(txn.passthrough_backend)] if sni sni_passthrough\n");
     cfg.push_str("  use_backend be_sni if sni\n");
     cfg.push_str("  default_backend be_no_sni\n\n");
 
@@ -575,7 +585,8 @@ fn main_sections(config: &RouterConfig, route_count: usize) -> String {
         cfg.push_str("  mode http\n");
         cfg.push_str("  http-request del-header Proxy\n");
         cfg.push_str("  http-request set-header Host %[req.hdr(Host),lower]\n");
-        let _ = writeln!(cfg, "  use_backend %[base,map_reg({TERMINATED_MAP})]");
+        let _ = writeln!(cfg, "  http-request set-var(txn.route_backend) base,map_reg({TERMINATED_MAP})");
+        cfg.push_str("  use_backend %[var(txn.route_backend)]\n");
         cfg.push_str("  default_backend openshift_default\n\n");
     }
 

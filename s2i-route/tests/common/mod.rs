@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use jiff::Timestamp;
+use s2i_route::endpoints::{EndpointAddress, EndpointPort, EndpointSubset};
 use s2i_route::*;
 
 /// `namespace/name` created at `minute` past midnight of 2026-01-01, uid
@@ -51,4 +52,31 @@ pub fn now() -> Timestamp {
 pub fn require_haproxy() {
     let ok = std::process::Command::new("haproxy").arg("-v").output().is_ok_and(|out| out.status.success());
     assert!(ok, "HAProxy is needed: install it with `sudo apt-get install haproxy` (or `cargo xtask packages`)");
+}
+
+/// The Endpoints object `namespace/name` with `(ip, port name, port)`
+/// addresses: one subset per named port, in the order given.
+pub fn endpoints(namespace: &str, name: &str, addresses: &[(&str, &str, i32)]) -> Endpoints {
+    let mut subsets: Vec<EndpointSubset> = Vec::new();
+    for (ip, port_name, port) in addresses {
+        let port = EndpointPort { name: (*port_name).into(), port: *port, protocol: "TCP".into(), app_protocol: None };
+        let address = EndpointAddress { ip: (*ip).into(), ..Default::default() };
+        match subsets.iter_mut().find(|subset| subset.ports == [port.clone()]) {
+            Some(subset) => subset.addresses.push(address),
+            None => subsets.push(EndpointSubset { addresses: vec![address], ports: vec![port], ..Default::default() }),
+        }
+    }
+    Endpoints::new(ObjectMeta::named(namespace, name), subsets)
+}
+
+/// A service without selector with one port for each port number of
+/// `addresses` (`IP:PORT`), and its Endpoints object, as `s2i service
+/// create NAME --endpoint IP:PORT…` makes them.
+pub fn fixed_service(namespace: &str, name: &str, addresses: &[&str]) -> (Service, Endpoints) {
+    let addresses: Vec<Endpoint> = addresses.iter().map(|text| text.parse().unwrap()).collect();
+    let numbers: std::collections::BTreeSet<u16> = addresses.iter().map(|address| address.port).collect();
+    let spec = ServiceSpec { ports: ServicePort::for_numbers(numbers), ..Default::default() };
+    let service = Service::new(ObjectMeta::named(namespace, name), spec);
+    let endpoints = Endpoints::for_service(&service, &addresses).unwrap();
+    (service, endpoints)
 }

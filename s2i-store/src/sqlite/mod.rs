@@ -4,6 +4,7 @@
 mod apply;
 mod events;
 mod lease;
+mod object_migrations;
 mod retry;
 mod tx;
 
@@ -16,6 +17,7 @@ use crate::error::{Error, Result};
 
 pub use apply::{NoRules, Strategy};
 pub use lease::{ConsumerLease, LEASE_TTL};
+pub use object_migrations::ObjectMigration;
 pub use tx::{StoredObject, Tx};
 
 /// The file name of the database inside the store directory.
@@ -104,6 +106,11 @@ const MIGRATIONS: &[Migration] = &[
                   acquired TEXT NOT NULL,
                   expires TEXT NOT NULL
               );",
+    },
+    Migration {
+        version: 4,
+        description: "object migrations of kinds",
+        sql: "CREATE TABLE object_migrations (id TEXT PRIMARY KEY, description TEXT NOT NULL, applied TEXT NOT NULL);",
     },
 ];
 

@@ -332,6 +332,59 @@ fn stores_of_schema_two_gain_leases() {
     let dir = tempfile::tempdir().unwrap();
     Store::open_at(dir.path(), Some(2)).unwrap();
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert!(store.try_lease("c", ConsumerStart::Beginning).unwrap().is_some());
+}
+
+fn split_things(tx: &Tx<'_>) -> crate::Result<()> {
+    for thing in tx.list("Thing", None)? {
+        let Some(parts) = thing.body["spec"].get("parts").cloned() else { continue };
+        let mut body = thing.body.clone();
+        body["spec"].as_object_mut().unwrap().remove("parts");
+        tx.update("Thing", &thing.namespace, &thing.name, body, None)?;
+        tx.create("Part", &thing.namespace, &thing.name, json!({"parts": parts}))?;
+    }
+    Ok(())
+}
+
+const SPLIT: ObjectMigration =
+    ObjectMigration { id: "test/split-parts", description: "parts become objects", run: split_things };
+
+#[test]
+fn object_migrations_run_once_with_their_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_at(dir.path(), Some(3)).unwrap();
+    let old = store.write(|tx| tx.create("Thing", "ns", "a", json!({"spec": {"parts": [1, 2]}}))).unwrap();
+    drop(store);
+
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.migrate_objects(&[SPLIT]).unwrap(), ["test/split-parts"]);
+    let thing = store.read(|tx| tx.get("Thing", "ns", "a")).unwrap().unwrap();
+    assert_eq!(thing.body["spec"], json!({}));
+    assert_eq!(thing.uid, old.uid, "a rewritten object keeps its identity");
+    assert!(thing.resource_version > old.resource_version, "and gets a new version: it changed");
+    let part = store.read(|tx| tx.get("Part", "ns", "a")).unwrap().unwrap();
+    assert_eq!(part.body["parts"], json!([1, 2]));
+    assert_eq!(store.object_migrations().unwrap(), ["test/split-parts"]);
+
+    // Recorded: a second open runs nothing, even with new old-shaped data.
+    store.write(|tx| tx.create("Thing", "ns", "b", json!({"spec": {"parts": [3]}}))).unwrap();
+    let again = Store::open(dir.path()).unwrap();
+    assert!(again.migrate_objects(&[SPLIT]).unwrap().is_empty());
+    assert!(again.read(|tx| tx.get("Part", "ns", "b")).unwrap().is_none());
+    assert!(again.check().unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_object_migration_keeps_nothing_and_runs_again() {
+    fn refuse(tx: &Tx<'_>) -> crate::Result<()> {
+        tx.create("Part", "ns", "half", json!({}))?;
+        Err(Error::InvalidObject { kind: "Thing".into(), name: "x".into(), message: "no".into(), help: "".into() })
+    }
+    let (_dir, store) = store();
+    let failing = ObjectMigration { id: "test/refuse", description: "fails", run: refuse };
+    assert!(matches!(store.migrate_objects(&[failing]), Err(Error::InvalidObject { .. })));
+    assert!(store.read(|tx| tx.get("Part", "ns", "half")).unwrap().is_none(), "the step's writes are rolled back");
+    assert!(store.object_migrations().unwrap().is_empty(), "and it is not recorded");
+    assert_eq!(store.migrate_objects(&[SPLIT]).unwrap(), ["test/split-parts"]);
 }

@@ -3,12 +3,12 @@
 //! with them, as owner references make OpenShift's garbage collector do) and
 //! builds, and cancelling builds.
 
-use super::generator::set_phase;
-use super::policy::builds_of;
-use super::triggers::mark_applied;
-use super::types::*;
-use super::validation::{set_defaults, validate_build_config};
 use crate::error::{Error, Result};
+use crate::generator::set_phase;
+use crate::policy::builds_of;
+use crate::triggers::mark_applied;
+use crate::types::*;
+use crate::validation::{set_defaults, validate_build_config};
 use s2i_store::{Resource, Tx};
 
 /// What [`apply_build_config`] did.
@@ -22,9 +22,18 @@ pub struct AppliedConfig {
     pub warnings: Vec<String>,
 }
 
-/// Check a BuildConfig as a client wrote it (defaults applied as on create);
-/// returns the warnings. Used before anything is written.
+/// Check a BuildConfig as a client wrote it (its `apiVersion`, then the
+/// rules with the defaults applied as on create); returns the warnings. Used
+/// before anything is written.
 pub fn check_build_config(config: &BuildConfig) -> Result<Vec<String>> {
+    if !config.api_version.is_empty() && config.api_version != API_VERSION {
+        return Err(Error::InvalidObject {
+            kind: BuildConfig::KIND,
+            name: config.metadata.name.clone(),
+            message: format!("apiVersion is {:?}", config.api_version),
+            help: format!("build configs are {API_VERSION}"),
+        });
+    }
     let mut config = config.clone();
     set_defaults(&mut config, None);
     validate_build_config(&config)
@@ -80,14 +89,9 @@ pub fn apply_build_config(tx: &Tx<'_>, desired: BuildConfig) -> Result<AppliedCo
 /// Delete a BuildConfig and its builds; returns the names of the builds
 /// deleted (their logs are the caller's to remove). A running build whose
 /// object is deleted is stopped by its executor.
-pub fn delete_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Vec<String>> {
+pub(crate) fn delete_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Vec<String>> {
     if tx.delete(BuildConfig::KIND, namespace, name)?.is_none() {
-        return Err(Error::NotFound {
-            kind: BuildConfig::KIND.into(),
-            namespace: namespace.into(),
-            name: name.into(),
-            help: format!("list the build configs with `s2i get bc --namespace {namespace}`"),
-        });
+        return Err(Error::not_found(BuildConfig::KIND, namespace, name));
     }
     let mut deleted = Vec::new();
     for build in builds_of(tx, namespace, name)? {
@@ -98,7 +102,7 @@ pub fn delete_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<V
 }
 
 /// Delete one build (a running one is stopped by its executor).
-pub fn delete_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
+pub(crate) fn delete_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
     let build = get_build(tx, namespace, name)?;
     tx.delete(Build::KIND, namespace, name)?;
     Ok(build)
@@ -106,39 +110,26 @@ pub fn delete_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
 
 /// The build `namespace/name`, or an error that names it.
 pub fn get_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
-    tx.get_as(namespace, name)?.ok_or_else(|| Error::NotFound {
-        kind: Build::KIND.into(),
-        namespace: namespace.into(),
-        name: name.into(),
-        help: format!("list the builds with `s2i get builds --namespace {namespace}`"),
-    })
+    tx.get_as(namespace, name)?.ok_or_else(|| Error::not_found(Build::KIND, namespace, name))
 }
 
 /// The build config `namespace/name`, or an error that names it.
 pub fn get_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<BuildConfig> {
-    tx.get_as(namespace, name)?.ok_or_else(|| Error::NotFound {
-        kind: BuildConfig::KIND.into(),
-        namespace: namespace.into(),
-        name: name.into(),
-        help: format!("list the build configs with `s2i get bc --namespace {namespace}`"),
-    })
+    tx.get_as(namespace, name)?.ok_or_else(|| Error::not_found(BuildConfig::KIND, namespace, name))
 }
 
 /// `s2i cancel-build`: ask for the build's cancellation (`status.cancelled`).
 /// A queued build is cancelled at once; a running one by its executor, which
 /// polls for it. Fails for a build that has already ended.
-pub fn cancel_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
+pub(crate) fn cancel_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
     let mut build = get_build(tx, namespace, name)?;
     if build.is_terminal() {
-        return Err(Error::InvalidRequest {
-            message: format!("build {name} is already {}", build.status.phase.to_lowercase()),
-            help: "only queued and running builds can be cancelled".into(),
-        });
+        return Err(Error::NotCancellable { name: name.into(), phase: build.status.phase });
     }
     build.status.cancelled = true;
-    if build.status.phase == phase::NEW {
+    if build.status.phase == BuildPhase::New {
         let (reason, message) = reasons::CANCELLED_BUILD;
-        set_phase(&mut build, phase::CANCELLED, reason, message, tx.now())?;
+        set_phase(&mut build, BuildPhase::Cancelled, reason, message, tx.now())?;
     }
     Ok(tx.update_as(&build)?)
 }

@@ -1,43 +1,44 @@
-//! Instantiation: a BuildConfig and a [`BuildRequest`] become a new Build, in
+//! Instantiation: a BuildConfig and an [`Instantiation`] become a new Build, in
 //! one store transaction that also bumps the config's `status.lastVersion`,
 //! records the image every ImageChange trigger now sees, and (for
 //! `SerialLatestOnly`) cancels the older builds still queued.
 
 use std::collections::BTreeMap;
 
-use super::policy;
-use super::types::*;
-use super::validation::{KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_TAG, set_common_defaults};
 use crate::error::{Error, Result};
-use crate::names::split_istag_name;
-use crate::types::ImageStream;
+use crate::policy;
+use crate::types::*;
+use crate::validation::{KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_TAG, set_common_defaults};
+use s2i_imagestream::names::split_istag_name;
+use s2i_imagestream::types::ImageStream;
 use s2i_store::{ObjectMeta, OwnerReference, Resource, Tx};
 
-/// What a new build is asked for with (OpenShift's `BuildRequest`).
+/// What a new build is asked for with (OpenShift's `BuildRequest` as the
+/// API server gets it: from a user, or from a trigger).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct BuildRequest {
+pub(crate) struct Instantiation {
     /// Namespace of the BuildConfig.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Name of the BuildConfig.
-    pub name: String,
+    pub(crate) name: String,
     /// Why: `Manually triggered`, `Image change`, …
-    pub cause: BuildTriggerCause,
+    pub(crate) cause: BuildTriggerCause,
     /// The image that triggered the build: its tag and its pull spec. The
     /// build uses exactly that image where it refers to that tag.
-    pub triggered_by_image: Option<(ImageStreamTagReference, String)>,
+    pub(crate) triggered_by_image: Option<(ImageStreamTagReference, String)>,
     /// Extra environment (`--env`), replacing variables of the same name.
-    pub env: Vec<EnvVar>,
+    pub(crate) env: Vec<EnvVar>,
     /// A commit (or ref) of the git source to build (`--commit`).
-    pub commit: Option<String>,
+    pub(crate) commit: Option<String>,
     /// Binary input (`--from-dir`/`--from-file`): the git source is dropped.
-    pub binary: Option<BinaryBuildSource>,
+    pub(crate) binary: Option<BinaryBuildSource>,
     /// Only instantiate if the config's `lastVersion` is still this (ConfigChange).
-    pub last_version: Option<i64>,
+    pub(crate) last_version: Option<i64>,
 }
 
-impl BuildRequest {
+impl Instantiation {
     /// A request for `namespace/name` with a cause message.
-    pub fn new(namespace: &str, name: &str, message: &str) -> Self {
+    pub(crate) fn new(namespace: &str, name: &str, message: &str) -> Self {
         Self {
             namespace: namespace.into(),
             name: name.into(),
@@ -59,7 +60,7 @@ fn fnv32a(text: &str) -> u32 {
 
 /// `<base>-<suffix>`, shortened to `max` characters the way library-go's
 /// namer does: the base is cut and an 8-hex FNV-32a hash of it inserted.
-pub fn get_name(base: &str, suffix: &str, max: usize) -> String {
+pub(crate) fn get_name(base: &str, suffix: &str, max: usize) -> String {
     let name = format!("{base}-{suffix}");
     if name.len() <= max {
         return name;
@@ -76,7 +77,7 @@ pub fn get_name(base: &str, suffix: &str, max: usize) -> String {
 }
 
 /// The name of build number `number` of `config`.
-pub fn build_name(config: &str, number: i64) -> String {
+pub(crate) fn build_name(config: &str, number: i64) -> String {
     get_name(config, &number.to_string(), 253)
 }
 
@@ -87,7 +88,7 @@ fn label_value(value: &str) -> String {
 
 /// The pull spec consumers get for `namespace/stream:tag` now (through its
 /// reference policy), with the image's digest; `None` when the tag has no image.
-pub fn resolve_istag(tx: &Tx<'_>, namespace: &str, istag: &str) -> Result<Option<(String, String)>> {
+pub(crate) fn resolve_istag(tx: &Tx<'_>, namespace: &str, istag: &str) -> Result<Option<(String, String)>> {
     let Ok((stream, tag)) = split_istag_name(istag) else { return Ok(None) };
     let Some(stream) = tx.get_as::<ImageStream>(namespace, stream)? else { return Ok(None) };
     let Some(latest) = stream.latest(tag) else { return Ok(None) };
@@ -95,42 +96,37 @@ pub fn resolve_istag(tx: &Tx<'_>, namespace: &str, istag: &str) -> Result<Option
 }
 
 /// The pull spec of an image of a stream by digest (`stream@sha256:…`, a unique prefix allowed).
-pub fn resolve_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Option<(String, String)>> {
-    match crate::streams::get_isimage(tx, namespace, name) {
+pub(crate) fn resolve_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Option<(String, String)>> {
+    use s2i_imagestream::Error as StreamError;
+    match s2i_imagestream::streams::get_isimage(tx, namespace, name) {
         Ok(isimage) => {
             let image = isimage.image;
             Ok(Some((image.docker_image_reference.clone(), image.metadata.name.clone())))
         }
-        Err(Error::NotFound { .. }) | Err(Error::InvalidName { .. }) => Ok(None),
-        Err(e) => Err(e),
+        Err(StreamError::NotFound { .. }) | Err(StreamError::InvalidName { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// The phase machine's one write path: set the phase with its reason and
 /// message, and the conditions as the API server keeps them (the current
 /// phase's condition `True`, the others `False`). Refuses to leave a terminal phase.
-pub fn set_phase(build: &mut Build, phase: &str, reason: &str, message: &str, now: &str) -> Result<()> {
+pub(crate) fn set_phase(build: &mut Build, phase: BuildPhase, reason: &str, message: &str, now: &str) -> Result<()> {
     if build.is_terminal() && build.status.phase != phase {
-        return Err(Error::InvalidRequest {
-            message: format!(
-                "build {} is {}: phase cannot be updated from a terminal state",
-                build.metadata.name, build.status.phase
-            ),
-            help: "start a new build with `s2i start-build`".into(),
-        });
+        return Err(Error::PhaseFinal { name: build.metadata.name.clone(), phase: build.status.phase });
     }
-    build.status.phase = phase.into();
+    build.status.phase = phase;
     build.status.reason = reason.into();
     build.status.message = message.into();
     if !build.status.conditions.iter().any(|c| c.kind == phase) {
-        build.status.conditions.push(BuildCondition { kind: phase.into(), ..BuildCondition::default() });
+        build.status.conditions.push(BuildCondition { kind: phase, ..BuildCondition::default() });
     }
     for condition in &mut build.status.conditions {
-        let status = if condition.kind == phase { "True" } else { "False" };
+        let status = if condition.kind == phase { ConditionStatus::True } else { ConditionStatus::False };
         if condition.status != status {
             condition.last_transition_time = Some(now.into());
         }
-        condition.status = status.into();
+        condition.status = status;
         condition.last_update_time = Some(now.into());
         if condition.kind == phase {
             condition.reason = reason.into();
@@ -140,7 +136,7 @@ pub fn set_phase(build: &mut Build, phase: &str, reason: &str, message: &str, no
             condition.message.clear();
         }
     }
-    if phase::is_terminal(phase) {
+    if phase.is_terminal() {
         build.status.completion_timestamp = Some(now.into());
         if let Some(start) = build.status.start_timestamp.as_deref() {
             build.status.duration = duration_nanos(start, now);
@@ -150,14 +146,14 @@ pub fn set_phase(build: &mut Build, phase: &str, reason: &str, message: &str, no
 }
 
 /// Nanoseconds between two RFC 3339 timestamps (0 when they do not parse).
-pub fn duration_nanos(start: &str, end: &str) -> i64 {
+pub(crate) fn duration_nanos(start: &str, end: &str) -> i64 {
     let (Ok(start), Ok(end)) = (start.parse::<jiff::Timestamp>(), end.parse::<jiff::Timestamp>()) else { return 0 };
     let span = end.duration_since(start);
     i64::try_from(span.as_nanos()).unwrap_or(0).max(0)
 }
 
 /// Where the output of a build goes, as a pull spec (`status.outputDockerImageReference`).
-pub fn output_reference(tx: &Tx<'_>, namespace: &str, output: &BuildOutput) -> Result<String> {
+pub(crate) fn output_reference(tx: &Tx<'_>, namespace: &str, output: &BuildOutput) -> Result<String> {
     let Some(to) = &output.to else { return Ok(String::new()) };
     if to.kind != KIND_IMAGE_STREAM_TAG {
         return Ok(to.name.clone());
@@ -170,19 +166,12 @@ pub fn output_reference(tx: &Tx<'_>, namespace: &str, output: &BuildOutput) -> R
 }
 
 /// Create the next build of a BuildConfig (see the module doc). Returns it as stored.
-pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
-    let mut config: BuildConfig = tx.get_as(&request.namespace, &request.name)?.ok_or_else(|| Error::NotFound {
-        kind: BuildConfig::KIND.into(),
-        namespace: request.namespace.clone(),
-        name: request.name.clone(),
-        help: format!("list the build configs with `s2i get bc --namespace {}`", request.namespace),
-    })?;
-    let display = format!("{}/{}", request.namespace, request.name);
+pub(crate) fn instantiate(tx: &Tx<'_>, request: &Instantiation) -> Result<Build> {
+    let mut config: BuildConfig = tx
+        .get_as(&request.namespace, &request.name)?
+        .ok_or_else(|| Error::not_found(BuildConfig::KIND, &request.namespace, &request.name))?;
     if config.is_paused() {
-        return Err(Error::InvalidRequest {
-            message: format!("can't instantiate from BuildConfig {display}: BuildConfig is paused"),
-            help: format!("remove the annotation {} (or set it to \"false\") and apply the config again", keys::PAUSED),
-        });
+        return Err(Error::Paused { namespace: request.namespace.clone(), name: request.name.clone() });
     }
     if let Some(expected) = request.last_version
         && expected != config.status.last_version
@@ -197,10 +186,7 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
         .into());
     }
     if config.spec.source.binary.is_some() && request.binary.is_none() {
-        return Err(Error::InvalidRequest {
-            message: format!("BuildConfig {display} builds binary input, and none was given"),
-            help: format!("start it with `s2i start-build {} --from-dir DIR` (or --from-file FILE)", request.name),
-        });
+        return Err(Error::BinaryInputMissing { namespace: request.namespace.clone(), name: request.name.clone() });
     }
     let now = tx.now().to_owned();
     config.status.last_version += 1;
@@ -210,10 +196,10 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
     // Metadata: the config's labels, plus OpenShift's labels and annotations.
     let mut metadata = ObjectMeta::named(&request.namespace, &name);
     metadata.labels = config.metadata.labels.clone();
-    let policy = config.run_policy().to_owned();
+    let policy = config.spec.run_policy.clone();
     metadata.labels.insert(keys::BUILD_CONFIG_NAME.into(), label_value(&config.metadata.name));
     metadata.labels.insert(keys::BUILD_CONFIG_LEGACY.into(), label_value(&config.metadata.name));
-    metadata.labels.insert(keys::START_POLICY.into(), policy.clone());
+    metadata.labels.insert(keys::START_POLICY.into(), policy.as_str().to_owned());
     metadata.annotations.insert(keys::BUILD_CONFIG_NAME.into(), config.metadata.name.clone());
     metadata.annotations.insert(keys::BUILD_NUMBER.into(), number.to_string());
     metadata.owner_references = vec![OwnerReference {
@@ -248,10 +234,11 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
         spec.source.binary = Some(binary.clone());
     }
     if let Some(commit) = &request.commit {
-        let git = spec.source.git.as_mut().ok_or_else(|| Error::InvalidRequest {
-            message: format!("BuildConfig {display} has no git source, so a commit cannot be built"),
-            help: "drop --commit".into(),
-        })?;
+        let git = spec
+            .source
+            .git
+            .as_mut()
+            .ok_or_else(|| Error::NoGitSource { namespace: request.namespace.clone(), name: request.name.clone() })?;
         git.git_ref = commit.clone();
         spec.revision = Some(SourceRevision {
             kind: "Git".into(),
@@ -297,12 +284,12 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
         ..ObjectReference::default()
     });
     build.status.output_docker_image_reference = output_reference(tx, &request.namespace, &build.spec.output)?;
-    set_phase(&mut build, phase::NEW, "", "", &now)?;
+    set_phase(&mut build, BuildPhase::New, "", "", &now)?;
 
     // The config's record of what every ImageChange trigger now sees.
     record_trigger_images(tx, &mut config, request.triggered_by_image.as_ref())?;
     tx.update_as(&config)?;
-    if policy == RUN_POLICY_SERIAL_LATEST_ONLY {
+    if policy == RunPolicy::SerialLatestOnly {
         policy::cancel_queued(tx, &request.namespace, &config.metadata.name, number)?;
     }
     Ok(tx.create_as(&build)?)
@@ -310,7 +297,7 @@ pub fn instantiate(tx: &Tx<'_>, request: &BuildRequest) -> Result<Build> {
 
 /// Set `status.imageChangeTriggers`: one entry per ImageChange trigger, with
 /// the triggering image for the tag that fired and the current image for the others.
-pub fn record_trigger_images(
+pub(crate) fn record_trigger_images(
     tx: &Tx<'_>,
     config: &mut BuildConfig,
     fired: Option<&(ImageStreamTagReference, String)>,
@@ -343,7 +330,7 @@ pub fn record_trigger_images(
 }
 
 /// A trigger's `from` with the namespace filled in.
-pub fn full_reference(namespace: &str, from: &ImageStreamTagReference) -> ImageStreamTagReference {
+pub(crate) fn full_reference(namespace: &str, from: &ImageStreamTagReference) -> ImageStreamTagReference {
     ImageStreamTagReference {
         namespace: if from.namespace.is_empty() { namespace.to_owned() } else { from.namespace.clone() },
         name: from.name.clone(),
@@ -379,10 +366,10 @@ mod tests {
     #[test]
     fn phases_keep_conditions_and_finality() {
         let mut build = Build::default();
-        set_phase(&mut build, phase::NEW, "", "", "2026-01-01T00:00:00Z").unwrap();
-        set_phase(&mut build, phase::RUNNING, "", "", "2026-01-01T00:00:01Z").unwrap();
+        set_phase(&mut build, BuildPhase::New, "", "", "2026-01-01T00:00:00Z").unwrap();
+        set_phase(&mut build, BuildPhase::Running, "", "", "2026-01-01T00:00:01Z").unwrap();
         build.status.start_timestamp = Some("2026-01-01T00:00:01Z".into());
-        set_phase(&mut build, phase::FAILED, "AssembleFailed", "Assemble script failed.", "2026-01-01T00:00:04Z")
+        set_phase(&mut build, BuildPhase::Failed, "AssembleFailed", "Assemble script failed.", "2026-01-01T00:00:04Z")
             .unwrap();
         let current: Vec<_> = build.status.conditions.iter().filter(|c| c.status == "True").collect();
         assert_eq!(current.len(), 1);
@@ -390,7 +377,7 @@ mod tests {
         assert_eq!(current[0].reason, "AssembleFailed");
         assert!(build.status.conditions.iter().filter(|c| c.status == "False").all(|c| c.reason.is_empty()));
         assert_eq!(build.status.duration, 3_000_000_000);
-        let again = set_phase(&mut build, phase::COMPLETE, "", "", "2026-01-01T00:00:05Z");
+        let again = set_phase(&mut build, BuildPhase::Complete, "", "", "2026-01-01T00:00:05Z");
         assert!(again.unwrap_err().to_string().contains("terminal state"));
     }
 }

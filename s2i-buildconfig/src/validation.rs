@@ -7,21 +7,21 @@
 
 use s2i_core::reference::ImageReference;
 
-use super::quantity::{self, ParsedQuantity};
-use super::types::*;
-use crate::error::{Error, Result};
-use crate::names::{split_istag_name, validate_stream_name, validate_tag};
+use crate::error::{Error, Instead, Result};
+use crate::quantity::{self, ParsedQuantity};
+use crate::types::*;
+use s2i_imagestream::names::{split_istag_name, validate_stream_name, validate_tag};
 use s2i_store::{Resource, validate_namespace};
 
 /// How many builds of each outcome are kept when a BuildConfig does not say.
-pub const DEFAULT_HISTORY_LIMIT: i32 = 5;
+pub(crate) const DEFAULT_HISTORY_LIMIT: i32 = 5;
 
 /// `DockerImage`.
-pub const KIND_DOCKER_IMAGE: &str = "DockerImage";
+pub(crate) const KIND_DOCKER_IMAGE: &str = "DockerImage";
 /// `ImageStreamTag`.
-pub const KIND_IMAGE_STREAM_TAG: &str = "ImageStreamTag";
+pub(crate) const KIND_IMAGE_STREAM_TAG: &str = "ImageStreamTag";
 /// `ImageStreamImage`.
-pub const KIND_IMAGE_STREAM_IMAGE: &str = "ImageStreamImage";
+pub(crate) const KIND_IMAGE_STREAM_IMAGE: &str = "ImageStreamImage";
 
 struct Check<'a> {
     name: &'a str,
@@ -30,7 +30,7 @@ struct Check<'a> {
 impl Check<'_> {
     fn invalid(&self, field: &str, message: impl Into<String>, help: &str) -> Error {
         Error::InvalidObject {
-            kind: BuildConfig::KIND.into(),
+            kind: BuildConfig::KIND,
             name: self.name.to_owned(),
             message: format!("{field}: {}", message.into()),
             help: help.to_owned(),
@@ -38,19 +38,29 @@ impl Check<'_> {
     }
 
     fn unsupported(&self, field: &str, message: impl Into<String>, help: &str) -> Error {
+        self.refused(field, message.into(), help, None)
+    }
+
+    /// [`Self::unsupported`], with the other way to get what the setting was for.
+    fn unsupported_instead(&self, field: &str, message: impl Into<String>, help: &str, instead: Instead) -> Error {
+        self.refused(field, message.into(), help, Some(instead))
+    }
+
+    fn refused(&self, field: &str, message: String, help: &str, instead: Option<Instead>) -> Error {
         Error::Unsupported {
-            kind: BuildConfig::KIND.into(),
+            kind: BuildConfig::KIND,
             name: self.name.to_owned(),
             field: field.to_owned(),
-            message: message.into(),
+            message,
             help: help.to_owned(),
+            instead,
         }
     }
 }
 
 /// Check a name: a DNS-1123 subdomain (lower-case letters, digits, `-` and
 /// `.`, starting and ending with a letter or digit, at most 253 characters).
-pub fn validate_object_name(kind: &str, name: &str) -> Result<()> {
+pub(crate) fn validate_object_name(kind: &str, name: &str) -> Result<()> {
     let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     let bytes = name.as_bytes();
     let ok = !bytes.is_empty()
@@ -80,7 +90,7 @@ fn is_env_name(name: &str) -> bool {
 
 /// A label key: `[prefix/]name`, the name 1-63 of `[A-Za-z0-9_.-]` starting and ending alphanumeric,
 /// the prefix a DNS subdomain.
-pub fn is_label_key(key: &str) -> bool {
+pub(crate) fn is_label_key(key: &str) -> bool {
     let (prefix, name) = match key.rsplit_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
@@ -102,7 +112,7 @@ fn is_label_value(value: &str) -> bool {
 }
 
 /// Clean a path lexically, like Go's `path.Clean` (the workspace's one implementation).
-pub use s2i_core::scripts::clean_unix as clean_path;
+pub(crate) use s2i_core::scripts::clean_unix as clean_path;
 
 /// Check an image reference of `field` (`from` of a strategy, image source or trigger).
 fn check_reference(check: &Check<'_>, field: &str, from: &ObjectReference, kinds: &[&str]) -> Result<()> {
@@ -162,13 +172,10 @@ fn check_reference(check: &Check<'_>, field: &str, from: &ObjectReference, kinds
 /// `runPolicy: Serial`, history limits (5 on create; kept from `old` on
 /// update when unset), `from.kind: ImageStreamTag`, the computed `type`
 /// fields, deprecated trigger spellings.
-pub fn set_defaults(config: &mut BuildConfig, old: Option<&BuildConfig>) {
+pub(crate) fn set_defaults(config: &mut BuildConfig, old: Option<&BuildConfig>) {
     config.api_version = API_VERSION.into();
     config.kind = BuildConfig::KIND.into();
     let spec = &mut config.spec;
-    if spec.run_policy.is_empty() {
-        spec.run_policy = RUN_POLICY_SERIAL.into();
-    }
     let kept = |field: fn(&BuildConfigSpec) -> Option<i32>| match old {
         Some(old) => field(&old.spec),
         None => Some(DEFAULT_HISTORY_LIMIT),
@@ -191,7 +198,7 @@ pub fn set_defaults(config: &mut BuildConfig, old: Option<&BuildConfig>) {
 }
 
 /// The computed `type` fields and `from.kind` defaults, for build configs and builds alike.
-pub fn set_common_defaults(source: &mut BuildSource, strategy: &mut BuildStrategy) {
+pub(crate) fn set_common_defaults(source: &mut BuildSource, strategy: &mut BuildStrategy) {
     source.kind = if source.git.is_some() {
         "Git"
     } else if source.binary.is_some() {
@@ -230,16 +237,16 @@ const NOT_LOCAL: &str = "s2i builds with Source-to-Image only";
 
 /// Check a BuildConfig (defaults applied). Returns warnings for settings kept
 /// for OpenShift that a local build does not use; refuses what s2i cannot do.
-pub fn validate_build_config(config: &BuildConfig) -> Result<Vec<String>> {
+pub(crate) fn validate_build_config(config: &BuildConfig) -> Result<Vec<String>> {
     let name = config.metadata.name.as_str();
     let check = Check { name };
     validate_namespace(&config.metadata.namespace)?;
     validate_object_name("BuildConfig", name)?;
     let mut warnings = Vec::new();
     let spec = &config.spec;
-    match spec.run_policy.as_str() {
-        RUN_POLICY_SERIAL | RUN_POLICY_PARALLEL | RUN_POLICY_SERIAL_LATEST_ONLY => {}
-        other => {
+    match &spec.run_policy {
+        RunPolicy::Serial | RunPolicy::Parallel | RunPolicy::SerialLatestOnly => {}
+        RunPolicy::Other(other) => {
             return Err(check.invalid(
                 "spec.runPolicy",
                 format!("{other:?}: run policy must Parallel, Serial, or SerialLatestOnly"),
@@ -327,11 +334,12 @@ fn validate_triggers(check: &Check<'_>, spec: &BuildConfigSpec) -> Result<()> {
             }
             TRIGGER_CONFIG_CHANGE => {}
             "GitHub" | "Generic" | "GitLab" | "Bitbucket" => {
-                return Err(check.unsupported(
+                return Err(check.unsupported_instead(
                     &field,
                     format!("{} webhook triggers are not supported: s2i runs no webhook server", trigger.kind),
-                    "start builds with `s2i start-build NAME`, or with an ImageChange trigger; keep the webhook in \
-                     the copy of the file you apply to OpenShift",
+                    "start builds by hand, or with an ImageChange trigger; keep the webhook in the copy of the file \
+                     you apply to OpenShift",
+                    Instead::StartBuild,
                 ));
             }
             "" => {
@@ -469,18 +477,20 @@ fn validate_strategy(check: &Check<'_>, strategy: &BuildStrategy, warnings: &mut
             ));
         }
         if var.value_from.is_some() {
-            return Err(check.unsupported(
+            return Err(check.unsupported_instead(
                 &format!("{field}.valueFrom"),
                 "values from Secrets, ConfigMaps or fields are not supported: s2i keeps no Secrets or ConfigMaps",
-                "give the value directly, or pass it with `s2i start-build NAME --env NAME=VALUE`",
+                "give the value directly, or in the environment of the build request",
+                Instead::RequestEnvironment,
             ));
         }
     }
     if !source.volumes.is_empty() {
-        return Err(check.unsupported(
+        return Err(check.unsupported_instead(
             "spec.strategy.sourceStrategy.volumes",
             "build volumes mount Secrets and ConfigMaps, which s2i does not keep",
-            "drop the volumes; for files the build needs, use `s2i build --inject`",
+            "drop the volumes; for files the build needs, inject them into a direct build",
+            Instead::InjectFiles,
         ));
     }
     if source.pull_secret.is_some() {
@@ -602,10 +612,11 @@ fn validate_source(check: &Check<'_>, source: &BuildSource, warnings: &mut Vec<S
     }
     if !source.secrets.is_empty() || !source.config_maps.is_empty() {
         let field = if source.secrets.is_empty() { "spec.source.configMaps" } else { "spec.source.secrets" };
-        return Err(check.unsupported(
+        return Err(check.unsupported_instead(
             field,
             "s2i keeps no Secrets or ConfigMaps to copy into a build",
-            "for files the build needs but the image must not keep, use `s2i build --inject`",
+            "for files the build needs but the image must not keep, inject them into a direct build",
+            Instead::InjectFiles,
         ));
     }
     if source.source_secret.is_some() {
@@ -712,12 +723,12 @@ fn validate_resources(check: &Check<'_>, resources: &ResourceRequirements, warni
 }
 
 /// `resources.limits.memory` in bytes, when set and valid.
-pub fn memory_limit(resources: &ResourceRequirements) -> Option<i64> {
+pub(crate) fn memory_limit(resources: &ResourceRequirements) -> Option<i64> {
     resources.limits.get("memory").and_then(|q| quantity::memory_bytes(&q.0).ok())
 }
 
 /// `resources.limits.cpu` in nano-CPUs, when set and valid.
-pub fn cpu_limit(resources: &ResourceRequirements) -> Option<i64> {
+pub(crate) fn cpu_limit(resources: &ResourceRequirements) -> Option<i64> {
     resources.limits.get("cpu").and_then(|q| quantity::nano_cpus(&q.0).ok())
 }
 

@@ -27,27 +27,27 @@ use s2i_core::reference::ImageReference;
 use s2i_core::runtime::{ContainerRuntime, ContainerSpec, HostOptions, ResourceLimits};
 use s2i_core::{BuildOptions, CancellationToken, Engine, EventSink, PullPolicy};
 
-use super::executor::{Executor, HEARTBEAT_EVERY, clean_up_reaped, reap, register};
-use super::generator::{resolve_isimage, resolve_istag, set_phase};
-use super::logs::{BuildLog, input_path, log_path, remove_files, remove_scratch, work_path};
-use super::policy::{Admission, admit, prune};
-use super::types::*;
-use super::validation::{
+use crate::error::{Error, Result};
+use crate::executor::{Executor, HEARTBEAT_EVERY, clean_up_reaped, reap, register};
+use crate::generator::{resolve_isimage, resolve_istag, set_phase};
+use crate::logs::{BuildLog, input_path, log_path, remove_files, remove_scratch, work_path};
+use crate::policy::{Admission, admit, prune};
+use crate::types::*;
+use crate::validation::{
     KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE, KIND_IMAGE_STREAM_TAG, clean_path, cpu_limit, memory_limit,
 };
-use crate::error::{Error, Result};
-use crate::mirror::EngineAccess;
-use crate::operations::ImageStreams;
-use crate::registry::RegistryClient;
-use crate::streams::StreamTag;
-use crate::types::{Image, ImageStream};
-use s2i_store::{Resource, Store, Tx};
+use s2i_imagestream::mirror::EngineAccess;
+use s2i_imagestream::operations::ImageStreams;
+use s2i_imagestream::registry::RegistryClient;
+use s2i_imagestream::streams::StreamTag;
+use s2i_imagestream::types::{Image, ImageStream};
+use s2i_store::{Store, Tx};
 
 /// How often a waiting or running executor reads its build.
-pub const POLL: Duration = Duration::from_millis(500);
+pub(crate) const POLL: Duration = Duration::from_millis(500);
 
 /// Runs builds on an engine, keeping their state in a store.
-pub struct Runner<'a> {
+pub(crate) struct Runner<'a> {
     store_dir: PathBuf,
     runtime: Arc<dyn ContainerRuntime>,
     registry: &'a RegistryClient,
@@ -74,13 +74,13 @@ enum Stop {
 /// How a build ended, before it is written.
 #[derive(Debug, Clone)]
 struct Ending {
-    phase: &'static str,
+    phase: BuildPhase,
     reason: String,
     message: String,
 }
 
 impl Ending {
-    fn new(phase: &'static str, (reason, message): (&str, &str)) -> Self {
+    fn new(phase: BuildPhase, (reason, message): (&str, &str)) -> Self {
         Self { phase, reason: reason.into(), message: message.into() }
     }
 }
@@ -101,24 +101,26 @@ fn ending_of(error: &s2i_core::Error, builder: &str) -> Ending {
     use reasons::*;
     use s2i_core::Error as E;
     match error {
-        E::ScriptFailed { oom_killed: true, .. } => Ending::new(phase::FAILED, OUT_OF_MEMORY_KILLED),
-        E::ScriptFailed { script, .. } if script.starts_with("assemble") => Ending::new(phase::FAILED, ASSEMBLE_FAILED),
+        E::ScriptFailed { oom_killed: true, .. } => Ending::new(BuildPhase::Failed, OUT_OF_MEMORY_KILLED),
+        E::ScriptFailed { script, .. } if script.starts_with("assemble") => {
+            Ending::new(BuildPhase::Failed, ASSEMBLE_FAILED)
+        }
         E::PullFailed { image, .. } | E::ImageNotFound { image, .. } if image_matches(image, builder) => {
-            Ending::new(phase::FAILED, PULL_BUILDER_IMAGE_FAILED)
+            Ending::new(BuildPhase::Failed, PULL_BUILDER_IMAGE_FAILED)
         }
         E::PullFailed { .. } | E::ImageNotFound { .. } | E::Copy { .. } => {
-            Ending::new(phase::FAILED, FETCH_IMAGE_CONTENT_FAILED)
+            Ending::new(BuildPhase::Failed, FETCH_IMAGE_CONTENT_FAILED)
         }
         E::Git { .. } | E::SourceUnreadable { .. } | E::EmptyGitRepository { .. } => {
-            Ending::new(phase::FAILED, FETCH_SOURCE_FAILED)
+            Ending::new(BuildPhase::Failed, FETCH_SOURCE_FAILED)
         }
         E::InvalidOption { option, .. } if option == "--context-dir" => {
-            Ending::new(phase::FAILED, INVALID_CONTEXT_DIRECTORY)
+            Ending::new(BuildPhase::Failed, INVALID_CONTEXT_DIRECTORY)
         }
         E::ScriptsNotInstalled { .. } | E::NoScriptsAtUrl { .. } | E::UnsupportedUrl { .. } | E::Download { .. } => {
-            Ending::new(phase::FAILED, INSTALL_SCRIPTS_FAILED)
+            Ending::new(BuildPhase::Failed, INSTALL_SCRIPTS_FAILED)
         }
-        _ => Ending::new(phase::FAILED, GENERIC_BUILD_FAILED),
+        _ => Ending::new(BuildPhase::Failed, GENERIC_BUILD_FAILED),
     }
 }
 
@@ -177,7 +179,8 @@ fn resolve_from(tx: &Tx<'_>, namespace: &str, from: &ObjectReference) -> std::re
     match found {
         Ok(Some((pull_spec, _))) => Ok(pull_spec),
         Ok(None) => Err(format!(
-            "{} {ns}/{} has no image (build, tag or import one first; `s2i get istag --namespace {ns}` lists the tags)",
+            "{} {ns}/{} has no image (build, tag or import one first; the image stream tags of namespace {ns} \
+             list what there is)",
             from.kind, from.name
         )),
         Err(e) => Err(e.to_string()),
@@ -187,13 +190,13 @@ fn resolve_from(tx: &Tx<'_>, namespace: &str, from: &ObjectReference) -> std::re
 impl<'a> Runner<'a> {
     /// Builds on `runtime`, with state in the store at `store_dir`; `registry`
     /// is used for outputs that go to a registry-backed image stream.
-    pub fn new(store_dir: &Path, runtime: Arc<dyn ContainerRuntime>, registry: &'a RegistryClient) -> Self {
+    pub(crate) fn new(store_dir: &Path, runtime: Arc<dyn ContainerRuntime>, registry: &'a RegistryClient) -> Self {
         Self { store_dir: store_dir.to_owned(), runtime, registry, triggers: true }
     }
 
     /// With `false` (`--no-triggers`), the tag change a build's output makes
     /// starts no build (see [`ImageStreams::with_triggers`]).
-    pub fn with_triggers(mut self, triggers: bool) -> Self {
+    pub(crate) fn with_triggers(mut self, triggers: bool) -> Self {
         self.triggers = triggers;
         self
     }
@@ -202,7 +205,7 @@ impl<'a> Runner<'a> {
     /// return it as it ended. `cancel` (e.g. Ctrl-C) cancels it as
     /// `s2i cancel-build` does. Fails only when the build cannot be run at all
     /// (it does not exist, another process runs it, the store fails).
-    pub async fn run(&self, namespace: &str, name: &str, cancel: &CancellationToken) -> Result<Build> {
+    pub(crate) async fn run(&self, namespace: &str, name: &str, cancel: &CancellationToken) -> Result<Build> {
         let store = Store::open(&self.store_dir)?;
         let me = Executor::current();
         let build = store.write(|tx| register(tx, namespace, name, &me))?;
@@ -229,7 +232,7 @@ impl<'a> Runner<'a> {
             remove_files(&self.store_dir, namespace, name);
             return Err(deleted(namespace, name));
         };
-        let snippet = matches!(ending.phase, phase::FAILED | phase::ERROR).then(|| log.snippet());
+        let snippet = matches!(ending.phase, BuildPhase::Failed | BuildPhase::Error).then(|| log.snippet());
         log.line(format!("==> {} {}", ending.phase, ending.reason).trim_end());
         let stages = log.stages();
         let finished = store.write(|tx| {
@@ -297,12 +300,12 @@ impl<'a> Runner<'a> {
                 let now = tx.now().to_owned();
                 if build.status.cancelled {
                     let (reason, message) = reasons::CANCELLED_BUILD;
-                    set_phase(&mut build, phase::CANCELLED, reason, message, &now)?;
+                    set_phase(&mut build, BuildPhase::Cancelled, reason, message, &now)?;
                     return Ok(Step::Ended(tx.update_as(&build)?));
                 }
                 match admit(tx, &build)? {
                     Admission::Run => {
-                        set_phase(&mut build, phase::PENDING, "", "", &now)?;
+                        set_phase(&mut build, BuildPhase::Pending, "", "", &now)?;
                         build.metadata.annotations.insert(keys::HEARTBEAT.into(), now);
                         Ok::<_, Error>(Step::Admitted(tx.update_as(&build)?))
                     }
@@ -318,7 +321,7 @@ impl<'a> Runner<'a> {
             match step {
                 Step::Deleted => return Ok(Waited::Deleted),
                 Step::Ended(build) => {
-                    if build.status.phase == phase::CANCELLED {
+                    if build.status.phase == BuildPhase::Cancelled {
                         log.line("==> Cancelled CancelledBuild (it was cancelled while queued)");
                     }
                     return Ok(Waited::Ended(Box::new(build)));
@@ -345,7 +348,7 @@ impl<'a> Runner<'a> {
                         if !build.is_terminal() {
                             build.status.cancelled = true;
                             let (reason, message) = reasons::CANCELLED_BUILD;
-                            set_phase(&mut build, phase::CANCELLED, reason, message, tx.now())?;
+                            set_phase(&mut build, BuildPhase::Cancelled, reason, message, tx.now())?;
                             build = tx.update_as(&build)?;
                         }
                         Ok::<_, Error>(Some(build))
@@ -397,14 +400,14 @@ impl<'a> Runner<'a> {
             let now = tx.now().to_owned();
             current.spec = prepared.spec.clone();
             current.status.start_timestamp = Some(now.clone());
-            set_phase(&mut current, phase::RUNNING, "", "", &now)?;
+            set_phase(&mut current, BuildPhase::Running, "", "", &now)?;
             Ok::<_, Error>(Some(tx.update_as(&current)?))
         });
         match running {
             Ok(Some(current)) if current.is_terminal() => {
                 return (
                     Some(Ending {
-                        phase: phase::CANCELLED,
+                        phase: BuildPhase::Cancelled,
                         reason: current.status.reason,
                         message: current.status.message,
                     }),
@@ -456,9 +459,9 @@ impl<'a> Runner<'a> {
                     log.line(&format!(
                         "error: the build ran longer than its completionDeadlineSeconds ({seconds}s) and was stopped"
                     ));
-                    Some(Ending::new(phase::FAILED, reasons::GENERIC_BUILD_FAILED))
+                    Some(Ending::new(BuildPhase::Failed, reasons::GENERIC_BUILD_FAILED))
                 }
-                Some(Stop::User) | None => Some(Ending::new(phase::CANCELLED, reasons::CANCELLED_BUILD)),
+                Some(Stop::User) | None => Some(Ending::new(BuildPhase::Cancelled, reasons::CANCELLED_BUILD)),
             },
         };
         (ending, extra)
@@ -526,7 +529,7 @@ impl<'a> Runner<'a> {
         let mut spec = build.spec.clone();
         let Some(strategy) = spec.strategy.source_strategy.clone() else {
             log.line("error: the build has no sourceStrategy");
-            return Err(Ending::new(phase::ERROR, reasons::GENERIC_BUILD_FAILED));
+            return Err(Ending::new(BuildPhase::Error, reasons::GENERIC_BUILD_FAILED));
         };
         // Image stream references become DockerImage pull specs (late binding, as the build controller does).
         let resolved = store.read(|tx| {
@@ -576,13 +579,13 @@ impl<'a> Runner<'a> {
             for problem in &problems {
                 log.line(&format!("error: {problem}"));
             }
-            return Err(Ending::new(phase::ERROR, reasons::INVALID_IMAGE_REFERENCE));
+            return Err(Ending::new(BuildPhase::Error, reasons::INVALID_IMAGE_REFERENCE));
         }
         let previous = match output {
             Ok(output) => output,
             Err(why) => {
                 log.line(&format!("error: output: {why}"));
-                return Err(Ending::new(phase::ERROR, reasons::INVALID_OUTPUT_REFERENCE));
+                return Err(Ending::new(BuildPhase::Error, reasons::INVALID_OUTPUT_REFERENCE));
             }
         };
         let builder = builder.expect("no problems means a builder");
@@ -624,7 +627,7 @@ impl<'a> Runner<'a> {
                     "error: the binary input of this build is gone ({} does not exist)",
                     input_dir.display()
                 ));
-                return Err(Ending::new(phase::FAILED, reasons::FETCH_SOURCE_FAILED));
+                return Err(Ending::new(BuildPhase::Failed, reasons::FETCH_SOURCE_FAILED));
             }
             options.source = Some(input_dir.display().to_string());
             options.copy = true;
@@ -690,7 +693,7 @@ impl<'a> Runner<'a> {
         let work_dir = work_path(&self.store_dir, namespace, &build.metadata.name);
         if let Err(e) = std::fs::create_dir_all(&work_dir) {
             log.line(&format!("error: cannot create the working directory {}: {e}", work_dir.display()));
-            return Err(Ending::new(phase::ERROR, reasons::GENERIC_BUILD_FAILED));
+            return Err(Ending::new(BuildPhase::Error, reasons::GENERIC_BUILD_FAILED));
         }
         options.temp_root = Some(work_dir);
         options.host = HostOptions {
@@ -769,7 +772,7 @@ impl<'a> Runner<'a> {
                 Ok(status) => {
                     log.line(&format!("error: the post-commit hook failed with exit code {}", status.code));
                     let _ = self.runtime.remove_image(&image).await;
-                    return Some(Ending::new(phase::FAILED, reasons::POST_COMMIT_HOOK_FAILED));
+                    return Some(Ending::new(BuildPhase::Failed, reasons::POST_COMMIT_HOOK_FAILED));
                 }
                 Err(s2i_core::Error::Cancelled) => {
                     let _ = self.runtime.remove_image(&image).await;
@@ -780,14 +783,14 @@ impl<'a> Runner<'a> {
                         log.line(&line);
                     }
                     let _ = self.runtime.remove_image(&image).await;
-                    return Some(Ending::new(phase::FAILED, reasons::POST_COMMIT_HOOK_FAILED));
+                    return Some(Ending::new(BuildPhase::Failed, reasons::POST_COMMIT_HOOK_FAILED));
                 }
             }
         }
         let Some(to) = &spec.output.to else {
             log.line("No output: the image was built to verify the build, and is removed");
             let _ = self.runtime.remove_image(&image).await;
-            return Some(Ending::new(phase::COMPLETE, ("", "")));
+            return Some(Ending::new(BuildPhase::Complete, ("", "")));
         };
         let outcome = if to.kind == KIND_IMAGE_STREAM_TAG {
             self.record(store, log, &prepared.namespace, to, result).await
@@ -797,7 +800,7 @@ impl<'a> Runner<'a> {
         match outcome {
             Ok(digest) => {
                 extra.digest = Some(digest);
-                Some(Ending::new(phase::COMPLETE, ("", "")))
+                Some(Ending::new(BuildPhase::Complete, ("", "")))
             }
             Err(ending) => Some(ending),
         }
@@ -819,15 +822,18 @@ impl<'a> Runner<'a> {
             Ok(destination) => destination,
             Err(e) => {
                 log.line(&format!("error: output: {e}"));
-                return Err(Ending::new(phase::ERROR, reasons::INVALID_OUTPUT_REFERENCE));
+                return Err(Ending::new(BuildPhase::Error, reasons::INVALID_OUTPUT_REFERENCE));
             }
         };
         let stream: Option<ImageStream> =
             store.read(|tx| tx.get_as(&destination.namespace, &destination.stream)).ok().flatten();
         let engine: EngineAccess<'_> = Ok(self.runtime.as_ref());
-        let streams = ImageStreams::new(store, engine, self.registry).with_triggers(self.triggers);
+        let streams = ImageStreams::new(store, engine, self.registry)
+            .with_triggers(self.triggers)
+            .with_event_consumers(&[crate::triggers::TRIGGER_CONSUMER]);
         // A stream kept in a registry gets the image pushed there (record_build does it).
-        let pushed_to = stream.as_ref().and_then(|stream| crate::operations::push_target(stream, &destination));
+        let pushed_to =
+            stream.as_ref().and_then(|stream| s2i_imagestream::operations::push_target(stream, &destination));
         if let Some(target) = &pushed_to {
             log.line(&format!("Pushing image {target} ..."));
         }
@@ -842,7 +848,7 @@ impl<'a> Runner<'a> {
                 for line in error_lines(&e) {
                     log.line(&line);
                 }
-                return Err(Ending::new(phase::FAILED, reasons::PUSH_IMAGE_FAILED));
+                return Err(Ending::new(BuildPhase::Failed, reasons::PUSH_IMAGE_FAILED));
             }
         };
         for warning in &outcome.mirror.warnings {
@@ -865,7 +871,7 @@ impl<'a> Runner<'a> {
             Ok(reference) => reference,
             Err(e) => {
                 log.line(&format!("error: output: {e}"));
-                return Err(Ending::new(phase::ERROR, reasons::INVALID_OUTPUT_REFERENCE));
+                return Err(Ending::new(BuildPhase::Error, reasons::INVALID_OUTPUT_REFERENCE));
             }
         };
         let pushed = reference.registry.is_some();
@@ -873,7 +879,7 @@ impl<'a> Runner<'a> {
         let result =
             if pushed { self.push(log, name, image).await } else { self.tag(log, name, image).await.map(|()| None) };
         log.finish_stage("PushImage", if pushed { "PushDockerImage" } else { "PushImage" });
-        let digest = result.map_err(|()| Ending::new(phase::FAILED, reasons::PUSH_IMAGE_FAILED))?;
+        let digest = result.map_err(|()| Ending::new(BuildPhase::Failed, reasons::PUSH_IMAGE_FAILED))?;
         if !pushed {
             log.line(&format!("Tagged {image} as {name}"));
         }
@@ -931,19 +937,14 @@ enum Waited {
 }
 
 fn deleted(namespace: &str, name: &str) -> Error {
-    Error::NotFound {
-        kind: Build::KIND.into(),
-        namespace: namespace.into(),
-        name: name.into(),
-        help: "the build was deleted while it was queued or running; its containers were removed".into(),
-    }
+    Error::Deleted { namespace: namespace.into(), name: name.into() }
 }
 
 fn system_error(log: &BuildLog, error: &Error) -> Ending {
     for line in error_lines(error) {
         log.line(&line);
     }
-    Ending { phase: phase::ERROR, reason: "Error".into(), message: error.to_string() }
+    Ending { phase: BuildPhase::Error, reason: "Error".into(), message: error.to_string() }
 }
 
 /// The revision a git build built, from the labels s2i wrote.

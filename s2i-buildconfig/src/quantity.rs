@@ -13,7 +13,7 @@
 
 /// A parsed quantity: `mantissa × 2^binary × 10^decimal`, with a sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParsedQuantity {
+pub(crate) struct ParsedQuantity {
     negative: bool,
     mantissa: u128,
     decimal: i32,
@@ -22,7 +22,7 @@ pub struct ParsedQuantity {
 
 /// Why a quantity does not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuantityError {
+pub(crate) struct QuantityError {
     /// The text as given.
     pub input: String,
     /// What is wrong with it.
@@ -37,7 +37,7 @@ impl std::fmt::Display for QuantityError {
 
 impl ParsedQuantity {
     /// Parse a quantity as Kubernetes writes it.
-    pub fn parse(input: &str) -> Result<Self, QuantityError> {
+    pub(crate) fn parse(input: &str) -> Result<Self, QuantityError> {
         let fail = |reason: &str| QuantityError { input: input.to_owned(), reason: reason.to_owned() };
         let text = input.trim();
         if text.is_empty() {
@@ -110,13 +110,13 @@ impl ParsedQuantity {
     }
 
     /// Whether the quantity is below zero.
-    pub fn is_negative(&self) -> bool {
+    pub(crate) fn is_negative(&self) -> bool {
         self.negative && self.mantissa != 0
     }
 
     /// The value in units of `10^-scale` (scale 0: whole units; 9: nano-units),
     /// rounded up; `None` when it does not fit in an `i64`.
-    pub fn scaled(&self, scale: i32) -> Option<i64> {
+    pub(crate) fn scaled(&self, scale: i32) -> Option<i64> {
         let mut value = self.mantissa.checked_mul(1u128.checked_shl(self.binary)?)?;
         let exponent = self.decimal + scale;
         if exponent >= 0 {
@@ -131,13 +131,13 @@ impl ParsedQuantity {
 }
 
 /// `resources.limits.memory` in bytes.
-pub fn memory_bytes(text: &str) -> Result<i64, QuantityError> {
+pub(crate) fn memory_bytes(text: &str) -> Result<i64, QuantityError> {
     let quantity = ParsedQuantity::parse(text)?;
     quantity.scaled(0).ok_or_else(|| QuantityError { input: text.to_owned(), reason: "it is too large".into() })
 }
 
 /// `resources.limits.cpu` in units of 10⁻⁹ CPUs (the engine's `NanoCpus`).
-pub fn nano_cpus(text: &str) -> Result<i64, QuantityError> {
+pub(crate) fn nano_cpus(text: &str) -> Result<i64, QuantityError> {
     let quantity = ParsedQuantity::parse(text)?;
     quantity.scaled(9).ok_or_else(|| QuantityError { input: text.to_owned(), reason: "it is too large".into() })
 }

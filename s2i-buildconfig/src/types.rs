@@ -20,38 +20,178 @@ pub const GROUP: &str = "build.openshift.io";
 /// The API group and version of build objects.
 pub const API_VERSION: &str = "build.openshift.io/v1";
 
-/// Run policy: builds run one at a time, in build-number order (the default).
-pub const RUN_POLICY_SERIAL: &str = "Serial";
-/// Run policy: builds run as soon as they are created.
-pub const RUN_POLICY_PARALLEL: &str = "Parallel";
-/// Run policy: like Serial, but a new build cancels the older queued ones.
-pub const RUN_POLICY_SERIAL_LATEST_ONLY: &str = "SerialLatestOnly";
-
 /// Trigger type: a build when the watched image stream tag changes.
 pub const TRIGGER_IMAGE_CHANGE: &str = "ImageChange";
 /// Trigger type: one build when the BuildConfig is first created.
 pub const TRIGGER_CONFIG_CHANGE: &str = "ConfigChange";
 
-/// The build phases.
-pub mod phase {
+/// The phase of a build (`status.phase`, and the type of its conditions),
+/// with OpenShift's names. A build moves from `New` to one of the four final
+/// phases, only ever through the crate's one write path of phases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BuildPhase {
     /// Created, waiting for its run policy (or for its executor).
-    pub const NEW: &str = "New";
+    #[default]
+    New,
     /// Admitted: its executor is preparing the build.
-    pub const PENDING: &str = "Pending";
+    Pending,
     /// The build container runs.
-    pub const RUNNING: &str = "Running";
+    Running,
     /// Succeeded.
-    pub const COMPLETE: &str = "Complete";
+    Complete,
     /// The build itself failed.
-    pub const FAILED: &str = "Failed";
+    Failed,
     /// A system problem kept it from completing.
-    pub const ERROR: &str = "Error";
+    Error,
     /// Cancelled by the user.
-    pub const CANCELLED: &str = "Cancelled";
+    Cancelled,
+}
 
-    /// Whether a phase is final.
-    pub fn is_terminal(phase: &str) -> bool {
-        matches!(phase, COMPLETE | FAILED | ERROR | CANCELLED)
+impl BuildPhase {
+    /// The phases, in the order a build goes through them.
+    pub const ALL: [BuildPhase; 7] =
+        [Self::New, Self::Pending, Self::Running, Self::Complete, Self::Failed, Self::Error, Self::Cancelled];
+
+    /// The name OpenShift gives it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "New",
+            Self::Pending => "Pending",
+            Self::Running => "Running",
+            Self::Complete => "Complete",
+            Self::Failed => "Failed",
+            Self::Error => "Error",
+            Self::Cancelled => "Cancelled",
+        }
+    }
+
+    /// Whether the phase is final.
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, Self::Complete | Self::Failed | Self::Error | Self::Cancelled)
+    }
+}
+
+impl std::fmt::Display for BuildPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for BuildPhase {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|phase| phase.as_str() == text).ok_or_else(|| format!("no build phase {text:?}"))
+    }
+}
+
+impl PartialEq<str> for BuildPhase {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for BuildPhase {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// The status of a condition (`status.conditions[].status`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConditionStatus {
+    /// The condition holds: the build is in that phase.
+    True,
+    /// It does not.
+    False,
+    /// Not known.
+    #[default]
+    Unknown,
+}
+
+impl ConditionStatus {
+    /// As written: `True`, `False` or `Unknown`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::True => "True",
+            Self::False => "False",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for ConditionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ConditionStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// How the builds of a BuildConfig run relative to each other (`spec.runPolicy`).
+///
+/// A value outside the enumeration is kept as written ([`RunPolicy::Other`])
+/// so that validation can refuse it with the API server's message; an empty
+/// one is the default, `Serial`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum RunPolicy {
+    /// One at a time, in build-number order (the default).
+    #[default]
+    Serial,
+    /// As soon as they are created.
+    Parallel,
+    /// Like `Serial`, but a new build cancels the older queued ones.
+    SerialLatestOnly,
+    /// Anything else, as written (refused by validation).
+    Other(String),
+}
+
+impl RunPolicy {
+    /// The policy named `text` (`Serial` for an empty one).
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "" | "Serial" => Self::Serial,
+            "Parallel" => Self::Parallel,
+            "SerialLatestOnly" => Self::SerialLatestOnly,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// As written.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Serial => "Serial",
+            Self::Parallel => "Parallel",
+            Self::SerialLatestOnly => "SerialLatestOnly",
+            Self::Other(text) => text,
+        }
+    }
+}
+
+impl std::fmt::Display for RunPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for RunPolicy {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for RunPolicy {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RunPolicy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self::parse(&String::deserialize(deserializer)?))
     }
 }
 
@@ -122,7 +262,7 @@ pub mod reasons {
 
 /// The causes `triggeredBy[].message` records.
 pub mod causes {
-    /// `s2i start-build`.
+    /// Started by hand.
     pub const MANUAL: &str = "Manually triggered";
     /// A ConfigChange trigger.
     pub const CONFIG_CHANGE: &str = "Build configuration change";
@@ -183,12 +323,12 @@ impl Resource for BuildConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BuildConfigSpec {
-    /// What starts builds besides `s2i start-build`.
+    /// What starts builds besides a start by hand.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<BuildTriggerPolicy>,
     /// `Serial` (default), `Parallel` or `SerialLatestOnly`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub run_policy: String,
+    #[serde(default)]
+    pub run_policy: RunPolicy,
     /// Service account of the build (a cluster setting; kept, not used locally).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub service_account: String,
@@ -358,7 +498,7 @@ pub struct BuildSource {
     /// `Git`, `Binary`, `Dockerfile`, `Image` or `None` (computed on write).
     #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
-    /// Binary input (`s2i start-build --from-dir/--from-file`).
+    /// Binary input: a directory or file given when a build is started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<BinaryBuildSource>,
     /// An inline Dockerfile (Docker strategy only: refused).
@@ -763,10 +903,10 @@ pub struct ImageChangeCause {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BuildStatus {
-    /// `New`, `Pending`, `Running`, `Complete`, `Failed`, `Error` or `Cancelled`.
+    /// Where the build is.
     #[serde(default)]
-    pub phase: String,
-    /// Cancellation was asked for (`s2i cancel-build`).
+    pub phase: BuildPhase,
+    /// Cancellation was asked for.
     #[serde(default, skip_serializing_if = "is_false")]
     pub cancelled: bool,
     /// Why the build is in its phase (failures, cancellation).
@@ -860,12 +1000,12 @@ pub struct StepInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BuildCondition {
-    /// A phase name.
+    /// The phase it is about.
     #[serde(rename = "type", default)]
-    pub kind: String,
+    pub kind: BuildPhase,
     /// `True` for the current phase, else `False`.
     #[serde(default)]
-    pub status: String,
+    pub status: ConditionStatus,
     /// Last write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_update_time: Option<String>,
@@ -884,11 +1024,6 @@ pub struct BuildCondition {
 // Helpers.
 
 impl BuildConfig {
-    /// The effective run policy (`Serial` when unset).
-    pub fn run_policy(&self) -> &str {
-        if self.spec.run_policy.is_empty() { RUN_POLICY_SERIAL } else { &self.spec.run_policy }
-    }
-
     /// Whether `openshift.io/build-config.paused` is `"true"`.
     pub fn is_paused(&self) -> bool {
         self.metadata.annotations.get(keys::PAUSED).is_some_and(|v| v == "true")
@@ -939,17 +1074,52 @@ impl Build {
     }
 
     /// The run policy it was created under.
-    pub fn start_policy(&self) -> &str {
-        self.metadata.labels.get(keys::START_POLICY).map_or(RUN_POLICY_SERIAL, String::as_str)
+    pub fn start_policy(&self) -> RunPolicy {
+        self.metadata.labels.get(keys::START_POLICY).map_or(RunPolicy::Serial, |label| RunPolicy::parse(label))
     }
 
     /// Whether the build has reached a final phase.
     pub fn is_terminal(&self) -> bool {
-        phase::is_terminal(&self.status.phase)
+        self.status.phase.is_terminal()
     }
 
     /// Whether the build is queued or running.
     pub fn is_active(&self) -> bool {
         !self.is_terminal()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enumerations_are_written_as_openshift_writes_them() {
+        let status: BuildStatus = serde_json::from_str(
+            r#"{"phase":"Failed","conditions":[{"type":"New","status":"False"},{"type":"Failed","status":"True"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(status.phase, BuildPhase::Failed);
+        assert_eq!(status.conditions[1].status, ConditionStatus::True);
+        let written = serde_json::to_string(&status).unwrap();
+        assert_eq!(
+            written,
+            r#"{"phase":"Failed","output":{},"conditions":[{"type":"New","status":"False"},{"type":"Failed","status":"True"}]}"#
+        );
+        for phase in BuildPhase::ALL {
+            assert_eq!(serde_json::to_value(phase).unwrap(), phase.as_str());
+            assert_eq!(phase.as_str().parse::<BuildPhase>(), Ok(phase));
+        }
+        assert!(serde_json::from_str::<BuildStatus>(r#"{"phase":"Sleeping"}"#).is_err());
+    }
+
+    #[test]
+    fn run_policies_keep_what_validation_refuses() {
+        let spec: BuildConfigSpec = serde_json::from_str(r#"{"runPolicy":"Sometimes"}"#).unwrap();
+        assert_eq!(spec.run_policy, RunPolicy::Other("Sometimes".into()));
+        let spec: BuildConfigSpec = serde_json::from_str(r#"{"runPolicy":""}"#).unwrap();
+        assert_eq!(spec.run_policy, RunPolicy::Serial);
+        let spec: BuildConfigSpec = serde_json::from_str(r#"{"runPolicy":"SerialLatestOnly"}"#).unwrap();
+        assert_eq!(serde_json::to_value(&spec).unwrap()["runPolicy"], "SerialLatestOnly");
     }
 }

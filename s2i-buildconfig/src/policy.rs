@@ -2,9 +2,9 @@
 //! of a BuildConfig may start now, which queued builds a `SerialLatestOnly`
 //! build cancels, and which finished builds history pruning deletes.
 
-use super::generator::set_phase;
-use super::types::*;
 use crate::error::Result;
+use crate::generator::set_phase;
+use crate::types::*;
 use s2i_store::{Resource, Tx};
 
 /// The builds of a BuildConfig, oldest (lowest number) first.
@@ -17,7 +17,7 @@ pub fn builds_of(tx: &Tx<'_>, namespace: &str, config: &str) -> Result<Vec<Build
 
 /// Whether a build may start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// It may start now.
     Run,
     /// It waits for these builds to finish.
@@ -29,27 +29,27 @@ pub enum Admission {
 /// - `Serial` and `SerialLatestOnly`: when every earlier build of its config has finished;
 /// - `Parallel`: at once, unless an earlier build of another policy (the
 ///   config's policy was switched) is still queued or running.
-pub fn admit(tx: &Tx<'_>, build: &Build) -> Result<Admission> {
+pub(crate) fn admit(tx: &Tx<'_>, build: &Build) -> Result<Admission> {
     let Some(config) = build.config_name() else { return Ok(Admission::Run) };
     let number = build.number();
     let blockers: Vec<String> = builds_of(tx, &build.metadata.namespace, config)?
         .into_iter()
         .filter(|other| other.number() < number && other.is_active())
-        .filter(|other| build.start_policy() != RUN_POLICY_PARALLEL || other.start_policy() != RUN_POLICY_PARALLEL)
+        .filter(|other| build.start_policy() != RunPolicy::Parallel || other.start_policy() != RunPolicy::Parallel)
         .map(|other| other.metadata.name)
         .collect();
     Ok(if blockers.is_empty() { Admission::Run } else { Admission::Wait(blockers) })
 }
 
 /// `SerialLatestOnly`: cancel the builds of `config` older than `number` that are still queued (`New`).
-pub fn cancel_queued(tx: &Tx<'_>, namespace: &str, config: &str, number: i64) -> Result<Vec<String>> {
+pub(crate) fn cancel_queued(tx: &Tx<'_>, namespace: &str, config: &str, number: i64) -> Result<Vec<String>> {
     let now = tx.now().to_owned();
     let mut cancelled = Vec::new();
     for mut build in builds_of(tx, namespace, config)? {
-        if build.number() < number && build.status.phase == phase::NEW {
+        if build.number() < number && build.status.phase == BuildPhase::New {
             build.status.cancelled = true;
             let (reason, message) = reasons::CANCELLED_BUILD;
-            set_phase(&mut build, phase::CANCELLED, reason, message, &now)?;
+            set_phase(&mut build, BuildPhase::Cancelled, reason, message, &now)?;
             cancelled.push(build.metadata.name.clone());
             tx.update_as(&build)?;
         }
@@ -61,16 +61,18 @@ pub fn cancel_queued(tx: &Tx<'_>, namespace: &str, config: &str, number: i64) ->
 /// `successfulBuildsHistoryLimit` complete builds and the newest
 /// `failedBuildsHistoryLimit` failed, errored or cancelled ones; delete the
 /// others. Returns the names deleted (their logs are the caller's to remove).
-pub fn prune(tx: &Tx<'_>, namespace: &str, config: &str) -> Result<Vec<String>> {
+pub(crate) fn prune(tx: &Tx<'_>, namespace: &str, config: &str) -> Result<Vec<String>> {
     let Some(bc) = tx.get_as::<BuildConfig>(namespace, config)? else { return Ok(Vec::new()) };
     let mut builds = builds_of(tx, namespace, config)?;
     builds.reverse();
     let mut deleted = Vec::new();
     let (mut complete, mut failed) = (0i64, 0i64);
     for build in builds {
-        let (count, limit) = match build.status.phase.as_str() {
-            phase::COMPLETE => (&mut complete, bc.spec.successful_builds_history_limit),
-            phase::FAILED | phase::ERROR | phase::CANCELLED => (&mut failed, bc.spec.failed_builds_history_limit),
+        let (count, limit) = match build.status.phase {
+            BuildPhase::Complete => (&mut complete, bc.spec.successful_builds_history_limit),
+            BuildPhase::Failed | BuildPhase::Error | BuildPhase::Cancelled => {
+                (&mut failed, bc.spec.failed_builds_history_limit)
+            }
             _ => continue,
         };
         *count += 1;

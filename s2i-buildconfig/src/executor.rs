@@ -17,17 +17,17 @@
 
 use std::time::Duration;
 
-use super::generator::set_phase;
-use super::types::*;
 use crate::error::{Error, Result};
+use crate::generator::set_phase;
+use crate::types::*;
 use s2i_store::{ProcessIdentity, Resource, Tx};
 
 /// How often an executor refreshes its heartbeat.
-pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 /// A heartbeat older than this means the executor is gone (when its process cannot be checked).
-pub const HEARTBEAT_STALE: Duration = Duration::from_secs(60);
+pub(crate) const HEARTBEAT_STALE: Duration = Duration::from_secs(60);
 /// How long a new build may wait for its executor to register.
-pub const START_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const START_GRACE: Duration = Duration::from_secs(30);
 
 /// The identity of an executor process (see [`ProcessIdentity`]; its text
 /// form is the [`keys::EXECUTOR`] annotation).
@@ -51,7 +51,7 @@ fn since(then: jiff::Timestamp, now: &str) -> Option<Duration> {
 }
 
 /// Why an active build has no live executor, or `None` when it has one.
-pub fn orphaned(build: &Build, now: &str) -> Option<(&'static str, String)> {
+pub(crate) fn orphaned(build: &Build, now: &str) -> Option<(&'static str, String)> {
     if build.is_terminal() {
         return None;
     }
@@ -87,7 +87,7 @@ pub fn orphaned(build: &Build, now: &str) -> Option<(&'static str, String)> {
     }
 }
 
-/// A build [`reap`] marked `Error`.
+/// A build marked `Error` because its process is gone ([`crate::Builds::reap`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reaped {
     /// The build as stored now.
@@ -98,13 +98,13 @@ pub struct Reaped {
 
 /// Mark every queued or running build without a live executor `Error` (see
 /// the module doc). The builds of `namespace`, or of every namespace when `None`.
-pub fn reap(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Reaped>> {
+pub(crate) fn reap(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Reaped>> {
     let now = tx.now().to_owned();
     let mut reaped = Vec::new();
     for mut build in tx.list_as::<Build>(namespace)? {
         let Some((reason, message)) = orphaned(&build, &now) else { continue };
         let executor = executor_of(&build);
-        set_phase(&mut build, phase::ERROR, reason, &message, &now)?;
+        set_phase(&mut build, BuildPhase::Error, reason, &message, &now)?;
         let stored = tx.update_as(&build)?;
         reaped.push(Reaped { build: stored, executor });
     }
@@ -114,7 +114,7 @@ pub fn reap(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Reaped>> {
 /// After [`reap`]: say in each build's log what happened, and remove the
 /// containers its process left (they carry [`keys::CONTAINER_LABEL`]).
 /// Returns warnings for containers that could not be removed.
-pub async fn clean_up_reaped(
+pub(crate) async fn clean_up_reaped(
     store_dir: &std::path::Path,
     runtime: Option<&dyn s2i_core::runtime::ContainerRuntime>,
     reaped: &[Reaped],
@@ -123,11 +123,11 @@ pub async fn clean_up_reaped(
     for one in reaped {
         let build = &one.build;
         let (namespace, name) = (&build.metadata.namespace, &build.metadata.name);
-        if let Ok(log) = super::logs::BuildLog::open(&super::logs::log_path(store_dir, namespace, name), 0) {
+        if let Ok(log) = crate::logs::BuildLog::open(&crate::logs::log_path(store_dir, namespace, name), 0) {
             log.line(&format!("error: {}", build.status.message));
             log.line(&format!("==> {} {}", build.status.phase, build.status.reason));
         }
-        super::logs::remove_scratch(store_dir, namespace, name);
+        crate::logs::remove_scratch(store_dir, namespace, name);
         let Some(runtime) = runtime else { continue };
         let labels =
             std::collections::BTreeMap::from([(keys::CONTAINER_LABEL.to_owned(), format!("{namespace}/{name}"))]);
@@ -174,28 +174,22 @@ async fn remove_labelled_containers(
 }
 
 /// Record `me` as the executor of a build, unless another live process is
-/// (see [`super::run::Runner::run`]). A process that will run a queued build
+/// (see [`crate::run::Runner::run`]). A process that will run a queued build
 /// later (the builds a foreground chain triggers) registers at once, so that
 /// the build is not taken for one whose executor never started.
-pub fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Result<Build> {
-    let mut build: Build = tx.get_as(namespace, name)?.ok_or_else(|| Error::NotFound {
-        kind: Build::KIND.into(),
-        namespace: namespace.into(),
-        name: name.into(),
-        help: format!("list the builds with `s2i get builds --namespace {namespace}`"),
-    })?;
+pub(crate) fn register(tx: &Tx<'_>, namespace: &str, name: &str, me: &Executor) -> Result<Build> {
+    let mut build: Build = tx.get_as(namespace, name)?.ok_or_else(|| Error::not_found(Build::KIND, namespace, name))?;
     if build.is_terminal() {
         return Ok(build);
     }
     if let Some(other) = executor_of(&build)
         && !other.is_me()
     {
-        return Err(Error::InvalidRequest {
-            message: format!(
-                "build {namespace}/{name} is already run by another s2i process (pid {} on {})",
-                other.pid, other.host
-            ),
-            help: format!("follow it with `s2i logs build/{name} --follow`"),
+        return Err(Error::RunElsewhere {
+            namespace: namespace.into(),
+            name: name.into(),
+            pid: other.pid,
+            host: other.host.clone(),
         });
     }
     build.metadata.annotations.insert(keys::EXECUTOR.into(), me.to_string());
@@ -229,7 +223,7 @@ mod tests {
     fn orphans_by_heartbeat_and_grace() {
         let now = "2026-01-01T00:10:00Z";
         let mut build = Build::default();
-        build.status.phase = phase::RUNNING.into();
+        build.status.phase = BuildPhase::Running;
         build.metadata.creation_timestamp = Some("2026-01-01T00:00:00Z".parse().unwrap());
         assert_eq!(orphaned(&build, now).unwrap().0, "CannotCreateBuildPod");
         build.metadata.creation_timestamp = Some("2026-01-01T00:09:59Z".parse().unwrap());
@@ -240,7 +234,7 @@ mod tests {
         assert_eq!(orphaned(&build, now), None, "a fresh heartbeat");
         build.metadata.annotations.insert(keys::HEARTBEAT.into(), "2026-01-01T00:05:00Z".into());
         assert_eq!(orphaned(&build, now).unwrap().0, "BuildPodDeleted");
-        build.status.phase = phase::COMPLETE.into();
+        build.status.phase = BuildPhase::Complete;
         assert_eq!(orphaned(&build, now), None, "finished builds are left alone");
     }
 }

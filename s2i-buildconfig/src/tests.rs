@@ -1,14 +1,16 @@
 //! Build configs and builds in the store, without an engine: instantiation,
 //! run policies, history pruning, and triggers following the event log.
+//! (Unit tests: these rules are the crate's own, not its API.)
 
 use std::collections::BTreeMap;
 
-use s2i_imagestream::builds::configs::{apply_build_config, cancel_build};
-use s2i_imagestream::builds::generator::{BuildRequest, instantiate, set_phase};
-use s2i_imagestream::builds::policy::{Admission, admit, builds_of, prune};
-use s2i_imagestream::builds::triggers::{on_applied, process_events, suppress_since};
-use s2i_imagestream::builds::types::*;
+use crate::configs::{apply_build_config, cancel_build};
+use crate::generator::{Instantiation, instantiate, set_phase};
+use crate::policy::{Admission, admit, builds_of, prune};
+use crate::triggers::{on_applied, process_events};
+use crate::types::*;
 use s2i_imagestream::streams::{self, ResolvedImage, StreamTag};
+use s2i_imagestream::suppression::suppress_since;
 use s2i_imagestream::types::Image;
 use s2i_store::{ObjectMeta, Store, Tx};
 
@@ -58,12 +60,13 @@ fn record(tx: &Tx<'_>, stream: &str, tag: &str, n: u32) -> String {
 }
 
 fn finish(store: &Store, name: &str, phase: &str) {
+    let phase: BuildPhase = phase.parse().unwrap();
     store
         .write(|tx| {
             let mut build: Build = tx.get_as(NS, name)?.unwrap();
             set_phase(&mut build, phase, "", "", tx.now())?;
             tx.update_as(&build)?;
-            Ok::<_, s2i_imagestream::Error>(())
+            Ok::<_, crate::Error>(())
         })
         .unwrap();
 }
@@ -76,11 +79,11 @@ fn names(builds: &[Build]) -> Vec<String> {
 fn instantiation_numbers_labels_and_records() {
     let (_dir, store) = store();
     store.write(|tx| apply_build_config(tx, source_config("app", serde_json::json!({})))).unwrap();
-    let mut request = BuildRequest::new(NS, "app", causes::MANUAL);
+    let mut request = Instantiation::new(NS, "app", causes::MANUAL);
     request.env = vec![EnvVar { name: "DEBUG".into(), value: "1".into(), value_from: None }];
     request.commit = Some("dev".into());
     let first = store.write(|tx| instantiate(tx, &request)).unwrap();
-    let second = store.write(|tx| instantiate(tx, &BuildRequest::new(NS, "app", causes::MANUAL))).unwrap();
+    let second = store.write(|tx| instantiate(tx, &Instantiation::new(NS, "app", causes::MANUAL))).unwrap();
     assert_eq!((first.metadata.name.as_str(), second.metadata.name.as_str()), ("app-1", "app-2"));
     assert_eq!(first.metadata.labels["openshift.io/build-config.name"], "app");
     assert_eq!(first.metadata.labels["buildconfig"], "app");
@@ -110,7 +113,7 @@ fn instantiation_numbers_labels_and_records() {
     let mut paused = source_config("app", serde_json::json!({}));
     paused.metadata.annotations.insert("openshift.io/build-config.paused".into(), "true".into());
     store.write(|tx| apply_build_config(tx, paused.clone())).unwrap();
-    let err = store.write(|tx| instantiate(tx, &BuildRequest::new(NS, "app", causes::MANUAL))).unwrap_err();
+    let err = store.write(|tx| instantiate(tx, &Instantiation::new(NS, "app", causes::MANUAL))).unwrap_err();
     assert!(err.to_string().contains("paused"), "{err}");
 }
 
@@ -119,7 +122,7 @@ fn serial_builds_wait_and_parallel_ones_do_not() {
     let (_dir, store) = store();
     store.write(|tx| apply_build_config(tx, source_config("app", serde_json::json!({})))).unwrap();
     for _ in 0..3 {
-        store.write(|tx| instantiate(tx, &BuildRequest::new(NS, "app", causes::MANUAL))).unwrap();
+        store.write(|tx| instantiate(tx, &Instantiation::new(NS, "app", causes::MANUAL))).unwrap();
     }
     let admission = |name: &str| {
         store
@@ -139,7 +142,7 @@ fn serial_builds_wait_and_parallel_ones_do_not() {
         .write(|tx| apply_build_config(tx, source_config("par", serde_json::json!({"runPolicy": "Parallel"}))))
         .unwrap();
     for _ in 0..2 {
-        store.write(|tx| instantiate(tx, &BuildRequest::new(NS, "par", causes::MANUAL))).unwrap();
+        store.write(|tx| instantiate(tx, &Instantiation::new(NS, "par", causes::MANUAL))).unwrap();
     }
     assert_eq!(admission("par-2"), Admission::Run, "parallel builds do not wait for each other");
 }
@@ -149,17 +152,17 @@ fn serial_latest_only_cancels_the_queued_builds() {
     let (_dir, store) = store();
     let config = source_config("app", serde_json::json!({"runPolicy": "SerialLatestOnly"}));
     store.write(|tx| apply_build_config(tx, config.clone())).unwrap();
-    store.write(|tx| instantiate(tx, &BuildRequest::new(NS, "app", causes::MANUAL))).unwrap();
+    store.write(|tx| instantiate(tx, &Instantiation::new(NS, "app", causes::MANUAL))).unwrap();
     // app-1 runs; app-2 and app-3 are queued, and app-4 replaces them.
     store
         .write(|tx| {
             let mut build: Build = tx.get_as(NS, "app-1")?.unwrap();
-            set_phase(&mut build, phase::RUNNING, "", "", tx.now())?;
-            Ok::<_, s2i_imagestream::Error>(tx.update_as(&build)?)
+            set_phase(&mut build, BuildPhase::Running, "", "", tx.now())?;
+            Ok::<_, crate::Error>(tx.update_as(&build)?)
         })
         .unwrap();
     for _ in 0..3 {
-        store.write(|tx| instantiate(tx, &BuildRequest::new(NS, "app", causes::MANUAL))).unwrap();
+        store.write(|tx| instantiate(tx, &Instantiation::new(NS, "app", causes::MANUAL))).unwrap();
     }
     let builds = store.read(|tx| builds_of(tx, NS, "app")).unwrap();
     assert_eq!(names(&builds), ["app-1:Running", "app-2:Cancelled", "app-3:Cancelled", "app-4:New"]);
@@ -184,10 +187,10 @@ fn history_is_pruned_by_outcome() {
     store.write(|tx| apply_build_config(tx, config.clone())).unwrap();
     let outcomes = ["Complete", "Failed", "Complete", "Error", "Complete", "Cancelled"];
     for outcome in outcomes {
-        let build = store.write(|tx| instantiate(tx, &BuildRequest::new(NS, "app", causes::MANUAL))).unwrap();
+        let build = store.write(|tx| instantiate(tx, &Instantiation::new(NS, "app", causes::MANUAL))).unwrap();
         finish(&store, &build.metadata.name, outcome);
     }
-    let queued = store.write(|tx| instantiate(tx, &BuildRequest::new(NS, "app", causes::MANUAL))).unwrap();
+    let queued = store.write(|tx| instantiate(tx, &Instantiation::new(NS, "app", causes::MANUAL))).unwrap();
     let deleted = store.write(|tx| prune(tx, NS, "app")).unwrap();
     assert_eq!(deleted, ["app-4", "app-2", "app-1"]);
     let kept = store.read(|tx| builds_of(tx, NS, "app")).unwrap();
@@ -227,7 +230,7 @@ fn tag_events_start_each_watching_build_once() {
     assert_eq!(again.started.iter().map(|s| s.build.metadata.name.clone()).collect::<Vec<_>>(), ["app-2"]);
 
     // A manual build records what the triggers see: the same image starts nothing later.
-    store.write(|tx| instantiate(tx, &BuildRequest::new(NS, "app", causes::MANUAL))).unwrap();
+    store.write(|tx| instantiate(tx, &Instantiation::new(NS, "app", causes::MANUAL))).unwrap();
     let other_tag = store.write(|tx| Ok::<_, s2i_imagestream::Error>(record(tx, "unwatched", "latest", 3))).unwrap();
     assert!(!other_tag.is_empty());
     assert!(process_events(&store).unwrap().started.is_empty());

@@ -1,30 +1,22 @@
-//! Binary input (`s2i start-build --from-dir DIR` / `--from-file FILE`):
+//! Binary input ([`crate::BinaryInput`]; `s2i start-build --from-dir DIR` / `--from-file FILE`):
 //! like `oc start-build` uploading it, the input is taken when the build is
 //! started, not when it runs — a snapshot is copied into the store directory
-//! ([`super::logs::input_path`]) and removed with the build. `.git` is left
+//! ([`crate::logs::input_path`]) and removed with the build. `.git` is left
 //! out, as `oc` leaves it out.
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputProblem, Result};
 
-fn io_error(action: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        action: action.into(),
-        path: path.to_owned(),
-        help: "check that the input exists and is readable, and that the store directory is writable".into(),
-        source: e,
-    }
+fn io_error(action: &'static str, path: &Path, e: std::io::Error) -> Error {
+    Error::Snapshot { action, path: path.to_owned(), source: e }
 }
 
 /// Copy the directory `from` into `to` (created); symlinks stay symlinks.
-pub fn snapshot_dir(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn snapshot_dir(from: &Path, to: &Path) -> Result<()> {
     let meta = std::fs::metadata(from).map_err(|e| io_error("read", from, e))?;
     if !meta.is_dir() {
-        return Err(Error::InvalidRequest {
-            message: format!("{} is not a directory", from.display()),
-            help: "give --from-dir a directory, or use --from-file for a file".into(),
-        });
+        return Err(Error::BinaryInput { path: from.to_owned(), problem: InputProblem::NotADirectory });
     }
     std::fs::create_dir_all(to).map_err(|e| io_error("create", to, e))?;
     copy_tree(from, to)
@@ -60,13 +52,10 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Copy the file `from` into the directory `to` (created) as `name`.
-pub fn snapshot_file(from: &Path, to: &Path, name: &str) -> Result<()> {
+pub(crate) fn snapshot_file(from: &Path, to: &Path, name: &str) -> Result<()> {
     let meta = std::fs::metadata(from).map_err(|e| io_error("read", from, e))?;
     if !meta.is_file() {
-        return Err(Error::InvalidRequest {
-            message: format!("{} is not a file", from.display()),
-            help: "give --from-file a file, or use --from-dir for a directory".into(),
-        });
+        return Err(Error::BinaryInput { path: from.to_owned(), problem: InputProblem::NotAFile });
     }
     std::fs::create_dir_all(to).map_err(|e| io_error("create", to, e))?;
     let target = to.join(name);

@@ -2,64 +2,57 @@
 //! holding s2i's progress lines and everything the build containers print
 //! (stdout and stderr, merged as a pod's log is). [`BuildLog`] is the event
 //! sink an executor writes through; it also times the OpenShift stages of the
-//! build from the engine's events. [`follow`] copies a log to a writer and,
-//! while the build runs, what is appended to it.
+//! build from the engine's events. [`LogReader`] reads a log as it grows.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use s2i_core::events::{BuildEvent, EventSink, Level, Stage};
 
-use super::types::{Build, StageInfo, StepInfo, phase};
 use crate::error::{Error, Result};
-use s2i_store::Store;
+use crate::types::{Build, StageInfo, StepInfo};
 
 /// How many lines `status.logSnippet` keeps.
-pub const SNIPPET_LINES: usize = 5;
+pub(crate) const SNIPPET_LINES: usize = 5;
 
 /// The log file of a build.
-pub fn log_path(store_dir: &Path, namespace: &str, build: &str) -> PathBuf {
+pub(crate) fn log_path(store_dir: &Path, namespace: &str, build: &str) -> PathBuf {
     store_dir.join("logs").join(namespace).join(format!("{build}.log"))
 }
 
 /// The directory holding the binary input of a build (`--from-dir`, `--from-file`).
-pub fn input_path(store_dir: &Path, namespace: &str, build: &str) -> PathBuf {
+pub(crate) fn input_path(store_dir: &Path, namespace: &str, build: &str) -> PathBuf {
     store_dir.join("inputs").join(namespace).join(build)
 }
 
 /// The directory under which a build's engine keeps its working directory:
 /// in the store directory, so that the working directory of a build whose
 /// process was killed is removed with the build's other files.
-pub fn work_path(store_dir: &Path, namespace: &str, build: &str) -> PathBuf {
+pub(crate) fn work_path(store_dir: &Path, namespace: &str, build: &str) -> PathBuf {
     store_dir.join("work").join(namespace).join(build)
 }
 
 /// Remove what a build left in the store directory (its log, binary input and working directory).
-pub fn remove_files(store_dir: &Path, namespace: &str, build: &str) {
+pub(crate) fn remove_files(store_dir: &Path, namespace: &str, build: &str) {
     let _ = std::fs::remove_file(log_path(store_dir, namespace, build));
     remove_scratch(store_dir, namespace, build);
 }
 
 /// Remove a build's binary input and working directory (not its log).
-pub fn remove_scratch(store_dir: &Path, namespace: &str, build: &str) {
+pub(crate) fn remove_scratch(store_dir: &Path, namespace: &str, build: &str) {
     let _ = std::fs::remove_dir_all(input_path(store_dir, namespace, build));
     let _ = std::fs::remove_dir_all(work_path(store_dir, namespace, build));
 }
 
-fn io_error(action: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        action: action.into(),
-        path: path.to_owned(),
-        help: "check that the store directory is writable (--store DIR or S2I_STORE)".into(),
-        source: e,
-    }
+fn io_error(action: &'static str, path: &Path, e: std::io::Error) -> Error {
+    Error::StoreFile { action, path: path.to_owned(), source: e }
 }
 
 /// Open a build's log for appending, creating it (and its directory) when needed.
-pub fn open_append(path: &Path) -> Result<File> {
+pub(crate) fn open_append(path: &Path) -> Result<File> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_error("create", parent, e))?;
     }
@@ -68,7 +61,7 @@ pub fn open_append(path: &Path) -> Result<File> {
 
 /// `status.logSnippet`: the last lines, each at most 120 characters
 /// (longer ones keep their first 58 and last 59 around `...`).
-pub fn snippet(lines: &[String]) -> String {
+pub(crate) fn snippet(lines: &[String]) -> String {
     let start = lines.len().saturating_sub(SNIPPET_LINES);
     lines[start..]
         .iter()
@@ -161,7 +154,7 @@ struct LogState {
 }
 
 /// The log of a build being run, and the event sink of its engine.
-pub struct BuildLog {
+pub(crate) struct BuildLog {
     path: PathBuf,
     loglevel: u8,
     state: Mutex<LogState>,
@@ -179,7 +172,7 @@ const KEPT_LINES: usize = 64;
 impl BuildLog {
     /// Append to the log at `path`. `loglevel` is the build's `BUILD_LOGLEVEL`:
     /// 1 adds the engine's decisions, 2 and up its debugging detail.
-    pub fn open(path: &Path, loglevel: u8) -> Result<Self> {
+    pub(crate) fn open(path: &Path, loglevel: u8) -> Result<Self> {
         let file = open_append(path)?;
         Ok(Self {
             path: path.to_owned(),
@@ -193,13 +186,8 @@ impl BuildLog {
         })
     }
 
-    /// The file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Append a line.
-    pub fn line(&self, text: &str) {
+    pub(crate) fn line(&self, text: &str) {
         let mut state = self.state.lock().expect("the log lock");
         for line in text.lines() {
             let _ = writeln!(state.file, "{line}");
@@ -210,27 +198,27 @@ impl BuildLog {
     }
 
     /// The name under which the engine pulls the builder image (to tell its pull from others).
-    pub fn set_builder(&self, engine_name: &str) {
+    pub(crate) fn set_builder(&self, engine_name: &str) {
         self.state.lock().expect("the log lock").builder = engine_name.to_owned();
     }
 
     /// Start timing a stage step (`PostCommit`/`RunPostCommitHook`, `PushImage`/`PushImage`, …).
-    pub fn start_stage(&self, stage: &'static str, step: &'static str) {
+    pub(crate) fn start_stage(&self, stage: &'static str, step: &'static str) {
         self.state.lock().expect("the log lock").clock.start(stage, step);
     }
 
     /// Finish timing a stage step.
-    pub fn finish_stage(&self, stage: &'static str, step: &'static str) {
+    pub(crate) fn finish_stage(&self, stage: &'static str, step: &'static str) {
         self.state.lock().expect("the log lock").clock.finish(stage, step);
     }
 
     /// The stages timed so far.
-    pub fn stages(&self) -> Vec<StageInfo> {
+    pub(crate) fn stages(&self) -> Vec<StageInfo> {
         self.state.lock().expect("the log lock").clock.report()
     }
 
     /// The snippet of the lines written so far.
-    pub fn snippet(&self) -> String {
+    pub(crate) fn snippet(&self) -> String {
         snippet(&self.state.lock().expect("the log lock").lines)
     }
 
@@ -245,6 +233,7 @@ impl BuildLog {
             Stage::SaveArtifacts | Stage::UploadSource | Stage::Assemble | Stage::AssembleRuntime | Stage::Commit => {
                 Some(("Build", "DockerBuild"))
             }
+            Stage::Push => Some(("PushImage", "PushImage")),
         }
     }
 }
@@ -292,57 +281,48 @@ impl EventSink for BuildLog {
     }
 }
 
-/// What [`follow`] found when it stopped.
+/// How following a log ended ([`crate::Builds::follow_log`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Followed {
-    /// The build ended (or `wait` was false); its final state.
+    /// The build ended (or its log was only read up to now); its final state.
     Ended(Box<Build>),
     /// The build was deleted while it was followed.
     Deleted,
 }
 
-/// Copy the log of `namespace/name` to `out`; with `wait`, keep copying what
-/// is appended until the build has ended. The store is read every `poll`.
-/// `stop` is asked between reads; when it says so, following ends early.
-pub fn follow(
-    store: &Store,
-    namespace: &str,
-    name: &str,
-    out: &mut dyn Write,
-    wait: bool,
-    poll: Duration,
-    stop: &dyn Fn() -> bool,
-) -> Result<Followed> {
-    let path = log_path(store.dir(), namespace, name);
-    let mut offset = 0u64;
-    let mut copy = |offset: &mut u64| -> Result<()> {
-        let mut file = match File::open(&path) {
+/// Reads a build's log as it grows, whole lines at a time (a line being
+/// written is handed over once complete).
+#[derive(Debug)]
+pub(crate) struct LogReader {
+    path: PathBuf,
+    offset: u64,
+}
+
+impl LogReader {
+    /// The log of `namespace/build`, from its start.
+    pub(crate) fn new(store_dir: &Path, namespace: &str, build: &str) -> Self {
+        Self { path: log_path(store_dir, namespace, build), offset: 0 }
+    }
+
+    /// Hand each whole line appended since the last call to `on_line`
+    /// (without its newline). A log not written yet has no lines.
+    pub(crate) async fn read_lines(&mut self, on_line: &mut dyn FnMut(&str)) -> Result<()> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let path = &self.path;
+        let mut file = match tokio::fs::File::open(path).await {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_error("read", &path, e)),
+            Err(e) => return Err(io_error("read", path, e)),
         };
-        file.seek(SeekFrom::Start(*offset)).map_err(|e| io_error("read", &path, e))?;
+        file.seek(SeekFrom::Start(self.offset)).await.map_err(|e| io_error("read", path, e))?;
         let mut buffer = Vec::new();
-        file.read_to_end(&mut buffer).map_err(|e| io_error("read", &path, e))?;
-        // Only whole lines: a line being written is printed once complete.
+        file.read_to_end(&mut buffer).await.map_err(|e| io_error("read", path, e))?;
         let end = buffer.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        if end > 0 {
-            out.write_all(&buffer[..end]).map_err(|e| io_error("write the log of", &path, e))?;
-            let _ = out.flush();
-            *offset += end as u64;
+        for line in buffer[..end].split_inclusive(|b| *b == b'\n') {
+            on_line(&String::from_utf8_lossy(&line[..line.len() - 1]));
         }
+        self.offset += end as u64;
         Ok(())
-    };
-    loop {
-        let build: Option<Build> = store.read(|tx| tx.get_as(namespace, name))?;
-        copy(&mut offset)?;
-        let Some(build) = build else { return Ok(Followed::Deleted) };
-        if !wait || phase::is_terminal(&build.status.phase) || stop() {
-            // One last read: the executor writes its final lines before the final state.
-            copy(&mut offset)?;
-            return Ok(Followed::Ended(Box::new(build)));
-        }
-        std::thread::sleep(poll);
     }
 }
 
@@ -371,10 +351,25 @@ mod tests {
         log.emit(BuildEvent::Output { kind: s2i_core::runtime::OutputKind::Stderr, line: "compiling".into() });
         log.emit(BuildEvent::Message { level: Level::Detail, text: "hidden".into() });
         log.emit(BuildEvent::StageFinished { stage: Stage::Assemble, elapsed: Duration::ZERO });
-        let text = std::fs::read_to_string(log.path()).unwrap();
+        let text = std::fs::read_to_string(log_path(dir.path(), "ns", "app-1")).unwrap();
         assert_eq!(text, "==> assemble builder:latest\ncompiling\n");
         let stages = log.stages();
         let names: Vec<_> = stages.iter().map(|s| (s.name.as_str(), s.steps[0].name.as_str())).collect();
         assert_eq!(names, [("PullImages", "PullBaseImage"), ("Build", "DockerBuild")]);
+    }
+
+    #[tokio::test]
+    async fn a_growing_log_is_read_in_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reader = LogReader::new(dir.path(), "ns", "app-1");
+        let mut lines = Vec::new();
+        reader.read_lines(&mut |line| lines.push(line.to_owned())).await.unwrap();
+        assert!(lines.is_empty(), "no log yet");
+        let mut file = open_append(&log_path(dir.path(), "ns", "app-1")).unwrap();
+        write!(file, "one\ntw").unwrap();
+        reader.read_lines(&mut |line| lines.push(line.to_owned())).await.unwrap();
+        write!(file, "o\n\nthree\n").unwrap();
+        reader.read_lines(&mut |line| lines.push(line.to_owned())).await.unwrap();
+        assert_eq!(lines, ["one", "two", "", "three"]);
     }
 }

@@ -16,18 +16,18 @@
 //!   `lastVersion` 0 gets its first build; otherwise each ImageChange trigger
 //!   whose tag already has an image it has not built starts one build, as
 //!   OpenShift's trigger controller does for a new config.
-//! - **`--no-triggers`** ([`suppress_since`]): the transaction of a tag
-//!   change also stores a [`SUPPRESSED`] marker for each of its events; the
-//!   consumer, reaching such an event, records its image as seen by the
-//!   watching configs (so later events compare against it) and starts
-//!   nothing. Marking the configs at once would not do: events of earlier
-//!   changes, consumed later, would overwrite the mark.
+//! - **`--no-triggers`** ([`s2i_imagestream::suppression`]): the transaction of a tag
+//!   change also marks each of its events; the consumer, reaching such an
+//!   event, records its image as seen by the watching configs (so later
+//!   events compare against it) and starts nothing. Marking the configs at
+//!   once would not do: events of earlier changes, consumed later, would
+//!   overwrite the mark.
 
-use super::generator::{BuildRequest, full_reference, instantiate, resolve_istag};
-use super::types::*;
 use crate::error::Result;
-use crate::streams::{TAG_CHANGED, TagChange};
-use crate::types::{ImageStream, REFERENCE_POLICY_LOCAL};
+use crate::generator::{Instantiation, full_reference, instantiate, resolve_istag};
+use crate::types::*;
+use s2i_imagestream::streams::{TAG_CHANGED, TagChange};
+use s2i_imagestream::types::{ImageStream, REFERENCE_POLICY_LOCAL};
 use s2i_store::{ConsumerStart, Event, Resource, Store, Tx};
 
 /// The name of the event consumer that starts triggered builds.
@@ -42,13 +42,56 @@ pub struct Started {
     pub cause: String,
 }
 
+/// A trigger that could not start a build. Front ends may add how to start
+/// such a build by hand (with binary input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TriggerWarning {
+    /// The config is paused: the change of a tag it watches starts nothing.
+    #[error("buildconfig {namespace}/{config} is paused: the change of {tag} starts no build")]
+    Paused {
+        /// The config's namespace.
+        namespace: String,
+        /// The config.
+        config: String,
+        /// The tag that changed, as the config names it.
+        tag: String,
+    },
+    /// The config builds binary input, which a tag change cannot give.
+    #[error("buildconfig {namespace}/{config} builds binary input: the change of {tag} cannot start it")]
+    TagChangeNeedsInput {
+        /// The config's namespace.
+        namespace: String,
+        /// The config.
+        config: String,
+        /// The tag that changed, as the config names it.
+        tag: String,
+    },
+    /// A new config with a ConfigChange trigger builds binary input.
+    #[error("buildconfig {namespace}/{config} builds binary input: its ConfigChange trigger cannot start it")]
+    ConfigChangeNeedsInput {
+        /// The config's namespace.
+        namespace: String,
+        /// The config.
+        config: String,
+    },
+    /// A new config whose watched tags have images builds binary input.
+    #[error("buildconfig {namespace}/{config} builds binary input: its ImageChange triggers cannot start it")]
+    ImageChangeNeedsInput {
+        /// The config's namespace.
+        namespace: String,
+        /// The config.
+        config: String,
+    },
+}
+
 /// What processing triggers did.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct TriggerReport {
+pub(crate) struct TriggerReport {
     /// The builds started.
-    pub started: Vec<Started>,
-    /// Triggers that could not start a build, with why.
-    pub warnings: Vec<String>,
+    pub(crate) started: Vec<Started>,
+    /// Triggers that could not start a build.
+    pub(crate) warnings: Vec<TriggerWarning>,
 }
 
 /// The pull spec consumers of `namespace/stream:tag` get for the image of a tag change.
@@ -88,22 +131,13 @@ fn watchers(tx: &Tx<'_>, tag: &ImageStreamTagReference) -> Result<Vec<BuildConfi
         .collect())
 }
 
-/// The store kind of the markers of events whose triggers are suppressed
-/// (`--no-triggers`), named by the event's sequence number; internal
-/// bookkeeping, removed when the event is consumed.
-pub const SUPPRESSED: &str = "SuppressedTagEvent";
-
-fn marker_name(seq: u64) -> String {
-    format!("{seq:020}")
-}
-
 /// What one `TagChanged` event starts (see the module doc).
-pub fn on_event(tx: &Tx<'_>, event: &Event) -> Result<TriggerReport> {
+pub(crate) fn on_event(tx: &Tx<'_>, event: &Event) -> Result<TriggerReport> {
     let mut report = TriggerReport::default();
     if event.kind != ImageStream::KIND || event.action != TAG_CHANGED {
         return Ok(report);
     }
-    let suppressed = tx.delete(SUPPRESSED, "", &marker_name(event.seq))?.is_some();
+    let suppressed = s2i_imagestream::suppression::take(tx, event.seq)?;
     let Ok(change) = serde_json::from_value::<TagChange>(event.data.clone()) else { return Ok(report) };
     let Some(pull_spec) = changed_pull_spec(tx, &event.namespace, &event.name, &change)? else { return Ok(report) };
     let tag =
@@ -116,21 +150,17 @@ pub fn on_event(tx: &Tx<'_>, event: &Event) -> Result<TriggerReport> {
             mark_seen(tx, &mut config, &tag, &pull_spec)?;
             continue;
         }
-        let display = format!("{}/{}", config.metadata.namespace, config.metadata.name);
         let shown = shown_tag(&config.metadata.namespace, &tag);
+        let (namespace, name) = (config.metadata.namespace.clone(), config.metadata.name.clone());
         if config.is_paused() {
-            report.warnings.push(format!("buildconfig {display} is paused: the change of {shown} starts no build"));
+            report.warnings.push(TriggerWarning::Paused { namespace, config: name, tag: shown });
             continue;
         }
         if config.spec.source.binary.is_some() {
-            report.warnings.push(format!(
-                "buildconfig {display} builds binary input: the change of {shown} cannot start it (run `s2i \
-                 start-build {} --from-dir DIR`)",
-                config.metadata.name
-            ));
+            report.warnings.push(TriggerWarning::TagChangeNeedsInput { namespace, config: name, tag: shown });
             continue;
         }
-        let mut request = BuildRequest::new(&config.metadata.namespace, &config.metadata.name, causes::IMAGE_CHANGE);
+        let mut request = Instantiation::new(&namespace, &name, causes::IMAGE_CHANGE);
         request.cause.image_change_build = Some(image_change_cause(&config, &tag, &pull_spec));
         request.triggered_by_image = Some((tag.clone(), pull_spec.clone()));
         let build = instantiate(tx, &request)?;
@@ -176,7 +206,7 @@ fn mark_seen(tx: &Tx<'_>, config: &mut BuildConfig, tag: &ImageStreamTagReferenc
 /// Follow the event log as [`TRIGGER_CONSUMER`] until it is caught up,
 /// starting the triggered builds (created in phase `New`; running them is the
 /// caller's).
-pub fn process_events(store: &Store) -> Result<TriggerReport> {
+pub(crate) fn process_events(store: &Store) -> Result<TriggerReport> {
     let mut report = TriggerReport::default();
     while let Some((_, one)) = store.consume_next(TRIGGER_CONSUMER, ConsumerStart::Beginning, on_event)? {
         report.started.extend(one.started);
@@ -188,7 +218,7 @@ pub fn process_events(store: &Store) -> Result<TriggerReport> {
 /// Judge a BuildConfig that was just applied (see the module doc). Its
 /// [`keys::TRIGGERS_SEQ`] annotation must already name the event-log
 /// position of the apply (see [`mark_applied`]).
-pub fn on_applied(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<TriggerReport> {
+pub(crate) fn on_applied(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<TriggerReport> {
     let mut report = TriggerReport::default();
     let Some(config) = tx.get_as::<BuildConfig>(namespace, name)? else { return Ok(report) };
     if config.is_paused() {
@@ -196,19 +226,18 @@ pub fn on_applied(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<TriggerRep
     }
     if config.has_config_change_trigger() && config.status.last_version == 0 {
         if config.spec.source.binary.is_some() {
-            report.warnings.push(format!(
-                "buildconfig {namespace}/{name} builds binary input: its ConfigChange trigger cannot start it (run \
-                 `s2i start-build {name} --from-dir DIR`)"
-            ));
+            report
+                .warnings
+                .push(TriggerWarning::ConfigChangeNeedsInput { namespace: namespace.into(), config: name.into() });
             return Ok(report);
         }
-        let mut request = BuildRequest::new(namespace, name, causes::CONFIG_CHANGE);
+        let mut request = Instantiation::new(namespace, name, causes::CONFIG_CHANGE);
         request.last_version = Some(0);
         let build = instantiate(tx, &request)?;
         report.started.push(Started { build, cause: "a config change".into() });
         return Ok(report);
     }
-    let mut request: Option<BuildRequest> = None;
+    let mut request: Option<Instantiation> = None;
     let mut shown = Vec::new();
     for (tag, paused) in config.watched_tags() {
         if paused {
@@ -219,13 +248,13 @@ pub fn on_applied(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<TriggerRep
             continue;
         }
         if config.spec.source.binary.is_some() {
-            report.warnings.push(format!(
-                "buildconfig {namespace}/{name} builds binary input: its ImageChange triggers cannot start it"
-            ));
+            report
+                .warnings
+                .push(TriggerWarning::ImageChangeNeedsInput { namespace: namespace.into(), config: name.into() });
             return Ok(report);
         }
         if request.is_none() {
-            let mut first = BuildRequest::new(namespace, name, causes::IMAGE_CHANGE);
+            let mut first = Instantiation::new(namespace, name, causes::IMAGE_CHANGE);
             first.triggered_by_image = Some((tag.clone(), pull_spec.clone()));
             first.cause.image_change_build = Some(image_change_cause(&config, &tag, &pull_spec));
             request = Some(first);
@@ -241,18 +270,7 @@ pub fn on_applied(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<TriggerRep
 
 /// Set a config's [`keys::TRIGGERS_SEQ`] to the current end of the event log
 /// (call in the transaction that writes the config).
-pub fn mark_applied(tx: &Tx<'_>, config: &mut BuildConfig) -> Result<()> {
+pub(crate) fn mark_applied(tx: &Tx<'_>, config: &mut BuildConfig) -> Result<()> {
     config.metadata.annotations.insert(keys::TRIGGERS_SEQ.into(), tx.last_seq()?.to_string());
-    Ok(())
-}
-
-/// `--no-triggers`: mark every `TagChanged` event after `seq` (those of the
-/// current transaction) as suppressed: the consumer starts no build for it.
-pub fn suppress_since(tx: &Tx<'_>, seq: u64) -> Result<()> {
-    for event in tx.events_after(seq, usize::MAX >> 1)? {
-        if event.kind == ImageStream::KIND && event.action == TAG_CHANGED {
-            tx.put(SUPPRESSED, "", &marker_name(event.seq), serde_json::json!({"event": event.seq}))?;
-        }
-    }
     Ok(())
 }
