@@ -17,32 +17,28 @@ use s2i_route::haproxy::{RouterConfig, render};
 use s2i_route::tls::generate_default_certificate;
 use s2i_route::validation::validate_route;
 use s2i_route::{
-    InsecureEdgeTerminationPolicy, ObjectMeta, Route, RouteSpec, RouteTargetReference, Service, ServiceEndpoints,
-    ServicePort, ServiceSpec, TlsConfig, TlsTermination,
+    Endpoints, InsecureEdgeTerminationPolicy, ObjectMeta, Route, RouteSpec, RouteTargetReference, Service,
+    ServiceEndpoints, ServicePort, ServiceSpec, TlsConfig, TlsTermination,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = jiff::Timestamp::now();
 
-    // The services the routes lead to. A service of s2i may list fixed
-    // endpoints (a selector would find running containers instead, with the
-    // `containers` feature).
+    // The services the routes lead to, and their Endpoints objects: the
+    // addresses behind them (a selector would find running containers
+    // instead, with the `containers` feature).
     let frontend = Service::new(
         ObjectMeta::named("demo", "frontend"),
-        ServiceSpec {
-            ports: vec![ServicePort::new("http", 80, Some(8080))],
-            endpoints: vec!["127.0.0.1:8080".parse()?, "127.0.0.2:8080".parse()?],
-            ..Default::default()
-        },
+        ServiceSpec { ports: vec![ServicePort::new("http", 80, Some(8080))], ..Default::default() },
     );
     let api = Service::new(
         ObjectMeta::named("demo", "api"),
-        ServiceSpec {
-            ports: vec![ServicePort::new("http", 80, Some(9000))],
-            endpoints: vec!["127.0.0.1:9000".parse()?],
-            ..Default::default()
-        },
+        ServiceSpec { ports: vec![ServicePort::new("http", 80, Some(9000))], ..Default::default() },
     );
+    let endpoints = [
+        Endpoints::for_service(&frontend, &["127.0.0.1:8080".parse()?, "127.0.0.2:8080".parse()?])?,
+        Endpoints::for_service(&api, &["127.0.0.1:9000".parse()?])?,
+    ];
     let services = [frontend, api];
 
     // An edge route for the site (TLS ends at the router, with its default
@@ -87,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let config = RouterConfig::new(generate_default_certificate("apps.localhost")?);
-    let rendered = render(&admission.admitted, &ServiceEndpoints::fixed(&services), &config)?;
+    let rendered = render(&admission.admitted, &ServiceEndpoints::fixed(&services, &endpoints), &config)?;
     for warning in &rendered.warnings {
         eprintln!("warning: {warning}");
     }

@@ -9,7 +9,7 @@ use s2i_route::export::{ExportDocument, ExportTarget, GatewayRef, export_route};
 use s2i_route::haproxy::{RouterConfig, render};
 use s2i_route::tls::generate_default_certificate;
 use s2i_route::validation::{validate_route, validate_route_update, validate_service};
-use s2i_route::{Route, Service, ServiceEndpoints, TlsTermination, WildcardPolicy};
+use s2i_route::{Endpoints, Route, Service, ServiceEndpoints, TlsTermination, WildcardPolicy};
 use s2i_store::codec::read_documents;
 
 /// What a tool would read from a file: two namespaces want one host.
@@ -19,14 +19,26 @@ kind: Service
 metadata: {name: web, namespace: team-a}
 spec:
   ports: [{name: http, port: 80, targetPort: 8080}]
-  endpoints: ["127.0.0.1:8080", "127.0.0.2:8080"]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: web, namespace: team-a}
+subsets:
+- addresses: [{ip: 127.0.0.1}, {ip: 127.0.0.2}]
+  ports: [{name: http, port: 8080}]
 ---
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: team-b}
 spec:
   ports: [{name: http, port: 80, targetPort: 8080}]
-  endpoints: ["127.0.0.3:8080"]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: web, namespace: team-b}
+subsets:
+- addresses: [{ip: 127.0.0.3}]
+  ports: [{name: http, port: 8080}]
 ---
 apiVersion: route.openshift.io/v1
 kind: Route
@@ -45,21 +57,22 @@ spec:
   to: {name: web, weight: 10}
 "#;
 
-fn read() -> (Vec<Route>, Vec<Service>) {
-    let (mut routes, mut services) = (Vec::new(), Vec::new());
+fn read() -> (Vec<Route>, Vec<Service>, Vec<Endpoints>) {
+    let (mut routes, mut services, mut endpoints) = (Vec::new(), Vec::new(), Vec::new());
     for document in read_documents("objects.yaml", OBJECTS).expect("the YAML parses") {
         match document.kind.as_str() {
             "Route" => routes.push(document.decode::<Route>().expect("a route")),
             "Service" => services.push(document.decode::<Service>().expect("a service")),
+            "Endpoints" => endpoints.push(document.decode::<Endpoints>().expect("endpoints")),
             other => panic!("unexpected kind {other}"),
         }
     }
-    (routes, services)
+    (routes, services, endpoints)
 }
 
 #[test]
 fn read_validate_admit_render_export() {
-    let (routes, services) = read();
+    let (routes, services, addresses) = read();
 
     // Reading applies the API server's defaults.
     let www = &routes[0];
@@ -107,7 +120,7 @@ fn read_validate_admit_render_export() {
 
     // Rendering is a function of its inputs: the same bytes twice.
     let config = RouterConfig::new(generate_default_certificate("apps.localhost").unwrap());
-    let endpoints = ServiceEndpoints::fixed(&services);
+    let endpoints = ServiceEndpoints::fixed(&services, &addresses);
     let rendered = render(&admission.admitted, &endpoints, &config).unwrap();
     assert_eq!(rendered, render(&admission.admitted, &endpoints, &config).unwrap());
     let cfg = rendered.haproxy_cfg();
