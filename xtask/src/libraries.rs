@@ -29,6 +29,10 @@ pub(crate) struct LibraryCrate {
     pub(crate) not_in_bare_tree: &'static [&'static str],
     /// Its examples, and how they run in CI.
     pub(crate) examples: &'static [Example],
+    /// Why its README and examples are not there yet, when they are not:
+    /// the `standalone` step says so instead of failing. Everything else
+    /// (building alone, boundaries, the downstream test) is checked.
+    pub(crate) readme_pending: Option<&'static str>,
 }
 
 /// An example of a library crate.
@@ -47,8 +51,8 @@ const ENGINE_CLIENT: &str = "bollard";
 /// Native libraries and clients a featureless crate must not build.
 const SQLITE: [&str; 2] = ["rusqlite", "libsqlite3-sys"];
 
-/// Every library crate of the workspace. `s2i-cli` (the binary's crate) and
-/// `xtask` are not libraries; s2i-buildconfig joins as a row when it becomes a crate.
+/// Every library crate of the workspace, bottom up. `s2i-cli` (the binary's
+/// crate) and `xtask` are not libraries.
 pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
     LibraryCrate {
         name: "s2i-store",
@@ -57,22 +61,25 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
         not_in_tree: &["s2i-core", "git2", ENGINE_CLIENT, "ureq"],
         not_in_bare_tree: &[SQLITE[0], SQLITE[1], "git2", ENGINE_CLIENT, "ureq", "s2i-core"],
         examples: &[Example { name: "custom_kind", cargo_args: &[], needs_engine: false }],
+        readme_pending: None,
     },
     LibraryCrate {
         name: "s2i-core",
         has_features: true,
         single_features: &[],
-        not_in_tree: &[ENGINE_CLIENT, "s2i-store", SQLITE[0]],
+        not_in_tree: &[ENGINE_CLIENT, SQLITE[0], SQLITE[1]],
         not_in_bare_tree: &["git2", "libgit2-sys"],
         examples: &[Example { name: "plan", cargo_args: &[], needs_engine: true }],
+        readme_pending: None,
     },
     LibraryCrate {
         name: "s2i-docker",
         has_features: false,
         single_features: &[],
-        not_in_tree: &["s2i-store", SQLITE[0]],
+        not_in_tree: &[SQLITE[0], SQLITE[1]],
         not_in_bare_tree: &[],
         examples: &[Example { name: "ping", cargo_args: &[], needs_engine: true }],
+        readme_pending: None,
     },
     LibraryCrate {
         name: "s2i-imagestream",
@@ -81,6 +88,16 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
         not_in_tree: &[ENGINE_CLIENT, "s2i-docker"],
         not_in_bare_tree: &[],
         examples: &[Example { name: "tag", cargo_args: &[], needs_engine: false }],
+        readme_pending: None,
+    },
+    LibraryCrate {
+        name: "s2i-buildconfig",
+        has_features: false,
+        single_features: &[],
+        not_in_tree: &[ENGINE_CLIENT, "s2i-docker"],
+        not_in_bare_tree: &[],
+        examples: &[],
+        readme_pending: Some("written by the task that split the crate out of s2i-imagestream"),
     },
     LibraryCrate {
         name: "s2i-route",
@@ -100,6 +117,7 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
             "s2i-imagestream",
         ],
         examples: &[Example { name: "render", cargo_args: &["--no-default-features"], needs_engine: false }],
+        readme_pending: None,
     },
     LibraryCrate {
         name: "s2i-oci",
@@ -108,6 +126,7 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
         not_in_tree: &[ENGINE_CLIENT, "tokio", "git2", SQLITE[0], "s2i-core", "s2i-store", "ureq"],
         not_in_bare_tree: &[],
         examples: &[Example { name: "layout", cargo_args: &[], needs_engine: false }],
+        readme_pending: None,
     },
 ];
 
@@ -211,7 +230,7 @@ pub(crate) fn check_dependency_boundaries() -> Result<()> {
             let packages = tree_packages(&listing);
             let how = if bare { " --no-default-features" } else { "" };
             let found: Vec<&&str> = forbidden.iter().filter(|dependency| packages.contains(**dependency)).collect();
-            let verdict = if found.is_empty() { "none" } else { "found" };
+            let verdict = if found.is_empty() { "none".to_owned() } else { format!("{found:?}") };
             println!(
                 "xtask: cargo tree -p {}{how}: {} packages; {verdict} of {forbidden:?}",
                 library.name,
@@ -278,6 +297,9 @@ pub(crate) fn check_standalone() -> Result<()> {
     }
     for library in LIBRARY_CRATES {
         problems.extend(crate_problems(&root.join(library.name), library));
+        if let Some(reason) = library.readme_pending {
+            println!("xtask: note: {} has its README and examples still to come ({reason})", library.name);
+        }
     }
     if !problems.is_empty() {
         bail!("the repository does not stand alone:\n  - {}", problems.join("\n  - "));
@@ -315,6 +337,12 @@ fn citations(root: &Path) -> Result<Vec<String>> {
 fn crate_problems(dir: &Path, library: &LibraryCrate) -> Vec<String> {
     let name = library.name;
     let mut problems = Vec::new();
+    if !dir.join("tests/downstream.rs").is_file() {
+        problems.push(format!("{name} has no tests/downstream.rs (its public API as a downstream tool uses it)"));
+    }
+    if library.readme_pending.is_some() {
+        return problems;
+    }
     if !dir.join("README.md").is_file() {
         problems.push(format!("{name} has no README.md (what it is, when to use it alone, features, an example)"));
     }
@@ -328,16 +356,13 @@ fn crate_problems(dir: &Path, library: &LibraryCrate) -> Vec<String> {
             r#"{name}/src/lib.rs does not include its README (#![doc = include_str!("../README.md")]), so its example is not a doctest"#
         ));
     }
+    if library.examples.is_empty() {
+        problems.push(format!("{name} has no example in LIBRARY_CRATES"));
+    }
     for example in library.examples {
         if !dir.join("examples").join(format!("{}.rs", example.name)).is_file() {
             problems.push(format!("{name} lists the example {} but has no examples/{}.rs", example.name, example.name));
         }
-    }
-    if library.examples.is_empty() {
-        problems.push(format!("{name} has no example in LIBRARY_CRATES"));
-    }
-    if !dir.join("tests/downstream.rs").is_file() {
-        problems.push(format!("{name} has no tests/downstream.rs (its public API as a downstream tool uses it)"));
     }
     problems
 }
