@@ -204,12 +204,17 @@ fn podman_suite() -> Result<()> {
     result.and(stopped)
 }
 
+/// The width of the longest step name, to align listings.
+fn name_width(steps: &[Step]) -> usize {
+    steps.iter().map(|step| step.name.len()).max().unwrap_or(0)
+}
+
 /// `cargo xtask ci [--list | STEP...]`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let all = steps();
     if args.iter().any(|arg| arg == "--list") {
         for step in &all {
-            println!("{:<10} {}", step.name, step.action.describe());
+            println!("{:<width$} {}", step.name, step.action.describe(), width = name_width(&all));
         }
         return Ok(());
     }
@@ -248,7 +253,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
     println!("\nci: all {} steps passed in {}", timings.len(), cmd::human(started.elapsed()));
     for (name, took) in timings {
-        println!("  {name:<10} {:>8}", cmd::human(took));
+        println!("  {name:<width$} {:>8}", cmd::human(took), width = name_width(&all));
     }
     Ok(())
 }
