@@ -234,9 +234,10 @@ fn parse_istag(document: Document<'_>, namespace: &str) -> Result<Value, Documen
     Ok(to_value(&istag))
 }
 
-/// `ImageStreamTag` update semantics (§5.1): create the stream if missing;
-/// the body's `tag` replaces the spec tag; the spec tag's annotations are the
-/// istag's `metadata.annotations`.
+/// `ImageStreamTag` update semantics: create the stream if missing; the
+/// body's `tag` replaces the spec tag; the spec tag's annotations are the
+/// istag's `metadata.annotations`
+/// (docs/compatibility.md#imagestreamtag-and-imagestreamimage).
 fn write_istag(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
     let istag: ImageStreamTag = typed(&value);
     let (stream_name, tag) = s2i_imagestream::names::split_istag_name(&istag.metadata.name)?;
