@@ -113,6 +113,21 @@ pub fn get_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
     tx.get_as(namespace, name)?.ok_or_else(|| Error::not_found(Build::KIND, namespace, name))
 }
 
+/// The builds of `namespace` (every namespace when `None`) in the order `oc
+/// get builds` lists them: by namespace, then by config, then by number.
+pub fn list_builds(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Build>> {
+    let mut builds = tx.list_as::<Build>(namespace)?;
+    builds.sort_by(|a, b| {
+        (&a.metadata.namespace, a.config_name(), a.number()).cmp(&(&b.metadata.namespace, b.config_name(), b.number()))
+    });
+    Ok(builds)
+}
+
+/// The build configs of `namespace` (every namespace when `None`), by namespace and name.
+pub fn list_build_configs(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<BuildConfig>> {
+    Ok(tx.list_as(namespace)?)
+}
+
 /// The build config `namespace/name`, or an error that names it.
 pub fn get_build_config(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<BuildConfig> {
     tx.get_as(namespace, name)?.ok_or_else(|| Error::not_found(BuildConfig::KIND, namespace, name))
