@@ -229,6 +229,24 @@ pub fn update_route(tx: &Tx<'_>, route: Route) -> StoreResult<(Route, WriteActio
     })
 }
 
+/// Creates a route whose backends all name services of the store, as `oc
+/// create route` and `oc expose` require (a route applied from a file may
+/// name a service that comes later), then admits every route of the store
+/// ([`admit_routes`]). Returns the route as stored and the admission.
+pub fn create_route_to_services(
+    tx: &Tx<'_>,
+    route: Route,
+    config: &AdmissionConfig,
+    now: Timestamp,
+) -> StoreResult<(Route, Admission)> {
+    if let Some(name) = missing_services(tx, &route)?.first() {
+        return Err(service_not_found(&route.metadata.namespace, name));
+    }
+    let created = create_route(tx, route, &config.router_domain)?;
+    let admission = admit_routes(tx, config, now)?;
+    Ok((created, admission))
+}
+
 /// Creates the route, or updates it when it exists.
 pub fn apply_route(tx: &Tx<'_>, route: Route, domain: &str) -> StoreResult<(Route, WriteAction)> {
     tx.apply_with(route, &RouteRules { domain })
@@ -489,6 +507,16 @@ pub fn endpoints_not_found(namespace: &str, name: &str) -> StoreError {
         help: "a service without selector has the Endpoints object of its name; a service with one has its containers"
             .into(),
     }
+}
+
+/// The routes of the service's namespace that send traffic to it: one of
+/// their backends names it.
+pub fn routes_to_service(tx: &Tx<'_>, service: &Service) -> StoreResult<Vec<Route>> {
+    let name = &service.metadata.name;
+    Ok(list_routes(tx, Some(&service.metadata.namespace))?
+        .into_iter()
+        .filter(|route| route.backends().any(|backend| backend.name == *name))
+        .collect())
 }
 
 /// The backends of `route` that name no service of the store.
