@@ -9,15 +9,15 @@ use crate::policy::builds_of;
 use crate::triggers::mark_applied;
 use crate::types::*;
 use crate::validation::{set_defaults, validate_build_config};
-use s2i_store::{Resource, Tx};
+use s2i_store::{Resource, Tx, WriteAction};
 
 /// What [`apply_build_config`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppliedConfig {
     /// The config as stored.
     pub config: BuildConfig,
-    /// `created`, `configured` or `unchanged`.
-    pub verb: &'static str,
+    /// Whether it was created, changed, or found as asked.
+    pub action: WriteAction,
     /// Settings kept for OpenShift that a local build does not use.
     pub warnings: Vec<String>,
 }
@@ -69,7 +69,7 @@ pub fn apply_build_config(tx: &Tx<'_>, desired: BuildConfig) -> Result<AppliedCo
             && old.metadata.labels == config.metadata.labels
             && old_annotations == config.metadata.annotations
         {
-            return Ok(AppliedConfig { config: old.clone(), verb: "unchanged", warnings });
+            return Ok(AppliedConfig { config: old.clone(), action: WriteAction::Unchanged, warnings });
         }
         config.metadata.resource_version = old.metadata.resource_version.clone();
         config.metadata.generation = old.metadata.generation + 1;
@@ -78,12 +78,11 @@ pub fn apply_build_config(tx: &Tx<'_>, desired: BuildConfig) -> Result<AppliedCo
         config.metadata.resource_version.clear();
     }
     mark_applied(tx, &mut config)?;
-    let stored = match old {
-        Some(_) => tx.update_as(&config)?,
-        None => tx.create_as(&config)?,
+    let (stored, action) = match old {
+        Some(_) => (tx.update_as(&config)?, WriteAction::Configured),
+        None => (tx.create_as(&config)?, WriteAction::Created),
     };
-    let verb = if stored.metadata.generation == 1 { "created" } else { "configured" };
-    Ok(AppliedConfig { config: stored, verb, warnings })
+    Ok(AppliedConfig { config: stored, action, warnings })
 }
 
 /// Delete a BuildConfig and its builds; returns the names of the builds

@@ -908,7 +908,7 @@ impl<'a> Runner<'a> {
             Err(e) => {
                 log.line(&format!("error: cannot push {name}: {e}"));
                 if e.kind == s2i_core::RuntimeErrorKind::Unauthorized {
-                    log.line("  help: log in to the registry (`docker login`); s2i pushes with Docker's credentials");
+                    log.line("  help: log in to the registry: the engine pushes with the credentials it has for it");
                 }
                 Err(())
             }

@@ -288,7 +288,7 @@ fn applying_a_config_judges_the_current_images() {
     assert!(process_events(&store).unwrap().started.is_empty());
     // Applying again changes nothing and starts nothing.
     let again = store.write(|tx| apply_build_config(tx, watcher.clone())).unwrap();
-    assert_eq!(again.verb, "unchanged");
+    assert_eq!(again.action, s2i_store::WriteAction::Unchanged);
     assert!(store.write(|tx| on_applied(tx, NS, "app")).unwrap().started.is_empty());
 
     // ConfigChange: one build, once.

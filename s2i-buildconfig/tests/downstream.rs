@@ -140,7 +140,7 @@ async fn builds_on_a_current_thread_runtime() {
     // Apply the configs from YAML: no watched tag has an image, nothing starts.
     for document in codec::read_documents("downstream.yaml", &configs(&namespace)).unwrap() {
         let applied = builds.apply(&document.decode::<BuildConfig>().unwrap()).unwrap();
-        assert_eq!(applied.verb, "created");
+        assert_eq!(applied.action, s2i_store::WriteAction::Created);
     }
     assert!(launches.taken().is_empty());
 

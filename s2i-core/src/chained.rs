@@ -212,9 +212,7 @@ impl Engine {
     ) -> Result<RuntimeStage> {
         let reference = parse_image("runtime image", image)?;
         let resolved = self.obtain_image(&reference, options.runtime_pull_policy).await.map_err(|e| match e {
-            Error::ImageNotFound { image, help } => {
-                Error::ImageNotFound { image, help: help.replace("--pull-policy", "--runtime-pull-policy") }
-            }
+            Error::ImageNotFound { image, policy, .. } => Error::ImageNotFound { image, policy, runtime_image: true },
             other => other,
         })?;
         options.allowed_uids.check_runtime_image(

@@ -91,11 +91,7 @@ pub fn generate(
         ));
     }
     if options.runtime_image.is_some() {
-        return Err(Error::option(
-            "--runtime-image",
-            "--runtime-image cannot be used with --as-dockerfile",
-            "build the chained image with s2i build, or write a multi-stage Dockerfile yourself",
-        ));
+        return Err(Error::ChainedAsDockerfile);
     }
     let (path, context) = output_paths(&dockerfile.path)?;
     let base_dir = options.working_dir.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default());

@@ -162,14 +162,17 @@ fn unreachable_or_warning(operation: &str, e: RuntimeError) -> Result<Followed> 
     }
 }
 
+/// What to do when the engine could not follow a change the store kept.
+pub(crate) const CATCH_UP_HELP: &str = "start the container engine and run the operation again; the store keeps the \
+                                        change and the engine's tags catch up when the changes are followed next";
+
 /// An engine failure, with what to do about it.
 pub(crate) fn engine_error(operation: &str, e: &RuntimeError) -> Error {
     Error::Engine {
         operation: operation.into(),
         message: e.message.clone(),
-        help: "start the container engine (e.g. `cargo xtask docker`) and run the command again; the store keeps \
-               the change and the engine's tags catch up on the next s2i command"
-            .into(),
+        change_kept: true,
+        help: CATCH_UP_HELP.into(),
     }
 }
 

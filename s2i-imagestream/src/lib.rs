@@ -4,8 +4,12 @@
 //! - [`types`] — the `image.openshift.io/v1` objects: [`ImageStream`],
 //!   [`Image`], and the views [`ImageStreamTag`] and [`ImageStreamImage`].
 //! - [`streams`] — what the server does: generations, resolution of spec
-//!   tags, history and tracking tags, and the operations (tag, copy, alias,
-//!   reference, delete, record a pushed or built image, record an import).
+//!   tags, history and tracking tags, and the operations (apply, tag, copy,
+//!   alias, reference, delete, record a pushed or built image, record an
+//!   import).
+//! - [`views`] — the `ImageStreamTag` and `ImageStreamImage` views, and
+//!   what applying an `ImageStreamTag` means; [`images`] — `Image` objects,
+//!   and the rule that an image in a tag's history cannot be deleted.
 //! - [`history`] — the history rules on their own.
 //! - [`names`] — naming rules of streams, tags and views.
 //! - [`engine`] — the local container engine as the home of streams without
@@ -69,6 +73,7 @@
 pub mod engine;
 pub mod error;
 pub mod history;
+pub mod images;
 pub mod mirror;
 pub mod names;
 pub mod operations;
@@ -76,6 +81,7 @@ pub mod registry;
 pub mod streams;
 pub mod suppression;
 pub mod types;
+pub mod views;
 
 pub use error::{Error, Result};
 pub use types::{Image, ImageStream, ImageStreamImage, ImageStreamTag};

@@ -126,7 +126,7 @@ pub fn route_not_found(namespace: &str, name: &str) -> StoreError {
         kind: ROUTE_KIND.into(),
         namespace: namespace.into(),
         name: name.into(),
-        help: format!("list the routes with `s2i get routes --namespace {namespace}`"),
+        help: format!("list the routes of namespace {namespace}"),
     }
 }
 
@@ -136,9 +136,7 @@ pub fn service_not_found(namespace: &str, name: &str) -> StoreError {
         kind: SERVICE_KIND.into(),
         namespace: namespace.into(),
         name: name.into(),
-        help: format!(
-            "create it with `s2i service create {name} --endpoint HOST:PORT` (or --selector LABEL=VALUE), or list the services with `s2i get services --namespace {namespace}`"
-        ),
+        help: format!("create it (with fixed endpoints or a selector), or list the services of namespace {namespace}"),
     }
 }
 

@@ -9,10 +9,11 @@ use s2i_core::users::AllowedUids;
 use s2i_core::{BuildOptions, BuildResult, ContainerRuntime, Engine, UsageOptions};
 use s2i_imagestream::streams::StreamTag;
 
+use super::engine::{cancellation, cancelled_code, connect};
 use super::imagestream::record_build;
 use super::session::{Context, Session};
-use super::{Failure, cancellation, cancelled_code, connect};
 use crate::cli::{BuildArgs, CommonArgs, GenerateArgs, GlobalArgs, OutcomeArgs, RebuildArgs, UsageArgs};
+use crate::failure::Failure;
 use crate::printer::{Printer, Verbosity};
 
 fn destination(common: &CommonArgs, printer: &Printer) -> Option<String> {
@@ -110,7 +111,7 @@ fn build_options(args: &BuildArgs, printer: &Printer) -> Result<BuildOptions, Fa
     Ok(options)
 }
 
-pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
+pub(crate) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
     let options = build_options(&args, &printer)?;
@@ -198,7 +199,7 @@ async fn generate_dockerfile(printer: &Printer, options: BuildOptions, out: Dock
     Ok(0)
 }
 
-pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i32, Failure> {
+pub(crate) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
     let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
@@ -309,7 +310,7 @@ impl<'a> BuildMetadata<'a> {
     }
 }
 
-pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {
+pub(crate) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: true };
     let printer = Arc::new(Printer::new(verbosity));
     let options = UsageOptions {
@@ -334,7 +335,7 @@ pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, F
     }
 }
 
-pub(super) async fn generate(global: &GlobalArgs, args: GenerateArgs) -> Result<i32, Failure> {
+pub(crate) async fn generate(global: &GlobalArgs, args: GenerateArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.quiet, script_stdout_to_stdout: false };
     let printer = Printer::new(verbosity);
     let mut options = BuildOptions::new(None, args.image.clone());
