@@ -1,6 +1,9 @@
-//! The Docker Engine API backend of s2i: [`DockerRuntime`] implements
-//! [`s2i_core::runtime::ContainerRuntime`] for Docker, and for Podman through
-//! its Docker-compatible service.
+#![doc = include_str!("../README.md")]
+//!
+//! ## In detail
+//!
+//! [`DockerRuntime`] implements [`s2i_core::runtime::ContainerRuntime`] for
+//! Docker, and for Podman through its Docker-compatible service.
 //!
 //! Connecting takes a [`ConnectOptions`], usually read from the environment
 //! (`DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`, `DOCKER_API_VERSION`,
@@ -15,25 +18,6 @@
 //!
 //! Archives stream in both directions: nothing here holds a whole archive in
 //! memory.
-//!
-//! # Example
-//!
-//! ```no_run
-//! use s2i_core::runtime::ContainerRuntime;
-//! use s2i_docker::{ConnectOptions, DockerRuntime};
-//!
-//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut options = ConnectOptions::from_env();
-//! options.host = Some("unix:///var/run/docker.sock".into());
-//! let runtime = DockerRuntime::connect(&options).await?;
-//! let info = runtime.info().await?;
-//! assert!(info.name == "Docker Engine" || info.name == "Podman Engine");
-//! if let Some(image) = runtime.inspect_image("busybox:latest").await? {
-//!     assert!(image.id.starts_with("sha256:"));
-//! }
-//! # Ok(())
-//! # }
-//! ```
 
 mod error;
 mod options;

@@ -1,11 +1,12 @@
-//! How a tag's history changes (reference §3.1, §3.2): new events are
-//! prepended, repeats collapse, tracking tags follow the tag they track.
+//! How a tag's history changes: new events are prepended, repeats
+//! collapse, tracking tags follow the tag they track (the rules are in
+//! docs/compatibility.md#image-stream-history and #tracking-tags).
 
 use crate::types::{
     CONDITION_IMPORT_SUCCESS, ImageStream, KIND_IMAGE_STREAM_TAG, NamedTagEventList, TagEvent, TagEventCondition,
 };
 
-/// Add `event` to the history of `tag` (§3.1), compared with the current item:
+/// Add `event` to the history of `tag`, compared with the current item:
 ///
 /// - same reference, image and generation: nothing changes;
 /// - same reference and image: the current item takes the new generation;
@@ -54,7 +55,7 @@ pub fn add_tag_event(stream: &mut ImageStream, tag: &str, event: TagEvent) -> bo
 
 /// Give `event`, just added to `updated_tag`, to every spec tag of the same
 /// stream that tracks it (`from: ImageStreamTag <tag>` or `<stream>:<tag>`),
-/// and to the tags tracking those, and so on (§3.2). Returns the tags changed.
+/// and to the tags tracking those, and so on. Returns the tags changed.
 pub fn update_tracking_tags(stream: &mut ImageStream, updated_tag: &str, event: &TagEvent) -> Vec<String> {
     let mut changed = Vec::new();
     let mut queue = vec![updated_tag.to_owned()];

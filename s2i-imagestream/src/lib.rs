@@ -1,5 +1,6 @@
-//! Image streams for s2i: named tags over image digests, with history, kept in
-//! the object store of [`s2i_store`].
+#![doc = include_str!("../README.md")]
+//!
+//! ## In detail
 //!
 //! - [`types`] — the `image.openshift.io/v1` objects: [`ImageStream`],
 //!   [`Image`], and the views [`ImageStreamTag`] and [`ImageStreamImage`].
@@ -20,7 +21,7 @@
 //!   happen outside any store transaction).
 //! - [`operations`] — the user's operations end to end ([`operations::ImageStreams`]).
 //!
-//! # Async
+//! ### Async
 //!
 //! The operations are `async` and run on any tokio runtime, a current-thread
 //! one included: the container engine is called through
@@ -29,7 +30,7 @@
 //! none of them waits on the engine or a registry, so they only ever wait for
 //! another process's short transaction.
 //!
-//! # Example
+//! ### Example: promotion with the engine
 //!
 //! Promote `app:dev` to `app:prod` without moving image data, as `s2i tag`
 //! does, and see what `prod` pointed to before:

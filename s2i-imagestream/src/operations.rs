@@ -96,7 +96,7 @@ pub struct ScheduledImport {
     pub result: ScheduledResult,
 }
 
-/// When each scheduled tag is due for its next re-import (§6.3): when first
+/// When each scheduled tag is due for its next re-import: when first
 /// seen, then every `interval`, like OpenShift's scheduled importer
 /// (`scheduledImageImportMinimumIntervalSeconds`, 15 minutes by default).
 #[derive(Debug, Clone)]
@@ -366,7 +366,7 @@ impl<'a> ImageStreams<'a> {
     }
 
     /// Import every tag of stream `namespace/name` whose source has not been
-    /// imported at its generation (the import controller's job, §6.1).
+    /// imported at its generation (OpenShift's import controller does this; docs/compatibility.md#imports).
     /// Returns the failed imports, by tag; they are also recorded as the
     /// tags' conditions.
     pub async fn import_pending(
@@ -427,7 +427,7 @@ impl<'a> ImageStreams<'a> {
         Ok(due)
     }
 
-    /// Re-import `tags` from their sources (§6.3): as OpenShift's scheduled
+    /// Re-import `tags` from their sources: as OpenShift's scheduled
     /// importer does, each gets a new generation and is imported again. A
     /// source that names the same image leaves the history as it is; a new
     /// image moves the tag. Tags that are no longer scheduled are skipped.

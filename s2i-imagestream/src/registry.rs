@@ -734,7 +734,7 @@ impl RegistryClient {
         Ok(())
     }
 
-    /// Import `pull_spec` (§5.4, §6.4): resolve it to a manifest digest and
+    /// Import `pull_spec` (docs/compatibility.md#imports): resolve it to a manifest digest and
     /// describe the image. With `import_mode` `PreserveOriginal` a manifest
     /// list is kept whole; otherwise (`Legacy`) the linux/amd64 entry (or the
     /// first) is imported.

@@ -3,19 +3,22 @@
 //!
 //! 1. validates the stream;
 //! 2. keeps the server-owned parts (status, identity) and computes the
-//!    generations (§3): the stream's `metadata.generation` grows when the spec
+//!    generations: the stream's `metadata.generation` grows when the spec
 //!    changes, a spec tag's `generation` becomes the stream's when the tag
 //!    changes (`from`, `reference`, `importMode`, or `generation: 0`);
-//! 3. resolves changed spec tags (§4): `DockerImage` with `reference: true` is
+//! 3. resolves changed spec tags: `DockerImage` with `reference: true` is
 //!    recorded as is, an imported `DockerImage` takes the caller's import
 //!    result (or is reported as pending), `ImageStreamTag` copies the newest
 //!    item of the referenced tag, `ImageStreamImage` the referenced image;
-//! 4. applies the history rules and updates tracking tags (§3.1, §3.2);
+//! 4. applies the history rules and updates tracking tags ([`history`](crate::history));
 //! 5. saves the stream and appends one `TagChanged` event per tag whose
 //!    current image changed, in the same transaction.
 //!
 //! The operations users ask for ([`tag`], [`delete_tag`], [`record_image`],
 //! [`record_import`], [`delete_stream`]) build the desired stream and call it.
+//!
+//! The rules are OpenShift's; docs/compatibility.md#image-streams writes them
+//! down.
 
 use std::collections::BTreeMap;
 
@@ -128,7 +131,8 @@ pub fn get_stream(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<ImageStrea
 // ---------------------------------------------------------------------------
 // Validation.
 
-/// Check a stream as a client wrote it (§4 validation, plus what s2i cannot do).
+/// Check a stream as a client wrote it: OpenShift's validation, plus what s2i cannot do
+/// (docs/compatibility.md#image-stream-validation).
 pub fn validate_stream(stream: &ImageStream) -> Result<()> {
     let name = &stream.metadata.name;
     validate_namespace(&stream.metadata.namespace)?;
@@ -379,7 +383,8 @@ pub fn apply_stream(tx: &Tx<'_>, stream: ImageStream) -> Result<(StreamWrite, Wr
     Ok((write, action))
 }
 
-/// Generations (§3): returns the spec tags that changed (new ones included).
+/// Generations (docs/compatibility.md#image-stream-generations): returns the
+/// spec tags that changed (new ones included).
 fn compute_generations(old: Option<&ImageStream>, new: &mut ImageStream) -> Vec<String> {
     let Some(old) = old else {
         new.metadata.generation = 1;
@@ -435,7 +440,7 @@ fn source_stream(tx: &Tx<'_>, stream: &ImageStream, namespace: &str, name: &str)
     Ok(tx.get_as(namespace, name)?)
 }
 
-/// §4: an `ImageStreamTag` source copies the newest item of the referenced tag.
+/// An `ImageStreamTag` source copies the newest item of the referenced tag.
 fn resolve_istag(
     tx: &Tx<'_>,
     stream: &ImageStream,
@@ -453,7 +458,7 @@ fn resolve_istag(
     Ok(source.latest(source_tag).map(|item| localize(&source, stream, item.clone(), reference, tx.now())))
 }
 
-/// §4: an `ImageStreamImage` source finds the unique image of the referenced stream matching the id.
+/// An `ImageStreamImage` source finds the unique image of the referenced stream matching the id.
 fn resolve_isimage(
     tx: &Tx<'_>,
     stream: &ImageStream,
@@ -514,7 +519,7 @@ pub(crate) fn find_image_item(stream: &ImageStream, id: &str) -> Result<Option<T
     Ok(found)
 }
 
-/// §4: unless `reference`, a pull spec in the source stream's own repository
+/// Unless `reference`, a pull spec in the source stream's own repository
 /// is rewritten to the destination's, so it names the destination's copy.
 fn localize(
     source: &ImageStream,
@@ -694,7 +699,7 @@ pub enum TagSource {
 }
 
 impl TagSource {
-    /// Parse a source as `oc tag` does (§7): as a pull spec; without `kind`,
+    /// Parse a source as `oc tag` does: as a pull spec; without `kind`,
     /// a registry host means `DockerImage`, a digest `ImageStreamImage`, a tag
     /// `ImageStreamTag`, anything else `DockerImage`.
     pub fn parse(spec: &str, kind: Option<SourceKind>, namespace: &str) -> Result<Self> {
@@ -803,7 +808,8 @@ pub struct TagOutcome {
     pub write: StreamWrite,
 }
 
-/// Point the destinations of `request` at its source (§7), creating streams as needed.
+/// Point the destinations of `request` at its source as `oc tag` does, creating streams as needed
+/// (docs/compatibility.md#tagging-as-oc-tag-does).
 ///
 /// A `DockerImage` source that is imported (not `reference`) needs its import
 /// result for each destination in `imports`, resolved before the transaction;
@@ -829,7 +835,7 @@ pub fn tag(tx: &Tx<'_>, request: &TagRequest, imports: &BTreeMap<StreamTag, Impo
     if request.alias && !matches!(request.source, TagSource::ImageStreamTag(_)) {
         return Err(bad("--alias needs a STREAM:TAG source".into(), "drop --alias, or tag from STREAM:TAG"));
     }
-    // Client side (§7): what `from` each destination gets.
+    // Client side, as `oc tag` decides: what `from` each destination gets.
     let (from, source_display) = match &request.source {
         TagSource::DockerImage(spec) => (ObjectReference::new(KIND_DOCKER_IMAGE, spec.clone()), spec.clone()),
         TagSource::ImageStreamTag(source) if request.alias => {
@@ -1061,7 +1067,7 @@ pub fn record_import(
 }
 
 /// The tags of `stream` that are re-imported periodically: scheduled, with a
-/// `DockerImage` source, and not a reference (§6.3).
+/// `DockerImage` source, and not a reference.
 pub fn scheduled_tags(stream: &ImageStream) -> Vec<String> {
     stream
         .spec
@@ -1077,7 +1083,7 @@ pub fn scheduled_tags(stream: &ImageStream) -> Vec<String> {
 }
 
 /// The imports a stream still needs: importable spec tags whose generation is
-/// newer than what their history has seen (§6.1).
+/// newer than what their history has seen.
 pub fn pending_imports(stream: &ImageStream) -> Vec<PendingImport> {
     stream
         .spec

@@ -550,7 +550,7 @@ impl ImageStream {
         names
     }
 
-    /// The pull spec consumers get for `tag` (§8.3): the newest item, through the tag's reference policy.
+    /// The pull spec consumers get for `tag`: the newest item, through the tag's reference policy.
     pub fn resolve_pull_spec(&self, tag: &str) -> Option<String> {
         let latest = self.latest(tag)?;
         let local = self.spec_tag(tag).is_some_and(|t| t.reference_policy.kind == REFERENCE_POLICY_LOCAL);

@@ -1,7 +1,8 @@
 //! The views of image streams: `ImageStreamTag` (one tag: its spec and its
 //! newest image) and `ImageStreamImage` (an image a stream refers to), read
 //! from the stream they show; and what writing an `ImageStreamTag` means.
-//! Neither is stored: the stream is.
+//! Neither is stored: the stream is
+//! (docs/compatibility.md#imagestreamtag-and-imagestreamimage).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use crate::types::{API_VERSION, Image, ImageStream, ImageStreamImage, ImageStrea
 // ---------------------------------------------------------------------------
 // Reading.
 
-/// The `ImageStreamTag` `<stream>:<tag>` (§5.1): the tag's newest image with
+/// The `ImageStreamTag` `<stream>:<tag>`: the tag's newest image with
 /// its metadata overrides merged in. Not found unless the tag has an image.
 pub fn get_istag(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<ImageStreamTag> {
     let (stream_name, tag) = split_istag_name(name)?;
@@ -80,7 +81,7 @@ fn istag_view(tx: &Tx<'_>, stream: &ImageStream, tag: &str) -> Result<Option<Ima
     }))
 }
 
-/// The `ImageStreamImage` `<stream>@<id>` (§5.2): an image the stream refers to.
+/// The `ImageStreamImage` `<stream>@<id>`: an image the stream refers to.
 pub fn get_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<ImageStreamImage> {
     let (stream_name, id) = split_isimage_name(name)?;
     let stream: ImageStream =
@@ -114,7 +115,7 @@ pub fn validate_istag(istag: &ImageStreamTag) -> Result<()> {
     validate_tag(tag)
 }
 
-/// Create or update an `ImageStreamTag` as the API server does (§5.1), in
+/// Create or update an `ImageStreamTag` as the API server does, in
 /// the stream it is a view of:
 ///
 /// - the stream is created when it does not exist;

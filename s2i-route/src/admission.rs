@@ -1,5 +1,5 @@
-//! Router admission (§6 of the reference): which routes a router serves, at
-//! which host, and why not the others.
+//! Router admission: which routes a router serves, at which host, and why
+//! not the others (docs/compatibility.md#router-admission).
 //!
 //! [`admit`] takes routes as data, each with its creation time and uid, and
 //! decides the same way whatever the order it is given them in: routes are

@@ -1,4 +1,4 @@
-//! Route annotations that tune the router (§8 of the reference).
+//! Route annotations that tune the router (docs/compatibility.md#router-annotations).
 //!
 //! OpenShift's router ignores a value it cannot use and keeps its default.
 //! Here every value is checked: [`parse`] returns the settings it understood,

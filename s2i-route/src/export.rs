@@ -1,4 +1,4 @@
-//! The same route for a cluster (§9.3 and §10 of the reference): as a Route
+//! The same route for a cluster (docs/compatibility.md#exports): as a Route
 //! for OpenShift, as a `networking.k8s.io/v1` Ingress, or as Gateway API
 //! objects (HTTPRoute, TLSRoute, BackendTLSPolicy), with a warning for every
 //! setting that does not carry over.

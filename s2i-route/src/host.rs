@@ -1,5 +1,5 @@
-//! Host names: DNS rules, host generation (§5 of the reference) and the
-//! router's domain.
+//! Host names: DNS rules, host generation and the router's domain
+//! (docs/compatibility.md#host-names).
 
 use crate::annotations::HOST_GENERATED;
 use crate::error::Error;

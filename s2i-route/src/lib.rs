@@ -1,5 +1,6 @@
-//! OpenShift Routes on a laptop: the `route.openshift.io/v1` model, the
-//! router's admission rules, a real HAProxy router, and exports for clusters.
+#![doc = include_str!("../README.md")]
+//!
+//! ## The modules
 //!
 //! A [`Route`] exposes a [`Service`] at a host name (and optionally a path),
 //! over plain HTTP or TLS (edge, reencrypt, passthrough), splitting traffic
@@ -12,72 +13,20 @@
 //!   status conditions OpenShift writes;
 //! - [`matching`]: which route serves a request (host or SNI, and path);
 //! - [`haproxy`]: the router's configuration, map files and certificates,
-//!   laid out as OpenShift's router does, and `router` to run HAProxy on it;
+//!   laid out as OpenShift's router does, and `router` (feature `router`) to
+//!   run HAProxy on it;
 //! - [`export`]: the same route for a cluster, as a Route, an Ingress or
 //!   Gateway API objects, with a warning for each setting that cannot carry over;
-//! - `store`: routes and services in the object store of [`s2i_store`],
-//!   with the API server's create, update and status rules; `serve`: a
-//!   router that follows the store.
+//! - [`annotations`] and [`tls`]: the router's per-route settings and its
+//!   checks of TLS material;
+//! - `store` (feature `store`): routes and services in the object store of
+//!   [`s2i_store`], with the API server's create, update and status rules;
+//!   `containers` (feature `containers`): endpoints of selector services;
+//!   `serve` (feature `serve`): a router that follows the store.
 //!
 //! Admission, rendering, matching and exports are functions of the routes and
 //! services handed in (from the store, or built in code). Nothing prints: the
 //! router reports through `router::RouterEvent`s.
-//!
-//! # Features
-//!
-//! The model, validation, admission, matching, HAProxy rendering and exports
-//! need none: with `default-features = false` the crate depends on no
-//! database, container engine or HTTP client. Each feature adds one meeting
-//! point with the outside world:
-//!
-//! - `store` — the `store` module: routes and services kept in the
-//!   embedded store of `s2i-store` (SQLite);
-//! - `containers` — the `containers` module: endpoints of selector services
-//!   from the running containers, through `s2i_core::ContainerRuntime`;
-//! - `router` — the `router` module: HAProxy run on a rendered directory,
-//!   reloaded when it changes;
-//! - `serve` (needs the three above) — the `serve` module: a router that
-//!   follows the store and the containers.
-//!
-//! All four are on by default.
-//!
-//! # Example
-//!
-//! Admit two routes that want the same host, and find which one serves a request:
-//!
-//! ```
-//! use s2i_route::admission::{AdmissionConfig, admit};
-//! use s2i_route::matching::{HttpOutcome, RouteTable};
-//! use s2i_route::{ObjectMeta, Route, RouteSpec, RouteTargetReference};
-//!
-//! fn route(name: &str, created: &str, path: &str) -> Route {
-//!     let mut metadata = ObjectMeta::named("shop", name);
-//!     metadata.creation_timestamp = Some(created.parse().unwrap());
-//!     metadata.uid = name.to_owned();
-//!     let spec = RouteSpec {
-//!         host: "www.example.com".into(),
-//!         path: path.into(),
-//!         to: RouteTargetReference::service(name, 100),
-//!         ..Default::default()
-//!     };
-//!     Route::new(metadata, spec)
-//! }
-//!
-//! let routes = [
-//!     route("web", "2026-01-01T00:00:00Z", ""),
-//!     route("api", "2026-01-02T00:00:00Z", "/api"),
-//!     route("late", "2026-01-03T00:00:00Z", "/api"),
-//! ];
-//! let admission = admit(&routes, &AdmissionConfig::default(), "2026-02-01T00:00:00Z".parse().unwrap());
-//! let late = admission.outcome(&routes[2].key()).unwrap();
-//! assert_eq!(late.rejection.as_ref().unwrap().message, "route api already exposes www.example.com and is older");
-//!
-//! let table = RouteTable::new(&admission.admitted);
-//! match table.http("www.example.com", "/api/v1/items") {
-//!     HttpOutcome::Serve(entry) => assert_eq!(entry.key.name, "api"),
-//!     other => panic!("{other:?}"),
-//! }
-//! ```
 
 pub mod admission;
 pub mod annotations;

@@ -1,5 +1,5 @@
-//! Which route serves a request (§7 of the reference), answered from data
-//! rather than by HAProxy: the same decisions the map files encode.
+//! Which route serves a request, answered from data rather than by HAProxy:
+//! the same decisions the map files encode (docs/compatibility.md#map-files-and-matching).
 //!
 //! On the HTTP port the redirect map is consulted first (every route, `1` for
 //! `insecureEdgeTerminationPolicy: Redirect`), then the HTTP map (plain

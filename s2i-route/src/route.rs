@@ -1,6 +1,6 @@
 //! The Route object, field for field as `route.openshift.io/v1` has it.
 //!
-//! Reading a route applies the API server's defaults (§4.1 of the reference):
+//! Reading a route applies the API server's defaults (docs/compatibility.md#route-defaults):
 //! `to.kind` and `alternateBackends[].kind` become `Service`, a missing weight
 //! becomes 100, an empty `wildcardPolicy` becomes `None`, an empty
 //! `tls.termination` becomes `edge` (unless a destination CA is given) and the
@@ -558,7 +558,7 @@ impl RouteHttpHeaderAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSetHttpHeader {
-    /// Literal text or HAProxy `%[…]` expressions (see the reference §2.3).
+    /// Literal text or HAProxy `%[…]` expressions (see docs/compatibility.md#header-actions).
     pub value: String,
 }
 

@@ -1,4 +1,4 @@
-//! The router's extended validation of TLS material (§2.2 of the reference).
+//! The router's extended validation of TLS material (docs/compatibility.md#tls-material).
 //!
 //! The API server only checks which TLS fields a termination allows; whether
 //! the PEM parses, the key matches the certificate and the chain holds is

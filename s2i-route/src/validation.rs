@@ -1,5 +1,5 @@
-//! API validation of routes and services (§2 and §4 of the reference), with
-//! the API server's rules and messages.
+//! API validation of routes and services, with the API server's rules and
+//! messages (docs/compatibility.md#route-validation).
 //!
 //! This is what a store runs before it keeps an object: shape, the TLS
 //! matrix, header grammar, annotation values. The *content* of TLS material
@@ -165,7 +165,7 @@ const HEADER_NAME_MESSAGE: &str = "name must be a valid HTTP header name as defi
 const REQUEST_VALUE_MESSAGE: &str = "Either header value provided is not in correct format or the converter specified is not allowed. The dynamic header value  may use HAProxy's %[] syntax and otherwise must be a valid HTTP header value as defined in https://datatracker.ietf.org/doc/html/rfc7230#section-3.2 Sample fetchers allowed are req.hdr, ssl_c_der. Converters allowed are lower, base64.";
 const RESPONSE_VALUE_MESSAGE: &str = "Either header value provided is not in correct format or the converter specified is not allowed. The dynamic header value  may use HAProxy's %[] syntax and otherwise must be a valid HTTP header value as defined in https://datatracker.ietf.org/doc/html/rfc7230#section-3.2 Sample fetchers allowed are res.hdr, ssl_c_der. Converters allowed are lower, base64.";
 
-/// The grammar of header values (§2.3): literal text without `%` and control
+/// The grammar of header values: literal text without `%` and control
 /// characters, `%%`, or `%[fetch(,converter)*]` with an optional `{+Q}`-style flag list.
 fn header_value_regex(side: &str) -> regex::Regex {
     let pattern = format!(
@@ -181,14 +181,14 @@ fn is_header_token(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-!#$%&'*+.^_`|~".contains(&byte))
 }
 
-/// Validates a route as the API server does on create (§4.2).
+/// Validates a route as the API server does on create.
 pub fn validate_route(route: &Route) -> Result<(), FieldErrors> {
     let mut errors = Vec::new();
     validate_route_into(route, true, true, &mut errors);
     FieldErrors(errors).into_result()
 }
 
-/// Validates an update of `old` to `route` (§4.2): `wildcardPolicy` may not
+/// Validates an update of `old` to `route`: `wildcardPolicy` may not
 /// change; the per-label host check runs only if the host changed and the old
 /// host passed it; the path's `#`/space ban only if the path changed.
 pub fn validate_route_update(route: &Route, old: &Route) -> Result<(), FieldErrors> {

@@ -1,4 +1,4 @@
-//! Table tests of router admission, from §6 of the reference.
+//! Table tests of router admission (docs/compatibility.md#router-admission).
 
 mod common;
 

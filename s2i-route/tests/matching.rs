@@ -1,4 +1,4 @@
-//! Table tests of request matching (§7 of the reference), and a check that
+//! Table tests of request matching (docs/compatibility.md#map-files-and-matching), and a check that
 //! the matcher decides exactly as HAProxy does with the rendered map files.
 
 mod common;

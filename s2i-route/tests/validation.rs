@@ -1,4 +1,4 @@
-//! Table tests of API validation and defaulting, from §2 and §4 of the reference.
+//! Table tests of API validation and defaulting (docs/compatibility.md#route-validation).
 
 use s2i_route::route::{
     HeaderActionType, LocalObjectReference, RouteHttpHeader, RouteHttpHeaderAction, RouteHttpHeaderActions,

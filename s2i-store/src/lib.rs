@@ -1,5 +1,6 @@
-//! Kubernetes-style objects kept locally: the one object store of s2i, and
-//! everything generic about objects.
+#![doc = include_str!("../README.md")]
+//!
+//! ## In detail
 //!
 //! Always available (`default-features = false` is enough):
 //!
@@ -54,7 +55,7 @@
 //!   with [`Store::migrate_objects`] after opening the store; each runs once
 //!   per store, in the transaction that records it.
 //!
-//! # Adding a kind
+//! ## Adding a kind to the store
 //!
 //! A kind is a serde type that implements [`Resource`]:
 //!

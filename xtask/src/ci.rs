@@ -1,12 +1,13 @@
 //! `cargo xtask ci`: every check, in order, stopping at the first failure.
 //!
-//! `.ci/run` calls this. To add a check, add a [`Step`] to [`steps`].
+//! `.ci/run` calls this. To add a check, add a [`Step`] to [`steps`]; checks
+//! of the library crates are driven by the table in [`crate::libraries`].
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use crate::{cmd, docker, docs, fixtures, packages, podman, workspace};
+use crate::{cmd, docker, docs, fixtures, libraries, packages, podman, workspace};
 
 /// One CI step: a name to select it by and what it does.
 struct Step {
@@ -17,9 +18,28 @@ struct Step {
 enum Action {
     /// A cargo command run from the workspace root, with extra environment.
     Cargo { args: &'static [&'static str], env: &'static [(&'static str, &'static str)] },
+    /// Cargo commands from a table (one or more per library crate), run in
+    /// order from the workspace root, stopping at the first failure.
+    CargoEach { commands: Vec<Vec<String>>, target: TargetDir },
     /// An xtask function.
     Task { description: &'static str, run: fn() -> Result<()> },
 }
+
+/// Where a step's cargo commands build.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TargetDir {
+    /// The workspace's target directory, features unified over the workspace
+    /// (what clippy, the docs and the tests build).
+    Workspace,
+    /// A directory of its own under it, for builds whose features are
+    /// resolved for one package: sharing the workspace's would make each side
+    /// rebuild what the other built (a build dependency's features flip, and
+    /// `cargo check` and clippy overwrite each other's results).
+    PerPackage,
+}
+
+/// The sub-directory of the target directory that [`TargetDir::PerPackage`] uses.
+const PER_PACKAGE_TARGET: &str = "per-package";
 
 impl Action {
     fn describe(&self) -> String {
@@ -27,6 +47,13 @@ impl Action {
             Action::Cargo { args, env } => {
                 let env: String = env.iter().map(|(key, value)| format!("{key}={value} ")).collect();
                 format!("{env}cargo {}", args.join(" "))
+            }
+            Action::CargoEach { commands, target } => {
+                let env = match target {
+                    TargetDir::Workspace => String::new(),
+                    TargetDir::PerPackage => format!("CARGO_TARGET_DIR=target/{PER_PACKAGE_TARGET} "),
+                };
+                commands.iter().map(|args| format!("{env}cargo {}", args.join(" "))).collect::<Vec<_>>().join(" && ")
             }
             Action::Task { description, .. } => (*description).to_owned(),
         }
@@ -38,6 +65,22 @@ impl Action {
                 let mut cargo = workspace::cargo();
                 cargo.args(*args).envs(env.iter().copied());
                 cmd::run(&mut cargo)
+            }
+            Action::CargoEach { commands, target } => {
+                let per_package = match target {
+                    TargetDir::Workspace => None,
+                    TargetDir::PerPackage => Some(workspace::target_dir()?.join(PER_PACKAGE_TARGET)),
+                };
+                for args in commands {
+                    let mut cargo = workspace::cargo();
+                    cargo.args(args);
+                    if let Some(dir) = &per_package {
+                        cargo.env("CARGO_TARGET_DIR", dir);
+                    }
+                    println!("xtask: $ {}", cmd::display(&cargo));
+                    cmd::run(&mut cargo)?;
+                }
+                Ok(())
             }
             Action::Task { run, .. } => run(),
         }
@@ -70,6 +113,34 @@ fn steps() -> Vec<Step> {
             },
         },
         Step {
+            name: "standalone",
+            action: Action::Task {
+                description: "no citation of documents outside the repository; every library crate has a README \
+                              that is its front page, examples and a downstream test (xtask/src/libraries.rs)",
+                run: libraries::check_standalone,
+            },
+        },
+        Step {
+            name: "alone",
+            action: Action::CargoEach { commands: libraries::alone_commands(), target: TargetDir::PerPackage },
+        },
+        Step {
+            name: "deps",
+            action: Action::Task {
+                description: "cargo tree -e normal of each library crate (and with --no-default-features) holds \
+                              nothing outside its boundary; only s2i-docker depends on bollard (xtask/src/libraries.rs)",
+                run: libraries::check_dependency_boundaries,
+            },
+        },
+        Step {
+            name: "examples",
+            action: Action::CargoEach { commands: vec![libraries::build_examples()], target: TargetDir::Workspace },
+        },
+        Step {
+            name: "run-examples",
+            action: Action::CargoEach { commands: libraries::run_examples(false), target: TargetDir::PerPackage },
+        },
+        Step {
             name: "docker",
             action: Action::Task {
                 description: "cargo xtask docker (make a Docker engine available)",
@@ -89,6 +160,10 @@ fn steps() -> Vec<Step> {
                 description: "cargo xtask fixtures (build the fixture images)",
                 run: fixtures::build_all,
             },
+        },
+        Step {
+            name: "engine-examples",
+            action: Action::CargoEach { commands: libraries::run_examples(true), target: TargetDir::PerPackage },
         },
         Step {
             name: "test",
@@ -129,12 +204,17 @@ fn podman_suite() -> Result<()> {
     result.and(stopped)
 }
 
+/// The width of the longest step name, to align listings.
+fn name_width(steps: &[Step]) -> usize {
+    steps.iter().map(|step| step.name.len()).max().unwrap_or(0)
+}
+
 /// `cargo xtask ci [--list | STEP...]`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let all = steps();
     if args.iter().any(|arg| arg == "--list") {
         for step in &all {
-            println!("{:<10} {}", step.name, step.action.describe());
+            println!("{:<width$} {}", step.name, step.action.describe(), width = name_width(&all));
         }
         return Ok(());
     }
@@ -173,7 +253,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
     println!("\nci: all {} steps passed in {}", timings.len(), cmd::human(started.elapsed()));
     for (name, took) in timings {
-        println!("  {name:<10} {:>8}", cmd::human(took));
+        println!("  {name:<width$} {:>8}", cmd::human(took), width = name_width(&all));
     }
     Ok(())
 }
@@ -198,6 +278,27 @@ mod tests {
     fn cargo_steps_show_their_environment() {
         let test = steps().into_iter().find(|step| step.name == "test").unwrap();
         assert_eq!(test.action.describe(), "S2I_REQUIRE_ENGINE=1 cargo test --workspace --no-fail-fast");
+    }
+
+    #[test]
+    fn library_checks_run_before_the_engine_and_engine_examples_after_the_fixtures() {
+        let names: Vec<&str> = steps().iter().map(|step| step.name).collect();
+        let position = |name| names.iter().position(|n| *n == name).unwrap_or_else(|| panic!("{name}: {names:?}"));
+        for early in ["standalone", "alone", "deps", "examples", "run-examples"] {
+            assert!(position(early) < position("docker"), "{early} needs no engine: {names:?}");
+        }
+        assert!(position("fixtures") < position("engine-examples"), "{names:?}");
+        assert!(position("engine-examples") < position("test"), "{names:?}");
+        let describe = |name| steps().into_iter().find(|step| step.name == name).unwrap().action.describe();
+        assert_eq!(describe("examples"), "cargo build --quiet --workspace --examples");
+        assert!(
+            describe("alone").starts_with("CARGO_TARGET_DIR=target/per-package cargo check"),
+            "{}",
+            describe("alone")
+        );
+        assert!(
+            describe("run-examples").contains("cargo run --quiet -p s2i-route --no-default-features --example render")
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod docker;
 mod docs;
 mod fixtures;
 mod http;
+mod libraries;
 mod packages;
 mod podman;
 mod workspace;

@@ -14,11 +14,27 @@ pub(crate) fn root() -> &'static Path {
 
 /// A `cargo` command run from the workspace root, with the same cargo that
 /// runs xtask.
+///
+/// Without the variables `cargo run` set for xtask itself (its manifest
+/// directory, its package's name and version): build scripts that watch one
+/// of them (ring watches `CARGO_MANIFEST_DIR`) would otherwise be rerun, with
+/// everything built on them, each time cargo runs from xtask after running
+/// from a shell, and again the other way.
 pub(crate) fn cargo() -> Command {
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cargo.current_dir(root());
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_") || XTASK_RUN_VARIABLES.contains(&name.as_ref()) {
+            cargo.env_remove(name.as_ref());
+        }
+    }
     cargo
 }
+
+/// What `cargo run` sets for the program it runs, besides `CARGO_PKG_*`.
+const XTASK_RUN_VARIABLES: &[&str] =
+    &["CARGO_MANIFEST_DIR", "CARGO_MANIFEST_PATH", "CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE"];
 
 /// The cargo target directory, honouring `CARGO_TARGET_DIR` and config.
 pub(crate) fn target_dir() -> Result<PathBuf> {

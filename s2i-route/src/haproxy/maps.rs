@@ -1,5 +1,6 @@
-//! The map files of §7.2: one regular expression per route, ordered so that
-//! HAProxy's first match is the most specific route.
+//! The router's map files: one regular expression per route, ordered so that
+//! HAProxy's first match is the most specific route
+//! (docs/compatibility.md#map-files-and-matching).
 
 use crate::host::wildcard_key;
 

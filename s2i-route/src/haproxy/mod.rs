@@ -1,5 +1,5 @@
 //! The OpenShift router's HAProxy configuration, rendered from admitted
-//! routes and resolved endpoints (§7 of the reference).
+//! routes and resolved endpoints (docs/compatibility.md#haproxy-layout).
 //!
 //! [`render`] returns every file of a router directory, laid out as
 //! OpenShift's router lays out `/var/lib/haproxy`:
@@ -296,7 +296,7 @@ pub struct WeightedEndpoint {
     pub weight: u32,
 }
 
-/// The servers of a route's backend with their weights (§7.6): with one
+/// The servers of a route's backend with their weights: with one
 /// service that has endpoints and weight, each of its endpoints gets 1;
 /// otherwise each endpoint gets its service's weight over the service's
 /// endpoint count, scaled so the largest becomes 256 (a positive weight never
