@@ -93,7 +93,7 @@ pub fn parse_runtime_artifacts(value: &str) -> Result<Vec<ArtifactMapping>> {
 }
 
 /// Check mappings with the reference's rules and messages.
-pub fn validate_mappings(mappings: &[ArtifactMapping]) -> Result<()> {
+pub(crate) fn validate_mappings(mappings: &[ArtifactMapping]) -> Result<()> {
     for m in mappings {
         let invalid = |why: &str| {
             Error::option(
@@ -192,7 +192,7 @@ pub struct PlannedSourceImage {
 
 /// The name under which the builder stage of an incremental chained build is
 /// kept (the next build takes its artifacts from it): the output's tag with `-builder` appended.
-pub fn builder_stage_name(output: &crate::reference::ImageReference) -> String {
+pub(crate) fn builder_stage_name(output: &crate::reference::ImageReference) -> String {
     let tag = output.tag_or_default();
     let mut stage_tag = format!("{tag}-builder");
     if stage_tag.len() > 128 {

@@ -34,13 +34,21 @@ pub const DEFAULT_IMAGE_SCRIPTS_URL: &str = "image:///usr/libexec/s2i";
 /// Marks a context directory s2i wrote, so a later run may replace it.
 const MARKER: &str = ".s2i-generated";
 
-/// What to generate, beyond the build options.
+/// What to generate, beyond the build options; made with [`DockerfileOptions::new`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DockerfileOptions {
     /// Where to write the Dockerfile; a path ending in `/` gets `Dockerfile` appended.
     pub path: PathBuf,
     /// `--image-scripts-url`: where the builder's own scripts are.
     pub image_scripts_url: String,
+}
+
+impl DockerfileOptions {
+    /// A Dockerfile at `path`, for a builder whose scripts are at [`DEFAULT_IMAGE_SCRIPTS_URL`].
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), image_scripts_url: DEFAULT_IMAGE_SCRIPTS_URL.into() }
+    }
 }
 
 /// What was written.

@@ -31,7 +31,7 @@ pub fn list_images(tx: &Tx<'_>) -> Result<Vec<Image>> {
 }
 
 /// The tags, in every namespace, whose history refers to image `name`.
-pub fn tags_holding(tx: &Tx<'_>, name: &str) -> Result<Vec<StreamTag>> {
+pub(crate) fn tags_holding(tx: &Tx<'_>, name: &str) -> Result<Vec<StreamTag>> {
     Ok(tx
         .list_as::<ImageStream>(None)?
         .iter()

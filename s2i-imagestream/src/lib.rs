@@ -47,16 +47,8 @@
 //!     let store = Store::open(s2i_store::default_dir()?)?;
 //!     let registry = RegistryClient::new(|_registry: &str| Ok(None));
 //!     let streams = ImageStreams::new(&store, Ok(engine), &registry);
-//!     let request = TagRequest {
-//!         source: TagSource::parse("app:dev", None, "default")?,
-//!         destinations: vec![StreamTag::parse("app:prod", "default")?],
-//!         alias: false,
-//!         reference: false,
-//!         reference_policy: None,
-//!         import_mode: None,
-//!         insecure: false,
-//!         scheduled: false,
-//!     };
+//!     let source = TagSource::parse("app:dev", None, "default")?;
+//!     let request = TagRequest::new(source, vec![StreamTag::parse("app:prod", "default")?]);
 //!     let outcome = streams.tag(&request).await?;
 //!     for tag in &outcome.value {
 //!         eprintln!("{}", tag.message);

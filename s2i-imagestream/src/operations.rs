@@ -40,8 +40,10 @@ pub struct Outcome<T> {
     pub mirror_error: Option<Error>,
 }
 
-/// `import-image`: (re-)import a tag from its `DockerImage` source.
+/// `import-image`: (re-)import a tag from its `DockerImage` source. Made
+/// with [`ImportRequest::new`], then the fields a request sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ImportRequest {
     /// The tag to import into.
     pub destination: StreamTag,
@@ -59,8 +61,23 @@ pub struct ImportRequest {
     pub scheduled: Option<bool>,
 }
 
+impl ImportRequest {
+    /// Import `destination` again from its current source, keeping its policies.
+    pub fn new(destination: StreamTag) -> Self {
+        Self {
+            destination,
+            from: None,
+            confirm: false,
+            insecure: false,
+            reference_policy: None,
+            import_mode: None,
+            scheduled: None,
+        }
+    }
+}
+
 /// Where a `DockerImage` source of a stream without a registry is looked up
-/// first ([`ImageStreams::resolve_source`]).
+/// first when a tag's source is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     /// The local engine, then the registry: `s2i tag` (unless `--scheduled`)
@@ -206,7 +223,7 @@ impl<'a> ImageStreams<'a> {
     /// registry asks the source's registry. A stream without one also looks
     /// in the local engine: first with [`Lookup::EngineFirst`], else when the
     /// registry cannot give the image.
-    pub async fn resolve_source(
+    pub(crate) async fn resolve_source(
         &self,
         pull_spec: &str,
         destination: &StreamTag,

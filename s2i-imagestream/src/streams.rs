@@ -776,8 +776,10 @@ impl TagSource {
     }
 }
 
-/// A tag operation (`oc tag`): point destination tags at a source.
+/// A tag operation (`oc tag`): point destination tags at a source. Made
+/// with [`TagRequest::new`], then the fields a request sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TagRequest {
     /// Where the tags point.
     pub source: TagSource,
@@ -795,6 +797,23 @@ pub struct TagRequest {
     pub insecure: bool,
     /// Re-import the source periodically (`s2i controller`); DockerImage sources only.
     pub scheduled: bool,
+}
+
+impl TagRequest {
+    /// Point `destinations` at `source`: a copy of its current image, imported
+    /// when it is an external image, with the default policies.
+    pub fn new(source: TagSource, destinations: Vec<StreamTag>) -> Self {
+        Self {
+            source,
+            destinations,
+            alias: false,
+            reference: false,
+            reference_policy: None,
+            import_mode: None,
+            insecure: false,
+            scheduled: false,
+        }
+    }
 }
 
 /// What a tag operation did to one destination.

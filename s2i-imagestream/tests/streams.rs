@@ -55,16 +55,8 @@ fn tag(
     dests: &[&str],
     alias: bool,
 ) -> Result<Vec<String>, Error> {
-    let request = TagRequest {
-        source: TagSource::parse(source, kind, "dev")?,
-        destinations: dests.iter().map(|d| st(d)).collect(),
-        alias,
-        reference: false,
-        reference_policy: None,
-        import_mode: None,
-        insecure: false,
-        scheduled: false,
-    };
+    let mut request = TagRequest::new(TagSource::parse(source, kind, "dev")?, dests.iter().map(|d| st(d)).collect());
+    request.alias = alias;
     let outcomes = store.write(|tx| streams::tag(tx, &request, &BTreeMap::new()))?;
     Ok(outcomes.into_iter().map(|o| o.message).collect())
 }

@@ -233,7 +233,8 @@ fn services_are_validated_and_updated_in_place() {
 #[test]
 fn a_route_created_for_services_needs_them_and_is_admitted() {
     let (_dir, store) = store();
-    let config = AdmissionConfig { router_domain: "apps.test".into(), ..Default::default() };
+    let mut config = AdmissionConfig::default();
+    config.router_domain = "apps.test".into();
     let mut asked = route("ab", "");
     asked.spec.alternate_backends.push(RouteTargetReference::service("web-v2", 50));
     let error = store.write(|tx| create_route_to_services(tx, asked.clone(), &config, now())).unwrap_err();

@@ -116,12 +116,9 @@ pub(crate) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
     let printer = Arc::new(Printer::new(verbosity));
     let options = build_options(&args, &printer)?;
     if let Some(path) = &args.as_dockerfile {
-        return generate_dockerfile(
-            &printer,
-            options,
-            DockerfileOptions { path: path.clone(), image_scripts_url: args.image_scripts_url.clone() },
-        )
-        .await;
+        let mut out = DockerfileOptions::new(path.clone());
+        out.image_scripts_url = args.image_scripts_url.clone();
+        return generate_dockerfile(&printer, options, out).await;
     }
     // `--to`: check the tag and open the store before building, so a typo fails fast.
     let record_to = match &args.to {
@@ -313,16 +310,13 @@ impl<'a> BuildMetadata<'a> {
 pub(crate) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: true };
     let printer = Arc::new(Printer::new(verbosity));
-    let options = UsageOptions {
-        builder_image: args.image.clone(),
-        scripts_url: args.scripts_url.clone(),
-        destination: destination(&args.common, &printer),
-        pull_policy: args.common.pull_policy,
-        assemble_user: args.assemble_user.clone(),
-        allowed_uids: allowed_uids(&args.allowed_uids)?,
-        env: parse_env(&args.env, &printer)?,
-        working_dir: None,
-    };
+    let mut options = UsageOptions::new(args.image.clone());
+    options.scripts_url = args.scripts_url.clone();
+    options.destination = destination(&args.common, &printer);
+    options.pull_policy = args.common.pull_policy;
+    options.assemble_user = args.assemble_user.clone();
+    options.allowed_uids = allowed_uids(&args.allowed_uids)?;
+    options.env = parse_env(&args.env, &printer)?;
     let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
     let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
@@ -341,9 +335,5 @@ pub(crate) async fn generate(global: &GlobalArgs, args: GenerateArgs) -> Result<
     let mut options = BuildOptions::new(None, args.image.clone());
     options.env = parse_env(&args.env, &printer)?;
     options.assemble_user = args.assemble_user.clone();
-    let out = DockerfileOptions {
-        path: args.output.clone(),
-        image_scripts_url: dockerfile::DEFAULT_IMAGE_SCRIPTS_URL.into(),
-    };
-    generate_dockerfile(&printer, options, out).await
+    generate_dockerfile(&printer, options, DockerfileOptions::new(args.output.clone())).await
 }

@@ -344,16 +344,15 @@ pub(crate) async fn tag(global: &GlobalArgs, args: TagArgs) -> Result<i32, Failu
             "write s2i tag SOURCE STREAM:TAG (or -d STREAM:TAG to delete)".into(),
         ));
     }
-    let request = TagRequest {
-        source: TagSource::parse(&args.source, args.source_kind, namespace)?,
-        destinations: args.destinations.iter().map(|d| StreamTag::parse(d, namespace)).collect::<Result<_, _>>()?,
-        alias: args.alias,
-        reference: args.reference,
-        reference_policy: policy(&args.reference_policy),
-        import_mode: args.import_mode.clone(),
-        insecure: args.insecure,
-        scheduled: args.scheduled,
-    };
+    let source = TagSource::parse(&args.source, args.source_kind, namespace)?;
+    let destinations = args.destinations.iter().map(|d| StreamTag::parse(d, namespace)).collect::<Result<_, _>>()?;
+    let mut request = TagRequest::new(source, destinations);
+    request.alias = args.alias;
+    request.reference = args.reference;
+    request.reference_policy = policy(&args.reference_policy);
+    request.import_mode = args.import_mode.clone();
+    request.insecure = args.insecure;
+    request.scheduled = args.scheduled;
     let session = Session::open(global, None).await?;
     let outcome = session.image_streams().tag(&request).await?;
     let (outcomes, mirrored) = session.report(outcome);
@@ -369,15 +368,13 @@ pub(crate) async fn tag(global: &GlobalArgs, args: TagArgs) -> Result<i32, Failu
 
 /// `s2i import-image`.
 pub(crate) async fn import_image(global: &GlobalArgs, args: ImportImageArgs) -> Result<i32, Failure> {
-    let request = ImportRequest {
-        destination: StreamTag::parse(&args.destination, &global.namespace)?,
-        from: args.from.clone(),
-        confirm: args.confirm,
-        insecure: args.insecure,
-        reference_policy: policy(&args.reference_policy),
-        import_mode: args.import_mode.clone(),
-        scheduled: args.scheduled,
-    };
+    let mut request = ImportRequest::new(StreamTag::parse(&args.destination, &global.namespace)?);
+    request.from = args.from.clone();
+    request.confirm = args.confirm;
+    request.insecure = args.insecure;
+    request.reference_policy = policy(&args.reference_policy);
+    request.import_mode = args.import_mode.clone();
+    request.scheduled = args.scheduled;
     let session = Session::open(global, args.dockercfg_path.as_ref()).await?;
     let outcome = session.image_streams().import_image(&request).await?;
     let (write, mirrored) = session.report(outcome);

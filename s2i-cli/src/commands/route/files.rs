@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use s2i_route::admission::{Admission, AdmissionConfig, admit};
+use s2i_route::admission::{Admission, admit};
 use s2i_route::containers::resolve_endpoints;
 use s2i_route::endpoints::{ENDPOINTS_KIND, Endpoints};
 use s2i_route::export::{ExportTarget, GatewayRef, export_route};
@@ -18,7 +18,7 @@ use s2i_route::store::{
 };
 use s2i_route::{Route, Service, host};
 
-use super::router::{check_ports, router_config};
+use super::router::{check_ports, router_admission, router_config};
 use crate::cli::{ExportFormat, GlobalArgs, RouteExportArgs, RouteFiles, RouteRenderArgs};
 use crate::commands::engine::connect;
 use crate::commands::kind::{Kinds, decode};
@@ -119,11 +119,7 @@ pub(super) async fn render_routes(global: &GlobalArgs, args: RouteRenderArgs, ki
         ServiceEndpoints::fixed(&services, &endpoints)
     };
     let config = router_config(&args.ports, load_or_generate_default_certificate(&args.out, &domain)?);
-    let admission_config = AdmissionConfig {
-        router_domain: domain,
-        allow_wildcard_routes: args.ports.allow_wildcard_routes,
-        ..Default::default()
-    };
+    let admission_config = router_admission(domain, &args.ports);
     let admission = admit(&routes, &admission_config, jiff::Timestamp::now());
     let rendered = render(&admission.admitted, &endpoints, &config)?;
     rendered.write_to(&args.out)?;

@@ -19,7 +19,18 @@ pub(super) fn route_domain() -> Result<String, s2i_route::Error> {
 /// How routes are admitted when they change: the router `default` of this
 /// machine, with the router's defaults and the domain of `$S2I_ROUTE_DOMAIN`.
 pub(super) fn admission_config() -> Result<AdmissionConfig, s2i_route::Error> {
-    Ok(AdmissionConfig { router_domain: route_domain()?, ..Default::default() })
+    let mut config = AdmissionConfig::default();
+    config.router_domain = route_domain()?;
+    Ok(config)
+}
+
+/// How a router that `s2i route serve` runs or `s2i route render` writes
+/// admits routes: under `domain`, wildcard routes when the flag says so.
+pub(super) fn router_admission(domain: String, ports: &RouterPorts) -> AdmissionConfig {
+    let mut config = AdmissionConfig::default();
+    config.router_domain = domain;
+    config.allow_wildcard_routes = ports.allow_wildcard_routes;
+    config
 }
 
 /// Warnings about a route as stored: ineffective settings, services that do

@@ -6,13 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use s2i_core::{CancellationToken, ContainerRuntime};
-use s2i_route::admission::AdmissionConfig;
 use s2i_route::haproxy::load_or_generate_default_certificate;
 use s2i_route::router::{ReconcileAction, Router, RouterEvent, RouterOptions};
 use s2i_route::serve::{StoreRouter, SyncReason, Synced};
 use s2i_route::{InsecureEdgeTerminationPolicy, host};
 
-use super::router::{check_ports, router_config};
+use super::router::{check_ports, router_admission, router_config};
 use crate::cli::{GlobalArgs, RouteServeArgs};
 use crate::commands::engine::connect_engine;
 use crate::commands::session::Context;
@@ -43,16 +42,8 @@ pub(super) async fn serve(global: &GlobalArgs, args: RouteServeArgs) -> Result<i
         RouterEvent::Restarted { exit } => eprintln!("HAProxy had exited ({exit}); starting it again"),
         RouterEvent::Stopped => eprintln!("HAProxy stopped"),
     });
-    let options = RouterOptions {
-        dir: dir.clone(),
-        haproxy: "haproxy".into(),
-        config,
-        admission: AdmissionConfig {
-            router_domain: domain,
-            allow_wildcard_routes: args.ports.allow_wildcard_routes,
-            ..Default::default()
-        },
-    };
+    let mut options = RouterOptions::new(dir.clone(), config);
+    options.admission = router_admission(domain, &args.ports);
     let router = Router::new(options, events)?;
     // The engine is only needed for services with a selector; without one they have no endpoints.
     let runtime: Option<Arc<dyn ContainerRuntime>> = match connect_engine(global, None).await {
