@@ -354,6 +354,17 @@ impl From<s2i_buildconfig::Error> for Failure {
     }
 }
 
+/// An image stream library error of `s2i delete image`, whose image not
+/// found gets its own hint.
+pub(crate) fn deleting_image(error: s2i_imagestream::Error) -> Failure {
+    match error {
+        s2i_imagestream::Error::NotFound { ref kind, .. } if kind == Image::KIND => {
+            Failure::with_help(error, "list the images with `s2i get images`".into(), 1)
+        }
+        other => other.into(),
+    }
+}
+
 /// A command that needs the engine, which cannot be reached; `or_another`
 /// adds how to point at another one.
 pub(crate) fn engine_unreachable(reason: &str, or_another: bool) -> Failure {

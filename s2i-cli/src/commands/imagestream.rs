@@ -24,6 +24,7 @@ use super::kind::{ApplyOps, BoxFuture, DocumentError, Kind, LibResult, decode, p
 use super::session::Session;
 use crate::cli::{GlobalArgs, ImportImageArgs, TagArgs};
 use crate::failure::Failure;
+use crate::hints;
 use crate::render::{Description, or_none, time_text};
 
 // ---------------------------------------------------------------------------
@@ -293,7 +294,7 @@ pub(crate) const IMAGE: Kind = Kind {
 
 fn delete_one_image<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
     Box::pin(async move {
-        session.context.store.write(|tx| delete_image(tx, name))?;
+        session.context.store.write(|tx| delete_image(tx, name)).map_err(hints::deleting_image)?;
         Ok(format!("image.{GROUP} \"{name}\" deleted"))
     })
 }
