@@ -125,7 +125,7 @@ pub enum Error {
     #[error("cannot run {}: {message}", program.display())]
     #[diagnostic(
         code(s2i::router::haproxy_missing),
-        help("install HAProxy (Debian and Ubuntu: the haproxy package), or point the router at the program")
+        help("install HAProxy (Debian: `sudo apt-get install haproxy`), or point the router at the program")
     )]
     HaproxyMissing {
         /// The program that was looked for.
