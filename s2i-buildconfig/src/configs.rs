@@ -9,15 +9,15 @@ use crate::policy::builds_of;
 use crate::triggers::mark_applied;
 use crate::types::*;
 use crate::validation::{set_defaults, validate_build_config};
-use s2i_store::{Resource, Tx};
+use s2i_store::{Resource, Tx, WriteAction};
 
 /// What [`apply_build_config`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppliedConfig {
     /// The config as stored.
     pub config: BuildConfig,
-    /// `created`, `configured` or `unchanged`.
-    pub verb: &'static str,
+    /// Whether it was created, changed, or found as asked.
+    pub action: WriteAction,
     /// Settings kept for OpenShift that a local build does not use.
     pub warnings: Vec<String>,
 }
@@ -69,7 +69,7 @@ pub fn apply_build_config(tx: &Tx<'_>, desired: BuildConfig) -> Result<AppliedCo
             && old.metadata.labels == config.metadata.labels
             && old_annotations == config.metadata.annotations
         {
-            return Ok(AppliedConfig { config: old.clone(), verb: "unchanged", warnings });
+            return Ok(AppliedConfig { config: old.clone(), action: WriteAction::Unchanged, warnings });
         }
         config.metadata.resource_version = old.metadata.resource_version.clone();
         config.metadata.generation = old.metadata.generation + 1;
@@ -78,12 +78,11 @@ pub fn apply_build_config(tx: &Tx<'_>, desired: BuildConfig) -> Result<AppliedCo
         config.metadata.resource_version.clear();
     }
     mark_applied(tx, &mut config)?;
-    let stored = match old {
-        Some(_) => tx.update_as(&config)?,
-        None => tx.create_as(&config)?,
+    let (stored, action) = match old {
+        Some(_) => (tx.update_as(&config)?, WriteAction::Configured),
+        None => (tx.create_as(&config)?, WriteAction::Created),
     };
-    let verb = if stored.metadata.generation == 1 { "created" } else { "configured" };
-    Ok(AppliedConfig { config: stored, verb, warnings })
+    Ok(AppliedConfig { config: stored, action, warnings })
 }
 
 /// Delete a BuildConfig and its builds; returns the names of the builds
@@ -111,6 +110,21 @@ pub(crate) fn delete_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<B
 /// The build `namespace/name`, or an error that names it.
 pub fn get_build(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Build> {
     tx.get_as(namespace, name)?.ok_or_else(|| Error::not_found(Build::KIND, namespace, name))
+}
+
+/// The builds of `namespace` (every namespace when `None`) in the order `oc
+/// get builds` lists them: by namespace, then by config, then by number.
+pub fn list_builds(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<Build>> {
+    let mut builds = tx.list_as::<Build>(namespace)?;
+    builds.sort_by(|a, b| {
+        (&a.metadata.namespace, a.config_name(), a.number()).cmp(&(&b.metadata.namespace, b.config_name(), b.number()))
+    });
+    Ok(builds)
+}
+
+/// The build configs of `namespace` (every namespace when `None`), by namespace and name.
+pub fn list_build_configs(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<BuildConfig>> {
+    Ok(tx.list_as(namespace)?)
 }
 
 /// The build config `namespace/name`, or an error that names it.

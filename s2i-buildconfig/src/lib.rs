@@ -112,7 +112,9 @@ mod validation;
 mod tests;
 
 pub use builds::{Builds, CANCEL_WAIT, Cancellation};
-pub use configs::{AppliedConfig, apply_build_config, check_build_config, get_build, get_build_config};
+pub use configs::{
+    AppliedConfig, apply_build_config, check_build_config, get_build, get_build_config, list_build_configs, list_builds,
+};
 pub use error::{Error, InputProblem, Instead, Result};
 pub use events::{Event, Warning};
 pub use executor::{Executor, Reaped, executor_of};

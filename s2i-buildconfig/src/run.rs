@@ -696,15 +696,13 @@ impl<'a> Runner<'a> {
             return Err(Ending::new(BuildPhase::Error, reasons::GENERIC_BUILD_FAILED));
         }
         options.temp_root = Some(work_dir);
-        options.host = HostOptions {
-            limits: ResourceLimits {
-                memory_bytes: memory_limit(&spec.resources),
-                // No swap, as in a pod.
-                memory_swap_bytes: memory_limit(&spec.resources),
-                nano_cpus: cpu_limit(&spec.resources),
-                shm_size_bytes: None,
-            },
-            ..HostOptions::default()
+        options.host = HostOptions::default();
+        options.host.limits = ResourceLimits {
+            memory_bytes: memory_limit(&spec.resources),
+            // No swap, as in a pod.
+            memory_swap_bytes: memory_limit(&spec.resources),
+            nano_cpus: cpu_limit(&spec.resources),
+            shm_size_bytes: None,
         };
         if let Some(bytes) = options.host.limits.memory_bytes {
             log.line(&format!("Memory limit of the build containers: {bytes} bytes"));
@@ -908,7 +906,7 @@ impl<'a> Runner<'a> {
             Err(e) => {
                 log.line(&format!("error: cannot push {name}: {e}"));
                 if e.kind == s2i_core::RuntimeErrorKind::Unauthorized {
-                    log.line("  help: log in to the registry (`docker login`); s2i pushes with Docker's credentials");
+                    log.line("  help: log in to the registry: the engine pushes with the credentials it has for it");
                 }
                 Err(())
             }

@@ -9,7 +9,10 @@
 
 pub mod cli;
 mod commands;
+mod failure;
+mod hints;
 mod printer;
+mod render;
 mod signals;
 mod use_config;
 

@@ -93,7 +93,7 @@ pub fn parse_runtime_artifacts(value: &str) -> Result<Vec<ArtifactMapping>> {
 }
 
 /// Check mappings with the reference's rules and messages.
-pub fn validate_mappings(mappings: &[ArtifactMapping]) -> Result<()> {
+pub(crate) fn validate_mappings(mappings: &[ArtifactMapping]) -> Result<()> {
     for m in mappings {
         let invalid = |why: &str| {
             Error::option(
@@ -192,7 +192,7 @@ pub struct PlannedSourceImage {
 
 /// The name under which the builder stage of an incremental chained build is
 /// kept (the next build takes its artifacts from it): the output's tag with `-builder` appended.
-pub fn builder_stage_name(output: &crate::reference::ImageReference) -> String {
+pub(crate) fn builder_stage_name(output: &crate::reference::ImageReference) -> String {
     let tag = output.tag_or_default();
     let mut stage_tag = format!("{tag}-builder");
     if stage_tag.len() > 128 {
@@ -212,9 +212,7 @@ impl Engine {
     ) -> Result<RuntimeStage> {
         let reference = parse_image("runtime image", image)?;
         let resolved = self.obtain_image(&reference, options.runtime_pull_policy).await.map_err(|e| match e {
-            Error::ImageNotFound { image, help } => {
-                Error::ImageNotFound { image, help: help.replace("--pull-policy", "--runtime-pull-policy") }
-            }
+            Error::ImageNotFound { image, policy, .. } => Error::ImageNotFound { image, policy, runtime_image: true },
             other => other,
         })?;
         options.allowed_uids.check_runtime_image(

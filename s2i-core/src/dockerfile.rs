@@ -34,13 +34,21 @@ pub const DEFAULT_IMAGE_SCRIPTS_URL: &str = "image:///usr/libexec/s2i";
 /// Marks a context directory s2i wrote, so a later run may replace it.
 const MARKER: &str = ".s2i-generated";
 
-/// What to generate, beyond the build options.
+/// What to generate, beyond the build options; made with [`DockerfileOptions::new`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DockerfileOptions {
     /// Where to write the Dockerfile; a path ending in `/` gets `Dockerfile` appended.
     pub path: PathBuf,
     /// `--image-scripts-url`: where the builder's own scripts are.
     pub image_scripts_url: String,
+}
+
+impl DockerfileOptions {
+    /// A Dockerfile at `path`, for a builder whose scripts are at [`DEFAULT_IMAGE_SCRIPTS_URL`].
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), image_scripts_url: DEFAULT_IMAGE_SCRIPTS_URL.into() }
+    }
 }
 
 /// What was written.
@@ -91,11 +99,7 @@ pub fn generate(
         ));
     }
     if options.runtime_image.is_some() {
-        return Err(Error::option(
-            "--runtime-image",
-            "--runtime-image cannot be used with --as-dockerfile",
-            "build the chained image with s2i build, or write a multi-stage Dockerfile yourself",
-        ));
+        return Err(Error::ChainedAsDockerfile);
     }
     let (path, context) = output_paths(&dockerfile.path)?;
     let base_dir = options.working_dir.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default());

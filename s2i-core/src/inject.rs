@@ -34,7 +34,7 @@ const INVALID_CHARS: &str = ";*?\"<>|%#$!+{}&[],'`";
 
 /// Parse `SRC:DST` mappings, `;`-separated, split at the last `:`; quotes are
 /// stripped and paths cleaned. Shared by `--inject` and `--runtime-artifact`.
-pub fn parse_mappings(option: &str, value: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn parse_mappings(option: &str, value: &str) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for spec in value.split(';') {
         let spec = spec.trim();

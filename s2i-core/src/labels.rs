@@ -52,7 +52,7 @@ pub struct LabelInputs<'a> {
 }
 
 /// The labels s2i generates for an output image; empty values are left out.
-pub fn generated_labels(inputs: &LabelInputs<'_>) -> BTreeMap<String, String> {
+pub(crate) fn generated_labels(inputs: &LabelInputs<'_>) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     let mut put = |key: String, value: &str| {
         if !value.is_empty() {
@@ -75,7 +75,7 @@ pub fn generated_labels(inputs: &LabelInputs<'_>) -> BTreeMap<String, String> {
 }
 
 /// Parse `image_metadata.json`: `{"labels":[{"k":"v"},…]}`.
-pub fn parse_image_metadata(text: &[u8]) -> Result<BTreeMap<String, String>> {
+pub(crate) fn parse_image_metadata(text: &[u8]) -> Result<BTreeMap<String, String>> {
     #[derive(Deserialize)]
     struct Metadata {
         #[serde(default)]

@@ -200,7 +200,7 @@ pub fn is_valid_tag(tag: &str) -> bool {
 }
 
 /// Whether `component` matches `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`.
-pub fn is_valid_component(component: &str) -> bool {
+pub(crate) fn is_valid_component(component: &str) -> bool {
     let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     let bytes = component.as_bytes();
     if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {

@@ -61,8 +61,10 @@ impl ImageInfo {
     }
 }
 
-/// Host-side settings of a container: mounts, capabilities, network, limits.
+/// Host-side settings of a container: mounts, capabilities, network, limits
+/// (all optional: start from `HostOptions::default()`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostOptions {
     /// Bind mounts, `host:container[:options]`, passed to the engine verbatim.
     pub binds: Vec<String>,

@@ -131,6 +131,12 @@ impl DockerRuntime {
         self.version.to_string()
     }
 
+    /// Whether the engine is Podman (its Docker-compatible service), as it
+    /// said at connect time; else Docker, or an engine that speaks as Docker.
+    pub fn is_podman(&self) -> bool {
+        matches!(self.flavor, Flavor::Podman { .. })
+    }
+
     /// The credentials for the registry of `reference` (a credential helper may
     /// run, so off the async threads), or why the lookup failed.
     async fn credentials_of(

@@ -411,7 +411,7 @@ impl RegistryClient {
                 _ => Err(RegistryError::new(
                     RegistryErrorKind::Unauthorized,
                     registry,
-                    "the registry needs a user name and password; log in with `docker login` first",
+                    "the registry needs a user name and password; log in to it first",
                 )),
             },
             "bearer" => {

@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::endpoints::Endpoints;
 use crate::error::Error;
-use crate::route::{SERVICE_KIND, TargetPort, check_type_meta};
+use crate::route::{
+    DEFAULT_WEIGHT, Route, RoutePort, RouteSpec, RouteTargetReference, SERVICE_KIND, TargetPort, check_type_meta,
+};
 use s2i_store::{KindInfo, ObjectKey, ObjectMeta, Resource, ServerOwned};
 
 /// `apiVersion` of a Service.
@@ -88,6 +90,33 @@ impl Service {
     /// `namespace/name`.
     pub fn key(&self) -> ObjectKey {
         self.metadata.key()
+    }
+
+    /// The endpoint port a route to the service uses when none is asked
+    /// for, as `oc expose` chooses it: the first port's name, else the
+    /// container port it leads to. `None` for a service without ports.
+    pub fn route_port(&self) -> Option<RoutePort> {
+        let port = self.spec.ports.first()?;
+        let target = if port.name.is_empty() {
+            port.target_port.clone().unwrap_or(TargetPort::Number(port.port))
+        } else {
+            TargetPort::Name(port.name.clone())
+        };
+        Some(RoutePort { target_port: target })
+    }
+
+    /// The route `oc expose service` makes of the service: `name`, in the
+    /// service's namespace, with its labels, sending all traffic to it on
+    /// [`Service::route_port`]; host, path and TLS are the caller's to set.
+    pub fn exposed_as(&self, name: &str) -> Route {
+        let mut metadata = ObjectMeta::named(&self.metadata.namespace, name);
+        metadata.labels = self.metadata.labels.clone();
+        let spec = RouteSpec {
+            to: RouteTargetReference::service(&self.metadata.name, DEFAULT_WEIGHT),
+            port: self.route_port(),
+            ..RouteSpec::default()
+        };
+        Route::new(metadata, spec)
     }
 }
 

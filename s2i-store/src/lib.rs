@@ -139,7 +139,7 @@ pub use meta::{
     DEFAULT_NAMESPACE, ObjectKey, ObjectMeta, ObjectReference, OwnerReference, ServerOwned, validate_namespace,
 };
 pub use process::ProcessIdentity;
-pub use resource::{KindInfo, Resource, WriteAction};
+pub use resource::{Applied, KindInfo, Resource, WriteAction};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{
     ConsumerLease, LEASE_TTL, NoRules, ObjectMigration, SCHEMA_VERSION, STORE_FILE, Store, StoredObject, Strategy, Tx,

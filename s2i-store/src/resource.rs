@@ -102,6 +102,41 @@ impl WriteAction {
     }
 }
 
+impl fmt::Display for WriteAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What `apply` did to one object: its kind, where it is, and the write's
+/// [`WriteAction`]. Displayed as `kubectl apply` reports it:
+/// `route.route.openshift.io/web configured`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The kind.
+    pub kind: KindInfo,
+    /// Its namespace (empty for cluster-scoped kinds).
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// What the write did.
+    pub action: WriteAction,
+}
+
+impl Applied {
+    /// What applying `object` of kind `T` did.
+    pub fn of<T: Resource>(object: &T, action: WriteAction) -> Self {
+        let meta = object.metadata();
+        Self { kind: T::INFO, namespace: meta.namespace.clone(), name: meta.name.clone(), action }
+    }
+}
+
+impl fmt::Display for Applied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{} {}", self.kind.qualified_name(), self.name, self.action)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +172,12 @@ mod tests {
         }
         assert!(SERVICE.is_named("svc") && SERVICE.is_named("services") && !SERVICE.is_named("svc.apps"));
         assert_eq!(SERVICE.to_string(), "services (svc)");
+    }
+
+    #[test]
+    fn applied_objects_read_as_kubectl_reports_them() {
+        let applied = |kind, action| Applied { kind, namespace: "shop".into(), name: "web".into(), action };
+        assert_eq!(applied(ROUTE, WriteAction::Configured).to_string(), "route.route.openshift.io/web configured");
+        assert_eq!(applied(SERVICE, WriteAction::Created).to_string(), "service/web created");
     }
 }

@@ -9,10 +9,11 @@ use s2i_core::users::AllowedUids;
 use s2i_core::{BuildOptions, BuildResult, ContainerRuntime, Engine, UsageOptions};
 use s2i_imagestream::streams::StreamTag;
 
+use super::engine::{cancellation, cancelled_code, connect};
 use super::imagestream::record_build;
 use super::session::{Context, Session};
-use super::{Failure, cancellation, cancelled_code, connect};
 use crate::cli::{BuildArgs, CommonArgs, GenerateArgs, GlobalArgs, OutcomeArgs, RebuildArgs, UsageArgs};
+use crate::failure::Failure;
 use crate::printer::{Printer, Verbosity};
 
 fn destination(common: &CommonArgs, printer: &Printer) -> Option<String> {
@@ -110,17 +111,14 @@ fn build_options(args: &BuildArgs, printer: &Printer) -> Result<BuildOptions, Fa
     Ok(options)
 }
 
-pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
+pub(crate) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
     let options = build_options(&args, &printer)?;
     if let Some(path) = &args.as_dockerfile {
-        return generate_dockerfile(
-            &printer,
-            options,
-            DockerfileOptions { path: path.clone(), image_scripts_url: args.image_scripts_url.clone() },
-        )
-        .await;
+        let mut out = DockerfileOptions::new(path.clone());
+        out.image_scripts_url = args.image_scripts_url.clone();
+        return generate_dockerfile(&printer, options, out).await;
     }
     // `--to`: check the tag and open the store before building, so a typo fails fast.
     let record_to = match &args.to {
@@ -198,7 +196,7 @@ async fn generate_dockerfile(printer: &Printer, options: BuildOptions, out: Dock
     Ok(0)
 }
 
-pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i32, Failure> {
+pub(crate) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
     let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
@@ -309,19 +307,16 @@ impl<'a> BuildMetadata<'a> {
     }
 }
 
-pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {
+pub(crate) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: true };
     let printer = Arc::new(Printer::new(verbosity));
-    let options = UsageOptions {
-        builder_image: args.image.clone(),
-        scripts_url: args.scripts_url.clone(),
-        destination: destination(&args.common, &printer),
-        pull_policy: args.common.pull_policy,
-        assemble_user: args.assemble_user.clone(),
-        allowed_uids: allowed_uids(&args.allowed_uids)?,
-        env: parse_env(&args.env, &printer)?,
-        working_dir: None,
-    };
+    let mut options = UsageOptions::new(args.image.clone());
+    options.scripts_url = args.scripts_url.clone();
+    options.destination = destination(&args.common, &printer);
+    options.pull_policy = args.common.pull_policy;
+    options.assemble_user = args.assemble_user.clone();
+    options.allowed_uids = allowed_uids(&args.allowed_uids)?;
+    options.env = parse_env(&args.env, &printer)?;
     let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
     let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
@@ -334,15 +329,11 @@ pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, F
     }
 }
 
-pub(super) async fn generate(global: &GlobalArgs, args: GenerateArgs) -> Result<i32, Failure> {
+pub(crate) async fn generate(global: &GlobalArgs, args: GenerateArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.quiet, script_stdout_to_stdout: false };
     let printer = Printer::new(verbosity);
     let mut options = BuildOptions::new(None, args.image.clone());
     options.env = parse_env(&args.env, &printer)?;
     options.assemble_user = args.assemble_user.clone();
-    let out = DockerfileOptions {
-        path: args.output.clone(),
-        image_scripts_url: dockerfile::DEFAULT_IMAGE_SCRIPTS_URL.into(),
-    };
-    generate_dockerfile(&printer, options, out).await
+    generate_dockerfile(&printer, options, DockerfileOptions::new(args.output.clone())).await
 }

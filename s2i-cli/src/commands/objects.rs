@@ -1,207 +1,23 @@
 //! The object verbs — `get`, `describe`, `delete`, `apply` — over the kinds
-//! s2i knows. A kind's names and API version are its library's
-//! [`KindInfo`], resolved through a [`KindRegistry`]; it plugs into the
-//! verbs with a [`Kind`] entry in [`KINDS`]: how to read and list it, one
-//! table row, a description, and (optionally) how to apply and delete it.
-//! Everything else (output formats, tables, reading documents and their
-//! error reports, one transaction per apply) is shared.
+//! they are given. A kind's names and API version are its library's
+//! `KindInfo`, resolved through [`Kinds`]; it plugs into the verbs with a
+//! [`Kind`] entry. Everything else (output formats, tables, reading
+//! documents and their error reports, one transaction per apply) is here.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io::Read;
 use std::path::Path;
-use std::pin::Pin;
-use std::sync::OnceLock;
 
+use s2i_store::Applied;
 use s2i_store::codec::{self, Document};
-use s2i_store::{KindInfo, KindRegistry, Tx};
 use serde_json::Value;
 
+use super::build_events::after_tag_changes;
+use super::kind::{DocumentError, Kind, Kinds, LibError, LibResult};
 use super::session::{Context, Session};
-use super::{Failure, builds, imagestream, route, service};
 use crate::cli::{ApplyArgs, DeleteArgs, DescribeArgs, GetArgs, GlobalArgs, OutputFormat};
-
-/// An object as the JSON the verbs handle.
-pub(super) fn to_value<T: serde::Serialize>(object: &T) -> Value {
-    serde_json::to_value(object).expect("objects are plain data")
-}
-
-/// A time of an object as Kubernetes writes it, empty when there is none.
-pub(super) fn time_text(time: Option<jiff::Timestamp>) -> String {
-    time.map(|time| s2i_store::timestamp::format(&time)).unwrap_or_default()
-}
-
-/// `text`, or `<none>` when it is empty (as `oc describe` shows it).
-pub(super) fn or_none(text: &str) -> String {
-    if text.is_empty() { "<none>".into() } else { text.to_owned() }
-}
-
-/// A future a kind's hook returns.
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
-
-/// An error of the library calls a kind makes.
-#[derive(Debug)]
-pub(crate) enum LibError {
-    /// Image streams (and, through them, the store).
-    Streams(s2i_imagestream::Error),
-    /// Build configs and builds.
-    Builds(s2i_buildconfig::Error),
-}
-
-impl From<s2i_store::Error> for LibError {
-    fn from(error: s2i_store::Error) -> Self {
-        Self::Streams(error.into())
-    }
-}
-
-impl From<s2i_imagestream::Error> for LibError {
-    fn from(error: s2i_imagestream::Error) -> Self {
-        Self::Streams(error)
-    }
-}
-
-impl From<s2i_buildconfig::Error> for LibError {
-    fn from(error: s2i_buildconfig::Error) -> Self {
-        Self::Builds(error)
-    }
-}
-
-impl From<LibError> for Failure {
-    fn from(error: LibError) -> Self {
-        match error {
-            LibError::Streams(error) => error.into(),
-            LibError::Builds(error) => error.into(),
-        }
-    }
-}
-
-impl LibError {
-    /// The report of a failure that does not end the command (one name of several).
-    fn report(self) -> miette::Report {
-        match self {
-            Self::Streams(error) => miette::Report::new(error),
-            Self::Builds(s2i_buildconfig::Error::Store(error)) => miette::Report::new(error),
-            Self::Builds(error) => Failure::from(error).report,
-        }
-    }
-}
-
-/// Result of the library calls a kind makes.
-pub(crate) type LibResult<T> = Result<T, LibError>;
-/// Lists the objects of a namespace (all when `None`).
-pub(crate) type ListFn = fn(&Tx<'_>, Option<&str>) -> LibResult<Vec<Value>>;
-/// Deletes one object, by name, in the session's namespace; returns the message to print.
-pub(crate) type DeleteFn = for<'a> fn(&'a Session, &'a str) -> BoxFuture<'a, Result<String, Failure>>;
-/// Follow-up work after an apply's transaction; returns problems to report.
-pub(crate) type AfterApplyFn = for<'a> fn(&'a Session, &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>>;
-
-/// One kind of object the verbs know.
-pub(crate) struct Kind {
-    /// Its names, group and version (the library's).
-    pub(crate) info: KindInfo,
-    /// Table columns; the first is NAME.
-    pub(crate) columns: &'static [&'static str],
-    /// Read one object; not found is an error that names it.
-    pub(crate) get: fn(&Tx<'_>, &str, &str) -> LibResult<Value>,
-    /// List the objects of a namespace (all when `None`); `None` when the kind can only be read by name.
-    pub(crate) list: Option<ListFn>,
-    /// One table row, matching `columns`.
-    pub(crate) row: fn(&Value) -> Vec<String>,
-    /// A description for people; YAML when `None`.
-    pub(crate) describe: Option<fn(&Tx<'_>, &Value) -> LibResult<String>>,
-    /// How `apply` creates and updates it; `None` for read-only kinds.
-    pub(crate) apply: Option<ApplyOps>,
-    /// How `delete` removes one object; `None` for kinds that cannot be deleted.
-    pub(crate) delete: Option<DeleteFn>,
-}
-
-/// How `apply` handles a kind.
-pub(crate) struct ApplyOps {
-    /// Check one document (typed, so that errors point into the file) and
-    /// return it with its namespace defaulted. Runs before anything is written.
-    pub(crate) parse: fn(Document<'_>, &str) -> Result<Value, DocumentError>,
-    /// Write the document in the apply's one transaction.
-    pub(crate) write: fn(&Tx<'_>, Value) -> LibResult<Applied>,
-    /// After the transaction: follow-up work (imports, engine tags); returns warnings.
-    pub(crate) after: AfterApplyFn,
-}
-
-/// A document `apply` wrote.
-#[derive(Debug, Clone)]
-pub(crate) struct Applied {
-    /// Its namespace.
-    pub(crate) namespace: String,
-    /// Its name.
-    pub(crate) name: String,
-    /// `created`, `configured` or `unchanged`.
-    pub(crate) verb: &'static str,
-}
-
-/// Why a document was refused, located when the YAML parser knows where.
-#[derive(Debug)]
-pub(crate) enum DocumentError {
-    /// A YAML or typing error, with its position in the file.
-    Yaml(codec::DocumentError),
-    /// A rule of the kind, with what to do.
-    Invalid(LibError),
-}
-
-/// The kinds, in the order `s2i get --help` lists them.
-pub(crate) const KINDS: &[&Kind] = &[
-    &imagestream::IMAGE_STREAM,
-    &imagestream::IMAGE_STREAM_TAG,
-    &imagestream::IMAGE_STREAM_IMAGE,
-    &imagestream::IMAGE,
-    &route::ROUTE,
-    &service::SERVICE,
-    &service::ENDPOINTS,
-    &builds::BUILD_CONFIG,
-    &builds::BUILD,
-];
-
-pub(crate) const GET_HELP: &str = "\
-Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images,
-routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.
-
-Examples:
-  s2i get is
-  s2i get istag app:prod -o yaml
-  s2i get routes -A
-  s2i get svc web -o yaml
-  s2i get bc
-  s2i get builds";
-
-pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.";
-
-pub(crate) const APPLY_HELP: &str = "\
-Documents are separated by `---`; a `kind: List` document applies its items. All documents are checked
-before anything is written, and written in one transaction.
-
-Example:
-  s2i apply -f streams.yaml -f app.yaml
-  s2i apply -f pipeline.yaml --no-triggers   # declare build configs without starting builds";
-
-/// The registry of the kinds' names, in the order of [`KINDS`].
-fn registry() -> &'static KindRegistry {
-    static REGISTRY: OnceLock<KindRegistry> = OnceLock::new();
-    REGISTRY.get_or_init(|| KindRegistry::of(KINDS.iter().map(|kind| kind.info)).expect("each kind is listed once"))
-}
-
-/// The verbs' entry of a kind of the registry.
-fn entry(info: &KindInfo) -> &'static Kind {
-    KINDS.iter().copied().find(|kind| kind.info == *info).expect("the registry holds the kinds of KINDS")
-}
-
-/// Find a kind by any of its names (`ImageStream`, `imagestream`, `imagestreams`, `is`, `imagestreams.image.openshift.io`).
-pub(crate) fn find_kind(name: &str) -> Result<&'static Kind, Failure> {
-    Ok(entry(registry().resolve(name)?))
-}
-
-/// How objects of a kind are named in messages: `route.route.openshift.io`, or
-/// `service` for the core group (as kubectl writes them).
-pub(crate) fn qualified_kind(kind: &Kind) -> String {
-    kind.info.qualified_name()
-}
+use crate::failure::Failure;
+use crate::render::Table;
 
 fn namespace_of<'a>(kind: &Kind, context: &'a Context) -> &'a str {
     if kind.info.namespaced { &context.namespace } else { "" }
@@ -211,10 +27,12 @@ fn namespace_of<'a>(kind: &Kind, context: &'a Context) -> &'a str {
 // get / describe.
 
 /// `s2i get KIND [NAME…]`.
-pub(crate) async fn get(global: &GlobalArgs, args: GetArgs) -> Result<i32, Failure> {
-    let kind = find_kind(&args.kind)?;
+pub(crate) async fn get(global: &GlobalArgs, args: GetArgs, kinds: &Kinds) -> Result<i32, Failure> {
+    let kind = kinds.find(&args.kind)?;
     let context = Context::open(global)?;
-    builds::refresh_for(&context, kind.info.kind).await?;
+    if let Some(refresh) = kind.refresh {
+        refresh(&context).await?;
+    }
     let namespace = namespace_of(kind, &context).to_owned();
     let mut code = 0;
     let objects: Vec<Value> = if args.names.is_empty() {
@@ -232,7 +50,7 @@ pub(crate) async fn get(global: &GlobalArgs, args: GetArgs) -> Result<i32, Failu
             match context.store.read(|tx| (kind.get)(tx, &namespace, name)) {
                 Ok(object) => found.push(object),
                 Err(e) => {
-                    eprintln!("{:?}", e.report());
+                    eprintln!("{:?}", Failure::from(e).report);
                     code = 1;
                 }
             }
@@ -263,7 +81,7 @@ fn print_objects(kind: &Kind, objects: Vec<Value>, format: OutputFormat, single:
         OutputFormat::Name => {
             for object in &objects {
                 let name = object["metadata"]["name"].as_str().unwrap_or_default();
-                println!("{}/{name}", qualified_kind(kind));
+                println!("{}/{name}", kind.info.qualified_name());
             }
             Ok(())
         }
@@ -284,45 +102,27 @@ fn print_objects(kind: &Kind, objects: Vec<Value>, format: OutputFormat, single:
     }
 }
 
-/// A table: the kind's columns (with NAMESPACE first across namespaces), padded by three spaces.
+/// A table: the kind's columns (with NAMESPACE first across namespaces), three spaces apart.
 fn table(kind: &Kind, objects: &[Value], with_namespace: bool) -> String {
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut header: Vec<String> = kind.columns.iter().map(|c| (*c).to_owned()).collect();
-    if with_namespace {
-        header.insert(0, "NAMESPACE".into());
-    }
-    rows.push(header);
+    let namespace = with_namespace.then_some("NAMESPACE");
+    let mut table = Table::new(3, namespace.into_iter().chain(kind.columns.iter().copied()));
     for object in objects {
         let mut row = (kind.row)(object);
         if with_namespace {
             row.insert(0, object["metadata"]["namespace"].as_str().unwrap_or_default().to_owned());
         }
-        rows.push(row);
+        table.row(row);
     }
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |cell| cell.chars().count())).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            line.push_str(cell);
-            if c + 1 < row.len() {
-                line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 3));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    table.render()
 }
 
 /// `s2i describe KIND NAME…`.
-pub(crate) async fn describe(global: &GlobalArgs, args: DescribeArgs) -> Result<i32, Failure> {
-    let kind = find_kind(&args.kind)?;
+pub(crate) async fn describe(global: &GlobalArgs, args: DescribeArgs, kinds: &Kinds) -> Result<i32, Failure> {
+    let kind = kinds.find(&args.kind)?;
     let context = Context::open(global)?;
-    builds::refresh_for(&context, kind.info.kind).await?;
+    if let Some(refresh) = kind.refresh {
+        refresh(&context).await?;
+    }
     let namespace = namespace_of(kind, &context).to_owned();
     let mut texts = Vec::new();
     for name in &args.names {
@@ -343,14 +143,10 @@ pub(crate) async fn describe(global: &GlobalArgs, args: DescribeArgs) -> Result<
 // delete.
 
 /// `s2i delete KIND NAME…`.
-pub(crate) async fn delete(global: &GlobalArgs, args: DeleteArgs) -> Result<i32, Failure> {
-    let kind = find_kind(&args.kind)?;
-    let Some(delete) = kind.delete else {
-        return Err(Failure::message(
-            format!("{} cannot be deleted", kind.info.plural),
-            "they are views of image streams; delete the stream's tag instead (s2i tag -d STREAM:TAG)".into(),
-        ));
-    };
+pub(crate) async fn delete(global: &GlobalArgs, args: DeleteArgs, kinds: &Kinds) -> Result<i32, Failure> {
+    let kind = kinds.find(&args.kind)?;
+    let delete =
+        kind.delete.map_err(|why| Failure::message(format!("{} cannot be deleted", kind.info.plural), why.into()))?;
     let session = Session::open(global, None).await?;
     for name in &args.names {
         let message = delete(&session, name).await?;
@@ -389,13 +185,13 @@ pub(crate) fn read_input(path: &Path) -> Result<(String, String), Failure> {
 }
 
 /// Parse every document of one input, typed by its kind.
-pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str) -> Result<Vec<Parsed>, Failure> {
+pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str, kinds: &Kinds) -> Result<Vec<Parsed>, Failure> {
     let schema_help = "fix the document; docs/imagestreams.md and docs/routes.md describe the fields of each kind";
     let mut parsed = Vec::new();
     // Syntax first, for every document; then each document typed by its kind,
     // so that errors point into the file.
     for document in codec::read_documents(file, text)? {
-        let kind = apply_kind(file, &document)?;
+        let kind = apply_kind(file, &document, kinds)?;
         let ops = kind.apply.as_ref().expect("apply_kind returns appliable kinds");
         let value = (ops.parse)(document, namespace).map_err(|e| match e {
             DocumentError::Yaml(e) if e.is_located() => Failure::from(e.with_help(schema_help)),
@@ -407,7 +203,7 @@ pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str) -> Result
     Ok(parsed)
 }
 
-fn apply_kind(file: &str, document: &Document<'_>) -> Result<&'static Kind, Failure> {
+fn apply_kind(file: &str, document: &Document<'_>, kinds: &Kinds) -> Result<&'static Kind, Failure> {
     let kind_name = document.kind.as_str();
     if kind_name.is_empty() {
         return Err(Failure::message(
@@ -415,8 +211,8 @@ fn apply_kind(file: &str, document: &Document<'_>) -> Result<&'static Kind, Fail
             "start each document with apiVersion and kind, e.g. `kind: ImageStream`".into(),
         ));
     }
-    let kind = registry().by_type(None, kind_name).map(entry).ok_or_else(|| {
-        let known: Vec<&str> = KINDS.iter().filter(|k| k.apply.is_some()).map(|k| k.info.kind).collect();
+    let kind = kinds.of_document(kind_name).ok_or_else(|| {
+        let known: Vec<&str> = kinds.all().iter().filter(|k| k.apply.is_some()).map(|k| k.info.kind).collect();
         Failure::message(
             format!("{file}: kind {kind_name:?} is not known"),
             format!("the kinds apply takes: {}", known.join(", ")),
@@ -432,12 +228,12 @@ fn apply_kind(file: &str, document: &Document<'_>) -> Result<&'static Kind, Fail
 }
 
 /// `s2i apply -f FILE…`.
-pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, Failure> {
+pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs, kinds: &Kinds) -> Result<i32, Failure> {
     s2i_store::validate_namespace(&global.namespace)?;
     let mut documents = Vec::new();
     for path in &args.files {
         let (file, text) = read_input(path)?;
-        documents.extend(parse_documents(&file, &text, &global.namespace)?);
+        documents.extend(parse_documents(&file, &text, &global.namespace, kinds)?);
     }
     if documents.is_empty() {
         return Err(Failure::message("no objects to apply".into(), "the files hold no documents".into()));
@@ -457,9 +253,10 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
         }
         Ok::<_, LibError>(applied)
     })?;
-    for (kind, applied) in &applied {
-        println!("{}/{} {}", qualified_kind(kind), applied.name, applied.verb);
+    for (_, applied) in &applied {
+        println!("{applied}");
     }
+    // Follow-up work kind by kind, in the order of the kinds' names.
     let mut by_kind: BTreeMap<&'static str, (&'static Kind, Vec<Applied>)> = BTreeMap::new();
     for (kind, applied) in applied {
         by_kind.entry(kind.info.kind).or_insert_with(|| (kind, Vec::new())).1.push(applied);
@@ -472,6 +269,6 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
             code = 1;
         }
     }
-    builds::after_tag_changes(&session).await?;
+    after_tag_changes(&session).await?;
     Ok(code)
 }

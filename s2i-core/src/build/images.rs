@@ -10,7 +10,6 @@ use crate::exec::StageTimer;
 use crate::plan::ResolvedImage;
 use crate::reference::ImageReference;
 use crate::retry::retry;
-use crate::runtime::RuntimeErrorKind;
 
 impl Engine {
     /// Make an image available by pull policy and inspect it.
@@ -35,13 +34,7 @@ impl Engine {
             }
         };
         let Some(info) = info else {
-            return Err(Error::ImageNotFound {
-                help: format!(
-                    "the pull policy is {policy}: build or load {engine_name} into the container engine first, \
-                     or use --pull-policy if-not-present to pull it"
-                ),
-                image: engine_name,
-            });
+            return Err(Error::ImageNotFound { image: engine_name, policy, runtime_image: false });
         };
         stage.finish(self.events.as_ref());
         Ok(ResolvedImage {
@@ -59,22 +52,6 @@ impl Engine {
         let progress = move |progress| events.emit(BuildEvent::Pull { image: image_owned.clone(), progress });
         retry(3, Duration::from_secs(2), super::push::is_transient, |_| self.runtime.pull_image(image, &progress))
             .await
-            .map_err(|e| {
-                let help = match e.kind {
-                    RuntimeErrorKind::Unauthorized => {
-                        "log in to the registry, or check the credentials the container engine is given for it"
-                            .to_owned()
-                    }
-                    RuntimeErrorKind::Unreachable => {
-                        "the container engine cannot be reached; start it, or connect to one that runs".to_owned()
-                    }
-                    _ if policy == PullPolicy::Always => "check the image name and that its registry is reachable; \
-                     if the image is local, use --pull-policy never or if-not-present"
-                        .to_owned(),
-                    _ => "check the image name and that its registry is reachable; build or load local images first"
-                        .to_owned(),
-                };
-                Error::PullFailed { image: image.to_owned(), message: e.message, help }
-            })
+            .map_err(|e| Error::PullFailed { image: image.to_owned(), kind: e.kind, policy, message: e.message })
     }
 }

@@ -70,8 +70,10 @@ impl FromStr for PullPolicy {
     }
 }
 
-/// What to build: the options of `s2i build`, as plain data.
+/// What to build: the options of `s2i build`, as plain data. Made with
+/// [`BuildOptions::new`]; more options will come, so it is non-exhaustive.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BuildOptions {
     /// The source argument: a directory, a git URL, or `None` to let assemble fetch it.
     pub source: Option<String>,
@@ -269,8 +271,9 @@ pub struct PushedImage {
     pub reference: String,
 }
 
-/// Options of `s2i usage`.
+/// Options of `s2i usage`, made with [`UsageOptions::new`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UsageOptions {
     /// The builder image.
     pub builder_image: String,
@@ -288,6 +291,22 @@ pub struct UsageOptions {
     pub env: Vec<EnvVar>,
     /// Directory relative `file://` script URLs are resolved against.
     pub working_dir: Option<PathBuf>,
+}
+
+impl UsageOptions {
+    /// The usage of `builder_image`, with the defaults of everything else.
+    pub fn new(builder_image: impl Into<String>) -> Self {
+        Self {
+            builder_image: builder_image.into(),
+            scripts_url: None,
+            destination: None,
+            pull_policy: PullPolicy::default(),
+            assemble_user: None,
+            allowed_uids: AllowedUids::default(),
+            env: Vec::new(),
+            working_dir: None,
+        }
+    }
 }
 
 #[cfg(test)]

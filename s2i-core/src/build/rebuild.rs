@@ -21,13 +21,7 @@ impl Engine {
         let labels = &resolved.info.labels;
         let label = |key: &str| labels.get(key).filter(|v| !v.is_empty()).cloned();
         let required = |key: &str| {
-            label(key).ok_or_else(|| {
-                Error::option(
-                    "image",
-                    format!("required label {key:?} not found in image {image}"),
-                    "only images built by s2i carry the labels a rebuild reads; build this one from its source instead",
-                )
-            })
+            label(key).ok_or_else(|| Error::NotBuiltByS2i { image: image.to_owned(), label: key.to_owned() })
         };
         let builder = required("io.openshift.s2i.build.image")?;
         let source = required("io.openshift.s2i.build.source-location")?;

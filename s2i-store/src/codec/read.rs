@@ -7,6 +7,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::resource::Resource;
+
 /// What the help of a document error says unless the caller says more.
 const SCHEMA_HELP: &str = "fix the document: it does not match the fields of its kind";
 
@@ -160,6 +162,18 @@ impl Document<'_> {
             }
         }
     }
+
+    /// The document as the kind `T` (see [`Document::decode`]); an object of
+    /// a namespaced kind that names no namespace is put in `namespace`, as
+    /// `kubectl apply --namespace` does.
+    pub fn decode_in<T: Resource>(self, namespace: &str) -> Result<T, DocumentError> {
+        let mut object: T = self.decode()?;
+        let meta = object.metadata_mut();
+        if T::INFO.namespaced && meta.namespace.is_empty() {
+            meta.namespace = namespace.to_owned();
+        }
+        Ok(object)
+    }
 }
 
 /// `kind` and `apiVersion` of a document; empty when missing or not strings.
@@ -219,6 +233,35 @@ mod tests {
         assert_eq!(kinds, ["Thing", "Thing", "Other"]);
         let things: Vec<Thing> = documents.into_iter().take(2).map(|d| d.decode().unwrap()).collect();
         assert_eq!(things[1], Thing { kind: "Thing".into(), size: 2 });
+    }
+
+    #[test]
+    fn objects_without_namespace_are_put_in_the_callers() {
+        #[derive(Debug, serde::Serialize, Deserialize)]
+        struct Widget {
+            metadata: crate::ObjectMeta,
+        }
+        impl Resource for Widget {
+            const INFO: crate::KindInfo = crate::KindInfo {
+                group: "example.com",
+                version: "v1",
+                kind: "Widget",
+                plural: "widgets",
+                short_names: &[],
+                namespaced: true,
+            };
+            fn metadata(&self) -> &crate::ObjectMeta {
+                &self.metadata
+            }
+            fn metadata_mut(&mut self) -> &mut crate::ObjectMeta {
+                &mut self.metadata
+            }
+        }
+        let text = "kind: Widget\nmetadata: {name: a}\n---\nkind: Widget\nmetadata: {name: b, namespace: mine}\n";
+        let widgets: Vec<Widget> =
+            read_documents("w.yaml", text).unwrap().into_iter().map(|d| d.decode_in("dev").unwrap()).collect();
+        assert_eq!(widgets[0].metadata.namespace, "dev");
+        assert_eq!(widgets[1].metadata.namespace, "mine");
     }
 
     #[test]
