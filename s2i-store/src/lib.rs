@@ -17,6 +17,8 @@
 //! - [`codec`]: the one YAML writer of the workspace, and reading documents
 //!   typed by kind with errors that point into the text;
 //! - [`labels`]: Kubernetes' rules for label keys and values;
+//! - [`core`]: the generic `v1` kinds several crates use, Secret and
+//!   ConfigMap, with the API server's rules (and their store writes);
 //! - [`ProcessIdentity`]: a process, recorded so that another one can tell
 //!   later whether it still runs.
 //!
@@ -120,6 +122,7 @@
 #![cfg_attr(not(feature = "sqlite"), allow(rustdoc::broken_intra_doc_links))]
 
 pub mod codec;
+pub mod core;
 mod error;
 mod events;
 mod kinds;
