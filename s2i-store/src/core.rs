@@ -273,17 +273,15 @@ impl Secret {
         }
         let required = |key: &str| invalid(format!("data[{key}]: Required value"));
         match self.type_name() {
-            SECRET_TYPE_BASIC_AUTH => {
-                if !self.data.contains_key(BASIC_AUTH_USERNAME) && !self.data.contains_key(BASIC_AUTH_PASSWORD) {
-                    return Err(invalid(format!(
-                        "data[{BASIC_AUTH_USERNAME}]: Required value, data[{BASIC_AUTH_PASSWORD}]: Required value"
-                    )));
-                }
+            SECRET_TYPE_BASIC_AUTH
+                if !self.data.contains_key(BASIC_AUTH_USERNAME) && !self.data.contains_key(BASIC_AUTH_PASSWORD) =>
+            {
+                return Err(invalid(format!(
+                    "data[{BASIC_AUTH_USERNAME}]: Required value, data[{BASIC_AUTH_PASSWORD}]: Required value"
+                )));
             }
-            SECRET_TYPE_SSH_AUTH => {
-                if self.data.get(SSH_AUTH_PRIVATE_KEY).is_none_or(|key| key.0.is_empty()) {
-                    return Err(required(SSH_AUTH_PRIVATE_KEY));
-                }
+            SECRET_TYPE_SSH_AUTH if self.data.get(SSH_AUTH_PRIVATE_KEY).is_none_or(|key| key.0.is_empty()) => {
+                return Err(required(SSH_AUTH_PRIVATE_KEY));
             }
             SECRET_TYPE_TLS => {
                 for key in ["tls.crt", "tls.key"] {
@@ -300,12 +298,10 @@ impl Secret {
                     return Err(invalid(format!("data[{key}]: Invalid value: {REDACTED:?}: {e}")));
                 }
             }
-            "kubernetes.io/service-account-token" => {
-                if !self.metadata.annotations.contains_key("kubernetes.io/service-account.name") {
-                    return Err(invalid(
-                        "metadata.annotations[kubernetes.io/service-account.name]: Required value".into(),
-                    ));
-                }
+            "kubernetes.io/service-account-token"
+                if !self.metadata.annotations.contains_key("kubernetes.io/service-account.name") =>
+            {
+                return Err(invalid("metadata.annotations[kubernetes.io/service-account.name]: Required value".into()));
             }
             _ => {}
         }
