@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::generator::set_phase;
+use crate::kept::Kept;
 use crate::policy::builds_of;
 use crate::triggers::mark_applied;
 use crate::types::*;
@@ -18,22 +19,16 @@ pub struct AppliedConfig {
     pub config: BuildConfig,
     /// `created`, `configured` or `unchanged`.
     pub verb: &'static str,
-    /// Settings kept for OpenShift that a local build does not use.
-    pub warnings: Vec<String>,
+    /// Settings kept for OpenShift that a local build does not act on.
+    pub warnings: Vec<Kept>,
 }
 
-/// Check a BuildConfig as a client wrote it (its `apiVersion`, then the
-/// rules with the defaults applied as on create); returns the warnings. Used
-/// before anything is written.
-pub fn check_build_config(config: &BuildConfig) -> Result<Vec<String>> {
-    if !config.api_version.is_empty() && config.api_version != API_VERSION {
-        return Err(Error::InvalidObject {
-            kind: BuildConfig::KIND,
-            name: config.metadata.name.clone(),
-            message: format!("apiVersion is {:?}", config.api_version),
-            help: format!("build configs are {API_VERSION}"),
-        });
-    }
+/// Check a BuildConfig as a client wrote it (its `apiVersion` — the legacy
+/// `v1` counts — then the rules with the defaults applied as on create);
+/// returns what it keeps that a local build does not act on. Used before
+/// anything is written.
+pub fn check_build_config(config: &BuildConfig) -> Result<Vec<Kept>> {
+    check_type_meta::<BuildConfig>(&config.api_version, &config.metadata)?;
     let mut config = config.clone();
     set_defaults(&mut config, None);
     validate_build_config(&config)
@@ -84,6 +79,26 @@ pub fn apply_build_config(tx: &Tx<'_>, desired: BuildConfig) -> Result<AppliedCo
     };
     let verb = if stored.metadata.generation == 1 { "created" } else { "configured" };
     Ok(AppliedConfig { config: stored, verb, warnings })
+}
+
+/// Check the `apiVersion` a client wrote for a build object, and that it
+/// has a name (`apply` cannot generate one, as `kubectl apply` cannot).
+pub(crate) fn check_type_meta<T: Resource>(api_version: &str, metadata: &s2i_store::ObjectMeta) -> Result<()> {
+    T::INFO.check_api_version(api_version).map_err(|message| Error::InvalidObject {
+        kind: T::KIND,
+        name: metadata.name.clone(),
+        message,
+        help: format!("write apiVersion: {API_VERSION}"),
+    })?;
+    if metadata.name.is_empty() && !metadata.generate_name.is_empty() {
+        return Err(Error::InvalidObject {
+            kind: T::KIND,
+            name: String::new(),
+            message: "metadata.name: Required value: cannot use generate name with apply".into(),
+            help: "give the object a name".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Delete a BuildConfig and its builds; returns the names of the builds

@@ -98,6 +98,7 @@ mod error;
 mod events;
 mod executor;
 mod generator;
+mod kept;
 mod launcher;
 mod logs;
 mod policy;
@@ -116,6 +117,7 @@ pub use configs::{AppliedConfig, apply_build_config, check_build_config, get_bui
 pub use error::{Error, InputProblem, Instead, Result};
 pub use events::{Event, Warning};
 pub use executor::{Executor, Reaped, executor_of};
+pub use kept::Kept;
 pub use launcher::WorkerLauncher;
 pub use logs::Followed;
 pub use policy::builds_of;
