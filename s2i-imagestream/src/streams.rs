@@ -128,7 +128,7 @@ pub fn validate_stream(stream: &ImageStream) -> Result<()> {
     let name = &stream.metadata.name;
     validate_namespace(&stream.metadata.namespace)?;
     validate_stream_name(&stream.metadata.namespace, name)?;
-    if !stream.api_version.is_empty() && stream.api_version != API_VERSION {
+    if !ImageStream::INFO.accepts_api_version(&stream.api_version) && !stream.api_version.is_empty() {
         return Err(invalid(
             name,
             format!("apiVersion is {:?}", stream.api_version),
