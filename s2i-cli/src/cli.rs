@@ -70,8 +70,12 @@ pub enum Command {
     Usage(UsageArgs),
     /// Write a Dockerfile that builds the same image as `s2i build` would, without an engine
     Generate(GenerateArgs),
-    /// Create the skeleton of a new builder image project
+    /// Create the skeleton of a new builder image project, or a ConfigMap (`s2i create configmap`)
+    #[command(after_help = crate::commands::secrets::CREATE_EXAMPLES)]
     Create(CreateArgs),
+    /// Work with Secrets: credentials and files for builds
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Work with OpenShift routes: create them, serve them with HAProxy, export them for a cluster
     #[command(subcommand)]
     Route(RouteCommand),
@@ -207,6 +211,14 @@ pub struct ApplyArgs {
     /// Files of objects, YAML or JSON, several documents per file allowed; `-` reads stdin
     #[arg(short, long = "filename", value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
+    /// What to do with fields a kind does not have, as kubectl: strict (an error naming the field),
+    /// warn (drop each with a warning), ignore (drop them)
+    #[arg(long, value_name = "MODE", default_value = "strict", value_parser = parse_validation)]
+    pub validate: s2i_store::codec::FieldValidation,
+}
+
+fn parse_validation(text: &str) -> Result<s2i_store::codec::FieldValidation, String> {
+    text.parse()
 }
 
 /// Output formats of `s2i get`.
@@ -523,14 +535,100 @@ pub struct GenerateArgs {
 
 /// `s2i create`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CreateArgs {
+    /// An object to create instead of a project
+    #[command(subcommand)]
+    pub object: Option<CreateObject>,
     /// Name of the builder image the project builds
-    pub image_name: String,
+    #[arg(required = true)]
+    pub image_name: Option<String>,
     /// Directory to create the project in
-    pub destination: PathBuf,
+    #[arg(required = true)]
+    pub destination: Option<PathBuf>,
     /// Base image of the project's Dockerfile
     #[arg(long, value_name = "IMAGE", default_value = "openshift/base-centos7")]
     pub from: String,
+}
+
+/// `s2i create OBJECT`.
+#[derive(Debug, Subcommand)]
+pub enum CreateObject {
+    /// Create a ConfigMap from literal values and files, as `kubectl create configmap`
+    #[command(name = "configmap", visible_alias = "cm")]
+    ConfigMap(ConfigMapCreateArgs),
+}
+
+/// Values of a Secret or ConfigMap given on the command line.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// A value, KEY=VALUE (repeatable)
+    #[arg(long = "from-literal", value_name = "KEY=VALUE")]
+    pub literals: Vec<String>,
+    /// A file's content, under the file's name or KEY; a directory gives each of its regular files (repeatable)
+    #[arg(long = "from-file", value_name = "[KEY=]PATH")]
+    pub files: Vec<String>,
+}
+
+/// `s2i create configmap`.
+#[derive(Debug, Args)]
+pub struct ConfigMapCreateArgs {
+    /// Name of the ConfigMap
+    pub name: String,
+    /// Its values.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `s2i secret …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Create a Secret
+    #[command(subcommand)]
+    Create(SecretCreateCommand),
+}
+
+/// `s2i secret create …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretCreateCommand {
+    /// A Secret from literal values and files, as `kubectl create secret generic`
+    #[command(after_help = crate::commands::secrets::GENERIC_EXAMPLES)]
+    Generic(SecretGenericArgs),
+    /// A Secret with credentials for a registry (type kubernetes.io/dockerconfigjson), as `kubectl create secret docker-registry`
+    #[command(name = "docker-registry")]
+    DockerRegistry(SecretDockerRegistryArgs),
+}
+
+/// `s2i secret create generic`.
+#[derive(Debug, Args)]
+pub struct SecretGenericArgs {
+    /// Name of the Secret
+    pub name: String,
+    /// Its values.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Its type: Opaque, kubernetes.io/basic-auth, kubernetes.io/ssh-auth, … (the keys a type needs are checked)
+    #[arg(long = "type", value_name = "TYPE", default_value = "Opaque")]
+    pub secret_type: String,
+}
+
+/// `s2i secret create docker-registry`.
+#[derive(Debug, Args)]
+pub struct SecretDockerRegistryArgs {
+    /// Name of the Secret
+    pub name: String,
+    /// The registry
+    #[arg(long, value_name = "SERVER", default_value = "https://index.docker.io/v1/")]
+    pub docker_server: String,
+    /// The user name
+    #[arg(long, value_name = "USER", required = true)]
+    pub docker_username: String,
+    /// The password or token
+    #[arg(long, value_name = "PASSWORD", required = true)]
+    pub docker_password: String,
+    /// An email address
+    #[arg(long, value_name = "EMAIL")]
+    pub docker_email: Option<String>,
 }
 
 /// `s2i route …`.

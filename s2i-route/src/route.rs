@@ -712,8 +712,7 @@ impl Serialize for Route {
 impl<'de> Deserialize<'de> for Route {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = RouteIn::deserialize(deserializer)?;
-        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), &Route::INFO)
-            .map_err(de::Error::custom)?;
+        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), &Route::INFO).map_err(de::Error::custom)?;
         Ok(Route { metadata: wire.metadata, spec: wire.spec, status: wire.status })
     }
 }

@@ -6,6 +6,7 @@ mod create;
 mod imagestream;
 pub(crate) mod objects;
 mod route;
+pub(crate) mod secrets;
 pub(crate) mod service;
 mod session;
 
@@ -222,7 +223,11 @@ pub(crate) async fn run(cli: Cli) -> i32 {
         Command::Rebuild(args) => build::rebuild(&cli.global, *args).await,
         Command::Usage(args) => build::usage(&cli.global, args).await,
         Command::Generate(args) => build::generate(&cli.global, args).await,
+        Command::Create(crate::cli::CreateArgs { object: Some(object), .. }) => {
+            secrets::create_object(&cli.global, object).await
+        }
         Command::Create(args) => create::create(args),
+        Command::Secret(command) => secrets::run(&cli.global, command).await,
         Command::Route(command) => route::run(&cli.global, command).await,
         Command::Service(command) => service::run(&cli.global, command).await,
         Command::Expose(args) => service::expose(&cli.global, args).await,

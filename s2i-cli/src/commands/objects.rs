@@ -13,12 +13,12 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::OnceLock;
 
-use s2i_store::codec::{self, Document};
+use s2i_store::codec::{self, Document, FieldValidation};
 use s2i_store::{KindInfo, KindRegistry, Tx};
 use serde_json::Value;
 
 use super::session::{Context, Session};
-use super::{Failure, builds, imagestream, route, service};
+use super::{Failure, builds, imagestream, route, secrets, service};
 use crate::cli::{ApplyArgs, DeleteArgs, DescribeArgs, GetArgs, GlobalArgs, OutputFormat};
 
 /// An object as the JSON the verbs handle.
@@ -157,11 +157,13 @@ pub(crate) const KINDS: &[&Kind] = &[
     &service::ENDPOINTS,
     &builds::BUILD_CONFIG,
     &builds::BUILD,
+    &secrets::SECRET,
+    &secrets::CONFIG_MAP,
 ];
 
 pub(crate) const GET_HELP: &str = "\
 Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images,
-routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.
+routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds, secrets, configmaps (cm).
 
 Examples:
   s2i get is
@@ -169,9 +171,10 @@ Examples:
   s2i get routes -A
   s2i get svc web -o yaml
   s2i get bc
-  s2i get builds";
+  s2i get builds
+  s2i get secrets";
 
-pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.";
+pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds, secrets, configmaps (cm).";
 
 pub(crate) const APPLY_HELP: &str = "\
 Documents are separated by `---`; a `kind: List` document applies its items. All documents are checked
@@ -388,8 +391,19 @@ pub(crate) fn read_input(path: &Path) -> Result<(String, String), Failure> {
     Ok((path.display().to_string(), text))
 }
 
-/// Parse every document of one input, typed by its kind.
+/// Parse every document of one input, typed by its kind; unknown fields are errors.
 pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str) -> Result<Vec<Parsed>, Failure> {
+    parse_documents_with(file, text, namespace, FieldValidation::Strict)
+}
+
+/// [`parse_documents`], with `validation` for the fields a kind does not have
+/// (`apply --validate`): with `warn`, each is a warning naming it.
+pub(crate) fn parse_documents_with(
+    file: &str,
+    text: &str,
+    namespace: &str,
+    validation: FieldValidation,
+) -> Result<Vec<Parsed>, Failure> {
     let schema_help = "fix the document; docs/imagestreams.md and docs/routes.md describe the fields of each kind";
     let mut parsed = Vec::new();
     // Syntax first, for every document; then each document typed by its kind,
@@ -397,11 +411,21 @@ pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str) -> Result
     for document in codec::read_documents(file, text)? {
         let kind = apply_kind(file, &document)?;
         let ops = kind.apply.as_ref().expect("apply_kind returns appliable kinds");
+        let document = document.with_validation(validation);
+        let unknown = document.unknown_fields();
+        let name = document.value["metadata"]["name"].as_str().unwrap_or_default().to_owned();
         let value = (ops.parse)(document, namespace).map_err(|e| match e {
+            DocumentError::Yaml(e) if e.message().starts_with("unknown field") => Failure::from(e.with_help(
+                "fix or remove the field; apply --validate=warn drops unknown fields with a warning, \
+                 --validate=ignore without one",
+            )),
             DocumentError::Yaml(e) if e.is_located() => Failure::from(e.with_help(schema_help)),
             DocumentError::Yaml(e) => Failure::message(e.to_string(), schema_help.into()),
             DocumentError::Invalid(e) => Failure::from(e),
         })?;
+        for path in unknown.take() {
+            eprintln!("warning: {file}: {}/{name}: unknown field \"{path}\" (dropped)", qualified_kind(kind));
+        }
         parsed.push(Parsed { kind, value });
     }
     Ok(parsed)
@@ -437,7 +461,7 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
     let mut documents = Vec::new();
     for path in &args.files {
         let (file, text) = read_input(path)?;
-        documents.extend(parse_documents(&file, &text, &global.namespace)?);
+        documents.extend(parse_documents_with(&file, &text, &global.namespace, args.validate)?);
     }
     if documents.is_empty() {
         return Err(Failure::message("no objects to apply".into(), "the files hold no documents".into()));

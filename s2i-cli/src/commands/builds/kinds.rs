@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 
 use s2i_buildconfig::types::*;
 use s2i_buildconfig::{
-    AppliedConfig, Event, apply_build_config, builds_of, check_build_config, executor_of, get_build, get_build_config,
+    AppliedConfig, Event, Kept, apply_build_config, builds_of, check_build_config, executor_of, get_build,
+    get_build_config,
 };
 use s2i_store::codec::Document;
 use s2i_store::{Resource, Tx};
@@ -167,7 +168,8 @@ fn after_configs<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<
             let config = session.context.store.read(|tx| get_build_config(tx, &object.namespace, &object.name))?;
             if let Ok(warnings) = check_build_config(&config) {
                 for warning in warnings {
-                    eprintln!("warning: buildconfig.{GROUP}/{}: {warning}", object.name);
+                    let text = kept_text(&warning).replace("{name}", &object.name);
+                    eprintln!("warning: buildconfig.{GROUP}/{}: {text}", object.name);
                 }
             }
         }
@@ -177,6 +179,19 @@ fn after_configs<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<
         session.builds(&print).configs_applied(&configs)?;
         Ok(Vec::new())
     })
+}
+
+/// What a config keeps and a local build does not act on, for people.
+fn kept_text(kept: &Kept) -> String {
+    match kept {
+        Kept::WebhookTriggers(types) => format!(
+            "{} webhook trigger{} kept: webhook triggers wait for `s2i controller --webhook-port`; until then start \
+             builds with `s2i start-build {{name}}` or an ImageChange trigger",
+            types.join(", "),
+            if types.len() == 1 { " is" } else { "s are" },
+        ),
+        other => other.to_string(),
+    }
 }
 
 fn delete_config<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
