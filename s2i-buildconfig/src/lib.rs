@@ -98,6 +98,7 @@ mod error;
 mod events;
 mod executor;
 mod generator;
+mod inputs;
 mod kept;
 mod launcher;
 mod logs;

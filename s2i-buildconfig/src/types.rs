@@ -237,6 +237,8 @@ pub mod reasons {
     /// The post-commit hook failed.
     pub const POST_COMMIT_HOOK_FAILED: (&str, &str) =
         ("PostCommitHookFailed", "Build failed because of post commit hook.");
+    /// The output's push secret does not exist (or holds no registry credentials).
+    pub const MISSING_PUSH_SECRET: (&str, &str) = ("MissingPushSecret", "Missing push secret.");
     /// The push failed.
     pub const PUSH_IMAGE_FAILED: (&str, &str) =
         ("PushImageToRegistryFailed", "Failed to push the image to the registry.");
