@@ -9,7 +9,7 @@ use crate::kept::Kept;
 use crate::policy::builds_of;
 use crate::triggers::mark_applied;
 use crate::types::*;
-use crate::validation::{set_defaults, validate_build_config};
+use crate::validation::{set_common_defaults, set_defaults, validate_build, validate_build_config};
 use s2i_store::{Resource, Tx};
 
 /// What [`apply_build_config`] did.
@@ -79,6 +79,83 @@ pub fn apply_build_config(tx: &Tx<'_>, desired: BuildConfig) -> Result<AppliedCo
     };
     let verb = if stored.metadata.generation == 1 { "created" } else { "configured" };
     Ok(AppliedConfig { config: stored, verb, warnings })
+}
+
+/// What [`apply_build`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedBuild {
+    /// The build as stored.
+    pub build: Build,
+    /// `created`, `configured` or `unchanged`.
+    pub verb: &'static str,
+    /// Settings kept that a local build does not act on.
+    pub warnings: Vec<Kept>,
+}
+
+/// Check a Build as a client wrote it (`apiVersion`, then the rules of its
+/// spec with the defaults applied); returns what it keeps. Used before
+/// anything is written.
+pub fn check_build(build: &Build) -> Result<Vec<Kept>> {
+    check_type_meta::<Build>(&build.api_version, &build.metadata)?;
+    let mut build = build.clone();
+    set_common_defaults(&mut build.spec.source, &mut build.spec.strategy);
+    validate_build(&build)
+}
+
+/// Create a Build from a client's object (as `oc create -f build.yaml`
+/// does; its status is the server's, so it starts `New` and runs like any
+/// new build), or update one: as on OpenShift, a build's spec cannot change
+/// but for `output.pushSecret`; labels and annotations can. A non-empty
+/// `metadata.resourceVersion` must match the stored one.
+pub fn apply_build(tx: &Tx<'_>, desired: Build) -> Result<AppliedBuild> {
+    let (namespace, name) = (desired.metadata.namespace.clone(), desired.metadata.name.clone());
+    let mut build = desired;
+    build.api_version = API_VERSION.into();
+    build.kind = Build::KIND.into();
+    set_common_defaults(&mut build.spec.source, &mut build.spec.strategy);
+    let warnings = validate_build(&build)?;
+    let Some(old) = tx.get_as::<Build>(&namespace, &name)? else {
+        build.status = BuildStatus::default();
+        // What the executor writes is its own.
+        build.metadata.annotations.remove(keys::EXECUTOR);
+        build.metadata.annotations.remove(keys::HEARTBEAT);
+        build.metadata.resource_version.clear();
+        set_phase(&mut build, BuildPhase::New, "", "", tx.now())?;
+        let stored = tx.create_as(&build)?;
+        return Ok(AppliedBuild { build: stored, verb: "created", warnings });
+    };
+    let expected = &build.metadata.resource_version;
+    if !expected.is_empty() && *expected != old.metadata.resource_version {
+        return Err(s2i_store::Error::Conflict {
+            kind: Build::KIND.into(),
+            namespace,
+            name,
+            expected: expected.clone(),
+            actual: old.metadata.resource_version.parse().unwrap_or(0),
+        }
+        .into());
+    }
+    let mut spec = build.spec.clone();
+    spec.output.push_secret = old.spec.output.push_secret.clone();
+    if spec != old.spec {
+        return Err(Error::InvalidObject {
+            kind: Build::KIND,
+            name,
+            message: "spec: Invalid value: field is immutable (only spec.output.pushSecret may change)".into(),
+            help: "start a new build instead (s2i start-build), or delete this one first".into(),
+        });
+    }
+    let mut updated = old.clone();
+    updated.spec.output.push_secret = build.spec.output.push_secret;
+    updated.metadata.labels = build.metadata.labels;
+    let kept = |key: &str| old.metadata.annotations.get(key).map(|value| (key.to_owned(), value.clone()));
+    let mut annotations = build.metadata.annotations;
+    annotations.extend([keys::EXECUTOR, keys::HEARTBEAT].into_iter().filter_map(kept));
+    updated.metadata.annotations = annotations;
+    if updated == old {
+        return Ok(AppliedBuild { build: old, verb: "unchanged", warnings });
+    }
+    Ok(AppliedBuild { build: tx.update_as(&updated)?, verb: "configured", warnings })
 }
 
 /// Check the `apiVersion` a client wrote for a build object, and that it

@@ -114,7 +114,10 @@ mod validation;
 mod tests;
 
 pub use builds::{Builds, CANCEL_WAIT, Cancellation};
-pub use configs::{AppliedConfig, apply_build_config, check_build_config, get_build, get_build_config};
+pub use configs::{
+    AppliedBuild, AppliedConfig, apply_build, apply_build_config, check_build, check_build_config, get_build,
+    get_build_config,
+};
 pub use error::{Error, InputProblem, Instead, Result};
 pub use events::{Event, Warning};
 pub use executor::{Executor, Reaped, executor_of};

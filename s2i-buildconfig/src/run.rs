@@ -532,7 +532,10 @@ impl<'a> Runner<'a> {
         let namespace = &build.metadata.namespace;
         let mut spec = build.spec.clone();
         let Some(strategy) = spec.strategy.source_strategy.clone() else {
-            log.line("error: the build has no sourceStrategy");
+            let what = spec.strategy.not_run_here().map_or("no strategy".to_owned(), |(field, strategy)| {
+                format!("the {strategy} strategy ({field}), which is kept for OpenShift")
+            });
+            log.line(&format!("error: the build has {what}: s2i builds with Source-to-Image only"));
             return Err(Ending::new(BuildPhase::Error, reasons::GENERIC_BUILD_FAILED));
         };
         // Image stream references become DockerImage pull specs (late binding, as the build controller does).

@@ -27,13 +27,14 @@ pub(crate) const KIND_IMAGE_STREAM_TAG: &str = "ImageStreamTag";
 pub(crate) const KIND_IMAGE_STREAM_IMAGE: &str = "ImageStreamImage";
 
 struct Check<'a> {
+    kind: &'static str,
     name: &'a str,
 }
 
 impl Check<'_> {
     fn invalid(&self, field: &str, message: impl Into<String>, help: &str) -> Error {
         Error::InvalidObject {
-            kind: BuildConfig::KIND,
+            kind: self.kind,
             name: self.name.to_owned(),
             message: format!("{field}: {}", message.into()),
             help: help.to_owned(),
@@ -271,7 +272,7 @@ pub(crate) fn set_common_defaults(source: &mut BuildSource, strategy: &mut Build
 /// what it keeps that a local build does not act on.
 pub(crate) fn validate_build_config(config: &BuildConfig) -> Result<Vec<Kept>> {
     let name = config.metadata.name.as_str();
-    let check = Check { name };
+    let check = Check { kind: BuildConfig::KIND, name };
     validate_namespace(&config.metadata.namespace)?;
     validate_object_name("BuildConfig", name)?;
     let mut warnings = Vec::new();
@@ -295,6 +296,34 @@ pub(crate) fn validate_build_config(config: &BuildConfig) -> Result<Vec<Kept>> {
         }
     }
     validate_triggers(&check, spec, &mut warnings)?;
+    validate_common(
+        &check,
+        &CommonView {
+            service_account: &spec.service_account,
+            source: &spec.source,
+            strategy: &spec.strategy,
+            output: &spec.output,
+            resources: &spec.resources,
+            post_commit: &spec.post_commit,
+            completion_deadline_seconds: spec.completion_deadline_seconds,
+            node_selector: spec.node_selector.as_ref(),
+            mount_trusted_ca: spec.mount_trusted_ca,
+        },
+        &mut warnings,
+    )?;
+    Ok(warnings)
+}
+
+/// Check a Build a client wrote (defaults applied) with the rules of the
+/// spec it shares with BuildConfigs. Returns what it keeps that a local
+/// build does not act on.
+pub(crate) fn validate_build(build: &Build) -> Result<Vec<Kept>> {
+    let name = build.metadata.name.as_str();
+    let check = Check { kind: Build::KIND, name };
+    validate_namespace(&build.metadata.namespace)?;
+    validate_object_name("Build", name)?;
+    let mut warnings = Vec::new();
+    let spec = &build.spec;
     validate_common(
         &check,
         &CommonView {

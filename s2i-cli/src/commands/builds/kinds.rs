@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 
 use s2i_buildconfig::types::*;
 use s2i_buildconfig::{
-    AppliedConfig, Event, Kept, apply_build_config, builds_of, check_build_config, executor_of, get_build,
-    get_build_config,
+    AppliedBuild, AppliedConfig, Event, Kept, apply_build, apply_build_config, builds_of, check_build,
+    check_build_config, executor_of, get_build, get_build_config,
 };
 use s2i_store::codec::Document;
 use s2i_store::{Resource, Tx};
@@ -396,9 +396,48 @@ pub(crate) const BUILD: Kind = Kind {
         ]
     },
     describe: Some(|tx, value| describe_build(tx, &typed(value))),
-    apply: None,
+    apply: Some(ApplyOps { parse: parse_build, write: write_build, after: after_builds }),
     delete: Some(delete_one_build),
 };
+
+fn parse_build(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
+    let mut build = document.decode::<Build>().map_err(DocumentError::Yaml)?;
+    if build.metadata.namespace.is_empty() {
+        build.metadata.namespace = namespace.to_owned();
+    }
+    check_build(&build).map_err(|e| DocumentError::Invalid(e.into()))?;
+    Ok(to_value(&build))
+}
+
+fn write_build(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
+    let build: Build = typed(&value);
+    let AppliedBuild { build, verb, .. } = apply_build(tx, build)?;
+    Ok(Applied { namespace: build.metadata.namespace.clone(), name: build.metadata.name.clone(), verb })
+}
+
+/// A created build runs, as OpenShift's build controller runs every new
+/// build: in a worker process.
+fn after_builds<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>> {
+    Box::pin(async move {
+        let printer = Printer::new(&session.context, false);
+        let print = |event: &Event| printer.print(event);
+        let builds = session.builds(&print);
+        for object in applied {
+            let build = session.context.store.read(|tx| get_build(tx, &object.namespace, &object.name))?;
+            if let Ok(warnings) = check_build(&build) {
+                for warning in warnings {
+                    eprintln!("warning: build.{GROUP}/{}: {}", object.name, kept_text(&warning));
+                }
+            }
+            if object.verb != "created" {
+                continue;
+            }
+            builds.launch(&build)?;
+            println!("build/{} started", object.name);
+        }
+        Ok(Vec::new())
+    })
+}
 
 fn delete_one_build<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
     Box::pin(async move {
