@@ -629,7 +629,8 @@ spec:
 ";
     let run = setup.apply(typo).failed();
     let report = flat(&run.stderr);
-    assert!(report.contains("unknown field `incremantal`"), "{report}");
+    // Named by its path, as kubectl's field validation names it.
+    assert!(report.contains("unknown field \"spec.strategy.sourceStrategy.incremantal\""), "{report}");
     assert!(report.contains("line 13 column 7"), "{report}");
     assert!(run.stderr.contains("13 │"), "the report shows the line: {}", run.stderr);
 
