@@ -477,3 +477,46 @@ fn no_file_holds(dir: &Path, needle: &[u8]) -> bool {
         std::fs::read(&path).map_or(true, |bytes| !contains(&bytes, needle))
     })
 }
+
+#[test]
+fn an_image_stream_tag_as_oc_prints_it_applies() {
+    let s = Setup::new();
+    // The `image` a server computes for the tag (with fields s2i's Image does not model) is not input.
+    let istag = "apiVersion: image.openshift.io/v1
+kind: ImageStreamTag
+metadata:
+  name: web:1.0
+  uid: 2b1c0d9e-8f7a-4b6c-9d5e-4f3a2b1c0d9e
+  resourceVersion: \"53120\"
+  creationTimestamp: \"2026-03-01T10:00:00Z\"
+tag:
+  name: \"1.0\"
+  annotations: null
+  from:
+    kind: DockerImage
+    name: quay.example.invalid/team/web:1.0
+  generation: 2
+  importPolicy: {}
+  reference: true
+  referencePolicy:
+    type: Source
+generation: 2
+lookupPolicy:
+  local: false
+image:
+  metadata:
+    name: sha256:5e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7
+  dockerImageReference: quay.example.invalid/team/web@sha256:5e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7
+  dockerImageMetadata:
+    kind: DockerImage
+    apiVersion: \"1.0\"
+    ContainerConfig: {}
+  dockerImageMetadataVersion: \"1.0\"
+  signatures: []
+";
+    let run = s.s2i(["apply", "-f", s.write(istag).to_str().unwrap()]).ok();
+    assert!(run.stdout.contains("imagestreamtag.image.openshift.io/web:1.0 created"), "{}", run.stdout);
+    let stream = s.json("is", "web");
+    assert_eq!(stream["spec"]["tags"][0]["from"]["name"], "quay.example.invalid/team/web:1.0");
+    assert_eq!(stream["spec"]["tags"][0]["reference"], true);
+}

@@ -227,7 +227,8 @@ pub(crate) const IMAGE_STREAM_TAG: Kind = Kind {
 };
 
 fn parse_istag(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    let mut istag = document.decode::<ImageStreamTag>().map_err(DocumentError::Yaml)?;
+    // `image` is what a server computes for the tag (`oc get istag -o yaml` prints it): not input.
+    let mut istag = document.with_server_owned(&["image"]).decode::<ImageStreamTag>().map_err(DocumentError::Yaml)?;
     if istag.metadata.namespace.is_empty() {
         istag.metadata.namespace = namespace.to_owned();
     }

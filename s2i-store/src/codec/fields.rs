@@ -95,14 +95,20 @@ const SERVER_OWNED: [&str; 5] = [
 /// What a typing found, shared by every wrapper of one document.
 pub(crate) struct Tracker {
     validation: FieldValidation,
+    /// What the kind's server also owns (an `ImageStreamTag`'s `image`).
+    owned: &'static [&'static str],
     found: UnknownFields,
     /// In strict mode: the field that stopped the typing.
     refused: RefCell<Option<String>>,
 }
 
 impl Tracker {
-    pub(crate) fn new(validation: FieldValidation, found: UnknownFields) -> Self {
-        Self { validation, found, refused: RefCell::new(None) }
+    pub(crate) fn new(validation: FieldValidation, found: UnknownFields, owned: &'static [&'static str]) -> Self {
+        Self { validation, owned, found, refused: RefCell::new(None) }
+    }
+
+    fn server_owned(&self, path: &str) -> bool {
+        SERVER_OWNED.contains(&path) || self.owned.contains(&path)
     }
 
     /// The unknown field that ended a strict typing, if one did.
@@ -332,7 +338,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WatchedMap<'_, A> {
 
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, Self::Error> {
         let path = self.key.take().unwrap_or_else(|| self.path.clone());
-        if SERVER_OWNED.contains(&path.as_str()) {
+        if self.tracker.server_owned(&path) {
             // Skipped unread; the field gets what an empty object gives it (its defaults).
             self.inner.next_value::<IgnoredAny>()?;
             return seed.deserialize(Absent(std::marker::PhantomData));
@@ -345,24 +351,49 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WatchedMap<'_, A> {
     }
 }
 
-/// What a skipped field is typed from: nothing (`None`), or an empty
-/// object (a status whose fields all have defaults).
+/// What a skipped field is typed from: nothing (`None`), an empty list,
+/// text or object (a status whose fields all have defaults).
 struct Absent<E>(std::marker::PhantomData<E>);
 
 impl<'de, E: de::Error> Deserializer<'de> for Absent<E> {
     type Error = E;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
-        visitor.visit_map(de::value::MapDeserializer::new(std::iter::empty::<(String, String)>()))
+        visitor.visit_unit()
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
         visitor.visit_none()
     }
 
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_seq(de::value::SeqDeserializer::new(std::iter::empty::<String>()))
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_map(de::value::MapDeserializer::new(std::iter::empty::<(String, String)>()))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, E> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_str("")
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_str("")
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
-        newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf unit unit_struct
+        newtype_struct tuple tuple_struct enum identifier ignored_any
     }
 }
 

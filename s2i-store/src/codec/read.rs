@@ -138,6 +138,7 @@ pub struct Document<'t> {
     origin: Origin<'t>,
     validation: FieldValidation,
     unknown: UnknownFields,
+    server_owned: &'static [&'static str],
 }
 
 enum Origin<'t> {
@@ -171,6 +172,14 @@ impl Document<'_> {
         self
     }
 
+    /// The same document, with more paths that the kind's server owns and
+    /// reads no input for (an `ImageStreamTag`'s `image`, which a server
+    /// computes): skipped unread like `status`.
+    pub fn with_server_owned(mut self, paths: &'static [&'static str]) -> Self {
+        self.server_owned = paths;
+        self
+    }
+
     /// The fields [`Self::decode`] finds that the kind does not have, with
     /// [`FieldValidation::Warn`]: a handle to keep while the document is
     /// decoded elsewhere.
@@ -186,7 +195,7 @@ impl Document<'_> {
     /// document of the text it points at the position in the file, for an
     /// item of a list it names the item (`items[2]: …`).
     pub fn decode<T: DeserializeOwned>(self) -> Result<T, DocumentError> {
-        let tracker = Tracker::new(self.validation, self.unknown.clone());
+        let tracker = Tracker::new(self.validation, self.unknown.clone(), self.server_owned);
         match self.origin {
             Origin::Text { text, deserializer } => {
                 fields::deserialize(deserializer, &tracker).map_err(|e| match tracker.refused() {
@@ -252,6 +261,7 @@ pub fn read_documents<'t>(file: &'t str, text: &'t str) -> Result<Vec<Document<'
                     origin: Origin::ListItem { index },
                     validation: FieldValidation::default(),
                     unknown: UnknownFields::default(),
+                    server_owned: &[],
                 });
             }
             continue;
@@ -264,6 +274,7 @@ pub fn read_documents<'t>(file: &'t str, text: &'t str) -> Result<Vec<Document<'
             origin: Origin::Text { text, deserializer },
             validation: FieldValidation::default(),
             unknown: UnknownFields::default(),
+            server_owned: &[],
         });
     }
     Ok(documents)
@@ -367,6 +378,12 @@ status:
         assert_eq!(widget.metadata.name, "w");
         let (_, found) = decode(FieldValidation::Ignore).unwrap();
         assert!(found.is_empty());
+        // A kind's own server-owned parts are skipped too.
+        let document = read_documents("w.yaml", WIDGET).unwrap().pop().unwrap().with_server_owned(&["spec.parts"]);
+        let found = document.unknown_fields();
+        let widget = document.with_validation(FieldValidation::Warn).decode::<Widget>().unwrap();
+        assert!(widget.spec.parts.is_empty());
+        assert_eq!(found.take(), ["spec.fooo"]);
 
         let list = format!(
             "kind: List\nitems:\n- {}\n",
