@@ -520,3 +520,81 @@ image:
     assert_eq!(stream["spec"]["tags"][0]["from"]["name"], "quay.example.invalid/team/web:1.0");
     assert_eq!(stream["spec"]["tags"][0]["reference"], true);
 }
+
+/// `tester:s2i-secret`, as htpasswd writes it (bcrypt).
+const TESTER: &str = "tester:$2b$12$fGz2lIRtmSDkQR//vFmpd.Ji3hIfOsXrpy6tgWq2mf5/sQxua1CT6";
+
+#[test]
+fn pull_and_push_secrets_are_the_builds_registry_credentials() {
+    let builder = fixture("busybox-builder");
+    let registry = Registry::start_with(Some(TESTER));
+    let s = Setup::new();
+    // The builder lives only in the registry, which wants credentials that no config.json of this run has.
+    let remote_builder = format!("{}/team/builder:{}", registry.host, s.ns.0);
+    let tester = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tester.path().join("config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"dGVzdGVyOnMyaS1zZWNyZXQ="}}}}}}"#, registry.host),
+    )
+    .unwrap();
+    docker_ok(&["tag", &builder, &remote_builder]);
+    let pushed = std::process::Command::new("docker")
+        .env("DOCKER_CONFIG", tester.path())
+        .args(["push", &remote_builder])
+        .output()
+        .unwrap();
+    let _ = docker(&["rmi", &remote_builder]);
+    assert!(pushed.status.success(), "{}", String::from_utf8_lossy(&pushed.stderr));
+
+    let nobody = tempfile::tempdir().unwrap();
+    let s2i_as_nobody = |args: &[&str]| {
+        Run::from(s2i_in(s.store.path(), &s.ns.0).env("DOCKER_CONFIG", nobody.path()).args(args).output().unwrap())
+    };
+    s2i_as_nobody(&[
+        "secret",
+        "create",
+        "docker-registry",
+        "registry-creds",
+        "--docker-server",
+        &registry.host,
+        "--docker-username",
+        "tester",
+        "--docker-password",
+        "s2i-secret",
+    ])
+    .ok();
+    let output = format!("{}/team/web:{}", registry.host, s.ns.0);
+    let config = format!(
+        "apiVersion: build.openshift.io/v1
+kind: BuildConfig
+metadata:
+  name: web
+spec:
+  source:
+    type: Binary
+  strategy:
+    sourceStrategy:
+      from:
+        kind: DockerImage
+        name: {remote_builder}
+      pullSecret:
+        name: registry-creds
+  output:
+    to:
+      kind: DockerImage
+      name: {output}
+    pushSecret:
+      name: registry-creds
+"
+    );
+    s2i_as_nobody(&["apply", "-f", s.write(&config).to_str().unwrap()]).ok();
+    let app = source(&[("index.html", "pushed with a secret\n")]);
+    let run = s2i_as_nobody(&["start-build", "web", "--from-dir", app.path().to_str().unwrap(), "--wait"]);
+    let _ = docker(&["rmi", &remote_builder]);
+    let _ = docker(&["rmi", &output]);
+    assert_eq!(run.code, 0, "{}\n--- log\n{}", run.stderr, s.log("web-1"));
+    let log = s.log("web-1");
+    assert!(log.contains("Push successful"), "{log}");
+    assert!(registry.digest_as("team/web", &s.ns.0, Some(("tester", "s2i-secret"))).is_some());
+    assert!(!log.contains("s2i-secret") && !log.contains("dGVzdGVyOnMyaS1zZWNyZXQ="), "{log}");
+}
