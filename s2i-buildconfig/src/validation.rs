@@ -464,7 +464,9 @@ struct CommonView<'a> {
 
 fn validate_common(check: &Check<'_>, spec: &CommonView<'_>, warnings: &mut Vec<Kept>) -> Result<()> {
     validate_strategy(check, spec.strategy, warnings)?;
-    validate_source(check, spec.source, warnings)?;
+    // Under the Docker strategy, its own fields are covered by the strategy's warning.
+    let docker = spec.strategy.docker_strategy.is_some();
+    validate_source(check, spec.source, docker, warnings)?;
     validate_output(check, spec.output)?;
     validate_resources(check, spec.resources, warnings)?;
     let hook = spec.post_commit;
@@ -689,7 +691,7 @@ fn validate_volumes(check: &Check<'_>, field: &str, volumes: &[BuildVolume]) -> 
     Ok(())
 }
 
-fn validate_source(check: &Check<'_>, source: &BuildSource, warnings: &mut Vec<Kept>) -> Result<()> {
+fn validate_source(check: &Check<'_>, source: &BuildSource, docker: bool, warnings: &mut Vec<Kept>) -> Result<()> {
     if let Some(git) = &source.git {
         if git.uri.trim().is_empty() {
             return Err(check.invalid("spec.source.git.uri", "Required value", "give the repository's URL or path"));
@@ -735,7 +737,9 @@ fn validate_source(check: &Check<'_>, source: &BuildSource, warnings: &mut Vec<K
                 "keep the Dockerfile in the repository instead",
             ));
         }
-        warnings.push(Kept::setting("spec.source.dockerfile", "is read by the Docker strategy only"));
+        if !docker {
+            warnings.push(Kept::setting("spec.source.dockerfile", "is read by the Docker strategy only"));
+        }
     }
     let context = &source.context_dir;
     if !context.is_empty() && (context == ".." || context.starts_with("../") || context.starts_with('/')) {
