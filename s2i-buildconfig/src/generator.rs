@@ -42,7 +42,7 @@ impl Instantiation {
         Self {
             namespace: namespace.into(),
             name: name.into(),
-            cause: BuildTriggerCause { message: message.into(), image_change_build: None },
+            cause: BuildTriggerCause { message: message.into(), ..BuildTriggerCause::default() },
             ..Self::default()
         }
     }

@@ -98,6 +98,8 @@ mod error;
 mod events;
 mod executor;
 mod generator;
+mod inputs;
+mod kept;
 mod launcher;
 mod logs;
 mod policy;
@@ -113,11 +115,13 @@ mod tests;
 
 pub use builds::{Builds, CANCEL_WAIT, Cancellation};
 pub use configs::{
-    AppliedConfig, apply_build_config, check_build_config, get_build, get_build_config, list_build_configs, list_builds,
+    AppliedBuild, AppliedConfig, apply_build, apply_build_config, check_build, check_build_config, get_build,
+    get_build_config, list_build_configs, list_builds,
 };
 pub use error::{Error, InputProblem, Instead, Result};
 pub use events::{Event, Warning};
 pub use executor::{Executor, Reaped, executor_of};
+pub use kept::Kept;
 pub use launcher::WorkerLauncher;
 pub use logs::Followed;
 pub use policy::builds_of;

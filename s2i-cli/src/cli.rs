@@ -8,6 +8,7 @@ use s2i_core::PullPolicy;
 mod builds;
 mod objects;
 mod route;
+mod secrets;
 pub use builds::{CancelBuildArgs, ControllerArgs, LogsArgs, RunBuildArgs, StartBuildArgs};
 use builds::{LOGS_EXAMPLES, START_BUILD_EXAMPLES};
 use objects::{APPLY_HELP, GET_HELP, IMPORT_EXAMPLES, KINDS_HELP, TAG_EXAMPLES};
@@ -16,6 +17,11 @@ use route::EXPOSE_EXAMPLES;
 pub use route::{
     ExportFormat, ExposeArgs, RouteAtArgs, RouteCommand, RouteCreateArgs, RouteExportArgs, RouteFiles, RouteRenderArgs,
     RouteServeArgs, RouteType, RouterPorts, ServiceCommand, ServiceCreateArgs,
+};
+use secrets::CREATE_EXAMPLES;
+pub use secrets::{
+    ConfigMapCreateArgs, CreateObject, DataArgs, SecretCommand, SecretCreateCommand, SecretDockerRegistryArgs,
+    SecretGenericArgs,
 };
 
 /// Build runnable container images from source with Source-to-Image builder images.
@@ -79,8 +85,12 @@ pub enum Command {
     Usage(UsageArgs),
     /// Write a Dockerfile that builds the same image as `s2i build` would, without an engine
     Generate(GenerateArgs),
-    /// Create the skeleton of a new builder image project
+    /// Create the skeleton of a new builder image project, or a ConfigMap (`s2i create configmap`)
+    #[command(after_help = CREATE_EXAMPLES)]
     Create(CreateArgs),
+    /// Work with Secrets: credentials and files for builds
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Work with OpenShift routes: create them, serve them with HAProxy, export them for a cluster
     #[command(subcommand)]
     Route(RouteCommand),
@@ -384,11 +394,17 @@ pub struct GenerateArgs {
 
 /// `s2i create`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CreateArgs {
+    /// An object to create instead of a project
+    #[command(subcommand)]
+    pub object: Option<CreateObject>,
     /// Name of the builder image the project builds
-    pub image_name: String,
+    #[arg(required = true)]
+    pub image_name: Option<String>,
     /// Directory to create the project in
-    pub destination: PathBuf,
+    #[arg(required = true)]
+    pub destination: Option<PathBuf>,
     /// Base image of the project's Dockerfile
     #[arg(long, value_name = "IMAGE", default_value = "openshift/base-centos7")]
     pub from: String,

@@ -211,10 +211,15 @@ impl Engine {
         sources: ScriptSources,
     ) -> Result<RuntimeStage> {
         let reference = parse_image("runtime image", image)?;
-        let resolved = self.obtain_image(&reference, options.runtime_pull_policy).await.map_err(|e| match e {
-            Error::ImageNotFound { image, policy, .. } => Error::ImageNotFound { image, policy, runtime_image: true },
-            other => other,
-        })?;
+        let resolved = self
+            .obtain_image_with(&reference, options.runtime_pull_policy, options.pull_credentials.as_ref())
+            .await
+            .map_err(|e| match e {
+                Error::ImageNotFound { image, policy, .. } => {
+                    Error::ImageNotFound { image, policy, runtime_image: true }
+                }
+                other => other,
+            })?;
         options.allowed_uids.check_runtime_image(
             &resolved.name,
             &resolved.info,

@@ -217,7 +217,10 @@ pub fn generate(
     let mut injected_files = Vec::new();
     for (index, injection) in injections.iter().enumerate() {
         let target = upload.join("injections").join(index.to_string());
-        injected_files.extend(copy_injection(injection, &target)?);
+        let copied = copy_injection(injection, &target)?;
+        if !injection.keep {
+            injected_files.extend(copied);
+        }
     }
     if !injections.is_empty() {
         warnings.push(
@@ -463,7 +466,8 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let mut o = options(src.path());
         o.incremental = true;
-        o.injections = vec![Injection { source: secret.path().to_owned(), destination: "/etc/app".into() }];
+        o.injections =
+            vec![Injection { source: secret.path().to_owned(), destination: "/etc/app".into(), keep: false }];
         o.assemble_user = Some("2000".into());
         let g = generate_in(out.path(), &o);
         let t = &g.text;

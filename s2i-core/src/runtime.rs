@@ -335,6 +335,37 @@ pub trait ContainerRuntime: Send + Sync {
         progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> Result<Option<String>, RuntimeError>;
 
+    /// [`Self::pull_image`] with `credentials` instead of those the runtime
+    /// knows (a build's pull secret). A runtime that cannot take explicit
+    /// credentials refuses, rather than pull with others.
+    async fn pull_image_with(
+        &self,
+        image: &str,
+        credentials: &crate::auth::RegistryCredentials,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), RuntimeError> {
+        let _ = (image, credentials, progress);
+        Err(RuntimeError::new(
+            RuntimeErrorKind::Rejected,
+            "this container runtime takes no explicit registry credentials",
+        ))
+    }
+
+    /// [`Self::push_image`] with `credentials` instead of those the runtime
+    /// knows (a build's push secret); refused like [`Self::pull_image_with`].
+    async fn push_image_with(
+        &self,
+        image: &str,
+        credentials: &crate::auth::RegistryCredentials,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<Option<String>, RuntimeError> {
+        let _ = (image, credentials, progress);
+        Err(RuntimeError::new(
+            RuntimeErrorKind::Rejected,
+            "this container runtime takes no explicit registry credentials",
+        ))
+    }
+
     /// Create a container; returns its ID.
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
 

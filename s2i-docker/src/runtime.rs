@@ -154,6 +154,83 @@ impl DockerRuntime {
         })
     }
 
+    /// Pull `image` with `explicit` credentials, or those of the credential files.
+    async fn pull(
+        &self,
+        image: &str,
+        explicit: Option<&RegistryCredentials>,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), RuntimeError> {
+        let reference =
+            ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
+        let (credentials, lookup_error) = match explicit {
+            Some(credentials) => (Some(credentials.clone()), None),
+            None => self.credentials_of(&reference).await?,
+        };
+        let docker = with_modifier(&self.base, Some(&self.version), credentials.as_ref().map(registry_auth_header));
+        let tag = reference
+            .digest
+            .clone()
+            .or_else(|| reference.tag.clone())
+            .unwrap_or_else(|| s2i_core::reference::DEFAULT_TAG.to_owned());
+        let options = CreateImageOptions { from_image: Some(reference.name()), tag: Some(tag), ..Default::default() };
+        let stream = docker.create_image(Some(options), None, None);
+        relay_progress(stream, progress, lookup_error.as_deref(), |info| {
+            let detail = info.progress_detail.unwrap_or_default();
+            PullProgress {
+                id: info.id,
+                status: info.status.unwrap_or_default(),
+                current: to_u64(detail.current),
+                total: to_u64(detail.total),
+            }
+        })
+        .await
+    }
+
+    /// Push `image` with `explicit` credentials, or those of the credential files.
+    async fn push(
+        &self,
+        image: &str,
+        explicit: Option<&RegistryCredentials>,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<Option<String>, RuntimeError> {
+        let reference =
+            ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
+        if reference.digest.is_some() {
+            return Err(RuntimeError::new(
+                RuntimeErrorKind::Rejected,
+                format!("{image} names a digest; an image is pushed by repository and tag"),
+            ));
+        }
+        let (credentials, lookup_error) = match explicit {
+            Some(credentials) => (Some(credentials.clone()), None),
+            None => self.credentials_of(&reference).await?,
+        };
+        let docker = with_modifier(&self.base, Some(&self.version), credentials.as_ref().map(registry_auth_header));
+        let options = PushImageOptions { tag: Some(reference.tag_or_default().to_owned()), ..Default::default() };
+        // Bollard sends its own (empty) auth header when given no credentials; the modifier replaces it.
+        let stream = docker.push_image(&reference.name(), Some(options), None);
+        // Docker and Podman both end with `TAG: digest: sha256:… size: N`.
+        let pushed = std::sync::Mutex::new(None);
+        let watch = |report: PullProgress| {
+            if let Some(digest) = pushed_digest(&report.status) {
+                *pushed.lock().expect("the digest lock") = Some(digest);
+            }
+            progress(report);
+        };
+        relay_progress(stream, &watch, lookup_error.as_deref(), |info| {
+            let detail = info.progress_detail.unwrap_or_default();
+            PullProgress {
+                id: None,
+                status: info.status.unwrap_or_default(),
+                current: to_u64(detail.current),
+                total: to_u64(detail.total),
+            }
+        })
+        .await?;
+        Ok(pushed.into_inner().expect("the digest lock"))
+    }
+
     /// The registry credentials read at connect time.
     pub fn credential_files(&self) -> &CredentialFiles {
         &self.credentials
@@ -427,27 +504,16 @@ impl ContainerRuntime for DockerRuntime {
         image: &str,
         progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> Result<(), RuntimeError> {
-        let reference =
-            ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
-        let (credentials, lookup_error) = self.credentials_of(&reference).await?;
-        let docker = with_modifier(&self.base, Some(&self.version), credentials.as_ref().map(registry_auth_header));
-        let tag = reference
-            .digest
-            .clone()
-            .or_else(|| reference.tag.clone())
-            .unwrap_or_else(|| s2i_core::reference::DEFAULT_TAG.to_owned());
-        let options = CreateImageOptions { from_image: Some(reference.name()), tag: Some(tag), ..Default::default() };
-        let stream = docker.create_image(Some(options), None, None);
-        relay_progress(stream, progress, lookup_error.as_deref(), |info| {
-            let detail = info.progress_detail.unwrap_or_default();
-            PullProgress {
-                id: info.id,
-                status: info.status.unwrap_or_default(),
-                current: to_u64(detail.current),
-                total: to_u64(detail.total),
-            }
-        })
-        .await
+        self.pull(image, None, progress).await
+    }
+
+    async fn pull_image_with(
+        &self,
+        image: &str,
+        credentials: &RegistryCredentials,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), RuntimeError> {
+        self.pull(image, Some(credentials), progress).await
     }
 
     async fn push_image(
@@ -455,38 +521,16 @@ impl ContainerRuntime for DockerRuntime {
         image: &str,
         progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> Result<Option<String>, RuntimeError> {
-        let reference =
-            ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
-        if reference.digest.is_some() {
-            return Err(RuntimeError::new(
-                RuntimeErrorKind::Rejected,
-                format!("{image} names a digest; an image is pushed by repository and tag"),
-            ));
-        }
-        let (credentials, lookup_error) = self.credentials_of(&reference).await?;
-        let docker = with_modifier(&self.base, Some(&self.version), credentials.as_ref().map(registry_auth_header));
-        let options = PushImageOptions { tag: Some(reference.tag_or_default().to_owned()), ..Default::default() };
-        // Bollard sends its own (empty) auth header when given no credentials; the modifier replaces it.
-        let stream = docker.push_image(&reference.name(), Some(options), None);
-        // Docker and Podman both end with `TAG: digest: sha256:… size: N`.
-        let pushed = std::sync::Mutex::new(None);
-        let watch = |report: PullProgress| {
-            if let Some(digest) = pushed_digest(&report.status) {
-                *pushed.lock().expect("the digest lock") = Some(digest);
-            }
-            progress(report);
-        };
-        relay_progress(stream, &watch, lookup_error.as_deref(), |info| {
-            let detail = info.progress_detail.unwrap_or_default();
-            PullProgress {
-                id: None,
-                status: info.status.unwrap_or_default(),
-                current: to_u64(detail.current),
-                total: to_u64(detail.total),
-            }
-        })
-        .await?;
-        Ok(pushed.into_inner().expect("the digest lock"))
+        self.push(image, None, progress).await
+    }
+
+    async fn push_image_with(
+        &self,
+        image: &str,
+        credentials: &RegistryCredentials,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<Option<String>, RuntimeError> {
+        self.push(image, Some(credentials), progress).await
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {

@@ -158,6 +158,7 @@ pub struct ImageStreams<'a> {
     registry: &'a RegistryClient,
     triggers: bool,
     consumers: &'a [&'a str],
+    push_credentials: Option<&'a s2i_core::auth::CredentialFiles>,
 }
 
 impl std::fmt::Debug for ImageStreams<'_> {
@@ -169,7 +170,7 @@ impl std::fmt::Debug for ImageStreams<'_> {
 impl<'a> ImageStreams<'a> {
     /// Operations on `store`, following tag changes in `engine` and `registry`.
     pub fn new(store: &'a Store, engine: EngineAccess<'a>, registry: &'a RegistryClient) -> Self {
-        Self { store, engine, registry, triggers: true, consumers: &[] }
+        Self { store, engine, registry, triggers: true, consumers: &[], push_credentials: None }
     }
 
     /// The other consumers of the store's event log that read tag changes
@@ -178,6 +179,14 @@ impl<'a> ImageStreams<'a> {
     /// Consumers that have consumed are always waited for.
     pub fn with_event_consumers(mut self, consumers: &'a [&'a str]) -> Self {
         self.consumers = consumers;
+        self
+    }
+
+    /// Push to registry-backed streams ([`Self::record_build`]) with these
+    /// credentials when they have an entry for the registry (a build's push
+    /// secret), before the engine's own.
+    pub fn with_push_credentials(mut self, credentials: &'a s2i_core::auth::CredentialFiles) -> Self {
+        self.push_credentials = Some(credentials);
         self
     }
 
@@ -518,8 +527,8 @@ impl<'a> ImageStreams<'a> {
     /// Record an engine image (a build's result) as the new current image of
     /// `destination`, with `labels` as the tag's metadata overrides. A stream
     /// that keeps its images in a registry gets the image pushed there first
-    /// (as `<registry>/<namespace>/<stream>:<tag>`, with the engine's
-    /// credentials), then records the digest the registry serves.
+    /// (as `<registry>/<namespace>/<stream>:<tag>`, with the push credentials
+    /// given or the engine's), then records the digest the registry serves.
     pub async fn record_build(
         &self,
         destination: &StreamTag,
@@ -539,11 +548,15 @@ impl<'a> ImageStreams<'a> {
                 .tag_image(image, &stream.repository(), &destination.tag)
                 .await
                 .map_err(|e| crate::engine::engine_error(&format!("tag {image} as {target}"), &e))?;
-            runtime.push_image(&target, &|_| {}).await.map_err(|e| Error::Push {
-                target: target.clone(),
-                kind: e.kind,
-                message: e.message.clone(),
-            })?;
+            let explicit = match (self.push_credentials, s2i_core::reference::ImageReference::parse(&target)) {
+                (Some(files), Ok(reference)) => files.credentials_for(&reference).ok().flatten(),
+                _ => None,
+            };
+            let pushed = match &explicit {
+                Some(credentials) => runtime.push_image_with(&target, credentials, &|_| {}).await,
+                None => runtime.push_image(&target, &|_| {}).await,
+            };
+            pushed.map_err(|e| Error::Push { target: target.clone(), kind: e.kind, message: e.message.clone() })?;
             return self.record_pushed(destination, &target, labels).await;
         }
         let repository = format!("{}/{}", destination.namespace, destination.stream);

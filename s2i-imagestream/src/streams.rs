@@ -29,9 +29,9 @@ use crate::error::{Error, Result};
 use crate::history::{add_tag_event, observed_generation, set_import_failure, update_tracking_tags};
 use crate::names::{image_matches, split_isimage_name, validate_stream_name, validate_tag};
 use crate::types::{
-    API_VERSION, IMPORT_MODE_LEGACY, IMPORT_MODE_PRESERVE_ORIGINAL, Image, ImageStream, KIND_DOCKER_IMAGE,
-    KIND_IMAGE_STREAM_IMAGE, KIND_IMAGE_STREAM_TAG, KIND_ISTAG, ObjectReference, REFERENCE_POLICY_LOCAL,
-    REFERENCE_POLICY_SOURCE, REGISTRY_ANNOTATION, TagEvent, TagImportPolicy, TagReference, TagReferencePolicy,
+    IMPORT_MODE_LEGACY, IMPORT_MODE_PRESERVE_ORIGINAL, Image, ImageStream, KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE,
+    KIND_IMAGE_STREAM_TAG, KIND_ISTAG, ObjectReference, REFERENCE_POLICY_LOCAL, REFERENCE_POLICY_SOURCE,
+    REGISTRY_ANNOTATION, TagEvent, TagImportPolicy, TagReference, TagReferencePolicy,
 };
 use s2i_store::{NewEvent, Resource, Tx, WriteAction, validate_namespace};
 
@@ -137,7 +137,7 @@ pub fn validate_stream(stream: &ImageStream) -> Result<()> {
     let name = &stream.metadata.name;
     validate_namespace(&stream.metadata.namespace)?;
     validate_stream_name(&stream.metadata.namespace, name)?;
-    if !stream.api_version.is_empty() && stream.api_version != API_VERSION {
+    if !ImageStream::INFO.accepts_api_version(&stream.api_version) && !stream.api_version.is_empty() {
         return Err(invalid(
             name,
             format!("apiVersion is {:?}", stream.api_version),

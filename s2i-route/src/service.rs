@@ -123,7 +123,7 @@ impl Service {
 /// `spec` of a Service: every field of Kubernetes' `ServiceSpec`, written
 /// as a cluster writes it (empty values left out).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ServiceSpec {
     /// The service's ports and the endpoint ports they lead to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -275,7 +275,7 @@ pub const DEFAULT_CLIENT_IP_TIMEOUT: i32 = 10800;
 
 /// `spec.sessionAffinityConfig`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SessionAffinityConfig {
     /// Settings of `ClientIP` affinity.
     #[serde(default, rename = "clientIP", skip_serializing_if = "Option::is_none")]
@@ -284,7 +284,7 @@ pub struct SessionAffinityConfig {
 
 /// `spec.sessionAffinityConfig.clientIP`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ClientIpConfig {
     /// How long a client sticks to an endpoint, 1 to 86400 seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,7 +293,7 @@ pub struct ClientIpConfig {
 
 /// A port of a service: every field of Kubernetes' `ServicePort`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ServicePort {
     /// Name; routes may name it in `spec.port.targetPort`, and the ports of
     /// the service's Endpoints object repeat it.
@@ -442,7 +442,7 @@ struct ServiceOut<'a> {
 /// How a Service is read: `apiVersion` and `kind` are checked when present;
 /// a `status` (a cluster's) is read and dropped.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct ServiceIn {
     #[serde(default)]
     api_version: Option<String>,
@@ -466,7 +466,7 @@ impl Serialize for Service {
 impl<'de> Deserialize<'de> for Service {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = ServiceIn::deserialize(deserializer)?;
-        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), SERVICE_API_VERSION, SERVICE_KIND)
+        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), &Service::INFO)
             .map_err(de::Error::custom)?;
         Ok(Service { metadata: wire.metadata, spec: wire.spec })
     }

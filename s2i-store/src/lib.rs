@@ -18,6 +18,8 @@
 //! - [`codec`]: the one YAML writer of the workspace, and reading documents
 //!   typed by kind with errors that point into the text;
 //! - [`labels`]: Kubernetes' rules for label keys and values;
+//! - [`core`]: the generic `v1` kinds several crates use, Secret and
+//!   ConfigMap, with the API server's rules (and their store writes);
 //! - [`ProcessIdentity`]: a process, recorded so that another one can tell
 //!   later whether it still runs.
 //!
@@ -121,6 +123,7 @@
 #![cfg_attr(not(feature = "sqlite"), allow(rustdoc::broken_intra_doc_links))]
 
 pub mod codec;
+pub mod core;
 mod error;
 mod events;
 mod kinds;

@@ -34,6 +34,29 @@ impl KindInfo {
         if self.group.is_empty() { self.version.to_owned() } else { format!("{}/{}", self.group, self.version) }
     }
 
+    /// Whether a document's `apiVersion` names this kind's version: its
+    /// own (`build.openshift.io/v1`), or, for OpenShift's kinds (groups
+    /// ending in `.openshift.io`), the legacy `v1` they were served as
+    /// before API groups, which OpenShift's catalog still ships and its API
+    /// server still takes. Objects are kept under the kind's own version.
+    pub fn accepts_api_version(&self, api_version: &str) -> bool {
+        api_version == self.api_version() || (api_version == "v1" && self.group.ends_with(".openshift.io"))
+    }
+
+    /// Check a document's `apiVersion` (empty: the kind's own) with
+    /// [`Self::accepts_api_version`]; the error says which versions the kind has.
+    pub fn check_api_version(&self, api_version: &str) -> Result<(), String> {
+        if api_version.is_empty() || self.accepts_api_version(api_version) {
+            return Ok(());
+        }
+        Err(format!(
+            "no matches for kind {:?} in version {api_version:?}: {} objects are {:?}",
+            self.kind,
+            self.kind,
+            self.api_version()
+        ))
+    }
+
     /// How objects of the kind are named in messages, as kubectl writes them:
     /// `route.route.openshift.io`, or `service` for the core group.
     pub fn qualified_name(&self) -> String {
@@ -172,6 +195,14 @@ mod tests {
         }
         assert!(SERVICE.is_named("svc") && SERVICE.is_named("services") && !SERVICE.is_named("svc.apps"));
         assert_eq!(SERVICE.to_string(), "services (svc)");
+        // OpenShift's kinds take the legacy `v1`; core kinds have no other.
+        assert!(ROUTE.accepts_api_version("v1") && ROUTE.accepts_api_version("route.openshift.io/v1"));
+        assert!(!ROUTE.accepts_api_version("route.openshift.io/v2") && !SERVICE.accepts_api_version("apps/v1"));
+        assert!(ROUTE.check_api_version("").is_ok());
+        assert_eq!(
+            ROUTE.check_api_version("extensions/v1beta1").unwrap_err(),
+            "no matches for kind \"Route\" in version \"extensions/v1beta1\": Route objects are \"route.openshift.io/v1\""
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 /// After `s2i get --help`: the kinds and examples.
 pub(crate) const GET_HELP: &str = "\
 Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images,
-routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.
+routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds, secrets, configmaps (cm).
 
 Examples:
   s2i get is
@@ -16,10 +16,11 @@ Examples:
   s2i get routes -A
   s2i get svc web -o yaml
   s2i get bc
-  s2i get builds";
+  s2i get builds
+  s2i get secrets";
 
 /// After `s2i describe --help` and `s2i delete --help`: the kinds.
-pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.";
+pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds, secrets, configmaps (cm).";
 
 /// After `s2i apply --help`.
 pub(crate) const APPLY_HELP: &str = "\
@@ -97,6 +98,14 @@ pub struct ApplyArgs {
     /// Files of objects, YAML or JSON, several documents per file allowed; `-` reads stdin
     #[arg(short, long = "filename", value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
+    /// What to do with fields a kind does not have, as kubectl: strict (an error naming the field),
+    /// warn (drop each with a warning), ignore (drop them)
+    #[arg(long, value_name = "MODE", default_value = "strict", value_parser = parse_validation)]
+    pub validate: s2i_store::codec::FieldValidation,
+}
+
+fn parse_validation(text: &str) -> Result<s2i_store::codec::FieldValidation, String> {
+    text.parse()
 }
 
 /// Output formats of `s2i get`.

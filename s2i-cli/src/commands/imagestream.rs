@@ -64,18 +64,23 @@ fn write_stream(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
 fn after_streams<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>> {
     Box::pin(async move {
         let operations = session.image_streams();
-        let mut problems = Vec::new();
         for object in applied {
             // An ImageStream's name, or an ImageStreamTag's `<stream>:<tag>`.
             let stream = object.name.split_once(':').map_or(object.name.as_str(), |(stream, _)| stream);
             for (tag, failure) in operations.import_pending(&object.namespace, stream, Lookup::EngineFirst).await? {
-                problems.push(import_failure_line(stream, &tag, &failure));
+                // As `oc apply`: the stream is applied; the failure is the tag's
+                // (ImportSuccess=False in its status conditions).
+                eprintln!(
+                    "warning: {}; recorded in the tag's status conditions (s2i describe is {stream}), and tried again \
+                     by s2i import-image {stream}:{tag}",
+                    import_failure_line(stream, &tag, &failure)
+                );
             }
         }
         let outcome = operations.follow_now().await;
         let ((), mirrored) = session.report(outcome);
         mirrored?;
-        Ok(problems)
+        Ok(Vec::new())
     })
 }
 
@@ -185,8 +190,9 @@ pub(crate) const IMAGE_STREAM_TAG: Kind = Kind {
 };
 
 fn parse_istag(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    // A view, not a stored kind: its namespace is defaulted here.
-    let mut istag: ImageStreamTag = document.decode().map_err(DocumentError::Yaml)?;
+    // A view, not a stored kind: its namespace is defaulted here. `image` is
+    // what a server computes for the tag (`oc get istag -o yaml` prints it): not input.
+    let mut istag = document.with_server_owned(&["image"]).decode::<ImageStreamTag>().map_err(DocumentError::Yaml)?;
     if istag.metadata.namespace.is_empty() {
         istag.metadata.namespace = namespace.to_owned();
     }

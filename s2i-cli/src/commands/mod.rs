@@ -10,7 +10,7 @@
 //!   what builds report);
 //! - the verbs over any kinds: `objects`;
 //! - one module per command group, each holding its kinds: `imagestream`,
-//!   `service`, `route/`, `builds/`; and `build`, `create`.
+//!   `service`, `secrets`, `route/`, `builds/`; and `build`, `create`.
 
 mod build;
 mod build_events;
@@ -21,6 +21,7 @@ mod imagestream;
 mod kind;
 mod objects;
 mod route;
+mod secrets;
 mod service;
 mod session;
 mod worker;
@@ -44,6 +45,8 @@ const KINDS: &[&Kind] = &[
     &service::ENDPOINTS,
     &builds::kinds::BUILD_CONFIG,
     &builds::kinds::BUILD,
+    &secrets::SECRET,
+    &secrets::CONFIG_MAP,
 ];
 
 /// The kinds of the object verbs, with the registry of their names.
@@ -60,7 +63,11 @@ pub(crate) async fn run(cli: Cli) -> i32 {
         Command::Rebuild(args) => build::rebuild(global, *args).await,
         Command::Usage(args) => build::usage(global, args).await,
         Command::Generate(args) => build::generate(global, args).await,
+        Command::Create(crate::cli::CreateArgs { object: Some(object), .. }) => {
+            secrets::create_object(global, object).await
+        }
         Command::Create(args) => create::create(args),
+        Command::Secret(command) => secrets::run(global, command).await,
         Command::Route(command) => route::run(global, command, kinds()).await,
         Command::Service(command) => service::run(global, command).await,
         Command::Expose(args) => route::expose(global, args).await,

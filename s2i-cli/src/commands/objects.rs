@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::Path;
 
 use s2i_store::Applied;
-use s2i_store::codec::{self, Document};
+use s2i_store::codec::{self, Document, FieldValidation};
 use serde_json::Value;
 
 use super::build_events::after_tag_changes;
@@ -184,8 +184,20 @@ pub(crate) fn read_input(path: &Path) -> Result<(String, String), Failure> {
     Ok((path.display().to_string(), text))
 }
 
-/// Parse every document of one input, typed by its kind.
+/// Parse every document of one input, typed by its kind; unknown fields are errors.
 pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str, kinds: &Kinds) -> Result<Vec<Parsed>, Failure> {
+    parse_documents_with(file, text, namespace, kinds, FieldValidation::Strict)
+}
+
+/// [`parse_documents`], with `validation` for the fields a kind does not have
+/// (`apply --validate`): with `warn`, each is a warning naming it.
+pub(crate) fn parse_documents_with(
+    file: &str,
+    text: &str,
+    namespace: &str,
+    kinds: &Kinds,
+    validation: FieldValidation,
+) -> Result<Vec<Parsed>, Failure> {
     let schema_help = "fix the document; docs/imagestreams.md and docs/routes.md describe the fields of each kind";
     let mut parsed = Vec::new();
     // Syntax first, for every document; then each document typed by its kind,
@@ -193,11 +205,21 @@ pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str, kinds: &K
     for document in codec::read_documents(file, text)? {
         let kind = apply_kind(file, &document, kinds)?;
         let ops = kind.apply.as_ref().expect("apply_kind returns appliable kinds");
+        let document = document.with_validation(validation);
+        let unknown = document.unknown_fields();
+        let name = document.value["metadata"]["name"].as_str().unwrap_or_default().to_owned();
         let value = (ops.parse)(document, namespace).map_err(|e| match e {
+            DocumentError::Yaml(e) if e.message().starts_with("unknown field") => Failure::from(e.with_help(
+                "fix or remove the field; apply --validate=warn drops unknown fields with a warning, \
+                 --validate=ignore without one",
+            )),
             DocumentError::Yaml(e) if e.is_located() => Failure::from(e.with_help(schema_help)),
             DocumentError::Yaml(e) => Failure::message(e.to_string(), schema_help.into()),
             DocumentError::Invalid(e) => Failure::from(e),
         })?;
+        for path in unknown.take() {
+            eprintln!("warning: {file}: {}/{name}: unknown field \"{path}\" (dropped)", kind.info.qualified_name());
+        }
         parsed.push(Parsed { kind, value });
     }
     Ok(parsed)
@@ -233,7 +255,7 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs, kinds: &Kinds) -
     let mut documents = Vec::new();
     for path in &args.files {
         let (file, text) = read_input(path)?;
-        documents.extend(parse_documents(&file, &text, &global.namespace, kinds)?);
+        documents.extend(parse_documents_with(&file, &text, &global.namespace, kinds, args.validate)?);
     }
     if documents.is_empty() {
         return Err(Failure::message("no objects to apply".into(), "the files hold no documents".into()));

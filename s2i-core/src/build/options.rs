@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::archive::ArchiveStats;
+use crate::auth::CredentialFiles;
 use crate::chained::{ArtifactMapping, SourceImage};
 use crate::env::EnvVar;
 use crate::git::GitCredentials;
@@ -95,6 +96,11 @@ pub struct BuildOptions {
     /// never serialised or shown.
     #[serde(skip)]
     pub source_credentials: Option<GitCredentials>,
+    /// Registry credentials for the build's pulls (the builder, source and
+    /// runtime images, the previous image), looked at before the runtime's
+    /// own (e.g. a build's pull secret); never serialised or shown.
+    #[serde(skip)]
+    pub pull_credentials: Option<CredentialFiles>,
     /// `--scripts-url`.
     pub scripts_url: Option<String>,
     /// `--destination`.
@@ -174,6 +180,7 @@ impl BuildOptions {
             ignore_submodules: false,
             keep_symlinks: false,
             source_credentials: None,
+            pull_credentials: None,
             scripts_url: None,
             destination: None,
             env: Vec::new(),

@@ -76,7 +76,8 @@ impl Engine {
         }
         self.check_network(&options.host).await?;
 
-        let builder = self.obtain_image(&builder_ref, options.pull_policy).await?;
+        let builder =
+            self.obtain_image_with(&builder_ref, options.pull_policy, options.pull_credentials.as_ref()).await?;
         options.allowed_uids.check_image(&builder.name, &builder.info, options.assemble_user.as_deref())?;
         let strategy = if builder.info.on_build.is_empty() {
             Strategy::Sti
@@ -182,7 +183,8 @@ impl Engine {
         let mut source_images = Vec::new();
         for spec in &options.source_images {
             let reference = parse_image("--source-image image", &spec.image)?;
-            let image = self.obtain_image(&reference, options.pull_policy).await?;
+            let image =
+                self.obtain_image_with(&reference, options.pull_policy, options.pull_credentials.as_ref()).await?;
             source_images.push(PlannedSourceImage {
                 image,
                 path: spec.path.clone(),
@@ -341,7 +343,10 @@ impl Engine {
                 return None;
             }
         };
-        match self.obtain_image(&reference, options.incremental_pull_policy).await {
+        match self
+            .obtain_image_with(&reference, options.incremental_pull_policy, options.pull_credentials.as_ref())
+            .await
+        {
             Ok(previous) => Some(PreviousImage {
                 name: previous.engine_name,
                 id: previous.info.id.clone(),

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use s2i_buildconfig::types::*;
 use s2i_buildconfig::{
-    AppliedConfig, Builds, Event, apply_build_config, builds_of, check_build_config, executor_of, get_build,
-    get_build_config, list_build_configs, list_builds,
+    AppliedBuild, AppliedConfig, Builds, Event, Kept, apply_build, apply_build_config, builds_of, check_build,
+    check_build_config, executor_of, get_build, get_build_config, list_build_configs, list_builds,
 };
 use s2i_imagestream::registry::RegistryClient;
 use s2i_store::codec::Document;
@@ -179,7 +179,8 @@ fn after_configs<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<
             let config = session.context.store.read(|tx| get_build_config(tx, &object.namespace, &object.name))?;
             if let Ok(warnings) = check_build_config(&config) {
                 for warning in warnings {
-                    eprintln!("warning: buildconfig.{GROUP}/{}: {warning}", object.name);
+                    let text = kept_text(&warning).replace("{name}", &object.name);
+                    eprintln!("warning: buildconfig.{GROUP}/{}: {text}", object.name);
                 }
             }
         }
@@ -189,6 +190,19 @@ fn after_configs<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<
         session.builds(&print).configs_applied(&configs)?;
         Ok(Vec::new())
     })
+}
+
+/// What a config keeps and a local build does not act on, for people.
+fn kept_text(kept: &Kept) -> String {
+    match kept {
+        Kept::WebhookTriggers(types) => format!(
+            "{} webhook trigger{} kept: webhook triggers wait for `s2i controller --webhook-port`; until then start \
+             builds with `s2i start-build {{name}}` or an ImageChange trigger",
+            types.join(", "),
+            if types.len() == 1 { " is" } else { "s are" },
+        ),
+        other => other.to_string(),
+    }
 }
 
 fn delete_config<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
@@ -351,7 +365,7 @@ pub(crate) const BUILD: Kind = Kind {
     list: Some(|tx, namespace| Ok(list_builds(tx, namespace)?.iter().map(to_value).collect())),
     row: |value| decode(value).map(|build| build_row(&build)).unwrap_or_default(),
     describe: Some(|tx, value| describe_build(tx, &decode(value)?)),
-    apply: None,
+    apply: Some(ApplyOps { parse: parse_build, write: write_build, after: after_builds }),
     delete: Ok(delete_one_build),
     refresh: Some(refresh),
 };
@@ -367,6 +381,41 @@ fn build_row(build: &Build) -> Vec<String> {
         build.status.start_timestamp.as_deref().map(|t| ago(t, now)).unwrap_or_default(),
         build_duration(build, &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
     ]
+}
+
+fn parse_build(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
+    let build: Build = parse_in_namespace(document, namespace)?;
+    check_build(&build).map_err(DocumentError::invalid)?;
+    Ok(to_value(&build))
+}
+
+fn write_build(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
+    let AppliedBuild { build, action, .. } = apply_build(tx, decode(&value)?)?;
+    Ok(Applied::of(&build, action))
+}
+
+/// A created build runs, as OpenShift's build controller runs every new
+/// build: in a worker process.
+fn after_builds<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>> {
+    Box::pin(async move {
+        let printer = Printer::new(&session.context, false);
+        let print = |event: &Event| printer.print(event);
+        let builds = session.builds(&print);
+        for object in applied {
+            let build = session.context.store.read(|tx| get_build(tx, &object.namespace, &object.name))?;
+            if let Ok(warnings) = check_build(&build) {
+                for warning in warnings {
+                    eprintln!("warning: build.{GROUP}/{}: {}", object.name, kept_text(&warning));
+                }
+            }
+            if object.action != s2i_store::WriteAction::Created {
+                continue;
+            }
+            builds.launch(&build)?;
+            println!("build/{} started", object.name);
+        }
+        Ok(Vec::new())
+    })
 }
 
 fn delete_one_build<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
