@@ -4,6 +4,9 @@
 //!
 //! `cargo run -p s2i-buildconfig --example triggers`
 
+// An example prints what it shows.
+#![allow(clippy::print_stdout)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
