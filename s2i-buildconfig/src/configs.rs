@@ -141,7 +141,7 @@ pub fn apply_build(tx: &Tx<'_>, desired: Build) -> Result<AppliedBuild> {
             kind: Build::KIND,
             name,
             message: "spec: Invalid value: field is immutable (only spec.output.pushSecret may change)".into(),
-            help: "start a new build instead (s2i start-build), or delete this one first".into(),
+            help: "start a new build of its config instead, or delete this one first".into(),
         });
     }
     let mut updated = old.clone();
