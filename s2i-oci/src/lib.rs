@@ -14,7 +14,8 @@
 //! - [`image`]: the result image's config and manifest (OCI or Docker schema 2);
 //! - [`layout`]: OCI image layouts, with SBOM and provenance as referrers;
 //!   [`archive`]: `oci-archive` and `docker-archive` files, written and read;
-//! - [`transport`]: image locations as skopeo writes them (`oci:DIR:REF`, …);
+//! - [`transport`]: image locations as skopeo writes them (`oci:DIR:REF`, …),
+//!   with [`reference`], the workspace's one image-reference parser;
 //! - [`sbom`] (SPDX 2.3, with [`lockfiles`]) and [`provenance`] (in-toto, SLSA v1);
 //! - [`spec`] and [`digest`]: the OCI documents and content digests.
 //!
@@ -72,6 +73,7 @@ pub mod layout;
 pub mod lockfiles;
 pub mod overlay;
 pub mod provenance;
+pub mod reference;
 pub mod sbom;
 pub mod spec;
 pub mod spool;
