@@ -91,9 +91,10 @@ impl Workdir {
     pub(crate) fn new(root: Option<&Path>) -> Result<Self> {
         let root = root.map_or_else(std::env::temp_dir, Path::to_owned);
         let owner = ProcessOwner::current();
-        let dir = tempfile::Builder::new().prefix(&crate::owner::workdir_prefix(&owner)).tempdir_in(&root).map_err(|e| {
-            Error::io("create a working directory in", &root, "make the temp directory writable, or set TMPDIR", e)
-        })?;
+        let dir =
+            tempfile::Builder::new().prefix(&crate::owner::workdir_prefix(&owner)).tempdir_in(&root).map_err(|e| {
+                Error::io("create a working directory in", &root, "make the temp directory writable, or set TMPDIR", e)
+            })?;
         let owner_file = dir.path().join(OWNER_FILE);
         std::fs::write(&owner_file, owner.to_string())
             .map_err(|e| Error::io("write", &owner_file, "make the temp directory writable, or set TMPDIR", e))?;

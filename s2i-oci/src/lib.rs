@@ -21,8 +21,10 @@
 //!
 //! Everything is synchronous and streams through `std::io::Read`/`Write`
 //! with bounded buffers; async callers run it on blocking threads. Nothing
-//! here talks to an engine or a registry: `docker-daemon:` and `docker://`
-//! are parsed here and written by the crates that talk to those.
+//! here talks to an engine, and nothing talks to a registry unless the
+//! `registry` feature adds [`registry`], the workspace's one OCI distribution
+//! client (pushes with mounts and referrers, manifests, tags). `docker-daemon:`
+//! is parsed here and written by the crates that talk to engines.
 //!
 //! # Example
 //!
@@ -74,6 +76,8 @@ pub mod lockfiles;
 pub mod overlay;
 pub mod provenance;
 pub mod reference;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod sbom;
 pub mod spec;
 pub mod spool;
