@@ -10,7 +10,8 @@
 //!   directories, times clamped to the build's epoch, numeric owners, OCI
 //!   whiteouts), computing the diff ID and the gzip blob's digest in one
 //!   streaming pass; [`spool`] sorts entries that arrive in walk order and
-//!   rewrites any tar stream; [`overlay`] reads an overlayfs upper directory;
+//!   rewrites any tar stream; [`overlay`] reads an overlayfs upper directory,
+//!   [`changes`] a container's changes as an engine lists them;
 //! - [`image`]: the result image's config and manifest (OCI or Docker schema 2);
 //! - [`layout`]: OCI image layouts, with SBOM and provenance as referrers;
 //!   [`archive`]: `oci-archive` and `docker-archive` files, written and read;
@@ -67,6 +68,7 @@
 //! ```
 
 pub mod archive;
+pub mod changes;
 pub mod digest;
 pub mod error;
 pub mod image;

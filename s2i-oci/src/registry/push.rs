@@ -5,9 +5,9 @@
 //!
 //! 1. `HEAD /v2/<repository>/blobs/<digest>`: the repository has it — nothing
 //!    is sent (a rebuilt image sends only what changed);
-//! 2. `POST /v2/<repository>/blobs/uploads/?mount=<digest>&from=<other>` for
-//!    each repository of the same registry that may hold it (the builder's):
-//!    `201` is a cross-repository mount, no data moves;
+//! 2. `POST /v2/<repository>/blobs/uploads/?mount=<digest>&from=<other>`
+//!    when another repository of the same registry may hold it (the
+//!    builder's): `201` is a cross-repository mount, no data moves;
 //! 3. otherwise the upload session the registry opened (`202` with a
 //!    `Location`) gets the blob in one monolithic `PUT …?digest=<digest>`,
 //!    its body streamed from the file with its length.
@@ -85,14 +85,14 @@ pub struct PushTarget<'a> {
 
 impl RegistryClient {
     /// Make `descriptor`'s blob available in the target repository: present,
-    /// mounted from one of `mount_from` (repositories of the same registry),
+    /// mounted from `mount_from` (another repository of the same registry),
     /// or uploaded from `source`.
     pub fn push_blob(
         &self,
         target: &PushTarget<'_>,
         descriptor: &Descriptor,
         source: BlobSource<'_>,
-        mount_from: &[String],
+        mount_from: Option<&str>,
     ) -> Result<BlobPushed, RegistryError> {
         let PushTarget { registry, repository, insecure, .. } = *target;
         let digest = descriptor.digest.to_string();
@@ -100,24 +100,20 @@ impl RegistryClient {
         if self.has_blob(registry, repository, &digest, insecure)? {
             return Ok(done(BlobOutcome::Present));
         }
-        let mut session = None;
-        for from in mount_from.iter().filter(|from| from.as_str() != repository) {
-            match self.start_upload(registry, repository, Some((&digest, from)), insecure)? {
-                UploadStart::Mounted => return Ok(done(BlobOutcome::Mounted(from.clone()))),
+        let start = match mount_from.filter(|from| *from != repository) {
+            Some(from) => match self.start_upload(registry, repository, Some((&digest, from)), insecure)? {
+                UploadStart::Mounted => return Ok(done(BlobOutcome::Mounted(from.to_owned()))),
                 // Not there: the registry opened a session instead, which the upload uses.
                 UploadStart::Session(location) => {
-                    session = Some((location, format!("repository:{repository}:pull,push repository:{from}:pull")));
-                    break;
+                    (location, format!("repository:{repository}:pull,push repository:{from}:pull"))
                 }
-            }
-        }
-        let (location, scope) = match session {
-            Some(session) => session,
+            },
             None => match self.start_upload(registry, repository, None, insecure)? {
                 UploadStart::Session(location) => (location, format!("repository:{repository}:pull,push")),
                 UploadStart::Mounted => unreachable!("a plain upload start is never a mount"),
             },
         };
+        let (location, scope) = start;
         let path: Option<PathBuf> = match source {
             BlobSource::File(path) => Some(path.to_owned()),
             BlobSource::Bytes(_) => None,
@@ -160,7 +156,7 @@ impl RegistryClient {
         layout: &OciLayout,
         manifest: &Descriptor,
         target: &PushTarget<'_>,
-        mount_from: &[String],
+        mount_from: Option<&str>,
         progress: &mut dyn FnMut(&BlobPushed),
     ) -> Result<ImagePushed, RegistryError> {
         let local = |e: crate::Error| RegistryError::new(RegistryErrorKind::Other, target.registry, e.to_string());
@@ -196,9 +192,9 @@ impl RegistryClient {
             &digest_target,
             &Descriptor::of(media_type::OCI_EMPTY, EMPTY_JSON),
             BlobSource::Bytes(EMPTY_JSON),
-            &[],
+            None,
         )?;
-        self.push_blob(&digest_target, &Descriptor::of(artifact_type, content), BlobSource::Bytes(content), &[])?;
+        self.push_blob(&digest_target, &Descriptor::of(artifact_type, content), BlobSource::Bytes(content), None)?;
         let manifest =
             Manifest { digest: descriptor.digest.to_string(), media_type: media_type::OCI_MANIFEST.to_owned(), bytes };
         let put =
