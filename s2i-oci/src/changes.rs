@@ -207,6 +207,20 @@ impl ChangeSet {
         Ok(added)
     }
 
+    /// Add what a container's whole exported filesystem (`tar`, entries
+    /// relative to its root) holds of the layer: the changed paths and their
+    /// parents, and the markers of recreated directories. The engines'
+    /// exports keep owners where some archive APIs do not; they cost the
+    /// size of the whole filesystem. Returns how many entries were added.
+    pub fn add_export(&self, spooler: &mut LayerSpooler, tar: &mut dyn Read) -> Result<u64> {
+        let mut keep = |entry: &[u8]| self.keeps(entry);
+        let added = spooler.add_rebased_tar(tar, "the container's export", b"", &mut keep, false)?;
+        for dir in &self.opaque {
+            spooler.add(LayerEntry::opaque(dir.clone()), &mut std::io::empty())?;
+        }
+        Ok(added)
+    }
+
     /// Add a whiteout for every deleted path (not inside an opaque directory,
     /// which hides everything below it anyway), and an opaque marker for
     /// every recreated directory that was not read.
@@ -408,6 +422,37 @@ mod tests {
             names,
             ["srv/", "srv/empty/", "srv/empty/.wh..wh..opq", "srv/www/", "srv/www/.wh..wh..opq", "srv/www/new"]
         );
+    }
+
+    #[test]
+    fn an_export_gives_the_same_layer_as_the_reads() {
+        let mut changes = set(&[("/srv", M), ("/srv/www", D), ("/srv/www/new", A), ("/srv/gone", D)]);
+        changes.mark_recreated("/srv/www").unwrap();
+        let export = archive(&[
+            ("bin/", b""),
+            ("bin/sh", b"lower"),
+            ("srv/", b""),
+            ("srv/www/", b""),
+            ("srv/www/new", b"n"),
+            ("etc/hosts", b"mounted"),
+        ]);
+        let mut spooler = LayerSpooler::new();
+        changes.add_export(&mut spooler, &mut &export[..]).unwrap();
+        changes.add_deletions(&mut spooler).unwrap();
+        let mut writer =
+            LayerWriter::new(Vec::new(), LayerOptions { compression: Compression::None, ..Default::default() });
+        spooler.write_to(&mut writer).unwrap();
+        let from_export = writer.finish().unwrap().0;
+        let reads = [("/srv", archive(&[("srv/", b"")])), ("/srv/www", archive(&[("www/", b""), ("www/new", b"n")]))];
+        let names: Vec<String> = layer(&changes, &reads).into_iter().map(|(n, ..)| n).collect();
+        let mut archive = tar::Archive::new(&from_export[..]);
+        let exported: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| String::from_utf8_lossy(&e.unwrap().path_bytes()).into_owned())
+            .collect();
+        assert_eq!(exported, names);
+        assert_eq!(names, ["srv/", "srv/.wh.gone", "srv/www/", "srv/www/.wh..wh..opq", "srv/www/new"]);
     }
 
     #[test]
