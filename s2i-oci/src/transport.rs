@@ -195,6 +195,20 @@ impl FromStr for ImageLocation {
     }
 }
 
+/// Written as its text (`oci:out:app`), read back with [`ImageLocation::parse`].
+impl serde::Serialize for ImageLocation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ImageLocation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for ImageLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let with_reference = |f: &mut fmt::Formatter<'_>, reference: &Option<String>| match reference {

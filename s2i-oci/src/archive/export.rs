@@ -246,7 +246,8 @@ mod tests {
             ArchiveLayer { descriptor: a.descriptor(), diff_id: a.diff_id.clone(), uncompressed_size: None },
             ArchiveLayer { descriptor: b.descriptor(), diff_id: b.diff_id.clone(), uncompressed_size: None },
         ];
-        let image = DockerArchiveImage { config: config.as_bytes(), repo_tags: vec!["app:1".into()], layers };
+        let image =
+            DockerArchiveImage { config: config.as_bytes(), repo_tags: vec!["app:1".into()], layers, leave_out: 0 };
         let blobs = HashMap::from([(a.digest.clone(), a_tar), (b.digest.clone(), b_tar)]);
         let mut open =
             |d: &Descriptor| -> Result<Box<dyn Read>> { Ok(Box::new(io::Cursor::new(blobs[&d.digest].clone()))) };
