@@ -171,18 +171,6 @@ fn authenticated_registry(home: &Path) -> (Registry, String, std::path::PathBuf)
     (registry, password, file)
 }
 
-/// `s2i` that finds no credentials but those of `REGISTRY_AUTH_FILE`.
-fn isolated(home: &Path, auth_file: &Path) -> Command {
-    let mut command = s2i();
-    command
-        .env("HOME", home)
-        .env("DOCKER_CONFIG", home.join("docker"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env("REGISTRY_AUTH_FILE", auth_file);
-    command
-}
-
 /// Digests of the blobs uploaded to `repository` that the registry's log records after `from` bytes.
 fn uploaded_blobs(registry: &Registry, repository: &str, from: usize) -> Vec<String> {
     let log = registry.log_text();
@@ -207,7 +195,8 @@ fn a_push_is_pulled_by_digest_with_its_referrers_and_a_rebuild_sends_no_layer_ag
     let provenance = home.path().join("provenance.json");
     let target = format!("docker://{}/{repository}:1", registry.host);
     let run = Run::from(
-        isolated(home.path(), &auth_file)
+        isolated(home.path())
+            .env("REGISTRY_AUTH_FILE", &auth_file)
             .args(["build", src.path().to_str().unwrap(), &builder, "--source-date-epoch", EPOCH, "--output", &target])
             .arg("--sbom")
             .arg(&sbom)
@@ -272,7 +261,8 @@ fn a_push_is_pulled_by_digest_with_its_referrers_and_a_rebuild_sends_no_layer_ag
     assert!(image_blobs.iter().all(|b| first_uploads.contains(b)), "the first push sent them: {first_uploads:?}");
     let before = registry.log_text().len();
     let again = Run::from(
-        isolated(home.path(), &auth_file)
+        isolated(home.path())
+            .env("REGISTRY_AUTH_FILE", &auth_file)
             .args(["build", src.path().to_str().unwrap(), &builder, "--source-date-epoch", EPOCH, "--output"])
             .arg(format!("docker://{}/{repository}:2", registry.host))
             .output()
