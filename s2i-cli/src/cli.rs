@@ -367,7 +367,7 @@ pub struct OutcomeArgs {
     pub outputs: Vec<ImageLocation>,
     /// The build's epoch in seconds since 1970 (else $SOURCE_DATE_EPOCH, else a git source's commit time): s2i writes the image itself, the same for the same inputs
     #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH", hide_env_values = true)]
-    pub source_date_epoch: Option<u64>,
+    pub source_date_epoch: Option<String>,
     /// Write the build's SPDX 2.3 SBOM (JSON) to FILE, and attach it to oci: and docker:// outputs
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,

@@ -390,7 +390,7 @@ fn a_git_source_is_built_at_its_commit_time_wherever_it_is_cloned() {
 }
 
 #[test]
-fn outputs_that_name_images_to_read_are_refused() {
+fn outputs_to_read_and_bad_epochs_are_refused() {
     let builder = fixture("busybox-builder");
     let src = source(&[("index.html", "x")]);
     let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -405,6 +405,15 @@ fn outputs_that_name_images_to_read_are_refused() {
     assert!(flat(&refused.stderr).contains("a digest names an image to read"), "{}", refused.stderr);
     let bad = run_s2i(["build", src.path().to_str().unwrap(), &builder, "--output", "ftp:somewhere"]).failed();
     assert!(bad.stderr.contains("ftp") && bad.stderr.contains("oci-archive:"), "{}", bad.stderr);
+    let epoch = Run::from(
+        s2i()
+            .env("SOURCE_DATE_EPOCH", "yesterday")
+            .args(["build", src.path().to_str().unwrap(), &builder])
+            .output()
+            .unwrap(),
+    )
+    .failed();
+    assert!(flat(&epoch.stderr).contains("\"yesterday\" is not a number of seconds"), "{}", epoch.stderr);
 }
 
 /// Where the other engine answers: `S2I_PODMAN_HOST`, else the service of

@@ -91,10 +91,17 @@ fn steps() -> Vec<Step> {
             },
         },
         Step {
+            name: "podman-service",
+            action: Action::Task {
+                description: "cargo xtask podman (Podman's service, for the test that builds on both engines)",
+                run: podman::ensure_service,
+            },
+        },
+        Step {
             name: "test",
             action: Action::Cargo {
                 args: &["test", "--workspace", "--no-fail-fast"],
-                env: &[("S2I_REQUIRE_ENGINE", "1")],
+                env: &[("S2I_REQUIRE_ENGINE", "1"), ("S2I_PODMAN_HOST", podman::HOST)],
             },
         },
         Step {
@@ -122,6 +129,7 @@ fn podman_suite() -> Result<()> {
             .args(["test", "--no-fail-fast"])
             .args(ENGINE_TEST_PACKAGES)
             .env("DOCKER_HOST", podman::HOST)
+            .env("S2I_PODMAN_HOST", podman::HOST)
             .env("S2I_REQUIRE_ENGINE", "1");
         cmd::run(&mut cargo)
     });
