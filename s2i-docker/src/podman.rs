@@ -178,10 +178,10 @@ pub(crate) fn image_id(id: String) -> String {
 }
 
 /// The primary group of the numeric `user` in `passwd` (an `/etc/passwd`),
-/// as `uid:gid`; `None` for a user with a group or a name, or one the file
-/// does not list.
+/// as `uid:gid`; `None` for a user with a group or a name, root (whose group
+/// Podman leaves alone), or one the file does not list.
 pub(crate) fn primary_group(passwd: &str, user: &str) -> Option<String> {
-    if user.is_empty() || !user.bytes().all(|b| b.is_ascii_digit()) {
+    if user.is_empty() || user == "0" || !user.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     passwd.lines().find_map(|line| {
@@ -286,7 +286,7 @@ mod tests {
     fn numeric_users_get_their_primary_group() {
         let passwd = "root:x:0:0:root:/root:/bin/sh\ndefault:x:1001:0:App:/opt/app-root/src:/bin/sh\n";
         assert_eq!(primary_group(passwd, "1001").as_deref(), Some("1001:0"));
-        assert_eq!(primary_group(passwd, "0").as_deref(), Some("0:0"));
+        assert_eq!(primary_group(passwd, "0"), None, "root's group is there");
         assert_eq!(primary_group(passwd, "1001:1001"), None, "a group is kept");
         assert_eq!(primary_group(passwd, "default"), None, "names are left to the engine");
         assert_eq!(primary_group(passwd, "4242"), None, "unknown users too");

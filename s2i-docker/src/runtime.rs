@@ -544,29 +544,29 @@ impl ContainerRuntime for DockerRuntime {
             ..Default::default()
         };
         let options = CreateContainerOptions { name: spec.name.clone(), ..Default::default() };
-        let created = self.docker.create_container(Some(options.clone()), body.clone()).await.map_err(runtime_error)?;
         if !matches!(self.flavor, Flavor::Podman { .. }) {
+            let created = self.docker.create_container(Some(options), body).await.map_err(runtime_error)?;
             return Ok(created.id);
         }
+        // Podman adds a line for a numeric user without a group to /etc/group
+        // (into the container's layer); with the group named it does not.
+        let key = (spec.image.clone(), spec.user.clone().unwrap_or_default());
+        let known = self.podman_users.lock().expect("podman_users lock").get(&key).cloned();
+        if let Some(with_group) = known {
+            let body = ContainerCreateBody { user: with_group.or(body.user), ..body };
+            let created = self.docker.create_container(Some(options), body).await.map_err(runtime_error)?;
+            return Ok(created.id);
+        }
+        let created = self.docker.create_container(Some(options.clone()), body.clone()).await.map_err(runtime_error)?;
         let user = match spec.user.clone() {
             Some(user) => user,
             None => self.inspect_image(&spec.image).await?.map(|image| image.user).unwrap_or_default(),
         };
-        if user.is_empty() || user.contains(':') {
-            return Ok(created.id);
-        }
-        // Podman would add a group line for the user to /etc/group; with the group named it does not.
-        let key = (spec.image.clone(), user.clone());
-        let known = self.podman_users.lock().expect("podman_users lock").get(&key).cloned();
-        let with_group = match known {
-            Some(with_group) => with_group,
-            None => {
-                let passwd = self.small_file(&created.id, "/etc/passwd").await?;
-                let with_group = passwd.and_then(|passwd| podman::primary_group(&passwd, &user));
-                self.podman_users.lock().expect("podman_users lock").insert(key, with_group.clone());
-                with_group
-            }
+        let with_group = match self.small_file(&created.id, "/etc/passwd").await? {
+            Some(passwd) => podman::primary_group(&passwd, &user),
+            None => None,
         };
+        self.podman_users.lock().expect("podman_users lock").insert(key, with_group.clone());
         let Some(with_group) = with_group else { return Ok(created.id) };
         self.remove_container(&created.id).await?;
         let body = ContainerCreateBody { user: Some(with_group), ..body };
