@@ -362,7 +362,7 @@ pub struct OutcomeArgs {
     /// Write what was built as JSON to FILE: image ID, tag, pushed digest, outputs, builder, source, duration
     #[arg(long, value_name = "FILE")]
     pub metadata_file: Option<PathBuf>,
-    /// Also write the image to LOCATION (repeatable): oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG], docker://HOST/REPO:TAG or docker-daemon:NAME:TAG
+    /// Also write the image to LOCATION (repeatable): oci:DIR:REF, oci-archive:FILE:REF, docker-archive:FILE:NAME:TAG (REF and NAME:TAG optional), docker://HOST/REPO:TAG or docker-daemon:NAME:TAG
     #[arg(long = "output", value_name = "LOCATION", value_parser = parse_location)]
     pub outputs: Vec<ImageLocation>,
     /// The build's epoch in seconds since 1970 (else $SOURCE_DATE_EPOCH, else a git source's commit time): s2i writes the image itself, the same for the same inputs

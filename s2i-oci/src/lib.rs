@@ -16,7 +16,7 @@
 //! - [`layout`]: OCI image layouts, with SBOM and provenance as referrers;
 //!   [`archive`]: `oci-archive` and `docker-archive` files, written and read;
 //! - [`transport`]: image locations as skopeo writes them (`oci:DIR:REF`, …),
-//!   with [`reference`], the workspace's one image-reference parser;
+//!   with [`reference`](mod@reference), the workspace's one image-reference parser;
 //! - [`sbom`] (SPDX 2.3, with [`lockfiles`]) and [`provenance`] (in-toto, SLSA v1);
 //! - [`spec`] and [`digest`]: the OCI documents and content digests.
 //!

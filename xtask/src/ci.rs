@@ -205,7 +205,10 @@ mod tests {
     #[test]
     fn cargo_steps_show_their_environment() {
         let test = steps().into_iter().find(|step| step.name == "test").unwrap();
-        assert_eq!(test.action.describe(), "S2I_REQUIRE_ENGINE=1 cargo test --workspace --no-fail-fast");
+        assert_eq!(
+            test.action.describe(),
+            "S2I_REQUIRE_ENGINE=1 S2I_PODMAN_HOST=unix:///run/s2i-podman/podman.sock cargo test --workspace --no-fail-fast"
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl ExportedImage {
     }
 }
 
-/// Read the export of the image whose ID is `image_id`; see the [module docs](self).
+/// Read the export of the image whose ID is `image_id`; see the [archive module docs](crate::archive).
 pub fn read_image_export(export: &mut dyn Read, image_id: &Digest, layers: ExportLayers<'_>) -> Result<ExportedImage> {
     let what = format!("the export of image {image_id}");
     let invalid = |reason: String| Error::InvalidTar { what: what.clone(), reason };

@@ -61,7 +61,7 @@ pub struct BlobPushed {
     pub outcome: BlobOutcome,
 }
 
-/// What [`push_image`] did.
+/// What [`RegistryClient::push_image`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImagePushed {
     /// The manifest's digest, as the registry stored it.
