@@ -355,6 +355,38 @@ fn the_sbom_lists_the_layer_files_and_both_documents_are_referrers_in_the_layout
     assert_eq!(layout_digest(&layout, "app"), digest, "skopeo still reads the image among its referrers");
 }
 
+#[test]
+fn names_that_are_not_utf8_keep_their_bytes_in_a_written_image() {
+    use std::os::unix::ffi::OsStrExt;
+    let builder = fixture("busybox-builder");
+    let src = source(&[("index.html", "x")]);
+    std::fs::write(src.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt")), "latin-1 name").unwrap();
+    let out = Image::fresh("latin1-written");
+    build(&[src.path().to_str().unwrap(), &builder, &out.0, "--source-date-epoch", EPOCH]);
+    // The engine lists such a name with U+FFFD: s2i still finds the file, with its bytes.
+    for dir in ["/tmp/src", "/opt/app-root/src"] {
+        let listing = docker_run(&[&out.0, "sh", "-c", &format!("for f in {dir}/caf*; do printf '%s' \"$f\"; done")]);
+        assert!(listing.status.success());
+        assert_eq!(listing.stdout, [dir.as_bytes(), b"/caf\xe9.txt"].concat());
+        assert_eq!(run_in(&out.0, &["sh", "-c", &format!("cat {dir}/caf?.txt")]), "latin-1 name");
+    }
+
+    // A builder file with such a name that assemble deletes: the engine's list
+    // cannot name it for a whiteout, so its directory goes into the layer whole.
+    let with_names = Image::fresh("latin1-builder");
+    let maker = unique("s2i-test-latin1");
+    let made = "mkdir -p /srv/www && touch /srv/www/old$(printf '\\351') /srv/www/kept && chmod -R 777 /srv";
+    let made = docker(&["run", "--name", &maker, "--user", "0", &builder, "sh", "-c", made]);
+    let committed = made.status.success().then(|| docker(&["commit", &maker, &with_names.0]));
+    let _ = docker(&["rm", "-f", &maker]);
+    assert!(committed.is_some_and(|c| c.status.success()), "{}", String::from_utf8_lossy(&made.stderr));
+    let assemble = "#!/bin/sh\nrm /srv/www/old*\necho new > /srv/www/new\n";
+    let src = source(&[("index.html", "x"), (".s2i/bin/assemble", assemble)]);
+    let out = Image::fresh("latin1-deleted");
+    build(&[src.path().to_str().unwrap(), &with_names.0, &out.0, "--source-date-epoch", EPOCH]);
+    assert_eq!(run_in(&out.0, &["ls", "/srv/www"]), "kept\nnew\n", "the deleted name is gone, the rest kept");
+}
+
 /// A git repository with one commit made at `time`.
 fn repository_at(time: i64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -12,6 +12,12 @@
 //! - a whiteout for every deleted path; a deleted path that exists again is
 //!   a directory that was removed and made anew: an opaque directory.
 //!
+//! Engines list a name that is not UTF-8 with U+FFFD in place of its bytes
+//! (JSON cannot say more): such a name cannot be asked for, so the layer is
+//! then read from the container's export, where it keeps its bytes; a
+//! deleted one cannot be named by a whiteout, so its directory is carried
+//! whole and opaque instead.
+//!
 //! Nothing else of an archive is taken: a bind mount inside an added
 //! directory, or the `/etc/hosts` an engine mounts, is in the engine's
 //! archive of the directory but not among the changes.
@@ -79,6 +85,9 @@ pub struct ChangeSet {
     kinds: BTreeMap<Vec<u8>, ChangeKind>,
     /// Deleted paths that exist again: opaque directories.
     opaque: BTreeSet<Vec<u8>>,
+    /// Directories carried whole and opaque, because a name deleted in them
+    /// is listed with U+FFFD and so cannot be written as a whiteout.
+    carried: BTreeSet<Vec<u8>>,
 }
 
 impl ChangeSet {
@@ -95,7 +104,23 @@ impl ChangeSet {
         let deleted: Vec<Vec<u8>> =
             set.kinds.iter().filter(|(_, kind)| **kind == ChangeKind::Deleted).map(|(p, _)| p.clone()).collect();
         for path in deleted {
-            if set.has_changes_below(&path) {
+            if is_lossy(&path) {
+                let parent = split_parent(&path).0;
+                if parent.is_empty() || is_lossy(parent) {
+                    return Err(Error::InvalidEntry {
+                        path: absolute(&path),
+                        reason: "its name is not UTF-8, which the engine's list of changes cannot say, and it was \
+                                 deleted from the root or from a directory whose name is not UTF-8 either, which \
+                                 s2i cannot write whole in place of the whiteout"
+                            .to_owned(),
+                        help: "keep that file in the builder image, or build without an epoch, outputs, an SBOM \
+                               or provenance (the engine commits the container then)"
+                            .to_owned(),
+                    });
+                }
+                set.carried.insert(parent.to_vec());
+                set.opaque.insert(parent.to_vec());
+            } else if set.has_changes_below(&path) {
                 set.opaque.insert(path);
             }
         }
@@ -118,7 +143,7 @@ impl ChangeSet {
     pub fn deleted_paths(&self) -> Vec<String> {
         self.kinds
             .iter()
-            .filter(|(path, kind)| **kind == ChangeKind::Deleted && !self.opaque.contains(*path))
+            .filter(|(path, kind)| **kind == ChangeKind::Deleted && !self.opaque.contains(*path) && !is_lossy(path))
             .map(|(path, _)| absolute(path))
             .collect()
     }
@@ -131,11 +156,28 @@ impl ChangeSet {
 
     /// Whether `path` (relative) goes into the layer as an entry of its own.
     fn keeps(&self, path: &[u8]) -> bool {
-        match self.kinds.get(path) {
-            Some(ChangeKind::Added | ChangeKind::Modified) => true,
-            Some(ChangeKind::Deleted) => self.opaque.contains(path),
-            None => self.is_needed_parent(path),
+        // Engines list names that are not UTF-8 with U+FFFD in place of the
+        // bytes (JSON has no other way): such an entry is matched that way.
+        let listed = match std::str::from_utf8(path) {
+            Ok(_) => std::borrow::Cow::Borrowed(path),
+            Err(_) => std::borrow::Cow::Owned(String::from_utf8_lossy(path).into_owned().into_bytes()),
+        };
+        if self.carried.iter().any(|dir| dir.as_slice() == path || is_below(path, dir)) {
+            // Everything the directory holds now: it replaces the builder's (opaque).
+            return true;
         }
+        match self.kinds.get(listed.as_ref()) {
+            Some(ChangeKind::Added | ChangeKind::Modified) => true,
+            Some(ChangeKind::Deleted) => self.opaque.contains(listed.as_ref()),
+            None => self.is_needed_parent(&listed),
+        }
+    }
+
+    /// Whether a listed path cannot be asked for by name (it had bytes that
+    /// are not UTF-8, which the engine's list replaced): then the changes
+    /// must be read from the container's export.
+    pub fn needs_export(&self) -> bool {
+        self.kinds.keys().any(|path| is_lossy(path))
     }
 
     /// Whether `path` is a directory above an entry of the layer.
@@ -155,6 +197,9 @@ impl ChangeSet {
     /// Whether `path` is read whole (an added or recreated tree); anything
     /// else is read for its own entry.
     fn read_whole(&self, path: &[u8]) -> bool {
+        if self.carried.contains(path) {
+            return true;
+        }
         match self.kinds.get(path) {
             Some(ChangeKind::Added) => true,
             Some(ChangeKind::Deleted) => self.opaque.contains(path),
@@ -287,6 +332,11 @@ fn relative_path(path: &str) -> Result<Vec<u8>> {
         return Err(invalid("it has an empty, `.` or `..` component"));
     }
     Ok(relative.as_bytes().to_vec())
+}
+
+/// Whether a listed path had bytes the engine replaced with U+FFFD.
+fn is_lossy(path: &[u8]) -> bool {
+    String::from_utf8_lossy(path).contains('\u{FFFD}')
 }
 
 fn absolute(path: &[u8]) -> String {
@@ -436,23 +486,69 @@ mod tests {
             ("srv/www/new", b"n"),
             ("etc/hosts", b"mounted"),
         ]);
+        let exported: Vec<String> = exported_layer(&changes, &export)
+            .into_iter()
+            .map(|name| String::from_utf8_lossy(&name).into_owned())
+            .collect();
+        let reads = [("/srv", archive(&[("srv/", b"")])), ("/srv/www", archive(&[("www/", b""), ("www/new", b"n")]))];
+        let names: Vec<String> = layer(&changes, &reads).into_iter().map(|(n, ..)| n).collect();
+        assert_eq!(exported, names);
+        assert_eq!(names, ["srv/", "srv/.wh.gone", "srv/www/", "srv/www/.wh..wh..opq", "srv/www/new"]);
+    }
+
+    /// A container's export with names given as bytes (not always UTF-8).
+    fn raw_export(names: &[&[u8]]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for name in names {
+            let mut header = tar::Header::new_gnu();
+            let kind = if name.ends_with(b"/") { tar::EntryType::Directory } else { tar::EntryType::Regular };
+            header.set_entry_type(kind);
+            header.set_mode(0o644);
+            header.set_size(0);
+            header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
+            header.set_cksum();
+            builder.append(&header, &b""[..]).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    /// The names of the layer made from `export`, as bytes.
+    fn exported_layer(set: &ChangeSet, export: &[u8]) -> Vec<Vec<u8>> {
         let mut spooler = LayerSpooler::new();
-        changes.add_export(&mut spooler, &mut &export[..]).unwrap();
-        changes.add_deletions(&mut spooler).unwrap();
+        set.add_export(&mut spooler, &mut &export[..]).unwrap();
+        set.add_deletions(&mut spooler).unwrap();
         let mut writer =
             LayerWriter::new(Vec::new(), LayerOptions { compression: Compression::None, ..Default::default() });
         spooler.write_to(&mut writer).unwrap();
-        let from_export = writer.finish().unwrap().0;
-        let reads = [("/srv", archive(&[("srv/", b"")])), ("/srv/www", archive(&[("www/", b""), ("www/new", b"n")]))];
-        let names: Vec<String> = layer(&changes, &reads).into_iter().map(|(n, ..)| n).collect();
-        let mut archive = tar::Archive::new(&from_export[..]);
-        let exported: Vec<String> = archive
-            .entries()
-            .unwrap()
-            .map(|e| String::from_utf8_lossy(&e.unwrap().path_bytes()).into_owned())
-            .collect();
-        assert_eq!(exported, names);
-        assert_eq!(names, ["srv/", "srv/.wh.gone", "srv/www/", "srv/www/.wh..wh..opq", "srv/www/new"]);
+        let tar = writer.finish().unwrap().0;
+        let mut archive = tar::Archive::new(&tar[..]);
+        archive.entries().unwrap().map(|e| e.unwrap().path_bytes().into_owned()).collect()
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_matched_as_engines_list_them() {
+        let changes = set(&[("/srv", M), ("/srv/caf\u{FFFD}.txt", A)]);
+        assert!(changes.needs_export());
+        assert!(!set(&[("/srv/cafe.txt", A)]).needs_export());
+        let export = raw_export(&[b"srv/", b"srv/caf\xe9.txt", b"srv/old"]);
+        assert_eq!(exported_layer(&changes, &export), [&b"srv/"[..], b"srv/caf\xe9.txt"], "the entry keeps its bytes");
+    }
+
+    #[test]
+    fn a_deleted_name_that_is_not_utf8_makes_its_directory_opaque_and_whole() {
+        // The whiteout would need the name's bytes, which the list lost.
+        let changes = set(&[("/srv", M), ("/srv/www", M), ("/srv/www/old\u{FFFD}", D), ("/srv/www/new", A)]);
+        assert!(changes.needs_export());
+        assert!(changes.deleted_paths().is_empty(), "a name the engine cannot be asked about");
+        let export = raw_export(&[b"bin/", b"srv/", b"srv/other", b"srv/www/", b"srv/www/kept", b"srv/www/new"]);
+        assert_eq!(
+            exported_layer(&changes, &export),
+            [&b"srv/"[..], b"srv/www/", b"srv/www/.wh..wh..opq", b"srv/www/kept", b"srv/www/new"]
+        );
+        for (path, parent) in [("/old\u{FFFD}", "the root"), ("/a\u{FFFD}/b\u{FFFD}", "a name that is not UTF-8")] {
+            let refused = ChangeSet::new([Change { path: path.to_owned(), kind: D }]);
+            assert!(matches!(refused, Err(Error::InvalidEntry { .. })), "deleted from {parent}: {refused:?}");
+        }
     }
 
     #[test]

@@ -255,8 +255,9 @@ impl Engine {
 
         let set = Arc::new(set);
         let mut spooler = LayerSpooler::new_in(&plan.workdir);
-        if !self.runtime.archives_keep_owners() {
-            // The engine's archives lose the owners: read them from the container's export.
+        // The export when the engine's archives lose owners, or a name cannot be asked for.
+        let read_export = !self.runtime.archives_keep_owners() || set.needs_export();
+        if read_export {
             let stream = self
                 .runtime
                 .export_container(container)
@@ -271,7 +272,7 @@ impl Engine {
             .await?
             .map_err(oci_error("read the export of the build container", "check that the engine still runs"))?;
         }
-        let fetches = if self.runtime.archives_keep_owners() { set.fetches() } else { Vec::new() };
+        let fetches = if read_export { Vec::new() } else { set.fetches() };
         for fetch in fetches {
             let stream = self
                 .runtime
