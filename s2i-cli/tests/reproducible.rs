@@ -171,6 +171,17 @@ fn authenticated_registry(home: &Path) -> (Registry, String, std::path::PathBuf)
     (registry, password, file)
 }
 
+/// `s2i build ARGS` as the user whose home is `home`, with the registry
+/// credentials of `auth_file`, and flags that take a file; asserts success.
+fn build_with_credentials(home: &Path, auth_file: &Path, args: &[&str], files: &[(&str, &Path)]) -> Run {
+    let mut command = isolated(home);
+    command.env("REGISTRY_AUTH_FILE", auth_file).arg("build").args(args);
+    for (flag, file) in files {
+        command.arg(flag).arg(file);
+    }
+    Run::from(command.output().unwrap()).ok()
+}
+
 /// Digests of the blobs uploaded to `repository` that the registry's log records after `from` bytes.
 fn uploaded_blobs(registry: &Registry, repository: &str, from: usize) -> Vec<String> {
     let log = registry.log_text();
@@ -184,7 +195,7 @@ fn uploaded_blobs(registry: &Registry, repository: &str, from: usize) -> Vec<Str
 }
 
 #[test]
-fn a_push_is_pulled_by_digest_with_its_referrers_and_a_rebuild_sends_no_layer_again() {
+fn a_push_is_pulled_by_digest_with_its_referrers_sends_no_blob_twice_and_mounts_a_builders_layers() {
     let home = tempfile::tempdir().unwrap();
     let (registry, password, auth_file) = authenticated_registry(home.path());
     let builder = fixture("busybox-builder");
@@ -194,20 +205,12 @@ fn a_push_is_pulled_by_digest_with_its_referrers_and_a_rebuild_sends_no_layer_ag
     let sbom = home.path().join("sbom.spdx.json");
     let provenance = home.path().join("provenance.json");
     let target = format!("docker://{}/{repository}:1", registry.host);
-    let run = Run::from(
-        isolated(home.path())
-            .env("REGISTRY_AUTH_FILE", &auth_file)
-            .args(["build", src.path().to_str().unwrap(), &builder, "--source-date-epoch", EPOCH, "--output", &target])
-            .arg("--sbom")
-            .arg(&sbom)
-            .arg("--provenance")
-            .arg(&provenance)
-            .arg("--metadata-file")
-            .arg(&metadata)
-            .output()
-            .unwrap(),
-    )
-    .ok();
+    let run = build_with_credentials(
+        home.path(),
+        &auth_file,
+        &[src.path().to_str().unwrap(), &builder, "--source-date-epoch", EPOCH, "--output", &target],
+        &[("--sbom", &sbom), ("--provenance", &provenance), ("--metadata-file", &metadata)],
+    );
     assert!(!run.stderr.contains(&password), "the password never reaches the output");
     let metadata = json(&metadata);
     let digest = metadata["outputs"][0]["digest"].as_str().unwrap().to_owned();
@@ -260,20 +263,36 @@ fn a_push_is_pulled_by_digest_with_its_referrers_and_a_rebuild_sends_no_layer_ag
     let first_uploads = uploaded_blobs(&registry, &repository, 0);
     assert!(image_blobs.iter().all(|b| first_uploads.contains(b)), "the first push sent them: {first_uploads:?}");
     let before = registry.log_text().len();
-    let again = Run::from(
-        isolated(home.path())
-            .env("REGISTRY_AUTH_FILE", &auth_file)
-            .args(["build", src.path().to_str().unwrap(), &builder, "--source-date-epoch", EPOCH, "--output"])
-            .arg(format!("docker://{}/{repository}:2", registry.host))
-            .output()
-            .unwrap(),
-    )
-    .ok();
+    let again_target = format!("docker://{}/{repository}:2", registry.host);
+    let again_args = [src.path().to_str().unwrap(), &builder, "--source-date-epoch", EPOCH, "--output", &again_target];
+    let again = build_with_credentials(home.path(), &auth_file, &again_args, &[]);
     assert!(again.stderr.contains(&digest), "the same digest: {}", again.stderr);
     let resent: Vec<String> =
         uploaded_blobs(&registry, &repository, before).into_iter().filter(|b| image_blobs.contains(b)).collect();
     assert!(resent.is_empty(), "no layer or config is sent again: {resent:?}");
     assert_eq!(registry.digest_as(&repository, "2", credentials), Some(digest));
+
+    // That image as the builder of another repository of the same registry:
+    // its layers are mounted from its repository, not sent.
+    let layered = format!("team/{}", unique("layered"));
+    let before = registry.log_text().len();
+    let layered_target = format!("docker://{}/{layered}:1", registry.host);
+    let layered_args =
+        [src.path().to_str().unwrap(), &pulled, "--source-date-epoch", EPOCH, "--output", &layered_target];
+    build_with_credentials(home.path(), &auth_file, &layered_args, &[]);
+    let log = registry.log_text()[before..].to_owned();
+    let uploaded = uploaded_blobs(&registry, &layered, before);
+    for layer in &image_blobs[1..] {
+        let hex = layer.trim_start_matches("sha256:");
+        let mounted = log.lines().any(|line| {
+            line.contains(&format!("POST /v2/{layered}/blobs/uploads/?mount="))
+                && line.contains(hex)
+                && line.contains(" 201 ")
+        });
+        assert!(mounted, "{layer} is mounted from {repository}: {log}");
+        assert!(!uploaded.contains(layer), "{layer} is not sent: {uploaded:?}");
+    }
+    assert!(registry.digest_as(&layered, "1", credentials).is_some());
 }
 
 #[test]
