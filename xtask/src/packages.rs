@@ -13,6 +13,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("docker-registry", "docker-registry"),
     ("haproxy", "haproxy"),
     ("podman", "podman"),
+    // Podman's OCI runtime (see podman.rs: crun refuses cgroups v1 hosts).
+    ("runc", "runc"),
     ("dash", "dash"),
     // Git sources: cloning, `git http-backend`, an OpenSSH server and client, an HTTP proxy.
     ("git", "git"),
