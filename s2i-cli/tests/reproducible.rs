@@ -93,6 +93,8 @@ fn the_same_source_anywhere_gives_the_same_image_and_another_epoch_another() {
     let labels = info["Config"]["Labels"].as_object().unwrap();
     assert!(!labels.contains_key("io.openshift.s2i.owner"), "no build container owner: {labels:?}");
     assert!(!labels.contains_key("io.openshift.s2i.build.source-location"), "no host path: {labels:?}");
+    let rebuild = run_s2i(["rebuild", &out.0]).failed();
+    assert!(flat(&rebuild.stderr).contains("does not record its source"), "{}", rebuild.stderr);
     let times = run_in(&out.0, &["stat", "-c", "%Y %n", "/opt/app-root/src/index.html", "/tmp/src/bin/start.sh"]);
     for line in times.lines() {
         assert!(line.starts_with(EPOCH), "times are clamped to the epoch: {line}");
