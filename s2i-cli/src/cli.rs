@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use s2i_core::PullPolicy;
+use s2i_oci::transport::ImageLocation;
 
 mod builds;
 mod objects;
@@ -229,9 +230,28 @@ pub struct OutcomeArgs {
     /// Write the new image's ID (sha256:…, no newline) to FILE
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
-    /// Write what was built as JSON to FILE: image ID, tag, pushed digest, builder, source, duration
+    /// Write what was built as JSON to FILE: image ID, tag, pushed digest, outputs, builder, source, duration
     #[arg(long, value_name = "FILE")]
     pub metadata_file: Option<PathBuf>,
+    /// Also write the image to LOCATION (repeatable): oci:DIR:REF, oci-archive:FILE:REF, docker-archive:FILE:NAME:TAG (REF and NAME:TAG optional), docker://HOST/REPO:TAG or docker-daemon:NAME:TAG
+    #[arg(long = "output", value_name = "LOCATION", value_parser = parse_location)]
+    pub outputs: Vec<ImageLocation>,
+    /// The build's epoch in seconds since 1970 (else $SOURCE_DATE_EPOCH, else a git source's commit time): s2i writes the image itself, the same for the same inputs
+    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH", hide_env_values = true)]
+    pub source_date_epoch: Option<String>,
+    /// Write the build's SPDX 2.3 SBOM (JSON) to FILE, and attach it to oci: and docker:// outputs
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+    /// Write the build's in-toto statement with SLSA v1 provenance to FILE, and attach it to oci: and docker:// outputs
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Option<PathBuf>,
+}
+
+fn parse_location(value: &str) -> Result<ImageLocation, String> {
+    ImageLocation::parse(value).map_err(|e| match e {
+        s2i_oci::Error::InvalidTransport { reason, help, .. } => format!("{reason} ({help})"),
+        other => other.to_string(),
+    })
 }
 
 /// `s2i build`.

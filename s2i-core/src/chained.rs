@@ -348,7 +348,7 @@ impl Engine {
         builder_container: &str,
         builder_labels: BTreeMap<String, String>,
         cleanup: &Cleanup,
-    ) -> Result<(String, BTreeMap<String, String>)> {
+    ) -> Result<crate::build::Committed> {
         let image = &runtime.image;
         let spec = ContainerSpec {
             name: Some(exec::container_name(&image.name)),
@@ -429,7 +429,6 @@ impl Engine {
         stage.finish(self.events.as_ref());
 
         let display = plan.output.as_ref().map_or_else(|| "(untagged)".to_owned(), ToString::to_string);
-        let commit_stage = StageTimer::start(self.events.as_ref(), Stage::Commit, &display);
         let mut labels = plan.labels.clone();
         labels.extend(builder_labels);
         if runtime.assemble_runtime_path.is_some() {
@@ -447,18 +446,12 @@ impl Engine {
             user: output_user,
             labels: owner::without_owner(&labels),
         };
-        let image_id = self
-            .runtime
-            .commit_container(&container, &commit)
-            .await
-            .map_err(|e| Error::runtime(format!("commit {display}"), e))?;
-        commit_stage.finish(self.events.as_ref());
-        Ok((image_id, labels))
+        self.commit_as(plan, &container, image, &commit, "assemble-runtime", labels).await
     }
 }
 
 /// A byte stream as a blocking reader, for the archive writer's thread.
-fn bridge(stream: crate::runtime::ByteStream) -> Box<dyn std::io::Read + Send> {
+pub(crate) fn bridge(stream: crate::runtime::ByteStream) -> Box<dyn std::io::Read + Send> {
     Box::new(tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream)))
 }
 

@@ -101,6 +101,13 @@ pub fn generate(
     if options.runtime_image.is_some() {
         return Err(Error::ChainedAsDockerfile);
     }
+    if !options.outputs.is_empty() || options.sbom || options.provenance {
+        return Err(Error::option(
+            "--as-dockerfile",
+            "--output, --sbom and --provenance describe an image s2i writes, and --as-dockerfile builds none",
+            "drop them, or build the image with s2i build",
+        ));
+    }
     let (path, context) = output_paths(&dockerfile.path)?;
     let base_dir = options.working_dir.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
     let upload = context.join("upload");
@@ -489,6 +496,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("Image tag is missing"), "{err}");
+    }
+
+    #[test]
+    fn outputs_sbom_and_provenance_are_refused() {
+        let src = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let mut o = options(src.path());
+        o.sbom = true;
+        let err = generate(
+            &o,
+            &DockerfileOptions {
+                path: out.path().join("Dockerfile"),
+                image_scripts_url: DEFAULT_IMAGE_SCRIPTS_URL.into(),
+            },
+            &AtomicBool::new(false),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--as-dockerfile builds none"), "{err}");
+        assert!(!out.path().join("Dockerfile").exists());
     }
 
     #[test]

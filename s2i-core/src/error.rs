@@ -380,6 +380,31 @@ pub enum Error {
         message: String,
     },
 
+    /// Writing the result image (its layer, config or an output) failed.
+    #[error("cannot {action}: {source}")]
+    #[diagnostic(code(s2i::image), help("{help}"))]
+    Image {
+        /// What was being done (`write the layer of app:1`, …).
+        action: String,
+        /// What to do.
+        help: String,
+        /// The image writer's error.
+        #[source]
+        source: Box<s2i_oci::Error>,
+    },
+
+    /// An output could not be written: a registry refused it or could not be reached.
+    #[error("cannot write the output {output}: {message}")]
+    #[diagnostic(code(s2i::output), help("{help}"))]
+    OutputFailed {
+        /// The output, as given (`docker://registry.example.com/app:1`).
+        output: String,
+        /// What went wrong.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
     /// The build was interrupted (Ctrl-C, SIGTERM or a caller's cancellation).
     #[error("the build was cancelled")]
     #[diagnostic(code(s2i::cancelled), help("every container and temporary directory of the build was removed"))]

@@ -36,6 +36,10 @@ pub struct SourceInfo {
     pub date: String,
     /// Subject line, truncated to 80 columns (git only).
     pub message: String,
+    /// The commit's committer time, seconds since 1970-01-01 (git only): the
+    /// epoch of a build that is given none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_time: Option<u64>,
 }
 
 /// What the generated labels are made from.

@@ -34,7 +34,7 @@ use s2i_core::runtime::ContainerRuntime;
 
 use crate::engine::{self, Followed};
 use crate::error::{Error, Result};
-use crate::registry::{RegistryClient, RegistryErrorKind};
+use crate::registry::{RegistryCalls, RegistryClient, RegistryErrorKind};
 use crate::streams::{TAG_CHANGED, TagChange};
 use crate::types::{INSECURE_REPOSITORY_ANNOTATION, Image, ImageStream, TagEvent};
 use s2i_store::{ConsumerLease, ConsumerStart, Event, Resource, Store, Tx};

@@ -18,7 +18,7 @@ use s2i_core::reference::ImageReference;
 use crate::engine::resolve_in_engine;
 use crate::error::{Error, Result};
 use crate::mirror::{EngineAccess, MirrorReport, follow_tag_changes};
-use crate::registry::RegistryClient;
+use crate::registry::{RegistryCalls, RegistryClient, import_failure};
 use crate::streams::{
     self, ImportFailure, ImportResult, StreamTag, StreamWrite, TagOutcome, TagRequest, TagSource, write_stream,
 };
@@ -263,7 +263,7 @@ impl<'a> ImageStreams<'a> {
             return Ok(Ok(resolved));
         }
         Ok(result.map_err(|e| {
-            let mut failure = e.into_import_failure();
+            let mut failure = import_failure(e);
             if stream.registry().is_none() && self.engine.is_ok() {
                 failure.message = format!("the engine does not have {pull_spec}, and {}", failure.message);
             }

@@ -111,8 +111,9 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
     },
     LibraryCrate {
         name: "s2i-oci",
+        // Its one feature, `registry`, is not a default: the bare build is the default one.
         has_features: false,
-        single_features: &[],
+        single_features: &["registry"],
         not_in_tree: &[ENGINE_CLIENT, "tokio", "git2", SQLITE[0], "s2i-core", "s2i-store", "ureq"],
         not_in_bare_tree: &[],
         examples: &[Example { name: "layout", cargo_args: &[], needs_engine: false }],
@@ -369,7 +370,11 @@ mod tests {
             assert!(commands.contains(&wanted), "{commands:?}");
         }
         assert!(commands.contains(&"check --quiet -p s2i-store --no-default-features".to_owned()));
-        assert!(!commands.contains(&"check --quiet -p s2i-oci --no-default-features".to_owned()), "no features");
+        assert!(
+            !commands.contains(&"check --quiet -p s2i-oci --no-default-features".to_owned()),
+            "no default features"
+        );
+        assert!(commands.contains(&"check --quiet -p s2i-oci --no-default-features --features registry".to_owned()));
     }
 
     #[test]

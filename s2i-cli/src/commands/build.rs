@@ -54,6 +54,20 @@ fn apply_outcome(options: &mut BuildOptions, outcome: &OutcomeArgs) -> Result<()
     options.save_temp_dir = outcome.save_temp_dir;
     options.push = outcome.push;
     options.push_builder_stage = outcome.push_builder_stage;
+    options.outputs = outcome.outputs.clone();
+    // An empty SOURCE_DATE_EPOCH is unset, as tools that read it treat it.
+    options.source_date_epoch = match outcome.source_date_epoch.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(text.parse().map_err(|_| {
+            Failure::from(s2i_core::Error::InvalidOption {
+                option: "--source-date-epoch (or SOURCE_DATE_EPOCH)".into(),
+                message: format!("{text:?} is not a number of seconds"),
+                help: "give whole seconds since 1970-01-01 UTC, e.g. $(git log -1 --format=%ct)".into(),
+            })
+        })?),
+    };
+    options.sbom = outcome.sbom.is_some();
+    options.provenance = outcome.provenance.is_some();
     Ok(())
 }
 
@@ -107,7 +121,18 @@ fn build_options(args: &BuildArgs, printer: &Printer) -> Result<BuildOptions, Fa
     options.host.cap_drop = args.cap_drop.clone();
     options.host.network_mode = args.network.clone();
     options.host.extra_hosts = args.add_host.clone();
+    options.registry_auth_file = args.common.dockercfg_path.clone();
     apply_outcome(&mut options, &args.outcome)?;
+    if args.run && options.tag.is_none() && !options.outputs.is_empty() {
+        let daemon = options.outputs.iter().any(|o| matches!(o, s2i_oci::transport::ImageLocation::DockerDaemon(_)));
+        if !daemon {
+            return Err(Failure::from(s2i_core::Error::InvalidOption {
+                option: "--run".into(),
+                message: "the image goes only to the --output locations, not to the engine".into(),
+                help: "give a tag (or a docker-daemon:NAME:TAG output) so that the engine has the image to run".into(),
+            }));
+        }
+    }
     Ok(options)
 }
 
@@ -146,7 +171,18 @@ pub(crate) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
     if !args.run {
         return Ok(0);
     }
-    let image = built.tag.clone().unwrap_or_else(|| built.image_id.clone());
+    let image = built
+        .tag
+        .clone()
+        .or_else(|| {
+            built.outputs.iter().find_map(|o| match &o.location {
+                s2i_oci::transport::ImageLocation::DockerDaemon(s2i_oci::transport::DaemonImage::Named(name)) => {
+                    Some(name.to_string())
+                }
+                _ => None,
+            })
+        })
+        .unwrap_or_else(|| built.image_id.clone());
     printer.line(&format!("Running the image {image} as a result of the --run=true option"));
     let code = engine.run_image(&image, &options.host, &token).await?;
     printer.finish();
@@ -164,9 +200,14 @@ fn finish_build(
 ) -> Result<Option<BuildResult>, Failure> {
     match result {
         Ok(result) => {
+            let written: Vec<String> = result.outputs.iter().map(|o| o.location.to_string()).collect();
             match (&result.tag, recorded) {
                 (Some(tag), _) => printer.line(&format!("Build completed successfully: {tag}")),
                 (None, true) => printer.line(&format!("Build completed successfully: {}", result.image_id)),
+                (None, false) if !written.is_empty() => {
+                    printer.line(&format!("Build completed successfully: {}", written.join(", ")));
+                    println!("{}", result.image_id);
+                }
                 (None, false) => {
                     printer.line("Build completed successfully (untagged image)");
                     println!("{}", result.image_id);
@@ -209,6 +250,7 @@ pub(crate) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     if let Some(dest) = destination(&args.common, &printer) {
         options.destination = Some(dest);
     }
+    options.registry_auth_file = args.common.dockercfg_path.clone();
     apply_outcome(&mut options, &args.outcome)?;
     printer.line(&format!(
         "Rebuilding {} from {} on {}",
@@ -228,8 +270,14 @@ pub(crate) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     })
 }
 
-/// `--iidfile` and `--metadata-file`: what the build made, for scripts and CI.
+/// `--iidfile`, `--metadata-file`, `--sbom` and `--provenance`: what the build made, for scripts and CI.
 fn write_outputs(outcome: &OutcomeArgs, built: &BuildResult) -> Result<(), Failure> {
+    if let (Some(path), Some(document)) = (&outcome.sbom, &built.sbom) {
+        write_file(path, document.as_bytes(), "--sbom")?;
+    }
+    if let (Some(path), Some(document)) = (&outcome.provenance, &built.provenance) {
+        write_file(path, document.as_bytes(), "--provenance")?;
+    }
     if let Some(path) = &outcome.iidfile {
         write_file(path, built.image_id.as_bytes(), "--iidfile")?;
     }
@@ -264,7 +312,19 @@ struct BuildMetadata<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     builder_stage: Option<BuilderStageMetadata<'a>>,
     source: Option<SourceMetadata<'a>>,
+    epoch: Option<u64>,
+    manifest_digest: Option<&'a str>,
+    outputs: Vec<OutputMetadata<'a>>,
     duration_seconds: f64,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutputMetadata<'a> {
+    location: String,
+    digest: Option<&'a str>,
+    image_id: &'a str,
+    referrers: &'a [String],
 }
 
 #[derive(serde::Serialize)]
@@ -302,6 +362,18 @@ impl<'a> BuildMetadata<'a> {
                 commit: s.commit.as_deref(),
                 git_ref: s.git_ref.as_deref(),
             }),
+            epoch: built.epoch.map(|e| e.seconds),
+            manifest_digest: built.manifest_digest.as_deref(),
+            outputs: built
+                .outputs
+                .iter()
+                .map(|o| OutputMetadata {
+                    location: o.location.to_string(),
+                    digest: o.digest.as_deref(),
+                    image_id: &o.image_id,
+                    referrers: &o.referrers,
+                })
+                .collect(),
             duration_seconds: (built.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         }
     }

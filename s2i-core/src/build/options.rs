@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use s2i_oci::transport::ImageLocation;
 use serde::{Deserialize, Serialize};
 
 use crate::archive::ArchiveStats;
@@ -165,6 +166,28 @@ pub struct BuildOptions {
     pub temp_root: Option<PathBuf>,
     /// Directory relative `file://` script URLs and relative paths are resolved against.
     pub working_dir: Option<PathBuf>,
+    /// `--source-date-epoch` (the CLI also reads `SOURCE_DATE_EPOCH`): the
+    /// build's epoch, seconds since 1970-01-01. With it — or, when `None`,
+    /// with the commit time of a git source — s2i writes the result image
+    /// itself, the same for the same inputs (no wall-clock time, times
+    /// clamped to the epoch, no host paths).
+    pub source_date_epoch: Option<u64>,
+    /// `--output`: where the image goes besides the engine image `tag`
+    /// names (which is a `docker-daemon:` output): `oci:DIR[:REF]`,
+    /// `oci-archive:FILE[:REF]`, `docker-archive:FILE[:NAME:TAG]`,
+    /// `docker://HOST/REPO:TAG`, `docker-daemon:NAME:TAG`. With outputs and
+    /// no tag, the engine gets no image.
+    pub outputs: Vec<ImageLocation>,
+    /// `--sbom`: make the SPDX document of the build ([`BuildResult::sbom`]),
+    /// attached to `oci:` and `docker://` outputs as a referrer.
+    pub sbom: bool,
+    /// `--provenance`: make the in-toto SLSA provenance statement
+    /// ([`BuildResult::provenance`]), attached like the SBOM.
+    pub provenance: bool,
+    /// `--dockercfg-path`: the first file registry credentials of `docker://`
+    /// outputs are looked up in, before `REGISTRY_AUTH_FILE`, Podman's and
+    /// Docker's files.
+    pub registry_auth_file: Option<PathBuf>,
 }
 
 impl BuildOptions {
@@ -212,6 +235,11 @@ impl BuildOptions {
             save_temp_dir: false,
             temp_root: None,
             working_dir: None,
+            source_date_epoch: None,
+            outputs: Vec::new(),
+            sbom: false,
+            provenance: false,
+            registry_auth_file: None,
         }
     }
 }
@@ -243,6 +271,50 @@ pub struct BuildResult {
     pub builder_stage: Option<String>,
     /// Where the builder stage was pushed (`push_builder_stage`).
     pub builder_stage_pushed: Option<PushedImage>,
+    /// The epoch of a reproducible build, and where it came from.
+    pub epoch: Option<BuildEpoch>,
+    /// The image's manifest digest, when s2i wrote the image with a
+    /// manifest (an `oci:`, `oci-archive:` or `docker://` output).
+    pub manifest_digest: Option<String>,
+    /// What s2i wrote the image to (when it wrote the image itself).
+    pub outputs: Vec<WrittenOutput>,
+    /// The SPDX 2.3 JSON document of the build (`sbom`).
+    pub sbom: Option<String>,
+    /// The in-toto statement with the SLSA provenance predicate (`provenance`).
+    pub provenance: Option<String>,
+}
+
+/// The epoch of a reproducible build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildEpoch {
+    /// Seconds since 1970-01-01 (UTC).
+    pub seconds: u64,
+    /// Where it came from.
+    pub source: EpochSource,
+}
+
+/// Where the epoch of a build came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EpochSource {
+    /// [`BuildOptions::source_date_epoch`] (`--source-date-epoch`, `SOURCE_DATE_EPOCH`).
+    Given,
+    /// The commit time of the git source.
+    GitCommit,
+}
+
+/// One place s2i wrote the image to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenOutput {
+    /// Where, as given (`oci:out:app`).
+    pub location: ImageLocation,
+    /// The manifest digest there (`sha256:…`), for outputs with a manifest
+    /// (`oci:`, `oci-archive:`, `docker://`: the digest the registry stored).
+    pub digest: Option<String>,
+    /// The image ID (the config's digest), the same in every output.
+    pub image_id: String,
+    /// The digests of the artifacts (SBOM, provenance) attached to it as referrers.
+    pub referrers: Vec<String>,
 }
 
 /// The builder image of a build.
