@@ -38,6 +38,7 @@ pub(crate) const ROUTE: Kind = Kind {
     apply: Some(ApplyOps { parse: parse_route, write: write_route, after: after_routes }),
     delete: Ok(delete_route_hook),
     refresh: None,
+    export: None,
 };
 
 /// The `Admitted` condition this machine's router wrote, if any.
