@@ -190,6 +190,14 @@ fn exported_services_and_endpoints_are_what_a_cluster_takes() {
     assert!(!run.stdout.contains("namespace:"), "{}", run.stdout);
     let all = setup.s2i("shop", ["export", "all"]).ok().stdout;
     assert!(all.contains("kind: Route") && all.contains("kind: Endpoints"), "{all}");
+
+    // A host generated for this machine's domain is left to the cluster, with a warning.
+    setup.s2i("shop", ["expose", "svc/web", "--name", "generated"]).ok();
+    let run = setup.s2i("shop", ["export", "route/generated", "-o", "json"]).ok();
+    let route: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(route["kind"], "Route", "one object named is printed alone");
+    assert_eq!(route["spec"].get("host"), None, "{route:#}");
+    assert!(run.stderr.contains("generated for this machine's domain"), "{}", run.stderr);
 }
 
 #[test]

@@ -97,8 +97,9 @@ pub(crate) type AfterApplyFn = for<'a> fn(&'a Session, &'a [Applied]) -> BoxFutu
 /// Brings the kind's objects up to date before they are read.
 pub(crate) type RefreshFn = for<'a> fn(&'a Context) -> BoxFuture<'a, Result<(), Failure>>;
 
-/// A kind's own rule of what an export leaves out.
-pub(crate) type ExportFn = fn(&Value) -> LibResult<Value>;
+/// A kind's own rule of what an export leaves out; returns the object and
+/// warnings about what does not carry over.
+pub(crate) type ExportFn = fn(&Value) -> LibResult<(Value, Vec<String>)>;
 
 /// One kind of object the verbs know.
 pub(crate) struct Kind {

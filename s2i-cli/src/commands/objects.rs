@@ -473,13 +473,22 @@ pub(crate) async fn export(global: &GlobalArgs, args: ExportArgs, kinds: &Kinds)
     for target in &targets {
         for object in read_objects(&context, target, false, args.selector.as_ref(), &mut missing)? {
             let object = match target.kind.export {
-                Some(export) => export(&object)?,
+                Some(export) => {
+                    let (object, warnings) = export(&object)?;
+                    for warning in warnings {
+                        eprintln!("warning: {}/{}: {warning}", target.kind.info.qualified_name(), name_of(&object));
+                    }
+                    object
+                }
                 None => object,
             };
             objects.push(s2i_store::export::apply_ready(&object));
         }
     }
-    let text = if args.output == "json" {
+    let single = targets.len() == 1 && targets[0].names.len() == 1 && objects.len() == 1;
+    let text = if args.output == "json" && single {
+        codec::to_json(&objects[0]).map_err(|e| write_failure(e.to_string()))?
+    } else if args.output == "json" {
         let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": objects});
         codec::to_json(&list).map_err(|e| write_failure(e.to_string()))?
     } else {

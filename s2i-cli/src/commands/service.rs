@@ -38,7 +38,7 @@ pub(crate) const SERVICE: Kind = Kind {
     apply: Some(ApplyOps { parse: parse_service, write: write_service, after: after_services }),
     delete: Ok(delete_service_hook),
     refresh: None,
-    export: Some(|value| Ok(to_value(&decode::<Service>(value)?.for_export()))),
+    export: Some(|value| Ok((to_value(&decode::<Service>(value)?.for_export()), Vec::new()))),
 };
 
 fn port_text(port: &ServicePort) -> String {
