@@ -442,4 +442,17 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+
+    #[test]
+    fn namespace_is_n_everywhere_but_in_build_where_it_reaches_the_global_option() {
+        let namespace = |args: &[&str]| Cli::try_parse_from(args).unwrap().global.namespace;
+        assert_eq!(namespace(&["s2i", "get", "is", "-n", "dev"]), "dev");
+        assert_eq!(namespace(&["s2i", "-n", "dev", "delete", "is/app"]), "dev");
+        assert_eq!(namespace(&["s2i", "--namespace", "dev", "build", ".", "img"]), "dev");
+        assert_eq!(namespace(&["s2i", "build", ".", "img", "--namespace", "dev", "--to", "app:1"]), "dev");
+        let cli = Cli::try_parse_from(["s2i", "build", ".", "img", "-n", "My App"]).unwrap();
+        let Command::Build(build) = cli.command else { panic!("a build") };
+        assert_eq!(build.application_name.as_deref(), Some("My App"));
+        assert_eq!(cli.global.namespace, "default");
+    }
 }

@@ -160,6 +160,18 @@ fn fixture_objects_round_trip_through_export_into_another_namespace() {
         // And the copy exports as the original did.
         assert_eq!(setup.s2i(to, ["export", KINDS]).ok().stdout, export, "{from} -> {to}");
     }
+    // An applied Build runs, as on a cluster: let the builds end before the store goes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let phases =
+            setup.s2i("laptop", ["get", "builds", "-A", "-o", "jsonpath={.items[*].status.phase}"]).ok().stdout;
+        if phases.split_whitespace().all(|phase| ["Complete", "Failed", "Error", "Cancelled"].contains(&phase)) {
+            assert!(phases.split_whitespace().count() >= 2, "the fixture's build and its copy: {phases}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "builds never ended: {phases}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]
@@ -349,4 +361,34 @@ fn watch_prints_changes_as_they_happen() {
     setup.s2i("w", ["delete", "svc/second"]).ok();
     assert_eq!(next().split_whitespace().collect::<Vec<_>>(), ["second", "81"]);
     assert!(received.recv_timeout(Duration::from_millis(800)).is_err(), "nothing else changed");
+}
+
+#[test]
+fn bash_completes_the_names_of_stored_objects() {
+    let setup = Setup::new();
+    setup.s2i("shop", ["apply", "-f", route_fixtures().to_str().unwrap()]).ok();
+    let script = setup.write("s2i.bash", &setup.s2i("shop", ["completion", "bash"]).ok().stdout);
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_s2i"));
+    let path = format!("{}:{}", binary.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+    let complete = |words: &[&str], namespace: &str| -> Vec<String> {
+        let words: Vec<String> = words.iter().map(|word| format!("'{word}'")).collect();
+        let program = format!(
+            "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _s2i_objects s2i; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display(),
+            words.join(" "),
+            words.len() - 1
+        );
+        let output = std::process::Command::new("bash")
+            .args(["-c", &program])
+            .env("PATH", &path)
+            .env("S2I_STORE", setup.store.path())
+            .env("S2I_NAMESPACE", namespace)
+            .output()
+            .expect("bash runs");
+        String::from_utf8_lossy(&output.stdout).lines().filter(|line| !line.is_empty()).map(str::to_owned).collect()
+    };
+    assert_eq!(complete(&["s2i", "-n", "shop", "get", "svc", "w"], "default"), ["web"]);
+    assert_eq!(complete(&["s2i", "--namespace", "shop", "delete", "svc/l"], "default"), ["svc/legacy-db"]);
+    assert_eq!(complete(&["s2i", "describe", "ep", ""], "shop"), ["db", "legacy-db"]);
+    assert_eq!(complete(&["s2i", "get", "svc", ""], "default"), Vec::<String>::new(), "nothing in default");
 }

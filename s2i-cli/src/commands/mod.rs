@@ -109,6 +109,9 @@ pub(crate) async fn run(cli: Cli) -> i32 {
     }
 }
 
+/// Bash completion of object names, read from the store as they are typed.
+const OBJECT_NAMES_BASH: &str = include_str!("../completion_objects.bash");
+
 fn completion(shell: CompletionShell) {
     let shell = match shell {
         CompletionShell::Bash => clap_complete::Shell::Bash,
@@ -118,5 +121,9 @@ fn completion(shell: CompletionShell) {
     let mut command = Cli::command();
     let mut stdout = std::io::stdout().lock();
     clap_complete::generate(shell, &mut command, "s2i", &mut stdout);
+    if shell == clap_complete::Shell::Bash {
+        // Names of stored objects after a kind, which a static script cannot know.
+        let _ = stdout.write_all(OBJECT_NAMES_BASH.as_bytes());
+    }
     let _ = stdout.flush();
 }
