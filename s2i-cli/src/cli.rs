@@ -12,8 +12,8 @@ mod route;
 mod secrets;
 pub use builds::{CancelBuildArgs, ControllerArgs, LogsArgs, RunBuildArgs, StartBuildArgs};
 use builds::{LOGS_EXAMPLES, START_BUILD_EXAMPLES};
-use objects::{APPLY_HELP, GET_HELP, IMPORT_EXAMPLES, KINDS_HELP, TAG_EXAMPLES};
-pub use objects::{ApplyArgs, DeleteArgs, DescribeArgs, GetArgs, ImportImageArgs, OutputFormat, TagArgs};
+use objects::{APPLY_HELP, EXPORT_HELP, GET_HELP, IMPORT_EXAMPLES, KINDS_HELP, TAG_EXAMPLES};
+pub use objects::{ApplyArgs, DeleteArgs, DescribeArgs, ExportArgs, GetArgs, ImportImageArgs, OutputFormat, TagArgs};
 use route::EXPOSE_EXAMPLES;
 pub use route::{
     ExportFormat, ExposeArgs, RouteAtArgs, RouteCommand, RouteCreateArgs, RouteExportArgs, RouteFiles, RouteRenderArgs,
@@ -66,8 +66,15 @@ pub struct GlobalArgs {
     /// Directory of the object store (image streams, …); default: the user's data directory (~/.local/share/s2i/store)
     #[arg(long, global = true, env = "S2I_STORE", value_name = "DIR")]
     pub store: Option<PathBuf>,
-    /// Namespace of the objects a command works on
-    #[arg(long, global = true, env = "S2I_NAMESPACE", value_name = "NAMESPACE", default_value = "default")]
+    /// Namespace of the objects a command works on (`-n` everywhere but in `s2i build`, where it is --application-name)
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        env = "S2I_NAMESPACE",
+        value_name = "NAMESPACE",
+        default_value = "default"
+    )]
     pub namespace: String,
     /// Start no build for the tag changes and build configs of this command (ImageChange and ConfigChange triggers)
     #[arg(long, global = true)]
@@ -113,6 +120,9 @@ pub enum Command {
     /// Create or update objects from YAML or JSON files
     #[command(after_help = APPLY_HELP)]
     Apply(ApplyArgs),
+    /// Print objects as YAML to apply in another namespace or on a cluster
+    #[command(after_help = EXPORT_HELP)]
+    Export(ExportArgs),
     /// Point image stream tags at an image, another tag, or an external image
     #[command(after_help = TAG_EXAMPLES)]
     Tag(TagArgs),
@@ -310,6 +320,15 @@ pub struct BuildArgs {
     /// Value of the io.k8s.display-name label (default: the tag)
     #[arg(short = 'n', long = "application-name", value_name = "NAME")]
     pub application_name: Option<String>,
+    /// Namespace of the image stream of --to (the global option, without its `-n`, which is --application-name here)
+    #[arg(
+        id = "namespace",
+        long = "namespace",
+        env = "S2I_NAMESPACE",
+        value_name = "NAMESPACE",
+        default_value = "default"
+    )]
+    pub namespace: String,
     /// Value of the io.k8s.description label
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
@@ -442,5 +461,18 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn namespace_is_n_everywhere_but_in_build_where_it_reaches_the_global_option() {
+        let namespace = |args: &[&str]| Cli::try_parse_from(args).unwrap().global.namespace;
+        assert_eq!(namespace(&["s2i", "get", "is", "-n", "dev"]), "dev");
+        assert_eq!(namespace(&["s2i", "-n", "dev", "delete", "is/app"]), "dev");
+        assert_eq!(namespace(&["s2i", "--namespace", "dev", "build", ".", "img"]), "dev");
+        assert_eq!(namespace(&["s2i", "build", ".", "img", "--namespace", "dev", "--to", "app:1"]), "dev");
+        let cli = Cli::try_parse_from(["s2i", "build", ".", "img", "-n", "My App"]).unwrap();
+        let Command::Build(build) = cli.command else { panic!("a build") };
+        assert_eq!(build.application_name.as_deref(), Some("My App"));
+        assert_eq!(cli.global.namespace, "default");
     }
 }

@@ -11,6 +11,7 @@ pub mod cli;
 mod commands;
 mod failure;
 mod hints;
+mod jsonpath;
 mod printer;
 mod render;
 mod signals;

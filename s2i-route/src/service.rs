@@ -87,6 +87,25 @@ impl Service {
         Service { metadata, spec }
     }
 
+    /// The service as a file for another namespace or cluster: what a
+    /// cluster allocates (`clusterIP` and `clusterIPs`, except `None`, which
+    /// makes a headless service; node ports; `healthCheckNodePort`) is left
+    /// out, since the cluster it is applied to allocates its own and refuses
+    /// values that are taken. Metadata is `s2i_store::export`'s rule.
+    pub fn for_export(mut self) -> Self {
+        s2i_store::export::strip_metadata(&mut self.metadata);
+        let spec = &mut self.spec;
+        if !spec.is_headless() {
+            spec.cluster_ip.clear();
+            spec.cluster_ips.clear();
+        }
+        spec.health_check_node_port = 0;
+        for port in &mut spec.ports {
+            port.node_port = 0;
+        }
+        self
+    }
+
     /// `namespace/name`.
     pub fn key(&self) -> ObjectKey {
         self.metadata.key()

@@ -18,6 +18,9 @@
 //! - [`codec`]: the one YAML writer of the workspace, and reading documents
 //!   typed by kind with errors that point into the text;
 //! - [`labels`]: Kubernetes' rules for label keys and values;
+//!   [`selector`]: label selectors as `kubectl get -l` reads them;
+//! - [`export`]: an object as a file for another namespace or cluster
+//!   (what a server owns and what is this store's left out);
 //! - [`core`]: the generic `v1` kinds several crates use, Secret and
 //!   ConfigMap, with the API server's rules (and their store writes);
 //! - [`ProcessIdentity`]: a process, recorded so that another one can tell
@@ -126,11 +129,13 @@ pub mod codec;
 pub mod core;
 mod error;
 mod events;
+pub mod export;
 mod kinds;
 pub mod labels;
 mod meta;
 mod process;
 mod resource;
+pub mod selector;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod timestamp;

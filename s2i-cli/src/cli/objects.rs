@@ -3,33 +3,60 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
+use s2i_store::selector::Selector;
 
 /// After `s2i get --help`: the kinds and examples.
 pub(crate) const GET_HELP: &str = "\
 Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images,
 routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds, secrets, configmaps (cm).
+`all` is imagestreams, buildconfigs, builds, services and routes.
+
+Selectors (-l) are kubectl's: app=web, tier!=db, env in (dev,qa), env notin (prod), app, !canary;
+comma-separated requirements must all hold.
 
 Examples:
   s2i get is
+  s2i get is/app svc/web -n dev
+  s2i get all -l app=shop
   s2i get istag app:prod -o yaml
   s2i get routes -A
-  s2i get svc web -o yaml
-  s2i get bc
-  s2i get builds
-  s2i get secrets";
+  s2i get is -o jsonpath='{range .items[*]}{.metadata.name}{\"\\n\"}{end}'
+  s2i get svc -o custom-columns=NAME:.metadata.name,TYPE:.spec.type
+  s2i get builds -w";
 
 /// After `s2i describe --help` and `s2i delete --help`: the kinds.
-pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds, secrets, configmaps (cm).";
+pub(crate) const KINDS_HELP: &str = "\
+Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc),
+endpoints (ep), buildconfigs (bc), builds, secrets, configmaps (cm).
+
+Examples:
+  s2i delete is/app svc/web
+  s2i delete routes -l app=shop
+  s2i delete -f app/ -R";
 
 /// After `s2i apply --help`.
 pub(crate) const APPLY_HELP: &str = "\
-Documents are separated by `---`; a `kind: List` document applies its items. All documents are checked
-before anything is written, and written in one transaction.
+Documents are separated by `---`; a `kind: List` document applies its items. A directory gives its *.yaml, *.yml
+and *.json files in name order (with -R, those of its sub-directories too). All documents are checked before anything
+is written, and written in one transaction.
 
 Example:
   s2i apply -f streams.yaml -f app.yaml
+  s2i apply -f deploy/ -R -n staging
+  s2i apply -f app.yaml --dry-run=server      # check against the stored objects, write nothing
   s2i apply -f pipeline.yaml --no-triggers   # declare build configs without starting builds";
+
+/// After `s2i export --help`.
+pub(crate) const EXPORT_HELP: &str = "\
+The output applies elsewhere as it is: `s2i apply -n OTHER -f FILE`, or `oc apply -n ANY -f FILE` on a cluster.
+Left out: status, uid, resourceVersion, creationTimestamp, generation, managedFields, ownerReferences, the namespace
+and s2i's own bookkeeping annotations. `all` is imagestreams, buildconfigs, services, endpoints and routes.
+
+Examples:
+  s2i export all > app.yaml
+  s2i export bc,is -l app=shop
+  s2i export svc/web route/web -n dev";
 
 pub(super) const TAG_EXAMPLES: &str = "\
 Examples:
@@ -60,56 +87,93 @@ Examples:
 /// `s2i get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// The kind: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes, services (svc)
-    pub kind: String,
-    /// Names of the objects; all of the namespace when none is given
-    pub names: Vec<String>,
-    /// Output format: json, yaml or name (default: a table)
-    #[arg(short, long, value_name = "FORMAT")]
+    /// What to show: KIND [NAME…], KIND/NAME…, several kinds as KIND,KIND, or `all`
+    #[arg(value_name = "KIND[/NAME]", required = true)]
+    pub targets: Vec<String>,
+    /// Output format: json, yaml, name, wide, jsonpath=TEMPLATE or custom-columns=HEADER:PATH,… (default: a table)
+    #[arg(short, long, value_name = "FORMAT", value_parser = parse_output)]
     pub output: Option<OutputFormat>,
     /// List the objects of every namespace
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
+    /// Only objects whose labels match: key=value, key!=value, key in (a,b), key notin (a), key, !key; comma-separated
+    #[arg(short = 'l', long, value_name = "SELECTOR", value_parser = parse_selector)]
+    pub selector: Option<Selector>,
+    /// After listing, print the objects that change, as they change, until Ctrl-C
+    #[arg(short = 'w', long)]
+    pub watch: bool,
 }
 
 /// `s2i describe`.
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
-    /// The kind, e.g. imagestream (is)
-    pub kind: String,
-    /// Names of the objects
-    #[arg(required = true)]
-    pub names: Vec<String>,
+    /// The objects: KIND NAME… or KIND/NAME…
+    #[arg(value_name = "KIND[/NAME]", required = true)]
+    pub targets: Vec<String>,
 }
 
 /// `s2i delete`.
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// The kind, e.g. imagestream (is) or imagestreamtag (istag)
-    pub kind: String,
-    /// Names of the objects
-    #[arg(required = true)]
-    pub names: Vec<String>,
+    /// The objects: KIND NAME…, KIND/NAME…, or KIND with --selector
+    #[arg(value_name = "KIND[/NAME]", required_unless_present = "files")]
+    pub targets: Vec<String>,
+    /// Delete the objects of these files or directories (*.yaml, *.yml, *.json); `-` reads stdin
+    #[arg(short, long = "filename", value_name = "FILE|DIR", conflicts_with = "targets")]
+    pub files: Vec<PathBuf>,
+    /// Read the directories of --filename recursively
+    #[arg(short = 'R', long, requires = "files")]
+    pub recursive: bool,
+    /// Delete the objects of KIND whose labels match (see `s2i get --help`)
+    #[arg(short = 'l', long, value_name = "SELECTOR", value_parser = parse_selector, conflicts_with = "files")]
+    pub selector: Option<Selector>,
 }
 
 /// `s2i apply`.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Files of objects, YAML or JSON, several documents per file allowed; `-` reads stdin
-    #[arg(short, long = "filename", value_name = "FILE", required = true)]
+    /// Files or directories of objects (*.yaml, *.yml, *.json in a directory), YAML or JSON, several documents per
+    /// file allowed; repeatable; `-` reads stdin
+    #[arg(short, long = "filename", value_name = "FILE|DIR", required = true)]
     pub files: Vec<PathBuf>,
+    /// Read the directories of --filename recursively
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
     /// What to do with fields a kind does not have, as kubectl: strict (an error naming the field),
     /// warn (drop each with a warning), ignore (drop them)
     #[arg(long, value_name = "MODE", default_value = "strict", value_parser = parse_validation)]
     pub validate: s2i_store::codec::FieldValidation,
+    /// Check everything as a real apply would (client, or server: also against the stored objects) and write
+    /// nothing; `none` applies
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "client",
+          default_value = "none", value_parser = ["none", "client", "server"])]
+    pub dry_run: String,
+}
+
+/// `s2i export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to export: KIND [NAME…], KIND/NAME…, KIND,KIND, or `all`
+    #[arg(value_name = "KIND[/NAME]", required = true)]
+    pub targets: Vec<String>,
+    /// Only objects whose labels match (see `s2i get --help`)
+    #[arg(short = 'l', long, value_name = "SELECTOR", value_parser = parse_selector)]
+    pub selector: Option<Selector>,
+    /// Output format: yaml (documents separated by ---) or json (a List)
+    #[arg(short, long, value_name = "FORMAT", default_value = "yaml", value_parser = ["yaml", "json"])]
+    pub output: String,
 }
 
 fn parse_validation(text: &str) -> Result<s2i_store::codec::FieldValidation, String> {
     text.parse()
 }
 
+fn parse_selector(text: &str) -> Result<Selector, String> {
+    Selector::parse(text).map_err(|e| e.to_string())
+}
+
 /// Output formats of `s2i get`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputFormat {
     /// JSON.
     Json,
@@ -117,6 +181,37 @@ pub enum OutputFormat {
     Yaml,
     /// kind/name, one per line.
     Name,
+    /// The table with more columns (the objects' labels).
+    Wide,
+    /// A kubectl JSONPath template, run on the object (one named) or on a List of them.
+    JsonPath(String),
+    /// A table of `HEADER:PATH` columns, comma-separated.
+    CustomColumns(String),
+}
+
+fn parse_output(text: &str) -> Result<OutputFormat, String> {
+    let format = match text {
+        "json" => OutputFormat::Json,
+        "yaml" => OutputFormat::Yaml,
+        "name" => OutputFormat::Name,
+        "wide" => OutputFormat::Wide,
+        _ => match text.split_once('=') {
+            Some(("jsonpath", template)) => {
+                crate::jsonpath::Template::parse(template)?;
+                OutputFormat::JsonPath(template.to_owned())
+            }
+            Some(("custom-columns", spec)) => {
+                crate::jsonpath::parse_columns(spec)?;
+                OutputFormat::CustomColumns(spec.to_owned())
+            }
+            _ => {
+                return Err(
+                    "the formats are json, yaml, name, wide, jsonpath=TEMPLATE and custom-columns=HEADER:PATH,…".into(),
+                );
+            }
+        },
+    };
+    Ok(format)
 }
 
 /// `s2i tag`.

@@ -40,6 +40,7 @@ pub(crate) const IMAGE_STREAM: Kind = Kind {
     apply: Some(ApplyOps { parse: parse_stream, write: write_stream, after: after_streams }),
     delete: Ok(delete_stream),
     refresh: None,
+    export: None,
 };
 
 /// `oc get is`'s columns: the tags that have an image, and when the newest was recorded.
@@ -187,6 +188,7 @@ pub(crate) const IMAGE_STREAM_TAG: Kind = Kind {
     apply: Some(ApplyOps { parse: parse_istag, write: write_istag, after: after_streams }),
     delete: Ok(delete_istag),
     refresh: None,
+    export: None,
 };
 
 fn parse_istag(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
@@ -277,6 +279,7 @@ pub(crate) const IMAGE_STREAM_IMAGE: Kind = Kind {
     apply: None,
     delete: Err("they are views of image streams; delete the stream's tag instead (s2i tag -d STREAM:TAG)"),
     refresh: None,
+    export: None,
 };
 
 pub(crate) const IMAGE: Kind = Kind {
@@ -296,6 +299,7 @@ pub(crate) const IMAGE: Kind = Kind {
     apply: None,
     delete: Ok(delete_one_image),
     refresh: None,
+    export: None,
 };
 
 fn delete_one_image<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {

@@ -97,6 +97,10 @@ pub(crate) type AfterApplyFn = for<'a> fn(&'a Session, &'a [Applied]) -> BoxFutu
 /// Brings the kind's objects up to date before they are read.
 pub(crate) type RefreshFn = for<'a> fn(&'a Context) -> BoxFuture<'a, Result<(), Failure>>;
 
+/// A kind's own rule of what an export leaves out; returns the object and
+/// warnings about what does not carry over.
+pub(crate) type ExportFn = fn(&Value) -> LibResult<(Value, Vec<String>)>;
+
 /// One kind of object the verbs know.
 pub(crate) struct Kind {
     /// Its names, group and version (the library's).
@@ -117,6 +121,8 @@ pub(crate) struct Kind {
     pub(crate) delete: Result<DeleteFn, &'static str>,
     /// What `get` and `describe` do before they read (builds whose process is gone are marked).
     pub(crate) refresh: Option<RefreshFn>,
+    /// The kind's own export rule, after `s2i_store::export`'s (a service's allocated addresses).
+    pub(crate) export: Option<ExportFn>,
 }
 
 /// How `apply` handles a kind.
@@ -158,13 +164,100 @@ pub(crate) fn parse_in_namespace<T: s2i_store::Resource>(
 pub(crate) struct Kinds {
     list: &'static [&'static Kind],
     registry: KindRegistry,
+    get_all: &'static [&'static str],
+    export_all: &'static [&'static str],
+}
+
+/// One kind a verb's arguments name, with the names given (none: every object of the kind).
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// The kind.
+    pub(crate) kind: &'static Kind,
+    /// The names, in the order given.
+    pub(crate) names: Vec<String>,
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.info.kind)
+    }
 }
 
 impl Kinds {
-    /// The kinds of `list`, in the order `s2i get --help` lists them.
-    pub(crate) fn new(list: &'static [&'static Kind]) -> Self {
+    /// The kinds of `list`, in the order `s2i get --help` lists them; `get
+    /// all` and `export all` mean the kinds named in `get_all` and `export_all`.
+    pub(crate) fn new(
+        list: &'static [&'static Kind],
+        get_all: &'static [&'static str],
+        export_all: &'static [&'static str],
+    ) -> Self {
         let registry = KindRegistry::of(list.iter().map(|kind| kind.info)).expect("each kind is listed once");
-        Self { list, registry }
+        Self { list, registry, get_all, export_all }
+    }
+
+    /// What `get all` shows.
+    pub(crate) fn get_all(&self) -> &'static [&'static str] {
+        self.get_all
+    }
+
+    /// What `export all` prints.
+    pub(crate) fn export_all(&self) -> &'static [&'static str] {
+        self.export_all
+    }
+
+    /// The kinds and names of a verb's arguments, as kubectl reads them:
+    /// `KIND[,KIND…] [NAME…]` (`all` stands for the kinds of `all`), or
+    /// `KIND/NAME…`, grouped by kind in the order given.
+    pub(crate) fn targets(&self, args: &[String], all: &[&str]) -> Result<Vec<Target>, Failure> {
+        let mut targets: Vec<Target> = Vec::new();
+        let Some(first) = args.first() else {
+            return Err(Failure::message("no kind given".into(), "name a kind, e.g. s2i get imagestreams".into()));
+        };
+        if first.contains('/') {
+            for arg in args {
+                let Some((kind, name)) =
+                    arg.split_once('/').filter(|(kind, name)| !kind.is_empty() && !name.is_empty())
+                else {
+                    return Err(Failure::message(
+                        format!("{arg:?} is not of the form KIND/NAME"),
+                        "write every object as KIND/NAME (e.g. is/app svc/web), or give KIND then its names".into(),
+                    ));
+                };
+                let kind = self.find(kind)?;
+                match targets.iter_mut().find(|target| std::ptr::eq(target.kind, kind)) {
+                    Some(target) => target.names.push(name.to_owned()),
+                    None => targets.push(Target { kind, names: vec![name.to_owned()] }),
+                }
+            }
+            return Ok(targets);
+        }
+        let names: Vec<String> = args[1..].to_vec();
+        if let Some(name) = names.iter().find(|name| name.contains('/')) {
+            return Err(Failure::message(
+                format!("{name:?} is in KIND/NAME form after the kind {first:?}"),
+                "give either KIND NAME… or KIND/NAME…, not both".into(),
+            ));
+        }
+        for word in first.split(',') {
+            let expanded: Vec<&str> = if word == "all" {
+                if all.is_empty() {
+                    return Err(Failure::message(
+                        "`all` is not taken here".into(),
+                        "name the kinds, e.g. is,bc,svc".into(),
+                    ));
+                }
+                all.to_vec()
+            } else {
+                vec![word]
+            };
+            for name in expanded {
+                let kind = self.find(name)?;
+                if !targets.iter().any(|target| std::ptr::eq(target.kind, kind)) {
+                    targets.push(Target { kind, names: names.clone() });
+                }
+            }
+        }
+        Ok(targets)
     }
 
     /// Every kind.

@@ -49,10 +49,17 @@ const KINDS: &[&Kind] = &[
     &secrets::CONFIG_MAP,
 ];
 
+/// What `get all` shows: the kinds `oc get all` shows that s2i has.
+const GET_ALL: &[&str] = &["imagestreams", "buildconfigs", "builds", "services", "routes"];
+
+/// What `export all` prints: what an application needs on a cluster (the
+/// Endpoints of services without a selector, no Builds, which are records).
+const EXPORT_ALL: &[&str] = &["imagestreams", "buildconfigs", "services", "endpoints", "routes"];
+
 /// The kinds of the object verbs, with the registry of their names.
 fn kinds() -> &'static Kinds {
     static KINDS_OF_THE_VERBS: OnceLock<Kinds> = OnceLock::new();
-    KINDS_OF_THE_VERBS.get_or_init(|| Kinds::new(KINDS))
+    KINDS_OF_THE_VERBS.get_or_init(|| Kinds::new(KINDS, GET_ALL, EXPORT_ALL))
 }
 
 /// Run a parsed command line; returns the exit code.
@@ -75,6 +82,7 @@ pub(crate) async fn run(cli: Cli) -> i32 {
         Command::Describe(args) => objects::describe(global, args, kinds()).await,
         Command::Delete(args) => objects::delete(global, args, kinds()).await,
         Command::Apply(args) => objects::apply(global, args, kinds()).await,
+        Command::Export(args) => objects::export(global, args, kinds()).await,
         Command::Tag(args) => imagestream::tag(global, args).await,
         Command::ImportImage(args) => imagestream::import_image(global, args).await,
         Command::StartBuild(args) => builds::start_build(global, args).await,
@@ -101,6 +109,9 @@ pub(crate) async fn run(cli: Cli) -> i32 {
     }
 }
 
+/// Bash completion of object names, read from the store as they are typed.
+const OBJECT_NAMES_BASH: &str = include_str!("../completion_objects.bash");
+
 fn completion(shell: CompletionShell) {
     let shell = match shell {
         CompletionShell::Bash => clap_complete::Shell::Bash,
@@ -110,5 +121,9 @@ fn completion(shell: CompletionShell) {
     let mut command = Cli::command();
     let mut stdout = std::io::stdout().lock();
     clap_complete::generate(shell, &mut command, "s2i", &mut stdout);
+    if shell == clap_complete::Shell::Bash {
+        // Names of stored objects after a kind, which a static script cannot know.
+        let _ = stdout.write_all(OBJECT_NAMES_BASH.as_bytes());
+    }
     let _ = stdout.flush();
 }

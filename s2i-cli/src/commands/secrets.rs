@@ -82,6 +82,7 @@ pub(crate) const SECRET: Kind = Kind {
     apply: Some(ApplyOps { parse: parse_secret, write: write_secret, after: nothing_after }),
     delete: Ok(delete_secret),
     refresh: None,
+    export: None,
 };
 
 /// Keys and sizes, never values (as `kubectl describe secret`).
@@ -156,6 +157,7 @@ pub(crate) const CONFIG_MAP: Kind = Kind {
     apply: Some(ApplyOps { parse: parse_config_map, write: write_config_map, after: nothing_after }),
     delete: Ok(delete_config_map),
     refresh: None,
+    export: None,
 };
 
 /// Text values as they are, binary ones by size (as `kubectl describe configmap`).

@@ -38,6 +38,7 @@ pub(crate) const SERVICE: Kind = Kind {
     apply: Some(ApplyOps { parse: parse_service, write: write_service, after: after_services }),
     delete: Ok(delete_service_hook),
     refresh: None,
+    export: Some(|value| Ok((to_value(&decode::<Service>(value)?.for_export()), Vec::new()))),
 };
 
 fn port_text(port: &ServicePort) -> String {
@@ -161,6 +162,7 @@ pub(crate) const ENDPOINTS: Kind = Kind {
     apply: Some(ApplyOps { parse: parse_endpoints, write: write_endpoints, after: after_endpoints }),
     delete: Ok(delete_endpoints_hook),
     refresh: None,
+    export: None,
 };
 
 /// The addresses as `kubectl get endpoints` shows them: the first three, then how many more.

@@ -151,6 +151,7 @@ pub(crate) const BUILD_CONFIG: Kind = Kind {
     apply: Some(ApplyOps { parse: parse_config, write: write_config, after: after_configs }),
     delete: Ok(delete_config),
     refresh: Some(refresh),
+    export: None,
 };
 
 fn config_row(config: &BuildConfig) -> Vec<String> {
@@ -368,6 +369,7 @@ pub(crate) const BUILD: Kind = Kind {
     apply: Some(ApplyOps { parse: parse_build, write: write_build, after: after_builds }),
     delete: Ok(delete_one_build),
     refresh: Some(refresh),
+    export: None,
 };
 
 /// `oc get builds`'s columns.

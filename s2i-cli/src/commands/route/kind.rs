@@ -4,6 +4,7 @@
 
 use s2i_route::Route;
 use s2i_route::admission::AdmissionConfig;
+use s2i_route::export::{ExportDocument, ExportTarget, GatewayRef, export_route};
 use s2i_route::route::{
     CONDITION_ADMITTED, ConditionStatus, RouteIngress, RouteIngressCondition, RouteTargetReference,
 };
@@ -38,7 +39,20 @@ pub(crate) const ROUTE: Kind = Kind {
     apply: Some(ApplyOps { parse: parse_route, write: write_route, after: after_routes }),
     delete: Ok(delete_route_hook),
     refresh: None,
+    export: Some(export_route_object),
 };
+
+/// `s2i export routes`: the route as `s2i route export --to openshift`
+/// writes it (a host generated for this machine's domain left to the cluster).
+fn export_route_object(value: &Value) -> LibResult<(Value, Vec<String>)> {
+    let route: Route = decode(value)?;
+    let export = export_route(&route, &[], ExportTarget::OpenShift, &GatewayRef::default());
+    let object = match export.documents.into_iter().next() {
+        Some(ExportDocument::Route(route)) => to_value(&route),
+        _ => unreachable!("an OpenShift export is one Route"),
+    };
+    Ok((object, export.warnings))
+}
 
 /// The `Admitted` condition this machine's router wrote, if any.
 fn admitted_condition(route: &Route) -> Option<&RouteIngressCondition> {
