@@ -132,7 +132,7 @@ spec:
     let file = setup.store.path().join("hooked.yaml");
     std::fs::write(&file, config("a")).unwrap();
     let applied = setup.s2i(&["apply", "-f", file.to_str().unwrap()]).ok();
-    assert!(applied.stderr.contains("which no process runs now"), "{}", applied.stderr);
+    assert!(applied.stderr.contains("webhook-port` (none runs now)"), "{}", applied.stderr);
     // Said once: an unchanged config says nothing more.
     let again = setup.s2i(&["apply", "-f", file.to_str().unwrap()]).ok();
     assert!(!again.stderr.contains("webhook"), "{}", again.stderr);

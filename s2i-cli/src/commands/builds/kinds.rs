@@ -201,8 +201,8 @@ fn after_configs<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<
 fn kept_text(kept: &Kept) -> String {
     match kept {
         Kept::WebhookTriggers(types) => format!(
-            "{} webhook trigger{} kept: webhook triggers wait for `s2i controller --webhook-port`, which no \
-             process runs now; until then start builds with `s2i start-build {{name}}` or an ImageChange trigger",
+            "{} webhook trigger{} kept: webhook triggers wait for `s2i controller --webhook-port` (none runs \
+             now); until then start builds with `s2i start-build {{name}}` or an ImageChange trigger",
             types.join(", "),
             if types.len() == 1 { " is" } else { "s are" },
         ),

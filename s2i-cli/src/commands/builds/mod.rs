@@ -256,7 +256,10 @@ pub(crate) async fn controller(global: &GlobalArgs, args: ControllerArgs) -> Res
                 _ = &mut pause => break,
                 _ = token.cancelled() => break,
                 accepted = webhooks::accept(listener.as_ref()) => match accepted {
-                    Ok(stream) => webhooks::serve_connection(&builds, stream).await,
+                    Ok(stream) => tokio::select! {
+                        _ = webhooks::serve_connection(&builds, stream) => {}
+                        _ = token.cancelled() => {}
+                    },
                     Err(e) => eprintln!("warning: accepting a webhook connection: {e}"),
                 },
             }
