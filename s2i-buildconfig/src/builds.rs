@@ -29,8 +29,10 @@ use crate::logs::{Followed, LogReader, input_path, log_path, open_append, remove
 use crate::policy::builds_of;
 use crate::request::{BinaryInput, BuildRequest};
 use crate::run::Runner;
-use crate::triggers::{TRIGGER_CONSUMER, TriggerReport, on_applied, process_events};
+use crate::triggers::{Started, TRIGGER_CONSUMER, TriggerReport, on_applied, process_events};
 use crate::types::*;
+use crate::webhooks::{self, Decision, Rejection, WebhookRequest, WebhookResponse};
+use s2i_store::core::Secret;
 
 /// How often a followed log is read, and a cancelled build looked at again.
 const POLL: Duration = Duration::from_millis(200);
@@ -235,6 +237,16 @@ impl<'a> Builds<'a> {
     /// directory (a failed copy ends the build `Error`). Running it is the
     /// caller's: [`Self::launch`] or [`Self::run_chain`].
     pub async fn start(&self, request: &BuildRequest) -> Result<Build> {
+        self.start_for(request, BuildTriggerCause { message: causes::MANUAL.into(), ..Default::default() }, None).await
+    }
+
+    /// [`Self::start`], for a cause and with the revision it names.
+    async fn start_for(
+        &self,
+        request: &BuildRequest,
+        cause: BuildTriggerCause,
+        revision: Option<SourceRevision>,
+    ) -> Result<Build> {
         let runtime = self.runtime()?;
         runtime.info().await.map_err(|e| Error::EngineUnreachable { reason: e.to_string() })?;
         let namespace = request.namespace.as_str();
@@ -255,7 +267,9 @@ impl<'a> Builds<'a> {
                 instead: None,
             });
         }
-        let mut instantiation = Instantiation::new(namespace, &request.config, causes::MANUAL);
+        let mut instantiation = Instantiation::new(namespace, &request.config, "");
+        instantiation.cause = cause;
+        instantiation.revision = revision;
         instantiation.env = request.env.clone();
         instantiation.commit = request.commit.clone();
         let input = match &request.binary {
@@ -496,6 +510,73 @@ impl<'a> Builds<'a> {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    // -----------------------------------------------------------------------
+    // Webhooks.
+
+    /// Answer a webhook request as OpenShift's API server does (see
+    /// [`crate::webhooks`]): a build it asks for is started and launched
+    /// in a worker process ([`Event::Started`]), and the answer is that
+    /// Build; otherwise a Kubernetes `Status` with the HTTP status.
+    pub async fn webhook(&self, request: &WebhookRequest) -> WebhookResponse {
+        if !request.method.eq_ignore_ascii_case("POST") {
+            return WebhookResponse::rejected(Rejection::method_not_allowed(&request.method));
+        }
+        let hook = match webhooks::parse_path(&request.path) {
+            Ok(hook) => hook,
+            Err(rejection) => return WebhookResponse::rejected(rejection),
+        };
+        let found = self.store.read(|tx| {
+            let Some(config) = tx.get_as::<BuildConfig>(&hook.namespace, &hook.config)? else { return Ok(None) };
+            let mut secrets = std::collections::BTreeMap::new();
+            let references = config.spec.triggers.iter().filter_map(|t| t.webhook()?.secret_reference.as_ref());
+            for reference in references {
+                if let Some(secret) = tx.get_as::<Secret>(&hook.namespace, &reference.name)?
+                    && let Some(value) = secret.value(webhooks::SECRET_KEY)
+                {
+                    secrets.insert(reference.name.clone(), value.to_vec());
+                }
+            }
+            Ok::<_, Error>(Some((config, secrets)))
+        });
+        let (config, secrets) = match found {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                return WebhookResponse::rejected(Rejection::not_found(format!(
+                    "buildconfigs.{GROUP} {:?} not found",
+                    hook.config
+                )));
+            }
+            Err(e) => return WebhookResponse::rejected(Rejection::internal(e.to_string())),
+        };
+        let secret_of = |name: &str| secrets.get(name).cloned();
+        let (cause, revision, env, warnings) = match webhooks::decide(&config, &hook, &secret_of, request) {
+            Decision::Reject(rejection) => return WebhookResponse::rejected(rejection),
+            Decision::Skip { message } => return WebhookResponse::skipped(message),
+            Decision::Start { cause, revision, env, warnings } => (cause, revision, env, warnings),
+        };
+        let mut build_request = BuildRequest::new(&hook.namespace, &hook.config);
+        build_request.env = env;
+        let commit = revision.as_ref().and_then(|r| r.git.as_ref()).map(|git| git.commit.clone());
+        if config.spec.source.git.is_some() {
+            build_request.commit = commit.filter(|c| !c.is_empty());
+        }
+        let started = match self.start_for(&build_request, *cause, revision).await {
+            Ok(build) => build,
+            Err(e) => {
+                return WebhookResponse::rejected(Rejection::internal(format!("could not generate a build: {e}")));
+            }
+        };
+        if let Err(e) = self.launch(&started) {
+            return WebhookResponse::rejected(Rejection::internal(format!(
+                "build {} could not be started: {e}",
+                started.metadata.name
+            )));
+        }
+        let response = WebhookResponse::started(&started, warnings);
+        self.emit(Event::Started(Started { build: started, cause: format!("a {} webhook", hook.kind.trigger_type()) }));
+        response
     }
 
     // -----------------------------------------------------------------------

@@ -30,6 +30,8 @@ pub(crate) struct Instantiation {
     pub(crate) env: Vec<EnvVar>,
     /// A commit (or ref) of the git source to build (`--commit`).
     pub(crate) commit: Option<String>,
+    /// The revision a webhook named (`spec.revision`; its commit is built).
+    pub(crate) revision: Option<SourceRevision>,
     /// Binary input (`--from-dir`/`--from-file`): the git source is dropped.
     pub(crate) binary: Option<BinaryBuildSource>,
     /// Only instantiate if the config's `lastVersion` is still this (ConfigChange).
@@ -244,6 +246,9 @@ pub(crate) fn instantiate(tx: &Tx<'_>, request: &Instantiation) -> Result<Build>
             kind: "Git".into(),
             git: Some(GitSourceRevision { commit: commit.clone(), ..GitSourceRevision::default() }),
         });
+    }
+    if let Some(revision) = &request.revision {
+        spec.revision = Some(revision.clone());
     }
     if let Some(strategy) = &mut spec.strategy.source_strategy {
         for var in &request.env {

@@ -8,8 +8,8 @@ use std::fmt;
 #[non_exhaustive]
 pub enum Kept {
     /// Webhook triggers, by type (`GitHub`, `Generic`, `GitLab`,
-    /// `Bitbucket`), in the config's order: kept for a webhook server;
-    /// nothing here receives webhooks yet.
+    /// `Bitbucket`), in the config's order: they start builds while a
+    /// process serves webhooks ([`crate::Builds::webhook`]).
     WebhookTriggers(Vec<String>),
     /// A strategy local builds cannot run (`Docker`, `Custom`,
     /// `JenkinsPipeline`): starting a build of the config fails.
@@ -39,7 +39,7 @@ impl fmt::Display for Kept {
         match self {
             Self::WebhookTriggers(types) => write!(
                 f,
-                "spec.triggers: {} webhook trigger{} kept; nothing receives webhooks on this machine yet",
+                "spec.triggers: {} webhook trigger{} kept; they start builds while a controller serves webhooks",
                 types.join(", "),
                 if types.len() == 1 { " is" } else { "s are" }
             ),

@@ -17,6 +17,8 @@
 //! - `logs` — per-build log files, stages, snippets, reading as they grow.
 //! - `triggers` — ImageChange and ConfigChange triggers, exactly once per event.
 //! - `binary` — snapshots of binary input.
+//! - [`webhooks`] — what a webhook request means (OpenShift's rules, a
+//!   request in, a decision out); [`Builds::webhook`] starts its build.
 //! - `builds` — [`Builds`], the operations end to end.
 //!
 //! ## The path of a triggered build
@@ -55,6 +57,7 @@ mod run;
 mod triggers;
 pub mod types;
 mod validation;
+pub mod webhooks;
 
 #[cfg(test)]
 mod tests;

@@ -158,12 +158,15 @@ struct EngineImage {
 }
 
 /// Look a pull spec up among the images the store recorded: an image that
-/// lives only in the local engine (`<namespace>/<stream>@<image ID>`) is
-/// asked for by its ID.
+/// lives only in the local engine (recorded by its image ID, `sha256:…`)
+/// is asked for by its ID.
 fn engine_image(tx: &Tx<'_>, pull_spec: &str) -> Result<EngineImage> {
     let mut image = EngineImage { pull_spec: pull_spec.to_owned(), engine_id: None };
-    if let Ok(reference) = ImageReference::parse(pull_spec)
-        && let Some(digest) = &reference.digest
+    let digest = match pull_spec.strip_prefix("sha256:") {
+        Some(_) => Some(pull_spec.to_owned()),
+        None => ImageReference::parse(pull_spec).ok().and_then(|reference| reference.digest),
+    };
+    if let Some(digest) = &digest
         && let Some(recorded) = tx.get_as::<Image>("", digest)?
     {
         image.engine_id = recorded.engine_id().map(str::to_owned);

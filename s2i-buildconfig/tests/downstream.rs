@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use s2i_buildconfig::webhooks::{self, WebhookRequest};
 use s2i_buildconfig::{
     BinaryInput, Build, BuildConfig, BuildPhase, BuildRequest, Builds, Event, Followed, WorkerLauncher, get_build,
 };
@@ -108,6 +109,9 @@ spec:
       from:
         kind: ImageStreamTag
         name: base:latest
+  - type: Generic
+    generic:
+      secret: downstream-secret
 "
     )
 }
@@ -194,4 +198,16 @@ async fn builds_on_a_current_thread_runtime() {
     let stream: ImageStream = store.read(|tx| tx.get_as(&namespace, "site")).unwrap().expect("the stream exists");
     assert!(stream.latest("latest").is_some());
     assert!(launches.taken().is_empty(), "site:latest triggers nothing");
+
+    // A webhook request, as a tool serving HTTP hands it over: a wrong secret starts nothing; the
+    // right one starts the next build in a worker.
+    let path = |secret: &str| webhooks::url_path(&namespace, "site", secret, webhooks::HookKind::Generic);
+    let refused = builds.webhook(&WebhookRequest::new("POST", path("guess"))).await;
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
+    assert!(launches.taken().is_empty());
+    let accepted = builds.webhook(&WebhookRequest::new("POST", path("downstream-secret"))).await;
+    assert_eq!((accepted.status, accepted.build.as_deref()), (200, Some("site-2")), "{:?}", accepted.body);
+    assert_eq!(launches.taken(), [format!("{namespace}/site-2")]);
+    let site: Build = store.read(|tx| get_build(tx, &namespace, "site-2")).unwrap();
+    assert_eq!(site.spec.triggered_by[0].message, "Generic WebHook");
 }

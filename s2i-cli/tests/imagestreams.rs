@@ -32,9 +32,15 @@ fn build_records_the_image_and_promotion_moves_engine_tags() {
     let run =
         run_in_store(store.path(), &ns.0, ["build", v1.path().to_str().unwrap(), &builder.image, "--to", "app:dev"])
             .ok();
-    assert!(run.stderr.contains(&format!("Recorded {}/app@sha256:", ns.0)), "{}", run.stderr);
+    assert!(run.stderr.contains("Recorded sha256:"), "{}", run.stderr);
     let dev_tag = format!("{}/app:dev", ns.0);
     let first = ns.engine_id(&dev_tag).expect("the engine tag follows the stream");
+
+    // The recorded reference of an image only the engine has runs as exactly that image.
+    let stream = json(run_in_store(store.path(), &ns.0, ["get", "is", "app", "-o", "json"]));
+    let reference = stream["status"]["tags"][0]["items"][0]["dockerImageReference"].as_str().unwrap().to_owned();
+    assert_eq!(reference, first, "an engine-only image is referenced by its ID: {stream:#}");
+    assert_eq!(run_in(&reference, &["env", "RUN_FILE=index.html", "/usr/libexec/s2i/run"]), "version one\n");
 
     // The build's labels are the tag's metadata overrides.
     let istag = json(run_in_store(store.path(), &ns.0, ["get", "istag", "app:dev", "-o", "json"]));
@@ -88,8 +94,8 @@ fn aliases_follow_and_other_streams_get_their_own_repository() {
 
     let base_id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &base]).trim().to_owned();
     let builder_id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &builder]).trim().to_owned();
-    let (base_name, release_reference) = stream_identity(&base, &format!("{}/release", ns.0));
-    let (builder_name, _) = stream_identity(&builder, "");
+    let (base_name, release_reference) = stream_identity(&base);
+    let (builder_name, _) = stream_identity(&builder);
     for tag in ["app:1.0", "app:latest", "release:1.0"] {
         assert_eq!(ns.engine_id(&format!("{}/{tag}", ns.0)).as_deref(), Some(base_id.as_str()), "{tag}");
     }
@@ -98,7 +104,7 @@ fn aliases_follow_and_other_streams_get_their_own_repository() {
     assert_eq!(
         release["image"]["dockerImageReference"],
         release_reference.as_str(),
-        "a cross-stream copy of an engine-only image names the destination's repository"
+        "a cross-stream copy names the image as the source does (an engine-only image by its ID)"
     );
 
     // Moving 1.0 moves the alias, not the copies.
@@ -335,7 +341,7 @@ fn image_stream_tags_apply_and_delete_like_oc() {
     let store = tempfile::tempdir().unwrap();
     let base = fixture("base");
     let base_id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &base]).trim().to_owned();
-    let (base_name, _) = stream_identity(&base, "");
+    let (base_name, _) = stream_identity(&base);
     run_in_store(store.path(), &ns.0, ["tag", "--source=docker", &base, "app:1"]).ok();
 
     // An ImageStreamTag sets the spec tag; its annotations are the tag's metadata overrides.

@@ -17,20 +17,17 @@ use s2i_store::{ObjectMeta, Resource};
 ///
 /// The image's digest is its registry digest for `name`'s repository when the
 /// engine has one (the image was pulled or pushed), else its image ID; its
-/// pull spec is `<repository>@<digest>` with `repository` the registry's, or
-/// `fallback_repository` (the destination stream's) for an image that only
-/// exists in the engine.
-pub(crate) async fn resolve_in_engine(
-    runtime: &dyn ContainerRuntime,
-    name: &str,
-    fallback_repository: &str,
-) -> Result<Option<ResolvedImage>> {
+/// pull spec is `<repository>@<digest>` with `repository` the registry's,
+/// or, for an image that only exists in the engine, the bare image ID
+/// (`sha256:…`), which the engine runs as exactly that image (an image ID
+/// is no manifest digest: `<repository>@<image ID>` would name nothing).
+pub(crate) async fn resolve_in_engine(runtime: &dyn ContainerRuntime, name: &str) -> Result<Option<ResolvedImage>> {
     let info = runtime.inspect_image(name).await.map_err(|e| engine_error(&format!("inspect {name}"), &e))?;
-    Ok(info.map(|info| resolved_from_info(&info, name, fallback_repository)))
+    Ok(info.map(|info| resolved_from_info(&info, name)))
 }
 
 /// Describe an inspected engine image for a stream; see [`resolve_in_engine`].
-pub(crate) fn resolved_from_info(info: &ImageInfo, name: &str, fallback_repository: &str) -> ResolvedImage {
+pub(crate) fn resolved_from_info(info: &ImageInfo, name: &str) -> ResolvedImage {
     let wanted = if name.starts_with("sha256:") { None } else { ImageReference::parse(name).ok() };
     let registry_digest = wanted.as_ref().and_then(|wanted| {
         let wanted_name = wanted.normalized().name();
@@ -44,7 +41,7 @@ pub(crate) fn resolved_from_info(info: &ImageInfo, name: &str, fallback_reposito
     });
     let (digest, reference) = match registry_digest {
         Some((repository, digest)) => (digest.clone(), format!("{repository}@{digest}")),
-        None => (info.id.clone(), format!("{fallback_repository}@{}", info.id)),
+        None => (info.id.clone(), info.id.clone()),
     };
     let config = DockerConfig {
         user: info.user.clone(),
@@ -193,24 +190,25 @@ mod tests {
     const D2: &str = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
 
     #[test]
-    fn engine_only_images_are_named_by_id_in_the_stream_repository() {
-        let r = resolved_from_info(&info(ID, &[]), "my-app:latest", "dev/app");
+    fn engine_only_images_are_named_by_their_id_which_the_engine_runs() {
+        let r = resolved_from_info(&info(ID, &[]), "my-app:latest");
         assert_eq!(r.image.metadata.name, ID);
-        assert_eq!(r.docker_image_reference, format!("dev/app@{ID}"));
+        assert_eq!(r.docker_image_reference, ID);
+        assert_eq!(r.image.docker_image_reference, ID);
         assert_eq!(r.image.engine_id(), Some(ID));
-        let r = resolved_from_info(&info(ID, &[]), ID, "dev/app");
-        assert_eq!(r.docker_image_reference, format!("dev/app@{ID}"));
+        let r = resolved_from_info(&info(ID, &[]), ID);
+        assert_eq!(r.docker_image_reference, ID);
     }
 
     #[test]
     fn registry_digests_of_the_same_repository_win() {
         let digests = [&*format!("quay.io/other/x@{D1}"), &*format!("127.0.0.1:5000/team/app@{D2}")];
-        let r = resolved_from_info(&info(ID, &digests), "127.0.0.1:5000/team/app:1", "dev/app");
+        let r = resolved_from_info(&info(ID, &digests), "127.0.0.1:5000/team/app:1");
         assert_eq!(r.image.metadata.name, D2);
         assert_eq!(r.docker_image_reference, format!("127.0.0.1:5000/team/app@{D2}"));
         assert_eq!(r.image.engine_id(), Some(ID), "the engine ID is kept to find the image again");
         let hub = [&*format!("busybox@{D1}")];
-        let r = resolved_from_info(&info(ID, &hub), "docker.io/library/busybox:latest", "dev/app");
+        let r = resolved_from_info(&info(ID, &hub), "docker.io/library/busybox:latest");
         assert_eq!(r.image.metadata.name, D1, "Docker Hub names compare normalised");
     }
 }

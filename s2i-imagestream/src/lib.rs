@@ -67,6 +67,7 @@ pub mod engine;
 pub mod error;
 pub mod history;
 pub mod images;
+pub mod migrations;
 pub mod mirror;
 pub mod names;
 pub mod operations;

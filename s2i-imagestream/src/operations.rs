@@ -245,7 +245,7 @@ impl<'a> ImageStreams<'a> {
         let stream = stream.unwrap_or_else(|| ImageStream::new(&destination.namespace, &destination.stream));
         let in_engine = || async {
             match (&self.engine, stream.registry()) {
-                (Ok(runtime), None) => resolve_in_engine(*runtime, pull_spec, &stream.repository()).await,
+                (Ok(runtime), None) => resolve_in_engine(*runtime, pull_spec).await,
                 _ => Ok(None),
             }
         };
@@ -559,8 +559,7 @@ impl<'a> ImageStreams<'a> {
             pushed.map_err(|e| Error::Push { target: target.clone(), kind: e.kind, message: e.message.clone() })?;
             return self.record_pushed(destination, &target, labels).await;
         }
-        let repository = format!("{}/{}", destination.namespace, destination.stream);
-        let resolved = resolve_in_engine(*runtime, image, &repository).await?.ok_or_else(|| Error::NotFound {
+        let resolved = resolve_in_engine(*runtime, image).await?.ok_or_else(|| Error::NotFound {
             kind: "engine image".into(),
             namespace: String::new(),
             name: image.into(),

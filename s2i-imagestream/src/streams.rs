@@ -157,7 +157,19 @@ pub fn validate_stream(stream: &ImageStream) -> Result<()> {
     if !stream.spec.docker_image_repository.is_empty() {
         let repository = &stream.spec.docker_image_repository;
         match ImageReference::parse(repository) {
-            Ok(r) if r.tag.is_none() && r.digest.is_none() => {}
+            // OpenShift imports every tag of that repository into the stream; s2i imports the tags it
+            // is told to, so the field is refused rather than kept and silently ignored.
+            Ok(r) if r.tag.is_none() && r.digest.is_none() => {
+                return Err(invalid(
+                    name,
+                    format!(
+                        "spec.dockerImageRepository ({repository}): importing every tag of a repository into a \
+                         stream (OpenShift's deprecated form) is not supported here"
+                    ),
+                    "drop the field and list the tags to import as spec.tags[] with from: {kind: DockerImage, \
+                     name: REPOSITORY:TAG} (importPolicy: {scheduled: true} keeps them up to date)",
+                ));
+            }
             Ok(_) => {
                 return Err(invalid(
                     name,

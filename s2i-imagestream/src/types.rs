@@ -554,7 +554,9 @@ impl ImageStream {
     pub fn resolve_pull_spec(&self, tag: &str) -> Option<String> {
         let latest = self.latest(tag)?;
         let local = self.spec_tag(tag).is_some_and(|t| t.reference_policy.kind == REFERENCE_POLICY_LOCAL);
-        if local && !latest.image.is_empty() {
+        // An image only the engine has is named by its ID, which is exact already.
+        let engine_only = latest.docker_image_reference == latest.image;
+        if local && !latest.image.is_empty() && !engine_only {
             Some(format!("{}@{}", self.repository(), latest.image))
         } else {
             Some(latest.docker_image_reference.clone())

@@ -438,3 +438,27 @@ fn an_image_in_a_tags_history_cannot_be_deleted() {
     assert_eq!(left, [digest(2)]);
     assert!(matches!(store.write(|tx| delete_image(tx, &digest(1))), Err(Error::NotFound { .. })));
 }
+
+#[test]
+fn stored_engine_references_by_image_id_become_the_runnable_id() {
+    let (_dir, store) = store();
+    // As older versions recorded them: `<namespace>/<stream>@<image ID>`, and a registry image.
+    push(&store, "dev/app:latest", 1);
+    push(&store, "dev/app:latest", 2);
+    let mut from_registry = resolved(3, "quay.io/x/app");
+    from_registry.image.docker_image_metadata = Some(DockerImageMetadata { id: digest(4), ..Default::default() });
+    let dest = st("dev/app:v3");
+    store.write(|tx| streams::record_image(tx, &dest, &from_registry, &BTreeMap::new())).unwrap();
+
+    assert_eq!(s2i_imagestream::migrations::migrate(&store).unwrap(), ["s2i-imagestream/engine-id-references"]);
+    let stream = store.read(|tx| get_stream(tx, "dev", "app")).unwrap();
+    let references: Vec<&str> =
+        stream.status.tags.iter().flat_map(|t| t.items.iter().map(|i| i.docker_image_reference.as_str())).collect();
+    let quay = format!("quay.io/x/app@{}", digest(3));
+    assert_eq!(references, [digest(2).as_str(), digest(1).as_str(), quay.as_str()]);
+    let image = store.read(|tx| get_image(tx, &digest(1))).unwrap();
+    assert_eq!(image.docker_image_reference, digest(1));
+    assert_eq!(store.read(|tx| get_image(tx, &digest(3))).unwrap().docker_image_reference, quay);
+    // Once per store.
+    assert!(s2i_imagestream::migrations::migrate(&store).unwrap().is_empty());
+}

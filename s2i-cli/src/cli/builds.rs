@@ -85,6 +85,11 @@ pub struct ControllerArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub import_interval: u64,
+    /// Serve the BuildConfigs' webhooks on 127.0.0.1:PORT, at OpenShift's paths
+    /// (/apis/build.openshift.io/v1/namespaces/NS/buildconfigs/NAME/webhooks/SECRET/TYPE);
+    /// 0 picks a free port
+    #[arg(long, value_name = "PORT")]
+    pub webhook_port: Option<u16>,
 }
 
 /// `s2i run-build`.

@@ -39,6 +39,7 @@ impl Context {
         let store = Store::open(&dir)?;
         // Documents that older versions of the kinds wrote, rewritten once.
         s2i_route::store::migrate(&store)?;
+        s2i_imagestream::migrations::migrate(&store)?;
         Ok(Self {
             store,
             namespace: global.namespace.clone(),

@@ -338,8 +338,8 @@ pub fn inspect(image: &str) -> serde_json::Value {
 /// --source=docker IMAGE`): `(image name, pull spec)`. That is the engine's
 /// digest of the image in IMAGE's repository when it has one (Docker after a
 /// pull or push; Podman for every image, as it keeps a manifest for each),
-/// else the image ID, pulled from `fallback_repository`.
-pub fn stream_identity(image: &str, fallback_repository: &str) -> (String, String) {
+/// else the image ID, which is also its pull spec (the engine runs it as that image).
+pub fn stream_identity(image: &str) -> (String, String) {
     let info = inspect(image);
     let familiar = |name: &str| {
         let name = name.strip_prefix("docker.io/").unwrap_or(name);
@@ -357,7 +357,7 @@ pub fn stream_identity(image: &str, fallback_repository: &str) -> (String, Strin
         Some((name, digest)) => (digest.clone(), format!("{name}@{digest}")),
         None => {
             let id = info["Id"].as_str().expect("an image ID").to_owned();
-            (id.clone(), format!("{fallback_repository}@{id}"))
+            (id.clone(), id)
         }
     }
 }

@@ -6,13 +6,14 @@
 use std::sync::Arc;
 
 use s2i_buildconfig::types::*;
+use s2i_buildconfig::webhooks::{HookKind, url_path};
 use s2i_buildconfig::{
     AppliedBuild, AppliedConfig, Builds, Event, Kept, apply_build, apply_build_config, builds_of, check_build,
     check_build_config, executor_of, get_build, get_build_config, list_build_configs, list_builds,
 };
 use s2i_imagestream::registry::RegistryClient;
 use s2i_store::codec::Document;
-use s2i_store::{Applied, Resource, Tx};
+use s2i_store::{Applied, Resource, Tx, WriteAction};
 use serde_json::Value;
 
 use crate::commands::build_events::{Printer, status_text};
@@ -179,7 +180,11 @@ fn after_configs<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<
         for object in applied {
             let config = session.context.store.read(|tx| get_build_config(tx, &object.namespace, &object.name))?;
             if let Ok(warnings) = check_build_config(&config) {
-                for warning in warnings {
+                // Webhook triggers are said once (when the config is created or changed), and only
+                // while no controller serves them.
+                let served = s2i_buildconfig::webhooks::serving(session.context.store.dir()).is_some();
+                let quiet = served || object.action == WriteAction::Unchanged;
+                for warning in warnings.into_iter().filter(|w| !(quiet && matches!(w, Kept::WebhookTriggers(_)))) {
                     let text = kept_text(&warning).replace("{name}", &object.name);
                     eprintln!("warning: buildconfig.{GROUP}/{}: {text}", object.name);
                 }
@@ -197,8 +202,8 @@ fn after_configs<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<
 fn kept_text(kept: &Kept) -> String {
     match kept {
         Kept::WebhookTriggers(types) => format!(
-            "{} webhook trigger{} kept: webhook triggers wait for `s2i controller --webhook-port`; until then start \
-             builds with `s2i start-build {{name}}` or an ImageChange trigger",
+            "{} webhook trigger{} kept: webhook triggers wait for `s2i controller --webhook-port` (none runs \
+             now); until then start builds with `s2i start-build {{name}}` or an ImageChange trigger",
             types.join(", "),
             if types.len() == 1 { " is" } else { "s are" },
         ),
@@ -261,6 +266,7 @@ fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> LibResult<String> {
     }
     let triggers = out.lines(&triggers);
     out.field("Triggered by", &triggers);
+    describe_webhooks(&mut out, config);
     out.field("Builds History Limit", "");
     let limit = |l: Option<i32>| l.map_or("all".to_owned(), |l| l.to_string());
     out.line(&format!("  Successful:           {}", limit(config.spec.successful_builds_history_limit)));
@@ -286,6 +292,22 @@ fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> LibResult<String> {
         }
     }
     Ok(out.finish())
+}
+
+/// The webhook URLs, as `oc describe bc` lists them (the secret a
+/// placeholder; the port is `s2i controller --webhook-port`'s).
+fn describe_webhooks(out: &mut Description, config: &BuildConfig) {
+    let (namespace, name) = (&config.metadata.namespace, &config.metadata.name);
+    for kind in HookKind::ALL {
+        for settings in config.spec.triggers.iter().filter_map(|trigger| kind.settings(trigger)) {
+            out.line(&format!("Webhook {}:", kind.trigger_type()));
+            let path = url_path(namespace, name, "<secret>", kind);
+            out.line(&format!("  {:<22}http://127.0.0.1:<webhook-port>{path}", "URL:"));
+            if kind == HookKind::Generic {
+                out.line(&format!("  {:<22}{}", "AllowEnv:", settings.allow_env));
+            }
+        }
+    }
 }
 
 fn describe_common(

@@ -7,6 +7,7 @@
 //! worker processes for it.
 
 pub(crate) mod kinds;
+mod webhooks;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -222,20 +223,46 @@ pub(crate) async fn cancel_build(global: &GlobalArgs, args: CancelBuildArgs) -> 
     Ok(code)
 }
 
-/// `s2i controller`: [`Builds::tick`] until a signal stops it.
+/// `s2i controller`: [`Builds::tick`] until a signal stops it; with
+/// `--webhook-port`, webhook requests are answered between ticks.
 pub(crate) async fn controller(global: &GlobalArgs, args: ControllerArgs) -> Result<i32, Failure> {
     let session = Session::open(global, None).await?;
+    let listener = match args.webhook_port {
+        Some(port) => Some(webhooks::bind(port).await?),
+        None => None,
+    };
     let (token, _received) = cancellation();
     eprintln!("Watching {} for image changes (Ctrl-C stops)", session.context.store.dir().display());
+    // The record tells `s2i apply` that webhook triggers are served; dropped (removed) on the way out.
+    let _serving = match &listener {
+        Some(listener) => {
+            let port = listener.local_addr().map_err(|e| Failure::internal(&e.to_string()))?.port();
+            eprintln!("Serving webhooks on http://127.0.0.1:{port}/apis/build.openshift.io/v1/namespaces/…");
+            let record = s2i_buildconfig::webhooks::record_serving(session.context.store.dir(), port);
+            Some(record.map_err(|e| Failure::internal(&format!("recording the webhook server: {e}")))?)
+        }
+        None => None,
+    };
     let printer = Printer::new(&session.context, false);
     let print = |event: &Event| printer.print(event);
     let builds = session.builds(&print);
     let mut schedule = ImportSchedule::new(Duration::from_secs(args.import_interval));
     while !token.is_cancelled() {
         builds.tick(&mut schedule).await?;
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(args.interval)) => {}
-            _ = token.cancelled() => {}
+        let pause = tokio::time::sleep(Duration::from_millis(args.interval));
+        tokio::pin!(pause);
+        loop {
+            tokio::select! {
+                _ = &mut pause => break,
+                _ = token.cancelled() => break,
+                accepted = webhooks::accept(listener.as_ref()) => match accepted {
+                    Ok(stream) => tokio::select! {
+                        _ = webhooks::serve_connection(&builds, stream) => {}
+                        _ = token.cancelled() => {}
+                    },
+                    Err(e) => eprintln!("warning: accepting a webhook connection: {e}"),
+                },
+            }
         }
     }
     eprintln!("Controller stopped; builds it started go on in their own processes");
