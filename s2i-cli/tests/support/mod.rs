@@ -701,6 +701,15 @@ impl Drop for Registry {
         for name in self.pushed.lock().unwrap().iter() {
             let _ = docker(&["rmi", name]);
         }
+        // A push leaves the engine a digest reference (`host/repo@sha256:…`)
+        // that outlives the tag; this registry's port makes them ours.
+        let listing = docker(&["images", "--digests", "--format", "{{.Repository}}@{{.Digest}}"]);
+        let prefix = format!("{}/", self.host);
+        for reference in String::from_utf8_lossy(&listing.stdout).lines() {
+            if reference.starts_with(&prefix) && !reference.ends_with("@<none>") {
+                let _ = docker(&["rmi", reference]);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
