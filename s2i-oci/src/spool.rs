@@ -184,10 +184,13 @@ pub fn normalise<W: Write>(tar: &mut dyn Read, sink: W, options: LayerOptions) -
 }
 
 /// Whether an extended attribute goes into a layer: file capabilities and
-/// `user.*` attributes do; SELinux labels, ACLs, overlayfs bookkeeping and
-/// other `trusted.*` or `security.*` ones describe the host and do not.
+/// `user.*` attributes do; SELinux labels, ACLs, the bookkeeping of
+/// overlayfs and fuse-overlayfs, and other `trusted.*` or `security.*` ones
+/// describe the host and do not.
 pub fn keep_xattr(name: &str) -> bool {
-    name == "security.capability" || (name.starts_with("user.") && !name.starts_with("user.overlay."))
+    const BOOKKEEPING: [&str; 3] = ["user.overlay.", "user.fuseoverlayfs.", "user.containers."];
+    name == "security.capability"
+        || (name.starts_with("user.") && !BOOKKEEPING.iter().any(|prefix| name.starts_with(prefix)))
 }
 
 /// The cleaned path of a tar entry's name; `None` for the root.
