@@ -130,7 +130,7 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         }
         None => None,
     };
-    let runtime: Arc<dyn ContainerRuntime> = Arc::new(connect(global, args.common.dockercfg_path.as_deref()).await?);
+    let runtime: Arc<dyn ContainerRuntime> = connect(global, args.common.dockercfg_path.as_deref()).await?;
     let engine = Engine::new(runtime.clone(), printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
     let result = engine.build(&options, &token).await;
@@ -202,7 +202,7 @@ pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
     let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
-    let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
+    let engine = Engine::new(runtime, printer.clone() as Arc<dyn EventSink>);
     let allowed = allowed_uids(&args.outcome.allowed_uids)?;
     let mut options = engine.rebuild_options(&args.image, args.common.pull_policy, &allowed).await?;
     if let Some(tag) = &args.new_tag {
@@ -323,7 +323,7 @@ pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, F
         working_dir: None,
     };
     let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
-    let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
+    let engine = Engine::new(runtime, printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
     let result = engine.usage(&options, &token).await;
     printer.finish();

@@ -3,6 +3,7 @@
 mod build;
 mod builds;
 mod create;
+mod engine;
 mod imagestream;
 pub(crate) mod objects;
 mod route;
@@ -271,7 +272,7 @@ fn completion(shell: CompletionShell) {
 pub(crate) async fn connect(
     global: &GlobalArgs,
     dockercfg: Option<&std::path::Path>,
-) -> Result<s2i_docker::DockerRuntime, Failure> {
+) -> Result<std::sync::Arc<dyn s2i_core::ContainerRuntime>, Failure> {
     Ok(connect_engine(global, dockercfg).await?)
 }
 
@@ -279,26 +280,8 @@ pub(crate) async fn connect(
 pub(crate) async fn connect_engine(
     global: &GlobalArgs,
     dockercfg: Option<&std::path::Path>,
-) -> Result<s2i_docker::DockerRuntime, s2i_docker::Error> {
-    let mut options = s2i_docker::ConnectOptions::from_env();
-    if let Some(url) = &global.url {
-        options.host = Some(url.clone());
-    }
-    options.tls |= global.tls;
-    options.tls_verify |= global.tlsverify;
-    if global.cert.is_some() {
-        options.cert = global.cert.clone();
-    }
-    if global.key.is_some() {
-        options.key = global.key.clone();
-    }
-    if global.ca.is_some() {
-        options.ca = global.ca.clone();
-    }
-    if let Some(path) = dockercfg {
-        options.docker_config = Some(path.to_owned());
-    }
-    let runtime = s2i_docker::DockerRuntime::connect(&options).await?;
+) -> Result<std::sync::Arc<dyn s2i_core::ContainerRuntime>, engine::ConnectError> {
+    let runtime = engine::connect(global, dockercfg).await?;
     // Every run that talks to the engine removes what killed runs left (cheap: one listing).
     let report = |event: BuildEvent| match event {
         BuildEvent::LeftoversRemoved { containers, temp_dirs, pids } => {
@@ -307,7 +290,7 @@ pub(crate) async fn connect_engine(
         BuildEvent::Message { level: s2i_core::Level::Warning, text } => eprintln!("WARNING: {text}"),
         _ => {}
     };
-    s2i_core::owner::remove_leftovers(&runtime, &std::env::temp_dir(), &report).await;
+    s2i_core::owner::remove_leftovers(runtime.as_ref(), &std::env::temp_dir(), &report).await;
     Ok(runtime)
 }
 

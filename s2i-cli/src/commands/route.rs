@@ -547,7 +547,7 @@ async fn render_routes(global: &GlobalArgs, args: RouteRenderArgs) -> Result<i32
     };
     let endpoints = if services.iter().any(|service| !service.spec.selector.is_empty()) {
         let runtime = super::connect(global, None).await?;
-        resolve_endpoints(&services, &endpoints, &runtime).await?
+        resolve_endpoints(&services, &endpoints, runtime.as_ref()).await?
     } else {
         ServiceEndpoints::fixed(&services, &endpoints)
     };
@@ -707,7 +707,7 @@ async fn serve(global: &GlobalArgs, args: RouteServeArgs) -> Result<i32, Failure
     let router = Router::new(options, events)?;
     // The engine is only needed for services with a selector; without one they have no endpoints.
     let runtime: Option<Arc<dyn ContainerRuntime>> = match connect_engine(global, None).await {
-        Ok(runtime) => Some(Arc::new(runtime)),
+        Ok(runtime) => Some(runtime),
         Err(e) => {
             if loglevel > 0 {
                 eprintln!("I: no container engine ({e}); services with a selector have no endpoints");

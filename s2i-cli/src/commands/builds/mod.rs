@@ -11,7 +11,6 @@ mod kinds;
 mod worker;
 
 use std::io::Write as _;
-use std::sync::Arc;
 use std::time::Duration;
 
 use s2i_buildconfig::types::*;
@@ -124,7 +123,7 @@ pub(crate) async fn refresh_for(context: &Context, kind: &str) -> Result<(), Fai
         return Ok(());
     }
     let runtime = super::connect_engine(&context.global, None).await;
-    let runtime = runtime.map(|r| Arc::new(r) as Arc<dyn s2i_core::ContainerRuntime>).map_err(|e| e.to_string());
+    let runtime = runtime.map_err(|e| e.to_string());
     Builds::new(&context.store, runtime, &registry, &worker).with_events(&print).clean_up(&reaped).await;
     Ok(())
 }
@@ -209,11 +208,11 @@ pub(crate) async fn run_build(global: &GlobalArgs, args: RunBuildArgs) -> Result
     let connected = s2i_core::retry::retry(
         3,
         Duration::from_secs(2),
-        |_: &s2i_docker::Error| true,
+        |_: &super::engine::ConnectError| true,
         |_| super::connect_engine(global, None),
     )
     .await;
-    let runtime = connected.map(|r| Arc::new(r) as Arc<dyn s2i_core::ContainerRuntime>).map_err(|e| e.to_string());
+    let runtime = connected.map_err(|e| e.to_string());
     let session = Session::with_engine(context, runtime, None);
     let printer = Printer::new(&session.context, false);
     let print = |event: &Event| printer.print(event);

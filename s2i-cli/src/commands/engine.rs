@@ -1,0 +1,121 @@
+//! Which container engine a command runs on (`--engine`, `S2I_ENGINE`):
+//! Docker's or Podman's API through `s2i-docker`, or no daemon at all
+//! through `s2i-runc` (`--oci-runtime`); and the connection to it.
+
+use std::sync::Arc;
+
+use miette::Diagnostic;
+use s2i_core::ContainerRuntime;
+
+use crate::cli::{EngineKind, GlobalArgs};
+
+/// Why no engine could be connected.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    /// Docker's or Podman's API.
+    #[error(transparent)]
+    Api(s2i_docker::Error),
+    /// The API is unreachable and no engine was chosen, but an OCI runtime is installed.
+    #[error("{error}")]
+    ApiOrOci { error: s2i_docker::Error, runtime: String },
+    /// The daemonless backend.
+    #[error(transparent)]
+    Oci(s2i_runc::Error),
+}
+
+impl Diagnostic for ConnectError {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        match self {
+            Self::Api(error) | Self::ApiOrOci { error, .. } => error.code(),
+            Self::Oci(error) => error.code(),
+        }
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        match self {
+            Self::Api(error) => error.help(),
+            Self::ApiOrOci { error, runtime } => {
+                let own = error.help().map(|h| format!("{h}; ")).unwrap_or_default();
+                Some(Box::new(format!(
+                    "{own}or build without a daemon: --engine oci (or S2I_ENGINE=oci) runs containers with {runtime}"
+                )))
+            }
+            Self::Oci(error) => error.help(),
+        }
+    }
+}
+
+impl From<ConnectError> for super::Failure {
+    fn from(error: ConnectError) -> Self {
+        Self::new(error, 1)
+    }
+}
+
+/// Connect to the engine the global options (and environment) choose.
+pub(crate) async fn connect(
+    global: &GlobalArgs,
+    dockercfg: Option<&std::path::Path>,
+) -> Result<Arc<dyn ContainerRuntime>, ConnectError> {
+    if global.engine == Some(EngineKind::Oci) {
+        let mut options = s2i_runc::OciOptions::from_env();
+        if let Some(runtime) = &global.oci_runtime {
+            options.runtime = Some(runtime.clone());
+        }
+        return s2i_runc::OciRuntime::connect(&options)
+            .await
+            .map(|runtime| Arc::new(runtime) as Arc<dyn ContainerRuntime>)
+            .map_err(ConnectError::Oci);
+    }
+    let mut options = s2i_docker::ConnectOptions::from_env();
+    if let Some(url) = &global.url {
+        options.host = Some(url.clone());
+    }
+    if global.engine == Some(EngineKind::Podman) && options.host.is_none() {
+        options.host = podman_socket(&options).map(|socket| format!("unix://{}", socket.display()));
+    }
+    options.tls |= global.tls;
+    options.tls_verify |= global.tlsverify;
+    if global.cert.is_some() {
+        options.cert = global.cert.clone();
+    }
+    if global.key.is_some() {
+        options.key = global.key.clone();
+    }
+    if global.ca.is_some() {
+        options.ca = global.ca.clone();
+    }
+    if let Some(path) = dockercfg {
+        options.docker_config = Some(path.to_owned());
+    }
+    match s2i_docker::DockerRuntime::connect(&options).await {
+        Ok(runtime) => Ok(Arc::new(runtime)),
+        Err(error @ s2i_docker::Error::Unreachable { .. }) if global.engine.is_none() => {
+            match oci_runtime_installed(global) {
+                Some(runtime) => Err(ConnectError::ApiOrOci { error, runtime }),
+                None => Err(ConnectError::Api(error)),
+            }
+        }
+        Err(error) => Err(ConnectError::Api(error)),
+    }
+}
+
+/// Podman's socket: the user's (rootless), else the system's; the first that exists.
+fn podman_socket(options: &s2i_docker::ConnectOptions) -> Option<std::path::PathBuf> {
+    let rootless = options.xdg_runtime_dir.as_ref().map(|dir| dir.join("podman/podman.sock"));
+    rootless.into_iter().chain([std::path::PathBuf::from(s2i_docker::PODMAN_SYSTEM_SOCKET)]).find(|path| path.exists())
+}
+
+/// The OCI runtime `--engine oci` would use, when one is installed.
+fn oci_runtime_installed(global: &GlobalArgs) -> Option<String> {
+    let wanted: Vec<std::path::PathBuf> = match &global.oci_runtime {
+        Some(runtime) => vec![runtime.clone()],
+        None => vec!["runc".into(), "crun".into()],
+    };
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    wanted.iter().find_map(|program| {
+        if program.components().count() > 1 {
+            return program.is_file().then(|| program.display().to_string());
+        }
+        std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file()).map(|p| p.display().to_string())
+    })
+}
