@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use s2i_core::PullPolicy;
+use s2i_oci::transport::ImageLocation;
 
 mod builds;
 pub use builds::{CancelBuildArgs, ControllerArgs, LogsArgs, RunBuildArgs, StartBuildArgs};
@@ -378,6 +379,16 @@ pub struct OutcomeArgs {
     /// Write what was built as JSON to FILE: image ID, tag, pushed digest, builder, source, duration
     #[arg(long, value_name = "FILE")]
     pub metadata_file: Option<PathBuf>,
+    /// With --engine oci, also write the image to LOCATION (repeatable): oci:DIR:REF, oci-archive:FILE:REF, docker-archive:FILE:NAME:TAG (REF and NAME:TAG optional) or docker-daemon:NAME:TAG
+    #[arg(long = "output", value_name = "LOCATION", value_parser = parse_location)]
+    pub outputs: Vec<ImageLocation>,
+}
+
+fn parse_location(value: &str) -> Result<ImageLocation, String> {
+    ImageLocation::parse(value).map_err(|e| match e {
+        s2i_oci::Error::InvalidTransport { reason, help, .. } => format!("{reason} ({help})"),
+        other => other.to_string(),
+    })
 }
 
 /// `s2i build`.

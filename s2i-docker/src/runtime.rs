@@ -10,9 +10,9 @@ use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageInspect, SystemVersion};
 use bollard::query_parameters::{
     AttachContainerOptions, BuildImageOptions, CommitContainerOptions, ContainerArchiveInfoOptions,
-    CreateContainerOptions, CreateImageOptions, DownloadFromContainerOptions, InspectContainerOptions,
-    InspectNetworkOptions, ListContainersOptions, PushImageOptions, RemoveContainerOptions, RemoveImageOptions,
-    StartContainerOptions, TagImageOptions, UploadToContainerOptions, WaitContainerOptions,
+    CreateContainerOptions, CreateImageOptions, DownloadFromContainerOptions, ImportImageOptions,
+    InspectContainerOptions, InspectNetworkOptions, ListContainersOptions, PushImageOptions, RemoveContainerOptions,
+    RemoveImageOptions, StartContainerOptions, TagImageOptions, UploadToContainerOptions, WaitContainerOptions,
 };
 use bollard::{ClientVersion, Docker};
 use futures::{StreamExt, TryStreamExt};
@@ -146,6 +146,18 @@ impl DockerRuntime {
             Ok(credentials) => (credentials, None),
             Err(e) => (None, Some(e.to_string())),
         })
+    }
+
+    /// Load the images of a `docker-archive` tar stream (what `docker load`
+    /// reads) into the engine, named as its `manifest.json` says: how a
+    /// daemonless build's result reaches the engine (`docker-daemon:`).
+    pub async fn load_archive(&self, archive: ByteStream) -> Result<(), RuntimeError> {
+        let options = ImportImageOptions { quiet: true, ..Default::default() };
+        let mut answers = Box::pin(self.docker.import_image_stream(options, archive, None));
+        while let Some(answer) = answers.next().await {
+            answer.map_err(runtime_error)?;
+        }
+        Ok(())
     }
 
     /// The registry credentials read at connect time.

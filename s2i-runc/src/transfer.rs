@@ -242,26 +242,37 @@ impl ImageStore {
                         });
                     }
                 };
-                let layers: Vec<ArchiveLayer> = stored
-                    .layers
-                    .iter()
-                    .zip(&stored.config.rootfs.diff_ids)
-                    .map(|(descriptor, diff_id)| ArchiveLayer {
-                        descriptor: descriptor.clone(),
-                        diff_id: diff_id.clone(),
-                        uncompressed_size: None,
-                    })
-                    .collect();
-                let archive = DockerArchiveImage { config: &stored.config_bytes, repo_tags, layers };
-                let layout = self.layout().clone();
-                let mut open = |descriptor: &Descriptor| -> s2i_oci::Result<Box<dyn Read>> {
-                    Ok(Box::new(std::io::BufReader::new(layout.open_blob(&descriptor.digest)?)))
-                };
-                write_file_atomically(file, |out| write_docker_archive(out, &archive, &mut open, 0).map(drop))
+                write_file_atomically(file, |out| self.write_docker_archive(&stored, repo_tags, out).map(drop))
                     .map_err(image_error(format!("write {what}"), WRITE_HELP))
             }
             ImageLocation::Registry(_) | ImageLocation::DockerDaemon(_) => Err(unsupported_location(location)),
         }
+    }
+
+    /// The image `stored` as a `docker-archive` (what `docker load` reads)
+    /// into `out`, named `repo_tags`; its config exactly as stored.
+    pub(crate) fn write_docker_archive<W: std::io::Write>(
+        &self,
+        stored: &StoredImage,
+        repo_tags: Vec<String>,
+        out: W,
+    ) -> s2i_oci::Result<W> {
+        let layers: Vec<ArchiveLayer> = stored
+            .layers
+            .iter()
+            .zip(&stored.config.rootfs.diff_ids)
+            .map(|(descriptor, diff_id)| ArchiveLayer {
+                descriptor: descriptor.clone(),
+                diff_id: diff_id.clone(),
+                uncompressed_size: None,
+            })
+            .collect();
+        let archive = DockerArchiveImage { config: &stored.config_bytes, repo_tags, layers };
+        let layout = self.layout().clone();
+        let mut open = |descriptor: &Descriptor| -> s2i_oci::Result<Box<dyn Read>> {
+            Ok(Box::new(std::io::BufReader::new(layout.open_blob(&descriptor.digest)?)))
+        };
+        write_docker_archive(out, &archive, &mut open, 0)
     }
 
     fn copy_to_layout(
@@ -303,4 +314,61 @@ fn unsupported_location(location: &ImageLocation) -> Error {
             help: "copy between s2i's image store and the registry with `skopeo copy`".to_owned(),
         },
     }
+}
+
+/// Images in and out of the backend's store, for a program that builds with
+/// it: a builder given by its location, a result written to one, or
+/// streamed to an engine that loads it.
+impl crate::OciRuntime {
+    /// Copy the image at `location` into the store; returns the name to run
+    /// it by: a name the location gives it, else `localhost/s2i-import:ID`
+    /// (the first 12 digits of its ID).
+    pub async fn import(&self, location: &ImageLocation) -> Result<String> {
+        let store = self.store().clone();
+        let location = location.clone();
+        run_blocking(move || {
+            let stored = store.import(&location, None)?;
+            if let Some(name) = stored.names.first() {
+                return Ok(name.clone());
+            }
+            let name = format!("localhost/s2i-import:{}", &stored.id.hex()[..12]);
+            store.tag(&stored, &name)?;
+            Ok(name)
+        })
+        .await
+    }
+
+    /// Write the image `image` of the store to `location` (`oci:`,
+    /// `oci-archive:`, `docker-archive:`).
+    pub async fn export(&self, image: &str, location: &ImageLocation) -> Result<()> {
+        let store = self.store().clone();
+        let (image, location) = (image.to_owned(), location.clone());
+        run_blocking(move || store.export(&image, &location)).await
+    }
+
+    /// The image `image` of the store as a `docker-archive` stream named
+    /// `names` (what `docker load` reads), written as it is read.
+    pub fn docker_archive(&self, image: &str, names: Vec<String>) -> Result<s2i_core::runtime::ByteStream> {
+        let store = self.store().clone();
+        let stored = store.resolve(image)?.ok_or_else(|| Error::ImageNotFound { image: image.to_owned() })?;
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+        let failed = sender.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = s2i_core::archive::ChunkSender::new(sender);
+            let written = match store.write_docker_archive(&stored, names, &mut out) {
+                Ok(_) => std::io::Write::flush(&mut out).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = written {
+                let _ = failed.blocking_send(Err(std::io::Error::other(e)));
+            }
+        });
+        Ok(Box::pin(futures::stream::poll_fn(move |context| receiver.poll_recv(context))))
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Io { action: "copy an image".into(), source: std::io::Error::other(e.to_string()) })?
 }

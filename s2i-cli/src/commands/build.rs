@@ -11,8 +11,8 @@ use s2i_imagestream::streams::StreamTag;
 
 use super::imagestream::record_build;
 use super::session::{Context, Session};
-use super::{Failure, cancellation, cancelled_code, connect};
-use crate::cli::{BuildArgs, CommonArgs, GenerateArgs, GlobalArgs, OutcomeArgs, RebuildArgs, UsageArgs};
+use super::{Failure, cancellation, cancelled_code, connect, daemonless, engine};
+use crate::cli::{BuildArgs, CommonArgs, EngineKind, GenerateArgs, GlobalArgs, OutcomeArgs, RebuildArgs, UsageArgs};
 use crate::printer::{Printer, Verbosity};
 
 fn destination(common: &CommonArgs, printer: &Printer) -> Option<String> {
@@ -113,7 +113,7 @@ fn build_options(args: &BuildArgs, printer: &Printer) -> Result<BuildOptions, Fa
 pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
-    let options = build_options(&args, &printer)?;
+    let mut options = build_options(&args, &printer)?;
     if let Some(path) = &args.as_dockerfile {
         return generate_dockerfile(
             &printer,
@@ -130,7 +130,7 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         }
         None => None,
     };
-    let runtime: Arc<dyn ContainerRuntime> = connect(global, args.common.dockercfg_path.as_deref()).await?;
+    let (runtime, oci) = connect_for_build(global, &args.common, &args.outcome, &mut options, &printer).await?;
     let engine = Engine::new(runtime.clone(), printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
     let result = engine.build(&options, &token).await;
@@ -140,6 +140,10 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         None => return Ok(cancelled_code(&received)),
     };
     write_outputs(&args.outcome, &built)?;
+    if let Some(oci) = &oci {
+        let image = built.tag.as_deref().unwrap_or(&built.image_id);
+        daemonless::write_outputs(global, oci, image, &args.outcome.outputs, &printer).await?;
+    }
     if let Some((destination, context)) = record_to {
         let session = Session::with_engine(context, Ok(runtime), args.common.dockercfg_path.as_ref());
         let message = record_build(&session, &destination, &built.image_id, &built.labels).await?;
@@ -156,6 +160,26 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         Some(code) => i32::try_from(code).unwrap_or(1),
         None => cancelled_code(&received),
     })
+}
+
+/// The engine of a build; with `--engine oci` also the daemonless backend
+/// itself, its builder and runtime images given by location copied into
+/// its store first.
+async fn connect_for_build(
+    global: &GlobalArgs,
+    common: &CommonArgs,
+    outcome: &OutcomeArgs,
+    options: &mut BuildOptions,
+    printer: &Printer,
+) -> Result<(Arc<dyn ContainerRuntime>, Option<s2i_runc::OciRuntime>), Failure> {
+    daemonless::check_outputs(global.engine == Some(EngineKind::Oci), &outcome.outputs)?;
+    if global.engine != Some(EngineKind::Oci) {
+        return Ok((connect(global, common.dockercfg_path.as_deref()).await?, None));
+    }
+    let oci = engine::connect_oci(global).await?;
+    super::remove_leftovers(&oci).await;
+    daemonless::import_images(&oci, options, printer).await?;
+    Ok((Arc::new(oci.clone()), Some(oci)))
 }
 
 /// Report a build's outcome; `Ok(None)` when it was cancelled.
@@ -201,7 +225,15 @@ async fn generate_dockerfile(printer: &Printer, options: BuildOptions, out: Dock
 pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
-    let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
+    daemonless::check_outputs(global.engine == Some(EngineKind::Oci), &args.outcome.outputs)?;
+    let (runtime, oci) = match global.engine {
+        Some(EngineKind::Oci) => {
+            let oci = engine::connect_oci(global).await?;
+            super::remove_leftovers(&oci).await;
+            (Arc::new(oci.clone()) as Arc<dyn ContainerRuntime>, Some(oci))
+        }
+        _ => (connect(global, args.common.dockercfg_path.as_deref()).await?, None),
+    };
     let engine = Engine::new(runtime, printer.clone() as Arc<dyn EventSink>);
     let allowed = allowed_uids(&args.outcome.allowed_uids)?;
     let mut options = engine.rebuild_options(&args.image, args.common.pull_policy, &allowed).await?;
@@ -224,6 +256,10 @@ pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     Ok(match finish_build(&printer, result, false)? {
         Some(built) => {
             write_outputs(&args.outcome, &built)?;
+            if let Some(oci) = &oci {
+                let image = built.tag.as_deref().unwrap_or(&built.image_id);
+                daemonless::write_outputs(global, oci, image, &args.outcome.outputs, &printer).await?;
+            }
             0
         }
         None => cancelled_code(&received),

@@ -57,15 +57,35 @@ pub(crate) async fn connect(
     dockercfg: Option<&std::path::Path>,
 ) -> Result<Arc<dyn ContainerRuntime>, ConnectError> {
     if global.engine == Some(EngineKind::Oci) {
-        let mut options = s2i_runc::OciOptions::from_env();
-        if let Some(runtime) = &global.oci_runtime {
-            options.runtime = Some(runtime.clone());
-        }
-        return s2i_runc::OciRuntime::connect(&options)
-            .await
-            .map(|runtime| Arc::new(runtime) as Arc<dyn ContainerRuntime>)
-            .map_err(ConnectError::Oci);
+        return connect_oci(global).await.map(|runtime| Arc::new(runtime) as Arc<dyn ContainerRuntime>);
     }
+    match connect_api(global, dockercfg).await {
+        Ok(runtime) => Ok(Arc::new(runtime)),
+        Err(error @ s2i_docker::Error::Unreachable { .. }) if global.engine.is_none() => {
+            match oci_runtime_installed(global) {
+                Some(runtime) => Err(ConnectError::ApiOrOci { error, runtime }),
+                None => Err(ConnectError::Api(error)),
+            }
+        }
+        Err(error) => Err(ConnectError::Api(error)),
+    }
+}
+
+/// The daemonless backend (`--engine oci`) with the global options.
+pub(crate) async fn connect_oci(global: &GlobalArgs) -> Result<s2i_runc::OciRuntime, ConnectError> {
+    let mut options = s2i_runc::OciOptions::from_env();
+    if let Some(runtime) = &global.oci_runtime {
+        options.runtime = Some(runtime.clone());
+    }
+    s2i_runc::OciRuntime::connect(&options).await.map_err(ConnectError::Oci)
+}
+
+/// Docker's or Podman's API (`--url`, TLS flags, the environment), also
+/// where a daemonless build's `docker-daemon:` output is loaded.
+pub(crate) async fn connect_api(
+    global: &GlobalArgs,
+    dockercfg: Option<&std::path::Path>,
+) -> Result<s2i_docker::DockerRuntime, s2i_docker::Error> {
     let mut options = s2i_docker::ConnectOptions::from_env();
     if let Some(url) = &global.url {
         options.host = Some(url.clone());
@@ -87,16 +107,7 @@ pub(crate) async fn connect(
     if let Some(path) = dockercfg {
         options.docker_config = Some(path.to_owned());
     }
-    match s2i_docker::DockerRuntime::connect(&options).await {
-        Ok(runtime) => Ok(Arc::new(runtime)),
-        Err(error @ s2i_docker::Error::Unreachable { .. }) if global.engine.is_none() => {
-            match oci_runtime_installed(global) {
-                Some(runtime) => Err(ConnectError::ApiOrOci { error, runtime }),
-                None => Err(ConnectError::Api(error)),
-            }
-        }
-        Err(error) => Err(ConnectError::Api(error)),
-    }
+    s2i_docker::DockerRuntime::connect(&options).await
 }
 
 /// Podman's socket: the user's (rootless), else the system's; the first that exists.

@@ -3,6 +3,7 @@
 mod build;
 mod builds;
 mod create;
+mod daemonless;
 mod engine;
 mod imagestream;
 pub(crate) mod objects;
@@ -282,7 +283,12 @@ pub(crate) async fn connect_engine(
     dockercfg: Option<&std::path::Path>,
 ) -> Result<std::sync::Arc<dyn s2i_core::ContainerRuntime>, engine::ConnectError> {
     let runtime = engine::connect(global, dockercfg).await?;
-    // Every run that talks to the engine removes what killed runs left (cheap: one listing).
+    remove_leftovers(runtime.as_ref()).await;
+    Ok(runtime)
+}
+
+/// Every run that talks to the engine removes what killed runs left (cheap: one listing).
+pub(crate) async fn remove_leftovers(runtime: &dyn s2i_core::ContainerRuntime) {
     let report = |event: BuildEvent| match event {
         BuildEvent::LeftoversRemoved { containers, temp_dirs, pids } => {
             eprintln!("{}", crate::printer::leftovers_line(containers, temp_dirs, &pids));
@@ -290,8 +296,7 @@ pub(crate) async fn connect_engine(
         BuildEvent::Message { level: s2i_core::Level::Warning, text } => eprintln!("WARNING: {text}"),
         _ => {}
     };
-    s2i_core::owner::remove_leftovers(runtime.as_ref(), &std::env::temp_dir(), &report).await;
-    Ok(runtime)
+    s2i_core::owner::remove_leftovers(runtime, &std::env::temp_dir(), &report).await;
 }
 
 /// Cancel on Ctrl-C/SIGTERM; map a cancelled run to the signal's exit code.
