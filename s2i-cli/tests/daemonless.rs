@@ -36,6 +36,9 @@ fn builder_archive(name: &str) -> PathBuf {
     if !file.exists() {
         let partial = dir.join(format!(".{name}-{}.tar", unique("partial")));
         docker_ok(&["save", "-o", partial.to_str().unwrap(), &image]);
+        // Readable by the users of the rootless tests (docker save writes 0600).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::rename(&partial, &file).unwrap();
     }
     file
@@ -394,4 +397,86 @@ fn refusals_name_the_fix() {
         assert!(run.stderr.contains("--oci-runtime runc"), "{}", run.stderr);
     }
     setup.assert_clean();
+}
+
+/// A system user for rootless builds, made when missing; with
+/// `subordinate_ids`, it gets a range in `/etc/subuid` and `/etc/subgid`.
+fn rootless_user(name: &str, subordinate_ids: bool) {
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _making = MAKING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let exists = Command::new("id").arg(name).output().unwrap().status.success();
+    if !exists {
+        let status = Command::new("useradd")
+            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
+            .status()
+            .expect("useradd runs");
+        assert!(status.success(), "useradd {name}");
+    }
+    let listed =
+        std::fs::read_to_string("/etc/subuid").unwrap_or_default().lines().any(|l| l.starts_with(&format!("{name}:")));
+    if subordinate_ids && !listed {
+        let status = Command::new("usermod")
+            .args(["--add-subuids", "400000-465535", "--add-subgids", "400000-465535", name])
+            .status()
+            .expect("usermod runs");
+        assert!(status.success(), "usermod {name}");
+    }
+}
+
+impl Daemonless {
+    /// [`Daemonless::s2i`] as `user` (through runuser), the setup's directory theirs.
+    fn s2i_as(&self, user: &str) -> Command {
+        let status = Command::new("chown").args(["-R", user, self.dir.path().to_str().unwrap()]).status().unwrap();
+        assert!(status.success());
+        let mut command = Command::new("runuser");
+        command.args(["-u", user, "--", "env", "S2I_NO_PROGRESS=1", "S2I_ENGINE=oci", "XDG_RUNTIME_DIR="]);
+        for (name, dir) in [
+            ("HOME", ""),
+            ("S2I_OCI_STORE_DIR", "store"),
+            ("S2I_OCI_CACHE_DIR", "cache"),
+            ("S2I_OCI_STATE_DIR", "state"),
+        ] {
+            command.arg(format!("{name}={}", self.path(dir).display()));
+        }
+        command.arg(format!("DOCKER_HOST=unix://{}", self.path("no-daemon.sock").display()));
+        command.arg(env!("CARGO_BIN_EXE_s2i"));
+        command
+    }
+}
+
+#[test]
+fn rootless_builds_keep_owners_with_subordinate_ids_and_run_as_root_without() {
+    // With a range of subordinate ids, assemble runs as the image's user (1001)
+    // and the layer keeps that owner; with one id (nobody), everything is root.
+    for (user, ranges, uid) in [("s2i-rootless", true, "1001"), ("nobody", false, "0")] {
+        rootless_user(user, ranges);
+        let setup = Daemonless::new();
+        let src = setup.path("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("index.html"), "rootless").unwrap();
+        let archive = setup.path("app.tar");
+        let name = format!("s2i-test/{}:1", unique("daemonless-rootless"));
+        let run = Run::from(
+            setup
+                .s2i_as(user)
+                .args([
+                    "build",
+                    src.to_str().unwrap(),
+                    &archive_location("busybox-builder"),
+                    "app:1",
+                    "--output",
+                    &format!("docker-archive:{}:{name}", archive.display()),
+                ])
+                .output()
+                .unwrap(),
+        )
+        .ok();
+        assert!(run.stderr.contains(&format!("---> assemble ran as uid {uid}")), "{user}: {}", run.stderr);
+        setup.assert_clean();
+        let image = load(&archive, &name);
+        assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "rootless");
+        assert_eq!(run_in(&image.0, &["stat", "-c", "%u", "/opt/app-root/src/index.html"]).trim(), uid, "{user}");
+    }
+    let left = Command::new("pgrep").args(["-u", "s2i-rootless"]).output().unwrap();
+    assert!(left.stdout.is_empty(), "processes of the rootless user left: {}", String::from_utf8_lossy(&left.stdout));
 }

@@ -274,8 +274,17 @@ impl HelperClient {
         let (parent, child_end) =
             rustix::net::socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)
                 .map_err(|e| Error::io("make the helper's socket")(e.into()))?;
-        // The helper is this program, even if its file was replaced since it started.
-        let program = format!("/proc/{}/exe", std::process::id());
+        // The helper is this program (its path: a process in the new namespace may not read our /proc).
+        let program = std::env::current_exe().map_err(|e| Error::Rootless {
+            reason: format!("the program's own path is unknown: {e}"),
+            help: "run s2i from its file".to_owned(),
+        })?;
+        if program.to_string_lossy().ends_with(" (deleted)") {
+            return Err(Error::Rootless {
+                reason: format!("the program's file {} was replaced since it started", program.display()),
+                help: "run the command again".to_owned(),
+            });
+        }
         let mut child = Command::new(unshare)
             .args(["--user", "--mount", "--propagation", "private", "--"])
             .arg(program)
