@@ -803,6 +803,50 @@ fn image_info(image: &StoredImage) -> ImageInfo {
 }
 
 /// A pipe: (read end, write end).
+/// A container's stdin whose shutdown closes the pipe: the end of file the
+/// trait promises (a pipe's own shutdown does nothing until it is dropped).
+struct ClosingStdin(Option<tokio::net::unix::pipe::Sender>);
+
+impl ClosingStdin {
+    fn open(&mut self) -> std::io::Result<std::pin::Pin<&mut tokio::net::unix::pipe::Sender>> {
+        match self.0.as_mut() {
+            Some(sender) => Ok(std::pin::Pin::new(sender)),
+            None => Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdin was shut down")),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for ClosingStdin {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut().open() {
+            Ok(sender) => sender.poll_write(context, buf),
+            Err(e) => std::task::Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut().0.as_mut() {
+            Some(sender) => std::pin::Pin::new(sender).poll_flush(context),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.get_mut().0 = None;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 fn pipe() -> std::result::Result<(OwnedFd, OwnedFd), RuntimeError> {
     let (reader, writer) = std::io::pipe().map_err(io_error("make a pipe"))?;
     Ok((reader.into(), writer.into()))
@@ -885,7 +929,7 @@ impl ContainerRuntime for OciRuntime {
         let stdin_writer = if stdin {
             let sender =
                 tokio::net::unix::pipe::Sender::from_owned_fd(stdin_writer).map_err(io_error("write a pipe"))?;
-            Some(Box::pin(sender) as s2i_core::runtime::StdinWriter)
+            Some(Box::pin(ClosingStdin(Some(sender))) as s2i_core::runtime::StdinWriter)
         } else {
             None
         };

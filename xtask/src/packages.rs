@@ -1,6 +1,7 @@
 //! `cargo xtask packages`: install the Debian packages whose programs the tests
 //! run (a registry, a router, a second engine, git servers and a proxy,
-//! skopeo to judge the images s2i-oci writes), when they are missing.
+//! skopeo to judge the images s2i-oci writes, runc and its companions for
+//! builds without a daemon), when they are missing.
 
 use std::path::Path;
 
@@ -20,6 +21,11 @@ const TOOLS: &[(&str, &str)] = &[
     ("ssh-agent", "openssh-client"),
     ("tinyproxy", "tinyproxy"),
     ("skopeo", "skopeo"),
+    // Builds without a daemon (--engine oci): an OCI runtime, overlayfs for
+    // users, and newuidmap for rootless builds with subordinate ids.
+    ("runc", "runc"),
+    ("fuse-overlayfs", "fuse-overlayfs"),
+    ("newuidmap", "uidmap"),
 ];
 
 /// Install the packages of the [`TOOLS`] that are not on `PATH` (and busybox-static).
