@@ -802,7 +802,6 @@ fn image_info(image: &StoredImage) -> ImageInfo {
     }
 }
 
-/// A pipe: (read end, write end).
 /// A container's stdin whose shutdown closes the pipe: the end of file the
 /// trait promises (a pipe's own shutdown does nothing until it is dropped).
 struct ClosingStdin(Option<tokio::net::unix::pipe::Sender>);
@@ -847,6 +846,7 @@ impl tokio::io::AsyncWrite for ClosingStdin {
     }
 }
 
+/// A pipe: (read end, write end).
 fn pipe() -> std::result::Result<(OwnedFd, OwnedFd), RuntimeError> {
     let (reader, writer) = std::io::pipe().map_err(io_error("make a pipe"))?;
     Ok((reader.into(), writer.into()))
