@@ -388,6 +388,12 @@ fn refusals_name_the_fix() {
     let run = setup.run(["build", path, "s2i-fixtures/not-in-the-store:1", "app:1"]).failed();
     assert!(run.stderr.contains("is not in s2i's image store"), "{}", run.stderr);
 
+    // --pull-policy always: a builder by location is copied afresh; one of the store cannot be refreshed yet.
+    setup.run(["build", path, &builder, "app:1", "--pull-policy", "always"]).ok();
+    let run =
+        setup.run(["build", path, "s2i-fixtures/busybox-builder:latest", "app:1", "--pull-policy", "always"]).failed();
+    assert!(run.stderr.contains("cannot refresh it from a registry yet"), "{}", run.stderr);
+
     // --network bridge needs a daemon.
     let run = setup.run(["build", path, &builder, "app:1", "--network", "bridge"]).failed();
     assert!(run.stderr.contains("bridge"), "{}", run.stderr);

@@ -879,6 +879,11 @@ impl ContainerRuntime for OciRuntime {
         image: &str,
         _progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> std::result::Result<(), RuntimeError> {
+        if self.resolve_image(image).await?.is_some() {
+            return Err(rejected(format!(
+                "{image} is in s2i's image store, but --engine oci cannot refresh it from a registry yet; use --pull-policy if-not-present, or give the image by location (oci:DIR, docker-archive:FILE) to copy it again"
+            )));
+        }
         Err(RuntimeError::new(
             RuntimeErrorKind::NotFound,
             format!(

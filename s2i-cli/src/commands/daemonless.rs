@@ -4,7 +4,7 @@
 //! the `--output` locations afterwards (a `docker-daemon:` one is loaded
 //! into the engine that answers at --url / $DOCKER_HOST).
 
-use s2i_core::BuildOptions;
+use s2i_core::{BuildOptions, PullPolicy};
 use s2i_oci::transport::{DaemonImage, ImageLocation};
 use s2i_runc::OciRuntime;
 
@@ -59,6 +59,10 @@ pub(super) async fn import_images(
         let name = oci.import(&location).await?;
         printer.line(&format!("Copied the builder image {location} into s2i's image store as {name}"));
         options.builder_image = name;
+        // The copy is the pull: --pull-policy always is honoured by it.
+        if matches!(options.pull_policy, PullPolicy::Always) {
+            options.pull_policy = PullPolicy::IfNotPresent;
+        }
     }
     if let Some(image) = options.runtime_image.clone()
         && let Some(location) = location_of(oci, "runtime image", &image)?
@@ -66,6 +70,9 @@ pub(super) async fn import_images(
         let name = oci.import(&location).await?;
         printer.line(&format!("Copied the runtime image {location} into s2i's image store as {name}"));
         options.runtime_image = Some(name);
+        if matches!(options.runtime_pull_policy, PullPolicy::Always) {
+            options.runtime_pull_policy = PullPolicy::IfNotPresent;
+        }
     }
     Ok(())
 }
