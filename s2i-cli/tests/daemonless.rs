@@ -490,3 +490,28 @@ fn rootless_builds_keep_owners_with_subordinate_ids_and_run_as_root_without() {
     let left = Command::new("pgrep").args(["-u", "s2i-rootless"]).output().unwrap();
     assert!(left.stdout.is_empty(), "processes of the rootless user left: {}", String::from_utf8_lossy(&left.stdout));
 }
+
+#[test]
+fn onbuild_builders_run_their_triggers_as_build_steps() {
+    let setup = Daemonless::new();
+    let src = source(&[
+        ("index.html", "onbuild"),
+        ("run.sh", "#!/bin/sh\ncat /opt/app-root/onbuild.txt /opt/app-root/src/index.html\n"),
+    ]);
+    let archive = setup.path("app.tar");
+    let name = format!("s2i-test/{}:1", unique("daemonless-onbuild"));
+    let run = setup
+        .run([
+            "build",
+            src.path().to_str().unwrap(),
+            &archive_location("onbuild-builder"),
+            "app:1",
+            "--output",
+            &format!("docker-archive:{}:{name}", archive.display()),
+        ])
+        .ok();
+    assert!(run.stderr.contains("(build trigger)"), "{}", run.stderr);
+    setup.assert_clean();
+    let image = load(&archive, &name);
+    assert_eq!(docker_run_ok(&[&image.0]), "onbuild trigger ran\nonbuild");
+}
