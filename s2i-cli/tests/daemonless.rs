@@ -434,12 +434,16 @@ fn rootless_user(name: &str, subordinate_ids: bool) {
 }
 
 impl Daemonless {
-    /// [`Daemonless::s2i`] as `user` (through runuser), the setup's directory theirs.
+    /// [`Daemonless::s2i`] as `user`, the setup's directory theirs; setpriv
+    /// and env exec, so the child's pid is s2i's (for signals).
     fn s2i_as(&self, user: &str) -> Command {
         let status = Command::new("chown").args(["-R", user, self.dir.path().to_str().unwrap()]).status().unwrap();
         assert!(status.success());
-        let mut command = Command::new("runuser");
-        command.args(["-u", user, "--", "env", "S2I_NO_PROGRESS=1", "S2I_ENGINE=oci", "XDG_RUNTIME_DIR="]);
+        let gid = Command::new("id").args(["-g", user]).output().unwrap();
+        let gid = String::from_utf8_lossy(&gid.stdout).trim().to_owned();
+        let mut command = Command::new("setpriv");
+        command.args([&format!("--reuid={user}"), &format!("--regid={gid}"), "--init-groups", "--"]);
+        command.args(["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "S2I_NO_PROGRESS=1", "S2I_ENGINE=oci"]);
         for (name, dir) in [
             ("HOME", ""),
             ("S2I_OCI_STORE_DIR", "store"),
@@ -455,7 +459,7 @@ impl Daemonless {
 }
 
 #[test]
-fn rootless_builds_keep_owners_with_subordinate_ids_and_run_as_root_without() {
+fn rootless_builds_keep_owners_with_subordinate_ids_run_as_root_without_and_clean_up() {
     // With a range of subordinate ids, assemble runs as the image's user (1001)
     // and the layer keeps that owner; with one id (nobody), everything is root.
     for (user, ranges, uid) in [("s2i-rootless", true, "1001"), ("nobody", false, "0")] {
@@ -487,6 +491,45 @@ fn rootless_builds_keep_owners_with_subordinate_ids_and_run_as_root_without() {
         assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "rootless");
         assert_eq!(run_in(&image.0, &["stat", "-c", "%u", "/opt/app-root/src/index.html"]).trim(), uid, "{user}");
     }
+
+    // Ctrl-C, and a killed run whose leftovers the next run removes, without root too.
+    let setup = Daemonless::new();
+    let src = setup.path("slow");
+    std::fs::create_dir_all(src.join(".s2i/bin")).unwrap();
+    let assemble = src.join(".s2i/bin/assemble");
+    std::fs::write(&assemble, "#!/bin/sh\necho assembling-slowly\nexec sleep 60\n").unwrap();
+    std::fs::set_permissions(&assemble, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let builder = archive_location("busybox-builder");
+    let mut command = setup.s2i_as("s2i-rootless");
+    command.args(["build", src.to_str().unwrap(), &builder, "app:1"]);
+    let (code, stderr) = interrupt_command_when(command, "assembling-slowly", "INT");
+    assert_eq!(code, 130, "{stderr}");
+    setup.assert_clean();
+    let mut child = setup
+        .s2i_as("s2i-rootless")
+        .args(["build", src.to_str().unwrap(), &builder, "app:1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 && !line.contains("assembling-slowly") {
+        line.clear();
+    }
+    assert!(line.contains("assembling-slowly"), "the build never started assemble");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let src_ok = setup.path("ok");
+    std::fs::create_dir_all(&src_ok).unwrap();
+    std::fs::write(src_ok.join("index.html"), "x").unwrap();
+    let run = Run::from(
+        setup.s2i_as("s2i-rootless").args(["build", src_ok.to_str().unwrap(), &builder, "ok:1"]).output().unwrap(),
+    )
+    .ok();
+    assert!(run.stderr.contains("left by a killed s2i"), "{}", run.stderr);
+    setup.assert_clean();
+
     let left = Command::new("pgrep").args(["-u", "s2i-rootless"]).output().unwrap();
     assert!(left.stdout.is_empty(), "processes of the rootless user left: {}", String::from_utf8_lossy(&left.stdout));
 }
