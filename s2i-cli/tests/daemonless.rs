@@ -340,21 +340,9 @@ fn ctrl_c_and_a_killed_run_leave_nothing_behind() {
     setup.assert_clean();
 
     // A run killed outright leaves its container; the next run removes it.
-    let mut child = setup
-        .s2i()
-        .args(["build", path, &builder, "app:1"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 && !line.contains("assembling-slowly") {
-        line.clear();
-    }
-    assert!(line.contains("assembling-slowly"), "the build never started assemble");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut command = setup.s2i();
+    command.args(["build", path, &builder, "app:1"]);
+    interrupt_command_when(command, "assembling-slowly", "KILL");
     let src_ok = source(&[("index.html", "x")]);
     let run = setup.run(["build", src_ok.path().to_str().unwrap(), &builder, "ok:1"]).ok();
     assert!(run.stderr.contains("left by a killed s2i"), "{}", run.stderr);
@@ -505,21 +493,9 @@ fn rootless_builds_keep_owners_with_subordinate_ids_run_as_root_without_and_clea
     let (code, stderr) = interrupt_command_when(command, "assembling-slowly", "INT");
     assert_eq!(code, 130, "{stderr}");
     setup.assert_clean();
-    let mut child = setup
-        .s2i_as("s2i-rootless")
-        .args(["build", src.to_str().unwrap(), &builder, "app:1"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 && !line.contains("assembling-slowly") {
-        line.clear();
-    }
-    assert!(line.contains("assembling-slowly"), "the build never started assemble");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut command = setup.s2i_as("s2i-rootless");
+    command.args(["build", src.to_str().unwrap(), &builder, "app:1"]);
+    interrupt_command_when(command, "assembling-slowly", "KILL");
     let src_ok = setup.path("ok");
     std::fs::create_dir_all(&src_ok).unwrap();
     std::fs::write(src_ok.join("index.html"), "x").unwrap();
