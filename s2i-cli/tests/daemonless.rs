@@ -366,6 +366,18 @@ fn refusals_name_the_fix() {
     .failed();
     assert!(run.stderr.contains("needs --engine oci"), "{}", run.stderr);
 
+    // No engine chosen and none reachable: the error offers the daemonless one.
+    let run = Run::from(
+        setup
+            .s2i()
+            .env_remove("S2I_ENGINE")
+            .args(["build", path, "s2i-fixtures/busybox-builder", "app:1"])
+            .output()
+            .unwrap(),
+    )
+    .failed();
+    assert!(run.stderr.contains("or build without a daemon: --engine oci"), "{}", run.stderr);
+
     let run = setup.run(["build", path, &builder, "app:1", "--output", "docker://localhost:5000/app:1"]).failed();
     assert!(run.stderr.contains("does not push to registries yet"), "{}", run.stderr);
     assert!(run.stderr.contains("skopeo copy oci:DIR docker://localhost:5000/app:1"), "{}", run.stderr);
