@@ -76,7 +76,7 @@ pub(crate) enum Request {
     /// Write the container's changes as a layer blob into the layout.
     WriteLayer { rootfs: Rootfs, layout: PathBuf, epoch: Option<u64>, gzip: bool },
     /// Unmount and remove a container's storage.
-    Remove { storage: PathBuf },
+    Remove { storage: PathBuf, trash: PathBuf },
 }
 
 /// A written layer.
@@ -202,7 +202,7 @@ impl Ops {
                 Ok(layer) => Response::Layer { layer },
                 Err(message) => Response::failed(message),
             },
-            Request::Remove { storage } => match rootfs::remove(&storage) {
+            Request::Remove { storage, trash } => match rootfs::remove_deferred(&storage, &trash) {
                 Ok(()) => Response::Done,
                 Err(e) => Response::from_io(&format!("remove {}", storage.display()), &e),
             },

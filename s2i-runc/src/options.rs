@@ -170,6 +170,8 @@ pub(crate) struct Dirs {
     pub(crate) layers: PathBuf,
     /// Container file systems.
     pub(crate) storage: PathBuf,
+    /// Removed container file systems, being deleted.
+    pub(crate) trash: PathBuf,
     /// Container state.
     pub(crate) state: PathBuf,
 }
@@ -196,7 +198,13 @@ impl Dirs {
             Some(dir) => dir.clone(),
             None => default_state_dir()?,
         };
-        Ok(Self { store, layers: cache.join("layers"), storage: cache.join("containers"), state })
+        Ok(Self {
+            store,
+            layers: cache.join("layers"),
+            storage: cache.join("containers"),
+            trash: cache.join("trash"),
+            state,
+        })
     }
 }
 

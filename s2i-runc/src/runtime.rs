@@ -644,7 +644,10 @@ impl OciRuntime {
         }
         self.inner
             .host
-            .call(Request::Remove { storage: state.rootfs.storage.clone() }, Vec::new())
+            .call(
+                Request::Remove { storage: state.rootfs.storage.clone(), trash: self.inner.dirs.trash.clone() },
+                Vec::new(),
+            )
             .await
             .map_err(|e| other(format!("cannot remove the file system of container {}: {}", state.name, e.message)))?;
         let states = self.inner.states.clone();
@@ -1150,7 +1153,10 @@ impl OciRuntime {
             rootfs: state.rootfs.clone(),
             layout: self.inner.store.path().to_owned(),
             epoch: None,
-            gzip: true,
+            // Kept as a plain tar, as an engine keeps a commit: gzip costs
+            // more than the rest of a large build, and a local store does
+            // not need it (outputs carry the layer as it is).
+            gzip: false,
         };
         let layer = match self.inner.host.call(request, Vec::new()).await? {
             Response::Layer { layer } => layer,
