@@ -437,8 +437,22 @@ impl Daemonless {
     /// [`Daemonless::s2i`] as `user`, the setup's directory theirs; setpriv
     /// and env exec, so the child's pid is s2i's (for signals).
     fn s2i_as(&self, user: &str) -> Command {
-        let status = Command::new("chown").args(["-R", user, self.dir.path().to_str().unwrap()]).status().unwrap();
-        assert!(status.success());
+        // The setup's directory and what the test put in it are the user's; what s2i
+        // made there (its store, cache and state, with subordinate owners) is left as it is.
+        let status = Command::new("chown").arg(user).arg(self.dir.path()).status().unwrap();
+        assert!(status.success(), "chown {user} {}", self.dir.path().display());
+        let mut paths = Vec::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !["store", "cache", "state"].contains(&name.as_str()) {
+                paths.push(path);
+            }
+        }
+        if !paths.is_empty() {
+            let status = Command::new("chown").arg("-R").arg(user).args(&paths).status().unwrap();
+            assert!(status.success(), "chown -R {user} {paths:?}");
+        }
         let gid = Command::new("id").args(["-g", user]).output().unwrap();
         let gid = String::from_utf8_lossy(&gid.stdout).trim().to_owned();
         let mut command = Command::new("setpriv");
