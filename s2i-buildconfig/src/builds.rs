@@ -13,7 +13,7 @@ use s2i_core::{CancellationToken, ContainerRuntime};
 use s2i_imagestream::mirror::EngineAccess;
 use s2i_imagestream::operations::{ImageStreams, ImportSchedule};
 use s2i_imagestream::registry::RegistryClient;
-use s2i_store::Store;
+use s2i_store::{Resource, Store};
 
 use crate::binary;
 use crate::configs::{
@@ -240,6 +240,21 @@ impl<'a> Builds<'a> {
         let namespace = request.namespace.as_str();
         self.refresh(Some(namespace)).await?;
         let config = self.store.read(|tx| get_build_config(tx, namespace, &request.config))?;
+        if let Some((field, strategy)) = config.spec.strategy.not_run_here() {
+            return Err(Error::Unsupported {
+                kind: BuildConfig::KIND,
+                name: request.config.clone(),
+                field: field.into(),
+                message: format!(
+                    "the {strategy} strategy cannot be run here: s2i builds with Source-to-Image only (the config \
+                     is kept for OpenShift)"
+                ),
+                help: "build this config on OpenShift; to build it here, give it a sourceStrategy with an S2I \
+                       builder image"
+                    .into(),
+                instead: None,
+            });
+        }
         let mut instantiation = Instantiation::new(namespace, &request.config, causes::MANUAL);
         instantiation.env = request.env.clone();
         instantiation.commit = request.commit.clone();

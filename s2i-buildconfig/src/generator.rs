@@ -42,7 +42,7 @@ impl Instantiation {
         Self {
             namespace: namespace.into(),
             name: name.into(),
-            cause: BuildTriggerCause { message: message.into(), image_change_build: None },
+            cause: BuildTriggerCause { message: message.into(), ..BuildTriggerCause::default() },
             ..Self::default()
         }
     }
@@ -98,7 +98,7 @@ pub(crate) fn resolve_istag(tx: &Tx<'_>, namespace: &str, istag: &str) -> Result
 /// The pull spec of an image of a stream by digest (`stream@sha256:…`, a unique prefix allowed).
 pub(crate) fn resolve_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Option<(String, String)>> {
     use s2i_imagestream::Error as StreamError;
-    match s2i_imagestream::streams::get_isimage(tx, namespace, name) {
+    match s2i_imagestream::views::get_isimage(tx, namespace, name) {
         Ok(isimage) => {
             let image = isimage.image;
             Ok(Some((image.docker_image_reference.clone(), image.metadata.name.clone())))

@@ -1,14 +1,6 @@
-//! BuildConfigs and Builds (`build.openshift.io/v1`) on a local container
-//! engine: declared builds, started by hand or by ImageChange and
-//! ConfigChange triggers, run by s2i processes through [`s2i_core::Engine`],
-//! their state kept in the object store of [`s2i_store`] next to the image
-//! streams of [`s2i_imagestream`] they read and write.
+#![doc = include_str!("../README.md")]
 //!
-//! [`Builds`] is what a front end uses: start a build ([`BuildRequest`]),
-//! run it here or have a worker process run it, run a chain, cancel, follow
-//! a log, and the controller's [`Builds::tick`]. The library never prints
-//! (it reports [`Event`]s) and never starts a process itself: the front end
-//! starts worker processes through its [`WorkerLauncher`].
+//! ## In detail
 //!
 //! - [`types`] — the objects, serialised exactly as OpenShift's.
 //! - `validation` — the API server's defaults and validation, and what the
@@ -27,7 +19,7 @@
 //! - `binary` — snapshots of binary input.
 //! - `builds` — [`Builds`], the operations end to end.
 //!
-//! # The path of a triggered build
+//! ## The path of a triggered build
 //!
 //! A tag moves (a build's output, a tag or an import): the stream's write
 //! appends a `TagChanged` event in the same transaction. The
@@ -39,57 +31,11 @@
 //! for its run policy, resolves images, builds, and records its own output,
 //! which moves a tag…
 //!
-//! # Async
+//! ## Async
 //!
 //! The operations run on any tokio runtime, a current-thread one included:
 //! engine calls are awaited, the registry client runs on tokio's blocking
 //! pool, store transactions are short and called inline.
-//!
-//! # Example
-//!
-//! Declare a build, run it in this process and read its log, as a tool
-//! embedding s2i would:
-//!
-//! ```no_run
-//! use std::sync::Arc;
-//!
-//! use s2i_buildconfig::{BuildConfig, BuildRequest, Builds, WorkerLauncher};
-//! use s2i_core::{CancellationToken, ContainerRuntime};
-//! use s2i_imagestream::registry::RegistryClient;
-//! use s2i_store::{Store, codec};
-//!
-//! /// This tool runs every build itself, so it starts no worker processes.
-//! struct InProcess;
-//!
-//! impl WorkerLauncher for InProcess {
-//!     fn launch(&self, _: &std::path::Path, _: &str, _: &str, _: std::fs::File) -> std::io::Result<()> {
-//!         Err(std::io::Error::other("this tool runs builds in its own process"))
-//!     }
-//! }
-//!
-//! async fn build_app(engine: Arc<dyn ContainerRuntime>) -> Result<(), Box<dyn std::error::Error>> {
-//!     let store = Store::open(s2i_store::default_dir()?)?;
-//!     let registry = RegistryClient::anonymous();
-//!     let builds = Builds::new(&store, Ok(engine), &registry, &InProcess).with_triggers(false);
-//!
-//!     let yaml = "apiVersion: build.openshift.io/v1
-//! kind: BuildConfig
-//! metadata: {name: app, namespace: default}
-//! spec:
-//!   source: {git: {uri: 'https://example.com/app.git'}}
-//!   strategy: {sourceStrategy: {from: {kind: DockerImage, name: 'registry.example.com/builder:1'}}}
-//!   output: {to: {kind: ImageStreamTag, name: 'app:latest'}}";
-//!     for document in codec::read_documents("app.yaml", yaml)? {
-//!         builds.apply(&document.decode::<BuildConfig>()?)?;
-//!     }
-//!
-//!     let build = builds.start(&BuildRequest::new("default", "app").env("DEBUG", "1")).await?;
-//!     let mut print = |line: &str| println!("{line}");
-//!     let failed = builds.run_chain(&build, Some(&mut print), &CancellationToken::new()).await?;
-//!     assert!(failed.is_empty(), "the build did not complete");
-//!     Ok(())
-//! }
-//! ```
 
 mod binary;
 mod builds;
@@ -98,6 +44,8 @@ mod error;
 mod events;
 mod executor;
 mod generator;
+mod inputs;
+mod kept;
 mod launcher;
 mod logs;
 mod policy;
@@ -112,10 +60,14 @@ mod validation;
 mod tests;
 
 pub use builds::{Builds, CANCEL_WAIT, Cancellation};
-pub use configs::{AppliedConfig, apply_build_config, check_build_config, get_build, get_build_config};
+pub use configs::{
+    AppliedBuild, AppliedConfig, apply_build, apply_build_config, check_build, check_build_config, get_build,
+    get_build_config, list_build_configs, list_builds,
+};
 pub use error::{Error, InputProblem, Instead, Result};
 pub use events::{Event, Warning};
 pub use executor::{Executor, Reaped, executor_of};
+pub use kept::Kept;
 pub use launcher::WorkerLauncher;
 pub use logs::Followed;
 pub use policy::builds_of;

@@ -88,6 +88,10 @@ impl Ending {
 /// What the build turned into, before the output is handled.
 struct Prepared {
     options: BuildOptions,
+    /// Credentials of `output.pushSecret`.
+    push_credentials: Option<s2i_core::auth::CredentialFiles>,
+    /// The files of `source.secrets` and `source.configMaps`, removed when the build ends.
+    _injected: crate::inputs::InjectedFiles,
     /// The build's namespace.
     namespace: String,
     /// The builder's pull spec (for labels and messages).
@@ -528,7 +532,10 @@ impl<'a> Runner<'a> {
         let namespace = &build.metadata.namespace;
         let mut spec = build.spec.clone();
         let Some(strategy) = spec.strategy.source_strategy.clone() else {
-            log.line("error: the build has no sourceStrategy");
+            let what = spec.strategy.not_run_here().map_or("no strategy".to_owned(), |(field, strategy)| {
+                format!("the {strategy} strategy ({field}), which is kept for OpenShift")
+            });
+            log.line(&format!("error: the build has {what}: s2i builds with Source-to-Image only"));
             return Err(Ending::new(BuildPhase::Error, reasons::GENERIC_BUILD_FAILED));
         };
         // Image stream references become DockerImage pull specs (late binding, as the build controller does).
@@ -695,16 +702,40 @@ impl<'a> Runner<'a> {
             log.line(&format!("error: cannot create the working directory {}: {e}", work_dir.display()));
             return Err(Ending::new(BuildPhase::Error, reasons::GENERIC_BUILD_FAILED));
         }
+        // Secrets and ConfigMaps: credentials, and files for assemble.
+        let gathered = store.read(|tx| Ok::<_, s2i_store::Error>(crate::inputs::gather(tx, build, &spec, &work_dir)));
+        let mut inputs = match gathered {
+            Ok(Ok(inputs)) => inputs,
+            Ok(Err(failure)) => {
+                log.line(&failure.line);
+                let phase =
+                    if failure.reason == reasons::MISSING_PUSH_SECRET { BuildPhase::Error } else { BuildPhase::Failed };
+                return Err(Ending::new(phase, failure.reason));
+            }
+            Err(e) => return Err(system_error(log, &e.into())),
+        };
+        for note in &inputs.notes {
+            log.line(&format!("WARNING: {note}"));
+        }
+        options.source_credentials = inputs.source_credentials.take();
+        options.pull_credentials = inputs.pull_credentials.take();
+        if !inputs.injections.is_empty() {
+            log.line(&format!(
+                "Injecting {} Secret(s) for assemble only and {} ConfigMap(s) that stay in the image",
+                spec.source.secrets.len(),
+                spec.source.config_maps.len()
+            ));
+        }
+        options.injections = std::mem::take(&mut inputs.injections);
+        let push_credentials = inputs.push_credentials.take();
         options.temp_root = Some(work_dir);
-        options.host = HostOptions {
-            limits: ResourceLimits {
-                memory_bytes: memory_limit(&spec.resources),
-                // No swap, as in a pod.
-                memory_swap_bytes: memory_limit(&spec.resources),
-                nano_cpus: cpu_limit(&spec.resources),
-                shm_size_bytes: None,
-            },
-            ..HostOptions::default()
+        options.host = HostOptions::default();
+        options.host.limits = ResourceLimits {
+            memory_bytes: memory_limit(&spec.resources),
+            // No swap, as in a pod.
+            memory_swap_bytes: memory_limit(&spec.resources),
+            nano_cpus: cpu_limit(&spec.resources),
+            shm_size_bytes: None,
         };
         if let Some(bytes) = options.host.limits.memory_bytes {
             log.line(&format!("Memory limit of the build containers: {bytes} bytes"));
@@ -715,7 +746,14 @@ impl<'a> Runner<'a> {
         if !spec.resources.requests.is_empty() {
             log.line("resources.requests are scheduling hints of a cluster: only the limits apply locally");
         }
-        Ok(Prepared { options, namespace: namespace.clone(), builder: builder.pull_spec.clone(), spec })
+        Ok(Prepared {
+            options,
+            push_credentials,
+            _injected: std::mem::take(&mut inputs.files),
+            namespace: namespace.clone(),
+            builder: builder.pull_spec.clone(),
+            spec,
+        })
     }
 
     /// The name to give the engine for an image, and whether it is an engine-only image.
@@ -793,9 +831,9 @@ impl<'a> Runner<'a> {
             return Some(Ending::new(BuildPhase::Complete, ("", "")));
         };
         let outcome = if to.kind == KIND_IMAGE_STREAM_TAG {
-            self.record(store, log, &prepared.namespace, to, result).await
+            self.record(store, log, prepared, to, result).await
         } else {
-            self.tag_and_push(log, &to.name, &image).await
+            self.tag_and_push(log, &to.name, &image, prepared.push_credentials.as_ref()).await
         };
         match outcome {
             Ok(digest) => {
@@ -812,10 +850,11 @@ impl<'a> Runner<'a> {
         &self,
         store: &Store,
         log: &BuildLog,
-        build_namespace: &str,
+        prepared: &Prepared,
         to: &ObjectReference,
         result: &s2i_core::BuildResult,
     ) -> std::result::Result<String, Ending> {
+        let build_namespace = prepared.namespace.as_str();
         log.start_stage("PushImage", "PushImage");
         let namespace = if to.namespace.is_empty() { build_namespace.to_owned() } else { to.namespace.clone() };
         let destination = match StreamTag::parse(&to.name, &namespace) {
@@ -828,9 +867,12 @@ impl<'a> Runner<'a> {
         let stream: Option<ImageStream> =
             store.read(|tx| tx.get_as(&destination.namespace, &destination.stream)).ok().flatten();
         let engine: EngineAccess<'_> = Ok(self.runtime.as_ref());
-        let streams = ImageStreams::new(store, engine, self.registry)
+        let mut streams = ImageStreams::new(store, engine, self.registry)
             .with_triggers(self.triggers)
             .with_event_consumers(&[crate::triggers::TRIGGER_CONSUMER]);
+        if let Some(credentials) = &prepared.push_credentials {
+            streams = streams.with_push_credentials(credentials);
+        }
         // A stream kept in a registry gets the image pushed there (record_build does it).
         let pushed_to =
             stream.as_ref().and_then(|stream| s2i_imagestream::operations::push_target(stream, &destination));
@@ -866,7 +908,13 @@ impl<'a> Runner<'a> {
 
     /// Output to a `DockerImage`: tag it, and push it when the name has a
     /// registry. Returns the pushed digest (the image ID when not pushed).
-    async fn tag_and_push(&self, log: &BuildLog, name: &str, image: &str) -> std::result::Result<String, Ending> {
+    async fn tag_and_push(
+        &self,
+        log: &BuildLog,
+        name: &str,
+        image: &str,
+        credentials: Option<&s2i_core::auth::CredentialFiles>,
+    ) -> std::result::Result<String, Ending> {
         let reference = match ImageReference::parse(name) {
             Ok(reference) => reference,
             Err(e) => {
@@ -876,8 +924,11 @@ impl<'a> Runner<'a> {
         };
         let pushed = reference.registry.is_some();
         log.start_stage("PushImage", if pushed { "PushDockerImage" } else { "PushImage" });
-        let result =
-            if pushed { self.push(log, name, image).await } else { self.tag(log, name, image).await.map(|()| None) };
+        let result = if pushed {
+            self.push(log, name, image, credentials).await
+        } else {
+            self.tag(log, name, image).await.map(|()| None)
+        };
         log.finish_stage("PushImage", if pushed { "PushDockerImage" } else { "PushImage" });
         let digest = result.map_err(|()| Ending::new(BuildPhase::Failed, reasons::PUSH_IMAGE_FAILED))?;
         if !pushed {
@@ -896,11 +947,28 @@ impl<'a> Runner<'a> {
     }
 
     /// Tag and push; the pushed manifest's digest when the engine said it.
-    async fn push(&self, log: &BuildLog, name: &str, image: &str) -> std::result::Result<Option<String>, ()> {
+    async fn push(
+        &self,
+        log: &BuildLog,
+        name: &str,
+        image: &str,
+        credentials: Option<&s2i_core::auth::CredentialFiles>,
+    ) -> std::result::Result<Option<String>, ()> {
         self.tag(log, name, image).await?;
         log.line(&format!("Pushing image {name} ..."));
         let progress = |_| {};
-        match self.runtime.push_image(name, &progress).await {
+        let explicit = match (credentials, ImageReference::parse(name)) {
+            (Some(files), Ok(reference)) => files.credentials_for(&reference).ok().flatten(),
+            _ => None,
+        };
+        if credentials.is_some() && explicit.is_none() {
+            log.line(&format!("WARNING: the push secret has no credentials for {name}; pushing with the engine's"));
+        }
+        let pushed = match &explicit {
+            Some(credentials) => self.runtime.push_image_with(name, credentials, &progress).await,
+            None => self.runtime.push_image(name, &progress).await,
+        };
+        match pushed {
             Ok(digest) => {
                 log.line("Push successful");
                 Ok(digest)
@@ -908,7 +976,7 @@ impl<'a> Runner<'a> {
             Err(e) => {
                 log.line(&format!("error: cannot push {name}: {e}"));
                 if e.kind == s2i_core::RuntimeErrorKind::Unauthorized {
-                    log.line("  help: log in to the registry (`docker login`); s2i pushes with Docker's credentials");
+                    log.line("  help: log in to the registry: the engine pushes with the credentials it has for it");
                 }
                 Err(())
             }

@@ -288,7 +288,7 @@ fn applying_a_config_judges_the_current_images() {
     assert!(process_events(&store).unwrap().started.is_empty());
     // Applying again changes nothing and starts nothing.
     let again = store.write(|tx| apply_build_config(tx, watcher.clone())).unwrap();
-    assert_eq!(again.verb, "unchanged");
+    assert_eq!(again.action, s2i_store::WriteAction::Unchanged);
     assert!(store.write(|tx| on_applied(tx, NS, "app")).unwrap().started.is_empty());
 
     // ConfigChange: one build, once.
@@ -297,4 +297,24 @@ fn applying_a_config_judges_the_current_images() {
     let first = store.write(|tx| on_applied(tx, NS, "cc")).unwrap();
     assert_eq!(first.started[0].build.spec.triggered_by[0].message, "Build configuration change");
     assert!(store.write(|tx| on_applied(tx, NS, "cc")).unwrap().started.is_empty());
+}
+
+#[test]
+fn builds_are_listed_by_config_then_number() {
+    let (_dir, store) = store();
+    for name in ["app", "api"] {
+        store.write(|tx| apply_build_config(tx, source_config(name, serde_json::json!({})))).unwrap();
+    }
+    for _ in 0..10 {
+        store.write(|tx| instantiate(tx, &Instantiation::new(NS, "app", causes::MANUAL))).unwrap();
+    }
+    store.write(|tx| instantiate(tx, &Instantiation::new(NS, "api", causes::MANUAL))).unwrap();
+    let listed: Vec<String> =
+        store.read(|tx| crate::list_builds(tx, Some(NS))).unwrap().into_iter().map(|b| b.metadata.name).collect();
+    let mut expected = vec!["api-1".to_owned()];
+    expected.extend((1..=10).map(|n| format!("app-{n}")));
+    assert_eq!(listed, expected, "app-10 after app-9, not after app-1");
+    let configs: Vec<String> =
+        store.read(|tx| crate::list_build_configs(tx, None)).unwrap().into_iter().map(|c| c.metadata.name).collect();
+    assert_eq!(configs, ["api", "app"]);
 }

@@ -75,6 +75,21 @@ pub enum TriggerWarning {
         /// The config.
         config: String,
     },
+    /// The config's strategy cannot be run here (a Docker, Custom or
+    /// JenkinsPipeline strategy): its triggers start nothing.
+    #[error(
+        "buildconfig {namespace}/{config} has a {strategy} strategy, which a local build cannot run: {trigger} starts no build"
+    )]
+    StrategyNotRun {
+        /// The config's namespace.
+        namespace: String,
+        /// The config.
+        config: String,
+        /// The strategy, e.g. `Docker`.
+        strategy: String,
+        /// What would have started it: `the change of ruby:3.3`, `its ConfigChange trigger`.
+        trigger: String,
+    },
     /// A new config whose watched tags have images builds binary input.
     #[error("buildconfig {namespace}/{config} builds binary input: its ImageChange triggers cannot start it")]
     ImageChangeNeedsInput {
@@ -160,6 +175,11 @@ pub(crate) fn on_event(tx: &Tx<'_>, event: &Event) -> Result<TriggerReport> {
             report.warnings.push(TriggerWarning::TagChangeNeedsInput { namespace, config: name, tag: shown });
             continue;
         }
+        if let Some((_, strategy)) = config.spec.strategy.not_run_here() {
+            let (strategy, trigger) = (strategy.to_owned(), format!("the change of {shown}"));
+            report.warnings.push(TriggerWarning::StrategyNotRun { namespace, config: name, strategy, trigger });
+            continue;
+        }
         let mut request = Instantiation::new(&namespace, &name, causes::IMAGE_CHANGE);
         request.cause.image_change_build = Some(image_change_cause(&config, &tag, &pull_spec));
         request.triggered_by_image = Some((tag.clone(), pull_spec.clone()));
@@ -222,6 +242,18 @@ pub(crate) fn on_applied(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<Tri
     let mut report = TriggerReport::default();
     let Some(config) = tx.get_as::<BuildConfig>(namespace, name)? else { return Ok(report) };
     if config.is_paused() {
+        return Ok(report);
+    }
+    if let Some((_, strategy)) = config.spec.strategy.not_run_here() {
+        let fires = config.has_config_change_trigger() && config.status.last_version == 0;
+        if fires {
+            report.warnings.push(TriggerWarning::StrategyNotRun {
+                namespace: namespace.into(),
+                config: name.into(),
+                strategy: strategy.into(),
+                trigger: "its ConfigChange trigger".into(),
+            });
+        }
         return Ok(report);
     }
     if config.has_config_change_trigger() && config.status.last_version == 0 {

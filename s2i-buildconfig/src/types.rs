@@ -1,12 +1,14 @@
 //! The `build.openshift.io/v1` objects: [`BuildConfig`] and [`Build`], with
 //! OpenShift's field names, `omitempty` rules and enumeration values.
 //!
-//! Spec types refuse unknown fields, so that a typo in a file is an error at
-//! its line instead of a setting that silently does nothing; status types
-//! accept anything (status is the server's, and `apply` ignores it).
-//! Strategies and triggers s2i cannot run (`dockerStrategy`,
-//! `customStrategy`, `jenkinsPipelineStrategy`, webhooks) are read as opaque
-//! values so that validation can refuse them by name.
+//! Every field of OpenShift's `BuildConfigSpec` and `BuildSpec` is here,
+//! also those a local build does not act on (the Docker, Custom and
+//! JenkinsPipeline strategies, webhook triggers, build volumes, cluster
+//! settings): they are kept as written, so that a file applied here and read
+//! back is the file a cluster takes. The types do not refuse unknown fields
+//! themselves: input documents are typed through `s2i_store::codec`, which
+//! treats them as kubectl's `--validate` does (by default an error naming
+//! the field's path).
 
 use std::collections::BTreeMap;
 
@@ -235,6 +237,8 @@ pub mod reasons {
     /// The post-commit hook failed.
     pub const POST_COMMIT_HOOK_FAILED: (&str, &str) =
         ("PostCommitHookFailed", "Build failed because of post commit hook.");
+    /// The output's push secret does not exist (or holds no registry credentials).
+    pub const MISSING_PUSH_SECRET: (&str, &str) = ("MissingPushSecret", "Missing push secret.");
     /// The push failed.
     pub const PUSH_IMAGE_FAILED: (&str, &str) =
         ("PushImageToRegistryFailed", "Failed to push the image to the registry.");
@@ -321,7 +325,7 @@ impl Resource for BuildConfig {
 
 /// `BuildConfig.spec`: the common build spec plus triggers, run policy and history limits.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct BuildConfigSpec {
     /// What starts builds besides a start by hand.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -406,33 +410,70 @@ pub struct ImageStreamTagReference {
     pub name: String,
 }
 
+/// Trigger types of webhooks: a build for each accepted POST from a git
+/// host (GitHub, GitLab, Bitbucket) or any client (Generic).
+pub const WEBHOOK_TRIGGER_TYPES: [&str; 4] = ["GitHub", "Generic", "GitLab", "Bitbucket"];
+
 /// One trigger of a BuildConfig.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct BuildTriggerPolicy {
-    /// `ImageChange`, `ConfigChange`, or a webhook type (refused).
+    /// `ImageChange`, `ConfigChange`, `GitHub`, `Generic`, `GitLab` or `Bitbucket`.
     #[serde(rename = "type", default)]
     pub kind: String,
-    /// A GitHub webhook (refused: s2i has no webhook server).
+    /// A GitHub webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub github: Option<Value>,
-    /// A generic webhook (refused).
+    pub github: Option<WebHookTrigger>,
+    /// A generic webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generic: Option<Value>,
+    pub generic: Option<WebHookTrigger>,
     /// The ImageChange trigger's settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_change: Option<ImageChangeTrigger>,
-    /// A GitLab webhook (refused).
+    /// A GitLab webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gitlab: Option<Value>,
-    /// A Bitbucket webhook (refused).
+    pub gitlab: Option<WebHookTrigger>,
+    /// A Bitbucket webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bitbucket: Option<Value>,
+    pub bitbucket: Option<WebHookTrigger>,
+}
+
+impl BuildTriggerPolicy {
+    /// Whether this is a webhook trigger.
+    pub fn is_webhook(&self) -> bool {
+        WEBHOOK_TRIGGER_TYPES.contains(&self.kind.as_str())
+    }
+
+    /// The webhook settings of the trigger's type, when it is a webhook trigger and has them.
+    pub fn webhook(&self) -> Option<&WebHookTrigger> {
+        match self.kind.as_str() {
+            "GitHub" => self.github.as_ref(),
+            "Generic" => self.generic.as_ref(),
+            "GitLab" => self.gitlab.as_ref(),
+            "Bitbucket" => self.bitbucket.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// `triggers[].github|generic|gitlab|bitbucket`: the secret a webhook's URL carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebHookTrigger {
+    /// The secret, inline (deprecated in favour of `secretReference`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub secret: String,
+    /// Generic webhooks only: the payload's `env` is added to the build.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_env: bool,
+    /// A Secret whose key `WebHookSecretKey` is the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_reference: Option<LocalObjectReference>,
 }
 
 /// `triggers[].imageChange`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ImageChangeTrigger {
     /// Deprecated; the state is in `status.imageChangeTriggers`.
     #[serde(default, rename = "lastTriggeredImageID", skip_serializing_if = "String::is_empty")]
@@ -450,7 +491,7 @@ pub struct ImageChangeTrigger {
 
 /// A reference to another object (`corev1.ObjectReference`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ObjectReference {
     /// `DockerImage`, `ImageStreamTag` or `ImageStreamImage`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -484,7 +525,6 @@ impl ObjectReference {
 
 /// A reference by name to an object of the same namespace (a Secret, …).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LocalObjectReference {
     /// Its name.
     #[serde(default)]
@@ -493,7 +533,7 @@ pub struct LocalObjectReference {
 
 /// `spec.source`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct BuildSource {
     /// `Git`, `Binary`, `Dockerfile`, `Image` or `None` (computed on write).
     #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
@@ -501,7 +541,7 @@ pub struct BuildSource {
     /// Binary input: a directory or file given when a build is started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<BinaryBuildSource>,
-    /// An inline Dockerfile (Docker strategy only: refused).
+    /// An inline Dockerfile (used by the Docker strategy; kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dockerfile: Option<String>,
     /// A git repository.
@@ -513,20 +553,48 @@ pub struct BuildSource {
     /// Sub-directory of the source to build.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub context_dir: String,
-    /// Credentials for cloning (a cluster Secret; see the docs for what s2i uses).
+    /// The Secret the source is fetched with: `kubernetes.io/basic-auth`
+    /// (user name and password or token) or `kubernetes.io/ssh-auth` (a key,
+    /// and `known_hosts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_secret: Option<LocalObjectReference>,
-    /// Secrets copied into the build (refused: s2i keeps no Secrets).
+    /// Secrets whose keys are files for assemble only: injected into the
+    /// build container and removed before the image is committed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<Value>,
-    /// ConfigMaps copied into the build (refused: s2i keeps no ConfigMaps).
+    pub secrets: Vec<SecretBuildSource>,
+    /// ConfigMaps whose keys are files added to the source (they stay in the image).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub config_maps: Vec<Value>,
+    pub config_maps: Vec<ConfigMapBuildSource>,
+}
+
+/// `source.secrets[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretBuildSource {
+    /// The Secret.
+    #[serde(default)]
+    pub secret: LocalObjectReference,
+    /// Where its keys go as files: relative to the source (the working
+    /// directory of assemble), or absolute; the working directory when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub destination_dir: String,
+}
+
+/// `source.configMaps[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapBuildSource {
+    /// The ConfigMap.
+    #[serde(default)]
+    pub config_map: LocalObjectReference,
+    /// Where its keys go as files, relative to the source; its root when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub destination_dir: String,
 }
 
 /// `source.binary`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct BinaryBuildSource {
     /// The name a `--from-file` file gets in the source.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -535,7 +603,7 @@ pub struct BinaryBuildSource {
 
 /// `source.git`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct GitBuildSource {
     /// The repository.
     #[serde(default)]
@@ -543,38 +611,38 @@ pub struct GitBuildSource {
     /// Branch, tag or commit.
     #[serde(default, rename = "ref", skip_serializing_if = "String::is_empty")]
     pub git_ref: String,
-    /// Proxy for http:// (refused).
+    /// Proxy for http:// clones (a cluster's setting; kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_proxy: Option<String>,
-    /// Proxy for https:// (refused).
+    /// Proxy for https:// clones (kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_proxy: Option<String>,
-    /// Hosts without proxy (refused).
+    /// Hosts cloned without proxy (kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_proxy: Option<String>,
 }
 
 /// `source.images[]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ImageSource {
     /// The image: `ImageStreamTag`, `ImageStreamImage` or `DockerImage`.
     #[serde(default)]
     pub from: ObjectReference,
-    /// Names this image replaces in a multi-stage Dockerfile (Docker strategy only: refused).
+    /// Names this image replaces in a multi-stage Dockerfile (Docker strategy; kept).
     #[serde(default, rename = "as", skip_serializing_if = "Vec::is_empty")]
     pub as_names: Vec<String>,
     /// What to copy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<ImageSourcePath>,
-    /// Pull credentials (a cluster Secret; the engine's credentials are used locally).
+    /// Pull credentials (kept; locally the build's pull credentials are used).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_secret: Option<LocalObjectReference>,
 }
 
 /// `source.images[].paths[]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ImageSourcePath {
     /// Absolute path in the image; ending in `/.` copies the directory's contents.
     #[serde(default)]
@@ -586,7 +654,7 @@ pub struct ImageSourcePath {
 
 /// `spec.revision`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SourceRevision {
     /// `Git`.
     #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
@@ -598,7 +666,7 @@ pub struct SourceRevision {
 
 /// `revision.git`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct GitSourceRevision {
     /// Commit ID (or the ref asked for).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -616,7 +684,6 @@ pub struct GitSourceRevision {
 
 /// A person of a commit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SourceControlUser {
     /// Name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -628,33 +695,195 @@ pub struct SourceControlUser {
 
 /// `spec.strategy`: exactly one strategy.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct BuildStrategy {
     /// `Source`, `Docker`, `Custom` or `JenkinsPipeline` (computed on write).
     #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
-    /// Docker strategy (refused).
+    /// Docker strategy (kept; a local build cannot run it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docker_strategy: Option<Value>,
+    pub docker_strategy: Option<DockerBuildStrategy>,
     /// Source-to-Image: the strategy s2i runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_strategy: Option<SourceBuildStrategy>,
-    /// Custom strategy (refused).
+    /// Custom strategy (kept; a local build cannot run it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_strategy: Option<Value>,
-    /// Jenkins pipeline strategy (refused).
+    pub custom_strategy: Option<CustomBuildStrategy>,
+    /// Jenkins pipeline strategy (kept; deprecated by OpenShift, not run locally).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jenkins_pipeline_strategy: Option<Value>,
+    pub jenkins_pipeline_strategy: Option<JenkinsPipelineBuildStrategy>,
+}
+
+impl BuildStrategy {
+    /// The image the strategy builds from (`sourceStrategy.from`,
+    /// `dockerStrategy.from` or `customStrategy.from`).
+    pub fn from_image(&self) -> Option<&ObjectReference> {
+        if let Some(source) = &self.source_strategy {
+            return Some(&source.from);
+        }
+        if let Some(docker) = &self.docker_strategy {
+            return docker.from.as_ref();
+        }
+        self.custom_strategy.as_ref().map(|custom| &custom.from)
+    }
+
+    /// The field of a strategy a local build cannot run, and its name
+    /// (`spec.strategy.dockerStrategy`, `Docker`); `None` for a sourceStrategy.
+    pub fn not_run_here(&self) -> Option<(&'static str, &'static str)> {
+        if self.source_strategy.is_some() {
+            None
+        } else if self.docker_strategy.is_some() {
+            Some(("spec.strategy.dockerStrategy", "Docker"))
+        } else if self.custom_strategy.is_some() {
+            Some(("spec.strategy.customStrategy", "Custom"))
+        } else if self.jenkins_pipeline_strategy.is_some() {
+            Some(("spec.strategy.jenkinsPipelineStrategy", "JenkinsPipeline"))
+        } else {
+            None
+        }
+    }
+}
+
+/// `strategy.dockerStrategy`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DockerBuildStrategy {
+    /// Replaces the (last) `FROM` of the Dockerfile (`kind` defaults to `ImageStreamTag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<ObjectReference>,
+    /// Pull credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<LocalObjectReference>,
+    /// Build without the layer cache.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_cache: bool,
+    /// Environment, added as `ENV` after `FROM`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    /// Always pull the base image.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force_pull: bool,
+    /// The Dockerfile, relative to the context directory.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dockerfile_path: String,
+    /// `--build-arg`s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_args: Vec<EnvVar>,
+    /// `None`, `SkipLayers` or `SkipLayersAndWarn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_optimization_policy: Option<String>,
+    /// Volumes mounted while the image builds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<BuildVolume>,
+}
+
+/// `strategy.customStrategy`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomBuildStrategy {
+    /// The image that builds.
+    #[serde(default)]
+    pub from: ObjectReference,
+    /// Pull credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_secret: Option<LocalObjectReference>,
+    /// Environment of the builder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    /// Mount the engine's socket.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub expose_docker_socket: bool,
+    /// Always pull the builder.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force_pull: bool,
+    /// Secrets mounted into the builder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretSpec>,
+    /// The version of the `BUILD` object the builder is given.
+    #[serde(default, rename = "buildAPIVersion", skip_serializing_if = "String::is_empty")]
+    pub build_api_version: String,
+}
+
+/// `customStrategy.secrets[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretSpec {
+    /// The Secret.
+    #[serde(default)]
+    pub secret_source: LocalObjectReference,
+    /// Where it is mounted.
+    #[serde(default)]
+    pub mount_path: String,
+}
+
+/// `strategy.jenkinsPipelineStrategy`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JenkinsPipelineBuildStrategy {
+    /// A Jenkinsfile of the source.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub jenkinsfile_path: String,
+    /// An inline Jenkinsfile.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub jenkinsfile: String,
+    /// Environment of the pipeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+}
+
+/// A volume mounted while a build runs (`sourceStrategy.volumes[]`,
+/// `dockerStrategy.volumes[]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildVolume {
+    /// Its name (a DNS-1123 label, unique).
+    #[serde(default)]
+    pub name: String,
+    /// What is mounted.
+    #[serde(default)]
+    pub source: BuildVolumeSource,
+    /// Where.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<BuildVolumeMount>,
+}
+
+/// `volumes[].source`: one of a Secret, a ConfigMap or a CSI volume, as
+/// Kubernetes' volume sources (kept whole).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildVolumeSource {
+    /// `Secret`, `ConfigMap` or `CSI`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// A Secret volume (`secretName`, `items`, `defaultMode`, `optional`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Value>,
+    /// A ConfigMap volume (`name`, `items`, `defaultMode`, `optional`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<Value>,
+    /// A CSI volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csi: Option<Value>,
+}
+
+/// `volumes[].mounts[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildVolumeMount {
+    /// An absolute path in the build container.
+    #[serde(default)]
+    pub destination_path: String,
 }
 
 /// `strategy.sourceStrategy`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SourceBuildStrategy {
     /// The builder image (`kind` defaults to `ImageStreamTag`).
     #[serde(default)]
     pub from: ObjectReference,
-    /// Pull credentials (a cluster Secret; the engine's credentials are used locally).
+    /// A `kubernetes.io/dockerconfigjson` (or `dockercfg`) Secret with
+    /// credentials for pulling the builder and the build's other images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_secret: Option<LocalObjectReference>,
     /// Environment of the build and the image.
@@ -669,14 +898,14 @@ pub struct SourceBuildStrategy {
     /// Always pull the builder image.
     #[serde(default, skip_serializing_if = "is_false")]
     pub force_pull: bool,
-    /// Build volumes (refused: s2i keeps no Secrets or ConfigMaps).
+    /// Volumes mounted while assemble runs (kept; not mounted locally).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<Value>,
+    pub volumes: Vec<BuildVolume>,
 }
 
 /// An environment variable.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct EnvVar {
     /// Name.
     #[serde(default)]
@@ -684,19 +913,53 @@ pub struct EnvVar {
     /// Value.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub value: String,
-    /// A value from a Secret, ConfigMap or field (refused).
+    /// A value from a Secret's or ConfigMap's key, or a field of the build pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value_from: Option<Value>,
+    pub value_from: Option<EnvVarSource>,
+}
+
+/// `env[].valueFrom`: where a variable's value comes from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvVarSource {
+    /// A field of the build pod (`metadata.name`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_ref: Option<Value>,
+    /// A resource of a container (refused by OpenShift for builds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_field_ref: Option<Value>,
+    /// A key of a ConfigMap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<KeySelector>,
+    /// A key of a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<KeySelector>,
+}
+
+/// `valueFrom.configMapKeyRef` / `secretKeyRef`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeySelector {
+    /// The ConfigMap or Secret.
+    #[serde(default)]
+    pub name: String,
+    /// The key.
+    #[serde(default)]
+    pub key: String,
+    /// When true, a missing object or key leaves the variable unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
 }
 
 /// `spec.output`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct BuildOutput {
     /// `ImageStreamTag` or `DockerImage`; no output when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<ObjectReference>,
-    /// Push credentials (a cluster Secret; the engine's credentials are used locally).
+    /// A `kubernetes.io/dockerconfigjson` (or `dockercfg`) Secret with
+    /// credentials for pushing the output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_secret: Option<LocalObjectReference>,
     /// Labels added to the output image.
@@ -706,7 +969,6 @@ pub struct BuildOutput {
 
 /// `output.imageLabels[]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ImageLabel {
     /// The label.
     #[serde(default)]
@@ -717,15 +979,17 @@ pub struct ImageLabel {
 }
 
 /// `spec.resources` (`corev1.ResourceRequirements`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResourceRequirements {
-    /// Limits of the build containers: `cpu`, `memory`.
+    /// Limits of the build containers: `cpu` and `memory` apply locally; others are kept.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub limits: BTreeMap<String, Quantity>,
     /// Requests (scheduling hints of a cluster; checked, not applied locally).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requests: BTreeMap<String, Quantity>,
+    /// Dynamically allocated resources (a cluster's; kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<Value>,
 }
 
 /// A Kubernetes quantity as written (`512Mi`, `500m`, `1`); YAML numbers are accepted.
@@ -765,7 +1029,6 @@ impl<'de> Deserialize<'de> for Quantity {
 
 /// `spec.postCommit`: `script`, or `command` (+`args`), or `args` alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BuildPostCommitSpec {
     /// The command (replaces the image's entrypoint).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -882,9 +1145,33 @@ pub struct BuildTriggerCause {
     /// `Manually triggered`, `Build configuration change`, `Image change`, …
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// The generic webhook that started it.
+    #[serde(default, rename = "genericWebHook", skip_serializing_if = "Option::is_none")]
+    pub generic_web_hook: Option<WebHookCause>,
+    /// The GitHub webhook that started it.
+    #[serde(default, rename = "githubWebHook", skip_serializing_if = "Option::is_none")]
+    pub github_web_hook: Option<WebHookCause>,
     /// The image change that started it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_change_build: Option<ImageChangeCause>,
+    /// The GitLab webhook that started it.
+    #[serde(default, rename = "gitlabWebHook", skip_serializing_if = "Option::is_none")]
+    pub gitlab_web_hook: Option<WebHookCause>,
+    /// The Bitbucket webhook that started it.
+    #[serde(default, rename = "bitbucketWebHook", skip_serializing_if = "Option::is_none")]
+    pub bitbucket_web_hook: Option<WebHookCause>,
+}
+
+/// `triggeredBy[].*WebHook`: the revision a webhook named.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebHookCause {
+    /// The pushed revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<SourceRevision>,
+    /// The secret (written `<redacted>` by OpenShift).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub secret: String,
 }
 
 /// `triggeredBy[].imageChangeBuild`.
@@ -1046,7 +1333,7 @@ impl BuildConfig {
                 let trigger = t.image_change.clone().unwrap_or_default();
                 let from = match &trigger.from {
                     Some(from) => from.clone(),
-                    None => self.spec.strategy.source_strategy.as_ref()?.from.clone(),
+                    None => self.spec.strategy.from_image()?.clone(),
                 };
                 if from.kind != "ImageStreamTag" || from.name.is_empty() {
                     return None;

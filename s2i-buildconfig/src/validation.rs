@@ -1,13 +1,16 @@
 //! What the API server does with a BuildConfig before it is stored: defaults
-//! (run policy, history limits, `from` kinds, the computed `type` fields,
-//! deprecated trigger spellings) and validation with the reference's rules and
-//! messages, plus what s2i cannot do locally: those settings are refused by
-//! name ([`Error::Unsupported`]) or, for cluster-only settings that a local
-//! build can go without, kept and reported as warnings.
+//! and conversions (run policy, history limits, `from` kinds, `ImageStream`
+//! references read as their `latest` tag, an ImageChange trigger's implicit
+//! `imageChange: {}`, triggers that could never fire dropped, binary sources
+//! without `binary`, the computed `type` fields, deprecated trigger
+//! spellings) and validation with OpenShift's rules and messages. What a
+//! local build does not act on (other strategies, webhooks, cluster
+//! settings) is accepted, kept as written, and reported as [`Kept`] data.
 
 use s2i_core::reference::ImageReference;
 
-use crate::error::{Error, Instead, Result};
+use crate::error::{Error, Result};
+use crate::kept::Kept;
 use crate::quantity::{self, ParsedQuantity};
 use crate::types::*;
 use s2i_imagestream::names::{split_istag_name, validate_stream_name, validate_tag};
@@ -24,36 +27,17 @@ pub(crate) const KIND_IMAGE_STREAM_TAG: &str = "ImageStreamTag";
 pub(crate) const KIND_IMAGE_STREAM_IMAGE: &str = "ImageStreamImage";
 
 struct Check<'a> {
+    kind: &'static str,
     name: &'a str,
 }
 
 impl Check<'_> {
     fn invalid(&self, field: &str, message: impl Into<String>, help: &str) -> Error {
         Error::InvalidObject {
-            kind: BuildConfig::KIND,
+            kind: self.kind,
             name: self.name.to_owned(),
             message: format!("{field}: {}", message.into()),
             help: help.to_owned(),
-        }
-    }
-
-    fn unsupported(&self, field: &str, message: impl Into<String>, help: &str) -> Error {
-        self.refused(field, message.into(), help, None)
-    }
-
-    /// [`Self::unsupported`], with the other way to get what the setting was for.
-    fn unsupported_instead(&self, field: &str, message: impl Into<String>, help: &str, instead: Instead) -> Error {
-        self.refused(field, message.into(), help, Some(instead))
-    }
-
-    fn refused(&self, field: &str, message: String, help: &str, instead: Option<Instead>) -> Error {
-        Error::Unsupported {
-            kind: BuildConfig::KIND,
-            name: self.name.to_owned(),
-            field: field.to_owned(),
-            message,
-            help: help.to_owned(),
-            instead,
         }
     }
 }
@@ -193,12 +177,59 @@ pub(crate) fn set_defaults(config: &mut BuildConfig, old: Option<&BuildConfig>) 
             "generic" => trigger.kind = "Generic".into(),
             _ => {}
         }
+        if trigger.kind == TRIGGER_IMAGE_CHANGE && trigger.image_change.is_none() {
+            trigger.image_change = Some(ImageChangeTrigger::default());
+        }
     }
     set_common_defaults(&mut spec.source, &mut spec.strategy);
+    convert_output(&mut spec.output);
+    // A trigger without `from` watches the strategy's image, which only an
+    // ImageStreamTag can move: OpenShift drops it when the strategy builds
+    // from anything else, since it could never fire.
+    let watches_tag = strategy_from(&spec.strategy).is_some_and(|from| from.kind == KIND_IMAGE_STREAM_TAG);
+    spec.triggers.retain(|trigger| {
+        trigger.kind != TRIGGER_IMAGE_CHANGE
+            || watches_tag
+            || trigger.image_change.as_ref().is_some_and(|change| change.from.is_some())
+    });
+}
+
+/// The image the strategy builds from, whichever strategy it is.
+fn strategy_from(strategy: &BuildStrategy) -> Option<&ObjectReference> {
+    strategy.from_image()
+}
+
+/// OpenShift reads a reference of kind `ImageStream` as its `latest` tag
+/// (and an empty kind as `ImageStreamTag`).
+fn convert_reference(from: &mut ObjectReference) {
+    if from.kind.is_empty() {
+        from.kind = KIND_IMAGE_STREAM_TAG.into();
+    } else if from.kind == "ImageStream" {
+        from.kind = KIND_IMAGE_STREAM_TAG.into();
+        if !from.name.contains(':') {
+            from.name = format!("{}:latest", from.name);
+        }
+    }
+}
+
+/// An output of kind `ImageStream` is its `latest` tag.
+fn convert_output(output: &mut BuildOutput) {
+    if let Some(to) = &mut output.to
+        && to.kind == "ImageStream"
+    {
+        convert_reference(to);
+    }
 }
 
 /// The computed `type` fields and `from.kind` defaults, for build configs and builds alike.
 pub(crate) fn set_common_defaults(source: &mut BuildSource, strategy: &mut BuildStrategy) {
+    // The API server's defaults read the `type` a client wrote first.
+    if source.kind == "Binary" && source.binary.is_none() {
+        source.binary = Some(BinaryBuildSource::default());
+    }
+    if strategy.kind == "Docker" && strategy.docker_strategy.is_none() {
+        strategy.docker_strategy = Some(DockerBuildStrategy::default());
+    }
     source.kind = if source.git.is_some() {
         "Git"
     } else if source.binary.is_some() {
@@ -214,10 +245,14 @@ pub(crate) fn set_common_defaults(source: &mut BuildSource, strategy: &mut Build
     if !source.context_dir.is_empty() {
         source.context_dir = clean_path(&source.context_dir);
     }
-    if let Some(strategy) = &mut strategy.source_strategy
-        && strategy.from.kind.is_empty()
-    {
-        strategy.from.kind = KIND_IMAGE_STREAM_TAG.into();
+    if let Some(strategy) = &mut strategy.source_strategy {
+        convert_reference(&mut strategy.from);
+    }
+    if let Some(from) = strategy.docker_strategy.as_mut().and_then(|docker| docker.from.as_mut()) {
+        convert_reference(from);
+    }
+    if let Some(custom) = &mut strategy.custom_strategy {
+        convert_reference(&mut custom.from);
     }
     strategy.kind = if strategy.source_strategy.is_some() {
         "Source"
@@ -233,13 +268,11 @@ pub(crate) fn set_common_defaults(source: &mut BuildSource, strategy: &mut Build
     .into();
 }
 
-const NOT_LOCAL: &str = "s2i builds with Source-to-Image only";
-
-/// Check a BuildConfig (defaults applied). Returns warnings for settings kept
-/// for OpenShift that a local build does not use; refuses what s2i cannot do.
-pub(crate) fn validate_build_config(config: &BuildConfig) -> Result<Vec<String>> {
+/// Check a BuildConfig (defaults applied) with OpenShift's rules. Returns
+/// what it keeps that a local build does not act on.
+pub(crate) fn validate_build_config(config: &BuildConfig) -> Result<Vec<Kept>> {
     let name = config.metadata.name.as_str();
-    let check = Check { name };
+    let check = Check { kind: BuildConfig::KIND, name };
     validate_namespace(&config.metadata.namespace)?;
     validate_object_name("BuildConfig", name)?;
     let mut warnings = Vec::new();
@@ -262,7 +295,7 @@ pub(crate) fn validate_build_config(config: &BuildConfig) -> Result<Vec<String>>
             return Err(check.invalid(field, "must be greater than or equal to 0", "give a count of builds to keep"));
         }
     }
-    validate_triggers(&check, spec)?;
+    validate_triggers(&check, spec, &mut warnings)?;
     validate_common(
         &check,
         &CommonView {
@@ -281,7 +314,36 @@ pub(crate) fn validate_build_config(config: &BuildConfig) -> Result<Vec<String>>
     Ok(warnings)
 }
 
-fn validate_triggers(check: &Check<'_>, spec: &BuildConfigSpec) -> Result<()> {
+/// Check a Build a client wrote (defaults applied) with the rules of the
+/// spec it shares with BuildConfigs. Returns what it keeps that a local
+/// build does not act on.
+pub(crate) fn validate_build(build: &Build) -> Result<Vec<Kept>> {
+    let name = build.metadata.name.as_str();
+    let check = Check { kind: Build::KIND, name };
+    validate_namespace(&build.metadata.namespace)?;
+    validate_object_name("Build", name)?;
+    let mut warnings = Vec::new();
+    let spec = &build.spec;
+    validate_common(
+        &check,
+        &CommonView {
+            service_account: &spec.service_account,
+            source: &spec.source,
+            strategy: &spec.strategy,
+            output: &spec.output,
+            resources: &spec.resources,
+            post_commit: &spec.post_commit,
+            completion_deadline_seconds: spec.completion_deadline_seconds,
+            node_selector: spec.node_selector.as_ref(),
+            mount_trusted_ca: spec.mount_trusted_ca,
+        },
+        &mut warnings,
+    )?;
+    Ok(warnings)
+}
+
+fn validate_triggers(check: &Check<'_>, spec: &BuildConfigSpec, warnings: &mut Vec<Kept>) -> Result<()> {
+    let mut webhooks = Vec::new();
     let mut without_from = 0;
     let mut watched: Vec<(String, String)> = Vec::new();
     for (index, trigger) in spec.triggers.iter().enumerate() {
@@ -309,7 +371,7 @@ fn validate_triggers(check: &Check<'_>, spec: &BuildConfigSpec) -> Result<()> {
                                 "give the other triggers a from",
                             ));
                         }
-                        match spec.strategy.source_strategy.as_ref().map(|s| &s.from) {
+                        match strategy_from(&spec.strategy) {
                             Some(from) if from.kind == KIND_IMAGE_STREAM_TAG => from.clone(),
                             _ => {
                                 return Err(check.invalid(
@@ -333,30 +395,56 @@ fn validate_triggers(check: &Check<'_>, spec: &BuildConfigSpec) -> Result<()> {
                 watched.push(key);
             }
             TRIGGER_CONFIG_CHANGE => {}
-            "GitHub" | "Generic" | "GitLab" | "Bitbucket" => {
-                return Err(check.unsupported_instead(
-                    &field,
-                    format!("{} webhook triggers are not supported: s2i runs no webhook server", trigger.kind),
-                    "start builds by hand, or with an ImageChange trigger; keep the webhook in the copy of the file \
-                     you apply to OpenShift",
-                    Instead::StartBuild,
-                ));
+            kind if trigger.is_webhook() => {
+                let member = kind.to_ascii_lowercase();
+                let Some(hook) = trigger.webhook() else {
+                    return Err(check.invalid(
+                        &format!("{field}.{member}"),
+                        "Required value",
+                        &format!("give the webhook's secret: {member}: {{secretReference: {{name: SECRET}}}}"),
+                    ));
+                };
+                if hook.secret.is_empty() && hook.secret_reference.is_none() {
+                    return Err(check.invalid(
+                        &format!("{field}.{member}.secretReference"),
+                        "Required value: must provide a value for at least one of secret or secretReference",
+                        "name a Secret whose key WebHookSecretKey is the webhook's secret",
+                    ));
+                }
+                if hook.secret_reference.as_ref().is_some_and(|r| r.name.is_empty()) {
+                    return Err(check.invalid(
+                        &format!("{field}.{member}.secretReference.name"),
+                        "Required value: name of the secret reference is required",
+                        "name the Secret",
+                    ));
+                }
+                if hook.allow_env && kind != "Generic" {
+                    return Err(check.invalid(
+                        &format!("{field}.{member}.allowEnv"),
+                        "git webhooks cannot allow env vars",
+                        "drop allowEnv (only Generic webhooks may set the build's environment)",
+                    ));
+                }
+                webhooks.push(kind.to_owned());
             }
             "" => {
                 return Err(check.invalid(
                     &format!("{field}.type"),
                     "Required value",
-                    "set type to ImageChange or ConfigChange",
+                    "set type to ImageChange, ConfigChange, GitHub, Generic, GitLab or Bitbucket",
                 ));
             }
             other => {
                 return Err(check.invalid(
                     &format!("{field}.type"),
                     format!("{other:?} is not a trigger type"),
-                    "use ImageChange or ConfigChange",
+                    "use ImageChange, ConfigChange, GitHub, Generic, GitLab or Bitbucket",
                 ));
             }
         }
+    }
+    if !webhooks.is_empty() {
+        warnings.push(Kept::WebhookTriggers(webhooks));
     }
     Ok(())
 }
@@ -374,10 +462,12 @@ struct CommonView<'a> {
     mount_trusted_ca: Option<bool>,
 }
 
-fn validate_common(check: &Check<'_>, spec: &CommonView<'_>, warnings: &mut Vec<String>) -> Result<()> {
+fn validate_common(check: &Check<'_>, spec: &CommonView<'_>, warnings: &mut Vec<Kept>) -> Result<()> {
     validate_strategy(check, spec.strategy, warnings)?;
-    validate_source(check, spec.source, warnings)?;
-    validate_output(check, spec.output, warnings)?;
+    // Under the Docker strategy, its own fields are covered by the strategy's warning.
+    let docker = spec.strategy.docker_strategy.is_some();
+    validate_source(check, spec.source, docker, warnings)?;
+    validate_output(check, spec.output)?;
     validate_resources(check, spec.resources, warnings)?;
     let hook = spec.post_commit;
     if !hook.script.is_empty() && !hook.command.is_empty() {
@@ -405,23 +495,28 @@ fn validate_common(check: &Check<'_>, spec: &CommonView<'_>, warnings: &mut Vec<
             }
         }
         if !selector.is_empty() {
-            warnings.push("spec.nodeSelector selects cluster nodes; a local build runs on this machine".into());
+            warnings
+                .push(Kept::setting("spec.nodeSelector", "selects cluster nodes; a local build runs on this machine"));
         }
     }
     if !spec.service_account.is_empty() {
-        warnings.push(format!(
-            "spec.serviceAccount {:?} is an OpenShift identity; a local build runs as you, with your engine's \
-             credentials",
-            spec.service_account
+        warnings.push(Kept::setting(
+            "spec.serviceAccount",
+            format!(
+                "{:?} is an OpenShift identity; a local build runs as you, with your engine's credentials and the \
+                 Secrets the config names",
+                spec.service_account
+            ),
         ));
     }
     if spec.mount_trusted_ca.is_some_and(|m| m) {
-        warnings.push("spec.mountTrustedCA mounts the cluster's CAs; a local build uses this machine's".into());
+        warnings
+            .push(Kept::setting("spec.mountTrustedCA", "mounts the cluster's CAs; a local build uses this machine's"));
     }
     Ok(())
 }
 
-fn validate_strategy(check: &Check<'_>, strategy: &BuildStrategy, warnings: &mut Vec<String>) -> Result<()> {
+fn validate_strategy(check: &Check<'_>, strategy: &BuildStrategy, warnings: &mut Vec<Kept>) -> Result<()> {
     let count = [
         strategy.source_strategy.is_some(),
         strategy.docker_strategy.is_some(),
@@ -439,22 +534,44 @@ fn validate_strategy(check: &Check<'_>, strategy: &BuildStrategy, warnings: &mut
             "give a sourceStrategy",
         ));
     }
-    for (set, field, what) in [
-        (strategy.docker_strategy.is_some(), "spec.strategy.dockerStrategy", "the Docker strategy"),
-        (strategy.custom_strategy.is_some(), "spec.strategy.customStrategy", "the Custom strategy"),
-        (
-            strategy.jenkins_pipeline_strategy.is_some(),
-            "spec.strategy.jenkinsPipelineStrategy",
-            "the JenkinsPipeline strategy",
-        ),
-    ] {
-        if set {
-            return Err(check.unsupported(
-                field,
-                format!("{what} is not supported: {NOT_LOCAL}"),
-                "use a sourceStrategy with an S2I builder image (docs/builds.md)",
+    if let Some(docker) = &strategy.docker_strategy {
+        if let Some(from) = &docker.from {
+            let kinds = [KIND_IMAGE_STREAM_TAG, KIND_IMAGE_STREAM_IMAGE, KIND_DOCKER_IMAGE];
+            check_reference(check, "spec.strategy.dockerStrategy.from", from, &kinds)?;
+        }
+        let path = clean_path(&docker.dockerfile_path);
+        if docker.dockerfile_path.starts_with('/') || path == ".." || path.starts_with("../") {
+            return Err(check.invalid(
+                "spec.strategy.dockerStrategy.dockerfilePath",
+                "must be a relative path within your source location",
+                "give the Dockerfile's path relative to the context directory",
             ));
         }
+        validate_env(check, "spec.strategy.dockerStrategy.env", &docker.env)?;
+        warnings.push(Kept::Strategy { field: "spec.strategy.dockerStrategy".into(), strategy: "Docker".into() });
+        return Ok(());
+    }
+    if let Some(custom) = &strategy.custom_strategy {
+        let kinds = [KIND_IMAGE_STREAM_TAG, KIND_IMAGE_STREAM_IMAGE, KIND_DOCKER_IMAGE];
+        check_reference(check, "spec.strategy.customStrategy.from", &custom.from, &kinds)?;
+        validate_env(check, "spec.strategy.customStrategy.env", &custom.env)?;
+        warnings.push(Kept::Strategy { field: "spec.strategy.customStrategy".into(), strategy: "Custom".into() });
+        return Ok(());
+    }
+    if let Some(jenkins) = &strategy.jenkins_pipeline_strategy {
+        if !jenkins.jenkinsfile.is_empty() && !jenkins.jenkinsfile_path.is_empty() {
+            return Err(check.invalid(
+                "spec.strategy.jenkinsPipelineStrategy",
+                "must provide a value for exactly one of jenkinsfilePath or jenkinsfile",
+                "give the Jenkinsfile inline or by its path, not both",
+            ));
+        }
+        validate_env(check, "spec.strategy.jenkinsPipelineStrategy.env", &jenkins.env)?;
+        warnings.push(Kept::Strategy {
+            field: "spec.strategy.jenkinsPipelineStrategy".into(),
+            strategy: "JenkinsPipeline".into(),
+        });
+        return Ok(());
     }
     let source = strategy.source_strategy.as_ref().expect("exactly one strategy, and not another");
     check_reference(
@@ -463,8 +580,29 @@ fn validate_strategy(check: &Check<'_>, strategy: &BuildStrategy, warnings: &mut
         &source.from,
         &[KIND_IMAGE_STREAM_TAG, KIND_IMAGE_STREAM_IMAGE, KIND_DOCKER_IMAGE],
     )?;
+    validate_env(check, "spec.strategy.sourceStrategy.env", &source.env)?;
     for (index, var) in source.env.iter().enumerate() {
-        let field = format!("spec.strategy.sourceStrategy.env[{index}]");
+        if var.value_from.is_some() {
+            warnings.push(Kept::setting(
+                format!("spec.strategy.sourceStrategy.env[{index}].valueFrom"),
+                format!("the value of {} comes from the cluster; a local build leaves it unset", var.name),
+            ));
+        }
+    }
+    if !source.volumes.is_empty() {
+        validate_volumes(check, "spec.strategy.sourceStrategy.volumes", &source.volumes)?;
+        warnings.push(Kept::setting(
+            "spec.strategy.sourceStrategy.volumes",
+            "build volumes are mounted in a cluster's build pod; a local build does not mount them (source.secrets \
+             and source.configMaps bring files into a local build)",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_env(check: &Check<'_>, field: &str, env: &[EnvVar]) -> Result<()> {
+    for (index, var) in env.iter().enumerate() {
+        let field = format!("{field}[{index}]");
         if !is_env_name(&var.name) {
             return Err(check.invalid(
                 &format!("{field}.name"),
@@ -476,34 +614,84 @@ fn validate_strategy(check: &Check<'_>, strategy: &BuildStrategy, warnings: &mut
                 "rename the variable",
             ));
         }
-        if var.value_from.is_some() {
-            return Err(check.unsupported_instead(
-                &format!("{field}.valueFrom"),
-                "values from Secrets, ConfigMaps or fields are not supported: s2i keeps no Secrets or ConfigMaps",
-                "give the value directly, or in the environment of the build request",
-                Instead::RequestEnvironment,
-            ));
+        if let Some(from) = &var.value_from {
+            if from.resource_field_ref.is_some() {
+                return Err(check.invalid(
+                    &format!("{field}.valueFrom.resourceFieldRef"),
+                    "resourceFieldRef is not supported in this context",
+                    "give the value, or take it from a Secret, a ConfigMap or a field",
+                ));
+            }
+            let set = [from.field_ref.is_some(), from.config_map_key_ref.is_some(), from.secret_key_ref.is_some()];
+            if set.iter().filter(|s| **s).count() != 1 {
+                return Err(check.invalid(
+                    &format!("{field}.valueFrom"),
+                    "may not have more than one field specified at a time",
+                    "take the value from one of fieldRef, configMapKeyRef or secretKeyRef",
+                ));
+            }
         }
-    }
-    if !source.volumes.is_empty() {
-        return Err(check.unsupported_instead(
-            "spec.strategy.sourceStrategy.volumes",
-            "build volumes mount Secrets and ConfigMaps, which s2i does not keep",
-            "drop the volumes; for files the build needs, inject them into a direct build",
-            Instead::InjectFiles,
-        ));
-    }
-    if source.pull_secret.is_some() {
-        warnings.push(
-            "spec.strategy.sourceStrategy.pullSecret names a cluster Secret; locally the builder image is pulled \
-             with the credentials of Docker's config.json"
-                .into(),
-        );
     }
     Ok(())
 }
 
-fn validate_source(check: &Check<'_>, source: &BuildSource, warnings: &mut Vec<String>) -> Result<()> {
+fn validate_volumes(check: &Check<'_>, field: &str, volumes: &[BuildVolume]) -> Result<()> {
+    let mut names = std::collections::BTreeSet::new();
+    for (index, volume) in volumes.iter().enumerate() {
+        let at = format!("{field}[{index}]");
+        if validate_object_name("volume", &volume.name).is_err() || volume.name.contains('.') {
+            return Err(check.invalid(
+                &format!("{at}.name"),
+                format!("{:?}: must be a DNS-1123 label", volume.name),
+                "name the volume with lower-case letters, digits and '-'",
+            ));
+        }
+        if !names.insert(volume.name.as_str()) {
+            return Err(check.invalid(
+                &format!("{at}.name"),
+                format!("Duplicate value: {:?}", volume.name),
+                "rename it",
+            ));
+        }
+        let source = &volume.source;
+        let given = match source.kind.as_str() {
+            "Secret" => source.secret.is_some(),
+            "ConfigMap" => source.config_map.is_some(),
+            "CSI" => source.csi.is_some(),
+            other => {
+                return Err(check.invalid(
+                    &format!("{at}.source.type"),
+                    format!("Unsupported value: {other:?}: supported values: \"Secret\", \"ConfigMap\", \"CSI\""),
+                    "set type to the kind of the volume's source",
+                ));
+            }
+        };
+        let count = [source.secret.is_some(), source.config_map.is_some(), source.csi.is_some()];
+        if !given || count.iter().filter(|s| **s).count() != 1 {
+            return Err(check.invalid(
+                &format!("{at}.source"),
+                "must provide exactly one of secret, configMap or csi, matching type",
+                "give the source its type names",
+            ));
+        }
+        if volume.mounts.is_empty() {
+            return Err(check.invalid(&format!("{at}.mounts"), "Required value", "say where to mount it"));
+        }
+        for (m, mount) in volume.mounts.iter().enumerate() {
+            let path = &mount.destination_path;
+            if !path.starts_with('/') || path.contains(':') || path.split('/').any(|part| part == "..") {
+                return Err(check.invalid(
+                    &format!("{at}.mounts[{m}].destinationPath"),
+                    format!("{path:?}: must be an absolute path without ':' or '..'"),
+                    "give an absolute path, e.g. /var/run/secrets/app",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_source(check: &Check<'_>, source: &BuildSource, docker: bool, warnings: &mut Vec<Kept>) -> Result<()> {
     if let Some(git) = &source.git {
         if git.uri.trim().is_empty() {
             return Err(check.invalid("spec.source.git.uri", "Required value", "give the repository's URL or path"));
@@ -514,10 +702,10 @@ fn validate_source(check: &Check<'_>, source: &BuildSource, warnings: &mut Vec<S
             (git.no_proxy.is_some(), "noProxy"),
         ] {
             if set {
-                return Err(check.unsupported(
-                    &format!("spec.source.git.{field}"),
-                    "per-build git proxies are not supported",
-                    "set the proxy in the environment s2i runs in (or in git's configuration) and drop the field",
+                warnings.push(Kept::setting(
+                    format!("spec.source.git.{field}"),
+                    "is a cluster's proxy for the clone; a local clone uses the proxy of the environment s2i runs in \
+                     and git's own configuration",
                 ));
             }
         }
@@ -541,12 +729,17 @@ fn validate_source(check: &Check<'_>, source: &BuildSource, warnings: &mut Vec<S
             ));
         }
     }
-    if source.dockerfile.is_some() {
-        return Err(check.unsupported(
-            "spec.source.dockerfile",
-            format!("an inline Dockerfile is for the Docker strategy, which is not supported: {NOT_LOCAL}"),
-            "drop the Dockerfile and build with a sourceStrategy",
-        ));
+    if let Some(dockerfile) = &source.dockerfile {
+        if dockerfile.len() > 60_000 {
+            return Err(check.invalid(
+                "spec.source.dockerfile",
+                "Too long: must have at most 60000 bytes",
+                "keep the Dockerfile in the repository instead",
+            ));
+        }
+        if !docker {
+            warnings.push(Kept::setting("spec.source.dockerfile", "is read by the Docker strategy only"));
+        }
     }
     let context = &source.context_dir;
     if !context.is_empty() && (context == ".." || context.starts_with("../") || context.starts_with('/')) {
@@ -565,13 +758,17 @@ fn validate_source(check: &Check<'_>, source: &BuildSource, warnings: &mut Vec<S
             &[KIND_IMAGE_STREAM_TAG, KIND_IMAGE_STREAM_IMAGE, KIND_DOCKER_IMAGE],
         )?;
         if !image.as_names.is_empty() {
-            return Err(check.unsupported(
-                &format!("{field}.as"),
-                format!("replacing Dockerfile stages is for the Docker strategy, which is not supported: {NOT_LOCAL}"),
-                "copy paths out of the image with paths instead",
-            ));
+            if image.as_names.iter().any(String::is_empty) {
+                return Err(check.invalid(
+                    &format!("{field}.as"),
+                    "Invalid value: \"\": must not be empty",
+                    "name the stage",
+                ));
+            }
+            warnings
+                .push(Kept::setting(format!("{field}.as"), "replaces Dockerfile stages, for the Docker strategy only"));
         }
-        if image.paths.is_empty() {
+        if image.paths.is_empty() && image.as_names.is_empty() {
             return Err(check.invalid(
                 &format!("{field}.paths"),
                 "Required value: an image source copies paths",
@@ -594,42 +791,55 @@ fn validate_source(check: &Check<'_>, source: &BuildSource, warnings: &mut Vec<S
                     "name a file or directory of the image",
                 ));
             }
-            let destination = clean_path(&path.destination_dir);
-            if path.destination_dir.starts_with('/') || destination == ".." || destination.starts_with("../") {
-                return Err(check.invalid(
-                    &format!("{at}.destinationDir"),
-                    format!("{:?}: must be a relative path that stays in the source", path.destination_dir),
-                    "give a directory relative to the source root (`.` for the root)",
-                ));
-            }
+            check_destination(check, &format!("{at}.destinationDir"), &path.destination_dir)?;
         }
         if image.pull_secret.is_some() {
-            warnings.push(format!(
-                "{field}.pullSecret names a cluster Secret; locally the image is pulled with the credentials of \
-                 Docker's config.json"
+            warnings.push(Kept::setting(
+                format!("{field}.pullSecret"),
+                "is kept; locally the image is pulled with the build's pull secret or the engine's credentials",
             ));
         }
     }
-    if !source.secrets.is_empty() || !source.config_maps.is_empty() {
-        let field = if source.secrets.is_empty() { "spec.source.configMaps" } else { "spec.source.secrets" };
-        return Err(check.unsupported_instead(
-            field,
-            "s2i keeps no Secrets or ConfigMaps to copy into a build",
-            "for files the build needs but the image must not keep, inject them into a direct build",
-            Instead::InjectFiles,
-        ));
+    for (index, secret) in source.secrets.iter().enumerate() {
+        let field = format!("spec.source.secrets[{index}]");
+        if secret.secret.name.is_empty() {
+            return Err(check.invalid(&format!("{field}.secret.name"), "Required value", "name the Secret"));
+        }
+        if !secret.destination_dir.starts_with('/') {
+            check_destination(check, &format!("{field}.destinationDir"), &secret.destination_dir)?;
+        }
     }
-    if source.source_secret.is_some() {
-        warnings.push(
-            "spec.source.sourceSecret names a cluster Secret; locally git uses your own credentials (SSH agent, \
-             git credential helpers)"
-                .into(),
-        );
+    for (index, map) in source.config_maps.iter().enumerate() {
+        let field = format!("spec.source.configMaps[{index}]");
+        if map.config_map.name.is_empty() {
+            return Err(check.invalid(&format!("{field}.configMap.name"), "Required value", "name the ConfigMap"));
+        }
+        if map.destination_dir.starts_with('/') {
+            return Err(check.invalid(
+                &format!("{field}.destinationDir"),
+                format!("{:?}: must be a relative path", map.destination_dir),
+                "give a directory relative to the source root (`.` for the root)",
+            ));
+        }
+        check_destination(check, &format!("{field}.destinationDir"), &map.destination_dir)?;
     }
     Ok(())
 }
 
-fn validate_output(check: &Check<'_>, output: &BuildOutput, warnings: &mut Vec<String>) -> Result<()> {
+/// A directory relative to the source that stays in it.
+fn check_destination(check: &Check<'_>, field: &str, dir: &str) -> Result<()> {
+    let destination = clean_path(dir);
+    if dir.starts_with('/') || destination == ".." || destination.starts_with("../") {
+        return Err(check.invalid(
+            field,
+            format!("{dir:?}: must be a relative path that stays in the source"),
+            "give a directory relative to the source root (`.` for the root)",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_output(check: &Check<'_>, output: &BuildOutput) -> Result<()> {
     if let Some(to) = &output.to {
         check_reference(check, "spec.output.to", to, &[KIND_IMAGE_STREAM_TAG, KIND_DOCKER_IMAGE])?;
         if to.kind == KIND_DOCKER_IMAGE && ImageReference::parse(&to.name).is_ok_and(|r| r.digest.is_some()) {
@@ -639,13 +849,6 @@ fn validate_output(check: &Check<'_>, output: &BuildOutput, warnings: &mut Vec<S
                 "drop the @digest",
             ));
         }
-    }
-    if output.push_secret.is_some() {
-        warnings.push(
-            "spec.output.pushSecret names a cluster Secret; locally images are pushed with the credentials of \
-             Docker's config.json"
-                .into(),
-        );
     }
     let mut seen = std::collections::BTreeSet::new();
     for (index, label) in output.image_labels.iter().enumerate() {
@@ -663,7 +866,7 @@ fn validate_output(check: &Check<'_>, output: &BuildOutput, warnings: &mut Vec<S
     Ok(())
 }
 
-fn validate_resources(check: &Check<'_>, resources: &ResourceRequirements, warnings: &mut Vec<String>) -> Result<()> {
+fn validate_resources(check: &Check<'_>, resources: &ResourceRequirements, warnings: &mut Vec<Kept>) -> Result<()> {
     let parse = |field: String, value: &Quantity| -> Result<ParsedQuantity> {
         let parsed = ParsedQuantity::parse(&value.0)
             .map_err(|e| check.invalid(&field, e.to_string(), "write a quantity such as 512Mi, 2Gi, 500m or 1"))?;
@@ -675,21 +878,19 @@ fn validate_resources(check: &Check<'_>, resources: &ResourceRequirements, warni
     for (which, map) in [("limits", &resources.limits), ("requests", &resources.requests)] {
         for (resource, value) in map {
             let field = format!("spec.resources.{which}.{resource}");
+            let parsed = parse(field.clone(), value)?;
             match resource.as_str() {
                 "cpu" | "memory" => {
-                    let parsed = parse(field.clone(), value)?;
                     let scale = if resource == "cpu" { 9 } else { 0 };
                     if parsed.scaled(scale).is_none() {
                         return Err(check.invalid(&field, format!("{:?} is too large", value.0), "give less"));
                     }
                 }
-                other => {
-                    return Err(check.unsupported(
-                        &field,
-                        format!("the local engine limits cpu and memory only, not {other}"),
-                        "drop the resource from the file you apply locally",
-                    ));
-                }
+                other if which == "limits" => warnings.push(Kept::setting(
+                    field.clone(),
+                    format!("is a cluster's resource; the local engine limits cpu and memory only, not {other}"),
+                )),
+                _ => {}
             }
         }
     }
@@ -715,9 +916,13 @@ fn validate_resources(check: &Check<'_>, resources: &ResourceRequirements, warni
         ));
     }
     if !resources.requests.is_empty() {
-        warnings.push(
-            "spec.resources.requests are scheduling hints of a cluster; a local build applies the limits only".into(),
-        );
+        warnings.push(Kept::setting(
+            "spec.resources.requests",
+            "are scheduling hints of a cluster; a local build applies the limits only",
+        ));
+    }
+    if !resources.claims.is_empty() {
+        warnings.push(Kept::setting("spec.resources.claims", "are a cluster's dynamically allocated resources"));
     }
     Ok(())
 }
@@ -781,7 +986,7 @@ mod tests {
         assert_eq!(config.spec.source.kind, "Git");
         assert_eq!(config.spec.strategy.kind, "Source");
         assert_eq!(config.spec.strategy.source_strategy.as_ref().unwrap().from.kind, "ImageStreamTag");
-        assert_eq!(validate_build_config(&config).unwrap(), Vec::<String>::new());
+        assert_eq!(validate_build_config(&config).unwrap(), Vec::<Kept>::new());
 
         // On update, unset limits keep what the stored object has.
         let mut old = config.clone();
@@ -840,51 +1045,118 @@ mod tests {
     }
 
     #[test]
-    fn what_s2i_cannot_do_is_refused_by_name() {
-        for (doc, field) in [
-            (with(&["spec", "strategy"], serde_json::json!({"dockerStrategy": {}})), "spec.strategy.dockerStrategy"),
+    fn what_s2i_does_not_run_is_kept_and_reported() {
+        // These were refused before; OpenShift takes them, so they are kept as written.
+        for (doc, expected) in [
+            (
+                with(&["spec", "strategy"], serde_json::json!({"dockerStrategy": {}})),
+                Kept::Strategy { field: "spec.strategy.dockerStrategy".into(), strategy: "Docker".into() },
+            ),
             (
                 with(&["spec", "strategy"], serde_json::json!({"customStrategy": {"from": {"name": "x:y"}}})),
-                "spec.strategy.customStrategy",
+                Kept::Strategy { field: "spec.strategy.customStrategy".into(), strategy: "Custom".into() },
             ),
             (
                 with(&["spec", "strategy"], serde_json::json!({"jenkinsPipelineStrategy": {}})),
-                "spec.strategy.jenkinsPipelineStrategy",
+                Kept::Strategy {
+                    field: "spec.strategy.jenkinsPipelineStrategy".into(),
+                    strategy: "JenkinsPipeline".into(),
+                },
             ),
             (
-                with(&["spec", "triggers"], serde_json::json!([{"type": "GitHub", "github": {"secret": "s"}}])),
-                "spec.triggers[0]",
+                with(
+                    &["spec", "triggers"],
+                    serde_json::json!([{"type": "GitHub", "github": {"secret": "s"}}, {"type": "generic", "generic": {"secretReference": {"name": "hook"}, "allowEnv": true}}]),
+                ),
+                Kept::WebhookTriggers(vec!["GitHub".into(), "Generic".into()]),
             ),
-            (
-                with(&["spec", "triggers"], serde_json::json!([{"type": "generic", "generic": {"secret": "s"}}])),
-                "spec.triggers[0]",
-            ),
+        ] {
+            let config = config(doc);
+            let kept = validate_build_config(&config).unwrap();
+            assert!(kept.contains(&expected), "{expected:?} in {kept:?}");
+        }
+        for (doc, field) in [
             (with(&["spec", "source", "dockerfile"], "FROM x".into()), "spec.source.dockerfile"),
             (
                 with(&["spec", "resources"], serde_json::json!({"limits": {"nvidia.com/gpu": "1"}})),
                 "spec.resources.limits.nvidia.com/gpu",
             ),
+            (with(&["spec", "source", "git", "httpProxy"], "http://proxy:3128".into()), "spec.source.git.httpProxy"),
+            (
+                with(
+                    &["spec", "strategy", "sourceStrategy", "volumes"],
+                    serde_json::json!([{"name": "certs", "source": {"type": "Secret", "secret": {"secretName": "certs"}}, "mounts": [{"destinationPath": "/etc/certs"}]}]),
+                ),
+                "spec.strategy.sourceStrategy.volumes",
+            ),
         ] {
-            let err = validate_build_config(&config(doc)).unwrap_err();
-            match err {
-                Error::Unsupported { field: f, .. } => assert_eq!(f, field),
-                other => panic!("{field}: {other}"),
-            }
+            let kept = validate_build_config(&config(doc)).unwrap();
+            assert!(
+                kept.iter().any(|k| matches!(k, Kept::Setting { field: f, .. } if f == field)),
+                "{field}: {kept:?}"
+            );
         }
+        // The webhooks' own rules hold.
+        assert!(
+            error(with(
+                &["spec", "triggers"],
+                serde_json::json!([{"type": "GitHub", "github": {"allowEnv": true, "secret": "s"}}])
+            ))
+            .contains("git webhooks cannot allow env vars")
+        );
+        assert!(
+            error(with(&["spec", "triggers"], serde_json::json!([{"type": "GitLab", "gitlab": {}}])))
+                .contains("must provide a value for at least one of secret or secretReference")
+        );
+        assert!(
+            error(with(&["spec", "triggers"], serde_json::json!([{"type": "Bitbucket"}])))
+                .contains("bitbucket: Required value")
+        );
+    }
+
+    #[test]
+    fn openshift_defaults_and_conversions() {
+        // An ImageChange trigger without imageChange watches the strategy's tag.
+        let mut doc =
+            with(&["spec", "triggers"], serde_json::json!([{"type": "ImageChange"}, {"type": "ConfigChange"}]));
+        doc["spec"]["strategy"]["sourceStrategy"]["from"] = serde_json::json!({"kind": "ImageStream", "name": "ruby"});
+        let defaulted = config(doc.clone());
+        assert_eq!(defaulted.spec.triggers[0].image_change, Some(ImageChangeTrigger::default()));
+        let from = &defaulted.spec.strategy.source_strategy.as_ref().unwrap().from;
+        assert_eq!((from.kind.as_str(), from.name.as_str()), ("ImageStreamTag", "ruby:latest"));
+        assert_eq!(defaulted.watched_tags().len(), 1);
+        validate_build_config(&defaulted).unwrap();
+        // ... and is dropped when the strategy builds from a DockerImage: it could never fire.
+        doc["spec"]["strategy"]["sourceStrategy"]["from"] = serde_json::json!({"kind": "DockerImage", "name": "x/y:1"});
+        let dropped = config(doc);
+        assert_eq!(dropped.spec.triggers.len(), 1);
+        assert_eq!(dropped.spec.triggers[0].kind, "ConfigChange");
+        // A Binary source without binary gets one.
+        let mut doc = base();
+        doc["spec"]["source"] = serde_json::json!({"type": "Binary"});
+        let binary = config(doc);
+        assert_eq!(binary.spec.source.binary, Some(BinaryBuildSource::default()));
+        assert_eq!(binary.spec.source.kind, "Binary");
+        // An output to an ImageStream is its latest tag.
+        let output = config(with(&["spec", "output", "to"], serde_json::json!({"kind": "ImageStream", "name": "app"})));
+        assert_eq!(output.spec.output.to.unwrap().name, "app:latest");
     }
 
     #[test]
     fn cluster_only_settings_are_warnings() {
         let doc = with(&["spec", "nodeSelector"], serde_json::json!({"kubernetes.io/arch": "amd64"}));
         let warnings = validate_build_config(&config(doc)).unwrap();
-        assert!(warnings[0].contains("nodeSelector"), "{warnings:?}");
+        assert!(warnings[0].to_string().contains("nodeSelector"), "{warnings:?}");
     }
 
     #[test]
     fn unknown_fields_are_errors() {
+        // Field validation is the codec's, as for every kind: strict by default.
         let doc = with(&["spec", "strategy", "sourceStrategy", "incremantal"], true.into());
-        let err = serde_json::from_value::<BuildConfig>(doc).unwrap_err().to_string();
-        assert!(err.contains("unknown field `incremantal`"), "{err}");
+        let text = serde_json::to_string(&doc).unwrap();
+        let document = s2i_store::codec::read_documents("bc.json", &text).unwrap().pop().unwrap();
+        let err = document.decode::<BuildConfig>().unwrap_err().to_string();
+        assert!(err.contains("unknown field \"spec.strategy.sourceStrategy.incremantal\""), "{err}");
     }
 
     #[test]

@@ -140,7 +140,7 @@ async fn builds_on_a_current_thread_runtime() {
     // Apply the configs from YAML: no watched tag has an image, nothing starts.
     for document in codec::read_documents("downstream.yaml", &configs(&namespace)).unwrap() {
         let applied = builds.apply(&document.decode::<BuildConfig>().unwrap()).unwrap();
-        assert_eq!(applied.verb, "created");
+        assert_eq!(applied.action, s2i_store::WriteAction::Created);
     }
     assert!(launches.taken().is_empty());
 
@@ -174,16 +174,10 @@ async fn builds_on_a_current_thread_runtime() {
 
     // A tag change made through image streams alone is picked up by the
     // controller's tick, which has a worker started for the build it triggers.
-    let copy = TagRequest {
-        source: TagSource::parse("web:latest", None, &namespace).unwrap(),
-        destinations: vec![StreamTag::parse("base:latest", &namespace).unwrap()],
-        alias: false,
-        reference: false,
-        reference_policy: None,
-        import_mode: None,
-        insecure: false,
-        scheduled: false,
-    };
+    let copy = TagRequest::new(
+        TagSource::parse("web:latest", None, &namespace).unwrap(),
+        vec![StreamTag::parse("base:latest", &namespace).unwrap()],
+    );
     let tagged = builds.image_streams().tag(&copy).await.unwrap();
     assert!(tagged.mirror_error.is_none(), "{:?}", tagged.mirror_error);
     assert!(launches.taken().is_empty(), "image streams start no build");

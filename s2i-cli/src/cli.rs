@@ -7,8 +7,23 @@ use s2i_core::PullPolicy;
 use s2i_oci::transport::ImageLocation;
 
 mod builds;
+mod objects;
+mod route;
+mod secrets;
 pub use builds::{CancelBuildArgs, ControllerArgs, LogsArgs, RunBuildArgs, StartBuildArgs};
 use builds::{LOGS_EXAMPLES, START_BUILD_EXAMPLES};
+use objects::{APPLY_HELP, EXPORT_HELP, GET_HELP, IMPORT_EXAMPLES, KINDS_HELP, TAG_EXAMPLES};
+pub use objects::{ApplyArgs, DeleteArgs, DescribeArgs, ExportArgs, GetArgs, ImportImageArgs, OutputFormat, TagArgs};
+use route::EXPOSE_EXAMPLES;
+pub use route::{
+    ExportFormat, ExposeArgs, RouteAtArgs, RouteCommand, RouteCreateArgs, RouteExportArgs, RouteFiles, RouteRenderArgs,
+    RouteServeArgs, RouteType, RouterPorts, ServiceCommand, ServiceCreateArgs,
+};
+use secrets::CREATE_EXAMPLES;
+pub use secrets::{
+    ConfigMapCreateArgs, CreateObject, DataArgs, SecretCommand, SecretCreateCommand, SecretDockerRegistryArgs,
+    SecretGenericArgs,
+};
 
 /// Build runnable container images from source with Source-to-Image builder images.
 #[derive(Debug, Parser)]
@@ -51,8 +66,15 @@ pub struct GlobalArgs {
     /// Directory of the object store (image streams, …); default: the user's data directory (~/.local/share/s2i/store)
     #[arg(long, global = true, env = "S2I_STORE", value_name = "DIR")]
     pub store: Option<PathBuf>,
-    /// Namespace of the objects a command works on
-    #[arg(long, global = true, env = "S2I_NAMESPACE", value_name = "NAMESPACE", default_value = "default")]
+    /// Namespace of the objects a command works on (`-n` everywhere but in `s2i build`, where it is --application-name)
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        env = "S2I_NAMESPACE",
+        value_name = "NAMESPACE",
+        default_value = "default"
+    )]
     pub namespace: String,
     /// Start no build for the tag changes and build configs of this command (ImageChange and ConfigChange triggers)
     #[arg(long, global = true)]
@@ -88,8 +110,12 @@ pub enum Command {
     Usage(UsageArgs),
     /// Write a Dockerfile that builds the same image as `s2i build` would, without an engine
     Generate(GenerateArgs),
-    /// Create the skeleton of a new builder image project
+    /// Create the skeleton of a new builder image project, or a ConfigMap (`s2i create configmap`)
+    #[command(after_help = CREATE_EXAMPLES)]
     Create(CreateArgs),
+    /// Work with Secrets: credentials and files for builds
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Work with OpenShift routes: create them, serve them with HAProxy, export them for a cluster
     #[command(subcommand)]
     Route(RouteCommand),
@@ -97,20 +123,23 @@ pub enum Command {
     #[command(subcommand)]
     Service(ServiceCommand),
     /// Expose a service at a host name: create a route to it
-    #[command(after_help = crate::commands::service::EXPOSE_EXAMPLES)]
+    #[command(after_help = EXPOSE_EXAMPLES)]
     Expose(ExposeArgs),
     /// Show objects of the store (image streams, routes, services…)
-    #[command(after_help = crate::commands::objects::GET_HELP)]
+    #[command(after_help = GET_HELP)]
     Get(GetArgs),
     /// Show one object in detail
-    #[command(after_help = crate::commands::objects::KINDS_HELP)]
+    #[command(after_help = KINDS_HELP)]
     Describe(DescribeArgs),
     /// Delete objects from the store
-    #[command(after_help = crate::commands::objects::KINDS_HELP)]
+    #[command(after_help = KINDS_HELP)]
     Delete(DeleteArgs),
     /// Create or update objects from YAML or JSON files
-    #[command(after_help = crate::commands::objects::APPLY_HELP)]
+    #[command(after_help = APPLY_HELP)]
     Apply(ApplyArgs),
+    /// Print objects as YAML to apply in another namespace or on a cluster
+    #[command(after_help = EXPORT_HELP)]
+    Export(ExportArgs),
     /// Point image stream tags at an image, another tag, or an external image
     #[command(after_help = TAG_EXAMPLES)]
     Tag(TagArgs),
@@ -158,150 +187,6 @@ Examples:
   # Build without tagging: the image ID is printed on stdout
   s2i build ./app builder";
 
-const TAG_EXAMPLES: &str = "\
-Examples:
-  # Promote what dev runs to prod (a snapshot: prod keeps this image when dev moves on)
-  s2i tag app:dev app:prod
-
-  # Make latest follow 1.0 (an alias within the stream)
-  s2i tag --alias app:1.0 app:latest
-
-  # Tag an image of the local engine or of a registry
-  s2i tag --source=docker my-app:latest app:dev
-  s2i tag --source=docker 127.0.0.1:5000/team/app:1.2 app:1.2
-
-  # Roll back to an older image of the stream, by digest (a unique prefix is enough)
-  s2i tag app@sha256:4f1c app:prod
-
-  # Delete a tag and its history
-  s2i tag -d app:old";
-
-const IMPORT_EXAMPLES: &str = "\
-Examples:
-  # Create a stream from a registry image
-  s2i import-image app:1.2 --from 127.0.0.1:5000/team/app:1.2 --confirm
-
-  # Import the tag again from its source (history grows only if the image changed)
-  s2i import-image app:1.2";
-
-/// `s2i get`.
-#[derive(Debug, Args)]
-pub struct GetArgs {
-    /// The kind: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes, services (svc)
-    pub kind: String,
-    /// Names of the objects; all of the namespace when none is given
-    pub names: Vec<String>,
-    /// Output format: json, yaml or name (default: a table)
-    #[arg(short, long, value_name = "FORMAT")]
-    pub output: Option<OutputFormat>,
-    /// List the objects of every namespace
-    #[arg(short = 'A', long)]
-    pub all_namespaces: bool,
-}
-
-/// `s2i describe`.
-#[derive(Debug, Args)]
-pub struct DescribeArgs {
-    /// The kind, e.g. imagestream (is)
-    pub kind: String,
-    /// Names of the objects
-    #[arg(required = true)]
-    pub names: Vec<String>,
-}
-
-/// `s2i delete`.
-#[derive(Debug, Args)]
-pub struct DeleteArgs {
-    /// The kind, e.g. imagestream (is) or imagestreamtag (istag)
-    pub kind: String,
-    /// Names of the objects
-    #[arg(required = true)]
-    pub names: Vec<String>,
-}
-
-/// `s2i apply`.
-#[derive(Debug, Args)]
-pub struct ApplyArgs {
-    /// Files of objects, YAML or JSON, several documents per file allowed; `-` reads stdin
-    #[arg(short, long = "filename", value_name = "FILE", required = true)]
-    pub files: Vec<PathBuf>,
-}
-
-/// Output formats of `s2i get`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// JSON.
-    Json,
-    /// YAML.
-    Yaml,
-    /// kind/name, one per line.
-    Name,
-}
-
-/// `s2i tag`.
-#[derive(Debug, Args)]
-pub struct TagArgs {
-    /// The source: STREAM:TAG, STREAM@DIGEST, or a pull spec; with -d, the tags to delete
-    #[arg(value_name = "SOURCE")]
-    pub source: String,
-    /// The tags to set: [NAMESPACE/]STREAM:TAG
-    #[arg(value_name = "DEST")]
-    pub destinations: Vec<String>,
-    /// The kind of SOURCE: docker, istag or isimage (default: inferred from its form)
-    #[arg(long = "source", value_name = "KIND", value_parser = parse_source_kind)]
-    pub source_kind: Option<s2i_imagestream::streams::SourceKind>,
-    /// Make the destination track SOURCE (a tag of the same stream) instead of copying its current image
-    #[arg(long)]
-    pub alias: bool,
-    /// Point at SOURCE without importing it (no digest is resolved)
-    #[arg(long)]
-    pub reference: bool,
-    /// How consumers pull the tag: source (the original pull spec) or local (the stream's repository)
-    #[arg(long, value_name = "POLICY", value_parser = ["source", "local"])]
-    pub reference_policy: Option<String>,
-    /// How a manifest list is imported: Legacy (one image) or PreserveOriginal (the whole list)
-    #[arg(long, value_name = "MODE", value_parser = ["Legacy", "PreserveOriginal"])]
-    pub import_mode: Option<String>,
-    /// Allow plain HTTP and unverified TLS when importing a docker source
-    #[arg(long)]
-    pub insecure: bool,
-    /// Re-import a docker source periodically (while `s2i controller` runs)
-    #[arg(long)]
-    pub scheduled: bool,
-    /// Delete the tags given (SOURCE and DEST are all tags to delete)
-    #[arg(short, long)]
-    pub delete: bool,
-}
-
-/// `s2i import-image`.
-#[derive(Debug, Args)]
-pub struct ImportImageArgs {
-    /// The tag to import into: STREAM or STREAM:TAG (tag latest when omitted)
-    #[arg(value_name = "STREAM[:TAG]")]
-    pub destination: String,
-    /// The image to import (default: the tag's current source)
-    #[arg(long, value_name = "PULLSPEC")]
-    pub from: Option<String>,
-    /// Allow creating the stream or tag, or changing its source
-    #[arg(long)]
-    pub confirm: bool,
-    /// Allow plain HTTP and unverified TLS
-    #[arg(long)]
-    pub insecure: bool,
-    /// Re-import the tag periodically while `s2i controller` runs (--scheduled=false stops it; default: as the tag is)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub scheduled: Option<bool>,
-    /// How consumers pull the tag: source or local
-    #[arg(long, value_name = "POLICY", value_parser = ["source", "local"])]
-    pub reference_policy: Option<String>,
-    /// How a manifest list is imported: Legacy or PreserveOriginal
-    #[arg(long, value_name = "MODE", value_parser = ["Legacy", "PreserveOriginal"])]
-    pub import_mode: Option<String>,
-    /// Registry credentials file (default $DOCKER_CONFIG/config.json, else ~/.docker/config.json)
-    #[arg(long, value_name = "FILE")]
-    pub dockercfg_path: Option<PathBuf>,
-}
-
 /// `s2i store …`.
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
@@ -309,10 +194,6 @@ pub enum StoreCommand {
     Path,
     /// Check the store file and its objects; prints the problems found
     Check,
-}
-
-fn parse_source_kind(value: &str) -> Result<s2i_imagestream::streams::SourceKind, String> {
-    value.parse()
 }
 
 /// Shells `s2i completion` writes scripts for.
@@ -376,12 +257,21 @@ pub struct OutcomeArgs {
     /// Write the new image's ID (sha256:…, no newline) to FILE
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
-    /// Write what was built as JSON to FILE: image ID, tag, pushed digest, builder, source, duration
+    /// Write what was built as JSON to FILE: image ID, tag, pushed digest, outputs, builder, source, duration
     #[arg(long, value_name = "FILE")]
     pub metadata_file: Option<PathBuf>,
-    /// With --engine oci, also write the image to LOCATION (repeatable): oci:DIR:REF, oci-archive:FILE:REF, docker-archive:FILE:NAME:TAG (REF and NAME:TAG optional) or docker-daemon:NAME:TAG
+    /// Also write the image to LOCATION (repeatable): oci:DIR:REF, oci-archive:FILE:REF, docker-archive:FILE:NAME:TAG (REF and NAME:TAG optional), docker://HOST/REPO:TAG or docker-daemon:NAME:TAG
     #[arg(long = "output", value_name = "LOCATION", value_parser = parse_location)]
     pub outputs: Vec<ImageLocation>,
+    /// The build's epoch in seconds since 1970 (else $SOURCE_DATE_EPOCH, else a git source's commit time): s2i writes the image itself, the same for the same inputs
+    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH", hide_env_values = true)]
+    pub source_date_epoch: Option<String>,
+    /// Write the build's SPDX 2.3 SBOM (JSON) to FILE, and attach it to oci: and docker:// outputs
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+    /// Write the build's in-toto statement with SLSA v1 provenance to FILE, and attach it to oci: and docker:// outputs
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Option<PathBuf>,
 }
 
 fn parse_location(value: &str) -> Result<ImageLocation, String> {
@@ -447,6 +337,15 @@ pub struct BuildArgs {
     /// Value of the io.k8s.display-name label (default: the tag)
     #[arg(short = 'n', long = "application-name", value_name = "NAME")]
     pub application_name: Option<String>,
+    /// Namespace of the image stream of --to (the global option, without its `-n`, which is --application-name here)
+    #[arg(
+        id = "namespace",
+        long = "namespace",
+        env = "S2I_NAMESPACE",
+        value_name = "NAMESPACE",
+        default_value = "default"
+    )]
+    pub namespace: String,
     /// Value of the io.k8s.description label
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
@@ -551,264 +450,20 @@ pub struct GenerateArgs {
 
 /// `s2i create`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CreateArgs {
+    /// An object to create instead of a project
+    #[command(subcommand)]
+    pub object: Option<CreateObject>,
     /// Name of the builder image the project builds
-    pub image_name: String,
+    #[arg(required = true)]
+    pub image_name: Option<String>,
     /// Directory to create the project in
-    pub destination: PathBuf,
+    #[arg(required = true)]
+    pub destination: Option<PathBuf>,
     /// Base image of the project's Dockerfile
     #[arg(long, value_name = "IMAGE", default_value = "openshift/base-centos7")]
     pub from: String,
-}
-
-/// `s2i route …`.
-#[derive(Debug, Subcommand)]
-pub enum RouteCommand {
-    /// Create a route to a service: http, edge, passthrough or reencrypt
-    #[command(after_help = CREATE_ROUTE_EXAMPLES)]
-    Create(RouteCreateArgs),
-    /// Run HAProxy on loopback for the routes of the store, following their changes
-    #[command(after_help = SERVE_EXAMPLES)]
-    Serve(RouteServeArgs),
-    /// Render the HAProxy router of routes and services: haproxy.cfg, map files and certificates
-    #[command(after_help = RENDER_EXAMPLES)]
-    Render(RouteRenderArgs),
-    /// Print a route for a cluster: an OpenShift Route, an Ingress, or Gateway API objects
-    #[command(after_help = EXPORT_EXAMPLES)]
-    Export(RouteExportArgs),
-}
-
-const CREATE_ROUTE_EXAMPLES: &str = "\
-Examples:
-  # A plain HTTP route to the service `web`, at web-<namespace>.apps.localhost
-  s2i route create http --service web
-
-  # TLS ended by the router with its own certificate; plain HTTP redirected to https
-  s2i route create edge web-secure --service web --hostname www.example.test \\
-      --cert tls.crt --key tls.key --insecure-policy Redirect
-
-  # A 3:1 split between two versions
-  s2i route create http ab --service web --weight 3 --alternate web-v2=1
-
-Here --cert and --key are the route's serving certificate and key (route create
-does not talk to the container engine). Routes without --hostname get
-<name>-<namespace>.<domain>, the domain from $S2I_ROUTE_DOMAIN, else apps.localhost.";
-
-const SERVE_EXAMPLES: &str = "\
-Examples:
-  # Serve the routes of the store on http://*.apps.localhost:9080 and https://…:9443
-  s2i route serve
-
-  # In another terminal: routes and services created or changed are served within a second
-  s2i expose service web
-  curl http://web-default.apps.localhost:9080/
-
-The router serves the routes of every namespace, writes their admission
-status back to the store (s2i get routes shows it), and follows the running
-containers of services with a selector. Ctrl-C or SIGTERM stops HAProxy.";
-
-const RENDER_EXAMPLES: &str = "\
-Examples:
-  # Render the routes and services of the store, then run HAProxy on the result
-  s2i route render --out router
-  cd router && haproxy -f haproxy.cfg
-
-  # Render routes and services from files instead (the store is not read or changed)
-  s2i route render -f app.yaml --out router
-
-Objects in files without metadata.namespace are in the --namespace namespace;
-routes without a host get <name>-<namespace>.<domain>.";
-
-const EXPORT_EXAMPLES: &str = "\
-Examples:
-  # The route `web` as a networking.k8s.io/v1 Ingress
-  s2i route export web --to ingress
-
-  # As Gateway API objects attached to the Gateway `public` in `gateways`
-  s2i route export shop/web --to gateway --gateway gateways/public
-
-  # A route of a file, not of the store
-  s2i route export web --to openshift -f app.yaml";
-
-/// The kinds of route `s2i route create` makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RouteType {
-    /// Plain HTTP.
-    Http,
-    /// TLS ended at the router; plain HTTP to the endpoints.
-    Edge,
-    /// TLS passed to the endpoints untouched, chosen by SNI.
-    Passthrough,
-    /// TLS ended at the router, and again from the router to the endpoints.
-    Reencrypt,
-}
-
-/// `s2i route create`.
-#[derive(Debug, Args)]
-pub struct RouteCreateArgs {
-    /// The kind of route
-    #[arg(value_name = "TYPE")]
-    pub route_type: RouteType,
-    /// Name of the route (default: the service's name)
-    pub name: Option<String>,
-    /// The service the route sends traffic to
-    #[arg(long, value_name = "SERVICE")]
-    pub service: String,
-    /// Host, path, port and wildcard policy.
-    #[command(flatten)]
-    pub at: RouteAtArgs,
-    /// CA certificates served after the certificate (its chain), PEM file
-    #[arg(long = "ca-cert", value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-    /// CA that signs the endpoints' certificates, PEM file (reencrypt)
-    #[arg(long = "dest-ca-cert", value_name = "FILE")]
-    pub dest_ca_cert: Option<PathBuf>,
-    /// What plain HTTP gets: None (503), Allow (served too), Redirect (302 to https)
-    #[arg(long, value_name = "POLICY", value_parser = ["None", "Allow", "Redirect"])]
-    pub insecure_policy: Option<String>,
-    /// Weight of the service, 0 to 256 (default 100)
-    #[arg(long, value_name = "N")]
-    pub weight: Option<i32>,
-    /// Another service sharing the traffic by weight, SERVICE=WEIGHT (repeatable, up to 3)
-    #[arg(long = "alternate", value_name = "SERVICE=WEIGHT")]
-    pub alternates: Vec<String>,
-}
-
-/// Where a new route serves, for `s2i route create` and `s2i expose`.
-#[derive(Debug, Args)]
-pub struct RouteAtArgs {
-    /// Host name (default: NAME-NAMESPACE.DOMAIN, the domain from $S2I_ROUTE_DOMAIN, else apps.localhost)
-    #[arg(long, value_name = "HOST")]
-    pub hostname: Option<String>,
-    /// Path prefix the route serves (default: every path; not with passthrough)
-    #[arg(long, value_name = "PATH")]
-    pub path: Option<String>,
-    /// Endpoint port: a service port name or a container port number (default: route create, every port; expose, the service's first port)
-    #[arg(long, value_name = "PORT")]
-    pub port: Option<String>,
-    /// None, or Subdomain: also serve every host one label under the host's domain
-    #[arg(long, value_name = "POLICY", value_parser = ["None", "Subdomain"])]
-    pub wildcard_policy: Option<String>,
-}
-
-/// Listener ports of a router.
-#[derive(Debug, Args)]
-pub struct RouterPorts {
-    /// Plain-HTTP port the router listens on (loopback)
-    #[arg(long, value_name = "PORT", default_value_t = 9080, value_parser = clap::value_parser!(u16).range(1..))]
-    pub http_port: u16,
-    /// TLS port the router listens on (loopback)
-    #[arg(long, value_name = "PORT", default_value_t = 9443, value_parser = clap::value_parser!(u16).range(1..))]
-    pub https_port: u16,
-    /// Port of the stats page and /healthz (loopback)
-    #[arg(long, value_name = "PORT", default_value_t = 1936, value_parser = clap::value_parser!(u16).range(1..))]
-    pub stats_port: u16,
-    /// Admit wildcard routes (wildcardPolicy: Subdomain)
-    #[arg(long)]
-    pub allow_wildcard_routes: bool,
-}
-
-/// `s2i route serve`.
-#[derive(Debug, Args)]
-pub struct RouteServeArgs {
-    /// Ports and admission.
-    #[command(flatten)]
-    pub ports: RouterPorts,
-    /// The router directory (default: a temporary directory, removed when the router stops)
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-}
-
-/// Where route objects come from: the store, or files.
-#[derive(Debug, Args)]
-pub struct RouteFiles {
-    /// Read Routes and Services from this YAML or JSON file instead of the store (`-` for stdin; repeatable)
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-    /// Domain of subdomain routes, the default certificate, and (with -f) generated hosts (default $S2I_ROUTE_DOMAIN, else apps.localhost)
-    #[arg(long, value_name = "DOMAIN")]
-    pub domain: Option<String>,
-}
-
-/// `s2i route render`.
-#[derive(Debug, Args)]
-pub struct RouteRenderArgs {
-    /// Where the routes and services come from.
-    #[command(flatten)]
-    pub input: RouteFiles,
-    /// The router directory to write (created if needed; files of earlier renders are replaced)
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// Ports and admission.
-    #[command(flatten)]
-    pub ports: RouterPorts,
-}
-
-/// Export formats.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ExportFormat {
-    /// A route.openshift.io/v1 Route.
-    Openshift,
-    /// A networking.k8s.io/v1 Ingress.
-    Ingress,
-    /// Gateway API HTTPRoute or TLSRoute, and BackendTLSPolicy.
-    Gateway,
-}
-
-/// `s2i route export`.
-#[derive(Debug, Args)]
-pub struct RouteExportArgs {
-    /// The route: NAME (in the --namespace namespace) or NAMESPACE/NAME
-    pub route: String,
-    /// What to export to
-    #[arg(long = "to", value_name = "FORMAT")]
-    pub to: ExportFormat,
-    /// Gateway the Gateway API routes attach to: NAME or NAMESPACE/NAME
-    #[arg(long, value_name = "GATEWAY", default_value = "gateway")]
-    pub gateway: String,
-    /// Where the routes and services come from.
-    #[command(flatten)]
-    pub input: RouteFiles,
-}
-
-/// `s2i service …`.
-#[derive(Debug, Subcommand)]
-pub enum ServiceCommand {
-    /// Create a service: fixed endpoints (an Endpoints object of its name), or the running containers that carry some labels
-    #[command(after_help = crate::commands::service::CREATE_SERVICE_EXAMPLES)]
-    Create(ServiceCreateArgs),
-}
-
-/// `s2i service create`.
-#[derive(Debug, Args)]
-pub struct ServiceCreateArgs {
-    /// Name of the service
-    pub name: String,
-    /// A fixed endpoint, IP:PORT (repeatable; an IPv6 address goes in brackets), kept in the Endpoints object of the service's name
-    #[arg(long = "endpoint", value_name = "IP:PORT")]
-    pub endpoints: Vec<String>,
-    /// Labels of the running containers that are the endpoints, KEY=VALUE (repeatable, or comma-separated)
-    #[arg(long = "selector", value_name = "KEY=VALUE", value_delimiter = ',')]
-    pub selector: Vec<String>,
-    /// A port of the service, PORT or PORT:TARGET_PORT (repeatable); named as kubectl names them (80:8080 is `80-8080`); with --endpoint and no --port, one port per port of the endpoints
-    #[arg(long = "port", value_name = "PORT[:TARGET_PORT]")]
-    pub ports: Vec<String>,
-}
-
-/// `s2i expose`.
-#[derive(Debug, Args)]
-pub struct ExposeArgs {
-    /// What to expose: `service NAME`, or `svc/NAME`
-    #[arg(value_name = "KIND")]
-    pub kind: String,
-    /// The service's name
-    pub name: Option<String>,
-    /// Name of the route (default: the service's name)
-    #[arg(long = "name", value_name = "NAME")]
-    pub route_name: Option<String>,
-    /// Host, path, port and wildcard policy.
-    #[command(flatten)]
-    pub at: RouteAtArgs,
 }
 
 fn parse_pull_policy(value: &str) -> Result<PullPolicy, String> {
@@ -823,5 +478,18 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn namespace_is_n_everywhere_but_in_build_where_it_reaches_the_global_option() {
+        let namespace = |args: &[&str]| Cli::try_parse_from(args).unwrap().global.namespace;
+        assert_eq!(namespace(&["s2i", "get", "is", "-n", "dev"]), "dev");
+        assert_eq!(namespace(&["s2i", "-n", "dev", "delete", "is/app"]), "dev");
+        assert_eq!(namespace(&["s2i", "--namespace", "dev", "build", ".", "img"]), "dev");
+        assert_eq!(namespace(&["s2i", "build", ".", "img", "--namespace", "dev", "--to", "app:1"]), "dev");
+        let cli = Cli::try_parse_from(["s2i", "build", ".", "img", "-n", "My App"]).unwrap();
+        let Command::Build(build) = cli.command else { panic!("a build") };
+        assert_eq!(build.application_name.as_deref(), Some("My App"));
+        assert_eq!(cli.global.namespace, "default");
     }
 }

@@ -9,7 +9,11 @@
 
 pub mod cli;
 mod commands;
+mod failure;
+mod hints;
+mod jsonpath;
 mod printer;
+mod render;
 mod signals;
 mod use_config;
 

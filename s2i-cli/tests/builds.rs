@@ -629,7 +629,8 @@ spec:
 ";
     let run = setup.apply(typo).failed();
     let report = flat(&run.stderr);
-    assert!(report.contains("unknown field `incremantal`"), "{report}");
+    // Named by its path, as kubectl's field validation names it.
+    assert!(report.contains("unknown field \"spec.strategy.sourceStrategy.incremantal\""), "{report}");
     assert!(report.contains("line 13 column 7"), "{report}");
     assert!(run.stderr.contains("13 │"), "the report shows the line: {}", run.stderr);
 
@@ -637,26 +638,38 @@ spec:
     let run = setup.apply(syntax).failed();
     assert!(flat(&run.stderr).contains("line 4"), "{}", run.stderr);
 
-    for (spec, expected) in [
-        ("  strategy:\n    dockerStrategy: {}\n", "the Docker strategy is not supported"),
-        (
-            "  strategy:\n    sourceStrategy:\n      from: {kind: DockerImage, name: x}\n  triggers:\n  - type: GitHub\n    github: {secret: s}\n",
-            "GitHub webhook triggers are not supported",
-        ),
-        (
-            "  runPolicy: Sometimes\n  strategy:\n    sourceStrategy:\n      from: {name: a:b}\n",
-            "run policy must Parallel",
-        ),
-    ] {
-        let yaml =
-            format!("apiVersion: build.openshift.io/v1\nkind: BuildConfig\nmetadata:\n  name: refused\nspec:\n{spec}");
-        let run = setup.apply(&yaml).failed();
-        assert!(flat(&run.stderr).contains(expected), "{expected:?} in {}", run.stderr);
-    }
+    let run = setup
+        .apply(
+            "apiVersion: build.openshift.io/v1\nkind: BuildConfig\nmetadata:\n  name: refused\nspec:\n  runPolicy: Sometimes\n  strategy:\n    sourceStrategy:\n      from: {name: a:b}\n",
+        )
+        .failed();
+    assert!(flat(&run.stderr).contains("run policy must Parallel"), "{}", run.stderr);
     for kind in ["bc", "is", "builds"] {
         let run = setup.s2i(["get", kind]).ok();
         assert!(run.stdout.is_empty(), "{kind}: {}", run.stdout);
     }
+
+    // What OpenShift takes and s2i does not run is kept, with a warning, not refused (these were refused before).
+    for (name, spec, expected) in [
+        (
+            "docker",
+            "  strategy:\n    dockerStrategy: {}\n",
+            "the Docker strategy is kept, but a local build cannot run it",
+        ),
+        (
+            "hooked",
+            "  strategy:\n    sourceStrategy:\n      from: {kind: DockerImage, name: x}\n  triggers:\n  - type: GitHub\n    github: {secret: s}\n",
+            "GitHub webhook trigger is kept",
+        ),
+    ] {
+        let yaml =
+            format!("apiVersion: build.openshift.io/v1\nkind: BuildConfig\nmetadata:\n  name: {name}\nspec:\n{spec}");
+        let run = setup.apply(&yaml).ok();
+        assert!(flat(&run.stderr).contains(expected), "{expected:?} in {}", run.stderr);
+    }
+    let run = setup.s2i(["start-build", "docker"]).failed();
+    assert!(flat(&run.stderr).contains("the Docker strategy cannot be run here"), "{}", run.stderr);
+    assert!(setup.s2i(["get", "builds"]).ok().stdout.is_empty(), "no build was started");
 }
 
 #[test]

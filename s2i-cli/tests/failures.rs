@@ -122,3 +122,21 @@ fn the_harness_sees_a_container_fail() {
     let out = docker_run(&[&base, "sh", "-c", "exit 3"]);
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[test]
+fn hints_name_the_engines_own_commands() {
+    require_engine();
+    let builder = Builder::alias("busybox-builder");
+    let src = source(&[("a.txt", "a")]);
+    let path = src.path().to_str().unwrap();
+    // The library says what is wrong; the command line says what to type, for Docker or Podman.
+    let run = run_s2i(["build", path, &builder.image, "--network", "s2i-no-such-network"]).failed();
+    let stderr = flat(&run.stderr);
+    assert!(stderr.contains("invalid --network: network s2i-no-such-network not found"), "{stderr}");
+    assert!(stderr.contains(" network create s2i-no-such-network`"), "{stderr}");
+    let missing = format!("s2i-test/{}:missing", unique("nope"));
+    let run = run_s2i(["build", path, &missing, "--pull-policy", "never"]).failed();
+    let stderr = flat(&run.stderr);
+    assert!(stderr.contains(" images` lists what the engine has"), "{stderr}");
+    builder.assert_no_containers();
+}

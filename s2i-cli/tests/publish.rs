@@ -23,19 +23,6 @@ fn write_auth_json(path: &Path, registry: &str, user: &str, password: &str) {
     std::fs::write(path, format!(r#"{{"auths": {{"{registry}": {{"auth": "{auth}"}}}}}}"#)).unwrap();
 }
 
-/// `s2i` with no credentials but the ones a test gives: every place credentials
-/// are looked up points into `home`.
-fn isolated(home: &Path) -> std::process::Command {
-    let mut command = s2i();
-    command
-        .env("HOME", home)
-        .env("DOCKER_CONFIG", home.join("docker"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env_remove("REGISTRY_AUTH_FILE");
-    command
-}
-
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }

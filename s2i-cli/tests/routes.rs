@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use s2i_route::admission::AdmissionConfig;
 use s2i_route::haproxy::RouterConfig;
 use s2i_route::router::{Router, RouterOptions};
 use s2i_route::*;
@@ -223,12 +222,7 @@ fn two_apps_built_with_s2i_served_through_haproxy_routes() {
     config.http_port = http;
     config.https_port = https;
     config.stats_port = None;
-    let options = RouterOptions {
-        dir: dir.path().to_owned(),
-        haproxy: "haproxy".into(),
-        config,
-        admission: AdmissionConfig::default(),
-    };
+    let options = RouterOptions::new(dir.path(), config);
     let mut router = Router::new(options, Arc::new(|_| {})).unwrap();
     let reconciled = router.reconcile(&routes, &endpoints, jiff::Timestamp::now()).unwrap();
     assert_eq!(reconciled.admission.admitted.len(), routes.len(), "{:#?}", reconciled.admission.outcomes);

@@ -166,7 +166,7 @@ fn services_and_endpoints_as_oc_prints_them_apply_and_come_back() {
     let old = written.path().join("old.yaml");
     std::fs::write(&old, "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  ports: [{port: 80}]\n  endpoints: ['127.0.0.1:80']\n").unwrap();
     let run = s2i_at(s, &["apply", "-f", old.to_str().unwrap()]).failed();
-    assert!(run.stderr.contains("unknown field `endpoints`"), "{}", run.stderr);
+    assert!(run.stderr.contains("unknown field \"spec.endpoints\""), "{}", run.stderr);
     assert!(run.stderr.contains("move the addresses into an Endpoints object of the same name"), "{}", run.stderr);
     let run = s2i_at(s, &["service", "create", "x", "--endpoint", "localhost:3000"]).failed();
     assert!(run.stderr.contains("for this machine write 127.0.0.1 or [::1]"), "{}", run.stderr);

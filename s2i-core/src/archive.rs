@@ -111,6 +111,9 @@ pub struct InputArchive {
     /// Owner (uid, gid) of every entry; root when `None`. Used when the engine,
     /// not the builder's own tar, unpacks the archive.
     pub owner: Option<(u64, u64)>,
+    /// Modification times later than this become this (a reproducible
+    /// build's epoch), so that what assemble copies carries no checkout time.
+    pub mtime_limit: Option<u64>,
 }
 
 impl Default for InputArchive {
@@ -124,6 +127,7 @@ impl Default for InputArchive {
             artifacts: None,
             extra: Vec::new(),
             owner: None,
+            mtime_limit: None,
         }
     }
 }
@@ -184,8 +188,13 @@ pub fn write_archive<W: Write>(
     out: W,
     progress: &mut dyn FnMut(ArchiveProgress<'_>),
 ) -> Result<ArchiveStats> {
-    let mut writer =
-        TarWriter { builder: tar::Builder::new(out), stats: ArchiveStats::default(), progress, owner: archive.owner };
+    let mut writer = TarWriter {
+        builder: tar::Builder::new(out),
+        stats: ArchiveStats::default(),
+        progress,
+        owner: archive.owner,
+        mtime_limit: archive.mtime_limit,
+    };
     if let Some(artifacts) = archive.artifacts {
         copy_tar(&mut writer, artifacts)?;
     }
@@ -229,6 +238,7 @@ struct TarWriter<'p, W: Write> {
     stats: ArchiveStats,
     progress: &'p mut dyn FnMut(ArchiveProgress<'_>),
     owner: Option<(u64, u64)>,
+    mtime_limit: Option<u64>,
 }
 
 impl<W: Write> TarWriter<'_, W> {
@@ -237,7 +247,7 @@ impl<W: Write> TarWriter<'_, W> {
         header.set_entry_type(kind);
         header.set_mode(mode);
         header.set_size(size);
-        header.set_mtime(mtime);
+        header.set_mtime(self.mtime_limit.map_or(mtime, |limit| mtime.min(limit)));
         let (uid, gid) = self.owner.unwrap_or((0, 0));
         header.set_uid(uid);
         header.set_gid(gid);

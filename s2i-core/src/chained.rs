@@ -93,7 +93,7 @@ pub fn parse_runtime_artifacts(value: &str) -> Result<Vec<ArtifactMapping>> {
 }
 
 /// Check mappings with the reference's rules and messages.
-pub fn validate_mappings(mappings: &[ArtifactMapping]) -> Result<()> {
+pub(crate) fn validate_mappings(mappings: &[ArtifactMapping]) -> Result<()> {
     for m in mappings {
         let invalid = |why: &str| {
             Error::option(
@@ -192,7 +192,7 @@ pub struct PlannedSourceImage {
 
 /// The name under which the builder stage of an incremental chained build is
 /// kept (the next build takes its artifacts from it): the output's tag with `-builder` appended.
-pub fn builder_stage_name(output: &crate::reference::ImageReference) -> String {
+pub(crate) fn builder_stage_name(output: &crate::reference::ImageReference) -> String {
     let tag = output.tag_or_default();
     let mut stage_tag = format!("{tag}-builder");
     if stage_tag.len() > 128 {
@@ -211,12 +211,15 @@ impl Engine {
         sources: ScriptSources,
     ) -> Result<RuntimeStage> {
         let reference = parse_image("runtime image", image)?;
-        let resolved = self.obtain_image(&reference, options.runtime_pull_policy).await.map_err(|e| match e {
-            Error::ImageNotFound { image, help } => {
-                Error::ImageNotFound { image, help: help.replace("--pull-policy", "--runtime-pull-policy") }
-            }
-            other => other,
-        })?;
+        let resolved = self
+            .obtain_image_with(&reference, options.runtime_pull_policy, options.pull_credentials.as_ref())
+            .await
+            .map_err(|e| match e {
+                Error::ImageNotFound { image, policy, .. } => {
+                    Error::ImageNotFound { image, policy, runtime_image: true }
+                }
+                other => other,
+            })?;
         options.allowed_uids.check_runtime_image(
             &resolved.name,
             &resolved.info,
@@ -345,7 +348,7 @@ impl Engine {
         builder_container: &str,
         builder_labels: BTreeMap<String, String>,
         cleanup: &Cleanup,
-    ) -> Result<(String, BTreeMap<String, String>)> {
+    ) -> Result<crate::build::Committed> {
         let image = &runtime.image;
         let spec = ContainerSpec {
             name: Some(exec::container_name(&image.name)),
@@ -426,7 +429,6 @@ impl Engine {
         stage.finish(self.events.as_ref());
 
         let display = plan.output.as_ref().map_or_else(|| "(untagged)".to_owned(), ToString::to_string);
-        let commit_stage = StageTimer::start(self.events.as_ref(), Stage::Commit, &display);
         let mut labels = plan.labels.clone();
         labels.extend(builder_labels);
         if runtime.assemble_runtime_path.is_some() {
@@ -444,18 +446,12 @@ impl Engine {
             user: output_user,
             labels: owner::without_owner(&labels),
         };
-        let image_id = self
-            .runtime
-            .commit_container(&container, &commit)
-            .await
-            .map_err(|e| Error::runtime(format!("commit {display}"), e))?;
-        commit_stage.finish(self.events.as_ref());
-        Ok((image_id, labels))
+        self.commit_as(plan, &container, image, &commit, "assemble-runtime", labels).await
     }
 }
 
 /// A byte stream as a blocking reader, for the archive writer's thread.
-fn bridge(stream: crate::runtime::ByteStream) -> Box<dyn std::io::Read + Send> {
+pub(crate) fn bridge(stream: crate::runtime::ByteStream) -> Box<dyn std::io::Read + Send> {
     Box::new(tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream)))
 }
 

@@ -34,13 +34,21 @@ pub const DEFAULT_IMAGE_SCRIPTS_URL: &str = "image:///usr/libexec/s2i";
 /// Marks a context directory s2i wrote, so a later run may replace it.
 const MARKER: &str = ".s2i-generated";
 
-/// What to generate, beyond the build options.
+/// What to generate, beyond the build options; made with [`DockerfileOptions::new`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DockerfileOptions {
     /// Where to write the Dockerfile; a path ending in `/` gets `Dockerfile` appended.
     pub path: PathBuf,
     /// `--image-scripts-url`: where the builder's own scripts are.
     pub image_scripts_url: String,
+}
+
+impl DockerfileOptions {
+    /// A Dockerfile at `path`, for a builder whose scripts are at [`DEFAULT_IMAGE_SCRIPTS_URL`].
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), image_scripts_url: DEFAULT_IMAGE_SCRIPTS_URL.into() }
+    }
 }
 
 /// What was written.
@@ -91,10 +99,13 @@ pub fn generate(
         ));
     }
     if options.runtime_image.is_some() {
+        return Err(Error::ChainedAsDockerfile);
+    }
+    if !options.outputs.is_empty() || options.sbom || options.provenance {
         return Err(Error::option(
-            "--runtime-image",
-            "--runtime-image cannot be used with --as-dockerfile",
-            "build the chained image with s2i build, or write a multi-stage Dockerfile yourself",
+            "--as-dockerfile",
+            "--output, --sbom and --provenance describe an image s2i writes, and --as-dockerfile builds none",
+            "drop them, or build the image with s2i build",
         ));
     }
     let (path, context) = output_paths(&dockerfile.path)?;
@@ -213,7 +224,10 @@ pub fn generate(
     let mut injected_files = Vec::new();
     for (index, injection) in injections.iter().enumerate() {
         let target = upload.join("injections").join(index.to_string());
-        injected_files.extend(copy_injection(injection, &target)?);
+        let copied = copy_injection(injection, &target)?;
+        if !injection.keep {
+            injected_files.extend(copied);
+        }
     }
     if !injections.is_empty() {
         warnings.push(
@@ -459,7 +473,8 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let mut o = options(src.path());
         o.incremental = true;
-        o.injections = vec![Injection { source: secret.path().to_owned(), destination: "/etc/app".into() }];
+        o.injections =
+            vec![Injection { source: secret.path().to_owned(), destination: "/etc/app".into(), keep: false }];
         o.assemble_user = Some("2000".into());
         let g = generate_in(out.path(), &o);
         let t = &g.text;
@@ -481,6 +496,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("Image tag is missing"), "{err}");
+    }
+
+    #[test]
+    fn outputs_sbom_and_provenance_are_refused() {
+        let src = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let mut o = options(src.path());
+        o.sbom = true;
+        let err = generate(
+            &o,
+            &DockerfileOptions {
+                path: out.path().join("Dockerfile"),
+                image_scripts_url: DEFAULT_IMAGE_SCRIPTS_URL.into(),
+            },
+            &AtomicBool::new(false),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--as-dockerfile builds none"), "{err}");
+        assert!(!out.path().join("Dockerfile").exists());
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub fn parse_env_arg(arg: &str) -> Result<EnvVar> {
 /// Parse an environment file given with `-E`: one `NAME=VALUE` per line; blank
 /// lines and lines starting with `#` or `//` are skipped. Lines without `=` are
 /// errors that name the line, so a typo does not silently drop a variable.
-pub fn parse_env_file(origin: &str, text: &str) -> Result<Vec<EnvVar>> {
+pub(crate) fn parse_env_file(origin: &str, text: &str) -> Result<Vec<EnvVar>> {
     let mut vars = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -73,7 +73,7 @@ pub fn parse_env_file(origin: &str, text: &str) -> Result<Vec<EnvVar>> {
 /// Parse `.s2i/environment` from the source: like the reference, lines starting
 /// with `#` are comments and lines without `=` (or with an empty name) are skipped.
 /// Returns the variables and the lines that were skipped.
-pub fn parse_source_environment(text: &str) -> (Vec<EnvVar>, Vec<String>) {
+pub(crate) fn parse_source_environment(text: &str) -> (Vec<EnvVar>, Vec<String>) {
     let mut vars = Vec::new();
     let mut skipped = Vec::new();
     for raw in text.lines() {
@@ -92,7 +92,7 @@ pub fn parse_source_environment(text: &str) -> (Vec<EnvVar>, Vec<String>) {
 }
 
 /// Collapse duplicates: each name keeps its first position and its last value.
-pub fn dedupe(vars: &[EnvVar]) -> Vec<EnvVar> {
+pub(crate) fn dedupe(vars: &[EnvVar]) -> Vec<EnvVar> {
     let mut out: Vec<EnvVar> = Vec::with_capacity(vars.len());
     for var in vars {
         match out.iter_mut().find(|v| v.name == var.name) {

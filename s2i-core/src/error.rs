@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use miette::Diagnostic;
 
+use crate::build::PullPolicy;
 use crate::reference::ReferenceError;
 use crate::runtime::{RuntimeError, RuntimeErrorKind};
 
@@ -109,25 +110,76 @@ pub enum Error {
 
     /// The image is not present locally and the pull policy forbids pulling it.
     #[error("unable to get metadata for {image}: the image is not present in the engine")]
-    #[diagnostic(code(s2i::image_not_found), help("{help}"))]
+    #[diagnostic(
+        code(s2i::image_not_found),
+        help(
+            "the pull policy is {policy}: build or load {image} into the container engine first, or use {} if-not-present to pull it",
+            pull_policy_option(*runtime_image)
+        )
+    )]
     ImageNotFound {
         /// The image.
         image: String,
-        /// What to do.
-        help: String,
+        /// The pull policy that kept the engine from pulling it.
+        policy: PullPolicy,
+        /// Whether it is the runtime image of a chained build (whose pull
+        /// policy is the runtime one), not the builder image.
+        runtime_image: bool,
     },
 
     /// Pulling an image failed.
     #[error("unable to get {image}: {message}")]
-    #[diagnostic(code(s2i::pull_failed), help("{help}"))]
+    #[diagnostic(code(s2i::pull_failed), help("{}", pull_help(*kind, *policy)))]
     PullFailed {
         /// The image.
         image: String,
+        /// What kind of failure the engine reported.
+        kind: RuntimeErrorKind,
+        /// The pull policy of the image.
+        policy: PullPolicy,
         /// The engine's message.
         message: String,
-        /// What to do.
-        help: String,
     },
+
+    /// `--network` names a network the engine does not have.
+    #[error("invalid --network: network {network} not found")]
+    #[diagnostic(
+        code(s2i::invalid_option),
+        help("create the network in the container engine, or use bridge, host, none or container:NAME")
+    )]
+    NetworkNotFound {
+        /// The network.
+        network: String,
+    },
+
+    /// The image to rebuild lacks a label that s2i writes on the images it builds.
+    #[error("invalid image: required label {label:?} not found in image {image}")]
+    #[diagnostic(
+        code(s2i::invalid_option),
+        help("only images built by s2i carry the labels a rebuild reads; build this one from its source instead")
+    )]
+    NotBuiltByS2i {
+        /// The image.
+        image: String,
+        /// The missing label.
+        label: String,
+    },
+
+    /// A chained build (`--runtime-image`) was asked for as a Dockerfile.
+    #[error("invalid --runtime-image: --runtime-image cannot be used with --as-dockerfile")]
+    #[diagnostic(
+        code(s2i::invalid_option),
+        help("build the chained image on a container engine, or write a multi-stage Dockerfile yourself")
+    )]
+    ChainedAsDockerfile,
+
+    /// `--push` without a tag to push.
+    #[error("invalid --push: there is no tag to push")]
+    #[diagnostic(
+        code(s2i::invalid_option),
+        help("name the image in its registry, e.g. registry.example.com/team/app:1")
+    )]
+    NoTagToPush,
 
     /// Required scripts were found nowhere.
     #[error("failed to install [{}]", scripts.join(" "))]
@@ -253,7 +305,7 @@ pub enum Error {
 
     /// The container engine failed an operation.
     #[error("{action}: {source}")]
-    #[diagnostic(code(s2i::engine), help("{}", engine_help(source.kind)))]
+    #[diagnostic(code(s2i::engine), help("{}", runtime_help(source.kind)))]
     Runtime {
         /// What the engine was asked to do.
         action: String,
@@ -266,7 +318,7 @@ pub enum Error {
     #[error(
         "cannot push {image} to the registry {registry}: {message} (the image is built and stays in the engine as {image}, {image_id})"
     )]
-    #[diagnostic(code(s2i::push_failed), help("{help}"))]
+    #[diagnostic(code(s2i::push_failed), help("{}", push_help(*kind, registry)))]
     PushFailed {
         /// The tag pushed.
         image: String,
@@ -274,10 +326,10 @@ pub enum Error {
         registry: String,
         /// The short ID of the built image.
         image_id: String,
+        /// What kind of failure the engine reported.
+        kind: RuntimeErrorKind,
         /// The engine's message.
         message: String,
-        /// What to do.
-        help: String,
     },
 
     /// A registry credentials file (`auth.json`, Docker's `config.json`) cannot be read or parsed.
@@ -285,7 +337,7 @@ pub enum Error {
     #[diagnostic(
         code(s2i::auth_file),
         help(
-            "fix the file (JSON as `docker login` or `podman login` write it), remove it, or point --dockercfg-path or REGISTRY_AUTH_FILE at another one"
+            "fix the file (the JSON that logging in to a registry writes), remove it, or point REGISTRY_AUTH_FILE at another one"
         )
     )]
     AuthFile {
@@ -300,7 +352,7 @@ pub enum Error {
     #[diagnostic(
         code(s2i::credential_helper),
         help(
-            "install docker-credential-{helper} on PATH and log in again (`docker login {server}`), or remove it from credsStore/credHelpers of the credentials file"
+            "install docker-credential-{helper} on PATH and log in to {server} again, or remove it from credsStore/credHelpers of the credentials file"
         )
     )]
     CredentialHelper {
@@ -318,7 +370,7 @@ pub enum Error {
     #[diagnostic(
         code(s2i::engine_stopped),
         help(
-            "start the engine again (`sudo systemctl start docker` or `sudo dockerd &` for Docker, `podman system service --time=0` for Podman) and build again; the containers this build left are removed by the next s2i run"
+            "start the engine again and build again; the containers this build left are removed by the next build that connects to it"
         )
     )]
     EngineStopped {
@@ -328,23 +380,88 @@ pub enum Error {
         message: String,
     },
 
+    /// Writing the result image (its layer, config or an output) failed.
+    #[error("cannot {action}: {source}")]
+    #[diagnostic(code(s2i::image), help("{help}"))]
+    Image {
+        /// What was being done (`write the layer of app:1`, …).
+        action: String,
+        /// What to do.
+        help: String,
+        /// The image writer's error.
+        #[source]
+        source: Box<s2i_oci::Error>,
+    },
+
+    /// An output could not be written: a registry refused it or could not be reached.
+    #[error("cannot write the output {output}: {message}")]
+    #[diagnostic(code(s2i::output), help("{help}"))]
+    OutputFailed {
+        /// The output, as given (`docker://registry.example.com/app:1`).
+        output: String,
+        /// What went wrong.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
     /// The build was interrupted (Ctrl-C, SIGTERM or a caller's cancellation).
     #[error("the build was cancelled")]
     #[diagnostic(code(s2i::cancelled), help("every container and temporary directory of the build was removed"))]
     Cancelled,
 }
 
-fn engine_help(kind: RuntimeErrorKind) -> &'static str {
+/// The option that sets the pull policy of the builder image, or of the runtime image.
+fn pull_policy_option(runtime_image: bool) -> &'static str {
+    if runtime_image { "--runtime-pull-policy" } else { "--pull-policy" }
+}
+
+/// What to do about a failed engine operation, by kind. Engine-neutral: a
+/// front end that knows the engine's own commands says those.
+fn runtime_help(kind: RuntimeErrorKind) -> &'static str {
     match kind {
-        RuntimeErrorKind::Unreachable => {
-            "start a container engine (`sudo dockerd &`, `systemctl start docker`, or `podman system service` for Podman), \
-             or point DOCKER_HOST at a running one"
-        }
+        RuntimeErrorKind::Unreachable => "start the container engine, or connect to one that runs",
         RuntimeErrorKind::Unauthorized => {
-            "log in to the registry (`docker login <registry>` or `podman login <registry>`), or name a credentials file with --dockercfg-path or REGISTRY_AUTH_FILE"
+            "log in to the registry, or give the container engine a credentials file that has an entry for it"
         }
-        RuntimeErrorKind::NotFound => "check the name; `docker images` and `docker ps -a` list what the engine has",
-        _ => "see the engine's message above; `docker info` shows the engine's state",
+        RuntimeErrorKind::NotFound => "check the name; the container engine lists the images and containers it has",
+        _ => "see the engine's message above",
+    }
+}
+
+/// What to do about a failed pull.
+fn pull_help(kind: RuntimeErrorKind, policy: PullPolicy) -> &'static str {
+    match kind {
+        RuntimeErrorKind::Unauthorized => {
+            "log in to the registry, or check the credentials the container engine is given for it"
+        }
+        RuntimeErrorKind::Unreachable => {
+            "the container engine cannot be reached; start it, or connect to one that runs"
+        }
+        _ if policy == PullPolicy::Always => {
+            "check the image name and that its registry is reachable; if the image is local, use --pull-policy never or if-not-present"
+        }
+        _ => "check the image name and that its registry is reachable; build or load local images first",
+    }
+}
+
+/// What to do about a failed push; the image stays in the engine.
+fn push_help(kind: RuntimeErrorKind, registry: &str) -> String {
+    match kind {
+        RuntimeErrorKind::Unauthorized => format!(
+            "log in to {registry}, or name a credentials file that has an entry for it with REGISTRY_AUTH_FILE; then \
+             push the built image again (or build again with --push)"
+        ),
+        RuntimeErrorKind::Unreachable => {
+            "the container engine stopped answering: start it again, then push the built image again (or build again \
+             with --push)"
+                .to_owned()
+        }
+        _ => format!(
+            "check that the registry {registry} runs and that the container engine can reach it (a registry on plain \
+             HTTP must be listed as insecure in the engine's configuration, unless the engine trusts loopback), and that \
+             the name is one you may push to; then push the built image again (or build again with --push)"
+        ),
     }
 }
 

@@ -27,6 +27,11 @@ pub struct Injection {
     pub source: PathBuf,
     /// Path in the container; relative paths are relative to the image's `WORKDIR`.
     pub destination: String,
+    /// Leave the files in the image instead of removing them after assemble
+    /// (as OpenShift does with a build's ConfigMaps); existing files of the
+    /// image are then overwritten.
+    #[serde(default)]
+    pub keep: bool,
 }
 
 /// Characters the reference refuses in mapping paths.
@@ -34,7 +39,7 @@ const INVALID_CHARS: &str = ";*?\"<>|%#$!+{}&[],'`";
 
 /// Parse `SRC:DST` mappings, `;`-separated, split at the last `:`; quotes are
 /// stripped and paths cleaned. Shared by `--inject` and `--runtime-artifact`.
-pub fn parse_mappings(option: &str, value: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn parse_mappings(option: &str, value: &str) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for spec in value.split(';') {
         let spec = spec.trim();
@@ -70,7 +75,7 @@ pub fn parse_mappings(option: &str, value: &str) -> Result<Vec<(String, String)>
 pub fn parse_injections(value: &str) -> Result<Vec<Injection>> {
     Ok(parse_mappings("--inject", value)?
         .into_iter()
-        .map(|(source, destination)| Injection { source: PathBuf::from(source), destination })
+        .map(|(source, destination)| Injection { source: PathBuf::from(source), destination, keep: false })
         .collect())
 }
 
@@ -93,7 +98,7 @@ pub(crate) fn resolve(injections: &[Injection], base_dir: &Path, workdir: &str) 
                     "give a destination directory or file, e.g. /etc/secrets",
                 ));
             }
-            Ok(Injection { source, destination })
+            Ok(Injection { source, destination, keep: inj.keep })
         })
         .collect()
 }
@@ -128,7 +133,7 @@ pub(crate) async fn plan_upload(
     let mut new_dirs: BTreeSet<String> = BTreeSet::new();
     let mut files = Vec::new();
     let mut notes = Vec::new();
-    for inj in injections {
+    for inj in injections.iter().filter(|inj| !inj.keep) {
         let dest = clean_unix(&inj.destination);
         // Ancestors of the destination that are missing get created.
         let mut missing = Vec::new();
@@ -205,6 +210,33 @@ pub(crate) async fn plan_upload(
         script.push_str(&format!("  rmdir -- {}\n", quote(dir)));
     }
     script.push_str("  rm -f -- \"$0\"\n  ;;\nesac\n");
+    // Kept injections are uploaded the same way, and left out of the script.
+    for inj in injections.iter().filter(|inj| inj.keep) {
+        let dest = clean_unix(&inj.destination);
+        let mut parent = parent_of(&dest);
+        while parent != "/" && !new_dirs.contains(&parent) && stat(parent.clone()).await?.is_none() {
+            new_dirs.insert(parent.clone());
+            parent = parent_of(&parent);
+        }
+        let meta = std::fs::metadata(&inj.source).map_err(|e| {
+            Error::io("read the injection source", &inj.source, "give an existing file or directory", e)
+        })?;
+        if meta.is_file() {
+            files.push((dest, inj.source.clone()));
+            continue;
+        }
+        if stat(dest.clone()).await?.is_none() {
+            new_dirs.insert(dest.clone());
+        }
+        for (rel, is_dir, host) in walk(&inj.source, &mut notes)? {
+            let path = join_unix(&dest, &rel);
+            if is_dir {
+                new_dirs.insert(path);
+            } else {
+                files.push((path, host));
+            }
+        }
+    }
     Ok(InjectionUpload {
         new_dirs: new_dirs.into_iter().map(|d| d.trim_start_matches('/').to_owned()).collect(),
         files: files.into_iter().map(|(p, h)| (p.trim_start_matches('/').to_owned(), h)).collect(),
@@ -338,12 +370,12 @@ mod tests {
     fn destinations_resolve_against_the_workdir() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("f"), "x").unwrap();
-        let inj = |d: &str| Injection { source: "f".into(), destination: d.into() };
+        let inj = |d: &str| Injection { source: "f".into(), destination: d.into(), keep: false };
         let got = resolve(&[inj("."), inj("sub/f"), inj("/abs")], dir.path(), "/opt/app").unwrap();
         let dests: Vec<&str> = got.iter().map(|i| i.destination.as_str()).collect();
         assert_eq!(dests, ["/opt/app", "/opt/app/sub/f", "/abs"]);
         assert!(resolve(&[inj(".")], dir.path(), "").is_err(), "injecting as / is refused");
-        let missing = Injection { source: "nope".into(), destination: "/x".into() };
+        let missing = Injection { source: "nope".into(), destination: "/x".into(), keep: false };
         assert!(resolve(&[missing], dir.path(), "/").is_err());
     }
 

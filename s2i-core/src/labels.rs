@@ -36,6 +36,10 @@ pub struct SourceInfo {
     pub date: String,
     /// Subject line, truncated to 80 columns (git only).
     pub message: String,
+    /// The commit's committer time, seconds since 1970-01-01 (git only): the
+    /// epoch of a build that is given none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_time: Option<u64>,
 }
 
 /// What the generated labels are made from.
@@ -52,7 +56,7 @@ pub struct LabelInputs<'a> {
 }
 
 /// The labels s2i generates for an output image; empty values are left out.
-pub fn generated_labels(inputs: &LabelInputs<'_>) -> BTreeMap<String, String> {
+pub(crate) fn generated_labels(inputs: &LabelInputs<'_>) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     let mut put = |key: String, value: &str| {
         if !value.is_empty() {
@@ -75,7 +79,7 @@ pub fn generated_labels(inputs: &LabelInputs<'_>) -> BTreeMap<String, String> {
 }
 
 /// Parse `image_metadata.json`: `{"labels":[{"k":"v"},…]}`.
-pub fn parse_image_metadata(text: &[u8]) -> Result<BTreeMap<String, String>> {
+pub(crate) fn parse_image_metadata(text: &[u8]) -> Result<BTreeMap<String, String>> {
     #[derive(Deserialize)]
     struct Metadata {
         #[serde(default)]

@@ -3,10 +3,13 @@
 //! `plan.json`) and consumed by other backends.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use s2i_oci::transport::ImageLocation;
 use serde::{Deserialize, Serialize};
 
+use crate::build::BuildEpoch;
 use crate::chained::{PlannedSourceImage, RuntimeStage};
 use crate::env::EnvVar;
 use crate::ignore::SourceFilter;
@@ -102,4 +105,45 @@ pub struct BuildPlan {
     /// Labels put on every container the build creates.
     #[serde(default)]
     pub container_labels: BTreeMap<String, String>,
+    /// How s2i writes the result image itself; `None` when the engine commits it.
+    #[serde(default)]
+    pub image: Option<ImagePlan>,
+    /// The build's working directory (spool files, the image's blobs).
+    #[serde(skip)]
+    pub workdir: PathBuf,
+}
+
+/// How s2i writes the result image itself: from the container's changes,
+/// with a config derived from the base image's, into each output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImagePlan {
+    /// The epoch (times, `created`), when the build is reproducible.
+    pub epoch: Option<BuildEpoch>,
+    /// Where the image goes, the engine's names (`docker-daemon:`) included.
+    pub outputs: Vec<ImageLocation>,
+    /// The image goes into the engine without a name (no tag, no output).
+    pub untagged: bool,
+    /// Make the SPDX document.
+    pub sbom: bool,
+    /// Make the provenance statement.
+    pub provenance: bool,
+    /// The first credentials file for `docker://` outputs.
+    pub registry_auth_file: Option<PathBuf>,
+    /// The directory relative output paths are resolved against.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl ImagePlan {
+    /// Whether an output needs a manifest (and so compressed layers).
+    pub fn needs_manifest(&self) -> bool {
+        self.outputs.iter().any(|o| {
+            matches!(o, ImageLocation::Oci { .. } | ImageLocation::OciArchive { .. } | ImageLocation::Registry(_))
+        })
+    }
+
+    /// Whether the engine gets the image.
+    pub fn loads_into_engine(&self) -> bool {
+        self.untagged || self.outputs.iter().any(|o| matches!(o, ImageLocation::DockerDaemon(_)))
+    }
 }

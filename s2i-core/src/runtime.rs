@@ -15,6 +15,11 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWrite;
 
+/// How a container's filesystem changed since it was created from its image
+/// (`/containers/{id}/changes`): the path and whether it was added, modified
+/// or deleted.
+pub use s2i_oci::changes::{Change as ContainerChange, ChangeKind};
+
 /// A stream of bytes, such as a tar archive flowing into or out of a container.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
@@ -61,8 +66,10 @@ impl ImageInfo {
     }
 }
 
-/// Host-side settings of a container: mounts, capabilities, network, limits.
+/// Host-side settings of a container: mounts, capabilities, network, limits
+/// (all optional: start from `HostOptions::default()`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostOptions {
     /// Bind mounts, `host:container[:options]`, passed to the engine verbatim.
     pub binds: Vec<String>,
@@ -333,6 +340,37 @@ pub trait ContainerRuntime: Send + Sync {
         progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> Result<Option<String>, RuntimeError>;
 
+    /// [`Self::pull_image`] with `credentials` instead of those the runtime
+    /// knows (a build's pull secret). A runtime that cannot take explicit
+    /// credentials refuses, rather than pull with others.
+    async fn pull_image_with(
+        &self,
+        image: &str,
+        credentials: &crate::auth::RegistryCredentials,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), RuntimeError> {
+        let _ = (image, credentials, progress);
+        Err(RuntimeError::new(
+            RuntimeErrorKind::Rejected,
+            "this container runtime takes no explicit registry credentials",
+        ))
+    }
+
+    /// [`Self::push_image`] with `credentials` instead of those the runtime
+    /// knows (a build's push secret); refused like [`Self::pull_image_with`].
+    async fn push_image_with(
+        &self,
+        image: &str,
+        credentials: &crate::auth::RegistryCredentials,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<Option<String>, RuntimeError> {
+        let _ = (image, credentials, progress);
+        Err(RuntimeError::new(
+            RuntimeErrorKind::Rejected,
+            "this container runtime takes no explicit registry credentials",
+        ))
+    }
+
     /// Create a container; returns its ID.
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
 
@@ -353,6 +391,34 @@ pub trait ContainerRuntime: Send + Sync {
 
     /// Commit a container's filesystem as a new image layer; returns the image ID.
     async fn commit_container(&self, container: &str, spec: &CommitSpec) -> Result<String, RuntimeError>;
+
+    /// What changed in a (stopped) container's filesystem since it was
+    /// created from its image, as the engine lists it: paths absolute,
+    /// parents of changes among them when their own metadata changed.
+    async fn container_changes(&self, container: &str) -> Result<Vec<ContainerChange>, RuntimeError>;
+
+    /// A (stopped) container's whole filesystem as a tar stream, owners and
+    /// modes as they are (`GET /containers/{id}/export`).
+    async fn export_container(&self, container: &str) -> Result<ByteStream, RuntimeError>;
+
+    /// Whether [`ContainerRuntime::download_archive`] gives every entry its
+    /// real owner (Docker), or the container user's (Podman, as `podman cp`
+    /// does): reading a build's changes path by path needs the real owners,
+    /// else the container's export is read.
+    fn archives_keep_owners(&self) -> bool;
+
+    /// An image as a `docker-archive` tar stream (what `docker save` writes):
+    /// its config exactly as stored and its layers.
+    async fn export_image(&self, image: &str) -> Result<ByteStream, RuntimeError>;
+
+    /// Load the images of a `docker-archive` tar stream (what `docker load`
+    /// reads), tagged as its `manifest.json` says.
+    async fn load_image(&self, archive: ByteStream) -> Result<(), RuntimeError>;
+
+    /// Whether [`ContainerRuntime::load_image`] needs every layer of an
+    /// image in the archive (Podman), or takes an archive that leaves out
+    /// the layers the engine already has (Docker), which is faster.
+    fn load_needs_every_layer(&self) -> bool;
 
     /// Stop (if running) and remove a container with its anonymous volumes.
     async fn remove_container(&self, container: &str) -> Result<(), RuntimeError>;

@@ -95,7 +95,7 @@ pub struct ResolvedScript {
 
 impl ResolvedScript {
     /// Path of the script inside the build container, given the archive destination.
-    pub fn container_path(&self, destination: &str) -> String {
+    pub(crate) fn container_path(&self, destination: &str) -> String {
         match &self.location {
             ScriptLocation::Image { path } => path.clone(),
             ScriptLocation::Shipped { .. } => join_unix(destination, &format!("scripts/{}", self.script)),
@@ -118,7 +118,7 @@ pub struct ScriptSources {
 
 impl ScriptSources {
     /// The image default of a builder (or runtime) image, with a note when a deprecated form was used.
-    pub fn image_default(image: &ImageInfo) -> (Option<(String, String)>, Option<String>) {
+    pub(crate) fn image_default(image: &ImageInfo) -> (Option<(String, String)>, Option<String>) {
         let non_empty = |v: Option<&String>| v.filter(|v| !v.trim().is_empty()).cloned();
         if let Some(v) = non_empty(image.labels.get(SCRIPTS_URL_LABEL)) {
             return (Some((format!("label {SCRIPTS_URL_LABEL}"), v)), None);
@@ -165,7 +165,11 @@ enum Fetched {
 }
 
 /// Resolve `required` and `optional` scripts from `sources`.
-pub fn resolve_scripts(required: &[Script], optional: &[Script], sources: &ScriptSources) -> Result<ResolvedScripts> {
+pub(crate) fn resolve_scripts(
+    required: &[Script],
+    optional: &[Script],
+    sources: &ScriptSources,
+) -> Result<ResolvedScripts> {
     let mut out = ResolvedScripts::default();
     let mut missing_required = Vec::new();
     let mut looked_at_all = Vec::new();
@@ -328,7 +332,7 @@ fn http_get(url: &str) -> std::result::Result<Vec<u8>, String> {
 }
 
 /// Join two POSIX paths and clean the result (`//`, `.`, `..`).
-pub fn join_unix(base: &str, rest: &str) -> String {
+pub(crate) fn join_unix(base: &str, rest: &str) -> String {
     let joined = if rest.starts_with('/') { rest.to_owned() } else { format!("{base}/{rest}") };
     clean_unix(&joined)
 }

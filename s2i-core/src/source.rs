@@ -376,6 +376,7 @@ mod tests {
             assert_eq!(prepared.info.git_ref, "HEAD");
             assert_eq!(prepared.info.author, "Ada <ada@example.com>");
             assert_eq!(prepared.info.date, "Tue Nov 14 22:13:20 2023 +0000");
+            assert_eq!(prepared.info.commit_time, Some(1_700_000_000), "the committer's time, for the epoch");
             assert_eq!(prepared.info.message, "First version");
             assert_eq!(prepared.info.context_dir, "app");
             assert_eq!(prepared.info.location, origin.path().display().to_string());

@@ -125,7 +125,7 @@ impl AllowedUids {
 
     /// The same checks for a runtime image: `--assemble-runtime-user`, then
     /// the assemble-runtime-user label, then the image's `USER`.
-    pub fn check_runtime_image(&self, image: &str, info: &ImageInfo, user: Option<&str>) -> Result<()> {
+    pub(crate) fn check_runtime_image(&self, image: &str, info: &ImageInfo, user: Option<&str>) -> Result<()> {
         self.check(image, info, user, crate::chained::ASSEMBLE_RUNTIME_USER_LABEL, "assemble-runtime")
     }
 

@@ -58,6 +58,24 @@ impl ContainerRuntime for FakeImages {
     async fn commit_container(&self, _: &str, _: &CommitSpec) -> Result<String, RuntimeError> {
         refuse()
     }
+    async fn container_changes(&self, _: &str) -> Result<Vec<ContainerChange>, RuntimeError> {
+        refuse()
+    }
+    async fn export_container(&self, _: &str) -> Result<ByteStream, RuntimeError> {
+        refuse()
+    }
+    fn archives_keep_owners(&self) -> bool {
+        true
+    }
+    async fn export_image(&self, _: &str) -> Result<ByteStream, RuntimeError> {
+        refuse()
+    }
+    async fn load_image(&self, _: ByteStream) -> Result<(), RuntimeError> {
+        refuse()
+    }
+    fn load_needs_every_layer(&self) -> bool {
+        false
+    }
     async fn remove_container(&self, _: &str) -> Result<(), RuntimeError> {
         refuse()
     }

@@ -31,6 +31,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// from the environment after that: [`DockerRuntime::connect`](crate::DockerRuntime::connect)
 /// uses only these fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectOptions {
     /// Engine endpoint: `unix:///path`, `tcp://host:port`, `http://host:port` or
     /// `https://host:port` (`-U/--url`, `DOCKER_HOST`). When `None`, Docker's

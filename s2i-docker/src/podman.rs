@@ -12,6 +12,16 @@
 //! - **Names and IDs.** Podman names images fully qualified
 //!   (`docker.io/library/busybox:latest`) and answers a commit with a bare
 //!   hex ID; see [`familiar_name`] and [`image_id`].
+//! - **Engine-made changes.** Podman writes into a container's own layer at
+//!   start: the mount points of `/etc/hosts`, `/etc/hostname` and
+//!   `/etc/resolv.conf` (so `/etc` is listed as changed), and, for a numeric
+//!   user without a group (`1001`), a line for it in `/etc/group`. A commit
+//!   or a layer made from the container's changes would carry them, where
+//!   Docker's does not. The backend sends such a user as `uid:gid` with the
+//!   primary group of the image's `/etc/passwd` (the same identity, and
+//!   Podman then leaves `/etc/group` alone), and leaves `/etc` out of the
+//!   changes when nothing below it changed; see [`primary_group`] and
+//!   [`without_own_changes`].
 //! - **`ONBUILD` triggers.** Podman's image inspection (in 4.3 both the
 //!   compatible one and `/libpod/images/{name}/json`) leaves out the `OnBuild`
 //!   of Docker-format images, although the stored configuration has it. The
@@ -23,7 +33,7 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use bollard::models::SystemVersion;
-use s2i_core::runtime::{CommitSpec, RuntimeError, RuntimeErrorKind};
+use s2i_core::runtime::{ChangeKind, CommitSpec, ContainerChange, RuntimeError, RuntimeErrorKind};
 
 /// The first Podman release whose `POST /commit` applies the configuration
 /// in the request body.
@@ -167,6 +177,31 @@ pub(crate) fn image_id(id: String) -> String {
     }
 }
 
+/// The primary group of the numeric `user` in `passwd` (an `/etc/passwd`),
+/// as `uid:gid`; `None` for a user with a group or a name, root (whose group
+/// Podman leaves alone), or one the file does not list.
+pub(crate) fn primary_group(passwd: &str, user: &str) -> Option<String> {
+    if user.is_empty() || user == "0" || !user.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        let (uid, gid) = (fields.get(2)?, fields.get(3)?);
+        (*uid == user && !gid.is_empty() && gid.bytes().all(|b| b.is_ascii_digit())).then(|| format!("{user}:{gid}"))
+    })
+}
+
+/// A container's changes without what Podman itself changed: `/etc`, listed
+/// because Podman made mount points in it, when nothing below it changed.
+/// (A build that changed only the mode of `/etc` on Podman loses that.)
+pub(crate) fn without_own_changes(mut changes: Vec<ContainerChange>) -> Vec<ContainerChange> {
+    let below_etc = changes.iter().any(|c| c.path.starts_with("/etc/"));
+    if !below_etc {
+        changes.retain(|c| !(c.path == "/etc" && c.kind == ChangeKind::Modified));
+    }
+    changes
+}
+
 /// Whether an image's history (the `created_by` of each entry) has an
 /// `ONBUILD` instruction: every way of building one records it there
 /// (`#(nop) ONBUILD …` by the classic builder and Buildah, `ONBUILD …` by
@@ -246,6 +281,25 @@ mod tests {
     use bollard::models::{SystemVersionComponents, SystemVersionPlatform};
 
     use super::*;
+
+    #[test]
+    fn numeric_users_get_their_primary_group() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\ndefault:x:1001:0:App:/opt/app-root/src:/bin/sh\n";
+        assert_eq!(primary_group(passwd, "1001").as_deref(), Some("1001:0"));
+        assert_eq!(primary_group(passwd, "0"), None, "root's group is there");
+        assert_eq!(primary_group(passwd, "1001:1001"), None, "a group is kept");
+        assert_eq!(primary_group(passwd, "default"), None, "names are left to the engine");
+        assert_eq!(primary_group(passwd, "4242"), None, "unknown users too");
+    }
+
+    #[test]
+    fn podmans_own_etc_change_is_left_out() {
+        let change = |path: &str, kind| ContainerChange { path: path.into(), kind };
+        let own = vec![change("/etc", ChangeKind::Modified), change("/tmp", ChangeKind::Modified)];
+        assert_eq!(without_own_changes(own), [change("/tmp", ChangeKind::Modified)]);
+        let real = vec![change("/etc", ChangeKind::Modified), change("/etc/motd", ChangeKind::Added)];
+        assert_eq!(without_own_changes(real.clone()), real);
+    }
 
     const OLD: (u64, u64, u64) = (4, 3, 1);
 

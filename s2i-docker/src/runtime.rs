@@ -18,9 +18,9 @@ use bollard::{ClientVersion, Docker};
 use futures::{StreamExt, TryStreamExt};
 use s2i_core::reference::ImageReference;
 use s2i_core::runtime::{
-    Attachment, ByteStream, CommitSpec, ContainerPort, ContainerRuntime, ContainerSpec, ContainerSummary, ExitStatus,
-    ImageBuildSpec, ImageInfo, OutputChunk, OutputKind, PathStat, PullProgress, RuntimeError, RuntimeErrorKind,
-    RuntimeInfo,
+    Attachment, ByteStream, ChangeKind, CommitSpec, ContainerChange, ContainerPort, ContainerRuntime, ContainerSpec,
+    ContainerSummary, ExitStatus, ImageBuildSpec, ImageInfo, OutputChunk, OutputKind, PathStat, PullProgress,
+    RuntimeError, RuntimeErrorKind, RuntimeInfo,
 };
 
 use crate::error::{Error, chain_message, is_tls_failure, runtime_error};
@@ -28,6 +28,9 @@ use crate::options::{ConnectOptions, Endpoint};
 use crate::podman::{self, Flavor};
 use crate::tls;
 use s2i_core::auth::{CredentialFiles, RegistryCredentials};
+
+/// An image and a user of its containers.
+type ImageUser = (String, String);
 
 /// A container engine reached over the Docker Engine API (Docker, or Podman's
 /// Docker-compatible service).
@@ -46,6 +49,8 @@ pub struct DockerRuntime {
     flavor: Flavor,
     /// `ONBUILD` triggers found on Podman, by image ID (an ID names one configuration for good).
     on_build: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    /// On Podman, numeric users as `uid:gid`, by (image, user); see `podman::primary_group`.
+    podman_users: Arc<Mutex<HashMap<ImageUser, Option<String>>>>,
 }
 
 impl DockerRuntime {
@@ -118,6 +123,7 @@ impl DockerRuntime {
             credentials: Arc::new(credentials),
             flavor: Flavor::of(&server),
             on_build: Arc::default(),
+            podman_users: Arc::default(),
         })
     }
 
@@ -129,6 +135,12 @@ impl DockerRuntime {
     /// The API version in use, e.g. `1.41`.
     pub fn api_version(&self) -> String {
         self.version.to_string()
+    }
+
+    /// Whether the engine is Podman (its Docker-compatible service), as it
+    /// said at connect time; else Docker, or an engine that speaks as Docker.
+    pub fn is_podman(&self) -> bool {
+        matches!(self.flavor, Flavor::Podman { .. })
     }
 
     /// The credentials for the registry of `reference` (a credential helper may
@@ -148,16 +160,81 @@ impl DockerRuntime {
         })
     }
 
-    /// Load the images of a `docker-archive` tar stream (what `docker load`
-    /// reads) into the engine, named as its `manifest.json` says: how a
-    /// daemonless build's result reaches the engine (`docker-daemon:`).
-    pub async fn load_archive(&self, archive: ByteStream) -> Result<(), RuntimeError> {
-        let options = ImportImageOptions { quiet: true, ..Default::default() };
-        let mut answers = Box::pin(self.docker.import_image_stream(options, archive, None));
-        while let Some(answer) = answers.next().await {
-            answer.map_err(runtime_error)?;
+    /// Pull `image` with `explicit` credentials, or those of the credential files.
+    async fn pull(
+        &self,
+        image: &str,
+        explicit: Option<&RegistryCredentials>,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), RuntimeError> {
+        let reference =
+            ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
+        let (credentials, lookup_error) = match explicit {
+            Some(credentials) => (Some(credentials.clone()), None),
+            None => self.credentials_of(&reference).await?,
+        };
+        let docker = with_modifier(&self.base, Some(&self.version), credentials.as_ref().map(registry_auth_header));
+        let tag = reference
+            .digest
+            .clone()
+            .or_else(|| reference.tag.clone())
+            .unwrap_or_else(|| s2i_core::reference::DEFAULT_TAG.to_owned());
+        let options = CreateImageOptions { from_image: Some(reference.name()), tag: Some(tag), ..Default::default() };
+        let stream = docker.create_image(Some(options), None, None);
+        relay_progress(stream, progress, lookup_error.as_deref(), |info| {
+            let detail = info.progress_detail.unwrap_or_default();
+            PullProgress {
+                id: info.id,
+                status: info.status.unwrap_or_default(),
+                current: to_u64(detail.current),
+                total: to_u64(detail.total),
+            }
+        })
+        .await
+    }
+
+    /// Push `image` with `explicit` credentials, or those of the credential files.
+    async fn push(
+        &self,
+        image: &str,
+        explicit: Option<&RegistryCredentials>,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<Option<String>, RuntimeError> {
+        let reference =
+            ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
+        if reference.digest.is_some() {
+            return Err(RuntimeError::new(
+                RuntimeErrorKind::Rejected,
+                format!("{image} names a digest; an image is pushed by repository and tag"),
+            ));
         }
-        Ok(())
+        let (credentials, lookup_error) = match explicit {
+            Some(credentials) => (Some(credentials.clone()), None),
+            None => self.credentials_of(&reference).await?,
+        };
+        let docker = with_modifier(&self.base, Some(&self.version), credentials.as_ref().map(registry_auth_header));
+        let options = PushImageOptions { tag: Some(reference.tag_or_default().to_owned()), ..Default::default() };
+        // Bollard sends its own (empty) auth header when given no credentials; the modifier replaces it.
+        let stream = docker.push_image(&reference.name(), Some(options), None);
+        // Docker and Podman both end with `TAG: digest: sha256:… size: N`.
+        let pushed = std::sync::Mutex::new(None);
+        let watch = |report: PullProgress| {
+            if let Some(digest) = pushed_digest(&report.status) {
+                *pushed.lock().expect("the digest lock") = Some(digest);
+            }
+            progress(report);
+        };
+        relay_progress(stream, &watch, lookup_error.as_deref(), |info| {
+            let detail = info.progress_detail.unwrap_or_default();
+            PullProgress {
+                id: None,
+                status: info.status.unwrap_or_default(),
+                current: to_u64(detail.current),
+                total: to_u64(detail.total),
+            }
+        })
+        .await?;
+        Ok(pushed.into_inner().expect("the digest lock"))
     }
 
     /// The registry credentials read at connect time.
@@ -185,6 +262,27 @@ impl DockerRuntime {
         };
         self.on_build.lock().expect("on_build lock").insert(id.to_owned(), triggers.clone());
         Ok(triggers)
+    }
+}
+
+impl DockerRuntime {
+    /// A small text file of a (created) container, `None` when it does not exist.
+    async fn small_file(&self, container: &str, path: &str) -> Result<Option<String>, RuntimeError> {
+        let Some(mut stream) = self.download_archive(container, path).await? else { return Ok(None) };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.map_err(|e| RuntimeError::new(RuntimeErrorKind::Other, e.to_string()))?);
+            if bytes.len() > 4 << 20 {
+                return Ok(None);
+            }
+        }
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let Some(Ok(mut entry)) = archive.entries().ok().and_then(|mut entries| entries.next()) else {
+            return Ok(None);
+        };
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).ok();
+        Ok(Some(text))
     }
 }
 
@@ -433,27 +531,16 @@ impl ContainerRuntime for DockerRuntime {
         image: &str,
         progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> Result<(), RuntimeError> {
-        let reference =
-            ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
-        let (credentials, lookup_error) = self.credentials_of(&reference).await?;
-        let docker = with_modifier(&self.base, Some(&self.version), credentials.as_ref().map(registry_auth_header));
-        let tag = reference
-            .digest
-            .clone()
-            .or_else(|| reference.tag.clone())
-            .unwrap_or_else(|| s2i_core::reference::DEFAULT_TAG.to_owned());
-        let options = CreateImageOptions { from_image: Some(reference.name()), tag: Some(tag), ..Default::default() };
-        let stream = docker.create_image(Some(options), None, None);
-        relay_progress(stream, progress, lookup_error.as_deref(), |info| {
-            let detail = info.progress_detail.unwrap_or_default();
-            PullProgress {
-                id: info.id,
-                status: info.status.unwrap_or_default(),
-                current: to_u64(detail.current),
-                total: to_u64(detail.total),
-            }
-        })
-        .await
+        self.pull(image, None, progress).await
+    }
+
+    async fn pull_image_with(
+        &self,
+        image: &str,
+        credentials: &RegistryCredentials,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), RuntimeError> {
+        self.pull(image, Some(credentials), progress).await
     }
 
     async fn push_image(
@@ -461,38 +548,16 @@ impl ContainerRuntime for DockerRuntime {
         image: &str,
         progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> Result<Option<String>, RuntimeError> {
-        let reference =
-            ImageReference::parse(image).map_err(|e| RuntimeError::new(RuntimeErrorKind::Rejected, e.to_string()))?;
-        if reference.digest.is_some() {
-            return Err(RuntimeError::new(
-                RuntimeErrorKind::Rejected,
-                format!("{image} names a digest; an image is pushed by repository and tag"),
-            ));
-        }
-        let (credentials, lookup_error) = self.credentials_of(&reference).await?;
-        let docker = with_modifier(&self.base, Some(&self.version), credentials.as_ref().map(registry_auth_header));
-        let options = PushImageOptions { tag: Some(reference.tag_or_default().to_owned()), ..Default::default() };
-        // Bollard sends its own (empty) auth header when given no credentials; the modifier replaces it.
-        let stream = docker.push_image(&reference.name(), Some(options), None);
-        // Docker and Podman both end with `TAG: digest: sha256:… size: N`.
-        let pushed = std::sync::Mutex::new(None);
-        let watch = |report: PullProgress| {
-            if let Some(digest) = pushed_digest(&report.status) {
-                *pushed.lock().expect("the digest lock") = Some(digest);
-            }
-            progress(report);
-        };
-        relay_progress(stream, &watch, lookup_error.as_deref(), |info| {
-            let detail = info.progress_detail.unwrap_or_default();
-            PullProgress {
-                id: None,
-                status: info.status.unwrap_or_default(),
-                current: to_u64(detail.current),
-                total: to_u64(detail.total),
-            }
-        })
-        .await?;
-        Ok(pushed.into_inner().expect("the digest lock"))
+        self.push(image, None, progress).await
+    }
+
+    async fn push_image_with(
+        &self,
+        image: &str,
+        credentials: &RegistryCredentials,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<Option<String>, RuntimeError> {
+        self.push(image, Some(credentials), progress).await
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
@@ -529,6 +594,32 @@ impl ContainerRuntime for DockerRuntime {
             ..Default::default()
         };
         let options = CreateContainerOptions { name: spec.name.clone(), ..Default::default() };
+        if !matches!(self.flavor, Flavor::Podman { .. }) {
+            let created = self.docker.create_container(Some(options), body).await.map_err(runtime_error)?;
+            return Ok(created.id);
+        }
+        // Podman adds a line for a numeric user without a group to /etc/group
+        // (into the container's layer); with the group named it does not.
+        let key = (spec.image.clone(), spec.user.clone().unwrap_or_default());
+        let known = self.podman_users.lock().expect("podman_users lock").get(&key).cloned();
+        if let Some(with_group) = known {
+            let body = ContainerCreateBody { user: with_group.or(body.user), ..body };
+            let created = self.docker.create_container(Some(options), body).await.map_err(runtime_error)?;
+            return Ok(created.id);
+        }
+        let created = self.docker.create_container(Some(options.clone()), body.clone()).await.map_err(runtime_error)?;
+        let user = match spec.user.clone() {
+            Some(user) => user,
+            None => self.inspect_image(&spec.image).await?.map(|image| image.user).unwrap_or_default(),
+        };
+        let with_group = match self.small_file(&created.id, "/etc/passwd").await? {
+            Some(passwd) => podman::primary_group(&passwd, &user),
+            None => None,
+        };
+        self.podman_users.lock().expect("podman_users lock").insert(key, with_group.clone());
+        let Some(with_group) = with_group else { return Ok(created.id) };
+        self.remove_container(&created.id).await?;
+        let body = ContainerCreateBody { user: Some(with_group), ..body };
         let created = self.docker.create_container(Some(options), body).await.map_err(runtime_error)?;
         Ok(created.id)
     }
@@ -657,6 +748,64 @@ impl ContainerRuntime for DockerRuntime {
         };
         let committed = self.docker.commit_container(options, config).await.map_err(runtime_error)?;
         Ok(podman::image_id(committed.id))
+    }
+
+    async fn container_changes(&self, container: &str) -> Result<Vec<ContainerChange>, RuntimeError> {
+        let listed = self.docker.container_changes(container).await.map_err(runtime_error)?.unwrap_or_default();
+        let changes = listed
+            .into_iter()
+            .map(|change| ContainerChange {
+                path: change.path,
+                kind: match change.kind {
+                    bollard::models::ChangeType::_0 => ChangeKind::Modified,
+                    bollard::models::ChangeType::_1 => ChangeKind::Added,
+                    bollard::models::ChangeType::_2 => ChangeKind::Deleted,
+                },
+            })
+            .collect();
+        Ok(match self.flavor {
+            Flavor::Docker => changes,
+            Flavor::Podman { .. } => podman::without_own_changes(changes),
+        })
+    }
+
+    async fn export_container(&self, container: &str) -> Result<ByteStream, RuntimeError> {
+        let mut stream = Box::pin(self.docker.export_container(container));
+        let first = match stream.next().await {
+            None => return Ok(Box::pin(futures::stream::empty())),
+            Some(first) => first.map_err(runtime_error)?,
+        };
+        let rest = stream.map_err(io_error);
+        Ok(Box::pin(futures::stream::once(futures::future::ready(Ok(first))).chain(rest)))
+    }
+
+    fn archives_keep_owners(&self) -> bool {
+        // Podman's archives carry the container user as the owner of everything.
+        matches!(self.flavor, Flavor::Docker)
+    }
+
+    async fn export_image(&self, image: &str) -> Result<ByteStream, RuntimeError> {
+        let mut stream = Box::pin(self.docker.export_image(image));
+        // The engine's refusal (no such image) comes as the first item.
+        let first = match stream.next().await {
+            None => return Ok(Box::pin(futures::stream::empty())),
+            Some(first) => first.map_err(runtime_error)?,
+        };
+        let rest = stream.map_err(io_error);
+        Ok(Box::pin(futures::stream::once(futures::future::ready(Ok(first))).chain(rest)))
+    }
+
+    async fn load_image(&self, archive: ByteStream) -> Result<(), RuntimeError> {
+        let options = ImportImageOptions { quiet: true, ..Default::default() };
+        let mut answers = Box::pin(self.docker.import_image_stream(options, archive, None));
+        while let Some(answer) = answers.next().await {
+            answer.map_err(runtime_error)?;
+        }
+        Ok(())
+    }
+
+    fn load_needs_every_layer(&self) -> bool {
+        matches!(self.flavor, Flavor::Podman { .. })
     }
 
     async fn remove_container(&self, container: &str) -> Result<(), RuntimeError> {

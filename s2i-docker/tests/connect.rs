@@ -43,6 +43,13 @@ async fn stdin_round_trip(runtime: &DockerRuntime) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_runtime_says_whether_the_engine_is_podman() {
+    let runtime = connect(&options_with(&[])).await;
+    let name = runtime.info().await.unwrap().name;
+    assert_eq!(runtime.is_podman(), name == "Podman Engine", "{name}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn docker_api_version_is_used_exactly() {
     for version in ["1.41", "1.40"] {
         let runtime = connect(&options_with(&[("DOCKER_API_VERSION", version)])).await;

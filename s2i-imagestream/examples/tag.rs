@@ -32,16 +32,10 @@ fn pushed(build: u8) -> ResolvedImage {
 
 /// `s2i tag SOURCE DESTINATION`, or with `alias`, `s2i tag --alias`.
 fn tag_request(source: &str, destination: &str, alias: bool) -> s2i_imagestream::Result<TagRequest> {
-    Ok(TagRequest {
-        source: TagSource::parse(source, None, NAMESPACE)?,
-        destinations: vec![StreamTag::parse(destination, NAMESPACE)?],
-        alias,
-        reference: false,
-        reference_policy: None,
-        import_mode: None,
-        insecure: false,
-        scheduled: false,
-    })
+    let mut request =
+        TagRequest::new(TagSource::parse(source, None, NAMESPACE)?, vec![StreamTag::parse(destination, NAMESPACE)?]);
+    request.alias = alias;
+    Ok(request)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -20,7 +20,7 @@ use s2i_store::{ObjectMeta, Resource};
 /// pull spec is `<repository>@<digest>` with `repository` the registry's, or
 /// `fallback_repository` (the destination stream's) for an image that only
 /// exists in the engine.
-pub async fn resolve_in_engine(
+pub(crate) async fn resolve_in_engine(
     runtime: &dyn ContainerRuntime,
     name: &str,
     fallback_repository: &str,
@@ -30,7 +30,7 @@ pub async fn resolve_in_engine(
 }
 
 /// Describe an inspected engine image for a stream; see [`resolve_in_engine`].
-pub fn resolved_from_info(info: &ImageInfo, name: &str, fallback_repository: &str) -> ResolvedImage {
+pub(crate) fn resolved_from_info(info: &ImageInfo, name: &str, fallback_repository: &str) -> ResolvedImage {
     let wanted = if name.starts_with("sha256:") { None } else { ImageReference::parse(name).ok() };
     let registry_digest = wanted.as_ref().and_then(|wanted| {
         let wanted_name = wanted.normalized().name();
@@ -162,14 +162,17 @@ fn unreachable_or_warning(operation: &str, e: RuntimeError) -> Result<Followed> 
     }
 }
 
+/// What to do when the engine could not follow a change the store kept.
+pub(crate) const CATCH_UP_HELP: &str = "start the container engine and run the operation again; the store keeps the \
+                                        change and the engine's tags catch up when the changes are followed next";
+
 /// An engine failure, with what to do about it.
 pub(crate) fn engine_error(operation: &str, e: &RuntimeError) -> Error {
     Error::Engine {
         operation: operation.into(),
         message: e.message.clone(),
-        help: "start the container engine (e.g. `cargo xtask docker`) and run the command again; the store keeps \
-               the change and the engine's tags catch up on the next s2i command"
-            .into(),
+        change_kept: true,
+        help: CATCH_UP_HELP.into(),
     }
 }
 

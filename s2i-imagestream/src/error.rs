@@ -3,6 +3,11 @@
 
 use miette::Diagnostic;
 
+use s2i_core::runtime::RuntimeErrorKind;
+
+use crate::registry::RegistryErrorKind;
+use crate::streams::StreamTag;
+
 /// A failure of the store, or a request the image-stream rules refused.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[non_exhaustive]
@@ -22,8 +27,71 @@ pub enum Error {
         namespace: String,
         /// Its name.
         name: String,
+        /// Whether it was not the object asked for but one that object
+        /// refers to (the help then says where).
+        referenced: bool,
         /// What to do.
         help: String,
+    },
+
+    /// The `ImageStreamTag` `<stream>:<tag>` is not there because the tag has
+    /// no image yet (its import failed or is pending, or it is a reference).
+    #[error("ImageStreamTag {:?} not found in namespace {namespace:?}", format!("{stream}:{tag}"))]
+    #[diagnostic(
+        code(s2i::not_found),
+        help("tag {tag} has no imported image yet (the status of image stream {stream} says why)")
+    )]
+    TagWithoutImage {
+        /// The namespace.
+        namespace: String,
+        /// The stream.
+        stream: String,
+        /// The tag.
+        tag: String,
+    },
+
+    /// An image cannot be deleted while a tag's history refers to it.
+    #[error("image {image} is in the history of {}", tags.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    #[diagnostic(code(s2i::imagestream::invalid_request), help("delete those tags first"))]
+    ImageInUse {
+        /// The image (its digest).
+        image: String,
+        /// The tags whose history holds it.
+        tags: Vec<StreamTag>,
+    },
+
+    /// Importing a tag's source failed; the tag keeps its previous image and
+    /// records the failure in its conditions.
+    #[error("import of tag {tag} failed ({reason}): {message}")]
+    #[diagnostic(
+        code(s2i::imagestream::invalid_request),
+        help(
+            "the tag keeps its previous image and records the failure in its conditions; fix the source (name, \
+             registry, credentials) and import it again"
+        )
+    )]
+    ImportFailed {
+        /// The tag, `<stream>:<tag>`.
+        tag: String,
+        /// `NotFound`, `Unauthorized`, `InternalError`…
+        reason: String,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// An import was asked of a tag whose source is not an external image.
+    #[error("tag {tag} is not imported: it points at {kind} {name}")]
+    #[diagnostic(
+        code(s2i::imagestream::invalid_request),
+        help("import into another tag, or point this one at a DockerImage source first")
+    )]
+    NotImported {
+        /// The tag, as the request named it.
+        tag: String,
+        /// The kind of its source (`ImageStreamTag`, `ImageStreamImage`).
+        kind: String,
+        /// The source's name.
+        name: String,
     },
 
     /// An object's content is not acceptable.
@@ -62,6 +130,9 @@ pub enum Error {
         operation: String,
         /// The engine's message.
         message: String,
+        /// Whether the store kept the change the engine had to follow (its
+        /// tags then catch up when the changes are followed next).
+        change_kept: bool,
         /// What to do.
         help: String,
     },
@@ -72,10 +143,24 @@ pub enum Error {
     Registry {
         /// What was attempted, e.g. `tag 127.0.0.1:5000/dev/app:prod`.
         operation: String,
+        /// The class of failure.
+        kind: RegistryErrorKind,
         /// What went wrong.
         message: String,
         /// What to do.
         help: String,
+    },
+
+    /// The container engine could not push an image to a stream's registry.
+    #[error("the registry could not push {target}: {message}")]
+    #[diagnostic(code(s2i::imagestream::registry), help("{}", push_help(*kind)))]
+    Push {
+        /// What was pushed, `<registry>/<namespace>/<stream>:<tag>`.
+        target: String,
+        /// What kind of failure the engine reported.
+        kind: RuntimeErrorKind,
+        /// The engine's message.
+        message: String,
     },
 
     /// A request that cannot be carried out as asked.
@@ -87,6 +172,15 @@ pub enum Error {
         /// What to do.
         help: String,
     },
+}
+
+fn push_help(kind: RuntimeErrorKind) -> &'static str {
+    if kind == RuntimeErrorKind::Unauthorized {
+        "log in to the registry: the engine pushes with its own credentials"
+    } else {
+        "check that the registry is reachable, and that the engine may talk plain HTTP to it if it does not serve \
+         TLS (an engine trusts loopback registries, or lists the insecure ones in its configuration)"
+    }
 }
 
 /// Results of this crate.

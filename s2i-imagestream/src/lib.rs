@@ -5,8 +5,12 @@
 //! - [`types`] — the `image.openshift.io/v1` objects: [`ImageStream`],
 //!   [`Image`], and the views [`ImageStreamTag`] and [`ImageStreamImage`].
 //! - [`streams`] — what the server does: generations, resolution of spec
-//!   tags, history and tracking tags, and the operations (tag, copy, alias,
-//!   reference, delete, record a pushed or built image, record an import).
+//!   tags, history and tracking tags, and the operations (apply, tag, copy,
+//!   alias, reference, delete, record a pushed or built image, record an
+//!   import).
+//! - [`views`] — the `ImageStreamTag` and `ImageStreamImage` views, and
+//!   what applying an `ImageStreamTag` means; [`images`] — `Image` objects,
+//!   and the rule that an image in a tag's history cannot be deleted.
 //! - [`history`] — the history rules on their own.
 //! - [`names`] — naming rules of streams, tags and views.
 //! - [`engine`] — the local container engine as the home of streams without
@@ -43,16 +47,8 @@
 //!     let store = Store::open(s2i_store::default_dir()?)?;
 //!     let registry = RegistryClient::new(|_registry: &str| Ok(None));
 //!     let streams = ImageStreams::new(&store, Ok(engine), &registry);
-//!     let request = TagRequest {
-//!         source: TagSource::parse("app:dev", None, "default")?,
-//!         destinations: vec![StreamTag::parse("app:prod", "default")?],
-//!         alias: false,
-//!         reference: false,
-//!         reference_policy: None,
-//!         import_mode: None,
-//!         insecure: false,
-//!         scheduled: false,
-//!     };
+//!     let source = TagSource::parse("app:dev", None, "default")?;
+//!     let request = TagRequest::new(source, vec![StreamTag::parse("app:prod", "default")?]);
 //!     let outcome = streams.tag(&request).await?;
 //!     for tag in &outcome.value {
 //!         eprintln!("{}", tag.message);
@@ -70,6 +66,7 @@
 pub mod engine;
 pub mod error;
 pub mod history;
+pub mod images;
 pub mod mirror;
 pub mod names;
 pub mod operations;
@@ -77,6 +74,7 @@ pub mod registry;
 pub mod streams;
 pub mod suppression;
 pub mod types;
+pub mod views;
 
 pub use error::{Error, Result};
 pub use types::{Image, ImageStream, ImageStreamImage, ImageStreamTag};

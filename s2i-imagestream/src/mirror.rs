@@ -34,7 +34,7 @@ use s2i_core::runtime::ContainerRuntime;
 
 use crate::engine::{self, Followed};
 use crate::error::{Error, Result};
-use crate::registry::{RegistryClient, RegistryErrorKind};
+use crate::registry::{RegistryCalls, RegistryClient, RegistryErrorKind};
 use crate::streams::{TAG_CHANGED, TagChange};
 use crate::types::{INSECURE_REPOSITORY_ANNOTATION, Image, ImageStream, TagEvent};
 use s2i_store::{ConsumerLease, ConsumerStart, Event, Resource, Store, Tx};
@@ -218,9 +218,8 @@ async fn act(step: Step, engine: &EngineAccess<'_>, registry: &RegistryClient) -
                     return Err(Error::Engine {
                         operation: format!("follow the change of {namespace}/{name}:{tag}"),
                         message: why.clone(),
-                        help: "start the container engine (e.g. `cargo xtask docker`) and run the command again; the \
-                               store keeps the change and the engine's tags catch up on the next s2i command"
-                            .into(),
+                        change_kept: true,
+                        help: engine::CATCH_UP_HELP.into(),
                     });
                 }
             };
@@ -241,6 +240,7 @@ async fn follow_in_registry(
     let insecure = stream.metadata.annotations.get(INSECURE_REPOSITORY_ANNOTATION).is_some_and(|v| v == "true");
     let transient = |operation: String, e: crate::registry::RegistryError| Error::Registry {
         operation,
+        kind: e.kind,
         message: e.to_string(),
         help: format!(
             "check that the registry {registry} is running and reachable, then run the command again; the store keeps \

@@ -18,7 +18,7 @@ use s2i_core::reference::ImageReference;
 use crate::engine::resolve_in_engine;
 use crate::error::{Error, Result};
 use crate::mirror::{EngineAccess, MirrorReport, follow_tag_changes};
-use crate::registry::RegistryClient;
+use crate::registry::{RegistryCalls, RegistryClient, import_failure};
 use crate::streams::{
     self, ImportFailure, ImportResult, StreamTag, StreamWrite, TagOutcome, TagRequest, TagSource, write_stream,
 };
@@ -40,8 +40,10 @@ pub struct Outcome<T> {
     pub mirror_error: Option<Error>,
 }
 
-/// `import-image`: (re-)import a tag from its `DockerImage` source.
+/// `import-image`: (re-)import a tag from its `DockerImage` source. Made
+/// with [`ImportRequest::new`], then the fields a request sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ImportRequest {
     /// The tag to import into.
     pub destination: StreamTag,
@@ -59,8 +61,23 @@ pub struct ImportRequest {
     pub scheduled: Option<bool>,
 }
 
+impl ImportRequest {
+    /// Import `destination` again from its current source, keeping its policies.
+    pub fn new(destination: StreamTag) -> Self {
+        Self {
+            destination,
+            from: None,
+            confirm: false,
+            insecure: false,
+            reference_policy: None,
+            import_mode: None,
+            scheduled: None,
+        }
+    }
+}
+
 /// Where a `DockerImage` source of a stream without a registry is looked up
-/// first ([`ImageStreams::resolve_source`]).
+/// first when a tag's source is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     /// The local engine, then the registry: `s2i tag` (unless `--scheduled`)
@@ -141,6 +158,7 @@ pub struct ImageStreams<'a> {
     registry: &'a RegistryClient,
     triggers: bool,
     consumers: &'a [&'a str],
+    push_credentials: Option<&'a s2i_core::auth::CredentialFiles>,
 }
 
 impl std::fmt::Debug for ImageStreams<'_> {
@@ -152,7 +170,7 @@ impl std::fmt::Debug for ImageStreams<'_> {
 impl<'a> ImageStreams<'a> {
     /// Operations on `store`, following tag changes in `engine` and `registry`.
     pub fn new(store: &'a Store, engine: EngineAccess<'a>, registry: &'a RegistryClient) -> Self {
-        Self { store, engine, registry, triggers: true, consumers: &[] }
+        Self { store, engine, registry, triggers: true, consumers: &[], push_credentials: None }
     }
 
     /// The other consumers of the store's event log that read tag changes
@@ -161,6 +179,14 @@ impl<'a> ImageStreams<'a> {
     /// Consumers that have consumed are always waited for.
     pub fn with_event_consumers(mut self, consumers: &'a [&'a str]) -> Self {
         self.consumers = consumers;
+        self
+    }
+
+    /// Push to registry-backed streams ([`Self::record_build`]) with these
+    /// credentials when they have an entry for the registry (a build's push
+    /// secret), before the engine's own.
+    pub fn with_push_credentials(mut self, credentials: &'a s2i_core::auth::CredentialFiles) -> Self {
+        self.push_credentials = Some(credentials);
         self
     }
 
@@ -206,7 +232,7 @@ impl<'a> ImageStreams<'a> {
     /// registry asks the source's registry. A stream without one also looks
     /// in the local engine: first with [`Lookup::EngineFirst`], else when the
     /// registry cannot give the image.
-    pub async fn resolve_source(
+    pub(crate) async fn resolve_source(
         &self,
         pull_spec: &str,
         destination: &StreamTag,
@@ -237,7 +263,7 @@ impl<'a> ImageStreams<'a> {
             return Ok(Ok(resolved));
         }
         Ok(result.map_err(|e| {
-            let mut failure = e.into_import_failure();
+            let mut failure = import_failure(e);
             if stream.registry().is_none() && self.engine.is_ok() {
                 failure.message = format!("the engine does not have {pull_spec}, and {}", failure.message);
             }
@@ -269,14 +295,10 @@ impl<'a> ImageStreams<'a> {
         let current = stream.as_ref().and_then(|s| s.spec_tag(&destination.tag)).cloned();
         let current_source = current.as_ref().and_then(|t| t.from.as_ref());
         if let Some(from) = current_source.filter(|f| f.kind != KIND_DOCKER_IMAGE) {
-            return Err(Error::InvalidRequest {
-                message: format!(
-                    "tag {} is not imported: it points at {} {}",
-                    destination.display_from(&destination.namespace),
-                    from.kind,
-                    from.name
-                ),
-                help: "import into another tag, or retag it with `s2i tag --source=docker PULLSPEC STREAM:TAG`".into(),
+            return Err(Error::NotImported {
+                tag: destination.display_from(&destination.namespace),
+                kind: from.kind.clone(),
+                name: from.name.clone(),
             });
         }
         let source = match (&request.from, current_source) {
@@ -505,8 +527,8 @@ impl<'a> ImageStreams<'a> {
     /// Record an engine image (a build's result) as the new current image of
     /// `destination`, with `labels` as the tag's metadata overrides. A stream
     /// that keeps its images in a registry gets the image pushed there first
-    /// (as `<registry>/<namespace>/<stream>:<tag>`, with the engine's
-    /// credentials), then records the digest the registry serves.
+    /// (as `<registry>/<namespace>/<stream>:<tag>`, with the push credentials
+    /// given or the engine's), then records the digest the registry serves.
     pub async fn record_build(
         &self,
         destination: &StreamTag,
@@ -518,24 +540,23 @@ impl<'a> ImageStreams<'a> {
         let runtime = self.engine.as_ref().map_err(|why| Error::Engine {
             operation: format!("inspect {image}"),
             message: why.clone(),
-            help: "start the container engine (e.g. `cargo xtask docker`)".into(),
+            change_kept: false,
+            help: "start the container engine".into(),
         })?;
         if let Some((stream, target)) = stream.as_ref().and_then(|s| Some((s, push_target(s, destination)?))) {
             runtime
                 .tag_image(image, &stream.repository(), &destination.tag)
                 .await
                 .map_err(|e| crate::engine::engine_error(&format!("tag {image} as {target}"), &e))?;
-            runtime.push_image(&target, &|_| {}).await.map_err(|e| Error::Registry {
-                operation: format!("push {target}"),
-                message: e.message.clone(),
-                help: if e.kind == s2i_core::runtime::RuntimeErrorKind::Unauthorized {
-                    "log in to the registry (`docker login`): the engine pushes with its own credentials".into()
-                } else {
-                    "check that the registry is reachable, and that the engine may talk plain HTTP to it if it \
-                     does not serve TLS (Docker: loopback or insecure-registries; Podman: registries.conf)"
-                        .into()
-                },
-            })?;
+            let explicit = match (self.push_credentials, s2i_core::reference::ImageReference::parse(&target)) {
+                (Some(files), Ok(reference)) => files.credentials_for(&reference).ok().flatten(),
+                _ => None,
+            };
+            let pushed = match &explicit {
+                Some(credentials) => runtime.push_image_with(&target, credentials, &|_| {}).await,
+                None => runtime.push_image(&target, &|_| {}).await,
+            };
+            pushed.map_err(|e| Error::Push { target: target.clone(), kind: e.kind, message: e.message.clone() })?;
             return self.record_pushed(destination, &target, labels).await;
         }
         let repository = format!("{}/{}", destination.namespace, destination.stream);
@@ -543,6 +564,7 @@ impl<'a> ImageStreams<'a> {
             kind: "engine image".into(),
             namespace: String::new(),
             name: image.into(),
+            referenced: false,
             help: "the container engine does not have this image; build it or pull it first".into(),
         })?;
         let write = self.write(|tx| streams::record_image(tx, destination, &resolved, labels))?;
@@ -569,6 +591,7 @@ impl<'a> ImageStreams<'a> {
             self.registry.call(move |registry| registry.import(&spec, insecure, IMPORT_MODE_LEGACY)).await.map_err(
                 |e| Error::Registry {
                     operation: format!("resolve the pushed image {pull_spec}"),
+                    kind: e.kind,
                     message: e.to_string(),
                     help: "check that the registry is reachable and that the push succeeded".into(),
                 },
@@ -579,14 +602,9 @@ impl<'a> ImageStreams<'a> {
 }
 
 impl ImportFailure {
-    /// The failure as an error to report.
+    /// The failure as an error to report, for `tag` (`<stream>:<tag>`).
     pub fn to_error(&self, tag: &str) -> Error {
-        Error::InvalidRequest {
-            message: format!("import of tag {tag} failed ({}): {}", self.reason, self.message),
-            help: "the tag keeps its previous image and records the failure in its conditions; fix the source \
-                   (name, registry, credentials with `docker login`) and run `s2i import-image` again"
-                .into(),
-        }
+        Error::ImportFailed { tag: tag.to_owned(), reason: self.reason.clone(), message: self.message.clone() }
     }
 }
 

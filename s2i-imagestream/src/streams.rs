@@ -29,12 +29,11 @@ use crate::error::{Error, Result};
 use crate::history::{add_tag_event, observed_generation, set_import_failure, update_tracking_tags};
 use crate::names::{image_matches, split_isimage_name, validate_stream_name, validate_tag};
 use crate::types::{
-    API_VERSION, IMPORT_MODE_LEGACY, IMPORT_MODE_PRESERVE_ORIGINAL, Image, ImageStream, ImageStreamImage,
-    ImageStreamTag, KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE, KIND_IMAGE_STREAM_TAG, KIND_ISIMAGE, KIND_ISTAG,
-    ObjectReference, REFERENCE_POLICY_LOCAL, REFERENCE_POLICY_SOURCE, REGISTRY_ANNOTATION, TagEvent, TagImportPolicy,
-    TagReference, TagReferencePolicy,
+    IMPORT_MODE_LEGACY, IMPORT_MODE_PRESERVE_ORIGINAL, Image, ImageStream, KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE,
+    KIND_IMAGE_STREAM_TAG, KIND_ISTAG, ObjectReference, REFERENCE_POLICY_LOCAL, REFERENCE_POLICY_SOURCE,
+    REGISTRY_ANNOTATION, TagEvent, TagImportPolicy, TagReference, TagReferencePolicy,
 };
-use s2i_store::{NewEvent, Resource, Tx, validate_namespace};
+use s2i_store::{NewEvent, Resource, Tx, WriteAction, validate_namespace};
 
 /// The event action appended when a tag's current image changes.
 pub const TAG_CHANGED: &str = "TagChanged";
@@ -114,13 +113,19 @@ fn invalid(stream: &str, message: String, help: &str) -> Error {
     Error::InvalidObject { kind: ImageStream::KIND.into(), name: stream.into(), message, help: help.into() }
 }
 
-fn stream_not_found(namespace: &str, name: &str) -> Error {
+pub(crate) fn stream_not_found(namespace: &str, name: &str) -> Error {
     Error::NotFound {
         kind: ImageStream::KIND.into(),
         namespace: namespace.into(),
         name: name.into(),
-        help: format!("list the streams with `s2i get imagestreams --namespace {namespace}`"),
+        referenced: false,
+        help: format!("list the image streams of namespace {namespace}"),
     }
+}
+
+/// The image stream `namespace/name`; [`Error::NotFound`] when there is none.
+pub fn get_stream(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<ImageStream> {
+    tx.get_as(namespace, name)?.ok_or_else(|| stream_not_found(namespace, name))
 }
 
 // ---------------------------------------------------------------------------
@@ -132,7 +137,7 @@ pub fn validate_stream(stream: &ImageStream) -> Result<()> {
     let name = &stream.metadata.name;
     validate_namespace(&stream.metadata.namespace)?;
     validate_stream_name(&stream.metadata.namespace, name)?;
-    if !stream.api_version.is_empty() && stream.api_version != API_VERSION {
+    if !ImageStream::INFO.accepts_api_version(&stream.api_version) && !stream.api_version.is_empty() {
         return Err(invalid(
             name,
             format!("apiVersion is {:?}", stream.api_version),
@@ -362,6 +367,22 @@ pub fn write_stream(
     Ok(StreamWrite { stream, created: old.is_none(), changes, pending_imports, failed_imports })
 }
 
+/// `kubectl apply` of an image stream: [`write_stream`] with no import
+/// results (the tags to import are [`StreamWrite::pending_imports`]), and
+/// whether that created the stream, changed it, or found it as asked.
+pub fn apply_stream(tx: &Tx<'_>, stream: ImageStream) -> Result<(StreamWrite, WriteAction)> {
+    let before = tx.get(ImageStream::KIND, &stream.metadata.namespace, &stream.metadata.name)?;
+    let write = write_stream(tx, stream, &BTreeMap::new())?;
+    let action = match before {
+        None => WriteAction::Created,
+        Some(before) if before.resource_version.to_string() == write.stream.metadata.resource_version => {
+            WriteAction::Unchanged
+        }
+        Some(_) => WriteAction::Configured,
+    };
+    Ok((write, action))
+}
+
 /// Generations (docs/compatibility.md#image-stream-generations): returns the
 /// spec tags that changed (new ones included).
 fn compute_generations(old: Option<&ImageStream>, new: &mut ImageStream) -> Vec<String> {
@@ -462,6 +483,7 @@ fn missing_source(stream: &ImageStream, from: &ObjectReference, namespace: &str,
         kind: ImageStream::KIND.into(),
         namespace: namespace.into(),
         name: source.into(),
+        referenced: true,
         help: format!(
             "spec.tags[{tag}].from.name of {} names stream {source:?}, which does not exist in namespace {namespace:?}",
             stream.metadata.name
@@ -470,7 +492,7 @@ fn missing_source(stream: &ImageStream, from: &ObjectReference, namespace: &str,
 }
 
 /// The newest history item (over all tags) whose image matches `id`; an error when the prefix is ambiguous.
-fn find_image_item(stream: &ImageStream, id: &str) -> Result<Option<TagEvent>> {
+pub(crate) fn find_image_item(stream: &ImageStream, id: &str) -> Result<Option<TagEvent>> {
     let mut found: Option<TagEvent> = None;
     for list in &stream.status.tags {
         for item in &list.items {
@@ -754,8 +776,10 @@ impl TagSource {
     }
 }
 
-/// A tag operation (`oc tag`): point destination tags at a source.
+/// A tag operation (`oc tag`): point destination tags at a source. Made
+/// with [`TagRequest::new`], then the fields a request sets.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TagRequest {
     /// Where the tags point.
     pub source: TagSource,
@@ -773,6 +797,23 @@ pub struct TagRequest {
     pub insecure: bool,
     /// Re-import the source periodically (`s2i controller`); DockerImage sources only.
     pub scheduled: bool,
+}
+
+impl TagRequest {
+    /// Point `destinations` at `source`: a copy of its current image, imported
+    /// when it is an external image, with the default policies.
+    pub fn new(source: TagSource, destinations: Vec<StreamTag>) -> Self {
+        Self {
+            source,
+            destinations,
+            alias: false,
+            reference: false,
+            reference_policy: None,
+            import_mode: None,
+            insecure: false,
+            scheduled: false,
+        }
+    }
 }
 
 /// What a tag operation did to one destination.
@@ -843,6 +884,7 @@ pub fn tag(tx: &Tx<'_>, request: &TagRequest, imports: &BTreeMap<StreamTag, Impo
                     kind: KIND_ISTAG.into(),
                     namespace: source.namespace.clone(),
                     name: format!("{}:{}", source.stream, source.tag),
+                    referenced: false,
                     help: format!(
                         "tag {} of stream {} has no image yet; build or import one first",
                         source.tag, source.stream
@@ -923,6 +965,7 @@ pub fn delete_tag(tx: &Tx<'_>, tag: &StreamTag) -> Result<StreamWrite> {
             kind: KIND_ISTAG.into(),
             namespace: tag.namespace.clone(),
             name: format!("{}:{}", tag.stream, tag.tag),
+            referenced: false,
             help: format!("the stream's tags are: {}", old.tag_names().join(", ")),
         });
     }
@@ -1077,97 +1120,6 @@ pub fn pending_imports(stream: &ImageStream) -> Vec<PendingImport> {
                 })
         })
         .collect()
-}
-
-// ---------------------------------------------------------------------------
-// Views.
-
-/// The `ImageStreamTag` `<stream>:<tag>`: the tag's newest image with
-/// its metadata overrides merged in. Not found unless the tag has an image.
-pub fn get_istag(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<ImageStreamTag> {
-    let (stream_name, tag) = crate::names::split_istag_name(name)?;
-    let stream: ImageStream =
-        tx.get_as(namespace, stream_name)?.ok_or_else(|| stream_not_found(namespace, stream_name))?;
-    istag_view(tx, &stream, tag)?.ok_or_else(|| Error::NotFound {
-        kind: KIND_ISTAG.into(),
-        namespace: namespace.into(),
-        name: name.into(),
-        help: match stream.status_tag(tag) {
-            Some(_) => format!("tag {tag} has no imported image yet (see `s2i describe imagestream {stream_name}`)"),
-            None => format!("the stream's tags are: {}", stream.tag_names().join(", ")),
-        },
-    })
-}
-
-/// Every `ImageStreamTag` of `namespace` (every namespace when `None`), sorted by namespace and name.
-pub fn list_istags(tx: &Tx<'_>, namespace: Option<&str>) -> Result<Vec<ImageStreamTag>> {
-    let mut views = Vec::new();
-    for stream in tx.list_as::<ImageStream>(namespace)? {
-        for list in &stream.status.tags {
-            if let Some(view) = istag_view(tx, &stream, &list.tag)? {
-                views.push(view);
-            }
-        }
-    }
-    Ok(views)
-}
-
-fn istag_view(tx: &Tx<'_>, stream: &ImageStream, tag: &str) -> Result<Option<ImageStreamTag>> {
-    let Some(list) = stream.status_tag(tag) else { return Ok(None) };
-    let Some(item) = list.items.first().filter(|item| !item.image.is_empty()) else { return Ok(None) };
-    let spec = stream.spec_tag(tag).cloned();
-    let overrides = spec.as_ref().and_then(|s| s.annotations.clone()).unwrap_or_default();
-    let mut image = match tx.get_as::<Image>("", &item.image)? {
-        Some(image) => image.stripped(),
-        None => Image {
-            api_version: API_VERSION.into(),
-            kind: Image::KIND.into(),
-            metadata: s2i_store::ObjectMeta::named("", item.image.clone()),
-            ..Image::default()
-        },
-    };
-    image.metadata.annotations.extend(overrides.clone());
-    image.docker_image_reference = stream.resolve_pull_spec(tag).unwrap_or_default();
-    let mut metadata =
-        s2i_store::ObjectMeta::named(stream.metadata.namespace.clone(), format!("{}:{tag}", stream.metadata.name));
-    metadata.uid = stream.metadata.uid.clone();
-    metadata.resource_version = stream.metadata.resource_version.clone();
-    metadata.creation_timestamp = s2i_store::timestamp::parse(&item.created).ok();
-    metadata.annotations = overrides;
-    Ok(Some(ImageStreamTag {
-        api_version: API_VERSION.into(),
-        kind: KIND_ISTAG.into(),
-        metadata,
-        tag: spec,
-        generation: item.generation,
-        lookup_policy: stream.spec.lookup_policy.clone(),
-        conditions: list.conditions.clone(),
-        image,
-    }))
-}
-
-/// The `ImageStreamImage` `<stream>@<id>`: an image the stream refers to.
-pub fn get_isimage(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<ImageStreamImage> {
-    let (stream_name, id) = split_isimage_name(name)?;
-    let stream: ImageStream =
-        tx.get_as(namespace, stream_name)?.ok_or_else(|| stream_not_found(namespace, stream_name))?;
-    let not_found = || Error::NotFound {
-        kind: KIND_ISIMAGE.into(),
-        namespace: namespace.into(),
-        name: name.into(),
-        help: format!(
-            "stream {stream_name} refers to no image matching {id}; see `s2i describe imagestream {stream_name}`"
-        ),
-    };
-    let item = find_image_item(&stream, id)?.ok_or_else(not_found)?;
-    let image = tx.get_as::<Image>("", &item.image)?.ok_or_else(not_found)?.stripped();
-    let mut metadata =
-        s2i_store::ObjectMeta::named(stream.metadata.namespace.clone(), format!("{stream_name}@{}", item.image));
-    metadata.uid = stream.metadata.uid.clone();
-    metadata.resource_version = stream.metadata.resource_version.clone();
-    metadata.creation_timestamp = image.metadata.creation_timestamp;
-    metadata.annotations = stream.metadata.annotations.clone();
-    Ok(ImageStreamImage { api_version: API_VERSION.into(), kind: KIND_ISIMAGE.into(), metadata, image })
 }
 
 /// Image-stream invariants over the whole store (for `check`): every stream

@@ -17,7 +17,7 @@ use crate::types::ImageStream;
 
 /// The store kind of the markers, named by the event's sequence number;
 /// internal bookkeeping, removed when the event is consumed.
-pub const SUPPRESSED: &str = "SuppressedTagEvent";
+pub(crate) const SUPPRESSED: &str = "SuppressedTagEvent";
 
 fn marker_name(seq: u64) -> String {
     format!("{seq:020}")

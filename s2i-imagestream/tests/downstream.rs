@@ -18,16 +18,7 @@ use s2i_store::Store;
 const SOURCE: &str = "s2i-fixtures/runtime-image:latest";
 
 fn request(source: TagSource, destination: StreamTag) -> TagRequest {
-    TagRequest {
-        source,
-        destinations: vec![destination],
-        alias: false,
-        reference: false,
-        reference_policy: None,
-        import_mode: None,
-        insecure: false,
-        scheduled: false,
-    }
+    TagRequest::new(source, vec![destination])
 }
 
 async fn engine_id(engine: &DockerRuntime, name: &str) -> Option<String> {

@@ -1,17 +1,20 @@
-//! The server-side rules of image streams, on a real store.
+//! The server-side rules of image streams, on a real store, and what
+//! applying, reading and deleting the objects means as a front end calls it.
 
 use std::collections::BTreeMap;
 
 use s2i_imagestream::Error;
+use s2i_imagestream::images::{delete_image, get_image, list_images};
 use s2i_imagestream::streams::{
     self, ImportFailure, ImportResult, ResolvedImage, SourceKind, StreamTag, TAG_CHANGED, TagChange, TagRequest,
-    TagSource,
+    TagSource, apply_stream, get_stream,
 };
 use s2i_imagestream::types::{
-    DockerImageMetadata, Image, ImageStream, KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE, KIND_IMAGE_STREAM_TAG,
-    ObjectReference, REGISTRY_ANNOTATION, TagReference,
+    DockerImageMetadata, Image, ImageStream, ImageStreamTag, KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE,
+    KIND_IMAGE_STREAM_TAG, ObjectReference, REGISTRY_ANNOTATION, TagReference,
 };
-use s2i_store::{ObjectMeta, Resource, Store};
+use s2i_imagestream::views::{self, apply_istag, validate_istag};
+use s2i_store::{ObjectMeta, Resource, Store, WriteAction};
 
 fn digest(n: u8) -> String {
     format!("sha256:{}", format!("{n:02x}").repeat(32))
@@ -52,16 +55,8 @@ fn tag(
     dests: &[&str],
     alias: bool,
 ) -> Result<Vec<String>, Error> {
-    let request = TagRequest {
-        source: TagSource::parse(source, kind, "dev")?,
-        destinations: dests.iter().map(|d| st(d)).collect(),
-        alias,
-        reference: false,
-        reference_policy: None,
-        import_mode: None,
-        insecure: false,
-        scheduled: false,
-    };
+    let mut request = TagRequest::new(TagSource::parse(source, kind, "dev")?, dests.iter().map(|d| st(d)).collect());
+    request.alias = alias;
     let outcomes = store.write(|tx| streams::tag(tx, &request, &BTreeMap::new()))?;
     Ok(outcomes.into_iter().map(|o| o.message).collect())
 }
@@ -232,7 +227,7 @@ fn views_merge_metadata_overrides() {
     let dest = st("app:dev");
     let labels = BTreeMap::from([("io.k8s.display-name".to_owned(), "my app".to_owned())]);
     store.write(|tx| streams::record_image(tx, &dest, &resolved(3, "dev/app"), &labels)).unwrap();
-    let istag = store.read(|tx| streams::get_istag(tx, "dev", "app:dev")).unwrap();
+    let istag = store.read(|tx| views::get_istag(tx, "dev", "app:dev")).unwrap();
     assert_eq!(istag.metadata.name, "app:dev");
     assert_eq!(istag.image.metadata.name, digest(3));
     assert_eq!(istag.image.metadata.annotations.get("io.k8s.display-name").unwrap(), "my app");
@@ -242,16 +237,16 @@ fn views_merge_metadata_overrides() {
     let image: Image = store.read(|tx| tx.get_as("", &digest(3))).unwrap().unwrap();
     assert!(image.metadata.annotations.is_empty(), "the image itself is not changed by a tag's overrides");
 
-    let isimage = store.read(|tx| streams::get_isimage(tx, "dev", "app@030303")).unwrap();
+    let isimage = store.read(|tx| views::get_isimage(tx, "dev", "app@030303")).unwrap();
     assert_eq!(isimage.metadata.name, format!("app@{}", digest(3)));
     assert_eq!(isimage.image.metadata.name, digest(3));
 
-    let all = store.read(|tx| streams::list_istags(tx, Some("dev"))).unwrap();
+    let all = store.read(|tx| views::list_istags(tx, Some("dev"))).unwrap();
     assert_eq!(all.iter().map(|t| t.metadata.name.as_str()).collect::<Vec<_>>(), ["app:dev"]);
 
-    let err = store.read(|tx| streams::get_istag(tx, "dev", "app")).unwrap_err();
+    let err = store.read(|tx| views::get_istag(tx, "dev", "app")).unwrap_err();
     assert!(err.to_string().contains("<name>:<tag>"), "{err}");
-    let err = store.read(|tx| streams::get_istag(tx, "dev", "app:nope")).unwrap_err();
+    let err = store.read(|tx| views::get_istag(tx, "dev", "app:nope")).unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
 }
 
@@ -328,4 +323,118 @@ fn source_kinds_are_inferred_like_oc_tag() {
         TagSource::parse("app:1", Some(SourceKind::DockerImage), "dev").unwrap(),
         TagSource::DockerImage(_)
     ));
+}
+
+// ---------------------------------------------------------------------------
+// Applying, reading and deleting the objects, as a front end calls it.
+
+/// An ImageStreamTag whose spec tag refers to an external image without importing it.
+fn reference_istag(name: &str, pull_spec: &str) -> ImageStreamTag {
+    ImageStreamTag {
+        metadata: ObjectMeta::named("dev", name),
+        tag: Some(TagReference {
+            from: Some(ObjectReference::new(KIND_DOCKER_IMAGE, pull_spec)),
+            reference: true,
+            ..TagReference::default()
+        }),
+        ..ImageStreamTag::default()
+    }
+}
+
+#[test]
+fn applying_a_stream_says_what_it_did() {
+    let (_dir, store) = store();
+    let stream = ImageStream::new("dev", "app");
+    let (write, action) = store.write(|tx| apply_stream(tx, stream.clone())).unwrap();
+    assert_eq!(action, WriteAction::Created);
+    assert!(write.created);
+    let (_, action) = store.write(|tx| apply_stream(tx, stream.clone())).unwrap();
+    assert_eq!(action, WriteAction::Unchanged, "the same stream again writes nothing");
+    let mut labelled = stream;
+    labelled.metadata.labels.insert("team".into(), "a".into());
+    let (write, action) = store.write(|tx| apply_stream(tx, labelled.clone())).unwrap();
+    assert_eq!(action, WriteAction::Configured);
+    assert_eq!(write.stream.metadata.labels["team"], "a");
+}
+
+#[test]
+fn an_istag_write_creates_the_stream_and_sets_the_spec_tag() {
+    let (_dir, store) = store();
+    let mut istag = reference_istag("app:ext", "quay.io/org/app:1");
+    istag.metadata.annotations.insert("description".into(), "the external one".into());
+    let (write, action) = store.write(|tx| apply_istag(tx, istag.clone())).unwrap();
+    assert_eq!(action, WriteAction::Created);
+    let stream = get(&store, "app");
+    let spec = stream.spec_tag("ext").expect("the spec tag");
+    assert_eq!(spec.name, "ext", "the name comes from the istag's");
+    assert_eq!(spec.annotations.as_ref().unwrap()["description"], "the external one");
+    assert_eq!(write.stream.metadata.name, "app");
+
+    let (_, action) = store.write(|tx| apply_istag(tx, istag.clone())).unwrap();
+    assert_eq!(action, WriteAction::Unchanged);
+
+    // Without `tag`, an update keeps the spec tag and sets only its annotations.
+    let mut annotations_only = ImageStreamTag { metadata: ObjectMeta::named("dev", "app:ext"), ..Default::default() };
+    annotations_only.metadata.annotations.insert("description".into(), "changed".into());
+    let (_, action) = store.write(|tx| apply_istag(tx, annotations_only.clone())).unwrap();
+    assert_eq!(action, WriteAction::Configured);
+    let spec = get(&store, "app").spec_tag("ext").cloned().unwrap();
+    assert_eq!(spec.annotations.unwrap()["description"], "changed");
+    assert_eq!(spec.from.unwrap().name, "quay.io/org/app:1");
+}
+
+#[test]
+fn an_istag_without_tag_needs_an_existing_spec_tag() {
+    let (_dir, store) = store();
+    let istag = ImageStreamTag { metadata: ObjectMeta::named("dev", "app:nope"), ..Default::default() };
+    let error = store.write(|tx| apply_istag(tx, istag.clone())).unwrap_err();
+    assert!(matches!(&error, Error::InvalidRequest { message, .. } if message.contains("nope is not a spec tag")));
+    assert!(store.read(|tx| tx.get_as::<ImageStream>("dev", "app")).unwrap().is_none(), "nothing was written");
+}
+
+#[test]
+fn istag_names_are_checked_before_anything_is_written() {
+    for bad in ["app", "App:1", "app:-x"] {
+        let istag = ImageStreamTag { metadata: ObjectMeta::named("dev", bad), ..Default::default() };
+        assert!(matches!(validate_istag(&istag), Err(Error::InvalidName { .. })), "{bad}");
+    }
+    validate_istag(&reference_istag("app:1.0", "quay.io/a/b:1")).unwrap();
+}
+
+#[test]
+fn a_tag_without_an_image_is_not_an_istag_yet() {
+    let (_dir, store) = store();
+    store.write(|tx| apply_istag(tx, reference_istag("app:ext", "quay.io/org/app:1"))).unwrap();
+    let error = store.read(|tx| views::get_istag(tx, "dev", "app:ext")).unwrap_err();
+    let Error::TagWithoutImage { namespace, stream, tag } = &error else { panic!("{error:?}") };
+    assert_eq!((namespace.as_str(), stream.as_str(), tag.as_str()), ("dev", "app", "ext"));
+    assert_eq!(error.to_string(), "ImageStreamTag \"app:ext\" not found in namespace \"dev\"");
+
+    let error = store.read(|tx| get_stream(tx, "dev", "nope")).unwrap_err();
+    assert!(matches!(&error, Error::NotFound { kind, referenced: false, .. } if kind == "ImageStream"), "{error:?}");
+}
+
+#[test]
+fn an_image_in_a_tags_history_cannot_be_deleted() {
+    let (_dir, store) = store();
+    push(&store, "app:dev", 1);
+    push(&store, "app:dev", 2);
+    push(&store, "web:prod", 1);
+    let error = store.write(|tx| delete_image(tx, &digest(1))).unwrap_err();
+    let Error::ImageInUse { image, tags } = &error else { panic!("{error:?}") };
+    assert_eq!(image, &digest(1));
+    let tags: Vec<String> = tags.iter().map(ToString::to_string).collect();
+    assert_eq!(tags, ["dev/app:dev", "dev/web:prod"], "every tag whose history holds it");
+    assert_eq!(error.to_string(), format!("image {} is in the history of dev/app:dev, dev/web:prod", digest(1)));
+
+    // Once no history holds it, it goes.
+    for tag in ["app:dev", "web:prod"] {
+        store.write(|tx| streams::delete_tag(tx, &StreamTag::parse(tag, "dev").unwrap())).unwrap();
+    }
+    let deleted = store.write(|tx| delete_image(tx, &digest(1))).unwrap();
+    assert_eq!(deleted.metadata.name, digest(1));
+    assert!(matches!(store.read(|tx| get_image(tx, &digest(1))), Err(Error::NotFound { .. })));
+    let left: Vec<String> = store.read(list_images).unwrap().into_iter().map(|i| i.metadata.name).collect();
+    assert_eq!(left, [digest(2)]);
+    assert!(matches!(store.write(|tx| delete_image(tx, &digest(1))), Err(Error::NotFound { .. })));
 }

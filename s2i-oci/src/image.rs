@@ -132,22 +132,7 @@ pub fn assemble(parts: &ImageParts<'_>) -> Result<AssembledImage> {
             help: "give the base image's layers exactly as its manifest lists them".to_owned(),
         });
     }
-    let created = timestamp(parts.epoch)?;
-    let mut config = base.clone();
-    for field in BASE_BUILD_FIELDS {
-        config.extra.remove(*field);
-    }
-    config.created = Some(created.clone());
-    config.rootfs.diff_ids.push(parts.layer.diff_id.clone());
-    config.history.push(History {
-        created: Some(created),
-        created_by: Some(parts.history.created_by.clone()),
-        author: None,
-        comment: parts.history.comment.clone(),
-        empty_layer: false,
-    });
-    apply_changes(config.config.get_or_insert_with(Default::default), parts.changes)?;
-
+    let config = derived_config(base, &parts.layer.diff_id, parts.changes, &parts.history, parts.epoch)?;
     let config_bytes = spec::to_json(&config);
     let config_descriptor = Descriptor::of(config_media_type(parts.format), &config_bytes);
     let mut layers = parts.base_layers.to_vec();
@@ -162,6 +147,35 @@ pub fn assemble(parts: &ImageParts<'_>) -> Result<AssembledImage> {
         layers,
         diff_ids: config.rootfs.diff_ids,
     })
+}
+
+/// The result image's config alone: `base` with the layer `diff_id` on top
+/// and `changes` applied (what [`assemble`] writes; enough for outputs
+/// without a manifest, such as an engine's image store). Its digest is the
+/// image ID.
+pub fn derived_config(
+    base: &ImageConfig,
+    diff_id: &Digest,
+    changes: &ConfigChanges,
+    history: &HistoryStep,
+    epoch: Option<u64>,
+) -> Result<ImageConfig> {
+    let created = timestamp(epoch)?;
+    let mut config = base.clone();
+    for field in BASE_BUILD_FIELDS {
+        config.extra.remove(*field);
+    }
+    config.created = Some(created.clone());
+    config.rootfs.diff_ids.push(diff_id.clone());
+    config.history.push(History {
+        created: Some(created),
+        created_by: Some(history.created_by.clone()),
+        author: None,
+        comment: history.comment.clone(),
+        empty_layer: false,
+    });
+    apply_changes(config.config.get_or_insert_with(Default::default), changes)?;
+    Ok(config)
 }
 
 /// The manifest of a config and layers in `format` (layer media types are

@@ -110,6 +110,25 @@ impl OciLayout {
         self.add_blob(&mut &bytes[..])
     }
 
+    /// Give this layout the blob `digest` of `source`: a hard link where both
+    /// are on one filesystem, else a copy (checked against the digest).
+    pub fn copy_blob_from(&self, source: &OciLayout, digest: &Digest) -> Result<()> {
+        if self.has_blob(digest) {
+            return Ok(());
+        }
+        let from = source.blob_path(digest);
+        if fs::hard_link(&from, self.blob_path(digest)).is_ok() {
+            return Ok(());
+        }
+        let file = source.open_blob(digest)?;
+        let size = file.metadata().map_err(Error::io(format!("read {}", from.display())))?.len();
+        let (copied, _) = self.add_blob(&mut HashingReader::verifying(file, digest.clone(), size))?;
+        if copied != *digest {
+            return Err(self.invalid(format!("the blob {digest} copied from {} is {copied}", source.root.display())));
+        }
+        Ok(())
+    }
+
     /// Open a blob for reading.
     pub fn open_blob(&self, digest: &Digest) -> Result<File> {
         File::open(self.blob_path(digest)).map_err(|e| match e.kind() {

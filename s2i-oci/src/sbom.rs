@@ -21,7 +21,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layer::{FileObserver, ObservedFile};
 use crate::lockfiles::{self, LockedPackage, MAX_LOCK_FILE_SIZE};
-use crate::transport::ImageName;
+use crate::reference::ImageReference;
 
 /// Where document namespaces of this tool live.
 const NAMESPACE_BASE: &str = "https://github.com/s2i-rs/s2i/spdx";
@@ -267,10 +267,11 @@ fn purl_ref(purl: &str) -> Value {
 
 /// `pkg:oci/<name>@sha256%3A<hex>?repository_url=<registry/repository>&tag=<tag>`.
 pub(crate) fn oci_purl(image: &ImageRef) -> Option<String> {
-    let name = ImageName::parse(&image.name).ok()?;
+    let name = ImageReference::parse(&image.name).ok()?;
     let last = name.repository.rsplit('/').next()?.to_ascii_lowercase();
     let mut purl = format!("pkg:oci/{last}");
-    if let Some(digest) = image.digest.as_ref().or(name.digest.as_ref()) {
+    let named = name.digest.as_deref().and_then(|d| Digest::parse(d).ok());
+    if let Some(digest) = image.digest.as_ref().or(named.as_ref()) {
         purl.push_str(&format!("@sha256%3A{}", digest.hex()));
     }
     let mut qualifiers = vec![format!("repository_url={}", name.name())];

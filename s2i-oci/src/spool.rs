@@ -71,6 +71,12 @@ impl LayerSpooler {
         self.items.len()
     }
 
+    /// The entries collected so far, in the order they were added (a later
+    /// one with the same path replaces an earlier one when written).
+    pub fn entries(&self) -> impl Iterator<Item = &LayerEntry> {
+        self.items.iter().map(|item| &item.entry)
+    }
+
     /// Whether no entry was collected.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
@@ -128,6 +134,43 @@ impl LayerSpooler {
             stats.entries += 1;
         }
         Ok(stats)
+    }
+
+    /// Add the entries of a tar of one path of a filesystem, as an engine's
+    /// archive API sends it (names relative to the path's parent, `c/…` for
+    /// `/a/b/c`): each entry's path (and hard-link target) is put under
+    /// `parent`, and only entries for which `keep` says yes are added. With
+    /// `first_only`, reading stops after the first entry (the path's own
+    /// metadata). Returns how many entries were added.
+    pub fn add_rebased_tar(
+        &mut self,
+        tar: &mut dyn Read,
+        what: &str,
+        parent: &[u8],
+        keep: &mut dyn FnMut(&[u8]) -> bool,
+        first_only: bool,
+    ) -> Result<u64> {
+        let invalid = |reason: String| Error::InvalidTar { what: what.to_owned(), reason };
+        let rebase = |path: &[u8]| if parent.is_empty() { path.to_vec() } else { [parent, b"/", path].concat() };
+        let mut added = 0;
+        let mut archive = tar::Archive::new(tar);
+        let entries = archive.entries().map_err(|e| invalid(e.to_string()))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| invalid(e.to_string()))?;
+            let Some(mut layer_entry) = tar_entry(&mut entry).map_err(&invalid)? else { continue };
+            layer_entry.path = rebase(&layer_entry.path);
+            if let EntryKind::Hardlink { target } = &mut layer_entry.kind {
+                *target = rebase(target);
+            }
+            if keep(&layer_entry.path) {
+                self.add(layer_entry, &mut entry)?;
+                added += 1;
+            }
+            if first_only {
+                break;
+            }
+        }
+        Ok(added)
     }
 
     /// Write the entries, sorted, through `writer`.

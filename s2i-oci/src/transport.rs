@@ -14,9 +14,10 @@
 //! directory or file whose name has a colon is therefore not expressible;
 //! name it through a link without one. A `REF` is letters and digits joined
 //! by `.`, `_`, `-`, `:`, `@`, `+` or `--`, with `/` between components.
-//! Registry names follow the distribution reference grammar: lowercase
-//! repository, tag of at most 128 word characters, `sha256:` digests;
-//! `docker.io` is the registry of names without one.
+//! Registry names follow the distribution reference grammar, parsed by
+//! [`crate::reference`] (the workspace's one parser): lowercase repository,
+//! tag of at most 128 word characters, digests; `docker.io` is the registry
+//! of names without one.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -25,12 +26,10 @@ use std::str::FromStr;
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::layout::{REFERENCE_HELP, validate_reference};
+use crate::reference::ImageReference;
 
 /// The transports this crate parses, as written before the colon.
 pub const TRANSPORTS: &[&str] = &["docker", "docker-archive", "docker-daemon", "oci", "oci-archive"];
-
-/// The registry of names that have none.
-pub const DEFAULT_REGISTRY: &str = "docker.io";
 
 /// An image location with its transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,14 +58,14 @@ pub enum ImageLocation {
         image: ArchiveImage,
     },
     /// `docker://NAME`: a registry.
-    Registry(ImageName),
+    Registry(ImageReference),
 }
 
 /// An image of the engine's store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DaemonImage {
     /// By name, tagged or by digest.
-    Named(ImageName),
+    Named(ImageReference),
     /// By image ID (`sha256:…`), to read.
     Id(Digest),
 }
@@ -77,150 +76,9 @@ pub enum ArchiveImage {
     /// The only one (reading), or unnamed (writing).
     Only,
     /// By name; the tag defaults to `latest`.
-    Named(ImageName),
+    Named(ImageReference),
     /// The N-th of `manifest.json`, from 0 (reading only).
     Position(usize),
-}
-
-/// A registry image name: `[registry/]repository[:tag][@digest]`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ImageName {
-    /// Registry host with optional port, as written; `None` means [`DEFAULT_REGISTRY`].
-    pub registry: Option<String>,
-    /// Repository path, as written (`busybox`, `team/app`).
-    pub repository: String,
-    /// Tag.
-    pub tag: Option<String>,
-    /// Digest.
-    pub digest: Option<Digest>,
-}
-
-impl ImageName {
-    /// Parse a name as the distribution reference grammar has it.
-    pub fn parse(input: &str) -> Result<Self, String> {
-        if input.is_empty() {
-            return Err("the image name is empty".to_owned());
-        }
-        let (rest, digest) = match input.split_once('@') {
-            Some((rest, digest)) => (rest, Some(Digest::parse(digest).map_err(|e| e.to_string())?)),
-            None => (input, None),
-        };
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(colon) => (&rest[..last_slash + colon], Some(&rest[last_slash + colon + 1..])),
-            None => (rest, None),
-        };
-        if let Some(tag) = tag {
-            let valid = !tag.is_empty()
-                && tag.len() <= 128
-                && tag.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-            if !valid {
-                return Err(format!("the tag {tag:?} is not valid (up to 128 letters, digits, `_`, `.`, `-`)"));
-            }
-        }
-        if name.len() > 255 {
-            return Err("the name is longer than 255 characters".to_owned());
-        }
-        let mut components: Vec<&str> = name.split('/').collect();
-        let registry = match components.first() {
-            Some(first) if components.len() > 1 && (first.contains(['.', ':']) || *first == "localhost") => {
-                let host = components.remove(0);
-                validate_host(host)?;
-                Some(host.to_owned())
-            }
-            _ => None,
-        };
-        for component in &components {
-            validate_component(component)?;
-        }
-        Ok(Self { registry, repository: components.join("/"), tag: tag.map(str::to_owned), digest })
-    }
-
-    /// The registry host, [`DEFAULT_REGISTRY`] when none is written.
-    pub fn registry_host(&self) -> &str {
-        self.registry.as_deref().unwrap_or(DEFAULT_REGISTRY)
-    }
-
-    /// The name without tag or digest, as written (`registry/repository`).
-    pub fn name(&self) -> String {
-        match &self.registry {
-            Some(registry) => format!("{registry}/{}", self.repository),
-            None => self.repository.clone(),
-        }
-    }
-
-    /// The same name with `tag` as tag when it has neither tag nor digest.
-    pub fn or_tag(mut self, tag: &str) -> Self {
-        if self.tag.is_none() && self.digest.is_none() {
-            self.tag = Some(tag.to_owned());
-        }
-        self
-    }
-}
-
-impl fmt::Display for ImageName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())?;
-        if let Some(tag) = &self.tag {
-            write!(f, ":{tag}")?;
-        }
-        if let Some(digest) = &self.digest {
-            write!(f, "@{digest}")?;
-        }
-        Ok(())
-    }
-}
-
-fn validate_host(host: &str) -> Result<(), String> {
-    let (name, port) = match host.rsplit_once(':') {
-        Some((name, port)) => (name, Some(port)),
-        None => (host, None),
-    };
-    if let Some(port) = port
-        && port.parse::<u16>().is_err()
-    {
-        return Err(format!("the registry port {port:?} is not a number"));
-    }
-    let valid_label = |label: &str| {
-        !label.is_empty()
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    if name.split('.').all(valid_label) { Ok(()) } else { Err(format!("the registry {host:?} is not a host name")) }
-}
-
-fn validate_component(component: &str) -> Result<(), String> {
-    let bytes = component.as_bytes();
-    let bad = || {
-        format!(
-            "the repository component {component:?} must be lowercase letters and digits, separated by `.`, `_`, `__` or dashes"
-        )
-    };
-    if bytes.is_empty() || !bytes[0].is_ascii_alphanumeric() || !bytes[bytes.len() - 1].is_ascii_alphanumeric() {
-        return Err(bad());
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b.is_ascii_lowercase() || b.is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let separator_len = match b {
-            b'.' => 1,
-            b'_' if bytes.get(i + 1) == Some(&b'_') => 2,
-            b'_' => 1,
-            b'-' => bytes[i..].iter().take_while(|&&c| c == b'-').count(),
-            _ => return Err(bad()),
-        };
-        i += separator_len;
-        if !bytes.get(i).is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
-            return Err(bad());
-        }
-    }
-    Ok(())
 }
 
 impl ImageLocation {
@@ -244,7 +102,7 @@ impl ImageLocation {
                 let name = details
                     .strip_prefix("//")
                     .ok_or_else(|| fail("a registry location starts with docker://".to_owned(), HELP))?;
-                let name = ImageName::parse(name).map_err(|reason| fail(reason, HELP))?;
+                let name = ImageReference::parse(name).map_err(|e| fail(e.reason, HELP))?;
                 Ok(Self::Registry(name.or_tag("latest")))
             }
             "docker-daemon" => {
@@ -253,7 +111,7 @@ impl ImageLocation {
                 if let Ok(id) = Digest::parse(details) {
                     return Ok(Self::DockerDaemon(DaemonImage::Id(id)));
                 }
-                let name = ImageName::parse(details).map_err(|reason| fail(reason, HELP))?;
+                let name = ImageReference::parse(details).map_err(|e| fail(e.reason, HELP))?;
                 match (&name.tag, &name.digest) {
                     (None, None) => Err(fail("the name has neither a tag nor a digest".to_owned(), HELP)),
                     (Some(_), Some(_)) => Err(fail("the name has both a tag and a digest".to_owned(), HELP)),
@@ -301,7 +159,7 @@ impl ImageLocation {
                             .map_err(|_| fail(format!("{position:?} is not @ and an image number"), HELP))?,
                     ),
                     Some(name) => {
-                        let name = ImageName::parse(name).map_err(|reason| fail(reason, HELP))?;
+                        let name = ImageReference::parse(name).map_err(|e| fail(e.reason, HELP))?;
                         if name.digest.is_some() {
                             return Err(fail("a docker-archive name cannot have a digest".to_owned(), HELP));
                         }
@@ -334,6 +192,20 @@ impl FromStr for ImageLocation {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
+    }
+}
+
+/// Written as its text (`oci:out:app`), read back with [`ImageLocation::parse`].
+impl serde::Serialize for ImageLocation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ImageLocation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -414,7 +286,7 @@ mod tests {
         assert_eq!(name.repository, "a/b");
         assert_eq!(name.tag.as_deref(), Some("t"));
         let ImageLocation::Registry(name) = ImageLocation::parse("docker://busybox").unwrap() else { panic!() };
-        assert_eq!(name.registry_host(), "docker.io");
+        assert_eq!(name.registry_or_default(), "docker.io");
     }
 
     #[test]
@@ -423,7 +295,7 @@ mod tests {
             ("app:latest", "the transport \"app\" is not supported"),
             ("nothing", "names no transport"),
             ("docker:busybox", "starts with docker://"),
-            ("docker://Upper/app", "lowercase"),
+            ("docker://Upper/app", "lower case"),
             ("docker://app:bad!tag", "tag"),
             ("docker-daemon:app", "neither a tag nor a digest"),
             ("oci:", "the path is empty"),
@@ -443,16 +315,6 @@ mod tests {
         let Error::InvalidTransport { help, .. } = ImageLocation::parse("ftp:x").unwrap_err() else { panic!() };
         for transport in TRANSPORTS {
             assert!(help.contains(&format!("{transport}:")), "{help}");
-        }
-    }
-
-    #[test]
-    fn image_name_grammar() {
-        for good in ["a", "a/b", "x/a-b__c.d/e", "my.registry:443/x/y", "localhost/x"] {
-            assert!(ImageName::parse(good).is_ok(), "{good}");
-        }
-        for bad in ["A", "a/", "-a", "a..b", "a___b", "bad host!/x", "host:port/x"] {
-            assert!(ImageName::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -109,7 +109,8 @@ fn docker_archive_is_loaded_and_run_by_docker() {
             uncompressed_size: None,
         })
         .collect();
-    let archive_image = DockerArchiveImage { config: &image.config, repo_tags: vec![name.clone()], layers };
+    let archive_image =
+        DockerArchiveImage { config: &image.config, repo_tags: vec![name.clone()], layers, leave_out: 0 };
     let file = dir.path().join("app.docker.tar");
     let mut open = |d: &s2i_oci::spec::Descriptor| -> s2i_oci::Result<Box<dyn std::io::Read>> {
         Ok(Box::new(layout.open_blob(&d.digest)?))

@@ -104,7 +104,8 @@ fn endpoints(routes: &[Route]) -> ServiceEndpoints {
 
 fn bench(c: &mut Criterion) {
     let routes = routes();
-    let config = AdmissionConfig { allow_wildcard_routes: true, ..Default::default() };
+    let mut config = AdmissionConfig::default();
+    config.allow_wildcard_routes = true;
     let now: Timestamp = "2026-06-01T00:00:00Z".parse().unwrap();
     let admission = admit(&routes, &config, now);
     assert!(admission.admitted.len() > ROUTES * 9 / 10, "most routes are admitted: {}", admission.admitted.len());

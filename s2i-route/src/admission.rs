@@ -43,8 +43,10 @@ pub enum NamespaceOwnership {
     InterNamespaceAllowed,
 }
 
-/// Router-wide admission settings.
+/// Router-wide admission settings: start from `AdmissionConfig::default()`
+/// (OpenShift's router defaults) and set what differs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AdmissionConfig {
     /// The router's name, the key of its `status.ingress` entry.
     pub router_name: String,

@@ -323,7 +323,7 @@ impl TimeUnits {
     }
 
     /// As HAProxy takes it: values above its maximum become `2147483647ms`.
-    pub fn to_haproxy(self) -> String {
+    pub(crate) fn to_haproxy(self) -> String {
         let millis = self.value.saturating_mul(self.unit.micros()) / 1_000;
         if millis > MAX_TIMEOUT_MS { format!("{MAX_TIMEOUT_MS}ms") } else { self.to_string() }
     }

@@ -17,7 +17,7 @@ use crate::service::{EndpointSource, ResolvedEndpoint, Service, ServiceEndpoints
 /// addresses (Docker Desktop, rootless engines); otherwise the container's
 /// address on its first network (by name) is used. Containers with neither
 /// are skipped.
-pub fn container_endpoints(service: &Service, containers: &[ContainerSummary]) -> Vec<ResolvedEndpoint> {
+pub(crate) fn container_endpoints(service: &Service, containers: &[ContainerSummary]) -> Vec<ResolvedEndpoint> {
     let mut endpoints = Vec::new();
     for container in containers {
         if !service.spec.selector.iter().all(|(key, value)| container.labels.get(key) == Some(value)) {

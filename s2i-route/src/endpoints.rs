@@ -59,7 +59,7 @@ pub struct Endpoints {
 
 /// `subsets[]`: addresses that share their ports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct EndpointSubset {
     /// Addresses ready for traffic.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -74,7 +74,7 @@ pub struct EndpointSubset {
 
 /// `subsets[].addresses[]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct EndpointAddress {
     /// The IP address.
     pub ip: String,
@@ -91,7 +91,7 @@ pub struct EndpointAddress {
 
 /// `subsets[].ports[]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct EndpointPort {
     /// The name of the service port it serves (required when the subset
     /// has several ports).
@@ -239,7 +239,7 @@ struct EndpointsOut<'a> {
 
 /// How an Endpoints object is read: `apiVersion` and `kind` are checked when present.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct EndpointsIn {
     #[serde(default)]
     api_version: Option<String>,
@@ -265,7 +265,7 @@ impl Serialize for Endpoints {
 impl<'de> Deserialize<'de> for Endpoints {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = EndpointsIn::deserialize(deserializer)?;
-        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), ENDPOINTS_API_VERSION, ENDPOINTS_KIND)
+        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), &Endpoints::INFO)
             .map_err(de::Error::custom)?;
         Ok(Endpoints { metadata: wire.metadata, subsets: wire.subsets })
     }

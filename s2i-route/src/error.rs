@@ -98,7 +98,7 @@ pub enum Error {
     #[error("cannot list the containers of service {service}: {source}")]
     #[diagnostic(
         code(s2i::service::list_containers),
-        help("check that the container engine runs (`docker info`); start one with `cargo xtask docker`")
+        help("check that the container engine runs, and start it if it does not")
     )]
     ListContainers {
         /// `namespace/name` of the service.
@@ -125,9 +125,7 @@ pub enum Error {
     #[error("cannot run {}: {message}", program.display())]
     #[diagnostic(
         code(s2i::router::haproxy_missing),
-        help(
-            "install HAProxy (Debian: `sudo apt-get install haproxy`, or `cargo xtask packages`), or point the router at the program"
-        )
+        help("install HAProxy (Debian: `sudo apt-get install haproxy`), or point the router at the program")
     )]
     HaproxyMissing {
         /// The program that was looked for.

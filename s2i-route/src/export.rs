@@ -85,7 +85,9 @@ pub enum ExportDocument {
 pub struct ExportMeta {
     /// Name.
     pub name: String,
-    /// Namespace.
+    /// Namespace: empty, and left out, so that the file applies to the
+    /// namespace it is applied in (`oc apply -n ANY -f`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub namespace: String,
     /// Labels.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -357,12 +359,7 @@ struct ServicePortRef {
 
 impl<'a> Exporter<'a> {
     fn meta(&self, name: String, annotations: BTreeMap<String, String>) -> ExportMeta {
-        ExportMeta {
-            name,
-            namespace: self.route.metadata.namespace.clone(),
-            labels: self.route.metadata.labels.clone(),
-            annotations,
-        }
+        ExportMeta { name, namespace: String::new(), labels: self.route.metadata.labels.clone(), annotations }
     }
 
     fn warn(&mut self, message: impl Into<String>) {
@@ -373,10 +370,7 @@ impl<'a> Exporter<'a> {
         let mut route = self.route.clone();
         route.status = Default::default();
         let metadata = &mut route.metadata;
-        metadata.uid.clear();
-        metadata.resource_version.clear();
-        metadata.generation = 0;
-        metadata.creation_timestamp = None;
+        s2i_store::export::strip_metadata(metadata);
         if metadata.annotations.remove(HOST_GENERATED).as_deref() == Some("true") {
             self.warnings.push(format!(
                 "spec.host {} was generated for this machine's domain; it is left out so the cluster generates one from its own domain",
@@ -810,6 +804,12 @@ impl<'a> Exporter<'a> {
             serde_json::json!({"caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": config_map}]})
         };
         let services: Vec<String> = route.backends().map(|backend| backend.name.clone()).collect();
+        if !services.is_empty() {
+            self.warn(format!(
+                "the BackendTLSPolicy validation hostnames name the namespace {namespace:?} \
+                 (SERVICE.{namespace}.svc); change them when the files are applied in another namespace"
+            ));
+        }
         for service in services {
             let mut validation = validation_ref.clone();
             validation["hostname"] = serde_json::Value::String(format!("{service}.{namespace}.svc"));

@@ -38,7 +38,7 @@ pub fn check_domain(setting: &str, value: &str) -> Result<String, Error> {
 }
 
 /// Kubernetes' DNS-1123 label check: the problems of `text`, none when valid.
-pub fn dns1123_label_errors(text: &str) -> Vec<String> {
+pub(crate) fn dns1123_label_errors(text: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if text.len() > LABEL_MAX {
         errors.push(format!("must be no more than {LABEL_MAX} characters"));
@@ -50,7 +50,7 @@ pub fn dns1123_label_errors(text: &str) -> Vec<String> {
 }
 
 /// Kubernetes' DNS-1123 subdomain check: the problems of `text`, none when valid.
-pub fn dns1123_subdomain_errors(text: &str) -> Vec<String> {
+pub(crate) fn dns1123_subdomain_errors(text: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if text.len() > SUBDOMAIN_MAX {
         errors.push(format!("must be no more than {SUBDOMAIN_MAX} characters"));
@@ -73,7 +73,7 @@ fn is_label_shaped(label: &str) -> bool {
 
 /// The host OpenShift generates for a route: `<name>-<namespace>.<domain>`,
 /// dots in the name turned into dashes.
-pub fn generated_host(name: &str, namespace: &str, domain: &str) -> String {
+pub(crate) fn generated_host(name: &str, namespace: &str, domain: &str) -> String {
     format!("{}-{namespace}.{domain}", name.replace('.', "-"))
 }
 
@@ -112,7 +112,7 @@ pub fn wildcard_key(host: &str) -> &str {
 
 /// A host as a router compares it: lower case, without `:port` and without
 /// one trailing dot.
-pub fn normalize_request_host(host: &str) -> String {
+pub(crate) fn normalize_request_host(host: &str) -> String {
     let without_port = match host.rsplit_once(':') {
         Some((name, port)) if !name.is_empty() && port.bytes().all(|byte| byte.is_ascii_digit()) => name,
         _ => host,

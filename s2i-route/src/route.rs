@@ -90,7 +90,7 @@ impl Route {
 
 /// `spec` of a Route.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RouteSpec {
     /// The host name; generated from name and namespace when empty and no
     /// `subdomain` is given (see [`crate::host::assign_host`]).
@@ -123,7 +123,7 @@ pub struct RouteSpec {
 
 /// A backend of a route: a service and its share of the traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RouteTargetReference {
     /// Always `Service`.
     #[serde(default = "service_kind", deserialize_with = "kind_or_service")]
@@ -167,7 +167,7 @@ fn weight_or_default<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, 
 
 /// `spec.port`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RoutePort {
     /// The endpoint port, by name or number (not the service port).
     pub target_port: TargetPort,
@@ -242,7 +242,7 @@ impl TlsConfig {
 
 /// How `spec.tls` is read: the termination may be empty and is defaulted.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct TlsConfigWire {
     #[serde(default, deserialize_with = "parsed_or_empty")]
     termination: Option<TlsTermination>,
@@ -284,7 +284,6 @@ impl TryFrom<TlsConfigWire> for TlsConfig {
 
 /// A reference to an object in the same namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LocalObjectReference {
     /// Its name.
     pub name: String,
@@ -498,7 +497,7 @@ string_enum_serde!(TlsTermination, InsecureEdgeTerminationPolicy, WildcardPolicy
 
 /// `spec.httpHeaders`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RouteHttpHeaders {
     /// The header actions.
     #[serde(default)]
@@ -507,7 +506,7 @@ pub struct RouteHttpHeaders {
 
 /// `spec.httpHeaders.actions`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RouteHttpHeaderActions {
     /// Actions on responses, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -519,7 +518,7 @@ pub struct RouteHttpHeaderActions {
 
 /// One header action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RouteHttpHeader {
     /// Header name.
     pub name: String,
@@ -529,7 +528,7 @@ pub struct RouteHttpHeader {
 
 /// `action` of a header: `Set` with a value, or `Delete`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RouteHttpHeaderAction {
     /// `Set` or `Delete`.
     #[serde(rename = "type")]
@@ -556,7 +555,6 @@ impl RouteHttpHeaderAction {
 
 /// The value a `Set` action writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RouteSetHttpHeader {
     /// Literal text or HAProxy `%[…]` expressions (see docs/compatibility.md#header-actions).
     pub value: String,
@@ -686,7 +684,7 @@ fn is_empty_status(status: &&RouteStatus) -> bool {
 
 /// How a Route is read: `apiVersion` and `kind` are checked when present.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct RouteIn {
     #[serde(default)]
     api_version: Option<String>,
@@ -714,20 +712,16 @@ impl Serialize for Route {
 impl<'de> Deserialize<'de> for Route {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = RouteIn::deserialize(deserializer)?;
-        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), ROUTE_API_VERSION, ROUTE_KIND)
-            .map_err(de::Error::custom)?;
+        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), &Route::INFO).map_err(de::Error::custom)?;
         Ok(Route { metadata: wire.metadata, spec: wire.spec, status: wire.status })
     }
 }
 
 /// Checks `apiVersion` and `kind` of an object being read as `api_version`/`kind`.
-pub(crate) fn check_type_meta(
-    api_version: Option<&str>,
-    kind: Option<&str>,
-    want_api_version: &str,
-    want_kind: &str,
-) -> Result<(), String> {
-    if let Some(found) = api_version.filter(|found| *found != want_api_version) {
+/// OpenShift's kinds also take the legacy `v1` ([`KindInfo::accepts_api_version`]).
+pub(crate) fn check_type_meta(api_version: Option<&str>, kind: Option<&str>, info: &KindInfo) -> Result<(), String> {
+    let (want_api_version, want_kind) = (info.api_version(), info.kind);
+    if let Some(found) = api_version.filter(|found| !info.accepts_api_version(found)) {
         return Err(format!("apiVersion is {found:?}; a {want_kind} has apiVersion {want_api_version:?}"));
     }
     if let Some(found) = kind.filter(|found| *found != want_kind) {

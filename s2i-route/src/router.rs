@@ -32,8 +32,9 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many of HAProxy's last lines an error shows.
 const KEPT_LINES: usize = 30;
 
-/// Where and how a router runs.
+/// Where and how a router runs; made with [`RouterOptions::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RouterOptions {
     /// The router directory (created if needed).
     pub dir: PathBuf,
@@ -43,6 +44,14 @@ pub struct RouterOptions {
     pub config: RouterConfig,
     /// Admission settings.
     pub admission: AdmissionConfig,
+}
+
+impl RouterOptions {
+    /// A router in `dir` with `config`, running the `haproxy` of `PATH` and
+    /// admitting routes with the router's defaults.
+    pub fn new(dir: impl Into<PathBuf>, config: RouterConfig) -> Self {
+        Self { dir: dir.into(), haproxy: "haproxy".into(), config, admission: AdmissionConfig::default() }
+    }
 }
 
 /// What a router reports while it runs.

@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::endpoints::Endpoints;
 use crate::error::Error;
-use crate::route::{SERVICE_KIND, TargetPort, check_type_meta};
+use crate::route::{
+    DEFAULT_WEIGHT, Route, RoutePort, RouteSpec, RouteTargetReference, SERVICE_KIND, TargetPort, check_type_meta,
+};
 use s2i_store::{KindInfo, ObjectKey, ObjectMeta, Resource, ServerOwned};
 
 /// `apiVersion` of a Service.
@@ -85,16 +87,62 @@ impl Service {
         Service { metadata, spec }
     }
 
+    /// The service as a file for another namespace or cluster: what a
+    /// cluster allocates (`clusterIP` and `clusterIPs`, except `None`, which
+    /// makes a headless service; node ports; `healthCheckNodePort`) is left
+    /// out, since the cluster it is applied to allocates its own and refuses
+    /// values that are taken. Metadata is `s2i_store::export`'s rule.
+    pub fn for_export(mut self) -> Self {
+        s2i_store::export::strip_metadata(&mut self.metadata);
+        let spec = &mut self.spec;
+        if !spec.is_headless() {
+            spec.cluster_ip.clear();
+            spec.cluster_ips.clear();
+        }
+        spec.health_check_node_port = 0;
+        for port in &mut spec.ports {
+            port.node_port = 0;
+        }
+        self
+    }
+
     /// `namespace/name`.
     pub fn key(&self) -> ObjectKey {
         self.metadata.key()
+    }
+
+    /// The endpoint port a route to the service uses when none is asked
+    /// for, as `oc expose` chooses it: the first port's name, else the
+    /// container port it leads to. `None` for a service without ports.
+    pub fn route_port(&self) -> Option<RoutePort> {
+        let port = self.spec.ports.first()?;
+        let target = if port.name.is_empty() {
+            port.target_port.clone().unwrap_or(TargetPort::Number(port.port))
+        } else {
+            TargetPort::Name(port.name.clone())
+        };
+        Some(RoutePort { target_port: target })
+    }
+
+    /// The route `oc expose service` makes of the service: `name`, in the
+    /// service's namespace, with its labels, sending all traffic to it on
+    /// [`Service::route_port`]; host, path and TLS are the caller's to set.
+    pub fn exposed_as(&self, name: &str) -> Route {
+        let mut metadata = ObjectMeta::named(&self.metadata.namespace, name);
+        metadata.labels = self.metadata.labels.clone();
+        let spec = RouteSpec {
+            to: RouteTargetReference::service(&self.metadata.name, DEFAULT_WEIGHT),
+            port: self.route_port(),
+            ..RouteSpec::default()
+        };
+        Route::new(metadata, spec)
     }
 }
 
 /// `spec` of a Service: every field of Kubernetes' `ServiceSpec`, written
 /// as a cluster writes it (empty values left out).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ServiceSpec {
     /// The service's ports and the endpoint ports they lead to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -246,7 +294,7 @@ pub const DEFAULT_CLIENT_IP_TIMEOUT: i32 = 10800;
 
 /// `spec.sessionAffinityConfig`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SessionAffinityConfig {
     /// Settings of `ClientIP` affinity.
     #[serde(default, rename = "clientIP", skip_serializing_if = "Option::is_none")]
@@ -255,7 +303,7 @@ pub struct SessionAffinityConfig {
 
 /// `spec.sessionAffinityConfig.clientIP`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ClientIpConfig {
     /// How long a client sticks to an endpoint, 1 to 86400 seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -264,7 +312,7 @@ pub struct ClientIpConfig {
 
 /// A port of a service: every field of Kubernetes' `ServicePort`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ServicePort {
     /// Name; routes may name it in `spec.port.targetPort`, and the ports of
     /// the service's Endpoints object repeat it.
@@ -413,7 +461,7 @@ struct ServiceOut<'a> {
 /// How a Service is read: `apiVersion` and `kind` are checked when present;
 /// a `status` (a cluster's) is read and dropped.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct ServiceIn {
     #[serde(default)]
     api_version: Option<String>,
@@ -437,7 +485,7 @@ impl Serialize for Service {
 impl<'de> Deserialize<'de> for Service {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = ServiceIn::deserialize(deserializer)?;
-        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), SERVICE_API_VERSION, SERVICE_KIND)
+        check_type_meta(wire.api_version.as_deref(), wire.kind.as_deref(), &Service::INFO)
             .map_err(de::Error::custom)?;
         Ok(Service { metadata: wire.metadata, spec: wire.spec })
     }

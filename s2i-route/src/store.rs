@@ -126,7 +126,7 @@ pub fn route_not_found(namespace: &str, name: &str) -> StoreError {
         kind: ROUTE_KIND.into(),
         namespace: namespace.into(),
         name: name.into(),
-        help: format!("list the routes with `s2i get routes --namespace {namespace}`"),
+        help: format!("list the routes of namespace {namespace}"),
     }
 }
 
@@ -136,9 +136,7 @@ pub fn service_not_found(namespace: &str, name: &str) -> StoreError {
         kind: SERVICE_KIND.into(),
         namespace: namespace.into(),
         name: name.into(),
-        help: format!(
-            "create it with `s2i service create {name} --endpoint HOST:PORT` (or --selector LABEL=VALUE), or list the services with `s2i get services --namespace {namespace}`"
-        ),
+        help: format!("create it (with fixed endpoints or a selector), or list the services of namespace {namespace}"),
     }
 }
 
@@ -227,6 +225,24 @@ pub fn update_route(tx: &Tx<'_>, route: Route) -> StoreResult<(Route, WriteActio
         StoreError::NotFound { .. } => route_not_found(&namespace, &name),
         other => other,
     })
+}
+
+/// Creates a route whose backends all name services of the store, as `oc
+/// create route` and `oc expose` require (a route applied from a file may
+/// name a service that comes later), then admits every route of the store
+/// ([`admit_routes`]). Returns the route as stored and the admission.
+pub fn create_route_to_services(
+    tx: &Tx<'_>,
+    route: Route,
+    config: &AdmissionConfig,
+    now: Timestamp,
+) -> StoreResult<(Route, Admission)> {
+    if let Some(name) = missing_services(tx, &route)?.first() {
+        return Err(service_not_found(&route.metadata.namespace, name));
+    }
+    let created = create_route(tx, route, &config.router_domain)?;
+    let admission = admit_routes(tx, config, now)?;
+    Ok((created, admission))
 }
 
 /// Creates the route, or updates it when it exists.
@@ -489,6 +505,16 @@ pub fn endpoints_not_found(namespace: &str, name: &str) -> StoreError {
         help: "a service without selector has the Endpoints object of its name; a service with one has its containers"
             .into(),
     }
+}
+
+/// The routes of the service's namespace that send traffic to it: one of
+/// their backends names it.
+pub fn routes_to_service(tx: &Tx<'_>, service: &Service) -> StoreResult<Vec<Route>> {
+    let name = &service.metadata.name;
+    Ok(list_routes(tx, Some(&service.metadata.namespace))?
+        .into_iter()
+        .filter(|route| route.backends().any(|backend| backend.name == *name))
+        .collect())
 }
 
 /// The backends of `route` that name no service of the store.

@@ -159,7 +159,7 @@ fn timestamp(seconds: i64) -> Timestamp {
 
 /// Checks a serving certificate and its key (PEM), with the CA chain if any,
 /// at time `now`; returns what HAProxy serves.
-pub fn validate_serving_certificate(
+pub(crate) fn validate_serving_certificate(
     certificate: &str,
     key: &str,
     ca_certificate: &str,
@@ -279,7 +279,7 @@ pub fn validate_serving_certificate(
 }
 
 /// A CA bundle (PEM certificates only), canonical.
-pub fn validate_ca_bundle(field: &'static str, bundle: &str) -> Result<String, TlsMaterialError> {
+pub(crate) fn validate_ca_bundle(field: &'static str, bundle: &str) -> Result<String, TlsMaterialError> {
     Ok(encode(&certificates(field, bundle)?))
 }
 

@@ -83,7 +83,11 @@ impl FieldError {
     }
 
     /// `Invalid value` of a number (written bare).
-    pub fn invalid_number(field: impl Into<String>, value: impl fmt::Display, detail: impl Into<String>) -> Self {
+    pub(crate) fn invalid_number(
+        field: impl Into<String>,
+        value: impl fmt::Display,
+        detail: impl Into<String>,
+    ) -> Self {
         FieldError {
             field: field.into(),
             kind: FieldErrorKind::Invalid { value: value.to_string(), detail: detail.into() },
@@ -91,7 +95,7 @@ impl FieldError {
     }
 
     /// `Unsupported value`.
-    pub fn not_supported(field: impl Into<String>, value: &str, supported: &[&str]) -> Self {
+    pub(crate) fn not_supported(field: impl Into<String>, value: &str, supported: &[&str]) -> Self {
         FieldError {
             field: field.into(),
             kind: FieldErrorKind::NotSupported {
@@ -140,7 +144,7 @@ impl FieldErrors {
     }
 
     /// `Ok` when there are no problems.
-    pub fn into_result(self) -> Result<(), FieldErrors> {
+    pub(crate) fn into_result(self) -> Result<(), FieldErrors> {
         if self.0.is_empty() { Ok(()) } else { Err(self) }
     }
 }

@@ -32,14 +32,16 @@ fn decide(routes: &[Route], config: &AdmissionConfig) -> Vec<String> {
 }
 
 fn wildcards_allowed() -> AdmissionConfig {
-    AdmissionConfig { allow_wildcard_routes: true, ..Default::default() }
+    let mut config = AdmissionConfig::default();
+    config.allow_wildcard_routes = true;
+    config
 }
 
 #[test]
 fn host_claims_table() {
     let strict = AdmissionConfig::default();
-    let shared =
-        AdmissionConfig { namespace_ownership: NamespaceOwnership::InterNamespaceAllowed, ..Default::default() };
+    let mut shared = AdmissionConfig::default();
+    shared.namespace_ownership = NamespaceOwnership::InterNamespaceAllowed;
     // (case, config, routes, decisions)
     let table: Vec<(&str, &AdmissionConfig, Vec<Route>, Vec<&str>)> = vec![
         (
@@ -198,8 +200,8 @@ fn host_claims_table() {
 #[test]
 fn wildcard_claims_table() {
     let allowed = wildcards_allowed();
-    let shared =
-        AdmissionConfig { namespace_ownership: NamespaceOwnership::InterNamespaceAllowed, ..wildcards_allowed() };
+    let mut shared = wildcards_allowed();
+    shared.namespace_ownership = NamespaceOwnership::InterNamespaceAllowed;
     let table: Vec<(&str, &AdmissionConfig, Vec<Route>, Vec<&str>)> = vec![
         (
             "a wildcard and a specific host of one namespace coexist",
@@ -265,11 +267,9 @@ fn wildcard_claims_table() {
 
 #[test]
 fn domain_lists() {
-    let config = AdmissionConfig {
-        denied_domains: vec!["private.test".into()],
-        allowed_domains: vec!["test".into()],
-        ..Default::default()
-    };
+    let mut config = AdmissionConfig::default();
+    config.denied_domains = vec!["private.test".into()];
+    config.allowed_domains = vec!["test".into()];
     let routes = [
         r("a", "ok", 1, "www.shop.test", ""),
         r("a", "denied", 2, "db.private.test", ""),
@@ -327,7 +327,8 @@ fn a_previously_admitted_route_displaced_by_an_older_one_says_so() {
 fn status_is_written_per_router_and_keeps_the_transition_time() {
     let mut route = r("a", "web", 1, "h.test", "");
     route.status.ingress.push(s2i_route::route::RouteIngress { router_name: "other".into(), ..Default::default() });
-    let config = AdmissionConfig { canonical_hostname: "router.laptop".into(), ..Default::default() };
+    let mut config = AdmissionConfig::default();
+    config.canonical_hostname = "router.laptop".into();
     let t1: Timestamp = "2026-02-01T00:00:00Z".parse().unwrap();
     let t2: Timestamp = "2026-02-02T00:00:00Z".parse().unwrap();
     let admission = admit(std::slice::from_ref(&route), &config, t1);

@@ -16,7 +16,9 @@ fn r(name: &str, minute: u32, host: &str, path: &str) -> Route {
 }
 
 fn config() -> AdmissionConfig {
-    AdmissionConfig { allow_wildcard_routes: true, ..Default::default() }
+    let mut config = AdmissionConfig::default();
+    config.allow_wildcard_routes = true;
+    config
 }
 
 fn http(table: &RouteTable, host: &str, path: &str) -> String {

@@ -165,7 +165,15 @@ fn config() -> RouterConfig {
 
 fn render_all() -> (Vec<AdmittedRoute>, RenderedConfig) {
     let (routes, services) = every_feature();
-    let admission = admit(&routes, &AdmissionConfig { allow_wildcard_routes: true, ..Default::default() }, now());
+    let admission = admit(
+        &routes,
+        &{
+            let mut config = AdmissionConfig::default();
+            config.allow_wildcard_routes = true;
+            config
+        },
+        now(),
+    );
     assert_eq!(admission.admitted.len(), routes.len(), "{:#?}", admission.outcomes);
     let rendered = render(&admission.admitted, &ServiceEndpoints::fixed(&services, &endpoints()), &config()).unwrap();
     (admission.admitted, rendered)

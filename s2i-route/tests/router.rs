@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{now, require_haproxy};
-use s2i_route::admission::AdmissionConfig;
 use s2i_route::haproxy::RouterConfig;
 use s2i_route::router::{ReconcileAction, Router, RouterEvent, RouterOptions};
 use s2i_route::*;
@@ -116,8 +115,8 @@ fn setup_with(haproxy: PathBuf) -> Result<Setup, s2i_route::Error> {
     let http = config.http_port;
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
-    let options =
-        RouterOptions { dir: dir.path().join("router"), haproxy, config, admission: AdmissionConfig::default() };
+    let mut options = RouterOptions::new(dir.path().join("router"), config);
+    options.haproxy = haproxy;
     let router = Router::new(options, Arc::new(move |event| sink.lock().unwrap().push(event)))?;
     Ok(Setup { router, http, events, _dir: dir })
 }

@@ -578,7 +578,6 @@ fn a_store_of_the_previous_version_is_migrated_once() {
 #[cfg(feature = "serve")]
 #[test]
 fn the_store_router_migrates_a_store_it_is_handed() {
-    use s2i_route::admission::AdmissionConfig;
     use s2i_route::haproxy::RouterConfig;
     use s2i_route::router::{Router, RouterOptions};
     use s2i_route::serve::StoreRouter;
@@ -591,12 +590,7 @@ fn the_store_router_migrates_a_store_it_is_handed() {
     config.http_port = free();
     config.https_port = free();
     config.stats_port = None;
-    let options = RouterOptions {
-        dir: work.path().join("router"),
-        haproxy: "haproxy".into(),
-        config,
-        admission: AdmissionConfig::default(),
-    };
+    let options = RouterOptions::new(work.path().join("router"), config);
     let mut router = StoreRouter::new(Router::new(options, std::sync::Arc::new(|_| {})).unwrap());
     futures::executor::block_on(router.sync(&store, None)).unwrap();
     let endpoints = router.endpoints().unwrap();

@@ -229,3 +229,55 @@ fn services_are_validated_and_updated_in_place() {
     store.write(|tx| delete_service(tx, "shop", "web")).unwrap();
     assert_eq!(store.read(|tx| missing_services(tx, &to_two)).unwrap(), ["web", "missing"]);
 }
+
+#[test]
+fn a_route_created_for_services_needs_them_and_is_admitted() {
+    let (_dir, store) = store();
+    let mut config = AdmissionConfig::default();
+    config.router_domain = "apps.test".into();
+    let mut asked = route("ab", "");
+    asked.spec.alternate_backends.push(RouteTargetReference::service("web-v2", 50));
+    let error = store.write(|tx| create_route_to_services(tx, asked.clone(), &config, now())).unwrap_err();
+    let StoreError::NotFound { kind, name, .. } = &error else { panic!("{error:?}") };
+    assert_eq!((kind.as_str(), name.as_str()), ("Service", "web"), "the first service that is missing");
+    assert!(store.read(|tx| get_route(tx, "shop", "ab")).unwrap().is_none(), "nothing was written");
+
+    for name in ["web", "web-v2"] {
+        let service = Service::new(
+            ObjectMeta::named("shop", name),
+            ServiceSpec { ports: vec![ServicePort::new("http", 80, Some(8080))], ..Default::default() },
+        );
+        store.write(|tx| create_service(tx, service.clone())).unwrap();
+    }
+    let (created, admission) = store.write(|tx| create_route_to_services(tx, asked.clone(), &config, now())).unwrap();
+    assert_eq!(created.spec.host, "ab-shop.apps.test");
+    assert!(admission.outcome(&created.key()).is_some_and(|outcome| outcome.rejection.is_none()));
+    assert_eq!(admitted(&get(&store, "ab")).0, ConditionStatus::True, "the admission is written");
+
+    let web = store.read(|tx| get_service(tx, "shop", "web-v2")).unwrap().unwrap();
+    let routes = store.read(|tx| routes_to_service(tx, &web)).unwrap();
+    assert_eq!(routes.iter().map(|r| r.metadata.name.as_str()).collect::<Vec<_>>(), ["ab"], "alternates count");
+}
+
+#[test]
+fn an_exposed_service_gets_the_route_oc_expose_makes() {
+    let mut metadata = ObjectMeta::named("shop", "web");
+    metadata.labels.insert("app".into(), "web".into());
+    let named = Service::new(
+        metadata.clone(),
+        ServiceSpec { ports: vec![ServicePort::new("http", 80, Some(8080))], ..Default::default() },
+    );
+    let route = named.exposed_as("front");
+    assert_eq!((route.metadata.namespace.as_str(), route.metadata.name.as_str()), ("shop", "front"));
+    assert_eq!(route.metadata.labels, metadata.labels, "the service's labels");
+    assert_eq!(route.spec.to, RouteTargetReference::service("web", 100));
+    assert_eq!(route.spec.port, Some(RoutePort { target_port: TargetPort::Name("http".into()) }), "the port's name");
+
+    let mut unnamed = named.clone();
+    unnamed.spec.ports[0].name.clear();
+    assert_eq!(unnamed.route_port(), Some(RoutePort { target_port: TargetPort::Number(8080) }), "the target port");
+    unnamed.spec.ports[0].target_port = None;
+    assert_eq!(unnamed.route_port(), Some(RoutePort { target_port: TargetPort::Number(80) }), "else the port");
+    unnamed.spec.ports.clear();
+    assert_eq!(unnamed.exposed_as("x").spec.port, None, "every port");
+}

@@ -194,17 +194,16 @@ async fn steps(
 
     let mut labels = BTreeMap::from([(BUILD_LABEL.to_owned(), "true".to_owned())]);
     labels.insert(s2i_core::owner::OWNER_LABEL.to_owned(), s2i_core::owner::ProcessOwner::current().to_string());
+    let mut host = HostOptions::default();
+    host.network_mode = spec.network_mode.clone();
+    host.limits = spec.limits.clone();
     let container_spec = ContainerSpec {
         name: Some(s2i_core::container_name(&format!("onbuild_{image_name}"))),
         image: base.id.to_string(),
         entrypoint: Some(Vec::new()),
         cmd: vec!["/bin/sh".to_owned()],
         labels,
-        host: HostOptions {
-            network_mode: spec.network_mode.clone(),
-            limits: spec.limits.clone(),
-            ..HostOptions::default()
-        },
+        host,
         ..ContainerSpec::default()
     };
     let id = runtime.create_container(&container_spec).await?;

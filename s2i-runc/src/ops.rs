@@ -73,6 +73,8 @@ pub(crate) enum Request {
     Wait { id: String },
     /// Kill and forget a container in the runtime.
     Delete { call: RuntimeCall },
+    /// List what changed in the container since it was created.
+    ListChanges { rootfs: Rootfs },
     /// Write the container's changes as a layer blob into the layout.
     WriteLayer { rootfs: Rootfs, layout: PathBuf, epoch: Option<u64>, gzip: bool },
     /// Unmount and remove a container's storage.
@@ -88,6 +90,27 @@ pub(crate) struct LayerInfo {
     pub(crate) uncompressed_size: u64,
     pub(crate) gzip: bool,
     pub(crate) entries: u64,
+}
+
+/// A path the container changed, as engines list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ChangedPath {
+    /// Absolute (`/etc/motd`).
+    pub(crate) path: String,
+    pub(crate) kind: ChangedKind,
+}
+
+/// How a path changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum ChangedKind {
+    /// A directory of the upper layer: its own entry changed (or is new);
+    /// what changed below it is listed too.
+    Directory,
+    /// Anything else the upper layer holds: written whole.
+    Written,
+    /// Removed (or, for a directory, removed and made again: opaque).
+    Deleted,
 }
 
 /// How a container's runtime process ended.
@@ -111,6 +134,7 @@ pub(crate) enum Response {
     Started { pid: u32 },
     Exited { exit: ExitInfo },
     Layer { layer: LayerInfo },
+    Changes { changes: Vec<ChangedPath> },
     Failed { not_found: bool, message: String },
 }
 
@@ -198,6 +222,10 @@ impl Ops {
                 self.started.lock().expect("started lock").remove(&call.id);
                 delete(&call)
             }
+            Request::ListChanges { rootfs } => match list_changes(&rootfs) {
+                Ok(changes) => Response::Changes { changes },
+                Err(message) => Response::failed(message),
+            },
             Request::WriteLayer { rootfs, layout, epoch, gzip } => match write_layer(&rootfs, &layout, epoch, gzip) {
                 Ok(layer) => Response::Layer { layer },
                 Err(message) => Response::failed(message),
@@ -364,6 +392,31 @@ fn download(rootfs: &Rootfs, path: &str, output: OwnedFd, reply: &mut dyn FnMut(
     let mut out = io::BufWriter::new(File::from(output));
     // A reader that went away ends the stream; the reader sees its end.
     let _ = crate::fsops::archive(&root, path, &mut out).and_then(|_| io::Write::flush(&mut out));
+}
+
+/// The container's changes as the entries of the layer a commit writes:
+/// whiteouts and opaque directories are deletions, the rest is listed
+/// path by path, so that reading each one's own entry rebuilds that layer.
+fn list_changes(rootfs: &Rootfs) -> Result<Vec<ChangedPath>, String> {
+    use s2i_oci::layer::EntryKind;
+    let mut spooler = LayerSpooler::new_in(&rootfs.storage);
+    rootfs::add_changes(rootfs, &mut spooler).map_err(|e| format!("read the container's changes: {e}"))?;
+    // An opaque directory is listed once, as deleted: with changes below
+    // it, that says it was made again (as engines list it).
+    let mut changes: std::collections::BTreeMap<String, ChangedKind> = std::collections::BTreeMap::new();
+    for entry in spooler.entries() {
+        let path = format!("/{}", String::from_utf8_lossy(&entry.path));
+        let kind = match entry.kind {
+            EntryKind::Whiteout | EntryKind::Opaque => ChangedKind::Deleted,
+            EntryKind::Dir => ChangedKind::Directory,
+            _ => ChangedKind::Written,
+        };
+        let listed = changes.entry(path).or_insert(kind);
+        if kind == ChangedKind::Deleted {
+            *listed = kind;
+        }
+    }
+    Ok(changes.into_iter().map(|(path, kind)| ChangedPath { path, kind }).collect())
 }
 
 fn write_layer(rootfs: &Rootfs, layout: &Path, epoch: Option<u64>, gzip: bool) -> Result<LayerInfo, String> {

@@ -8,19 +8,20 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures::StreamExt;
 use s2i_core::runtime::{
-    Attachment, ByteStream, CommitSpec, ContainerPort, ContainerRuntime, ContainerSpec, ContainerSummary, ExitStatus,
-    ImageBuildSpec, ImageInfo, OutputChunk, OutputKind, PathStat, PullProgress, RuntimeError, RuntimeErrorKind,
-    RuntimeInfo,
+    Attachment, ByteStream, ChangeKind, CommitSpec, ContainerChange, ContainerPort, ContainerRuntime, ContainerSpec,
+    ContainerSummary, ExitStatus, ImageBuildSpec, ImageInfo, OutputChunk, OutputKind, PathStat, PullProgress,
+    RuntimeError, RuntimeErrorKind, RuntimeInfo,
 };
 use s2i_oci::image::{ConfigChanges, HistoryStep, ImageParts, ManifestFormat};
 use s2i_oci::layer::{Compression, LayerSummary};
+use s2i_oci::transport::{ArchiveImage, ImageLocation};
 use tokio::sync::watch;
 
 use crate::containers::{ContainerState, RunSettings, StateDir, Status};
 use crate::error::{Error, Result};
 use crate::helper::{HelperClient, Mapping};
 use crate::host::{Host, unexpected};
-use crate::ops::{LayerBlob, Ops, Request, Response, RuntimeCall};
+use crate::ops::{ChangedKind, LayerBlob, Ops, Request, Response, RuntimeCall};
 use crate::options::{Dirs, OciOptions, Privilege, RuntimeProgram};
 use crate::rootfs::{Rootfs, RootfsKind};
 use crate::spec::{Bind, Bundle, Limits, Network};
@@ -1023,6 +1024,78 @@ impl ContainerRuntime for OciRuntime {
 
     async fn commit_container(&self, container: &str, spec: &CommitSpec) -> std::result::Result<String, RuntimeError> {
         self.commit(container, spec).await
+    }
+
+    async fn container_changes(&self, container: &str) -> std::result::Result<Vec<ContainerChange>, RuntimeError> {
+        let state = self.find(container).await?;
+        match self.inner.host.call(Request::ListChanges { rootfs: state.rootfs.clone() }, Vec::new()).await? {
+            Response::Changes { changes } => Ok(changes
+                .into_iter()
+                .map(|changed| ContainerChange {
+                    path: changed.path,
+                    kind: match changed.kind {
+                        // Only the directory's own entry: what changed below it is listed too.
+                        ChangedKind::Directory => ChangeKind::Modified,
+                        ChangedKind::Written => ChangeKind::Added,
+                        ChangedKind::Deleted => ChangeKind::Deleted,
+                    },
+                })
+                .collect()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn export_container(&self, container: &str) -> std::result::Result<ByteStream, RuntimeError> {
+        // The root's contents, entries relative to it, as an engine's export has them.
+        self.download_archive(container, "/.").await?.ok_or_else(|| {
+            RuntimeError::new(RuntimeErrorKind::NotFound, format!("the container {container} has no root file system"))
+        })
+    }
+
+    fn archives_keep_owners(&self) -> bool {
+        // The archive API runs as root (of the helper's user namespace, rootless).
+        true
+    }
+
+    async fn export_image(&self, image: &str) -> std::result::Result<ByteStream, RuntimeError> {
+        let found = self.resolve_image(image).await?.ok_or_else(|| {
+            RuntimeError::new(RuntimeErrorKind::NotFound, format!("no such image in s2i's image store: {image}"))
+        })?;
+        self.docker_archive(&found.id.to_string(), Vec::new()).map_err(Error::into_runtime)
+    }
+
+    async fn load_image(&self, archive: ByteStream) -> std::result::Result<(), RuntimeError> {
+        // A docker-archive is read out of order (its manifest comes last): it is spooled first.
+        let spooled = tempfile::Builder::new()
+            .prefix(".s2i-load-")
+            .suffix(".tar")
+            .tempfile_in(self.inner.store.path())
+            .map_err(io_error("make a file in s2i's image store"))?;
+        let mut file = tokio::fs::File::from_std(spooled.reopen().map_err(io_error("open the spool file"))?);
+        let mut archive = archive;
+        while let Some(chunk) = archive.next().await {
+            let chunk = chunk.map_err(io_error("read the image archive"))?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .map_err(io_error("spool the image archive"))?;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file).await.map_err(io_error("spool the image archive"))?;
+        drop(file);
+        let store = self.inner.store.clone();
+        blocking(move || {
+            let location = ImageLocation::DockerArchive { file: spooled.path().to_owned(), image: ArchiveImage::Only };
+            let stored = store.import(&location, None);
+            drop(spooled);
+            stored
+        })
+        .await?
+        .map(drop)
+        .map_err(Error::into_runtime)
+    }
+
+    fn load_needs_every_layer(&self) -> bool {
+        // The store imports whole archives: it does not look up the layers it has.
+        true
     }
 
     async fn remove_container(&self, container: &str) -> std::result::Result<(), RuntimeError> {

@@ -267,7 +267,7 @@ impl ImageStore {
                 uncompressed_size: None,
             })
             .collect();
-        let archive = DockerArchiveImage { config: &stored.config_bytes, repo_tags, layers };
+        let archive = DockerArchiveImage { config: &stored.config_bytes, repo_tags, layers, leave_out: 0 };
         let layout = self.layout().clone();
         let mut open = |descriptor: &Descriptor| -> s2i_oci::Result<Box<dyn Read>> {
             Ok(Box::new(std::io::BufReader::new(layout.open_blob(&descriptor.digest)?)))

@@ -154,6 +154,19 @@ pub enum Error {
         known: String,
     },
 
+    /// A label selector that does not parse.
+    #[error("invalid label selector {selector:?}: {reason}")]
+    #[diagnostic(
+        code(s2i::store::invalid_selector),
+        help("write requirements separated by commas: key=value, key!=value, key in (a,b), key notin (a), key, !key")
+    )]
+    InvalidSelector {
+        /// The selector as given.
+        selector: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// A kind was registered twice.
     #[error("the kind {kind} of {group:?} is registered already")]
     #[diagnostic(code(s2i::store::kind_registered), help("register each kind once"))]

@@ -63,13 +63,14 @@ impl KindRegistry {
     }
 
     /// The kind a document's `kind` field names (exactly, as written in
-    /// documents), with its `apiVersion` when the document has one.
+    /// documents), with its `apiVersion` when the document has one (a
+    /// kind's legacy version counts, see [`KindInfo::accepts_api_version`]).
     pub fn by_type(&self, api_version: Option<&str>, kind: &str) -> Option<&KindInfo> {
         let mut candidates = self.kinds.iter().filter(|known| known.kind == kind);
         match api_version.filter(|v| !v.is_empty()) {
             Some(api_version) => {
                 let all: Vec<&KindInfo> = candidates.collect();
-                all.iter().find(|known| known.api_version() == api_version).or(all.first()).copied()
+                all.iter().find(|known| known.accepts_api_version(api_version)).or(all.first()).copied()
             }
             None => candidates.next(),
         }

@@ -18,6 +18,11 @@
 //! - [`codec`]: the one YAML writer of the workspace, and reading documents
 //!   typed by kind with errors that point into the text;
 //! - [`labels`]: Kubernetes' rules for label keys and values;
+//!   [`selector`]: label selectors as `kubectl get -l` reads them;
+//! - [`export`]: an object as a file for another namespace or cluster
+//!   (what a server owns and what is this store's left out);
+//! - [`core`]: the generic `v1` kinds several crates use, Secret and
+//!   ConfigMap, with the API server's rules (and their store writes);
 //! - [`ProcessIdentity`]: a process, recorded so that another one can tell
 //!   later whether it still runs.
 //!
@@ -121,13 +126,16 @@
 #![cfg_attr(not(feature = "sqlite"), allow(rustdoc::broken_intra_doc_links))]
 
 pub mod codec;
+pub mod core;
 mod error;
 mod events;
+pub mod export;
 mod kinds;
 pub mod labels;
 mod meta;
 mod process;
 mod resource;
+pub mod selector;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod timestamp;
@@ -139,7 +147,7 @@ pub use meta::{
     DEFAULT_NAMESPACE, ObjectKey, ObjectMeta, ObjectReference, OwnerReference, ServerOwned, validate_namespace,
 };
 pub use process::ProcessIdentity;
-pub use resource::{KindInfo, Resource, WriteAction};
+pub use resource::{Applied, KindInfo, Resource, WriteAction};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{
     ConsumerLease, LEASE_TTL, NoRules, ObjectMigration, SCHEMA_VERSION, STORE_FILE, Store, StoredObject, Strategy, Tx,

@@ -21,15 +21,20 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 ///
 /// Reading is lenient where a cluster's output is concerned: what an API
 /// server adds to the metadata it prints (`managedFields`, `selfLink`,
-/// `deletionTimestamp`, `deletionGracePeriodSeconds`, …), so that
+/// `deletionTimestamp`, `deletionGracePeriodSeconds`), so that
 /// `kubectl get -o yaml` writes it back, is read and ignored, as an apply
-/// ignores it. A kind's `status` follows the same rule with [`ServerOwned`].
+/// ignores it ([`crate::codec`] skips it in input documents). A kind's
+/// `status` follows the same rule with [`ServerOwned`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMeta {
     /// The object's name, unique per kind and namespace.
     #[serde(default)]
     pub name: String,
+    /// A prefix a server makes a unique name from when `name` is empty
+    /// (kept; `apply` needs a name, as `kubectl apply` does).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub generate_name: String,
     /// Its namespace; empty for cluster-scoped kinds.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub namespace: String,
@@ -56,6 +61,10 @@ pub struct ObjectMeta {
     /// The objects this one belongs to (a Build to its BuildConfig).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owner_references: Vec<OwnerReference>,
+    /// Finalizers: what must happen before a cluster deletes the object
+    /// (kept for the cluster; a local delete does not wait for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finalizers: Vec<String>,
 }
 
 /// `metadata.ownerReferences[]`.
@@ -119,7 +128,9 @@ pub struct ServerOwned;
 
 impl<'de> Deserialize<'de> for ServerOwned {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(deserializer)?;
+        // Read as a whole value (not skipped as an unknown field would be),
+        // so that field validation does not take its contents for mistakes.
+        serde_json::Value::deserialize(deserializer)?;
         Ok(ServerOwned)
     }
 }

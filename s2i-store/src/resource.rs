@@ -34,6 +34,29 @@ impl KindInfo {
         if self.group.is_empty() { self.version.to_owned() } else { format!("{}/{}", self.group, self.version) }
     }
 
+    /// Whether a document's `apiVersion` names this kind's version: its
+    /// own (`build.openshift.io/v1`), or, for OpenShift's kinds (groups
+    /// ending in `.openshift.io`), the legacy `v1` they were served as
+    /// before API groups, which OpenShift's catalog still ships and its API
+    /// server still takes. Objects are kept under the kind's own version.
+    pub fn accepts_api_version(&self, api_version: &str) -> bool {
+        api_version == self.api_version() || (api_version == "v1" && self.group.ends_with(".openshift.io"))
+    }
+
+    /// Check a document's `apiVersion` (empty: the kind's own) with
+    /// [`Self::accepts_api_version`]; the error says which versions the kind has.
+    pub fn check_api_version(&self, api_version: &str) -> Result<(), String> {
+        if api_version.is_empty() || self.accepts_api_version(api_version) {
+            return Ok(());
+        }
+        Err(format!(
+            "no matches for kind {:?} in version {api_version:?}: {} objects are {:?}",
+            self.kind,
+            self.kind,
+            self.api_version()
+        ))
+    }
+
     /// How objects of the kind are named in messages, as kubectl writes them:
     /// `route.route.openshift.io`, or `service` for the core group.
     pub fn qualified_name(&self) -> String {
@@ -102,6 +125,41 @@ impl WriteAction {
     }
 }
 
+impl fmt::Display for WriteAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What `apply` did to one object: its kind, where it is, and the write's
+/// [`WriteAction`]. Displayed as `kubectl apply` reports it:
+/// `route.route.openshift.io/web configured`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The kind.
+    pub kind: KindInfo,
+    /// Its namespace (empty for cluster-scoped kinds).
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// What the write did.
+    pub action: WriteAction,
+}
+
+impl Applied {
+    /// What applying `object` of kind `T` did.
+    pub fn of<T: Resource>(object: &T, action: WriteAction) -> Self {
+        let meta = object.metadata();
+        Self { kind: T::INFO, namespace: meta.namespace.clone(), name: meta.name.clone(), action }
+    }
+}
+
+impl fmt::Display for Applied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{} {}", self.kind.qualified_name(), self.name, self.action)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +195,20 @@ mod tests {
         }
         assert!(SERVICE.is_named("svc") && SERVICE.is_named("services") && !SERVICE.is_named("svc.apps"));
         assert_eq!(SERVICE.to_string(), "services (svc)");
+        // OpenShift's kinds take the legacy `v1`; core kinds have no other.
+        assert!(ROUTE.accepts_api_version("v1") && ROUTE.accepts_api_version("route.openshift.io/v1"));
+        assert!(!ROUTE.accepts_api_version("route.openshift.io/v2") && !SERVICE.accepts_api_version("apps/v1"));
+        assert!(ROUTE.check_api_version("").is_ok());
+        assert_eq!(
+            ROUTE.check_api_version("extensions/v1beta1").unwrap_err(),
+            "no matches for kind \"Route\" in version \"extensions/v1beta1\": Route objects are \"route.openshift.io/v1\""
+        );
+    }
+
+    #[test]
+    fn applied_objects_read_as_kubectl_reports_them() {
+        let applied = |kind, action| Applied { kind, namespace: "shop".into(), name: "web".into(), action };
+        assert_eq!(applied(ROUTE, WriteAction::Configured).to_string(), "route.route.openshift.io/web configured");
+        assert_eq!(applied(SERVICE, WriteAction::Created).to_string(), "service/web created");
     }
 }

@@ -12,9 +12,14 @@
 //! docker rm N
 //! ```
 //!
+//! Each iteration also builds the source reproducibly (`s2i build …
+//! --source-date-epoch`: s2i writes the image itself from the container's
+//! changes and loads it into the engine, see `docs/reproducible.md`).
+//!
 //! The first run of each is a warm-up and is discarded; the medians of the
 //! others and their ratio are compared with targets, as is the peak RSS of
-//! the `s2i` process (`ru_maxrss` from `wait4`). A scenario returns
+//! the `s2i` process (`ru_maxrss` from `wait4`): the layer of a reproducible
+//! build is streamed, never held in memory. A scenario returns
 //! [`Figure`]s, so more measurements (incremental rebuilds, …) are more
 //! entries in [`SCENARIOS`].
 //!
@@ -49,6 +54,8 @@ const BASELINE_IMAGE: &str = "bench/baseline:latest";
 const BASELINE_COMMAND: &str = "tar -C /tmp -xf - && /usr/libexec/s2i/assemble";
 /// The baseline's commit change, as s2i sets the image command.
 const BASELINE_CHANGE: &str = r#"CMD ["/usr/libexec/s2i/run"]"#;
+/// The epoch of the reproducible builds.
+const EPOCH: &str = "1700000000";
 
 /// A scenario: a name to select it by, a description, whether it needs the
 /// container engine (and the release `s2i`), and the measurement.
@@ -61,10 +68,15 @@ struct Scenario {
 
 /// The scenarios, in the order they run.
 const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "trivial", description: "a clean build of 3 small files", needs_engine: true, measure: trivial },
+    Scenario {
+        name: "trivial",
+        description: "a clean build of 3 small files, plain and reproducible",
+        needs_engine: true,
+        measure: trivial,
+    },
     Scenario {
         name: "large",
-        description: "a clean build of 20,000 files, ~200 MB in 200 directories",
+        description: "a clean build of 20,000 files, ~200 MB in 200 directories, plain and reproducible",
         needs_engine: true,
         measure: large,
     },
@@ -330,10 +342,11 @@ struct Run {
     peak_rss: Option<u64>,
 }
 
-/// The measured (not warm-up) runs of s2i and of the baseline.
+/// The measured (not warm-up) runs of s2i, of the baseline, and of s2i's reproducible build.
 struct Comparison {
     s2i: Vec<Run>,
     baseline: Vec<Run>,
+    reproducible: Vec<Run>,
 }
 
 impl Comparison {
@@ -342,14 +355,19 @@ impl Comparison {
     fn figures(&self, label: &str, ratio_target: f64, rss_target_mib: Option<f64>) -> Vec<Figure> {
         let s2i = median(self.s2i.iter().map(|run| run.wall.as_secs_f64()).collect());
         let baseline = median(self.baseline.iter().map(|run| run.wall.as_secs_f64()).collect());
-        let peak_rss = self.s2i.iter().filter_map(|run| run.peak_rss).max().unwrap_or(0);
+        let reproducible = median(self.reproducible.iter().map(|run| run.wall.as_secs_f64()).collect());
+        let peak =
+            |runs: &[Run]| runs.iter().filter_map(|run| run.peak_rss).max().unwrap_or(0) as f64 / (1024.0 * 1024.0);
         vec![
             Figure::new(format!("{label}: s2i build, median"), s2i, Unit::Seconds, None),
             Figure::new(format!("{label}: docker CLI baseline, median"), baseline, Unit::Seconds, None),
             Figure::new(format!("{label}: time ratio s2i / baseline"), s2i / baseline, Unit::Ratio, Some(ratio_target)),
+            Figure::new(format!("{label}: s2i peak RSS"), peak(&self.s2i), Unit::MiB, rss_target_mib),
+            Figure::new(format!("{label}: s2i reproducible build, median"), reproducible, Unit::Seconds, None),
+            Figure::new(format!("{label}: time ratio reproducible / plain"), reproducible / s2i, Unit::Ratio, None),
             Figure::new(
-                format!("{label}: s2i peak RSS"),
-                peak_rss as f64 / (1024.0 * 1024.0),
+                format!("{label}: s2i reproducible peak RSS"),
+                peak(&self.reproducible),
                 Unit::MiB,
                 rss_target_mib,
             ),
@@ -371,25 +389,30 @@ fn compare(bench: &Bench, label: &str, src: &Path, measured: usize, engine: Engi
         cmd::human(started.elapsed())
     );
 
-    let mut comparison = Comparison { s2i: Vec::new(), baseline: Vec::new() };
+    let mut comparison = Comparison { s2i: Vec::new(), baseline: Vec::new(), reproducible: Vec::new() };
+    let rss = |run: &Run| {
+        run.peak_rss.map(|bytes| format!(", peak RSS {:.1} MiB", bytes as f64 / (1024.0 * 1024.0))).unwrap_or_default()
+    };
     for iteration in 0..=measured {
         settle()?;
         let s2i = time_s2i(bench, src, engine)?;
         settle()?;
         let baseline = time_baseline(bench, &tar)?;
-        let rss = s2i
-            .peak_rss
-            .map(|bytes| format!(", peak RSS {:.1} MiB", bytes as f64 / (1024.0 * 1024.0)))
-            .unwrap_or_default();
+        settle()?;
+        let reproducible = time_s2i_with(bench, src, S2I_IMAGE, &["--source-date-epoch", EPOCH], true, engine)?;
         let warm_up = if iteration == 0 { " (warm-up, discarded)" } else { "" };
         println!(
-            "bench: {label} run {iteration}{warm_up}: s2i {:.3}s{rss}; baseline {:.3}s",
+            "bench: {label} run {iteration}{warm_up}: s2i {:.3}s{}; baseline {:.3}s; reproducible {:.3}s{}",
             s2i.wall.as_secs_f64(),
-            baseline.wall.as_secs_f64()
+            rss(&s2i),
+            baseline.wall.as_secs_f64(),
+            reproducible.wall.as_secs_f64(),
+            rss(&reproducible)
         );
         if iteration > 0 {
             comparison.s2i.push(s2i);
             comparison.baseline.push(baseline);
+            comparison.reproducible.push(reproducible);
         }
     }
     std::fs::remove_file(&tar)?;

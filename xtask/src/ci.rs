@@ -185,10 +185,17 @@ fn steps() -> Vec<Step> {
             },
         },
         Step {
+            name: "podman-service",
+            action: Action::Task {
+                description: "cargo xtask podman (Podman's service, for the test that builds on both engines)",
+                run: podman::ensure_service,
+            },
+        },
+        Step {
             name: "test",
             action: Action::Cargo {
                 args: &["test", "--workspace", "--no-fail-fast"],
-                env: &[("S2I_REQUIRE_ENGINE", "1")],
+                env: &[("S2I_REQUIRE_ENGINE", "1"), ("S2I_PODMAN_HOST", podman::HOST)],
             },
         },
         Step {
@@ -216,6 +223,7 @@ fn podman_suite() -> Result<()> {
             .args(["test", "--no-fail-fast"])
             .args(ENGINE_TEST_PACKAGES)
             .env("DOCKER_HOST", podman::HOST)
+            .env("S2I_PODMAN_HOST", podman::HOST)
             .env("S2I_REQUIRE_ENGINE", "1");
         cmd::run(&mut cargo)
     });
@@ -296,7 +304,10 @@ mod tests {
     #[test]
     fn cargo_steps_show_their_environment() {
         let test = steps().into_iter().find(|step| step.name == "test").unwrap();
-        assert_eq!(test.action.describe(), "S2I_REQUIRE_ENGINE=1 cargo test --workspace --no-fail-fast");
+        assert_eq!(
+            test.action.describe(),
+            "S2I_REQUIRE_ENGINE=1 S2I_PODMAN_HOST=unix:///run/s2i-podman/podman.sock cargo test --workspace --no-fail-fast"
+        );
     }
 
     #[test]

@@ -29,10 +29,6 @@ pub(crate) struct LibraryCrate {
     pub(crate) not_in_bare_tree: &'static [&'static str],
     /// Its examples, and how they run in CI.
     pub(crate) examples: &'static [Example],
-    /// Why its README and examples are not there yet, when they are not:
-    /// the `standalone` step says so instead of failing. Everything else
-    /// (building alone, boundaries, the downstream test) is checked.
-    pub(crate) readme_pending: Option<&'static str>,
 }
 
 /// An example of a library crate.
@@ -61,7 +57,6 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
         not_in_tree: &["s2i-core", "git2", ENGINE_CLIENT, "ureq"],
         not_in_bare_tree: &[SQLITE[0], SQLITE[1], "git2", ENGINE_CLIENT, "ureq", "s2i-core"],
         examples: &[Example { name: "custom_kind", cargo_args: &[], needs_engine: false }],
-        readme_pending: None,
     },
     LibraryCrate {
         name: "s2i-core",
@@ -70,7 +65,6 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
         not_in_tree: &[ENGINE_CLIENT, SQLITE[0], SQLITE[1]],
         not_in_bare_tree: &["git2", "libgit2-sys"],
         examples: &[Example { name: "plan", cargo_args: &[], needs_engine: true }],
-        readme_pending: None,
     },
     LibraryCrate {
         name: "s2i-docker",
@@ -79,7 +73,6 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
         not_in_tree: &[SQLITE[0], SQLITE[1]],
         not_in_bare_tree: &[],
         examples: &[Example { name: "ping", cargo_args: &[], needs_engine: true }],
-        readme_pending: None,
     },
     LibraryCrate {
         name: "s2i-imagestream",
@@ -88,7 +81,6 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
         not_in_tree: &[ENGINE_CLIENT, "s2i-docker"],
         not_in_bare_tree: &[],
         examples: &[Example { name: "tag", cargo_args: &[], needs_engine: false }],
-        readme_pending: None,
     },
     LibraryCrate {
         name: "s2i-buildconfig",
@@ -96,8 +88,7 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
         single_features: &[],
         not_in_tree: &[ENGINE_CLIENT, "s2i-docker"],
         not_in_bare_tree: &[],
-        examples: &[],
-        readme_pending: Some("written by the task that split the crate out of s2i-imagestream"),
+        examples: &[Example { name: "triggers", cargo_args: &[], needs_engine: false }],
     },
     LibraryCrate {
         name: "s2i-route",
@@ -117,16 +108,15 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
             "s2i-imagestream",
         ],
         examples: &[Example { name: "render", cargo_args: &["--no-default-features"], needs_engine: false }],
-        readme_pending: None,
     },
     LibraryCrate {
         name: "s2i-oci",
+        // Its one feature, `registry`, is not a default: the bare build is the default one.
         has_features: false,
-        single_features: &[],
+        single_features: &["registry"],
         not_in_tree: &[ENGINE_CLIENT, "tokio", "git2", SQLITE[0], "s2i-core", "s2i-store", "ureq"],
         not_in_bare_tree: &[],
         examples: &[Example { name: "layout", cargo_args: &[], needs_engine: false }],
-        readme_pending: None,
     },
     LibraryCrate {
         name: "s2i-runc",
@@ -136,7 +126,6 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
         not_in_bare_tree: &[],
         // It runs a container with runc (installed by the packages step, before the engine examples).
         examples: &[Example { name: "run", cargo_args: &[], needs_engine: true }],
-        readme_pending: None,
     },
 ];
 
@@ -307,9 +296,6 @@ pub(crate) fn check_standalone() -> Result<()> {
     }
     for library in LIBRARY_CRATES {
         problems.extend(crate_problems(&root.join(library.name), library));
-        if let Some(reason) = library.readme_pending {
-            println!("xtask: note: {} has its README and examples still to come ({reason})", library.name);
-        }
     }
     if !problems.is_empty() {
         bail!("the repository does not stand alone:\n  - {}", problems.join("\n  - "));
@@ -349,9 +335,6 @@ fn crate_problems(dir: &Path, library: &LibraryCrate) -> Vec<String> {
     let mut problems = Vec::new();
     if !dir.join("tests/downstream.rs").is_file() {
         problems.push(format!("{name} has no tests/downstream.rs (its public API as a downstream tool uses it)"));
-    }
-    if library.readme_pending.is_some() {
-        return problems;
     }
     if !dir.join("README.md").is_file() {
         problems.push(format!("{name} has no README.md (what it is, when to use it alone, features, an example)"));
@@ -396,7 +379,11 @@ mod tests {
             assert!(commands.contains(&wanted), "{commands:?}");
         }
         assert!(commands.contains(&"check --quiet -p s2i-store --no-default-features".to_owned()));
-        assert!(!commands.contains(&"check --quiet -p s2i-oci --no-default-features".to_owned()), "no features");
+        assert!(
+            !commands.contains(&"check --quiet -p s2i-oci --no-default-features".to_owned()),
+            "no default features"
+        );
+        assert!(commands.contains(&"check --quiet -p s2i-oci --no-default-features --features registry".to_owned()));
     }
 
     #[test]

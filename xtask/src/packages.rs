@@ -14,6 +14,9 @@ const TOOLS: &[(&str, &str)] = &[
     ("docker-registry", "docker-registry"),
     ("haproxy", "haproxy"),
     ("podman", "podman"),
+    // Podman's OCI runtime (see podman.rs: crun refuses cgroups v1 hosts),
+    // and the one of builds without a daemon (--engine oci).
+    ("runc", "runc"),
     ("dash", "dash"),
     // Git sources: cloning, `git http-backend`, an OpenSSH server and client, an HTTP proxy.
     ("git", "git"),
@@ -21,9 +24,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("ssh-agent", "openssh-client"),
     ("tinyproxy", "tinyproxy"),
     ("skopeo", "skopeo"),
-    // Builds without a daemon (--engine oci): an OCI runtime, overlayfs for
-    // users, and newuidmap for rootless builds with subordinate ids.
-    ("runc", "runc"),
+    // Builds without a daemon (--engine oci): overlayfs for users, and
+    // newuidmap for rootless builds with subordinate ids.
     ("fuse-overlayfs", "fuse-overlayfs"),
     ("newuidmap", "uidmap"),
 ];

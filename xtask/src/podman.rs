@@ -8,7 +8,10 @@
 //! - `containers.conf` (`CONTAINERS_CONF`) sets `default_ulimits`. Podman's
 //!   default raises `nofile` and `nproc` to the kernel's maximum, and
 //!   sandboxes (like the one CI runs in) refuse that: every container then
-//!   fails with `error setting rlimit … operation not permitted`.
+//!   fails with `error setting rlimit … operation not permitted`. It also
+//!   picks `runc` as the OCI runtime: Podman prefers `crun` when both are
+//!   installed, and crun refuses hosts whose cgroups are v1 or hybrid (as
+//!   CI's are) with `cgroups in hybrid mode not supported`.
 //! - `registries.conf` (`CONTAINERS_REGISTRIES_CONF`) resolves no short names
 //!   on the network and marks the loopback registries ([`LOOPBACK_REGISTRIES`])
 //!   insecure: Docker talks plain HTTP to any loopback registry, Podman only
@@ -214,7 +217,11 @@ fn containers_conf() -> String {
         "# Written by `cargo xtask podman` (xtask/src/podman.rs) for its Podman service.\n\
          [containers]\n\
          # Podman's default (the kernel's maximum) is refused in sandboxes.\n\
-         default_ulimits = [{}]\n",
+         default_ulimits = [{}]\n\
+         [engine]\n\
+         # crun refuses hosts with cgroups v1 or hybrid hierarchies (\"cgroups in hybrid\n\
+         # mode not supported\"); runc (installed with docker.io) runs on all of them.\n\
+         runtime = \"runc\"\n",
         limits.join(", ")
     )
 }
@@ -247,6 +254,7 @@ mod tests {
     fn config_files_are_toml_podman_reads() {
         let conf = containers_conf();
         assert!(conf.contains(r#"default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]"#), "{conf}");
+        assert!(conf.ends_with("runtime = \"runc\"\n"), "{conf}");
         let registries = registries_conf();
         assert_eq!(registries.matches("[[registry]]").count(), LOOPBACK_REGISTRIES.len());
         assert!(registries.contains("location = \"127.0.0.1\"\ninsecure = true"), "{registries}");

@@ -9,10 +9,12 @@ use s2i_core::users::AllowedUids;
 use s2i_core::{BuildOptions, BuildResult, ContainerRuntime, Engine, UsageOptions};
 use s2i_imagestream::streams::StreamTag;
 
+use super::daemonless;
+use super::engine::{self, cancellation, cancelled_code, connect};
 use super::imagestream::record_build;
 use super::session::{Context, Session};
-use super::{Failure, cancellation, cancelled_code, connect, daemonless, engine};
 use crate::cli::{BuildArgs, CommonArgs, EngineKind, GenerateArgs, GlobalArgs, OutcomeArgs, RebuildArgs, UsageArgs};
+use crate::failure::Failure;
 use crate::printer::{Printer, Verbosity};
 
 fn destination(common: &CommonArgs, printer: &Printer) -> Option<String> {
@@ -53,6 +55,20 @@ fn apply_outcome(options: &mut BuildOptions, outcome: &OutcomeArgs) -> Result<()
     options.save_temp_dir = outcome.save_temp_dir;
     options.push = outcome.push;
     options.push_builder_stage = outcome.push_builder_stage;
+    options.outputs = outcome.outputs.clone();
+    // An empty SOURCE_DATE_EPOCH is unset, as tools that read it treat it.
+    options.source_date_epoch = match outcome.source_date_epoch.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(text.parse().map_err(|_| {
+            Failure::from(s2i_core::Error::InvalidOption {
+                option: "--source-date-epoch (or SOURCE_DATE_EPOCH)".into(),
+                message: format!("{text:?} is not a number of seconds"),
+                help: "give whole seconds since 1970-01-01 UTC, e.g. $(git log -1 --format=%ct)".into(),
+            })
+        })?),
+    };
+    options.sbom = outcome.sbom.is_some();
+    options.provenance = outcome.provenance.is_some();
     Ok(())
 }
 
@@ -106,21 +122,29 @@ fn build_options(args: &BuildArgs, printer: &Printer) -> Result<BuildOptions, Fa
     options.host.cap_drop = args.cap_drop.clone();
     options.host.network_mode = args.network.clone();
     options.host.extra_hosts = args.add_host.clone();
+    options.registry_auth_file = args.common.dockercfg_path.clone();
     apply_outcome(&mut options, &args.outcome)?;
+    if args.run && options.tag.is_none() && !options.outputs.is_empty() {
+        let daemon = options.outputs.iter().any(|o| matches!(o, s2i_oci::transport::ImageLocation::DockerDaemon(_)));
+        if !daemon {
+            return Err(Failure::from(s2i_core::Error::InvalidOption {
+                option: "--run".into(),
+                message: "the image goes only to the --output locations, not to the engine".into(),
+                help: "give a tag (or a docker-daemon:NAME:TAG output) so that the engine has the image to run".into(),
+            }));
+        }
+    }
     Ok(options)
 }
 
-pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
+pub(crate) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
     let mut options = build_options(&args, &printer)?;
     if let Some(path) = &args.as_dockerfile {
-        return generate_dockerfile(
-            &printer,
-            options,
-            DockerfileOptions { path: path.clone(), image_scripts_url: args.image_scripts_url.clone() },
-        )
-        .await;
+        let mut out = DockerfileOptions::new(path.clone());
+        out.image_scripts_url = args.image_scripts_url.clone();
+        return generate_dockerfile(&printer, options, out).await;
     }
     // `--to`: check the tag and open the store before building, so a typo fails fast.
     let record_to = match &args.to {
@@ -130,7 +154,7 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         }
         None => None,
     };
-    let (runtime, oci) = connect_for_build(global, &args.common, &args.outcome, &mut options, &printer).await?;
+    let (runtime, daemon) = connect_for_build(global, &args.common, &mut options, &printer).await?;
     let engine = Engine::new(runtime.clone(), printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
     let result = engine.build(&options, &token).await;
@@ -140,9 +164,9 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         None => return Ok(cancelled_code(&received)),
     };
     write_outputs(&args.outcome, &built)?;
-    if let Some(oci) = &oci {
+    if let Some((oci, outputs)) = &daemon {
         let image = built.tag.as_deref().unwrap_or(&built.image_id);
-        daemonless::write_outputs(global, oci, image, &args.outcome.outputs, &printer).await?;
+        daemonless::write_taken_outputs(global, oci, image, outputs, &printer).await?;
     }
     if let Some((destination, context)) = record_to {
         let session = Session::with_engine(context, Ok(runtime), args.common.dockercfg_path.as_ref());
@@ -152,7 +176,18 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
     if !args.run {
         return Ok(0);
     }
-    let image = built.tag.clone().unwrap_or_else(|| built.image_id.clone());
+    let image = built
+        .tag
+        .clone()
+        .or_else(|| {
+            built.outputs.iter().find_map(|o| match &o.location {
+                s2i_oci::transport::ImageLocation::DockerDaemon(s2i_oci::transport::DaemonImage::Named(name)) => {
+                    Some(name.to_string())
+                }
+                _ => None,
+            })
+        })
+        .unwrap_or_else(|| built.image_id.clone());
     printer.line(&format!("Running the image {image} as a result of the --run=true option"));
     let code = engine.run_image(&image, &options.host, &token).await?;
     printer.finish();
@@ -162,24 +197,27 @@ pub(super) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
     })
 }
 
+/// The daemonless backend of an `--engine oci` build, with the outputs it
+/// writes itself afterwards (`daemonless::take_outputs`).
+type DaemonLoads = (s2i_runc::OciRuntime, Vec<s2i_oci::transport::ImageLocation>);
+
 /// The engine of a build; with `--engine oci` also the daemonless backend
 /// itself, its builder and runtime images given by location copied into
-/// its store first.
+/// its store first, and the outputs it writes itself taken out of `options`.
 async fn connect_for_build(
     global: &GlobalArgs,
     common: &CommonArgs,
-    outcome: &OutcomeArgs,
     options: &mut BuildOptions,
     printer: &Printer,
-) -> Result<(Arc<dyn ContainerRuntime>, Option<s2i_runc::OciRuntime>), Failure> {
-    daemonless::check_outputs(global.engine == Some(EngineKind::Oci), &outcome.outputs)?;
+) -> Result<(Arc<dyn ContainerRuntime>, Option<DaemonLoads>), Failure> {
     if global.engine != Some(EngineKind::Oci) {
         return Ok((connect(global, common.dockercfg_path.as_deref()).await?, None));
     }
     let oci = engine::connect_oci(global).await?;
-    super::remove_leftovers(&oci).await;
+    engine::remove_leftovers(&oci).await;
     daemonless::import_images(&oci, options, printer).await?;
-    Ok((Arc::new(oci.clone()), Some(oci)))
+    let daemon = daemonless::take_outputs(&oci, options)?;
+    Ok((Arc::new(oci.clone()), Some((oci, daemon))))
 }
 
 /// Report a build's outcome; `Ok(None)` when it was cancelled.
@@ -190,9 +228,14 @@ fn finish_build(
 ) -> Result<Option<BuildResult>, Failure> {
     match result {
         Ok(result) => {
+            let written: Vec<String> = result.outputs.iter().map(|o| o.location.to_string()).collect();
             match (&result.tag, recorded) {
                 (Some(tag), _) => printer.line(&format!("Build completed successfully: {tag}")),
                 (None, true) => printer.line(&format!("Build completed successfully: {}", result.image_id)),
+                (None, false) if !written.is_empty() => {
+                    printer.line(&format!("Build completed successfully: {}", written.join(", ")));
+                    println!("{}", result.image_id);
+                }
                 (None, false) => {
                     printer.line("Build completed successfully (untagged image)");
                     println!("{}", result.image_id);
@@ -222,14 +265,13 @@ async fn generate_dockerfile(printer: &Printer, options: BuildOptions, out: Dock
     Ok(0)
 }
 
-pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i32, Failure> {
+pub(crate) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
-    daemonless::check_outputs(global.engine == Some(EngineKind::Oci), &args.outcome.outputs)?;
     let (runtime, oci) = match global.engine {
         Some(EngineKind::Oci) => {
             let oci = engine::connect_oci(global).await?;
-            super::remove_leftovers(&oci).await;
+            engine::remove_leftovers(&oci).await;
             (Arc::new(oci.clone()) as Arc<dyn ContainerRuntime>, Some(oci))
         }
         _ => (connect(global, args.common.dockercfg_path.as_deref()).await?, None),
@@ -243,7 +285,15 @@ pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     if let Some(dest) = destination(&args.common, &printer) {
         options.destination = Some(dest);
     }
+    options.registry_auth_file = args.common.dockercfg_path.clone();
     apply_outcome(&mut options, &args.outcome)?;
+    let daemon = match oci {
+        Some(oci) => {
+            let taken = daemonless::take_outputs(&oci, &mut options)?;
+            Some((oci, taken))
+        }
+        None => None,
+    };
     printer.line(&format!(
         "Rebuilding {} from {} on {}",
         options.tag.as_deref().unwrap_or_default(),
@@ -256,9 +306,9 @@ pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     Ok(match finish_build(&printer, result, false)? {
         Some(built) => {
             write_outputs(&args.outcome, &built)?;
-            if let Some(oci) = &oci {
+            if let Some((oci, outputs)) = &daemon {
                 let image = built.tag.as_deref().unwrap_or(&built.image_id);
-                daemonless::write_outputs(global, oci, image, &args.outcome.outputs, &printer).await?;
+                daemonless::write_taken_outputs(global, oci, image, outputs, &printer).await?;
             }
             0
         }
@@ -266,8 +316,14 @@ pub(super) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     })
 }
 
-/// `--iidfile` and `--metadata-file`: what the build made, for scripts and CI.
+/// `--iidfile`, `--metadata-file`, `--sbom` and `--provenance`: what the build made, for scripts and CI.
 fn write_outputs(outcome: &OutcomeArgs, built: &BuildResult) -> Result<(), Failure> {
+    if let (Some(path), Some(document)) = (&outcome.sbom, &built.sbom) {
+        write_file(path, document.as_bytes(), "--sbom")?;
+    }
+    if let (Some(path), Some(document)) = (&outcome.provenance, &built.provenance) {
+        write_file(path, document.as_bytes(), "--provenance")?;
+    }
     if let Some(path) = &outcome.iidfile {
         write_file(path, built.image_id.as_bytes(), "--iidfile")?;
     }
@@ -302,7 +358,19 @@ struct BuildMetadata<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     builder_stage: Option<BuilderStageMetadata<'a>>,
     source: Option<SourceMetadata<'a>>,
+    epoch: Option<u64>,
+    manifest_digest: Option<&'a str>,
+    outputs: Vec<OutputMetadata<'a>>,
     duration_seconds: f64,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutputMetadata<'a> {
+    location: String,
+    digest: Option<&'a str>,
+    image_id: &'a str,
+    referrers: &'a [String],
 }
 
 #[derive(serde::Serialize)]
@@ -340,24 +408,33 @@ impl<'a> BuildMetadata<'a> {
                 commit: s.commit.as_deref(),
                 git_ref: s.git_ref.as_deref(),
             }),
+            epoch: built.epoch.map(|e| e.seconds),
+            manifest_digest: built.manifest_digest.as_deref(),
+            outputs: built
+                .outputs
+                .iter()
+                .map(|o| OutputMetadata {
+                    location: o.location.to_string(),
+                    digest: o.digest.as_deref(),
+                    image_id: &o.image_id,
+                    referrers: &o.referrers,
+                })
+                .collect(),
             duration_seconds: (built.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         }
     }
 }
 
-pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {
+pub(crate) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: true };
     let printer = Arc::new(Printer::new(verbosity));
-    let options = UsageOptions {
-        builder_image: args.image.clone(),
-        scripts_url: args.scripts_url.clone(),
-        destination: destination(&args.common, &printer),
-        pull_policy: args.common.pull_policy,
-        assemble_user: args.assemble_user.clone(),
-        allowed_uids: allowed_uids(&args.allowed_uids)?,
-        env: parse_env(&args.env, &printer)?,
-        working_dir: None,
-    };
+    let mut options = UsageOptions::new(args.image.clone());
+    options.scripts_url = args.scripts_url.clone();
+    options.destination = destination(&args.common, &printer);
+    options.pull_policy = args.common.pull_policy;
+    options.assemble_user = args.assemble_user.clone();
+    options.allowed_uids = allowed_uids(&args.allowed_uids)?;
+    options.env = parse_env(&args.env, &printer)?;
     let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
     let engine = Engine::new(runtime, printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
@@ -370,15 +447,11 @@ pub(super) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, F
     }
 }
 
-pub(super) async fn generate(global: &GlobalArgs, args: GenerateArgs) -> Result<i32, Failure> {
+pub(crate) async fn generate(global: &GlobalArgs, args: GenerateArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.quiet, script_stdout_to_stdout: false };
     let printer = Printer::new(verbosity);
     let mut options = BuildOptions::new(None, args.image.clone());
     options.env = parse_env(&args.env, &printer)?;
     options.assemble_user = args.assemble_user.clone();
-    let out = DockerfileOptions {
-        path: args.output.clone(),
-        image_scripts_url: dockerfile::DEFAULT_IMAGE_SCRIPTS_URL.into(),
-    };
-    generate_dockerfile(&printer, options, out).await
+    generate_dockerfile(&printer, options, DockerfileOptions::new(args.output.clone())).await
 }

@@ -1,22 +1,18 @@
 //! What `--engine oci` adds around a build: builder and runtime images
 //! given by location (`oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`)
-//! are copied into s2i's image store first, and the result is written to
-//! the `--output` locations afterwards (a `docker-daemon:` one is loaded
-//! into the engine that answers at --url / $DOCKER_HOST).
+//! are copied into s2i's image store first; and, once the build wrote its
+//! outputs (s2i-core does, into s2i's store for the build's tag), what
+//! s2i-core's writer leaves to it: a `docker-daemon:NAME` output loaded
+//! into the engine that answers at --url / $DOCKER_HOST (this engine has no
+//! daemon of its own), and the outputs of a build on an ONBUILD builder.
 
-use s2i_core::{BuildOptions, PullPolicy};
+use s2i_core::{BuildOptions, ContainerRuntime, PullPolicy};
 use s2i_oci::transport::{DaemonImage, ImageLocation};
 use s2i_runc::OciRuntime;
 
-use super::Failure;
 use crate::cli::GlobalArgs;
+use crate::failure::Failure;
 use crate::printer::Printer;
-
-impl From<s2i_runc::Error> for Failure {
-    fn from(error: s2i_runc::Error) -> Self {
-        Self::new(error, 1)
-    }
-}
 
 /// The location an image argument names, when it names one by transport.
 fn location_of(oci: &OciRuntime, what: &str, image: &str) -> Result<Option<ImageLocation>, Failure> {
@@ -77,38 +73,31 @@ pub(super) async fn import_images(
     Ok(())
 }
 
-/// `--output` locations, checked before the build: without `--engine oci`
-/// they are refused (never silently dropped), and so are those this engine
-/// cannot write yet.
-pub(super) fn check_outputs(daemonless: bool, outputs: &[ImageLocation]) -> Result<(), Failure> {
-    for location in outputs {
-        if !daemonless {
-            return Err(Failure::message(
-                format!("--output {location} needs --engine oci"),
-                "build with --engine oci (the image is then written by s2i), or leave --output out and use the engine's own tools (docker save, skopeo copy docker-daemon:…)".into(),
-            ));
-        }
-        match location {
-            ImageLocation::DockerDaemon(DaemonImage::Id(_)) => {
-                return Err(Failure::message(
-                    format!("cannot write --output {location}: an image ID names an image to read"),
-                    "name the image to load: docker-daemon:NAME:TAG".into(),
-                ));
-            }
-            ImageLocation::Registry(name) => {
-                return Err(Failure::message(
-                    format!("--engine oci does not push to registries yet (--output {location})"),
-                    format!("write oci:DIR and copy it with skopeo copy oci:DIR docker://{name}"),
-                ));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
+/// Take out of `options` the outputs that s2i-core's writer leaves to this
+/// engine: `docker-daemon:NAME` ones, which name Docker's (or Podman's)
+/// images where the writer would load into the build's own engine (s2i's
+/// store); and, for a builder with ONBUILD triggers (its image is built
+/// from a Dockerfile, which the writer does not write), every output, when
+/// nothing asks for more than a copy of the image (an epoch, an SBOM,
+/// provenance: the writer refuses those with its own error).
+pub(super) fn take_outputs(oci: &OciRuntime, options: &mut BuildOptions) -> Result<Vec<ImageLocation>, Failure> {
+    let plain_copy = !options.sbom && !options.provenance && options.source_date_epoch.is_none();
+    let onbuild = plain_copy
+        && !options.outputs.is_empty()
+        && oci
+            .store()
+            .resolve(&options.builder_image)?
+            .is_some_and(|builder| builder.config.config.as_ref().is_some_and(|config| !config.on_build.is_empty()));
+    let (taken, rest) = std::mem::take(&mut options.outputs)
+        .into_iter()
+        .partition(|o| onbuild || matches!(o, ImageLocation::DockerDaemon(DaemonImage::Named(_))));
+    options.outputs = rest;
+    Ok(taken)
 }
 
-/// Write the built image `image` of the store to every `--output` location.
-pub(super) async fn write_outputs(
+/// Write the built image `image` of the store to the `outputs` taken by
+/// [`take_outputs`]: a `docker-daemon:` one loaded into the API engine.
+pub(super) async fn write_taken_outputs(
     global: &GlobalArgs,
     oci: &OciRuntime,
     image: &str,
@@ -120,7 +109,7 @@ pub(super) async fn write_outputs(
             ImageLocation::DockerDaemon(DaemonImage::Named(name)) => {
                 let engine = super::engine::connect_api(global, None).await?;
                 let archive = oci.docker_archive(image, vec![name.clone().or_tag("latest").to_string()])?;
-                engine.load_archive(archive).await.map_err(|e| {
+                engine.load_image(archive).await.map_err(|e| {
                     Failure::message(
                         format!("cannot load the image into the engine ({location}): {e} (the image is in s2i's image store as {image})"),
                         "check that the engine runs (docker info), or write another output (docker-archive:FILE)".into(),

@@ -1,13 +1,17 @@
 //! Which container engine a command runs on (`--engine`, `S2I_ENGINE`):
 //! Docker's or Podman's API through `s2i-docker`, or no daemon at all
-//! through `s2i-runc` (`--oci-runtime`); and the connection to it.
+//! through `s2i-runc` (`--oci-runtime`); the connection to it; and
+//! Ctrl-C/SIGTERM for the commands that run containers.
 
 use std::sync::Arc;
 
 use miette::Diagnostic;
-use s2i_core::ContainerRuntime;
+use s2i_core::{BuildEvent, CancellationToken, ContainerRuntime};
 
 use crate::cli::{EngineKind, GlobalArgs};
+use crate::failure::Failure;
+use crate::hints::{self, Engine};
+use crate::signals;
 
 /// Why no engine could be connected.
 #[derive(Debug, thiserror::Error)]
@@ -45,14 +49,61 @@ impl Diagnostic for ConnectError {
     }
 }
 
-impl From<ConnectError> for super::Failure {
+impl From<ConnectError> for Failure {
     fn from(error: ConnectError) -> Self {
-        Self::new(error, 1)
+        match error {
+            // The API's errors get this command line's help, as everywhere else.
+            ConnectError::Api(error) => error.into(),
+            other => Self::new(other, 1),
+        }
     }
 }
 
-/// Connect to the engine the global options (and environment) choose.
+/// Connects to the container engine the global options (and environment) name.
 pub(crate) async fn connect(
+    global: &GlobalArgs,
+    dockercfg: Option<&std::path::Path>,
+) -> Result<Arc<dyn ContainerRuntime>, Failure> {
+    Ok(connect_engine(global, dockercfg).await?)
+}
+
+/// Connects to the container engine the global options (and environment)
+/// name, and removes what killed runs left behind.
+pub(crate) async fn connect_engine(
+    global: &GlobalArgs,
+    dockercfg: Option<&std::path::Path>,
+) -> Result<Arc<dyn ContainerRuntime>, ConnectError> {
+    let runtime = choose(global, dockercfg).await?;
+    remove_leftovers(runtime.as_ref()).await;
+    Ok(runtime)
+}
+
+/// Every run that talks to the engine removes what killed runs left (cheap: one listing).
+pub(crate) async fn remove_leftovers(runtime: &dyn ContainerRuntime) {
+    let report = |event: BuildEvent| match event {
+        BuildEvent::LeftoversRemoved { containers, temp_dirs, pids } => {
+            eprintln!("{}", crate::printer::leftovers_line(containers, temp_dirs, &pids));
+        }
+        BuildEvent::Message { level: s2i_core::Level::Warning, text } => eprintln!("WARNING: {text}"),
+        _ => {}
+    };
+    s2i_core::owner::remove_leftovers(runtime, &std::env::temp_dir(), &report).await;
+}
+
+/// Cancel on Ctrl-C/SIGTERM; map a cancelled run to the signal's exit code.
+pub(crate) fn cancellation() -> (CancellationToken, tokio::sync::watch::Receiver<Option<signals::Received>>) {
+    let token = CancellationToken::new();
+    let received = signals::install(token.clone());
+    (token, received)
+}
+
+/// The exit code of a run cancelled by the signal received (130 when none was).
+pub(crate) fn cancelled_code(received: &tokio::sync::watch::Receiver<Option<signals::Received>>) -> i32 {
+    received.borrow().map_or(130, signals::Received::exit_code)
+}
+
+/// The engine the global options (and environment) choose.
+async fn choose(
     global: &GlobalArgs,
     dockercfg: Option<&std::path::Path>,
 ) -> Result<Arc<dyn ContainerRuntime>, ConnectError> {
@@ -107,7 +158,9 @@ pub(crate) async fn connect_api(
     if let Some(path) = dockercfg {
         options.docker_config = Some(path.to_owned());
     }
-    s2i_docker::DockerRuntime::connect(&options).await
+    let runtime = s2i_docker::DockerRuntime::connect(&options).await?;
+    hints::connected_to(if runtime.is_podman() { Engine::Podman } else { Engine::Docker });
+    Ok(runtime)
 }
 
 /// Podman's socket: the user's (rootless), else the system's; the first that exists.

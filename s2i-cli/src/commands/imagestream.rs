@@ -1,31 +1,31 @@
 //! The image-stream kinds of the object verbs, `s2i tag`, `s2i import-image`,
-//! and recording a build with `s2i build --to`.
+//! and recording a build with `s2i build --to`. What applying, reading and
+//! deleting these objects means is `s2i_imagestream`'s; this module turns
+//! flags into requests and objects into tables and descriptions.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
-use s2i_imagestream::Error;
+use s2i_imagestream::images::{delete_image, get_image, list_images};
 use s2i_imagestream::operations::{ImportRequest, Lookup};
-use s2i_imagestream::streams::{self, ImportFailure, StreamTag, StreamWrite, TagRequest, TagSource};
+use s2i_imagestream::streams::{
+    self, ImportFailure, StreamTag, StreamWrite, TagRequest, TagSource, apply_stream, get_stream,
+};
 use s2i_imagestream::types::{
-    IMAGE_STREAM_IMAGE_KIND, IMAGE_STREAM_TAG_KIND, Image, ImageStream, ImageStreamImage, ImageStreamTag,
+    GROUP, IMAGE_STREAM_IMAGE_KIND, IMAGE_STREAM_TAG_KIND, Image, ImageStream, ImageStreamImage, ImageStreamTag,
     KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_TAG,
 };
+use s2i_imagestream::views::{apply_istag, get_isimage, get_istag, list_istags, validate_istag};
 use s2i_store::codec::Document;
-use s2i_store::{Resource, Tx};
-use serde::Deserialize;
+use s2i_store::{Applied, Resource, Tx};
 use serde_json::Value;
 
-use super::Failure;
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, LibResult, or_none, time_text, to_value};
+use super::build_events::after_tag_changes;
+use super::kind::{ApplyOps, BoxFuture, DocumentError, Kind, LibResult, decode, parse_in_namespace, to_value};
 use super::session::Session;
 use crate::cli::{GlobalArgs, ImportImageArgs, TagArgs};
-
-use s2i_imagestream::types::GROUP;
-
-pub(super) fn typed<T: for<'de> Deserialize<'de> + Default>(value: &Value) -> T {
-    serde_json::from_value(value.clone()).unwrap_or_default()
-}
+use crate::failure::Failure;
+use crate::hints;
+use crate::render::{Description, or_none, time_text};
 
 // ---------------------------------------------------------------------------
 // ImageStream.
@@ -33,75 +33,55 @@ pub(super) fn typed<T: for<'de> Deserialize<'de> + Default>(value: &Value) -> T 
 pub(crate) const IMAGE_STREAM: Kind = Kind {
     info: ImageStream::INFO,
     columns: &["NAME", "IMAGE REPOSITORY", "TAGS", "UPDATED"],
-    get: |tx, namespace, name| {
-        let stream: ImageStream = tx.get_as(namespace, name)?.ok_or_else(|| Error::NotFound {
-            kind: ImageStream::KIND.into(),
-            namespace: namespace.into(),
-            name: name.into(),
-            help: format!("list the streams with `s2i get imagestreams --namespace {namespace}`"),
-        })?;
-        Ok(to_value(&stream))
-    },
+    get: |tx, namespace, name| Ok(to_value(&get_stream(tx, namespace, name)?)),
     list: Some(|tx, namespace| Ok(tx.list_as::<ImageStream>(namespace)?.iter().map(to_value).collect())),
-    row: |value| {
-        let stream: ImageStream = typed(value);
-        let tags: Vec<&str> =
-            stream.status.tags.iter().filter(|t| !t.items.is_empty()).map(|t| t.tag.as_str()).collect();
-        let updated = stream
-            .status
-            .tags
-            .iter()
-            .filter_map(|t| t.items.first().map(|i| i.created.as_str()))
-            .max()
-            .unwrap_or_default();
-        vec![
-            stream.metadata.name.clone(),
-            stream.status.docker_image_repository.clone(),
-            tags.join(","),
-            updated.into(),
-        ]
-    },
-    describe: Some(|_, value| Ok(describe_stream(&typed(value)))),
+    row: |value| decode(value).map(|stream| stream_row(&stream)).unwrap_or_default(),
+    describe: Some(|_, value| Ok(describe_stream(&decode(value)?))),
     apply: Some(ApplyOps { parse: parse_stream, write: write_stream, after: after_streams }),
-    delete: Some(delete_stream),
+    delete: Ok(delete_stream),
+    refresh: None,
+    export: None,
 };
 
+/// `oc get is`'s columns: the tags that have an image, and when the newest was recorded.
+fn stream_row(stream: &ImageStream) -> Vec<String> {
+    let tags: Vec<&str> = stream.status.tags.iter().filter(|t| !t.items.is_empty()).map(|t| t.tag.as_str()).collect();
+    let updated =
+        stream.status.tags.iter().filter_map(|t| t.items.first().map(|i| i.created.as_str())).max().unwrap_or_default();
+    vec![stream.metadata.name.clone(), stream.status.docker_image_repository.clone(), tags.join(","), updated.into()]
+}
+
 fn parse_stream(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    let mut stream = document.decode::<ImageStream>().map_err(DocumentError::Yaml)?;
-    if stream.metadata.namespace.is_empty() {
-        stream.metadata.namespace = namespace.to_owned();
-    }
-    streams::validate_stream(&stream).map_err(|e| DocumentError::Invalid(e.into()))?;
+    let stream: ImageStream = parse_in_namespace(document, namespace)?;
+    streams::validate_stream(&stream).map_err(DocumentError::invalid)?;
     Ok(to_value(&stream))
 }
 
 fn write_stream(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
-    let stream: ImageStream = typed(&value);
-    let before = tx.get(ImageStream::KIND, &stream.metadata.namespace, &stream.metadata.name)?;
-    let write = streams::write_stream(tx, stream, &BTreeMap::new())?;
-    let verb = match before {
-        None => "created",
-        Some(before) if before.resource_version.to_string() == write.stream.metadata.resource_version => "unchanged",
-        Some(_) => "configured",
-    };
-    Ok(Applied { namespace: write.stream.metadata.namespace.clone(), name: write.stream.metadata.name.clone(), verb })
+    let (write, action) = apply_stream(tx, decode(&value)?)?;
+    Ok(Applied::of(&write.stream, action))
 }
 
 fn after_streams<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>> {
     Box::pin(async move {
         let operations = session.image_streams();
-        let mut problems = Vec::new();
         for object in applied {
             // An ImageStream's name, or an ImageStreamTag's `<stream>:<tag>`.
             let stream = object.name.split_once(':').map_or(object.name.as_str(), |(stream, _)| stream);
             for (tag, failure) in operations.import_pending(&object.namespace, stream, Lookup::EngineFirst).await? {
-                problems.push(import_failure_line(stream, &tag, &failure));
+                // As `oc apply`: the stream is applied; the failure is the tag's
+                // (ImportSuccess=False in its status conditions).
+                eprintln!(
+                    "warning: {}; recorded in the tag's status conditions (s2i describe is {stream}), and tried again \
+                     by s2i import-image {stream}:{tag}",
+                    import_failure_line(stream, &tag, &failure)
+                );
             }
         }
         let outcome = operations.follow_now().await;
         let ((), mirrored) = session.report(outcome);
         mirrored?;
-        Ok(problems)
+        Ok(Vec::new())
     })
 }
 
@@ -115,24 +95,10 @@ fn delete_stream<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Resul
 }
 
 fn describe_stream(stream: &ImageStream) -> String {
-    let mut out = String::new();
-    let field = |out: &mut String, name: &str, value: &str| {
-        let _ = writeln!(out, "{:<18}{value}", format!("{name}:"));
-    };
-    let pairs = |map: &BTreeMap<String, String>| {
-        if map.is_empty() {
-            "<none>".to_owned()
-        } else {
-            map.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n                  ")
-        }
-    };
-    field(&mut out, "Name", &stream.metadata.name);
-    field(&mut out, "Namespace", &stream.metadata.namespace);
-    field(&mut out, "Created", &or_none(&time_text(stream.metadata.creation_timestamp)));
-    field(&mut out, "Labels", &pairs(&stream.metadata.labels));
-    field(&mut out, "Annotations", &pairs(&stream.metadata.annotations));
-    field(&mut out, "Image Repository", &stream.status.docker_image_repository);
-    field(&mut out, "Image Lookup", &format!("local={}", stream.spec.lookup_policy.local));
+    let mut out = Description::new(18);
+    out.metadata(&stream.metadata);
+    out.field("Image Repository", &stream.status.docker_image_repository);
+    out.field("Image Lookup", &format!("local={}", stream.spec.lookup_policy.local));
     let mut images: Vec<&str> = stream
         .status
         .tags
@@ -142,11 +108,11 @@ fn describe_stream(stream: &ImageStream) -> String {
         .collect();
     images.sort_unstable();
     images.dedup();
-    field(&mut out, "Unique Images", &images.len().to_string());
+    out.field("Unique Images", &images.len().to_string());
     let tags = stream.tag_names();
-    field(&mut out, "Tags", &tags.len().to_string());
+    out.field("Tags", &tags.len().to_string());
     for tag in &tags {
-        let _ = writeln!(out, "\n{tag}");
+        out.line(&format!("\n{tag}"));
         let spec = stream.spec_tag(tag);
         let source = match spec.and_then(|s| s.from.as_ref()) {
             Some(from) => {
@@ -164,37 +130,36 @@ fn describe_stream(stream: &ImageStream) -> String {
             None if spec.is_some() => "pushed image".into(),
             None => "no spec tag".into(),
         };
-        let _ = writeln!(out, "  {source}");
+        out.line(&format!("  {source}"));
         if let Some(spec) = spec {
             if spec.reference_policy.kind != "Source" {
-                let _ = writeln!(out, "  reference policy: {}", spec.reference_policy.kind);
+                out.line(&format!("  reference policy: {}", spec.reference_policy.kind));
             }
             if let Some(annotations) = spec.annotations.as_ref().filter(|a| !a.is_empty()) {
-                let _ = writeln!(out, "  annotations:");
+                out.line("  annotations:");
                 for (key, value) in annotations {
-                    let _ = writeln!(out, "    {key}={value}");
+                    out.line(&format!("    {key}={value}"));
                 }
             }
         }
         let Some(list) = stream.status_tag(tag) else {
-            let _ = writeln!(out, "\n  (no image yet)");
+            out.line("\n  (no image yet)");
             continue;
         };
         for condition in &list.conditions {
-            let _ = writeln!(
-                out,
+            out.line(&format!(
                 "\n  ! error: Import failed ({}): {}\n      {}",
                 condition.reason, condition.message, condition.last_transition_time
-            );
+            ));
         }
-        let _ = writeln!(out);
+        out.line("");
         for (index, item) in list.items.iter().enumerate() {
             let mark = if index == 0 { "*" } else { " " };
-            let _ = writeln!(out, "  {mark} {}", item.docker_image_reference);
-            let _ = writeln!(out, "      {}", item.created);
+            out.line(&format!("  {mark} {}", item.docker_image_reference));
+            out.line(&format!("      {}", item.created));
         }
     }
-    out
+    out.finish()
 }
 
 // ---------------------------------------------------------------------------
@@ -203,73 +168,45 @@ fn describe_stream(stream: &ImageStream) -> String {
 pub(crate) const IMAGE_STREAM_TAG: Kind = Kind {
     info: IMAGE_STREAM_TAG_KIND,
     columns: &["NAME", "IMAGE REFERENCE", "UPDATED"],
-    get: |tx, namespace, name| Ok(to_value(&streams::get_istag(tx, namespace, name)?)),
-    list: Some(|tx, namespace| Ok(streams::list_istags(tx, namespace)?.iter().map(to_value).collect())),
+    get: |tx, namespace, name| Ok(to_value(&get_istag(tx, namespace, name)?)),
+    list: Some(|tx, namespace| Ok(list_istags(tx, namespace)?.iter().map(to_value).collect())),
     row: |value| {
-        let istag: ImageStreamTag = typed(value);
-        vec![
-            istag.metadata.name.clone(),
-            istag.image.docker_image_reference.clone(),
-            time_text(istag.metadata.creation_timestamp),
-        ]
+        decode::<ImageStreamTag>(value)
+            .map(|istag| {
+                vec![
+                    istag.metadata.name.clone(),
+                    istag.image.docker_image_reference.clone(),
+                    time_text(istag.metadata.creation_timestamp),
+                ]
+            })
+            .unwrap_or_default()
     },
     describe: Some(|_, value| {
-        let istag: ImageStreamTag = typed(value);
+        let istag: ImageStreamTag = decode(value)?;
         Ok(describe_image(&istag.metadata.name, &istag.image, &istag.metadata.annotations))
     }),
     apply: Some(ApplyOps { parse: parse_istag, write: write_istag, after: after_streams }),
-    delete: Some(delete_istag),
+    delete: Ok(delete_istag),
+    refresh: None,
+    export: None,
 };
 
 fn parse_istag(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    let mut istag = document.decode::<ImageStreamTag>().map_err(DocumentError::Yaml)?;
+    // A view, not a stored kind: its namespace is defaulted here. `image` is
+    // what a server computes for the tag (`oc get istag -o yaml` prints it): not input.
+    let mut istag = document.with_server_owned(&["image"]).decode::<ImageStreamTag>().map_err(DocumentError::Yaml)?;
     if istag.metadata.namespace.is_empty() {
         istag.metadata.namespace = namespace.to_owned();
     }
-    let (stream, tag) =
-        s2i_imagestream::names::split_istag_name(&istag.metadata.name).map_err(|e| DocumentError::Invalid(e.into()))?;
-    s2i_imagestream::names::validate_stream_name(&istag.metadata.namespace, stream)
-        .map_err(|e| DocumentError::Invalid(e.into()))?;
-    s2i_imagestream::names::validate_tag(tag).map_err(|e| DocumentError::Invalid(e.into()))?;
+    validate_istag(&istag).map_err(DocumentError::invalid)?;
     Ok(to_value(&istag))
 }
 
-/// `ImageStreamTag` update semantics: create the stream if missing; the
-/// body's `tag` replaces the spec tag; the spec tag's annotations are the
-/// istag's `metadata.annotations`
-/// (docs/compatibility.md#imagestreamtag-and-imagestreamimage).
 fn write_istag(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
-    let istag: ImageStreamTag = typed(&value);
-    let (stream_name, tag) = s2i_imagestream::names::split_istag_name(&istag.metadata.name)?;
-    let namespace = istag.metadata.namespace.clone();
-    let before: Option<ImageStream> = tx.get_as(&namespace, stream_name)?;
-    let mut stream = before.clone().unwrap_or_else(|| ImageStream::new(&namespace, stream_name));
-    let existing = stream.spec_tag(tag).cloned();
-    let mut spec = match (istag.tag, existing) {
-        (Some(mut spec), _) => {
-            spec.name = tag.to_owned();
-            spec
-        }
-        (None, Some(existing)) => existing,
-        (None, None) => {
-            return Err(Error::InvalidRequest {
-                message: format!("ImageStreamTag {stream_name}:{tag}: {tag} is not a spec tag"),
-                help: "give the tag's source in `tag:` (e.g. tag: {from: {kind: DockerImage, name: …}})".into(),
-            }
-            .into());
-        }
-    };
-    spec.annotations = (!istag.metadata.annotations.is_empty()).then_some(istag.metadata.annotations);
-    stream.spec.tags.retain(|t| t.name != tag);
-    stream.spec.tags.push(spec);
-    stream.metadata.resource_version = istag.metadata.resource_version;
-    let write = streams::write_stream(tx, stream, &BTreeMap::new())?;
-    let verb = match &before {
-        Some(b) if b.metadata.resource_version == write.stream.metadata.resource_version => "unchanged",
-        Some(b) if b.spec_tag(tag).is_some() => "configured",
-        _ => "created",
-    };
-    Ok(Applied { namespace, name: istag.metadata.name.clone(), verb })
+    let istag: ImageStreamTag = decode(&value)?;
+    let (namespace, name) = (istag.metadata.namespace.clone(), istag.metadata.name.clone());
+    let (_, action) = apply_istag(tx, istag)?;
+    Ok(Applied { kind: IMAGE_STREAM_TAG_KIND, namespace, name, action })
 }
 
 fn delete_istag<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
@@ -284,57 +221,42 @@ fn delete_istag<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result
 }
 
 fn describe_image(name: &str, image: &Image, annotations: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    let field = |out: &mut String, name: &str, value: &str| {
-        let _ = writeln!(out, "{:<18}{value}", format!("{name}:"));
-    };
-    field(&mut out, "Name", name);
-    field(&mut out, "Image", &image.metadata.name);
-    field(&mut out, "Docker Image", &image.docker_image_reference);
+    let mut out = Description::new(18);
+    out.field("Name", name);
+    out.field("Image", &image.metadata.name);
+    out.field("Docker Image", &image.docker_image_reference);
     let mut merged = image.metadata.annotations.clone();
     merged.extend(annotations.clone());
-    let annotation_lines: Vec<String> = merged.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    field(
-        &mut out,
-        "Annotations",
-        &if annotation_lines.is_empty() { "<none>".into() } else { annotation_lines.join("\n                  ") },
-    );
+    let merged = out.pairs(&merged);
+    out.field("Annotations", &merged);
     if let Some(metadata) = &image.docker_image_metadata {
-        field(&mut out, "Image ID", &or_none(&metadata.id));
-        field(&mut out, "Image Created", &or_none(&metadata.created));
-        field(&mut out, "Architecture", &or_none(&metadata.architecture));
+        out.field("Image ID", &or_none(&metadata.id));
+        out.field("Image Created", &or_none(&metadata.created));
+        out.field("Architecture", &or_none(&metadata.architecture));
         if metadata.size > 0 {
-            field(&mut out, "Image Size", &format!("{} bytes", metadata.size));
+            out.field("Image Size", &format!("{} bytes", metadata.size));
         }
         if let Some(config) = &metadata.config {
-            field(&mut out, "User", &or_none(&config.user));
-            field(&mut out, "Entrypoint", &or_none(&config.entrypoint.join(" ")));
-            field(&mut out, "Command", &or_none(&config.cmd.join(" ")));
-            field(&mut out, "Working Dir", &or_none(&config.working_dir));
-            let env: Vec<&str> = config.env.iter().map(String::as_str).collect();
-            field(
-                &mut out,
-                "Environment",
-                &if env.is_empty() { "<none>".into() } else { env.join("\n                  ") },
-            );
-            let labels: Vec<String> = config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            field(
-                &mut out,
-                "Labels",
-                &if labels.is_empty() { "<none>".into() } else { labels.join("\n                  ") },
-            );
+            out.field("User", &or_none(&config.user));
+            out.field("Entrypoint", &or_none(&config.entrypoint.join(" ")));
+            out.field("Command", &or_none(&config.cmd.join(" ")));
+            out.field("Working Dir", &or_none(&config.working_dir));
+            let env = out.lines(&config.env);
+            out.field("Environment", &env);
+            let labels = out.pairs(&config.labels);
+            out.field("Labels", &labels);
         }
     }
     if !image.docker_image_layers.is_empty() {
-        field(&mut out, "Layers", &image.docker_image_layers.len().to_string());
+        out.field("Layers", &image.docker_image_layers.len().to_string());
         for layer in &image.docker_image_layers {
-            let _ = writeln!(out, "  {} ({} bytes)", layer.name, layer.size);
+            out.line(&format!("  {} ({} bytes)", layer.name, layer.size));
         }
     }
     for manifest in &image.docker_image_manifests {
-        let _ = writeln!(out, "  {} {}/{}", manifest.digest, manifest.os, manifest.architecture);
+        out.line(&format!("  {} {}/{}", manifest.digest, manifest.os, manifest.architecture));
     }
-    out
+    out.finish()
 }
 
 // ---------------------------------------------------------------------------
@@ -343,73 +265,46 @@ fn describe_image(name: &str, image: &Image, annotations: &BTreeMap<String, Stri
 pub(crate) const IMAGE_STREAM_IMAGE: Kind = Kind {
     info: IMAGE_STREAM_IMAGE_KIND,
     columns: &["NAME", "IMAGE REFERENCE"],
-    get: |tx, namespace, name| Ok(to_value(&streams::get_isimage(tx, namespace, name)?)),
+    get: |tx, namespace, name| Ok(to_value(&get_isimage(tx, namespace, name)?)),
     list: None,
     row: |value| {
-        let isimage: ImageStreamImage = typed(value);
-        vec![isimage.metadata.name.clone(), isimage.image.docker_image_reference.clone()]
+        decode::<ImageStreamImage>(value)
+            .map(|isimage| vec![isimage.metadata.name.clone(), isimage.image.docker_image_reference.clone()])
+            .unwrap_or_default()
     },
     describe: Some(|_, value| {
-        let isimage: ImageStreamImage = typed(value);
+        let isimage: ImageStreamImage = decode(value)?;
         Ok(describe_image(&isimage.metadata.name, &isimage.image, &BTreeMap::new()))
     }),
     apply: None,
-    delete: None,
+    delete: Err("they are views of image streams; delete the stream's tag instead (s2i tag -d STREAM:TAG)"),
+    refresh: None,
+    export: None,
 };
 
 pub(crate) const IMAGE: Kind = Kind {
     info: Image::INFO,
     columns: &["NAME", "IMAGE REFERENCE"],
-    get: |tx, _, name| {
-        let image: Image = tx.get_as("", name)?.ok_or_else(|| Error::NotFound {
-            kind: Image::KIND.into(),
-            namespace: String::new(),
-            name: name.into(),
-            help: "images are named by digest; list them with `s2i get images`".into(),
-        })?;
-        Ok(to_value(&image.stripped()))
-    },
-    list: Some(|tx, _| Ok(tx.list_as::<Image>(None)?.into_iter().map(|i| to_value(&i.stripped())).collect())),
+    get: |tx, _, name| Ok(to_value(&get_image(tx, name)?)),
+    list: Some(|tx, _| Ok(list_images(tx)?.iter().map(to_value).collect())),
     row: |value| {
-        let image: Image = typed(value);
-        vec![image.metadata.name.clone(), image.docker_image_reference.clone()]
+        decode::<Image>(value)
+            .map(|image| vec![image.metadata.name.clone(), image.docker_image_reference.clone()])
+            .unwrap_or_default()
     },
     describe: Some(|_, value| {
-        let image: Image = typed(value);
+        let image: Image = decode(value)?;
         Ok(describe_image(&image.metadata.name, &image, &BTreeMap::new()))
     }),
     apply: None,
-    delete: Some(delete_image),
+    delete: Ok(delete_one_image),
+    refresh: None,
+    export: None,
 };
 
-fn delete_image<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
+fn delete_one_image<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
     Box::pin(async move {
-        session.context.store.write(|tx| {
-            let users: Vec<String> = tx
-                .list_as::<ImageStream>(None)?
-                .iter()
-                .flat_map(|s| {
-                    s.status
-                        .tags
-                        .iter()
-                        .filter(|t| t.items.iter().any(|i| i.image == name))
-                        .map(move |t| format!("{}/{}:{}", s.metadata.namespace, s.metadata.name, t.tag))
-                })
-                .collect();
-            if !users.is_empty() {
-                return Err(Error::InvalidRequest {
-                    message: format!("image {name} is in the history of {}", users.join(", ")),
-                    help: "delete those tags first (s2i tag -d STREAM:TAG)".into(),
-                });
-            }
-            tx.delete(Image::KIND, "", name)?.ok_or_else(|| Error::NotFound {
-                kind: Image::KIND.into(),
-                namespace: String::new(),
-                name: name.into(),
-                help: "list the images with `s2i get images`".into(),
-            })?;
-            Ok(())
-        })?;
+        session.context.store.write(|tx| delete_image(tx, name)).map_err(hints::deleting_image)?;
         Ok(format!("image.{GROUP} \"{name}\" deleted"))
     })
 }
@@ -431,14 +326,14 @@ fn import_failure_line(stream: &str, tag: &str, failure: &ImportFailure) -> Stri
 fn report_failed_imports(write: &StreamWrite) -> i32 {
     let mut code = 0;
     for (tag, failure) in &write.failed_imports {
-        eprintln!("{:?}", miette::Report::new(failure.to_error(&format!("{}:{tag}", write.stream.metadata.name))));
+        eprintln!("{:?}", Failure::from(failure.to_error(&format!("{}:{tag}", write.stream.metadata.name))).report);
         code = 1;
     }
     code
 }
 
 /// `s2i tag`.
-pub(super) async fn tag(global: &GlobalArgs, args: TagArgs) -> Result<i32, Failure> {
+pub(crate) async fn tag(global: &GlobalArgs, args: TagArgs) -> Result<i32, Failure> {
     let namespace = &global.namespace;
     if args.delete {
         let targets: Vec<StreamTag> = std::iter::once(&args.source)
@@ -460,16 +355,15 @@ pub(super) async fn tag(global: &GlobalArgs, args: TagArgs) -> Result<i32, Failu
             "write s2i tag SOURCE STREAM:TAG (or -d STREAM:TAG to delete)".into(),
         ));
     }
-    let request = TagRequest {
-        source: TagSource::parse(&args.source, args.source_kind, namespace)?,
-        destinations: args.destinations.iter().map(|d| StreamTag::parse(d, namespace)).collect::<Result<_, _>>()?,
-        alias: args.alias,
-        reference: args.reference,
-        reference_policy: policy(&args.reference_policy),
-        import_mode: args.import_mode.clone(),
-        insecure: args.insecure,
-        scheduled: args.scheduled,
-    };
+    let source = TagSource::parse(&args.source, args.source_kind, namespace)?;
+    let destinations = args.destinations.iter().map(|d| StreamTag::parse(d, namespace)).collect::<Result<_, _>>()?;
+    let mut request = TagRequest::new(source, destinations);
+    request.alias = args.alias;
+    request.reference = args.reference;
+    request.reference_policy = policy(&args.reference_policy);
+    request.import_mode = args.import_mode.clone();
+    request.insecure = args.insecure;
+    request.scheduled = args.scheduled;
     let session = Session::open(global, None).await?;
     let outcome = session.image_streams().tag(&request).await?;
     let (outcomes, mirrored) = session.report(outcome);
@@ -478,22 +372,20 @@ pub(super) async fn tag(global: &GlobalArgs, args: TagArgs) -> Result<i32, Failu
         println!("{}", outcome.message);
         code = code.max(report_failed_imports(&outcome.write));
     }
-    super::builds::after_tag_changes(&session).await?;
+    after_tag_changes(&session).await?;
     mirrored?;
     Ok(code)
 }
 
 /// `s2i import-image`.
-pub(super) async fn import_image(global: &GlobalArgs, args: ImportImageArgs) -> Result<i32, Failure> {
-    let request = ImportRequest {
-        destination: StreamTag::parse(&args.destination, &global.namespace)?,
-        from: args.from.clone(),
-        confirm: args.confirm,
-        insecure: args.insecure,
-        reference_policy: policy(&args.reference_policy),
-        import_mode: args.import_mode.clone(),
-        scheduled: args.scheduled,
-    };
+pub(crate) async fn import_image(global: &GlobalArgs, args: ImportImageArgs) -> Result<i32, Failure> {
+    let mut request = ImportRequest::new(StreamTag::parse(&args.destination, &global.namespace)?);
+    request.from = args.from.clone();
+    request.confirm = args.confirm;
+    request.insecure = args.insecure;
+    request.reference_policy = policy(&args.reference_policy);
+    request.import_mode = args.import_mode.clone();
+    request.scheduled = args.scheduled;
     let session = Session::open(global, args.dockercfg_path.as_ref()).await?;
     let outcome = session.image_streams().import_image(&request).await?;
     let (write, mirrored) = session.report(outcome);
@@ -504,13 +396,13 @@ pub(super) async fn import_image(global: &GlobalArgs, args: ImportImageArgs) -> 
         println!("imagestream.{GROUP}/{} imported", write.stream.metadata.name);
         println!("{}:{tag} -> {current}", write.stream.metadata.name);
     }
-    super::builds::after_tag_changes(&session).await?;
+    after_tag_changes(&session).await?;
     mirrored?;
     Ok(code)
 }
 
 /// After `s2i build --to`: record the built image in the stream.
-pub(super) async fn record_build(
+pub(crate) async fn record_build(
     session: &Session,
     destination: &StreamTag,
     image_id: &str,
@@ -518,7 +410,7 @@ pub(super) async fn record_build(
 ) -> Result<String, Failure> {
     let outcome = session.image_streams().record_build(destination, image_id, labels).await?;
     let (write, mirrored) = session.report(outcome);
-    super::builds::after_tag_changes(session).await?;
+    after_tag_changes(session).await?;
     mirrored?;
     let current = write.stream.latest(&destination.tag).map(|i| i.docker_image_reference.clone()).unwrap_or_default();
     Ok(format!("Recorded {current} as {}", destination.display_from(&session.context.namespace)))

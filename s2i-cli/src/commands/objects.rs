@@ -1,366 +1,549 @@
-//! The object verbs — `get`, `describe`, `delete`, `apply` — over the kinds
-//! s2i knows. A kind's names and API version are its library's
-//! [`KindInfo`], resolved through a [`KindRegistry`]; it plugs into the
-//! verbs with a [`Kind`] entry in [`KINDS`]: how to read and list it, one
-//! table row, a description, and (optionally) how to apply and delete it.
-//! Everything else (output formats, tables, reading documents and their
-//! error reports, one transaction per apply) is shared.
+//! The object verbs — `get`, `describe`, `delete`, `apply`, `export` —
+//! over the kinds they are given. A kind's names and API version are its
+//! library's `KindInfo`, resolved through [`Kinds`]; it plugs into the verbs
+//! with a [`Kind`] entry. Everything else (which objects the arguments name,
+//! output formats, tables, watching, reading documents and their error
+//! reports, one transaction per apply) is here; what a selector matches and
+//! what an export leaves out are `s2i_store`'s rules.
 
-use std::collections::BTreeMap;
-use std::future::Future;
-use std::io::Read;
-use std::path::Path;
-use std::pin::Pin;
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use s2i_store::codec::{self, Document};
-use s2i_store::{KindInfo, KindRegistry, Tx};
+use s2i_store::Applied;
+use s2i_store::codec::{self, Document, FieldValidation};
+use s2i_store::selector::Selector;
 use serde_json::Value;
 
+use super::build_events::after_tag_changes;
+use super::kind::{DocumentError, Kind, Kinds, LibError, LibResult, Target};
 use super::session::{Context, Session};
-use super::{Failure, builds, imagestream, route, service};
-use crate::cli::{ApplyArgs, DeleteArgs, DescribeArgs, GetArgs, GlobalArgs, OutputFormat};
-
-/// An object as the JSON the verbs handle.
-pub(super) fn to_value<T: serde::Serialize>(object: &T) -> Value {
-    serde_json::to_value(object).expect("objects are plain data")
-}
-
-/// A time of an object as Kubernetes writes it, empty when there is none.
-pub(super) fn time_text(time: Option<jiff::Timestamp>) -> String {
-    time.map(|time| s2i_store::timestamp::format(&time)).unwrap_or_default()
-}
-
-/// `text`, or `<none>` when it is empty (as `oc describe` shows it).
-pub(super) fn or_none(text: &str) -> String {
-    if text.is_empty() { "<none>".into() } else { text.to_owned() }
-}
-
-/// A future a kind's hook returns.
-pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
-
-/// An error of the library calls a kind makes.
-#[derive(Debug)]
-pub(crate) enum LibError {
-    /// Image streams (and, through them, the store).
-    Streams(s2i_imagestream::Error),
-    /// Build configs and builds.
-    Builds(s2i_buildconfig::Error),
-}
-
-impl From<s2i_store::Error> for LibError {
-    fn from(error: s2i_store::Error) -> Self {
-        Self::Streams(error.into())
-    }
-}
-
-impl From<s2i_imagestream::Error> for LibError {
-    fn from(error: s2i_imagestream::Error) -> Self {
-        Self::Streams(error)
-    }
-}
-
-impl From<s2i_buildconfig::Error> for LibError {
-    fn from(error: s2i_buildconfig::Error) -> Self {
-        Self::Builds(error)
-    }
-}
-
-impl From<LibError> for Failure {
-    fn from(error: LibError) -> Self {
-        match error {
-            LibError::Streams(error) => error.into(),
-            LibError::Builds(error) => error.into(),
-        }
-    }
-}
-
-impl LibError {
-    /// The report of a failure that does not end the command (one name of several).
-    fn report(self) -> miette::Report {
-        match self {
-            Self::Streams(error) => miette::Report::new(error),
-            Self::Builds(s2i_buildconfig::Error::Store(error)) => miette::Report::new(error),
-            Self::Builds(error) => Failure::from(error).report,
-        }
-    }
-}
-
-/// Result of the library calls a kind makes.
-pub(crate) type LibResult<T> = Result<T, LibError>;
-/// Lists the objects of a namespace (all when `None`).
-pub(crate) type ListFn = fn(&Tx<'_>, Option<&str>) -> LibResult<Vec<Value>>;
-/// Deletes one object, by name, in the session's namespace; returns the message to print.
-pub(crate) type DeleteFn = for<'a> fn(&'a Session, &'a str) -> BoxFuture<'a, Result<String, Failure>>;
-/// Follow-up work after an apply's transaction; returns problems to report.
-pub(crate) type AfterApplyFn = for<'a> fn(&'a Session, &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>>;
-
-/// One kind of object the verbs know.
-pub(crate) struct Kind {
-    /// Its names, group and version (the library's).
-    pub(crate) info: KindInfo,
-    /// Table columns; the first is NAME.
-    pub(crate) columns: &'static [&'static str],
-    /// Read one object; not found is an error that names it.
-    pub(crate) get: fn(&Tx<'_>, &str, &str) -> LibResult<Value>,
-    /// List the objects of a namespace (all when `None`); `None` when the kind can only be read by name.
-    pub(crate) list: Option<ListFn>,
-    /// One table row, matching `columns`.
-    pub(crate) row: fn(&Value) -> Vec<String>,
-    /// A description for people; YAML when `None`.
-    pub(crate) describe: Option<fn(&Tx<'_>, &Value) -> LibResult<String>>,
-    /// How `apply` creates and updates it; `None` for read-only kinds.
-    pub(crate) apply: Option<ApplyOps>,
-    /// How `delete` removes one object; `None` for kinds that cannot be deleted.
-    pub(crate) delete: Option<DeleteFn>,
-}
-
-/// How `apply` handles a kind.
-pub(crate) struct ApplyOps {
-    /// Check one document (typed, so that errors point into the file) and
-    /// return it with its namespace defaulted. Runs before anything is written.
-    pub(crate) parse: fn(Document<'_>, &str) -> Result<Value, DocumentError>,
-    /// Write the document in the apply's one transaction.
-    pub(crate) write: fn(&Tx<'_>, Value) -> LibResult<Applied>,
-    /// After the transaction: follow-up work (imports, engine tags); returns warnings.
-    pub(crate) after: AfterApplyFn,
-}
-
-/// A document `apply` wrote.
-#[derive(Debug, Clone)]
-pub(crate) struct Applied {
-    /// Its namespace.
-    pub(crate) namespace: String,
-    /// Its name.
-    pub(crate) name: String,
-    /// `created`, `configured` or `unchanged`.
-    pub(crate) verb: &'static str,
-}
-
-/// Why a document was refused, located when the YAML parser knows where.
-#[derive(Debug)]
-pub(crate) enum DocumentError {
-    /// A YAML or typing error, with its position in the file.
-    Yaml(codec::DocumentError),
-    /// A rule of the kind, with what to do.
-    Invalid(LibError),
-}
-
-/// The kinds, in the order `s2i get --help` lists them.
-pub(crate) const KINDS: &[&Kind] = &[
-    &imagestream::IMAGE_STREAM,
-    &imagestream::IMAGE_STREAM_TAG,
-    &imagestream::IMAGE_STREAM_IMAGE,
-    &imagestream::IMAGE,
-    &route::ROUTE,
-    &service::SERVICE,
-    &service::ENDPOINTS,
-    &builds::BUILD_CONFIG,
-    &builds::BUILD,
-];
-
-pub(crate) const GET_HELP: &str = "\
-Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage, by name only), images,
-routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.
-
-Examples:
-  s2i get is
-  s2i get istag app:prod -o yaml
-  s2i get routes -A
-  s2i get svc web -o yaml
-  s2i get bc
-  s2i get builds";
-
-pub(crate) const KINDS_HELP: &str = "Kinds: imagestreams (is), imagestreamtags (istag), imagestreamimages (isimage), images, routes (route), services (svc), endpoints (ep), buildconfigs (bc), builds.";
-
-pub(crate) const APPLY_HELP: &str = "\
-Documents are separated by `---`; a `kind: List` document applies its items. All documents are checked
-before anything is written, and written in one transaction.
-
-Example:
-  s2i apply -f streams.yaml -f app.yaml
-  s2i apply -f pipeline.yaml --no-triggers   # declare build configs without starting builds";
-
-/// The registry of the kinds' names, in the order of [`KINDS`].
-fn registry() -> &'static KindRegistry {
-    static REGISTRY: OnceLock<KindRegistry> = OnceLock::new();
-    REGISTRY.get_or_init(|| KindRegistry::of(KINDS.iter().map(|kind| kind.info)).expect("each kind is listed once"))
-}
-
-/// The verbs' entry of a kind of the registry.
-fn entry(info: &KindInfo) -> &'static Kind {
-    KINDS.iter().copied().find(|kind| kind.info == *info).expect("the registry holds the kinds of KINDS")
-}
-
-/// Find a kind by any of its names (`ImageStream`, `imagestream`, `imagestreams`, `is`, `imagestreams.image.openshift.io`).
-pub(crate) fn find_kind(name: &str) -> Result<&'static Kind, Failure> {
-    Ok(entry(registry().resolve(name)?))
-}
-
-/// How objects of a kind are named in messages: `route.route.openshift.io`, or
-/// `service` for the core group (as kubectl writes them).
-pub(crate) fn qualified_kind(kind: &Kind) -> String {
-    kind.info.qualified_name()
-}
+use crate::cli::{ApplyArgs, DeleteArgs, DescribeArgs, ExportArgs, GetArgs, GlobalArgs, OutputFormat};
+use crate::failure::Failure;
+use crate::jsonpath::{self, Template};
+use crate::render::{Table, pairs};
 
 fn namespace_of<'a>(kind: &Kind, context: &'a Context) -> &'a str {
     if kind.info.namespaced { &context.namespace } else { "" }
 }
 
-// ---------------------------------------------------------------------------
-// get / describe.
+/// How often `get --watch` looks at the store's revision.
+const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
-/// `s2i get KIND [NAME…]`.
-pub(crate) async fn get(global: &GlobalArgs, args: GetArgs) -> Result<i32, Failure> {
-    let kind = find_kind(&args.kind)?;
-    let context = Context::open(global)?;
-    builds::refresh_for(&context, kind.info.kind).await?;
-    let namespace = namespace_of(kind, &context).to_owned();
-    let mut code = 0;
-    let objects: Vec<Value> = if args.names.is_empty() {
+// ---------------------------------------------------------------------------
+// Reading the objects the arguments name.
+
+/// The objects of one kind that a verb's arguments name: the names given,
+/// else the kind's objects (of every namespace with `all_namespaces`) that
+/// the selector matches. A name not found is reported and counted in `missing`.
+fn read_objects(
+    context: &Context,
+    target: &Target,
+    all_namespaces: bool,
+    selector: Option<&Selector>,
+    missing: &mut usize,
+) -> Result<Vec<Value>, Failure> {
+    let kind = target.kind;
+    let namespace = namespace_of(kind, context);
+    if target.names.is_empty() {
         let Some(list) = kind.list else {
             return Err(Failure::message(
                 format!("{} can only be read by name", kind.info.plural),
                 format!("name one: s2i get {} STREAM@DIGEST", kind.info.plural),
             ));
         };
-        let scope = (kind.info.namespaced && !args.all_namespaces).then_some(namespace.as_str());
-        context.store.read(|tx| list(tx, scope))?
-    } else {
-        let mut found = Vec::new();
-        for name in &args.names {
-            match context.store.read(|tx| (kind.get)(tx, &namespace, name)) {
-                Ok(object) => found.push(object),
-                Err(e) => {
-                    eprintln!("{:?}", e.report());
-                    code = 1;
-                }
+        let scope = (kind.info.namespaced && !all_namespaces).then_some(namespace);
+        let objects = context.store.read(|tx| list(tx, scope))?;
+        return Ok(objects.into_iter().filter(|object| selector.is_none_or(|s| s.matches_object(object))).collect());
+    }
+    if selector.is_some() {
+        return Err(Failure::message(
+            "names cannot be given with a selector".into(),
+            "either name the objects or select them with -l".into(),
+        ));
+    }
+    let mut found = Vec::new();
+    for name in &target.names {
+        match context.store.read(|tx| (kind.get)(tx, namespace, name)) {
+            Ok(object) => found.push(object),
+            Err(e) => {
+                eprintln!("{:?}", Failure::from(e).report);
+                *missing += 1;
             }
-        }
-        found
-    };
-    match args.output {
-        None => {
-            if objects.is_empty() && args.names.is_empty() {
-                match (kind.info.namespaced, args.all_namespaces) {
-                    (true, false) => eprintln!("No resources found in {namespace} namespace."),
-                    _ => eprintln!("No resources found"),
-                }
-            } else if !objects.is_empty() {
-                print!("{}", table(kind, &objects, args.all_namespaces && kind.info.namespaced));
-            }
-        }
-        Some(format) => {
-            let single = args.names.len() == 1 && objects.len() == 1;
-            print_objects(kind, objects, format, single)?;
         }
     }
-    Ok(code)
+    Ok(found)
 }
 
-fn print_objects(kind: &Kind, objects: Vec<Value>, format: OutputFormat, single: bool) -> Result<(), Failure> {
-    match format {
-        OutputFormat::Name => {
-            for object in &objects {
-                let name = object["metadata"]["name"].as_str().unwrap_or_default();
-                println!("{}/{name}", qualified_kind(kind));
+fn name_of(object: &Value) -> &str {
+    object["metadata"]["name"].as_str().unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------
+// get.
+
+/// How `get` prints, with its templates parsed.
+enum Printer {
+    Table { wide: bool },
+    Name,
+    Json,
+    Yaml,
+    JsonPath(Template),
+    Columns(Vec<(String, jsonpath::Path)>),
+}
+
+impl Printer {
+    fn new(format: Option<&OutputFormat>) -> Result<Self, Failure> {
+        let template_error = |what: &str, text: &str, error: String| {
+            Failure::message(
+                format!("invalid {what} {text:?}: {error}"),
+                "see `s2i get --help` for examples, e.g. -o jsonpath='{.items[*].metadata.name}'".into(),
+            )
+        };
+        Ok(match format {
+            None => Printer::Table { wide: false },
+            Some(OutputFormat::Wide) => Printer::Table { wide: true },
+            Some(OutputFormat::Name) => Printer::Name,
+            Some(OutputFormat::Json) => Printer::Json,
+            Some(OutputFormat::Yaml) => Printer::Yaml,
+            Some(OutputFormat::JsonPath(text)) => {
+                Printer::JsonPath(Template::parse(text).map_err(|e| template_error("jsonpath template", text, e))?)
             }
-            Ok(())
-        }
-        OutputFormat::Json | OutputFormat::Yaml => {
-            let document = if single {
-                objects.into_iter().next().unwrap_or(Value::Null)
-            } else {
-                serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": objects})
-            };
-            let text = match format {
-                OutputFormat::Json => codec::to_json(&document).map_err(|e| e.to_string()),
-                _ => codec::to_yaml(&document).map_err(|e| e.to_string()),
+            Some(OutputFormat::CustomColumns(text)) => {
+                Printer::Columns(jsonpath::parse_columns(text).map_err(|e| template_error("custom-columns", text, e))?)
             }
-            .map_err(|e| Failure::message(format!("cannot write the output: {e}"), "report this as a bug".into()))?;
-            print!("{text}");
-            Ok(())
-        }
+        })
     }
 }
 
-/// A table: the kind's columns (with NAMESPACE first across namespaces), padded by three spaces.
-fn table(kind: &Kind, objects: &[Value], with_namespace: bool) -> String {
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut header: Vec<String> = kind.columns.iter().map(|c| (*c).to_owned()).collect();
-    if with_namespace {
-        header.insert(0, "NAMESPACE".into());
+/// `s2i get KIND [NAME…]`, `s2i get KIND/NAME…`, `s2i get all`.
+pub(crate) async fn get(global: &GlobalArgs, args: GetArgs, kinds: &Kinds) -> Result<i32, Failure> {
+    let targets = kinds.targets(&args.targets, kinds.get_all())?;
+    let printer = Printer::new(args.output.as_ref())?;
+    if args.watch && targets.len() != 1 {
+        return Err(Failure::message(
+            "--watch follows one kind at a time".into(),
+            "name one kind, e.g. s2i get builds -w".into(),
+        ));
     }
-    rows.push(header);
-    for object in objects {
-        let mut row = (kind.row)(object);
-        if with_namespace {
-            row.insert(0, object["metadata"]["namespace"].as_str().unwrap_or_default().to_owned());
-        }
-        rows.push(row);
-    }
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |cell| cell.chars().count())).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            line.push_str(cell);
-            if c + 1 < row.len() {
-                line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 3));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// `s2i describe KIND NAME…`.
-pub(crate) async fn describe(global: &GlobalArgs, args: DescribeArgs) -> Result<i32, Failure> {
-    let kind = find_kind(&args.kind)?;
     let context = Context::open(global)?;
-    builds::refresh_for(&context, kind.info.kind).await?;
-    let namespace = namespace_of(kind, &context).to_owned();
+    let mut missing = 0;
+    let mut groups = Vec::new();
+    for target in &targets {
+        if let Some(refresh) = target.kind.refresh {
+            refresh(&context).await?;
+        }
+        let revision = context.store.read(|tx| tx.revision())?;
+        let objects = read_objects(&context, target, args.all_namespaces, args.selector.as_ref(), &mut missing)?;
+        groups.push((target.kind, objects, revision));
+    }
+    let named = targets.iter().any(|target| !target.names.is_empty());
+    let with_namespace = args.all_namespaces;
+    let qualified = groups.len() > 1;
+    let mut out = String::new();
+    match &printer {
+        Printer::Table { wide } => {
+            let tables: Vec<String> = groups
+                .iter()
+                .filter(|(_, objects, _)| !objects.is_empty())
+                .map(|(kind, objects, _)| {
+                    table(kind, objects, with_namespace && kind.info.namespaced, *wide, qualified)
+                })
+                .collect();
+            out = tables.join("\n");
+            if tables.is_empty() && !named && !args.watch {
+                match targets.iter().any(|target| target.kind.info.namespaced) && !args.all_namespaces {
+                    true => eprintln!("No resources found in {} namespace.", context.namespace),
+                    false => eprintln!("No resources found"),
+                }
+            }
+        }
+        Printer::Columns(columns) => {
+            let objects: Vec<&Value> = groups.iter().flat_map(|(_, objects, _)| objects).collect();
+            if !objects.is_empty() {
+                out = custom_columns(columns, &objects, false);
+            }
+        }
+        _ => {
+            let single = !args.watch && targets.len() == 1 && targets[0].names.len() == 1;
+            let objects: Vec<(&Kind, &Value)> = groups
+                .iter()
+                .flat_map(|(kind, objects, _)| objects.iter().map(move |object| (*kind, object)))
+                .collect();
+            out = print_objects(&printer, &objects, single)?;
+        }
+    }
+    print!("{out}");
+    let _ = std::io::stdout().flush();
+    if args.watch {
+        let (kind, objects, revision) = groups.pop().expect("one kind is watched");
+        let target = targets.into_iter().next().expect("one kind is watched");
+        let watch = Watch { context: &context, target, printer, all_namespaces: args.all_namespaces };
+        watch.run(args.selector.as_ref(), objects, revision, !out.is_empty(), kind).await?;
+    }
+    Ok(if missing > 0 { 1 } else { 0 })
+}
+
+/// Objects as `-o name`, `json`, `yaml` or `jsonpath` print them; one object
+/// asked for by name is printed alone, the rest as a `List`.
+fn print_objects(printer: &Printer, objects: &[(&Kind, &Value)], single: bool) -> Result<String, Failure> {
+    let document = || {
+        if single && objects.len() == 1 {
+            objects[0].1.clone()
+        } else {
+            let items: Vec<Value> = objects.iter().map(|(_, object)| (*object).clone()).collect();
+            serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items})
+        }
+    };
+    match printer {
+        Printer::Name => Ok(objects
+            .iter()
+            .map(|(kind, object)| format!("{}/{}\n", kind.info.qualified_name(), name_of(object)))
+            .collect()),
+        Printer::Json => codec::to_json(&document()).map_err(|e| write_failure(e.to_string())),
+        Printer::Yaml => codec::to_yaml(&document()).map_err(|e| write_failure(e.to_string())),
+        Printer::JsonPath(template) => Ok(template.render(&document())),
+        Printer::Table { .. } | Printer::Columns(_) => unreachable!("tables are printed by `get`"),
+    }
+}
+
+fn write_failure(error: String) -> Failure {
+    Failure::message(format!("cannot write the output: {error}"), "report this as a bug".into())
+}
+
+/// A table: the kind's columns (with NAMESPACE first across namespaces, and
+/// LABELS last when wide), three spaces apart; names as `kind.group/name`
+/// when several kinds are shown.
+fn table(kind: &Kind, objects: &[Value], with_namespace: bool, wide: bool, qualified: bool) -> String {
+    let namespace = with_namespace.then_some("NAMESPACE");
+    let labels = wide.then_some("LABELS");
+    let mut table = Table::new(3, namespace.into_iter().chain(kind.columns.iter().copied()).chain(labels));
+    for object in objects {
+        table.row(table_row(kind, object, with_namespace, wide, qualified));
+    }
+    table.render()
+}
+
+fn table_row(kind: &Kind, object: &Value, with_namespace: bool, wide: bool, qualified: bool) -> Vec<String> {
+    let mut row = (kind.row)(object);
+    if qualified && let Some(name) = row.first_mut() {
+        *name = format!("{}/{name}", kind.info.qualified_name());
+    }
+    if with_namespace {
+        row.insert(0, object["metadata"]["namespace"].as_str().unwrap_or_default().to_owned());
+    }
+    if wide {
+        let labels: BTreeMap<String, String> =
+            serde_json::from_value(object["metadata"]["labels"].clone()).unwrap_or_default();
+        row.push(pairs(&labels, ","));
+    }
+    row
+}
+
+/// `-o custom-columns`: each column's values joined by commas, `<none>` when there is none.
+fn custom_columns(columns: &[(String, jsonpath::Path)], objects: &[&Value], rows_only: bool) -> String {
+    let mut table = Table::new(3, columns.iter().map(|(header, _)| header.clone()));
+    for object in objects {
+        table.row(
+            columns
+                .iter()
+                .map(|(_, path)| {
+                    let values: Vec<String> = path.eval(object, object).into_iter().map(jsonpath::text_of).collect();
+                    if values.is_empty() { "<none>".to_owned() } else { values.join(",") }
+                })
+                .collect(),
+        );
+    }
+    let text = table.render();
+    if rows_only { text.split_once('\n').map(|(_, rows)| rows.to_owned()).unwrap_or_default() } else { text }
+}
+
+/// `get --watch`: the objects of one kind that change, printed as they
+/// change. The store's revision grows with every write (creates, updates,
+/// deletes), so one cheap read tells whether to list again; an object is
+/// printed when its resourceVersion is new, and a deleted one with its last
+/// state. Ends with the process (Ctrl-C).
+struct Watch<'a> {
+    context: &'a Context,
+    target: Target,
+    printer: Printer,
+    all_namespaces: bool,
+}
+
+impl Watch<'_> {
+    async fn run(
+        &self,
+        selector: Option<&Selector>,
+        objects: Vec<Value>,
+        mut revision: u64,
+        mut header_printed: bool,
+        kind: &Kind,
+    ) -> Result<(), Failure> {
+        let key = |object: &Value| {
+            let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+            format!("{namespace}/{}", name_of(object))
+        };
+        let mut seen: HashMap<String, Value> = objects.into_iter().map(|object| (key(&object), object)).collect();
+        loop {
+            tokio::time::sleep(WATCH_INTERVAL).await;
+            if let Some(refresh) = kind.refresh {
+                refresh(self.context).await?;
+            }
+            let now = self.context.store.read(|tx| tx.revision())?;
+            if now == revision {
+                continue;
+            }
+            revision = now;
+            let mut missing = 0;
+            let objects = read_objects(self.context, &self.target, self.all_namespaces, selector, &mut missing)?;
+            let mut changed = Vec::new();
+            let mut current = HashMap::new();
+            for object in objects {
+                let object_key = key(&object);
+                let version = &object["metadata"]["resourceVersion"];
+                if seen.get(&object_key).is_none_or(|old| &old["metadata"]["resourceVersion"] != version) {
+                    changed.push(object.clone());
+                }
+                current.insert(object_key, object);
+            }
+            let mut deleted: Vec<Value> =
+                seen.iter().filter(|(k, _)| !current.contains_key(*k)).map(|(_, object)| object.clone()).collect();
+            deleted.sort_by_key(|object| key(object));
+            changed.extend(deleted);
+            seen = current;
+            for object in &changed {
+                print!("{}", self.line(kind, object, &mut header_printed)?);
+            }
+            let _ = std::io::stdout().flush();
+        }
+    }
+
+    /// One changed object, as the watch's format prints it.
+    fn line(&self, kind: &Kind, object: &Value, header_printed: &mut bool) -> Result<String, Failure> {
+        let with_namespace = self.all_namespaces && kind.info.namespaced;
+        let text = match &self.printer {
+            Printer::Table { wide } => {
+                let text = table(kind, std::slice::from_ref(object), with_namespace, *wide, false);
+                if *header_printed {
+                    text.split_once('\n').map(|(_, row)| row.to_owned()).unwrap_or_default()
+                } else {
+                    text
+                }
+            }
+            Printer::Columns(columns) => custom_columns(columns, &[object], *header_printed),
+            Printer::Yaml => format!("---\n{}", print_objects(&self.printer, &[(kind, object)], true)?),
+            other => print_objects(other, &[(kind, object)], true)?,
+        };
+        *header_printed = true;
+        Ok(text)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// describe.
+
+/// `s2i describe KIND NAME…` or `KIND/NAME…` (every object of the kind when no name is given).
+pub(crate) async fn describe(global: &GlobalArgs, args: DescribeArgs, kinds: &Kinds) -> Result<i32, Failure> {
+    let targets = kinds.targets(&args.targets, kinds.get_all())?;
+    let context = Context::open(global)?;
     let mut texts = Vec::new();
-    for name in &args.names {
-        let text = context.store.read(|tx| {
-            let object = (kind.get)(tx, &namespace, name)?;
-            match kind.describe {
+    let mut missing = 0;
+    for target in &targets {
+        if let Some(refresh) = target.kind.refresh {
+            refresh(&context).await?;
+        }
+        for object in read_objects(&context, target, false, None, &mut missing)? {
+            let text = context.store.read(|tx| match target.kind.describe {
                 Some(describe) => describe(tx, &object),
                 None => Ok(codec::to_yaml(&object).unwrap_or_default()),
-            }
-        })?;
-        texts.push(text);
+            })?;
+            texts.push(text);
+        }
     }
     print!("{}", texts.join("\n\n"));
-    Ok(0)
+    Ok(if missing > 0 { 1 } else { 0 })
 }
 
 // ---------------------------------------------------------------------------
 // delete.
 
-/// `s2i delete KIND NAME…`.
-pub(crate) async fn delete(global: &GlobalArgs, args: DeleteArgs) -> Result<i32, Failure> {
-    let kind = find_kind(&args.kind)?;
-    let Some(delete) = kind.delete else {
-        return Err(Failure::message(
-            format!("{} cannot be deleted", kind.info.plural),
-            "they are views of image streams; delete the stream's tag instead (s2i tag -d STREAM:TAG)".into(),
-        ));
-    };
-    let session = Session::open(global, None).await?;
-    for name in &args.names {
-        let message = delete(&session, name).await?;
-        println!("{message}");
+/// `s2i delete KIND NAME…`, `KIND/NAME…`, `KIND -l SELECTOR`, `-f FILE|DIR`.
+pub(crate) async fn delete(global: &GlobalArgs, args: DeleteArgs, kinds: &Kinds) -> Result<i32, Failure> {
+    if !args.files.is_empty() {
+        return delete_files(global, &args, kinds).await;
     }
-    Ok(0)
+    let targets = kinds.targets(&args.targets, &[])?;
+    let mut session = Session::open(global, None).await?;
+    let mut code = 0;
+    for target in &targets {
+        let kind = target.kind;
+        let delete = kind
+            .delete
+            .map_err(|why| Failure::message(format!("{} cannot be deleted", kind.info.plural), why.into()))?;
+        let names = match (&args.selector, target.names.is_empty()) {
+            (None, true) => {
+                return Err(Failure::message(
+                    format!("no {} named to delete", kind.info.plural),
+                    format!("name them (s2i delete {} NAME) or select them with -l SELECTOR", kind.info.plural),
+                ));
+            }
+            (None, false) => target.names.clone(),
+            (Some(_), false) => {
+                return Err(Failure::message(
+                    "names cannot be given with a selector".into(),
+                    "either name the objects or select them with -l".into(),
+                ));
+            }
+            (Some(selector), true) => {
+                let mut missing = 0;
+                let objects = read_objects(&session.context, target, false, Some(selector), &mut missing)?;
+                if objects.is_empty() {
+                    eprintln!("No resources found");
+                }
+                objects.iter().map(|object| name_of(object).to_owned()).collect()
+            }
+        };
+        let namespace = session.context.namespace.clone();
+        for name in &names {
+            code = code.max(delete_one(&mut session, delete, &namespace, name).await);
+        }
+    }
+    Ok(code)
+}
+
+/// Deletes one object in `namespace`; a failure is reported and is exit code 1.
+async fn delete_one(session: &mut Session, delete: super::kind::DeleteFn, namespace: &str, name: &str) -> i32 {
+    session.context.namespace = namespace.to_owned();
+    match delete(session, name).await {
+        Ok(message) => {
+            println!("{message}");
+            0
+        }
+        Err(failure) => {
+            eprintln!("{:?}", failure.report);
+            1
+        }
+    }
+}
+
+/// `s2i delete -f`: the objects the documents name, each in its namespace.
+async fn delete_files(global: &GlobalArgs, args: &DeleteArgs, kinds: &Kinds) -> Result<i32, Failure> {
+    s2i_store::validate_namespace(&global.namespace)?;
+    let mut documents = Vec::new();
+    for path in input_files(&args.files, args.recursive)? {
+        let (file, text) = read_input(&path)?;
+        documents.extend(parse_documents_with(&file, &text, &global.namespace, kinds, FieldValidation::Ignore)?);
+    }
+    if documents.is_empty() {
+        return Err(Failure::message("no objects to delete".into(), "the files hold no documents".into()));
+    }
+    let mut session = Session::open(global, None).await?;
+    let mut code = 0;
+    // Last first, as files list what an object needs before it (a service's
+    // Endpoints after the service, which takes them along when it goes).
+    for document in documents.iter().rev() {
+        let kind = document.kind;
+        let delete = kind
+            .delete
+            .map_err(|why| Failure::message(format!("{} cannot be deleted", kind.info.plural), why.into()))?;
+        let namespace = document.value["metadata"]["namespace"].as_str().unwrap_or(&global.namespace).to_owned();
+        code = code.max(delete_one(&mut session, delete, &namespace, name_of(&document.value)).await);
+    }
+    Ok(code)
+}
+
+// ---------------------------------------------------------------------------
+// export.
+
+/// `s2i export KIND [NAME…]`, `KIND/NAME…`, `all`: apply-ready YAML (or a JSON List).
+pub(crate) async fn export(global: &GlobalArgs, args: ExportArgs, kinds: &Kinds) -> Result<i32, Failure> {
+    let targets = kinds.targets(&args.targets, kinds.export_all())?;
+    for target in &targets {
+        if target.kind.apply.is_none() {
+            return Err(Failure::message(
+                format!("{} cannot be exported", target.kind.info.plural),
+                "s2i records them itself and no apply takes them; export their image streams instead".into(),
+            ));
+        }
+    }
+    let context = Context::open(global)?;
+    let mut missing = 0;
+    let mut objects = Vec::new();
+    for target in &targets {
+        for object in read_objects(&context, target, false, args.selector.as_ref(), &mut missing)? {
+            let object = match target.kind.export {
+                Some(export) => {
+                    let (object, warnings) = export(&object)?;
+                    for warning in warnings {
+                        eprintln!("warning: {}/{}: {warning}", target.kind.info.qualified_name(), name_of(&object));
+                    }
+                    object
+                }
+                None => object,
+            };
+            objects.push(s2i_store::export::apply_ready(&object));
+        }
+    }
+    let single = targets.len() == 1 && targets[0].names.len() == 1 && objects.len() == 1;
+    let text = if args.output == "json" && single {
+        codec::to_json(&objects[0]).map_err(|e| write_failure(e.to_string()))?
+    } else if args.output == "json" {
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": objects});
+        codec::to_json(&list).map_err(|e| write_failure(e.to_string()))?
+    } else {
+        let documents = objects
+            .iter()
+            .map(codec::to_yaml)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| write_failure(e.to_string()))?;
+        documents.join("---\n")
+    };
+    if objects.is_empty() && missing == 0 {
+        eprintln!("No resources found in {} namespace.", context.namespace);
+    }
+    print!("{text}");
+    Ok(if missing > 0 { 1 } else { 0 })
 }
 
 // ---------------------------------------------------------------------------
 // apply.
+
+/// The files `-f` names: files as given, a directory's `*.yaml`, `*.yml` and
+/// `*.json` in name order (its sub-directories' too with `recursive`).
+pub(crate) fn input_files(paths: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>, Failure> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            directory_files(path, recursive, &mut files)?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn directory_files(dir: &Path, recursive: bool, files: &mut Vec<PathBuf>) -> Result<(), Failure> {
+    let unreadable = |e: std::io::Error| {
+        Failure::message(format!("cannot read the directory {}: {e}", dir.display()), "check its permissions".into())
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(unreadable)?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            if recursive {
+                directory_files(&entry, recursive, files)?;
+            }
+        } else if entry.extension().is_some_and(|extension| ["yaml", "yml", "json"].iter().any(|e| extension == *e)) {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}
 
 /// One document of the input, parsed as far as its kind.
 pub(crate) struct Parsed {
@@ -388,26 +571,48 @@ pub(crate) fn read_input(path: &Path) -> Result<(String, String), Failure> {
     Ok((path.display().to_string(), text))
 }
 
-/// Parse every document of one input, typed by its kind.
-pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str) -> Result<Vec<Parsed>, Failure> {
+/// Parse every document of one input, typed by its kind; unknown fields are errors.
+pub(crate) fn parse_documents(file: &str, text: &str, namespace: &str, kinds: &Kinds) -> Result<Vec<Parsed>, Failure> {
+    parse_documents_with(file, text, namespace, kinds, FieldValidation::Strict)
+}
+
+/// [`parse_documents`], with `validation` for the fields a kind does not have
+/// (`apply --validate`): with `warn`, each is a warning naming it.
+pub(crate) fn parse_documents_with(
+    file: &str,
+    text: &str,
+    namespace: &str,
+    kinds: &Kinds,
+    validation: FieldValidation,
+) -> Result<Vec<Parsed>, Failure> {
     let schema_help = "fix the document; docs/imagestreams.md and docs/routes.md describe the fields of each kind";
     let mut parsed = Vec::new();
     // Syntax first, for every document; then each document typed by its kind,
     // so that errors point into the file.
     for document in codec::read_documents(file, text)? {
-        let kind = apply_kind(file, &document)?;
+        let kind = apply_kind(file, &document, kinds)?;
         let ops = kind.apply.as_ref().expect("apply_kind returns appliable kinds");
+        let document = document.with_validation(validation);
+        let unknown = document.unknown_fields();
+        let name = document.value["metadata"]["name"].as_str().unwrap_or_default().to_owned();
         let value = (ops.parse)(document, namespace).map_err(|e| match e {
+            DocumentError::Yaml(e) if e.message().starts_with("unknown field") => Failure::from(e.with_help(
+                "fix or remove the field; apply --validate=warn drops unknown fields with a warning, \
+                 --validate=ignore without one",
+            )),
             DocumentError::Yaml(e) if e.is_located() => Failure::from(e.with_help(schema_help)),
             DocumentError::Yaml(e) => Failure::message(e.to_string(), schema_help.into()),
             DocumentError::Invalid(e) => Failure::from(e),
         })?;
+        for path in unknown.take() {
+            eprintln!("warning: {file}: {}/{name}: unknown field \"{path}\" (dropped)", kind.info.qualified_name());
+        }
         parsed.push(Parsed { kind, value });
     }
     Ok(parsed)
 }
 
-fn apply_kind(file: &str, document: &Document<'_>) -> Result<&'static Kind, Failure> {
+fn apply_kind(file: &str, document: &Document<'_>, kinds: &Kinds) -> Result<&'static Kind, Failure> {
     let kind_name = document.kind.as_str();
     if kind_name.is_empty() {
         return Err(Failure::message(
@@ -415,8 +620,8 @@ fn apply_kind(file: &str, document: &Document<'_>) -> Result<&'static Kind, Fail
             "start each document with apiVersion and kind, e.g. `kind: ImageStream`".into(),
         ));
     }
-    let kind = registry().by_type(None, kind_name).map(entry).ok_or_else(|| {
-        let known: Vec<&str> = KINDS.iter().filter(|k| k.apply.is_some()).map(|k| k.info.kind).collect();
+    let kind = kinds.of_document(kind_name).ok_or_else(|| {
+        let known: Vec<&str> = kinds.all().iter().filter(|k| k.apply.is_some()).map(|k| k.info.kind).collect();
         Failure::message(
             format!("{file}: kind {kind_name:?} is not known"),
             format!("the kinds apply takes: {}", known.join(", ")),
@@ -431,19 +636,43 @@ fn apply_kind(file: &str, document: &Document<'_>) -> Result<&'static Kind, Fail
     Ok(kind)
 }
 
-/// `s2i apply -f FILE…`.
-pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, Failure> {
+/// Why an apply's transaction ended without a commit.
+enum Unwritten {
+    /// A write was refused.
+    Failed(LibError),
+    /// `--dry-run`: everything was written, and is rolled back.
+    DryRun(Vec<(&'static Kind, Applied)>),
+}
+
+impl From<s2i_store::Error> for Unwritten {
+    fn from(error: s2i_store::Error) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+impl From<LibError> for Unwritten {
+    fn from(error: LibError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+/// `s2i apply -f FILE|DIR…`.
+pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs, kinds: &Kinds) -> Result<i32, Failure> {
     s2i_store::validate_namespace(&global.namespace)?;
     let mut documents = Vec::new();
-    for path in &args.files {
-        let (file, text) = read_input(path)?;
-        documents.extend(parse_documents(&file, &text, &global.namespace)?);
+    for path in input_files(&args.files, args.recursive)? {
+        let (file, text) = read_input(&path)?;
+        documents.extend(parse_documents_with(&file, &text, &global.namespace, kinds, args.validate)?);
     }
     if documents.is_empty() {
         return Err(Failure::message("no objects to apply".into(), "the files hold no documents".into()));
     }
-    let session = Session::open(global, None).await?;
-    let applied: Vec<(&'static Kind, Applied)> = session.context.store.write(|tx| {
+    let dry_run = match args.dry_run.as_str() {
+        "client" => Some("(dry run)"),
+        "server" => Some("(server dry run)"),
+        _ => None,
+    };
+    let write = |tx: &s2i_store::Tx<'_>| {
         let before = tx.last_seq()?;
         let applied = documents
             .iter()
@@ -453,13 +682,34 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
             })
             .collect::<LibResult<Vec<_>>>()?;
         if global.no_triggers {
-            s2i_imagestream::suppression::suppress_since(tx, before)?;
+            s2i_imagestream::suppression::suppress_since(tx, before).map_err(LibError::from)?;
         }
-        Ok::<_, LibError>(applied)
-    })?;
-    for (kind, applied) in &applied {
-        println!("{}/{} {}", qualified_kind(kind), applied.name, applied.verb);
+        // A dry run checks every write against the stored objects, then rolls them back.
+        if dry_run.is_some() { Err(Unwritten::DryRun(applied)) } else { Ok(applied) }
+    };
+    if let Some(label) = dry_run {
+        let context = Context::open(global)?;
+        return match context.store.write(write) {
+            Ok(_) => unreachable!("a dry run never commits"),
+            Err(Unwritten::DryRun(applied)) => {
+                for (_, applied) in &applied {
+                    println!("{applied} {label}");
+                }
+                Ok(0)
+            }
+            Err(Unwritten::Failed(error)) => Err(error.into()),
+        };
     }
+    let session = Session::open(global, None).await?;
+    let applied: Vec<(&'static Kind, Applied)> = match session.context.store.write(write) {
+        Ok(applied) => applied,
+        Err(Unwritten::Failed(error)) => return Err(error.into()),
+        Err(Unwritten::DryRun(_)) => unreachable!("only a dry run rolls back"),
+    };
+    for (_, applied) in &applied {
+        println!("{applied}");
+    }
+    // Follow-up work kind by kind, in the order of the kinds' names.
     let mut by_kind: BTreeMap<&'static str, (&'static Kind, Vec<Applied>)> = BTreeMap::new();
     for (kind, applied) in applied {
         by_kind.entry(kind.info.kind).or_insert_with(|| (kind, Vec::new())).1.push(applied);
@@ -472,6 +722,6 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<i32, F
             code = 1;
         }
     }
-    builds::after_tag_changes(&session).await?;
+    after_tag_changes(&session).await?;
     Ok(code)
 }

@@ -1,46 +1,26 @@
 //! Services and their Endpoints objects: the `service` and `endpoints`
-//! kinds of the object verbs, `s2i service create` and `s2i expose service`.
+//! kinds of the object verbs, and `s2i service create`. The API server's
+//! rules for them are `s2i_route::store`'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use s2i_route::endpoints::Endpoints;
-use s2i_route::route::DEFAULT_WEIGHT;
 use s2i_route::store::{
     apply_endpoints, apply_service, create_service_with_endpoints, delete_endpoints, delete_service,
-    endpoints_not_found, get_endpoints, get_service, list_endpoints, list_routes, list_services, service_not_found,
+    endpoints_not_found, get_endpoints, get_service, list_endpoints, list_services, routes_to_service,
+    service_not_found,
 };
 use s2i_route::validation::{endpoints_warnings, service_warnings};
-use s2i_route::{
-    Endpoint, ObjectMeta, Route, RoutePort, RouteTargetReference, Service, ServicePort, ServiceSpec, TargetPort,
-};
+use s2i_route::{Endpoint, ObjectMeta, Service, ServicePort, ServiceSpec, TargetPort};
 use s2i_store::codec::Document;
-use s2i_store::{Resource, Tx};
+use s2i_store::{Applied, Resource, Tx};
 use serde_json::Value;
 
-use super::Failure;
-use super::objects::{Applied, ApplyOps, BoxFuture, DocumentError, Kind, LibError, LibResult, or_none, to_value};
-use super::route::{create_and_admit, decode, field, pairs, parse_in_namespace, route_spec};
+use super::kind::{ApplyOps, BoxFuture, DocumentError, Kind, LibResult, decode, parse_in_namespace, to_value};
 use super::session::{Context, Session};
-use crate::cli::{ExposeArgs, GlobalArgs, ServiceCommand, ServiceCreateArgs};
-
-pub(crate) const CREATE_SERVICE_EXAMPLES: &str = "\
-Examples:
-  # A process on this machine, listening on port 3000 (a service, and an
-  # Endpoints object of the same name with the address)
-  s2i service create api --endpoint 127.0.0.1:3000
-
-  # The running containers labelled app=web, port 8080 inside them
-  s2i service create web --selector app=web --port 8080
-
-Routes point at services by name: s2i expose service web";
-
-pub(crate) const EXPOSE_EXAMPLES: &str = "\
-Examples:
-  # A route to the service web at web-<namespace>.apps.localhost
-  s2i expose service web
-
-  # At a host name of your own, for one path
-  s2i expose svc/web --hostname shop.apps.localhost --path /cart";
+use crate::cli::{GlobalArgs, ServiceCommand, ServiceCreateArgs};
+use crate::failure::Failure;
+use crate::render::{Description, or_none, pairs};
 
 // ---------------------------------------------------------------------------
 // The `service` kind of get/describe/delete/apply.
@@ -56,7 +36,9 @@ pub(crate) const SERVICE: Kind = Kind {
     row: |value| decode::<Service>(value).map(|service| service_row(&service)).unwrap_or_default(),
     describe: Some(|tx, value| describe_service(tx, &decode(value)?)),
     apply: Some(ApplyOps { parse: parse_service, write: write_service, after: after_services }),
-    delete: Some(delete_service_hook),
+    delete: Ok(delete_service_hook),
+    refresh: None,
+    export: Some(|value| Ok((to_value(&decode::<Service>(value)?.for_export()), Vec::new()))),
 };
 
 fn port_text(port: &ServicePort) -> String {
@@ -80,61 +62,47 @@ fn service_row(service: &Service) -> Vec<String> {
 }
 
 fn describe_service(tx: &Tx<'_>, service: &Service) -> LibResult<String> {
-    let mut out = String::new();
-    let meta = &service.metadata;
+    let mut out = Description::new(18);
     let spec = &service.spec;
-    field(&mut out, "Name", &meta.name);
-    field(&mut out, "Namespace", &meta.namespace);
-    field(&mut out, "Created", &meta.creation_timestamp.map(|t| t.to_string()).unwrap_or_else(|| "<none>".into()));
-    field(&mut out, "Labels", &pairs(&meta.labels, "\n                  "));
-    field(&mut out, "Annotations", &pairs(&meta.annotations, "\n                  "));
-    field(&mut out, "Selector", &pairs(&spec.selector, ","));
-    field(&mut out, "Type", spec.effective_type());
+    out.metadata(&service.metadata);
+    out.field("Selector", &pairs(&spec.selector, ","));
+    out.field("Type", spec.effective_type());
     if !spec.cluster_ip.is_empty() {
-        field(&mut out, "IP", &spec.cluster_ip);
+        out.field("IP", &spec.cluster_ip);
     }
     if spec.is_external_name() {
-        field(&mut out, "External Name", &spec.external_name);
+        out.field("External Name", &spec.external_name);
     }
     for port in &spec.ports {
         let name = if port.name.is_empty() { "<unset>" } else { port.name.as_str() };
-        field(&mut out, "Port", &format!("{name}  {}", port_text(port)));
+        out.field("Port", &format!("{name}  {}", port_text(port)));
     }
-    field(&mut out, "Session Affinity", &or_none(&spec.session_affinity));
-    field(&mut out, "Endpoints", &service_endpoints_text(tx, service)?);
-    let routes: Vec<String> = routes_to(tx, service)?
+    out.field("Session Affinity", &or_none(&spec.session_affinity));
+    out.field("Endpoints", &service_endpoints_text(tx, service)?);
+    let routes: Vec<String> = routes_to_service(tx, service)?
         .iter()
         .map(|route| format!("{} ({})", route.metadata.name, or_none(&route.spec.host)))
         .collect();
-    field(&mut out, "Routes", &or_none(&routes.join(", ")));
-    Ok(out)
-}
-
-/// The routes of the service's namespace that send traffic to it.
-fn routes_to(tx: &Tx<'_>, service: &Service) -> s2i_imagestream::Result<Vec<Route>> {
-    let name = &service.metadata.name;
-    Ok(list_routes(tx, Some(&service.metadata.namespace))?
-        .into_iter()
-        .filter(|route| route.backends().any(|backend| backend.name == *name))
-        .collect())
+    out.field("Routes", &or_none(&routes.join(", ")));
+    Ok(out.finish())
 }
 
 fn parse_service(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
     let legacy = document.value["spec"].get("endpoints").is_some();
-    parse_in_namespace::<Service>(document, namespace, |service| &mut service.metadata).map_err(|error| match error {
+    match parse_in_namespace::<Service>(document, namespace) {
+        Ok(service) => Ok(to_value(&service)),
         // The shape older versions of s2i wrote: say where the addresses go now.
-        DocumentError::Yaml(error) if legacy => DocumentError::Invalid(LibError::from(s2i_imagestream::Error::InvalidRequest {
+        Err(DocumentError::Yaml(error)) if legacy => Err(DocumentError::invalid(s2i_imagestream::Error::InvalidRequest {
             message: error.to_string(),
             help: "a Kubernetes Service has no spec.endpoints: move the addresses into an Endpoints object of the same name (kind: Endpoints, subsets: [{addresses: [{ip: 127.0.0.1}], ports: [{name: PORT-NAME, port: 8080}]}]), or make both with `s2i service create NAME --endpoint HOST:PORT`; docs/routes.md shows both".into(),
         })),
-        other => other,
-    })
+        Err(other) => Err(other),
+    }
 }
 
 fn write_service(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
-    let service: Service = decode(&value)?;
-    let (stored, action) = apply_service(tx, service)?;
-    Ok(Applied { namespace: stored.metadata.namespace, name: stored.metadata.name, verb: action.as_str() })
+    let (stored, action) = apply_service(tx, decode(&value)?)?;
+    Ok(Applied::of(&stored, action))
 }
 
 /// What a cluster would do with the applied services that this machine does not.
@@ -146,7 +114,7 @@ fn after_services<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture
             for object in applied {
                 services.extend(get_service(tx, &object.namespace, &object.name)?);
             }
-            Ok::<_, s2i_imagestream::Error>(services)
+            Ok::<_, s2i_store::Error>(services)
         })?;
         for service in &services {
             for warning in service_warnings(service) {
@@ -162,7 +130,7 @@ fn delete_service_hook<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a,
         let namespace = &session.context.namespace;
         let (endpoints, routes) = session.context.store.write(|tx| {
             let (service, endpoints) = delete_service(tx, namespace, name)?;
-            Ok::<_, s2i_imagestream::Error>((endpoints, routes_to(tx, &service)?))
+            Ok::<_, s2i_store::Error>((endpoints, routes_to_service(tx, &service)?))
         })?;
         for route in routes {
             eprintln!(
@@ -192,7 +160,9 @@ pub(crate) const ENDPOINTS: Kind = Kind {
     row: |value| decode::<Endpoints>(value).map(|endpoints| endpoints_row(&endpoints)).unwrap_or_default(),
     describe: Some(|tx, value| describe_endpoints(tx, &decode(value)?)),
     apply: Some(ApplyOps { parse: parse_endpoints, write: write_endpoints, after: after_endpoints }),
-    delete: Some(delete_endpoints_hook),
+    delete: Ok(delete_endpoints_hook),
+    refresh: None,
+    export: None,
 };
 
 /// The addresses as `kubectl get endpoints` shows them: the first three, then how many more.
@@ -207,13 +177,9 @@ fn endpoints_row(endpoints: &Endpoints) -> Vec<String> {
 }
 
 fn describe_endpoints(tx: &Tx<'_>, endpoints: &Endpoints) -> LibResult<String> {
-    let mut out = String::new();
+    let mut out = Description::new(18);
     let meta = &endpoints.metadata;
-    field(&mut out, "Name", &meta.name);
-    field(&mut out, "Namespace", &meta.namespace);
-    field(&mut out, "Created", &meta.creation_timestamp.map(|t| t.to_string()).unwrap_or_else(|| "<none>".into()));
-    field(&mut out, "Labels", &pairs(&meta.labels, "\n                  "));
-    field(&mut out, "Annotations", &pairs(&meta.annotations, "\n                  "));
+    out.metadata(meta);
     let service = match get_service(tx, &meta.namespace, &meta.name)? {
         None => "<none: nothing sends traffic here>".to_owned(),
         Some(service) if !service.spec.selector.is_empty() => {
@@ -221,32 +187,31 @@ fn describe_endpoints(tx: &Tx<'_>, endpoints: &Endpoints) -> LibResult<String> {
         }
         Some(service) => service.metadata.name,
     };
-    field(&mut out, "Service", &service);
+    out.field("Service", &service);
     for subset in &endpoints.subsets {
         let ips = |addresses: &[s2i_route::endpoints::EndpointAddress]| {
             or_none(&addresses.iter().map(|address| address.ip.as_str()).collect::<Vec<_>>().join(","))
         };
-        field(&mut out, "Addresses", &ips(&subset.addresses));
-        field(&mut out, "NotReadyAddresses", &ips(&subset.not_ready_addresses));
+        out.field("Addresses", &ips(&subset.addresses));
+        out.field("NotReadyAddresses", &ips(&subset.not_ready_addresses));
         for port in &subset.ports {
             let name = if port.name.is_empty() { "<unset>" } else { port.name.as_str() };
-            field(&mut out, "Port", &format!("{name}  {}/{}", port.port, port.protocol));
+            out.field("Port", &format!("{name}  {}/{}", port.port, port.protocol));
         }
     }
     if endpoints.subsets.is_empty() {
-        field(&mut out, "Subsets", "<none>");
+        out.field("Subsets", "<none>");
     }
-    Ok(out)
+    Ok(out.finish())
 }
 
 fn parse_endpoints(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    parse_in_namespace::<Endpoints>(document, namespace, |endpoints| &mut endpoints.metadata)
+    Ok(to_value(&parse_in_namespace::<Endpoints>(document, namespace)?))
 }
 
 fn write_endpoints(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
-    let endpoints: Endpoints = decode(&value)?;
-    let (stored, action) = apply_endpoints(tx, endpoints)?;
-    Ok(Applied { namespace: stored.metadata.namespace, name: stored.metadata.name, verb: action.as_str() })
+    let (stored, action) = apply_endpoints(tx, decode(&value)?)?;
+    Ok(Applied::of(&stored, action))
 }
 
 /// What a cluster would refuse or do otherwise with the applied Endpoints
@@ -261,7 +226,7 @@ fn after_endpoints<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFutur
                     found.push((endpoints, service));
                 }
             }
-            Ok::<_, s2i_imagestream::Error>(found)
+            Ok::<_, s2i_store::Error>(found)
         })?;
         for (endpoints, service) in &found {
             for warning in endpoints_warnings(endpoints, service.as_ref()) {
@@ -289,7 +254,7 @@ fn delete_endpoints_hook<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'
 }
 
 /// A service's endpoints for people: its selector, or the addresses of its Endpoints object.
-pub(super) fn service_endpoints_text(tx: &Tx<'_>, service: &Service) -> s2i_imagestream::Result<String> {
+pub(crate) fn service_endpoints_text(tx: &Tx<'_>, service: &Service) -> s2i_store::Result<String> {
     if !service.spec.selector.is_empty() {
         return Ok(format!("the running containers with {}", pairs(&service.spec.selector, ",")));
     }
@@ -300,7 +265,7 @@ pub(super) fn service_endpoints_text(tx: &Tx<'_>, service: &Service) -> s2i_imag
 // ---------------------------------------------------------------------------
 // s2i service create
 
-pub(super) async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<i32, Failure> {
+pub(crate) async fn run(global: &GlobalArgs, command: ServiceCommand) -> Result<i32, Failure> {
     match command {
         ServiceCommand::Create(args) => create(global, args),
     }
@@ -375,50 +340,4 @@ fn create(global: &GlobalArgs, args: ServiceCreateArgs) -> Result<i32, Failure> 
         }
     }
     Ok(0)
-}
-
-// ---------------------------------------------------------------------------
-// s2i expose
-
-/// The endpoint port a route to `service` uses when none is asked for: the
-/// first port's name, else the container port it leads to (as `oc expose`).
-fn default_port(service: &Service) -> Option<RoutePort> {
-    let port = service.spec.ports.first()?;
-    let target = if port.name.is_empty() {
-        port.target_port.clone().unwrap_or(TargetPort::Number(port.port))
-    } else {
-        TargetPort::Name(port.name.clone())
-    };
-    Some(RoutePort { target_port: target })
-}
-
-/// `s2i expose service NAME` (or `svc/NAME`).
-pub(super) async fn expose(global: &GlobalArgs, args: ExposeArgs) -> Result<i32, Failure> {
-    let (kind, name) = match (args.kind.split_once('/'), &args.name) {
-        (Some((kind, name)), None) => (kind.to_owned(), name.to_owned()),
-        (None, Some(name)) => (args.kind.clone(), name.clone()),
-        _ => {
-            return Err(Failure::message(
-                format!("cannot tell what to expose from {:?}", args.kind),
-                "write s2i expose service NAME (or s2i expose svc/NAME)".into(),
-            ));
-        }
-    };
-    if !["service", "services", "svc"].contains(&kind.to_ascii_lowercase().as_str()) {
-        return Err(Failure::message(
-            format!("cannot expose a {kind}: s2i exposes services"),
-            "create a service for it first (s2i service create NAME --endpoint HOST:PORT), then s2i expose service NAME"
-                .into(),
-        ));
-    }
-    let context = Context::open(global)?;
-    let namespace = &context.namespace;
-    let service = context
-        .store
-        .read(|tx| get_service(tx, namespace, &name))?
-        .ok_or_else(|| service_not_found(namespace, &name))?;
-    let spec = route_spec(&args.at, RouteTargetReference::service(&name, DEFAULT_WEIGHT), default_port(&service));
-    let mut metadata = ObjectMeta::named(namespace, args.route_name.clone().unwrap_or_else(|| name.clone()));
-    metadata.labels = service.metadata.labels.clone();
-    create_and_admit(&context, Route::new(metadata, spec), "exposed")
 }

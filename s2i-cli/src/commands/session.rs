@@ -14,9 +14,11 @@ use s2i_imagestream::operations::{ImageStreams, Outcome};
 use s2i_imagestream::registry::{RegistryAuth, RegistryClient};
 use s2i_store::Store;
 
-use super::builds::WorkerProcess;
-use super::{Failure, connect_engine};
+use super::engine::connect_engine;
+use super::worker::WorkerProcess;
 use crate::cli::{GlobalArgs, StoreCommand};
+use crate::failure::Failure;
+use crate::hints;
 
 /// The store and the namespace of a command.
 pub(crate) struct Context {
@@ -107,10 +109,7 @@ impl Session {
     pub(crate) fn runtime(&self) -> Result<Arc<dyn ContainerRuntime>, Failure> {
         match &self.runtime {
             Ok(runtime) => Ok(runtime.clone()),
-            Err(why) => Err(Failure::message(
-                format!("the container engine cannot be reached: {why}"),
-                "start it (e.g. `cargo xtask docker`), or point DOCKER_HOST or --url at a running one".into(),
-            )),
+            Err(why) => Err(hints::engine_unreachable(why, true)),
         }
     }
 

@@ -212,6 +212,19 @@ pub fn s2i() -> Command {
     command
 }
 
+/// `s2i` with no credentials but the ones a test gives: every place credentials
+/// are looked up points into `home`.
+pub fn isolated(home: &Path) -> Command {
+    let mut command = s2i();
+    command
+        .env("HOME", home)
+        .env("DOCKER_CONFIG", home.join("docker"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env_remove("REGISTRY_AUTH_FILE");
+    command
+}
+
 /// The outcome of an `s2i` run.
 pub struct Run {
     pub code: i32,

@@ -88,7 +88,7 @@ impl Engine {
                 Err(AttemptError::Artifacts(e) | AttemptError::Fatal(e)) => return Err(e),
             }
         };
-        let (image_id, labels) = match &plan.runtime {
+        let committed = match &plan.runtime {
             None => self.commit(plan, &assembled.container).await?,
             Some(runtime) => {
                 let builder_labels = self.image_metadata(&assembled.container).await?;
@@ -101,21 +101,27 @@ impl Engine {
         if let Some(previous) = plan.incremental.as_ref().filter(|_| plan.remove_previous_image) {
             // The save-artifacts container still uses the previous image.
             cleanup.run(self.runtime.as_ref(), self.events.as_ref()).await;
-            if previous.id != image_id {
+            if previous.id != committed.image_id {
                 match self.runtime.remove_image(&previous.id).await {
                     Ok(()) => self.events.info(format!("Removed the previous image {}", exec::short_id(&previous.id))),
                     Err(e) => self.events.warn(format!("Unable to remove previous image: {e}")),
                 }
             }
         }
+        let written = committed.written.unwrap_or_default();
         Ok(BuildResult {
-            image_id,
+            image_id: committed.image_id,
             tag: plan.output.as_ref().map(ToString::to_string),
-            labels,
+            labels: committed.labels,
             workdir: None,
             archive: assembled.stats,
             incremental: use_artifacts,
             elapsed: Duration::ZERO,
+            epoch: plan.image.as_ref().and_then(|i| i.epoch),
+            manifest_digest: written.manifest_digest,
+            outputs: written.outputs,
+            sbom: written.sbom,
+            provenance: written.provenance,
             ..BuildResult::default()
         })
     }
@@ -213,6 +219,7 @@ impl Engine {
             artifacts,
             extra,
             owner: if delivery == Delivery::Stdin { None } else { owner },
+            mtime_limit: plan.image.as_ref().and_then(|i| i.epoch).map(|e| e.seconds),
             ..Default::default()
         };
         let (stream, producer) = exec::spawn_archive(self.events.clone(), archive);

@@ -36,15 +36,7 @@ impl Engine {
             .network_exists(network)
             .await
             .map_err(|e| Error::runtime(format!("look up network {network}"), e))?;
-        if exists {
-            Ok(())
-        } else {
-            Err(Error::option(
-                "--network",
-                format!("network {network} not found"),
-                "create the network in the container engine, or use bridge, host, none or container:NAME",
-            ))
-        }
+        if exists { Ok(()) } else { Err(Error::NetworkNotFound { network: network.to_owned() }) }
     }
 }
 

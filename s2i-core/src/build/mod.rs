@@ -35,14 +35,20 @@ mod commit;
 mod host;
 mod images;
 mod options;
+mod outputs;
 mod planning;
 mod push;
 mod rebuild;
+mod reproducible;
+mod write;
+
+pub(crate) use commit::Committed;
 mod run;
 
 pub use options::{
-    BuildOptions, BuildResult, BuilderImage, DEFAULT_ARTIFACTS_TIMEOUT, DEFAULT_DESTINATION,
-    DEPRECATED_DESTINATION_LABEL, DESTINATION_LABEL, PullPolicy, PushedImage, SourceOrigin, UsageOptions,
+    BuildEpoch, BuildOptions, BuildResult, BuilderImage, DEFAULT_ARTIFACTS_TIMEOUT, DEFAULT_DESTINATION,
+    DEPRECATED_DESTINATION_LABEL, DESTINATION_LABEL, EpochSource, PullPolicy, PushedImage, SourceOrigin, UsageOptions,
+    WrittenOutput,
 };
 
 /// The build engine: runs builds on a container runtime and reports to an event sink.

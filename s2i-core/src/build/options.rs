@@ -8,9 +8,11 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use s2i_oci::transport::ImageLocation;
 use serde::{Deserialize, Serialize};
 
 use crate::archive::ArchiveStats;
+use crate::auth::CredentialFiles;
 use crate::chained::{ArtifactMapping, SourceImage};
 use crate::env::EnvVar;
 use crate::git::GitCredentials;
@@ -70,8 +72,10 @@ impl FromStr for PullPolicy {
     }
 }
 
-/// What to build: the options of `s2i build`, as plain data.
+/// What to build: the options of `s2i build`, as plain data. Made with
+/// [`BuildOptions::new`]; more options will come, so it is non-exhaustive.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BuildOptions {
     /// The source argument: a directory, a git URL, or `None` to let assemble fetch it.
     pub source: Option<String>,
@@ -93,6 +97,11 @@ pub struct BuildOptions {
     /// never serialised or shown.
     #[serde(skip)]
     pub source_credentials: Option<GitCredentials>,
+    /// Registry credentials for the build's pulls (the builder, source and
+    /// runtime images, the previous image), looked at before the runtime's
+    /// own (e.g. a build's pull secret); never serialised or shown.
+    #[serde(skip)]
+    pub pull_credentials: Option<CredentialFiles>,
     /// `--scripts-url`.
     pub scripts_url: Option<String>,
     /// `--destination`.
@@ -157,6 +166,28 @@ pub struct BuildOptions {
     pub temp_root: Option<PathBuf>,
     /// Directory relative `file://` script URLs and relative paths are resolved against.
     pub working_dir: Option<PathBuf>,
+    /// `--source-date-epoch` (the CLI also reads `SOURCE_DATE_EPOCH`): the
+    /// build's epoch, seconds since 1970-01-01. With it — or, when `None`,
+    /// with the commit time of a git source — s2i writes the result image
+    /// itself, the same for the same inputs (no wall-clock time, times
+    /// clamped to the epoch, no host paths).
+    pub source_date_epoch: Option<u64>,
+    /// `--output`: where the image goes besides the engine image `tag`
+    /// names (which is a `docker-daemon:` output): `oci:DIR[:REF]`,
+    /// `oci-archive:FILE[:REF]`, `docker-archive:FILE[:NAME:TAG]`,
+    /// `docker://HOST/REPO:TAG`, `docker-daemon:NAME:TAG`. With outputs and
+    /// no tag, the engine gets no image.
+    pub outputs: Vec<ImageLocation>,
+    /// `--sbom`: make the SPDX document of the build ([`BuildResult::sbom`]),
+    /// attached to `oci:` and `docker://` outputs as a referrer.
+    pub sbom: bool,
+    /// `--provenance`: make the in-toto SLSA provenance statement
+    /// ([`BuildResult::provenance`]), attached like the SBOM.
+    pub provenance: bool,
+    /// `--dockercfg-path`: the first file registry credentials of `docker://`
+    /// outputs are looked up in, before `REGISTRY_AUTH_FILE`, Podman's and
+    /// Docker's files.
+    pub registry_auth_file: Option<PathBuf>,
 }
 
 impl BuildOptions {
@@ -172,6 +203,7 @@ impl BuildOptions {
             ignore_submodules: false,
             keep_symlinks: false,
             source_credentials: None,
+            pull_credentials: None,
             scripts_url: None,
             destination: None,
             env: Vec::new(),
@@ -203,6 +235,11 @@ impl BuildOptions {
             save_temp_dir: false,
             temp_root: None,
             working_dir: None,
+            source_date_epoch: None,
+            outputs: Vec::new(),
+            sbom: false,
+            provenance: false,
+            registry_auth_file: None,
         }
     }
 }
@@ -234,6 +271,50 @@ pub struct BuildResult {
     pub builder_stage: Option<String>,
     /// Where the builder stage was pushed (`push_builder_stage`).
     pub builder_stage_pushed: Option<PushedImage>,
+    /// The epoch of a reproducible build, and where it came from.
+    pub epoch: Option<BuildEpoch>,
+    /// The image's manifest digest, when s2i wrote the image with a
+    /// manifest (an `oci:`, `oci-archive:` or `docker://` output).
+    pub manifest_digest: Option<String>,
+    /// What s2i wrote the image to (when it wrote the image itself).
+    pub outputs: Vec<WrittenOutput>,
+    /// The SPDX 2.3 JSON document of the build (`sbom`).
+    pub sbom: Option<String>,
+    /// The in-toto statement with the SLSA provenance predicate (`provenance`).
+    pub provenance: Option<String>,
+}
+
+/// The epoch of a reproducible build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildEpoch {
+    /// Seconds since 1970-01-01 (UTC).
+    pub seconds: u64,
+    /// Where it came from.
+    pub source: EpochSource,
+}
+
+/// Where the epoch of a build came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EpochSource {
+    /// [`BuildOptions::source_date_epoch`] (`--source-date-epoch`, `SOURCE_DATE_EPOCH`).
+    Given,
+    /// The commit time of the git source.
+    GitCommit,
+}
+
+/// One place s2i wrote the image to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenOutput {
+    /// Where, as given (`oci:out:app`).
+    pub location: ImageLocation,
+    /// The manifest digest there (`sha256:…`), for outputs with a manifest
+    /// (`oci:`, `oci-archive:`, `docker://`: the digest the registry stored).
+    pub digest: Option<String>,
+    /// The image ID (the config's digest), the same in every output.
+    pub image_id: String,
+    /// The digests of the artifacts (SBOM, provenance) attached to it as referrers.
+    pub referrers: Vec<String>,
 }
 
 /// The builder image of a build.
@@ -269,8 +350,9 @@ pub struct PushedImage {
     pub reference: String,
 }
 
-/// Options of `s2i usage`.
+/// Options of `s2i usage`, made with [`UsageOptions::new`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UsageOptions {
     /// The builder image.
     pub builder_image: String,
@@ -288,6 +370,22 @@ pub struct UsageOptions {
     pub env: Vec<EnvVar>,
     /// Directory relative `file://` script URLs are resolved against.
     pub working_dir: Option<PathBuf>,
+}
+
+impl UsageOptions {
+    /// The usage of `builder_image`, with the defaults of everything else.
+    pub fn new(builder_image: impl Into<String>) -> Self {
+        Self {
+            builder_image: builder_image.into(),
+            scripts_url: None,
+            destination: None,
+            pull_policy: PullPolicy::default(),
+            assemble_user: None,
+            allowed_uids: AllowedUids::default(),
+            env: Vec::new(),
+            working_dir: None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -76,7 +76,8 @@ impl Engine {
         }
         self.check_network(&options.host).await?;
 
-        let builder = self.obtain_image(&builder_ref, options.pull_policy).await?;
+        let builder =
+            self.obtain_image_with(&builder_ref, options.pull_policy, options.pull_credentials.as_ref()).await?;
         options.allowed_uids.check_image(&builder.name, &builder.info, options.assemble_user.as_deref())?;
         let strategy = if builder.info.on_build.is_empty() {
             Strategy::Sti
@@ -182,7 +183,8 @@ impl Engine {
         let mut source_images = Vec::new();
         for spec in &options.source_images {
             let reference = parse_image("--source-image image", &spec.image)?;
-            let image = self.obtain_image(&reference, options.pull_policy).await?;
+            let image =
+                self.obtain_image_with(&reference, options.pull_policy, options.pull_credentials.as_ref()).await?;
             source_images.push(PlannedSourceImage {
                 image,
                 path: spec.path.clone(),
@@ -205,6 +207,14 @@ impl Engine {
         let build_env = env::dedupe(&build_env);
 
         let source_info = prepared.as_ref().map(|p| p.info.clone()).unwrap_or_default();
+        let image = self.plan_image(options, &builder, strategy, &source_info, output.as_ref(), &base_dir)?;
+        // A reproducible image does not record where on this machine the source was.
+        let mut label_source = source_info.clone();
+        if image.as_ref().is_some_and(|i| i.epoch.is_some())
+            && super::reproducible::is_local_location(&source_info.location)
+        {
+            label_source.location.clear();
+        }
         let display_name = options.display_name.clone().or_else(|| options.tag.clone());
         // The output image is the runtime image's when chained, so its labels are the base.
         let mut labels = runtime.as_ref().map_or_else(|| builder.info.labels.clone(), |r| r.image.info.labels.clone());
@@ -212,7 +222,7 @@ impl Engine {
             description: options.description.as_deref(),
             display_name: display_name.as_deref(),
             builder_image: &builder.canonical,
-            source: &source_info,
+            source: &label_source,
         }));
         labels.extend(options.labels.clone());
 
@@ -271,6 +281,8 @@ impl Engine {
             source_images,
             builder,
             container_labels: options.container_labels.clone(),
+            image,
+            workdir: workdir.to_owned(),
         })
     }
 
@@ -341,7 +353,10 @@ impl Engine {
                 return None;
             }
         };
-        match self.obtain_image(&reference, options.incremental_pull_policy).await {
+        match self
+            .obtain_image_with(&reference, options.incremental_pull_policy, options.pull_credentials.as_ref())
+            .await
+        {
             Ok(previous) => Some(PreviousImage {
                 name: previous.engine_name,
                 id: previous.info.id.clone(),

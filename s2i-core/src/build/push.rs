@@ -17,11 +17,7 @@ use crate::runtime::RuntimeErrorKind;
 /// Options that ask for a push, checked before anything is built.
 pub(crate) fn check_push_options(options: &BuildOptions) -> Result<()> {
     if options.push && options.tag.as_deref().is_none_or(str::is_empty) {
-        return Err(Error::option(
-            "--push",
-            "there is no tag to push",
-            "name the image in its registry, e.g. `s2i build . builder registry.example.com/team/app:1 --push`",
-        ));
+        return Err(Error::NoTagToPush);
     }
     if options.push_builder_stage && !options.push {
         return Err(Error::option(
@@ -79,30 +75,12 @@ impl Engine {
         let image = tag.clone();
         let progress = move |progress| events.emit(BuildEvent::Push { image: image.clone(), progress });
         let pushed = retry(3, Duration::from_secs(2), is_transient, |_| self.runtime.push_image(&tag, &progress)).await;
-        let failed = |kind: RuntimeErrorKind, message: String| {
-            let help = match kind {
-                RuntimeErrorKind::Unauthorized => format!(
-                    "log in to {registry} (`docker login {registry}` or `podman login {registry}`), or name a \
-                     credentials file that has an entry for it with --dockercfg-path or REGISTRY_AUTH_FILE; then push \
-                     the built image with `docker push {tag}` (or build again with --push)"
-                ),
-                RuntimeErrorKind::Unreachable => "the container engine stopped answering: start it again, then push \
-                     the built image with `docker push {tag}` (or build again with --push)"
-                    .replace("{tag}", &tag),
-                _ => format!(
-                    "check that the registry {registry} runs and that the container engine can reach it (a registry \
-                     on plain HTTP must be listed as insecure in the engine's configuration, except on 127.0.0.1 for \
-                     Docker), and that the name is one you may push to; then push the built image with \
-                     `docker push {tag}` (or build again with --push)"
-                ),
-            };
-            Error::PushFailed {
-                image: tag.clone(),
-                registry: registry.clone(),
-                image_id: short_id(image_id).to_owned(),
-                message,
-                help,
-            }
+        let failed = |kind: RuntimeErrorKind, message: String| Error::PushFailed {
+            image: tag.clone(),
+            registry: registry.clone(),
+            image_id: short_id(image_id).to_owned(),
+            kind,
+            message,
         };
         let digest = match pushed {
             Ok(Some(digest)) => digest,

@@ -21,16 +21,17 @@ impl Engine {
         let labels = &resolved.info.labels;
         let label = |key: &str| labels.get(key).filter(|v| !v.is_empty()).cloned();
         let required = |key: &str| {
-            label(key).ok_or_else(|| {
-                Error::option(
-                    "image",
-                    format!("required label {key:?} not found in image {image}"),
-                    "only images built by s2i carry the labels a rebuild reads; build this one from its source instead",
-                )
-            })
+            label(key).ok_or_else(|| Error::NotBuiltByS2i { image: image.to_owned(), label: key.to_owned() })
         };
         let builder = required("io.openshift.s2i.build.image")?;
-        let source = required("io.openshift.s2i.build.source-location")?;
+        let source = label("io.openshift.s2i.build.source-location").ok_or_else(|| {
+            Error::option(
+                "image",
+                format!("image {image} does not record its source (label \"io.openshift.s2i.build.source-location\")"),
+                "a reproducible build from a directory of this machine leaves the directory's path out of its labels, \
+                 as a build without a source has none; build it again from its source instead",
+            )
+        })?;
         let mut options = BuildOptions::new(Some(source), builder);
         options.tag = Some(reference.to_string());
         options.context_dir = label("io.openshift.s2i.build.source-context-dir");

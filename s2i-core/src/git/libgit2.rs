@@ -223,6 +223,7 @@ fn source_info(repo: &git2::Repository, remote: &RemoteUrl) -> Result<SourceInfo
         author: format!("{} <{}>", author.name().unwrap_or_default(), author.email().unwrap_or_default()),
         date: git_date(author.when()),
         message: super::subject(commit.message().unwrap_or_default()),
+        commit_time: u64::try_from(commit.committer().when().seconds()).ok(),
     })
 }
 

@@ -320,13 +320,13 @@ fn is_empty(git: &Git<'_>, target: &Path) -> bool {
 fn source_info(git: &Git<'_>, target: &Path, remote: &RemoteUrl) -> Result<SourceInfo, Failure> {
     let log = git.run_in(
         target,
-        &["log", "-1", "--no-show-signature", "--date=default", "--format=%H%x00%an <%ae>%x00%ad%x00%B", "HEAD"],
+        &["log", "-1", "--no-show-signature", "--date=default", "--format=%H%x00%an <%ae>%x00%ad%x00%ct%x00%B", "HEAD"],
         false,
     )?;
     let log = String::from_utf8_lossy(&log);
-    let mut fields = log.splitn(4, '\0');
+    let mut fields = log.splitn(5, '\0');
     let mut next = || fields.next().unwrap_or_default().trim().to_owned();
-    let (commit_id, author, date, message) = (next(), next(), next(), next());
+    let (commit_id, author, date, commit_time, message) = (next(), next(), next(), next(), next());
     let head = git.run_in(target, &["rev-parse", "--abbrev-ref", "HEAD"], false)?;
     Ok(SourceInfo {
         location: remote.display.clone(),
@@ -336,6 +336,7 @@ fn source_info(git: &Git<'_>, target: &Path, remote: &RemoteUrl) -> Result<Sourc
         author,
         date,
         message: super::subject(&message),
+        commit_time: commit_time.parse().ok(),
     })
 }
 

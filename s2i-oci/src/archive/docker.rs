@@ -60,6 +60,11 @@ pub struct DockerArchiveImage<'a> {
     pub repo_tags: Vec<String>,
     /// The layers, base first, matching the config's diff IDs.
     pub layers: Vec<ArchiveLayer>,
+    /// How many of the base layers are listed in `manifest.json` but not
+    /// written: Docker loads such an archive when it has those layers
+    /// already (Podman and `docker-archive` readers do not); 0 for a
+    /// complete archive.
+    pub leave_out: usize,
 }
 
 /// Write a `docker-archive` into `out`; `open_blob` opens a layer blob.
@@ -108,6 +113,9 @@ pub fn write_docker_archive<W: Write>(
         names.push(("repositories".to_owned(), Item::Bytes(spec::to_json(&repositories))));
     }
     for (position, (id, layer)) in ids.iter().zip(&image.layers).enumerate() {
+        if position < image.leave_out {
+            continue;
+        }
         let mut legacy = serde_json::Map::new();
         legacy.insert("id".to_owned(), id.clone().into());
         if position > 0 {
@@ -318,7 +326,8 @@ mod tests {
                 uncompressed_size: Some(b.uncompressed_size),
             },
         ];
-        let image = DockerArchiveImage { config: config.as_bytes(), repo_tags: vec!["app:1".into()], layers };
+        let image =
+            DockerArchiveImage { config: config.as_bytes(), repo_tags: vec!["app:1".into()], layers, leave_out: 0 };
         let blobs = HashMap::from([(a.digest.clone(), blob_a), (b.digest.clone(), blob_b)]);
         let mut open =
             |d: &Descriptor| -> Result<Box<dyn Read>> { Ok(Box::new(io::Cursor::new(blobs[&d.digest].clone()))) };
@@ -357,7 +366,7 @@ mod tests {
             diff_id: Digest::of(b"other"),
             uncompressed_size: Some(a.uncompressed_size),
         }];
-        let image = DockerArchiveImage { config: config.as_bytes(), repo_tags: vec![], layers };
+        let image = DockerArchiveImage { config: config.as_bytes(), repo_tags: vec![], layers, leave_out: 0 };
         let mut open = |_: &Descriptor| -> Result<Box<dyn Read>> { Ok(Box::new(io::Cursor::new(blob.clone()))) };
         assert!(write_docker_archive(Vec::new(), &image, &mut open, 0).is_err());
         assert_eq!(media_type::OCI_LAYER_TAR_GZIP, a.descriptor().media_type);

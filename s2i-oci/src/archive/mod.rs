@@ -1,6 +1,7 @@
 //! Images as single files: `oci-archive:` (a tar of an OCI layout) and
 //! `docker-archive:` (what `docker save` writes and `docker load` reads),
-//! written deterministically and read back.
+//! written deterministically and read back; and an engine's export of an
+//! image read as a stream ([`read_image_export`]).
 //!
 //! Archives are written with the crate's one tar encoding (sorted entries,
 //! root-owned, one modification time), with blob content streamed from
@@ -11,6 +12,7 @@
 //! dropped.
 
 mod docker;
+mod export;
 mod oci;
 
 use std::collections::HashMap;
@@ -19,6 +21,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub use docker::{ArchiveLayer, DockerArchive, DockerArchiveImage, DockerManifestEntry, write_docker_archive};
+pub use export::{ExportLayers, ExportedImage, ExportedLayer, read_image_export};
 pub use oci::{OciArchive, write_oci_archive};
 
 use crate::error::{Error, Result};

@@ -8,7 +8,7 @@ use crate::host::wildcard_key;
 pub const WILDCARD_PREFIX: &str = r"^[^\.]*\.";
 
 /// Escapes what Go's `regexp.QuoteMeta` escapes: `\.+*?()|[]{}^$`.
-pub fn escape_regex(text: &str) -> String {
+pub(crate) fn escape_regex(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         if r"\.+*?()|[]{}^$".contains(c) {
@@ -21,7 +21,7 @@ pub fn escape_regex(text: &str) -> String {
 
 /// The host part of a key: the escaped host, or for a wildcard route one
 /// label of anything followed by the escaped wildcard key.
-pub fn host_regex(host: &str, wildcard: bool) -> String {
+pub(crate) fn host_regex(host: &str, wildcard: bool) -> String {
     if wildcard {
         format!("{WILDCARD_PREFIX}{}", escape_regex(wildcard_key(host)))
     } else {
@@ -32,7 +32,7 @@ pub fn host_regex(host: &str, wildcard: bool) -> String {
 /// The path part of a key: `(/.*)?` for an empty (or all-slash) path; the
 /// escaped path then `(.*)?` when it ends in `/`; else the escaped path then
 /// `(/.*)?`, so `/foo` matches `/foo` and `/foo/bar` but not `/foobar`.
-pub fn path_regex(path: &str) -> String {
+pub(crate) fn path_regex(path: &str) -> String {
     if path.bytes().all(|byte| byte == b'/') {
         return "(/.*)?".to_owned();
     }
@@ -57,12 +57,12 @@ pub fn path_regex(path: &str) -> String {
 /// The key of a route in the host+path maps, matched against HAProxy's
 /// `base` (Host header, lower-cased, then the path):
 /// `^www\.example\.com\.?(:[0-9]+)?/api(/.*)?$`.
-pub fn host_path_key(host: &str, path: &str, wildcard: bool) -> String {
+pub(crate) fn host_path_key(host: &str, path: &str, wildcard: bool) -> String {
     format!(r"{}\.?(:[0-9]+)?{}$", host_regex(host, wildcard), path_regex(path))
 }
 
 /// The key of a route in the SNI map, matched against the lower-cased SNI.
-pub fn sni_key(host: &str, wildcard: bool) -> String {
+pub(crate) fn sni_key(host: &str, wildcard: bool) -> String {
     format!("{}$", host_regex(host, wildcard))
 }
 
@@ -70,7 +70,7 @@ pub fn sni_key(host: &str, wildcard: bool) -> String {
 /// wildcard lines after all others (also reversed). HAProxy's `map_reg`
 /// returns the first match, so exact hosts beat wildcards and, for a host,
 /// longer paths beat their prefixes.
-pub fn sort_map_lines(lines: &mut [String]) {
+pub(crate) fn sort_map_lines(lines: &mut [String]) {
     lines.sort_by(|a, b| {
         let wildcard = |line: &str| line.starts_with(WILDCARD_PREFIX);
         wildcard(a).cmp(&wildcard(b)).then_with(|| b.cmp(a))

@@ -105,8 +105,9 @@ impl Default for Timeouts {
     }
 }
 
-/// Router-wide settings.
+/// Router-wide settings; made with [`RouterConfig::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RouterConfig {
     /// Address every listener binds to (loopback by default).
     pub bind_address: IpAddr,
@@ -263,7 +264,7 @@ fn md5_hex(text: &str) -> String {
 }
 
 /// The backend name prefix of a termination.
-pub fn backend_prefix(termination: Option<TlsTermination>) -> &'static str {
+pub(crate) fn backend_prefix(termination: Option<TlsTermination>) -> &'static str {
     match termination {
         None => "be_http",
         Some(TlsTermination::Edge) => "be_edge_http",

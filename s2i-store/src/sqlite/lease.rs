@@ -180,7 +180,7 @@ impl ConsumerLease<'_> {
 
     /// [`advance`](Self::advance), with `effect` — changes to the store that
     /// record what acting on the event did — in the same transaction.
-    pub fn advance_with<T, E: From<Error>>(
+    pub(crate) fn advance_with<T, E: From<Error>>(
         &self,
         event: &Event,
         mut effect: impl FnMut(&Tx<'_>) -> std::result::Result<T, E>,

@@ -121,9 +121,13 @@ impl Store {
     }
 
     fn open_at(dir: &Path, migrate_to: Option<u32>) -> Result<Self> {
-        std::fs::create_dir_all(dir)
+        create_private_dir(dir)
             .map_err(|e| Error::StoreOpen { path: dir.to_owned(), message: format!("cannot create it: {e}") })?;
         let file = dir.join(STORE_FILE);
+        make_private(&file).map_err(|e| Error::StoreOpen {
+            path: file.clone(),
+            message: format!("cannot make it readable by its owner only: {e}"),
+        })?;
         let open_error = |e: rusqlite::Error| Error::StoreOpen { path: file.clone(), message: e.to_string() };
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&file, flags).map_err(open_error)?;
@@ -152,11 +156,16 @@ impl Store {
     }
 
     /// The store directory.
+    ///
+    /// The store holds Secrets: its file (and SQLite's `-wal` and `-shm`
+    /// files beside it, which SQLite creates with the file's mode) is
+    /// readable and writable by its owner only (mode 0600), made so on every
+    /// open; a directory the store creates is its owner's only (0700).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// The database file.
+    /// The database file (mode 0600, see [`Store::dir`]).
     pub fn file(&self) -> &Path {
         &self.file
     }
@@ -299,6 +308,43 @@ fn db_error(file: &Path, e: rusqlite::Error) -> Error {
         return Error::StoreBusy { path: file.to_owned() };
     }
     Error::Database { path: file.to_owned(), message: e.to_string() }
+}
+
+/// Create `dir` (and its parents) when missing; a directory made here is
+/// its owner's only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Create the store file (and give the files SQLite keeps beside it) mode
+/// 0600, or take every other permission away from the ones that exist.
+fn make_private(file: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(file)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", file.display()));
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.permissions().mode() & 0o777 != 0o600 => {
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -388,3 +388,24 @@ fn a_failed_object_migration_keeps_nothing_and_runs_again() {
     assert!(store.object_migrations().unwrap().is_empty(), "and it is not recorded");
     assert_eq!(store.migrate_objects(&[SPLIT]).unwrap(), ["test/split-parts"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_store_file_is_its_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("new/store");
+    let store = Store::open(&dir).unwrap();
+    store.write(|tx| tx.create("Thing", "ns", "a", json!({}))).unwrap();
+    assert_eq!(mode(&dir), 0o700, "a directory the store makes");
+    for suffix in ["", "-wal", "-shm"] {
+        let path = std::path::PathBuf::from(format!("{}{suffix}", store.file().display()));
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    drop(store);
+    // A file someone opened up is closed again on the next open.
+    std::fs::set_permissions(dir.join(STORE_FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(mode(store.file()), 0o600);
+}

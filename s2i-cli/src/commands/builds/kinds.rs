@@ -1,26 +1,27 @@
 //! The build kinds in the object verbs (`get`, `describe`, `apply`,
 //! `delete` of `buildconfigs` and `builds`): their tables and descriptions,
-//! as `oc` shows them, and the hooks that apply and delete them through
-//! `s2i_buildconfig`.
-
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+//! as `oc` shows them, and the hooks that apply, delete and refresh them
+//! through `s2i_buildconfig`.
 
 use s2i_buildconfig::types::*;
 use s2i_buildconfig::{
-    AppliedConfig, Event, apply_build_config, builds_of, check_build_config, executor_of, get_build, get_build_config,
+    AppliedBuild, AppliedConfig, Builds, Event, Kept, apply_build, apply_build_config, builds_of, check_build,
+    check_build_config, executor_of, get_build, get_build_config, list_build_configs, list_builds,
 };
+use s2i_imagestream::registry::RegistryClient;
 use s2i_store::codec::Document;
-use s2i_store::{Resource, Tx};
+use s2i_store::{Applied, Resource, Tx};
 use serde_json::Value;
 
-use super::Printer;
-use crate::commands::Failure;
-use crate::commands::imagestream::typed;
-use crate::commands::objects::{
-    Applied, ApplyOps, BoxFuture, DocumentError, Kind, LibResult, or_none, time_text, to_value,
+use crate::commands::build_events::{Printer, status_text};
+use crate::commands::engine::connect_engine;
+use crate::commands::kind::{
+    ApplyOps, BoxFuture, DocumentError, Kind, LibResult, decode, parse_in_namespace, to_value,
 };
-use crate::commands::session::Session;
+use crate::commands::session::{Context, Session};
+use crate::commands::worker::WorkerProcess;
+use crate::failure::Failure;
+use crate::render::{Description, or_none, time_text};
 
 // ---------------------------------------------------------------------------
 // Times, as oc shows them.
@@ -116,12 +117,23 @@ fn reference_text(reference: &ObjectReference) -> String {
     format!("{} {name}", reference.kind)
 }
 
-pub(super) fn status_text(build: &Build) -> String {
-    let mut text = build.status.phase.to_string();
-    if !build.status.reason.is_empty() && build.status.phase != BuildPhase::Complete {
-        text.push_str(&format!(" ({})", build.status.reason));
-    }
-    text
+/// For the verbs that read (`get`, `describe`) the build kinds: mark the
+/// builds whose process is gone; the engine is reached only when one was.
+fn refresh<'a>(context: &'a Context) -> BoxFuture<'a, Result<(), Failure>> {
+    Box::pin(async move {
+        let (registry, worker) = (RegistryClient::anonymous(), WorkerProcess::new(&context.global));
+        let printer = Printer::new(context, false);
+        let print = |event: &Event| printer.print(event);
+        let not_connected = Err("not connected".to_owned());
+        let reaped = Builds::new(&context.store, not_connected, &registry, &worker).reap(Some(&context.namespace))?;
+        if reaped.is_empty() {
+            return Ok(());
+        }
+        let runtime = connect_engine(&context.global, None).await;
+        let runtime = runtime.map_err(|e| e.to_string());
+        Builds::new(&context.store, runtime, &registry, &worker).with_events(&print).clean_up(&reaped).await;
+        Ok(())
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -131,34 +143,33 @@ pub(crate) const BUILD_CONFIG: Kind = Kind {
     info: BuildConfig::INFO,
     columns: &["NAME", "TYPE", "FROM", "LATEST"],
     get: |tx, namespace, name| Ok(to_value(&get_build_config(tx, namespace, name)?)),
-    list: Some(|tx, namespace| Ok(tx.list_as::<BuildConfig>(namespace)?.iter().map(to_value).collect())),
-    row: |value| {
-        let config: BuildConfig = typed(value);
-        vec![
-            config.metadata.name.clone(),
-            config.spec.strategy.kind.clone(),
-            source_short(&config.spec.source, config.spec.revision.as_ref()),
-            config.status.last_version.to_string(),
-        ]
-    },
-    describe: Some(|tx, value| describe_config(tx, &typed(value))),
+    list: Some(|tx, namespace| Ok(list_build_configs(tx, namespace)?.iter().map(to_value).collect())),
+    row: |value| decode(value).map(|config| config_row(&config)).unwrap_or_default(),
+    describe: Some(|tx, value| describe_config(tx, &decode(value)?)),
     apply: Some(ApplyOps { parse: parse_config, write: write_config, after: after_configs }),
-    delete: Some(delete_config),
+    delete: Ok(delete_config),
+    refresh: Some(refresh),
+    export: None,
 };
 
+fn config_row(config: &BuildConfig) -> Vec<String> {
+    vec![
+        config.metadata.name.clone(),
+        config.spec.strategy.kind.clone(),
+        source_short(&config.spec.source, config.spec.revision.as_ref()),
+        config.status.last_version.to_string(),
+    ]
+}
+
 fn parse_config(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
-    let mut config = document.decode::<BuildConfig>().map_err(DocumentError::Yaml)?;
-    if config.metadata.namespace.is_empty() {
-        config.metadata.namespace = namespace.to_owned();
-    }
-    check_build_config(&config).map_err(|e| DocumentError::Invalid(e.into()))?;
+    let config: BuildConfig = parse_in_namespace(document, namespace)?;
+    check_build_config(&config).map_err(DocumentError::invalid)?;
     Ok(to_value(&config))
 }
 
 fn write_config(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
-    let config: BuildConfig = typed(&value);
-    let AppliedConfig { config, verb, .. } = apply_build_config(tx, config)?;
-    Ok(Applied { namespace: config.metadata.namespace.clone(), name: config.metadata.name.clone(), verb })
+    let AppliedConfig { config, action, .. } = apply_build_config(tx, decode(&value)?)?;
+    Ok(Applied::of(&config, action))
 }
 
 fn after_configs<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>> {
@@ -167,7 +178,8 @@ fn after_configs<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<
             let config = session.context.store.read(|tx| get_build_config(tx, &object.namespace, &object.name))?;
             if let Ok(warnings) = check_build_config(&config) {
                 for warning in warnings {
-                    eprintln!("warning: buildconfig.{GROUP}/{}: {warning}", object.name);
+                    let text = kept_text(&warning).replace("{name}", &object.name);
+                    eprintln!("warning: buildconfig.{GROUP}/{}: {text}", object.name);
                 }
             }
         }
@@ -179,6 +191,19 @@ fn after_configs<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<
     })
 }
 
+/// What a config keeps and a local build does not act on, for people.
+fn kept_text(kept: &Kept) -> String {
+    match kept {
+        Kept::WebhookTriggers(types) => format!(
+            "{} webhook trigger{} kept: webhook triggers wait for `s2i controller --webhook-port`; until then start \
+             builds with `s2i start-build {{name}}` or an ImageChange trigger",
+            types.join(", "),
+            if types.len() == 1 { " is" } else { "s are" },
+        ),
+        other => other.to_string(),
+    }
+}
+
 fn delete_config<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
     Box::pin(async move {
         let printer = Printer::new(&session.context, false);
@@ -188,14 +213,14 @@ fn delete_config<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Resul
     })
 }
 
+/// The column of the values of `oc describe bc` and `oc describe build`.
+const WIDTH: usize = 24;
+
 fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> LibResult<String> {
-    let mut out = String::new();
-    let field = |out: &mut String, name: &str, value: &str| {
-        let _ = writeln!(out, "{:<24}{value}", format!("{name}:"));
-    };
-    describe_meta(&mut out, &config.metadata);
-    field(&mut out, "Latest Version", &config.status.last_version.to_string());
-    let _ = writeln!(out);
+    let mut out = Description::new(WIDTH);
+    out.metadata(&config.metadata);
+    out.field("Latest Version", &config.status.last_version.to_string());
+    out.line("");
     describe_common(
         &mut out,
         &config.spec.strategy,
@@ -205,7 +230,7 @@ fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> LibResult<String> {
         &config.spec.post_commit,
         config.spec.completion_deadline_seconds,
     );
-    field(&mut out, "Run Policy", config.spec.run_policy.as_str());
+    out.field("Run Policy", config.spec.run_policy.as_str());
     let mut triggers = Vec::new();
     if config.has_config_change_trigger() {
         triggers.push("Config".to_owned());
@@ -232,56 +257,37 @@ fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> LibResult<String> {
         }
         triggers.push(text);
     }
-    field(
-        &mut out,
-        "Triggered by",
-        &if triggers.is_empty() { "<none>".into() } else { triggers.join("\n                        ") },
-    );
-    field(&mut out, "Builds History Limit", "");
+    let triggers = out.lines(&triggers);
+    out.field("Triggered by", &triggers);
+    out.field("Builds History Limit", "");
     let limit = |l: Option<i32>| l.map_or("all".to_owned(), |l| l.to_string());
-    let _ = writeln!(out, "  Successful:           {}", limit(config.spec.successful_builds_history_limit));
-    let _ = writeln!(out, "  Failed:               {}", limit(config.spec.failed_builds_history_limit));
+    out.line(&format!("  Successful:           {}", limit(config.spec.successful_builds_history_limit)));
+    out.line(&format!("  Failed:               {}", limit(config.spec.failed_builds_history_limit)));
     if config.is_paused() {
-        field(&mut out, "Paused", "true (no build can start)");
+        out.field("Paused", "true (no build can start)");
     }
     let builds = builds_of(tx, &config.metadata.namespace, &config.metadata.name)?;
-    let _ = writeln!(out);
+    out.line("");
     if builds.is_empty() {
-        let _ = writeln!(out, "No builds.");
+        out.line("No builds.");
     } else {
         let now = s2i_store::timestamp::format(&s2i_store::timestamp::now());
-        let _ = writeln!(out, "{:<28}{:<32}{:<10}Creation Time", "Build", "Status", "Duration");
+        out.line(&format!("{:<28}{:<32}{:<10}Creation Time", "Build", "Status", "Duration"));
         for build in builds.iter().rev() {
-            let _ = writeln!(
-                out,
+            out.line(&format!(
                 "{:<28}{:<32}{:<10}{}",
                 build.metadata.name,
                 status_text(build).to_lowercase(),
                 build_duration(build, &now),
                 time_text(build.metadata.creation_timestamp)
-            );
+            ));
         }
     }
-    Ok(out)
-}
-
-fn describe_meta(out: &mut String, meta: &s2i_store::ObjectMeta) {
-    let pairs = |map: &BTreeMap<String, String>| {
-        if map.is_empty() {
-            "<none>".to_owned()
-        } else {
-            map.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n                        ")
-        }
-    };
-    let _ = writeln!(out, "{:<24}{}", "Name:", meta.name);
-    let _ = writeln!(out, "{:<24}{}", "Namespace:", meta.namespace);
-    let _ = writeln!(out, "{:<24}{}", "Created:", or_none(&time_text(meta.creation_timestamp)));
-    let _ = writeln!(out, "{:<24}{}", "Labels:", pairs(&meta.labels));
-    let _ = writeln!(out, "{:<24}{}", "Annotations:", pairs(&meta.annotations));
+    Ok(out.finish())
 }
 
 fn describe_common(
-    out: &mut String,
+    out: &mut Description,
     strategy: &BuildStrategy,
     source: &BuildSource,
     output: &BuildOutput,
@@ -289,63 +295,62 @@ fn describe_common(
     hook: &BuildPostCommitSpec,
     deadline: Option<i64>,
 ) {
-    let field = |out: &mut String, name: &str, value: &str| {
-        let _ = writeln!(out, "{:<24}{value}", format!("{name}:"));
-    };
-    field(out, "Strategy", &strategy.kind);
+    out.field("Strategy", &strategy.kind);
     if let Some(git) = &source.git {
-        field(out, "URL", &git.uri);
+        out.field("URL", &git.uri);
         if !git.git_ref.is_empty() {
-            field(out, "Ref", &git.git_ref);
+            out.field("Ref", &git.git_ref);
         }
     }
     if let Some(binary) = &source.binary {
         let name = if binary.as_file.is_empty() { "a directory or file".to_owned() } else { binary.as_file.clone() };
-        field(out, "Binary", &format!("provided on build ({name})"));
+        out.field("Binary", &format!("provided on build ({name})"));
     }
     if !source.context_dir.is_empty() {
-        field(out, "Context Dir", &source.context_dir);
+        out.field("Context Dir", &source.context_dir);
     }
     for image in &source.images {
         let paths: Vec<String> =
             image.paths.iter().map(|p| format!("{} -> {}", p.source_path, p.destination_dir)).collect();
-        field(out, "Image Source", &format!("copies {} from {}", paths.join(", "), reference_text(&image.from)));
+        out.field("Image Source", &format!("copies {} from {}", paths.join(", "), reference_text(&image.from)));
     }
     if let Some(source_strategy) = &strategy.source_strategy {
-        field(out, "From Image", &reference_text(&source_strategy.from));
+        out.field("From Image", &reference_text(&source_strategy.from));
         if source_strategy.incremental == Some(true) {
-            field(out, "Incremental Build", "yes");
+            out.field("Incremental Build", "yes");
         }
         if source_strategy.force_pull {
-            field(out, "Force Pull", "yes");
+            out.field("Force Pull", "yes");
         }
         if !source_strategy.scripts.is_empty() {
-            field(out, "Scripts", &source_strategy.scripts);
+            out.field("Scripts", &source_strategy.scripts);
         }
         if !source_strategy.env.is_empty() {
             let env: Vec<String> = source_strategy.env.iter().map(|v| format!("{}={}", v.name, v.value)).collect();
-            field(out, "Environment", &env.join("\n                        "));
+            let env = out.lines(&env);
+            out.field("Environment", &env);
         }
     }
     match &output.to {
-        Some(to) => field(out, "Output to", &reference_text(to)),
-        None => field(out, "Output to", "<none> (the image is removed after the build)"),
+        Some(to) => out.field("Output to", &reference_text(to)),
+        None => out.field("Output to", "<none> (the image is removed after the build)"),
     }
     if !output.image_labels.is_empty() {
         let labels: Vec<String> = output.image_labels.iter().map(|l| format!("{}={}", l.name, l.value)).collect();
-        field(out, "Image Labels", &labels.join("\n                        "));
+        let labels = out.lines(&labels);
+        out.field("Image Labels", &labels);
     }
     if !resources.limits.is_empty() {
         let limits: Vec<String> = resources.limits.iter().map(|(k, v)| format!("{k}={}", v.0)).collect();
-        field(out, "Resource Limits", &limits.join(", "));
+        out.field("Resource Limits", &limits.join(", "));
     }
     if !hook.is_empty() {
         let (entrypoint, cmd) = hook.container_command();
         let words: Vec<String> = entrypoint.iter().flatten().chain(cmd.iter()).map(|w| format!("{w:?}")).collect();
-        field(out, "Post Commit Hook", &format!("[{}]", words.join(", ")));
+        out.field("Post Commit Hook", &format!("[{}]", words.join(", ")));
     }
     if let Some(seconds) = deadline {
-        field(out, "Completion Deadline", &format!("{seconds}s"));
+        out.field("Completion Deadline", &format!("{seconds}s"));
     }
 }
 
@@ -356,34 +361,62 @@ pub(crate) const BUILD: Kind = Kind {
     info: Build::INFO,
     columns: &["NAME", "TYPE", "FROM", "STATUS", "STARTED", "DURATION"],
     get: |tx, namespace, name| Ok(to_value(&get_build(tx, namespace, name)?)),
-    list: Some(|tx, namespace| {
-        let mut builds = tx.list_as::<Build>(namespace)?;
-        // Like oc: by config, then by number.
-        builds.sort_by(|a, b| {
-            (&a.metadata.namespace, a.config_name(), a.number()).cmp(&(
-                &b.metadata.namespace,
-                b.config_name(),
-                b.number(),
-            ))
-        });
-        Ok(builds.iter().map(to_value).collect())
-    }),
-    row: |value| {
-        let build: Build = typed(value);
-        let now = jiff::Timestamp::now();
-        vec![
-            build.metadata.name.clone(),
-            build.spec.strategy.kind.clone(),
-            source_short(&build.spec.source, build.spec.revision.as_ref()),
-            status_text(&build),
-            build.status.start_timestamp.as_deref().map(|t| ago(t, now)).unwrap_or_default(),
-            build_duration(&build, &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
-        ]
-    },
-    describe: Some(|tx, value| describe_build(tx, &typed(value))),
-    apply: None,
-    delete: Some(delete_one_build),
+    list: Some(|tx, namespace| Ok(list_builds(tx, namespace)?.iter().map(to_value).collect())),
+    row: |value| decode(value).map(|build| build_row(&build)).unwrap_or_default(),
+    describe: Some(|tx, value| describe_build(tx, &decode(value)?)),
+    apply: Some(ApplyOps { parse: parse_build, write: write_build, after: after_builds }),
+    delete: Ok(delete_one_build),
+    refresh: Some(refresh),
+    export: None,
 };
+
+/// `oc get builds`'s columns.
+fn build_row(build: &Build) -> Vec<String> {
+    let now = jiff::Timestamp::now();
+    vec![
+        build.metadata.name.clone(),
+        build.spec.strategy.kind.clone(),
+        source_short(&build.spec.source, build.spec.revision.as_ref()),
+        status_text(build),
+        build.status.start_timestamp.as_deref().map(|t| ago(t, now)).unwrap_or_default(),
+        build_duration(build, &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+    ]
+}
+
+fn parse_build(document: Document<'_>, namespace: &str) -> Result<Value, DocumentError> {
+    let build: Build = parse_in_namespace(document, namespace)?;
+    check_build(&build).map_err(DocumentError::invalid)?;
+    Ok(to_value(&build))
+}
+
+fn write_build(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
+    let AppliedBuild { build, action, .. } = apply_build(tx, decode(&value)?)?;
+    Ok(Applied::of(&build, action))
+}
+
+/// A created build runs, as OpenShift's build controller runs every new
+/// build: in a worker process.
+fn after_builds<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>> {
+    Box::pin(async move {
+        let printer = Printer::new(&session.context, false);
+        let print = |event: &Event| printer.print(event);
+        let builds = session.builds(&print);
+        for object in applied {
+            let build = session.context.store.read(|tx| get_build(tx, &object.namespace, &object.name))?;
+            if let Ok(warnings) = check_build(&build) {
+                for warning in warnings {
+                    eprintln!("warning: build.{GROUP}/{}: {}", object.name, kept_text(&warning));
+                }
+            }
+            if object.action != s2i_store::WriteAction::Created {
+                continue;
+            }
+            builds.launch(&build)?;
+            println!("build/{} started", object.name);
+        }
+        Ok(Vec::new())
+    })
+}
 
 fn delete_one_build<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Result<String, Failure>> {
     Box::pin(async move {
@@ -395,12 +428,9 @@ fn delete_one_build<'a>(session: &'a Session, name: &'a str) -> BoxFuture<'a, Re
 }
 
 fn describe_build(_tx: &Tx<'_>, build: &Build) -> LibResult<String> {
-    let mut out = String::new();
-    let field = |out: &mut String, name: &str, value: &str| {
-        let _ = writeln!(out, "{:<24}{value}", format!("{name}:"));
-    };
-    describe_meta(&mut out, &build.metadata);
-    let _ = writeln!(out);
+    let mut out = Description::new(WIDTH);
+    out.metadata(&build.metadata);
+    out.line("");
     let mut status = status_text(build);
     if !build.status.message.is_empty() {
         status.push_str(&format!(": {}", build.status.message));
@@ -408,26 +438,25 @@ fn describe_build(_tx: &Tx<'_>, build: &Build) -> LibResult<String> {
     if build.status.cancelled && build.is_active() {
         status.push_str(" (cancellation requested)");
     }
-    field(&mut out, "Status", &status);
-    field(&mut out, "Started", &or_none(build.status.start_timestamp.as_deref().unwrap_or_default()));
+    out.field("Status", &status);
+    out.field("Started", &or_none(build.status.start_timestamp.as_deref().unwrap_or_default()));
     let now = s2i_store::timestamp::format(&s2i_store::timestamp::now());
-    field(&mut out, "Duration", &or_none(&build_duration(build, &now)));
+    out.field("Duration", &or_none(&build_duration(build, &now)));
     for stage in &build.status.stages {
-        let _ = writeln!(
-            out,
+        out.line(&format!(
             "  {:<22}{}",
             format!("{}:", stage.name),
             go_duration((stage.duration_milliseconds + 500) / 1000)
-        );
+        ));
     }
-    let _ = writeln!(out);
+    out.line("");
     if let Some(config) = build.config_name() {
-        field(&mut out, "Build Config", config);
+        out.field("Build Config", config);
     }
     if let Some(executor) = executor_of(build) {
-        field(&mut out, "Run by", &format!("s2i process {} on {}", executor.pid, executor.host));
+        out.field("Run by", &format!("s2i process {} on {}", executor.pid, executor.host));
     }
-    let _ = writeln!(out);
+    out.line("");
     describe_common(
         &mut out,
         &build.spec.strategy,
@@ -442,40 +471,40 @@ fn describe_build(_tx: &Tx<'_>, build: &Build) -> LibResult<String> {
         if !git.message.is_empty() {
             commit.push_str(&format!(" ({})", git.message));
         }
-        field(&mut out, "Commit", &commit);
+        out.field("Commit", &commit);
         if !git.author.name.is_empty() {
-            field(&mut out, "Author", &format!("{} <{}>", git.author.name, git.author.email));
+            out.field("Author", &format!("{} <{}>", git.author.name, git.author.email));
         }
     }
     if !build.status.output_docker_image_reference.is_empty() {
-        field(&mut out, "Output Image", &build.status.output_docker_image_reference);
+        out.field("Output Image", &build.status.output_docker_image_reference);
     }
     if let Some(to) = &build.status.output.to {
-        field(&mut out, "Output Image Digest", &to.image_digest);
+        out.field("Output Image Digest", &to.image_digest);
     }
-    let _ = writeln!(out);
+    out.line("");
     for cause in &build.spec.triggered_by {
-        field(&mut out, "Build trigger cause", &cause.message);
+        out.field("Build trigger cause", &cause.message);
         if let Some(change) = &cause.image_change_build {
-            field(&mut out, "Image ID", &change.image_id);
+            out.field("Image ID", &change.image_id);
             if let Some(from) = &change.from_ref {
                 let name = if from.namespace.is_empty() {
                     from.name.clone()
                 } else {
                     format!("{}/{}", from.namespace, from.name)
                 };
-                field(&mut out, "Image Name/Kind", &format!("{name} / {}", from.kind));
+                out.field("Image Name/Kind", &format!("{name} / {}", from.kind));
             }
         }
     }
     if !build.status.log_snippet.is_empty() {
-        let _ = writeln!(out);
-        field(&mut out, "Log Tail", "");
+        out.line("");
+        out.field("Log Tail", "");
         for line in build.status.log_snippet.lines() {
-            let _ = writeln!(out, "    {line}");
+            out.line(&format!("    {line}"));
         }
     }
-    Ok(out)
+    Ok(out.finish())
 }
 
 #[cfg(test)]

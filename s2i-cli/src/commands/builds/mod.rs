@@ -1,100 +1,26 @@
 //! Build configs and builds: `s2i start-build`, `s2i cancel-build`, `s2i
 //! logs`, `s2i controller`, the hidden `s2i run-build` that runs one build
-//! in the background, starting the builds that a command's tag changes
-//! trigger, and (in `kinds`) their kinds in the object verbs.
+//! in the background, and (in `kinds`) their kinds in the object verbs.
 //!
-//! The work is `s2i_buildconfig`'s ([`Builds`]); this module turns flags into
-//! requests, draws the library's events, and starts worker processes for it
-//! (`worker`).
+//! The work is `s2i_buildconfig`'s (`Builds`); this module turns flags into
+//! requests; `build_events` draws the library's events, and `worker` starts
+//! worker processes for it.
 
-mod kinds;
-mod worker;
+pub(crate) mod kinds;
 
 use std::io::Write as _;
 use std::time::Duration;
 
 use s2i_buildconfig::types::*;
-use s2i_buildconfig::{
-    BinaryInput, BuildRequest, Builds, Cancellation, Event, Followed, Started, TriggerWarning, Warning, get_build,
-};
-use s2i_imagestream::operations::{ImportSchedule, ScheduledResult};
-use s2i_imagestream::registry::RegistryClient;
-use s2i_store::Resource;
+use s2i_buildconfig::{BinaryInput, BuildRequest, Cancellation, Event, Followed, get_build};
+use s2i_imagestream::operations::ImportSchedule;
 
-use super::session::{Context, Session, print_mirror};
-use super::{Failure, cancellation, cancelled_code};
+use super::build_events::{Printer, status_text};
+use super::engine::{ConnectError, cancellation, cancelled_code, connect_engine};
+use super::session::{Context, Session};
 use crate::cli::{CancelBuildArgs, ControllerArgs, GlobalArgs, LogsArgs, RunBuildArgs, StartBuildArgs};
-use kinds::status_text;
-pub(crate) use kinds::{BUILD, BUILD_CONFIG};
-pub(crate) use worker::WorkerProcess;
-
-// ---------------------------------------------------------------------------
-// Drawing what the library reports.
-
-/// Prints the [`Event`]s of a command's [`Builds`] on stderr.
-pub(crate) struct Printer {
-    /// The command's namespace: builds of others say theirs.
-    namespace: String,
-    loglevel: u8,
-    /// Build logs go to stdout: a build that completed says nothing more.
-    following: bool,
-}
-
-impl Printer {
-    pub(crate) fn new(context: &Context, following: bool) -> Self {
-        Self { namespace: context.namespace.clone(), loglevel: context.loglevel, following }
-    }
-
-    pub(crate) fn print(&self, event: &Event) {
-        match event {
-            Event::Started(Started { build, cause }) => {
-                eprintln!("{} started by {cause}", self.shown(build));
-            }
-            Event::Ended(build) if build.status.phase != BuildPhase::Complete => {
-                let mut line = format!("{} {}", self.shown(build), status_text(build));
-                if !build.status.message.is_empty() {
-                    line.push_str(&format!(": {}", build.status.message));
-                }
-                eprintln!("{line}");
-            }
-            Event::Ended(build) if !self.following => eprintln!("{} complete", self.shown(build)),
-            Event::Mirrored(report) => print_mirror(report, self.loglevel),
-            Event::Imported(import) => {
-                let tag = &import.tag;
-                match &import.result {
-                    ScheduledResult::Updated { image } => eprintln!("Scheduled import: {tag} moved to {image}"),
-                    ScheduledResult::Failed(failure) => {
-                        eprintln!("warning: scheduled import of {tag} failed ({}): {}", failure.reason, failure.message)
-                    }
-                    _ => {}
-                }
-            }
-            Event::Warning(Warning::Trigger(warning)) => eprintln!("warning: {}", trigger_warning(warning)),
-            Event::Warning(Warning::CleanUp(warning)) => eprintln!("warning: {warning}"),
-            Event::Warning(Warning::Mirror(error)) => eprintln!("warning: {error}"),
-            _ => {}
-        }
-    }
-
-    /// `build/NAME`, with its namespace when it is not the command's.
-    fn shown(&self, build: &Build) -> String {
-        if build.metadata.namespace == self.namespace {
-            format!("build/{}", build.metadata.name)
-        } else {
-            format!("build/{} (namespace {})", build.metadata.name, build.metadata.namespace)
-        }
-    }
-}
-
-/// A trigger's warning, with how to start a build of binary input by hand.
-fn trigger_warning(warning: &TriggerWarning) -> String {
-    match warning {
-        TriggerWarning::TagChangeNeedsInput { config, .. } | TriggerWarning::ConfigChangeNeedsInput { config, .. } => {
-            format!("{warning} (run `s2i start-build {config} --from-dir DIR`)")
-        }
-        other => other.to_string(),
-    }
-}
+use crate::failure::Failure;
+use crate::hints;
 
 /// Hands log lines to stdout as they come.
 fn stdout_lines() -> impl FnMut(&str) {
@@ -103,37 +29,6 @@ fn stdout_lines() -> impl FnMut(&str) {
         let _ = writeln!(stdout, "{line}");
         let _ = stdout.flush();
     }
-}
-
-// ---------------------------------------------------------------------------
-// Keeping builds honest: the ones whose process is gone are marked Error.
-
-/// For the verbs that read (`get`, `describe`) the build kinds: mark the
-/// builds whose process is gone; the engine is reached only when one was.
-pub(crate) async fn refresh_for(context: &Context, kind: &str) -> Result<(), Failure> {
-    if kind != Build::KIND && kind != BuildConfig::KIND {
-        return Ok(());
-    }
-    let (registry, worker) = (RegistryClient::anonymous(), WorkerProcess::new(&context.global));
-    let printer = Printer::new(context, false);
-    let print = |event: &Event| printer.print(event);
-    let not_connected = Err("not connected".to_owned());
-    let reaped = Builds::new(&context.store, not_connected, &registry, &worker).reap(Some(&context.namespace))?;
-    if reaped.is_empty() {
-        return Ok(());
-    }
-    let runtime = super::connect_engine(&context.global, None).await;
-    let runtime = runtime.map_err(|e| e.to_string());
-    Builds::new(&context.store, runtime, &registry, &worker).with_events(&print).clean_up(&reaped).await;
-    Ok(())
-}
-
-/// After a command moved tags: start the builds their changes trigger, in
-/// the background (nothing with `--no-triggers`).
-pub(crate) async fn after_tag_changes(session: &Session) -> Result<(), Failure> {
-    let printer = Printer::new(&session.context, false);
-    let print = |event: &Event| printer.print(event);
-    Ok(session.builds(&print).start_triggered()?)
 }
 
 // ---------------------------------------------------------------------------
@@ -166,10 +61,7 @@ pub(crate) async fn start_build(global: &GlobalArgs, args: StartBuildArgs) -> Re
         (None, None) => None,
     };
     let build = builds.start(&request).await.map_err(|e| match e {
-        s2i_buildconfig::Error::EngineUnreachable { reason } => Failure::message(
-            format!("the container engine cannot be reached: {reason}"),
-            "start it (e.g. `cargo xtask docker`)".into(),
-        ),
+        s2i_buildconfig::Error::EngineUnreachable { reason } => hints::engine_unreachable(&reason, false),
         other => other.into(),
     })?;
     println!("build/{} started", build.metadata.name);
@@ -205,13 +97,9 @@ pub(crate) async fn run_build(global: &GlobalArgs, args: RunBuildArgs) -> Result
     ignore_hangups();
     let context = Context::open(global)?;
     // A busy engine may be slow to answer: a few attempts before the build is given up.
-    let connected = s2i_core::retry::retry(
-        3,
-        Duration::from_secs(2),
-        |_: &super::engine::ConnectError| true,
-        |_| super::connect_engine(global, None),
-    )
-    .await;
+    let connected =
+        s2i_core::retry::retry(3, Duration::from_secs(2), |_: &ConnectError| true, |_| connect_engine(global, None))
+            .await;
     let runtime = connected.map_err(|e| e.to_string());
     let session = Session::with_engine(context, runtime, None);
     let printer = Printer::new(&session.context, false);

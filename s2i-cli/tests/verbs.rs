@@ -1,0 +1,394 @@
+//! The verbs as kubectl users type them, on the real binary and a store in
+//! a temp dir: round trips of the fixture objects through `apply`, `get -o
+//! json`, `export` and `apply -n other`; exports judged by Kubernetes' and
+//! Gateway API's own types; `KIND/NAME`, `-l`, `-o jsonpath`,
+//! `-o custom-columns`, `get all`, `get -w`, `--dry-run`, `delete -f`.
+
+mod support;
+
+#[path = "../../s2i-route/tests/cluster/mod.rs"]
+mod cluster;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::*;
+
+/// A store of its own; commands run in namespace `ns` unless they say otherwise.
+struct Setup {
+    store: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        Setup { store: tempfile::tempdir().unwrap() }
+    }
+
+    fn s2i<const N: usize>(&self, ns: &str, args: [&str; N]) -> Run {
+        run_in_store(self.store.path(), ns, args)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let file = self.store.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        file
+    }
+
+    fn json(&self, ns: &str, args: &[&str]) -> Value {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend(["-o", "json"]);
+        let run = Run::from(s2i_in(self.store.path(), ns).args(&all).output().unwrap()).ok();
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("get -o json prints JSON ({e}):\n{}", run.stdout))
+    }
+}
+
+fn fixtures() -> PathBuf {
+    workspace().join("fixtures/openshift")
+}
+
+fn route_fixtures() -> PathBuf {
+    workspace().join("s2i-route/tests/data/openshift")
+}
+
+fn items(list: &Value) -> Vec<Value> {
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn names(list: &Value) -> Vec<String> {
+    items(list)
+        .iter()
+        .map(|item| format!("{}/{}", item["kind"].as_str().unwrap(), item["metadata"]["name"].as_str().unwrap()))
+        .collect()
+}
+
+/// The paths of `original` that `exported` lacks or holds with another value.
+fn dropped(original: &Value, exported: &Value, path: &str, out: &mut Vec<String>) {
+    match (original, exported) {
+        (Value::Object(original), Value::Object(exported)) => {
+            for (key, value) in original {
+                let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                match exported.get(key) {
+                    Some(theirs) => dropped(value, theirs, &here, out),
+                    None => out.push(here),
+                }
+            }
+        }
+        (Value::Array(original), Value::Array(exported)) if original.len() == exported.len() => {
+            for (value, theirs) in original.iter().zip(exported) {
+                dropped(value, theirs, &format!("{path}[]"), out);
+            }
+        }
+        _ if original == exported => {}
+        _ => out.push(format!("{path} (changed)")),
+    }
+}
+
+/// What an export may leave out: what a server owns, this store's bookkeeping,
+/// and the addresses and ports a cluster allocates for a Service.
+fn may_drop(kind: &str, path: &str) -> bool {
+    let server = [
+        "status",
+        "metadata.uid",
+        "metadata.resourceVersion",
+        "metadata.creationTimestamp",
+        "metadata.generation",
+        "metadata.namespace",
+        "metadata.ownerReferences",
+    ];
+    server.contains(&path)
+        || path.starts_with("metadata.annotations.s2i-rs.github.io/")
+        || (kind == "Service"
+            && ["spec.clusterIP", "spec.clusterIPs", "spec.healthCheckNodePort", "spec.ports[].nodePort"]
+                .contains(&path))
+}
+
+/// The kinds whose objects the fixtures hold, as `get` and `export` name them.
+const KINDS: &str = "imagestreams,buildconfigs,builds,services,endpoints,routes,secrets,configmaps";
+
+#[test]
+fn fixture_objects_round_trip_through_export_into_another_namespace() {
+    let setup = Setup::new();
+    // Both fixture directories in one apply (repeated -f); the route data
+    // names namespace `shop`, the rest lands in `laptop`.
+    let run = setup.s2i(
+        "laptop",
+        ["apply", "-f", fixtures().to_str().unwrap(), "-f", route_fixtures().to_str().unwrap(), "--no-triggers"],
+    );
+    let run = run.ok();
+    assert!(run.stdout.contains("buildconfig.build.openshift.io/ruby-ex created"), "{}", run.stdout);
+    assert!(run.stdout.contains("service/storefront created"), "{}", run.stdout);
+
+    for (from, to) in [("laptop", "cluster"), ("shop", "shop-copy")] {
+        let stored = setup.json(from, &[KINDS]);
+        assert!(items(&stored).len() >= 5, "{from}: {stored:#}");
+        let export = setup.s2i(from, ["export", KINDS]).ok().stdout;
+        for document in export.split("---\n") {
+            let object: Value = serde_norway::from_str(document).unwrap();
+            for owned in ["namespace", "uid", "resourceVersion", "creationTimestamp", "generation"] {
+                assert_eq!(object["metadata"].get(owned), None, "an export has no {owned}:\n{document}");
+            }
+            assert_eq!(object.get("status"), None, "an export has no status:\n{document}");
+        }
+        let file = setup.write(&format!("{from}.yaml"), &export);
+
+        // A dry run checks everything and writes nothing.
+        let dry = setup.s2i(to, ["apply", "-f", file.to_str().unwrap(), "--dry-run=server"]).ok();
+        assert!(dry.stdout.lines().all(|line| line.ends_with(" created (server dry run)")), "{}", dry.stdout);
+        assert_eq!(items(&setup.json(to, &[KINDS])), Vec::<Value>::new(), "a dry run wrote objects");
+        let dry = setup.s2i(to, ["apply", "-f", file.to_str().unwrap(), "--dry-run"]).ok();
+        assert!(dry.stdout.lines().all(|line| line.ends_with(" (dry run)")), "{}", dry.stdout);
+
+        setup.s2i(to, ["apply", "-f", file.to_str().unwrap(), "--no-triggers"]).ok();
+        let copied = setup.json(to, &[KINDS]);
+        assert_eq!(names(&copied), names(&stored), "{from} -> {to}");
+        for (original, copy) in items(&stored).iter().zip(items(&copied)) {
+            let kind = original["kind"].as_str().unwrap();
+            let mut lost = Vec::new();
+            dropped(original, &copy, "", &mut lost);
+            lost.retain(|path| {
+                let path = path.trim_end_matches(" (changed)");
+                !may_drop(kind, path) && !path.starts_with("status")
+            });
+            assert!(lost.is_empty(), "{kind} {}: {lost:?} did not carry over", original["metadata"]["name"]);
+            assert_eq!(copy["metadata"]["namespace"], to);
+        }
+        // And the copy exports as the original did.
+        assert_eq!(setup.s2i(to, ["export", KINDS]).ok().stdout, export, "{from} -> {to}");
+    }
+    // An applied Build runs, as on a cluster: let the builds end before the store goes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let phases =
+            setup.s2i("laptop", ["get", "builds", "-A", "-o", "jsonpath={.items[*].status.phase}"]).ok().stdout;
+        if phases.split_whitespace().all(|phase| ["Complete", "Failed", "Error", "Cancelled"].contains(&phase)) {
+            assert!(phases.split_whitespace().count() >= 2, "the fixture's build and its copy: {phases}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "builds never ended: {phases}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn exported_services_and_endpoints_are_what_a_cluster_takes() {
+    let setup = Setup::new();
+    setup.s2i("shop", ["apply", "-f", route_fixtures().to_str().unwrap()]).ok();
+    let export = setup.s2i("shop", ["export", "services,endpoints"]).ok().stdout;
+    let kinds = cluster::judge_documents("export services,endpoints", &export);
+    assert!(kinds.iter().filter(|kind| *kind == "Service").count() >= 5, "{kinds:?}");
+    assert!(kinds.contains(&"Endpoints".to_owned()), "{kinds:?}");
+    // What a cluster allocates is left to it; a headless service stays headless.
+    assert!(!export.contains("172.30.") && !export.contains("nodePort"), "{export}");
+    assert!(export.contains("clusterIP: None"), "{export}");
+
+    // Routes to a service, exported for other clusters, with no namespace of ours.
+    let route = setup.write(
+        "route.yaml",
+        "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: front}\n\
+         spec: {host: front.example.com, to: {kind: Service, name: web}, port: {targetPort: 8080}}\n",
+    );
+    setup.s2i("shop", ["apply", "-f", route.to_str().unwrap()]).ok();
+    for (to, judged) in [("ingress", "Ingress"), ("gateway", "HTTPRoute")] {
+        let run = setup.s2i("shop", ["route", "export", "front", "--to", to]).ok();
+        assert!(!run.stdout.contains("namespace: shop"), "{}", run.stdout);
+        assert!(cluster::judge_documents(to, &run.stdout).contains(&judged.to_owned()), "{}", run.stdout);
+    }
+    let run = setup.s2i("shop", ["route", "export", "front", "--to", "openshift"]).ok();
+    assert!(!run.stdout.contains("namespace:"), "{}", run.stdout);
+    let all = setup.s2i("shop", ["export", "all"]).ok().stdout;
+    assert!(all.contains("kind: Route") && all.contains("kind: Endpoints"), "{all}");
+
+    // A host generated for this machine's domain is left to the cluster, with a warning.
+    setup.s2i("shop", ["expose", "svc/web", "--name", "generated"]).ok();
+    let run = setup.s2i("shop", ["export", "route/generated", "-o", "json"]).ok();
+    let route: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(route["kind"], "Route", "one object named is printed alone");
+    assert_eq!(route["spec"].get("host"), None, "{route:#}");
+    assert!(run.stderr.contains("generated for this machine's domain"), "{}", run.stderr);
+}
+
+#[test]
+fn kind_slash_name_selectors_and_all() {
+    let setup = Setup::new();
+    setup.s2i("shop", ["apply", "-f", route_fixtures().to_str().unwrap()]).ok();
+    // -n works after the verb, and KIND/NAME names objects of several kinds.
+    let run =
+        run_in_store(setup.store.path(), "default", ["get", "svc/web", "ep/legacy-db", "-n", "shop", "-o", "name"]);
+    assert_eq!(run.ok().stdout, "service/web\nendpoints/legacy-db\n");
+    let run = setup.s2i("shop", ["get", "svc", "web", "svc/db"]).failed();
+    assert!(run.stderr.contains("KIND NAME… or KIND/NAME…"), "{}", run.stderr);
+
+    let selected = |selector: &str| -> Vec<String> {
+        let run = setup.s2i("shop", ["get", "svc", "-l", selector, "-o", "name"]).ok();
+        run.stdout.lines().map(|line| line.trim_start_matches("service/").to_owned()).collect()
+    };
+    assert_eq!(selected("app=web"), ["web"]);
+    assert_eq!(selected("app!=web"), ["db", "legacy-db", "payments", "storefront"]);
+    assert_eq!(selected("app in (db,storefront)"), ["db", "storefront"]);
+    assert_eq!(selected("app notin (db,storefront)"), ["legacy-db", "payments", "web"]);
+    assert_eq!(selected("app"), ["db", "storefront", "web"]);
+    assert_eq!(selected("!app"), ["legacy-db", "payments"]);
+    assert_eq!(selected("app=web,!deployment"), ["web"]);
+    assert_eq!(selected("app=web,deployment"), Vec::<String>::new());
+    let run = setup.s2i("shop", ["get", "svc", "-l", "app in ()"]).failed();
+    assert!(run.stderr.contains("invalid label selector"), "{}", run.stderr);
+
+    // get all: the kinds oc get all shows, each under its qualified name.
+    let run = setup.s2i("shop", ["get", "all"]).ok();
+    assert!(run.stdout.contains("\nservice/web "), "{}", run.stdout);
+    assert!(!run.stdout.lines().any(|line| line.starts_with("endpoints/")), "{}", run.stdout);
+    let run = setup.s2i("empty", ["get", "all"]).ok();
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains("No resources found in empty namespace."), "{}", run.stderr);
+
+    // delete -l deletes what the selector matches, and only that.
+    let run = setup.s2i("shop", ["delete", "svc", "-l", "app in (db,storefront)"]).ok();
+    assert!(run.stdout.contains("service \"db\" deleted") && run.stdout.contains("service \"storefront\" deleted"));
+    assert_eq!(selected("app"), ["web"]);
+}
+
+#[test]
+fn jsonpath_and_custom_columns() {
+    let setup = Setup::new();
+    setup.s2i("shop", ["apply", "-f", route_fixtures().to_str().unwrap()]).ok();
+    let get = |args: &[&str]| -> String {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        Run::from(s2i_in(setup.store.path(), "shop").args(&all).output().unwrap()).ok().stdout
+    };
+    assert_eq!(get(&["svc", "web", "-o", "jsonpath={.metadata.name} {.spec.ports[0].port}"]), "web 8080");
+    assert_eq!(
+        get(&["svc", "-l", "app", "-o", "jsonpath={.items[*].metadata.name}"]),
+        "db storefront web",
+        "a list of objects is a List"
+    );
+    assert_eq!(
+        get(&[
+            "svc",
+            "-l",
+            "app",
+            "-o",
+            r#"jsonpath={range .items[*]}{.metadata.name}={.spec.selector.app}{"\n"}{end}"#
+        ]),
+        "db=db\nstorefront=storefront\nweb=web\n"
+    );
+    assert_eq!(
+        get(&["svc", "-o", "custom-columns=NAME:.metadata.name,TYPE:.spec.type,PORTS:.spec.ports[*].port"]),
+        "NAME         TYPE           PORTS\n\
+         db           ClusterIP      5432\n\
+         legacy-db    ClusterIP      5432,80\n\
+         payments     ExternalName   443\n\
+         storefront   LoadBalancer   443,9090\n\
+         web          ClusterIP      8080\n"
+    );
+    let wide = get(&["svc", "web", "-o", "wide"]);
+    assert!(wide.starts_with("NAME ") && wide.contains("LABELS") && wide.contains("app=web"), "{wide}");
+    let run = setup.s2i("shop", ["get", "svc", "-o", "jsonpath={range .items[*]}"]).failed();
+    assert!(run.stderr.contains("without {end}"), "{}", run.stderr);
+}
+
+#[test]
+fn apply_and_delete_directories() {
+    let setup = Setup::new();
+    let dir = setup.store.path().join("app");
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    let service = |name: &str| {
+        format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec: {{ports: [{{port: 80}}]}}\n")
+    };
+    std::fs::write(dir.join("a.yaml"), service("a")).unwrap();
+    std::fs::write(dir.join("b.json"), r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}}"#)
+        .unwrap();
+    std::fs::write(dir.join("notes.txt"), "not an object").unwrap();
+    std::fs::write(dir.join("nested/c.yml"), service("c")).unwrap();
+    let dir_arg = dir.to_str().unwrap();
+
+    let run = setup.s2i("app", ["apply", "-f", dir_arg]).ok();
+    assert_eq!(run.stdout, "service/a created\nconfigmap/b created\n");
+    let run = setup.s2i("app", ["apply", "-f", dir_arg, "-R"]).ok();
+    assert_eq!(run.stdout, "service/a unchanged\nconfigmap/b unchanged\nservice/c created\n");
+    let run = setup.s2i("app", ["delete", "-f", dir_arg, "-R"]).ok();
+    assert_eq!(run.stdout, "service \"c\" deleted\nconfigmap \"b\" deleted\nservice \"a\" deleted\n");
+    let run = setup.s2i("app", ["delete", "-f", dir_arg]).failed();
+    assert!(run.stderr.contains("not found"), "{}", run.stderr);
+    let empty = setup.store.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = setup.s2i("app", ["apply", "-f", empty.to_str().unwrap()]).failed();
+    assert!(run.stderr.contains("no objects to apply"), "{}", run.stderr);
+}
+
+#[test]
+fn watch_prints_changes_as_they_happen() {
+    let setup = Setup::new();
+    let file = |name: &str, port: u16| {
+        setup.write(
+            &format!("{name}-{port}.yaml"),
+            &format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, labels: {{app: w}}}}\nspec: {{ports: [{{port: {port}}}]}}\n"),
+        )
+    };
+    setup.s2i("w", ["apply", "-f", file("first", 80).to_str().unwrap()]).ok();
+    let mut child = s2i_in(setup.store.path(), "w")
+        .args(["get", "svc", "-l", "app=w", "-w", "-o", "custom-columns=NAME:.metadata.name,PORT:.spec.ports[0].port"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _watch = Killed(child);
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if lines.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || received.recv_timeout(Duration::from_secs(20)).expect("the watch printed a line in time");
+    assert_eq!(next(), "NAME    PORT");
+    assert_eq!(next(), "first   80");
+    setup.s2i("w", ["apply", "-f", file("second", 81).to_str().unwrap()]).ok();
+    assert_eq!(next().split_whitespace().collect::<Vec<_>>(), ["second", "81"]);
+    setup.s2i("w", ["apply", "-f", file("first", 82).to_str().unwrap()]).ok();
+    assert_eq!(next().split_whitespace().collect::<Vec<_>>(), ["first", "82"]);
+    // A change to an object the selector does not match prints nothing; a deletion prints its last state.
+    let other = setup
+        .write("other.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: other}\nspec: {ports: [{port: 1}]}\n");
+    setup.s2i("w", ["apply", "-f", other.to_str().unwrap()]).ok();
+    setup.s2i("w", ["delete", "svc/second"]).ok();
+    assert_eq!(next().split_whitespace().collect::<Vec<_>>(), ["second", "81"]);
+    assert!(received.recv_timeout(Duration::from_millis(800)).is_err(), "nothing else changed");
+}
+
+#[test]
+fn bash_completes_the_names_of_stored_objects() {
+    let setup = Setup::new();
+    setup.s2i("shop", ["apply", "-f", route_fixtures().to_str().unwrap()]).ok();
+    let script = setup.write("s2i.bash", &setup.s2i("shop", ["completion", "bash"]).ok().stdout);
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_s2i"));
+    let path = format!("{}:{}", binary.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+    let complete = |words: &[&str], namespace: &str| -> Vec<String> {
+        let words: Vec<String> = words.iter().map(|word| format!("'{word}'")).collect();
+        let program = format!(
+            "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _s2i_objects s2i; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display(),
+            words.join(" "),
+            words.len() - 1
+        );
+        let output = std::process::Command::new("bash")
+            .args(["-c", &program])
+            .env("PATH", &path)
+            .env("S2I_STORE", setup.store.path())
+            .env("S2I_NAMESPACE", namespace)
+            .output()
+            .expect("bash runs");
+        String::from_utf8_lossy(&output.stdout).lines().filter(|line| !line.is_empty()).map(str::to_owned).collect()
+    };
+    assert_eq!(complete(&["s2i", "-n", "shop", "get", "svc", "w"], "default"), ["web"]);
+    assert_eq!(complete(&["s2i", "--namespace", "shop", "delete", "svc/l"], "default"), ["svc/legacy-db"]);
+    assert_eq!(complete(&["s2i", "describe", "ep", ""], "shop"), ["db", "legacy-db"]);
+    assert_eq!(complete(&["s2i", "get", "svc", ""], "default"), Vec::<String>::new(), "nothing in default");
+}

@@ -1,0 +1,560 @@
+//! A container's changes, as an engine lists them (`GET
+//! /containers/{id}/changes`: a path and whether it was added, modified or
+//! deleted), turned into the archive reads that give their content and into
+//! layer entries.
+//!
+//! What goes into the layer:
+//!
+//! - every added or modified path, with its current content and metadata;
+//! - every directory above them (an engine lists a modified parent only
+//!   when its own metadata changed, yet a layer must carry its parents with
+//!   their real owner and mode, or it would reset them);
+//! - a whiteout for every deleted path; a deleted path that exists again is
+//!   a directory that was removed and made anew: an opaque directory.
+//!
+//! Engines list a name that is not UTF-8 with U+FFFD in place of its bytes
+//! (JSON cannot say more): such a name cannot be asked for, so the layer is
+//! then read from the container's export, where it keeps its bytes; a
+//! deleted one cannot be named by a whiteout, so its directory is carried
+//! whole and opaque instead.
+//!
+//! Nothing else of an archive is taken: a bind mount inside an added
+//! directory, or the `/etc/hosts` an engine mounts, is in the engine's
+//! archive of the directory but not among the changes.
+//!
+//! [`ChangeSet::fetches`] says which paths to read and how: the whole tree
+//! of an added or recreated path, or only the path's own entry (a modified
+//! file, or the metadata of a directory). A directory under which more
+//! than [`WHOLE_DIRECTORY_THRESHOLD`] reads would be needed is read whole
+//! instead (one request rather than hundreds; its unchanged files pass
+//! through and are left out). [`ChangeSet::add_fetched`] adds what a read
+//! gave to a [`LayerSpooler`], which sorts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+
+use crate::error::{Error, Result};
+use crate::layer::{LayerEntry, split_parent};
+use crate::spool::LayerSpooler;
+
+/// More reads than this below one directory read the directory whole.
+pub const WHOLE_DIRECTORY_THRESHOLD: usize = 64;
+
+/// How a path changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChangeKind {
+    /// It existed in the image and was changed (content or metadata).
+    Modified,
+    /// It is new.
+    Added,
+    /// It was removed.
+    Deleted,
+}
+
+/// One change of a container's filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The path, absolute as engines write it (`/opt/app/run.sh`).
+    pub path: String,
+    /// How it changed.
+    pub kind: ChangeKind,
+}
+
+/// What to read of a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchScope {
+    /// Everything under the path that the layer holds.
+    Whole,
+    /// The path's own entry only: a directory's metadata, a file with its content.
+    Own,
+}
+
+/// One archive read: the path (absolute, for the engine) and what to take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetch {
+    /// The path to read, absolute (`/opt/app`).
+    pub path: String,
+    /// What to take of it.
+    pub scope: FetchScope,
+}
+
+/// The changes of one container; see the [module docs](self).
+#[derive(Debug, Clone, Default)]
+pub struct ChangeSet {
+    /// Changed paths (relative, `opt/app`) and how.
+    kinds: BTreeMap<Vec<u8>, ChangeKind>,
+    /// Deleted paths that exist again: opaque directories.
+    opaque: BTreeSet<Vec<u8>>,
+    /// Directories carried whole and opaque, because a name deleted in them
+    /// is listed with U+FFFD and so cannot be written as a whiteout.
+    carried: BTreeSet<Vec<u8>>,
+}
+
+impl ChangeSet {
+    /// The changes as an engine listed them. Paths must be absolute and
+    /// clean; a path listed twice keeps the last kind (a deletion listed
+    /// with an addition below it is an opaque directory).
+    pub fn new(changes: impl IntoIterator<Item = Change>) -> Result<Self> {
+        let mut set = ChangeSet::default();
+        for change in changes {
+            let relative = relative_path(&change.path)?;
+            set.kinds.insert(relative, change.kind);
+        }
+        // A deleted directory with changes below it was made again.
+        let deleted: Vec<Vec<u8>> =
+            set.kinds.iter().filter(|(_, kind)| **kind == ChangeKind::Deleted).map(|(p, _)| p.clone()).collect();
+        for path in deleted {
+            if is_lossy(&path) {
+                let parent = split_parent(&path).0;
+                if parent.is_empty() || is_lossy(parent) {
+                    return Err(Error::InvalidEntry {
+                        path: absolute(&path),
+                        reason: "its name is not UTF-8, which the engine's list of changes cannot say, and it was \
+                                 deleted from the root or from a directory whose name is not UTF-8 either, which \
+                                 s2i cannot write whole in place of the whiteout"
+                            .to_owned(),
+                        help: "keep that file in the builder image, or build without an epoch, outputs, an SBOM \
+                               or provenance (the engine commits the container then)"
+                            .to_owned(),
+                    });
+                }
+                set.carried.insert(parent.to_vec());
+                set.opaque.insert(parent.to_vec());
+            } else if set.has_changes_below(&path) {
+                set.opaque.insert(path);
+            }
+        }
+        Ok(set)
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// Paths listed.
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Deleted paths with nothing changed below them, absolute: those that
+    /// exist after all are directories removed and made again, empty (see
+    /// [`ChangeSet::mark_recreated`]).
+    pub fn deleted_paths(&self) -> Vec<String> {
+        self.kinds
+            .iter()
+            .filter(|(path, kind)| **kind == ChangeKind::Deleted && !self.opaque.contains(*path) && !is_lossy(path))
+            .map(|(path, _)| absolute(path))
+            .collect()
+    }
+
+    /// Record that the deleted `path` (absolute) exists: it is an opaque directory.
+    pub fn mark_recreated(&mut self, path: &str) -> Result<()> {
+        self.opaque.insert(relative_path(path)?);
+        Ok(())
+    }
+
+    /// Whether `path` (relative) goes into the layer as an entry of its own.
+    fn keeps(&self, path: &[u8]) -> bool {
+        // Engines list names that are not UTF-8 with U+FFFD in place of the
+        // bytes (JSON has no other way): such an entry is matched that way.
+        let listed = match std::str::from_utf8(path) {
+            Ok(_) => std::borrow::Cow::Borrowed(path),
+            Err(_) => std::borrow::Cow::Owned(String::from_utf8_lossy(path).into_owned().into_bytes()),
+        };
+        if self.carried.iter().any(|dir| dir.as_slice() == path || is_below(path, dir)) {
+            // Everything the directory holds now: it replaces the builder's (opaque).
+            return true;
+        }
+        match self.kinds.get(listed.as_ref()) {
+            Some(ChangeKind::Added | ChangeKind::Modified) => true,
+            Some(ChangeKind::Deleted) => self.opaque.contains(listed.as_ref()),
+            None => self.is_needed_parent(&listed),
+        }
+    }
+
+    /// Whether a listed path cannot be asked for by name (it had bytes that
+    /// are not UTF-8, which the engine's list replaced): then the changes
+    /// must be read from the container's export.
+    pub fn needs_export(&self) -> bool {
+        self.kinds.keys().any(|path| is_lossy(path))
+    }
+
+    /// Whether `path` is a directory above an entry of the layer.
+    fn is_needed_parent(&self, path: &[u8]) -> bool {
+        let prefix = [path, b"/"].concat();
+        self.kinds.range(prefix.clone()..).take_while(|(p, _)| p.starts_with(&prefix)).next().is_some()
+    }
+
+    fn has_changes_below(&self, path: &[u8]) -> bool {
+        let prefix = [path, b"/"].concat();
+        self.kinds
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .any(|(_, kind)| *kind != ChangeKind::Deleted)
+    }
+
+    /// Whether `path` is read whole (an added or recreated tree); anything
+    /// else is read for its own entry.
+    fn read_whole(&self, path: &[u8]) -> bool {
+        if self.carried.contains(path) {
+            return true;
+        }
+        match self.kinds.get(path) {
+            Some(ChangeKind::Added) => true,
+            Some(ChangeKind::Deleted) => self.opaque.contains(path),
+            Some(ChangeKind::Modified) | None => false,
+        }
+    }
+
+    /// The archive reads that cover the layer's entries, in path order.
+    pub fn fetches(&self) -> Vec<Fetch> {
+        // Every path with an entry of its own in the layer, parents included.
+        let mut needed: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for (path, kind) in &self.kinds {
+            let mut parent = split_parent(path).0;
+            while !parent.is_empty() && needed.insert(parent.to_vec()) {
+                parent = split_parent(parent).0;
+            }
+            if *kind != ChangeKind::Deleted || self.opaque.contains(path) {
+                needed.insert(path.clone());
+            }
+        }
+        // Reads per path before merging: a whole read covers its tree.
+        let mut plan: BTreeMap<Vec<u8>, FetchScope> = BTreeMap::new();
+        let mut whole: BTreeSet<&[u8]> = BTreeSet::new();
+        for path in &needed {
+            if ancestors(path).any(|dir| whole.contains(dir)) {
+                continue;
+            }
+            if self.read_whole(path) {
+                plan.insert(path.clone(), FetchScope::Whole);
+                whole.insert(path);
+            } else {
+                plan.insert(path.clone(), FetchScope::Own);
+            }
+        }
+        merge_crowded_directories(&mut plan);
+        plan.into_iter().map(|(path, scope)| Fetch { path: absolute(&path), scope }).collect()
+    }
+
+    /// Add what the read `fetch` gave (`tar`, the engine's archive of the
+    /// path) to `spooler`: the entries the layer holds. Returns how many.
+    pub fn add_fetched(&self, spooler: &mut LayerSpooler, fetch: &Fetch, tar: &mut dyn Read) -> Result<u64> {
+        let path = relative_path(&fetch.path)?;
+        let parent = split_parent(&path).0.to_vec();
+        let what = format!("the archive of {}", fetch.path);
+        let mut keep = |entry: &[u8]| self.keeps(entry);
+        let added = spooler.add_rebased_tar(tar, &what, &parent, &mut keep, fetch.scope == FetchScope::Own)?;
+        if self.opaque.contains(&path) {
+            spooler.add(LayerEntry::opaque(path), &mut std::io::empty())?;
+        }
+        Ok(added)
+    }
+
+    /// Add what a container's whole exported filesystem (`tar`, entries
+    /// relative to its root) holds of the layer: the changed paths and their
+    /// parents, and the markers of recreated directories. The engines'
+    /// exports keep owners where some archive APIs do not; they cost the
+    /// size of the whole filesystem. Returns how many entries were added.
+    pub fn add_export(&self, spooler: &mut LayerSpooler, tar: &mut dyn Read) -> Result<u64> {
+        let mut keep = |entry: &[u8]| self.keeps(entry);
+        let added = spooler.add_rebased_tar(tar, "the container's export", b"", &mut keep, false)?;
+        for dir in &self.opaque {
+            spooler.add(LayerEntry::opaque(dir.clone()), &mut std::io::empty())?;
+        }
+        Ok(added)
+    }
+
+    /// Add a whiteout for every deleted path (not inside an opaque directory,
+    /// which hides everything below it anyway), and an opaque marker for
+    /// every recreated directory that was not read.
+    pub fn add_deletions(&self, spooler: &mut LayerSpooler) -> Result<()> {
+        for (path, kind) in &self.kinds {
+            if *kind != ChangeKind::Deleted || self.opaque.contains(path) {
+                continue;
+            }
+            if self.opaque.iter().any(|dir| is_below(path, dir)) {
+                continue;
+            }
+            spooler.add(LayerEntry::whiteout(path.clone()), &mut std::io::empty())?;
+        }
+        Ok(())
+    }
+}
+
+/// Turn directories under which too many reads would be needed into one
+/// whole read, deepest first (see [`WHOLE_DIRECTORY_THRESHOLD`]).
+fn merge_crowded_directories(plan: &mut BTreeMap<Vec<u8>, FetchScope>) {
+    let headers: Vec<Vec<u8>> =
+        plan.iter().filter(|(_, scope)| **scope == FetchScope::Own).map(|(p, _)| p.clone()).collect();
+    // Deepest first, so that a crowded subdirectory is merged before its parent counts it.
+    let mut by_depth = headers;
+    by_depth.sort_by_key(|p| std::cmp::Reverse(p.iter().filter(|&&b| b == b'/').count()));
+    for dir in by_depth {
+        if !plan.contains_key(&dir) {
+            continue;
+        }
+        let prefix = [dir.as_slice(), b"/"].concat();
+        let below: Vec<Vec<u8>> =
+            plan.range(prefix.clone()..).take_while(|(p, _)| p.starts_with(&prefix)).map(|(p, _)| p.clone()).collect();
+        if below.len() > WHOLE_DIRECTORY_THRESHOLD {
+            for path in below {
+                plan.remove(&path);
+            }
+            plan.insert(dir, FetchScope::Whole);
+        }
+    }
+}
+
+/// The directories above `path`, nearest first.
+fn ancestors(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::successors(Some(split_parent(path).0), |dir| Some(split_parent(dir).0)).take_while(|dir| !dir.is_empty())
+}
+
+/// Whether `path` is strictly below `dir`.
+fn is_below(path: &[u8], dir: &[u8]) -> bool {
+    path.len() > dir.len() && path.starts_with(dir) && path[dir.len()] == b'/'
+}
+
+/// `/opt/app` → `opt/app`; refuses relative, unclean and root paths.
+fn relative_path(path: &str) -> Result<Vec<u8>> {
+    let invalid = |reason: &str| Error::InvalidEntry {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+        help: "the engine listed a change with an unexpected path; report it with the engine's version".to_owned(),
+    };
+    let Some(relative) = path.strip_prefix('/') else { return Err(invalid("it is not absolute")) };
+    if relative.is_empty() {
+        return Err(invalid("it is the root"));
+    }
+    if relative.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return Err(invalid("it has an empty, `.` or `..` component"));
+    }
+    Ok(relative.as_bytes().to_vec())
+}
+
+/// Whether a listed path had bytes the engine replaced with U+FFFD.
+fn is_lossy(path: &[u8]) -> bool {
+    String::from_utf8_lossy(path).contains('\u{FFFD}')
+}
+
+fn absolute(path: &[u8]) -> String {
+    format!("/{}", String::from_utf8_lossy(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::{Compression, LayerOptions, LayerWriter};
+
+    fn set(changes: &[(&str, ChangeKind)]) -> ChangeSet {
+        ChangeSet::new(changes.iter().map(|(path, kind)| Change { path: (*path).to_owned(), kind: *kind })).unwrap()
+    }
+
+    fn fetches(set: &ChangeSet) -> Vec<(String, FetchScope)> {
+        set.fetches().into_iter().map(|f| (f.path, f.scope)).collect()
+    }
+
+    use ChangeKind::{Added as A, Deleted as D, Modified as M};
+    use FetchScope::{Own as O, Whole as W};
+
+    #[test]
+    fn added_trees_are_read_whole_and_parents_by_their_header() {
+        // As Docker lists an s2i build: /opt/app-root (a grandparent) is not listed.
+        let changes = set(&[
+            ("/opt/app-root/src", M),
+            ("/opt/app-root/src/index.html", A),
+            ("/tmp", M),
+            ("/tmp/src", A),
+            ("/tmp/src/index.html", A),
+            ("/usr/libexec/s2i", D),
+            ("/etc/motd", M),
+        ]);
+        assert_eq!(
+            fetches(&changes),
+            [
+                ("/etc".to_owned(), O),
+                ("/etc/motd".to_owned(), O),
+                ("/opt".to_owned(), O),
+                ("/opt/app-root".to_owned(), O),
+                ("/opt/app-root/src".to_owned(), O),
+                ("/opt/app-root/src/index.html".to_owned(), W),
+                ("/tmp".to_owned(), O),
+                ("/tmp/src".to_owned(), W),
+                ("/usr".to_owned(), O),
+                ("/usr/libexec".to_owned(), O),
+            ]
+        );
+        assert_eq!(changes.deleted_paths(), ["/usr/libexec/s2i"]);
+    }
+
+    #[test]
+    fn crowded_directories_are_read_whole() {
+        let mut changes = vec![("/app".to_owned(), M)];
+        for i in 0..=WHOLE_DIRECTORY_THRESHOLD {
+            changes.push((format!("/app/f{i}"), M));
+        }
+        changes.push(("/other/x".to_owned(), A));
+        let set = ChangeSet::new(changes.into_iter().map(|(path, kind)| Change { path, kind })).unwrap();
+        assert_eq!(fetches(&set), [("/app".to_owned(), W), ("/other".to_owned(), O), ("/other/x".to_owned(), W)]);
+    }
+
+    /// An archive as an engine sends it for `name` (entries relative to the path's parent).
+    fn archive(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, content) in entries {
+            let mut header = tar::Header::new_gnu();
+            if name.ends_with('/') {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(0o1777);
+            } else {
+                header.set_mode(0o644);
+            }
+            header.set_uid(1001);
+            header.set_size(content.len() as u64);
+            builder.append_data(&mut header, name, *content).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn layer(set: &ChangeSet, reads: &[(&str, Vec<u8>)]) -> Vec<(String, u64, u32)> {
+        let mut spooler = LayerSpooler::new();
+        for fetch in set.fetches() {
+            let tar = &reads.iter().find(|(path, _)| *path == fetch.path).unwrap_or_else(|| panic!("{fetch:?}")).1;
+            set.add_fetched(&mut spooler, &fetch, &mut &tar[..]).unwrap();
+        }
+        set.add_deletions(&mut spooler).unwrap();
+        let mut writer =
+            LayerWriter::new(Vec::new(), LayerOptions { compression: Compression::None, ..Default::default() });
+        spooler.write_to(&mut writer).unwrap();
+        let (tar, _) = writer.finish().unwrap();
+        let mut archive = tar::Archive::new(&tar[..]);
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                (String::from_utf8_lossy(&e.path_bytes()).into_owned(), h.uid().unwrap(), h.mode().unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn entries_come_from_the_reads_and_mounts_are_left_out() {
+        let changes = set(&[("/tmp", M), ("/tmp/src", A), ("/tmp/src/a", A), ("/etc/gone", D)]);
+        let reads = [
+            ("/etc", archive(&[("etc/", b""), ("etc/hosts", b"mounted")])),
+            ("/tmp", archive(&[("tmp/", b""), ("tmp/old", b"lower")])),
+            // A bind mount under the added tree: in the archive, not among the changes.
+            ("/tmp/src", archive(&[("src/", b""), ("src/a", b"a"), ("src/mounted", b"m")])),
+        ];
+        let got = layer(&changes, &reads);
+        let names: Vec<&str> = got.iter().map(|(n, ..)| n.as_str()).collect();
+        assert_eq!(names, ["etc/", "etc/.wh.gone", "tmp/", "tmp/src/", "tmp/src/a"]);
+        assert_eq!((got[2].1, got[2].2), (1001, 0o1777), "the parent keeps its owner and mode");
+    }
+
+    #[test]
+    fn a_deleted_directory_made_again_is_opaque() {
+        // As Podman lists `rm -rf /srv/www && mkdir /srv/www && touch /srv/www/new`, and an empty one.
+        let mut changes = set(&[("/srv", M), ("/srv/www", D), ("/srv/www/new", A), ("/srv/empty", D)]);
+        assert_eq!(changes.deleted_paths(), ["/srv/empty"]);
+        changes.mark_recreated("/srv/empty").unwrap();
+        let reads = [
+            ("/srv", archive(&[("srv/", b"")])),
+            ("/srv/www", archive(&[("www/", b""), ("www/new", b"n")])),
+            ("/srv/empty", archive(&[("empty/", b"")])),
+        ];
+        let names: Vec<String> = layer(&changes, &reads).into_iter().map(|(n, ..)| n).collect();
+        assert_eq!(
+            names,
+            ["srv/", "srv/empty/", "srv/empty/.wh..wh..opq", "srv/www/", "srv/www/.wh..wh..opq", "srv/www/new"]
+        );
+    }
+
+    #[test]
+    fn an_export_gives_the_same_layer_as_the_reads() {
+        let mut changes = set(&[("/srv", M), ("/srv/www", D), ("/srv/www/new", A), ("/srv/gone", D)]);
+        changes.mark_recreated("/srv/www").unwrap();
+        let export = archive(&[
+            ("bin/", b""),
+            ("bin/sh", b"lower"),
+            ("srv/", b""),
+            ("srv/www/", b""),
+            ("srv/www/new", b"n"),
+            ("etc/hosts", b"mounted"),
+        ]);
+        let exported: Vec<String> = exported_layer(&changes, &export)
+            .into_iter()
+            .map(|name| String::from_utf8_lossy(&name).into_owned())
+            .collect();
+        let reads = [("/srv", archive(&[("srv/", b"")])), ("/srv/www", archive(&[("www/", b""), ("www/new", b"n")]))];
+        let names: Vec<String> = layer(&changes, &reads).into_iter().map(|(n, ..)| n).collect();
+        assert_eq!(exported, names);
+        assert_eq!(names, ["srv/", "srv/.wh.gone", "srv/www/", "srv/www/.wh..wh..opq", "srv/www/new"]);
+    }
+
+    /// A container's export with names given as bytes (not always UTF-8).
+    fn raw_export(names: &[&[u8]]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for name in names {
+            let mut header = tar::Header::new_gnu();
+            let kind = if name.ends_with(b"/") { tar::EntryType::Directory } else { tar::EntryType::Regular };
+            header.set_entry_type(kind);
+            header.set_mode(0o644);
+            header.set_size(0);
+            header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
+            header.set_cksum();
+            builder.append(&header, &b""[..]).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    /// The names of the layer made from `export`, as bytes.
+    fn exported_layer(set: &ChangeSet, export: &[u8]) -> Vec<Vec<u8>> {
+        let mut spooler = LayerSpooler::new();
+        set.add_export(&mut spooler, &mut &export[..]).unwrap();
+        set.add_deletions(&mut spooler).unwrap();
+        let mut writer =
+            LayerWriter::new(Vec::new(), LayerOptions { compression: Compression::None, ..Default::default() });
+        spooler.write_to(&mut writer).unwrap();
+        let tar = writer.finish().unwrap().0;
+        let mut archive = tar::Archive::new(&tar[..]);
+        archive.entries().unwrap().map(|e| e.unwrap().path_bytes().into_owned()).collect()
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_matched_as_engines_list_them() {
+        let changes = set(&[("/srv", M), ("/srv/caf\u{FFFD}.txt", A)]);
+        assert!(changes.needs_export());
+        assert!(!set(&[("/srv/cafe.txt", A)]).needs_export());
+        let export = raw_export(&[b"srv/", b"srv/caf\xe9.txt", b"srv/old"]);
+        assert_eq!(exported_layer(&changes, &export), [&b"srv/"[..], b"srv/caf\xe9.txt"], "the entry keeps its bytes");
+    }
+
+    #[test]
+    fn a_deleted_name_that_is_not_utf8_makes_its_directory_opaque_and_whole() {
+        // The whiteout would need the name's bytes, which the list lost.
+        let changes = set(&[("/srv", M), ("/srv/www", M), ("/srv/www/old\u{FFFD}", D), ("/srv/www/new", A)]);
+        assert!(changes.needs_export());
+        assert!(changes.deleted_paths().is_empty(), "a name the engine cannot be asked about");
+        let export = raw_export(&[b"bin/", b"srv/", b"srv/other", b"srv/www/", b"srv/www/kept", b"srv/www/new"]);
+        assert_eq!(
+            exported_layer(&changes, &export),
+            [&b"srv/"[..], b"srv/www/", b"srv/www/.wh..wh..opq", b"srv/www/kept", b"srv/www/new"]
+        );
+        for (path, parent) in [("/old\u{FFFD}", "the root"), ("/a\u{FFFD}/b\u{FFFD}", "a name that is not UTF-8")] {
+            let refused = ChangeSet::new([Change { path: path.to_owned(), kind: D }]);
+            assert!(matches!(refused, Err(Error::InvalidEntry { .. })), "deleted from {parent}: {refused:?}");
+        }
+    }
+
+    #[test]
+    fn paths_must_be_absolute_and_clean() {
+        for bad in ["relative", "/", "/a/../b", "/a//b"] {
+            assert!(ChangeSet::new([Change { path: bad.to_owned(), kind: A }]).is_err(), "{bad}");
+        }
+    }
+}
