@@ -79,6 +79,23 @@ pub struct GlobalArgs {
     /// Start no build for the tag changes and build configs of this command (ImageChange and ConfigChange triggers)
     #[arg(long, global = true)]
     pub no_triggers: bool,
+    /// The container engine: docker or podman (their API, at --url / $DOCKER_HOST), or oci (no daemon: runc or crun, and s2i's own image store); default: Docker's socket, else Podman's
+    #[arg(long, global = true, env = "S2I_ENGINE", value_name = "ENGINE")]
+    pub engine: Option<EngineKind>,
+    /// The OCI runtime of --engine oci: a path, or a program on PATH (default: runc, else crun)
+    #[arg(long, global = true, env = "S2I_OCI_RUNTIME", value_name = "PATH")]
+    pub oci_runtime: Option<PathBuf>,
+}
+
+/// The container engines s2i runs builds on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// Docker Engine's API (at --url, $DOCKER_HOST, or Docker's socket).
+    Docker,
+    /// Podman's Docker-compatible API (at --url, $DOCKER_HOST, or Podman's socket).
+    Podman,
+    /// No daemon: containers run by runc or crun, images in s2i's own store.
+    Oci,
 }
 
 /// The commands.

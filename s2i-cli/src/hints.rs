@@ -178,6 +178,13 @@ impl From<s2i_docker::Error> for Failure {
     }
 }
 
+impl From<s2i_runc::Error> for Failure {
+    /// The daemonless engine's errors carry their own help (`--engine oci`).
+    fn from(error: s2i_runc::Error) -> Self {
+        Self::new(error, 1)
+    }
+}
+
 impl From<s2i_store::Error> for Failure {
     /// The store's error, with help that names this command line's commands
     /// and flags where the library can only say what to do in general.

@@ -21,6 +21,8 @@ use std::process::ExitCode;
 
 /// Run `s2i` with the process's arguments; returns the exit code.
 pub fn main() -> ExitCode {
+    // Without root, `--engine oci` runs this program again as its user-namespace helper.
+    s2i_runc::helper::run_if_requested();
     let cli = match use_config::parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

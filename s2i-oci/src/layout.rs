@@ -204,6 +204,65 @@ impl OciLayout {
         })
     }
 
+    /// Drop the entries of `index.json` that name `reference` (with `None`,
+    /// the unnamed entries of `manifest`), and the artifacts that referred
+    /// to a manifest no longer listed. Blobs stay until
+    /// [`OciLayout::collect_garbage`].
+    pub fn remove_reference(&self, manifest: &Digest, reference: Option<&str>) -> Result<()> {
+        let mut index = self.index()?;
+        index.manifests.retain(|d| {
+            let name = d.annotations.get(annotation::REF_NAME).map(String::as_str);
+            d.digest != *manifest || name != reference
+        });
+        self.drop_orphaned_referrers(&mut index)?;
+        self.write_index(&index)
+    }
+
+    /// Remove the blobs that nothing listed in `index.json` reaches (a
+    /// manifest's config and layers, an index's manifests); returns how many
+    /// bytes were freed. Call it with no writer at work on the layout.
+    pub fn collect_garbage(&self) -> Result<u64> {
+        let mut reachable = std::collections::HashSet::new();
+        let mut pending: Vec<Descriptor> = self.index()?.manifests;
+        while let Some(descriptor) = pending.pop() {
+            if !reachable.insert(descriptor.digest.clone()) || !self.has_blob(&descriptor.digest) {
+                continue;
+            }
+            match descriptor.media_type.as_str() {
+                media_type::OCI_INDEX | media_type::DOCKER_MANIFEST_LIST => {
+                    let bytes = self.read_blob(&descriptor)?;
+                    let index: ImageIndex = spec::from_json(&bytes, "an index of the layout")?;
+                    pending.extend(index.manifests);
+                }
+                media_type::OCI_MANIFEST | media_type::DOCKER_MANIFEST => {
+                    let manifest = self.read_manifest(&descriptor)?;
+                    reachable.insert(manifest.config.digest.clone());
+                    reachable.extend(manifest.layers.into_iter().map(|l| l.digest));
+                }
+                _ => {}
+            }
+        }
+        let dir = self.root.join("blobs").join("sha256");
+        let mut freed = 0;
+        for entry in fs::read_dir(&dir).map_err(Error::io(format!("read {}", dir.display())))? {
+            let entry = entry.map_err(Error::io(format!("read {}", dir.display())))?;
+            let Some(digest) = entry.file_name().to_str().and_then(|hex| Digest::parse(&format!("sha256:{hex}")).ok())
+            else {
+                continue;
+            };
+            if reachable.contains(&digest) {
+                continue;
+            }
+            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            match fs::remove_file(entry.path()) {
+                Ok(()) => freed += size,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(format!("remove {}", entry.path().display()))(e)),
+            }
+        }
+        Ok(freed)
+    }
+
     /// Read an image manifest.
     pub fn read_manifest(&self, descriptor: &Descriptor) -> Result<ImageManifest> {
         let bytes = self.read_blob(descriptor)?;
@@ -547,6 +606,28 @@ mod tests {
         let replacement = image_manifest(&layout, "2");
         layout.set_reference(&replacement, Some("app")).unwrap();
         assert_eq!(layout.index().unwrap().manifests.len(), 1, "the old image's artifacts go with it");
+    }
+
+    #[test]
+    fn removed_names_and_unreachable_blobs_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OciLayout::create(dir.path()).unwrap();
+        let first = image_manifest(&layout, "1");
+        let second = image_manifest(&layout, "2");
+        layout.set_reference(&first, Some("a")).unwrap();
+        layout.set_reference(&first, Some("b")).unwrap();
+        layout.set_reference(&second, Some("c")).unwrap();
+        layout.add_bytes(b"stray").unwrap();
+        layout.remove_reference(&first.digest, Some("a")).unwrap();
+        assert_eq!(layout.references().unwrap(), ["b", "c"]);
+        assert!(layout.collect_garbage().unwrap() > 0, "the stray blob goes");
+        assert!(!layout.has_blob(&Digest::of(b"stray")));
+        assert!(layout.read_manifest(&first).is_ok(), "a named manifest stays");
+        layout.remove_reference(&first.digest, Some("b")).unwrap();
+        layout.collect_garbage().unwrap();
+        assert!(!layout.has_blob(&first.digest), "an unlisted manifest goes with its config");
+        assert!(layout.read_manifest(&second).is_ok());
+        assert_eq!(layout.resolve(Some("c")).unwrap().digest, second.digest);
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //! 6.7, an empty file with the `overlay.whiteout` attribute) and a directory
 //! that hides the lower one with `overlay.opaque=y`, in the `trusted.`
 //! namespace or, for unprivileged mounts (`userxattr`), the `user.` one.
-//! These become OCI whiteouts and opaque markers. Redirected directories and
-//! metadata-only copies (`redirect_dir`, `metacopy`) keep content in the
-//! lower layers and are refused: mount without those features.
+//! These become OCI whiteouts and opaque markers. fuse-overlayfs writes the
+//! same, or, where it cannot, OCI's own forms (`.wh.<name>` files and a
+//! `.wh..wh..opq` file) and `user.fuseoverlayfs.opaque`; those are read
+//! too. Redirected directories and metadata-only copies (`redirect_dir`,
+//! `metacopy`) keep content in the lower layers and are refused: mount
+//! without those features.
 
 use std::collections::HashMap;
 use std::fs;
@@ -49,9 +52,29 @@ pub fn add_upper_dir(upper: &Path, spooler: &mut LayerSpooler) -> Result<UpperDi
             let path = relative.as_os_str().as_bytes().to_vec();
             let meta = fs::symlink_metadata(&host).map_err(Error::io(format!("inspect {}", host.display())))?;
             let file_type = meta.file_type();
+            let name_bytes = name.as_bytes();
+            if file_type.is_file() && name_bytes.starts_with(crate::layer::WHITEOUT_PREFIX) {
+                // fuse-overlayfs' OCI-style markers.
+                let parent = relative_dir.as_os_str().as_bytes().to_vec();
+                if name_bytes == crate::layer::OPAQUE_MARKER {
+                    if !parent.is_empty() {
+                        spooler.add(LayerEntry::opaque(parent), &mut std::io::empty())?;
+                        stats.entries += 1;
+                    }
+                } else {
+                    let hidden = relative_dir
+                        .join(std::ffi::OsStr::from_bytes(&name_bytes[crate::layer::WHITEOUT_PREFIX.len()..]));
+                    spooler.add(LayerEntry::whiteout(hidden.as_os_str().as_bytes().to_vec()), &mut std::io::empty())?;
+                    stats.entries += 1;
+                }
+                continue;
+            }
             let xattrs = read_xattrs(&host)?;
             let overlay = |name: &str| {
-                xattrs.get(&format!("trusted.overlay.{name}")).or_else(|| xattrs.get(&format!("user.overlay.{name}")))
+                xattrs
+                    .get(&format!("trusted.overlay.{name}"))
+                    .or_else(|| xattrs.get(&format!("user.overlay.{name}")))
+                    .or_else(|| xattrs.get(&format!("user.fuseoverlayfs.{name}")))
             };
             for refused in ["redirect", "metacopy"] {
                 if overlay(refused).is_some() {
@@ -74,6 +97,10 @@ pub fn add_upper_dir(upper: &Path, spooler: &mut LayerSpooler) -> Result<UpperDi
                 xattrs: kept,
             };
             let whiteout_device = file_type.is_char_device() && meta.rdev() == 0;
+            if whiteout_device && name_bytes.starts_with(crate::layer::WHITEOUT_PREFIX) {
+                // fuse-overlayfs hides its own markers so; a layer cannot hold such a name anyway.
+                continue;
+            }
             let whiteout_file = file_type.is_file() && meta.len() == 0 && overlay("whiteout").is_some();
             if whiteout_device || whiteout_file {
                 spooler.add(LayerEntry::whiteout(path), &mut std::io::empty())?;
@@ -224,5 +251,33 @@ mod tests {
         }
         expected.push(("app/src/main.py".to_owned(), b'1'));
         assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn fuse_overlayfs_markers_become_whiteouts_and_opaque_dirs() {
+        let upper = tempfile::tempdir().unwrap();
+        let root = upper.path();
+        fs::create_dir_all(root.join("app/cache")).unwrap();
+        fs::write(root.join("app/.wh.gone"), b"").unwrap();
+        fs::write(root.join("app/cache/.wh..wh..opq"), b"").unwrap();
+        if rustix::process::geteuid().is_root() {
+            let char_device = rustix::fs::FileType::CharacterDevice;
+            let mode = rustix::fs::Mode::from_raw_mode(0o600);
+            rustix::fs::mknodat(rustix::fs::CWD, root.join("app/cache/.wh..opq"), char_device, mode, 0).unwrap();
+        }
+        fs::write(root.join("app/cache/new"), b"1").unwrap();
+        let mut spooler = LayerSpooler::new();
+        add_upper_dir(root, &mut spooler).unwrap();
+        let mut writer =
+            LayerWriter::new(Vec::new(), LayerOptions { compression: Compression::None, ..Default::default() });
+        spooler.write_to(&mut writer).unwrap();
+        let (tar, _) = writer.finish().unwrap();
+        let mut archive = tar::Archive::new(&tar[..]);
+        let names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| String::from_utf8_lossy(&e.unwrap().path_bytes()).into_owned())
+            .collect();
+        assert_eq!(names, ["app/", "app/.wh.gone", "app/cache/", "app/cache/.wh..wh..opq", "app/cache/new"]);
     }
 }

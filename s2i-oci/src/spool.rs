@@ -71,6 +71,12 @@ impl LayerSpooler {
         self.items.len()
     }
 
+    /// The entries collected so far, in the order they were added (a later
+    /// one with the same path replaces an earlier one when written).
+    pub fn entries(&self) -> impl Iterator<Item = &LayerEntry> {
+        self.items.iter().map(|item| &item.entry)
+    }
+
     /// Whether no entry was collected.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
@@ -221,10 +227,13 @@ pub fn normalise<W: Write>(tar: &mut dyn Read, sink: W, options: LayerOptions) -
 }
 
 /// Whether an extended attribute goes into a layer: file capabilities and
-/// `user.*` attributes do; SELinux labels, ACLs, overlayfs bookkeeping and
-/// other `trusted.*` or `security.*` ones describe the host and do not.
+/// `user.*` attributes do; SELinux labels, ACLs, the bookkeeping of
+/// overlayfs and fuse-overlayfs, and other `trusted.*` or `security.*` ones
+/// describe the host and do not.
 pub fn keep_xattr(name: &str) -> bool {
-    name == "security.capability" || (name.starts_with("user.") && !name.starts_with("user.overlay."))
+    const BOOKKEEPING: [&str; 3] = ["user.overlay.", "user.fuseoverlayfs.", "user.containers."];
+    name == "security.capability"
+        || (name.starts_with("user.") && !BOOKKEEPING.iter().any(|prefix| name.starts_with(prefix)))
 }
 
 /// The cleaned path of a tar entry's name; `None` for the root.

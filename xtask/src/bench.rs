@@ -23,6 +23,10 @@
 //! [`Figure`]s, so more measurements (incremental rebuilds, …) are more
 //! entries in [`SCENARIOS`].
 //!
+//! The `oci-` scenarios build the same sources with `--engine oci` (runc,
+//! s2i's own image store, no daemon) against the same baseline: the time
+//! a daemonless build saves.
+//!
 //! The `routes` scenario needs no engine: it runs the criterion benchmark of
 //! `s2i-route` (admission and rendering of 10,000 routes, one match lookup)
 //! and checks its medians.
@@ -75,6 +79,18 @@ const SCENARIOS: &[Scenario] = &[
         description: "a clean build of 20,000 files, ~200 MB in 200 directories, plain and reproducible",
         needs_engine: true,
         measure: large,
+    },
+    Scenario {
+        name: "oci-trivial",
+        description: "the trivial build with --engine oci (runc, no daemon) against the docker CLI baseline",
+        needs_engine: true,
+        measure: oci_trivial,
+    },
+    Scenario {
+        name: "oci-large",
+        description: "the large build with --engine oci (runc, no daemon) against the docker CLI baseline",
+        needs_engine: true,
+        measure: oci_large,
     },
     Scenario {
         name: "incremental",
@@ -150,7 +166,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let dir = workspace::target_dir()?.join("bench");
     std::fs::create_dir_all(&dir)?;
     let bench = Bench { s2i, dir, quick, container: format!("xtask-bench-{}", std::process::id()) };
-    let _cleanup = needs_engine.then(|| Cleanup { container: bench.container.clone() });
+    let _cleanup = needs_engine.then(|| Cleanup { container: bench.container.clone(), oci: bench.dir.join("oci") });
 
     let mut figures = Vec::new();
     for scenario in selected {
@@ -172,6 +188,31 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 // Scenarios.
 
 fn trivial(bench: &Bench) -> Result<Vec<Figure>> {
+    let src = trivial_source(bench)?;
+    let measured = if bench.quick { 3 } else { 7 };
+    let runs = compare(bench, "trivial", &src, measured, Engine::Docker)?;
+    Ok(runs.figures("trivial", 0.95, None))
+}
+
+fn oci_trivial(bench: &Bench) -> Result<Vec<Figure>> {
+    let src = trivial_source(bench)?;
+    prepare_oci(bench, &src)?;
+    let measured = if bench.quick { 3 } else { 7 };
+    let runs = compare(bench, "oci-trivial", &src, measured, Engine::Oci)?;
+    Ok(runs.figures("oci-trivial", 0.25, Some(64.0)))
+}
+
+fn oci_large(bench: &Bench) -> Result<Vec<Figure>> {
+    let src = bench.dir.join("large");
+    generate_large_source(&src, &bench.dir.join("large.stamp"))?;
+    prepare_oci(bench, &src)?;
+    let measured = if bench.quick { 2 } else { 4 };
+    let runs = compare(bench, "oci-large", &src, measured, Engine::Oci)?;
+    Ok(runs.figures("oci-large", 0.80, Some(64.0)))
+}
+
+/// The source of the trivial scenarios: 3 small files.
+fn trivial_source(bench: &Bench) -> Result<PathBuf> {
     let src = bench.dir.join("trivial");
     std::fs::create_dir_all(&src)?;
     for (name, content) in [
@@ -181,16 +222,14 @@ fn trivial(bench: &Bench) -> Result<Vec<Figure>> {
     ] {
         std::fs::write(src.join(name), content)?;
     }
-    let measured = if bench.quick { 3 } else { 7 };
-    let runs = compare(bench, "trivial", &src, measured)?;
-    Ok(runs.figures("trivial", 0.95, None))
+    Ok(src)
 }
 
 fn large(bench: &Bench) -> Result<Vec<Figure>> {
     let src = bench.dir.join("large");
     generate_large_source(&src, &bench.dir.join("large.stamp"))?;
     let measured = if bench.quick { 2 } else { 4 };
-    let runs = compare(bench, "large", &src, measured)?;
+    let runs = compare(bench, "large", &src, measured, Engine::Docker)?;
     Ok(runs.figures("large", 1.10, Some(64.0)))
 }
 
@@ -219,12 +258,12 @@ fn incremental(bench: &Bench) -> Result<Vec<Figure>> {
     let measured = if bench.quick { 2 } else { 3 };
     let (mut clean, mut rebuilt) = (Vec::new(), Vec::new());
     // The first incremental build has no previous image; it makes one.
-    time_s2i_with(bench, &src, INCREMENTAL_IMAGE, &clean_args, false)?;
+    time_s2i_with(bench, &src, INCREMENTAL_IMAGE, &clean_args, false, Engine::Docker)?;
     for iteration in 0..=measured {
         settle()?;
-        let c = time_s2i_with(bench, &src, S2I_IMAGE, &clean_args, true)?;
+        let c = time_s2i_with(bench, &src, S2I_IMAGE, &clean_args, true, Engine::Docker)?;
         settle()?;
-        let i = time_s2i_with(bench, &src, INCREMENTAL_IMAGE, &incremental_args, false)?;
+        let i = time_s2i_with(bench, &src, INCREMENTAL_IMAGE, &incremental_args, false, Engine::Docker)?;
         if !std::fs::read_to_string(bench.dir.join("s2i.log"))?.contains("restored") {
             bail!("the incremental build did not restore the artifacts; see {}", bench.dir.join("s2i.log").display());
         }
@@ -338,7 +377,7 @@ impl Comparison {
 
 /// Runs s2i and the baseline alternately, `measured` times each after one
 /// warm-up run each.
-fn compare(bench: &Bench, label: &str, src: &Path, measured: usize) -> Result<Comparison> {
+fn compare(bench: &Bench, label: &str, src: &Path, measured: usize, engine: Engine) -> Result<Comparison> {
     let tar = bench.dir.join(format!("{label}-upload.tar"));
     let started = Instant::now();
     let size = write_upload_tar(src, &tar)?;
@@ -356,11 +395,11 @@ fn compare(bench: &Bench, label: &str, src: &Path, measured: usize) -> Result<Co
     };
     for iteration in 0..=measured {
         settle()?;
-        let s2i = time_s2i(bench, src)?;
+        let s2i = time_s2i(bench, src, engine)?;
         settle()?;
         let baseline = time_baseline(bench, &tar)?;
         settle()?;
-        let reproducible = time_s2i_with(bench, src, S2I_IMAGE, &["--source-date-epoch", EPOCH], true)?;
+        let reproducible = time_s2i_with(bench, src, S2I_IMAGE, &["--source-date-epoch", EPOCH], true, engine)?;
         let warm_up = if iteration == 0 { " (warm-up, discarded)" } else { "" };
         println!(
             "bench: {label} run {iteration}{warm_up}: s2i {:.3}s{}; baseline {:.3}s; reproducible {:.3}s{}",
@@ -380,17 +419,76 @@ fn compare(bench: &Bench, label: &str, src: &Path, measured: usize) -> Result<Co
     Ok(comparison)
 }
 
-/// `s2i build <src> BUILDER S2I_IMAGE`, timed, with its peak RSS.
-fn time_s2i(bench: &Bench, src: &Path) -> Result<Run> {
-    time_s2i_with(bench, src, S2I_IMAGE, &[], true)
+/// Which engine `s2i build` runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    /// Docker's API (the default).
+    Docker,
+    /// `--engine oci`: runc, and an image store of the bench's own in
+    /// `<target>/bench/oci`, reset before each run from the one
+    /// [`prepare_oci`] made (the builder in it, its layers unpacked in the
+    /// cache, as after a user's first build).
+    Oci,
 }
 
-/// `s2i build <src> BUILDER <image> <args>`, timed, with its peak RSS; the
-/// image is removed afterwards when `remove` says so.
-fn time_s2i_with(bench: &Bench, src: &Path, image: &str, args: &[&str], remove: bool) -> Result<Run> {
+/// `s2i build <src> BUILDER S2I_IMAGE`, timed, with its peak RSS.
+fn time_s2i(bench: &Bench, src: &Path, engine: Engine) -> Result<Run> {
+    time_s2i_with(bench, src, S2I_IMAGE, &[], true, engine)
+}
+
+/// The `--engine oci` directories under `<target>/bench/oci`: the prepared
+/// store, the store of a run, the layer cache, the container state.
+fn oci_dirs(bench: &Bench) -> [PathBuf; 4] {
+    let oci = bench.dir.join("oci");
+    ["template", "store", "cache", "state"].map(|name| oci.join(name))
+}
+
+/// Make the `--engine oci` store: the builder saved from Docker and copied
+/// in by a first build (which also unpacks its layers into the cache).
+fn prepare_oci(bench: &Bench, src: &Path) -> Result<()> {
+    let [template, ..] = oci_dirs(bench);
+    let oci = bench.dir.join("oci");
+    if oci.exists() {
+        std::fs::remove_dir_all(&oci)?;
+    }
+    std::fs::create_dir_all(&oci)?;
+    let archive = oci.join("builder.tar");
+    cmd::output(cmd::docker().args(["save", "-o"]).arg(&archive).arg(BUILDER))?;
+    let mut build = oci_command(bench, &template)?;
+    build.arg("build").arg(src).arg(format!("docker-archive:{}", archive.display())).arg(S2I_IMAGE);
+    cmd::output(&mut build)?;
+    Ok(())
+}
+
+/// `s2i --engine oci` on the bench's directories, with the store `store`.
+fn oci_command(bench: &Bench, store: &Path) -> Result<Command> {
+    let [_, _, cache, state] = oci_dirs(bench);
+    let mut command = Command::new(bench.s2i.as_ref().context("the release s2i was not built")?);
+    command
+        .env("S2I_ENGINE", "oci")
+        .env("S2I_OCI_STORE_DIR", store)
+        .env("S2I_OCI_CACHE_DIR", cache)
+        .env("S2I_OCI_STATE_DIR", state);
+    Ok(command)
+}
+
+/// `s2i build <src> BUILDER <image> <args>` on `engine`, timed, with its
+/// peak RSS; the image is removed afterwards when `remove` says so.
+fn time_s2i_with(bench: &Bench, src: &Path, image: &str, args: &[&str], remove: bool, engine: Engine) -> Result<Run> {
     let log_path = bench.dir.join("s2i.log");
     let log = File::create(&log_path)?;
-    let mut build = Command::new(bench.s2i.as_ref().context("the release s2i was not built")?);
+    let mut build = match engine {
+        Engine::Docker => Command::new(bench.s2i.as_ref().context("the release s2i was not built")?),
+        Engine::Oci => {
+            // A fresh copy of the prepared store, so that runs do not pile up results (not timed).
+            let [template, store, ..] = oci_dirs(bench);
+            if store.exists() {
+                std::fs::remove_dir_all(&store)?;
+            }
+            cmd::run(Command::new("cp").arg("-a").arg(&template).arg(&store))?;
+            oci_command(bench, &store)?
+        }
+    };
     build
         .arg("build")
         .arg(src)
@@ -407,7 +505,7 @@ fn time_s2i_with(bench: &Bench, src: &Path, image: &str, args: &[&str], remove: 
     if !status.success() {
         bail!("`{shown}` failed ({status}); its output ends with:\n{}", tail(&log_path));
     }
-    if remove {
+    if remove && engine == Engine::Docker {
         remove_image(image)?;
     }
     Ok(Run { wall, peak_rss: Some(peak_rss) })
@@ -665,6 +763,7 @@ fn tail(path: &Path) -> String {
 /// Removes the bench's container and images, however the bench ends.
 struct Cleanup {
     container: String,
+    oci: PathBuf,
 }
 
 impl Drop for Cleanup {
@@ -673,6 +772,8 @@ impl Drop for Cleanup {
         for image in [S2I_IMAGE, BASELINE_IMAGE] {
             cmd::succeeds(cmd::docker().args(["image", "rm", image]));
         }
+        // The --engine oci store and cache (hundreds of MB after the large scenario).
+        let _ = std::fs::remove_dir_all(&self.oci);
     }
 }
 

@@ -166,6 +166,25 @@ fn steps() -> Vec<Step> {
             action: Action::CargoEach { commands: libraries::run_examples(true), target: TargetDir::PerPackage },
         },
         Step {
+            // Builds with --engine oci: runc from the packages step, builders saved from the fixtures.
+            name: "daemonless",
+            action: Action::Cargo {
+                args: &[
+                    "test",
+                    "--no-fail-fast",
+                    "-p",
+                    "s2i-runc",
+                    "-p",
+                    "s2i-cli",
+                    "--test",
+                    "downstream",
+                    "--test",
+                    "daemonless",
+                ],
+                env: &[("S2I_REQUIRE_ENGINE", "1")],
+            },
+        },
+        Step {
             name: "podman-service",
             action: Action::Task {
                 description: "cargo xtask podman (Podman's service, for the test that builds on both engines)",
@@ -300,6 +319,7 @@ mod tests {
         }
         assert!(position("fixtures") < position("engine-examples"), "{names:?}");
         assert!(position("engine-examples") < position("test"), "{names:?}");
+        assert!(position("packages") < position("daemonless") && position("fixtures") < position("daemonless"));
         let describe = |name| steps().into_iter().find(|step| step.name == name).unwrap().action.describe();
         assert_eq!(describe("examples"), "cargo build --quiet --workspace --examples");
         assert!(

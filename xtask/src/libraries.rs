@@ -118,6 +118,15 @@ pub(crate) const LIBRARY_CRATES: &[LibraryCrate] = &[
         not_in_bare_tree: &[],
         examples: &[Example { name: "layout", cargo_args: &[], needs_engine: false }],
     },
+    LibraryCrate {
+        name: "s2i-runc",
+        has_features: false,
+        single_features: &[],
+        not_in_tree: &[ENGINE_CLIENT, "s2i-docker", "git2", "libgit2-sys", SQLITE[0], SQLITE[1]],
+        not_in_bare_tree: &[],
+        // It runs a container with runc (installed by the packages step, before the engine examples).
+        examples: &[Example { name: "run", cargo_args: &[], needs_engine: true }],
+    },
 ];
 
 /// Workspace members that are not libraries for downstream tools.

@@ -1,6 +1,7 @@
 //! `cargo xtask packages`: install the Debian packages whose programs the tests
 //! run (a registry, a router, a second engine, git servers and a proxy,
-//! skopeo to judge the images s2i-oci writes), when they are missing.
+//! skopeo to judge the images s2i-oci writes, runc and its companions for
+//! builds without a daemon), when they are missing.
 
 use std::path::Path;
 
@@ -13,7 +14,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("docker-registry", "docker-registry"),
     ("haproxy", "haproxy"),
     ("podman", "podman"),
-    // Podman's OCI runtime (see podman.rs: crun refuses cgroups v1 hosts).
+    // Podman's OCI runtime (see podman.rs: crun refuses cgroups v1 hosts),
+    // and the one of builds without a daemon (--engine oci).
     ("runc", "runc"),
     ("dash", "dash"),
     // Git sources: cloning, `git http-backend`, an OpenSSH server and client, an HTTP proxy.
@@ -22,6 +24,10 @@ const TOOLS: &[(&str, &str)] = &[
     ("ssh-agent", "openssh-client"),
     ("tinyproxy", "tinyproxy"),
     ("skopeo", "skopeo"),
+    // Builds without a daemon (--engine oci): overlayfs for users, and
+    // newuidmap for rootless builds with subordinate ids.
+    ("fuse-overlayfs", "fuse-overlayfs"),
+    ("newuidmap", "uidmap"),
 ];
 
 /// Install the packages of the [`TOOLS`] that are not on `PATH` (and busybox-static).

@@ -9,10 +9,11 @@ use s2i_core::users::AllowedUids;
 use s2i_core::{BuildOptions, BuildResult, ContainerRuntime, Engine, UsageOptions};
 use s2i_imagestream::streams::StreamTag;
 
-use super::engine::{cancellation, cancelled_code, connect};
+use super::daemonless;
+use super::engine::{self, cancellation, cancelled_code, connect};
 use super::imagestream::record_build;
 use super::session::{Context, Session};
-use crate::cli::{BuildArgs, CommonArgs, GenerateArgs, GlobalArgs, OutcomeArgs, RebuildArgs, UsageArgs};
+use crate::cli::{BuildArgs, CommonArgs, EngineKind, GenerateArgs, GlobalArgs, OutcomeArgs, RebuildArgs, UsageArgs};
 use crate::failure::Failure;
 use crate::printer::{Printer, Verbosity};
 
@@ -139,7 +140,7 @@ fn build_options(args: &BuildArgs, printer: &Printer) -> Result<BuildOptions, Fa
 pub(crate) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
-    let options = build_options(&args, &printer)?;
+    let mut options = build_options(&args, &printer)?;
     if let Some(path) = &args.as_dockerfile {
         let mut out = DockerfileOptions::new(path.clone());
         out.image_scripts_url = args.image_scripts_url.clone();
@@ -153,7 +154,7 @@ pub(crate) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         }
         None => None,
     };
-    let runtime: Arc<dyn ContainerRuntime> = Arc::new(connect(global, args.common.dockercfg_path.as_deref()).await?);
+    let (runtime, daemon) = connect_for_build(global, &args.common, &mut options, &printer).await?;
     let engine = Engine::new(runtime.clone(), printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
     let result = engine.build(&options, &token).await;
@@ -163,6 +164,10 @@ pub(crate) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         None => return Ok(cancelled_code(&received)),
     };
     write_outputs(&args.outcome, &built)?;
+    if let Some((oci, outputs)) = &daemon {
+        let image = built.tag.as_deref().unwrap_or(&built.image_id);
+        daemonless::write_taken_outputs(global, oci, image, outputs, &printer).await?;
+    }
     if let Some((destination, context)) = record_to {
         let session = Session::with_engine(context, Ok(runtime), args.common.dockercfg_path.as_ref());
         let message = record_build(&session, &destination, &built.image_id, &built.labels).await?;
@@ -190,6 +195,29 @@ pub(crate) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
         Some(code) => i32::try_from(code).unwrap_or(1),
         None => cancelled_code(&received),
     })
+}
+
+/// The daemonless backend of an `--engine oci` build, with the outputs it
+/// writes itself afterwards (`daemonless::take_outputs`).
+type DaemonLoads = (s2i_runc::OciRuntime, Vec<s2i_oci::transport::ImageLocation>);
+
+/// The engine of a build; with `--engine oci` also the daemonless backend
+/// itself, its builder and runtime images given by location copied into
+/// its store first, and the outputs it writes itself taken out of `options`.
+async fn connect_for_build(
+    global: &GlobalArgs,
+    common: &CommonArgs,
+    options: &mut BuildOptions,
+    printer: &Printer,
+) -> Result<(Arc<dyn ContainerRuntime>, Option<DaemonLoads>), Failure> {
+    if global.engine != Some(EngineKind::Oci) {
+        return Ok((connect(global, common.dockercfg_path.as_deref()).await?, None));
+    }
+    let oci = engine::connect_oci(global).await?;
+    engine::remove_leftovers(&oci).await;
+    daemonless::import_images(&oci, options, printer).await?;
+    let daemon = daemonless::take_outputs(&oci, options)?;
+    Ok((Arc::new(oci.clone()), Some((oci, daemon))))
 }
 
 /// Report a build's outcome; `Ok(None)` when it was cancelled.
@@ -240,8 +268,15 @@ async fn generate_dockerfile(printer: &Printer, options: BuildOptions, out: Dock
 pub(crate) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i32, Failure> {
     let verbosity = Verbosity { loglevel: global.loglevel, quiet: args.common.quiet, script_stdout_to_stdout: false };
     let printer = Arc::new(Printer::new(verbosity));
-    let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
-    let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
+    let (runtime, oci) = match global.engine {
+        Some(EngineKind::Oci) => {
+            let oci = engine::connect_oci(global).await?;
+            engine::remove_leftovers(&oci).await;
+            (Arc::new(oci.clone()) as Arc<dyn ContainerRuntime>, Some(oci))
+        }
+        _ => (connect(global, args.common.dockercfg_path.as_deref()).await?, None),
+    };
+    let engine = Engine::new(runtime, printer.clone() as Arc<dyn EventSink>);
     let allowed = allowed_uids(&args.outcome.allowed_uids)?;
     let mut options = engine.rebuild_options(&args.image, args.common.pull_policy, &allowed).await?;
     if let Some(tag) = &args.new_tag {
@@ -252,6 +287,13 @@ pub(crate) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     }
     options.registry_auth_file = args.common.dockercfg_path.clone();
     apply_outcome(&mut options, &args.outcome)?;
+    let daemon = match oci {
+        Some(oci) => {
+            let taken = daemonless::take_outputs(&oci, &mut options)?;
+            Some((oci, taken))
+        }
+        None => None,
+    };
     printer.line(&format!(
         "Rebuilding {} from {} on {}",
         options.tag.as_deref().unwrap_or_default(),
@@ -264,6 +306,10 @@ pub(crate) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     Ok(match finish_build(&printer, result, false)? {
         Some(built) => {
             write_outputs(&args.outcome, &built)?;
+            if let Some((oci, outputs)) = &daemon {
+                let image = built.tag.as_deref().unwrap_or(&built.image_id);
+                daemonless::write_taken_outputs(global, oci, image, outputs, &printer).await?;
+            }
             0
         }
         None => cancelled_code(&received),
@@ -390,7 +436,7 @@ pub(crate) async fn usage(global: &GlobalArgs, args: UsageArgs) -> Result<i32, F
     options.allowed_uids = allowed_uids(&args.allowed_uids)?;
     options.env = parse_env(&args.env, &printer)?;
     let runtime = connect(global, args.common.dockercfg_path.as_deref()).await?;
-    let engine = Engine::new(Arc::new(runtime), printer.clone() as Arc<dyn EventSink>);
+    let engine = Engine::new(runtime, printer.clone() as Arc<dyn EventSink>);
     let (token, received) = cancellation();
     let result = engine.usage(&options, &token).await;
     printer.finish();

@@ -4,18 +4,20 @@
 //! verbs and sends each command to its module. Nothing below imports it;
 //! the modules below form no cycle (`tests/modules.rs` checks it):
 //!
-//! - leaves: `kind` (what a kind brings to the verbs), `engine` (connecting,
-//!   signals), `worker` (build worker processes), `session` (the store,
-//!   engine and registry a command works with), `build_events` (drawing
-//!   what builds report);
+//! - leaves: `kind` (what a kind brings to the verbs), `engine` (connecting
+//!   to `--engine docker|podman|oci`, signals), `worker` (build worker
+//!   processes), `session` (the store, engine and registry a command works
+//!   with), `build_events` (drawing what builds report);
 //! - the verbs over any kinds: `objects`;
 //! - one module per command group, each holding its kinds: `imagestream`,
-//!   `service`, `secrets`, `route/`, `builds/`; and `build`, `create`.
+//!   `service`, `secrets`, `route/`, `builds/`; and `build` (with
+//!   `daemonless`, what `--engine oci` adds around a build), `create`.
 
 mod build;
 mod build_events;
 mod builds;
 mod create;
+mod daemonless;
 mod engine;
 mod imagestream;
 mod kind;

@@ -71,7 +71,7 @@ impl Session {
     pub(crate) async fn open(global: &GlobalArgs, dockercfg_path: Option<&PathBuf>) -> Result<Self, Failure> {
         let context = Context::open(global)?;
         let runtime = match connect_engine(global, dockercfg_path.map(|p| p.as_path())).await {
-            Ok(runtime) => Ok(Arc::new(runtime) as Arc<dyn ContainerRuntime>),
+            Ok(runtime) => Ok(runtime),
             Err(e) => Err(e.to_string()),
         };
         Ok(Self::with_engine(context, runtime, dockercfg_path))

@@ -47,6 +47,12 @@ impl WorkerProcess {
         if global.no_triggers {
             command.arg("--no-triggers");
         }
+        if let Some(engine) = global.engine.and_then(|e| clap::ValueEnum::to_possible_value(&e)) {
+            command.arg("--engine").arg(engine.get_name());
+        }
+        if let Some(runtime) = &global.oci_runtime {
+            command.arg("--oci-runtime").arg(runtime);
+        }
         command.arg("run-build").arg(name);
         command
     }

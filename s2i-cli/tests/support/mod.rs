@@ -442,7 +442,14 @@ impl Drop for FileServer {
 /// Spawn `s2i`, wait until a line containing `marker` appears on its stderr,
 /// send it `signal` (e.g. "INT"), and return its exit code and whole stderr.
 pub fn interrupt_when(args: &[&str], marker: &str, signal: &str) -> (i32, String) {
-    let mut child = s2i().args(args).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("s2i runs");
+    let mut command = s2i();
+    command.args(args);
+    interrupt_command_when(command, marker, signal)
+}
+
+/// [`interrupt_when`] for an `s2i` command prepared by the caller (its environment, its arguments).
+pub fn interrupt_command_when(mut command: Command, marker: &str, signal: &str) -> (i32, String) {
+    let mut child = command.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("s2i runs");
     let stderr = child.stderr.take().unwrap();
     let (sender, receiver) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {

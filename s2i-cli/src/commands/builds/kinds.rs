@@ -3,8 +3,6 @@
 //! as `oc` shows them, and the hooks that apply, delete and refresh them
 //! through `s2i_buildconfig`.
 
-use std::sync::Arc;
-
 use s2i_buildconfig::types::*;
 use s2i_buildconfig::webhooks::{HookKind, url_path};
 use s2i_buildconfig::{
@@ -133,7 +131,7 @@ fn refresh<'a>(context: &'a Context) -> BoxFuture<'a, Result<(), Failure>> {
             return Ok(());
         }
         let runtime = connect_engine(&context.global, None).await;
-        let runtime = runtime.map(|r| Arc::new(r) as Arc<dyn s2i_core::ContainerRuntime>).map_err(|e| e.to_string());
+        let runtime = runtime.map_err(|e| e.to_string());
         Builds::new(&context.store, runtime, &registry, &worker).with_events(&print).clean_up(&reaped).await;
         Ok(())
     })

@@ -10,7 +10,6 @@ pub(crate) mod kinds;
 mod webhooks;
 
 use std::io::Write as _;
-use std::sync::Arc;
 use std::time::Duration;
 
 use s2i_buildconfig::types::*;
@@ -18,7 +17,7 @@ use s2i_buildconfig::{BinaryInput, BuildRequest, Cancellation, Event, Followed, 
 use s2i_imagestream::operations::ImportSchedule;
 
 use super::build_events::{Printer, status_text};
-use super::engine::{cancellation, cancelled_code, connect_engine};
+use super::engine::{ConnectError, cancellation, cancelled_code, connect_engine};
 use super::session::{Context, Session};
 use crate::cli::{CancelBuildArgs, ControllerArgs, GlobalArgs, LogsArgs, RunBuildArgs, StartBuildArgs};
 use crate::failure::Failure;
@@ -99,14 +98,10 @@ pub(crate) async fn run_build(global: &GlobalArgs, args: RunBuildArgs) -> Result
     ignore_hangups();
     let context = Context::open(global)?;
     // A busy engine may be slow to answer: a few attempts before the build is given up.
-    let connected = s2i_core::retry::retry(
-        3,
-        Duration::from_secs(2),
-        |_: &s2i_docker::Error| true,
-        |_| connect_engine(global, None),
-    )
-    .await;
-    let runtime = connected.map(|r| Arc::new(r) as Arc<dyn s2i_core::ContainerRuntime>).map_err(|e| e.to_string());
+    let connected =
+        s2i_core::retry::retry(3, Duration::from_secs(2), |_: &ConnectError| true, |_| connect_engine(global, None))
+            .await;
+    let runtime = connected.map_err(|e| e.to_string());
     let session = Session::with_engine(context, runtime, None);
     let printer = Printer::new(&session.context, false);
     let print = |event: &Event| printer.print(event);

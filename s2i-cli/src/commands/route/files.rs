@@ -114,7 +114,7 @@ pub(super) async fn render_routes(global: &GlobalArgs, args: RouteRenderArgs, ki
     };
     let endpoints = if services.iter().any(|service| !service.spec.selector.is_empty()) {
         let runtime = connect(global, None).await?;
-        resolve_endpoints(&services, &endpoints, &runtime).await?
+        resolve_endpoints(&services, &endpoints, runtime.as_ref()).await?
     } else {
         ServiceEndpoints::fixed(&services, &endpoints)
     };

@@ -47,7 +47,7 @@ pub(super) async fn serve(global: &GlobalArgs, args: RouteServeArgs) -> Result<i
     let router = Router::new(options, events)?;
     // The engine is only needed for services with a selector; without one they have no endpoints.
     let runtime: Option<Arc<dyn ContainerRuntime>> = match connect_engine(global, None).await {
-        Ok(runtime) => Some(Arc::new(runtime)),
+        Ok(runtime) => Some(runtime),
         Err(e) => {
             if loglevel > 0 {
                 eprintln!("I: no container engine ({e}); services with a selector have no endpoints");

@@ -1,0 +1,605 @@
+//! Builds with `--engine oci`: assemble under runc, images in s2i's own
+//! store, with no daemon reachable (`DOCKER_HOST` names no socket). Builder
+//! images come from the fixtures, saved once as `docker-archive` files (and
+//! copied into OCI layouts by skopeo); results are judged by skopeo and by
+//! Docker, which loads and runs them. Every test has its own store, cache
+//! and state directories and checks that no container, mount or scratch
+//! directory is left in them.
+//!
+//! Needs root, runc and skopeo; without them the tests fail.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::*;
+
+/// Panic unless runc runs (as the harness does for a missing engine).
+fn require_runc() {
+    let present = Command::new("runc").arg("--version").output().is_ok_and(|out| out.status.success());
+    assert!(
+        present,
+        "runc is not installed: `apt-get install runc fuse-overlayfs uidmap` (the daemonless tests need it)"
+    );
+}
+
+/// A fixture image saved as a `docker-archive` (once per image ID, kept in
+/// the target directory).
+fn builder_archive(name: &str) -> PathBuf {
+    let image = fixture(name);
+    let id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &image]);
+    let id = id.trim().trim_start_matches("sha256:");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("daemonless-builders");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}-{}.tar", &id[..12]));
+    if !file.exists() {
+        let partial = dir.join(format!(".{name}-{}.tar", unique("partial")));
+        docker_ok(&["save", "-o", partial.to_str().unwrap(), &image]);
+        // Readable by the users of the rootless tests (docker save writes 0600).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::rename(&partial, &file).unwrap();
+    }
+    file
+}
+
+/// `docker-archive:FILE` of a fixture.
+fn archive_location(name: &str) -> String {
+    format!("docker-archive:{}", builder_archive(name).display())
+}
+
+/// One daemonless setup: its store, cache and state directories.
+struct Daemonless {
+    dir: tempfile::TempDir,
+}
+
+impl Daemonless {
+    /// A new setup; panics unless runc runs.
+    fn new() -> Self {
+        require_runc();
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `s2i --engine oci` with this setup's directories and no daemon.
+    fn s2i(&self) -> Command {
+        let mut command = s2i();
+        command
+            .env("S2I_ENGINE", "oci")
+            .env("S2I_OCI_STORE_DIR", self.path("store"))
+            .env("S2I_OCI_CACHE_DIR", self.path("cache"))
+            .env("S2I_OCI_STATE_DIR", self.path("state"))
+            .env("DOCKER_HOST", format!("unix://{}", self.path("no-daemon.sock").display()));
+        command
+    }
+
+    fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Run::from(self.s2i().args(args).output().expect("s2i runs"))
+    }
+
+    /// The names of the store's images (`index.json`).
+    fn stored_names(&self) -> Vec<String> {
+        let index = std::fs::read(self.path("store/index.json")).unwrap();
+        let index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// No container, root file system, mount or runtime state is left.
+    fn assert_clean(&self) {
+        let entries = |dir: PathBuf| -> Vec<String> {
+            match std::fs::read_dir(&dir) {
+                Ok(read) => read.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
+                Err(_) => Vec::new(),
+            }
+        };
+        assert_eq!(entries(self.path("state/containers")), Vec::<String>::new(), "container states left");
+        let root_fs: Vec<String> =
+            entries(self.path("cache/containers")).into_iter().filter(|e| e != "contexts").collect();
+        assert_eq!(root_fs, Vec::<String>::new(), "root file systems left");
+        assert_eq!(entries(self.path("cache/containers/contexts")), Vec::<String>::new(), "build contexts left");
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let root = self.dir.path().to_string_lossy().into_owned();
+        let left: Vec<&str> = mounts.lines().filter(|line| line.contains(&root)).collect();
+        assert!(left.is_empty(), "mounts left: {left:#?}");
+        let listing = Command::new("runc")
+            .args(["--root", self.path("state/runtime").to_str().unwrap(), "list", "-q"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&listing.stdout).trim(), "", "runc containers left");
+    }
+}
+
+/// Load a `docker-archive` into Docker; the image is removed when dropped.
+fn load(file: &Path, name: &str) -> Image {
+    let out = docker_ok(&["load", "-i", file.to_str().unwrap()]);
+    assert!(out.contains(name), "{out}");
+    Image(name.to_owned())
+}
+
+fn skopeo(args: &[&str]) -> String {
+    let out = Command::new("skopeo").args(args).output().expect("skopeo runs (apt-get install skopeo)");
+    assert!(out.status.success(), "skopeo {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_build_from_a_docker_archive_needs_no_daemon_and_writes_every_output() {
+    let setup = Daemonless::new();
+    let src = source(&[("index.html", "hello without a daemon")]);
+    let layout = setup.path("out-layout");
+    let oci_archive = setup.path("out.oci.tar");
+    let docker_archive = setup.path("out.docker.tar");
+    let name = format!("s2i-test/{}:1", unique("daemonless"));
+    let run = setup
+        .run([
+            "build",
+            src.path().to_str().unwrap(),
+            &archive_location("busybox-builder"),
+            "app:1",
+            "--output",
+            &format!("oci:{}:app", layout.display()),
+            "--output",
+            &format!("oci-archive:{}", oci_archive.display()),
+            "--output",
+            &format!("docker-archive:{}:{name}", docker_archive.display()),
+        ])
+        .ok();
+    assert!(run.stderr.contains("into s2i's image store as s2i-fixtures/busybox-builder:latest"), "{}", run.stderr);
+    assert!(run.stderr.contains("---> assemble ran as uid 1001"), "{}", run.stderr);
+    assert!(setup.stored_names().contains(&"app:1".to_owned()), "{:?}", setup.stored_names());
+    setup.assert_clean();
+
+    // skopeo reads both OCI outputs: one image of the builder's layers plus one.
+    let builder: serde_json::Value =
+        serde_json::from_str(&skopeo(&["inspect", &archive_location("busybox-builder")])).unwrap();
+    for location in [format!("oci:{}:app", layout.display()), format!("oci-archive:{}", oci_archive.display())] {
+        let inspected: serde_json::Value = serde_json::from_str(&skopeo(&["inspect", &location])).unwrap();
+        let layers = inspected["Layers"].as_array().unwrap().len();
+        assert_eq!(layers, builder["Layers"].as_array().unwrap().len() + 1, "{location}");
+        assert_eq!(
+            inspected["Labels"]["io.openshift.s2i.build.image"], "docker.io/s2i-fixtures/busybox-builder:latest",
+            "{location}"
+        );
+    }
+
+    // Docker loads the docker-archive and runs it.
+    let image = load(&docker_archive, &name);
+    assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "hello without a daemon");
+    assert_eq!(run_in(&image.0, &["stat", "-c", "%u", "/opt/app-root/src/index.html"]).trim(), "1001");
+    let config = &inspect(&image.0)["Config"];
+    assert_eq!(config["Cmd"], serde_json::json!(["/usr/libexec/s2i/run"]));
+    assert_eq!(config["User"], "1001");
+    assert_eq!(config["WorkingDir"], "/opt/app-root/src");
+}
+
+#[test]
+fn a_docker_daemon_output_is_loaded_into_the_engine() {
+    let setup = Daemonless::new();
+    let src = source(&[("index.html", "loaded")]);
+    let image = Image::fresh("daemonless-loaded");
+    // This time the engine the harness uses is reachable.
+    let mut command = setup.s2i();
+    match std::env::var_os("DOCKER_HOST") {
+        Some(host) => command.env("DOCKER_HOST", host),
+        None => command.env_remove("DOCKER_HOST"),
+    };
+    let run = Run::from(
+        command
+            .args([
+                "build",
+                src.path().to_str().unwrap(),
+                &archive_location("busybox-builder"),
+                "app:1",
+                "--output",
+                &format!("docker-daemon:{}", image.0),
+            ])
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    assert!(run.stderr.contains(&format!("Wrote docker-daemon:{}", image.0)), "{}", run.stderr);
+    assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "loaded");
+    setup.assert_clean();
+}
+
+#[test]
+fn scripts_environment_injections_and_incremental_builds() {
+    let setup = Daemonless::new();
+    let builder = archive_location("busybox-builder");
+    let src = source(&[
+        ("index.html", "v1"),
+        ("artifacts/deps/lib.txt", "downloaded once"),
+        (".s2i/environment", "FROM_FILE=yes\n"),
+        (
+            ".s2i/bin/assemble",
+            "#!/bin/sh\nset -e\ntest -f /tmp/injected/secret.txt\necho \"---> custom assemble sees $(cat /tmp/injected/secret.txt)\"\nexec /usr/libexec/s2i/assemble\n",
+        ),
+    ]);
+    let secret = setup.path("secret.txt");
+    std::fs::write(&secret, "the secret").unwrap();
+    let inject = format!("{}:/tmp/injected/secret.txt", secret.display());
+    let path = src.path().to_str().unwrap();
+    setup.run(["build", path, &builder, "app:1", "--inject", &inject]).ok();
+
+    // The second build's artifacts come from the previous image, in the store.
+    std::fs::remove_dir_all(src.path().join("artifacts")).unwrap();
+    let archive = setup.path("app.tar");
+    let name = format!("s2i-test/{}:1", unique("daemonless-incremental"));
+    let run = setup
+        .run([
+            "build",
+            path,
+            &builder,
+            "app:1",
+            "--incremental",
+            "--rm",
+            "--inject",
+            &inject,
+            "-e",
+            "FOO=bar",
+            "--output",
+            &format!("docker-archive:{}:{name}", archive.display()),
+        ])
+        .ok();
+    assert!(run.stderr.contains("Restoring build artifacts"), "{}", run.stderr);
+    assert!(run.stderr.contains("---> custom assemble sees the secret"), "{}", run.stderr);
+    assert!(run.stderr.contains("Removed the previous image"), "{}", run.stderr);
+    assert_eq!(setup.stored_names().iter().filter(|n| n.starts_with("app:")).count(), 1);
+    setup.assert_clean();
+
+    let image = load(&archive, &name);
+    assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/artifacts-restored/deps/lib.txt"]), "downloaded once");
+    let info = run_in(&image.0, &["cat", "/opt/app-root/src/.s2i-build-info"]);
+    assert!(info.contains("FOO=bar") && info.contains("FROM_FILE=yes") && info.contains("uid=1001"), "{info}");
+    assert!(
+        !succeeds_in(&image.0, &["test", "-e", "/tmp/injected/secret.txt"]),
+        "the injected file is not in the image"
+    );
+}
+
+#[test]
+fn outputs_are_written_by_s2i_itself_the_same_for_the_same_epoch() {
+    let setup = Daemonless::new();
+    let src = source(&[("index.html", "reproducible without a daemon")]);
+    let path = src.path().to_str().unwrap();
+    let builder = archive_location("busybox-builder");
+    let digest_of = |layout: &Path| -> String {
+        let inspected: serde_json::Value =
+            serde_json::from_str(&skopeo(&["inspect", &format!("oci:{}:app", layout.display())])).unwrap();
+        inspected["Digest"].as_str().unwrap().to_owned()
+    };
+    let mut digests = Vec::new();
+    for round in ["first", "second"] {
+        let layout = setup.path(&format!("{round}-layout"));
+        let sbom = setup.path(&format!("{round}.spdx.json"));
+        setup
+            .run([
+                "build",
+                path,
+                &builder,
+                "app:1",
+                "--source-date-epoch",
+                "1700000000",
+                "--sbom",
+                sbom.to_str().unwrap(),
+                "--output",
+                &format!("oci:{}:app", layout.display()),
+            ])
+            .ok();
+        let document: serde_json::Value = serde_json::from_slice(&std::fs::read(&sbom).unwrap()).unwrap();
+        assert_eq!(document["spdxVersion"], "SPDX-2.3", "{document}");
+        digests.push(digest_of(&layout));
+        setup.assert_clean();
+    }
+    assert_eq!(digests[0], digests[1], "the same inputs and epoch, the same manifest");
+    // The tag went into s2i's store too, and runs from there.
+    assert!(setup.stored_names().contains(&"app:1".to_owned()), "{:?}", setup.stored_names());
+    let run = setup.run(["build", path, &builder, "app:2", "--source-date-epoch", "1700000001"]).ok();
+    assert!(run.stderr.contains("Build completed successfully: app:2"), "{}", run.stderr);
+}
+
+#[test]
+fn a_runtime_image_chain_from_oci_layouts() {
+    let setup = Daemonless::new();
+    let layouts = setup.path("layouts");
+    for name in ["toolchain-builder", "runtime-image"] {
+        skopeo(&["copy", "-q", &archive_location(name), &format!("oci:{}:{name}", layouts.display())]);
+    }
+    let src = source(&[
+        ("01-lib.sh", "greet() { echo \"hello from $1\"; }\n"),
+        ("02-main.sh", "greet \"the compiled app\"\ncat /opt/runtime/build-info.txt\n"),
+    ]);
+    let archive = setup.path("app.tar");
+    let name = format!("s2i-test/{}:1", unique("daemonless-chained"));
+    let run = setup
+        .run([
+            "build",
+            src.path().to_str().unwrap(),
+            &format!("oci:{}:toolchain-builder", layouts.display()),
+            "app:1",
+            "--runtime-image",
+            &format!("oci:{}:runtime-image", layouts.display()),
+            "--output",
+            &format!("docker-archive:{}:{name}", archive.display()),
+        ])
+        .ok();
+    assert!(run.stderr.contains("---> Runtime received: ./bin/app ./build-info.txt"), "{}", run.stderr);
+    setup.assert_clean();
+
+    let image = load(&archive, &name);
+    let output = docker_run_ok(&[&image.0]);
+    assert!(output.starts_with("hello from the compiled app\ncompiler=shc 1.0\n"), "{output}");
+    assert!(!succeeds_in(&image.0, &["test", "-e", "/opt/toolchain"]), "no toolchain files");
+    assert_eq!(run_in(&image.0, &["stat", "-c", "%a", "/opt/runtime/bin/app"]).trim(), "755");
+    assert_eq!(labels(&image.0)["io.s2i.test/compiled-by"], "shc 1.0");
+}
+
+#[test]
+fn a_failing_assemble_leaves_nothing_behind() {
+    let setup = Daemonless::new();
+    let src = source(&[("index.html", "x")]);
+    let run = setup
+        .run([
+            "build",
+            src.path().to_str().unwrap(),
+            &archive_location("busybox-builder"),
+            "app:1",
+            "-e",
+            "ASSEMBLE_EXIT_CODE=3",
+        ])
+        .failed();
+    assert!(run.stderr.contains("Exiting with ASSEMBLE_EXIT_CODE=3"), "{}", run.stderr);
+    assert!(!setup.stored_names().contains(&"app:1".to_owned()));
+    setup.assert_clean();
+}
+
+#[test]
+fn ctrl_c_and_a_killed_run_leave_nothing_behind() {
+    let setup = Daemonless::new();
+    let builder = archive_location("busybox-builder");
+    let src = source(&[(".s2i/bin/assemble", "#!/bin/sh\necho assembling-slowly\nexec sleep 60\n")]);
+    let path = src.path().to_str().unwrap();
+
+    let mut command = setup.s2i();
+    command.args(["build", path, &builder, "app:1"]);
+    let (code, stderr) = interrupt_command_when(command, "assembling-slowly", "INT");
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("Build cancelled; its containers were removed."), "{stderr}");
+    setup.assert_clean();
+
+    // A run killed outright leaves its container; the next run removes it.
+    let mut command = setup.s2i();
+    command.args(["build", path, &builder, "app:1"]);
+    interrupt_command_when(command, "assembling-slowly", "KILL");
+    let src_ok = source(&[("index.html", "x")]);
+    let run = setup.run(["build", src_ok.path().to_str().unwrap(), &builder, "ok:1"]).ok();
+    assert!(run.stderr.contains("left by a killed s2i"), "{}", run.stderr);
+    setup.assert_clean();
+}
+
+#[test]
+fn refusals_name_the_fix() {
+    let setup = Daemonless::new();
+    let src = source(&[("index.html", "x")]);
+    let path = src.path().to_str().unwrap();
+    let builder = archive_location("busybox-builder");
+
+    // No engine chosen and none reachable: the error offers the daemonless one.
+    let run = Run::from(
+        setup
+            .s2i()
+            .env_remove("S2I_ENGINE")
+            .args(["build", path, "s2i-fixtures/busybox-builder", "app:1"])
+            .output()
+            .unwrap(),
+    )
+    .failed();
+    assert!(run.stderr.contains("or build without a daemon: --engine oci"), "{}", run.stderr);
+
+    let run = setup.run(["build", path, "docker-daemon:s2i-fixtures/busybox-builder:latest", "app:1"]).failed();
+    assert!(run.stderr.contains("docker-archive:builder.tar"), "{}", run.stderr);
+
+    let run = setup.run(["build", path, "s2i-fixtures/not-in-the-store:1", "app:1"]).failed();
+    assert!(run.stderr.contains("is not in s2i's image store"), "{}", run.stderr);
+
+    // --pull-policy always: a builder by location is copied afresh; one of the store cannot be refreshed yet.
+    setup.run(["build", path, &builder, "app:1", "--pull-policy", "always"]).ok();
+    let run =
+        setup.run(["build", path, "s2i-fixtures/busybox-builder:latest", "app:1", "--pull-policy", "always"]).failed();
+    assert!(run.stderr.contains("cannot refresh it from a registry yet"), "{}", run.stderr);
+
+    // --network bridge needs a daemon.
+    let run = setup.run(["build", path, &builder, "app:1", "--network", "bridge"]).failed();
+    assert!(run.stderr.contains("bridge"), "{}", run.stderr);
+
+    // crun refuses hybrid cgroups (v1 with a v2 hierarchy that has controllers): said before any build.
+    let hybrid = !Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+        && std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers").is_ok_and(|c| !c.trim().is_empty());
+    if hybrid && Command::new("crun").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        let run = setup.run(["build", path, &builder, "app:1", "--oci-runtime", "crun"]).failed();
+        assert!(run.stderr.contains("crun refuses this machine's cgroups"), "{}", run.stderr);
+        assert!(run.stderr.contains("--oci-runtime runc"), "{}", run.stderr);
+    }
+    setup.assert_clean();
+}
+
+/// A system user for rootless builds, made when missing; with
+/// `subordinate_ids`, it gets a range in `/etc/subuid` and `/etc/subgid`.
+fn rootless_user(name: &str, subordinate_ids: bool) {
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _making = MAKING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let exists = Command::new("id").arg(name).output().unwrap().status.success();
+    if !exists {
+        let status = Command::new("useradd")
+            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
+            .status()
+            .expect("useradd runs");
+        assert!(status.success(), "useradd {name}");
+    }
+    let listed =
+        std::fs::read_to_string("/etc/subuid").unwrap_or_default().lines().any(|l| l.starts_with(&format!("{name}:")));
+    if subordinate_ids && !listed {
+        let status = Command::new("usermod")
+            .args(["--add-subuids", "400000-465535", "--add-subgids", "400000-465535", name])
+            .status()
+            .expect("usermod runs");
+        assert!(status.success(), "usermod {name}");
+    }
+}
+
+impl Daemonless {
+    /// [`Daemonless::s2i`] as `user`, the setup's directory theirs; setpriv
+    /// and env exec, so the child's pid is s2i's (for signals).
+    fn s2i_as(&self, user: &str) -> Command {
+        // The setup's directory and what the test put in it are the user's; what s2i
+        // made there (its store, cache and state, with subordinate owners) is left as it is.
+        let status = Command::new("chown").arg(user).arg(self.dir.path()).status().unwrap();
+        assert!(status.success(), "chown {user} {}", self.dir.path().display());
+        let mut paths = Vec::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !["store", "cache", "state"].contains(&name.as_str()) {
+                paths.push(path);
+            }
+        }
+        if !paths.is_empty() {
+            let status = Command::new("chown").arg("-R").arg(user).args(&paths).status().unwrap();
+            assert!(status.success(), "chown -R {user} {paths:?}");
+        }
+        let gid = Command::new("id").args(["-g", user]).output().unwrap();
+        let gid = String::from_utf8_lossy(&gid.stdout).trim().to_owned();
+        let mut command = Command::new("setpriv");
+        command.args([&format!("--reuid={user}"), &format!("--regid={gid}"), "--init-groups", "--"]);
+        command.args(["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "S2I_NO_PROGRESS=1", "S2I_ENGINE=oci"]);
+        for (name, dir) in [
+            ("HOME", ""),
+            ("S2I_OCI_STORE_DIR", "store"),
+            ("S2I_OCI_CACHE_DIR", "cache"),
+            ("S2I_OCI_STATE_DIR", "state"),
+        ] {
+            command.arg(format!("{name}={}", self.path(dir).display()));
+        }
+        command.arg(format!("DOCKER_HOST=unix://{}", self.path("no-daemon.sock").display()));
+        command.arg(env!("CARGO_BIN_EXE_s2i"));
+        command
+    }
+}
+
+#[test]
+fn rootless_builds_keep_owners_with_subordinate_ids_run_as_root_without_and_clean_up() {
+    // With a range of subordinate ids, assemble runs as the image's user (1001)
+    // and the layer keeps that owner; with one id (nobody), everything is root.
+    for (user, ranges, uid) in [("s2i-rootless", true, "1001"), ("nobody", false, "0")] {
+        rootless_user(user, ranges);
+        let setup = Daemonless::new();
+        let src = setup.path("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("index.html"), "rootless").unwrap();
+        let archive = setup.path("app.tar");
+        let name = format!("s2i-test/{}:1", unique("daemonless-rootless"));
+        let run = Run::from(
+            setup
+                .s2i_as(user)
+                .args([
+                    "build",
+                    src.to_str().unwrap(),
+                    &archive_location("busybox-builder"),
+                    "app:1",
+                    "--output",
+                    &format!("docker-archive:{}:{name}", archive.display()),
+                ])
+                .output()
+                .unwrap(),
+        )
+        .ok();
+        assert!(run.stderr.contains(&format!("---> assemble ran as uid {uid}")), "{user}: {}", run.stderr);
+        setup.assert_clean();
+        let image = load(&archive, &name);
+        assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "rootless");
+        assert_eq!(run_in(&image.0, &["stat", "-c", "%u", "/opt/app-root/src/index.html"]).trim(), uid, "{user}");
+    }
+
+    // Ctrl-C, and a killed run whose leftovers the next run removes, without root too.
+    let setup = Daemonless::new();
+    let src = setup.path("slow");
+    std::fs::create_dir_all(src.join(".s2i/bin")).unwrap();
+    let assemble = src.join(".s2i/bin/assemble");
+    std::fs::write(&assemble, "#!/bin/sh\necho assembling-slowly\nexec sleep 60\n").unwrap();
+    std::fs::set_permissions(&assemble, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let builder = archive_location("busybox-builder");
+    let mut command = setup.s2i_as("s2i-rootless");
+    command.args(["build", src.to_str().unwrap(), &builder, "app:1"]);
+    let (code, stderr) = interrupt_command_when(command, "assembling-slowly", "INT");
+    assert_eq!(code, 130, "{stderr}");
+    setup.assert_clean();
+    let mut command = setup.s2i_as("s2i-rootless");
+    command.args(["build", src.to_str().unwrap(), &builder, "app:1"]);
+    interrupt_command_when(command, "assembling-slowly", "KILL");
+    let src_ok = setup.path("ok");
+    std::fs::create_dir_all(&src_ok).unwrap();
+    std::fs::write(src_ok.join("index.html"), "x").unwrap();
+    let run = Run::from(
+        setup.s2i_as("s2i-rootless").args(["build", src_ok.to_str().unwrap(), &builder, "ok:1"]).output().unwrap(),
+    )
+    .ok();
+    assert!(run.stderr.contains("left by a killed s2i"), "{}", run.stderr);
+    setup.assert_clean();
+
+    // Removed file systems are deleted by detached `rm`s, which finish on their own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left = Command::new("pgrep").args(["-u", "s2i-rootless", "-a"]).output().unwrap();
+        // An orphan's zombie waits for init to reap it; it runs nothing.
+        let left: String = String::from_utf8_lossy(&left.stdout)
+            .lines()
+            .filter(|line| !line.ends_with("<defunct>"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let others: Vec<&str> = left.lines().filter(|line| !line.contains(" rm -rf --one-file-system -- ")).collect();
+        assert!(others.is_empty(), "processes of the rootless user left: {others:?}");
+        if left.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the deletion of removed file systems never ended: {left}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn onbuild_builders_run_their_triggers_as_build_steps() {
+    let setup = Daemonless::new();
+    let src = source(&[
+        ("index.html", "onbuild"),
+        ("run.sh", "#!/bin/sh\ncat /opt/app-root/onbuild.txt /opt/app-root/src/index.html\n"),
+    ]);
+    let archive = setup.path("app.tar");
+    let name = format!("s2i-test/{}:1", unique("daemonless-onbuild"));
+    let run = setup
+        .run([
+            "build",
+            src.path().to_str().unwrap(),
+            &archive_location("onbuild-builder"),
+            "app:1",
+            "--output",
+            &format!("docker-archive:{}:{name}", archive.display()),
+        ])
+        .ok();
+    assert!(run.stderr.contains("(build trigger)"), "{}", run.stderr);
+    setup.assert_clean();
+    let image = load(&archive, &name);
+    assert_eq!(docker_run_ok(&[&image.0]), "onbuild trigger ran\nonbuild");
+}

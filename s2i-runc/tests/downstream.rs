@@ -1,0 +1,117 @@
+//! The backend as a downstream tool uses it: only the public API of
+//! `s2i-runc` and the `ContainerRuntime` trait of `s2i-core`, on a plain
+//! `#[tokio::test]` (a current-thread runtime), with runc and no daemon
+//! involved. The image comes from a `docker-archive` of the fixture
+//! `s2i-fixtures/base` (saved by the docker CLI, as a user would), goes
+//! into a store of the test's own, and the container's commit comes out as
+//! an OCI layout. Needs root (or subordinate ids) and runc.
+
+use futures::StreamExt;
+use s2i_core::runtime::{CommitSpec, ContainerRuntime, ContainerSpec, OutputKind, RuntimeErrorKind};
+use s2i_oci::transport::ImageLocation;
+use s2i_runc::{OciOptions, OciRuntime};
+use tokio::io::AsyncWriteExt;
+
+const IMAGE: &str = "s2i-fixtures/base:latest";
+
+#[tokio::test]
+async fn a_container_without_a_daemon_on_a_current_thread_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("base.tar");
+    let out = std::process::Command::new("docker")
+        .args(["save", "-o", saved.to_str().unwrap(), IMAGE])
+        .output()
+        .expect("the docker CLI runs");
+    assert!(
+        out.status.success(),
+        "cannot save {IMAGE} (build the fixtures with `cargo xtask fixtures`): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let options = OciOptions {
+        store_dir: Some(dir.path().join("store")),
+        cache_dir: Some(dir.path().join("cache")),
+        state_dir: Some(dir.path().join("state")),
+        ..OciOptions::default()
+    };
+    let runtime = OciRuntime::connect(&options)
+        .await
+        .unwrap_or_else(|e| panic!("the daemonless backend cannot start (apt-get install runc): {e}"));
+    let name = runtime.import(&ImageLocation::parse(&format!("docker-archive:{}", saved.display())).unwrap()).await;
+    assert_eq!(name.unwrap(), "s2i-fixtures/base:latest");
+    assert!(runtime.inspect_image(IMAGE).await.unwrap().is_some());
+    assert_eq!(runtime.inspect_image("s2i-downstream/never-stored:none").await.unwrap(), None);
+
+    // A container that reads its stdin into a file, writes to both streams and fails with its own code.
+    // A container that copies its stdin into a file and to stdout, counts it
+    // on stderr, and fails with its own code; stdin and output flow together
+    // on this one thread.
+    let script = "tee /tmp/input; wc -l < /tmp/input >&2; exit 3";
+    let spec = ContainerSpec {
+        image: IMAGE.to_owned(),
+        entrypoint: Some(Vec::new()),
+        cmd: vec!["/bin/sh".into(), "-c".into(), script.into()],
+        stdin: true,
+        ..ContainerSpec::default()
+    };
+    let id = runtime.create_container(&spec).await.unwrap();
+    let attachment = runtime.attach_container(&id, true).await.unwrap();
+    runtime.start_container(&id).await.unwrap();
+    let input = "line\n".repeat(20_000); // more than one pipe buffer, each way
+    let mut stdin = attachment.stdin.expect("stdin was asked for");
+    let feed = async {
+        stdin.write_all(input.as_bytes()).await.unwrap();
+        stdin.shutdown().await.unwrap(); // end of file for the container, stdin still held
+    };
+    let chunks = attachment.output.map(Result::unwrap).collect::<Vec<_>>();
+    let ((), chunks) = tokio::join!(feed, chunks);
+    drop(stdin);
+    let stream = |kind: OutputKind| -> String {
+        chunks.iter().filter(|c| c.kind == kind).map(|c| String::from_utf8_lossy(&c.bytes)).collect()
+    };
+    assert_eq!(stream(OutputKind::Stdout), input);
+    assert_eq!(stream(OutputKind::Stderr).trim(), "20000");
+    assert_eq!(runtime.wait_container(&id).await.unwrap().code, 3, "a failing command is a status, not an error");
+
+    // What the container wrote comes back as a tar stream, and goes into a new image.
+    let archive = runtime.download_archive(&id, "/tmp/input").await.unwrap().expect("the file exists");
+    let tar: Vec<u8> = archive.map(Result::unwrap).collect::<Vec<_>>().await.concat();
+    let mut entries = tar::Archive::new(tar.as_slice());
+    let entry = entries.entries().unwrap().next().expect("one entry").unwrap();
+    assert_eq!(entry.header().size().unwrap(), input.len() as u64);
+    assert!(runtime.download_archive(&id, "/tmp/never-written").await.unwrap().is_none());
+    let commit = CommitSpec {
+        repository: Some("s2i-downstream/committed".into()),
+        tag: Some("1".into()),
+        cmd: vec!["/bin/cat".into(), "/tmp/input".into()],
+        ..CommitSpec::default()
+    };
+    let image_id = runtime.commit_container(&id, &commit).await.unwrap();
+    assert!(image_id.starts_with("sha256:"), "{image_id}");
+
+    runtime.remove_container(&id).await.unwrap();
+    assert!(!runtime.container_exists(&id).await.unwrap());
+    let gone = runtime.start_container(&id).await.expect_err("the container is gone");
+    assert_eq!(gone.kind, RuntimeErrorKind::NotFound, "{gone}");
+
+    // The commit leaves as an OCI layout: the base's layers and one more.
+    let layout = dir.path().join("layout");
+    for (image, reference) in [("s2i-downstream/committed:1", "committed"), (IMAGE, "base")] {
+        let location = ImageLocation::parse(&format!("oci:{}:{reference}", layout.display())).unwrap();
+        runtime.export(image, &location).await.unwrap();
+    }
+    let read = |path: std::path::PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let index = read(layout.join("index.json"));
+    let manifests: Vec<serde_json::Value> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| read(layout.join("blobs/sha256").join(entry["digest"].as_str().unwrap().replace("sha256:", ""))))
+        .collect();
+    let [committed, base] = manifests.as_slice() else { panic!("two images: {index}") };
+    assert_eq!(committed["config"]["digest"], image_id.as_str());
+    let (committed, base) = (committed["layers"].as_array().unwrap(), base["layers"].as_array().unwrap());
+    assert_eq!(committed.len(), base.len() + 1);
+    assert_eq!(committed[..base.len()], base[..]);
+}
