@@ -43,7 +43,7 @@ pub struct StoredImage {
     pub layers: Vec<Descriptor>,
 }
 
-/// s2i's image store; see the [module docs](self).
+/// s2i's image store (an OCI layout under the user's data directory; see the module documentation).
 #[derive(Debug, Clone)]
 pub struct ImageStore {
     layout: OciLayout,
