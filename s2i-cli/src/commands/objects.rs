@@ -213,12 +213,14 @@ fn write_failure(error: String) -> Failure {
 }
 
 /// A table: the kind's columns (with NAMESPACE first across namespaces, and
-/// LABELS last when wide), three spaces apart; names as `kind.group/name`
-/// when several kinds are shown.
+/// when wide, the kind's wide columns and LABELS last), three spaces apart;
+/// names as `kind.group/name` when several kinds are shown.
 fn table(kind: &Kind, objects: &[Value], with_namespace: bool, wide: bool, qualified: bool) -> String {
     let namespace = with_namespace.then_some("NAMESPACE");
+    let wide_columns = kind.wide.as_ref().filter(|_| wide).map_or(&[][..], |columns| columns.columns);
     let labels = wide.then_some("LABELS");
-    let mut table = Table::new(3, namespace.into_iter().chain(kind.columns.iter().copied()).chain(labels));
+    let headers = namespace.into_iter().chain(kind.columns.iter().copied()).chain(wide_columns.iter().copied());
+    let mut table = Table::new(3, headers.chain(labels));
     for object in objects {
         table.row(table_row(kind, object, with_namespace, wide, qualified));
     }
@@ -234,6 +236,9 @@ fn table_row(kind: &Kind, object: &Value, with_namespace: bool, wide: bool, qual
         row.insert(0, object["metadata"]["namespace"].as_str().unwrap_or_default().to_owned());
     }
     if wide {
+        if let Some(columns) = &kind.wide {
+            row.extend((columns.row)(object));
+        }
         let labels: BTreeMap<String, String> =
             serde_json::from_value(object["metadata"]["labels"].clone()).unwrap_or_default();
         row.push(pairs(&labels, ","));
