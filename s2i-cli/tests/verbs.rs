@@ -363,6 +363,58 @@ fn watch_prints_changes_as_they_happen() {
     assert!(received.recv_timeout(Duration::from_millis(800)).is_err(), "nothing else changed");
 }
 
+#[test]
+fn watch_follows_several_kinds_and_all_until_ctrl_c() {
+    let setup = Setup::new();
+    let service = |port: u16| {
+        setup.write(
+            &format!("web-{port}.yaml"),
+            &format!("apiVersion: v1\nkind: Service\nmetadata: {{name: web}}\nspec: {{ports: [{{port: {port}}}]}}\n"),
+        )
+    };
+    let stream =
+        setup.write("app.yaml", "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata: {name: app}\n");
+    setup.s2i("aw", ["apply", "-f", service(80).to_str().unwrap()]).ok();
+    for kinds in ["all", "svc,is"] {
+        let mut child =
+            s2i_in(setup.store.path(), "aw").args(["get", kinds, "-w"]).stdout(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut watch = Killed(child);
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if lines.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        let next = || {
+            let line = received.recv_timeout(Duration::from_secs(20)).expect("the watch printed a line in time");
+            line.split_whitespace().map(str::to_owned).collect::<Vec<_>>()
+        };
+        assert_eq!(next(), ["NAME", "PORT(S)", "SELECTOR", "ENDPOINTS"], "{kinds}");
+        assert_eq!(next()[..2], ["service/web", "80/TCP"], "{kinds}");
+        // A kind that had no objects gets its header with its first change.
+        setup.s2i("aw", ["apply", "-f", stream.to_str().unwrap()]).ok();
+        assert_eq!(next(), ["NAME", "IMAGE", "REPOSITORY", "TAGS", "UPDATED"], "{kinds}");
+        assert_eq!(next()[..2], ["imagestream.image.openshift.io/app", "aw/app"], "{kinds}");
+        setup.s2i("aw", ["apply", "-f", service(81).to_str().unwrap()]).ok();
+        assert_eq!(next()[..2], ["service/web", "81/TCP"], "{kinds}: each change once, without a second header");
+        setup.s2i("aw", ["delete", "is/app"]).ok();
+        assert_eq!(next()[..2], ["imagestream.image.openshift.io/app", "aw/app"], "{kinds}: a deletion, once");
+        assert!(received.recv_timeout(Duration::from_millis(800)).is_err(), "{kinds}: nothing else changed");
+        // Ctrl-C ends it.
+        let pid = watch.0.id().to_string();
+        assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        let started = std::time::Instant::now();
+        while watch.0.try_wait().unwrap().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(10), "{kinds}: the watch ended on SIGINT");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        setup.s2i("aw", ["apply", "-f", service(80).to_str().unwrap()]).ok();
+    }
+}
+
 /// A store with the route fixtures in namespace `shop`, and the completion script of `shell`.
 struct Completion {
     setup: Setup,
