@@ -125,6 +125,8 @@ spec:
     generic:
       secretReference: {{name: hooks}}
       allowEnv: true
+  - type: Bitbucket
+    bitbucket: {{secret: bitbucket-secret}}
 ",
             repo.path().display()
         )
@@ -228,10 +230,32 @@ spec:
     assert_eq!(run_in(&image, &["cat", "index.html"]), "two\n");
     assert!(run_in(&image, &["cat", ".s2i-build-info"]).contains("FROM_HOOK=yes\n"));
 
+    // Bitbucket Server (Data Center): the pushed branch's new commit, by its ref's displayId.
+    let bitbucket = format!("{github_path}/bitbucket-secret/bitbucket");
+    let headers = [("Content-Type", "application/json"), ("X-Event-Key", "repo:refs_changed")];
+    let push = |branch: &str| {
+        format!(
+            r#"{{"eventKey":"repo:refs_changed","actor":{{"name":"ann","displayName":"Ann","emailAddress":"ann@example.com"}},
+               "changes":[{{"ref":{{"id":"refs/heads/{branch}","displayId":"{branch}","type":"BRANCH"}},
+               "refId":"refs/heads/{branch}","fromHash":"{second}","toHash":"{first}","type":"UPDATE"}}]}}"#
+        )
+    };
+    let (status, body) = request(port, "POST", &bitbucket, &headers, push("feature").as_bytes());
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("no build started"), "{body}");
+    let (status, body) = request(port, "POST", &bitbucket, &headers, push("main").as_bytes());
+    assert_eq!(status, 200, "{body}");
+    let build = setup.wait_ended("hooked-3");
+    assert_eq!(build["status"]["phase"], "Complete", "{build:#}");
+    assert_eq!(build["spec"]["triggeredBy"][0]["message"], "Bitbucket WebHook");
+    assert_eq!(build["spec"]["revision"]["git"]["commit"].as_str(), Some(first.as_str()));
+    assert_eq!(run_in(&image, &["cat", "index.html"]), "one\n");
+
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("build/hooked-1 started by a GitHub webhook"), "{log}");
     assert!(!log.contains("github-secret") && !log.contains("generic-secret"), "{log}");
-    assert_eq!(setup.build_names(), ["hooked-1", "hooked-2"]);
+    assert!(!log.contains("bitbucket-secret"), "{log}");
+    assert_eq!(setup.build_names(), ["hooked-1", "hooked-2", "hooked-3"]);
 
     // Killed, the controller leaves its record behind; the record of a dead process names no server.
     drop(controller);
