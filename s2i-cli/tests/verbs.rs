@@ -513,3 +513,12 @@ fn fish_completes_the_names_of_stored_objects() {
     assert_eq!(complete("s2i get svc ", "default"), Vec::<String>::new(), "nothing in default");
     assert!(complete("s2i get svc --wa", "shop").contains(&"--watch".to_owned()), "options stay clap's");
 }
+
+#[test]
+fn an_unknown_kind_lists_the_kinds() {
+    let setup = Setup::new();
+    let run = setup.s2i("ns", ["get", "pods"]).failed();
+    assert!(run.stderr.contains("the server doesn't have a resource type \"pods\""), "{}", run.stderr);
+    assert!(run.stderr.contains("services (svc);") && run.stderr.contains("; builds; secrets;"), "{}", run.stderr);
+    assert!(!run.stderr.contains("()"), "no empty parentheses for kinds without short names: {}", run.stderr);
+}
