@@ -238,8 +238,6 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Instead {
-    /// Start builds by hand (a build request) or with an ImageChange trigger.
-    StartBuild,
     /// Give the value in the environment of the build request.
     RequestEnvironment,
     /// Inject the files into a direct build (`s2i_core` injections), which the image does not keep.

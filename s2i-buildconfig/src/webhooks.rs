@@ -18,7 +18,9 @@
 //!   request carries `X-Hub-Signature-256`, it must be the HMAC-SHA256 of
 //!   the body with the secret. GitLab: `X-Gitlab-Event: Push Hook`; when
 //!   `X-Gitlab-Token` is sent, it must be the secret. Bitbucket:
-//!   `X-Event-Key: repo:push`;
+//!   `X-Event-Key: repo:push` (Cloud: `push.changes[].new`) or
+//!   `repo:refs_changed` (Server and Data Center: `changes[].ref.displayId`,
+//!   `toHash`; deleted branches and tags are no pushes to build);
 //! - the pushed branch must be the config's `source.git.ref` (`master` when
 //!   empty; `refs/heads/` ignored on both sides): a push to another branch
 //!   answers 200 and starts nothing;
@@ -579,10 +581,64 @@ impl BitbucketAuthor {
     }
 }
 
+/// A Bitbucket Server (Data Center) push: `X-Event-Key: repo:refs_changed`.
+#[derive(Debug, Deserialize)]
+struct BitbucketServerPush {
+    #[serde(default)]
+    actor: BitbucketServerUser,
+    #[serde(default)]
+    changes: Vec<BitbucketServerChange>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BitbucketServerUser {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email_address: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BitbucketServerChange {
+    #[serde(default)]
+    r#ref: BitbucketServerRef,
+    /// The commit the ref points to now.
+    #[serde(default)]
+    to_hash: String,
+    /// `ADD`, `UPDATE` or `DELETE`.
+    #[serde(default, rename = "type")]
+    change: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BitbucketServerRef {
+    /// The branch's name (`main`); `id` is the full ref (`refs/heads/main`).
+    #[serde(default)]
+    display_id: String,
+    /// `BRANCH` or `TAG`.
+    #[serde(default, rename = "type")]
+    kind: String,
+}
+
 fn bitbucket(hook: &HookPath, source: &BuildSource, request: &WebhookRequest) -> Decision {
-    if let Err(rejection) = require_push(request, "X-Event-Key", "repo:push") {
+    if let Err(rejection) = require_json(request) {
         return Decision::Reject(rejection);
     }
+    // Bitbucket Cloud sends `repo:push`, Bitbucket Server and Data Center `repo:refs_changed`.
+    match request.get("x-event-key") {
+        "" => Decision::Reject(Rejection::bad_request("missing X-Event-Key".into())),
+        "repo:push" => bitbucket_cloud(hook, source, request),
+        "repo:refs_changed" => bitbucket_server(hook, source, request),
+        other => Decision::Reject(Rejection::bad_request(format!("Unknown X-Event-Key {other}"))),
+    }
+}
+
+fn bitbucket_cloud(hook: &HookPath, source: &BuildSource, request: &WebhookRequest) -> Decision {
     let push: BitbucketPush = match parse_json(&request.body) {
         Ok(push) => push,
         Err(rejection) => return Decision::Reject(rejection),
@@ -595,6 +651,27 @@ fn bitbucket(hook: &HookPath, source: &BuildSource, request: &WebhookRequest) ->
     let author = change.target.author.user();
     let revision =
         Some(git_revision(change.target.hash.clone(), author.clone(), author, change.target.message.clone()));
+    Decision::Start { cause: hook.kind.cause(revision.clone()), revision, env: Vec::new(), warnings: Vec::new() }
+}
+
+/// A Server push names the branches that moved (not deleted ones, not
+/// tags) and their new commits; the pusher is the commit's author as far
+/// as the payload knows (it carries no commit details).
+fn bitbucket_server(hook: &HookPath, source: &BuildSource, request: &WebhookRequest) -> Decision {
+    let push: BitbucketServerPush = match parse_json(&request.body) {
+        Ok(push) => push,
+        Err(rejection) => return Decision::Reject(rejection),
+    };
+    let pushed: Vec<&BitbucketServerChange> =
+        push.changes.iter().filter(|change| change.change != "DELETE" && change.r#ref.kind != "TAG").collect();
+    let Some(change) = pushed.iter().find(|change| ref_matches(&change.r#ref.display_id, source)) else {
+        let names: Vec<&str> = pushed.iter().map(|change| change.r#ref.display_id.as_str()).collect();
+        return skip_branch(&names.join(", "), source);
+    };
+    let actor = &push.actor;
+    let name = if actor.display_name.is_empty() { &actor.name } else { &actor.display_name };
+    let user = SourceControlUser { name: name.clone(), email: actor.email_address.clone() };
+    let revision = Some(git_revision(change.to_hash.clone(), user.clone(), user, String::new()));
     Decision::Start { cause: hook.kind.cause(revision.clone()), revision, env: Vec::new(), warnings: Vec::new() }
 }
 
@@ -964,6 +1041,53 @@ spec: {triggers: [{type: Generic, generic: {secretReference: {name: gone}}}]}",
         assert!(matches!(decide_for(HookKind::Bitbucket, "bb", &push("dev")), Decision::Skip { .. }));
         let other = push("main").header("x-event-key", "pullrequest:created");
         assert_eq!(code(&decide_for(HookKind::Bitbucket, "bb", &other)), 400);
+    }
+
+    #[test]
+    fn bitbucket_server_pushes() {
+        let push = |changes: &str| {
+            WebhookRequest::new("POST", "")
+                .header("content-type", "application/json")
+                .header("x-event-key", "repo:refs_changed")
+                .body(format!(
+                    r#"{{"eventKey":"repo:refs_changed","date":"2026-03-01T10:00:00+0000",
+                       "actor":{{"name":"ann","emailAddress":"ann@example.com","displayName":"Ann Example"}},
+                       "repository":{{"slug":"app","project":{{"key":"TEAM"}}}},
+                       "changes":[{changes}]}}"#
+                ))
+        };
+        let change = |display: &str, kind: &str, to: &str, change: &str| {
+            format!(
+                r#"{{"ref":{{"id":"refs/heads/{display}","displayId":"{display}","type":"{kind}"}},
+                    "refId":"refs/heads/{display}","fromHash":"0000","toHash":"{to}","type":"{change}"}}"#
+            )
+        };
+        let both =
+            format!("{},{}", change("dev", "BRANCH", "d0d", "UPDATE"), change("main", "BRANCH", "f00", "UPDATE"));
+        let Decision::Start { revision, cause, .. } = decide_for(HookKind::Bitbucket, "bb", &push(&both)) else {
+            panic!()
+        };
+        let git = revision.unwrap().git.unwrap();
+        assert_eq!(
+            (git.commit.as_str(), git.author.name.as_str(), git.author.email.as_str()),
+            ("f00", "Ann Example", "ann@example.com")
+        );
+        assert_eq!(cause.message, "Bitbucket WebHook");
+        // Another branch, the branch deleted, a tag of the branch's name: nothing starts.
+        for changes in [
+            change("dev", "BRANCH", "d0d", "UPDATE"),
+            change("main", "BRANCH", "0000", "DELETE"),
+            change("main", "TAG", "f00", "ADD"),
+        ] {
+            let decision = decide_for(HookKind::Bitbucket, "bb", &push(&changes));
+            assert!(matches!(decision, Decision::Skip { .. }), "{changes}: {decision:?}");
+        }
+        let created = change("main", "BRANCH", "f00", "ADD");
+        assert!(matches!(decide_for(HookKind::Bitbucket, "bb", &push(&created)), Decision::Start { .. }));
+        // Other Server events are refused, as other Cloud ones are; the secret still comes first.
+        let opened = push(&both).header("x-event-key", "pr:opened");
+        assert_eq!(code(&decide_for(HookKind::Bitbucket, "bb", &opened)), 400);
+        assert_eq!(code(&decide_for(HookKind::Bitbucket, "wrong", &push(&both))), 401);
     }
 
     #[test]

@@ -11,6 +11,7 @@ _s2i_objects() {
         case "$word" in
             -n|--namespace|--store) scope+=("$word" "${COMP_WORDS[i+1]}"); ((i++)); continue ;;
             --namespace=*|--store=*) scope+=("$word"); continue ;;
+            -o|--output|-l|--selector) ((i++)); continue ;;
             -A|--all-namespaces) continue ;;
             -*) continue ;;
         esac

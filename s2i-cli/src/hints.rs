@@ -342,11 +342,6 @@ impl From<s2i_buildconfig::Error> for Failure {
             }
             E::Launch(_) => "check that the s2i binary can be run".to_owned(),
             E::Unsupported { instead: Some(instead), field, .. } => match instead {
-                Instead::StartBuild => {
-                    "start builds with `s2i start-build NAME`, or with an ImageChange trigger; keep the webhook in \
-                     the copy of the file you apply to OpenShift"
-                        .to_owned()
-                }
                 Instead::RequestEnvironment => {
                     "give the value directly, or pass it with `s2i start-build NAME --env NAME=VALUE`".to_owned()
                 }

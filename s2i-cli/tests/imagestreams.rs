@@ -50,6 +50,19 @@ fn build_records_the_image_and_promotion_moves_engine_tags() {
     assert_eq!(istag["image"]["metadata"]["annotations"]["io.openshift.s2i.build.image"], builder_label.as_str());
     assert_eq!(istag["tag"]["annotations"]["io.openshift.s2i.build.image"], builder_label.as_str());
 
+    // `-o wide` adds the image's name, as `oc get istag -o wide` and `oc get isimage -o wide` do.
+    let wide = run_in_store(store.path(), &ns.0, ["get", "istag", "app:dev", "-o", "wide"]).ok().stdout;
+    let lines: Vec<Vec<&str>> = wide.lines().map(|line| line.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["NAME", "IMAGE", "REFERENCE", "UPDATED", "IMAGE", "NAME", "LABELS"], "{wide}");
+    assert_eq!((lines[1][0], lines[1][1], lines[1][3]), ("app:dev", first.as_str(), first.as_str()), "{wide}");
+    let isimage = format!("app@{first}");
+    let wide = run_in_store(store.path(), &ns.0, ["get", "isimage", &isimage, "-o", "wide"]).ok().stdout;
+    let lines: Vec<Vec<&str>> = wide.lines().map(|line| line.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["NAME", "IMAGE", "REFERENCE", "IMAGE", "NAME", "LABELS"], "{wide}");
+    assert_eq!(lines[1][..3], [isimage.as_str(), first.as_str(), first.as_str()], "{wide}");
+    let narrow = run_in_store(store.path(), &ns.0, ["get", "istag", "app:dev"]).ok().stdout;
+    assert!(!narrow.contains("IMAGE NAME"), "{narrow}");
+
     // Promote: prod gets a snapshot of dev.
     let run = run_in_store(store.path(), &ns.0, ["tag", "app:dev", "app:prod"]).ok();
     assert_eq!(run.stdout.trim(), format!("Tag app:prod set to app@{first}."));

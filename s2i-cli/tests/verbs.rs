@@ -364,31 +364,161 @@ fn watch_prints_changes_as_they_happen() {
 }
 
 #[test]
-fn bash_completes_the_names_of_stored_objects() {
+fn watch_follows_several_kinds_and_all_until_ctrl_c() {
     let setup = Setup::new();
-    setup.s2i("shop", ["apply", "-f", route_fixtures().to_str().unwrap()]).ok();
-    let script = setup.write("s2i.bash", &setup.s2i("shop", ["completion", "bash"]).ok().stdout);
-    let binary = PathBuf::from(env!("CARGO_BIN_EXE_s2i"));
-    let path = format!("{}:{}", binary.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
-    let complete = |words: &[&str], namespace: &str| -> Vec<String> {
-        let words: Vec<String> = words.iter().map(|word| format!("'{word}'")).collect();
-        let program = format!(
-            "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _s2i_objects s2i; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
-            script.display(),
-            words.join(" "),
-            words.len() - 1
-        );
-        let output = std::process::Command::new("bash")
-            .args(["-c", &program])
-            .env("PATH", &path)
-            .env("S2I_STORE", setup.store.path())
+    let service = |port: u16| {
+        setup.write(
+            &format!("web-{port}.yaml"),
+            &format!("apiVersion: v1\nkind: Service\nmetadata: {{name: web}}\nspec: {{ports: [{{port: {port}}}]}}\n"),
+        )
+    };
+    let stream =
+        setup.write("app.yaml", "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata: {name: app}\n");
+    setup.s2i("aw", ["apply", "-f", service(80).to_str().unwrap()]).ok();
+    for kinds in ["all", "svc,is"] {
+        let mut child =
+            s2i_in(setup.store.path(), "aw").args(["get", kinds, "-w"]).stdout(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut watch = Killed(child);
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if lines.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        let next = || {
+            let line = received.recv_timeout(Duration::from_secs(20)).expect("the watch printed a line in time");
+            line.split_whitespace().map(str::to_owned).collect::<Vec<_>>()
+        };
+        assert_eq!(next(), ["NAME", "PORT(S)", "SELECTOR", "ENDPOINTS"], "{kinds}");
+        assert_eq!(next()[..2], ["service/web", "80/TCP"], "{kinds}");
+        // A kind that had no objects gets its header with its first change.
+        setup.s2i("aw", ["apply", "-f", stream.to_str().unwrap()]).ok();
+        assert_eq!(next(), ["NAME", "IMAGE", "REPOSITORY", "TAGS", "UPDATED"], "{kinds}");
+        assert_eq!(next()[..2], ["imagestream.image.openshift.io/app", "aw/app"], "{kinds}");
+        setup.s2i("aw", ["apply", "-f", service(81).to_str().unwrap()]).ok();
+        assert_eq!(next()[..2], ["service/web", "81/TCP"], "{kinds}: each change once, without a second header");
+        setup.s2i("aw", ["delete", "is/app"]).ok();
+        assert_eq!(next()[..2], ["imagestream.image.openshift.io/app", "aw/app"], "{kinds}: a deletion, once");
+        assert!(received.recv_timeout(Duration::from_millis(800)).is_err(), "{kinds}: nothing else changed");
+        // Ctrl-C ends it.
+        let pid = watch.0.id().to_string();
+        assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        let started = std::time::Instant::now();
+        while watch.0.try_wait().unwrap().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(10), "{kinds}: the watch ended on SIGINT");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        setup.s2i("aw", ["apply", "-f", service(80).to_str().unwrap()]).ok();
+    }
+}
+
+/// A store with the route fixtures in namespace `shop`, and the completion script of `shell`.
+struct Completion {
+    setup: Setup,
+    script: PathBuf,
+    path: String,
+}
+
+impl Completion {
+    fn new(shell: &str) -> Self {
+        let setup = Setup::new();
+        setup.s2i("shop", ["apply", "-f", route_fixtures().to_str().unwrap()]).ok();
+        let script = setup.write(&format!("s2i.{shell}"), &setup.s2i("shop", ["completion", shell]).ok().stdout);
+        let binary = PathBuf::from(env!("CARGO_BIN_EXE_s2i"));
+        let path = format!("{}:{}", binary.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+        Completion { setup, script, path }
+    }
+
+    /// Runs `program` with `shell`, `s2i` on PATH and the store and `namespace` in the environment; its lines.
+    fn run(&self, shell: &str, args: &[&str], namespace: &str) -> Vec<String> {
+        let output = std::process::Command::new(shell)
+            .args(args)
+            .env("PATH", &self.path)
+            .env("S2I_STORE", self.setup.store.path())
             .env("S2I_NAMESPACE", namespace)
             .output()
-            .expect("bash runs");
+            .unwrap_or_else(|e| panic!("{shell} runs (cargo xtask packages installs it): {e}"));
+        assert!(output.status.success(), "{shell}: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).lines().filter(|line| !line.is_empty()).map(str::to_owned).collect()
+    }
+}
+
+fn quoted(words: &[&str]) -> String {
+    words.iter().map(|word| format!("'{word}'")).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn bash_completes_the_names_of_stored_objects() {
+    let completion = Completion::new("bash");
+    let complete = |words: &[&str], namespace: &str| -> Vec<String> {
+        let program = format!(
+            "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _s2i_objects s2i; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            completion.script.display(),
+            quoted(words),
+            words.len() - 1
+        );
+        completion.run("bash", &["-c", &program], namespace)
     };
     assert_eq!(complete(&["s2i", "-n", "shop", "get", "svc", "w"], "default"), ["web"]);
     assert_eq!(complete(&["s2i", "--namespace", "shop", "delete", "svc/l"], "default"), ["svc/legacy-db"]);
     assert_eq!(complete(&["s2i", "describe", "ep", ""], "shop"), ["db", "legacy-db"]);
+    assert_eq!(complete(&["s2i", "get", "-o", "wide", "svc", "w"], "shop"), ["web"], "-o takes its value");
     assert_eq!(complete(&["s2i", "get", "svc", ""], "default"), Vec::<String>::new(), "nothing in default");
+}
+
+#[test]
+fn zsh_completes_the_names_of_stored_objects() {
+    let completion = Completion::new("zsh");
+    // Outside an interactive shell, compadd and compdef are stand-ins: compadd prints
+    // the candidates that match what is typed, as zsh would offer them.
+    let complete = |words: &[&str], namespace: &str| -> Vec<String> {
+        let program = format!(
+            "compdef() {{ :; }}; source '{}'; \
+             compadd() {{ while [[ $1 == -* && $1 != -- ]]; do shift; done; [[ $1 == -- ]] && shift; \
+               local w; for w in \"$@\"; do [[ $w == ${{PREFIX}}* ]] && print -r -- $w; done; return 0; }}; \
+             _s2i() {{ print -r -- '(options and commands)'; }}; \
+             words=({}); CURRENT={}; PREFIX=${{words[CURRENT]}}; _s2i_objects",
+            completion.script.display(),
+            quoted(words),
+            words.len()
+        );
+        completion.run("zsh", &["-f", "-c", &program], namespace)
+    };
+    assert_eq!(complete(&["s2i", "-n", "shop", "get", "svc", "w"], "default"), ["web"]);
+    assert_eq!(complete(&["s2i", "--namespace=shop", "delete", "svc/l"], "default"), ["svc/legacy-db"]);
+    assert_eq!(complete(&["s2i", "describe", "ep", ""], "shop"), ["db", "legacy-db"]);
+    assert_eq!(complete(&["s2i", "get", "-o", "wide", "svc", "w"], "shop"), ["web"], "-o takes its value");
+    assert_eq!(complete(&["s2i", "get", "svc", ""], "default"), Vec::<String>::new(), "nothing in default");
+    // Other positions are clap's: commands, kinds, options.
+    assert_eq!(complete(&["s2i", "build", ""], "shop"), ["(options and commands)"]);
+    assert_eq!(complete(&["s2i", "get", "svc", "-"], "shop"), ["(options and commands)"]);
+}
+
+#[test]
+fn fish_completes_the_names_of_stored_objects() {
+    let completion = Completion::new("fish");
+    // fish completes a command line without a terminal: `complete -C`.
+    let complete = |line: &str, namespace: &str| -> Vec<String> {
+        let program = format!("source '{}'; complete -C '{line}'", completion.script.display());
+        let lines = completion.run("fish", &["--no-config", "-c", &program], namespace);
+        lines.iter().map(|line| line.split('\t').next().unwrap().to_owned()).collect()
+    };
+    assert_eq!(complete("s2i -n shop get svc w", "default"), ["web"]);
+    assert_eq!(complete("s2i --namespace shop delete svc/l", "default"), ["svc/legacy-db"]);
+    assert_eq!(complete("s2i describe ep ", "shop"), ["db", "legacy-db"]);
+    assert_eq!(complete("s2i get -o wide svc w", "shop"), ["web"], "-o takes its value");
+    assert_eq!(complete("s2i get svc ", "default"), Vec::<String>::new(), "nothing in default");
+    assert!(complete("s2i get svc --wa", "shop").contains(&"--watch".to_owned()), "options stay clap's");
+}
+
+#[test]
+fn an_unknown_kind_lists_the_kinds() {
+    let setup = Setup::new();
+    let run = setup.s2i("ns", ["get", "pods"]).failed();
+    assert!(run.stderr.contains("the server doesn't have a resource type \"pods\""), "{}", run.stderr);
+    assert!(run.stderr.contains("services (svc);") && run.stderr.contains("; builds; secrets;"), "{}", run.stderr);
+    assert!(!run.stderr.contains("()"), "no empty parentheses for kinds without short names: {}", run.stderr);
 }

@@ -125,6 +125,8 @@ spec:
     generic:
       secretReference: {{name: hooks}}
       allowEnv: true
+  - type: Bitbucket
+    bitbucket: {{secret: bitbucket-secret}}
 ",
             repo.path().display()
         )
@@ -133,13 +135,16 @@ spec:
     std::fs::write(&file, config("a")).unwrap();
     let applied = setup.s2i(&["apply", "-f", file.to_str().unwrap()]).ok();
     assert!(applied.stderr.contains("webhook-port` (none runs now)"), "{}", applied.stderr);
+    let described = setup.s2i(&["describe", "bc", "hooked"]).ok().stdout;
+    assert!(described.contains("http://127.0.0.1:<webhook-port>/apis/"), "{described}");
+    assert!(described.contains("start one with `s2i controller --webhook-port PORT`"), "{described}");
     // Said once: an unchanged config says nothing more.
     let again = setup.s2i(&["apply", "-f", file.to_str().unwrap()]).ok();
     assert!(!again.stderr.contains("webhook"), "{}", again.stderr);
 
     // The controller, on a port of its choosing (found in its record).
     let log = setup.store.path().join("controller.log");
-    let _controller = Killed(
+    let controller = Killed(
         s2i_in(setup.store.path(), &setup.ns.0)
             .args(["controller", "--interval", "200", "--webhook-port", "0"])
             .stdout(std::process::Stdio::null())
@@ -163,8 +168,10 @@ spec:
     let described = setup.s2i(&["describe", "bc", "hooked"]).ok().stdout;
     assert!(described.contains("Webhook GitHub:"), "{described}");
     let github_path = format!("/apis/build.openshift.io/v1/namespaces/{}/buildconfigs/hooked/webhooks", setup.ns.0);
-    assert!(described.contains(&format!("{github_path}/<secret>/github")), "{described}");
-    assert!(described.contains(&format!("{github_path}/<secret>/generic")), "{described}");
+    // The URLs are the running server's.
+    assert!(described.contains(&format!("http://127.0.0.1:{port}{github_path}/<secret>/github")), "{described}");
+    assert!(described.contains(&format!("http://127.0.0.1:{port}{github_path}/<secret>/generic")), "{described}");
+    assert!(!described.contains("<webhook-port>") && !described.contains("No webhook server"), "{described}");
     assert!(!described.contains("github-secret") && !described.contains("generic-secret"), "{described}");
 
     let json = [("Content-Type", "application/json"), ("X-GitHub-Event", "push")];
@@ -223,8 +230,37 @@ spec:
     assert_eq!(run_in(&image, &["cat", "index.html"]), "two\n");
     assert!(run_in(&image, &["cat", ".s2i-build-info"]).contains("FROM_HOOK=yes\n"));
 
+    // Bitbucket Server (Data Center): the pushed branch's new commit, by its ref's displayId.
+    let bitbucket = format!("{github_path}/bitbucket-secret/bitbucket");
+    let headers = [("Content-Type", "application/json"), ("X-Event-Key", "repo:refs_changed")];
+    let push = |branch: &str| {
+        format!(
+            r#"{{"eventKey":"repo:refs_changed","actor":{{"name":"ann","displayName":"Ann","emailAddress":"ann@example.com"}},
+               "changes":[{{"ref":{{"id":"refs/heads/{branch}","displayId":"{branch}","type":"BRANCH"}},
+               "refId":"refs/heads/{branch}","fromHash":"{second}","toHash":"{first}","type":"UPDATE"}}]}}"#
+        )
+    };
+    let (status, body) = request(port, "POST", &bitbucket, &headers, push("feature").as_bytes());
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("no build started"), "{body}");
+    let (status, body) = request(port, "POST", &bitbucket, &headers, push("main").as_bytes());
+    assert_eq!(status, 200, "{body}");
+    let build = setup.wait_ended("hooked-3");
+    assert_eq!(build["status"]["phase"], "Complete", "{build:#}");
+    assert_eq!(build["spec"]["triggeredBy"][0]["message"], "Bitbucket WebHook");
+    assert_eq!(build["spec"]["revision"]["git"]["commit"].as_str(), Some(first.as_str()));
+    assert_eq!(run_in(&image, &["cat", "index.html"]), "one\n");
+
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("build/hooked-1 started by a GitHub webhook"), "{log}");
     assert!(!log.contains("github-secret") && !log.contains("generic-secret"), "{log}");
-    assert_eq!(setup.build_names(), ["hooked-1", "hooked-2"]);
+    assert!(!log.contains("bitbucket-secret"), "{log}");
+    assert_eq!(setup.build_names(), ["hooked-1", "hooked-2", "hooked-3"]);
+
+    // Killed, the controller leaves its record behind; the record of a dead process names no server.
+    drop(controller);
+    assert!(record.exists(), "SIGKILL leaves the record");
+    let described = setup.s2i(&["describe", "bc", "hooked"]).ok().stdout;
+    assert!(described.contains("http://127.0.0.1:<webhook-port>/apis/"), "{described}");
+    assert!(described.contains("No webhook server runs for this store"), "{described}");
 }

@@ -81,9 +81,13 @@ impl KindInfo {
 }
 
 impl fmt::Display for KindInfo {
-    /// `plural (short, names)`, as lists of kinds show it.
+    /// `plural (short, names)`, as lists of kinds show it; `plural` alone
+    /// for a kind without short names.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.plural, self.short_names.join(", "))
+        match self.short_names {
+            [] => f.write_str(self.plural),
+            short => write!(f, "{} ({})", self.plural, short.join(", ")),
+        }
     }
 }
 

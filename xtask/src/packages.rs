@@ -1,7 +1,8 @@
 //! `cargo xtask packages`: install the Debian packages whose programs the tests
 //! run (a registry, a router, a second engine, git servers and a proxy,
 //! skopeo to judge the images s2i-oci writes, runc and its companions for
-//! builds without a daemon), when they are missing.
+//! builds without a daemon, the shells of the completion scripts), when
+//! they are missing.
 
 use std::path::Path;
 
@@ -28,6 +29,9 @@ const TOOLS: &[(&str, &str)] = &[
     // newuidmap for rootless builds with subordinate ids.
     ("fuse-overlayfs", "fuse-overlayfs"),
     ("newuidmap", "uidmap"),
+    // The shells whose completion scripts the tests run.
+    ("zsh", "zsh"),
+    ("fish", "fish"),
 ];
 
 /// Install the packages of the [`TOOLS`] that are not on `PATH` (and busybox-static).

@@ -20,7 +20,9 @@ use s2i_store::{Applied, Resource, Tx};
 use serde_json::Value;
 
 use super::build_events::after_tag_changes;
-use super::kind::{ApplyOps, BoxFuture, DocumentError, Kind, LibResult, decode, parse_in_namespace, to_value};
+use super::kind::{
+    ApplyOps, BoxFuture, DocumentError, Kind, LibResult, WideColumns, decode, parse_in_namespace, to_value,
+};
 use super::session::Session;
 use crate::cli::{GlobalArgs, ImportImageArgs, TagArgs};
 use crate::failure::Failure;
@@ -36,6 +38,7 @@ pub(crate) const IMAGE_STREAM: Kind = Kind {
     get: |tx, namespace, name| Ok(to_value(&get_stream(tx, namespace, name)?)),
     list: Some(|tx, namespace| Ok(tx.list_as::<ImageStream>(namespace)?.iter().map(to_value).collect())),
     row: |value| decode(value).map(|stream| stream_row(&stream)).unwrap_or_default(),
+    wide: None,
     describe: Some(|_, value| Ok(describe_stream(&decode(value)?))),
     apply: Some(ApplyOps { parse: parse_stream, write: write_stream, after: after_streams }),
     delete: Ok(delete_stream),
@@ -181,6 +184,11 @@ pub(crate) const IMAGE_STREAM_TAG: Kind = Kind {
             })
             .unwrap_or_default()
     },
+    // `oc get istag -o wide`: the name (digest) of the tag's image.
+    wide: Some(WideColumns {
+        columns: &["IMAGE NAME"],
+        row: |value| vec![value["image"]["metadata"]["name"].as_str().unwrap_or_default().to_owned()],
+    }),
     describe: Some(|_, value| {
         let istag: ImageStreamTag = decode(value)?;
         Ok(describe_image(&istag.metadata.name, &istag.image, &istag.metadata.annotations))
@@ -272,6 +280,11 @@ pub(crate) const IMAGE_STREAM_IMAGE: Kind = Kind {
             .map(|isimage| vec![isimage.metadata.name.clone(), isimage.image.docker_image_reference.clone()])
             .unwrap_or_default()
     },
+    // `oc get isimage -o wide`: the name (digest) of the image.
+    wide: Some(WideColumns {
+        columns: &["IMAGE NAME"],
+        row: |value| vec![value["image"]["metadata"]["name"].as_str().unwrap_or_default().to_owned()],
+    }),
     describe: Some(|_, value| {
         let isimage: ImageStreamImage = decode(value)?;
         Ok(describe_image(&isimage.metadata.name, &isimage.image, &BTreeMap::new()))
@@ -292,6 +305,7 @@ pub(crate) const IMAGE: Kind = Kind {
             .map(|image| vec![image.metadata.name.clone(), image.docker_image_reference.clone()])
             .unwrap_or_default()
     },
+    wide: None,
     describe: Some(|_, value| {
         let image: Image = decode(value)?;
         Ok(describe_image(&image.metadata.name, &image, &BTreeMap::new()))

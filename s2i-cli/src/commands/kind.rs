@@ -113,6 +113,9 @@ pub(crate) struct Kind {
     pub(crate) list: Option<ListFn>,
     /// One table row, matching `columns`.
     pub(crate) row: fn(&Value) -> Vec<String>,
+    /// The columns `-o wide` adds, as OpenShift's and Kubernetes' printers
+    /// have them for the kind; `None` when they add none.
+    pub(crate) wide: Option<WideColumns>,
     /// A description for people; YAML when `None`.
     pub(crate) describe: Option<DescribeFn>,
     /// How `apply` creates and updates it; `None` for kinds s2i records itself.
@@ -123,6 +126,14 @@ pub(crate) struct Kind {
     pub(crate) refresh: Option<RefreshFn>,
     /// The kind's own export rule, after `s2i_store::export`'s (a service's allocated addresses).
     pub(crate) export: Option<ExportFn>,
+}
+
+/// The columns `-o wide` adds after a kind's own.
+pub(crate) struct WideColumns {
+    /// Their headers.
+    pub(crate) columns: &'static [&'static str],
+    /// Their cells for one object, matching `columns`.
+    pub(crate) row: fn(&Value) -> Vec<String>,
 }
 
 /// How `apply` handles a kind.

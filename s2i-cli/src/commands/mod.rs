@@ -111,21 +111,54 @@ pub(crate) async fn run(cli: Cli) -> i32 {
     }
 }
 
-/// Bash completion of object names, read from the store as they are typed.
+/// Completion of object names, read from the store as they are typed: a
+/// function per shell, added after the script clap writes.
 const OBJECT_NAMES_BASH: &str = include_str!("../completion_objects.bash");
+const OBJECT_NAMES_ZSH: &str = include_str!("../completion_objects.zsh");
+const OBJECT_NAMES_FISH: &str = include_str!("../completion_objects.fish");
+
+/// How clap's zsh script ends: it completes with `_s2i` when loaded from
+/// `fpath`, or registers `_s2i`. The names' script takes over that ending,
+/// so that `_s2i_objects` is what completes `s2i`.
+const ZSH_DISPATCH: &str = "\nif [ \"$funcstack[1]\" = \"_s2i\" ]; then";
 
 fn completion(shell: CompletionShell) {
-    let shell = match shell {
-        CompletionShell::Bash => clap_complete::Shell::Bash,
-        CompletionShell::Zsh => clap_complete::Shell::Zsh,
-        CompletionShell::Fish => clap_complete::Shell::Fish,
+    let (generator, names) = match shell {
+        CompletionShell::Bash => (clap_complete::Shell::Bash, OBJECT_NAMES_BASH),
+        CompletionShell::Zsh => (clap_complete::Shell::Zsh, OBJECT_NAMES_ZSH),
+        CompletionShell::Fish => (clap_complete::Shell::Fish, OBJECT_NAMES_FISH),
     };
-    let mut command = Cli::command();
+    // Generated into memory first: clap's writer panics when stdout closes early (`| head`).
+    let script = completion_script(generator, names);
     let mut stdout = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut command, "s2i", &mut stdout);
-    if shell == clap_complete::Shell::Bash {
-        // Names of stored objects after a kind, which a static script cannot know.
-        let _ = stdout.write_all(OBJECT_NAMES_BASH.as_bytes());
-    }
+    let _ = stdout.write_all(script.as_bytes());
     let _ = stdout.flush();
+}
+
+/// clap's script for `generator` with the object names' functions `names` added.
+fn completion_script(generator: clap_complete::Shell, names: &str) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(generator, &mut Cli::command(), "s2i", &mut script);
+    let mut script = String::from_utf8_lossy(&script).into_owned();
+    if generator == clap_complete::Shell::Zsh
+        && let Some(end) = script.rfind(ZSH_DISPATCH)
+    {
+        script.truncate(end + 1);
+    }
+    script.push_str(names);
+    script
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zsh_script_ends_on_the_object_names_dispatch() {
+        let script = completion_script(clap_complete::Shell::Zsh, OBJECT_NAMES_ZSH);
+        assert!(script.contains("\n_s2i() {"), "clap's completion function is kept");
+        assert_eq!(script.matches(ZSH_DISPATCH).count(), 1, "clap's own dispatch is replaced");
+        let dispatch = &script[script.find(ZSH_DISPATCH).unwrap()..];
+        assert!(dispatch.contains("_s2i_objects \"$@\"") && !dispatch.contains("compdef _s2i s2i"), "{dispatch}");
+    }
 }

@@ -6,7 +6,7 @@
 //! reports, one transaction per apply) is here; what a selector matches and
 //! what an export leaves out are `s2i_store`'s rules.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -121,12 +121,6 @@ impl Printer {
 pub(crate) async fn get(global: &GlobalArgs, args: GetArgs, kinds: &Kinds) -> Result<i32, Failure> {
     let targets = kinds.targets(&args.targets, kinds.get_all())?;
     let printer = Printer::new(args.output.as_ref())?;
-    if args.watch && targets.len() != 1 {
-        return Err(Failure::message(
-            "--watch follows one kind at a time".into(),
-            "name one kind, e.g. s2i get builds -w".into(),
-        ));
-    }
     let context = Context::open(global)?;
     let mut missing = 0;
     let mut groups = Vec::new();
@@ -177,10 +171,17 @@ pub(crate) async fn get(global: &GlobalArgs, args: GetArgs, kinds: &Kinds) -> Re
     print!("{out}");
     let _ = std::io::stdout().flush();
     if args.watch {
-        let (kind, objects, revision) = groups.pop().expect("one kind is watched");
-        let target = targets.into_iter().next().expect("one kind is watched");
-        let watch = Watch { context: &context, target, printer, all_namespaces: args.all_namespaces };
-        watch.run(args.selector.as_ref(), objects, revision, !out.is_empty(), kind).await?;
+        // The first read's revision: a change made while the later kinds were read is seen again, never lost.
+        let revision = groups.iter().map(|(_, _, revision)| *revision).min().unwrap_or_default();
+        // Tables have a header per kind; custom columns one for all (the key "").
+        let mut headers: HashSet<&str> =
+            groups.iter().filter(|(_, objects, _)| !objects.is_empty()).map(|(kind, _, _)| kind.info.kind).collect();
+        if !headers.is_empty() {
+            headers.insert("");
+        }
+        let seen = groups.into_iter().flat_map(|(kind, objects, _)| objects.into_iter().map(move |o| (kind, o)));
+        let watch = Watch { context: &context, targets, printer, all_namespaces: args.all_namespaces, qualified };
+        watch.run(args.selector.as_ref(), seen.collect(), revision, headers).await?;
     }
     Ok(if missing > 0 { 1 } else { 0 })
 }
@@ -213,12 +214,14 @@ fn write_failure(error: String) -> Failure {
 }
 
 /// A table: the kind's columns (with NAMESPACE first across namespaces, and
-/// LABELS last when wide), three spaces apart; names as `kind.group/name`
-/// when several kinds are shown.
+/// when wide, the kind's wide columns and LABELS last), three spaces apart;
+/// names as `kind.group/name` when several kinds are shown.
 fn table(kind: &Kind, objects: &[Value], with_namespace: bool, wide: bool, qualified: bool) -> String {
     let namespace = with_namespace.then_some("NAMESPACE");
+    let wide_columns = kind.wide.as_ref().filter(|_| wide).map_or(&[][..], |columns| columns.columns);
     let labels = wide.then_some("LABELS");
-    let mut table = Table::new(3, namespace.into_iter().chain(kind.columns.iter().copied()).chain(labels));
+    let headers = namespace.into_iter().chain(kind.columns.iter().copied()).chain(wide_columns.iter().copied());
+    let mut table = Table::new(3, headers.chain(labels));
     for object in objects {
         table.row(table_row(kind, object, with_namespace, wide, qualified));
     }
@@ -234,6 +237,9 @@ fn table_row(kind: &Kind, object: &Value, with_namespace: bool, wide: bool, qual
         row.insert(0, object["metadata"]["namespace"].as_str().unwrap_or_default().to_owned());
     }
     if wide {
+        if let Some(columns) = &kind.wide {
+            row.extend((columns.row)(object));
+        }
         let labels: BTreeMap<String, String> =
             serde_json::from_value(object["metadata"]["labels"].clone()).unwrap_or_default();
         row.push(pairs(&labels, ","));
@@ -259,84 +265,89 @@ fn custom_columns(columns: &[(String, jsonpath::Path)], objects: &[&Value], rows
     if rows_only { text.split_once('\n').map(|(_, rows)| rows.to_owned()).unwrap_or_default() } else { text }
 }
 
-/// `get --watch`: the objects of one kind that change, printed as they
-/// change. The store's revision grows with every write (creates, updates,
-/// deletes), so one cheap read tells whether to list again; an object is
-/// printed when its resourceVersion is new, and a deleted one with its last
-/// state. Ends with the process (Ctrl-C).
+/// `get --watch`: the objects of the listed kinds that change, printed as
+/// they change. The store's revision grows with every write (creates,
+/// updates, deletes), so one cheap read tells whether to list again; an
+/// object is printed once per new resourceVersion, and a deleted one once,
+/// with its last state. Ends with the process (Ctrl-C).
 struct Watch<'a> {
     context: &'a Context,
-    target: Target,
+    targets: Vec<Target>,
     printer: Printer,
     all_namespaces: bool,
+    /// Several kinds: names as `kind.group/name`, as in the listing.
+    qualified: bool,
 }
 
 impl Watch<'_> {
+    /// `seen`: the objects listed first; `headers`: the kinds whose table header is printed.
     async fn run(
         &self,
         selector: Option<&Selector>,
-        objects: Vec<Value>,
+        seen: Vec<(&'static Kind, Value)>,
         mut revision: u64,
-        mut header_printed: bool,
-        kind: &Kind,
+        mut headers: HashSet<&'static str>,
     ) -> Result<(), Failure> {
-        let key = |object: &Value| {
+        let key = |kind: &Kind, object: &Value| {
             let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
-            format!("{namespace}/{}", name_of(object))
+            format!("{}/{namespace}/{}", kind.info.kind, name_of(object))
         };
-        let mut seen: HashMap<String, Value> = objects.into_iter().map(|object| (key(&object), object)).collect();
+        let mut seen: HashMap<String, (&'static Kind, Value)> =
+            seen.into_iter().map(|(kind, object)| (key(kind, &object), (kind, object))).collect();
         loop {
             tokio::time::sleep(WATCH_INTERVAL).await;
-            if let Some(refresh) = kind.refresh {
-                refresh(self.context).await?;
+            for target in &self.targets {
+                if let Some(refresh) = target.kind.refresh {
+                    refresh(self.context).await?;
+                }
             }
             let now = self.context.store.read(|tx| tx.revision())?;
             if now == revision {
                 continue;
             }
             revision = now;
-            let mut missing = 0;
-            let objects = read_objects(self.context, &self.target, self.all_namespaces, selector, &mut missing)?;
             let mut changed = Vec::new();
             let mut current = HashMap::new();
-            for object in objects {
-                let object_key = key(&object);
-                let version = &object["metadata"]["resourceVersion"];
-                if seen.get(&object_key).is_none_or(|old| &old["metadata"]["resourceVersion"] != version) {
-                    changed.push(object.clone());
+            for target in &self.targets {
+                let mut missing = 0;
+                let objects = read_objects(self.context, target, self.all_namespaces, selector, &mut missing)?;
+                for object in objects {
+                    let object_key = key(target.kind, &object);
+                    let version = &object["metadata"]["resourceVersion"];
+                    if seen.get(&object_key).is_none_or(|(_, old)| &old["metadata"]["resourceVersion"] != version) {
+                        changed.push((target.kind, object.clone()));
+                    }
+                    current.insert(object_key, (target.kind, object));
                 }
-                current.insert(object_key, object);
             }
-            let mut deleted: Vec<Value> =
-                seen.iter().filter(|(k, _)| !current.contains_key(*k)).map(|(_, object)| object.clone()).collect();
-            deleted.sort_by_key(|object| key(object));
-            changed.extend(deleted);
+            let mut deleted: Vec<(&String, &(&'static Kind, Value))> =
+                seen.iter().filter(|(k, _)| !current.contains_key(*k)).collect();
+            deleted.sort_by_key(|(k, _)| *k);
+            changed.extend(deleted.into_iter().map(|(_, (kind, object))| (*kind, object.clone())));
             seen = current;
-            for object in &changed {
-                print!("{}", self.line(kind, object, &mut header_printed)?);
+            for (kind, object) in &changed {
+                let header = headers.insert(match self.printer {
+                    Printer::Columns(_) => "",
+                    _ => kind.info.kind,
+                });
+                print!("{}", self.line(kind, object, header)?);
             }
             let _ = std::io::stdout().flush();
         }
     }
 
-    /// One changed object, as the watch's format prints it.
-    fn line(&self, kind: &Kind, object: &Value, header_printed: &mut bool) -> Result<String, Failure> {
+    /// One changed object, as the watch's format prints it (`header`: with the table's header).
+    fn line(&self, kind: &Kind, object: &Value, header: bool) -> Result<String, Failure> {
         let with_namespace = self.all_namespaces && kind.info.namespaced;
-        let text = match &self.printer {
+        Ok(match &self.printer {
             Printer::Table { wide } => {
-                let text = table(kind, std::slice::from_ref(object), with_namespace, *wide, false);
-                if *header_printed {
-                    text.split_once('\n').map(|(_, row)| row.to_owned()).unwrap_or_default()
-                } else {
-                    text
-                }
+                let text = table(kind, std::slice::from_ref(object), with_namespace, *wide, self.qualified);
+                if header { text } else { text.split_once('\n').map(|(_, row)| row.to_owned()).unwrap_or_default() }
             }
-            Printer::Columns(columns) => custom_columns(columns, &[object], *header_printed),
+            Printer::Columns(columns) => custom_columns(columns, &[object], !header),
             Printer::Yaml => format!("---\n{}", print_objects(&self.printer, &[(kind, object)], true)?),
             other => print_objects(other, &[(kind, object)], true)?,
-        };
-        *header_printed = true;
-        Ok(text)
+        })
     }
 }
 

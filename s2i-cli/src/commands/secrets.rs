@@ -78,6 +78,7 @@ pub(crate) const SECRET: Kind = Kind {
             age(secret.metadata.creation_timestamp, jiff::Timestamp::now()),
         ]
     },
+    wide: None,
     describe: Some(|_, value| Ok(describe_secret(&decode(value)?))),
     apply: Some(ApplyOps { parse: parse_secret, write: write_secret, after: nothing_after }),
     delete: Ok(delete_secret),
@@ -153,6 +154,7 @@ pub(crate) const CONFIG_MAP: Kind = Kind {
             age(map.metadata.creation_timestamp, jiff::Timestamp::now()),
         ]
     },
+    wide: None,
     describe: Some(|_, value| Ok(describe_config_map(&decode(value)?))),
     apply: Some(ApplyOps { parse: parse_config_map, write: write_config_map, after: nothing_after }),
     delete: Ok(delete_config_map),

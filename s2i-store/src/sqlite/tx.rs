@@ -82,6 +82,12 @@ impl<'a> Tx<'a> {
         self.file
     }
 
+    /// The store's directory ([`Store::dir`](super::Store::dir)), where
+    /// files kept beside the store live (e.g. which process serves its webhooks).
+    pub fn store_dir(&self) -> &Path {
+        self.file.parent().unwrap_or(Path::new("."))
+    }
+
     pub(super) fn db(&self, e: rusqlite::Error) -> Error {
         db_error(self.file, e)
     }

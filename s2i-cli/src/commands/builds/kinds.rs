@@ -3,8 +3,10 @@
 //! as `oc` shows them, and the hooks that apply, delete and refresh them
 //! through `s2i_buildconfig`.
 
+use std::path::Path;
+
 use s2i_buildconfig::types::*;
-use s2i_buildconfig::webhooks::{HookKind, url_path};
+use s2i_buildconfig::webhooks::{HookKind, serving, url_path};
 use s2i_buildconfig::{
     AppliedBuild, AppliedConfig, Builds, Event, Kept, apply_build, apply_build_config, builds_of, check_build,
     check_build_config, executor_of, get_build, get_build_config, list_build_configs, list_builds,
@@ -146,6 +148,7 @@ pub(crate) const BUILD_CONFIG: Kind = Kind {
     get: |tx, namespace, name| Ok(to_value(&get_build_config(tx, namespace, name)?)),
     list: Some(|tx, namespace| Ok(list_build_configs(tx, namespace)?.iter().map(to_value).collect())),
     row: |value| decode(value).map(|config| config_row(&config)).unwrap_or_default(),
+    wide: None,
     describe: Some(|tx, value| describe_config(tx, &decode(value)?)),
     apply: Some(ApplyOps { parse: parse_config, write: write_config, after: after_configs }),
     delete: Ok(delete_config),
@@ -264,7 +267,7 @@ fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> LibResult<String> {
     }
     let triggers = out.lines(&triggers);
     out.field("Triggered by", &triggers);
-    describe_webhooks(&mut out, config);
+    describe_webhooks(&mut out, config, tx.store_dir());
     out.field("Builds History Limit", "");
     let limit = |l: Option<i32>| l.map_or("all".to_owned(), |l| l.to_string());
     out.line(&format!("  Successful:           {}", limit(config.spec.successful_builds_history_limit)));
@@ -293,18 +296,26 @@ fn describe_config(tx: &Tx<'_>, config: &BuildConfig) -> LibResult<String> {
 }
 
 /// The webhook URLs, as `oc describe bc` lists them (the secret a
-/// placeholder; the port is `s2i controller --webhook-port`'s).
-fn describe_webhooks(out: &mut Description, config: &BuildConfig) {
+/// placeholder): on the port of the `s2i controller --webhook-port` that
+/// serves this store, else how to start one.
+fn describe_webhooks(out: &mut Description, config: &BuildConfig, store_dir: &Path) {
     let (namespace, name) = (&config.metadata.namespace, &config.metadata.name);
+    let port = serving(store_dir);
+    let mut any = false;
     for kind in HookKind::ALL {
         for settings in config.spec.triggers.iter().filter_map(|trigger| kind.settings(trigger)) {
+            any = true;
             out.line(&format!("Webhook {}:", kind.trigger_type()));
             let path = url_path(namespace, name, "<secret>", kind);
-            out.line(&format!("  {:<22}http://127.0.0.1:<webhook-port>{path}", "URL:"));
+            let host = port.map_or_else(|| "127.0.0.1:<webhook-port>".to_owned(), |port| format!("127.0.0.1:{port}"));
+            out.line(&format!("  {:<22}http://{host}{path}", "URL:"));
             if kind == HookKind::Generic {
                 out.line(&format!("  {:<22}{}", "AllowEnv:", settings.allow_env));
             }
         }
+    }
+    if any && port.is_none() {
+        out.line("No webhook server runs for this store: start one with `s2i controller --webhook-port PORT`");
     }
 }
 
@@ -385,6 +396,7 @@ pub(crate) const BUILD: Kind = Kind {
     get: |tx, namespace, name| Ok(to_value(&get_build(tx, namespace, name)?)),
     list: Some(|tx, namespace| Ok(list_builds(tx, namespace)?.iter().map(to_value).collect())),
     row: |value| decode(value).map(|build| build_row(&build)).unwrap_or_default(),
+    wide: None,
     describe: Some(|tx, value| describe_build(tx, &decode(value)?)),
     apply: Some(ApplyOps { parse: parse_build, write: write_build, after: after_builds }),
     delete: Ok(delete_one_build),

@@ -35,6 +35,7 @@ pub(crate) const ROUTE: Kind = Kind {
     },
     list: Some(|tx, namespace| Ok(list_routes(tx, namespace)?.iter().map(to_value).collect())),
     row: |value| decode::<Route>(value).map(|route| route_row(&route)).unwrap_or_default(),
+    wide: None,
     describe: Some(|tx, value| describe_route(tx, &decode(value)?)),
     apply: Some(ApplyOps { parse: parse_route, write: write_route, after: after_routes }),
     delete: Ok(delete_route_hook),
