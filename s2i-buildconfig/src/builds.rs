@@ -272,6 +272,10 @@ impl<'a> Builds<'a> {
         instantiation.revision = revision;
         instantiation.env = request.env.clone();
         instantiation.commit = request.commit.clone();
+        if !request.image.is_empty() {
+            let here = std::env::current_dir().map_err(Error::WorkingDirectory)?;
+            instantiation.image = request.image.resolved(&here);
+        }
         let input = match &request.binary {
             None => None,
             Some(BinaryInput::Dir(dir)) => Some((dir.clone(), None)),

@@ -79,7 +79,7 @@ impl Engine {
         }
         Ok(Some(ImagePlan {
             epoch,
-            untagged: outputs.is_empty(),
+            untagged: outputs.is_empty() || (output.is_none() && options.keep_in_engine),
             outputs,
             sbom: options.sbom,
             provenance: options.provenance,
