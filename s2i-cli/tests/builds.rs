@@ -704,6 +704,9 @@ fn a_docker_image_output_is_pushed_to_its_registry() {
     let file = app.path().join("index.html");
     setup.s2i(["start-build", "kept", "--from-file", file.to_str().unwrap(), "--wait"]).ok();
     let digest = registry.digest_of(&format!("{}/kept", setup.ns.0), "latest").expect("in the registry");
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    let (_, head, _) = registry.get(&format!("/v2/{}/kept/manifests/latest", setup.ns.0), oci);
+    assert!(head.to_ascii_lowercase().contains(oci), "pushed by s2i's client, as an OCI manifest: {head}");
     let istag = setup.json("istag", "kept:latest");
     assert_eq!(istag["image"]["dockerImageReference"], format!("{}/{}/kept@{digest}", registry.host, setup.ns.0));
     let _ = docker(&["rmi", &format!("{}/{}/kept:latest", registry.host, setup.ns.0)]);

@@ -52,6 +52,8 @@ pub struct RegistryPush {
     pub provenance: Option<String>,
     /// Where the export is spooled (a directory removed afterwards is made in it).
     pub work_dir: PathBuf,
+    /// Allow HTTPS without verification and plain HTTP (loopback registries always are).
+    pub insecure: bool,
 }
 
 impl RegistryPush {
@@ -65,6 +67,7 @@ impl RegistryPush {
             sbom: None,
             provenance: None,
             work_dir: work_dir.into(),
+            insecure: false,
         }
     }
 }
@@ -127,6 +130,7 @@ pub async fn push_engine_image(
     let registry = target.registry_or_default().to_owned();
     let repository = target.repository.clone();
     let tag = target.tag.clone().unwrap_or_else(|| "latest".to_owned());
+    let insecure = push.insecure;
     let mount_from = push
         .mount_from
         .as_deref()
@@ -142,7 +146,7 @@ pub async fn push_engine_image(
         artifacts.push((media_type::IN_TOTO_JSON, statement.clone().into_bytes()));
     }
     let pushed = tokio::task::spawn_blocking(move || {
-        let target = PushTarget { registry: &registry, repository: &repository, tag: Some(&tag), insecure: false };
+        let target = PushTarget { registry: &registry, repository: &repository, tag: Some(&tag), insecure };
         let mut lines = Vec::new();
         let mut progress = |blob: &s2i_oci::registry::push::BlobPushed| {
             let what = match &blob.outcome {
