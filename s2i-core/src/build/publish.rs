@@ -86,8 +86,14 @@ pub struct RegistryPushed {
     pub uploaded: usize,
 }
 
-/// Push an image of the engine; see the [module docs](self). Progress (one
-/// line per blob) goes to `events`.
+/// Push an image of the engine with s2i's registry client, after the build
+/// (a BuildConfig's output once its post-commit hook passed): the engine's
+/// export of the image, each layer compressed as the image writer
+/// compresses it, under an OCI manifest as the writer makes one — so an
+/// image written reproducibly gets the digest its `oci:` output has —
+/// pushed as a `docker://` output is (blobs the repository has not sent,
+/// base layers mounted from `mount_from`'s repository, SBOM and provenance
+/// as referrers). Progress (one line per blob) goes to `events`.
 pub async fn push_engine_image(
     runtime: &dyn ContainerRuntime,
     events: &dyn EventSink,
