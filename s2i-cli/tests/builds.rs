@@ -742,6 +742,15 @@ fn start_build_outputs_are_kept_with_the_build_and_the_same_build_gives_the_same
     let out = tempfile::tempdir().unwrap();
     let (layout, sbom) = (out.path().join("layout"), out.path().join("app.spdx.json"));
     let location = format!("oci:{}:app", layout.display());
+    // Outputs that name an image to read, and epochs that are not numbers, start nothing.
+    let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let to_read = format!("docker://127.0.0.1:5000/app@{digest}");
+    let dir = app.path().to_str().unwrap();
+    let run = setup.s2i(["start-build", "repro", "--from-dir", dir, "--output", &to_read]).failed();
+    assert!(flat(&run.stderr).contains("a digest names an image to read"), "{}", run.stderr);
+    let run = setup.s2i(["start-build", "repro", "--from-dir", dir, "--source-date-epoch", "yesterday"]).failed();
+    assert!(flat(&run.stderr).contains("is not a number of seconds"), "{}", run.stderr);
+    assert!(setup.builds().is_empty(), "no build was started");
     // Started detached: the worker finds the outputs in the Build's annotations.
     let args = ["start-build", "repro", "--from-dir", app.path().to_str().unwrap(), "--output", &location];
     let mut command = s2i_in(setup.store.path(), &setup.ns.0);

@@ -52,6 +52,7 @@ pub use options::{
     WrittenOutput,
 };
 pub use publish::{RegistryPush, RegistryPushed, push_engine_image};
+pub use reproducible::check_output;
 /// Where a build writes its image (`--output`), as skopeo names image locations.
 pub use s2i_oci::transport::ImageLocation;
 
