@@ -272,6 +272,18 @@ impl<'a> Builds<'a> {
         instantiation.revision = revision;
         instantiation.env = request.env.clone();
         instantiation.commit = request.commit.clone();
+        for location in &request.image.outputs {
+            s2i_core::build::check_output(location).map_err(|e| Error::InvalidObject {
+                kind: Build::KIND,
+                name: request.config.clone(),
+                message: e.to_string(),
+                help: miette::Diagnostic::help(&e).map_or_else(String::new, |h| h.to_string()),
+            })?;
+        }
+        if !request.image.is_empty() {
+            let here = std::env::current_dir().map_err(Error::WorkingDirectory)?;
+            instantiation.image = request.image.resolved(&here);
+        }
         let input = match &request.binary {
             None => None,
             Some(BinaryInput::Dir(dir)) => Some((dir.clone(), None)),

@@ -217,6 +217,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Relative paths of a request's image outputs need the current directory, which cannot be read.
+    #[error(
+        "cannot read the current directory, which relative output, SBOM and provenance paths are taken against: {0}"
+    )]
+    #[diagnostic(
+        code(s2i_buildconfig::working_directory),
+        help("start the build from a directory that exists, or give absolute paths")
+    )]
+    WorkingDirectory(#[source] std::io::Error),
+
     /// The container engine is needed and cannot be reached.
     #[error("the container engine cannot be reached: {reason}")]
     #[diagnostic(

@@ -36,6 +36,8 @@ pub(crate) struct Instantiation {
     pub(crate) binary: Option<BinaryBuildSource>,
     /// Only instantiate if the config's `lastVersion` is still this (ConfigChange).
     pub(crate) last_version: Option<i64>,
+    /// How s2i also writes the image (`--output`, …), kept as annotations.
+    pub(crate) image: crate::request::ImageWriting,
 }
 
 impl Instantiation {
@@ -204,6 +206,7 @@ pub(crate) fn instantiate(tx: &Tx<'_>, request: &Instantiation) -> Result<Build>
     metadata.labels.insert(keys::START_POLICY.into(), policy.as_str().to_owned());
     metadata.annotations.insert(keys::BUILD_CONFIG_NAME.into(), config.metadata.name.clone());
     metadata.annotations.insert(keys::BUILD_NUMBER.into(), number.to_string());
+    request.image.annotate(&mut metadata.annotations);
     metadata.owner_references = vec![OwnerReference {
         api_version: API_VERSION.into(),
         kind: BuildConfig::KIND.into(),

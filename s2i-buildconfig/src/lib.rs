@@ -74,6 +74,6 @@ pub use kept::Kept;
 pub use launcher::WorkerLauncher;
 pub use logs::Followed;
 pub use policy::builds_of;
-pub use request::{BinaryInput, BuildRequest};
+pub use request::{BinaryInput, BuildRequest, ImageWriting};
 pub use triggers::{Started, TRIGGER_CONSUMER, TriggerWarning};
 pub use types::{Build, BuildConfig, BuildPhase, ConditionStatus, RunPolicy};

@@ -98,6 +98,8 @@ struct Prepared {
     builder: String,
     /// The build's spec with its image references resolved.
     spec: BuildSpec,
+    /// Where s2i also writes the image, and the documents to write.
+    writing: crate::request::ImageWriting,
 }
 
 /// Map an engine failure to the reference's phase, reason and message.
@@ -698,6 +700,20 @@ impl<'a> Runner<'a> {
             labels.insert(label.name.clone(), label.value.clone());
         }
         options.labels = labels;
+        // `start-build --output …`, kept as the build's annotations.
+        let writing = match crate::request::ImageWriting::from_annotations(&build.metadata.annotations) {
+            Ok(writing) => writing,
+            Err(why) => {
+                log.line(&format!("error: {why}"));
+                return Err(Ending::new(BuildPhase::Error, reasons::INVALID_OUTPUT_REFERENCE));
+            }
+        };
+        options.outputs = writing.outputs.clone();
+        options.sbom = writing.sbom.is_some();
+        options.provenance = writing.provenance.is_some();
+        options.source_date_epoch = writing.source_date_epoch;
+        // The post-commit hook and the output use the image in the engine.
+        options.keep_in_engine = true;
         options.container_labels =
             BTreeMap::from([(keys::CONTAINER_LABEL.to_owned(), format!("{namespace}/{}", build.metadata.name))]);
         let work_dir = work_path(&self.store_dir, namespace, &build.metadata.name);
@@ -756,6 +772,7 @@ impl<'a> Runner<'a> {
             namespace: namespace.clone(),
             builder: builder.pull_spec.clone(),
             spec,
+            writing,
         })
     }
 
@@ -831,17 +848,23 @@ impl<'a> Runner<'a> {
         let Some(to) = &spec.output.to else {
             log.line("No output: the image was built to verify the build, and is removed");
             let _ = self.runtime.remove_image(&image).await;
-            return Some(Ending::new(BuildPhase::Complete, ("", "")));
+            return Some(match write_documents(log, &prepared.writing, result) {
+                Ok(()) => Ending::new(BuildPhase::Complete, ("", "")),
+                Err(ending) => ending,
+            });
         };
         let outcome = if to.kind == KIND_IMAGE_STREAM_TAG {
             self.record(store, log, prepared, to, result).await
         } else {
-            self.tag_and_push(log, &to.name, &image, prepared.push_credentials.as_ref()).await
+            self.tag_and_push(log, &to.name, prepared, result).await
         };
         match outcome {
             Ok(digest) => {
                 extra.digest = Some(digest);
-                Some(Ending::new(BuildPhase::Complete, ("", "")))
+                match write_documents(log, &prepared.writing, result) {
+                    Ok(()) => Some(Ending::new(BuildPhase::Complete, ("", ""))),
+                    Err(ending) => Some(ending),
+                }
             }
             Err(ending) => Some(ending),
         }
@@ -909,15 +932,17 @@ impl<'a> Runner<'a> {
         Ok(latest.map(|l| l.image.clone()).unwrap_or_default())
     }
 
-    /// Output to a `DockerImage`: tag it, and push it when the name has a
-    /// registry. Returns the pushed digest (the image ID when not pushed).
+    /// Output to a `DockerImage`: tag it in the engine, and push it with
+    /// s2i's registry client when the name has a registry. Returns the
+    /// pushed manifest's digest (the image ID when not pushed).
     async fn tag_and_push(
         &self,
         log: &BuildLog,
         name: &str,
-        image: &str,
-        credentials: Option<&s2i_core::auth::CredentialFiles>,
+        prepared: &Prepared,
+        result: &s2i_core::BuildResult,
     ) -> std::result::Result<String, Ending> {
+        let image = result.image_id.as_str();
         let reference = match ImageReference::parse(name) {
             Ok(reference) => reference,
             Err(e) => {
@@ -927,10 +952,10 @@ impl<'a> Runner<'a> {
         };
         let pushed = reference.registry.is_some();
         log.start_stage("PushImage", if pushed { "PushDockerImage" } else { "PushImage" });
-        let result = if pushed {
-            self.push(log, name, image, credentials).await
-        } else {
-            self.tag(log, name, image).await.map(|()| None)
+        let result = match self.tag(log, name, image).await {
+            Ok(()) if pushed => self.push(log, reference, prepared, result).await.map(Some),
+            Ok(()) => Ok(None),
+            Err(()) => Err(()),
         };
         log.finish_stage("PushImage", if pushed { "PushDockerImage" } else { "PushImage" });
         let digest = result.map_err(|()| Ending::new(BuildPhase::Failed, reasons::PUSH_IMAGE_FAILED))?;
@@ -949,42 +974,67 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// Tag and push; the pushed manifest's digest when the engine said it.
+    /// Push the image with s2i's registry client (the writer's `docker://`
+    /// output): the push secret's credentials first, blobs the registry has
+    /// not sent again, the builder's layers mounted from its repository on
+    /// the same registry, the SBOM and provenance attached as referrers.
+    /// Returns the manifest digest the registry stored.
     async fn push(
         &self,
         log: &BuildLog,
-        name: &str,
-        image: &str,
-        credentials: Option<&s2i_core::auth::CredentialFiles>,
-    ) -> std::result::Result<Option<String>, ()> {
-        self.tag(log, name, image).await?;
+        reference: ImageReference,
+        prepared: &Prepared,
+        result: &s2i_core::BuildResult,
+    ) -> std::result::Result<String, ()> {
+        let name = reference.to_string();
         log.line(&format!("Pushing image {name} ..."));
-        let progress = |_| {};
-        let explicit = match (credentials, ImageReference::parse(name)) {
-            (Some(files), Ok(reference)) => files.credentials_for(&reference).ok().flatten(),
-            _ => None,
-        };
-        if credentials.is_some() && explicit.is_none() {
-            log.line(&format!("WARNING: the push secret has no credentials for {name}; pushing with the engine's"));
+        let credentials = prepared.push_credentials.as_ref();
+        if let Some(files) = credentials
+            && files.credentials_for(&reference).ok().flatten().is_none()
+        {
+            log.line(&format!(
+                "WARNING: the push secret has no credentials for {name}; pushing with those of the login files"
+            ));
         }
-        let pushed = match &explicit {
-            Some(credentials) => self.runtime.push_image_with(name, credentials, &progress).await,
-            None => self.runtime.push_image(name, &progress).await,
-        };
-        match pushed {
-            Ok(digest) => {
-                log.line("Push successful");
-                Ok(digest)
+        let work_dir = prepared.options.temp_root.clone().unwrap_or_else(std::env::temp_dir);
+        let mut push = s2i_core::build::RegistryPush::new(result.image_id.clone(), reference, work_dir);
+        push.credentials = credentials.cloned();
+        push.mount_from = Some(prepared.builder.clone());
+        push.sbom = result.sbom.clone();
+        push.provenance = result.provenance.clone();
+        match s2i_core::build::push_engine_image(self.runtime.as_ref(), log, &push).await {
+            Ok(pushed) => {
+                log.line(&format!("Push successful: {name}@{}", pushed.digest));
+                Ok(pushed.digest)
             }
             Err(e) => {
-                log.line(&format!("error: cannot push {name}: {e}"));
-                if e.kind == s2i_core::RuntimeErrorKind::Unauthorized {
-                    log.line("  help: log in to the registry: the engine pushes with the credentials it has for it");
+                for line in error_lines(&e) {
+                    log.line(&line);
                 }
                 Err(())
             }
         }
     }
+}
+
+/// After the output: the SBOM and provenance statement to their files.
+fn write_documents(
+    log: &BuildLog,
+    writing: &crate::request::ImageWriting,
+    result: &s2i_core::BuildResult,
+) -> std::result::Result<(), Ending> {
+    for (what, path, document) in
+        [("SBOM", &writing.sbom, &result.sbom), ("provenance statement", &writing.provenance, &result.provenance)]
+    {
+        let (Some(path), Some(document)) = (path, document) else { continue };
+        if let Err(e) = std::fs::write(path, document) {
+            log.line(&format!("error: cannot write the {what} to {}: {e}", path.display()));
+            log.line("  help: start the build with a file in a directory that exists and is writable");
+            return Err(Ending::new(BuildPhase::Failed, reasons::GENERIC_BUILD_FAILED));
+        }
+        log.line(&format!("Wrote the {what} to {}", path.display()));
+    }
+    Ok(())
 }
 
 /// What a finished build adds to its status.

@@ -216,6 +216,15 @@ pub mod keys {
     /// s2i's annotation of a BuildConfig: the event-log position up to which its
     /// image change triggers were evaluated when it was applied.
     pub const TRIGGERS_SEQ: &str = "s2i-rs.github.io/triggers-evaluated-at-event";
+    /// s2i's annotation of a Build: where s2i also writes its image, a JSON
+    /// list of locations (`["oci:/abs/dir:ref", "docker://host/repo:tag"]`).
+    pub const OUTPUTS: &str = "s2i-rs.github.io/outputs";
+    /// s2i's annotation of a Build: the file its SPDX SBOM is written to.
+    pub const SBOM: &str = "s2i-rs.github.io/sbom";
+    /// s2i's annotation of a Build: the file its provenance statement is written to.
+    pub const PROVENANCE: &str = "s2i-rs.github.io/provenance";
+    /// s2i's annotation of a Build: its epoch (seconds since 1970); s2i writes the image reproducibly.
+    pub const SOURCE_DATE_EPOCH: &str = "s2i-rs.github.io/source-date-epoch";
     /// Label on every container a build creates: `<namespace>/<build>`.
     pub const CONTAINER_LABEL: &str = "io.openshift.build.name";
 }

@@ -274,7 +274,7 @@ pub struct OutcomeArgs {
     pub provenance: Option<PathBuf>,
 }
 
-fn parse_location(value: &str) -> Result<ImageLocation, String> {
+pub(crate) fn parse_location(value: &str) -> Result<ImageLocation, String> {
     ImageLocation::parse(value).map_err(|e| match e {
         s2i_oci::Error::InvalidTransport { reason, help, .. } => format!("{reason} ({help})"),
         other => other.to_string(),

@@ -268,14 +268,6 @@ impl From<s2i_imagestream::Error> for Failure {
                                                     tags catch up on the next s2i command"
                 .to_owned(),
             E::Engine { change_kept: false, .. } => "start the container engine (e.g. `cargo xtask docker`)".to_owned(),
-            E::Push { kind: RuntimeErrorKind::Unauthorized, .. } => format!(
-                "log in to the registry ({}): the engine pushes with its own credentials",
-                engine_command(ENGINE.get().copied(), "login")
-            ),
-            E::Push { .. } => "check that the registry is reachable, and that the engine may talk plain HTTP to it \
-                               if it does not serve TLS (Docker: loopback or insecure-registries; Podman: \
-                               registries.conf)"
-                .to_owned(),
             _ => return Self::new(error, 1),
         };
         Self::with_help(error, help, 1)

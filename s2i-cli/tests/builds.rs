@@ -704,7 +704,169 @@ fn a_docker_image_output_is_pushed_to_its_registry() {
     let file = app.path().join("index.html");
     setup.s2i(["start-build", "kept", "--from-file", file.to_str().unwrap(), "--wait"]).ok();
     let digest = registry.digest_of(&format!("{}/kept", setup.ns.0), "latest").expect("in the registry");
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    let (_, head, _) = registry.get(&format!("/v2/{}/kept/manifests/latest", setup.ns.0), oci);
+    assert!(head.to_ascii_lowercase().contains(oci), "pushed by s2i's client, as an OCI manifest: {head}");
     let istag = setup.json("istag", "kept:latest");
     assert_eq!(istag["image"]["dockerImageReference"], format!("{}/{}/kept@{digest}", registry.host, setup.ns.0));
     let _ = docker(&["rmi", &format!("{}/{}/kept:latest", registry.host, setup.ns.0)]);
+}
+
+/// A build's epoch for the image-writer tests, and as image configs write it.
+const EPOCH: &str = "1700000000";
+const EPOCH_TIME: &str = "2023-11-14T22:13:20Z";
+
+/// `tester:s2i-secret`, as htpasswd writes it (bcrypt).
+const TESTER: &str = "tester:$2b$12$fGz2lIRtmSDkQR//vFmpd.Ji3hIfOsXrpy6tgWq2mf5/sQxua1CT6";
+
+/// Run skopeo (which must be installed) and return its parsed JSON answer.
+fn skopeo_json(args: &[&str]) -> Value {
+    let out = std::process::Command::new("skopeo").args(args).output().unwrap_or_else(|e| {
+        panic!("skopeo is needed to check the outputs ({e}): install it with `cargo xtask packages`")
+    });
+    assert!(out.status.success(), "skopeo {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("skopeo answers JSON")
+}
+
+/// The manifest digest of `reference` in the OCI layout `dir`, as skopeo reads it.
+fn layout_digest(dir: &std::path::Path) -> String {
+    skopeo_json(&["inspect", &format!("oci:{}:app", dir.display())])["Digest"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn start_build_outputs_are_kept_with_the_build_and_the_same_build_gives_the_same_digest() {
+    let setup = Setup::new();
+    let config = binary_config("repro", "");
+    setup.apply(&config).ok();
+    let app = source(&[("index.html", "reproducible\n")]);
+    let out = tempfile::tempdir().unwrap();
+    let (layout, sbom) = (out.path().join("layout"), out.path().join("app.spdx.json"));
+    let location = format!("oci:{}:app", layout.display());
+    // Outputs that name an image to read, and epochs that are not numbers, start nothing.
+    let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let to_read = format!("docker://127.0.0.1:5000/app@{digest}");
+    let dir = app.path().to_str().unwrap();
+    let run = setup.s2i(["start-build", "repro", "--from-dir", dir, "--output", &to_read]).failed();
+    assert!(flat(&run.stderr).contains("a digest names an image to read"), "{}", run.stderr);
+    let run = setup.s2i(["start-build", "repro", "--from-dir", dir, "--source-date-epoch", "yesterday"]).failed();
+    assert!(flat(&run.stderr).contains("is not a number of seconds"), "{}", run.stderr);
+    assert!(setup.builds().is_empty(), "no build was started");
+    // Started detached: the worker finds the outputs in the Build's annotations.
+    let args = ["start-build", "repro", "--from-dir", app.path().to_str().unwrap(), "--output", &location];
+    let mut command = s2i_in(setup.store.path(), &setup.ns.0);
+    command.args(args).arg("--sbom").arg(&sbom).env("SOURCE_DATE_EPOCH", EPOCH);
+    Run::from(command.output().unwrap()).ok();
+    let build = setup.wait_ended("repro-1");
+    assert_eq!(phase(&build), ("Complete", ""), "{}", setup.log("repro-1"));
+    let annotations = &build["metadata"]["annotations"];
+    assert_eq!(annotations["s2i-rs.github.io/source-date-epoch"], EPOCH);
+    assert_eq!(annotations["s2i-rs.github.io/outputs"], format!("[\"{location}\"]"));
+    assert_eq!(annotations["s2i-rs.github.io/sbom"], sbom.to_str().unwrap());
+
+    let digest = layout_digest(&layout);
+    let inspected = skopeo_json(&["inspect", "--config", &location]);
+    assert_eq!(inspected["created"], EPOCH_TIME);
+    assert_eq!(inspected["config"]["Labels"]["io.openshift.build.name"], "repro-1");
+    let document: Value = serde_json::from_slice(&std::fs::read(&sbom).expect("the SBOM is written")).unwrap();
+    assert_eq!(document["spdxVersion"], "SPDX-2.3");
+    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert!(index.to_string().contains("application/spdx+json"), "the SBOM is a referrer: {index}");
+    // The image stream got the image, and the engine runs it.
+    let istag = setup.json("istag", "repro:latest");
+    let engine_name = format!("{}/repro:latest", setup.ns.0);
+    assert_eq!(run_in(&engine_name, &["cat", "/opt/app-root/src/index.html"]), "reproducible\n", "{istag:#}");
+
+    // The same build in another store (another machine's), from another copy of the source.
+    let other = tempfile::tempdir().unwrap();
+    let file = other.path().join("config.yaml");
+    std::fs::write(&file, &config).unwrap();
+    run_in_store(other.path(), &setup.ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    let copy = source(&[("index.html", "reproducible\n")]);
+    let again = out.path().join("again");
+    let location = format!("oci:{}:app", again.display());
+    let args = ["start-build", "repro", "--from-dir", copy.path().to_str().unwrap(), "--wait"];
+    let epoch = ["--source-date-epoch", EPOCH, "--output", &location];
+    run_in_store(other.path(), &setup.ns.0, args.iter().chain(&epoch)).ok();
+    assert_eq!(layout_digest(&again), digest, "the same build gives the same digest");
+
+    // Another epoch, another digest.
+    let later = out.path().join("later");
+    let location = format!("oci:{}:app", later.display());
+    setup
+        .s2i([
+            "start-build",
+            "repro",
+            "--from-dir",
+            copy.path().to_str().unwrap(),
+            "--wait",
+            "--source-date-epoch",
+            "1700000001",
+            "--output",
+            &location,
+        ])
+        .ok();
+    assert_ne!(layout_digest(&later), digest);
+}
+
+#[test]
+fn a_docker_image_output_is_pushed_by_s2i_with_the_push_secret_and_pulled_by_digest() {
+    let setup = Setup::new();
+    let registry = Registry::start_with(Some(TESTER));
+    // No login file of this run has credentials for the registry: only the push secret does.
+    let nobody = tempfile::tempdir().unwrap();
+    let s2i = |args: &[&str]| {
+        let mut command = s2i_in(setup.store.path(), &setup.ns.0);
+        command.env("DOCKER_CONFIG", nobody.path()).env("REGISTRY_AUTH_FILE", nobody.path().join("none.json"));
+        Run::from(command.args(args).output().unwrap())
+    };
+    let password = "s2i-secret";
+    let secret = ["secret", "create", "docker-registry", "pusher", "--docker-server", &registry.host];
+    s2i(&[&secret[..], &["--docker-username", "tester", "--docker-password", password]].concat()).ok();
+    let repository = format!("{}/web", setup.ns.0);
+    let output = format!("{}/{repository}:1.0", registry.host);
+    let _tagged = Image(output.clone());
+    let config = binary_config("secured", "    pushSecret:\n      name: pusher\n").replace(
+        "      kind: ImageStreamTag\n      name: secured:latest",
+        &format!("      kind: DockerImage\n      name: {output}"),
+    );
+    setup.apply(&config).ok();
+    let app = source(&[("index.html", "pushed by s2i\n")]);
+    let out = tempfile::tempdir().unwrap();
+    let location = format!("oci:{}:app", out.path().join("layout").display());
+    let run = s2i(&[
+        "start-build",
+        "secured",
+        "--from-dir",
+        app.path().to_str().unwrap(),
+        "--source-date-epoch",
+        EPOCH,
+        "--output",
+        &location,
+        "--wait",
+    ]);
+    let log = setup.log("secured-1");
+    assert_eq!(run.code, 0, "{}\n--- log\n{log}", run.stderr);
+    assert!(log.contains("Push successful"), "{log}");
+    assert!(!log.contains(password), "{log}");
+    let digest = registry.digest_as(&repository, "1.0", Some(("tester", password))).expect("in the registry");
+    let build = setup.build("secured-1");
+    assert_eq!(build["status"]["output"]["to"]["imageDigest"], digest.as_str(), "the manifest digest is recorded");
+    assert_eq!(layout_digest(&out.path().join("layout")), digest, "the writer's manifest is the one pushed");
+    // Pushed by s2i's client, which sends OCI manifests (an engine pushes Docker's).
+    let accept = "application/vnd.oci.image.manifest.v1+json";
+    let (status, head, _) =
+        registry.get_as(&format!("/v2/{repository}/manifests/1.0"), accept, Some(("tester", password)));
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains(accept), "{head}");
+
+    // The engine pulls it by digest, with credentials of its own, and runs it.
+    let docker_config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        docker_config.path().join("config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"dGVzdGVyOnMyaS1zZWNyZXQ="}}}}}}"#, registry.host),
+    )
+    .unwrap();
+    let pulled = format!("{}/{repository}@{digest}", registry.host);
+    docker_ok(&["--config", docker_config.path().to_str().unwrap(), "pull", &pulled]);
+    assert_eq!(run_in(&pulled, &["cat", "/opt/app-root/src/index.html"]), "pushed by s2i\n");
 }

@@ -405,6 +405,22 @@ fn names_that_are_not_utf8_keep_their_bytes_in_a_written_image() {
     let out = Image::fresh("latin1-deleted");
     build(&[src.path().to_str().unwrap(), &with_names.0, &out.0, "--source-date-epoch", EPOCH]);
     assert_eq!(run_in(&out.0, &["ls", www]), "kept\nnew\n", "the deleted name is gone, the rest kept");
+
+    // Deleted from a directory whose name is not UTF-8 either, which cannot
+    // be carried in its place: the whiteout gets the name's bytes, found
+    // among the builder's layers.
+    let odd = format!("{www}/d$(printf '\\351')");
+    let make = format!("#!/bin/sh\nmkdir -p {odd} && touch {odd}/old$(printf '\\350') {odd}/kept\n");
+    let with_odd = Image::fresh("latin1-odd-builder");
+    let src = source(&[("index.html", "x"), (".s2i/bin/assemble", &make)]);
+    build(&[src.path().to_str().unwrap(), &builder, &with_odd.0]);
+    let assemble = format!("#!/bin/sh\nrm {www}/d*/old*\n");
+    let src = source(&[("index.html", "x"), (".s2i/bin/assemble", &assemble)]);
+    let out = Image::fresh("latin1-odd-deleted");
+    build(&[src.path().to_str().unwrap(), &with_odd.0, &out.0, "--source-date-epoch", EPOCH]);
+    let listing = docker_run(&[&out.0, "sh", "-c", &format!("for f in {www}/d*/*; do printf '%s;' \"$f\"; done")]);
+    assert!(listing.status.success());
+    assert_eq!(listing.stdout, [www.as_bytes(), b"/d\xe9/kept;"].concat(), "only the deleted file is gone");
 }
 
 /// A git repository with one commit made at `time`.

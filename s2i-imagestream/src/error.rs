@@ -3,8 +3,6 @@
 
 use miette::Diagnostic;
 
-use s2i_core::runtime::RuntimeErrorKind;
-
 use crate::registry::RegistryErrorKind;
 use crate::streams::StreamTag;
 
@@ -151,16 +149,16 @@ pub enum Error {
         help: String,
     },
 
-    /// The container engine could not push an image to a stream's registry.
-    #[error("the registry could not push {target}: {message}")]
-    #[diagnostic(code(s2i::imagestream::registry), help("{}", push_help(*kind)))]
+    /// An image could not be pushed to a stream's registry (by s2i's registry client).
+    #[error("cannot push {target}: {message}")]
+    #[diagnostic(code(s2i::imagestream::registry), help("{help}"))]
     Push {
         /// What was pushed, `<registry>/<namespace>/<stream>:<tag>`.
         target: String,
-        /// What kind of failure the engine reported.
-        kind: RuntimeErrorKind,
-        /// The engine's message.
+        /// What went wrong.
         message: String,
+        /// What to do.
+        help: String,
     },
 
     /// A request that cannot be carried out as asked.
@@ -172,15 +170,6 @@ pub enum Error {
         /// What to do.
         help: String,
     },
-}
-
-fn push_help(kind: RuntimeErrorKind) -> &'static str {
-    if kind == RuntimeErrorKind::Unauthorized {
-        "log in to the registry: the engine pushes with its own credentials"
-    } else {
-        "check that the registry is reachable, and that the engine may talk plain HTTP to it if it does not serve \
-         TLS (an engine trusts loopback registries, or lists the insecure ones in its configuration)"
-    }
 }
 
 /// Results of this crate.

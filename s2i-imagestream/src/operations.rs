@@ -184,7 +184,7 @@ impl<'a> ImageStreams<'a> {
 
     /// Push to registry-backed streams ([`Self::record_build`]) with these
     /// credentials when they have an entry for the registry (a build's push
-    /// secret), before the engine's own.
+    /// secret), before those of the login files (`docker login`, `podman login`).
     pub fn with_push_credentials(mut self, credentials: &'a s2i_core::auth::CredentialFiles) -> Self {
         self.push_credentials = Some(credentials);
         self
@@ -527,8 +527,9 @@ impl<'a> ImageStreams<'a> {
     /// Record an engine image (a build's result) as the new current image of
     /// `destination`, with `labels` as the tag's metadata overrides. A stream
     /// that keeps its images in a registry gets the image pushed there first
-    /// (as `<registry>/<namespace>/<stream>:<tag>`, with the push credentials
-    /// given or the engine's), then records the digest the registry serves.
+    /// (as `<registry>/<namespace>/<stream>:<tag>`, by s2i's registry client
+    /// with the push credentials given, else those of the login files), then
+    /// records the digest the registry serves.
     pub async fn record_build(
         &self,
         destination: &StreamTag,
@@ -548,15 +549,7 @@ impl<'a> ImageStreams<'a> {
                 .tag_image(image, &stream.repository(), &destination.tag)
                 .await
                 .map_err(|e| crate::engine::engine_error(&format!("tag {image} as {target}"), &e))?;
-            let explicit = match (self.push_credentials, s2i_core::reference::ImageReference::parse(&target)) {
-                (Some(files), Ok(reference)) => files.credentials_for(&reference).ok().flatten(),
-                _ => None,
-            };
-            let pushed = match &explicit {
-                Some(credentials) => runtime.push_image_with(&target, credentials, &|_| {}).await,
-                None => runtime.push_image(&target, &|_| {}).await,
-            };
-            pushed.map_err(|e| Error::Push { target: target.clone(), kind: e.kind, message: e.message.clone() })?;
+            self.push(*runtime, stream, image, &target).await?;
             return self.record_pushed(destination, &target, labels).await;
         }
         let resolved = resolve_in_engine(*runtime, image).await?.ok_or_else(|| Error::NotFound {
@@ -568,6 +561,42 @@ impl<'a> ImageStreams<'a> {
         })?;
         let write = self.write(|tx| streams::record_image(tx, destination, &resolved, labels))?;
         Ok(self.finish(write).await)
+    }
+
+    /// Push engine image `image` to `target` with s2i's registry client (the
+    /// image writer's `docker://` push: blobs the registry has are not sent,
+    /// an OCI manifest), the push credentials first, then the login files.
+    async fn push(
+        &self,
+        runtime: &dyn s2i_core::ContainerRuntime,
+        stream: &ImageStream,
+        image: &str,
+        target: &str,
+    ) -> Result<()> {
+        let failed = |message: String, help: String| Error::Push { target: target.to_owned(), message, help };
+        let reference = s2i_core::reference::ImageReference::parse(target)
+            .map_err(|e| failed(e.to_string(), "check the stream's registry annotation".into()))?;
+        let id = if image.starts_with("sha256:") {
+            image.to_owned()
+        } else {
+            match runtime.inspect_image(image).await {
+                Ok(Some(info)) => info.id,
+                Ok(None) => return Err(failed(format!("the engine has no image {image}"), "build it first".into())),
+                Err(e) => return Err(crate::engine::engine_error(&format!("inspect {image}"), &e)),
+            }
+        };
+        let mut push = s2i_core::build::RegistryPush::new(id, reference, std::env::temp_dir());
+        push.credentials = self.push_credentials.cloned();
+        push.insecure =
+            stream.metadata.annotations.get(crate::types::INSECURE_REPOSITORY_ANNOTATION).is_some_and(|v| v == "true");
+        s2i_core::build::push_engine_image(runtime, &s2i_core::NoEvents, &push).await.map(drop).map_err(|e| {
+            use miette::Diagnostic;
+            let help = e.help().map(|h| h.to_string()).unwrap_or_default();
+            match e {
+                s2i_core::Error::OutputFailed { message, .. } => failed(message, help),
+                other => failed(other.to_string(), help),
+            }
+        })
     }
 
     /// Record an image pushed to the registry of `destination`'s stream (the

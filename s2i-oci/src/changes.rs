@@ -16,7 +16,9 @@
 //! (JSON cannot say more): such a name cannot be asked for, so the layer is
 //! then read from the container's export, where it keeps its bytes; a
 //! deleted one cannot be named by a whiteout, so its directory is carried
-//! whole and opaque instead.
+//! whole and opaque instead — unless that directory is the root or has such
+//! a name itself: then the name's bytes are looked up in the base image's
+//! export ([`ChangeSet::name_deletions`]) and the whiteout carries them.
 //!
 //! Nothing else of an archive is taken: a bind mount inside an added
 //! directory, or the `/etc/hosts` an engine mounts, is in the engine's
@@ -88,6 +90,9 @@ pub struct ChangeSet {
     /// Directories carried whole and opaque, because a name deleted in them
     /// is listed with U+FFFD and so cannot be written as a whiteout.
     carried: BTreeSet<Vec<u8>>,
+    /// Deleted paths listed with U+FFFD whose directory cannot be carried
+    /// (the root, or a name with U+FFFD): named by the base image's export.
+    unnamed: BTreeSet<Vec<u8>>,
 }
 
 impl ChangeSet {
@@ -107,16 +112,8 @@ impl ChangeSet {
             if is_lossy(&path) {
                 let parent = split_parent(&path).0;
                 if parent.is_empty() || is_lossy(parent) {
-                    return Err(Error::InvalidEntry {
-                        path: absolute(&path),
-                        reason: "its name is not UTF-8, which the engine's list of changes cannot say, and it was \
-                                 deleted from the root or from a directory whose name is not UTF-8 either, which \
-                                 s2i cannot write whole in place of the whiteout"
-                            .to_owned(),
-                        help: "keep that file in the builder image, or build without an epoch, outputs, an SBOM \
-                               or provenance (the engine commits the container then)"
-                            .to_owned(),
-                    });
+                    set.unnamed.insert(path);
+                    continue;
                 }
                 set.carried.insert(parent.to_vec());
                 set.opaque.insert(parent.to_vec());
@@ -125,6 +122,73 @@ impl ChangeSet {
             }
         }
         Ok(set)
+    }
+
+    /// Whether deleted paths need their names' bytes from the base image
+    /// ([`ChangeSet::name_deletions`]) before [`ChangeSet::add_deletions`].
+    pub fn needs_deleted_names(&self) -> bool {
+        !self.unnamed.is_empty()
+    }
+
+    /// Find the bytes of the deleted names the engine listed with U+FFFD
+    /// (see [`ChangeSet::needs_deleted_names`]) among the entries of the
+    /// base image's layers, read from `export` (an engine's image export:
+    /// `docker save`'s layout, layers as tar files): each must match exactly
+    /// one name there, which its whiteout then carries.
+    pub fn name_deletions(&mut self, export: &mut dyn Read) -> Result<()> {
+        if self.unnamed.is_empty() {
+            return Ok(());
+        }
+        let mut found: BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>> = BTreeMap::new();
+        let mut outer = tar::Archive::new(export);
+        let entries = outer.entries().map_err(Error::io("read the base image's export"))?;
+        for entry in entries {
+            let entry = entry.map_err(Error::io("read the base image's export"))?;
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                continue;
+            }
+            // Layers are tar files; anything else (configs, manifests) is not, and is skipped.
+            let mut layer = tar::Archive::new(entry);
+            let Ok(inner) = layer.entries() else { continue };
+            for item in inner {
+                let Ok(item) = item else { break };
+                let raw = item.path_bytes();
+                let mut name: &[u8] = raw.as_ref();
+                name = name.strip_prefix(b"./").unwrap_or(name);
+                name = name.strip_suffix(b"/").unwrap_or(name);
+                if std::str::from_utf8(name).is_ok() {
+                    continue;
+                }
+                let listed = String::from_utf8_lossy(name).into_owned().into_bytes();
+                if self.unnamed.contains(&listed) {
+                    found.entry(listed).or_default().insert(name.to_vec());
+                }
+            }
+        }
+        for listed in std::mem::take(&mut self.unnamed) {
+            let names = found.remove(&listed).unwrap_or_default();
+            if names.len() != 1 {
+                let why = if names.is_empty() {
+                    "no file of the base image has a name that the engine lists so".to_owned()
+                } else {
+                    format!("{} files of the base image have names that the engine lists so", names.len())
+                };
+                return Err(Error::InvalidEntry {
+                    path: absolute(&listed),
+                    reason: format!(
+                        "it was deleted, and its name is not UTF-8, which the engine's list of changes cannot say; \
+                         {why}, so s2i cannot tell which one to write the whiteout for"
+                    ),
+                    help: "keep that file in the builder image, or build without an epoch, outputs, an SBOM or \
+                           provenance (the engine commits the container then)"
+                        .to_owned(),
+                });
+            }
+            let name = names.into_iter().next().expect("one name");
+            self.kinds.remove(&listed);
+            self.kinds.insert(name, ChangeKind::Deleted);
+        }
+        Ok(())
     }
 
     /// Whether nothing changed.
@@ -270,6 +334,15 @@ impl ChangeSet {
     /// which hides everything below it anyway), and an opaque marker for
     /// every recreated directory that was not read.
     pub fn add_deletions(&self, spooler: &mut LayerSpooler) -> Result<()> {
+        if let Some(listed) = self.unnamed.iter().next() {
+            return Err(Error::InvalidEntry {
+                path: absolute(listed),
+                reason: "it was deleted, and its name is not UTF-8, which the engine's list of changes cannot say; \
+                         its whiteout needs the name's bytes, which were not looked up in the base image"
+                    .to_owned(),
+                help: "read the base image's export with ChangeSet::name_deletions first".to_owned(),
+            });
+        }
         for (path, kind) in &self.kinds {
             if *kind != ChangeKind::Deleted || self.opaque.contains(path) {
                 continue;
@@ -545,10 +618,50 @@ mod tests {
             exported_layer(&changes, &export),
             [&b"srv/"[..], b"srv/www/", b"srv/www/.wh..wh..opq", b"srv/www/kept", b"srv/www/new"]
         );
-        for (path, parent) in [("/old\u{FFFD}", "the root"), ("/a\u{FFFD}/b\u{FFFD}", "a name that is not UTF-8")] {
-            let refused = ChangeSet::new([Change { path: path.to_owned(), kind: D }]);
-            assert!(matches!(refused, Err(Error::InvalidEntry { .. })), "deleted from {parent}: {refused:?}");
+    }
+
+    /// An engine's image export of one layer holding `names`.
+    fn image_export(names: &[&[u8]]) -> Vec<u8> {
+        let layer = raw_export(names);
+        let mut outer = tar::Builder::new(Vec::new());
+        let config = br#"{"rootfs":{"type":"layers","diff_ids":[]}}"#;
+        for (name, content) in [(&b"abc.json"[..], &config[..]), (b"layer1/layer.tar", &layer)] {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            outer.append_data(&mut header, std::str::from_utf8(name).unwrap(), content).unwrap();
         }
+        outer.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_deleted_name_that_is_not_utf8_at_the_root_is_named_by_the_base_image() {
+        for (listed, raw, parent) in [
+            ("/old\u{FFFD}", &b"old\xe9"[..], "the root"),
+            ("/a\u{FFFD}/b\u{FFFD}", b"a\xe9/b\xe8", "a name that is not UTF-8"),
+        ] {
+            let mut changes = ChangeSet::new([Change { path: listed.to_owned(), kind: D }]).unwrap();
+            assert!(changes.needs_deleted_names(), "deleted from {parent}");
+            assert!(changes.add_deletions(&mut LayerSpooler::new()).is_err(), "no whiteout without the name's bytes");
+            let export = image_export(&[b"bin/", b"a\xe9/", raw, b"caf\xe9"]);
+            changes.name_deletions(&mut &export[..]).unwrap();
+            assert!(!changes.needs_deleted_names());
+            let names = exported_layer(&changes, &raw_export(&[b"bin/"]));
+            let whiteout = match raw.iter().rposition(|&b| b == b'/') {
+                Some(slash) => [&raw[..=slash], b".wh.", &raw[slash + 1..]].concat(),
+                None => [b".wh.", raw].concat(),
+            };
+            assert!(names.contains(&whiteout), "the whiteout carries the bytes ({parent}): {names:?}");
+            let replaced = "\u{FFFD}".as_bytes();
+            assert!(!names.iter().any(|n| n.windows(3).any(|w| w == replaced)), "{names:?}");
+        }
+        // Two names the engine lists alike: which one went cannot be told.
+        let mut changes = ChangeSet::new([Change { path: "/x\u{FFFD}".to_owned(), kind: D }]).unwrap();
+        let export = image_export(&[b"x\xe9", b"x\xe8"]);
+        assert!(matches!(changes.name_deletions(&mut &export[..]), Err(Error::InvalidEntry { .. })));
+        let mut changes = ChangeSet::new([Change { path: "/y\u{FFFD}".to_owned(), kind: D }]).unwrap();
+        assert!(changes.name_deletions(&mut &image_export(&[b"x\xe9"])[..]).is_err(), "not in the base image");
     }
 
     #[test]

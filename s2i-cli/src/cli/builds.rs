@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use s2i_oci::transport::ImageLocation;
+
+use super::parse_location;
 
 pub(super) const START_BUILD_EXAMPLES: &str = "\
 Examples:
@@ -18,7 +21,10 @@ Examples:
   s2i start-build app --from-dir . --wait
 
   # Build a branch, with an extra variable
-  s2i start-build app --commit dev --env DEBUG=1 --wait";
+  s2i start-build app --commit dev --env DEBUG=1 --wait
+
+  # Write the image reproducibly, also to an OCI layout, with its SBOM
+  s2i start-build app --source-date-epoch 1700000000 --output oci:out:app --sbom app.spdx.json --wait";
 
 pub(super) const LOGS_EXAMPLES: &str = "\
 Examples:
@@ -50,6 +56,18 @@ pub struct StartBuildArgs {
     /// The commit (or branch or tag) of the config's git source to build
     #[arg(long, value_name = "REF", conflicts_with_all = ["from_dir", "from_file"])]
     pub commit: Option<String>,
+    /// Also write the image to LOCATION (repeatable; kept with the build): oci:DIR:REF, oci-archive:FILE:REF, docker-archive:FILE:NAME:TAG (REF and NAME:TAG optional), docker://HOST/REPO:TAG or docker-daemon:NAME:TAG
+    #[arg(long = "output", value_name = "LOCATION", value_parser = parse_location)]
+    pub outputs: Vec<ImageLocation>,
+    /// The build's epoch in seconds since 1970 (else $SOURCE_DATE_EPOCH, else a git source's commit time): s2i writes the image itself, the same for the same inputs
+    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH", hide_env_values = true)]
+    pub source_date_epoch: Option<String>,
+    /// Write the build's SPDX 2.3 SBOM (JSON) to FILE when it completes, and attach it to oci: and docker:// outputs
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+    /// Write the build's in-toto statement with SLSA v1 provenance to FILE when it completes, and attach it likewise
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Option<PathBuf>,
 }
 
 /// `s2i cancel-build`.

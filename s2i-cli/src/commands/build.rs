@@ -56,20 +56,25 @@ fn apply_outcome(options: &mut BuildOptions, outcome: &OutcomeArgs) -> Result<()
     options.push = outcome.push;
     options.push_builder_stage = outcome.push_builder_stage;
     options.outputs = outcome.outputs.clone();
-    // An empty SOURCE_DATE_EPOCH is unset, as tools that read it treat it.
-    options.source_date_epoch = match outcome.source_date_epoch.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => Some(text.parse().map_err(|_| {
+    options.source_date_epoch = parse_epoch(outcome.source_date_epoch.as_deref())?;
+    options.sbom = outcome.sbom.is_some();
+    options.provenance = outcome.provenance.is_some();
+    Ok(())
+}
+
+/// `--source-date-epoch` (or `SOURCE_DATE_EPOCH`); an empty value is unset,
+/// as tools that read it treat it.
+pub(crate) fn parse_epoch(value: Option<&str>) -> Result<Option<u64>, Failure> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => Ok(Some(text.parse().map_err(|_| {
             Failure::from(s2i_core::Error::InvalidOption {
                 option: "--source-date-epoch (or SOURCE_DATE_EPOCH)".into(),
                 message: format!("{text:?} is not a number of seconds"),
                 help: "give whole seconds since 1970-01-01 UTC, e.g. $(git log -1 --format=%ct)".into(),
             })
-        })?),
-    };
-    options.sbom = outcome.sbom.is_some();
-    options.provenance = outcome.provenance.is_some();
-    Ok(())
+        })?)),
+    }
 }
 
 /// Turn `s2i build` flags into build options.

@@ -37,6 +37,7 @@ mod images;
 mod options;
 mod outputs;
 mod planning;
+mod publish;
 mod push;
 mod rebuild;
 mod reproducible;
@@ -50,6 +51,10 @@ pub use options::{
     DEPRECATED_DESTINATION_LABEL, DESTINATION_LABEL, EpochSource, PullPolicy, PushedImage, SourceOrigin, UsageOptions,
     WrittenOutput,
 };
+pub use publish::{RegistryPush, RegistryPushed, push_engine_image};
+pub use reproducible::check_output;
+/// Where a build writes its image (`--output`), as skopeo names image locations.
+pub use s2i_oci::transport::ImageLocation;
 
 /// The build engine: runs builds on a container runtime and reports to an event sink.
 #[derive(Clone)]

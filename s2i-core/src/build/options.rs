@@ -176,8 +176,12 @@ pub struct BuildOptions {
     /// names (which is a `docker-daemon:` output): `oci:DIR[:REF]`,
     /// `oci-archive:FILE[:REF]`, `docker-archive:FILE[:NAME:TAG]`,
     /// `docker://HOST/REPO:TAG`, `docker-daemon:NAME:TAG`. With outputs and
-    /// no tag, the engine gets no image.
+    /// no tag, the engine gets no image (unless `keep_in_engine`).
     pub outputs: Vec<ImageLocation>,
+    /// The engine gets the image (untagged without a tag) even when
+    /// `outputs` name only other places: for callers that use the image
+    /// after the build (a BuildConfig's post-commit hook and output).
+    pub keep_in_engine: bool,
     /// `--sbom`: make the SPDX document of the build ([`BuildResult::sbom`]),
     /// attached to `oci:` and `docker://` outputs as a referrer.
     pub sbom: bool,
@@ -237,6 +241,7 @@ impl BuildOptions {
             working_dir: None,
             source_date_epoch: None,
             outputs: Vec::new(),
+            keep_in_engine: false,
             sbom: false,
             provenance: false,
             registry_auth_file: None,

@@ -79,7 +79,7 @@ impl Engine {
         }
         Ok(Some(ImagePlan {
             epoch,
-            untagged: outputs.is_empty(),
+            untagged: outputs.is_empty() || (output.is_none() && options.keep_in_engine),
             outputs,
             sbom: options.sbom,
             provenance: options.provenance,
@@ -128,8 +128,11 @@ impl Engine {
     }
 }
 
-/// Refuse outputs that name something to read rather than a place to write.
-fn check_output(location: &ImageLocation) -> Result<()> {
+/// Refuse outputs that name something to read rather than a place to write
+/// (an image ID, a digest, an image of an archive by position), as a build
+/// does when it is planned; for callers that take outputs before that (a
+/// BuildConfig build when it is started).
+pub fn check_output(location: &ImageLocation) -> Result<()> {
     let refuse = |reason: &str, help: &str| Err(Error::option("--output", format!("{location}: {reason}"), help));
     match location {
         ImageLocation::DockerDaemon(DaemonImage::Id(_)) => {

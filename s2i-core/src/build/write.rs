@@ -126,7 +126,7 @@ impl Engine {
         let base_image = self.export_base(base, &layout, needs_manifest, needs_base_blobs).await?;
         let compression = if needs_manifest { Compression::Gzip } else { Compression::None };
         let observe = image.sbom || image.provenance;
-        let (layer, collector) = self.write_layer(plan, container, &layout, epoch, compression, observe).await?;
+        let (layer, collector) = self.write_layer(plan, container, base, &layout, epoch, compression, observe).await?;
 
         let changes = config_changes(commit);
         let history = HistoryStep { created_by: format!("s2i build: {step}"), comment: None };
@@ -214,11 +214,13 @@ impl Engine {
     }
 
     /// The layer of what the build changed in `container`, into `layout`
-    /// (with the files an SBOM lists, when `observe`).
+    /// (with the files an SBOM lists, when `observe`), `base` the image it was made from.
+    #[allow(clippy::too_many_arguments)]
     async fn write_layer(
         &self,
         plan: &BuildPlan,
         container: &str,
+        base: &ResolvedImage,
         layout: &OciLayout,
         epoch: Option<u64>,
         compression: Compression,
@@ -251,6 +253,19 @@ impl Engine {
             }
         }
         drop(stats);
+        if set.needs_deleted_names() {
+            // Names the list lost, deleted where no directory can stand in: their bytes are in the base.
+            let stream = self
+                .runtime
+                .export_image(&base.info.id)
+                .await
+                .map_err(|e| Error::runtime(format!("export the image {}", base.name), e))?;
+            let mut reader = bridge(stream);
+            set = blocking(move || set.name_deletions(&mut reader).map(|()| set)).await?.map_err(oci_error(
+                format!("name the deleted files of {}", base.name),
+                "keep that file in the builder image, or build without an epoch, outputs, an SBOM or provenance",
+            ))?;
+        }
         self.events.detail(format!("The build changed {} paths", set.len()));
 
         let set = Arc::new(set);

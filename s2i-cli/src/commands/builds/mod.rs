@@ -61,6 +61,10 @@ pub(crate) async fn start_build(global: &GlobalArgs, args: StartBuildArgs) -> Re
         (None, Some(file)) => Some(BinaryInput::File(file.clone())),
         (None, None) => None,
     };
+    request.image.outputs = args.outputs.clone();
+    request.image.sbom = args.sbom.clone();
+    request.image.provenance = args.provenance.clone();
+    request.image.source_date_epoch = super::build::parse_epoch(args.source_date_epoch.as_deref())?;
     let build = builds.start(&request).await.map_err(|e| match e {
         s2i_buildconfig::Error::EngineUnreachable { reason } => hints::engine_unreachable(&reason, false),
         other => other.into(),
