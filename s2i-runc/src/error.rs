@@ -136,6 +136,20 @@ pub enum Error {
         help: String,
     },
 
+    /// A registry refused or failed a pull or a push.
+    #[error("{image}: {message}")]
+    #[diagnostic(code(s2i_runc::registry), help("{help}"))]
+    Registry {
+        /// The image pulled or pushed.
+        image: String,
+        /// The class of failure.
+        kind: s2i_oci::registry::RegistryErrorKind,
+        /// What the registry (or the way to it) said; it names the registry.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
     /// Something this backend does not do.
     #[error("{what} is not supported without a container engine's daemon")]
     #[diagnostic(code(s2i_runc::unsupported), help("{help}"))]
@@ -161,6 +175,12 @@ impl Error {
     pub fn into_runtime(self) -> RuntimeError {
         let kind = match &self {
             Error::ImageNotFound { .. } => RuntimeErrorKind::NotFound,
+            Error::Registry { kind, .. } => match kind {
+                s2i_oci::registry::RegistryErrorKind::NotFound => RuntimeErrorKind::NotFound,
+                s2i_oci::registry::RegistryErrorKind::Unauthorized => RuntimeErrorKind::Unauthorized,
+                // Not an engine that stopped answering: the message says which registry.
+                _ => RuntimeErrorKind::Other,
+            },
             Error::Ambiguous { .. }
             | Error::InvalidName { .. }
             | Error::ImageConflict { .. }

@@ -38,6 +38,7 @@ mod layers;
 mod lower;
 mod ops;
 mod options;
+mod pull;
 mod rootfs;
 mod runtime;
 mod spec;
