@@ -409,17 +409,20 @@ fn refusals_name_the_fix() {
     .failed();
     assert!(run.stderr.contains("or build without a daemon: --engine oci"), "{}", run.stderr);
 
+    // An engine's image with no engine answering.
     let run = setup.run(["build", path, "docker-daemon:s2i-fixtures/busybox-builder:latest", "app:1"]).failed();
+    assert!(run.stderr.contains("none answers"), "{}", run.stderr);
     assert!(run.stderr.contains("docker-archive:builder.tar"), "{}", run.stderr);
 
-    let run = setup.run(["build", path, "s2i-fixtures/not-in-the-store:1", "app:1"]).failed();
-    assert!(run.stderr.contains("is not in s2i's image store"), "{}", run.stderr);
-
-    // --pull-policy always: a builder by location is copied afresh; one of the store cannot be refreshed yet.
+    // --pull-policy always: a builder by location is copied afresh; one of the store is
+    // asked of its registry, which here does not answer.
     setup.run(["build", path, &builder, "app:1", "--pull-policy", "always"]).ok();
-    let run =
-        setup.run(["build", path, "s2i-fixtures/busybox-builder:latest", "app:1", "--pull-policy", "always"]).failed();
-    assert!(run.stderr.contains("cannot refresh it from a registry yet"), "{}", run.stderr);
+    setup.run(["build", path, "s2i-fixtures/busybox-builder:latest", "app:1", "--pull-policy", "never"]).ok();
+    let missing = format!("127.0.0.1:{}/s2i-fixtures/busybox-builder:latest", free_port());
+    let run = setup.run(["build", path, &missing, "app:1"]).failed();
+    let host = missing.split('/').next().unwrap();
+    assert!(run.stderr.contains(&format!("{host}: cannot connect")), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("check that the registry {host} runs")), "{}", run.stderr);
 
     // --network bridge needs a daemon.
     let run = setup.run(["build", path, &builder, "app:1", "--network", "bridge"]).failed();
@@ -602,4 +605,163 @@ fn onbuild_builders_run_their_triggers_as_build_steps() {
     setup.assert_clean();
     let image = load(&archive, &name);
     assert_eq!(docker_run_ok(&[&image.0]), "onbuild trigger ran\nonbuild");
+}
+
+/// A registry that wants `tester` and a fresh password (bcrypt made here).
+fn authenticated_registry() -> (Registry, String) {
+    let password = unique("secret");
+    let hash = bcrypt::hash(&password, 4).expect("bcrypt hashes");
+    (Registry::start_with(Some(&format!("tester:{hash}"))), password)
+}
+
+/// A containers `auth.json` with `tester:password` for `registry`, at `path`.
+fn write_auth_json(path: &Path, registry: &str, password: &str) {
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("tester:{password}"));
+    std::fs::write(path, format!(r#"{{"auths": {{"{registry}": {{"auth": "{auth}"}}}}}}"#)).unwrap();
+}
+
+/// The requests of the registry's log that `GET` blobs of `repository`.
+fn blob_reads(registry: &Registry, repository: &str) -> usize {
+    let marker = format!("GET /v2/{repository}/blobs/sha256:");
+    registry.log_text().lines().filter(|line| line.contains(&marker)).count()
+}
+
+#[test]
+fn a_builder_from_a_registry_is_pulled_with_the_login_files_and_only_what_is_missing() {
+    let setup = Daemonless::new();
+    let (registry, password) = authenticated_registry();
+    let repository = format!("fixtures/{}", unique("builder"));
+    let pushed = format!("{}/{repository}:1", registry.host);
+    // skopeo puts the fixture there: no engine is involved on either side.
+    skopeo(&[
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &format!("tester:{password}"),
+        &archive_location("busybox-builder"),
+        &format!("docker://{pushed}"),
+    ]);
+    let auth = setup.path("auth.json");
+    write_auth_json(&auth, &registry.host, &password);
+    let src = source(&[("index.html", "from a registry")]);
+    let path = src.path().to_str().unwrap();
+    let build = |builder: &str, args: &[&str]| {
+        Run::from(
+            setup.s2i().env("REGISTRY_AUTH_FILE", &auth).args(["build", path, builder]).args(args).output().unwrap(),
+        )
+    };
+
+    let run = build(&format!("docker://{pushed}"), &["app:1"]).ok();
+    assert!(run.stderr.contains(&format!("Pulling image {pushed}")), "{}", run.stderr);
+    assert!(run.stderr.contains("---> assemble ran as uid 1001"), "{}", run.stderr);
+    assert!(!run.stderr.contains(&password), "the password never reaches the output");
+    assert!(setup.stored_names().contains(&pushed), "{:?}", setup.stored_names());
+    let inspected: serde_json::Value =
+        serde_json::from_str(&skopeo(&["inspect", &archive_location("busybox-builder")])).unwrap();
+    let layers = inspected["Layers"].as_array().unwrap();
+    let distinct: std::collections::BTreeSet<&str> = layers.iter().map(|l| l.as_str().unwrap()).collect();
+    let blobs = distinct.len() + 1;
+    let layers = layers.len();
+    assert_eq!(blob_reads(&registry, &repository), blobs, "each layer and the config read once");
+    setup.assert_clean();
+
+    // --pull-policy always asks the registry again, and fetches no blob the store has.
+    let run = build(&pushed, &["app:2", "--pull-policy", "always"]).ok();
+    assert!(run.stderr.contains(&format!("Pulling image {pushed}")), "{}", run.stderr);
+    assert_eq!(blob_reads(&registry, &repository), blobs, "no blob read twice");
+
+    // --push sends the result through the same client, with the same login.
+    let result = format!("{}/apps/{}:1", registry.host, unique("app"));
+    let run = build(&pushed, &[&result, "--push"]).ok();
+    assert!(run.stderr.contains(&format!("Pushed {result}")), "{}", run.stderr);
+    let (repo, tag) = result.strip_prefix(&format!("{}/", registry.host)).unwrap().split_once(':').unwrap();
+    let digest = registry.digest_as(repo, tag, Some(("tester", &password))).expect("the registry has the result");
+    assert!(run.stderr.contains(&digest), "the digest the registry stored is reported: {}", run.stderr);
+    let inspected: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        &format!("tester:{password}"),
+        &format!("docker://{result}"),
+    ]))
+    .unwrap();
+    assert_eq!(inspected["Layers"].as_array().unwrap().len(), layers + 1);
+    setup.assert_clean();
+
+    // A wrong password: the registry and the fix are named, nothing is left.
+    let wrong = Daemonless::new();
+    let wrong_auth = wrong.path("auth.json");
+    write_auth_json(&wrong_auth, &registry.host, "not-the-password");
+    let run = Run::from(
+        wrong.s2i().env("REGISTRY_AUTH_FILE", &wrong_auth).args(["build", path, &pushed, "app:1"]).output().unwrap(),
+    )
+    .failed();
+    assert!(run.stderr.contains(&registry.host), "{}", run.stderr);
+    assert!(run.stderr.contains("refused the credentials"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("login {}", registry.host)), "{}", run.stderr);
+    assert!(!run.stderr.contains("not-the-password"), "{}", run.stderr);
+    wrong.assert_clean();
+
+    // --pull-policy never with an empty store: said, and no request made.
+    let reads = registry.log_text().lines().count();
+    let run = Run::from(
+        wrong
+            .s2i()
+            .env("REGISTRY_AUTH_FILE", &auth)
+            .args(["build", path, &pushed, "app:1", "--pull-policy", "never"])
+            .output()
+            .unwrap(),
+    )
+    .failed();
+    assert!(run.stderr.contains(&format!("unable to get metadata for {pushed}")), "{}", run.stderr);
+    assert!(run.stderr.contains("pull policy is never"), "{}", run.stderr);
+    assert_eq!(registry.log_text().lines().count(), reads, "no request with --pull-policy never");
+    wrong.assert_clean();
+}
+
+#[test]
+fn a_builder_in_the_engine_is_read_out_of_it() {
+    let setup = Daemonless::new();
+    let src = source(&[("index.html", "from the engine")]);
+    let archive = setup.path("app.tar");
+    let name = format!("s2i-test/{}:1", unique("daemonless-from-engine"));
+    // This test needs the engine the harness uses.
+    let mut command = setup.s2i();
+    match std::env::var_os("DOCKER_HOST") {
+        Some(host) => command.env("DOCKER_HOST", host),
+        None => command.env_remove("DOCKER_HOST"),
+    };
+    let builder = format!("docker-daemon:{}", fixture("busybox-builder"));
+    let run = Run::from(
+        command
+            .args([
+                "build",
+                src.path().to_str().unwrap(),
+                &builder,
+                "app:1",
+                "--output",
+                &format!("docker-archive:{}:{name}", archive.display()),
+            ])
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    assert!(
+        run.stderr.contains("from the engine into s2i's image store as s2i-fixtures/busybox-builder:latest"),
+        "{}",
+        run.stderr
+    );
+    // The store's builder is the engine's: the same ID (its config's digest).
+    let id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &fixture("busybox-builder")]);
+    let stored = format!("oci:{}:s2i-fixtures/busybox-builder:latest", setup.path("store").display());
+    let manifest: serde_json::Value = serde_json::from_str(&skopeo(&["inspect", "--raw", &stored])).unwrap();
+    assert_eq!(manifest["config"]["digest"].as_str(), Some(id.trim()));
+    setup.assert_clean();
+    let image = load(&archive, &name);
+    assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "from the engine");
+    let parent_layers = inspect(&fixture("busybox-builder"))["RootFS"]["Layers"].clone();
+    let layers = inspect(&image.0)["RootFS"]["Layers"].as_array().unwrap().clone();
+    assert_eq!(serde_json::Value::Array(layers[..layers.len() - 1].to_vec()), parent_layers);
 }

@@ -187,8 +187,13 @@ impl Error {
             | Error::Unsupported { .. } => RuntimeErrorKind::Rejected,
             _ => RuntimeErrorKind::Other,
         };
-        let mut message = self.to_string();
-        if let Some(help) = self.help() {
+        let mut message = match &self {
+            // The engine names the image; the message names the registry.
+            Error::Registry { message, .. } => message.clone(),
+            _ => self.to_string(),
+        };
+        // A refusal's fix is the engine's to say (it knows how the user logs in).
+        if let Some(help) = self.help().filter(|_| kind != RuntimeErrorKind::Unauthorized) {
             message.push_str(&format!(" ({help})"));
         }
         RuntimeError::new(kind, message)

@@ -190,23 +190,13 @@ impl ImageStore {
             None => short_name(image).into_iter().collect(),
         };
         let stored = self.add_manifest(&manifest.bytes, &manifest.media_type, &names)?;
-        progress(PullProgress {
-            id: None,
-            status: format!("Digest: {}", manifest.digest),
-            current: None,
-            total: None,
-        });
+        progress(PullProgress { id: None, status: format!("Digest: {}", manifest.digest), current: None, total: None });
         Ok(stored)
     }
 
     /// Push the image the store names `image` to its registry under that
     /// name; returns the manifest's digest. `progress` hears of each blob.
-    pub fn push(
-        &self,
-        client: &RegistryClient,
-        image: &str,
-        progress: &mut dyn FnMut(PullProgress),
-    ) -> Result<Digest> {
+    pub fn push(&self, client: &RegistryClient, image: &str, progress: &mut dyn FnMut(PullProgress)) -> Result<Digest> {
         let (parsed, remote) = remote(image)?;
         if parsed.digest.is_some() {
             return Err(Error::InvalidName { name: image.to_owned() });
@@ -298,5 +288,6 @@ async fn relay<T: Send + 'static>(
     while let Some(step) = receiver.recv().await {
         progress(step);
     }
-    task.await.map_err(|e| Error::Io { action: "copy an image".into(), source: std::io::Error::other(e.to_string()) })?
+    task.await
+        .map_err(|e| Error::Io { action: "copy an image".into(), source: std::io::Error::other(e.to_string()) })?
 }

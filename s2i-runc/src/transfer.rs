@@ -353,7 +353,9 @@ impl crate::OciRuntime {
         let mut archive = archive;
         while let Some(chunk) = archive.next().await {
             let chunk = chunk.map_err(Error::io("read the image archive"))?;
-            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await.map_err(Error::io("spool the image archive"))?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .map_err(Error::io("spool the image archive"))?;
         }
         tokio::io::AsyncWriteExt::flush(&mut file).await.map_err(Error::io("spool the image archive"))?;
         drop(file);

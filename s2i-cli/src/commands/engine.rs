@@ -130,6 +130,7 @@ pub(crate) async fn connect_oci(
 ) -> Result<s2i_runc::OciRuntime, ConnectError> {
     let mut options = s2i_runc::OciOptions::from_env();
     options.auth_file = dockercfg.map(std::path::Path::to_owned);
+    hints::connected_to(Engine::Oci);
     if let Some(runtime) = &global.oci_runtime {
         options.runtime = Some(runtime.clone());
     }
