@@ -765,3 +765,45 @@ fn a_builder_in_the_engine_is_read_out_of_it() {
     let layers = inspect(&image.0)["RootFS"]["Layers"].as_array().unwrap().clone();
     assert_eq!(serde_json::Value::Array(layers[..layers.len() - 1].to_vec()), parent_layers);
 }
+
+#[test]
+fn the_same_manifest_digest_as_on_docker_for_the_same_inputs_and_epoch() {
+    let setup = Daemonless::new();
+    let builder = fixture("busybox-builder");
+    let src = source(&[("index.html", "the same on every engine"), ("bin/start.sh", "#!/bin/sh\necho started\n")]);
+    let path = src.path().to_str().unwrap();
+    let out = Image::fresh("daemonless-same-digest");
+    let digest_of = |layout: &Path| -> String {
+        let inspected: serde_json::Value =
+            serde_json::from_str(&skopeo(&["inspect", &format!("oci:{}:app", layout.display())])).unwrap();
+        inspected["Digest"].as_str().unwrap().to_owned()
+    };
+    let docker_layout = setup.path("docker-layout");
+    run_s2i([
+        "build",
+        path,
+        &builder,
+        &out.0,
+        "--source-date-epoch",
+        "1700000000",
+        "--output",
+        &format!("oci:{}:app", docker_layout.display()),
+    ])
+    .ok();
+    // The same builder (the same ID: the docker-archive keeps its config) with no daemon.
+    let oci_layout = setup.path("oci-layout");
+    setup
+        .run([
+            "build",
+            path,
+            &archive_location("busybox-builder"),
+            &out.0,
+            "--source-date-epoch",
+            "1700000000",
+            "--output",
+            &format!("oci:{}:app", oci_layout.display()),
+        ])
+        .ok();
+    setup.assert_clean();
+    assert_eq!(digest_of(&oci_layout), digest_of(&docker_layout), "one manifest digest on both engines");
+}
