@@ -807,3 +807,56 @@ fn the_same_manifest_digest_as_on_docker_for_the_same_inputs_and_epoch() {
     setup.assert_clean();
     assert_eq!(digest_of(&oci_layout), digest_of(&docker_layout), "one manifest digest on both engines");
 }
+
+#[test]
+fn memory_and_cpu_limits_of_a_build_config_reach_assemble() {
+    let setup = Daemonless::new();
+    // The builder, put into the store by another tool.
+    skopeo(&[
+        "copy",
+        "-q",
+        &archive_location("busybox-builder"),
+        &format!("oci:{}:s2i-fixtures/busybox-builder:latest", setup.path("store").display()),
+    ]);
+    let config = "apiVersion: build.openshift.io/v1
+kind: BuildConfig
+metadata:
+  name: limited
+spec:
+  source:
+    binary: {}
+  strategy:
+    sourceStrategy:
+      from:
+        kind: DockerImage
+        name: s2i-fixtures/busybox-builder:latest
+  resources:
+    limits:
+      memory: 64Mi
+      cpu: 500m
+  output:
+    to:
+      kind: ImageStreamTag
+      name: limited:latest
+";
+    let file = setup.path("limited.yaml");
+    std::fs::write(&file, config).unwrap();
+    // assemble reports the limits of its cgroup (v1 or v2), then builds.
+    let script = "#!/bin/sh
+echo \"memory limit: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)\"
+echo \"cpu quota: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max)\"
+exec /usr/libexec/s2i/assemble
+";
+    let app = source(&[("index.html", "limited\n"), (".s2i/bin/assemble", script)]);
+    let in_store = |args: &[&str]| {
+        let mut command = setup.s2i();
+        command.env("S2I_STORE", setup.path("objects")).env("S2I_NAMESPACE", "limits");
+        Run::from(command.args(args).output().unwrap())
+    };
+    in_store(&["apply", "-f", file.to_str().unwrap()]).ok();
+    let run = in_store(&["start-build", "limited", "--from-dir", app.path().to_str().unwrap(), "--follow"]).ok();
+    assert!(run.stdout.contains("memory limit: 67108864"), "{}", run.stdout);
+    assert!(run.stdout.contains("cpu quota: 50000"), "{}", run.stdout);
+    assert!(run.stdout.contains("==> Complete"), "{}", run.stdout);
+    setup.assert_clean();
+}
