@@ -2,8 +2,8 @@
 //! `oci-archive:FILE[:REF]`, `docker-archive:FILE[:NAME]`), written and
 //! read by `s2i-oci`. A `docker-archive` keeps the image's config as it is,
 //! so an image saved from an engine keeps its ID; its layers are stored
-//! gzip-compressed. Registries (`docker://`) and engines
-//! (`docker-daemon:`) are not reached from here.
+//! gzip-compressed. Registries are reached by `pull.rs`; an engine's image
+//! comes in as the `docker-archive` stream it exports, read by the caller.
 
 use std::io::Read;
 use std::path::Path;
