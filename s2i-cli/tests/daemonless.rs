@@ -758,6 +758,16 @@ fn a_builder_in_the_engine_is_read_out_of_it() {
     let stored = format!("oci:{}:s2i-fixtures/busybox-builder:latest", setup.path("store").display());
     let manifest: serde_json::Value = serde_json::from_str(&skopeo(&["inspect", "--raw", &stored])).unwrap();
     assert_eq!(manifest["config"]["digest"].as_str(), Some(id.trim()));
+    // By ID (the engine may send the names it has with it).
+    let mut command = setup.s2i();
+    match std::env::var_os("DOCKER_HOST") {
+        Some(host) => command.env("DOCKER_HOST", host),
+        None => command.env_remove("DOCKER_HOST"),
+    };
+    let by_id = format!("docker-daemon:{}", id.trim());
+    let run = Run::from(command.args(["build", src.path().to_str().unwrap(), &by_id, "app:2"]).output().unwrap()).ok();
+    assert!(run.stderr.contains(&format!("Copied the builder image {by_id} from the engine")), "{}", run.stderr);
+    assert!(run.stderr.contains("Build completed successfully: app:2"), "{}", run.stderr);
     setup.assert_clean();
     let image = load(&archive, &name);
     assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "from the engine");
@@ -858,5 +868,62 @@ exec /usr/libexec/s2i/assemble
     assert!(run.stdout.contains("memory limit: 67108864"), "{}", run.stdout);
     assert!(run.stdout.contains("cpu quota: 50000"), "{}", run.stdout);
     assert!(run.stdout.contains("==> Complete"), "{}", run.stdout);
+    setup.assert_clean();
+}
+
+#[test]
+fn a_builder_by_the_digest_of_a_multi_platform_index() {
+    use sha2::Digest as _;
+    let setup = Daemonless::new();
+    let registry = Registry::start();
+    // An OCI layout whose `multi` is an index of the fixture (for this machine's platform) and of another platform.
+    let layout = setup.path("layout");
+    skopeo(&["copy", "-q", &archive_location("busybox-builder"), &format!("oci:{}:single", layout.display())]);
+    let read = |path: &Path| serde_json::from_slice::<serde_json::Value>(&std::fs::read(path).unwrap()).unwrap();
+    let mut index = read(&layout.join("index.json"));
+    let image = index["manifests"][0].clone();
+    let inspected: serde_json::Value =
+        serde_json::from_str(&skopeo(&["inspect", &format!("oci:{}:single", layout.display())])).unwrap();
+    let mut entry = image.clone();
+    entry.as_object_mut().unwrap().remove("annotations");
+    entry["platform"] = serde_json::json!({"architecture": inspected["Architecture"], "os": "linux"});
+    let mut elsewhere = entry.clone();
+    elsewhere["platform"] = serde_json::json!({"architecture": "s390x", "os": "linux"});
+    let document = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [elsewhere, entry],
+    });
+    let bytes = serde_json::to_vec(&document).unwrap();
+    let hex = hex::encode(sha2::Sha256::digest(&bytes));
+    std::fs::write(layout.join("blobs/sha256").join(&hex), &bytes).unwrap();
+    index["manifests"].as_array_mut().unwrap().push(serde_json::json!({
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": format!("sha256:{hex}"),
+        "size": bytes.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "multi"},
+    }));
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let repository = format!("fixtures/{}", unique("multi"));
+    skopeo(&[
+        "copy",
+        "-q",
+        "--all",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:multi", layout.display()),
+        &format!("docker://{}/{repository}:multi", registry.host),
+    ]);
+
+    let by_digest = format!("{}/{repository}@sha256:{hex}", registry.host);
+    let src = source(&[("index.html", "from an index")]);
+    let run = setup.run(["build", src.path().to_str().unwrap(), &by_digest, "app:1"]).ok();
+    assert!(run.stderr.contains("---> assemble ran as uid 1001"), "{}", run.stderr);
+    // The image of this platform is in the store, found by the index's digest from now on.
+    let run = setup.run(["build", src.path().to_str().unwrap(), &by_digest, "app:2", "--pull-policy", "never"]).ok();
+    assert!(run.stderr.contains("Build completed successfully: app:2"), "{}", run.stderr);
+    let stored = read(&setup.path("store/index.json"));
+    let digests: Vec<&str> =
+        stored["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap()).collect();
+    assert!(digests.contains(&image["digest"].as_str().unwrap()), "{digests:?}");
     setup.assert_clean();
 }

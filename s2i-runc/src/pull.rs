@@ -132,6 +132,8 @@ impl ImageStore {
         let Remote { registry, repository, reference } = &remote;
         let fail = || registry_error(image, false);
         let mut manifest = client.get_manifest(registry, repository, reference, false).map_err(fail())?;
+        // Pulled by the digest of an index: the image found by that digest is this platform's.
+        let index_digest = (parsed.digest.is_some() && manifest.is_index()).then(|| manifest.digest.clone());
         if manifest.is_index() {
             let index: ImageIndex = spec::from_json(&manifest.bytes, &format!("the index of {image}"))
                 .map_err(|e| damaged(image, e.to_string()))?;
@@ -190,6 +192,12 @@ impl ImageStore {
             None => short_name(image).into_iter().collect(),
         };
         let stored = self.add_manifest(&manifest.bytes, &manifest.media_type, &names)?;
+        if let Some(index_digest) = index_digest {
+            let mut entry = stored.manifest.clone();
+            entry.annotations.insert(crate::store::INDEX_DIGEST.to_owned(), index_digest);
+            let _lock = self.lock("index", true)?;
+            self.layout().set_reference(&entry, None).map_err(|e| self.store_error(e))?;
+        }
         progress(PullProgress { id: None, status: format!("Digest: {}", manifest.digest), current: None, total: None });
         Ok(stored)
     }

@@ -185,7 +185,8 @@ impl ImageStore {
                     .map_err(image_error("list the image".to_owned(), WRITE_HELP))?;
             }
         }
-        let mut stored = self.resolve(&descriptor.digest.to_string()).ok().flatten();
+        // By manifest digest (a bare digest would be taken for an image ID).
+        let mut stored = self.images()?.into_iter().find(|i| i.manifest.digest == descriptor.digest);
         for name in names {
             let image = match &stored {
                 Some(image) => image.clone(),
