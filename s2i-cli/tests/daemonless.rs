@@ -927,3 +927,30 @@ fn a_builder_by_the_digest_of_a_multi_platform_index() {
     assert!(digests.contains(&image["digest"].as_str().unwrap()), "{digests:?}");
     setup.assert_clean();
 }
+
+#[test]
+fn a_builder_from_a_registry_without_root() {
+    // nobody: the other rootless test watches the processes of s2i-rootless.
+    rootless_user("nobody", false);
+    let setup = Daemonless::new();
+    let registry = Registry::start();
+    let pushed = format!("{}/fixtures/{}:1", registry.host, unique("rootless-builder"));
+    skopeo(&[
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        &archive_location("busybox-builder"),
+        &format!("docker://{pushed}"),
+    ]);
+    let src = setup.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("index.html"), "pulled without root").unwrap();
+    let run = Run::from(
+        setup.s2i_as("nobody").args(["build", src.to_str().unwrap(), &pushed, "app:1"]).output().unwrap(),
+    )
+    .ok();
+    assert!(run.stderr.contains(&format!("Pulling image {pushed}")), "{}", run.stderr);
+    assert!(run.stderr.contains("---> assemble ran as uid 0"), "{}", run.stderr);
+    assert!(setup.stored_names().contains(&pushed), "{:?}", setup.stored_names());
+    setup.assert_clean();
+}

@@ -40,7 +40,7 @@ pub(crate) enum CredentialSource {
 
 impl CredentialSource {
     /// A registry client asking these credentials.
-    pub(crate) fn client(&self, image: &str) -> Result<RegistryClient> {
+    pub(crate) fn client(&self) -> RegistryClient {
         let auth = |c: RegistryCredentials| RegistryAuth {
             username: c.username,
             password: c.password,
@@ -49,20 +49,17 @@ impl CredentialSource {
         match self {
             Self::Files { explicit } => {
                 let sources = AuthSources { explicit: explicit.clone(), ..AuthSources::from_env() };
-                let files = CredentialFiles::load(&sources).map_err(|e| Error::Registry {
-                    image: image.to_owned(),
-                    kind: RegistryErrorKind::Unauthorized,
-                    message: format!("cannot read the registry credentials: {e}"),
-                    help: "fix or remove the credentials file named above".to_owned(),
-                })?;
-                Ok(RegistryClient::new(move |registry: &str| {
-                    let found = files.credentials_for_registry(registry).map_err(|e| e.to_string())?;
-                    Ok(found.map(auth))
-                }))
+                // A file that cannot be read matters only to a registry that wants credentials
+                // (as on the engines): the client asks only when the registry does.
+                let files = CredentialFiles::load(&sources).map_err(|e| e.to_string());
+                RegistryClient::new(move |registry: &str| match &files {
+                    Ok(files) => Ok(files.credentials_for_registry(registry).map_err(|e| e.to_string())?.map(auth)),
+                    Err(e) => Err(e.clone()),
+                })
             }
             Self::Given(credentials) => {
                 let credentials = credentials.clone();
-                Ok(RegistryClient::new(move |_: &str| Ok(Some(auth(credentials.clone())))))
+                RegistryClient::new(move |_: &str| Ok(Some(auth(credentials.clone()))))
             }
         }
     }
@@ -258,7 +255,7 @@ impl crate::OciRuntime {
         let store = self.store().clone();
         let image = image.to_owned();
         relay(progress, move |report| {
-            let client = credentials.client(&image)?;
+            let client = credentials.client();
             store.pull(&client, &image, report).map(drop)
         })
         .await
@@ -274,7 +271,7 @@ impl crate::OciRuntime {
         let store = self.store().clone();
         let image = image.to_owned();
         relay(progress, move |report| {
-            let client = credentials.client(&image)?;
+            let client = credentials.client();
             store.push(&client, &image, report)
         })
         .await
