@@ -965,3 +965,81 @@ fn a_builder_from_a_registry_without_root() {
     assert!(setup.stored_names().contains(&pushed), "{:?}", setup.stored_names());
     setup.assert_clean();
 }
+
+#[test]
+fn a_build_configs_pull_and_push_secrets_are_its_registry_credentials() {
+    let setup = Daemonless::new();
+    let (registry, password) = authenticated_registry();
+    let builder = format!("{}/team/{}:1", registry.host, unique("secret-builder"));
+    skopeo(&[
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &format!("tester:{password}"),
+        &archive_location("busybox-builder"),
+        &format!("docker://{builder}"),
+    ]);
+    // No login file of this run has credentials for the registry: only the secret does.
+    let empty = setup.path("no-logins");
+    std::fs::create_dir_all(&empty).unwrap();
+    let in_store = |args: &[&str]| {
+        let mut command = setup.s2i();
+        command
+            .env("S2I_STORE", setup.path("objects"))
+            .env("S2I_NAMESPACE", "secrets")
+            .env("DOCKER_CONFIG", &empty)
+            .env("XDG_RUNTIME_DIR", &empty)
+            .env("XDG_CONFIG_HOME", &empty)
+            .env_remove("REGISTRY_AUTH_FILE");
+        Run::from(command.args(args).output().unwrap())
+    };
+    in_store(&[
+        "secret",
+        "create",
+        "docker-registry",
+        "registry-creds",
+        "--docker-server",
+        &registry.host,
+        "--docker-username",
+        "tester",
+        "--docker-password",
+        &password,
+    ])
+    .ok();
+    let repository = format!("team/{}", unique("secret-web"));
+    let config = format!(
+        "apiVersion: build.openshift.io/v1
+kind: BuildConfig
+metadata:
+  name: web
+spec:
+  source:
+    type: Binary
+  strategy:
+    sourceStrategy:
+      from:
+        kind: DockerImage
+        name: {builder}
+      pullSecret:
+        name: registry-creds
+  output:
+    to:
+      kind: DockerImage
+      name: {}/{repository}:1
+    pushSecret:
+      name: registry-creds
+",
+        registry.host
+    );
+    let file = setup.path("web.yaml");
+    std::fs::write(&file, config).unwrap();
+    in_store(&["apply", "-f", file.to_str().unwrap()]).ok();
+    let app = source(&[("index.html", "pushed with a secret\n")]);
+    let run = in_store(&["start-build", "web", "--from-dir", app.path().to_str().unwrap(), "--follow"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Push successful"), "{}", run.stdout);
+    assert!(!run.stdout.contains(&password) && !run.stderr.contains(&password));
+    assert!(registry.digest_as(&repository, "1", Some(("tester", &password))).is_some());
+    setup.assert_clean();
+}
