@@ -23,6 +23,8 @@ pub(crate) enum Engine {
     Docker,
     /// Podman's Docker-compatible service.
     Podman,
+    /// No daemon (`--engine oci`): images in s2i's own store, registries reached by s2i.
+    Oci,
 }
 
 static ENGINE: OnceLock<Engine> = OnceLock::new();
@@ -38,7 +40,7 @@ fn engine_command(engine: Option<Engine>, subcommand: &str) -> String {
     match engine {
         Some(Engine::Docker) => format!("`docker {subcommand}`"),
         Some(Engine::Podman) => format!("`podman {subcommand}`"),
-        None => format!("`docker {subcommand}` or `podman {subcommand}`"),
+        None | Some(Engine::Oci) => format!("`docker {subcommand}` or `podman {subcommand}`"),
     }
 }
 
@@ -63,6 +65,13 @@ fn core_help(error: &s2i_core::Error, engine: Option<Engine>) -> Option<String> 
     use s2i_core::Error as E;
     let run = |subcommand: &str| engine_command(engine, subcommand);
     let help = match error {
+        E::ImageNotFound { image, policy, runtime_image } if engine == Some(Engine::Oci) => {
+            let flag = if *runtime_image { "--runtime-pull-policy" } else { "--pull-policy" };
+            format!(
+                "the pull policy is {policy} and s2i's image store has no {image}: use {flag} if-not-present to \
+                 pull it from its registry, or give it by location (oci:DIR, oci-archive:FILE, docker-archive:FILE)"
+            )
+        }
         E::ImageNotFound { image, policy, runtime_image } => {
             let flag = if *runtime_image { "--runtime-pull-policy" } else { "--pull-policy" };
             format!(
@@ -74,6 +83,10 @@ fn core_help(error: &s2i_core::Error, engine: Option<Engine>) -> Option<String> 
         E::PullFailed { image, kind: RuntimeErrorKind::Unauthorized, .. } => {
             let login = run(&format!("login {}", registry_of(image)));
             match engine {
+                Some(Engine::Oci) => format!(
+                    "log in to the registry ({login}), or name a credentials file that has an entry for it with \
+                     --dockercfg-path or REGISTRY_AUTH_FILE"
+                ),
                 Some(Engine::Podman) => format!(
                     "log in to the registry ({login}), or check the credentials in Podman's auth.json \
                          (REGISTRY_AUTH_FILE)"
@@ -126,9 +139,11 @@ fn core_help(error: &s2i_core::Error, engine: Option<Engine>) -> Option<String> 
             let how = match engine {
                 Some(Engine::Podman) => "`podman system service --time=0`".to_owned(),
                 Some(Engine::Docker) => "`sudo systemctl start docker` or `sudo dockerd &`".to_owned(),
-                None => "`sudo systemctl start docker` or `sudo dockerd &` for Docker, `podman system service \
+                None | Some(Engine::Oci) => {
+                    "`sudo systemctl start docker` or `sudo dockerd &` for Docker, `podman system service \
                              --time=0` for Podman"
-                    .to_owned(),
+                        .to_owned()
+                }
             };
             format!(
                 "start the engine again ({how}) and build again; the containers this build left are removed by the \
@@ -142,6 +157,20 @@ fn core_help(error: &s2i_core::Error, engine: Option<Engine>) -> Option<String> 
 
 /// A refused push: how to log in or reach the registry, and how to push the image the build made.
 fn push_help(engine: Option<Engine>, tag: &str, registry: &str, kind: RuntimeErrorKind) -> String {
+    if engine == Some(Engine::Oci) {
+        let again = format!("then build again with --push (the image stays in s2i's image store as {tag})");
+        return match kind {
+            RuntimeErrorKind::Unauthorized => format!(
+                "log in to {registry} ({}), or name a credentials file that has an entry for it with \
+                 --dockercfg-path or REGISTRY_AUTH_FILE; {again}",
+                engine_command(engine, &format!("login {registry}"))
+            ),
+            _ => format!(
+                "check that the registry {registry} runs, that this machine reaches it, and that the name is one \
+                 you may push to; {again}"
+            ),
+        };
+    }
     let push = engine_command(engine, &format!("push {tag}"));
     match kind {
         RuntimeErrorKind::Unauthorized => format!(
@@ -405,6 +434,13 @@ mod tests {
         assert!(help.starts_with("log in to the registry (`podman login 127.0.0.1:5000`)"), "{help}");
         let help = core_help(&refused, Some(Engine::Docker)).unwrap();
         assert!(help.contains("(`docker login 127.0.0.1:5000`), or check the credentials in ~/.docker/config.json"));
+
+        // Without a daemon: s2i's image store, and s2i's own login files.
+        let help = core_help(&missing, Some(Engine::Oci)).unwrap();
+        assert!(help.contains("s2i's image store has no app:1") && help.contains("docker-archive:FILE"), "{help}");
+        let help = core_help(&refused, Some(Engine::Oci)).unwrap();
+        assert!(help.contains("`docker login 127.0.0.1:5000` or `podman login 127.0.0.1:5000`"), "{help}");
+        assert!(help.contains("--dockercfg-path or REGISTRY_AUTH_FILE"), "{help}");
 
         let network = E::NetworkNotFound { network: "net1".into() };
         assert_eq!(

@@ -409,17 +409,20 @@ fn refusals_name_the_fix() {
     .failed();
     assert!(run.stderr.contains("or build without a daemon: --engine oci"), "{}", run.stderr);
 
+    // An engine's image with no engine answering.
     let run = setup.run(["build", path, "docker-daemon:s2i-fixtures/busybox-builder:latest", "app:1"]).failed();
+    assert!(run.stderr.contains("none answers"), "{}", run.stderr);
     assert!(run.stderr.contains("docker-archive:builder.tar"), "{}", run.stderr);
 
-    let run = setup.run(["build", path, "s2i-fixtures/not-in-the-store:1", "app:1"]).failed();
-    assert!(run.stderr.contains("is not in s2i's image store"), "{}", run.stderr);
-
-    // --pull-policy always: a builder by location is copied afresh; one of the store cannot be refreshed yet.
+    // --pull-policy always: a builder by location is copied afresh; one of the store is
+    // asked of its registry, which here does not answer.
     setup.run(["build", path, &builder, "app:1", "--pull-policy", "always"]).ok();
-    let run =
-        setup.run(["build", path, "s2i-fixtures/busybox-builder:latest", "app:1", "--pull-policy", "always"]).failed();
-    assert!(run.stderr.contains("cannot refresh it from a registry yet"), "{}", run.stderr);
+    setup.run(["build", path, "s2i-fixtures/busybox-builder:latest", "app:1", "--pull-policy", "never"]).ok();
+    let missing = format!("127.0.0.1:{}/s2i-fixtures/busybox-builder:latest", free_port());
+    let run = setup.run(["build", path, &missing, "app:1"]).failed();
+    let host = missing.split('/').next().unwrap();
+    assert!(run.stderr.contains(&format!("{host}: cannot connect")), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("check that the registry {host} runs")), "{}", run.stderr);
 
     // --network bridge needs a daemon.
     let run = setup.run(["build", path, &builder, "app:1", "--network", "bridge"]).failed();
@@ -602,4 +605,441 @@ fn onbuild_builders_run_their_triggers_as_build_steps() {
     setup.assert_clean();
     let image = load(&archive, &name);
     assert_eq!(docker_run_ok(&[&image.0]), "onbuild trigger ran\nonbuild");
+}
+
+/// A registry that wants `tester` and a fresh password (bcrypt made here).
+fn authenticated_registry() -> (Registry, String) {
+    let password = unique("secret");
+    let hash = bcrypt::hash(&password, 4).expect("bcrypt hashes");
+    (Registry::start_with(Some(&format!("tester:{hash}"))), password)
+}
+
+/// A containers `auth.json` with `tester:password` for `registry`, at `path`.
+fn write_auth_json(path: &Path, registry: &str, password: &str) {
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("tester:{password}"));
+    std::fs::write(path, format!(r#"{{"auths": {{"{registry}": {{"auth": "{auth}"}}}}}}"#)).unwrap();
+}
+
+/// The requests of the registry's log that `GET` blobs of `repository`.
+fn blob_reads(registry: &Registry, repository: &str) -> usize {
+    let marker = format!("GET /v2/{repository}/blobs/sha256:");
+    registry.log_text().lines().filter(|line| line.contains(&marker)).count()
+}
+
+#[test]
+fn a_builder_from_a_registry_is_pulled_with_the_login_files_and_only_what_is_missing() {
+    let setup = Daemonless::new();
+    let (registry, password) = authenticated_registry();
+    let repository = format!("fixtures/{}", unique("builder"));
+    let pushed = format!("{}/{repository}:1", registry.host);
+    // skopeo puts the fixture there: no engine is involved on either side.
+    skopeo(&[
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &format!("tester:{password}"),
+        &archive_location("busybox-builder"),
+        &format!("docker://{pushed}"),
+    ]);
+    let auth = setup.path("auth.json");
+    write_auth_json(&auth, &registry.host, &password);
+    let src = source(&[("index.html", "from a registry")]);
+    let path = src.path().to_str().unwrap();
+    let build = |builder: &str, args: &[&str]| {
+        Run::from(
+            setup.s2i().env("REGISTRY_AUTH_FILE", &auth).args(["build", path, builder]).args(args).output().unwrap(),
+        )
+    };
+
+    let run = build(&format!("docker://{pushed}"), &["app:1"]).ok();
+    assert!(run.stderr.contains(&format!("Pulling image {pushed}")), "{}", run.stderr);
+    assert!(run.stderr.contains("---> assemble ran as uid 1001"), "{}", run.stderr);
+    assert!(!run.stderr.contains(&password), "the password never reaches the output");
+    assert!(setup.stored_names().contains(&pushed), "{:?}", setup.stored_names());
+    let inspected: serde_json::Value =
+        serde_json::from_str(&skopeo(&["inspect", &archive_location("busybox-builder")])).unwrap();
+    let layers = inspected["Layers"].as_array().unwrap();
+    let distinct: std::collections::BTreeSet<&str> = layers.iter().map(|l| l.as_str().unwrap()).collect();
+    let blobs = distinct.len() + 1;
+    let layers = layers.len();
+    assert_eq!(blob_reads(&registry, &repository), blobs, "each layer and the config read once");
+    setup.assert_clean();
+
+    // --pull-policy always asks the registry again, and fetches no blob the store has.
+    let run = build(&pushed, &["app:2", "--pull-policy", "always"]).ok();
+    assert!(run.stderr.contains(&format!("Pulling image {pushed}")), "{}", run.stderr);
+    assert_eq!(blob_reads(&registry, &repository), blobs, "no blob read twice");
+
+    // --push sends the result through the same client, with the same login.
+    let result = format!("{}/apps/{}:1", registry.host, unique("app"));
+    let run = build(&pushed, &[&result, "--push"]).ok();
+    assert!(run.stderr.contains(&format!("Pushed {result}")), "{}", run.stderr);
+    let (repo, tag) = result.strip_prefix(&format!("{}/", registry.host)).unwrap().split_once(':').unwrap();
+    let digest = registry.digest_as(repo, tag, Some(("tester", &password))).expect("the registry has the result");
+    assert!(run.stderr.contains(&digest), "the digest the registry stored is reported: {}", run.stderr);
+    let inspected: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        &format!("tester:{password}"),
+        &format!("docker://{result}"),
+    ]))
+    .unwrap();
+    assert_eq!(inspected["Layers"].as_array().unwrap().len(), layers + 1);
+    setup.assert_clean();
+
+    // A wrong password: the registry and the fix are named, nothing is left.
+    let wrong = Daemonless::new();
+    let wrong_auth = wrong.path("auth.json");
+    write_auth_json(&wrong_auth, &registry.host, "not-the-password");
+    let run = Run::from(
+        wrong.s2i().env("REGISTRY_AUTH_FILE", &wrong_auth).args(["build", path, &pushed, "app:1"]).output().unwrap(),
+    )
+    .failed();
+    assert!(run.stderr.contains(&registry.host), "{}", run.stderr);
+    assert!(run.stderr.contains("refused the credentials"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("login {}", registry.host)), "{}", run.stderr);
+    assert!(!run.stderr.contains("not-the-password"), "{}", run.stderr);
+    wrong.assert_clean();
+
+    // --pull-policy never with an empty store: said, and no request made.
+    let reads = registry.log_text().lines().count();
+    let run = Run::from(
+        wrong
+            .s2i()
+            .env("REGISTRY_AUTH_FILE", &auth)
+            .args(["build", path, &pushed, "app:1", "--pull-policy", "never"])
+            .output()
+            .unwrap(),
+    )
+    .failed();
+    assert!(run.stderr.contains(&format!("unable to get metadata for {pushed}")), "{}", run.stderr);
+    assert!(run.stderr.contains("pull policy is never"), "{}", run.stderr);
+    assert_eq!(registry.log_text().lines().count(), reads, "no request with --pull-policy never");
+    wrong.assert_clean();
+}
+
+#[test]
+fn a_builder_in_the_engine_is_read_out_of_it() {
+    let setup = Daemonless::new();
+    let src = source(&[("index.html", "from the engine")]);
+    let archive = setup.path("app.tar");
+    let name = format!("s2i-test/{}:1", unique("daemonless-from-engine"));
+    // This test needs the engine the harness uses.
+    let mut command = setup.s2i();
+    match std::env::var_os("DOCKER_HOST") {
+        Some(host) => command.env("DOCKER_HOST", host),
+        None => command.env_remove("DOCKER_HOST"),
+    };
+    let builder = format!("docker-daemon:{}", fixture("busybox-builder"));
+    let run = Run::from(
+        command
+            .args([
+                "build",
+                src.path().to_str().unwrap(),
+                &builder,
+                "app:1",
+                "--output",
+                &format!("docker-archive:{}:{name}", archive.display()),
+            ])
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    // Under the name the engine gives it (Podman's has `localhost/` before it).
+    let marker = "from the engine into s2i's image store as ";
+    let stored_name = run.stderr.split(marker).nth(1).and_then(|rest| rest.lines().next()).unwrap_or_default();
+    assert!(stored_name.ends_with("s2i-fixtures/busybox-builder:latest"), "{}", run.stderr);
+    // The store's builder is the engine's: the same ID (its config's digest).
+    let id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &fixture("busybox-builder")]);
+    let stored = format!("oci:{}:{stored_name}", setup.path("store").display());
+    let manifest: serde_json::Value = serde_json::from_str(&skopeo(&["inspect", "--raw", &stored])).unwrap();
+    assert_eq!(manifest["config"]["digest"].as_str(), Some(id.trim()));
+    // By ID (the engine may send the names it has with it).
+    let mut command = setup.s2i();
+    match std::env::var_os("DOCKER_HOST") {
+        Some(host) => command.env("DOCKER_HOST", host),
+        None => command.env_remove("DOCKER_HOST"),
+    };
+    let by_id = format!("docker-daemon:{}", id.trim());
+    let run = Run::from(command.args(["build", src.path().to_str().unwrap(), &by_id, "app:2"]).output().unwrap()).ok();
+    assert!(run.stderr.contains(&format!("Copied the builder image {by_id} from the engine")), "{}", run.stderr);
+    assert!(run.stderr.contains("Build completed successfully: app:2"), "{}", run.stderr);
+    setup.assert_clean();
+    let image = load(&archive, &name);
+    assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "from the engine");
+    let parent_layers = inspect(&fixture("busybox-builder"))["RootFS"]["Layers"].clone();
+    let layers = inspect(&image.0)["RootFS"]["Layers"].as_array().unwrap().clone();
+    assert_eq!(serde_json::Value::Array(layers[..layers.len() - 1].to_vec()), parent_layers);
+}
+
+#[test]
+fn the_same_manifest_digest_as_on_the_engine_for_the_same_inputs_and_epoch() {
+    let setup = Daemonless::new();
+    let builder = fixture("busybox-builder");
+    let src = source(&[("index.html", "the same on every engine"), ("bin/start.sh", "#!/bin/sh\necho started\n")]);
+    let path = src.path().to_str().unwrap();
+    // Scripts of the test's own: the fixture's assemble records the environment, which engines set apart.
+    let scripts = source(&[
+        (
+            "s2i/bin/assemble",
+            "#!/bin/sh\nset -e\ncp -R /tmp/src/. /opt/app-root/src/\nmkdir -p /opt/app-root/src/made\necho built > /opt/app-root/src/made/by-assemble\n",
+        ),
+        ("s2i/bin/run", "#!/bin/sh\nexec cat /opt/app-root/src/index.html\n"),
+    ]);
+    let scripts_url = format!("file://{}", scripts.path().join("s2i/bin").display());
+    let out = Image::fresh("daemonless-same-digest");
+    let digest_of = |layout: &Path| -> String {
+        let inspected: serde_json::Value =
+            serde_json::from_str(&skopeo(&["inspect", &format!("oci:{}:app", layout.display())])).unwrap();
+        inspected["Digest"].as_str().unwrap().to_owned()
+    };
+    let docker_layout = setup.path("docker-layout");
+    run_s2i([
+        "build",
+        path,
+        &builder,
+        &out.0,
+        "--scripts-url",
+        &scripts_url,
+        "--source-date-epoch",
+        "1700000000",
+        "--output",
+        &format!("oci:{}:app", docker_layout.display()),
+    ])
+    .ok();
+    // The same builder (the same ID: the docker-archive keeps its config) with no daemon.
+    let oci_layout = setup.path("oci-layout");
+    setup
+        .run([
+            "build",
+            path,
+            &archive_location("busybox-builder"),
+            &out.0,
+            "--scripts-url",
+            &scripts_url,
+            "--source-date-epoch",
+            "1700000000",
+            "--output",
+            &format!("oci:{}:app", oci_layout.display()),
+        ])
+        .ok();
+    setup.assert_clean();
+    assert_eq!(digest_of(&oci_layout), digest_of(&docker_layout), "one manifest digest on both engines");
+}
+
+#[test]
+fn memory_and_cpu_limits_of_a_build_config_reach_assemble() {
+    let setup = Daemonless::new();
+    // The builder, put into the store by another tool.
+    skopeo(&[
+        "copy",
+        "-q",
+        &archive_location("busybox-builder"),
+        &format!("oci:{}:s2i-fixtures/busybox-builder:latest", setup.path("store").display()),
+    ]);
+    let config = "apiVersion: build.openshift.io/v1
+kind: BuildConfig
+metadata:
+  name: limited
+spec:
+  source:
+    binary: {}
+  strategy:
+    sourceStrategy:
+      from:
+        kind: DockerImage
+        name: s2i-fixtures/busybox-builder:latest
+  resources:
+    limits:
+      memory: 64Mi
+      cpu: 500m
+  output:
+    to:
+      kind: ImageStreamTag
+      name: limited:latest
+";
+    let file = setup.path("limited.yaml");
+    std::fs::write(&file, config).unwrap();
+    // assemble reports the limits of its cgroup (v1 or v2), then builds.
+    let script = "#!/bin/sh
+echo \"memory limit: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)\"
+echo \"cpu quota: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max)\"
+exec /usr/libexec/s2i/assemble
+";
+    let app = source(&[("index.html", "limited\n"), (".s2i/bin/assemble", script)]);
+    let in_store = |args: &[&str]| {
+        let mut command = setup.s2i();
+        command.env("S2I_STORE", setup.path("objects")).env("S2I_NAMESPACE", "limits");
+        Run::from(command.args(args).output().unwrap())
+    };
+    in_store(&["apply", "-f", file.to_str().unwrap()]).ok();
+    let run = in_store(&["start-build", "limited", "--from-dir", app.path().to_str().unwrap(), "--follow"]).ok();
+    assert!(run.stdout.contains("memory limit: 67108864"), "{}", run.stdout);
+    assert!(run.stdout.contains("cpu quota: 50000"), "{}", run.stdout);
+    assert!(run.stdout.contains("==> Complete"), "{}", run.stdout);
+    setup.assert_clean();
+}
+
+#[test]
+fn a_builder_by_the_digest_of_a_multi_platform_index() {
+    use sha2::Digest as _;
+    let setup = Daemonless::new();
+    let registry = Registry::start();
+    // An OCI layout whose `multi` is an index of the fixture (for this machine's platform) and of another platform.
+    let layout = setup.path("layout");
+    skopeo(&["copy", "-q", &archive_location("busybox-builder"), &format!("oci:{}:single", layout.display())]);
+    let read = |path: &Path| serde_json::from_slice::<serde_json::Value>(&std::fs::read(path).unwrap()).unwrap();
+    let mut index = read(&layout.join("index.json"));
+    let image = index["manifests"][0].clone();
+    let inspected: serde_json::Value =
+        serde_json::from_str(&skopeo(&["inspect", &format!("oci:{}:single", layout.display())])).unwrap();
+    let mut entry = image.clone();
+    entry.as_object_mut().unwrap().remove("annotations");
+    entry["platform"] = serde_json::json!({"architecture": inspected["Architecture"], "os": "linux"});
+    let mut elsewhere = entry.clone();
+    elsewhere["platform"] = serde_json::json!({"architecture": "s390x", "os": "linux"});
+    let document = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [elsewhere, entry],
+    });
+    let bytes = serde_json::to_vec(&document).unwrap();
+    let hex = hex::encode(sha2::Sha256::digest(&bytes));
+    std::fs::write(layout.join("blobs/sha256").join(&hex), &bytes).unwrap();
+    index["manifests"].as_array_mut().unwrap().push(serde_json::json!({
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": format!("sha256:{hex}"),
+        "size": bytes.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "multi"},
+    }));
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let repository = format!("fixtures/{}", unique("multi"));
+    skopeo(&[
+        "copy",
+        "-q",
+        "--all",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:multi", layout.display()),
+        &format!("docker://{}/{repository}:multi", registry.host),
+    ]);
+
+    let by_digest = format!("{}/{repository}@sha256:{hex}", registry.host);
+    let src = source(&[("index.html", "from an index")]);
+    let run = setup.run(["build", src.path().to_str().unwrap(), &by_digest, "app:1"]).ok();
+    assert!(run.stderr.contains("---> assemble ran as uid 1001"), "{}", run.stderr);
+    // The image of this platform is in the store, found by the index's digest from now on.
+    let run = setup.run(["build", src.path().to_str().unwrap(), &by_digest, "app:2", "--pull-policy", "never"]).ok();
+    assert!(run.stderr.contains("Build completed successfully: app:2"), "{}", run.stderr);
+    let stored = read(&setup.path("store/index.json"));
+    let digests: Vec<&str> =
+        stored["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap()).collect();
+    assert!(digests.contains(&image["digest"].as_str().unwrap()), "{digests:?}");
+    setup.assert_clean();
+}
+
+#[test]
+fn a_builder_from_a_registry_without_root() {
+    // nobody: the other rootless test watches the processes of s2i-rootless.
+    rootless_user("nobody", false);
+    let setup = Daemonless::new();
+    let registry = Registry::start();
+    let pushed = format!("{}/fixtures/{}:1", registry.host, unique("rootless-builder"));
+    skopeo(&[
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        &archive_location("busybox-builder"),
+        &format!("docker://{pushed}"),
+    ]);
+    let src = setup.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("index.html"), "pulled without root").unwrap();
+    let run =
+        Run::from(setup.s2i_as("nobody").args(["build", src.to_str().unwrap(), &pushed, "app:1"]).output().unwrap())
+            .ok();
+    assert!(run.stderr.contains(&format!("Pulling image {pushed}")), "{}", run.stderr);
+    assert!(run.stderr.contains("---> assemble ran as uid 0"), "{}", run.stderr);
+    assert!(setup.stored_names().contains(&pushed), "{:?}", setup.stored_names());
+    setup.assert_clean();
+}
+
+#[test]
+fn a_build_configs_pull_and_push_secrets_are_its_registry_credentials() {
+    let setup = Daemonless::new();
+    let (registry, password) = authenticated_registry();
+    let builder = format!("{}/team/{}:1", registry.host, unique("secret-builder"));
+    skopeo(&[
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &format!("tester:{password}"),
+        &archive_location("busybox-builder"),
+        &format!("docker://{builder}"),
+    ]);
+    // No login file of this run has credentials for the registry: only the secret does.
+    let empty = setup.path("no-logins");
+    std::fs::create_dir_all(&empty).unwrap();
+    let in_store = |args: &[&str]| {
+        let mut command = setup.s2i();
+        command
+            .env("S2I_STORE", setup.path("objects"))
+            .env("S2I_NAMESPACE", "secrets")
+            .env("DOCKER_CONFIG", &empty)
+            .env("XDG_RUNTIME_DIR", &empty)
+            .env("XDG_CONFIG_HOME", &empty)
+            .env_remove("REGISTRY_AUTH_FILE");
+        Run::from(command.args(args).output().unwrap())
+    };
+    in_store(&[
+        "secret",
+        "create",
+        "docker-registry",
+        "registry-creds",
+        "--docker-server",
+        &registry.host,
+        "--docker-username",
+        "tester",
+        "--docker-password",
+        &password,
+    ])
+    .ok();
+    let repository = format!("team/{}", unique("secret-web"));
+    let config = format!(
+        "apiVersion: build.openshift.io/v1
+kind: BuildConfig
+metadata:
+  name: web
+spec:
+  source:
+    type: Binary
+  strategy:
+    sourceStrategy:
+      from:
+        kind: DockerImage
+        name: {builder}
+      pullSecret:
+        name: registry-creds
+  output:
+    to:
+      kind: DockerImage
+      name: {}/{repository}:1
+    pushSecret:
+      name: registry-creds
+",
+        registry.host
+    );
+    let file = setup.path("web.yaml");
+    std::fs::write(&file, config).unwrap();
+    in_store(&["apply", "-f", file.to_str().unwrap()]).ok();
+    let app = source(&[("index.html", "pushed with a secret\n")]);
+    let run = in_store(&["start-build", "web", "--from-dir", app.path().to_str().unwrap(), "--follow"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Push successful"), "{}", run.stdout);
+    assert!(!run.stdout.contains(&password) && !run.stderr.contains(&password));
+    assert!(registry.digest_as(&repository, "1", Some(("tester", &password))).is_some());
+    setup.assert_clean();
 }

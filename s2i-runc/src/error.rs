@@ -136,6 +136,20 @@ pub enum Error {
         help: String,
     },
 
+    /// A registry refused or failed a pull or a push.
+    #[error("{image}: {message}")]
+    #[diagnostic(code(s2i_runc::registry), help("{help}"))]
+    Registry {
+        /// The image pulled or pushed.
+        image: String,
+        /// The class of failure.
+        kind: s2i_oci::registry::RegistryErrorKind,
+        /// What the registry (or the way to it) said; it names the registry.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+
     /// Something this backend does not do.
     #[error("{what} is not supported without a container engine's daemon")]
     #[diagnostic(code(s2i_runc::unsupported), help("{help}"))]
@@ -161,14 +175,25 @@ impl Error {
     pub fn into_runtime(self) -> RuntimeError {
         let kind = match &self {
             Error::ImageNotFound { .. } => RuntimeErrorKind::NotFound,
+            Error::Registry { kind, .. } => match kind {
+                s2i_oci::registry::RegistryErrorKind::NotFound => RuntimeErrorKind::NotFound,
+                s2i_oci::registry::RegistryErrorKind::Unauthorized => RuntimeErrorKind::Unauthorized,
+                // Not an engine that stopped answering: the message says which registry.
+                _ => RuntimeErrorKind::Other,
+            },
             Error::Ambiguous { .. }
             | Error::InvalidName { .. }
             | Error::ImageConflict { .. }
             | Error::Unsupported { .. } => RuntimeErrorKind::Rejected,
             _ => RuntimeErrorKind::Other,
         };
-        let mut message = self.to_string();
-        if let Some(help) = self.help() {
+        let mut message = match &self {
+            // The engine names the image; the message names the registry.
+            Error::Registry { message, .. } => message.clone(),
+            _ => self.to_string(),
+        };
+        // A refusal's fix is the engine's to say (it knows how the user logs in).
+        if let Some(help) = self.help().filter(|_| kind != RuntimeErrorKind::Unauthorized) {
             message.push_str(&format!(" ({help})"));
         }
         RuntimeError::new(kind, message)

@@ -7,6 +7,9 @@
 //!
 //! - **Images** live in [`ImageStore`], an OCI layout in the user's data
 //!   directory; an image ID is its config's digest.
+//! - **Registries** are reached by `s2i-oci`'s registry client: a pull
+//!   copies only the blobs the store lacks, a push only those the registry
+//!   lacks, with the caller's credentials or those `s2i_core::auth` reads.
 //! - **Layers** are unpacked once into a content-addressed cache (the
 //!   user's cache directory, `layers/<diff_id>`).
 //! - **Containers** are a root file system — the image's layers under an
@@ -38,6 +41,7 @@ mod layers;
 mod lower;
 mod ops;
 mod options;
+mod pull;
 mod rootfs;
 mod runtime;
 mod spec;

@@ -21,6 +21,9 @@ pub struct OciOptions {
     /// Container state (bundles, the runtime's state, owners). Default:
     /// `/run/s2i` for root, `$XDG_RUNTIME_DIR/s2i` (or `/tmp/s2i-run-UID`) otherwise.
     pub state_dir: Option<PathBuf>,
+    /// A registry credentials file looked at before the usual ones
+    /// (`--dockercfg-path`; see `s2i_core::auth`). Default: none.
+    pub auth_file: Option<PathBuf>,
 }
 
 impl OciOptions {
@@ -33,6 +36,7 @@ impl OciOptions {
             store_dir: path("S2I_OCI_STORE_DIR"),
             cache_dir: path("S2I_OCI_CACHE_DIR"),
             state_dir: path("S2I_OCI_STATE_DIR"),
+            auth_file: None,
         }
     }
 }

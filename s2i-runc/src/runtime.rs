@@ -23,6 +23,7 @@ use crate::helper::{HelperClient, Mapping};
 use crate::host::{Host, unexpected};
 use crate::ops::{ChangedKind, LayerBlob, Ops, Request, Response, RuntimeCall};
 use crate::options::{Dirs, OciOptions, Privilege, RuntimeProgram};
+use crate::pull::CredentialSource;
 use crate::rootfs::{Rootfs, RootfsKind};
 use crate::spec::{Bind, Bundle, Limits, Network};
 use crate::store::{ImageStore, StoredImage};
@@ -62,6 +63,8 @@ struct Inner {
     live: Mutex<HashMap<String, Live>>,
     /// A test may ask for the copy fallback.
     prefer: Option<RootfsKind>,
+    /// The credentials file looked at first for registries.
+    auth_file: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -144,6 +147,7 @@ impl OciRuntime {
                     _ => None,
                 }),
                 dirs,
+                auth_file: options.auth_file.clone(),
             }),
         })
     }
@@ -881,38 +885,41 @@ impl ContainerRuntime for OciRuntime {
     async fn pull_image(
         &self,
         image: &str,
-        _progress: &(dyn Fn(PullProgress) + Send + Sync),
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> std::result::Result<(), RuntimeError> {
-        if self.resolve_image(image).await?.is_some() {
-            return Err(rejected(format!(
-                "{image} is in s2i's image store, but --engine oci cannot refresh it from a registry yet; use --pull-policy if-not-present, or give the image by location (oci:DIR, docker-archive:FILE) to copy it again"
-            )));
-        }
-        Err(RuntimeError::new(
-            RuntimeErrorKind::NotFound,
-            format!(
-                "{image} is not in s2i's image store ({}), and --engine oci does not pull from registries yet; copy it in with `skopeo copy docker://{image} oci:{}:{}`",
-                self.inner.store.path().display(),
-                self.inner.store.path().display(),
-                crate::store::short_name(image).unwrap_or_else(|| image.to_owned())
-            ),
-        ))
+        let credentials = CredentialSource::Files { explicit: self.inner.auth_file.clone() };
+        self.pull_with(image, credentials, progress).await.map_err(Error::into_runtime)
+    }
+
+    async fn pull_image_with(
+        &self,
+        image: &str,
+        credentials: &s2i_core::auth::RegistryCredentials,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> std::result::Result<(), RuntimeError> {
+        let credentials = CredentialSource::Given(credentials.clone());
+        self.pull_with(image, credentials, progress).await.map_err(Error::into_runtime)
     }
 
     async fn push_image(
         &self,
         image: &str,
-        _progress: &(dyn Fn(PullProgress) + Send + Sync),
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
     ) -> std::result::Result<Option<String>, RuntimeError> {
-        Err(Error::Unsupported {
-            what: format!("pushing {image} to a registry with --engine oci"),
-            help: format!(
-                "copy it from s2i's image store with `skopeo copy oci:{}:{} docker://{image}`",
-                self.inner.store.path().display(),
-                crate::store::short_name(image).unwrap_or_else(|| image.to_owned())
-            ),
-        }
-        .into_runtime())
+        let credentials = CredentialSource::Files { explicit: self.inner.auth_file.clone() };
+        let digest = self.push_with(image, credentials, progress).await.map_err(Error::into_runtime)?;
+        Ok(Some(digest.to_string()))
+    }
+
+    async fn push_image_with(
+        &self,
+        image: &str,
+        credentials: &s2i_core::auth::RegistryCredentials,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> std::result::Result<Option<String>, RuntimeError> {
+        let credentials = CredentialSource::Given(credentials.clone());
+        let digest = self.push_with(image, credentials, progress).await.map_err(Error::into_runtime)?;
+        Ok(Some(digest.to_string()))
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> std::result::Result<String, RuntimeError> {

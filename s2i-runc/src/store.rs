@@ -26,6 +26,11 @@ use s2i_oci::spec::{self, Descriptor, ImageConfig, ImageManifest, annotation, me
 
 use crate::error::{Error, Result};
 
+/// The annotation of an `index.json` entry pulled by the digest of an
+/// index (a multi-platform image): that digest, so that the name by digest
+/// the image was pulled by finds the platform's image it stands for.
+pub(crate) const INDEX_DIGEST: &str = "s2i-rs.github.io/index-digest";
+
 /// An image of the store.
 #[derive(Debug, Clone)]
 pub struct StoredImage {
@@ -175,7 +180,14 @@ impl ImageStore {
         if let Some((_, digest)) = query.split_once('@')
             && let Ok(digest) = Digest::parse(digest)
         {
-            return Ok(images.into_iter().find(|i| i.manifest.digest == digest));
+            // The digest of an index the image was pulled by stands for the image.
+            let index = self.layout.index().map_err(self.oci())?;
+            let wanted = index
+                .manifests
+                .iter()
+                .find(|d| d.annotations.get(INDEX_DIGEST).is_some_and(|a| *a == digest.to_string()))
+                .map_or(digest, |d| d.digest.clone());
+            return Ok(images.into_iter().find(|i| i.manifest.digest == wanted));
         }
         if let Some(wanted) = canonical_name(query) {
             let found = images.iter().find(|i| i.names.iter().any(|n| canonical_name(n).as_deref() == Some(&wanted)));
@@ -309,6 +321,28 @@ fn is_image_manifest(descriptor: &Descriptor) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_pulled_by_the_digest_of_an_index_is_found_by_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path().join("store")).unwrap();
+        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        store.layout().add_bytes(config).unwrap();
+        let config = Descriptor::of(media_type::OCI_CONFIG, config);
+        let (manifest, descriptor, _) =
+            s2i_oci::image::manifest(config, &[], s2i_oci::image::ManifestFormat::Oci, Default::default()).unwrap();
+        store.layout().add_bytes(&manifest).unwrap();
+        let index_digest = "sha256:".to_owned() + &"ab".repeat(32);
+        let mut entry = descriptor.clone();
+        entry.annotations.insert(INDEX_DIGEST.to_owned(), index_digest.clone());
+        store.layout().set_reference(&entry, None).unwrap();
+        let found = store.resolve(&format!("quay.io/org/app@{index_digest}")).unwrap().expect("found by the index");
+        assert_eq!(found.manifest.digest, descriptor.digest);
+        let by_own = store.resolve(&format!("quay.io/org/app@{}", descriptor.digest)).unwrap();
+        assert_eq!(by_own.map(|i| i.manifest.digest), Some(descriptor.digest));
+        let other = "sha256:".to_owned() + &"cd".repeat(32);
+        assert!(store.resolve(&format!("quay.io/org/app@{other}")).unwrap().is_none());
+    }
 
     #[test]
     fn names_have_a_short_and_a_full_form() {

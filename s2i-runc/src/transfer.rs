@@ -2,8 +2,8 @@
 //! `oci-archive:FILE[:REF]`, `docker-archive:FILE[:NAME]`), written and
 //! read by `s2i-oci`. A `docker-archive` keeps the image's config as it is,
 //! so an image saved from an engine keeps its ID; its layers are stored
-//! gzip-compressed. Registries (`docker://`) and engines
-//! (`docker-daemon:`) are not reached from here.
+//! gzip-compressed. Registries are reached by `pull.rs`; an engine's image
+//! comes in as the `docker-archive` stream it exports, read by the caller.
 
 use std::io::Read;
 use std::path::Path;
@@ -28,7 +28,7 @@ const READ_HELP: &str = "check the location and that it holds an image (skopeo i
 const WRITE_HELP: &str = "check that the destination is writable and has room";
 
 /// This machine's platform, as image indexes name it.
-fn this_platform() -> (&'static str, &'static str) {
+pub(crate) fn this_platform() -> (&'static str, &'static str) {
     let architecture = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -162,7 +162,7 @@ impl ImageStore {
     }
 
     /// List a manifest (its blobs in the store already) under `names`.
-    fn add_manifest(&self, bytes: &[u8], media: &str, names: &[String]) -> Result<StoredImage> {
+    pub(crate) fn add_manifest(&self, bytes: &[u8], media: &str, names: &[String]) -> Result<StoredImage> {
         let (digest, size) =
             self.layout().add_bytes(bytes).map_err(image_error("store a manifest".to_owned(), WRITE_HELP))?;
         let mut descriptor = Descriptor::new(media, digest, size);
@@ -185,7 +185,8 @@ impl ImageStore {
                     .map_err(image_error("list the image".to_owned(), WRITE_HELP))?;
             }
         }
-        let mut stored = self.resolve(&descriptor.digest.to_string()).ok().flatten();
+        // By manifest digest (a bare digest would be taken for an image ID).
+        let mut stored = self.images()?.into_iter().find(|i| i.manifest.digest == descriptor.digest);
         for name in names {
             let image = match &stored {
                 Some(image) => image.clone(),
@@ -336,6 +337,33 @@ impl crate::OciRuntime {
             Ok(name)
         })
         .await
+    }
+
+    /// Copy the images of a `docker-archive` stream (what `docker save`
+    /// writes, e.g. an engine's export of an image) into the store; returns
+    /// the name to run the first by, as [`Self::import`] does. The stream is
+    /// spooled into the store's directory first (its manifest comes last).
+    pub async fn import_docker_archive(&self, archive: s2i_core::runtime::ByteStream) -> Result<String> {
+        use futures::StreamExt;
+        let spooled = tempfile::Builder::new()
+            .prefix(".s2i-import-")
+            .suffix(".tar")
+            .tempfile_in(self.store().path())
+            .map_err(Error::io(format!("make a file in {}", self.store().path().display())))?;
+        let mut file = tokio::fs::File::from_std(spooled.reopen().map_err(Error::io("open the spool file"))?);
+        let mut archive = archive;
+        while let Some(chunk) = archive.next().await {
+            let chunk = chunk.map_err(Error::io("read the image archive"))?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .map_err(Error::io("spool the image archive"))?;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file).await.map_err(Error::io("spool the image archive"))?;
+        drop(file);
+        let location = ImageLocation::DockerArchive { file: spooled.path().to_owned(), image: ArchiveImage::Only };
+        let name = self.import(&location).await;
+        drop(spooled);
+        name
     }
 
     /// Write the image `image` of the store to `location` (`oci:`,

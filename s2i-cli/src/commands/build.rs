@@ -218,9 +218,9 @@ async fn connect_for_build(
     if global.engine != Some(EngineKind::Oci) {
         return Ok((connect(global, common.dockercfg_path.as_deref()).await?, None));
     }
-    let oci = engine::connect_oci(global).await?;
+    let oci = engine::connect_oci(global, common.dockercfg_path.as_deref()).await?;
     engine::remove_leftovers(&oci).await;
-    daemonless::import_images(&oci, options, printer).await?;
+    daemonless::import_images(global, &oci, options, printer).await?;
     let daemon = daemonless::take_outputs(&oci, options)?;
     Ok((Arc::new(oci.clone()), Some((oci, daemon))))
 }
@@ -275,7 +275,7 @@ pub(crate) async fn rebuild(global: &GlobalArgs, args: RebuildArgs) -> Result<i3
     let printer = Arc::new(Printer::new(verbosity));
     let (runtime, oci) = match global.engine {
         Some(EngineKind::Oci) => {
-            let oci = engine::connect_oci(global).await?;
+            let oci = engine::connect_oci(global, args.common.dockercfg_path.as_deref()).await?;
             engine::remove_leftovers(&oci).await;
             (Arc::new(oci.clone()) as Arc<dyn ContainerRuntime>, Some(oci))
         }

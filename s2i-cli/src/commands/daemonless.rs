@@ -1,6 +1,9 @@
 //! What `--engine oci` adds around a build: builder and runtime images
 //! given by location (`oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`)
-//! are copied into s2i's image store first; and, once the build wrote its
+//! or in an engine's store (`docker-daemon:NAME:TAG`, read through the
+//! engine that answers at --url / $DOCKER_HOST) are copied into s2i's image
+//! store first (`docker://NAME` is NAME, which the backend pulls from its
+//! registry by pull policy); and, once the build wrote its
 //! outputs (s2i-core does, into s2i's store for the build's tag), what
 //! s2i-core's writer leaves to it: a `docker-daemon:NAME` output loaded
 //! into the engine that answers at --url / $DOCKER_HOST (this engine has no
@@ -14,8 +17,18 @@ use crate::cli::GlobalArgs;
 use crate::failure::Failure;
 use crate::printer::Printer;
 
-/// The location an image argument names, when it names one by transport.
-fn location_of(oci: &OciRuntime, what: &str, image: &str) -> Result<Option<ImageLocation>, Failure> {
+/// Where an image argument of an `--engine oci` build comes from.
+enum Origin {
+    /// A file or directory (`oci:`, `oci-archive:`, `docker-archive:`): copied into the store.
+    Location(ImageLocation),
+    /// `docker-daemon:`: read out of the engine that answers at --url / $DOCKER_HOST.
+    Engine(DaemonImage),
+    /// `docker://NAME`: the registry, by pull policy, as a plain name is.
+    Registry(String),
+}
+
+/// The origin an image argument names, when it names one by transport.
+fn origin_of(what: &str, image: &str) -> Result<Option<Origin>, Failure> {
     let transports = ["oci:", "oci-archive:", "docker-archive:", "docker-daemon:", "docker://"];
     if !transports.iter().any(|t| image.starts_with(t)) {
         return Ok(None);
@@ -23,50 +36,85 @@ fn location_of(oci: &OciRuntime, what: &str, image: &str) -> Result<Option<Image
     let location = ImageLocation::parse(image).map_err(|e| {
         Failure::message(
             format!("the {what} {image:?} is not a valid location: {e}"),
-            "write oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE[:NAME:TAG]".into(),
+            "write oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG], docker://NAME[:TAG] or \
+             docker-daemon:NAME:TAG"
+                .into(),
         )
     })?;
-    match &location {
-        ImageLocation::Oci { .. } | ImageLocation::OciArchive { .. } | ImageLocation::DockerArchive { .. } => {
-            Ok(Some(location))
-        }
-        ImageLocation::DockerDaemon(_) => Err(Failure::message(
-            format!("--engine oci reads no engine's images ({what} {image})"),
-            "save it from the engine (docker save -o builder.tar NAME) and give docker-archive:builder.tar".into(),
-        )),
-        ImageLocation::Registry(name) => Err(Failure::message(
-            format!("--engine oci does not pull from registries yet ({what} {image})"),
-            format!(
-                "copy it into s2i's image store first: skopeo copy docker://{name} oci:{}:{name}",
-                oci.store().path().display()
-            ),
-        )),
-    }
+    Ok(Some(match location {
+        ImageLocation::DockerDaemon(image) => Origin::Engine(image),
+        ImageLocation::Registry(name) => Origin::Registry(name.to_string()),
+        location => Origin::Location(location),
+    }))
 }
 
-/// Copy the builder and runtime images that `options` give by location
-/// into the store, and build from their names there.
+/// Bring the image `image` (the `what` of the build) into the store when it
+/// names a file, a directory or the engine's store; returns the name to
+/// build from, and whether it was copied now (which is the pull).
+async fn bring_in(
+    global: &GlobalArgs,
+    oci: &OciRuntime,
+    what: &str,
+    image: &str,
+    printer: &Printer,
+) -> Result<Option<(String, bool)>, Failure> {
+    let Some(origin) = origin_of(what, image)? else { return Ok(None) };
+    let (name, copied) = match origin {
+        Origin::Location(location) => {
+            let name = oci.import(&location).await?;
+            printer.line(&format!("Copied the {what} {location} into s2i's image store as {name}"));
+            (name, true)
+        }
+        Origin::Engine(daemon) => {
+            let wanted = match &daemon {
+                DaemonImage::Named(name) => name.to_string(),
+                DaemonImage::Id(id) => id.to_string(),
+            };
+            let engine = super::engine::connect_api(global, None).await.map_err(|e| {
+                Failure::message(
+                    format!("the {what} {image} is in a container engine's store, and none answers: {e}"),
+                    "start the engine (or point --url / DOCKER_HOST at it), or save the image to a file \
+                     (docker save -o builder.tar NAME) and give docker-archive:builder.tar"
+                        .into(),
+                )
+            })?;
+            let archive = engine.export_image(&wanted).await.map_err(|e| {
+                Failure::message(
+                    format!("cannot read the {what} {image} out of the engine: {e}"),
+                    "check the name (docker images lists them)".into(),
+                )
+            })?;
+            let name = oci.import_docker_archive(archive).await?;
+            printer.line(&format!("Copied the {what} {image} from the engine into s2i's image store as {name}"));
+            (name, true)
+        }
+        // The pull policy decides, as for a plain name.
+        Origin::Registry(name) => (name, false),
+    };
+    Ok(Some((name, copied)))
+}
+
+/// Bring the builder and runtime images that `options` give by location
+/// (or in an engine's store) into the store, and build from their names
+/// there; `docker://NAME` is NAME, pulled by the pull policy.
 pub(super) async fn import_images(
+    global: &GlobalArgs,
     oci: &OciRuntime,
     options: &mut BuildOptions,
     printer: &Printer,
 ) -> Result<(), Failure> {
-    if let Some(location) = location_of(oci, "builder image", &options.builder_image)? {
-        let name = oci.import(&location).await?;
-        printer.line(&format!("Copied the builder image {location} into s2i's image store as {name}"));
+    if let Some((name, copied)) = bring_in(global, oci, "builder image", &options.builder_image, printer).await? {
         options.builder_image = name;
         // The copy is the pull: --pull-policy always is honoured by it.
-        if matches!(options.pull_policy, PullPolicy::Always) {
+        if copied && matches!(options.pull_policy, PullPolicy::Always) {
             options.pull_policy = PullPolicy::IfNotPresent;
         }
     }
     if let Some(image) = options.runtime_image.clone()
-        && let Some(location) = location_of(oci, "runtime image", &image)?
+        && let Some((name, copied)) = bring_in(global, oci, "runtime image", &image, printer).await?
     {
-        let name = oci.import(&location).await?;
-        printer.line(&format!("Copied the runtime image {location} into s2i's image store as {name}"));
         options.runtime_image = Some(name);
-        if matches!(options.runtime_pull_policy, PullPolicy::Always) {
+        if copied && matches!(options.runtime_pull_policy, PullPolicy::Always) {
             options.runtime_pull_policy = PullPolicy::IfNotPresent;
         }
     }

@@ -108,7 +108,7 @@ async fn choose(
     dockercfg: Option<&std::path::Path>,
 ) -> Result<Arc<dyn ContainerRuntime>, ConnectError> {
     if global.engine == Some(EngineKind::Oci) {
-        return connect_oci(global).await.map(|runtime| Arc::new(runtime) as Arc<dyn ContainerRuntime>);
+        return connect_oci(global, dockercfg).await.map(|runtime| Arc::new(runtime) as Arc<dyn ContainerRuntime>);
     }
     match connect_api(global, dockercfg).await {
         Ok(runtime) => Ok(Arc::new(runtime)),
@@ -122,9 +122,15 @@ async fn choose(
     }
 }
 
-/// The daemonless backend (`--engine oci`) with the global options.
-pub(crate) async fn connect_oci(global: &GlobalArgs) -> Result<s2i_runc::OciRuntime, ConnectError> {
+/// The daemonless backend (`--engine oci`) with the global options, and
+/// `dockercfg` (`--dockercfg-path`) as the first registry credentials file.
+pub(crate) async fn connect_oci(
+    global: &GlobalArgs,
+    dockercfg: Option<&std::path::Path>,
+) -> Result<s2i_runc::OciRuntime, ConnectError> {
     let mut options = s2i_runc::OciOptions::from_env();
+    options.auth_file = dockercfg.map(std::path::Path::to_owned);
+    hints::connected_to(Engine::Oci);
     if let Some(runtime) = &global.oci_runtime {
         options.runtime = Some(runtime.clone());
     }

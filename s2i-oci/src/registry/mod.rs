@@ -614,6 +614,32 @@ impl RegistryClient {
         Ok(bytes)
     }
 
+    /// The blob `digest` of `repository` as a stream (layers: never held in
+    /// memory). The caller checks the digest of what it reads.
+    pub fn open_blob(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &str,
+        insecure: bool,
+    ) -> Result<Box<dyn Read + Send>, RegistryError> {
+        let scope = format!("repository:{repository}:pull");
+        let response = self.send(registry, insecure, &scope, &|agent, base, auth| {
+            authorize(agent.get(format!("{base}/v2/{repository}/blobs/{digest}")), auth)
+                // A large layer takes as long as it takes; the connect timeout still applies.
+                .config()
+                .timeout_global(None)
+                .build()
+                .call()
+        })?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let bytes = read_limited(response, 1024 * 1024).unwrap_or_default();
+            return Err(status_error(registry, status, &bytes, &format!("blob {repository}@{digest}")));
+        }
+        Ok(Box::new(response.into_body().into_reader()))
+    }
+
     /// Whether `repository` has the blob `digest`.
     pub fn has_blob(
         &self,
