@@ -75,6 +75,9 @@ pub(crate) enum Request {
     Delete { call: RuntimeCall },
     /// List what changed in the container since it was created.
     ListChanges { rootfs: Rootfs },
+    /// Write the container's changes as a tar in layer order (times as they
+    /// are, not compressed) to the attached writer; replies when it is written.
+    StreamChanges { rootfs: Rootfs },
     /// Write the container's changes as a layer blob into the layout.
     WriteLayer { rootfs: Rootfs, layout: PathBuf, epoch: Option<u64>, gzip: bool },
     /// Unmount and remove a container's storage.
@@ -225,6 +228,13 @@ impl Ops {
             Request::ListChanges { rootfs } => match list_changes(&rootfs) {
                 Ok(changes) => Response::Changes { changes },
                 Err(message) => Response::failed(message),
+            },
+            Request::StreamChanges { rootfs } => match fd("archive") {
+                Err(response) => response,
+                Ok(output) => match stream_changes(&rootfs, output) {
+                    Ok(()) => Response::Done,
+                    Err(message) => Response::failed(message),
+                },
             },
             Request::WriteLayer { rootfs, layout, epoch, gzip } => match write_layer(&rootfs, &layout, epoch, gzip) {
                 Ok(layer) => Response::Layer { layer },
@@ -417,6 +427,21 @@ fn list_changes(rootfs: &Rootfs) -> Result<Vec<ChangedPath>, String> {
         }
     }
     Ok(changes.into_iter().map(|(path, kind)| ChangedPath { path, kind }).collect())
+}
+
+/// The container's changes, as the layer a commit writes but with times
+/// as they are and no compression, written to `output` as they are read
+/// (file contents straight from the upper directory; the copy fallback's
+/// spooled in the container's storage).
+fn stream_changes(rootfs: &Rootfs, output: OwnedFd) -> Result<(), String> {
+    let mut spooler = LayerSpooler::new_in(&rootfs.storage);
+    rootfs::add_changes(rootfs, &mut spooler).map_err(|e| format!("read the container's changes: {e}"))?;
+    let out = io::BufWriter::with_capacity(256 * 1024, File::from(output));
+    let options = LayerOptions { compression: Compression::None, ..LayerOptions::default() };
+    let mut writer = LayerWriter::new(out, options);
+    spooler.write_to(&mut writer).map_err(|e| format!("write the container's changes: {e}"))?;
+    let (mut out, _) = writer.finish().map_err(|e| format!("write the container's changes: {e}"))?;
+    io::Write::flush(&mut out).map_err(|e| format!("write the container's changes: {e}"))
 }
 
 fn write_layer(rootfs: &Rootfs, layout: &Path, epoch: Option<u64>, gzip: bool) -> Result<LayerInfo, String> {

@@ -1045,6 +1045,28 @@ impl ContainerRuntime for OciRuntime {
         }
     }
 
+    async fn changes_layer(&self, container: &str) -> std::result::Result<Option<ByteStream>, RuntimeError> {
+        // The upper directory (or the copy's differences), written in layer
+        // order by the host as the stream is read; its reply, which comes
+        // when all is written, ends the stream (an error as an error item).
+        let state = self.find(container).await?;
+        let (reader, writer) = pipe()?;
+        let host = self.inner.host.clone();
+        let request = Request::StreamChanges { rootfs: state.rootfs.clone() };
+        let written = tokio::spawn(async move { host.call(request, vec![writer]).await });
+        let outcome = futures::stream::once(async move {
+            let failed = match written.await {
+                Ok(Ok(Response::Done)) => return None,
+                Ok(Ok(other)) => unexpected(&other).message,
+                Ok(Err(e)) => e.message,
+                Err(e) => e.to_string(),
+            };
+            Some(Err(std::io::Error::other(failed)))
+        })
+        .filter_map(futures::future::ready);
+        Ok(Some(Box::pin(reader_stream(reader)?.chain(outcome))))
+    }
+
     async fn export_container(&self, container: &str) -> std::result::Result<ByteStream, RuntimeError> {
         // The root's contents, entries relative to it, as an engine's export has them.
         self.download_archive(container, "/.").await?.ok_or_else(|| {
