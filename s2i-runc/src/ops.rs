@@ -63,7 +63,7 @@ pub(crate) enum Request {
     MakeDir { rootfs: Rootfs, path: String, uid: u32, gid: u32 },
     /// Extract the tar of the attached reader into a directory (which must exist).
     Upload { rootfs: Rootfs, path: String },
-    /// Write a tar of a path to the attached writer (replies before writing).
+    /// Write a tar of a path to the attached writer; replies when it is written.
     Download { rootfs: Rootfs, path: String },
     /// What is at a path.
     Stat { rootfs: Rootfs, path: String },
@@ -202,10 +202,7 @@ impl Ops {
             },
             Request::Download { rootfs, path } => match fd("archive") {
                 Err(response) => response,
-                Ok(output) => {
-                    download(&rootfs, &path, output, reply);
-                    return;
-                }
+                Ok(output) => download(&rootfs, &path, output),
             },
             Request::Stat { rootfs, path } => {
                 match Root::open(&rootfs.root()).and_then(|root| crate::fsops::stat(&root, &path)) {
@@ -388,20 +385,22 @@ fn upload(rootfs: &Rootfs, path: &str, input: OwnedFd) -> Response {
     }
 }
 
-fn download(rootfs: &Rootfs, path: &str, output: OwnedFd, reply: &mut dyn FnMut(Response)) {
+fn download(rootfs: &Rootfs, path: &str, output: OwnedFd) -> Response {
     let root = match Root::open(&rootfs.root()) {
         Ok(root) => root,
-        Err(e) => return reply(Response::from_io("open the root file system", &e)),
+        Err(e) => return Response::from_io("open the root file system", &e),
     };
     match root.lstat(&crate::confined::clean(path)) {
         Ok(Some(_)) => {}
-        Ok(None) => return reply(Response::Found { found: false }),
-        Err(e) => return reply(Response::from_io(&format!("look at {path}"), &e)),
+        Ok(None) => return Response::Found { found: false },
+        Err(e) => return Response::from_io(&format!("look at {path}"), &e),
     }
-    reply(Response::Found { found: true });
     let mut out = io::BufWriter::new(File::from(output));
-    // A reader that went away ends the stream; the reader sees its end.
-    let _ = crate::fsops::archive(&root, path, &mut out).and_then(|_| io::Write::flush(&mut out));
+    // The reply comes when all is written: a failure half way is an error, not a short archive.
+    match crate::fsops::archive(&root, path, &mut out).and_then(|found| io::Write::flush(&mut out).map(|()| found)) {
+        Ok(found) => Response::Found { found },
+        Err(e) => Response::from_io(&format!("archive {path}"), &e),
+    }
 }
 
 /// The container's changes as the entries of the layer a commit writes:
