@@ -28,6 +28,13 @@
 //! store only for the export to read it back — about the same on a trivial
 //! one, and leaves no image in the engine to remove.
 //!
+//! **A runtime that has the changes at hand** (`--engine oci`: its overlay's
+//! upper directory) offers them as one tar in layer order
+//! (`ContainerRuntime::changes_layer`); it is copied entry by entry through
+//! the same layer writer (times clamped, order checked), nothing spooled,
+//! no path read twice — for the same changes the same layer as the path
+//! by path reads give.
+//!
 //! **The base layers and the config** come from the engine's export of the
 //! base image (`GET /images/{id}/get`), read as a stream: the config exactly
 //! as stored (its digest is the image ID, the same on Docker and Podman for
