@@ -1043,3 +1043,135 @@ spec:
     assert!(registry.digest_as(&repository, "1", Some(("tester", &password))).is_some());
     setup.assert_clean();
 }
+
+/// An assemble (run as root) that deletes a file of the builder, replaces a
+/// directory of it, gives files an owner of their own and a name that is not UTF-8.
+const CHANGING_ASSEMBLE: &str = r#"#!/bin/sh
+set -e
+rm /bin/vi
+if [ -n "$REPLACE_DIR" ]; then
+  rm -rf /usr/libexec/s2i
+  mkdir /usr/libexec/s2i
+  printf '#!/bin/sh\necho replaced\n' > /usr/libexec/s2i/run
+  chmod 0755 /usr/libexec/s2i/run
+fi
+mkdir -p /srv/data
+echo kept > /srv/data/owned
+chown -R 1234:5678 /srv/data
+printf 'not utf-8' > "$(printf '/srv/caf\351')"
+echo assembled
+"#;
+
+/// One entry of a layer: name (bytes), type, owner.
+#[derive(Clone, PartialEq, Eq)]
+struct LayerItem {
+    name: Vec<u8>,
+    kind: u8,
+    owner: (u64, u64),
+}
+
+impl std::fmt::Debug for LayerItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.name.escape_ascii();
+        write!(f, "{} {name} {}:{}", char::from(self.kind), self.owner.0, self.owner.1)
+    }
+}
+
+/// The diff ID and the entries of the top layer of the image `reference` of the OCI layout `dir`.
+fn top_layer(dir: &Path, reference: &str) -> (String, Vec<LayerItem>) {
+    let read_json = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    };
+    let blob = |digest: &str| dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let index = read_json(dir.join("index.json"));
+    let manifest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == reference)
+        .unwrap_or_else(|| panic!("no {reference} in {index}"));
+    let manifest = read_json(blob(manifest["digest"].as_str().unwrap()));
+    let config = read_json(blob(manifest["config"]["digest"].as_str().unwrap()));
+    let diff_id = config["rootfs"]["diff_ids"].as_array().unwrap().last().unwrap().as_str().unwrap().to_owned();
+    let layer = manifest["layers"].as_array().unwrap().last().unwrap()["digest"].as_str().unwrap().to_owned();
+    let file = std::fs::File::open(blob(&layer)).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let items = archive
+        .entries()
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let header = entry.header();
+            LayerItem {
+                name: entry.path_bytes().into_owned(),
+                kind: header.entry_type().as_byte(),
+                owner: (header.uid().unwrap(), header.gid().unwrap()),
+            }
+        })
+        .collect();
+    (diff_id, items)
+}
+
+fn has(items: &[LayerItem], name: &[u8]) -> Option<LayerItem> {
+    items.iter().find(|item| item.name == name).cloned()
+}
+
+#[test]
+fn the_layer_is_the_same_on_overlayfs_fuse_overlayfs_a_copy_and_docker() {
+    let setup = Daemonless::new();
+    let src = source(&[(".s2i/bin/assemble", CHANGING_ASSEMBLE), ("index.html", "layers")]);
+    let path = src.path().to_str().unwrap();
+    let builder = archive_location("root-builder");
+    let epoch = "1700000000";
+    let build = |kind: &str, replace: bool| -> (String, Vec<LayerItem>) {
+        let layout = setup.path(&format!("{kind}-{replace}-layout"));
+        let output = format!("oci:{}:app", layout.display());
+        let mut command = setup.s2i();
+        command.env("S2I_OCI_ROOTFS", kind);
+        command.args(["build", path, &builder, "app:1", "--source-date-epoch", epoch, "--output", &output]);
+        if replace {
+            command.args(["-e", "REPLACE_DIR=1"]);
+        }
+        let run = Run::from(command.output().unwrap()).ok();
+        assert!(run.stdout.contains("assembled") || run.stderr.contains("assembled"), "{}", run.stderr);
+        setup.assert_clean();
+        top_layer(&layout, "app")
+    };
+    let mut layers = Vec::new();
+    for kind in ["overlayfs", "fuse-overlayfs", "copy"] {
+        let (diff_id, items) = build(kind, false);
+        // The deleted file is a whiteout, the new files keep their owners and bytes.
+        assert_eq!(has(&items, b"bin/.wh.vi").map(|i| i.kind), Some(b'0'), "{kind}: {items:#?}");
+        assert_eq!(has(&items, b"srv/data/owned").map(|i| i.owner), Some((1234, 5678)), "{kind}: {items:#?}");
+        assert_eq!(has(&items, b"srv/data/").map(|i| i.owner), Some((1234, 5678)), "{kind}: {items:#?}");
+        assert!(has(&items, b"srv/caf\xe9").is_some(), "{kind}: the name's bytes are kept: {items:#?}");
+        // fuse-overlayfs marks the directories it makes opaque; those the image lacked are not.
+        assert!(!items.iter().any(|i| i.name.ends_with(b".wh..wh..opq")), "{kind}: {items:#?}");
+        layers.push((kind, diff_id, items));
+
+        // A replaced directory hides what the image had in it: opaque on
+        // an overlay; a copy cannot tell it from an emptied directory, and
+        // whites out what it held name by name.
+        let (_, items) = build(kind, true);
+        assert!(has(&items, b"usr/libexec/s2i/run").is_some(), "{kind}: {items:#?}");
+        let opaque = has(&items, b"usr/libexec/s2i/.wh..wh..opq").is_some();
+        assert_eq!(opaque, kind != "copy", "{kind}: {items:#?}");
+        for gone in ["assemble", "save-artifacts", "usage"] {
+            let whiteout = format!("usr/libexec/s2i/.wh.{gone}");
+            assert!(opaque || has(&items, whiteout.as_bytes()).is_some(), "{kind}: {items:#?}");
+        }
+    }
+
+    // Docker's engine, its changes read path by path, gives the same layer.
+    let image = Image::fresh("daemonless-layer");
+    let layout = setup.path("docker-layout");
+    let output = format!("oci:{}:app", layout.display());
+    let args = ["build", path, &fixture("root-builder"), &image.0, "--source-date-epoch", epoch, "--output", &output];
+    let run = Run::from(s2i().args(args).output().unwrap()).ok();
+    assert!(run.stderr.contains("Build completed successfully"), "{}", run.stderr);
+    let (diff_id, items) = top_layer(&layout, "app");
+    layers.push(("docker", diff_id, items));
+    for (kind, diff_id, items) in &layers {
+        assert_eq!(*diff_id, layers[0].1, "{kind}: {items:#?}\n{}: {:#?}", layers[0].0, layers[0].2);
+    }
+}

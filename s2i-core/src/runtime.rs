@@ -397,6 +397,25 @@ pub trait ContainerRuntime: Send + Sync {
     /// parents of changes among them when their own metadata changed.
     async fn container_changes(&self, container: &str) -> Result<Vec<ContainerChange>, RuntimeError>;
 
+    /// What a (stopped) container changed since it was created from its
+    /// image, as one tar stream of the entries of its layer, when the
+    /// runtime has it at hand (a daemonless runtime's upper directory);
+    /// `Ok(None)` when it does not offer that, and the engine reads the
+    /// changes path by path ([`Self::container_changes`]).
+    ///
+    /// The stream is in layer order, as `s2i_oci::layer::LayerWriter` writes
+    /// one (depth first, siblings by name, each directory before what it
+    /// holds, every parent of an entry listed), deletions are OCI whiteouts
+    /// (`.wh.<name>`) and a directory that hides what the image had in it
+    /// has an opaque marker (`.wh..wh..opq`); modes, times and numeric
+    /// owners are as they are inside the container; no root entry, no
+    /// mount points the runtime made. A failure while streaming ends the
+    /// stream with an error, never with a short archive that looks whole.
+    async fn changes_layer(&self, container: &str) -> Result<Option<ByteStream>, RuntimeError> {
+        let _ = container;
+        Ok(None)
+    }
+
     /// A (stopped) container's whole filesystem as a tar stream, owners and
     /// modes as they are (`GET /containers/{id}/export`).
     async fn export_container(&self, container: &str) -> Result<ByteStream, RuntimeError>;

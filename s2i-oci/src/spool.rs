@@ -77,6 +77,12 @@ impl LayerSpooler {
         self.items.iter().map(|item| &item.entry)
     }
 
+    /// Keep only the entries for which `keep` says yes (a removed file's
+    /// content stays in the spool file, unused).
+    pub fn retain(&mut self, mut keep: impl FnMut(&LayerEntry) -> bool) {
+        self.items.retain(|item| keep(&item.entry));
+    }
+
     /// Whether no entry was collected.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
@@ -224,6 +230,28 @@ pub fn normalise<W: Write>(tar: &mut dyn Read, sink: W, options: LayerOptions) -
     let mut writer = LayerWriter::new(sink, options);
     spooler.write_to(&mut writer)?;
     writer.finish()
+}
+
+/// Copy a tar that is already in layer order (as a [`LayerWriter`] writes
+/// one: entries sorted, whiteouts and opaque markers in OCI's form, times
+/// and owners as they are) through `writer`, which applies its own options
+/// (the epoch, the compression) and refuses an entry out of order; `what`
+/// names the tar in errors. Unlike [`LayerSpooler::add_tar`] nothing is
+/// spooled: content flows from `tar` into `writer`. The stream is read to
+/// its end, so that a producer's failure reported after the archive's end
+/// is seen. Returns the number of entries copied.
+pub fn copy_ordered_tar<W: Write>(tar: &mut dyn Read, what: &str, writer: &mut LayerWriter<'_, W>) -> Result<u64> {
+    let invalid = |reason: String| Error::InvalidTar { what: what.to_owned(), reason };
+    let mut copied = 0;
+    let mut archive = tar::Archive::new(tar);
+    for entry in archive.entries().map_err(|e| invalid(e.to_string()))? {
+        let mut entry = entry.map_err(|e| invalid(e.to_string()))?;
+        let Some(layer_entry) = tar_entry(&mut entry).map_err(&invalid)? else { continue };
+        writer.append(&layer_entry, &mut entry)?;
+        copied += 1;
+    }
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| invalid(e.to_string()))?;
+    Ok(copied)
 }
 
 /// Whether an extended attribute goes into a layer: file capabilities and
@@ -421,6 +449,61 @@ mod tests {
         let mut writer = LayerWriter::new(Vec::new(), plain(epoch));
         spooler.write_to(&mut writer).unwrap();
         writer.finish().unwrap()
+    }
+
+    #[test]
+    fn an_ordered_tar_copied_is_the_layer_its_entries_make() {
+        let build = || {
+            let mut spooler = LayerSpooler::new();
+            let binary_name = b"app/caf\xe9".to_vec();
+            spooler.add(LayerEntry::file(binary_name, 2, 0o600).owned_by(1001, 0), &mut &b"hi"[..]).unwrap();
+            spooler
+                .add(LayerEntry::dir("app", 0o775).owned_by(1001, 0).modified_at(1_900_000_000), &mut io::empty())
+                .unwrap();
+            spooler.add(LayerEntry::whiteout("app/gone"), &mut io::empty()).unwrap();
+            spooler.add(LayerEntry::opaque("app/cache"), &mut io::empty()).unwrap();
+            spooler.add(LayerEntry::dir("app/cache", 0o755), &mut io::empty()).unwrap();
+            spooler.add(LayerEntry::hardlink("app/z", "app/a"), &mut io::empty()).unwrap();
+            spooler.add(LayerEntry::file("app/a", 1, 0o644).modified_at(1_900_000_000), &mut &b"a"[..]).unwrap();
+            spooler
+        };
+        // The producer's tar keeps times; the copy clamps them as a spooled layer does.
+        let (ordered, _) = spool_and_write(build(), None);
+        let (expected, expected_summary) = spool_and_write(build(), Some(1_700_000_000));
+        let mut writer = LayerWriter::new(Vec::new(), plain(Some(1_700_000_000)));
+        let copied = copy_ordered_tar(&mut &ordered[..], "a test tar", &mut writer).unwrap();
+        let (tar, summary) = writer.finish().unwrap();
+        assert_eq!(copied, 7);
+        assert_eq!(summary.diff_id, expected_summary.diff_id);
+        assert_eq!(tar, expected);
+
+        // Out of order is refused, not sorted.
+        let mut unordered = tar::Builder::new(Vec::new());
+        for name in ["b", "a"] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(0);
+            header.set_mode(0o644);
+            header.set_cksum();
+            unordered.append_data(&mut header, name, io::empty()).unwrap();
+        }
+        let unordered = unordered.into_inner().unwrap();
+        let mut writer = LayerWriter::new(Vec::new(), plain(None));
+        let refused = copy_ordered_tar(&mut &unordered[..], "a test tar", &mut writer).unwrap_err();
+        assert!(matches!(refused, Error::UnsortedEntries { .. }), "{refused:?}");
+
+        // A failure after the archive's end is the copy's failure.
+        let failing = ordered.as_slice().chain(Failing);
+        let mut writer = LayerWriter::new(Vec::new(), plain(None));
+        let failed = copy_ordered_tar(&mut Box::new(failing), "a test tar", &mut writer).unwrap_err();
+        assert!(failed.to_string().contains("a test tar"), "{failed}");
+    }
+
+    struct Failing;
+
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("the producer failed"))
+        }
     }
 
     #[test]

@@ -71,6 +71,20 @@ impl Root {
         rustix::fs::openat2(&self.fd, relative.as_str(), flags | OFlags::CLOEXEC, Mode::empty(), RESOLVE).map_err(to_io)
     }
 
+    /// [`Self::open_path`] for a path given as bytes: its names need not be UTF-8.
+    pub(crate) fn open_path_bytes(&self, path: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
+        let relative = if path.is_empty() { OsStr::new(".") } else { OsStr::from_bytes(path) };
+        rustix::fs::openat2(&self.fd, relative, flags | OFlags::CLOEXEC, Mode::empty(), RESOLVE).map_err(to_io)
+    }
+
+    /// [`Self::parent_of`] for a path given as bytes (`a/b/c`, relative to the root).
+    pub(crate) fn parent_of_bytes(&self, path: &[u8]) -> io::Result<Option<(OwnedFd, OsString)>> {
+        let parts: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|p| !p.is_empty() && *p != b".").collect();
+        let Some((name, parents)) = parts.split_last() else { return Ok(None) };
+        let dir = self.open_path_bytes(&parents.join(&b'/'), OFlags::PATH | OFlags::DIRECTORY)?;
+        Ok(Some((dir, OsStr::from_bytes(name).to_owned())))
+    }
+
     /// The directory that holds `path` (opened with `O_PATH`) and the last
     /// component's name; `None` for the root itself. The directory's own
     /// symbolic links are followed inside the root, the last component is not.

@@ -79,9 +79,7 @@ pub(crate) fn create(rootfs: &Rootfs, lowers: &[std::path::PathBuf]) -> io::Resu
             confined::set_mtime_at(&parent, &name, mtime)?;
         }
     }
-    let baseline = record(&root)?;
-    let file = File::create(rootfs.storage.join("baseline.json"))?;
-    serde_json::to_writer(io::BufWriter::new(file), &baseline).map_err(io::Error::other)
+    write_baseline(&rootfs.storage.join("baseline.json"), &record(&root)?)
 }
 
 fn copy_dir(
@@ -180,17 +178,17 @@ fn copy_xattrs(from: &Path, to: &impl std::os::fd::AsFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Every path of the tree and what it is like now.
-fn record(root: &Root) -> io::Result<BTreeMap<String, Signature>> {
+/// Every path of the tree (as bytes: names need not be UTF-8) and what it is like now.
+fn record(root: &Root) -> io::Result<BTreeMap<Vec<u8>, Signature>> {
     let mut out = BTreeMap::new();
-    let mut pending = vec![String::new()];
+    let mut pending: Vec<Vec<u8>> = vec![Vec::new()];
     while let Some(dir_path) = pending.pop() {
-        let dir = root.open_path(&dir_path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)?;
+        let dir = root.open_path_bytes(&dir_path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)?;
         for name in confined::list_dir(&dir)? {
             let path = if dir_path.is_empty() {
-                name.to_string_lossy().into_owned()
+                name.as_bytes().to_vec()
             } else {
-                format!("{dir_path}/{}", name.to_string_lossy())
+                [dir_path.as_slice(), b"/", name.as_bytes()].concat()
             };
             let stat = rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)?;
             let file_type = FileType::from_raw_mode(stat.st_mode);
@@ -206,21 +204,62 @@ fn record(root: &Root) -> io::Result<BTreeMap<String, Signature>> {
     Ok(out)
 }
 
+/// The baseline as JSON keys: a path's UTF-8 as it is, `%` as `%25`, and
+/// each byte that is not UTF-8 as `%XX`.
+fn encode_key(path: &[u8]) -> String {
+    let mut out = String::with_capacity(path.len());
+    for chunk in path.utf8_chunks() {
+        out.push_str(&chunk.valid().replace('%', "%25"));
+        for byte in chunk.invalid() {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn decode_key(key: &str) -> io::Result<Vec<u8>> {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = key.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            out.push(hex.ok_or_else(|| io::Error::other(format!("a bad key in the baseline: {key}")))?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn write_baseline(path: &Path, baseline: &BTreeMap<Vec<u8>, Signature>) -> io::Result<()> {
+    let encoded: BTreeMap<String, &Signature> = baseline.iter().map(|(k, v)| (encode_key(k), v)).collect();
+    let file = File::create(path)?;
+    serde_json::to_writer(io::BufWriter::new(file), &encoded).map_err(io::Error::other)
+}
+
+fn read_baseline(path: &Path) -> io::Result<BTreeMap<Vec<u8>, Signature>> {
+    let encoded: BTreeMap<String, Signature> =
+        serde_json::from_reader(io::BufReader::new(File::open(path)?)).map_err(io::Error::other)?;
+    encoded.into_iter().map(|(k, v)| Ok((decode_key(&k)?, v))).collect()
+}
+
 /// Add the entries that differ from the baseline, with their parent
 /// directories, and whiteouts for what is gone.
 pub(crate) fn add_changes(rootfs: &Rootfs, spooler: &mut LayerSpooler) -> io::Result<u64> {
-    let baseline: BTreeMap<String, Signature> =
-        serde_json::from_reader(io::BufReader::new(File::open(rootfs.storage.join("baseline.json"))?))
-            .map_err(io::Error::other)?;
+    let baseline = read_baseline(&rootfs.storage.join("baseline.json"))?;
     let root = Root::open(&rootfs.root())?;
     let now = record(&root)?;
-    let mut changed: Vec<&String> =
+    let mut changed: Vec<&Vec<u8>> =
         now.iter().filter(|(path, sig)| baseline.get(*path) != Some(sig)).map(|(p, _)| p).collect();
     // A changed path carries its parent directories with their real metadata.
-    let mut parents: Vec<&String> = Vec::new();
+    let mut parents: Vec<&Vec<u8>> = Vec::new();
     for path in &changed {
-        let mut current = path.as_str();
-        while let Some((parent, _)) = current.rsplit_once('/') {
+        let mut current = path.as_slice();
+        while let Some(slash) = current.iter().rposition(|&b| b == b'/') {
+            let parent = &current[..slash];
             if let Some((key, _)) = now.get_key_value(parent) {
                 parents.push(key);
             }
@@ -233,14 +272,14 @@ pub(crate) fn add_changes(rootfs: &Rootfs, spooler: &mut LayerSpooler) -> io::Re
     let mut links: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
     let mut entries = 0;
     for path in changed {
-        let (dir, name) = root.parent_of(path)?.expect("not the root");
+        let (dir, name) = root.parent_of_bytes(path)?.expect("not the root");
         let stat = rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)?;
         let file_type = FileType::from_raw_mode(stat.st_mode);
-        let host = root.path().join(path);
+        let host = root.path().join(OsStr::from_bytes(path));
         let xattrs =
             crate::fsops::read_xattrs(&host)?.into_iter().filter(|(n, _)| crate::layers::keep_xattr(n)).collect();
         let mut entry = LayerEntry {
-            path: path.as_bytes().to_vec(),
+            path: path.clone(),
             kind: EntryKind::Dir,
             mode: stat.st_mode & 0o7777,
             uid: u64::from(stat.st_uid),
@@ -261,7 +300,7 @@ pub(crate) fn add_changes(rootfs: &Rootfs, spooler: &mut LayerSpooler) -> io::Re
                         entries += 1;
                         continue;
                     }
-                    links.insert((stat.st_dev, stat.st_ino), path.as_bytes().to_vec());
+                    links.insert((stat.st_dev, stat.st_ino), path.clone());
                 }
                 entry.kind = EntryKind::File { size: stat.st_size as u64 };
                 let fd = rustix::fs::openat(
@@ -299,15 +338,32 @@ pub(crate) fn add_changes(rootfs: &Rootfs, spooler: &mut LayerSpooler) -> io::Re
             continue;
         }
         // Only the topmost path gone: a whiteout of a directory covers what it held.
-        let parent_gone =
-            path.rsplit_once('/').is_some_and(|(parent, _)| baseline.contains_key(parent) && !now.contains_key(parent));
+        let parent_gone = path.iter().rposition(|&b| b == b'/').is_some_and(|slash| {
+            let parent = &path[..slash];
+            baseline.contains_key(parent) && !now.contains_key(parent)
+        });
         if parent_gone {
             continue;
         }
         spooler
-            .add(LayerEntry::whiteout(OsStr::new(path).as_bytes().to_vec()), &mut io::empty())
+            .add(LayerEntry::whiteout(path.clone()), &mut io::empty())
             .map_err(|e| io::Error::other(e.to_string()))?;
         entries += 1;
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baseline_keys_keep_every_byte() {
+        for path in [&b"etc/motd"[..], b"srv/caf\xe9", b"100%/x\xff\xfe%41", b""] {
+            let key = encode_key(path);
+            assert_eq!(decode_key(&key).unwrap(), path, "{key}");
+        }
+        assert_eq!(encode_key(b"a%b\xe9c"), "a%25b%E9c");
+        assert!(decode_key("bad%4").is_err());
+    }
 }

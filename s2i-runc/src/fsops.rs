@@ -291,10 +291,10 @@ pub(crate) fn archive(root: &Root, path: &str, out: &mut dyn Write) -> io::Resul
     let mut links: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
     let is_dir = FileType::from_raw_mode(stat.st_mode) == FileType::Directory;
     if !top.is_empty() {
-        write_entry(root, &clean, top.as_bytes(), &stat, &mut writer, &mut links)?;
+        write_entry(root, clean.as_bytes(), top.as_bytes(), &stat, &mut writer, &mut links)?;
     }
     if is_dir {
-        write_tree(root, &clean, top.as_bytes(), &mut writer, &mut links)?;
+        write_tree(root, clean.as_bytes(), top.as_bytes(), &mut writer, &mut links)?;
     }
     writer.finish().map_err(|e| io::Error::other(e.to_string()))?;
     Ok(true)
@@ -315,19 +315,20 @@ fn stat_following(root: &Root, path: &str) -> io::Result<Option<(rustix::fs::Sta
 
 fn write_tree(
     root: &Root,
-    dir_path: &str,
+    dir_path: &[u8],
     prefix: &[u8],
     writer: &mut LayerWriter<'_, &mut dyn Write>,
     links: &mut HashMap<(u64, u64), Vec<u8>>,
 ) -> io::Result<()> {
-    let dir = root.open_path(dir_path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)?;
+    let dir = root.open_path_bytes(dir_path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)?;
     for name in confined::list_dir(&dir)? {
         let stat = match rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => stat,
             Err(rustix::io::Errno::NOENT) => continue,
             Err(e) => return Err(e.into()),
         };
-        let child = confined::clean(&format!("{dir_path}/{}", name.to_string_lossy()));
+        // Names as bytes: a name that is not UTF-8 is opened as it is.
+        let child = [dir_path, b"/", name.as_bytes()].concat();
         let entry_path =
             if prefix.is_empty() { name.as_bytes().to_vec() } else { [prefix, b"/", name.as_bytes()].concat() };
         write_entry(root, &child, &entry_path, &stat, writer, links)?;
@@ -340,7 +341,7 @@ fn write_tree(
 
 fn write_entry(
     root: &Root,
-    path: &str,
+    path: &[u8],
     entry_path: &[u8],
     stat: &rustix::fs::Stat,
     writer: &mut LayerWriter<'_, &mut dyn Write>,
@@ -350,7 +351,7 @@ fn write_entry(
     if file_type == FileType::Socket {
         return Ok(());
     }
-    let (parent, name) = match root.parent_of(path)? {
+    let (parent, name) = match root.parent_of_bytes(path)? {
         Some(found) => found,
         None => (root.open_path("/", OFlags::PATH | OFlags::DIRECTORY)?, std::ffi::OsString::from(".")),
     };

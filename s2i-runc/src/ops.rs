@@ -63,7 +63,7 @@ pub(crate) enum Request {
     MakeDir { rootfs: Rootfs, path: String, uid: u32, gid: u32 },
     /// Extract the tar of the attached reader into a directory (which must exist).
     Upload { rootfs: Rootfs, path: String },
-    /// Write a tar of a path to the attached writer (replies before writing).
+    /// Write a tar of a path to the attached writer; replies when it is written.
     Download { rootfs: Rootfs, path: String },
     /// What is at a path.
     Stat { rootfs: Rootfs, path: String },
@@ -75,6 +75,9 @@ pub(crate) enum Request {
     Delete { call: RuntimeCall },
     /// List what changed in the container since it was created.
     ListChanges { rootfs: Rootfs },
+    /// Write the container's changes as a tar in layer order (times as they
+    /// are, not compressed) to the attached writer; replies when it is written.
+    StreamChanges { rootfs: Rootfs },
     /// Write the container's changes as a layer blob into the layout.
     WriteLayer { rootfs: Rootfs, layout: PathBuf, epoch: Option<u64>, gzip: bool },
     /// Unmount and remove a container's storage.
@@ -199,10 +202,7 @@ impl Ops {
             },
             Request::Download { rootfs, path } => match fd("archive") {
                 Err(response) => response,
-                Ok(output) => {
-                    download(&rootfs, &path, output, reply);
-                    return;
-                }
+                Ok(output) => download(&rootfs, &path, output),
             },
             Request::Stat { rootfs, path } => {
                 match Root::open(&rootfs.root()).and_then(|root| crate::fsops::stat(&root, &path)) {
@@ -225,6 +225,13 @@ impl Ops {
             Request::ListChanges { rootfs } => match list_changes(&rootfs) {
                 Ok(changes) => Response::Changes { changes },
                 Err(message) => Response::failed(message),
+            },
+            Request::StreamChanges { rootfs } => match fd("archive") {
+                Err(response) => response,
+                Ok(output) => match stream_changes(&rootfs, output) {
+                    Ok(()) => Response::Done,
+                    Err(message) => Response::failed(message),
+                },
             },
             Request::WriteLayer { rootfs, layout, epoch, gzip } => match write_layer(&rootfs, &layout, epoch, gzip) {
                 Ok(layer) => Response::Layer { layer },
@@ -378,20 +385,22 @@ fn upload(rootfs: &Rootfs, path: &str, input: OwnedFd) -> Response {
     }
 }
 
-fn download(rootfs: &Rootfs, path: &str, output: OwnedFd, reply: &mut dyn FnMut(Response)) {
+fn download(rootfs: &Rootfs, path: &str, output: OwnedFd) -> Response {
     let root = match Root::open(&rootfs.root()) {
         Ok(root) => root,
-        Err(e) => return reply(Response::from_io("open the root file system", &e)),
+        Err(e) => return Response::from_io("open the root file system", &e),
     };
     match root.lstat(&crate::confined::clean(path)) {
         Ok(Some(_)) => {}
-        Ok(None) => return reply(Response::Found { found: false }),
-        Err(e) => return reply(Response::from_io(&format!("look at {path}"), &e)),
+        Ok(None) => return Response::Found { found: false },
+        Err(e) => return Response::from_io(&format!("look at {path}"), &e),
     }
-    reply(Response::Found { found: true });
     let mut out = io::BufWriter::new(File::from(output));
-    // A reader that went away ends the stream; the reader sees its end.
-    let _ = crate::fsops::archive(&root, path, &mut out).and_then(|_| io::Write::flush(&mut out));
+    // The reply comes when all is written: a failure half way is an error, not a short archive.
+    match crate::fsops::archive(&root, path, &mut out).and_then(|found| io::Write::flush(&mut out).map(|()| found)) {
+        Ok(found) => Response::Found { found },
+        Err(e) => Response::from_io(&format!("archive {path}"), &e),
+    }
 }
 
 /// The container's changes as the entries of the layer a commit writes:
@@ -417,6 +426,21 @@ fn list_changes(rootfs: &Rootfs) -> Result<Vec<ChangedPath>, String> {
         }
     }
     Ok(changes.into_iter().map(|(path, kind)| ChangedPath { path, kind }).collect())
+}
+
+/// The container's changes, as the layer a commit writes but with times
+/// as they are and no compression, written to `output` as they are read
+/// (file contents straight from the upper directory; the copy fallback's
+/// spooled in the container's storage).
+fn stream_changes(rootfs: &Rootfs, output: OwnedFd) -> Result<(), String> {
+    let mut spooler = LayerSpooler::new_in(&rootfs.storage);
+    rootfs::add_changes(rootfs, &mut spooler).map_err(|e| format!("read the container's changes: {e}"))?;
+    let out = io::BufWriter::with_capacity(256 * 1024, File::from(output));
+    let options = LayerOptions { compression: Compression::None, ..LayerOptions::default() };
+    let mut writer = LayerWriter::new(out, options);
+    spooler.write_to(&mut writer).map_err(|e| format!("write the container's changes: {e}"))?;
+    let (mut out, _) = writer.finish().map_err(|e| format!("write the container's changes: {e}"))?;
+    io::Write::flush(&mut out).map_err(|e| format!("write the container's changes: {e}"))
 }
 
 fn write_layer(rootfs: &Rootfs, layout: &Path, epoch: Option<u64>, gzip: bool) -> Result<LayerInfo, String> {

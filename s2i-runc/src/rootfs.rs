@@ -323,12 +323,30 @@ pub(crate) fn remove_deferred(storage: &Path, trash: &Path) -> io::Result<()> {
 }
 
 /// Add what changed in the container to `spooler` (entries with OCI whiteouts).
+///
+/// fuse-overlayfs marks every directory it makes opaque, also one the
+/// image never had; such a marker hides nothing and is left out, so that
+/// the layer is the one the kernel's overlayfs gives.
 pub(crate) fn add_changes(rootfs: &Rootfs, spooler: &mut s2i_oci::spool::LayerSpooler) -> io::Result<u64> {
     match rootfs.kind {
         RootfsKind::Copy => crate::copy::add_changes(rootfs, spooler),
-        _ => s2i_oci::overlay::add_upper_dir(&rootfs.upper(), spooler)
-            .map(|stats| stats.entries)
-            .map_err(|e| io::Error::other(e.to_string())),
+        _ => {
+            let stats = s2i_oci::overlay::add_upper_dir(&rootfs.upper(), spooler)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let lowers = rootfs.image_lowers();
+            let mut dropped = 0;
+            spooler.retain(|entry| {
+                let hides_nothing = entry.kind == s2i_oci::layer::EntryKind::Opaque
+                    && std::str::from_utf8(&entry.path).is_ok_and(|path| {
+                        let parts: Vec<&str> = path.split('/').collect();
+                        // An error reading the image keeps the marker: one too many hides nothing wrongly.
+                        matches!(lowers.lookup(&parts), Ok(found) if !found.as_ref().is_some_and(|f| f.meta.is_dir()))
+                    });
+                dropped += u64::from(hides_nothing);
+                !hides_nothing
+            });
+            Ok(stats.entries - dropped)
+        }
     }
 }
 

@@ -866,6 +866,28 @@ fn reader_stream(fd: OwnedFd) -> std::result::Result<ByteStream, RuntimeError> {
     Ok(Box::pin(tokio_util::io::ReaderStream::new(receiver)))
 }
 
+/// `stream`, written by a host request that replies when it is done,
+/// followed by an error when that reply is not one `succeeded` accepts: a
+/// write that failed half way ends the stream with an error, not with a
+/// short archive that looks whole.
+fn ended_by_reply(
+    stream: impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    reply: tokio::task::JoinHandle<std::result::Result<Response, RuntimeError>>,
+    succeeded: fn(&Response) -> bool,
+) -> ByteStream {
+    let outcome = futures::stream::once(async move {
+        let failed = match reply.await {
+            Ok(Ok(response)) if succeeded(&response) => return None,
+            Ok(Ok(response)) => unexpected(&response).message,
+            Ok(Err(e)) => e.message,
+            Err(e) => e.to_string(),
+        };
+        Some(Err(std::io::Error::other(failed)))
+    })
+    .filter_map(futures::future::ready);
+    Box::pin(stream.chain(outcome))
+}
+
 #[async_trait::async_trait]
 impl ContainerRuntime for OciRuntime {
     async fn info(&self) -> std::result::Result<RuntimeInfo, RuntimeError> {
@@ -1021,11 +1043,22 @@ impl ContainerRuntime for OciRuntime {
     ) -> std::result::Result<Option<ByteStream>, RuntimeError> {
         let state = self.find(container).await?;
         let (reader, writer) = pipe()?;
+        let host = self.inner.host.clone();
         let request = Request::Download { rootfs: state.rootfs.clone(), path: path.to_owned() };
-        match self.inner.host.call(request, vec![writer]).await? {
-            Response::Found { found: false } => Ok(None),
-            Response::Found { found: true } => Ok(Some(reader_stream(reader)?)),
-            other => Err(unexpected(&other)),
+        let replied = tokio::spawn(async move { host.call(request, vec![writer]).await });
+        let mut stream = reader_stream(reader)?;
+        // An archive has bytes; none means the reply says why.
+        match stream.next().await {
+            None => match replied.await.map_err(|e| other(e.to_string()))?? {
+                Response::Found { found: false } => Ok(None),
+                Response::Found { found: true } => Ok(Some(Box::pin(futures::stream::empty()))),
+                reply => Err(unexpected(&reply)),
+            },
+            Some(Err(e)) => Err(other(format!("read the archive of {path}: {e}"))),
+            Some(Ok(first)) => {
+                let stream = futures::stream::once(futures::future::ready(Ok(first))).chain(stream);
+                Ok(Some(ended_by_reply(stream, replied, |reply| matches!(reply, Response::Found { found: true }))))
+            }
         }
     }
 
@@ -1050,6 +1083,18 @@ impl ContainerRuntime for OciRuntime {
                 .collect()),
             other => Err(unexpected(&other)),
         }
+    }
+
+    async fn changes_layer(&self, container: &str) -> std::result::Result<Option<ByteStream>, RuntimeError> {
+        // The upper directory (or the copy's differences), written in layer
+        // order by the host as the stream is read; its reply, which comes
+        // when all is written, ends the stream (an error as an error item).
+        let state = self.find(container).await?;
+        let (reader, writer) = pipe()?;
+        let host = self.inner.host.clone();
+        let request = Request::StreamChanges { rootfs: state.rootfs.clone() };
+        let written = tokio::spawn(async move { host.call(request, vec![writer]).await });
+        Ok(Some(ended_by_reply(reader_stream(reader)?, written, |reply| matches!(reply, Response::Done))))
     }
 
     async fn export_container(&self, container: &str) -> std::result::Result<ByteStream, RuntimeError> {

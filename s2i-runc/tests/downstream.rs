@@ -14,10 +14,9 @@ use tokio::io::AsyncWriteExt;
 
 const IMAGE: &str = "s2i-fixtures/base:latest";
 
-#[tokio::test]
-async fn a_container_without_a_daemon_on_a_current_thread_runtime() {
-    let dir = tempfile::tempdir().unwrap();
-    let saved = dir.path().join("base.tar");
+/// A runtime with a store of the test's own in `dir`, holding the fixture image.
+async fn runtime_with_image(dir: &std::path::Path) -> OciRuntime {
+    let saved = dir.join("base.tar");
     let out = std::process::Command::new("docker")
         .args(["save", "-o", saved.to_str().unwrap(), IMAGE])
         .output()
@@ -28,9 +27,9 @@ async fn a_container_without_a_daemon_on_a_current_thread_runtime() {
         String::from_utf8_lossy(&out.stderr)
     );
     let options = OciOptions {
-        store_dir: Some(dir.path().join("store")),
-        cache_dir: Some(dir.path().join("cache")),
-        state_dir: Some(dir.path().join("state")),
+        store_dir: Some(dir.join("store")),
+        cache_dir: Some(dir.join("cache")),
+        state_dir: Some(dir.join("state")),
         ..OciOptions::default()
     };
     let runtime = OciRuntime::connect(&options)
@@ -38,6 +37,13 @@ async fn a_container_without_a_daemon_on_a_current_thread_runtime() {
         .unwrap_or_else(|e| panic!("the daemonless backend cannot start (apt-get install runc): {e}"));
     let name = runtime.import(&ImageLocation::parse(&format!("docker-archive:{}", saved.display())).unwrap()).await;
     assert_eq!(name.unwrap(), "s2i-fixtures/base:latest");
+    runtime
+}
+
+#[tokio::test]
+async fn a_container_without_a_daemon_on_a_current_thread_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime_with_image(dir.path()).await;
     assert!(runtime.inspect_image(IMAGE).await.unwrap().is_some());
     assert_eq!(runtime.inspect_image("s2i-downstream/never-stored:none").await.unwrap(), None);
 
@@ -114,4 +120,55 @@ async fn a_container_without_a_daemon_on_a_current_thread_runtime() {
     let (committed, base) = (committed["layers"].as_array().unwrap(), base["layers"].as_array().unwrap());
     assert_eq!(committed.len(), base.len() + 1);
     assert_eq!(committed[..base.len()], base[..]);
+}
+
+/// The entries of a tar stream: name (bytes) and type.
+async fn tar_entries(stream: s2i_core::runtime::ByteStream) -> Vec<(Vec<u8>, u8)> {
+    let tar: Vec<u8> = stream.map(Result::unwrap).collect::<Vec<_>>().await.concat();
+    let mut archive = tar::Archive::new(tar.as_slice());
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.path_bytes().into_owned(), e.header().entry_type().as_byte())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn names_that_are_not_utf8_in_the_export_and_the_changes_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime_with_image(dir.path()).await;
+    let script = "set -e; printf 'bytes' > \"$(printf '/tmp/caf\\351')\"; rm /bin/vi";
+    let spec = ContainerSpec {
+        image: IMAGE.to_owned(),
+        entrypoint: Some(Vec::new()),
+        cmd: vec!["/bin/sh".into(), "-c".into(), script.into()],
+        ..ContainerSpec::default()
+    };
+    let id = runtime.create_container(&spec).await.unwrap();
+    runtime.start_container(&id).await.unwrap();
+    assert_eq!(runtime.wait_container(&id).await.unwrap().code, 0);
+
+    // The export holds the name's bytes.
+    let exported = tar_entries(runtime.export_container(&id).await.unwrap()).await;
+    let named = |entries: &[(Vec<u8>, u8)], name: &[u8]| entries.iter().any(|(n, _)| n.ends_with(name));
+    assert!(
+        named(&exported, b"tmp/caf\xe9"),
+        "{:?}",
+        exported.iter().map(|e| e.0.escape_ascii().to_string()).collect::<Vec<_>>()
+    );
+    assert!(!named(&exported, b"bin/vi"));
+
+    // The changes as one layer-ordered tar: the new name, the deletion as a whiteout, nothing else of the image.
+    let layer = runtime.changes_layer(&id).await.unwrap().expect("the daemonless runtime offers its changes");
+    let entries = tar_entries(layer).await;
+    let names: Vec<String> = entries.iter().map(|(n, _)| n.escape_ascii().to_string()).collect();
+    assert_eq!(names, ["bin/", "bin/.wh.vi", "tmp/", "tmp/caf\\xe9"]);
+    runtime.remove_container(&id).await.unwrap();
+
+    // A container that is gone has no changes to give.
+    let Err(gone) = runtime.changes_layer(&id).await else { panic!("the container is gone") };
+    assert_eq!(gone.kind, RuntimeErrorKind::NotFound, "{gone}");
 }

@@ -28,6 +28,13 @@
 //! store only for the export to read it back — about the same on a trivial
 //! one, and leaves no image in the engine to remove.
 //!
+//! **A runtime that has the changes at hand** (`--engine oci`: its overlay's
+//! upper directory) offers them as one tar in layer order
+//! (`ContainerRuntime::changes_layer`); it is copied entry by entry through
+//! the same layer writer (times clamped, order checked), nothing spooled,
+//! no path read twice — for the same changes the same layer as the path
+//! by path reads give.
+//!
 //! **The base layers and the config** come from the engine's export of the
 //! base image (`GET /images/{id}/get`), read as a stream: the config exactly
 //! as stored (its digest is the image ID, the same on Docker and Podman for
@@ -50,7 +57,7 @@ use s2i_oci::layer::{Compression, LayerOptions, LayerSummary, LayerWriter};
 use s2i_oci::layout::OciLayout;
 use s2i_oci::sbom::SbomCollector;
 use s2i_oci::spec;
-use s2i_oci::spool::LayerSpooler;
+use s2i_oci::spool::{LayerSpooler, copy_ordered_tar};
 
 use super::{Engine, WrittenOutput};
 use crate::chained::bridge;
@@ -226,6 +233,25 @@ impl Engine {
         compression: Compression,
         observe: bool,
     ) -> Result<(LayerSummary, Option<SbomCollector>)> {
+        let options = LayerOptions { epoch, compression, ..LayerOptions::default() };
+        let offered = self
+            .runtime
+            .changes_layer(container)
+            .await
+            .map_err(|e| Error::runtime("read the changes of the build container", e))?;
+        if let Some(stream) = offered {
+            let mut reader = bridge(stream);
+            let layout = layout.clone();
+            let written = blocking(move || {
+                finish_layer(&layout, options, observe, |writer| {
+                    copy_ordered_tar(&mut reader, "the changes of the build container", writer).map(|_| ())
+                })
+            })
+            .await?
+            .map_err(oci_error("write the layer", "check that the temporary directory has room"))?;
+            self.events.detail(format!("The build's layer holds {} entries", written.0.entries));
+            return Ok(written);
+        }
         let listed = self
             .runtime
             .container_changes(container)
@@ -309,29 +335,37 @@ impl Engine {
             .map_err(oci_error(what, "check that the engine still runs"))?;
         }
         let layout = layout.clone();
-        let options = LayerOptions { epoch, compression, ..LayerOptions::default() };
         blocking(move || {
             set.add_deletions(&mut spooler)?;
-            let sink = layout.blob_writer()?;
-            let mut collector = SbomCollector::new();
-            let mut writer = LayerWriter::new(sink, options);
-            let summary = if observe {
-                let mut observed = writer.with_observer(&mut collector);
-                spooler.write_to(&mut observed)?;
-                let (blob, summary) = observed.finish()?;
-                blob.commit()?;
-                summary
-            } else {
-                spooler.write_to(&mut writer)?;
-                let (blob, summary) = writer.finish()?;
-                blob.commit()?;
-                summary
-            };
-            Ok((summary, observe.then_some(collector)))
+            finish_layer(&layout, options, observe, |writer| spooler.write_to(writer))
         })
         .await?
         .map_err(oci_error("write the layer", "check that the temporary directory has room"))
     }
+}
+
+/// Write a layer blob into `layout`, its entries given by `fill` (with the
+/// files an SBOM lists, when `observe`).
+fn finish_layer(
+    layout: &OciLayout,
+    options: LayerOptions,
+    observe: bool,
+    fill: impl FnOnce(&mut LayerWriter<'_, s2i_oci::layout::BlobWriter>) -> s2i_oci::Result<()>,
+) -> s2i_oci::Result<(LayerSummary, Option<SbomCollector>)> {
+    let sink = layout.blob_writer()?;
+    let mut collector = SbomCollector::new();
+    let writer = LayerWriter::new(sink, options);
+    let (blob, summary) = if observe {
+        let mut observed = writer.with_observer(&mut collector);
+        fill(&mut observed)?;
+        observed.finish()?
+    } else {
+        let mut writer = writer;
+        fill(&mut writer)?;
+        writer.finish()?
+    };
+    blob.commit()?;
+    Ok((summary, observe.then_some(collector)))
 }
 
 /// What the config gets, from the commit the engine would have made.
