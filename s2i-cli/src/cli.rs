@@ -7,11 +7,13 @@ use s2i_core::PullPolicy;
 use s2i_oci::transport::ImageLocation;
 
 mod builds;
+mod location;
 mod objects;
 mod route;
 mod secrets;
 pub use builds::{CancelBuildArgs, ControllerArgs, LogsArgs, RunBuildArgs, StartBuildArgs};
 use builds::{LOGS_EXAMPLES, START_BUILD_EXAMPLES};
+use location::parse_location;
 use objects::{APPLY_HELP, EXPORT_HELP, GET_HELP, IMPORT_EXAMPLES, KINDS_HELP, TAG_EXAMPLES};
 pub use objects::{ApplyArgs, DeleteArgs, DescribeArgs, ExportArgs, GetArgs, ImportImageArgs, OutputFormat, TagArgs};
 use route::EXPOSE_EXAMPLES;
@@ -272,13 +274,6 @@ pub struct OutcomeArgs {
     /// Write the build's in-toto statement with SLSA v1 provenance to FILE, and attach it to oci: and docker:// outputs
     #[arg(long, value_name = "FILE")]
     pub provenance: Option<PathBuf>,
-}
-
-pub(crate) fn parse_location(value: &str) -> Result<ImageLocation, String> {
-    ImageLocation::parse(value).map_err(|e| match e {
-        s2i_oci::Error::InvalidTransport { reason, help, .. } => format!("{reason} ({help})"),
-        other => other.to_string(),
-    })
 }
 
 /// `s2i build`.

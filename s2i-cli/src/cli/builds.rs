@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use s2i_oci::transport::ImageLocation;
 
-use super::parse_location;
+use super::location::parse_location;
 
 pub(super) const START_BUILD_EXAMPLES: &str = "\
 Examples:
