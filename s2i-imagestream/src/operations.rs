@@ -19,6 +19,7 @@ use crate::engine::resolve_in_engine;
 use crate::error::{Error, Result};
 use crate::mirror::{EngineAccess, MirrorReport, follow_tag_changes};
 use crate::registry::{RegistryCalls, RegistryClient, import_failure};
+use crate::repository::{RepositoryImport, repository_import, tags_to_import};
 use crate::streams::{
     self, ImportFailure, ImportResult, StreamTag, StreamWrite, TagOutcome, TagRequest, TagSource, write_stream,
 };
@@ -287,12 +288,23 @@ impl<'a> ImageStreams<'a> {
         Ok(self.finish(outcomes).await)
     }
 
-    /// `import-image`: import the destination tag's source now (see [`ImportRequest`]).
+    /// `import-image`: import the destination tag's source now (see
+    /// [`ImportRequest`]). A tag without a spec tag, of a stream with
+    /// `spec.dockerImageRepository`, imports that repository again
+    /// ([`ImageStreams::import_repository`]).
     pub async fn import_image(&self, request: &ImportRequest) -> Result<Outcome<StreamWrite>> {
         let destination = &request.destination;
         let stream: Option<ImageStream> =
             self.store.read(|tx| tx.get_as(&destination.namespace, &destination.stream))?;
         let current = stream.as_ref().and_then(|s| s.spec_tag(&destination.tag)).cloned();
+        // A tag no spec tag names, of a stream with a repository: the
+        // repository is imported again (as `oc import-image STREAM` does).
+        if request.from.is_none()
+            && current.is_none()
+            && let Some(write) = self.import_repository(&destination.namespace, &destination.stream, true).await?
+        {
+            return Ok(self.finish(write).await);
+        }
         let current_source = current.as_ref().and_then(|t| t.from.as_ref());
         if let Some(from) = current_source.filter(|f| f.kind != KIND_DOCKER_IMAGE) {
             return Err(Error::NotImported {
@@ -401,10 +413,13 @@ impl<'a> ImageStreams<'a> {
         name: &str,
         lookup: Lookup,
     ) -> Result<Vec<(String, ImportFailure)>> {
-        let Some(stream) = self.store.read(|tx| tx.get_as::<ImageStream>(namespace, name))? else {
-            return Ok(Vec::new());
-        };
         let mut failures = Vec::new();
+        if let Some(write) = self.import_repository(namespace, name, false).await? {
+            failures.extend(write.failed_imports);
+        }
+        let Some(stream) = self.store.read(|tx| tx.get_as::<ImageStream>(namespace, name))? else {
+            return Ok(failures);
+        };
         for import in streams::pending_imports(&stream) {
             let destination =
                 StreamTag { namespace: namespace.to_owned(), stream: name.to_owned(), tag: import.tag.clone() };
@@ -421,6 +436,59 @@ impl<'a> ImageStreams<'a> {
             }
         }
         Ok(failures)
+    }
+
+    /// Import the repository of stream `namespace/name`'s
+    /// `spec.dockerImageRepository` (see [`crate::repository`]): when it has
+    /// not been imported yet, or, with `again`, anyway (`import-image
+    /// STREAM`). The registry is asked with no transaction open; the tags are
+    /// then recorded in one. `None` when the stream has no repository to
+    /// import (or is gone).
+    pub async fn import_repository(&self, namespace: &str, name: &str, again: bool) -> Result<Option<StreamWrite>> {
+        let Some(stream) = self.store.read(|tx| tx.get_as::<ImageStream>(namespace, name))? else {
+            return Ok(None);
+        };
+        let Some(import) = repository_import(&stream, again) else { return Ok(None) };
+        let result = self.list_and_import(&stream, &import).await;
+        let write =
+            self.write(|tx| streams::record_repository_import(tx, namespace, name, &import.repository, &result))?;
+        Ok(write)
+    }
+
+    /// The tags a repository import takes, each imported; or why the
+    /// repository could not be listed.
+    async fn list_and_import(
+        &self,
+        stream: &ImageStream,
+        import: &RepositoryImport,
+    ) -> std::result::Result<Vec<(String, ImportResult)>, ImportFailure> {
+        let reference = ImageReference::parse(&import.repository).map_err(|e| ImportFailure {
+            reason: "InternalError".into(),
+            message: format!("spec.dockerImageRepository: {e}"),
+        })?;
+        let normalized = reference.normalized();
+        let (registry, path, insecure) =
+            (normalized.registry_or_default().to_owned(), normalized.repository.clone(), import.insecure);
+        let listed = self
+            .registry
+            .call(move |client| client.list_tags(&registry, &path, insecure))
+            .await
+            .map_err(import_failure)?;
+        let mut imported = Vec::new();
+        for tag in tags_to_import(listed) {
+            // The spec's tag of that name is the user's: not imported from here.
+            if stream.spec_tag(&tag).is_some() {
+                continue;
+            }
+            let spec = format!("{}:{tag}", import.repository);
+            let result = self
+                .registry
+                .call(move |client| client.import(&spec, insecure, IMPORT_MODE_LEGACY))
+                .await
+                .map_err(import_failure);
+            imported.push((tag, result));
+        }
+        Ok(imported)
     }
 
     /// Every scheduled tag of the store, in all namespaces ([`streams::scheduled_tags`]).

@@ -82,7 +82,11 @@ Examples:
   s2i import-image app:1.2 --from 127.0.0.1:5000/team/app:1.2 --confirm
 
   # Import the tag again from its source (history grows only if the image changed)
-  s2i import-image app:1.2";
+  s2i import-image app:1.2
+
+  # A stream with spec.dockerImageRepository: import the repository's tags again
+  # (at most 50: latest, then versions newest first, then the rest by name)
+  s2i import-image app";
 
 /// `s2i get`.
 #[derive(Debug, Args)]
@@ -252,7 +256,8 @@ pub struct TagArgs {
 /// `s2i import-image`.
 #[derive(Debug, Args)]
 pub struct ImportImageArgs {
-    /// The tag to import into: STREAM or STREAM:TAG (tag latest when omitted)
+    /// The tag to import into: STREAM or STREAM:TAG (tag latest when omitted); a tag no spec tag names, of a stream
+    /// with spec.dockerImageRepository, imports that repository again
     #[arg(value_name = "STREAM[:TAG]")]
     pub destination: String,
     /// The image to import (default: the tag's current source)

@@ -404,11 +404,21 @@ pub(crate) async fn import_image(global: &GlobalArgs, args: ImportImageArgs) -> 
     let outcome = session.image_streams().import_image(&request).await?;
     let (write, mirrored) = session.report(outcome);
     let code = report_failed_imports(&write);
-    if code == 0 {
-        let tag = &request.destination.tag;
-        let current = write.stream.latest(tag).map(|i| i.docker_image_reference.clone()).unwrap_or_default();
-        println!("imagestream.{GROUP}/{} imported", write.stream.metadata.name);
-        println!("{}:{tag} -> {current}", write.stream.metadata.name);
+    let stream = &write.stream;
+    let tag = &request.destination.tag;
+    let repository_import = stream.spec_tag(tag).is_none() && !stream.spec.docker_image_repository.is_empty();
+    if repository_import {
+        // Every tag the repository gave (status tags no spec tag names).
+        println!("imagestream.{GROUP}/{} imported from {}", stream.metadata.name, stream.spec.docker_image_repository);
+        for list in stream.status.tags.iter().filter(|t| stream.spec_tag(&t.tag).is_none()) {
+            if let Some(item) = list.items.first() {
+                println!("{}:{} -> {}", stream.metadata.name, list.tag, item.docker_image_reference);
+            }
+        }
+    } else if code == 0 {
+        let current = stream.latest(tag).map(|i| i.docker_image_reference.clone()).unwrap_or_default();
+        println!("imagestream.{GROUP}/{} imported", stream.metadata.name);
+        println!("{}:{tag} -> {current}", stream.metadata.name);
     }
     after_tag_changes(&session).await?;
     mirrored?;
