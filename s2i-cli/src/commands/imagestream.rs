@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use s2i_imagestream::images::{delete_image, get_image, list_images};
 use s2i_imagestream::operations::{ImportRequest, Lookup};
+use s2i_imagestream::repository::REPOSITORY_CHECK_ANNOTATION;
 use s2i_imagestream::streams::{
     self, ImportFailure, StreamTag, StreamWrite, TagRequest, TagSource, apply_stream, get_stream,
 };
@@ -102,6 +103,12 @@ fn describe_stream(stream: &ImageStream) -> String {
     out.metadata(&stream.metadata);
     out.field("Image Repository", &stream.status.docker_image_repository);
     out.field("Image Lookup", &format!("local={}", stream.spec.lookup_policy.local));
+    let repository = &stream.spec.docker_image_repository;
+    if !repository.is_empty() {
+        let checked = stream.metadata.annotations.get(REPOSITORY_CHECK_ANNOTATION);
+        let when = checked.map_or_else(|| "not imported yet".to_owned(), |at| format!("imported {at}"));
+        out.field("Imports From", &format!("{repository} ({when})"));
+    }
     let mut images: Vec<&str> = stream
         .status
         .tags
@@ -131,6 +138,14 @@ fn describe_stream(stream: &ImageStream) -> String {
                 }
             }
             None if spec.is_some() => "pushed image".into(),
+            // A tag the stream's repository import gave.
+            None if !repository.is_empty()
+                && stream
+                    .latest(tag)
+                    .is_some_and(|i| i.docker_image_reference.starts_with(&format!("{repository}@"))) =>
+            {
+                format!("imported from {repository}:{tag}")
+            }
             None => "no spec tag".into(),
         };
         out.line(&format!("  {source}"));
