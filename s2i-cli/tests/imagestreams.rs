@@ -637,7 +637,7 @@ fn a_docker_image_repository_is_imported_into_status_and_exports_as_written() {
     assert!(table.contains("1.0,latest,pinned"), "{table}");
     let described = run_in_store(store.path(), &ns.0, ["describe", "is", "app"]).ok().stdout;
     assert!(described.contains(&format!("imported from {repository}:1.0")), "{described}");
-    assert!(described.contains(&format!("Imports From:")), "{described}");
+    assert!(described.contains(&format!("Imports From:     {repository} (imported ")), "{described}");
 
     // Applying the file again leaves the stream as it is: the repository is not listed again.
     let listings = registry.log_text().matches("/tags/list").count();
