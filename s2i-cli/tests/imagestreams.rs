@@ -665,6 +665,18 @@ fn a_docker_image_repository_is_imported_into_status_and_exports_as_written() {
     let imported = run_in_store(store.path(), &ns.0, ["import-image", "app"]).ok().stdout;
     assert!(imported.contains(&format!("app:2.0 -> {by_digest}")), "{imported}");
     assert!(imported.contains(&format!("app:1.0 -> {by_digest}")), "{imported}");
+
+    // --all: a stream made from a whole repository; a tag in --from or a new repository without --confirm is refused.
+    let refused = run_in_store(store.path(), &ns.0, ["import-image", "copy", "--from", &repository, "--all"]);
+    assert!(refused.code != 0 && refused.stderr.contains("--confirm"), "{}", refused.stderr);
+    let one = format!("{repository}:1.0");
+    let refused = run_in_store(store.path(), &ns.0, ["import-image", "copy", "--from", &one, "--all", "--confirm"]);
+    assert!(refused.code != 0 && refused.stderr.contains("names one image"), "{}", refused.stderr);
+    let all = run_in_store(store.path(), &ns.0, ["import-image", "copy", "--from", &repository, "--all", "--confirm"]);
+    let all = all.ok().stdout;
+    assert!(all.contains(&format!("copy:2.0 -> {by_digest}")) && all.contains("copy:latest -> "), "{all}");
+    let copy = json(run_in_store(store.path(), &ns.0, ["get", "is", "copy", "-o", "json"]));
+    assert_eq!(copy["spec"]["dockerImageRepository"], repository.as_str());
 }
 
 #[test]

@@ -24,8 +24,8 @@ use crate::streams::{
     self, ImportFailure, ImportResult, StreamTag, StreamWrite, TagOutcome, TagRequest, TagSource, write_stream,
 };
 use crate::types::{
-    IMPORT_MODE_LEGACY, ImageStream, KIND_DOCKER_IMAGE, ObjectReference, REFERENCE_POLICY_SOURCE, TagImportPolicy,
-    TagReference, TagReferencePolicy,
+    IMPORT_MODE_LEGACY, INSECURE_REPOSITORY_ANNOTATION, ImageStream, KIND_DOCKER_IMAGE, ObjectReference,
+    REFERENCE_POLICY_SOURCE, TagImportPolicy, TagReference, TagReferencePolicy,
 };
 use s2i_store::{Store, Tx};
 
@@ -60,6 +60,10 @@ pub struct ImportRequest {
     pub import_mode: Option<String>,
     /// Re-import periodically (`importPolicy.scheduled`); kept from the tag when `None`.
     pub scheduled: Option<bool>,
+    /// Import the whole repository `from` names (`oc import-image --all`):
+    /// it becomes the stream's `spec.dockerImageRepository` (changing one
+    /// needs `confirm`), and its tags are imported into the stream's status.
+    pub all: bool,
 }
 
 impl ImportRequest {
@@ -73,6 +77,7 @@ impl ImportRequest {
             reference_policy: None,
             import_mode: None,
             scheduled: None,
+            all: false,
         }
     }
 }
@@ -296,6 +301,9 @@ impl<'a> ImageStreams<'a> {
         let destination = &request.destination;
         let stream: Option<ImageStream> =
             self.store.read(|tx| tx.get_as(&destination.namespace, &destination.stream))?;
+        if request.all {
+            return self.import_all(request, stream).await;
+        }
         let current = stream.as_ref().and_then(|s| s.spec_tag(&destination.tag)).cloned();
         // A tag no spec tag names, of a stream with a repository: the
         // repository is imported again (as `oc import-image STREAM` does).
@@ -382,6 +390,62 @@ impl<'a> ImageStreams<'a> {
             stream.metadata.resource_version.clear();
             write_stream(tx, stream, &imports)
         })?;
+        Ok(self.finish(write).await)
+    }
+
+    /// `import-image --all`: the repository `from` names becomes the
+    /// stream's `spec.dockerImageRepository` and is imported now.
+    async fn import_all(&self, request: &ImportRequest, stream: Option<ImageStream>) -> Result<Outcome<StreamWrite>> {
+        let destination = &request.destination;
+        let current = stream.as_ref().map(|s| s.spec.docker_image_repository.clone()).unwrap_or_default();
+        let repository = match &request.from {
+            Some(from) => from.clone(),
+            None if !current.is_empty() => current.clone(),
+            None => {
+                return Err(Error::InvalidRequest {
+                    message: format!("image stream {:?} names no repository to import", destination.stream),
+                    help: "name one with --from REPOSITORY --confirm".into(),
+                });
+            }
+        };
+        let parsed = ImageReference::parse(&repository).map_err(|e| Error::InvalidRequest {
+            message: e.to_string(),
+            help: "write the repository as [registry/]repository".into(),
+        })?;
+        if parsed.tag.is_some() || parsed.digest.is_some() {
+            return Err(Error::InvalidRequest {
+                message: format!("--all imports a whole repository; {repository} names one image"),
+                help: "leave the tag or digest out of --from".into(),
+            });
+        }
+        if repository != current && !request.confirm {
+            let message = match &stream {
+                None => format!("the image stream {:?} does not exist yet", destination.stream),
+                Some(_) if current.is_empty() => {
+                    format!("image stream {:?} does not import a repository yet", destination.stream)
+                }
+                Some(_) => format!("image stream {:?} imports {current}, not {repository}", destination.stream),
+            };
+            return Err(Error::InvalidRequest { message, help: format!("add --confirm to import {repository}") });
+        }
+        if repository != current || request.insecure {
+            self.write(|tx| {
+                let mut stream: ImageStream = tx
+                    .get_as(&destination.namespace, &destination.stream)?
+                    .unwrap_or_else(|| ImageStream::new(&destination.namespace, &destination.stream));
+                stream.spec.docker_image_repository = repository.clone();
+                if request.insecure {
+                    stream.metadata.annotations.insert(INSECURE_REPOSITORY_ANNOTATION.into(), "true".into());
+                }
+                stream.metadata.resource_version.clear();
+                write_stream(tx, stream, &BTreeMap::new())
+            })?;
+        }
+        let write = self.import_repository(&destination.namespace, &destination.stream, true).await?;
+        let write = match write {
+            Some(write) => write,
+            None => return Err(streams::stream_not_found(&destination.namespace, &destination.stream)),
+        };
         Ok(self.finish(write).await)
     }
 

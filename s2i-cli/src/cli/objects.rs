@@ -84,8 +84,9 @@ Examples:
   # Import the tag again from its source (history grows only if the image changed)
   s2i import-image app:1.2
 
-  # A stream with spec.dockerImageRepository: import the repository's tags again
-  # (at most 50: latest, then versions newest first, then the rest by name)
+  # Import the tags of a whole repository (at most 50: latest, then versions
+  # newest first, then the rest by name); later, import them again
+  s2i import-image app --from 127.0.0.1:5000/team/app --all --confirm
   s2i import-image app";
 
 /// `s2i get`.
@@ -266,6 +267,10 @@ pub struct ImportImageArgs {
     /// Allow creating the stream or tag, or changing its source
     #[arg(long)]
     pub confirm: bool,
+    /// Import every tag (at most 50) of the repository --from names: it becomes the stream's
+    /// spec.dockerImageRepository
+    #[arg(long, conflicts_with_all = ["scheduled", "reference_policy", "import_mode"])]
+    pub all: bool,
     /// Allow plain HTTP and unverified TLS
     #[arg(long)]
     pub insecure: bool,

@@ -415,13 +415,15 @@ pub(crate) async fn import_image(global: &GlobalArgs, args: ImportImageArgs) -> 
     request.reference_policy = policy(&args.reference_policy);
     request.import_mode = args.import_mode.clone();
     request.scheduled = args.scheduled;
+    request.all = args.all;
     let session = Session::open(global, args.dockercfg_path.as_ref()).await?;
     let outcome = session.image_streams().import_image(&request).await?;
     let (write, mirrored) = session.report(outcome);
     let code = report_failed_imports(&write);
     let stream = &write.stream;
     let tag = &request.destination.tag;
-    let repository_import = stream.spec_tag(tag).is_none() && !stream.spec.docker_image_repository.is_empty();
+    let repository_import =
+        args.all || (stream.spec_tag(tag).is_none() && !stream.spec.docker_image_repository.is_empty());
     if repository_import {
         // Every tag the repository gave (status tags no spec tag names).
         println!("imagestream.{GROUP}/{} imported from {}", stream.metadata.name, stream.spec.docker_image_repository);
