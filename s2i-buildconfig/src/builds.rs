@@ -264,7 +264,6 @@ impl<'a> Builds<'a> {
                 help: "build this config on OpenShift; to build it here, give it a sourceStrategy with an S2I \
                        builder image"
                     .into(),
-                instead: None,
             });
         }
         let mut instantiation = Instantiation::new(namespace, &request.config, "");

@@ -92,8 +92,6 @@ pub enum Error {
         message: String,
         /// What to do instead.
         help: String,
-        /// The other way to get what the setting was for, when there is one.
-        instead: Option<Instead>,
     },
 
     /// The BuildConfig is paused (`openshift.io/build-config.paused: "true"`).
@@ -242,16 +240,6 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(code(s2i_buildconfig::launch), help("check that the worker process can be started"))]
     Launch(std::io::Error),
-}
-
-/// The other way to get what an unsupported setting was for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Instead {
-    /// Give the value in the environment of the build request.
-    RequestEnvironment,
-    /// Inject the files into a direct build (`s2i_core` injections), which the image does not keep.
-    InjectFiles,
 }
 
 /// What is wrong with binary input.

@@ -67,7 +67,7 @@ pub use configs::{
     AppliedBuild, AppliedConfig, apply_build, apply_build_config, check_build, check_build_config, get_build,
     get_build_config, list_build_configs, list_builds,
 };
-pub use error::{Error, InputProblem, Instead, Result};
+pub use error::{Error, InputProblem, Result};
 pub use events::{Event, Warning};
 pub use executor::{Executor, Reaped, executor_of};
 pub use kept::Kept;

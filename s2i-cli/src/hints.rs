@@ -328,7 +328,7 @@ impl From<s2i_buildconfig::Error> for Failure {
     /// The builds' error, with help that names this command line's commands
     /// and flags where the library says what to do in general.
     fn from(error: s2i_buildconfig::Error) -> Self {
-        use s2i_buildconfig::{Error as E, InputProblem, Instead};
+        use s2i_buildconfig::{Error as E, InputProblem};
         let error = match error {
             E::Store(error) => return error.into(),
             E::ImageStream(error) => return error.into(),
@@ -362,15 +362,6 @@ impl From<s2i_buildconfig::Error> for Failure {
                 "start it (e.g. `cargo xtask docker`), or point DOCKER_HOST or --url at a running one".to_owned()
             }
             E::Launch(_) => "check that the s2i binary can be run".to_owned(),
-            E::Unsupported { instead: Some(instead), field, .. } => match instead {
-                Instead::RequestEnvironment => {
-                    "give the value directly, or pass it with `s2i start-build NAME --env NAME=VALUE`".to_owned()
-                }
-                _ if field.ends_with(".volumes") => {
-                    "drop the volumes; for files the build needs, use `s2i build --inject`".to_owned()
-                }
-                _ => "for files the build needs but the image must not keep, use `s2i build --inject`".to_owned(),
-            },
             _ => return Self::new(error, 1),
         };
         Self::with_help(error, help, 1)

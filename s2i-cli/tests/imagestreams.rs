@@ -593,3 +593,139 @@ fn a_build_to_a_registry_stream_is_pushed_then_recorded_by_its_registry_digest()
     remove_untagged(&built.into_iter().collect::<Vec<_>>());
     builder.assert_no_containers();
 }
+
+/// An image stream file in OpenShift's deprecated form: `spec.dockerImageRepository`, and a spec tag of its own.
+fn repository_stream(name: &str, repository: &str) -> String {
+    format!(
+        "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata:\n  name: {name}\nspec:\n  \
+         dockerImageRepository: {repository}\n  tags:\n  - name: pinned\n    reference: true\n    from:\n      \
+         kind: DockerImage\n      name: example.com/pinned:1\n"
+    )
+}
+
+fn status_tag(stream: &Value, tag: &str) -> Option<Value> {
+    stream["status"]["tags"].as_array().and_then(|tags| tags.iter().find(|t| t["tag"] == tag).cloned())
+}
+
+#[test]
+fn a_docker_image_repository_is_imported_into_status_and_exports_as_written() {
+    let registry = Registry::start();
+    let ns = Namespace::fresh();
+    let other = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    registry.push(&fixture("base"), "team/app:1.0");
+    registry.push(&fixture("base"), "team/app:latest");
+    let repository = format!("{}/team/app", registry.host);
+    let file = store.path().join("app.yaml");
+    std::fs::write(&file, repository_stream("app", &repository)).unwrap();
+
+    let applied = run_in_store(store.path(), &ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    // (The engine cannot pull the pinned reference, and says so: it is not the repository's.)
+    assert!(!applied.stderr.contains("import of"), "{}", applied.stderr);
+    let stream = json(run_in_store(store.path(), &ns.0, ["get", "is", "app", "-o", "json"]));
+    assert_eq!(stream["spec"]["tags"].as_array().unwrap().len(), 1, "no spec tag is made: {stream}");
+    assert!(stream["metadata"]["annotations"]["openshift.io/image.dockerRepositoryCheck"].is_string(), "{stream}");
+    let by_digest = format!("{repository}@sha256:");
+    for tag in ["1.0", "latest"] {
+        let item = &status_tag(&stream, tag).unwrap_or_else(|| panic!("{tag} in {stream}"))["items"][0];
+        assert!(item["dockerImageReference"].as_str().unwrap().starts_with(&by_digest), "{item}");
+    }
+    assert_eq!(status_tag(&stream, "pinned").unwrap()["items"][0]["dockerImageReference"], "example.com/pinned:1");
+    let istag = json(run_in_store(store.path(), &ns.0, ["get", "istag", "app:1.0", "-o", "json"]));
+    assert!(istag["image"]["dockerImageReference"].as_str().unwrap().starts_with(&by_digest), "{istag}");
+    let table = run_in_store(store.path(), &ns.0, ["get", "is", "app"]).ok().stdout;
+    assert!(table.contains("1.0,latest,pinned"), "{table}");
+    let described = run_in_store(store.path(), &ns.0, ["describe", "is", "app"]).ok().stdout;
+    assert!(described.contains(&format!("imported from {repository}:1.0")), "{described}");
+    assert!(described.contains(&format!("Imports From:     {repository} (imported ")), "{described}");
+
+    // Applying the file again leaves the stream as it is: the repository is not listed again.
+    let listings = registry.log_text().matches("/tags/list").count();
+    let again = run_in_store(store.path(), &ns.0, ["apply", "-f", file.to_str().unwrap()]).ok();
+    assert!(again.stdout.contains("unchanged"), "{}", again.stdout);
+    assert_eq!(registry.log_text().matches("/tags/list").count(), listings);
+
+    // The export is the file as written (no import time: a cluster imports the repository itself) …
+    let exported = run_in_store(store.path(), &ns.0, ["export", "is", "app"]).ok().stdout;
+    let line = exported.lines().find(|l| l.contains("dockerImageRepository:")).unwrap_or_default();
+    assert!(line.contains(&repository), "{exported}");
+    assert!(!exported.contains("dockerRepositoryCheck") && !exported.contains("status:"), "{exported}");
+    // … and applied in another namespace it imports the repository there.
+    let exported_file = store.path().join("exported.yaml");
+    std::fs::write(&exported_file, &exported).unwrap();
+    run_in_store(store.path(), &other.0, ["apply", "-f", exported_file.to_str().unwrap()]).ok();
+    let copy = json(run_in_store(store.path(), &other.0, ["get", "is", "app", "-o", "json"]));
+    assert_eq!(
+        status_tag(&copy, "1.0").unwrap()["items"][0]["image"],
+        status_tag(&stream, "1.0").unwrap()["items"][0]["image"]
+    );
+
+    // import-image STREAM imports the repository again, with what it has now.
+    registry.push(&fixture("base"), "team/app:2.0");
+    let imported = run_in_store(store.path(), &ns.0, ["import-image", "app"]).ok().stdout;
+    assert!(imported.contains(&format!("app:2.0 -> {by_digest}")), "{imported}");
+    assert!(imported.contains(&format!("app:1.0 -> {by_digest}")), "{imported}");
+
+    // --all: a stream made from a whole repository; a tag in --from or a new repository without --confirm is refused.
+    let refused = run_in_store(store.path(), &ns.0, ["import-image", "copy", "--from", &repository, "--all"]);
+    assert!(refused.code != 0 && refused.stderr.contains("--confirm"), "{}", refused.stderr);
+    let one = format!("{repository}:1.0");
+    let refused = run_in_store(store.path(), &ns.0, ["import-image", "copy", "--from", &one, "--all", "--confirm"]);
+    assert!(refused.code != 0 && refused.stderr.contains("names one image"), "{}", refused.stderr);
+    let all = run_in_store(store.path(), &ns.0, ["import-image", "copy", "--from", &repository, "--all", "--confirm"]);
+    let all = all.ok().stdout;
+    assert!(all.contains(&format!("copy:2.0 -> {by_digest}")) && all.contains("copy:latest -> "), "{all}");
+    let copy = json(run_in_store(store.path(), &ns.0, ["get", "is", "copy", "-o", "json"]));
+    assert_eq!(copy["spec"]["dockerImageRepository"], repository.as_str());
+}
+
+#[test]
+fn a_repository_behind_credentials_or_missing_is_a_condition_of_the_stream() {
+    let registry = Registry::start_with(Some(TESTER_HTPASSWD));
+    let ns = Namespace::fresh();
+    let store = tempfile::tempdir().unwrap();
+    let (config_dir, config) = tester_config(&registry);
+    push_as_tester(&registry, &config_dir);
+    let repository = format!("{}/team/app", registry.host);
+    let file = store.path().join("app.yaml");
+    std::fs::write(&file, repository_stream("app", &repository)).unwrap();
+
+    // Without credentials: the stream is applied (exit 0, as oc apply), the failure is latest's condition.
+    let unauthenticated = tempfile::tempdir().unwrap();
+    let run = s2i_in(store.path(), &ns.0)
+        .env("DOCKER_CONFIG", unauthenticated.path())
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("import of app:latest failed (Unauthorized)"), "{stderr}");
+    let stream = json(run_in_store(store.path(), &ns.0, ["get", "is", "app", "-o", "json"]));
+    let condition = &status_tag(&stream, "latest").expect("latest holds the condition")["conditions"][0];
+    assert_eq!(
+        (&condition["type"], &condition["status"], &condition["reason"]),
+        (&"ImportSuccess".into(), &"False".into(), &"Unauthorized".into())
+    );
+
+    // With them, import-image imports the repository; the condition goes.
+    let imported =
+        run_in_store(store.path(), &ns.0, ["import-image", "app", "--dockercfg-path", config.to_str().unwrap()]).ok();
+    assert!(imported.stdout.contains(&format!("app:1 -> {repository}@sha256:")), "{}", imported.stdout);
+    assert!(registry.log_text().contains("authorized request"), "the credentials were used");
+    let stream = json(run_in_store(store.path(), &ns.0, ["get", "is", "app", "-o", "json"]));
+    assert!(status_tag(&stream, "latest").is_none(), "{stream}");
+
+    // A repository the registry does not have: NotFound, and nothing else changes.
+    std::fs::write(&file, repository_stream("gone", &format!("{}/team/missing", registry.host))).unwrap();
+    let run = s2i_in(store.path(), &ns.0)
+        .env("DOCKER_CONFIG", config_dir.path())
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("import of gone:latest failed (NotFound)"), "{stderr}");
+    let gone = json(run_in_store(store.path(), &ns.0, ["get", "is", "gone", "-o", "json"]));
+    assert_eq!(status_tag(&gone, "latest").unwrap()["conditions"][0]["reason"], "NotFound");
+    assert_eq!(status_tag(&gone, "pinned").unwrap()["items"][0]["dockerImageReference"], "example.com/pinned:1");
+}

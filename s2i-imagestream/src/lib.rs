@@ -72,6 +72,7 @@ pub mod mirror;
 pub mod names;
 pub mod operations;
 pub mod registry;
+pub mod repository;
 pub mod streams;
 pub mod suppression;
 pub mod types;

@@ -19,12 +19,13 @@ use crate::engine::resolve_in_engine;
 use crate::error::{Error, Result};
 use crate::mirror::{EngineAccess, MirrorReport, follow_tag_changes};
 use crate::registry::{RegistryCalls, RegistryClient, import_failure};
+use crate::repository::{RepositoryImport, repository_import, tags_to_import};
 use crate::streams::{
     self, ImportFailure, ImportResult, StreamTag, StreamWrite, TagOutcome, TagRequest, TagSource, write_stream,
 };
 use crate::types::{
-    IMPORT_MODE_LEGACY, ImageStream, KIND_DOCKER_IMAGE, ObjectReference, REFERENCE_POLICY_SOURCE, TagImportPolicy,
-    TagReference, TagReferencePolicy,
+    IMPORT_MODE_LEGACY, INSECURE_REPOSITORY_ANNOTATION, ImageStream, KIND_DOCKER_IMAGE, ObjectReference,
+    REFERENCE_POLICY_SOURCE, TagImportPolicy, TagReference, TagReferencePolicy,
 };
 use s2i_store::{Store, Tx};
 
@@ -59,6 +60,10 @@ pub struct ImportRequest {
     pub import_mode: Option<String>,
     /// Re-import periodically (`importPolicy.scheduled`); kept from the tag when `None`.
     pub scheduled: Option<bool>,
+    /// Import the whole repository `from` names (`oc import-image --all`):
+    /// it becomes the stream's `spec.dockerImageRepository` (changing one
+    /// needs `confirm`), and its tags are imported into the stream's status.
+    pub all: bool,
 }
 
 impl ImportRequest {
@@ -72,6 +77,7 @@ impl ImportRequest {
             reference_policy: None,
             import_mode: None,
             scheduled: None,
+            all: false,
         }
     }
 }
@@ -287,12 +293,26 @@ impl<'a> ImageStreams<'a> {
         Ok(self.finish(outcomes).await)
     }
 
-    /// `import-image`: import the destination tag's source now (see [`ImportRequest`]).
+    /// `import-image`: import the destination tag's source now (see
+    /// [`ImportRequest`]). A tag without a spec tag, of a stream with
+    /// `spec.dockerImageRepository`, imports that repository again
+    /// ([`ImageStreams::import_repository`]).
     pub async fn import_image(&self, request: &ImportRequest) -> Result<Outcome<StreamWrite>> {
         let destination = &request.destination;
         let stream: Option<ImageStream> =
             self.store.read(|tx| tx.get_as(&destination.namespace, &destination.stream))?;
+        if request.all {
+            return self.import_all(request, stream).await;
+        }
         let current = stream.as_ref().and_then(|s| s.spec_tag(&destination.tag)).cloned();
+        // A tag no spec tag names, of a stream with a repository: the
+        // repository is imported again (as `oc import-image STREAM` does).
+        if request.from.is_none()
+            && current.is_none()
+            && let Some(write) = self.import_repository(&destination.namespace, &destination.stream, true).await?
+        {
+            return Ok(self.finish(write).await);
+        }
         let current_source = current.as_ref().and_then(|t| t.from.as_ref());
         if let Some(from) = current_source.filter(|f| f.kind != KIND_DOCKER_IMAGE) {
             return Err(Error::NotImported {
@@ -373,6 +393,62 @@ impl<'a> ImageStreams<'a> {
         Ok(self.finish(write).await)
     }
 
+    /// `import-image --all`: the repository `from` names becomes the
+    /// stream's `spec.dockerImageRepository` and is imported now.
+    async fn import_all(&self, request: &ImportRequest, stream: Option<ImageStream>) -> Result<Outcome<StreamWrite>> {
+        let destination = &request.destination;
+        let current = stream.as_ref().map(|s| s.spec.docker_image_repository.clone()).unwrap_or_default();
+        let repository = match &request.from {
+            Some(from) => from.clone(),
+            None if !current.is_empty() => current.clone(),
+            None => {
+                return Err(Error::InvalidRequest {
+                    message: format!("image stream {:?} names no repository to import", destination.stream),
+                    help: "name one with --from REPOSITORY --confirm".into(),
+                });
+            }
+        };
+        let parsed = ImageReference::parse(&repository).map_err(|e| Error::InvalidRequest {
+            message: e.to_string(),
+            help: "write the repository as [registry/]repository".into(),
+        })?;
+        if parsed.tag.is_some() || parsed.digest.is_some() {
+            return Err(Error::InvalidRequest {
+                message: format!("--all imports a whole repository; {repository} names one image"),
+                help: "leave the tag or digest out of --from".into(),
+            });
+        }
+        if repository != current && !request.confirm {
+            let message = match &stream {
+                None => format!("the image stream {:?} does not exist yet", destination.stream),
+                Some(_) if current.is_empty() => {
+                    format!("image stream {:?} does not import a repository yet", destination.stream)
+                }
+                Some(_) => format!("image stream {:?} imports {current}, not {repository}", destination.stream),
+            };
+            return Err(Error::InvalidRequest { message, help: format!("add --confirm to import {repository}") });
+        }
+        if repository != current || request.insecure {
+            self.write(|tx| {
+                let mut stream: ImageStream = tx
+                    .get_as(&destination.namespace, &destination.stream)?
+                    .unwrap_or_else(|| ImageStream::new(&destination.namespace, &destination.stream));
+                stream.spec.docker_image_repository = repository.clone();
+                if request.insecure {
+                    stream.metadata.annotations.insert(INSECURE_REPOSITORY_ANNOTATION.into(), "true".into());
+                }
+                stream.metadata.resource_version.clear();
+                write_stream(tx, stream, &BTreeMap::new())
+            })?;
+        }
+        let write = self.import_repository(&destination.namespace, &destination.stream, true).await?;
+        let write = match write {
+            Some(write) => write,
+            None => return Err(streams::stream_not_found(&destination.namespace, &destination.stream)),
+        };
+        Ok(self.finish(write).await)
+    }
+
     /// Create or update a stream as written by a client (e.g. `apply -f`),
     /// then import the tags that need it.
     pub async fn apply_stream(&self, stream: ImageStream) -> Result<Outcome<StreamWrite>> {
@@ -401,10 +477,13 @@ impl<'a> ImageStreams<'a> {
         name: &str,
         lookup: Lookup,
     ) -> Result<Vec<(String, ImportFailure)>> {
-        let Some(stream) = self.store.read(|tx| tx.get_as::<ImageStream>(namespace, name))? else {
-            return Ok(Vec::new());
-        };
         let mut failures = Vec::new();
+        if let Some(write) = self.import_repository(namespace, name, false).await? {
+            failures.extend(write.failed_imports);
+        }
+        let Some(stream) = self.store.read(|tx| tx.get_as::<ImageStream>(namespace, name))? else {
+            return Ok(failures);
+        };
         for import in streams::pending_imports(&stream) {
             let destination =
                 StreamTag { namespace: namespace.to_owned(), stream: name.to_owned(), tag: import.tag.clone() };
@@ -421,6 +500,59 @@ impl<'a> ImageStreams<'a> {
             }
         }
         Ok(failures)
+    }
+
+    /// Import the repository of stream `namespace/name`'s
+    /// `spec.dockerImageRepository` (see [`crate::repository`]): when it has
+    /// not been imported yet, or, with `again`, anyway (`import-image
+    /// STREAM`). The registry is asked with no transaction open; the tags are
+    /// then recorded in one. `None` when the stream has no repository to
+    /// import (or is gone).
+    pub async fn import_repository(&self, namespace: &str, name: &str, again: bool) -> Result<Option<StreamWrite>> {
+        let Some(stream) = self.store.read(|tx| tx.get_as::<ImageStream>(namespace, name))? else {
+            return Ok(None);
+        };
+        let Some(import) = repository_import(&stream, again) else { return Ok(None) };
+        let result = self.list_and_import(&stream, &import).await;
+        let write =
+            self.write(|tx| streams::record_repository_import(tx, namespace, name, &import.repository, &result))?;
+        Ok(write)
+    }
+
+    /// The tags a repository import takes, each imported; or why the
+    /// repository could not be listed.
+    async fn list_and_import(
+        &self,
+        stream: &ImageStream,
+        import: &RepositoryImport,
+    ) -> std::result::Result<Vec<(String, ImportResult)>, ImportFailure> {
+        let reference = ImageReference::parse(&import.repository).map_err(|e| ImportFailure {
+            reason: "InternalError".into(),
+            message: format!("spec.dockerImageRepository: {e}"),
+        })?;
+        let normalized = reference.normalized();
+        let (registry, path, insecure) =
+            (normalized.registry_or_default().to_owned(), normalized.repository.clone(), import.insecure);
+        let listed = self
+            .registry
+            .call(move |client| client.list_tags(&registry, &path, insecure))
+            .await
+            .map_err(import_failure)?;
+        let mut imported = Vec::new();
+        for tag in tags_to_import(listed) {
+            // The spec's tag of that name is the user's: not imported from here.
+            if stream.spec_tag(&tag).is_some() {
+                continue;
+            }
+            let spec = format!("{}:{tag}", import.repository);
+            let result = self
+                .registry
+                .call(move |client| client.import(&spec, insecure, IMPORT_MODE_LEGACY))
+                .await
+                .map_err(import_failure);
+            imported.push((tag, result));
+        }
+        Ok(imported)
     }
 
     /// Every scheduled tag of the store, in all namespaces ([`streams::scheduled_tags`]).

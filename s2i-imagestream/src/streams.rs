@@ -28,10 +28,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::history::{add_tag_event, observed_generation, set_import_failure, update_tracking_tags};
 use crate::names::{image_matches, split_isimage_name, validate_stream_name, validate_tag};
+use crate::repository::{REPOSITORY_CHECK_ANNOTATION, REPOSITORY_FAILURE_TAG};
 use crate::types::{
     IMPORT_MODE_LEGACY, IMPORT_MODE_PRESERVE_ORIGINAL, Image, ImageStream, KIND_DOCKER_IMAGE, KIND_IMAGE_STREAM_IMAGE,
-    KIND_IMAGE_STREAM_TAG, KIND_ISTAG, ObjectReference, REFERENCE_POLICY_LOCAL, REFERENCE_POLICY_SOURCE,
-    REGISTRY_ANNOTATION, TagEvent, TagImportPolicy, TagReference, TagReferencePolicy,
+    KIND_IMAGE_STREAM_TAG, KIND_ISTAG, NamedTagEventList, ObjectReference, REFERENCE_POLICY_LOCAL,
+    REFERENCE_POLICY_SOURCE, REGISTRY_ANNOTATION, TagEvent, TagImportPolicy, TagReference, TagReferencePolicy,
 };
 use s2i_store::{NewEvent, Resource, Tx, WriteAction, validate_namespace};
 
@@ -157,19 +158,8 @@ pub fn validate_stream(stream: &ImageStream) -> Result<()> {
     if !stream.spec.docker_image_repository.is_empty() {
         let repository = &stream.spec.docker_image_repository;
         match ImageReference::parse(repository) {
-            // OpenShift imports every tag of that repository into the stream; s2i imports the tags it
-            // is told to, so the field is refused rather than kept and silently ignored.
-            Ok(r) if r.tag.is_none() && r.digest.is_none() => {
-                return Err(invalid(
-                    name,
-                    format!(
-                        "spec.dockerImageRepository ({repository}): importing every tag of a repository into a \
-                         stream (OpenShift's deprecated form) is not supported here"
-                    ),
-                    "drop the field and list the tags to import as spec.tags[] with from: {kind: DockerImage, \
-                     name: REPOSITORY:TAG} (importPolicy: {scheduled: true} keeps them up to date)",
-                ));
-            }
+            // Imported as OpenShift does (crate::repository).
+            Ok(r) if r.tag.is_none() && r.digest.is_none() => {}
             Ok(_) => {
                 return Err(invalid(
                     name,
@@ -317,6 +307,13 @@ pub fn write_stream(
         new.metadata.uid = old.metadata.uid.clone();
         new.metadata.creation_timestamp = old.metadata.creation_timestamp;
         new.status = old.status.clone();
+        // The time of the last repository import is the server's: kept while
+        // the repository stays, dropped when it changes (a new import is due).
+        if new.spec.docker_image_repository != old.spec.docker_image_repository {
+            new.metadata.annotations.remove(REPOSITORY_CHECK_ANNOTATION);
+        } else if let Some(checked) = old.metadata.annotations.get(REPOSITORY_CHECK_ANNOTATION) {
+            new.metadata.annotations.entry(REPOSITORY_CHECK_ANNOTATION.into()).or_insert_with(|| checked.clone());
+        }
     }
     new.status.docker_image_repository = new.repository();
 
@@ -1091,6 +1088,82 @@ pub fn record_import(
         Err(failure) => {
             set_import_failure(&mut new, &tag.tag, generation, &failure.reason, &failure.message, tx.now());
             failed_imports.push((tag.tag.clone(), failure.clone()));
+        }
+    }
+    let (stream, changes) = save(tx, Some(&old), new)?;
+    Ok(Some(StreamWrite { stream, created: false, changes, pending_imports: Vec::new(), failed_imports }))
+}
+
+/// Record a repository import of stream `namespace/name` (see
+/// [`crate::repository`]): `result` is the import of each tag taken from
+/// `repository`, or why the repository could not be listed. Each tag is
+/// recorded in the stream's status (history, or an `ImportSuccess=False`
+/// condition), except a tag the spec names: that one is the spec tag's. A
+/// failure of the repository itself is the condition of status tag
+/// [`REPOSITORY_FAILURE_TAG`] (unless the spec has that tag). The stream's
+/// [`REPOSITORY_CHECK_ANNOTATION`] records the time. Returns `None` when the
+/// stream is gone or names another repository now.
+pub fn record_repository_import(
+    tx: &Tx<'_>,
+    namespace: &str,
+    name: &str,
+    repository: &str,
+    result: &std::result::Result<Vec<(String, ImportResult)>, ImportFailure>,
+) -> Result<Option<StreamWrite>> {
+    let Some(old) = tx.get_as::<ImageStream>(namespace, name)? else {
+        return Ok(None);
+    };
+    if old.spec.docker_image_repository != repository {
+        return Ok(None);
+    }
+    let mut new = old.clone();
+    let now = tx.now();
+    new.metadata.annotations.insert(REPOSITORY_CHECK_ANNOTATION.into(), now.to_owned());
+    let generation = new.metadata.generation;
+    let mut failed_imports = Vec::new();
+    match result {
+        Ok(tags) => {
+            // A failure of the repository recorded before is over.
+            let stale = |t: &NamedTagEventList| {
+                t.tag == REPOSITORY_FAILURE_TAG && t.items.is_empty() && old.spec_tag(&t.tag).is_none()
+            };
+            new.status.tags.retain(|t| !stale(t));
+            for (tag, imported) in tags.iter().filter(|(tag, _)| old.spec_tag(tag).is_none()) {
+                match imported {
+                    Ok(resolved) => {
+                        record_image_object(tx, resolved)?;
+                        let event = TagEvent {
+                            created: now.into(),
+                            docker_image_reference: resolved.docker_image_reference.clone(),
+                            image: resolved.image.metadata.name.clone(),
+                            generation,
+                        };
+                        if add_tag_event(&mut new, tag, event.clone()) {
+                            update_tracking_tags(&mut new, tag, &event);
+                        }
+                        if let Some(list) = new.status.tags.iter_mut().find(|t| t.tag == *tag) {
+                            list.conditions.clear();
+                        }
+                    }
+                    Err(failure) => {
+                        set_import_failure(&mut new, tag, generation, &failure.reason, &failure.message, now);
+                        failed_imports.push((tag.clone(), failure.clone()));
+                    }
+                }
+            }
+        }
+        Err(failure) => {
+            if old.spec_tag(REPOSITORY_FAILURE_TAG).is_none() {
+                set_import_failure(
+                    &mut new,
+                    REPOSITORY_FAILURE_TAG,
+                    generation,
+                    &failure.reason,
+                    &failure.message,
+                    now,
+                );
+            }
+            failed_imports.push((REPOSITORY_FAILURE_TAG.to_owned(), failure.clone()));
         }
     }
     let (stream, changes) = save(tx, Some(&old), new)?;

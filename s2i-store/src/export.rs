@@ -10,7 +10,8 @@
 //! - `ownerReferences`: they name owners by this store's uids, which no other
 //!   server has (a cluster's garbage collector would delete the object);
 //! - this tool's bookkeeping annotations (`s2i-rs.github.io/…`), except the
-//!   settings a user writes ([`SETTING_ANNOTATIONS`]).
+//!   settings a user writes ([`SETTING_ANNOTATIONS`]), and the annotations a
+//!   server sets as status ([`SERVER_ANNOTATIONS`]).
 //!
 //! Everything else — labels, other annotations, finalizers, the spec — is
 //! kept as it is.
@@ -26,6 +27,11 @@ pub const INTERNAL_PREFIX: &str = "s2i-rs.github.io/";
 /// image stream's registry) and that an export keeps.
 pub const SETTING_ANNOTATIONS: &[&str] = &["s2i-rs.github.io/registry"];
 
+/// Annotations a server writes as status: an image stream's time of its last
+/// repository import (an export that kept it would keep a cluster from
+/// importing the repository).
+pub const SERVER_ANNOTATIONS: &[&str] = &["openshift.io/image.dockerRepositoryCheck"];
+
 /// Leaves out of typed metadata what [`apply_ready`] leaves out.
 pub fn strip_metadata(metadata: &mut ObjectMeta) {
     metadata.namespace.clear();
@@ -37,6 +43,7 @@ pub fn strip_metadata(metadata: &mut ObjectMeta) {
     metadata
         .annotations
         .retain(|key, _| !key.starts_with(INTERNAL_PREFIX) || SETTING_ANNOTATIONS.contains(&key.as_str()));
+    metadata.annotations.retain(|key, _| !SERVER_ANNOTATIONS.contains(&key.as_str()));
 }
 
 /// The object (as JSON) ready to apply elsewhere; see the module's rule.
@@ -79,6 +86,7 @@ mod tests {
                 "annotations": {
                     "s2i-rs.github.io/registry": "127.0.0.1:5000",
                     "s2i-rs.github.io/heartbeat": "2026-01-02T03:04:05Z",
+                    "openshift.io/image.dockerRepositoryCheck": "2026-01-02T03:04:05Z",
                     "description": "kept"
                 },
                 "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": "1"}],

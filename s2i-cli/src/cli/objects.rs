@@ -82,7 +82,12 @@ Examples:
   s2i import-image app:1.2 --from 127.0.0.1:5000/team/app:1.2 --confirm
 
   # Import the tag again from its source (history grows only if the image changed)
-  s2i import-image app:1.2";
+  s2i import-image app:1.2
+
+  # Import the tags of a whole repository (at most 50: latest, then versions
+  # newest first, then the rest by name); later, import them again
+  s2i import-image app --from 127.0.0.1:5000/team/app --all --confirm
+  s2i import-image app";
 
 /// `s2i get`.
 #[derive(Debug, Args)]
@@ -252,7 +257,8 @@ pub struct TagArgs {
 /// `s2i import-image`.
 #[derive(Debug, Args)]
 pub struct ImportImageArgs {
-    /// The tag to import into: STREAM or STREAM:TAG (tag latest when omitted)
+    /// The tag to import into: STREAM or STREAM:TAG (tag latest when omitted); a tag no spec tag names, of a stream
+    /// with spec.dockerImageRepository, imports that repository again
     #[arg(value_name = "STREAM[:TAG]")]
     pub destination: String,
     /// The image to import (default: the tag's current source)
@@ -261,6 +267,10 @@ pub struct ImportImageArgs {
     /// Allow creating the stream or tag, or changing its source
     #[arg(long)]
     pub confirm: bool,
+    /// Import every tag (at most 50) of the repository --from names: it becomes the stream's
+    /// spec.dockerImageRepository
+    #[arg(long, conflicts_with_all = ["scheduled", "reference_policy", "import_mode"])]
+    pub all: bool,
     /// Allow plain HTTP and unverified TLS
     #[arg(long)]
     pub insecure: bool,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use s2i_imagestream::images::{delete_image, get_image, list_images};
 use s2i_imagestream::operations::{ImportRequest, Lookup};
+use s2i_imagestream::repository::REPOSITORY_CHECK_ANNOTATION;
 use s2i_imagestream::streams::{
     self, ImportFailure, StreamTag, StreamWrite, TagRequest, TagSource, apply_stream, get_stream,
 };
@@ -102,6 +103,12 @@ fn describe_stream(stream: &ImageStream) -> String {
     out.metadata(&stream.metadata);
     out.field("Image Repository", &stream.status.docker_image_repository);
     out.field("Image Lookup", &format!("local={}", stream.spec.lookup_policy.local));
+    let repository = &stream.spec.docker_image_repository;
+    if !repository.is_empty() {
+        let checked = stream.metadata.annotations.get(REPOSITORY_CHECK_ANNOTATION);
+        let when = checked.map_or_else(|| "not imported yet".to_owned(), |at| format!("imported {at}"));
+        out.field("Imports From", &format!("{repository} ({when})"));
+    }
     let mut images: Vec<&str> = stream
         .status
         .tags
@@ -131,6 +138,14 @@ fn describe_stream(stream: &ImageStream) -> String {
                 }
             }
             None if spec.is_some() => "pushed image".into(),
+            // A tag the stream's repository import gave.
+            None if !repository.is_empty()
+                && stream
+                    .latest(tag)
+                    .is_some_and(|i| i.docker_image_reference.starts_with(&format!("{repository}@"))) =>
+            {
+                format!("imported from {repository}:{tag}")
+            }
             None => "no spec tag".into(),
         };
         out.line(&format!("  {source}"));
@@ -400,15 +415,27 @@ pub(crate) async fn import_image(global: &GlobalArgs, args: ImportImageArgs) -> 
     request.reference_policy = policy(&args.reference_policy);
     request.import_mode = args.import_mode.clone();
     request.scheduled = args.scheduled;
+    request.all = args.all;
     let session = Session::open(global, args.dockercfg_path.as_ref()).await?;
     let outcome = session.image_streams().import_image(&request).await?;
     let (write, mirrored) = session.report(outcome);
     let code = report_failed_imports(&write);
-    if code == 0 {
-        let tag = &request.destination.tag;
-        let current = write.stream.latest(tag).map(|i| i.docker_image_reference.clone()).unwrap_or_default();
-        println!("imagestream.{GROUP}/{} imported", write.stream.metadata.name);
-        println!("{}:{tag} -> {current}", write.stream.metadata.name);
+    let stream = &write.stream;
+    let tag = &request.destination.tag;
+    let repository_import =
+        args.all || (stream.spec_tag(tag).is_none() && !stream.spec.docker_image_repository.is_empty());
+    if repository_import {
+        // Every tag the repository gave (status tags no spec tag names).
+        println!("imagestream.{GROUP}/{} imported from {}", stream.metadata.name, stream.spec.docker_image_repository);
+        for list in stream.status.tags.iter().filter(|t| stream.spec_tag(&t.tag).is_none()) {
+            if let Some(item) = list.items.first() {
+                println!("{}:{} -> {}", stream.metadata.name, list.tag, item.docker_image_reference);
+            }
+        }
+    } else if code == 0 {
+        let current = stream.latest(tag).map(|i| i.docker_image_reference.clone()).unwrap_or_default();
+        println!("imagestream.{GROUP}/{} imported", stream.metadata.name);
+        println!("{}:{tag} -> {current}", stream.metadata.name);
     }
     after_tag_changes(&session).await?;
     mirrored?;

@@ -4,6 +4,7 @@
 //!
 //! - manifests: read by tag or digest, put under a tag or digest, tags
 //!   deleted where the registry supports it;
+//! - tags: a repository's tags listed, page after page ([`RegistryClient::list_tags`]);
 //! - blobs: read (small ones), checked with `HEAD`, mounted from another
 //!   repository of the same registry, and uploaded from a file — streamed,
 //!   never held in memory ([`push`]);
@@ -47,6 +48,10 @@ const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.o
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// Largest manifest accepted.
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+/// Tags asked for per page of a tag listing.
+const TAGS_PAGE: usize = 1000;
+/// Most tags a listing reads ([`RegistryClient::list_tags`]).
+pub const MAX_LISTED_TAGS: usize = 100_000;
 
 /// Credentials for one registry.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -584,6 +589,61 @@ impl RegistryClient {
         Ok(())
     }
 
+    // -- tags ----------------------------------------------------------------
+
+    /// The tags of `repository`, as the registry lists them (`GET
+    /// /v2/NAME/tags/list`), following the pages its `Link` header names. At
+    /// most [`MAX_LISTED_TAGS`] are read: the listing stops there.
+    pub fn list_tags(&self, registry: &str, repository: &str, insecure: bool) -> Result<Vec<String>, RegistryError> {
+        self.list_tags_in_pages(registry, repository, insecure, TAGS_PAGE)
+    }
+
+    /// [`RegistryClient::list_tags`], asking for pages of at most `page` tags
+    /// (the registry may send fewer, and says where the next page is).
+    pub fn list_tags_in_pages(
+        &self,
+        registry: &str,
+        repository: &str,
+        insecure: bool,
+        page: usize,
+    ) -> Result<Vec<String>, RegistryError> {
+        #[derive(Deserialize)]
+        struct TagList {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let scope = format!("repository:{repository}:pull");
+        let mut next = format!("/v2/{repository}/tags/list?n={}", page.max(1));
+        let mut tags: Vec<String> = Vec::new();
+        loop {
+            let path = next.clone();
+            let response = self.send(registry, insecure, &scope, &|agent, base, auth| {
+                authorize(agent.get(format!("{base}{path}")), auth).call()
+            })?;
+            let status = response.status().as_u16();
+            let link = header(&response, "link");
+            let bytes = read_limited(response, MAX_MANIFEST_BYTES)
+                .map_err(|e| RegistryError::new(RegistryErrorKind::Other, registry, e))?;
+            check_status(registry, status, &bytes, &format!("tags of {repository}"))?;
+            let page: TagList = serde_json::from_slice(&bytes).map_err(|e| {
+                RegistryError::new(
+                    RegistryErrorKind::Other,
+                    registry,
+                    format!("tags of {repository}: not a tag list: {e}"),
+                )
+            })?;
+            let page = page.tags.unwrap_or_default();
+            let empty = page.is_empty();
+            tags.extend(page);
+            match link.as_deref().and_then(next_page) {
+                Some(path) if !empty && tags.len() < MAX_LISTED_TAGS => next = path,
+                _ => break,
+            }
+        }
+        tags.truncate(MAX_LISTED_TAGS);
+        Ok(tags)
+    }
+
     // -- blobs ---------------------------------------------------------------
 
     /// The blob `digest` of `repository`, at most `limit` bytes (configs,
@@ -759,6 +819,25 @@ fn authorize<B>(request: ureq::RequestBuilder<B>, authorization: Option<&str>) -
     }
 }
 
+/// The path and query of the next page a `Link` header names
+/// (`</v2/NAME/tags/list?last=x&n=100>; rel="next"`), absolute URLs reduced
+/// to their path: the client asks the registry it already speaks to.
+fn next_page(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().replace(' ', "");
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let path = match target.split_once("://") {
+            Some((_, rest)) => &rest[rest.find('/')?..],
+            None => target,
+        };
+        (is_next && path.starts_with("/v2/")).then(|| path.to_owned())
+    })
+}
+
 fn basic(username: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{username}:{password}")))
 }
@@ -843,6 +922,20 @@ fn parse_challenge(challenge: &str) -> (String, HashMap<String, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_pages_come_from_link_headers() {
+        assert_eq!(
+            next_page(r#"</v2/team/app/tags/list?last=b&n=2>; rel="next""#).as_deref(),
+            Some("/v2/team/app/tags/list?last=b&n=2")
+        );
+        assert_eq!(
+            next_page(r#"<https://r.example/v2/a/tags/list?n=1&last=x>; rel="next""#).as_deref(),
+            Some("/v2/a/tags/list?n=1&last=x")
+        );
+        assert_eq!(next_page(r#"</v2/a/tags/list?n=1>; rel="prev""#), None);
+        assert_eq!(next_page(r#"</elsewhere>; rel="next""#), None);
+    }
 
     #[test]
     fn challenges_parse() {
