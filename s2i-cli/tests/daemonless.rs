@@ -114,11 +114,8 @@ impl Daemonless {
         let root = self.dir.path().to_string_lossy().into_owned();
         let left: Vec<&str> = mounts.lines().filter(|line| line.contains(&root)).collect();
         assert!(left.is_empty(), "mounts left: {left:#?}");
-        let listing = Command::new("runc")
-            .args(["--root", self.path("state/runtime").to_str().unwrap(), "list", "-q"])
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&listing.stdout).trim(), "", "runc containers left");
+        // runc and crun keep a directory per container under their --root.
+        assert_eq!(entries(self.path("state/runtime")), Vec::<String>::new(), "runtime containers left");
     }
 }
 
@@ -428,14 +425,6 @@ fn refusals_name_the_fix() {
     let run = setup.run(["build", path, &builder, "app:1", "--network", "bridge"]).failed();
     assert!(run.stderr.contains("bridge"), "{}", run.stderr);
 
-    // crun refuses hybrid cgroups (v1 with a v2 hierarchy that has controllers): said before any build.
-    let hybrid = !Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-        && std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers").is_ok_and(|c| !c.trim().is_empty());
-    if hybrid && Command::new("crun").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        let run = setup.run(["build", path, &builder, "app:1", "--oci-runtime", "crun"]).failed();
-        assert!(run.stderr.contains("crun refuses this machine's cgroups"), "{}", run.stderr);
-        assert!(run.stderr.contains("--oci-runtime runc"), "{}", run.stderr);
-    }
     setup.assert_clean();
 }
 
@@ -467,6 +456,11 @@ impl Daemonless {
     /// [`Daemonless::s2i`] as `user`, the setup's directory theirs; setpriv
     /// and env exec, so the child's pid is s2i's (for signals).
     fn s2i_as(&self, user: &str) -> Command {
+        self.s2i_as_with(user, &[])
+    }
+
+    /// [`Daemonless::s2i_as`] with more environment variables.
+    fn s2i_as_with(&self, user: &str, env: &[(&str, &str)]) -> Command {
         // The setup's directory and what the test put in it are the user's; what s2i
         // made there (its store, cache and state, with subordinate owners) is left as it is.
         let status = Command::new("chown").arg(user).arg(self.dir.path()).status().unwrap();
@@ -497,6 +491,7 @@ impl Daemonless {
             command.arg(format!("{name}={}", self.path(dir).display()));
         }
         command.arg(format!("DOCKER_HOST=unix://{}", self.path("no-daemon.sock").display()));
+        command.args(env.iter().map(|(name, value)| format!("{name}={value}")));
         command.arg(env!("CARGO_BIN_EXE_s2i"));
         command
     }
@@ -830,10 +825,12 @@ fn the_same_manifest_digest_as_on_the_engine_for_the_same_inputs_and_epoch() {
     assert_eq!(digest_of(&oci_layout), digest_of(&docker_layout), "one manifest digest on both engines");
 }
 
-#[test]
-fn memory_and_cpu_limits_of_a_build_config_reach_assemble() {
+/// A setup whose store holds the busybox builder (put there by another
+/// tool), with a BuildConfig `limited` (64Mi, 500m) applied in namespace
+/// `limits` of its object store, and a source whose assemble reports the
+/// limits of its cgroup (v1 or v2) before it builds.
+fn limited_build_config() -> (Daemonless, tempfile::TempDir) {
     let setup = Daemonless::new();
-    // The builder, put into the store by another tool.
     skopeo(&[
         "copy",
         "-q",
@@ -863,24 +860,193 @@ spec:
 ";
     let file = setup.path("limited.yaml");
     std::fs::write(&file, config).unwrap();
-    // assemble reports the limits of its cgroup (v1 or v2), then builds.
+    let mut command = setup.s2i();
+    command.env("S2I_STORE", setup.path("objects")).env("S2I_NAMESPACE", "limits");
+    Run::from(command.args(["apply", "-f", file.to_str().unwrap()]).output().unwrap()).ok();
     let script = "#!/bin/sh
 echo \"memory limit: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)\"
 echo \"cpu quota: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max)\"
 exec /usr/libexec/s2i/assemble
 ";
     let app = source(&[("index.html", "limited\n"), (".s2i/bin/assemble", script)]);
-    let in_store = |args: &[&str]| {
+    (setup, app)
+}
+
+#[test]
+fn memory_and_cpu_limits_of_a_build_config_reach_assemble() {
+    // As root, under runc and under crun (which sees cgroup v1 on a hybrid machine).
+    for runtime in ["runc", "crun"] {
+        let (setup, app) = limited_build_config();
         let mut command = setup.s2i();
-        command.env("S2I_STORE", setup.path("objects")).env("S2I_NAMESPACE", "limits");
-        Run::from(command.args(args).output().unwrap())
+        command.env("S2I_STORE", setup.path("objects")).env("S2I_NAMESPACE", "limits").env("S2I_OCI_RUNTIME", runtime);
+        let run = Run::from(
+            command
+                .args(["start-build", "limited", "--from-dir", app.path().to_str().unwrap(), "--follow"])
+                .output()
+                .unwrap(),
+        )
+        .ok();
+        assert!(run.stdout.contains("memory limit: 67108864"), "{runtime}: {}", run.stdout);
+        assert!(run.stdout.contains("cpu quota: 50000"), "{runtime}: {}", run.stdout);
+        assert!(run.stdout.contains("==> Complete"), "{runtime}: {}", run.stdout);
+        setup.assert_clean();
+    }
+}
+
+#[test]
+fn limits_a_rootless_build_cannot_apply_are_refused_before_it_runs() {
+    // Without root, crun applies limits only through systemd (and runs on without
+    // them otherwise); runc needs cgroup v2 delegated to the user, which a
+    // cgroup v1 or hybrid machine has not. Either way: refused, naming the runtime.
+    let v2_delegated = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    rootless_user("s2i-rootless", true);
+    for runtime in ["runc", "crun"] {
+        if runtime == "runc" && v2_delegated {
+            continue;
+        }
+        let (setup, app) = limited_build_config();
+        // What root's `apply` made (the store with the builder, state and cache) is the user's.
+        for dir in ["store", "state", "cache"] {
+            let status = Command::new("chown").args(["-R", "s2i-rootless"]).arg(setup.path(dir)).status().unwrap();
+            assert!(status.success());
+        }
+        let objects = setup.path("objects");
+        let command = setup.s2i_as_with(
+            "s2i-rootless",
+            &[("S2I_STORE", objects.to_str().unwrap()), ("S2I_NAMESPACE", "limits"), ("S2I_OCI_RUNTIME", runtime)],
+        );
+        let moved = setup.path("app");
+        std::fs::rename(app.path(), &moved).unwrap();
+        let status = Command::new("chown").args(["-R", "s2i-rootless"]).arg(&moved).status().unwrap();
+        assert!(status.success());
+        let mut command = command;
+        let run = Run::from(
+            command
+                .args(["start-build", "limited", "--from-dir", moved.to_str().unwrap(), "--follow"])
+                .output()
+                .unwrap(),
+        )
+        .failed();
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(all.contains("memory and CPU limits cannot be applied"), "{runtime}: {all}");
+        assert!(all.contains(&format!("{runtime} (/")), "{runtime}: {all}");
+        assert!(all.contains("run as root, or drop the limits"), "{runtime}: {all}");
+        assert!(!all.contains("memory limit:"), "assemble ran: {all}");
+        setup.assert_clean();
+    }
+}
+
+/// A directory with `runc` and `crun` that log their names to `log` and run the real ones.
+fn logging_runtimes(dir: &Path, log: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for name in ["runc", "crun"] {
+        let real = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(name))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{name} is not installed: `cargo xtask packages`"));
+        let script = format!("#!/bin/sh\necho {name} >> {}\nexec {} \"$@\"\n", log.display(), real.display());
+        let path = dir.join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn crun_builds_as_root_and_rootless_and_runc_is_chosen_first() {
+    // Both on PATH: runc; --oci-runtime or S2I_OCI_RUNTIME name crun.
+    let setup = Daemonless::new();
+    let src = source(&[("index.html", "crun")]);
+    let path = src.path().to_str().unwrap();
+    let builder = archive_location("busybox-builder");
+    let bin = setup.path("bin");
+    let log = setup.path("runtimes.log");
+    logging_runtimes(&bin, &log);
+    let search = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let used = || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        std::fs::remove_file(&log).ok();
+        let mut names: Vec<String> = text.lines().map(str::to_owned).collect();
+        names.dedup();
+        names
     };
-    in_store(&["apply", "-f", file.to_str().unwrap()]).ok();
-    let run = in_store(&["start-build", "limited", "--from-dir", app.path().to_str().unwrap(), "--follow"]).ok();
-    assert!(run.stdout.contains("memory limit: 67108864"), "{}", run.stdout);
-    assert!(run.stdout.contains("cpu quota: 50000"), "{}", run.stdout);
-    assert!(run.stdout.contains("==> Complete"), "{}", run.stdout);
+    let build = |extra: &[&str], env: Option<&str>| {
+        let mut command = setup.s2i();
+        command.env("PATH", &search).args(["build", path, &builder, "app:1"]).args(extra);
+        if let Some(runtime) = env {
+            command.env("S2I_OCI_RUNTIME", runtime);
+        }
+        Run::from(command.output().unwrap()).ok()
+    };
+    build(&[], None);
+    assert_eq!(used(), ["runc"]);
+    let run = build(&["--oci-runtime", "crun"], None);
+    assert_eq!(used(), ["crun"]);
+    assert!(run.stderr.contains("---> assemble ran as uid 1001"), "{}", run.stderr);
+    build(&[], Some("crun"));
+    assert_eq!(used(), ["crun"]);
+    build(&["--oci-runtime", bin.join("runc").to_str().unwrap()], Some("crun"));
+    assert_eq!(used(), ["runc"], "--oci-runtime comes before S2I_OCI_RUNTIME");
     setup.assert_clean();
+
+    // The result of crun, loaded and run.
+    let archive = setup.path("app.tar");
+    let name = format!("s2i-test/{}:1", unique("daemonless-crun"));
+    let crun = which("crun");
+    setup
+        .run([
+            "build",
+            path,
+            &builder,
+            "app:1",
+            "--oci-runtime",
+            &crun,
+            "--output",
+            &format!("docker-archive:{}:{name}", archive.display()),
+        ])
+        .ok();
+    setup.assert_clean();
+    let image = load(&archive, &name);
+    assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "crun");
+
+    // Without root, with subordinate ids: assemble as the image's user, owners kept.
+    rootless_user("s2i-rootless", true);
+    let setup = Daemonless::new();
+    let src = setup.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("index.html"), "crun rootless").unwrap();
+    let archive = setup.path("app.tar");
+    let name = format!("s2i-test/{}:1", unique("daemonless-crun-rootless"));
+    let run = Run::from(
+        setup
+            .s2i_as("s2i-rootless")
+            .args([
+                "build",
+                src.to_str().unwrap(),
+                &builder,
+                "app:1",
+                "--oci-runtime",
+                &crun,
+                "--output",
+                &format!("docker-archive:{}:{name}", archive.display()),
+            ])
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    assert!(run.stderr.contains("---> assemble ran as uid 1001"), "{}", run.stderr);
+    setup.assert_clean();
+    let image = load(&archive, &name);
+    assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "crun rootless");
+    assert_eq!(run_in(&image.0, &["stat", "-c", "%u", "/opt/app-root/src/index.html"]).trim(), "1001");
+}
+
+/// The path of a program on PATH.
+fn which(name: &str) -> String {
+    let out = Command::new("sh").args(["-c", &format!("command -v {name}")]).output().unwrap();
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(!path.is_empty(), "{name} is not installed: `cargo xtask packages`");
+    path
 }
 
 #[test]

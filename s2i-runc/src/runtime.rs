@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::helper::{HelperClient, Mapping};
 use crate::host::{Host, unexpected};
 use crate::ops::{ChangedKind, LayerBlob, Ops, Request, Response, RuntimeCall};
-use crate::options::{Dirs, OciOptions, Privilege, RuntimeProgram};
+use crate::options::{Dirs, Flavor, OciOptions, Privilege, RuntimeProgram};
 use crate::pull::CredentialSource;
 use crate::rootfs::{Rootfs, RootfsKind};
 use crate::spec::{Bind, Bundle, Limits, Network};
@@ -167,8 +167,9 @@ impl OciRuntime {
         &self.inner.program.path
     }
 
-    fn call_of(&self, id: &str) -> RuntimeCall {
+    fn call_of(&self, id: &str, limits: &Limits) -> RuntimeCall {
         RuntimeCall {
+            cgroups: !limits.is_empty(),
             program: self.inner.program.clone(),
             state_root: self.inner.states.runtime_root(),
             id: id.to_owned(),
@@ -210,6 +211,36 @@ impl OciRuntime {
         }
     }
 
+    /// Why the runtime cannot apply `limits` here, if it cannot: a limit is
+    /// applied or the build refused, never dropped.
+    fn limits_unavailable(&self, limits: &Limits) -> Option<String> {
+        if limits.is_empty() || !self.inner.in_user_namespace {
+            return None;
+        }
+        let program = &self.inner.program;
+        let name = &program.name;
+        if program.flavor == Flavor::Crun {
+            // Without root, crun makes cgroups only through systemd, and runs on
+            // without them when it cannot.
+            return Some(format!(
+                "memory and CPU limits cannot be applied: {name} ({}) without root applies them only through systemd, and would run the build without them; run as root, or drop the limits",
+                program.path.display()
+            ));
+        }
+        if !delegated_cgroups() {
+            return Some(format!(
+                "memory and CPU limits cannot be applied: {name} ({}) without root needs cgroup v2 delegated to the user, and this machine has {}; run as root, or drop the limits",
+                program.path.display(),
+                if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+                    "none delegated"
+                } else {
+                    "cgroup v1"
+                }
+            ));
+        }
+        None
+    }
+
     async fn create(&self, spec: &ContainerSpec) -> std::result::Result<String, RuntimeError> {
         let host = &spec.host;
         let network = network_of(host.network_mode.as_deref())?;
@@ -222,10 +253,8 @@ impl OciRuntime {
             memory_swap: host.limits.memory_swap_bytes.filter(|m| *m != 0),
             nano_cpus: host.limits.nano_cpus.filter(|n| *n > 0),
         };
-        if !limits.is_empty() && self.inner.in_user_namespace && !delegated_cgroups() {
-            return Err(rejected(
-                "memory and CPU limits need cgroups, which a build without root can only use with cgroup v2 delegated to the user; drop the limits, or run as root",
-            ));
+        if let Some(reason) = self.limits_unavailable(&limits) {
+            return Err(rejected(reason));
         }
         let binds: Vec<Bind> =
             host.binds.iter().map(|b| Bind::parse(b)).collect::<std::result::Result<_, _>>().map_err(rejected)?;
@@ -511,7 +540,7 @@ impl OciRuntime {
         stdio: Vec<OwnedFd>,
     ) -> std::result::Result<(u32, watch::Receiver<Option<ExitStatus>>), RuntimeError> {
         let log = bundle.join("runtime.log");
-        let request = Request::Run { call: self.call_of(runtime_id), bundle, log: log.clone() };
+        let request = Request::Run { call: self.call_of(runtime_id, &state.settings.limits), bundle, log: log.clone() };
         let pid = match self.inner.host.call(request, stdio).await? {
             Response::Started { pid } => pid,
             other => return Err(unexpected(&other)),
@@ -641,7 +670,10 @@ impl OciRuntime {
                 }
             })
             .await?;
-            self.inner.host.call(Request::Delete { call: self.call_of(runtime_id) }, Vec::new()).await?;
+            self.inner
+                .host
+                .call(Request::Delete { call: self.call_of(runtime_id, &state.settings.limits) }, Vec::new())
+                .await?;
         }
         let receiver = self.inner.live.lock().expect("live lock").get(&id).and_then(|l| l.exit.clone());
         if let Some(mut receiver) = receiver {
