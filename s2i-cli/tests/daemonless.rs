@@ -1341,3 +1341,63 @@ fn the_layer_is_the_same_on_overlayfs_fuse_overlayfs_a_copy_and_docker() {
         assert_eq!(*diff_id, layers[0].1, "{kind}: {items:#?}\n{}: {:#?}", layers[0].0, layers[0].2);
     }
 }
+
+#[test]
+fn builder_layers_with_names_that_are_not_utf8_on_an_overlay_and_a_copy() {
+    // A builder whose layers have names that are not UTF-8 (in a directory so named
+    // too): made by s2i itself, as an OCI layout.
+    let setup = Daemonless::new();
+    let making = "#!/bin/sh
+set -e
+mkdir -p /srv
+mkdir \"$(printf '/srv/d\\351r')\"
+printf 'first' > \"$(printf '/srv/d\\351r/f\\351')\"
+printf 'gone' > \"$(printf '/srv/caf\\351')\"
+";
+    let src = source(&[(".s2i/bin/assemble", making), ("index.html", "x")]);
+    let layout = setup.path("builder-layout");
+    setup
+        .run([
+            "build",
+            src.path().to_str().unwrap(),
+            &archive_location("root-builder"),
+            "latin1-builder:1",
+            "--output",
+            &format!("oci:{}:latin1", layout.display()),
+        ])
+        .ok();
+    let (_, items) = top_layer(&layout, "latin1");
+    assert!(has(&items, b"srv/d\xe9r/f\xe9").is_some(), "{items:#?}");
+    assert!(has(&items, b"srv/caf\xe9").is_some(), "{items:#?}");
+
+    // Built on, the layers unpacked and the root file system an overlay or a
+    // copy: the names are read, changed and removed as they are.
+    let using = "#!/bin/sh
+set -e
+cat \"$(printf '/srv/caf\\351')\"
+printf ' second' >> \"$(printf '/srv/d\\351r/f\\351')\"
+rm \"$(printf '/srv/caf\\351')\"
+echo \"read: $(cat \"$(printf '/srv/d\\351r/f\\351')\")\"
+";
+    let src = source(&[(".s2i/bin/assemble", using), ("index.html", "x")]);
+    for kind in ["overlayfs", "copy"] {
+        let result = setup.path(&format!("result-{kind}"));
+        let mut command = setup.s2i();
+        command.env("S2I_OCI_ROOTFS", kind).args([
+            "build",
+            src.path().to_str().unwrap(),
+            &format!("oci:{}:latin1", layout.display()),
+            "app:1",
+            "--output",
+            &format!("oci:{}:app", result.display()),
+        ]);
+        let run = Run::from(command.output().unwrap()).ok();
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(all.contains("gone"), "{kind}: {all}");
+        assert!(all.contains("read: first second"), "{kind}: {all}");
+        setup.assert_clean();
+        let (_, items) = top_layer(&result, "app");
+        assert_eq!(has(&items, b"srv/.wh.caf\xe9").map(|i| i.kind), Some(b'0'), "{kind}: {items:#?}");
+        assert_eq!(has(&items, b"srv/d\xe9r/f\xe9").map(|i| i.kind), Some(b'0'), "{kind}: {items:#?}");
+    }
+}
