@@ -119,6 +119,28 @@ impl Daemonless {
     }
 }
 
+impl Drop for Daemonless {
+    /// After a failed test, what s2i left mounted in the setup is detached, so
+    /// that its directory can go ([`Daemonless::assert_clean`] is the check).
+    fn drop(&mut self) {
+        detach_mounts_under(self.dir.path());
+    }
+}
+
+/// Detach (lazily, deepest first) every mount under `dir` in this process's view.
+fn detach_mounts_under(dir: &Path) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| Path::new(point).starts_with(dir))
+        .collect();
+    points.sort_by_key(|point| std::cmp::Reverse(point.len()));
+    for point in points {
+        let _ = Command::new("umount").args(["-l", point]).status();
+    }
+}
+
 /// Load a `docker-archive` into Docker; the image is removed when dropped.
 fn load(file: &Path, name: &str) -> Image {
     let out = docker_ok(&["load", "-i", file.to_str().unwrap()]);

@@ -65,6 +65,11 @@ struct Inner {
     prefer: Option<RootfsKind>,
     /// The credentials file looked at first for registries.
     auth_file: Option<PathBuf>,
+    /// Held shared by each creation, exclusively by each removal: a removal
+    /// waits for the creations under way, whose caller may have gone (a
+    /// cancelled build removes its container by name while the root file
+    /// system is still being mounted).
+    creating: tokio::sync::RwLock<()>,
 }
 
 #[derive(Default)]
@@ -148,6 +153,7 @@ impl OciRuntime {
                 }),
                 dirs,
                 auth_file: options.auth_file.clone(),
+                creating: tokio::sync::RwLock::new(()),
             }),
         })
     }
@@ -658,6 +664,7 @@ impl OciRuntime {
         })
         .await?;
         runtime_ids.insert(0, id.clone());
+        let mut delete_error = None;
         for runtime_id in &runtime_ids {
             // A container of a process that was killed may run on in a namespace only its owner may signal.
             let (root, kill_id) = (runtime_root.clone(), runtime_id.clone());
@@ -670,10 +677,15 @@ impl OciRuntime {
                 }
             })
             .await?;
-            self.inner
+            // The file system is unmounted and removed even when the runtime fails to delete.
+            let deleted = self
+                .inner
                 .host
                 .call(Request::Delete { call: self.call_of(runtime_id, &state.settings.limits) }, Vec::new())
-                .await?;
+                .await;
+            if let Err(e) = deleted {
+                delete_error.get_or_insert(e);
+            }
         }
         let receiver = self.inner.live.lock().expect("live lock").get(&id).and_then(|l| l.exit.clone());
         if let Some(mut receiver) = receiver {
@@ -690,7 +702,7 @@ impl OciRuntime {
         let states = self.inner.states.clone();
         blocking(move || states.forget(&state)).await?.map_err(io_error("remove the container's state"))?;
         self.inner.live.lock().expect("live lock").remove(&id);
-        Ok(())
+        delete_error.map_or(Ok(()), Err)
     }
 
     async fn commit(&self, container: &str, spec: &CommitSpec) -> std::result::Result<String, RuntimeError> {
@@ -977,7 +989,22 @@ impl ContainerRuntime for OciRuntime {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> std::result::Result<String, RuntimeError> {
-        self.create(spec).await
+        // The creation runs to its end even when the caller stops waiting
+        // (its mounts are made by blocking work that cannot be stopped); a
+        // container nobody is told about is removed.
+        let runtime = self.clone();
+        let spec = spec.clone();
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let created = {
+                let _creating = runtime.inner.creating.read().await;
+                runtime.create(&spec).await
+            };
+            if let Err(Ok(id)) = sender.send(created) {
+                let _ = runtime.remove_container(&id).await;
+            }
+        });
+        receiver.await.unwrap_or_else(|_| Err(other("the container's creation stopped")))
     }
 
     async fn attach_container(&self, container: &str, stdin: bool) -> std::result::Result<Attachment, RuntimeError> {
@@ -1183,6 +1210,7 @@ impl ContainerRuntime for OciRuntime {
     }
 
     async fn remove_container(&self, container: &str) -> std::result::Result<(), RuntimeError> {
+        let _no_creation = self.inner.creating.write().await;
         self.remove(container).await
     }
 
