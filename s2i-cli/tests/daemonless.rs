@@ -1423,3 +1423,81 @@ echo \"read: $(cat \"$(printf '/srv/d\\351r/f\\351')\")\"
         assert_eq!(has(&items, b"srv/d\xe9r/f\xe9").map(|i| i.kind), Some(b'0'), "{kind}: {items:#?}");
     }
 }
+
+#[test]
+fn scripts_by_url_and_file_ignore_rules_users_and_env_files_as_root_and_rootless() {
+    rootless_user("s2i-rootless", true);
+    let scripts = tempfile::tempdir().unwrap();
+    let http_assemble = "#!/bin/sh
+set -e
+test ! -e /tmp/src/secret.txt
+echo \"---> http assemble as $(id -u), FROM_ENV_FILE=$FROM_ENV_FILE\"
+exec /usr/libexec/s2i/assemble
+";
+    std::fs::write(scripts.path().join("assemble"), http_assemble).unwrap();
+    let server = FileServer::start(scripts.path(), 0);
+    let builder = archive_location("busybox-builder");
+    for user in [None, Some("s2i-rootless")] {
+        let setup = Daemonless::new();
+        let src = setup.path("src");
+        std::fs::create_dir_all(&src).unwrap();
+        for (name, text) in [("index.html", "scenarios"), ("secret.txt", "left out"), (".s2iignore", "secret.txt\n")] {
+            std::fs::write(src.join(name), text).unwrap();
+        }
+        let env_file = setup.path("build.env");
+        std::fs::write(&env_file, "FROM_ENV_FILE=yes\n").unwrap();
+        let file_scripts = setup.path("scripts");
+        std::fs::create_dir_all(&file_scripts).unwrap();
+        let file_assemble = file_scripts.join("assemble");
+        std::fs::write(&file_assemble, "#!/bin/sh\necho \"---> file assemble\"\nexec /usr/libexec/s2i/assemble\n")
+            .unwrap();
+        std::fs::set_permissions(&file_assemble, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let run = |args: &[&str]| -> Run {
+            let mut command = match user {
+                Some(user) => setup.s2i_as(user),
+                None => setup.s2i(),
+            };
+            Run::from(command.args(args).output().unwrap())
+        };
+        let who = user.unwrap_or("root");
+        let (path, archive) = (src.to_str().unwrap(), setup.path("app.tar"));
+        let name = format!("s2i-test/{}:1", unique("daemonless-scenarios"));
+        let url = format!("http://127.0.0.1:{}/scripts", server.port);
+        let output = format!("docker-archive:{}:{name}", archive.display());
+        let env = env_file.to_str().unwrap();
+        let built = run(&[
+            "build",
+            path,
+            &builder,
+            "app:1",
+            "-s",
+            &url,
+            "-E",
+            env,
+            "--assemble-user",
+            "1002",
+            "--output",
+            &output,
+        ])
+        .ok();
+        assert!(built.stderr.contains("---> http assemble as 1002, FROM_ENV_FILE=yes"), "{who}: {}", built.stderr);
+        setup.assert_clean();
+        let image = load(&archive, &name);
+        assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "scenarios");
+        assert!(!succeeds_in(&image.0, &["test", "-e", "/opt/app-root/src/secret.txt"]), "{who}: .s2iignore");
+        assert_eq!(run_in(&image.0, &["stat", "-c", "%u", "/opt/app-root/src/index.html"]).trim(), "1002", "{who}");
+        let info = run_in(&image.0, &["cat", "/opt/app-root/src/.s2i-build-info"]);
+        assert!(info.contains("FROM_ENV_FILE=yes"), "{who}: {info}");
+
+        let file_url = format!("file://{}", file_scripts.display());
+        let built = run(&["build", path, &builder, "app:1", "--scripts-url", &file_url]).ok();
+        assert!(built.stderr.contains("---> file assemble"), "{who}: {}", built.stderr);
+        setup.assert_clean();
+
+        // A user the build may not run as: refused, nothing left behind.
+        let refused =
+            run(&["build", path, &builder, "app:1", "--assemble-user", "0", "--allowed-uids", "1000-"]).failed();
+        assert!(refused.stderr.contains("allowed"), "{who}: {}", refused.stderr);
+        setup.assert_clean();
+    }
+}
