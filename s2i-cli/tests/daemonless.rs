@@ -1,4 +1,4 @@
-//! Builds with `--engine oci`: assemble under runc, images in s2i's own
+//! Builds with `--engine oci`: assemble under runc (and crun), images in s2i's own
 //! store, with no daemon reachable (`DOCKER_HOST` names no socket). Builder
 //! images come from the fixtures, saved once as `docker-archive` files (and
 //! copied into OCI layouts by skopeo); results are judged by skopeo and by
@@ -6,7 +6,7 @@
 //! and state directories and checks that no container, mount or scratch
 //! directory is left in them.
 //!
-//! Needs root, runc and skopeo; without them the tests fail.
+//! Needs root, runc, crun and skopeo (`cargo xtask packages`); without them the tests fail.
 
 mod support;
 
