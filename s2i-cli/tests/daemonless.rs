@@ -234,31 +234,55 @@ fn a_docker_daemon_output_is_loaded_into_the_engine() {
     setup.assert_clean();
 }
 
+impl Daemonless {
+    /// `s2i --engine oci` as root (`None`) or as `user`.
+    fn s2i_by(&self, user: Option<&str>) -> Command {
+        match user {
+            Some(user) => self.s2i_as(user),
+            None => self.s2i(),
+        }
+    }
+
+    /// A source directory `name` in the setup (so that a rootless user may read it), with `files`.
+    fn source(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = self.path(name);
+        write_files(&dir, files);
+        dir
+    }
+}
+
 #[test]
 fn scripts_environment_injections_and_incremental_builds() {
-    let setup = Daemonless::new();
+    rootless_user("s2i-rootless", true);
     let builder = archive_location("busybox-builder");
-    let src = source(&[
-        ("index.html", "v1"),
-        ("artifacts/deps/lib.txt", "downloaded once"),
-        (".s2i/environment", "FROM_FILE=yes\n"),
-        (
-            ".s2i/bin/assemble",
-            "#!/bin/sh\nset -e\ntest -f /tmp/injected/secret.txt\necho \"---> custom assemble sees $(cat /tmp/injected/secret.txt)\"\nexec /usr/libexec/s2i/assemble\n",
-        ),
-    ]);
-    let secret = setup.path("secret.txt");
-    std::fs::write(&secret, "the secret").unwrap();
-    let inject = format!("{}:/tmp/injected/secret.txt", secret.display());
-    let path = src.path().to_str().unwrap();
-    setup.run(["build", path, &builder, "app:1", "--inject", &inject]).ok();
+    for user in [None, Some("s2i-rootless")] {
+        let who = user.unwrap_or("root");
+        let setup = Daemonless::new();
+        let src = setup.source(
+            "src",
+            &[
+                ("index.html", "v1"),
+                ("artifacts/deps/lib.txt", "downloaded once"),
+                (".s2i/environment", "FROM_FILE=yes\n"),
+                (
+                    ".s2i/bin/assemble",
+                    "#!/bin/sh\nset -e\ntest -f /tmp/injected/secret.txt\necho \"---> custom assemble sees $(cat /tmp/injected/secret.txt)\"\nexec /usr/libexec/s2i/assemble\n",
+                ),
+            ],
+        );
+        let secret = setup.path("secret.txt");
+        std::fs::write(&secret, "the secret").unwrap();
+        let inject = format!("{}:/tmp/injected/secret.txt", secret.display());
+        let path = src.to_str().unwrap();
+        Run::from(setup.s2i_by(user).args(["build", path, &builder, "app:1", "--inject", &inject]).output().unwrap())
+            .ok();
 
-    // The second build's artifacts come from the previous image, in the store.
-    std::fs::remove_dir_all(src.path().join("artifacts")).unwrap();
-    let archive = setup.path("app.tar");
-    let name = format!("s2i-test/{}:1", unique("daemonless-incremental"));
-    let run = setup
-        .run([
+        // The second build's artifacts come from the previous image, in the store.
+        std::fs::remove_dir_all(src.join("artifacts")).unwrap();
+        let archive = setup.path("app.tar");
+        let name = format!("s2i-test/{}:1", unique("daemonless-incremental"));
+        let output = format!("docker-archive:{}:{name}", archive.display());
+        let args = [
             "build",
             path,
             &builder,
@@ -270,23 +294,29 @@ fn scripts_environment_injections_and_incremental_builds() {
             "-e",
             "FOO=bar",
             "--output",
-            &format!("docker-archive:{}:{name}", archive.display()),
-        ])
-        .ok();
-    assert!(run.stderr.contains("Restoring build artifacts"), "{}", run.stderr);
-    assert!(run.stderr.contains("---> custom assemble sees the secret"), "{}", run.stderr);
-    assert!(run.stderr.contains("Removed the previous image"), "{}", run.stderr);
-    assert_eq!(setup.stored_names().iter().filter(|n| n.starts_with("app:")).count(), 1);
-    setup.assert_clean();
+            &output,
+        ];
+        let run = Run::from(setup.s2i_by(user).args(args).output().unwrap()).ok();
+        assert!(run.stderr.contains("Restoring build artifacts"), "{who}: {}", run.stderr);
+        assert!(run.stderr.contains("---> custom assemble sees the secret"), "{who}: {}", run.stderr);
+        assert!(run.stderr.contains("Removed the previous image"), "{who}: {}", run.stderr);
+        if user.is_none() {
+            assert_eq!(setup.stored_names().iter().filter(|n| n.starts_with("app:")).count(), 1);
+        }
+        setup.assert_clean();
 
-    let image = load(&archive, &name);
-    assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/artifacts-restored/deps/lib.txt"]), "downloaded once");
-    let info = run_in(&image.0, &["cat", "/opt/app-root/src/.s2i-build-info"]);
-    assert!(info.contains("FOO=bar") && info.contains("FROM_FILE=yes") && info.contains("uid=1001"), "{info}");
-    assert!(
-        !succeeds_in(&image.0, &["test", "-e", "/tmp/injected/secret.txt"]),
-        "the injected file is not in the image"
-    );
+        let image = load(&archive, &name);
+        assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/artifacts-restored/deps/lib.txt"]), "downloaded once");
+        let info = run_in(&image.0, &["cat", "/opt/app-root/src/.s2i-build-info"]);
+        assert!(
+            info.contains("FOO=bar") && info.contains("FROM_FILE=yes") && info.contains("uid=1001"),
+            "{who}: {info}"
+        );
+        assert!(
+            !succeeds_in(&image.0, &["test", "-e", "/tmp/injected/secret.txt"]),
+            "{who}: the injected file is not in the image"
+        );
+    }
 }
 
 #[test]
@@ -332,38 +362,41 @@ fn outputs_are_written_by_s2i_itself_the_same_for_the_same_epoch() {
 
 #[test]
 fn a_runtime_image_chain_from_oci_layouts() {
-    let setup = Daemonless::new();
-    let layouts = setup.path("layouts");
-    for name in ["toolchain-builder", "runtime-image"] {
-        skopeo(&["copy", "-q", &archive_location(name), &format!("oci:{}:{name}", layouts.display())]);
-    }
-    let src = source(&[
-        ("01-lib.sh", "greet() { echo \"hello from $1\"; }\n"),
-        ("02-main.sh", "greet \"the compiled app\"\ncat /opt/runtime/build-info.txt\n"),
-    ]);
-    let archive = setup.path("app.tar");
-    let name = format!("s2i-test/{}:1", unique("daemonless-chained"));
-    let run = setup
-        .run([
-            "build",
-            src.path().to_str().unwrap(),
-            &format!("oci:{}:toolchain-builder", layouts.display()),
-            "app:1",
-            "--runtime-image",
-            &format!("oci:{}:runtime-image", layouts.display()),
-            "--output",
-            &format!("docker-archive:{}:{name}", archive.display()),
-        ])
-        .ok();
-    assert!(run.stderr.contains("---> Runtime received: ./bin/app ./build-info.txt"), "{}", run.stderr);
-    setup.assert_clean();
+    rootless_user("s2i-rootless", true);
+    for user in [None, Some("s2i-rootless")] {
+        let who = user.unwrap_or("root");
+        let setup = Daemonless::new();
+        let layouts = setup.path("layouts");
+        for name in ["toolchain-builder", "runtime-image"] {
+            skopeo(&["copy", "-q", &archive_location(name), &format!("oci:{}:{name}", layouts.display())]);
+        }
+        let src = setup.source(
+            "src",
+            &[
+                ("01-lib.sh", "greet() { echo \"hello from $1\"; }\n"),
+                ("02-main.sh", "greet \"the compiled app\"\ncat /opt/runtime/build-info.txt\n"),
+            ],
+        );
+        let archive = setup.path("app.tar");
+        let name = format!("s2i-test/{}:1", unique("daemonless-chained"));
+        let (toolchain, runtime) = (
+            format!("oci:{}:toolchain-builder", layouts.display()),
+            format!("oci:{}:runtime-image", layouts.display()),
+        );
+        let output = format!("docker-archive:{}:{name}", archive.display());
+        let args =
+            ["build", src.to_str().unwrap(), &toolchain, "app:1", "--runtime-image", &runtime, "--output", &output];
+        let run = Run::from(setup.s2i_by(user).args(args).output().unwrap()).ok();
+        assert!(run.stderr.contains("---> Runtime received: ./bin/app ./build-info.txt"), "{who}: {}", run.stderr);
+        setup.assert_clean();
 
-    let image = load(&archive, &name);
-    let output = docker_run_ok(&[&image.0]);
-    assert!(output.starts_with("hello from the compiled app\ncompiler=shc 1.0\n"), "{output}");
-    assert!(!succeeds_in(&image.0, &["test", "-e", "/opt/toolchain"]), "no toolchain files");
-    assert_eq!(run_in(&image.0, &["stat", "-c", "%a", "/opt/runtime/bin/app"]).trim(), "755");
-    assert_eq!(labels(&image.0)["io.s2i.test/compiled-by"], "shc 1.0");
+        let image = load(&archive, &name);
+        let output = docker_run_ok(&[&image.0]);
+        assert!(output.starts_with("hello from the compiled app\ncompiler=shc 1.0\n"), "{who}: {output}");
+        assert!(!succeeds_in(&image.0, &["test", "-e", "/opt/toolchain"]), "{who}: no toolchain files");
+        assert_eq!(run_in(&image.0, &["stat", "-c", "%a", "/opt/runtime/bin/app"]).trim(), "755", "{who}");
+        assert_eq!(labels(&image.0)["io.s2i.test/compiled-by"], "shc 1.0", "{who}");
+    }
 }
 
 #[test]
@@ -1427,13 +1460,7 @@ exec /usr/libexec/s2i/assemble
         std::fs::write(&file_assemble, "#!/bin/sh\necho \"---> file assemble\"\nexec /usr/libexec/s2i/assemble\n")
             .unwrap();
         std::fs::set_permissions(&file_assemble, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let run = |args: &[&str]| -> Run {
-            let mut command = match user {
-                Some(user) => setup.s2i_as(user),
-                None => setup.s2i(),
-            };
-            Run::from(command.args(args).output().unwrap())
-        };
+        let run = |args: &[&str]| -> Run { Run::from(setup.s2i_by(user).args(args).output().unwrap()) };
         let who = user.unwrap_or("root");
         let (path, archive) = (src.to_str().unwrap(), setup.path("app.tar"));
         let name = format!("s2i-test/{}:1", unique("daemonless-scenarios"));
