@@ -1,4 +1,4 @@
-//! Builds with `--engine oci`: assemble under runc, images in s2i's own
+//! Builds with `--engine oci`: assemble under runc (and crun), images in s2i's own
 //! store, with no daemon reachable (`DOCKER_HOST` names no socket). Builder
 //! images come from the fixtures, saved once as `docker-archive` files (and
 //! copied into OCI layouts by skopeo); results are judged by skopeo and by
@@ -6,7 +6,7 @@
 //! and state directories and checks that no container, mount or scratch
 //! directory is left in them.
 //!
-//! Needs root, runc and skopeo; without them the tests fail.
+//! Needs root, runc, crun and skopeo (`cargo xtask packages`); without them the tests fail.
 
 mod support;
 
@@ -114,11 +114,30 @@ impl Daemonless {
         let root = self.dir.path().to_string_lossy().into_owned();
         let left: Vec<&str> = mounts.lines().filter(|line| line.contains(&root)).collect();
         assert!(left.is_empty(), "mounts left: {left:#?}");
-        let listing = Command::new("runc")
-            .args(["--root", self.path("state/runtime").to_str().unwrap(), "list", "-q"])
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&listing.stdout).trim(), "", "runc containers left");
+        // runc and crun keep a directory per container under their --root.
+        assert_eq!(entries(self.path("state/runtime")), Vec::<String>::new(), "runtime containers left");
+    }
+}
+
+impl Drop for Daemonless {
+    /// After a failed test, what s2i left mounted in the setup is detached, so
+    /// that its directory can go ([`Daemonless::assert_clean`] is the check).
+    fn drop(&mut self) {
+        detach_mounts_under(self.dir.path());
+    }
+}
+
+/// Detach (lazily, deepest first) every mount under `dir` in this process's view.
+fn detach_mounts_under(dir: &Path) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| Path::new(point).starts_with(dir))
+        .collect();
+    points.sort_by_key(|point| std::cmp::Reverse(point.len()));
+    for point in points {
+        let _ = Command::new("umount").args(["-l", point]).status();
     }
 }
 
@@ -215,31 +234,55 @@ fn a_docker_daemon_output_is_loaded_into_the_engine() {
     setup.assert_clean();
 }
 
+impl Daemonless {
+    /// `s2i --engine oci` as root (`None`) or as `user`.
+    fn s2i_by(&self, user: Option<&str>) -> Command {
+        match user {
+            Some(user) => self.s2i_as(user),
+            None => self.s2i(),
+        }
+    }
+
+    /// A source directory `name` in the setup (so that a rootless user may read it), with `files`.
+    fn source(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = self.path(name);
+        write_files(&dir, files);
+        dir
+    }
+}
+
 #[test]
 fn scripts_environment_injections_and_incremental_builds() {
-    let setup = Daemonless::new();
+    rootless_user("s2i-rootless", true);
     let builder = archive_location("busybox-builder");
-    let src = source(&[
-        ("index.html", "v1"),
-        ("artifacts/deps/lib.txt", "downloaded once"),
-        (".s2i/environment", "FROM_FILE=yes\n"),
-        (
-            ".s2i/bin/assemble",
-            "#!/bin/sh\nset -e\ntest -f /tmp/injected/secret.txt\necho \"---> custom assemble sees $(cat /tmp/injected/secret.txt)\"\nexec /usr/libexec/s2i/assemble\n",
-        ),
-    ]);
-    let secret = setup.path("secret.txt");
-    std::fs::write(&secret, "the secret").unwrap();
-    let inject = format!("{}:/tmp/injected/secret.txt", secret.display());
-    let path = src.path().to_str().unwrap();
-    setup.run(["build", path, &builder, "app:1", "--inject", &inject]).ok();
+    for user in [None, Some("s2i-rootless")] {
+        let who = user.unwrap_or("root");
+        let setup = Daemonless::new();
+        let src = setup.source(
+            "src",
+            &[
+                ("index.html", "v1"),
+                ("artifacts/deps/lib.txt", "downloaded once"),
+                (".s2i/environment", "FROM_FILE=yes\n"),
+                (
+                    ".s2i/bin/assemble",
+                    "#!/bin/sh\nset -e\ntest -f /tmp/injected/secret.txt\necho \"---> custom assemble sees $(cat /tmp/injected/secret.txt)\"\nexec /usr/libexec/s2i/assemble\n",
+                ),
+            ],
+        );
+        let secret = setup.path("secret.txt");
+        std::fs::write(&secret, "the secret").unwrap();
+        let inject = format!("{}:/tmp/injected/secret.txt", secret.display());
+        let path = src.to_str().unwrap();
+        Run::from(setup.s2i_by(user).args(["build", path, &builder, "app:1", "--inject", &inject]).output().unwrap())
+            .ok();
 
-    // The second build's artifacts come from the previous image, in the store.
-    std::fs::remove_dir_all(src.path().join("artifacts")).unwrap();
-    let archive = setup.path("app.tar");
-    let name = format!("s2i-test/{}:1", unique("daemonless-incremental"));
-    let run = setup
-        .run([
+        // The second build's artifacts come from the previous image, in the store.
+        std::fs::remove_dir_all(src.join("artifacts")).unwrap();
+        let archive = setup.path("app.tar");
+        let name = format!("s2i-test/{}:1", unique("daemonless-incremental"));
+        let output = format!("docker-archive:{}:{name}", archive.display());
+        let args = [
             "build",
             path,
             &builder,
@@ -251,23 +294,29 @@ fn scripts_environment_injections_and_incremental_builds() {
             "-e",
             "FOO=bar",
             "--output",
-            &format!("docker-archive:{}:{name}", archive.display()),
-        ])
-        .ok();
-    assert!(run.stderr.contains("Restoring build artifacts"), "{}", run.stderr);
-    assert!(run.stderr.contains("---> custom assemble sees the secret"), "{}", run.stderr);
-    assert!(run.stderr.contains("Removed the previous image"), "{}", run.stderr);
-    assert_eq!(setup.stored_names().iter().filter(|n| n.starts_with("app:")).count(), 1);
-    setup.assert_clean();
+            &output,
+        ];
+        let run = Run::from(setup.s2i_by(user).args(args).output().unwrap()).ok();
+        assert!(run.stderr.contains("Restoring build artifacts"), "{who}: {}", run.stderr);
+        assert!(run.stderr.contains("---> custom assemble sees the secret"), "{who}: {}", run.stderr);
+        assert!(run.stderr.contains("Removed the previous image"), "{who}: {}", run.stderr);
+        if user.is_none() {
+            assert_eq!(setup.stored_names().iter().filter(|n| n.starts_with("app:")).count(), 1);
+        }
+        setup.assert_clean();
 
-    let image = load(&archive, &name);
-    assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/artifacts-restored/deps/lib.txt"]), "downloaded once");
-    let info = run_in(&image.0, &["cat", "/opt/app-root/src/.s2i-build-info"]);
-    assert!(info.contains("FOO=bar") && info.contains("FROM_FILE=yes") && info.contains("uid=1001"), "{info}");
-    assert!(
-        !succeeds_in(&image.0, &["test", "-e", "/tmp/injected/secret.txt"]),
-        "the injected file is not in the image"
-    );
+        let image = load(&archive, &name);
+        assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/artifacts-restored/deps/lib.txt"]), "downloaded once");
+        let info = run_in(&image.0, &["cat", "/opt/app-root/src/.s2i-build-info"]);
+        assert!(
+            info.contains("FOO=bar") && info.contains("FROM_FILE=yes") && info.contains("uid=1001"),
+            "{who}: {info}"
+        );
+        assert!(
+            !succeeds_in(&image.0, &["test", "-e", "/tmp/injected/secret.txt"]),
+            "{who}: the injected file is not in the image"
+        );
+    }
 }
 
 #[test]
@@ -313,38 +362,41 @@ fn outputs_are_written_by_s2i_itself_the_same_for_the_same_epoch() {
 
 #[test]
 fn a_runtime_image_chain_from_oci_layouts() {
-    let setup = Daemonless::new();
-    let layouts = setup.path("layouts");
-    for name in ["toolchain-builder", "runtime-image"] {
-        skopeo(&["copy", "-q", &archive_location(name), &format!("oci:{}:{name}", layouts.display())]);
-    }
-    let src = source(&[
-        ("01-lib.sh", "greet() { echo \"hello from $1\"; }\n"),
-        ("02-main.sh", "greet \"the compiled app\"\ncat /opt/runtime/build-info.txt\n"),
-    ]);
-    let archive = setup.path("app.tar");
-    let name = format!("s2i-test/{}:1", unique("daemonless-chained"));
-    let run = setup
-        .run([
-            "build",
-            src.path().to_str().unwrap(),
-            &format!("oci:{}:toolchain-builder", layouts.display()),
-            "app:1",
-            "--runtime-image",
-            &format!("oci:{}:runtime-image", layouts.display()),
-            "--output",
-            &format!("docker-archive:{}:{name}", archive.display()),
-        ])
-        .ok();
-    assert!(run.stderr.contains("---> Runtime received: ./bin/app ./build-info.txt"), "{}", run.stderr);
-    setup.assert_clean();
+    rootless_user("s2i-rootless", true);
+    for user in [None, Some("s2i-rootless")] {
+        let who = user.unwrap_or("root");
+        let setup = Daemonless::new();
+        let layouts = setup.path("layouts");
+        for name in ["toolchain-builder", "runtime-image"] {
+            skopeo(&["copy", "-q", &archive_location(name), &format!("oci:{}:{name}", layouts.display())]);
+        }
+        let src = setup.source(
+            "src",
+            &[
+                ("01-lib.sh", "greet() { echo \"hello from $1\"; }\n"),
+                ("02-main.sh", "greet \"the compiled app\"\ncat /opt/runtime/build-info.txt\n"),
+            ],
+        );
+        let archive = setup.path("app.tar");
+        let name = format!("s2i-test/{}:1", unique("daemonless-chained"));
+        let (toolchain, runtime) = (
+            format!("oci:{}:toolchain-builder", layouts.display()),
+            format!("oci:{}:runtime-image", layouts.display()),
+        );
+        let output = format!("docker-archive:{}:{name}", archive.display());
+        let args =
+            ["build", src.to_str().unwrap(), &toolchain, "app:1", "--runtime-image", &runtime, "--output", &output];
+        let run = Run::from(setup.s2i_by(user).args(args).output().unwrap()).ok();
+        assert!(run.stderr.contains("---> Runtime received: ./bin/app ./build-info.txt"), "{who}: {}", run.stderr);
+        setup.assert_clean();
 
-    let image = load(&archive, &name);
-    let output = docker_run_ok(&[&image.0]);
-    assert!(output.starts_with("hello from the compiled app\ncompiler=shc 1.0\n"), "{output}");
-    assert!(!succeeds_in(&image.0, &["test", "-e", "/opt/toolchain"]), "no toolchain files");
-    assert_eq!(run_in(&image.0, &["stat", "-c", "%a", "/opt/runtime/bin/app"]).trim(), "755");
-    assert_eq!(labels(&image.0)["io.s2i.test/compiled-by"], "shc 1.0");
+        let image = load(&archive, &name);
+        let output = docker_run_ok(&[&image.0]);
+        assert!(output.starts_with("hello from the compiled app\ncompiler=shc 1.0\n"), "{who}: {output}");
+        assert!(!succeeds_in(&image.0, &["test", "-e", "/opt/toolchain"]), "{who}: no toolchain files");
+        assert_eq!(run_in(&image.0, &["stat", "-c", "%a", "/opt/runtime/bin/app"]).trim(), "755", "{who}");
+        assert_eq!(labels(&image.0)["io.s2i.test/compiled-by"], "shc 1.0", "{who}");
+    }
 }
 
 #[test]
@@ -428,14 +480,6 @@ fn refusals_name_the_fix() {
     let run = setup.run(["build", path, &builder, "app:1", "--network", "bridge"]).failed();
     assert!(run.stderr.contains("bridge"), "{}", run.stderr);
 
-    // crun refuses hybrid cgroups (v1 with a v2 hierarchy that has controllers): said before any build.
-    let hybrid = !Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-        && std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers").is_ok_and(|c| !c.trim().is_empty());
-    if hybrid && Command::new("crun").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        let run = setup.run(["build", path, &builder, "app:1", "--oci-runtime", "crun"]).failed();
-        assert!(run.stderr.contains("crun refuses this machine's cgroups"), "{}", run.stderr);
-        assert!(run.stderr.contains("--oci-runtime runc"), "{}", run.stderr);
-    }
     setup.assert_clean();
 }
 
@@ -467,6 +511,11 @@ impl Daemonless {
     /// [`Daemonless::s2i`] as `user`, the setup's directory theirs; setpriv
     /// and env exec, so the child's pid is s2i's (for signals).
     fn s2i_as(&self, user: &str) -> Command {
+        self.s2i_as_with(user, &[])
+    }
+
+    /// [`Daemonless::s2i_as`] with more environment variables.
+    fn s2i_as_with(&self, user: &str, env: &[(&str, &str)]) -> Command {
         // The setup's directory and what the test put in it are the user's; what s2i
         // made there (its store, cache and state, with subordinate owners) is left as it is.
         let status = Command::new("chown").arg(user).arg(self.dir.path()).status().unwrap();
@@ -497,6 +546,7 @@ impl Daemonless {
             command.arg(format!("{name}={}", self.path(dir).display()));
         }
         command.arg(format!("DOCKER_HOST=unix://{}", self.path("no-daemon.sock").display()));
+        command.args(env.iter().map(|(name, value)| format!("{name}={value}")));
         command.arg(env!("CARGO_BIN_EXE_s2i"));
         command
     }
@@ -506,7 +556,9 @@ impl Daemonless {
 fn rootless_builds_keep_owners_with_subordinate_ids_run_as_root_without_and_clean_up() {
     // With a range of subordinate ids, assemble runs as the image's user (1001)
     // and the layer keeps that owner; with one id (nobody), everything is root.
-    for (user, ranges, uid) in [("s2i-rootless", true, "1001"), ("nobody", false, "0")] {
+    // Under runc and under crun.
+    let cases = [("s2i-rootless", true, "1001"), ("nobody", false, "0")];
+    for ((user, ranges, uid), runtime) in cases.into_iter().flat_map(|c| [(c, "runc"), (c, "crun")]) {
         rootless_user(user, ranges);
         let setup = Daemonless::new();
         let src = setup.path("src");
@@ -522,6 +574,8 @@ fn rootless_builds_keep_owners_with_subordinate_ids_run_as_root_without_and_clea
                     src.to_str().unwrap(),
                     &archive_location("busybox-builder"),
                     "app:1",
+                    "--oci-runtime",
+                    runtime,
                     "--output",
                     &format!("docker-archive:{}:{name}", archive.display()),
                 ])
@@ -529,7 +583,7 @@ fn rootless_builds_keep_owners_with_subordinate_ids_run_as_root_without_and_clea
                 .unwrap(),
         )
         .ok();
-        assert!(run.stderr.contains(&format!("---> assemble ran as uid {uid}")), "{user}: {}", run.stderr);
+        assert!(run.stderr.contains(&format!("---> assemble ran as uid {uid}")), "{user} {runtime}: {}", run.stderr);
         setup.assert_clean();
         let image = load(&archive, &name);
         assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "rootless");
@@ -830,10 +884,12 @@ fn the_same_manifest_digest_as_on_the_engine_for_the_same_inputs_and_epoch() {
     assert_eq!(digest_of(&oci_layout), digest_of(&docker_layout), "one manifest digest on both engines");
 }
 
-#[test]
-fn memory_and_cpu_limits_of_a_build_config_reach_assemble() {
+/// A setup whose store holds the busybox builder (put there by another
+/// tool), with a BuildConfig `limited` (64Mi, 500m) applied in namespace
+/// `limits` of its object store, and a source whose assemble reports the
+/// limits of its cgroup (v1 or v2) before it builds.
+fn limited_build_config() -> (Daemonless, tempfile::TempDir) {
     let setup = Daemonless::new();
-    // The builder, put into the store by another tool.
     skopeo(&[
         "copy",
         "-q",
@@ -863,24 +919,164 @@ spec:
 ";
     let file = setup.path("limited.yaml");
     std::fs::write(&file, config).unwrap();
-    // assemble reports the limits of its cgroup (v1 or v2), then builds.
+    let mut command = setup.s2i();
+    command.env("S2I_STORE", setup.path("objects")).env("S2I_NAMESPACE", "limits");
+    Run::from(command.args(["apply", "-f", file.to_str().unwrap()]).output().unwrap()).ok();
     let script = "#!/bin/sh
 echo \"memory limit: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)\"
 echo \"cpu quota: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max)\"
 exec /usr/libexec/s2i/assemble
 ";
     let app = source(&[("index.html", "limited\n"), (".s2i/bin/assemble", script)]);
-    let in_store = |args: &[&str]| {
+    (setup, app)
+}
+
+#[test]
+fn memory_and_cpu_limits_of_a_build_config_reach_assemble() {
+    // As root, under runc and under crun (which sees cgroup v1 on a hybrid machine).
+    for runtime in ["runc", "crun"] {
+        let (setup, app) = limited_build_config();
         let mut command = setup.s2i();
-        command.env("S2I_STORE", setup.path("objects")).env("S2I_NAMESPACE", "limits");
-        Run::from(command.args(args).output().unwrap())
+        command.env("S2I_STORE", setup.path("objects")).env("S2I_NAMESPACE", "limits").env("S2I_OCI_RUNTIME", runtime);
+        let run = Run::from(
+            command
+                .args(["start-build", "limited", "--from-dir", app.path().to_str().unwrap(), "--follow"])
+                .output()
+                .unwrap(),
+        )
+        .ok();
+        assert!(run.stdout.contains("memory limit: 67108864"), "{runtime}: {}", run.stdout);
+        assert!(run.stdout.contains("cpu quota: 50000"), "{runtime}: {}", run.stdout);
+        assert!(run.stdout.contains("==> Complete"), "{runtime}: {}", run.stdout);
+        setup.assert_clean();
+    }
+}
+
+#[test]
+fn limits_a_rootless_build_cannot_apply_are_refused_before_it_runs() {
+    // Without root, crun applies limits only through systemd (and runs on without
+    // them otherwise); runc needs cgroup v2 delegated to the user, which a
+    // cgroup v1 or hybrid machine has not. Either way: refused, naming the runtime.
+    let v2_delegated = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    rootless_user("s2i-rootless", true);
+    for runtime in ["runc", "crun"] {
+        if runtime == "runc" && v2_delegated {
+            continue;
+        }
+        let (setup, app) = limited_build_config();
+        // What root's `apply` made (the store with the builder, state and cache) is the user's.
+        for dir in ["store", "state", "cache"] {
+            let status = Command::new("chown").args(["-R", "s2i-rootless"]).arg(setup.path(dir)).status().unwrap();
+            assert!(status.success());
+        }
+        let objects = setup.path("objects");
+        let command = setup.s2i_as_with(
+            "s2i-rootless",
+            &[("S2I_STORE", objects.to_str().unwrap()), ("S2I_NAMESPACE", "limits"), ("S2I_OCI_RUNTIME", runtime)],
+        );
+        let moved = setup.path("app");
+        std::fs::rename(app.path(), &moved).unwrap();
+        let status = Command::new("chown").args(["-R", "s2i-rootless"]).arg(&moved).status().unwrap();
+        assert!(status.success());
+        let mut command = command;
+        let run = Run::from(
+            command
+                .args(["start-build", "limited", "--from-dir", moved.to_str().unwrap(), "--follow"])
+                .output()
+                .unwrap(),
+        )
+        .failed();
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(all.contains("memory and CPU limits cannot be applied"), "{runtime}: {all}");
+        assert!(all.contains(&format!("{runtime} (/")), "{runtime}: {all}");
+        assert!(all.contains("run as root, or drop the limits"), "{runtime}: {all}");
+        assert!(!all.contains("memory limit:"), "assemble ran: {all}");
+        setup.assert_clean();
+    }
+}
+
+/// A directory with `runc` and `crun` that log their names to `log` and run the real ones.
+fn logging_runtimes(dir: &Path, log: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for name in ["runc", "crun"] {
+        let real = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(name))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{name} is not installed: `cargo xtask packages`"));
+        let script = format!("#!/bin/sh\necho {name} >> {}\nexec {} \"$@\"\n", log.display(), real.display());
+        let path = dir.join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn crun_builds_and_runc_is_chosen_first_when_both_are_installed() {
+    // Both on PATH: runc; --oci-runtime or S2I_OCI_RUNTIME name crun.
+    let setup = Daemonless::new();
+    let src = source(&[("index.html", "crun")]);
+    let path = src.path().to_str().unwrap();
+    let builder = archive_location("busybox-builder");
+    let bin = setup.path("bin");
+    let log = setup.path("runtimes.log");
+    logging_runtimes(&bin, &log);
+    let search = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let used = || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        std::fs::remove_file(&log).ok();
+        let mut names: Vec<String> = text.lines().map(str::to_owned).collect();
+        names.dedup();
+        names
     };
-    in_store(&["apply", "-f", file.to_str().unwrap()]).ok();
-    let run = in_store(&["start-build", "limited", "--from-dir", app.path().to_str().unwrap(), "--follow"]).ok();
-    assert!(run.stdout.contains("memory limit: 67108864"), "{}", run.stdout);
-    assert!(run.stdout.contains("cpu quota: 50000"), "{}", run.stdout);
-    assert!(run.stdout.contains("==> Complete"), "{}", run.stdout);
+    let build = |extra: &[&str], env: Option<&str>| {
+        let mut command = setup.s2i();
+        command.env("PATH", &search).args(["build", path, &builder, "app:1"]).args(extra);
+        if let Some(runtime) = env {
+            command.env("S2I_OCI_RUNTIME", runtime);
+        }
+        Run::from(command.output().unwrap()).ok()
+    };
+    build(&[], None);
+    assert_eq!(used(), ["runc"]);
+    let run = build(&["--oci-runtime", "crun"], None);
+    assert_eq!(used(), ["crun"]);
+    assert!(run.stderr.contains("---> assemble ran as uid 1001"), "{}", run.stderr);
+    build(&[], Some("crun"));
+    assert_eq!(used(), ["crun"]);
+    build(&["--oci-runtime", bin.join("runc").to_str().unwrap()], Some("crun"));
+    assert_eq!(used(), ["runc"], "--oci-runtime comes before S2I_OCI_RUNTIME");
     setup.assert_clean();
+
+    // The result of crun, loaded and run.
+    let archive = setup.path("app.tar");
+    let name = format!("s2i-test/{}:1", unique("daemonless-crun"));
+    let crun = which("crun");
+    setup
+        .run([
+            "build",
+            path,
+            &builder,
+            "app:1",
+            "--oci-runtime",
+            &crun,
+            "--output",
+            &format!("docker-archive:{}:{name}", archive.display()),
+        ])
+        .ok();
+    setup.assert_clean();
+    let image = load(&archive, &name);
+    assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "crun");
+
+    // crun without root: rootless_builds_keep_owners_with_subordinate_ids_run_as_root_without_and_clean_up.
+}
+
+/// The path of a program on PATH.
+fn which(name: &str) -> String {
+    let out = Command::new("sh").args(["-c", &format!("command -v {name}")]).output().unwrap();
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(!path.is_empty(), "{name} is not installed: `cargo xtask packages`");
+    path
 }
 
 #[test]
@@ -1173,5 +1369,137 @@ fn the_layer_is_the_same_on_overlayfs_fuse_overlayfs_a_copy_and_docker() {
     layers.push(("docker", diff_id, items));
     for (kind, diff_id, items) in &layers {
         assert_eq!(*diff_id, layers[0].1, "{kind}: {items:#?}\n{}: {:#?}", layers[0].0, layers[0].2);
+    }
+}
+
+#[test]
+fn builder_layers_with_names_that_are_not_utf8_on_an_overlay_and_a_copy() {
+    // A builder whose layers have names that are not UTF-8 (in a directory so named
+    // too): made by s2i itself, as an OCI layout.
+    let setup = Daemonless::new();
+    let making = "#!/bin/sh
+set -e
+mkdir -p /srv
+mkdir \"$(printf '/srv/d\\351r')\"
+printf 'first' > \"$(printf '/srv/d\\351r/f\\351')\"
+printf 'gone' > \"$(printf '/srv/caf\\351')\"
+";
+    let src = source(&[(".s2i/bin/assemble", making), ("index.html", "x")]);
+    let layout = setup.path("builder-layout");
+    setup
+        .run([
+            "build",
+            src.path().to_str().unwrap(),
+            &archive_location("root-builder"),
+            "latin1-builder:1",
+            "--output",
+            &format!("oci:{}:latin1", layout.display()),
+        ])
+        .ok();
+    let (_, items) = top_layer(&layout, "latin1");
+    assert!(has(&items, b"srv/d\xe9r/f\xe9").is_some(), "{items:#?}");
+    assert!(has(&items, b"srv/caf\xe9").is_some(), "{items:#?}");
+
+    // Built on, the layers unpacked and the root file system an overlay or a
+    // copy: the names are read, changed and removed as they are.
+    let using = "#!/bin/sh
+set -e
+cat \"$(printf '/srv/caf\\351')\"
+printf ' second' >> \"$(printf '/srv/d\\351r/f\\351')\"
+rm \"$(printf '/srv/caf\\351')\"
+echo \"read: $(cat \"$(printf '/srv/d\\351r/f\\351')\")\"
+";
+    let src = source(&[(".s2i/bin/assemble", using), ("index.html", "x")]);
+    for kind in ["overlayfs", "copy"] {
+        let result = setup.path(&format!("result-{kind}"));
+        let mut command = setup.s2i();
+        command.env("S2I_OCI_ROOTFS", kind).args([
+            "build",
+            src.path().to_str().unwrap(),
+            &format!("oci:{}:latin1", layout.display()),
+            "app:1",
+            "--output",
+            &format!("oci:{}:app", result.display()),
+        ]);
+        let run = Run::from(command.output().unwrap()).ok();
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(all.contains("gone"), "{kind}: {all}");
+        assert!(all.contains("read: first second"), "{kind}: {all}");
+        setup.assert_clean();
+        let (_, items) = top_layer(&result, "app");
+        assert_eq!(has(&items, b"srv/.wh.caf\xe9").map(|i| i.kind), Some(b'0'), "{kind}: {items:#?}");
+        assert_eq!(has(&items, b"srv/d\xe9r/f\xe9").map(|i| i.kind), Some(b'0'), "{kind}: {items:#?}");
+    }
+}
+
+#[test]
+fn scripts_by_url_and_file_ignore_rules_users_and_env_files_as_root_and_rootless() {
+    rootless_user("s2i-rootless", true);
+    let scripts = tempfile::tempdir().unwrap();
+    let http_assemble = "#!/bin/sh
+set -e
+test ! -e /tmp/src/secret.txt
+echo \"---> http assemble as $(id -u), FROM_ENV_FILE=$FROM_ENV_FILE\"
+exec /usr/libexec/s2i/assemble
+";
+    std::fs::write(scripts.path().join("assemble"), http_assemble).unwrap();
+    let server = FileServer::start(scripts.path(), 0);
+    let builder = archive_location("busybox-builder");
+    for user in [None, Some("s2i-rootless")] {
+        let setup = Daemonless::new();
+        let src = setup.path("src");
+        std::fs::create_dir_all(&src).unwrap();
+        for (name, text) in [("index.html", "scenarios"), ("secret.txt", "left out"), (".s2iignore", "secret.txt\n")] {
+            std::fs::write(src.join(name), text).unwrap();
+        }
+        let env_file = setup.path("build.env");
+        std::fs::write(&env_file, "FROM_ENV_FILE=yes\n").unwrap();
+        let file_scripts = setup.path("scripts");
+        std::fs::create_dir_all(&file_scripts).unwrap();
+        let file_assemble = file_scripts.join("assemble");
+        std::fs::write(&file_assemble, "#!/bin/sh\necho \"---> file assemble\"\nexec /usr/libexec/s2i/assemble\n")
+            .unwrap();
+        std::fs::set_permissions(&file_assemble, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let run = |args: &[&str]| -> Run { Run::from(setup.s2i_by(user).args(args).output().unwrap()) };
+        let who = user.unwrap_or("root");
+        let (path, archive) = (src.to_str().unwrap(), setup.path("app.tar"));
+        let name = format!("s2i-test/{}:1", unique("daemonless-scenarios"));
+        let url = format!("http://127.0.0.1:{}/scripts", server.port);
+        let output = format!("docker-archive:{}:{name}", archive.display());
+        let env = env_file.to_str().unwrap();
+        let built = run(&[
+            "build",
+            path,
+            &builder,
+            "app:1",
+            "-s",
+            &url,
+            "-E",
+            env,
+            "--assemble-user",
+            "1002",
+            "--output",
+            &output,
+        ])
+        .ok();
+        assert!(built.stderr.contains("---> http assemble as 1002, FROM_ENV_FILE=yes"), "{who}: {}", built.stderr);
+        setup.assert_clean();
+        let image = load(&archive, &name);
+        assert_eq!(run_in(&image.0, &["cat", "/opt/app-root/src/index.html"]), "scenarios");
+        assert!(!succeeds_in(&image.0, &["test", "-e", "/opt/app-root/src/secret.txt"]), "{who}: .s2iignore");
+        assert_eq!(run_in(&image.0, &["stat", "-c", "%u", "/opt/app-root/src/index.html"]).trim(), "1002", "{who}");
+        let info = run_in(&image.0, &["cat", "/opt/app-root/src/.s2i-build-info"]);
+        assert!(info.contains("FROM_ENV_FILE=yes"), "{who}: {info}");
+
+        let file_url = format!("file://{}", file_scripts.display());
+        let built = run(&["build", path, &builder, "app:1", "--scripts-url", &file_url]).ok();
+        assert!(built.stderr.contains("---> file assemble"), "{who}: {}", built.stderr);
+        setup.assert_clean();
+
+        // A user the build may not run as: refused, nothing left behind.
+        let refused =
+            run(&["build", path, &builder, "app:1", "--assemble-user", "0", "--allowed-uids", "1000-"]).failed();
+        assert!(refused.stderr.contains("allowed"), "{who}: {}", refused.stderr);
+        setup.assert_clean();
     }
 }

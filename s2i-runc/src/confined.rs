@@ -35,6 +35,21 @@ pub(crate) fn components(path: &str) -> Vec<&str> {
     parts
 }
 
+/// [`components`] of a path given as bytes: its names need not be UTF-8.
+pub(crate) fn components_bytes(path: &[u8]) -> Vec<&[u8]> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in path.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    parts
+}
+
 /// `path` cleaned, as an absolute container path (`/` for the root).
 pub(crate) fn clean(path: &str) -> String {
     format!("/{}", components(path).join("/"))
@@ -113,29 +128,34 @@ impl Root {
     /// Open (making what is missing, like `mkdir -p`) the directory `path`.
     /// New directories get `mode` and, when given, `owner`.
     pub(crate) fn make_dirs(&self, path: &str, mode: u32, owner: Option<(u32, u32)>) -> io::Result<OwnedFd> {
-        let parts = components(path);
-        let mut done: Vec<&str> = Vec::new();
+        self.make_dirs_bytes(path.as_bytes(), mode, owner)
+    }
+
+    /// [`Self::make_dirs`] for a path given as bytes: its names need not be UTF-8.
+    pub(crate) fn make_dirs_bytes(&self, path: &[u8], mode: u32, owner: Option<(u32, u32)>) -> io::Result<OwnedFd> {
+        let parts = components_bytes(path);
+        let mut done: Vec<&[u8]> = Vec::new();
         for part in &parts {
             done.push(part);
-            let here = done.join("/");
-            match self.open_path(&here, OFlags::PATH | OFlags::DIRECTORY) {
+            let here = done.join(&b'/');
+            match self.open_path_bytes(&here, OFlags::PATH | OFlags::DIRECTORY) {
                 Ok(_) => continue,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
-            let (parent, name) = self.parent_of(&here)?.expect("a component");
+            let (parent, name) = self.parent_of_bytes(&here)?.expect("a component");
             match rustix::fs::mkdirat(&parent, name.as_os_str(), Mode::from_raw_mode(mode)) {
                 Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                 Err(e) => return Err(to_io(e)),
             }
-            let dir = self.open_path(&here, OFlags::RDONLY | OFlags::DIRECTORY)?;
+            let dir = self.open_path_bytes(&here, OFlags::RDONLY | OFlags::DIRECTORY)?;
             // mkdir applies the umask; the mode asked for is the mode wanted.
             rustix::fs::fchmod(&dir, Mode::from_raw_mode(mode)).map_err(to_io)?;
             if let Some((uid, gid)) = owner {
                 chown_fd(&dir, uid, gid)?;
             }
         }
-        self.open_path(path, OFlags::PATH | OFlags::DIRECTORY)
+        self.open_path_bytes(&parts.join(&b'/'), OFlags::PATH | OFlags::DIRECTORY)
     }
 
     /// Read a small file (at most `limit` bytes); `None` when it does not exist.

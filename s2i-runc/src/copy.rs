@@ -70,52 +70,49 @@ pub(crate) fn create(rootfs: &Rootfs, lowers: &[std::path::PathBuf]) -> io::Resu
     std::fs::create_dir(&target)?;
     let root = Root::open(&target)?;
     let lowers = Lowers::new(lowers.to_vec());
-    let mut links: HashMap<(u64, u64), String> = HashMap::new();
-    let mut dirs: Vec<(String, i64)> = Vec::new();
+    let mut links: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
+    let mut dirs: Vec<(Vec<u8>, i64)> = Vec::new();
     copy_dir(&lowers, &root, &mut Vec::new(), &mut links, &mut dirs)?;
     dirs.sort_by(|a, b| b.0.cmp(&a.0));
     for (path, mtime) in dirs {
-        if let Some((parent, name)) = root.parent_of(&path)? {
+        if let Some((parent, name)) = root.parent_of_bytes(&path)? {
             confined::set_mtime_at(&parent, &name, mtime)?;
         }
     }
     write_baseline(&rootfs.storage.join("baseline.json"), &record(&root)?)
 }
 
+/// Copy the merged directory `parts` (names as bytes: they need not be UTF-8).
 fn copy_dir(
     lowers: &Lowers,
     root: &Root,
-    parts: &mut Vec<String>,
-    links: &mut HashMap<(u64, u64), String>,
-    dirs: &mut Vec<(String, i64)>,
+    parts: &mut Vec<std::ffi::OsString>,
+    links: &mut HashMap<(u64, u64), Vec<u8>>,
+    dirs: &mut Vec<(Vec<u8>, i64)>,
 ) -> io::Result<()> {
-    let borrowed: Vec<&str> = parts.iter().map(String::as_str).collect();
-    let entries = lowers.list(&borrowed)?;
-    let here = borrowed.join("/");
-    let dir = root.open_path(&here, OFlags::PATH | OFlags::DIRECTORY)?;
+    let entries = lowers.list(parts)?;
+    let here = parts.iter().map(|p| p.as_bytes()).collect::<Vec<_>>().join(&b'/');
+    let dir = root.open_path_bytes(&here, OFlags::PATH | OFlags::DIRECTORY)?;
     for (name, found) in entries {
         let meta = &found.meta;
-        let path = if here.is_empty() {
-            name.to_string_lossy().into_owned()
-        } else {
-            format!("{here}/{}", name.to_string_lossy())
-        };
+        let path =
+            if here.is_empty() { name.as_bytes().to_vec() } else { [here.as_slice(), b"/", name.as_bytes()].concat() };
         let file_type = meta.file_type();
         if file_type.is_dir() {
             rustix::fs::mkdirat(&dir, name.as_os_str(), Mode::from_raw_mode(0o700))?;
-            let fd = root.open_path(&path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)?;
+            let fd = root.open_path_bytes(&path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)?;
             confined::chown_fd(&fd, meta.uid(), meta.gid())?;
             rustix::fs::fchmod(&fd, Mode::from_raw_mode(meta.mode() & 0o7777))?;
             copy_xattrs(&found.host_path, &fd)?;
             dirs.push((path.clone(), meta.mtime()));
-            parts.push(name.to_string_lossy().into_owned());
+            parts.push(name.clone());
             copy_dir(lowers, root, parts, links, dirs)?;
             parts.pop();
             continue;
         }
         if file_type.is_file() && meta.nlink() > 1 {
             if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
-                let (first_dir, first_name) = root.parent_of(first)?.expect("a file");
+                let (first_dir, first_name) = root.parent_of_bytes(first)?.expect("a file");
                 rustix::fs::linkat(&first_dir, first_name.as_os_str(), &dir, name.as_os_str(), AtFlags::empty())?;
                 continue;
             }

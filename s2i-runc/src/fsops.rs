@@ -80,7 +80,7 @@ fn entry_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<EntryMeta> {
 /// extended attributes are applied; devices that cannot be made are left out.
 pub(crate) fn extract(input: &mut dyn Read, root: &Root, base: &str, whiteouts: Whiteouts) -> io::Result<u64> {
     let mut archive = tar::Archive::new(input);
-    let mut dirs: Vec<(String, i64)> = Vec::new();
+    let mut dirs: Vec<(Vec<u8>, i64)> = Vec::new();
     let mut count = 0;
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -88,29 +88,32 @@ pub(crate) fn extract(input: &mut dyn Read, root: &Root, base: &str, whiteouts: 
         if matches!(kind, tar::EntryType::XGlobalHeader | tar::EntryType::XHeader) {
             continue;
         }
+        // Names as bytes: they need not be UTF-8.
+        // The entry's path is cleaned on its own: `..` stays in `base`.
         let raw = entry.path_bytes().into_owned();
-        let relative = String::from_utf8_lossy(&raw).into_owned();
-        let full = confined::clean(&format!("{base}/{}", confined::components(&relative).join("/")));
-        let parts = confined::components(&full);
+        let mut parts = confined::components_bytes(base.as_bytes());
+        parts.extend(confined::components_bytes(&raw));
         let Some((name, parents)) = parts.split_last() else { continue };
-        let parent_path = parents.join("/");
+        let name: &[u8] = name;
+        let parent_path = parents.join(&b'/');
         let meta = entry_meta(&mut entry)?;
-        let parent = root.make_dirs(&parent_path, 0o755, None)?;
-        let name_os = OsStr::new(*name);
+        let parent = root.make_dirs_bytes(&parent_path, 0o755, None)?;
+        let name_os = OsStr::from_bytes(name);
         count += 1;
         if whiteouts == Whiteouts::Layer {
-            if *name == ".wh..wh..opq" {
-                let dir = root.open_path(&parent_path, OFlags::RDONLY | OFlags::DIRECTORY)?;
+            if name == b".wh..wh..opq" {
+                let dir = root.open_path_bytes(&parent_path, OFlags::RDONLY | OFlags::DIRECTORY)?;
                 rustix::fs::fsetxattr(&dir, crate::layers::OPAQUE_XATTR, b"y", XattrFlags::empty())?;
                 continue;
             }
-            if let Some(hidden) = name.strip_prefix(".wh.") {
-                confined::remove_all_at(&parent, OsStr::new(hidden))?;
-                crate::layers::make_whiteout(&parent, OsStr::new(hidden))?;
+            if let Some(hidden) = name.strip_prefix(b".wh.") {
+                confined::remove_all_at(&parent, OsStr::from_bytes(hidden))?;
+                crate::layers::make_whiteout(&parent, OsStr::from_bytes(hidden))?;
                 continue;
             }
         }
-        let full = parts.join("/");
+        let full_bytes = parts.join(&b'/');
+        let full = String::from_utf8_lossy(&full_bytes).into_owned();
         let existing = rustix::fs::statat(&parent, name_os, AtFlags::SYMLINK_NOFOLLOW).ok();
         let existing_dir = existing.is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Directory);
         if existing.is_some() && !(kind == tar::EntryType::Directory && existing_dir) {
@@ -130,7 +133,7 @@ pub(crate) fn extract(input: &mut dyn Read, root: &Root, base: &str, whiteouts: 
                 confined::chown_fd(&fd, meta.uid, meta.gid)?;
                 rustix::fs::fchmod(&fd, Mode::from_raw_mode(meta.mode))?;
                 set_xattrs(&fd, &meta.xattrs)?;
-                dirs.push((full, meta.mtime));
+                dirs.push((full_bytes, meta.mtime));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let fd = rustix::fs::openat(
@@ -155,12 +158,16 @@ pub(crate) fn extract(input: &mut dyn Read, root: &Root, base: &str, whiteouts: 
             }
             tar::EntryType::Link => {
                 let target = entry.link_name_bytes().map(|l| l.into_owned()).unwrap_or_default();
-                let target = confined::clean(&format!("{base}/{}", String::from_utf8_lossy(&target)));
-                let Some((target_dir, target_name)) = root.parent_of(&target)? else {
+                let target = confined::components_bytes(&[base.as_bytes(), b"/", &target].concat()).join(&b'/');
+                let Some((target_dir, target_name)) = root.parent_of_bytes(&target)? else {
                     return Err(invalid(format!("the hard link {full} points at the root")));
                 };
-                rustix::fs::linkat(&target_dir, target_name.as_os_str(), &parent, name_os, AtFlags::empty())
-                    .map_err(|e| io::Error::new(io::Error::from(e).kind(), format!("link {full} to {target}: {e}")))?;
+                rustix::fs::linkat(&target_dir, target_name.as_os_str(), &parent, name_os, AtFlags::empty()).map_err(
+                    |e| {
+                        let target = String::from_utf8_lossy(&target);
+                        io::Error::new(io::Error::from(e).kind(), format!("link {full} to /{target}: {e}"))
+                    },
+                )?;
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 let file_type = match kind {
@@ -187,7 +194,7 @@ pub(crate) fn extract(input: &mut dyn Read, root: &Root, base: &str, whiteouts: 
     // Directory times last: what was written into them changed them.
     dirs.sort_by(|a, b| b.0.cmp(&a.0));
     for (path, mtime) in dirs {
-        if let Some((parent, name)) = root.parent_of(&path)? {
+        if let Some((parent, name)) = root.parent_of_bytes(&path)? {
             confined::set_mtime_at(&parent, &name, mtime)?;
         }
     }

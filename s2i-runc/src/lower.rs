@@ -4,7 +4,7 @@
 //! holds. The init layer and the copy fallback use it.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::PathBuf;
@@ -36,6 +36,11 @@ fn is_opaque(path: &std::path::Path) -> bool {
         || matches!(rustix::fs::lgetxattr(path, "trusted.overlay.opaque", &mut value[..]), Ok(1) if value[0] == b'y')
 }
 
+/// The relative path of `parts` (names as bytes: they need not be UTF-8).
+fn relative<P: AsRef<OsStr>>(parts: &[P]) -> PathBuf {
+    parts.iter().map(|part| part.as_ref()).collect()
+}
+
 impl Lowers {
     /// The layers, topmost first.
     pub(crate) fn new(dirs: Vec<PathBuf>) -> Self {
@@ -44,11 +49,11 @@ impl Lowers {
 
     /// The layers (indexes into the topmost-first list) in which the
     /// directory `parts` contributes to the merged view.
-    fn contributing(&self, parts: &[&str]) -> io::Result<Vec<usize>> {
+    fn contributing<P: AsRef<OsStr>>(&self, parts: &[P]) -> io::Result<Vec<usize>> {
         let mut layers: Vec<usize> = (0..self.dirs.len()).collect();
         let mut relative = PathBuf::new();
         for part in parts {
-            relative.push(part);
+            relative.push(part.as_ref());
             let mut next = Vec::new();
             for &layer in &layers {
                 let path = self.dirs[layer].join(&relative);
@@ -75,13 +80,13 @@ impl Lowers {
     }
 
     /// What is at `path` (components of a clean path), if anything.
-    pub(crate) fn lookup(&self, parts: &[&str]) -> io::Result<Option<Found>> {
+    pub(crate) fn lookup<P: AsRef<OsStr>>(&self, parts: &[P]) -> io::Result<Option<Found>> {
         let Some((name, parents)) = parts.split_last() else {
             let Some(top) = self.dirs.first() else { return Ok(None) };
             return Ok(Some(Found { host_path: top.clone(), meta: std::fs::symlink_metadata(top)? }));
         };
         for layer in self.contributing(parents)? {
-            let path = self.dirs[layer].join(parents.join("/")).join(name);
+            let path = self.dirs[layer].join(relative(parents)).join(name.as_ref());
             match std::fs::symlink_metadata(&path) {
                 Ok(meta) if is_whiteout(&meta) => return Ok(None),
                 Ok(meta) => return Ok(Some(Found { host_path: path, meta })),
@@ -93,10 +98,10 @@ impl Lowers {
     }
 
     /// The entries of the merged directory `parts`, by name (whiteouts applied).
-    pub(crate) fn list(&self, parts: &[&str]) -> io::Result<BTreeMap<OsString, Found>> {
+    pub(crate) fn list<P: AsRef<OsStr>>(&self, parts: &[P]) -> io::Result<BTreeMap<OsString, Found>> {
         let mut entries: BTreeMap<OsString, Option<Found>> = BTreeMap::new();
         for layer in self.contributing(parts)? {
-            let dir = self.dirs[layer].join(parts.join("/"));
+            let dir = self.dirs[layer].join(relative(parts));
             for entry in std::fs::read_dir(&dir)? {
                 let entry = entry?;
                 let name = entry.file_name();

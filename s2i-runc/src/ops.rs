@@ -41,6 +41,9 @@ pub(crate) struct RuntimeCall {
     /// The runtime's state directory (`--root`).
     pub(crate) state_root: PathBuf,
     pub(crate) id: String,
+    /// Whether the container has memory or CPU limits, so needs cgroups.
+    #[serde(default)]
+    pub(crate) cgroups: bool,
 }
 
 /// A request.
@@ -300,12 +303,38 @@ impl Ops {
 
 /// The runtime program with its global options.
 fn runtime_command(call: &RuntimeCall) -> Command {
-    let mut command = Command::new(&call.program.path);
+    let mut command = match call.program.flavor {
+        Flavor::Crun if crate::options::hybrid_cgroup_controllers().is_some() => {
+            hiding_unified_cgroups(&call.program.path)
+        }
+        _ => Command::new(&call.program.path),
+    };
     command.arg(format!("--root={}", call.state_root.display()));
     if call.program.flavor == Flavor::Crun {
-        // crun would look for a systemd session a build does not need.
-        command.arg("--cgroup-manager=cgroupfs");
+        // Without limits a build needs no cgroup at all: crun makes none. With
+        // limits, the cgroupfs manager (a build has no systemd session to ask).
+        command.arg(if call.cgroups { "--cgroup-manager=cgroupfs" } else { "--cgroup-manager=disabled" });
     }
+    command
+}
+
+/// `program` run in a mount namespace of its own where the cgroup v2
+/// hierarchy of a hybrid machine (`/sys/fs/cgroup/unified`) is covered by an
+/// empty tmpfs. crun refuses every container on a hybrid machine whose v2
+/// hierarchy has controllers, even one that needs no cgroup; without it in
+/// sight crun sees cgroup v1, which it supports (and where, as root, it
+/// applies limits). The namespace, and the tmpfs, end with the runtime.
+/// util-linux's `unshare` and `mount` do it (root of the helper's user
+/// namespace may, too); the arguments that follow are the program's.
+fn hiding_unified_cgroups(program: &Path) -> Command {
+    let find = |name: &str| crate::options::find_program(name).unwrap_or_else(|| PathBuf::from(name));
+    let mut command = Command::new(find("unshare"));
+    command
+        .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+        .arg(r#"mount="$1"; shift; "$mount" -t tmpfs -o size=1m,mode=0755,nosuid,nodev,noexec tmpfs /sys/fs/cgroup/unified && exec "$@""#)
+        .arg("s2i-hide-cgroup2")
+        .arg(find("mount"))
+        .arg(program);
     command
 }
 

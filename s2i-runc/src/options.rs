@@ -125,19 +125,7 @@ impl RuntimeProgram {
                 help: "name runc or crun with --oci-runtime".to_owned(),
             });
         }
-        let program = Self::from_version_text(path, &text);
-        if program.flavor == Flavor::Crun
-            && let Some(controllers) = hybrid_cgroup_controllers()
-        {
-            return Err(Error::RuntimeUnusable {
-                program: program.path,
-                reason: format!(
-                    "crun refuses this machine's cgroups: v1 beside a v2 hierarchy with controllers ({controllers})"
-                ),
-                help: "use runc (--oci-runtime runc; apt-get install runc), or boot with cgroup v2 only (systemd.unified_cgroup_hierarchy=1)".to_owned(),
-            });
-        }
-        Ok(program)
+        Ok(Self::from_version_text(path, &text))
     }
 
     /// What `runc --version` / `crun --version` printed.
@@ -155,8 +143,9 @@ impl RuntimeProgram {
 
 /// The controllers of the cgroup v2 hierarchy of a hybrid machine (cgroup
 /// v1 mounted at `/sys/fs/cgroup`, v2 at `/sys/fs/cgroup/unified`), when it
-/// has any: crun refuses to run a container there, even without cgroups.
-fn hybrid_cgroup_controllers() -> Option<String> {
+/// has any: crun refuses to run a container there, even without cgroups,
+/// unless that hierarchy is hidden from it (see `ops::runtime_command`).
+pub(crate) fn hybrid_cgroup_controllers() -> Option<String> {
     if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
         return None;
     }

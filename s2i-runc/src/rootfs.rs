@@ -336,12 +336,13 @@ pub(crate) fn add_changes(rootfs: &Rootfs, spooler: &mut s2i_oci::spool::LayerSp
             let lowers = rootfs.image_lowers();
             let mut dropped = 0;
             spooler.retain(|entry| {
-                let hides_nothing = entry.kind == s2i_oci::layer::EntryKind::Opaque
-                    && std::str::from_utf8(&entry.path).is_ok_and(|path| {
-                        let parts: Vec<&str> = path.split('/').collect();
-                        // An error reading the image keeps the marker: one too many hides nothing wrongly.
-                        matches!(lowers.lookup(&parts), Ok(found) if !found.as_ref().is_some_and(|f| f.meta.is_dir()))
-                    });
+                let hides_nothing = entry.kind == s2i_oci::layer::EntryKind::Opaque && {
+                    use std::os::unix::ffi::OsStrExt;
+                    let parts: Vec<&std::ffi::OsStr> =
+                        entry.path.split(|&b| b == b'/').map(std::ffi::OsStr::from_bytes).collect();
+                    // An error reading the image keeps the marker: one too many hides nothing wrongly.
+                    matches!(lowers.lookup(&parts), Ok(found) if !found.as_ref().is_some_and(|f| f.meta.is_dir()))
+                };
                 dropped += u64::from(hides_nothing);
                 !hides_nothing
             });

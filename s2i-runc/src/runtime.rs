@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::helper::{HelperClient, Mapping};
 use crate::host::{Host, unexpected};
 use crate::ops::{ChangedKind, LayerBlob, Ops, Request, Response, RuntimeCall};
-use crate::options::{Dirs, OciOptions, Privilege, RuntimeProgram};
+use crate::options::{Dirs, Flavor, OciOptions, Privilege, RuntimeProgram};
 use crate::pull::CredentialSource;
 use crate::rootfs::{Rootfs, RootfsKind};
 use crate::spec::{Bind, Bundle, Limits, Network};
@@ -65,6 +65,11 @@ struct Inner {
     prefer: Option<RootfsKind>,
     /// The credentials file looked at first for registries.
     auth_file: Option<PathBuf>,
+    /// Held shared by each creation, exclusively by each removal: a removal
+    /// waits for the creations under way, whose caller may have gone (a
+    /// cancelled build removes its container by name while the root file
+    /// system is still being mounted).
+    creating: tokio::sync::RwLock<()>,
 }
 
 #[derive(Default)]
@@ -148,6 +153,7 @@ impl OciRuntime {
                 }),
                 dirs,
                 auth_file: options.auth_file.clone(),
+                creating: tokio::sync::RwLock::new(()),
             }),
         })
     }
@@ -167,8 +173,9 @@ impl OciRuntime {
         &self.inner.program.path
     }
 
-    fn call_of(&self, id: &str) -> RuntimeCall {
+    fn call_of(&self, id: &str, limits: &Limits) -> RuntimeCall {
         RuntimeCall {
+            cgroups: !limits.is_empty(),
             program: self.inner.program.clone(),
             state_root: self.inner.states.runtime_root(),
             id: id.to_owned(),
@@ -210,6 +217,36 @@ impl OciRuntime {
         }
     }
 
+    /// Why the runtime cannot apply `limits` here, if it cannot: a limit is
+    /// applied or the build refused, never dropped.
+    fn limits_unavailable(&self, limits: &Limits) -> Option<String> {
+        if limits.is_empty() || !self.inner.in_user_namespace {
+            return None;
+        }
+        let program = &self.inner.program;
+        let name = &program.name;
+        if program.flavor == Flavor::Crun {
+            // Without root, crun makes cgroups only through systemd, and runs on
+            // without them when it cannot.
+            return Some(format!(
+                "memory and CPU limits cannot be applied: {name} ({}) without root applies them only through systemd, and would run the build without them; run as root, or drop the limits",
+                program.path.display()
+            ));
+        }
+        if !delegated_cgroups() {
+            return Some(format!(
+                "memory and CPU limits cannot be applied: {name} ({}) without root needs cgroup v2 delegated to the user, and this machine has {}; run as root, or drop the limits",
+                program.path.display(),
+                if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+                    "none delegated"
+                } else {
+                    "cgroup v1"
+                }
+            ));
+        }
+        None
+    }
+
     async fn create(&self, spec: &ContainerSpec) -> std::result::Result<String, RuntimeError> {
         let host = &spec.host;
         let network = network_of(host.network_mode.as_deref())?;
@@ -222,10 +259,8 @@ impl OciRuntime {
             memory_swap: host.limits.memory_swap_bytes.filter(|m| *m != 0),
             nano_cpus: host.limits.nano_cpus.filter(|n| *n > 0),
         };
-        if !limits.is_empty() && self.inner.in_user_namespace && !delegated_cgroups() {
-            return Err(rejected(
-                "memory and CPU limits need cgroups, which a build without root can only use with cgroup v2 delegated to the user; drop the limits, or run as root",
-            ));
+        if let Some(reason) = self.limits_unavailable(&limits) {
+            return Err(rejected(reason));
         }
         let binds: Vec<Bind> =
             host.binds.iter().map(|b| Bind::parse(b)).collect::<std::result::Result<_, _>>().map_err(rejected)?;
@@ -511,7 +546,7 @@ impl OciRuntime {
         stdio: Vec<OwnedFd>,
     ) -> std::result::Result<(u32, watch::Receiver<Option<ExitStatus>>), RuntimeError> {
         let log = bundle.join("runtime.log");
-        let request = Request::Run { call: self.call_of(runtime_id), bundle, log: log.clone() };
+        let request = Request::Run { call: self.call_of(runtime_id, &state.settings.limits), bundle, log: log.clone() };
         let pid = match self.inner.host.call(request, stdio).await? {
             Response::Started { pid } => pid,
             other => return Err(unexpected(&other)),
@@ -629,6 +664,7 @@ impl OciRuntime {
         })
         .await?;
         runtime_ids.insert(0, id.clone());
+        let mut delete_error = None;
         for runtime_id in &runtime_ids {
             // A container of a process that was killed may run on in a namespace only its owner may signal.
             let (root, kill_id) = (runtime_root.clone(), runtime_id.clone());
@@ -641,7 +677,15 @@ impl OciRuntime {
                 }
             })
             .await?;
-            self.inner.host.call(Request::Delete { call: self.call_of(runtime_id) }, Vec::new()).await?;
+            // The file system is unmounted and removed even when the runtime fails to delete.
+            let deleted = self
+                .inner
+                .host
+                .call(Request::Delete { call: self.call_of(runtime_id, &state.settings.limits) }, Vec::new())
+                .await;
+            if let Err(e) = deleted {
+                delete_error.get_or_insert(e);
+            }
         }
         let receiver = self.inner.live.lock().expect("live lock").get(&id).and_then(|l| l.exit.clone());
         if let Some(mut receiver) = receiver {
@@ -658,7 +702,7 @@ impl OciRuntime {
         let states = self.inner.states.clone();
         blocking(move || states.forget(&state)).await?.map_err(io_error("remove the container's state"))?;
         self.inner.live.lock().expect("live lock").remove(&id);
-        Ok(())
+        delete_error.map_or(Ok(()), Err)
     }
 
     async fn commit(&self, container: &str, spec: &CommitSpec) -> std::result::Result<String, RuntimeError> {
@@ -945,7 +989,22 @@ impl ContainerRuntime for OciRuntime {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> std::result::Result<String, RuntimeError> {
-        self.create(spec).await
+        // The creation runs to its end even when the caller stops waiting
+        // (its mounts are made by blocking work that cannot be stopped); a
+        // container nobody is told about is removed.
+        let runtime = self.clone();
+        let spec = spec.clone();
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let created = {
+                let _creating = runtime.inner.creating.read().await;
+                runtime.create(&spec).await
+            };
+            if let Err(Ok(id)) = sender.send(created) {
+                let _ = runtime.remove_container(&id).await;
+            }
+        });
+        receiver.await.unwrap_or_else(|_| Err(other("the container's creation stopped")))
     }
 
     async fn attach_container(&self, container: &str, stdin: bool) -> std::result::Result<Attachment, RuntimeError> {
@@ -1151,6 +1210,7 @@ impl ContainerRuntime for OciRuntime {
     }
 
     async fn remove_container(&self, container: &str) -> std::result::Result<(), RuntimeError> {
+        let _no_creation = self.inner.creating.write().await;
         self.remove(container).await
     }
 

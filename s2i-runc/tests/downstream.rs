@@ -42,7 +42,7 @@ async fn runtime_with_image(dir: &std::path::Path) -> OciRuntime {
 
 #[tokio::test]
 async fn a_container_without_a_daemon_on_a_current_thread_runtime() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TestDir::new();
     let runtime = runtime_with_image(dir.path()).await;
     assert!(runtime.inspect_image(IMAGE).await.unwrap().is_some());
     assert_eq!(runtime.inspect_image("s2i-downstream/never-stored:none").await.unwrap(), None);
@@ -120,6 +120,7 @@ async fn a_container_without_a_daemon_on_a_current_thread_runtime() {
     let (committed, base) = (committed["layers"].as_array().unwrap(), base["layers"].as_array().unwrap());
     assert_eq!(committed.len(), base.len() + 1);
     assert_eq!(committed[..base.len()], base[..]);
+    assert_nothing_left(dir.path()).await;
 }
 
 /// The entries of a tar stream: name (bytes) and type.
@@ -138,7 +139,7 @@ async fn tar_entries(stream: s2i_core::runtime::ByteStream) -> Vec<(Vec<u8>, u8)
 
 #[tokio::test]
 async fn names_that_are_not_utf8_in_the_export_and_the_changes_layer() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TestDir::new();
     let runtime = runtime_with_image(dir.path()).await;
     let script = "set -e; printf 'bytes' > \"$(printf '/tmp/caf\\351')\"; rm /bin/vi";
     let spec = ContainerSpec {
@@ -171,4 +172,98 @@ async fn names_that_are_not_utf8_in_the_export_and_the_changes_layer() {
     // A container that is gone has no changes to give.
     let Err(gone) = runtime.changes_layer(&id).await else { panic!("the container is gone") };
     assert_eq!(gone.kind, RuntimeErrorKind::NotFound, "{gone}");
+    assert_nothing_left(dir.path()).await;
+}
+
+/// A temporary directory whose mounts are detached before it goes: a
+/// failing test leaves nothing mounted ([`assert_nothing_left`] is the check).
+struct TestDir(tempfile::TempDir);
+
+impl TestDir {
+    fn new() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let mut points: Vec<String> = mounts_under(self.path())
+            .iter()
+            .filter_map(|line| line.split(' ').nth(4).map(str::to_owned))
+            .filter(|point| std::path::Path::new(point).starts_with(self.path()))
+            .collect();
+        points.sort_by_key(|point| std::cmp::Reverse(point.len()));
+        for point in points {
+            let _ = std::process::Command::new("umount").args(["-l", &point]).status();
+        }
+    }
+}
+
+/// Mounts under `dir` (this process's view).
+fn mounts_under(dir: &std::path::Path) -> Vec<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir = dir.to_string_lossy().into_owned();
+    mounts.lines().filter(|line| line.contains(&dir)).map(str::to_owned).collect()
+}
+
+/// No container state, root file system or mount of the runtime in `dir` is
+/// left (a creation left alone removes itself: waited for a while).
+async fn assert_nothing_left(dir: &std::path::Path) {
+    let entries = |path: std::path::PathBuf| -> Vec<String> {
+        std::fs::read_dir(path)
+            .map(|read| read.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let states = entries(dir.join("state/containers"));
+        let root_fs: Vec<String> =
+            entries(dir.join("cache/containers")).into_iter().filter(|e| e != "contexts").collect();
+        let mounts = mounts_under(dir);
+        if states.is_empty() && root_fs.is_empty() && mounts.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left: states {states:?}, root file systems {root_fs:?}, mounts {mounts:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_creation_whose_caller_stops_waiting_leaves_nothing_mounted() {
+    // Callers that give up while the root file system is being unpacked and
+    // mounted: one removes the container by name at once (as a cancelled
+    // build does), one never does; neither leaves a container or a mount.
+    let dir = TestDir::new();
+    let runtime = runtime_with_image(dir.path()).await;
+    for (attempt, wait) in [0u64, 1, 3, 10, 30, 100].into_iter().enumerate() {
+        for remove in [true, false] {
+            let name = format!("s2i-downstream-cancelled-{attempt}-{remove}");
+            let spec = ContainerSpec {
+                image: IMAGE.to_owned(),
+                name: Some(name.clone()),
+                entrypoint: Some(Vec::new()),
+                cmd: vec!["/bin/true".into()],
+                ..ContainerSpec::default()
+            };
+            let creation = runtime.create_container(&spec);
+            match tokio::time::timeout(std::time::Duration::from_millis(wait), creation).await {
+                Ok(created) => runtime.remove_container(&created.unwrap()).await.unwrap(),
+                Err(_) if remove => match runtime.remove_container(&name).await {
+                    Err(e) if e.kind != RuntimeErrorKind::NotFound => panic!("{e}"),
+                    _ => {}
+                },
+                Err(_) => {}
+            }
+            // Removed by name (after the creation it waited for), or by the creation itself.
+            assert_nothing_left(dir.path()).await;
+        }
+    }
+    assert_nothing_left(dir.path()).await;
 }

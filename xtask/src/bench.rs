@@ -8,7 +8,7 @@
 //! docker create -i --name N s2i-fixtures/busybox-builder \
 //!     /bin/sh -c 'tar -C /tmp -xf - && /usr/libexec/s2i/assemble'
 //! docker start -a -i N < upload.tar      # src/ and scripts/, made beforehand
-//! docker commit --change 'CMD ["/usr/libexec/s2i/run"]' N bench/baseline:latest
+//! docker commit --change 'CMD ["/usr/libexec/s2i/run"]' N xtask-bench-PID/baseline:latest
 //! docker rm N
 //! ```
 //!
@@ -46,10 +46,6 @@ use crate::{cmd, fixtures};
 
 /// The builder every scenario uses.
 const BUILDER: &str = "s2i-fixtures/busybox-builder";
-/// The image `s2i build` makes (removed after each run).
-const S2I_IMAGE: &str = "bench/out:latest";
-/// The image the baseline makes (removed after each run).
-const BASELINE_IMAGE: &str = "bench/baseline:latest";
 /// The baseline's container command, as s2i runs assemble.
 const BASELINE_COMMAND: &str = "tar -C /tmp -xf - && /usr/libexec/s2i/assemble";
 /// The baseline's commit change, as s2i sets the image command.
@@ -128,6 +124,35 @@ struct Bench {
     quick: bool,
     /// The name of the baseline's container.
     container: String,
+    /// The images this run makes.
+    images: Images,
+}
+
+/// The names of the images a run makes, its own (two checkouts benching at
+/// once use one engine), all removed after the run.
+#[derive(Clone)]
+struct Images {
+    /// What `s2i build` makes (removed after each build).
+    out: String,
+    /// What the baseline makes (removed after each build).
+    baseline: String,
+    /// What the incremental scenario rebuilds (removed at its end).
+    incremental: String,
+}
+
+impl Images {
+    /// The names of run `run` (`xtask-bench-PID`).
+    fn of(run: &str) -> Self {
+        Self {
+            out: format!("{run}/out:latest"),
+            baseline: format!("{run}/baseline:latest"),
+            incremental: format!("{run}/incremental:latest"),
+        }
+    }
+
+    fn all(&self) -> [&str; 3] {
+        [&self.out, &self.baseline, &self.incremental]
+    }
 }
 
 /// `cargo xtask bench [--quick] [SCENARIO...]`.
@@ -165,8 +190,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     };
     let dir = workspace::target_dir()?.join("bench");
     std::fs::create_dir_all(&dir)?;
-    let bench = Bench { s2i, dir, quick, container: format!("xtask-bench-{}", std::process::id()) };
-    let _cleanup = needs_engine.then(|| Cleanup { container: bench.container.clone(), oci: bench.dir.join("oci") });
+    let run = format!("xtask-bench-{}", std::process::id());
+    let bench = Bench { s2i, dir, quick, container: run.clone(), images: Images::of(&run) };
+    let _cleanup = needs_engine.then(|| Cleanup {
+        container: bench.container.clone(),
+        images: bench.images.clone(),
+        oci: bench.dir.join("oci"),
+    });
 
     let mut figures = Vec::new();
     for scenario in selected {
@@ -239,8 +269,6 @@ const INCREMENTAL_ASSEMBLE: &str = "#!/bin/sh\nset -e\ncd /opt/app-root/src\n\
 if [ -d /tmp/artifacts ]; then cp -R /tmp/artifacts/. ./ && rm -rf /tmp/artifacts; echo restored; fi\n\
 cp -R /tmp/src/. ./\n";
 const INCREMENTAL_SAVE: &str = "#!/bin/sh\nexec tar -cf - -C /opt/app-root/src .\n";
-/// The image the incremental scenario rebuilds (removed at the end).
-const INCREMENTAL_IMAGE: &str = "bench/incremental:latest";
 
 fn incremental(bench: &Bench) -> Result<Vec<Figure>> {
     let src = bench.dir.join("large");
@@ -258,12 +286,12 @@ fn incremental(bench: &Bench) -> Result<Vec<Figure>> {
     let measured = if bench.quick { 2 } else { 3 };
     let (mut clean, mut rebuilt) = (Vec::new(), Vec::new());
     // The first incremental build has no previous image; it makes one.
-    time_s2i_with(bench, &src, INCREMENTAL_IMAGE, &clean_args, false, Engine::Docker)?;
+    time_s2i_with(bench, &src, &bench.images.incremental, &clean_args, false, Engine::Docker)?;
     for iteration in 0..=measured {
         settle()?;
-        let c = time_s2i_with(bench, &src, S2I_IMAGE, &clean_args, true, Engine::Docker)?;
+        let c = time_s2i_with(bench, &src, &bench.images.out, &clean_args, true, Engine::Docker)?;
         settle()?;
-        let i = time_s2i_with(bench, &src, INCREMENTAL_IMAGE, &incremental_args, false, Engine::Docker)?;
+        let i = time_s2i_with(bench, &src, &bench.images.incremental, &incremental_args, false, Engine::Docker)?;
         if !std::fs::read_to_string(bench.dir.join("s2i.log"))?.contains("restored") {
             bail!("the incremental build did not restore the artifacts; see {}", bench.dir.join("s2i.log").display());
         }
@@ -279,7 +307,7 @@ fn incremental(bench: &Bench) -> Result<Vec<Figure>> {
             rebuilt.push(i);
         }
     }
-    remove_image(INCREMENTAL_IMAGE)?;
+    remove_image(&bench.images.incremental)?;
     let peak = rebuilt.iter().chain(&clean).filter_map(|r| r.peak_rss).max().unwrap_or(0);
     let median_of = |runs: &[Run]| median(runs.iter().map(|r| r.wall.as_secs_f64()).collect());
     Ok(vec![
@@ -399,7 +427,7 @@ fn compare(bench: &Bench, label: &str, src: &Path, measured: usize, engine: Engi
         settle()?;
         let baseline = time_baseline(bench, &tar)?;
         settle()?;
-        let reproducible = time_s2i_with(bench, src, S2I_IMAGE, &["--source-date-epoch", EPOCH], true, engine)?;
+        let reproducible = time_s2i_with(bench, src, &bench.images.out, &["--source-date-epoch", EPOCH], true, engine)?;
         let warm_up = if iteration == 0 { " (warm-up, discarded)" } else { "" };
         println!(
             "bench: {label} run {iteration}{warm_up}: s2i {:.3}s{}; baseline {:.3}s; reproducible {:.3}s{}",
@@ -431,9 +459,9 @@ enum Engine {
     Oci,
 }
 
-/// `s2i build <src> BUILDER S2I_IMAGE`, timed, with its peak RSS.
+/// `s2i build <src> BUILDER <the run's out image>`, timed, with its peak RSS.
 fn time_s2i(bench: &Bench, src: &Path, engine: Engine) -> Result<Run> {
-    time_s2i_with(bench, src, S2I_IMAGE, &[], true, engine)
+    time_s2i_with(bench, src, &bench.images.out, &[], true, engine)
 }
 
 /// The `--engine oci` directories under `<target>/bench/oci`: the prepared
@@ -455,7 +483,7 @@ fn prepare_oci(bench: &Bench, src: &Path) -> Result<()> {
     let archive = oci.join("builder.tar");
     cmd::output(cmd::docker().args(["save", "-o"]).arg(&archive).arg(BUILDER))?;
     let mut build = oci_command(bench, &template)?;
-    build.arg("build").arg(src).arg(format!("docker-archive:{}", archive.display())).arg(S2I_IMAGE);
+    build.arg("build").arg(src).arg(format!("docker-archive:{}", archive.display())).arg(&bench.images.out);
     cmd::output(&mut build)?;
     Ok(())
 }
@@ -539,11 +567,11 @@ fn time_baseline(bench: &Bench, tar: &Path) -> Result<Run> {
     if !status.success() {
         bail!("the baseline's `docker start` failed ({status}); its output ends with:\n{}", tail(&log_path));
     }
-    cmd::output(cmd::docker().args(["commit", "--change", BASELINE_CHANGE, name, BASELINE_IMAGE]))?;
+    cmd::output(cmd::docker().args(["commit", "--change", BASELINE_CHANGE, name, &bench.images.baseline]))?;
     cmd::output(cmd::docker().args(["rm", name]))?;
     let wall = started.elapsed();
 
-    remove_image(BASELINE_IMAGE)?;
+    remove_image(&bench.images.baseline)?;
     Ok(Run { wall, peak_rss: None })
 }
 
@@ -763,13 +791,14 @@ fn tail(path: &Path) -> String {
 /// Removes the bench's container and images, however the bench ends.
 struct Cleanup {
     container: String,
+    images: Images,
     oci: PathBuf,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
         cmd::succeeds(cmd::docker().args(["rm", "--force", "--volumes", &self.container]));
-        for image in [S2I_IMAGE, BASELINE_IMAGE] {
+        for image in self.images.all() {
             cmd::succeeds(cmd::docker().args(["image", "rm", image]));
         }
         // The --engine oci store and cache (hundreds of MB after the large scenario).
@@ -780,6 +809,16 @@ impl Drop for Cleanup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_run_names_its_own_images() {
+        let (a, b) = (Images::of("xtask-bench-1"), Images::of("xtask-bench-2"));
+        assert_eq!(
+            a.all(),
+            ["xtask-bench-1/out:latest", "xtask-bench-1/baseline:latest", "xtask-bench-1/incremental:latest"]
+        );
+        assert!(a.all().iter().all(|name| !b.all().contains(name)));
+    }
 
     #[test]
     fn medians() {

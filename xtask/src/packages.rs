@@ -18,6 +18,9 @@ const TOOLS: &[(&str, &str)] = &[
     // Podman's OCI runtime (see podman.rs: crun refuses cgroups v1 hosts),
     // and the one of builds without a daemon (--engine oci).
     ("runc", "runc"),
+    // The other runtime of --engine oci (--oci-runtime crun), run without
+    // cgroups where it cannot use this machine's.
+    ("crun", "crun"),
     ("dash", "dash"),
     // Git sources: cloning, `git http-backend`, an OpenSSH server and client, an HTTP proxy.
     ("git", "git"),

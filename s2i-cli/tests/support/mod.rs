@@ -370,8 +370,14 @@ pub fn labels(image: &str) -> serde_json::Map<String, serde_json::Value> {
 /// A source tree in a temp dir.
 pub fn source(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), files);
+    dir
+}
+
+/// Write `files` (path, content) under `dir`; scripts (`*/bin/*`, `*.sh`) are executable.
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
     for (path, content) in files {
-        let full = dir.path().join(path);
+        let full = dir.join(path);
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(&full, content).unwrap();
         if path.contains("/bin/") || path.ends_with(".sh") {
@@ -379,7 +385,6 @@ pub fn source(files: &[(&str, &str)]) -> tempfile::TempDir {
             std::fs::set_permissions(&full, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
     }
-    dir
 }
 
 /// A tiny HTTP/1.0 file server on 127.0.0.1 for script downloads; stops when dropped.
