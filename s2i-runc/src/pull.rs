@@ -134,15 +134,7 @@ impl ImageStore {
         if manifest.is_index() {
             let index: ImageIndex = spec::from_json(&manifest.bytes, &format!("the index of {image}"))
                 .map_err(|e| damaged(image, e.to_string()))?;
-            let (os, architecture) = crate::transfer::this_platform();
-            let chosen = index
-                .manifests
-                .iter()
-                .find(|m| m.platform.as_ref().is_some_and(|p| p.os == os && p.architecture == architecture))
-                .ok_or_else(|| Error::Unsupported {
-                    what: format!("{image}, an index without a {os}/{architecture} image,"),
-                    help: "name an image for this machine".to_owned(),
-                })?;
+            let chosen = crate::transfer::this_platforms_manifest(index, image, "name an image for this machine")?;
             manifest = client.get_manifest(registry, repository, &chosen.digest.to_string(), false).map_err(fail())?;
         }
         if !matches!(manifest.media_type.as_str(), media_type::OCI_MANIFEST | media_type::DOCKER_MANIFEST) {

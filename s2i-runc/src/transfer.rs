@@ -28,7 +28,7 @@ const READ_HELP: &str = "check the location and that it holds an image (skopeo i
 const WRITE_HELP: &str = "check that the destination is writable and has room";
 
 /// This machine's platform, as image indexes name it.
-pub(crate) fn this_platform() -> (&'static str, &'static str) {
+fn this_platform() -> (&'static str, &'static str) {
     let architecture = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -36,6 +36,20 @@ pub(crate) fn this_platform() -> (&'static str, &'static str) {
         other => other,
     };
     ("linux", architecture)
+}
+
+/// The entry of `index` made for this machine, else an error that names the
+/// image (`what`), the platform it lacks and the fix (`help`).
+pub(crate) fn this_platforms_manifest(index: ImageIndex, what: &str, help: &str) -> Result<Descriptor> {
+    let (os, architecture) = this_platform();
+    index
+        .manifests
+        .into_iter()
+        .find(|m| m.platform.as_ref().is_some_and(|p| p.os == os && p.architecture == architecture))
+        .ok_or_else(|| Error::Unsupported {
+            what: format!("{what}, an index without a {os}/{architecture} image,"),
+            help: help.to_owned(),
+        })
 }
 
 impl ImageStore {
@@ -70,15 +84,7 @@ impl ImageStore {
             let bytes = source.read_blob(&descriptor).map_err(image_error(format!("read {what}"), READ_HELP))?;
             let index: ImageIndex =
                 spec::from_json(&bytes, what).map_err(image_error(format!("read {what}"), READ_HELP))?;
-            let (os, architecture) = this_platform();
-            descriptor = index
-                .manifests
-                .into_iter()
-                .find(|m| m.platform.as_ref().is_some_and(|p| p.os == os && p.architecture == architecture))
-                .ok_or_else(|| Error::Unsupported {
-                    what: format!("{what}, an index without a {os}/{architecture} image,"),
-                    help: "give the location of an image for this machine".to_owned(),
-                })?;
+            descriptor = this_platforms_manifest(index, what, "give the location of an image for this machine")?;
         }
         let manifest: ImageManifest =
             source.read_manifest(&descriptor).map_err(image_error(format!("read {what}"), READ_HELP))?;
