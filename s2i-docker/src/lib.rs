@@ -20,12 +20,14 @@
 //! memory.
 
 mod error;
+mod names_lock;
 mod options;
 mod podman;
 mod runtime;
 mod tls;
 
 pub use error::Error;
+pub use names_lock::image_names_lock;
 pub use options::{
     ConnectOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DOCKER_SOCKET, DEFAULT_TIMEOUT, PODMAN_SYSTEM_SOCKET,
 };

@@ -28,6 +28,8 @@
 //!   image's history tells whether it was built with an `ONBUILD`
 //!   instruction; only then is the configuration read from the image's
 //!   export; see [`history_mentions_onbuild`] and [`on_build_from_export`].
+//! - **Tags.** Podman rewrites an image's whole list of names for each tag
+//!   or untag, so concurrent ones can drop each other's; see `names_lock`.
 
 use std::collections::HashMap;
 use std::io::Read;

@@ -24,6 +24,7 @@ use s2i_core::runtime::{
 };
 
 use crate::error::{Error, chain_message, is_tls_failure, runtime_error};
+use crate::names_lock::NamesLock;
 use crate::options::{ConnectOptions, Endpoint};
 use crate::podman::{self, Flavor};
 use crate::tls;
@@ -31,6 +32,9 @@ use s2i_core::auth::{CredentialFiles, RegistryCredentials};
 
 /// An image and a user of its containers.
 type ImageUser = (String, String);
+
+/// How often a tag is tried on Podman before a name the engine keeps losing is an error.
+const TAG_ATTEMPTS: u64 = 5;
 
 /// A container engine reached over the Docker Engine API (Docker, or Podman's
 /// Docker-compatible service).
@@ -51,6 +55,8 @@ pub struct DockerRuntime {
     on_build: Arc<Mutex<HashMap<String, Vec<String>>>>,
     /// On Podman, numeric users as `uid:gid`, by (image, user); see `podman::primary_group`.
     podman_users: Arc<Mutex<HashMap<ImageUser, Option<String>>>>,
+    /// On Podman, held around each change of image names; see `names_lock`.
+    names_lock: NamesLock,
 }
 
 impl DockerRuntime {
@@ -119,6 +125,7 @@ impl DockerRuntime {
             docker: with_modifier(&base, Some(&version), None),
             base,
             version,
+            names_lock: NamesLock::new(&url),
             endpoint: url,
             credentials: Arc::new(credentials),
             flavor: Flavor::of(&server),
@@ -815,12 +822,47 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn remove_image(&self, image: &str) -> Result<(), RuntimeError> {
         let options = RemoveImageOptions { force: false, noprune: false, platforms: None };
+        let _names = match self.flavor {
+            Flavor::Podman { .. } => Some(self.names_lock.acquire().await),
+            Flavor::Docker => None,
+        };
         self.docker.remove_image(image, Some(options), None).await.map(|_| ()).map_err(runtime_error)
     }
 
     async fn tag_image(&self, image: &str, repository: &str, tag: &str) -> Result<(), RuntimeError> {
         let options = TagImageOptions { repo: Some(repository.to_owned()), tag: Some(tag.to_owned()) };
-        self.docker.tag_image(image, Some(options)).await.map_err(runtime_error)
+        if !self.is_podman() {
+            return self.docker.tag_image(image, Some(options)).await.map_err(runtime_error);
+        }
+        // Podman rewrites an image's whole list of names for each tag or
+        // untag, so concurrent ones on the same image can drop each other's
+        // names (see `names_lock`): tag under the lock, then check that the
+        // name holds against clients that do not take it.
+        let _names = self.names_lock.acquire().await;
+        let wanted = self.docker.inspect_image(image).await.map_err(runtime_error)?.id;
+        let name = format!("{repository}:{tag}");
+        for attempt in 1..=TAG_ATTEMPTS {
+            self.docker.tag_image(image, Some(options.clone())).await.map_err(runtime_error)?;
+            match self.docker.inspect_image(&name).await {
+                Ok(found) if found.id == wanted => return Ok(()),
+                Ok(_) => {}
+                Err(e) => {
+                    let e = runtime_error(e);
+                    if !e.is_not_found() {
+                        return Err(e);
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+        }
+        Err(RuntimeError::new(
+            RuntimeErrorKind::Other,
+            format!(
+                "Podman did not keep the tag {name} after {} attempts (other clients were changing the same \
+                 image's tags at the same time)",
+                TAG_ATTEMPTS
+            ),
+        ))
     }
 
     async fn network_exists(&self, network: &str) -> Result<bool, RuntimeError> {

@@ -328,6 +328,27 @@ async fn tag_remove_image_and_remove_container() {
     assert_eq!(error.kind, RuntimeErrorKind::NotFound, "{error}");
 }
 
+/// Podman rewrites an image's whole name list per tag, so parallel tags of
+/// one image used to drop each other's names; every tag must hold.
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_tags_of_one_image_all_hold() {
+    let runtime = runtime().await;
+    let image = TestImage::import();
+    let repository = unique("s2i-docker-test-parallel-tag");
+    let tags: Vec<String> = (0..16).map(|i| format!("t{i}")).collect();
+    let _guards: Vec<ImageGuard> = tags.iter().map(|tag| ImageGuard(format!("{repository}:{tag}"))).collect();
+    let tagged =
+        futures::future::join_all(tags.iter().map(|tag| runtime.tag_image(&image.name, &repository, tag))).await;
+    for (tag, result) in tags.iter().zip(tagged) {
+        result.unwrap_or_else(|e| panic!("tag {tag}: {e}"));
+    }
+    let info = runtime.inspect_image(&image.name).await.unwrap().expect("the image");
+    for tag in &tags {
+        let name = format!("{repository}:{tag}");
+        assert!(info.repo_tags.contains(&name), "{name} was lost: {:?}", info.repo_tags);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn create_container_maps_host_options() {
     let runtime = runtime().await;

@@ -66,14 +66,21 @@ pub fn unique(prefix: &str) -> String {
 
 /// Held while the harness changes the names of images ([`docker`] takes it for `tag` and `rmi`).
 ///
-/// Podman 4.3 loses names when two requests change the names of one image at
-/// the same time: each writes back the list of names it read, so a tag made
+/// Podman loses names when two requests change the names of one image at the
+/// same time: each writes back the list of names it read, so a tag made
 /// meanwhile is dropped (and a removed one can come back). Tests running in
-/// parallel alias the same fixture images, so the harness makes such changes
-/// one at a time. s2i itself only names the images it makes.
-fn names_lock() -> MutexGuard<'static, ()> {
+/// parallel alias the same fixture images, and `s2i tag` names them too, so
+/// the harness takes the lock s2i takes on Podman
+/// ([`s2i_docker::image_names_lock`]): threads of this process one at a time,
+/// and the s2i processes of other tests never at the same time.
+fn names_lock() -> (MutexGuard<'static, ()>, Option<std::fs::File>) {
     static NAMES: Mutex<()> = Mutex::new(());
-    NAMES.lock().unwrap_or_else(PoisonError::into_inner)
+    let local = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    let endpoint = std::env::var("DOCKER_HOST").unwrap_or_default();
+    let file = s2i_docker::image_names_lock(&endpoint)
+        .and_then(|path| std::fs::File::options().create(true).truncate(false).write(true).open(path).ok())
+        .filter(|file| file.lock().is_ok());
+    (local, file)
 }
 
 /// `docker rmi` of `image`, asserting success.
