@@ -839,12 +839,18 @@ impl ContainerRuntime for DockerRuntime {
         // names (see `names_lock`): tag under the lock, then check that the
         // name holds against clients that do not take it.
         let _names = self.names_lock.acquire().await;
-        let wanted = self.docker.inspect_image(image).await.map_err(runtime_error)?.id;
+        // A full image ID names itself; anything else is looked up once.
+        let wanted = match podman::image_id(image.to_owned()) {
+            id if id.starts_with("sha256:") && id.len() == 71 => id,
+            _ => {
+                podman::image_id(self.docker.inspect_image(image).await.map_err(runtime_error)?.id.unwrap_or_default())
+            }
+        };
         let name = format!("{repository}:{tag}");
         for attempt in 1..=TAG_ATTEMPTS {
             self.docker.tag_image(image, Some(options.clone())).await.map_err(runtime_error)?;
             match self.docker.inspect_image(&name).await {
-                Ok(found) if found.id == wanted => return Ok(()),
+                Ok(found) if found.id.clone().map(podman::image_id).as_ref() == Some(&wanted) => return Ok(()),
                 Ok(_) => {}
                 Err(e) => {
                     let e = runtime_error(e);

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::{cmd, docker, docs, fixtures, libraries, packages, podman, workspace};
 
@@ -203,29 +203,55 @@ fn steps() -> Vec<Step> {
             action: Action::Task {
                 description: "cargo xtask podman && cargo xtask fixtures --podman && \
                               DOCKER_HOST=unix:///run/s2i-podman/podman.sock S2I_REQUIRE_ENGINE=1 \
-                              cargo test --no-fail-fast -p s2i-docker -p s2i-cli (the end-to-end suite on Podman; \
-                              a service this step starts is stopped at its end)",
+                              cargo test --no-fail-fast -p s2i-docker, then -p s2i-cli with each end-to-end test \
+                              but daemonless (which has its own step) (the end-to-end suite on Podman; a service \
+                              this step starts is stopped at its end)",
                 run: podman_suite,
             },
         },
     ]
 }
 
-/// The crates whose tests run against an engine: the end-to-end suite.
-const ENGINE_TEST_PACKAGES: &[&str] = &["-p", "s2i-docker", "-p", "s2i-cli"];
+/// The end-to-end tests of `s2i-cli` that the Podman pass leaves out:
+/// `daemonless` builds on `--engine oci`, whatever `DOCKER_HOST` says, and
+/// has a step of its own.
+const NOT_ON_PODMAN: &[&str] = &["daemonless"];
+
+/// `cargo test` arguments of the Podman pass: the backend's tests, and every
+/// end-to-end test of `s2i-cli` but [`NOT_ON_PODMAN`] (unit tests need no engine).
+fn podman_test_runs() -> Result<Vec<Vec<String>>> {
+    let dir = workspace::root().join("s2i-cli").join("tests");
+    let mut targets: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.strip_suffix(".rs").map(str::to_owned))
+        .filter(|name| !NOT_ON_PODMAN.contains(&name.as_str()))
+        .collect();
+    targets.sort();
+    let mut cli: Vec<String> = ["test", "--no-fail-fast", "-p", "s2i-cli"].map(String::from).to_vec();
+    for target in targets {
+        cli.extend(["--test".to_owned(), target]);
+    }
+    Ok(vec![["test", "--no-fail-fast", "-p", "s2i-docker"].map(String::from).to_vec(), cli])
+}
 
 /// The end-to-end suite against Podman's service, with the fixtures built into it.
 fn podman_suite() -> Result<()> {
     let service = podman::Service::start_for_ci()?;
     let result = fixtures::build_into(Some(podman::HOST)).and_then(|()| {
-        let mut cargo = workspace::cargo();
-        cargo
-            .args(["test", "--no-fail-fast"])
-            .args(ENGINE_TEST_PACKAGES)
-            .env("DOCKER_HOST", podman::HOST)
-            .env("S2I_PODMAN_HOST", podman::HOST)
-            .env("S2I_REQUIRE_ENGINE", "1");
-        cmd::run(&mut cargo)
+        let mut failed = Vec::new();
+        for args in podman_test_runs()? {
+            let mut cargo = workspace::cargo();
+            cargo
+                .args(&args)
+                .env("DOCKER_HOST", podman::HOST)
+                .env("S2I_PODMAN_HOST", podman::HOST)
+                .env("S2I_REQUIRE_ENGINE", "1");
+            if let Err(err) = cmd::run(&mut cargo) {
+                println!("ci: {err:#}");
+                failed.push(args.join(" "));
+            }
+        }
+        if failed.is_empty() { Ok(()) } else { bail!("on Podman, failed: cargo {}", failed.join("; cargo ")) }
     });
     let stopped = service.stop();
     result.and(stopped)
@@ -259,6 +285,25 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         selected
     };
 
+    // The `podman-service` step leaves the service running for the steps
+    // after it; one that was not running before CI is stopped at the end.
+    let podman_was_running = podman::answers();
+    let result = run_steps(&selected);
+    if !podman_was_running && podman::answers() {
+        let stopped = podman::stop_service();
+        if let Err(err) = &stopped {
+            println!("ci: cannot stop the Podman service CI started: {err:#}");
+        }
+        result?;
+        stopped?;
+    } else {
+        result?;
+    }
+    Ok(())
+}
+
+/// Run `selected` in order, stopping at the first failure; print the timings when all pass.
+fn run_steps(selected: &[&Step]) -> Result<()> {
     let started = Instant::now();
     let mut timings: Vec<(&str, Duration)> = Vec::new();
     for (index, step) in selected.iter().enumerate() {
@@ -279,8 +324,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
 
     println!("\nci: all {} steps passed in {}", timings.len(), cmd::human(started.elapsed()));
+    let width = timings.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
     for (name, took) in timings {
-        println!("  {name:<width$} {:>8}", cmd::human(took), width = name_width(&all));
+        println!("  {name:<width$} {:>8}", cmd::human(took));
     }
     Ok(())
 }
@@ -299,6 +345,15 @@ mod tests {
                 step.name
             );
         }
+    }
+
+    #[test]
+    fn the_podman_pass_runs_the_backend_and_every_end_to_end_test_but_daemonless() {
+        let runs = podman_test_runs().unwrap();
+        assert_eq!(runs[0].join(" "), "test --no-fail-fast -p s2i-docker");
+        let cli = runs[1].join(" ");
+        assert!(cli.starts_with("test --no-fail-fast -p s2i-cli --test build --test builds "), "{cli}");
+        assert!(cli.contains("--test imagestreams") && !cli.contains("daemonless"), "{cli}");
     }
 
     #[test]

@@ -180,6 +180,11 @@ impl Service {
     }
 }
 
+/// Whether a Podman service answers on [`SOCKET`].
+pub(crate) fn answers() -> bool {
+    version().is_some()
+}
+
 /// `Podman Engine 4.3.1` when the service answers on [`SOCKET`].
 fn version() -> Option<String> {
     let ping = http::get_unix(Path::new(SOCKET), "/_ping").ok()?;
