@@ -498,39 +498,11 @@ pub struct ImageChangeTrigger {
 // ---------------------------------------------------------------------------
 // The common spec.
 
-/// A reference to another object (`corev1.ObjectReference`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectReference {
-    /// `DockerImage`, `ImageStreamTag` or `ImageStreamImage`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    /// Namespace of the referenced stream (empty: the object's own).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub namespace: String,
-    /// Pull spec, `stream:tag` or `stream@digest`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub name: String,
-    /// API version of the referent (unused).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub api_version: String,
-    /// UID of the referent (unused).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub uid: String,
-    /// Resource version of the referent (unused).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub resource_version: String,
-    /// Field path (unused).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub field_path: String,
-}
-
-impl ObjectReference {
-    /// A reference of `kind` to `name`.
-    pub fn new(kind: &str, name: impl Into<String>) -> Self {
-        Self { kind: kind.into(), name: name.into(), ..Self::default() }
-    }
-}
+/// A reference to another object (Kubernetes' `ObjectReference`): `kind`
+/// `DockerImage`, `ImageStreamTag` or `ImageStreamImage`, `name` a pull spec,
+/// `[stream:]tag` or `[stream@]digest`, `namespace` the referenced stream's
+/// when not the object's own.
+pub use s2i_store::ObjectReference;
 
 /// A reference by name to an object of the same namespace (a Secret, …).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -314,6 +314,28 @@ fn unknown_fields_follow_validate() {
     assert!(bad.stderr.contains("strict, warn and ignore"), "{}", bad.stderr);
 }
 
+/// Every kind reads Kubernetes' whole `ObjectReference`: the fields a kind
+/// does not use (`apiVersion`, `uid`, …) are kept, in strict mode too, and an
+/// unknown one inside it is named by its path.
+#[test]
+fn object_references_keep_every_field_kubernetes_has() {
+    let s = Setup::new();
+    let stream = "apiVersion: image.openshift.io/v1\nkind: ImageStream\nmetadata:\n  name: refs\nspec:\n  tags:\n  \
+                  - name: v1\n    reference: true\n    from:\n      kind: DockerImage\n      name: quay.io/team/app:1\n      \
+                  apiVersion: v1\n      uid: 0b1c2d3e\n      resourceVersion: \"42\"\n      fieldPath: spec\n";
+    let file = s.write(stream);
+    s.s2i(["apply", "-f", file.to_str().unwrap()]).ok();
+    let from = &s.json("is", "refs")["spec"]["tags"][0]["from"];
+    assert_eq!(from["apiVersion"], "v1", "{from:#}");
+    assert_eq!(from["uid"], "0b1c2d3e");
+    assert_eq!(from["resourceVersion"], "42");
+    assert_eq!(from["fieldPath"], "spec");
+
+    let file = s.write(&stream.replace("fieldPath: spec", "fieldPaths: spec"));
+    let run = s.s2i(["apply", "-f", file.to_str().unwrap()]).failed();
+    assert!(run.stderr.contains("unknown field \"spec.tags[0].from.fieldPaths\""), "{}", run.stderr);
+}
+
 #[test]
 fn the_store_stays_its_owners_only() {
     use std::os::unix::fs::PermissionsExt;

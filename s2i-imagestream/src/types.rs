@@ -163,27 +163,11 @@ impl Default for TagReferencePolicy {
     }
 }
 
-/// A reference to another object (`corev1.ObjectReference`, the fields used here).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectReference {
-    /// `DockerImage`, `ImageStreamTag` or `ImageStreamImage`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    /// The namespace of the referenced stream, when not the tag's own.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub namespace: String,
-    /// Pull spec, `[stream:]tag` or `[stream@]digest`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub name: String,
-}
-
-impl ObjectReference {
-    /// A reference of `kind` to `name`.
-    pub fn new(kind: &str, name: impl Into<String>) -> Self {
-        Self { kind: kind.into(), namespace: String::new(), name: name.into() }
-    }
-}
+/// A reference to another object (Kubernetes' `ObjectReference`): `kind`
+/// `DockerImage`, `ImageStreamTag` or `ImageStreamImage`, `name` a pull spec,
+/// `[stream:]tag` or `[stream@]digest`, `namespace` the referenced stream's
+/// when not the object's own.
+pub use s2i_store::ObjectReference;
 
 /// `ImageStream.status`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -90,9 +90,11 @@ pub struct OwnerReference {
 
 /// A reference to another object, Kubernetes' `ObjectReference` (every
 /// field optional, as the API has it): the `targetRef` of an endpoint
-/// address, the `from` of a build trigger.
+/// address, the `from` of an image stream tag or a build, a build's config.
+/// Fields a kind does not use are kept as given, so a file read and written
+/// again keeps them. (Unknown fields are left to the reader's validation.)
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ObjectReference {
     /// The referent's kind, e.g. `Pod`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -115,6 +117,13 @@ pub struct ObjectReference {
     /// A field of the referent, e.g. `spec.containers{web}`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub field_path: String,
+}
+
+impl ObjectReference {
+    /// A reference of `kind` (`DockerImage`, `ImageStreamTag`, …) to `name`.
+    pub fn new(kind: &str, name: impl Into<String>) -> Self {
+        Self { kind: kind.into(), name: name.into(), ..Self::default() }
+    }
 }
 
 /// A part of an object that its server owns, read from input and dropped:
