@@ -67,7 +67,7 @@ pub(crate) fn stop_service() -> Result<()> {
     if comm.trim() != "podman" {
         println!("podman: the service (pid {pid}) is gone");
     } else {
-        terminate(pid, || Ok(!Path::new(&format!("/proc/{pid}")).exists()))?;
+        terminate(pid, || Ok(gone(pid)))?;
     }
     std::fs::remove_file(&pid_file).with_context(|| format!("cannot remove {}", pid_file.display()))
 }
@@ -75,6 +75,16 @@ pub(crate) fn stop_service() -> Result<()> {
 /// Where `cargo xtask podman` keeps the pid of the service it started.
 fn pid_file() -> Result<PathBuf> {
     Ok(config_dir()?.join("service.pid"))
+}
+
+/// Whether process `pid` has exited: no longer listed, or a zombie (a
+/// service `cargo xtask ci` started is its child, reaped only when it exits).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `PID (COMM) STATE …`; COMM may hold spaces and parentheses.
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
 }
 
 /// Send SIGTERM to `pid` (Podman then shuts down cleanly and removes its
