@@ -523,21 +523,31 @@ fn docker_and_podman_give_the_same_image() {
         assert!(out.status.success(), "docker {args:?} on {host}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    // The same builder image on both engines: Docker's fixture, saved and loaded into Podman.
+    // The same builder image on both engines: made on Docker from the fixture, with
+    // directories for assemble to remove and make again, then saved and loaded into Podman.
     let builder = format!("s2i-test/{}:latest", unique("both-builder"));
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("builder.tar");
-    on(&docker, &["tag", "s2i-fixtures/busybox-builder:latest", &builder]);
+    let context = source(&[(
+        "Dockerfile",
+        "FROM s2i-fixtures/busybox-builder:latest\nUSER 0\nRUN mkdir -p /opt/app-root/src/keep /opt/app-root/cache \
+         && echo old > /opt/app-root/src/keep/old && echo gone > /opt/app-root/src/gone \
+         && echo a > /opt/app-root/cache/a && chown -R 1001:0 /opt/app-root\nUSER 1001\n",
+    )]);
+    on(&docker, &["build", "-q", "-t", &builder, context.path().to_str().unwrap()]);
     on(&docker, &["save", "-o", saved.to_str().unwrap(), &builder]);
     on(&podman, &["load", "-i", saved.to_str().unwrap()]);
     let builder_id = on(&docker, &["image", "inspect", "--format", "{{.Id}}", &builder]);
     assert_eq!(on(&podman, &["image", "inspect", "--format", "{{.Id}}", &builder]), builder_id);
     let out = format!("s2i-test/{}:latest", unique("both"));
-    // Scripts of the test's own: the fixture's assemble records the environment, which the engines set apart.
+    // Scripts of the test's own: the fixture's assemble records the environment, which the engines
+    // set apart. Directories of the builder removed and made again: Podman lists them otherwise than
+    // Docker, and the layer must not show it.
     let scripts = source(&[
         (
             "s2i/bin/assemble",
-            "#!/bin/sh\nset -e\ncp -R /tmp/src/. /opt/app-root/src/\nmkdir -p /opt/app-root/src/made\necho built > /opt/app-root/src/made/by-assemble\n",
+            "#!/bin/sh\nset -e\ncd /opt/app-root\nrm -rf src cache\nmkdir -p src/keep cache\n\
+             cp -R /tmp/src/. src/\nmkdir -p src/made\necho built > src/made/by-assemble\n",
         ),
         ("s2i/bin/run", "#!/bin/sh\nexec cat /opt/app-root/src/index.html\n"),
     ]);
@@ -576,4 +586,23 @@ fn docker_and_podman_give_the_same_image() {
     assert_eq!(docker_id, podman_id, "the same image ID on both engines");
     assert_eq!(docker_digest, podman_digest, "the same manifest digest on both engines");
     assert_eq!(ran, "one image on both engines");
+    // The whiteouts Docker's list gives: what the removed directories lost, not opaque markers.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(&dir.path().join("docker"), &layout_digest(&dir.path().join("docker"), "app")))
+            .unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    let top = blob(&dir.path().join("docker"), layers.last().unwrap()["digest"].as_str().unwrap());
+    let tar: Box<dyn std::io::Read> = if top.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(&top[..]))
+    } else {
+        Box::new(&top[..])
+    };
+    let mut names: Vec<String> = tar::Archive::new(tar)
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".wh."))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["opt/app-root/cache/.wh.a", "opt/app-root/src/.wh.gone", "opt/app-root/src/keep/.wh.old"]);
 }

@@ -218,6 +218,41 @@ impl ChangeSet {
         Ok(())
     }
 
+    /// The directories (relative) that were removed and made again, which
+    /// the layer would mark opaque; [`ChangeSet::list_recreated`] lists
+    /// what they lost instead.
+    pub fn recreated_dirs(&self) -> Vec<Vec<u8>> {
+        self.opaque.iter().filter(|dir| !self.carried.contains(*dir)).cloned().collect()
+    }
+
+    /// List the directories removed and made again as Docker does: each
+    /// changed, and a deletion for every path the base image held in them
+    /// that is gone (`base`: the base image's paths below
+    /// [`ChangeSet::recreated_dirs`], as
+    /// [`image_paths_below`](crate::archive::image_paths_below) reads them).
+    /// Podman marks such a directory deleted and made anew, which would
+    /// make an opaque directory; listed the same way, the same build gives
+    /// the same layer on both engines.
+    pub fn list_recreated(&mut self, base: &BTreeSet<Vec<u8>>) {
+        for dir in self.recreated_dirs() {
+            self.opaque.remove(&dir);
+            self.kinds.insert(dir.clone(), ChangeKind::Modified);
+            let prefix = [dir.as_slice(), b"/"].concat();
+            for path in base.range(prefix.clone()..).take_while(|path| path.starts_with(&prefix)) {
+                // Parents sort first, so only the topmost path of a gone tree is deleted.
+                let parent = split_parent(path).0;
+                if !self.exists(path) && (parent == dir.as_slice() || self.exists(parent)) {
+                    self.kinds.insert(path.clone(), ChangeKind::Deleted);
+                }
+            }
+        }
+    }
+
+    /// Whether the listed `path` exists in the container.
+    fn exists(&self, path: &[u8]) -> bool {
+        matches!(self.kinds.get(path), Some(ChangeKind::Added | ChangeKind::Modified))
+    }
+
     /// Whether `path` (relative) goes into the layer as an entry of its own.
     fn keeps(&self, path: &[u8]) -> bool {
         // Engines list names that are not UTF-8 with U+FFFD in place of the
@@ -544,6 +579,66 @@ mod tests {
         assert_eq!(
             names,
             ["srv/", "srv/empty/", "srv/empty/.wh..wh..opq", "srv/www/", "srv/www/.wh..wh..opq", "srv/www/new"]
+        );
+    }
+
+    #[test]
+    fn a_recreated_directory_listed_with_the_base_gives_dockers_layer() {
+        // `rm -rf /srv/www && mkdir -p /srv/www/sub && echo new > /srv/www/run`, and an
+        // emptied /srv/empty, with the base holding www/{run,gone,sub/old,tree/x} and empty/a.
+        let base: BTreeSet<Vec<u8>> = [
+            "srv/www/run",
+            "srv/www/gone",
+            "srv/www/sub",
+            "srv/www/sub/old",
+            "srv/www/tree",
+            "srv/www/tree/x",
+            "srv/empty/a",
+        ]
+        .iter()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+        let export = archive(&[
+            ("srv/", b""),
+            ("srv/empty/", b""),
+            ("srv/www/", b""),
+            ("srv/www/run", b"n"),
+            ("srv/www/sub/", b""),
+        ]);
+        let mut podman =
+            set(&[("/srv", M), ("/srv/www", D), ("/srv/www/run", M), ("/srv/www/sub", M), ("/srv/empty", D)]);
+        podman.mark_recreated("/srv/empty").unwrap();
+        assert_eq!(podman.recreated_dirs(), [b"srv/empty".to_vec(), b"srv/www".to_vec()]);
+        podman.list_recreated(&base);
+        assert!(podman.recreated_dirs().is_empty());
+        let docker = set(&[
+            ("/srv", M),
+            ("/srv/empty", M),
+            ("/srv/empty/a", D),
+            ("/srv/www", M),
+            ("/srv/www/gone", D),
+            ("/srv/www/run", M),
+            ("/srv/www/sub", M),
+            ("/srv/www/sub/old", D),
+            ("/srv/www/tree", D),
+        ]);
+        let names = |set: &ChangeSet| -> Vec<String> {
+            exported_layer(set, &export).into_iter().map(|n| String::from_utf8_lossy(&n).into_owned()).collect()
+        };
+        assert_eq!(names(&podman), names(&docker));
+        assert_eq!(
+            names(&docker),
+            [
+                "srv/",
+                "srv/empty/",
+                "srv/empty/.wh.a",
+                "srv/www/",
+                "srv/www/.wh.gone",
+                "srv/www/.wh.tree",
+                "srv/www/run",
+                "srv/www/sub/",
+                "srv/www/sub/.wh.old"
+            ]
         );
     }
 

@@ -47,7 +47,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use s2i_oci::archive::{ExportLayers, ExportedImage, read_image_export};
+use s2i_oci::archive::{ExportLayers, ExportedImage, image_paths_below, read_image_export};
 use s2i_oci::changes::ChangeSet;
 use s2i_oci::digest::Digest;
 use s2i_oci::image::{
@@ -279,6 +279,22 @@ impl Engine {
             }
         }
         drop(stats);
+        let recreated = set.recreated_dirs();
+        if !recreated.is_empty() {
+            // Podman lists a directory removed and made again as deleted, Docker lists what it lost:
+            // the base image says what that was, so both engines give Docker's layer.
+            let stream = self
+                .runtime
+                .export_image(&base.info.id)
+                .await
+                .map_err(|e| Error::runtime(format!("export the image {}", base.name), e))?;
+            let mut reader = bridge(stream);
+            let held = blocking(move || image_paths_below(&mut reader, &recreated)).await?.map_err(oci_error(
+                format!("read the export of {}", base.name),
+                "check that the engine still has the image",
+            ))?;
+            set.list_recreated(&held);
+        }
         if set.needs_deleted_names() {
             // Names the list lost, deleted where no directory can stand in: their bytes are in the base.
             let stream = self

@@ -14,12 +14,12 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 
-use super::clean;
 use super::docker::DockerManifestEntry;
+use super::{clean, read_small, read_up_to};
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, Result};
 use crate::layer::{Compression, LayerSummary, compress_layer};
-use crate::layout::{MAX_DOCUMENT_SIZE, OciLayout};
+use crate::layout::OciLayout;
 use crate::spec::{self, Descriptor, ImageConfig};
 
 /// What to keep of an export's layers.
@@ -194,30 +194,6 @@ fn store_layer(tar: &mut dyn Read, layout: &OciLayout, layers: ExportLayers<'_>)
             })
         }
     }
-}
-
-/// Read a small file of the export whole.
-fn read_small(entry: &mut dyn Read, name: &str) -> std::result::Result<Vec<u8>, String> {
-    let mut bytes = Vec::new();
-    entry.take(MAX_DOCUMENT_SIZE + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read {name}: {e}"))?;
-    if bytes.len() as u64 > MAX_DOCUMENT_SIZE {
-        return Err(format!("{name} is larger than {MAX_DOCUMENT_SIZE} bytes"));
-    }
-    Ok(bytes)
-}
-
-/// Fill `buf` as far as the reader goes.
-fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]

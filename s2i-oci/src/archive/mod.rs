@@ -14,6 +14,7 @@
 mod docker;
 mod export;
 mod oci;
+mod paths;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -23,9 +24,11 @@ use std::path::{Path, PathBuf};
 pub use docker::{ArchiveLayer, DockerArchive, DockerArchiveImage, DockerManifestEntry, write_docker_archive};
 pub use export::{ExportLayers, ExportedImage, ExportedLayer, read_image_export};
 pub use oci::{OciArchive, write_oci_archive};
+pub use paths::image_paths_below;
 
 use crate::error::{Error, Result};
 use crate::layer::{Compression, LayerEntry, LayerOptions, LayerWriter};
+use crate::layout::MAX_DOCUMENT_SIZE;
 
 /// Write a file through a temporary file beside it, renamed into place when
 /// `write` succeeds: a failed write leaves no partial file (and no earlier
@@ -150,6 +153,30 @@ fn clean(name: &str) -> String {
         }
     }
     parts.join("/")
+}
+
+/// Read a small file of an export whole.
+pub(super) fn read_small(entry: &mut dyn Read, name: &str) -> std::result::Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    entry.take(MAX_DOCUMENT_SIZE + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read {name}: {e}"))?;
+    if bytes.len() as u64 > MAX_DOCUMENT_SIZE {
+        return Err(format!("{name} is larger than {MAX_DOCUMENT_SIZE} bytes"));
+    }
+    Ok(bytes)
+}
+
+/// Fill `buf` as far as the reader goes.
+pub(super) fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// A file's content inside a tar file, read with positioned reads (so
