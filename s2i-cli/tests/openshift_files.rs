@@ -314,6 +314,99 @@ fn unknown_fields_follow_validate() {
     assert!(bad.stderr.contains("strict, warn and ignore"), "{}", bad.stderr);
 }
 
+/// Strict validation names every unknown field, as kubectl's strict decoding
+/// does (`--validate=warn` drops them all with a warning each).
+#[test]
+fn strict_validation_names_every_unknown_field() {
+    let s = Setup::new();
+    let file = s.write(
+        "apiVersion: build.openshift.io/v1
+kind: BuildConfig
+metadata:
+  name: typos
+  foo: 1
+spec:
+  source:
+    type: Binary
+    binary: {}
+    bogus: true
+  strategy:
+    type: Source
+    sourceStrategy:
+      incrementalish: true
+      from: {kind: DockerImage, name: s2i-fixtures/busybox-builder:latest}
+",
+    );
+    let run = s.s2i(["apply", "-f", file.to_str().unwrap()]).failed();
+    let report = run.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        report.contains(
+            "unknown field \"metadata.foo\" at line 5 column 3, unknown field \"spec.source.bogus\", \
+             unknown field \"spec.strategy.sourceStrategy.incrementalish\""
+        ),
+        "{report}"
+    );
+    assert!(run.stderr.contains("5 │   foo: 1"), "the report shows the first: {}", run.stderr);
+    assert!(s.s2i(["get", "bc"]).ok().stdout.is_empty(), "nothing was stored");
+}
+
+/// No value of a Secret shows in an error about it: not in the message (serde
+/// quotes values), not in the text a report shows around the place, whatever
+/// the document's shape; the path and the problem do show. Other kinds keep
+/// their snippet, which shows none of a neighbouring Secret.
+#[test]
+fn secret_values_never_show_in_errors() {
+    let s = Setup::new();
+    let head = "apiVersion: v1\nkind: Secret\nmetadata: {name: b}\n";
+    // (file, what the report says)
+    let table = [
+        (
+            format!("{head}type: Opaque\ndata:\n  k: \"LEAK4notbase64!!\"\n"),
+            "data: illegal base64 data at line 6 column 3",
+        ),
+        (
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: b, foo: 1}\ntype: Opaque\n\
+             stringData: {ok: LEAK12}\n"
+                .into(),
+            "unknown field \"metadata.foo\" at line 3 column 21",
+        ),
+        (format!("{head}data: LEAK6\n"), "data: invalid type: string, expected a map at line 4 column 7"),
+        (
+            "apiVersion: v1\nkind: List\nitems:\n\
+             - {apiVersion: v1, kind: Secret, metadata: {name: b}, data: LISTLEAK}\n"
+                .into(),
+            "items[0]: data: invalid type: string, expected a map",
+        ),
+        (
+            r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"b"},"stringData":{"a":"JSONLEAK"},"bogus":1}"#
+                .into(),
+            "unknown field \"bogus\" at line 1 column 90",
+        ),
+        (format!("{head}stringData: {{a: \"SYNLEAK}}\n"), "found unexpected end of stream at line 5 column 1"),
+        (
+            format!(
+                "{head}stringData: {{a: NEXTLEAK}}\n---\n\
+                 apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, foo: 1}}\n"
+            ),
+            "unknown field \"metadata.foo\" at line 8 column 21",
+        ),
+    ];
+    for (text, message) in table {
+        let file = s.write(&text);
+        let run = s.s2i(["apply", "-f", file.to_str().unwrap()]).failed();
+        let report = run.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(report.contains(message), "{text}\n{}", run.stderr);
+        assert!(!run.stderr.contains("LEAK") && !run.stdout.contains("LEAK"), "{text}\n{}", run.stderr);
+        assert!(!run.stderr.contains("Invalid symbol"), "the base64 detail names a character: {}", run.stderr);
+    }
+    // The ConfigMap of the last file kept its snippet.
+    let file = s.write("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: SHOWN\n");
+    let run = s.s2i(["apply", "-f", file.to_str().unwrap()]).failed();
+    assert!(run.stderr.contains("4 │ data: SHOWN"), "{}", run.stderr);
+    assert!(run.stderr.contains("docs/secrets.md"), "the help names the kind's page: {}", run.stderr);
+    assert!(s.s2i(["get", "secrets"]).ok().stdout.is_empty(), "nothing was stored");
+}
+
 /// Every kind reads Kubernetes' whole `ObjectReference`: the fields a kind
 /// does not use (`apiVersion`, `uid`, …) are kept, in strict mode too, and an
 /// unknown one inside it is named by its path.

@@ -6,7 +6,7 @@
 //! module wraps the deserializer a document is typed with and sees every
 //! value a type skips (serde asks for those with `deserialize_ignored_any`),
 //! with its path (`spec.triggers[0].foo`). [`FieldValidation`] says what
-//! becomes of them: an error at the first, a list of warnings, or nothing.
+//! becomes of them: an error naming each, a list of warnings, or nothing.
 //!
 //! What a server owns in an object (its `status`, and the metadata it adds:
 //! `managedFields`, `selfLink`, `deletionTimestamp`,
@@ -25,7 +25,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 /// `kubectl apply --validate` treats them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum FieldValidation {
-    /// The first unknown field is an error (the default, kubectl's too).
+    /// Unknown fields are an error, which names each (the default, kubectl's too).
     #[default]
     Strict,
     /// Unknown fields are dropped and reported ([`UnknownFields`]).
@@ -98,29 +98,38 @@ pub(crate) struct Tracker {
     /// What the kind's server also owns (an `ImageStreamTag`'s `image`).
     owned: &'static [&'static str],
     found: UnknownFields,
-    /// In strict mode: the field that stopped the typing.
-    refused: RefCell<Option<String>>,
+    /// In strict mode: the unknown fields met, which fail the typing.
+    refused: RefCell<Vec<String>>,
+    /// In strict mode: end the typing at the first unknown field, an error
+    /// of the parser, which knows where it is; otherwise skip each, so that
+    /// the typing goes on and finds them all.
+    stop_at_first: bool,
 }
 
 impl Tracker {
     pub(crate) fn new(validation: FieldValidation, found: UnknownFields, owned: &'static [&'static str]) -> Self {
-        Self { validation, owned, found, refused: RefCell::new(None) }
+        Self { validation, owned, found, refused: RefCell::default(), stop_at_first: false }
+    }
+
+    /// A strict tracker whose first unknown field ends the typing with an error.
+    pub(crate) fn stopping_at_first(owned: &'static [&'static str]) -> Self {
+        Self { stop_at_first: true, ..Self::new(FieldValidation::Strict, UnknownFields::default(), owned) }
     }
 
     fn server_owned(&self, path: &str) -> bool {
         SERVER_OWNED.contains(&path) || self.owned.contains(&path)
     }
 
-    /// The unknown field that ended a strict typing, if one did.
-    pub(crate) fn refused(&self) -> Option<String> {
+    /// The unknown fields a strict typing met, in the order met.
+    pub(crate) fn refused(&self) -> Vec<String> {
         self.refused.borrow().clone()
     }
 
     fn unknown<E: de::Error>(&self, path: &str) -> Result<(), E> {
         match self.validation {
             FieldValidation::Strict => {
-                *self.refused.borrow_mut() = Some(path.to_owned());
-                Err(E::custom(unknown_field_message(path)))
+                self.refused.borrow_mut().push(path.to_owned());
+                if self.stop_at_first { Err(E::custom(unknown_field_message(path))) } else { Ok(()) }
             }
             FieldValidation::Warn => {
                 self.found.push(path.to_owned());

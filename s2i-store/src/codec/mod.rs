@@ -3,9 +3,11 @@
 //! typed per document with errors that point into the text; fields a kind
 //! does not have are treated as kubectl's `--validate` says
 //! ([`FieldValidation`]), and what a server owns in an input is skipped.
+//! Errors about a Secret show no value of it.
 
 mod fields;
 mod read;
+mod redact;
 mod yaml;
 
 pub use fields::{FieldValidation, UnknownFields};
