@@ -1,5 +1,6 @@
 //! What a build config keeps that this machine does not act on: reported
-//! once when the config is applied, as data a front end words.
+//! once, when the config is created or changed (not when an apply finds it
+//! unchanged), as data a front end words.
 
 use std::fmt;
 

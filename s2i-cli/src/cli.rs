@@ -78,6 +78,11 @@ pub struct GlobalArgs {
         default_value = "default"
     )]
     pub namespace: String,
+    /// Whether --namespace was given on the command line, as opposed to
+    /// $S2I_NAMESPACE or the default (set after parsing): like kubectl's
+    /// flag, and unlike a context's namespace, it is never overridden by a file.
+    #[arg(skip)]
+    pub namespace_given: bool,
     /// Start no build for the tag changes and build configs of this command (ImageChange and ConfigChange triggers)
     #[arg(long, global = true)]
     pub no_triggers: bool,

@@ -26,6 +26,13 @@ impl Failure {
         Self::new(CommandError { message, help }, 1)
     }
 
+    /// Whether a library said the object asked for does not exist (by the
+    /// stable codes of their "not found" errors).
+    pub(crate) fn is_not_found(&self) -> bool {
+        const NOT_FOUND: [&str; 3] = ["s2i::not_found", "s2i_buildconfig::not_found", "s2i::route::not_found"];
+        self.report.code().is_some_and(|code| NOT_FOUND.contains(&code.to_string().as_str()))
+    }
+
     /// `error` with this command line's `help` in place of its own, exiting with `code`.
     pub(crate) fn with_help<E: Diagnostic + Send + Sync + 'static>(error: E, help: String, code: i32) -> Self {
         Self::new(WithHelp { error, help }, code)

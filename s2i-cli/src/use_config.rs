@@ -35,7 +35,7 @@ const LEGACY_FILE: &str = ".stifile";
 /// Parse the command line, applying and saving `.s2ifile` for `build --use-config`.
 pub(crate) fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
     let matches = Cli::command().try_get_matches_from(&args)?;
-    let cli = Cli::from_arg_matches(&matches)?;
+    let cli = from_matches(&matches)?;
     let Command::Build(build) = &cli.command else { return Ok(cli) };
     if !build.use_config {
         return Ok(cli);
@@ -66,10 +66,17 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
         argv.push(value.into());
     }
     let matches = Cli::command().try_get_matches_from(&argv)?;
-    let cli = Cli::from_arg_matches(&matches)?;
+    let cli = from_matches(&matches)?;
     if let Err(e) = save(matches.subcommand_matches("build").expect("a build command")) {
         eprintln!("WARNING: could not save {FILE}: {e}");
     }
+    Ok(cli)
+}
+
+/// The command line of `matches`, with what only the matches know.
+fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
+    let mut cli = Cli::from_arg_matches(matches)?;
+    cli.global.namespace_given = matches.value_source("namespace") == Some(ValueSource::CommandLine);
     Ok(cli)
 }
 
@@ -139,6 +146,14 @@ fn save(sub: &ArgMatches) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespace_given_is_the_command_lines_own() {
+        let given = |args: &[&str]| parse(args.iter().map(OsString::from).collect()).unwrap().global.namespace_given;
+        assert!(given(&["s2i", "apply", "-f", "x.yaml", "-n", "dev"]));
+        assert!(given(&["s2i", "--namespace=dev", "delete", "-f", "x.yaml"]));
+        assert!(!given(&["s2i", "apply", "-f", "x.yaml"]));
+    }
 
     #[test]
     fn indexed_names() {

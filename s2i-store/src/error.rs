@@ -144,6 +144,28 @@ pub enum Error {
         help: String,
     },
 
+    /// An object of an input names a namespace other than the one the
+    /// caller asked for explicitly (see [`crate::input_namespace`]).
+    #[error(
+        "{kind} {name:?}: the namespace from the provided object {named:?} does not match the namespace {requested:?}"
+    )]
+    #[diagnostic(
+        code(s2i::namespace_mismatch),
+        help(
+            "ask for namespace {named:?} to write it there, or remove its metadata.namespace to write it in {requested:?}"
+        )
+    )]
+    NamespaceMismatch {
+        /// Its kind.
+        kind: String,
+        /// Its name.
+        name: String,
+        /// The namespace its `metadata.namespace` names.
+        named: String,
+        /// The namespace asked for.
+        requested: String,
+    },
+
     /// No registered kind has this name.
     #[error("the server doesn't have a resource type {name:?}")]
     #[diagnostic(code(s2i::store::unknown_kind), help("the kinds are: {known}"))]

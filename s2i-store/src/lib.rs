@@ -8,6 +8,8 @@
 //!   Kubernetes writes it (`creationTimestamp` is a [`jiff::Timestamp`],
 //!   written RFC 3339 in UTC to the second, see [`timestamp`]);
 //!   [`ObjectReference`], a reference to another object;
+//! - [`input_namespace`]: which namespace an object of a file goes to, and
+//!   when a namespace the caller asked for refuses the file's;
 //! - [`ServerOwned`]: the rule for input that a server owns — a kind's
 //!   `status` and the metadata a server adds (`managedFields`, …) are read
 //!   and ignored, so objects as `kubectl get -o yaml` prints them apply;
@@ -144,7 +146,8 @@ pub use error::{Error, Result};
 pub use events::{ConsumerStart, Event, NewEvent};
 pub use kinds::KindRegistry;
 pub use meta::{
-    DEFAULT_NAMESPACE, ObjectKey, ObjectMeta, ObjectReference, OwnerReference, ServerOwned, validate_namespace,
+    DEFAULT_NAMESPACE, ObjectKey, ObjectMeta, ObjectReference, OwnerReference, ServerOwned, input_namespace,
+    validate_namespace,
 };
 pub use process::ProcessIdentity;
 pub use resource::{Applied, KindInfo, Resource, WriteAction};

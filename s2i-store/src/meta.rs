@@ -182,6 +182,32 @@ impl fmt::Display for ObjectKey {
     }
 }
 
+/// The namespace an object read from a file goes to, as `kubectl apply`
+/// decides it: the one its `metadata.namespace` names (`named`), else the
+/// caller's `namespace`. A namespace the caller asked for explicitly
+/// (`explicit`: given for this call, not a default) is never overridden
+/// silently: an object that names another one is
+/// [`Error::NamespaceMismatch`], so that nothing is written where it was not
+/// asked for. `kind` and `name` name the object in that error.
+pub fn input_namespace<'a>(
+    kind: &str,
+    name: &str,
+    named: &'a str,
+    namespace: &'a str,
+    explicit: bool,
+) -> Result<&'a str> {
+    match named {
+        "" => Ok(namespace),
+        named if named == namespace || !explicit => Ok(named),
+        named => Err(Error::NamespaceMismatch {
+            kind: kind.into(),
+            name: name.into(),
+            named: named.into(),
+            requested: namespace.into(),
+        }),
+    }
+}
+
 /// Check a namespace name: a DNS-1123 label (`[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters).
 pub fn validate_namespace(namespace: &str) -> Result<()> {
     let bytes = namespace.as_bytes();
@@ -216,6 +242,19 @@ mod tests {
         for bad in ["", "A", "-a", "a-", "a_b", "a.b", &"a".repeat(64)] {
             assert!(validate_namespace(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_explicit_namespace_is_never_overridden_by_a_file() {
+        let of = |named, explicit| input_namespace("Service", "web", named, "other", explicit);
+        assert_eq!(of("", true).unwrap(), "other");
+        assert_eq!(of("other", true).unwrap(), "other");
+        assert_eq!(of("myproj", false).unwrap(), "myproj", "a default namespace is only a default");
+        let error = of("myproj", true).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            r#"Service "web": the namespace from the provided object "myproj" does not match the namespace "other""#
+        );
     }
 
     #[test]

@@ -120,7 +120,8 @@ pub struct DescribeArgs {
 /// `s2i delete`.
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// The objects: KIND NAME…, KIND/NAME…, or KIND with --selector
+    /// The objects: KIND NAME…, KIND/NAME…, or KIND with --selector or --all; KIND,KIND for several, `all` for
+    /// the kinds `get all` shows
     #[arg(value_name = "KIND[/NAME]", required_unless_present = "files")]
     pub targets: Vec<String>,
     /// Delete the objects of these files or directories (*.yaml, *.yml, *.json); `-` reads stdin
@@ -132,6 +133,12 @@ pub struct DeleteArgs {
     /// Delete the objects of KIND whose labels match (see `s2i get --help`)
     #[arg(short = 'l', long, value_name = "SELECTOR", value_parser = parse_selector, conflicts_with = "files")]
     pub selector: Option<Selector>,
+    /// Delete every object of KIND in the namespace
+    #[arg(long, conflicts_with_all = ["files", "selector"])]
+    pub all: bool,
+    /// A named object that does not exist is not an error: nothing is printed for it
+    #[arg(long)]
+    pub ignore_not_found: bool,
 }
 
 /// `s2i apply`.

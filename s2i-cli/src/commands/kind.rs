@@ -176,6 +176,7 @@ pub(crate) struct Kinds {
     list: &'static [&'static Kind],
     registry: KindRegistry,
     get_all: &'static [&'static str],
+    delete_all: &'static [&'static str],
     export_all: &'static [&'static str],
 }
 
@@ -196,19 +197,26 @@ impl std::fmt::Debug for Kind {
 
 impl Kinds {
     /// The kinds of `list`, in the order `s2i get --help` lists them; `get
-    /// all` and `export all` mean the kinds named in `get_all` and `export_all`.
+    /// all`, `delete all` and `export all` mean the kinds named in `get_all`,
+    /// `delete_all` (in the order they are deleted) and `export_all`.
     pub(crate) fn new(
         list: &'static [&'static Kind],
         get_all: &'static [&'static str],
+        delete_all: &'static [&'static str],
         export_all: &'static [&'static str],
     ) -> Self {
         let registry = KindRegistry::of(list.iter().map(|kind| kind.info)).expect("each kind is listed once");
-        Self { list, registry, get_all, export_all }
+        Self { list, registry, get_all, delete_all, export_all }
     }
 
     /// What `get all` shows.
     pub(crate) fn get_all(&self) -> &'static [&'static str] {
         self.get_all
+    }
+
+    /// What `delete all` deletes, in order.
+    pub(crate) fn delete_all(&self) -> &'static [&'static str] {
+        self.delete_all
     }
 
     /// What `export all` prints.

@@ -54,6 +54,11 @@ const KINDS: &[&Kind] = &[
 /// What `get all` shows: the kinds `oc get all` shows that s2i has.
 const GET_ALL: &[&str] = &["imagestreams", "buildconfigs", "builds", "services", "routes"];
 
+/// What `delete all` deletes: the kinds of `get all`, an object before what
+/// it points at (a route before its service, which would warn that the
+/// route loses it; a config before its builds, which go with it).
+const DELETE_ALL: &[&str] = &["routes", "services", "buildconfigs", "builds", "imagestreams"];
+
 /// What `export all` prints: what an application needs on a cluster (the
 /// Endpoints of services without a selector, no Builds, which are records).
 const EXPORT_ALL: &[&str] = &["imagestreams", "buildconfigs", "services", "endpoints", "routes"];
@@ -61,7 +66,7 @@ const EXPORT_ALL: &[&str] = &["imagestreams", "buildconfigs", "services", "endpo
 /// The kinds of the object verbs, with the registry of their names.
 fn kinds() -> &'static Kinds {
     static KINDS_OF_THE_VERBS: OnceLock<Kinds> = OnceLock::new();
-    KINDS_OF_THE_VERBS.get_or_init(|| Kinds::new(KINDS, GET_ALL, EXPORT_ALL))
+    KINDS_OF_THE_VERBS.get_or_init(|| Kinds::new(KINDS, GET_ALL, DELETE_ALL, EXPORT_ALL))
 }
 
 /// Run a parsed command line; returns the exit code.
@@ -137,21 +142,89 @@ fn completion(shell: CompletionShell) {
 
 /// clap's script for `generator` with the object names' functions `names` added.
 fn completion_script(generator: clap_complete::Shell, names: &str) -> String {
+    let mut command = Cli::command();
     let mut script = Vec::new();
-    clap_complete::generate(generator, &mut Cli::command(), "s2i", &mut script);
+    clap_complete::generate(generator, &mut command, "s2i", &mut script);
     let mut script = String::from_utf8_lossy(&script).into_owned();
     if generator == clap_complete::Shell::Zsh
         && let Some(end) = script.rfind(ZSH_DISPATCH)
     {
         script.truncate(end + 1);
     }
-    script.push_str(names);
+    script.push_str(&names.replace(TAKES_VALUE, &takes_value(&command, generator)));
     script
+}
+
+/// Where the names' scripts take the function that says whether an option takes a value.
+const TAKES_VALUE: &str = "@TAKES_VALUE@";
+
+/// The commands whose objects the names' scripts complete.
+const NAMED_COMMANDS: &[&[&str]] = &[
+    &["get"],
+    &["describe"],
+    &["delete"],
+    &["export"],
+    &["start-build"],
+    &["logs"],
+    &["cancel-build"],
+    &["tag"],
+    &["route", "export"],
+];
+
+/// `-s` and `--long` of the options of `args` that take a value.
+fn value_options<'a>(args: impl Iterator<Item = &'a clap::Arg>) -> String {
+    let options = args.filter(|arg| !arg.is_positional() && arg.get_action().takes_values()).flat_map(|arg| {
+        let short = arg.get_short().map(|short| format!("-{short}"));
+        short.into_iter().chain(arg.get_long().map(|long| format!("--{long}")))
+    });
+    options.collect::<Vec<_>>().join(" ")
+}
+
+/// `_s2i_takes_value COMMAND WORD` (`__s2i_takes_value` in fish): whether
+/// `WORD` is an option of `COMMAND` (or a global one) that takes a value,
+/// so that the names' scripts skip the value and leave its completion to
+/// clap's. Made from the definition, as clap's own script is: `-f` is a
+/// file of `delete` but `--follow` of `logs`.
+fn takes_value(command: &clap::Command, shell: clap_complete::Shell) -> String {
+    let globals = value_options(command.get_arguments().filter(|arg| arg.is_global_set()));
+    let commands = NAMED_COMMANDS.iter().map(|path| {
+        let sub = path.iter().fold(command, |command, name| {
+            command.find_subcommand(name).expect("the names' scripts complete commands that exist")
+        });
+        (path.join(" "), value_options(sub.get_arguments().filter(|arg| !arg.is_global_set())))
+    });
+    let mut out = String::from(
+        "# Whether an option of a command (or a global one) takes a value, made\n\
+         # from s2i's definition: the word after it is its value.\n",
+    );
+    if shell == clap_complete::Shell::Fish {
+        out.push_str(&format!("function __s2i_takes_value\n    set -l options {globals}\n    switch $argv[1]\n"));
+        for (path, options) in commands.filter(|(_, options)| !options.is_empty()) {
+            out.push_str(&format!("        case '{path}'\n            set -a options {options}\n"));
+        }
+        out.push_str("    end\n    contains -- $argv[2] $options\nend\n");
+    } else {
+        out.push_str("_s2i_takes_value() {\n    local options=\"\"\n    case \"$1\" in\n");
+        for (path, options) in commands.filter(|(_, options)| !options.is_empty()) {
+            out.push_str(&format!("        '{path}') options='{options}' ;;\n"));
+        }
+        out.push_str(&format!("    esac\n    [[ \" $options {globals} \" == *\" $2 \"* ]]\n}}\n"));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delete_all_deletes_the_kinds_of_get_all() {
+        let mut get = GET_ALL.to_vec();
+        let mut delete = DELETE_ALL.to_vec();
+        get.sort_unstable();
+        delete.sort_unstable();
+        assert_eq!(get, delete);
+    }
 
     #[test]
     fn the_zsh_script_ends_on_the_object_names_dispatch() {

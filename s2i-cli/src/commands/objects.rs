@@ -379,58 +379,80 @@ pub(crate) async fn describe(global: &GlobalArgs, args: DescribeArgs, kinds: &Ki
 // ---------------------------------------------------------------------------
 // delete.
 
-/// `s2i delete KIND NAME…`, `KIND/NAME…`, `KIND -l SELECTOR`, `-f FILE|DIR`.
+/// `s2i delete KIND NAME…`, `KIND/NAME…`, `KIND -l SELECTOR`, `KIND --all`,
+/// `-f FILE|DIR`; `all` stands for the kinds `get all` shows, as in `oc delete all`.
 pub(crate) async fn delete(global: &GlobalArgs, args: DeleteArgs, kinds: &Kinds) -> Result<i32, Failure> {
     if !args.files.is_empty() {
         return delete_files(global, &args, kinds).await;
     }
-    let targets = kinds.targets(&args.targets, &[])?;
-    let mut session = Session::open(global, None).await?;
-    let mut code = 0;
+    let targets = kinds.targets(&args.targets, kinds.delete_all())?;
+    // Checked before anything is deleted: a refusal half way would leave half the objects.
+    let mut deletes = Vec::new();
     for target in &targets {
         let kind = target.kind;
         let delete = kind
             .delete
             .map_err(|why| Failure::message(format!("{} cannot be deleted", kind.info.plural), why.into()))?;
-        let names = match (&args.selector, target.names.is_empty()) {
-            (None, true) => {
-                return Err(Failure::message(
-                    format!("no {} named to delete", kind.info.plural),
-                    format!("name them (s2i delete {} NAME) or select them with -l SELECTOR", kind.info.plural),
-                ));
-            }
-            (None, false) => target.names.clone(),
-            (Some(_), false) => {
-                return Err(Failure::message(
-                    "names cannot be given with a selector".into(),
-                    "either name the objects or select them with -l".into(),
-                ));
-            }
-            (Some(selector), true) => {
-                let mut missing = 0;
-                let objects = read_objects(&session.context, target, false, Some(selector), &mut missing)?;
-                if objects.is_empty() {
-                    eprintln!("No resources found");
-                }
-                objects.iter().map(|object| name_of(object).to_owned()).collect()
-            }
+        deletes.push((target, delete));
+    }
+    let named = targets.iter().any(|target| !target.names.is_empty());
+    if named && (args.selector.is_some() || args.all) {
+        return Err(Failure::message(
+            format!("names cannot be given with {}", if args.all { "--all" } else { "a selector" }),
+            "either name the objects, or select them with -l SELECTOR or --all".into(),
+        ));
+    }
+    if !named && args.selector.is_none() && !args.all {
+        return Err(Failure::message(
+            "resource(s) were provided, but no name was specified".into(),
+            format!(
+                "name the objects (s2i delete {} NAME…), select them with -l SELECTOR, or delete every one in \
+                 namespace {:?} with --all",
+                args.targets[0], global.namespace
+            ),
+        ));
+    }
+    let mut session = Session::open(global, None).await?;
+    let namespace = session.context.namespace.clone();
+    let mut code = 0;
+    let mut selected = 0;
+    for (target, delete) in deletes {
+        let names = if named {
+            target.names.clone()
+        } else {
+            // Read kind by kind as the deletes go: what an earlier delete took
+            // along (a config's builds) is not deleted twice.
+            let mut missing = 0;
+            let objects = read_objects(&session.context, target, false, args.selector.as_ref(), &mut missing)?;
+            selected += objects.len();
+            objects.iter().map(|object| name_of(object).to_owned()).collect()
         };
-        let namespace = session.context.namespace.clone();
         for name in &names {
-            code = code.max(delete_one(&mut session, delete, &namespace, name).await);
+            code = code.max(delete_one(&mut session, delete, &namespace, name, args.ignore_not_found).await);
         }
+    }
+    if !named && selected == 0 {
+        eprintln!("No resources found");
     }
     Ok(code)
 }
 
-/// Deletes one object in `namespace`; a failure is reported and is exit code 1.
-async fn delete_one(session: &mut Session, delete: super::kind::DeleteFn, namespace: &str, name: &str) -> i32 {
+/// Deletes one object in `namespace`; a failure is reported and is exit code 1,
+/// but for a missing object with `ignore_not_found` (`--ignore-not-found`), which is passed over.
+async fn delete_one(
+    session: &mut Session,
+    delete: super::kind::DeleteFn,
+    namespace: &str,
+    name: &str,
+    ignore_not_found: bool,
+) -> i32 {
     session.context.namespace = namespace.to_owned();
     match delete(session, name).await {
         Ok(message) => {
             println!("{message}");
             0
         }
+        Err(failure) if ignore_not_found && failure.is_not_found() => 0,
         Err(failure) => {
             eprintln!("{:?}", failure.report);
             1
@@ -444,7 +466,9 @@ async fn delete_files(global: &GlobalArgs, args: &DeleteArgs, kinds: &Kinds) -> 
     let mut documents = Vec::new();
     for path in input_files(&args.files, args.recursive)? {
         let (file, text) = read_input(&path)?;
-        documents.extend(parse_documents_with(&file, &text, &global.namespace, kinds, FieldValidation::Ignore)?);
+        let parsed = parse_documents_with(&file, &text, &global.namespace, kinds, FieldValidation::Ignore)?;
+        check_namespaces(&file, &parsed, global)?;
+        documents.extend(parsed);
     }
     if documents.is_empty() {
         return Err(Failure::message("no objects to delete".into(), "the files hold no documents".into()));
@@ -459,7 +483,8 @@ async fn delete_files(global: &GlobalArgs, args: &DeleteArgs, kinds: &Kinds) -> 
             .delete
             .map_err(|why| Failure::message(format!("{} cannot be deleted", kind.info.plural), why.into()))?;
         let namespace = document.value["metadata"]["namespace"].as_str().unwrap_or(&global.namespace).to_owned();
-        code = code.max(delete_one(&mut session, delete, &namespace, name_of(&document.value)).await);
+        code = code
+            .max(delete_one(&mut session, delete, &namespace, name_of(&document.value), args.ignore_not_found).await);
     }
     Ok(code)
 }
@@ -596,7 +621,6 @@ pub(crate) fn parse_documents_with(
     kinds: &Kinds,
     validation: FieldValidation,
 ) -> Result<Vec<Parsed>, Failure> {
-    let schema_help = "fix the document; docs/imagestreams.md and docs/routes.md describe the fields of each kind";
     let mut parsed = Vec::new();
     // Syntax first, for every document; then each document typed by its kind,
     // so that errors point into the file.
@@ -606,13 +630,23 @@ pub(crate) fn parse_documents_with(
         let document = document.with_validation(validation);
         let unknown = document.unknown_fields();
         let name = document.value["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        // The page that describes the kind's fields.
+        let page = match kind.info.kind {
+            "Secret" | "ConfigMap" => "docs/secrets.md",
+            "BuildConfig" | "Build" => "docs/builds.md (\"The same files on OpenShift\")",
+            "Service" | "Endpoints" => "docs/routes.md (\"Services and Endpoints\")",
+            "Route" => "docs/routes.md (\"Objects in files\")",
+            "ImageStream" | "ImageStreamTag" => "docs/imagestreams.md (\"Object reference\")",
+            _ => "docs/laptop-and-cluster.md",
+        };
+        let schema_help = format!("fix the document; {page} describes the fields of kind {}", kind.info.kind);
         let value = (ops.parse)(document, namespace).map_err(|e| match e {
             DocumentError::Yaml(e) if e.message().starts_with("unknown field") => Failure::from(e.with_help(
                 "fix or remove the field; apply --validate=warn drops unknown fields with a warning, \
                  --validate=ignore without one",
             )),
             DocumentError::Yaml(e) if e.is_located() => Failure::from(e.with_help(schema_help)),
-            DocumentError::Yaml(e) => Failure::message(e.to_string(), schema_help.into()),
+            DocumentError::Yaml(e) => Failure::message(e.to_string(), schema_help),
             DocumentError::Invalid(e) => Failure::from(e),
         })?;
         for path in unknown.take() {
@@ -621,6 +655,33 @@ pub(crate) fn parse_documents_with(
         parsed.push(Parsed { kind, value });
     }
     Ok(parsed)
+}
+
+/// Refuses the objects of `file` that name a namespace other than the one
+/// `--namespace` asks for, as kubectl does: writing them elsewhere than
+/// asked, or where the file says, would each surprise someone.
+fn check_namespaces(file: &str, parsed: &[Parsed], global: &GlobalArgs) -> Result<(), Failure> {
+    for Parsed { kind, value } in parsed.iter().filter(|parsed| parsed.kind.info.namespaced) {
+        let named = value["metadata"]["namespace"].as_str().unwrap_or_default();
+        let checked = s2i_store::input_namespace(
+            kind.info.kind,
+            name_of(value),
+            named,
+            &global.namespace,
+            global.namespace_given,
+        );
+        if let Err(error) = checked {
+            return Err(Failure::message(
+                format!("{file}: {error}"),
+                format!(
+                    "You must pass '--namespace={named}' to perform this operation (or leave out --namespace), or \
+                     remove metadata.namespace from the file to work in {:?}",
+                    global.namespace
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn apply_kind(file: &str, document: &Document<'_>, kinds: &Kinds) -> Result<&'static Kind, Failure> {
@@ -673,7 +734,9 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs, kinds: &Kinds) -
     let mut documents = Vec::new();
     for path in input_files(&args.files, args.recursive)? {
         let (file, text) = read_input(&path)?;
-        documents.extend(parse_documents_with(&file, &text, &global.namespace, kinds, args.validate)?);
+        let parsed = parse_documents_with(&file, &text, &global.namespace, kinds, args.validate)?;
+        check_namespaces(&file, &parsed, global)?;
+        documents.extend(parsed);
     }
     if documents.is_empty() {
         return Err(Failure::message("no objects to apply".into(), "the files hold no documents".into()));

@@ -178,14 +178,14 @@ fn write_config(tx: &Tx<'_>, value: Value) -> LibResult<Applied> {
 
 fn after_configs<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'a, Result<Vec<String>, Failure>> {
     Box::pin(async move {
-        for object in applied {
+        // What a config keeps is said once, when it is created or changed: an unchanged
+        // config was reported when it was written, and re-applying a file is routine.
+        for object in applied.iter().filter(|object| object.action != WriteAction::Unchanged) {
             let config = session.context.store.read(|tx| get_build_config(tx, &object.namespace, &object.name))?;
             if let Ok(warnings) = check_build_config(&config) {
-                // Webhook triggers are said once (when the config is created or changed), and only
-                // while no controller serves them.
+                // Webhook triggers only while no controller serves them.
                 let served = s2i_buildconfig::webhooks::serving(session.context.store.dir()).is_some();
-                let quiet = served || object.action == WriteAction::Unchanged;
-                for warning in warnings.into_iter().filter(|w| !(quiet && matches!(w, Kept::WebhookTriggers(_)))) {
+                for warning in warnings.into_iter().filter(|w| !(served && matches!(w, Kept::WebhookTriggers(_)))) {
                     let text = kept_text(&warning).replace("{name}", &object.name);
                     eprintln!("warning: buildconfig.{GROUP}/{}: {text}", object.name);
                 }
@@ -437,7 +437,12 @@ fn after_builds<'a>(session: &'a Session, applied: &'a [Applied]) -> BoxFuture<'
         let builds = session.builds(&print);
         for object in applied {
             let build = session.context.store.read(|tx| get_build(tx, &object.namespace, &object.name))?;
-            if let Ok(warnings) = check_build(&build) {
+            // Said once, as for configs (an unchanged build was reported when it was written).
+            let warnings = match object.action {
+                s2i_store::WriteAction::Unchanged => Ok(Vec::new()),
+                _ => check_build(&build),
+            };
+            if let Ok(warnings) = warnings {
                 for warning in warnings {
                     eprintln!("warning: build.{GROUP}/{}: {}", object.name, kept_text(&warning));
                 }

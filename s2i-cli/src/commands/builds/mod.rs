@@ -15,6 +15,7 @@ use std::time::Duration;
 use s2i_buildconfig::types::*;
 use s2i_buildconfig::{BinaryInput, BuildRequest, Cancellation, Event, Followed, get_build};
 use s2i_imagestream::operations::ImportSchedule;
+use s2i_store::Resource as _;
 
 use super::build_events::{Printer, status_text};
 use super::engine::{ConnectError, cancellation, cancelled_code, connect_engine};
@@ -53,7 +54,8 @@ pub(crate) async fn start_build(global: &GlobalArgs, args: StartBuildArgs) -> Re
     let printer = Printer::new(&session.context, args.follow);
     let print = |event: &Event| printer.print(event);
     let builds = session.builds(&print);
-    let mut request = BuildRequest::new(&session.context.namespace, &args.name);
+    let config = config_to_start(&args.name)?;
+    let mut request = BuildRequest::new(&session.context.namespace, &config);
     request.env = parse_env(&args.env)?;
     request.commit = args.commit.clone();
     request.binary = match (&args.from_dir, &args.from_file) {
@@ -125,32 +127,46 @@ fn ignore_hangups() {
     });
 }
 
-/// `TYPE/NAME` of `s2i logs` and `s2i cancel-build`: a build, or a config.
+/// `TYPE/NAME` of `s2i logs`, `s2i cancel-build` and `s2i start-build`: a build, or a config.
+#[derive(Debug)]
 enum Target {
     Build(String),
     Config(String),
 }
 
-fn parse_target(text: &str, default_build: bool) -> Result<Target, Failure> {
-    let (kind, name) = match text.split_once('/') {
-        Some((kind, name)) => (kind, name),
-        None if default_build => ("build", text),
-        None => {
-            return Err(Failure::message(
-                format!("{text:?} names no kind"),
-                "write build/NAME-N, or bc/NAME for the latest build of a config".into(),
-            ));
-        }
+/// `text` as oc reads it: `KIND/NAME`, the kind by any of its names (`bc`,
+/// `buildconfig`, `buildconfigs.build.openshift.io`, `build`, `builds`, …);
+/// a bare `NAME` is a `bare` (build or config), or names no kind (`None`).
+fn parse_target(text: &str, bare: Option<fn(String) -> Target>) -> Result<Target, Failure> {
+    let usage = "write build/NAME-N, or bc/NAME for a build config";
+    let Some((kind, name)) = text.split_once('/') else {
+        return match bare {
+            Some(target) if !text.is_empty() => Ok(target(text.to_owned())),
+            _ => Err(Failure::message(format!("{text:?} names no kind"), usage.into())),
+        };
     };
-    if name.is_empty() {
-        return Err(Failure::message(format!("{text:?} names no object"), "write build/NAME-N or bc/NAME".into()));
+    if name.is_empty() || name.contains('/') {
+        return Err(Failure::message(format!("{text:?} is not of the form KIND/NAME"), usage.into()));
     }
-    match kind.to_ascii_lowercase().as_str() {
-        "build" | "builds" | "build.build.openshift.io" => Ok(Target::Build(name.to_owned())),
-        "bc" | "buildconfig" | "buildconfigs" | "buildconfig.build.openshift.io" => Ok(Target::Config(name.to_owned())),
-        other => Err(Failure::message(
-            format!("{other:?} is not build or bc"),
-            "write build/NAME-N, or bc/NAME for the latest build of a config".into(),
+    if Build::INFO.is_named(kind) {
+        Ok(Target::Build(name.to_owned()))
+    } else if BuildConfig::INFO.is_named(kind) {
+        Ok(Target::Config(name.to_owned()))
+    } else {
+        Err(Failure::message(format!("{text:?}: {kind:?} is not a build or a build config"), usage.into()))
+    }
+}
+
+/// The build config `s2i start-build` is given: `NAME` or `bc/NAME`, as oc takes it.
+fn config_to_start(text: &str) -> Result<String, Failure> {
+    match parse_target(text, Some(Target::Config))? {
+        Target::Config(name) => Ok(name),
+        Target::Build(name) => Err(Failure::message(
+            format!("{text:?} is a build: start-build starts a build of a build config"),
+            format!(
+                "name its config, e.g. s2i start-build bc/CONFIG (`s2i get build {name} -o \
+                 jsonpath={{.status.config.name}}` prints it)"
+            ),
         )),
     }
 }
@@ -163,7 +179,7 @@ pub(crate) async fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<i32, Fai
     let print = |event: &Event| printer.print(event);
     let builds = session.builds(&print);
     builds.refresh(Some(&namespace)).await?;
-    let name = match parse_target(&args.target, false)? {
+    let name = match parse_target(&args.target, None)? {
         Target::Build(name) => {
             session.context.store.read(|tx| get_build(tx, &namespace, &name))?;
             name
@@ -194,7 +210,7 @@ pub(crate) async fn cancel_build(global: &GlobalArgs, args: CancelBuildArgs) -> 
     builds.refresh(Some(&namespace)).await?;
     let mut names = Vec::new();
     for target in &args.builds {
-        match parse_target(target, true)? {
+        match parse_target(target, Some(Target::Build))? {
             Target::Build(name) => names.push(name),
             Target::Config(config) => {
                 names.extend(builds.active_builds(&namespace, &config)?.into_iter().map(|b| b.metadata.name));
@@ -274,10 +290,18 @@ mod tests {
 
     #[test]
     fn targets() {
-        assert!(matches!(parse_target("build/app-1", false), Ok(Target::Build(n)) if n == "app-1"));
-        assert!(matches!(parse_target("bc/app", false), Ok(Target::Config(n)) if n == "app"));
-        assert!(matches!(parse_target("app-1", true), Ok(Target::Build(n)) if n == "app-1"));
-        assert!(parse_target("app-1", false).is_err());
-        assert!(parse_target("pod/x", false).is_err());
+        let target = |text: &str, bare: Option<fn(String) -> Target>| format!("{:?}", parse_target(text, bare).ok());
+        assert_eq!(target("build/app-1", None), r#"Some(Build("app-1"))"#);
+        assert_eq!(target("builds.build.openshift.io/app-1", None), r#"Some(Build("app-1"))"#);
+        for config in ["bc/app", "BuildConfig/app", "buildconfig/app", "buildconfigs.build.openshift.io/app"] {
+            assert_eq!(target(config, None), r#"Some(Config("app"))"#, "{config}");
+        }
+        assert_eq!(target("app-1", Some(Target::Build)), r#"Some(Build("app-1"))"#);
+        assert_eq!(target("app", Some(Target::Config)), r#"Some(Config("app"))"#);
+        for wrong in ["app-1", "pod/x", "bc/", "bc/a/b", "buildconfigs.image.openshift.io/app"] {
+            assert_eq!(target(wrong, None), "None", "{wrong}");
+        }
+        assert_eq!(config_to_start("bc/app").ok().as_deref(), Some("app"));
+        assert!(config_to_start("build/app-1").is_err());
     }
 }
