@@ -196,6 +196,13 @@ exec /usr/libexec/s2i/assemble
     assert_eq!(labels["team"], "builders");
     assert_eq!(labels["io.openshift.build.name"], "web-1");
     assert_eq!(labels["io.openshift.build.namespace"], setup.ns.0.as_str());
+    // The push wrote the stream's status only, as OpenShift's does: no spec
+    // tag made of the build's labels goes to a cluster with an export.
+    assert!(istag["tag"].is_null(), "{istag:#}");
+    let export = setup.s2i(["export", "is", "web"]).ok().stdout;
+    let exported: Value = serde_norway::from_str(&export).unwrap();
+    assert!(exported["spec"]["tags"].is_null(), "{export}");
+    assert!(!export.contains("io.openshift.build.") && !export.contains("/tmp/"), "{export}");
     let env = inspect(&image)["Config"]["Env"].to_string();
     assert!(env.contains("OPENSHIFT_BUILD_NAME=web-1"), "{env}");
 

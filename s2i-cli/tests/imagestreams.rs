@@ -42,13 +42,18 @@ fn build_records_the_image_and_promotion_moves_engine_tags() {
     assert_eq!(reference, first, "an engine-only image is referenced by its ID: {stream:#}");
     assert_eq!(run_in(&reference, &["env", "RUN_FILE=index.html", "/usr/libexec/s2i/run"]), "version one\n");
 
-    // The build's labels are the tag's metadata overrides.
+    // The build's labels are the image's; the push wrote the stream's status
+    // only (as on OpenShift), so no spec tag carries them to a cluster.
     let istag = json(run_in_store(store.path(), &ns.0, ["get", "istag", "app:dev", "-o", "json"]));
     assert_eq!(istag["image"]["metadata"]["name"], first, "an image without registry digest is named by its ID");
     let builder_label = format!("docker.io/{}", builder.image);
-    assert_eq!(istag["metadata"]["annotations"]["io.openshift.s2i.build.image"], builder_label.as_str());
-    assert_eq!(istag["image"]["metadata"]["annotations"]["io.openshift.s2i.build.image"], builder_label.as_str());
-    assert_eq!(istag["tag"]["annotations"]["io.openshift.s2i.build.image"], builder_label.as_str());
+    let labels = &istag["image"]["dockerImageMetadata"]["Config"]["Labels"];
+    assert_eq!(labels["io.openshift.s2i.build.image"], builder_label.as_str(), "{istag:#}");
+    assert!(istag["tag"].is_null() && istag["metadata"]["annotations"].is_null(), "{istag:#}");
+    let export = run_in_store(store.path(), &ns.0, ["export", "is", "app"]).ok().stdout;
+    let exported: serde_json::Value = serde_norway::from_str(&export).unwrap();
+    assert!(exported["spec"]["tags"].is_null(), "{export}");
+    assert!(!export.contains("io.openshift.") && !export.contains("/tmp/"), "{export}");
 
     // `-o wide` adds the image's name, as `oc get istag -o wide` and `oc get isimage -o wide` do.
     let wide = run_in_store(store.path(), &ns.0, ["get", "istag", "app:dev", "-o", "wide"]).ok().stdout;

@@ -130,6 +130,35 @@ fn export_prints_yaml_for_each_target_and_warns_on_stderr() {
     assert!(run.stderr.contains("invalid value 'nginx'"), "{}", run.stderr);
 }
 
+/// Without its service, a route's target port is the backend's port; with
+/// neither, a cluster would refuse the backend, and so does the export.
+#[test]
+fn export_without_the_service_takes_the_target_port_or_refuses() {
+    let dir = source(&[(
+        "routes.yaml",
+        "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: named, namespace: shop}\n\
+         spec: {host: n.example.com, to: {name: web}, port: {targetPort: http}}\n---\n\
+         apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: bare, namespace: shop}\n\
+         spec: {host: b.example.com, to: {name: web}}\n",
+    )]);
+    let file = dir.path().join("routes.yaml");
+    let file = file.to_str().unwrap();
+    let run = run_s2i(["route", "export", "shop/named", "--to", "ingress", "-f", file]).ok();
+    assert!(
+        run.stdout.contains("            name: web\n            port:\n              name: http\n"),
+        "{}",
+        run.stdout
+    );
+    let run = run_s2i(["route", "export", "shop/named", "--to", "gateway", "-f", file]).failed();
+    assert!(run.stderr.contains("route shop/named cannot be exported to Gateway API"), "{}", run.stderr);
+    for target in ["ingress", "gateway"] {
+        let run = run_s2i(["route", "export", "shop/bare", "--to", target, "-f", file]).failed();
+        assert_eq!(run.stdout, "", "nothing a cluster would refuse is written");
+        assert!(run.stderr.contains("without a port of service web"), "{}", run.stderr);
+        assert!(run.stderr.contains("spec.port.targetPort"), "{}", run.stderr);
+    }
+}
+
 #[test]
 fn render_of_files_orders_admission_by_the_files_creation_times() {
     let text = r#"

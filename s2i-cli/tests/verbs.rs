@@ -2,7 +2,10 @@
 //! a temp dir: round trips of the fixture objects through `apply`, `get -o
 //! json`, `export` and `apply -n other`; exports judged by Kubernetes' and
 //! Gateway API's own types; `KIND/NAME`, `-l`, `-o jsonpath`,
-//! `-o custom-columns`, `get all`, `get -w`, `--dry-run`, `delete -f`.
+//! `-o custom-columns`, `get all`, `get -w`, `--dry-run`, `delete -f`,
+//! `delete all`, `--ignore-not-found`, `-n` against a file's namespace,
+//! kept settings said once, `KIND/NAME` of the build verbs, and the
+//! completion of object names.
 
 mod support;
 
@@ -102,9 +105,19 @@ fn may_drop(kind: &str, path: &str) -> bool {
     ];
     server.contains(&path)
         || path.starts_with("metadata.annotations.s2i-rs.github.io/")
+        || path == "metadata.annotations.kubectl.kubernetes.io/last-applied-configuration"
+        // The Service fixture's only annotation is kubectl's: the map goes whole.
+        || (kind == "Service" && path == "metadata.annotations")
         || (kind == "Service"
             && ["spec.clusterIP", "spec.clusterIPs", "spec.healthCheckNodePort", "spec.ports[].nodePort"]
                 .contains(&path))
+        // An endpoint's pod: this server's uid and version, and the object's own namespace.
+        || (kind == "Endpoints"
+            && ["addresses", "notReadyAddresses"].iter().any(|list| {
+                ["namespace", "uid", "resourceVersion"]
+                    .iter()
+                    .any(|field| path == format!("subsets[].{list}[].targetRef.{field}"))
+            }))
 }
 
 /// The kinds whose objects the fixtures hold, as `get` and `export` name them.
@@ -415,21 +428,61 @@ fn watch_follows_several_kinds_and_all_until_ctrl_c() {
     }
 }
 
-/// A store with the route fixtures in namespace `shop`, and the completion script of `shell`.
+/// A Docker-strategy config, one of its builds and a route, for the
+/// completion of the build verbs and `route export`.
+const BUILD_OBJECTS: &str = "\
+apiVersion: build.openshift.io/v1
+kind: BuildConfig
+metadata: {name: from-docker}
+spec:
+  source: {git: {uri: \"https://example.com/app.git\"}}
+  strategy: {type: Docker, dockerStrategy: {}}
+---
+apiVersion: build.openshift.io/v1
+kind: Build
+metadata: {name: from-docker-1}
+spec:
+  source: {git: {uri: \"https://example.com/app.git\"}}
+  strategy: {type: Docker, dockerStrategy: {}}
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: front}
+spec: {host: front.example.com, to: {kind: Service, name: web}}
+";
+
+/// A store with the route fixtures in namespace `shop`, [`BUILD_OBJECTS`]
+/// and the image stream tag `app:1` in `ns`, and the completion script of `shell`.
 struct Completion {
     setup: Setup,
     script: PathBuf,
     path: String,
+    ns: Namespace,
 }
 
 impl Completion {
     fn new(shell: &str) -> Self {
         let setup = Setup::new();
         setup.s2i("shop", ["apply", "-f", route_fixtures().to_str().unwrap()]).ok();
+        let ns = Namespace::fresh();
+        let objects = setup.write("build-objects.yaml", BUILD_OBJECTS);
+        setup.s2i(&ns.0, ["apply", "-f", objects.to_str().unwrap()]).ok();
+        setup.s2i(&ns.0, ["tag", "--source=docker", &fixture("base"), "app:1"]).ok();
+        // An applied Build runs: let it end (a local build cannot run the Docker strategy) before the store goes.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while setup
+            .s2i(&ns.0, ["get", "build", "from-docker-1", "-o", "jsonpath={.status.completionTimestamp}"])
+            .ok()
+            .stdout
+            .is_empty()
+        {
+            assert!(std::time::Instant::now() < deadline, "the build never ended");
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let script = setup.write(&format!("s2i.{shell}"), &setup.s2i("shop", ["completion", shell]).ok().stdout);
         let binary = PathBuf::from(env!("CARGO_BIN_EXE_s2i"));
         let path = format!("{}:{}", binary.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
-        Completion { setup, script, path }
+        Completion { setup, script, path, ns }
     }
 
     /// Runs `program` with `shell`, `s2i` on PATH and the store and `namespace` in the environment; its lines.
@@ -467,6 +520,26 @@ fn bash_completes_the_names_of_stored_objects() {
     assert_eq!(complete(&["s2i", "describe", "ep", ""], "shop"), ["db", "legacy-db"]);
     assert_eq!(complete(&["s2i", "get", "-o", "wide", "svc", "w"], "shop"), ["web"], "-o takes its value");
     assert_eq!(complete(&["s2i", "get", "svc", ""], "default"), Vec::<String>::new(), "nothing in default");
+
+    // The objects of the build verbs, `tag` and `route export`.
+    let ns = completion.ns.0.as_str();
+    assert_eq!(complete(&["s2i", "start-build", "f"], ns), ["from-docker"]);
+    assert_eq!(complete(&["s2i", "start-build", "bc/"], ns), ["bc/from-docker"]);
+    assert_eq!(complete(&["s2i", "logs", ""], ns), ["build/from-docker-1", "bc/from-docker"]);
+    assert_eq!(complete(&["s2i", "logs", "-f", "bu"], ns), ["build/from-docker-1"], "-f is --follow here");
+    assert_eq!(complete(&["s2i", "cancel-build", ""], ns), ["from-docker-1"]);
+    assert_eq!(complete(&["s2i", "tag", "a"], ns), ["app:1"]);
+    assert_eq!(complete(&["s2i", "route", "export", ""], ns), ["front"]);
+    assert_eq!(complete(&["s2i", "--namespace", ns, "route", "export", "f"], "shop"), ["front"]);
+    assert!(!complete(&["s2i", "start-build", "--from-dir", ""], ns).contains(&"from-docker".to_owned()));
+    assert!(!complete(&["s2i", "route", "create", ""], ns).contains(&"front".to_owned()));
+    // bash splits STREAM:TAG at the colon; the answer is what follows it.
+    let program = format!(
+        "source '{}'; COMP_WORDS=(s2i tag app : ''); COMP_CWORD=4; COMP_LINE='s2i tag app:'; COMP_POINT=12; \
+         _s2i_objects s2i; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        completion.script.display(),
+    );
+    assert_eq!(completion.run("bash", &["-c", &program], ns), ["1"]);
 }
 
 #[test]
@@ -492,9 +565,22 @@ fn zsh_completes_the_names_of_stored_objects() {
     assert_eq!(complete(&["s2i", "describe", "ep", ""], "shop"), ["db", "legacy-db"]);
     assert_eq!(complete(&["s2i", "get", "-o", "wide", "svc", "w"], "shop"), ["web"], "-o takes its value");
     assert_eq!(complete(&["s2i", "get", "svc", ""], "default"), Vec::<String>::new(), "nothing in default");
-    // Other positions are clap's: commands, kinds, options.
+    // Other positions are clap's: commands, kinds, options, values of options.
     assert_eq!(complete(&["s2i", "build", ""], "shop"), ["(options and commands)"]);
     assert_eq!(complete(&["s2i", "get", "svc", "-"], "shop"), ["(options and commands)"]);
+
+    // The objects of the build verbs, `tag` and `route export`.
+    let ns = completion.ns.0.as_str();
+    assert_eq!(complete(&["s2i", "start-build", "f"], ns), ["from-docker"]);
+    assert_eq!(complete(&["s2i", "start-build", "bc/"], ns), ["bc/from-docker"]);
+    assert_eq!(complete(&["s2i", "logs", ""], ns), ["build/from-docker-1", "bc/from-docker"]);
+    assert_eq!(complete(&["s2i", "logs", "-f", "bu"], ns), ["build/from-docker-1"], "-f is --follow here");
+    assert_eq!(complete(&["s2i", "cancel-build", ""], ns), ["from-docker-1"]);
+    assert_eq!(complete(&["s2i", "tag", "app:"], ns), ["app:1"]);
+    assert_eq!(complete(&["s2i", "route", "export", ""], ns), ["front"]);
+    assert_eq!(complete(&["s2i", "-n", ns, "route", "export", "f"], "shop"), ["front"]);
+    assert_eq!(complete(&["s2i", "start-build", "--from-dir", ""], ns), ["(options and commands)"]);
+    assert_eq!(complete(&["s2i", "route", "create", ""], ns), ["(options and commands)"]);
 }
 
 #[test]
@@ -512,6 +598,18 @@ fn fish_completes_the_names_of_stored_objects() {
     assert_eq!(complete("s2i get -o wide svc w", "shop"), ["web"], "-o takes its value");
     assert_eq!(complete("s2i get svc ", "default"), Vec::<String>::new(), "nothing in default");
     assert!(complete("s2i get svc --wa", "shop").contains(&"--watch".to_owned()), "options stay clap's");
+
+    // The objects of the build verbs, `tag` and `route export` (fish sorts them).
+    let ns = completion.ns.0.as_str();
+    assert_eq!(complete("s2i start-build f", ns), ["from-docker"]);
+    assert_eq!(complete("s2i start-build bc/", ns), ["bc/from-docker"]);
+    assert_eq!(complete("s2i logs ", ns), ["bc/from-docker", "build/from-docker-1"]);
+    assert_eq!(complete("s2i logs -f bu", ns), ["build/from-docker-1"], "-f is --follow here");
+    assert_eq!(complete("s2i cancel-build ", ns), ["from-docker-1"]);
+    assert_eq!(complete("s2i tag app:", ns), ["app:1"]);
+    assert_eq!(complete("s2i route export ", ns), ["front"]);
+    assert_eq!(complete(&format!("s2i -n {ns} route export f"), "shop"), ["front"]);
+    assert!(!complete("s2i start-build --from-dir ", ns).contains(&"from-docker".to_owned()));
 }
 
 #[test]
@@ -521,4 +619,205 @@ fn an_unknown_kind_lists_the_kinds() {
     assert!(run.stderr.contains("the server doesn't have a resource type \"pods\""), "{}", run.stderr);
     assert!(run.stderr.contains("services (svc);") && run.stderr.contains("; builds; secrets;"), "{}", run.stderr);
     assert!(!run.stderr.contains("()"), "no empty parentheses for kinds without short names: {}", run.stderr);
+}
+
+#[test]
+fn an_explicit_namespace_is_never_overridden_by_a_file() {
+    let setup = Setup::new();
+    let named = setup.write(
+        "named.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: myproj}\nspec: {ports: [{port: 80}]}\n",
+    );
+    let unnamed =
+        setup.write("unnamed.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n");
+    let named = named.to_str().unwrap();
+    let everywhere = || setup.s2i("x", ["get", "svc,cm", "-A", "-o", "name"]).ok().stdout;
+
+    // -n that the file contradicts is refused, as kubectl refuses it, and nothing is written.
+    for args in [
+        vec!["apply", "-f", named, "-n", "other"],
+        vec!["apply", "-f", named, "--namespace=other", "--dry-run=server"],
+        vec!["--namespace", "other", "apply", "-f", named, "--dry-run"],
+    ] {
+        let run = Run::from(s2i_in(setup.store.path(), "default").args(&args).output().unwrap()).failed();
+        let report = flat(&run.stderr);
+        assert!(
+            report.contains(r#"named.yaml: Service "web": the namespace from the provided object "myproj" does not match the namespace "other""#),
+            "{args:?}: {report}"
+        );
+        assert!(report.contains("You must pass '--namespace=myproj' to perform this operation"), "{report}");
+        assert_eq!(run.stdout, "", "{args:?}");
+    }
+    assert_eq!(everywhere(), "");
+
+    // Without -n ($S2I_NAMESPACE is a default, like a context's namespace) the file's namespace is kept;
+    // -n that matches it, or an object that names none, is fine.
+    assert_eq!(setup.s2i("other", ["apply", "-f", named]).ok().stdout, "service/web created\n");
+    assert_eq!(setup.s2i("x", ["apply", "-f", named, "-n", "myproj"]).ok().stdout, "service/web unchanged\n");
+    setup.s2i("x", ["apply", "-f", unnamed.to_str().unwrap(), "-n", "other"]).ok();
+    let run =
+        setup.s2i("x", ["get", "svc,cm", "-A", "-o", "custom-columns=NS:.metadata.namespace,NAME:.metadata.name"]);
+    let listed: Vec<Vec<String>> =
+        run.ok().stdout.lines().skip(1).map(|line| line.split_whitespace().map(str::to_owned).collect()).collect();
+    assert_eq!(listed, [["myproj", "web"], ["other", "settings"]]);
+
+    // delete -f is held to the same rule.
+    let run = setup.s2i("x", ["delete", "-f", named, "-n", "other"]).failed();
+    assert!(flat(&run.stderr).contains("does not match the namespace \"other\""), "{}", run.stderr);
+    assert_eq!(setup.s2i("other", ["delete", "-f", named]).ok().stdout, "service \"web\" deleted\n");
+}
+
+#[test]
+fn kept_settings_are_reported_when_a_config_is_created_or_changed() {
+    let setup = Setup::new();
+    let config = |selector: &str| {
+        setup.write(
+            "docker.yaml",
+            &format!(
+                "apiVersion: build.openshift.io/v1\nkind: BuildConfig\nmetadata: {{name: from-docker}}\nspec:\n  \
+                 nodeSelector: {{disk: {selector}}}\n  mountTrustedCA: true\n  \
+                 source: {{git: {{uri: \"https://example.com/app.git\"}}}}\n  \
+                 strategy: {{type: Docker, dockerStrategy: {{}}}}\n"
+            ),
+        )
+    };
+    let warnings = |stderr: &str| stderr.lines().filter(|line| line.starts_with("warning: ")).count();
+    let run = setup.s2i("kept", ["apply", "-f", config("ssd").to_str().unwrap()]).ok();
+    assert_eq!(run.stdout, "buildconfig.build.openshift.io/from-docker created\n");
+    for kept in ["the Docker strategy is kept", "spec.nodeSelector", "spec.mountTrustedCA"] {
+        assert!(run.stderr.contains(kept), "{kept}: {}", run.stderr);
+    }
+    assert_eq!(warnings(&run.stderr), 3, "{}", run.stderr);
+    // Re-applying the same file is routine: unchanged, and nothing said again.
+    let run = setup.s2i("kept", ["apply", "-f", config("ssd").to_str().unwrap()]).ok();
+    assert_eq!(run.stdout, "buildconfig.build.openshift.io/from-docker unchanged\n");
+    assert_eq!(run.stderr, "");
+    let run = setup.s2i("kept", ["apply", "-f", config("hdd").to_str().unwrap()]).ok();
+    assert_eq!(run.stdout, "buildconfig.build.openshift.io/from-docker configured\n");
+    assert_eq!(warnings(&run.stderr), 3, "a changed config is reported again: {}", run.stderr);
+}
+
+#[test]
+fn build_verbs_take_kind_slash_name_as_oc_does() {
+    let setup = Setup::new();
+    let config = setup.write(
+        "docker.yaml",
+        "apiVersion: build.openshift.io/v1\nkind: BuildConfig\nmetadata: {name: from-docker}\nspec:\n  \
+         source: {git: {uri: \"https://example.com/app.git\"}}\n  strategy: {type: Docker, dockerStrategy: {}}\n",
+    );
+    setup.s2i("bv", ["apply", "-f", config.to_str().unwrap()]).ok();
+    // The config is found by every name of its kind (and then refused for its strategy, not as missing).
+    for name in
+        ["from-docker", "bc/from-docker", "buildconfig/from-docker", "buildconfigs.build.openshift.io/from-docker"]
+    {
+        let run = setup.s2i("bv", ["start-build", name]).failed();
+        assert!(flat(&run.stderr).contains("the Docker strategy cannot be run here"), "{name}: {}", run.stderr);
+        let run = setup.s2i("bv", ["logs", name]);
+        if name.contains('/') {
+            assert!(run.failed().stderr.contains("buildconfig from-docker has no builds yet"), "{name}");
+        } else {
+            assert!(run.failed().stderr.contains("\"from-docker\" names no kind"), "oc logs NAME is a pod");
+        }
+    }
+    let run = setup.s2i("bv", ["describe", "buildconfigs.build.openshift.io/from-docker"]).ok();
+    assert!(run.stdout.starts_with("Name:"), "{}", run.stdout);
+    // A build is named as a build; its name alone is taken where oc takes it (cancel-build).
+    for name in ["build/from-docker-1", "builds.build.openshift.io/from-docker-1"] {
+        let run = setup.s2i("bv", ["logs", name]).failed();
+        assert!(run.stderr.contains("Build \"from-docker-1\" not found"), "{name}: {}", run.stderr);
+    }
+    for name in ["from-docker-1", "build/from-docker-1", "Build/from-docker-1"] {
+        let run = setup.s2i("bv", ["cancel-build", name]).failed();
+        assert!(run.stderr.contains("Build \"from-docker-1\" not found"), "{name}: {}", run.stderr);
+    }
+    // A wrong kind says which kinds are taken.
+    let run = setup.s2i("bv", ["start-build", "build/from-docker-1"]).failed();
+    assert!(
+        flat(&run.stderr).contains("\"build/from-docker-1\" is a build: start-build starts a build of a build config")
+    );
+    for verb in ["start-build", "logs", "cancel-build"] {
+        let run = setup.s2i("bv", [verb, "is/from-docker"]).failed();
+        assert!(
+            flat(&run.stderr).contains("\"is/from-docker\": \"is\" is not a build or a build config"),
+            "{verb}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// Objects of several kinds labelled `app=nodejs-ex` in namespace `nx`, and a service without the label.
+const LABELLED: &str = "\
+apiVersion: v1
+kind: Service
+metadata: {name: web, labels: {app: nodejs-ex}}
+spec: {ports: [{port: 8080}], selector: {app: web}}
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: web, labels: {app: nodejs-ex}}
+spec: {to: {kind: Service, name: web}}
+---
+apiVersion: image.openshift.io/v1
+kind: ImageStream
+metadata: {name: nodejs-ex, labels: {app: nodejs-ex}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, labels: {app: nodejs-ex}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: other}
+spec: {ports: [{port: 80}]}
+";
+
+#[test]
+fn delete_all_selects_across_the_kinds_of_get_all() {
+    let setup = Setup::new();
+    let file = setup.write("labelled.yaml", LABELLED);
+    setup.s2i("nx", ["apply", "-f", file.to_str().unwrap()]).ok();
+
+    let run = setup.s2i("nx", ["delete", "all"]).failed();
+    assert!(run.stderr.contains("resource(s) were provided, but no name was specified"), "{}", run.stderr);
+    assert!(run.stderr.contains("--all"), "{}", run.stderr);
+    let run = setup.s2i("nx", ["delete", "svc", "web", "--all"]).failed();
+    assert!(run.stderr.contains("names cannot be given with --all"), "{}", run.stderr);
+
+    // A route before its service: no warning that the route lost it.
+    let run = setup.s2i("nx", ["delete", "all", "-l", "app=nodejs-ex"]).ok();
+    assert_eq!(
+        run.stdout,
+        "route.route.openshift.io \"web\" deleted\nservice \"web\" deleted\n\
+         imagestream.image.openshift.io \"nodejs-ex\" deleted\n"
+    );
+    assert_eq!(run.stderr, "");
+    assert_eq!(setup.s2i("nx", ["get", "svc,cm", "-o", "name"]).ok().stdout, "service/other\nconfigmap/settings\n");
+    let run = setup.s2i("nx", ["delete", "all", "-l", "app=nodejs-ex"]).ok();
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", "No resources found\n"));
+
+    // "No resources found" only when no kind had a match.
+    let run = setup.s2i("nx", ["delete", "cm,secret", "-l", "app=nodejs-ex"]).ok();
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("configmap \"settings\" deleted\n", ""));
+    let run = setup.s2i("nx", ["delete", "svc", "--all"]).ok();
+    assert_eq!(run.stdout, "service \"other\" deleted\n");
+}
+
+#[test]
+fn delete_ignore_not_found() {
+    let setup = Setup::new();
+    let file = setup.write("labelled.yaml", LABELLED);
+    setup.s2i("nf", ["apply", "-f", file.to_str().unwrap()]).ok();
+    let run = setup.s2i("nf", ["delete", "svc/gone", "cm/settings", "bc/gone", "route/gone", "is/gone"]).failed();
+    assert_eq!(run.stdout, "configmap \"settings\" deleted\n");
+    assert!(run.stderr.contains("Service \"gone\" not found"), "{}", run.stderr);
+    let run = setup.s2i(
+        "nf",
+        ["delete", "svc/gone", "svc/other", "bc/gone", "build/gone-1", "route/gone", "is/gone", "--ignore-not-found"],
+    );
+    let run = run.ok();
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("service \"other\" deleted\n", ""));
+    setup.s2i("nf", ["delete", "-f", file.to_str().unwrap(), "--ignore-not-found"]).ok();
+    let run = setup.s2i("nf", ["delete", "-f", file.to_str().unwrap(), "--ignore-not-found"]).ok();
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    setup.s2i("nf", ["delete", "-f", file.to_str().unwrap()]).failed();
 }

@@ -52,9 +52,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     };
 
-    // The first build, recorded as the push path records it; `latest` tracks `dev`.
-    let labels = BTreeMap::from([("io.openshift.s2i.build.commit.id".to_owned(), "0a1b2c".to_owned())]);
-    store.write(|tx| streams::record_image(tx, &dev, &pushed(1), &labels))?;
+    // The first build, recorded as a push records it (status only); `latest` tracks `dev`.
+    store.write(|tx| streams::record_image(tx, &dev, &pushed(1), &BTreeMap::new()))?;
     tag("app:dev", "app:latest", true)?;
 
     // Two more builds; `prod` gets a snapshot of the second.

@@ -657,7 +657,8 @@ impl<'a> ImageStreams<'a> {
     }
 
     /// Record an engine image (a build's result) as the new current image of
-    /// `destination`, with `labels` as the tag's metadata overrides. A stream
+    /// `destination`: its history, not its spec ([`streams::record_image`];
+    /// `labels` are not recorded, the image holds them). A stream
     /// that keeps its images in a registry gets the image pushed there first
     /// (as `<registry>/<namespace>/<stream>:<tag>`, by s2i's registry client
     /// with the push credentials given, else those of the login files), then

@@ -1010,30 +1010,21 @@ pub fn delete_stream(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<ImageSt
     Ok(old)
 }
 
-/// Record an image as the new current image of a tag (ImageStreamMapping,
-/// the push path), creating the stream and spec tag as needed. `annotations`
-/// (e.g. the image's build labels) are merged into the spec tag's metadata
-/// overrides.
+/// Record an image as the new current image of a tag, as a push does
+/// (OpenShift's ImageStreamMapping), creating the stream as needed. Only the
+/// status changes: a push on OpenShift writes no spec, which is the user's
+/// (`tag`, an apply), and a spec tag made here would go to a cluster with
+/// every export. `annotations` are not recorded: the labels a build passes
+/// are in the image's own `dockerImageMetadata` already.
 pub fn record_image(
     tx: &Tx<'_>,
     destination: &StreamTag,
     resolved: &ResolvedImage,
-    annotations: &BTreeMap<String, String>,
+    _annotations: &BTreeMap<String, String>,
 ) -> Result<StreamWrite> {
     let mut stream: ImageStream = tx
         .get_as(&destination.namespace, &destination.stream)?
         .unwrap_or_else(|| ImageStream::new(&destination.namespace, &destination.stream));
-    match stream.spec.tags.iter_mut().find(|t| t.name == destination.tag) {
-        Some(spec) if !annotations.is_empty() => {
-            spec.annotations.get_or_insert_with(BTreeMap::new).extend(annotations.clone());
-        }
-        Some(_) => {}
-        None => stream.spec.tags.push(TagReference {
-            name: destination.tag.clone(),
-            annotations: (!annotations.is_empty()).then(|| annotations.clone()),
-            ..TagReference::default()
-        }),
-    }
     stream.metadata.resource_version.clear();
     let mut write = write_stream(tx, stream, &BTreeMap::new())?;
     record_image_object(tx, resolved)?;

@@ -146,13 +146,14 @@ fn isimage_by_prefix_and_ambiguity() {
 fn generations_follow_spec_changes() {
     let (_dir, store) = store();
     push(&store, "app:dev", 1);
+    tag(&store, "app:dev", None, &["app:qa"], false).unwrap();
     let stream = get(&store, "app");
     let g0 = stream.metadata.generation;
     tag(&store, "app:dev", None, &["app:prod"], false).unwrap();
     let stream = get(&store, "app");
     assert_eq!(stream.metadata.generation, g0 + 1);
     assert_eq!(stream.spec_tag("prod").unwrap().generation, Some(g0 + 1));
-    assert_eq!(stream.spec_tag("dev").unwrap().generation, Some(1), "untouched tags keep their generation");
+    assert_eq!(stream.spec_tag("qa").unwrap().generation, Some(g0), "untouched tags keep their generation");
     assert_eq!(stream.latest("prod").unwrap().generation, g0 + 1);
 
     // Re-tagging the same image asks for a re-import: the generation moves, history collapses.
@@ -222,27 +223,59 @@ fn reference_tags_and_pending_imports() {
 }
 
 #[test]
+fn a_push_writes_the_status_and_leaves_the_spec_to_the_user() {
+    let (_dir, store) = store();
+    // A build's labels, as the build path passes them.
+    let labels = BTreeMap::from([
+        ("io.openshift.build.namespace".to_owned(), "dev".to_owned()),
+        ("io.openshift.build.source-location".to_owned(), "file:///tmp/src".to_owned()),
+    ]);
+    let write = store.write(|tx| streams::record_image(tx, &st("app:dev"), &resolved(1, "dev/app"), &labels)).unwrap();
+    assert!(write.created);
+    let stream = get(&store, "app");
+    assert!(stream.spec.tags.is_empty(), "a push makes no spec tag: {:?}", stream.spec.tags);
+    assert_eq!(images(&stream, "dev"), [digest(1)]);
+
+    // A spec tag the user made stays as written, generation and all.
+    tag(&store, "app:dev", None, &["app:prod"], false).unwrap();
+    let before = get(&store, "app");
+    store.write(|tx| streams::record_image(tx, &st("app:prod"), &resolved(2, "dev/app"), &labels)).unwrap();
+    let after = get(&store, "app");
+    assert_eq!(after.spec, before.spec);
+    assert_eq!(after.metadata.generation, before.metadata.generation);
+    assert_eq!(images(&after, "prod"), [digest(2), digest(1)]);
+    let istag = store.read(|tx| views::get_istag(tx, "dev", "app:dev")).unwrap();
+    assert!(istag.tag.is_none() && istag.metadata.annotations.is_empty(), "{istag:?}");
+}
+
+#[test]
 fn views_merge_metadata_overrides() {
     let (_dir, store) = store();
-    let dest = st("app:dev");
-    let labels = BTreeMap::from([("io.k8s.display-name".to_owned(), "my app".to_owned())]);
-    store.write(|tx| streams::record_image(tx, &dest, &resolved(3, "dev/app"), &labels)).unwrap();
-    let istag = store.read(|tx| views::get_istag(tx, "dev", "app:dev")).unwrap();
-    assert_eq!(istag.metadata.name, "app:dev");
+    push(&store, "app:dev", 3);
+    // Overrides are a spec tag's annotations, set as `oc` sets them: on the istag.
+    tag(&store, "app:dev", None, &["app:shown"], false).unwrap();
+    let overrides = BTreeMap::from([("io.k8s.display-name".to_owned(), "my app".to_owned())]);
+    let mut annotated = ImageStreamTag { metadata: ObjectMeta::named("dev", "app:shown"), ..Default::default() };
+    annotated.metadata.annotations = overrides.clone();
+    store.write(|tx| apply_istag(tx, annotated.clone())).unwrap();
+    let istag = store.read(|tx| views::get_istag(tx, "dev", "app:shown")).unwrap();
+    assert_eq!(istag.metadata.name, "app:shown");
     assert_eq!(istag.image.metadata.name, digest(3));
     assert_eq!(istag.image.metadata.annotations.get("io.k8s.display-name").unwrap(), "my app");
-    assert_eq!(istag.metadata.annotations, labels);
-    assert_eq!(istag.tag.as_ref().unwrap().annotations.as_ref().unwrap(), &labels);
+    assert_eq!(istag.metadata.annotations, overrides);
+    assert_eq!(istag.tag.as_ref().unwrap().annotations.as_ref().unwrap(), &overrides);
     assert_eq!(istag.image.docker_image_reference, format!("dev/app@{}", digest(3)));
     let image: Image = store.read(|tx| tx.get_as("", &digest(3))).unwrap().unwrap();
     assert!(image.metadata.annotations.is_empty(), "the image itself is not changed by a tag's overrides");
+    let pushed = store.read(|tx| views::get_istag(tx, "dev", "app:dev")).unwrap();
+    assert!(pushed.tag.is_none() && pushed.image.metadata.annotations.is_empty(), "{pushed:?}");
 
     let isimage = store.read(|tx| views::get_isimage(tx, "dev", "app@030303")).unwrap();
     assert_eq!(isimage.metadata.name, format!("app@{}", digest(3)));
     assert_eq!(isimage.image.metadata.name, digest(3));
 
     let all = store.read(|tx| views::list_istags(tx, Some("dev"))).unwrap();
-    assert_eq!(all.iter().map(|t| t.metadata.name.as_str()).collect::<Vec<_>>(), ["app:dev"]);
+    assert_eq!(all.iter().map(|t| t.metadata.name.as_str()).collect::<Vec<_>>(), ["app:dev", "app:shown"]);
 
     let err = store.read(|tx| views::get_istag(tx, "dev", "app")).unwrap_err();
     assert!(err.to_string().contains("<name>:<tag>"), "{err}");

@@ -72,6 +72,26 @@ pub enum Error {
         context: String,
     },
 
+    /// An Ingress or Gateway API export would name a service without the
+    /// port a cluster requires of its backends.
+    #[error("route {route} cannot be exported to {target} without a port of service {service}: {reason}")]
+    #[diagnostic(
+        code(s2i::route::export_without_port),
+        help(
+            "give the route's service with its ports (apply the Service first), or set the route's spec.port.targetPort (Gateway API needs a number)"
+        )
+    )]
+    ExportWithoutPort {
+        /// `namespace/name` of the route.
+        route: String,
+        /// `Ingress` or `Gateway API`.
+        target: &'static str,
+        /// The service.
+        service: String,
+        /// Why no port is known.
+        reason: String,
+    },
+
     /// An object could not be written as YAML.
     #[error("cannot write YAML: {message}")]
     #[diagnostic(code(s2i::route::yaml), help("this is a bug in s2i; please report it with the object that caused it"))]

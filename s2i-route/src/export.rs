@@ -5,6 +5,10 @@
 //!
 //! Routes name an *endpoint* port while Ingress and Gateway API name a
 //! *service* port, so those exports look the port up in the route's services.
+//! A cluster refuses an Ingress backend without a port, and a Gateway API
+//! backend of kind Service without a port number: when neither the route's
+//! `spec.port.targetPort` nor a given service says which, the export is
+//! refused ([`Export::check`]).
 
 use std::collections::BTreeMap;
 
@@ -51,11 +55,47 @@ pub struct Export {
     pub documents: Vec<ExportDocument>,
     /// One line per setting that does not carry over (or carries over differently).
     pub warnings: Vec<String>,
+    /// Backends the documents name without the port a cluster requires:
+    /// a cluster would refuse them, so [`Export::to_yaml`] refuses too.
+    pub missing_ports: Vec<MissingPort>,
+}
+
+/// A backend service of an export whose port is unknown where the target
+/// requires one (Ingress: a name or number; Gateway API: a number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingPort {
+    /// `namespace/name` of the route.
+    pub route: String,
+    /// The export target: `Ingress` or `Gateway API`.
+    pub target: &'static str,
+    /// The service.
+    pub service: String,
+    /// Why no port is known, e.g. `service web has no ports`.
+    pub reason: String,
+}
+
+impl MissingPort {
+    /// The refusal, as the crate's error.
+    pub fn to_error(&self) -> crate::Error {
+        crate::Error::ExportWithoutPort {
+            route: self.route.clone(),
+            target: self.target,
+            service: self.service.clone(),
+            reason: self.reason.clone(),
+        }
+    }
 }
 
 impl Export {
-    /// The objects as YAML documents.
+    /// `Ok` when a cluster takes the documents; else the first backend
+    /// without the port it needs ([`crate::Error::ExportWithoutPort`]).
+    pub fn check(&self) -> Result<(), crate::Error> {
+        self.missing_ports.first().map_or(Ok(()), |missing| Err(missing.to_error()))
+    }
+
+    /// The objects as YAML documents; refused as [`Export::check`] refuses.
     pub fn to_yaml(&self) -> Result<String, crate::Error> {
+        self.check()?;
         to_yaml_documents(&self.documents).map_err(|err| crate::Error::WriteYaml { message: err.to_string() })
     }
 }
@@ -334,13 +374,14 @@ const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
 /// Exports a route; `services` are looked up for ports (those of other
 /// namespaces are ignored).
 pub fn export_route(route: &Route, services: &[Service], target: ExportTarget, gateway: &GatewayRef) -> Export {
-    let mut exporter = Exporter { route, services, warnings: Vec::new(), documents: Vec::new() };
+    let mut exporter =
+        Exporter { route, services, warnings: Vec::new(), documents: Vec::new(), missing_ports: Vec::new() };
     match target {
         ExportTarget::OpenShift => exporter.openshift(),
         ExportTarget::Ingress => exporter.ingress(),
         ExportTarget::Gateway => exporter.gateway(gateway),
     }
-    Export { documents: exporter.documents, warnings: exporter.warnings }
+    Export { documents: exporter.documents, warnings: exporter.warnings, missing_ports: exporter.missing_ports }
 }
 
 struct Exporter<'a> {
@@ -348,6 +389,7 @@ struct Exporter<'a> {
     services: &'a [Service],
     warnings: Vec<String>,
     documents: Vec<ExportDocument>,
+    missing_ports: Vec<MissingPort>,
 }
 
 /// A service port as Ingress and Gateway API name it.
@@ -414,16 +456,22 @@ impl<'a> Exporter<'a> {
     fn service_port(&mut self, service_name: &str) -> ServicePortRef {
         let target = self.route.spec.port.as_ref().map(|port| port.target_port.clone());
         let Some(service) = self.find_service(service_name) else {
-            self.warn(format!(
-                "service {service_name} was not given, so its port cannot be looked up{}",
-                match &target {
-                    Some(TargetPort::Number(number)) => format!("; port {number} is used"),
-                    _ => "; set the port on the cluster".to_owned(),
-                }
-            ));
+            // The route's target port is the best guess: a service port's
+            // name is its endpoints' port name, and its number often the same.
             return match target {
-                Some(TargetPort::Number(number)) => ServicePortRef { name: None, number: Some(number) },
-                _ => ServicePortRef::default(),
+                Some(TargetPort::Number(number)) => {
+                    self.warn(format!(
+                        "service {service_name} was not given, so its port cannot be looked up; port {number} is used"
+                    ));
+                    ServicePortRef { name: None, number: Some(number) }
+                }
+                Some(TargetPort::Name(name)) => {
+                    self.warn(format!(
+                        "service {service_name} was not given, so its port cannot be looked up; port {name} is used"
+                    ));
+                    ServicePortRef { name: Some(name), number: None }
+                }
+                None => ServicePortRef::default(),
             };
         };
         let ports = &service.spec.ports;
@@ -464,11 +512,34 @@ impl<'a> Exporter<'a> {
                 self.warn(format!("service {service_name} has no port named {name}; the export names port {name}"));
                 ServicePortRef { name: Some(name), number: None }
             }
-            None => {
-                self.warn(format!("service {service_name} has no ports to name; set the port on the cluster"));
-                ServicePortRef::default()
-            }
+            None => ServicePortRef::default(),
         }
+    }
+
+    /// Record that `service` lacks the port `target` needs, saying why.
+    fn port_missing(&mut self, target: &'static str, service: &str) {
+        let namespace = &self.route.metadata.namespace;
+        let target_port = self.route.spec.port.as_ref().map(|port| &port.target_port);
+        // A port is missing only without a service, or with a service that
+        // has no ports, or (Gateway API) has no port of the route's port name.
+        let reason = match (self.find_service(service), target_port) {
+            (Some(found), _) if found.spec.ports.is_empty() => format!("service {service} has no ports"),
+            (Some(_), Some(TargetPort::Name(name))) => format!("service {service} has no port named {name:?}"),
+            (_, Some(TargetPort::Name(name))) => {
+                format!(
+                    "no service {service} was given in namespace {namespace:?} to look up the number of port {name:?}"
+                )
+            }
+            _ => format!(
+                "no service {service} was given in namespace {namespace:?}, and the route names no port (spec.port.targetPort)"
+            ),
+        };
+        self.missing_ports.push(MissingPort {
+            route: format!("{namespace}/{}", self.route.metadata.name),
+            target,
+            service: service.to_owned(),
+            reason,
+        });
     }
 
     /// Router annotations that the export target does not understand.
@@ -571,7 +642,10 @@ impl<'a> Exporter<'a> {
             port: match (port.name, port.number) {
                 (Some(name), _) => Some(IngressServicePort { name: Some(name), number: None }),
                 (None, Some(number)) => Some(IngressServicePort { name: None, number: Some(number) }),
-                (None, None) => None,
+                (None, None) => {
+                    self.port_missing("Ingress", &route.spec.to.name);
+                    None
+                }
             },
         };
         let path = if route.spec.path.is_empty() { "/".to_owned() } else { route.spec.path.clone() };
@@ -601,12 +675,9 @@ impl<'a> Exporter<'a> {
         backends
             .into_iter()
             .map(|(name, weight)| {
-                let port = self.service_port(&name);
-                let number = port.number;
+                let number = self.service_port(&name).number;
                 if number.is_none() {
-                    self.warn(format!(
-                        "backendRefs {name}: Gateway API needs a service port number; set it on the cluster"
-                    ));
+                    self.port_missing("Gateway API", &name);
                 }
                 BackendRef { name, port: number, weight }
             })

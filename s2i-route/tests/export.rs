@@ -282,13 +282,111 @@ fn wildcards_and_subdomains_are_explained() {
     assert!(export.to_yaml().unwrap().contains("host: '*.acme.test'"));
 
     let sub = route(
-        "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: s, namespace: shop}\nspec: {subdomain: frontend, to: {name: nowhere}, path: /a/}\n",
+        "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: s, namespace: shop}\nspec: {subdomain: frontend, to: {name: nowhere}, path: /a/, port: {targetPort: 8080}}\n",
     );
     let export = export_route(&sub, &[], ExportTarget::Ingress, &GatewayRef::default());
     let warnings = export.warnings.join("\n");
     assert!(warnings.contains("spec.subdomain \"frontend\" has no Ingress equivalent"), "{warnings}");
-    assert!(warnings.contains("service nowhere was not given"), "{warnings}");
+    assert!(
+        warnings.contains("service nowhere was not given, so its port cannot be looked up; port 8080 is used"),
+        "{warnings}"
+    );
     assert!(warnings.contains("path \"/a/\" ends in '/'"), "{warnings}");
+}
+
+/// Ingress and Gateway API name a service port, which a cluster requires:
+/// without the service, the route's target port is taken for it; without
+/// either, the export is refused, naming the route, the service and the fix.
+#[test]
+fn backends_without_a_known_port_take_the_routes_or_are_refused() {
+    use miette::Diagnostic;
+    let with_port = |port: &str| {
+        route(&format!(
+            "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {{name: front, namespace: shop}}\nspec: {{host: front.example.com, to: {{name: api}}{port}}}\n"
+        ))
+    };
+    let gateway = GatewayRef::default();
+    let yaml_of = |route: &Route, target| {
+        let yaml = export_route(route, &services(), target, &gateway).to_yaml().unwrap();
+        cluster::judge_documents(&format!("{target:?}"), &yaml);
+        yaml
+    };
+    let refusal = |route: &Route, services: &[Service], target| {
+        let export = export_route(route, services, target, &gateway);
+        assert_eq!(export.check().unwrap_err().to_string(), export.to_yaml().unwrap_err().to_string());
+        let error = export.to_yaml().unwrap_err();
+        assert_eq!(error.code().unwrap().to_string(), "s2i::route::export_without_port");
+        let help = error.help().unwrap().to_string();
+        assert!(help.contains("apply the Service first") && help.contains("spec.port.targetPort"), "{help}");
+        error.to_string()
+    };
+
+    // A number is a port number of the service, a name its port's name.
+    let number = with_port(", port: {targetPort: 8080}");
+    assert!(yaml_of(&number, ExportTarget::Ingress).contains(
+        "port:
+              number: 8080
+"
+    ));
+    assert!(yaml_of(&number, ExportTarget::Gateway).contains(
+        "- name: api
+      port: 8080
+"
+    ));
+    let name = with_port(", port: {targetPort: http}");
+    assert!(yaml_of(&name, ExportTarget::Ingress).contains(
+        "port:
+              name: http
+"
+    ));
+    // Gateway API takes numbers only.
+    assert_eq!(
+        refusal(&name, &services(), ExportTarget::Gateway),
+        "route shop/front cannot be exported to Gateway API without a port of service api: \
+         no service api was given in namespace \"shop\" to look up the number of port \"http\""
+    );
+
+    // Neither the route nor a service says which port.
+    let none = with_port("");
+    for (target, shown) in [(ExportTarget::Ingress, "Ingress"), (ExportTarget::Gateway, "Gateway API")] {
+        assert_eq!(
+            refusal(&none, &services(), target),
+            format!(
+                "route shop/front cannot be exported to {shown} without a port of service api: no service api was \
+                 given in namespace \"shop\", and the route names no port (spec.port.targetPort)"
+            )
+        );
+    }
+    // A service of another namespace is not the route's.
+    let elsewhere: Vec<Service> = services()
+        .into_iter()
+        .map(|mut service| {
+            service.metadata.namespace = "other".into();
+            service.metadata.name = "api".into();
+            service
+        })
+        .collect();
+    assert!(refusal(&none, &elsewhere, ExportTarget::Ingress).contains("no service api was given"));
+
+    // A service without ports, or without the port the route names.
+    let mut portless = services();
+    portless[0].metadata.name = "api".into();
+    portless[0].spec.ports.clear();
+    assert!(refusal(&none, &portless, ExportTarget::Ingress).ends_with(": service api has no ports"));
+    let mut other_port = services();
+    other_port[0].metadata.name = "api".into();
+    let export = export_route(&name, &other_port, ExportTarget::Ingress, &gateway);
+    assert!(export.to_yaml().unwrap().contains("name: http"), "the route's name is the service port's name");
+    assert!(
+        refusal(&with_port(", port: {targetPort: metrics}"), &other_port, ExportTarget::Gateway)
+            .ends_with(": service api has no port named \"metrics\"")
+    );
+
+    // Every backend of a weighted route needs one.
+    let weighted = route(
+        "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {name: split, namespace: shop}\nspec: {host: s.example.com, to: {name: web}, alternateBackends: [{name: gone}]}\n",
+    );
+    assert!(refusal(&weighted, &services(), ExportTarget::Gateway).contains("without a port of service gone"));
 }
 
 #[test]
@@ -316,7 +414,7 @@ fn every_export_is_what_the_cluster_types_hold() {
         "{name: db, namespace: shop}\nspec:\n  host: db.example.com\n  to: {name: web}\n  tls: {termination: passthrough, insecureEdgeTerminationPolicy: Redirect}\n",
         "{name: api, namespace: shop}\nspec:\n  host: api.example.com\n  path: /v1\n  to: {name: web}\n  port: {targetPort: http}\n  tls: {termination: reencrypt, destinationCACertificate: CA, insecureEdgeTerminationPolicy: Allow}\n",
         "{name: w, namespace: shop}\nspec: {host: www.acme.test, wildcardPolicy: Subdomain, to: {name: web}}\n",
-        "{name: s, namespace: shop}\nspec: {subdomain: frontend, to: {name: nowhere}, path: /a/}\n",
+        "{name: s, namespace: shop}\nspec: {subdomain: frontend, to: {name: nowhere}, path: /a/, port: {targetPort: 8080}}\n",
         "{name: plain, namespace: shop, annotations: {haproxy.router.openshift.io/timeout: 5m}}\nspec: {host: plain.example.com, to: {name: canary, weight: 0}, alternateBackends: [{name: web, weight: 10}], port: {targetPort: 8081}}\n",
     ] {
         routes.push(route(&format!("apiVersion: route.openshift.io/v1\nkind: Route\nmetadata: {text}")));

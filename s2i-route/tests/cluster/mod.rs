@@ -8,6 +8,9 @@
 //! refuse. `apiVersion` and `kind` take part in that comparison too, so a
 //! wrong version is caught even where the type does not check it.
 //!
+//! What the API server checks beyond the types is checked here too: the
+//! port of every service backend ([`backend_ports`]).
+//!
 //! Shared by the tests of s2i-route and s2i-cli (included with `#[path]`).
 
 #![allow(dead_code, unreachable_pub)]
@@ -69,12 +72,15 @@ pub fn judge(what: &str, value: &Value) {
         }
         "Ingress" => {
             accepted::<Ingress>(what, value);
+            backend_ports(what, value);
         }
         "HTTPRoute" => {
             accepted::<HttpRoute>(what, value);
+            backend_ports(what, value);
         }
         "TLSRoute" => {
             accepted::<TlsRoute>(what, value);
+            backend_ports(what, value);
         }
         "BackendTLSPolicy" => {
             accepted::<BackendTlsPolicy>(what, value);
@@ -87,6 +93,37 @@ pub fn judge(what: &str, value: &Value) {
             }
         }
         other => panic!("{what}: no judge for kind {other:?}"),
+    }
+}
+
+/// Panics, naming `what`, unless every service backend names its port as
+/// a cluster requires: an Ingress backend a port name or number (the API
+/// server's validation), a Gateway API backend of kind Service a port
+/// number (the CRD's rule "Must have port for Service reference").
+pub fn backend_ports(what: &str, value: &Value) {
+    let spec = &value["spec"];
+    let list = |value: &Value| value.as_array().cloned().unwrap_or_default();
+    if value["kind"] == "Ingress" {
+        let mut services = vec![spec["defaultBackend"]["service"].clone()];
+        for rule in list(&spec["rules"]) {
+            services.extend(list(&rule["http"]["paths"]).iter().map(|path| path["backend"]["service"].clone()));
+        }
+        for service in services.iter().filter(|service| !service.is_null()) {
+            let port = &service["port"];
+            assert!(
+                port["name"].is_string() || port["number"].is_number(),
+                "{what}: a cluster refuses an Ingress backend without a port: {service}"
+            );
+        }
+        return;
+    }
+    for backend in list(&spec["rules"]).iter().flat_map(|rule| list(&rule["backendRefs"])) {
+        let service = backend["group"].as_str().unwrap_or_default().is_empty()
+            && backend["kind"].as_str().unwrap_or("Service") == "Service";
+        assert!(
+            !service || backend["port"].is_number(),
+            "{what}: a cluster refuses a Service backendRef without a port: {backend}"
+        );
     }
 }
 
