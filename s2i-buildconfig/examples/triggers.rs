@@ -7,7 +7,6 @@
 // An example prints what it shows.
 #![allow(clippy::print_stdout)]
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -76,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         docker_image_reference: format!("registry.example.com/team/base@{digest}"),
     };
     let base = StreamTag::parse("base:latest", "team")?;
-    store.write(|tx| streams::record_image(tx, &base, &image, &BTreeMap::new()))?;
+    store.write(|tx| streams::record_image(tx, &base, &image))?;
     builds.start_triggered()?;
 
     for config in ["app", "site"] {

@@ -905,7 +905,7 @@ impl<'a> Runner<'a> {
         if let Some(target) = &pushed_to {
             log.line(&format!("Pushing image {target} ..."));
         }
-        let outcome = streams.record_build(&destination, &result.image_id, &result.labels).await;
+        let outcome = streams.record_build(&destination, &result.image_id).await;
         if pushed_to.is_some() && outcome.is_ok() {
             log.line("Push successful");
         }

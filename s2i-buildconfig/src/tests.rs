@@ -2,8 +2,6 @@
 //! run policies, history pruning, and triggers following the event log.
 //! (Unit tests: these rules are the crate's own, not its API.)
 
-use std::collections::BTreeMap;
-
 use crate::configs::{apply_build_config, cancel_build};
 use crate::generator::{Instantiation, instantiate, set_phase};
 use crate::policy::{Admission, admit, builds_of, prune};
@@ -55,7 +53,7 @@ fn record(tx: &Tx<'_>, stream: &str, tag: &str, n: u32) -> String {
         image: Image { metadata: ObjectMeta::named("", digest(n)), ..Image::default() },
         docker_image_reference: format!("{NS}/{stream}@{}", digest(n)),
     };
-    streams::record_image(tx, &destination, &resolved, &BTreeMap::new()).unwrap();
+    streams::record_image(tx, &destination, &resolved).unwrap();
     resolved.docker_image_reference
 }
 

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -38,7 +38,7 @@ fn seed(store_dir: &Path, namespace: &str, processes: usize, operations: usize) 
                         image: Image { metadata: ObjectMeta::named("", digest(p, i)), ..Image::default() },
                         docker_image_reference: format!("{namespace}/src@{}", digest(p, i)),
                     };
-                    streams::record_image(tx, &destination, &resolved, &BTreeMap::new())?;
+                    streams::record_image(tx, &destination, &resolved)?;
                 }
             }
             Ok::<_, s2i_imagestream::Error>(())

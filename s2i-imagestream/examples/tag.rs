@@ -53,13 +53,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     // The first build, recorded as a push records it (status only); `latest` tracks `dev`.
-    store.write(|tx| streams::record_image(tx, &dev, &pushed(1), &BTreeMap::new()))?;
+    store.write(|tx| streams::record_image(tx, &dev, &pushed(1)))?;
     tag("app:dev", "app:latest", true)?;
 
     // Two more builds; `prod` gets a snapshot of the second.
-    store.write(|tx| streams::record_image(tx, &dev, &pushed(2), &BTreeMap::new()))?;
+    store.write(|tx| streams::record_image(tx, &dev, &pushed(2)))?;
     tag("app:dev", "app:prod", false)?;
-    store.write(|tx| streams::record_image(tx, &dev, &pushed(3), &BTreeMap::new()))?;
+    store.write(|tx| streams::record_image(tx, &dev, &pushed(3)))?;
 
     // The second build is bad: roll prod back to the first, by a digest prefix.
     tag("app@sha256:0101010101", "app:prod", false)?;

@@ -658,17 +658,12 @@ impl<'a> ImageStreams<'a> {
 
     /// Record an engine image (a build's result) as the new current image of
     /// `destination`: its history, not its spec ([`streams::record_image`];
-    /// `labels` are not recorded, the image holds them). A stream
+    /// the image's labels stay in its own metadata). A stream
     /// that keeps its images in a registry gets the image pushed there first
     /// (as `<registry>/<namespace>/<stream>:<tag>`, by s2i's registry client
     /// with the push credentials given, else those of the login files), then
     /// records the digest the registry serves.
-    pub async fn record_build(
-        &self,
-        destination: &StreamTag,
-        image: &str,
-        labels: &BTreeMap<String, String>,
-    ) -> Result<Outcome<StreamWrite>> {
+    pub async fn record_build(&self, destination: &StreamTag, image: &str) -> Result<Outcome<StreamWrite>> {
         let stream: Option<ImageStream> =
             self.store.read(|tx| tx.get_as(&destination.namespace, &destination.stream))?;
         let runtime = self.engine.as_ref().map_err(|why| Error::Engine {
@@ -683,7 +678,7 @@ impl<'a> ImageStreams<'a> {
                 .await
                 .map_err(|e| crate::engine::engine_error(&format!("tag {image} as {target}"), &e))?;
             self.push(*runtime, stream, image, &target).await?;
-            return self.record_pushed(destination, &target, labels).await;
+            return self.record_pushed(destination, &target).await;
         }
         let resolved = resolve_in_engine(*runtime, image).await?.ok_or_else(|| Error::NotFound {
             kind: "engine image".into(),
@@ -692,7 +687,7 @@ impl<'a> ImageStreams<'a> {
             referenced: false,
             help: "the container engine does not have this image; build it or pull it first".into(),
         })?;
-        let write = self.write(|tx| streams::record_image(tx, destination, &resolved, labels))?;
+        let write = self.write(|tx| streams::record_image(tx, destination, &resolved))?;
         Ok(self.finish(write).await)
     }
 
@@ -735,12 +730,7 @@ impl<'a> ImageStreams<'a> {
     /// Record an image pushed to the registry of `destination`'s stream (the
     /// push path of [`Self::record_build`]): its manifest is resolved there,
     /// then recorded as the tag's new current image.
-    async fn record_pushed(
-        &self,
-        destination: &StreamTag,
-        pull_spec: &str,
-        labels: &BTreeMap<String, String>,
-    ) -> Result<Outcome<StreamWrite>> {
+    async fn record_pushed(&self, destination: &StreamTag, pull_spec: &str) -> Result<Outcome<StreamWrite>> {
         let stream: Option<ImageStream> =
             self.store.read(|tx| tx.get_as(&destination.namespace, &destination.stream))?;
         let insecure = stream
@@ -757,7 +747,7 @@ impl<'a> ImageStreams<'a> {
                     help: "check that the registry is reachable and that the push succeeded".into(),
                 },
             )?;
-        let write = self.write(|tx| streams::record_image(tx, destination, &resolved, labels))?;
+        let write = self.write(|tx| streams::record_image(tx, destination, &resolved))?;
         Ok(self.finish(write).await)
     }
 }

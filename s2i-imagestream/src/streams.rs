@@ -1014,14 +1014,9 @@ pub fn delete_stream(tx: &Tx<'_>, namespace: &str, name: &str) -> Result<ImageSt
 /// (OpenShift's ImageStreamMapping), creating the stream as needed. Only the
 /// status changes: a push on OpenShift writes no spec, which is the user's
 /// (`tag`, an apply), and a spec tag made here would go to a cluster with
-/// every export. `annotations` are not recorded: the labels a build passes
-/// are in the image's own `dockerImageMetadata` already.
-pub fn record_image(
-    tx: &Tx<'_>,
-    destination: &StreamTag,
-    resolved: &ResolvedImage,
-    _annotations: &BTreeMap<String, String>,
-) -> Result<StreamWrite> {
+/// every export. A build's labels are in the image's own
+/// `dockerImageMetadata`.
+pub fn record_image(tx: &Tx<'_>, destination: &StreamTag, resolved: &ResolvedImage) -> Result<StreamWrite> {
     let mut stream: ImageStream = tx
         .get_as(&destination.namespace, &destination.stream)?
         .unwrap_or_else(|| ImageStream::new(&destination.namespace, &destination.stream));

@@ -3,8 +3,6 @@
 //! container engine. Following tag changes in the engine and asking a
 //! registry must work there: no call may need a multi-threaded runtime.
 
-use std::collections::BTreeMap;
-
 use s2i_core::ContainerRuntime;
 use s2i_docker::{ConnectOptions, DockerRuntime};
 use s2i_imagestream::ImageStream;
@@ -43,7 +41,7 @@ async fn streams_on_a_current_thread_runtime() {
     // Record an engine image as app:dev (what a build does): the stream is
     // created and the engine tag <namespace>/app:dev follows.
     let dev = StreamTag::parse("app:dev", &namespace).unwrap();
-    let recorded = streams.record_build(&dev, SOURCE, &BTreeMap::new()).await.unwrap();
+    let recorded = streams.record_build(&dev, SOURCE).await.unwrap();
     assert!(recorded.mirror_error.is_none(), "{:?}", recorded.mirror_error);
     assert!(recorded.value.created);
     assert_eq!(engine_id(&engine, &format!("{namespace}/app:dev")).await, Some(source_id.clone()));

@@ -45,7 +45,7 @@ fn st(spec: &str) -> StreamTag {
 fn push(store: &Store, dest: &str, n: u8) -> streams::StreamWrite {
     let dest = st(dest);
     let reference = format!("{}/{}", dest.namespace, dest.stream);
-    store.write(|tx| streams::record_image(tx, &dest, &resolved(n, &reference), &BTreeMap::new())).unwrap()
+    store.write(|tx| streams::record_image(tx, &dest, &resolved(n, &reference))).unwrap()
 }
 
 fn tag(
@@ -225,12 +225,7 @@ fn reference_tags_and_pending_imports() {
 #[test]
 fn a_push_writes_the_status_and_leaves_the_spec_to_the_user() {
     let (_dir, store) = store();
-    // A build's labels, as the build path passes them.
-    let labels = BTreeMap::from([
-        ("io.openshift.build.namespace".to_owned(), "dev".to_owned()),
-        ("io.openshift.build.source-location".to_owned(), "file:///tmp/src".to_owned()),
-    ]);
-    let write = store.write(|tx| streams::record_image(tx, &st("app:dev"), &resolved(1, "dev/app"), &labels)).unwrap();
+    let write = store.write(|tx| streams::record_image(tx, &st("app:dev"), &resolved(1, "dev/app"))).unwrap();
     assert!(write.created);
     let stream = get(&store, "app");
     assert!(stream.spec.tags.is_empty(), "a push makes no spec tag: {:?}", stream.spec.tags);
@@ -239,7 +234,7 @@ fn a_push_writes_the_status_and_leaves_the_spec_to_the_user() {
     // A spec tag the user made stays as written, generation and all.
     tag(&store, "app:dev", None, &["app:prod"], false).unwrap();
     let before = get(&store, "app");
-    store.write(|tx| streams::record_image(tx, &st("app:prod"), &resolved(2, "dev/app"), &labels)).unwrap();
+    store.write(|tx| streams::record_image(tx, &st("app:prod"), &resolved(2, "dev/app"))).unwrap();
     let after = get(&store, "app");
     assert_eq!(after.spec, before.spec);
     assert_eq!(after.metadata.generation, before.metadata.generation);
@@ -481,7 +476,7 @@ fn stored_engine_references_by_image_id_become_the_runnable_id() {
     let mut from_registry = resolved(3, "quay.io/x/app");
     from_registry.image.docker_image_metadata = Some(DockerImageMetadata { id: digest(4), ..Default::default() });
     let dest = st("dev/app:v3");
-    store.write(|tx| streams::record_image(tx, &dest, &from_registry, &BTreeMap::new())).unwrap();
+    store.write(|tx| streams::record_image(tx, &dest, &from_registry)).unwrap();
 
     assert_eq!(s2i_imagestream::migrations::migrate(&store).unwrap(), ["s2i-imagestream/engine-id-references"]);
     let stream = store.read(|tx| get_stream(tx, "dev", "app")).unwrap();

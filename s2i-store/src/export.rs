@@ -34,8 +34,10 @@ pub const SETTING_ANNOTATIONS: &[&str] = &["s2i-rs.github.io/registry"];
 
 /// Annotations a server writes as status: an image stream's time of its last
 /// repository import (an export that kept it would keep a cluster from
-/// importing the repository).
-pub const SERVER_ANNOTATIONS: &[&str] = &["openshift.io/image.dockerRepositoryCheck"];
+/// importing the repository), and the endpoints controller's time of the
+/// change an Endpoints object last followed.
+pub const SERVER_ANNOTATIONS: &[&str] =
+    &["openshift.io/image.dockerRepositoryCheck", "endpoints.kubernetes.io/last-change-trigger-time"];
 
 /// Annotations a client writes for itself when it applies a file: kubectl's
 /// copy of the file it last applied, which names the namespace it was
@@ -196,7 +198,11 @@ mod tests {
         let stored = json!({
             "apiVersion": "v1",
             "kind": "Endpoints",
-            "metadata": {"name": "db", "namespace": "shop"},
+            "metadata": {
+                "name": "db",
+                "namespace": "shop",
+                "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": "2026-12-01T10:00:00Z"}
+            },
             "subsets": [{
                 "addresses": [{"ip": "10.0.0.1", "targetRef": pod("db-0", "shop")}],
                 "notReadyAddresses": [
@@ -221,6 +227,7 @@ mod tests {
                 "ports": [{"port": 5432}]
             }])
         );
+        assert!(exported["metadata"].get("annotations").is_none(), "the controller's time is left out: {exported}");
         assert_eq!(apply_ready(&exported), exported, "exporting twice changes nothing");
         // Only Endpoints' addresses are references to strip.
         let other = json!({"apiVersion": "v1", "kind": "ConfigMap", "subsets": stored["subsets"].clone()});

@@ -175,7 +175,7 @@ pub(crate) async fn build(global: &GlobalArgs, args: BuildArgs) -> Result<i32, F
     }
     if let Some((destination, context)) = record_to {
         let session = Session::with_engine(context, Ok(runtime), args.common.dockercfg_path.as_ref());
-        let message = record_build(&session, &destination, &built.image_id, &built.labels).await?;
+        let message = record_build(&session, &destination, &built.image_id).await?;
         printer.line(&message);
     }
     if !args.run {

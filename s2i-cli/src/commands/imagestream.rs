@@ -447,9 +447,8 @@ pub(crate) async fn record_build(
     session: &Session,
     destination: &StreamTag,
     image_id: &str,
-    labels: &BTreeMap<String, String>,
 ) -> Result<String, Failure> {
-    let outcome = session.image_streams().record_build(destination, image_id, labels).await?;
+    let outcome = session.image_streams().record_build(destination, image_id).await?;
     let (write, mirrored) = session.report(outcome);
     after_tag_changes(session).await?;
     mirrored?;
