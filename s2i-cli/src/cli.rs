@@ -15,7 +15,10 @@ pub use builds::{CancelBuildArgs, ControllerArgs, LogsArgs, RunBuildArgs, StartB
 use builds::{LOGS_EXAMPLES, START_BUILD_EXAMPLES};
 use location::parse_location;
 use objects::{APPLY_HELP, EXPORT_HELP, GET_HELP, IMPORT_EXAMPLES, KINDS_HELP, TAG_EXAMPLES};
-pub use objects::{ApplyArgs, DeleteArgs, DescribeArgs, ExportArgs, GetArgs, ImportImageArgs, OutputFormat, TagArgs};
+pub use objects::{
+    ApplyArgs, CreatedOutputArgs, DeleteArgs, DescribeArgs, DryRun, DryRunArgs, ExportArgs, GetArgs, ImportImageArgs,
+    OutputFormat, TagArgs,
+};
 use route::EXPOSE_EXAMPLES;
 pub use route::{
     ExportFormat, ExposeArgs, RouteAtArgs, RouteCommand, RouteCreateArgs, RouteExportArgs, RouteFiles, RouteRenderArgs,

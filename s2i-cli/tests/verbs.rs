@@ -4,8 +4,9 @@
 //! Gateway API's own types; `KIND/NAME`, `-l`, `-o jsonpath`,
 //! `-o custom-columns`, `get all`, `get -w`, `--dry-run`, `delete -f`,
 //! `delete all`, `--ignore-not-found`, `-n` against a file's namespace,
-//! kept settings said once, `KIND/NAME` of the build verbs, and the
-//! completion of object names.
+//! kept settings said once, `KIND/NAME` of the build verbs, the
+//! completion of object names, `create … --dry-run -o yaml`,
+//! `delete --dry-run` and `describe -l`.
 
 mod support;
 
@@ -77,6 +78,10 @@ fn dropped(original: &Value, exported: &Value, path: &str, out: &mut Vec<String>
                 let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
                 match exported.get(key) {
                     Some(theirs) => dropped(value, theirs, &here, out),
+                    // A map left out whole (all its keys were dropped): each key is judged.
+                    None if here == "metadata.annotations" => {
+                        dropped(value, &Value::Object(Default::default()), &here, out)
+                    }
                     None => out.push(here),
                 }
             }
@@ -106,8 +111,7 @@ fn may_drop(kind: &str, path: &str) -> bool {
     server.contains(&path)
         || path.starts_with("metadata.annotations.s2i-rs.github.io/")
         || path == "metadata.annotations.kubectl.kubernetes.io/last-applied-configuration"
-        // The Service fixture's only annotation is kubectl's: the map goes whole.
-        || (kind == "Service" && path == "metadata.annotations")
+        || (kind == "Endpoints" && path == "metadata.annotations.endpoints.kubernetes.io/last-change-trigger-time")
         || (kind == "Service"
             && ["spec.clusterIP", "spec.clusterIPs", "spec.healthCheckNodePort", "spec.ports[].nodePort"]
                 .contains(&path))
@@ -820,4 +824,119 @@ fn delete_ignore_not_found() {
     let run = setup.s2i("nf", ["delete", "-f", file.to_str().unwrap(), "--ignore-not-found"]).ok();
     assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
     setup.s2i("nf", ["delete", "-f", file.to_str().unwrap()]).failed();
+}
+
+/// The names `get -o name` lists in namespace `ns`, of the kinds of `LABELLED` and secrets.
+fn stored_names(setup: &Setup, ns: &str) -> String {
+    setup.s2i(ns, ["get", "svc,route,is,cm,secret", "-o", "name"]).ok().stdout
+}
+
+#[test]
+fn create_dry_run_prints_the_object_and_stores_nothing() {
+    let setup = Setup::new();
+    // kubectl's habit: write the object to a file, store nothing.
+    let run =
+        setup.s2i("cd", ["secret", "create", "generic", "x", "--from-literal=a=b", "--dry-run=client", "-o", "yaml"]);
+    let yaml = run.ok().stdout;
+    for line in ["apiVersion: v1", "kind: Secret", "  name: x", "  namespace: cd", "  a: Yg==", "type: Opaque"] {
+        assert!(yaml.lines().any(|l| l == line), "{line:?} in\n{yaml}");
+    }
+    assert!(
+        !yaml.contains("uid:") && !yaml.contains("resourceVersion"),
+        "a client dry run prints the object given:\n{yaml}"
+    );
+    let run = setup.s2i("cd", ["secret", "create", "generic", "x", "--from-literal=a=b", "--dry-run"]).ok();
+    assert_eq!(run.stdout, "secret/x created (dry run)\n");
+    let run = setup.s2i("cd", ["secret", "create", "generic", "x", "--from-literal=a=b", "--dry-run", "-o", "name"]);
+    assert_eq!(run.ok().stdout, "secret/x\n");
+    let run = setup.s2i(
+        "cd",
+        [
+            "secret",
+            "create",
+            "docker-registry",
+            "pull",
+            "--docker-username=u",
+            "--docker-password=p",
+            "--dry-run",
+            "-o",
+            "yaml",
+        ],
+    );
+    let yaml = run.ok().stdout;
+    assert!(yaml.contains("type: kubernetes.io/dockerconfigjson") && yaml.contains(".dockerconfigjson"), "{yaml}");
+    let run =
+        setup.s2i("cd", ["create", "configmap", "c", "--from-literal=k=v", "--dry-run=client", "-o", "json"]).ok();
+    let map: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((map["kind"].as_str(), map["data"]["k"].as_str()), (Some("ConfigMap"), Some("v")));
+    let run = setup.s2i("cd", ["create", "cm", "c", "--from-literal=k=v", "--dry-run=server", "-o", "json"]).ok();
+    let map: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(map["metadata"]["uid"].is_string(), "a server dry run prints the object as stored: {map}");
+    // The kind's rules still hold; tables are not an output of create.
+    let run = setup.s2i(
+        "cd",
+        ["secret", "create", "generic", "bad", "--type", "kubernetes.io/basic-auth", "--from-literal=x=y", "--dry-run"],
+    );
+    assert!(run.failed().stderr.contains("data[username]: Required value"));
+    setup.s2i("cd", ["create", "cm", "c", "--from-literal=k=v", "--dry-run", "-o", "wide"]).failed();
+    assert_eq!(stored_names(&setup, "cd"), "", "a dry run stored objects");
+
+    // `create … --dry-run=client -o yaml | apply -f -` updates what is stored; a server dry run refuses a second one.
+    setup.s2i("cd", ["create", "cm", "c", "--from-literal=k=v"]).ok();
+    let run = setup.s2i("cd", ["create", "cm", "c", "--from-literal=k=w", "--dry-run=server"]).failed();
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    let yaml =
+        setup.s2i("cd", ["create", "cm", "c", "--from-literal=k=w", "--dry-run=client", "-o", "yaml"]).ok().stdout;
+    let file = setup.write("c.yaml", &yaml);
+    setup.s2i("cd", ["apply", "-f", file.to_str().unwrap()]).ok();
+    assert_eq!(setup.json("cd", &["cm", "c"])["data"]["k"], "w");
+    // Without --dry-run, -o prints what was stored.
+    let run = setup.s2i("cd", ["secret", "create", "generic", "y", "--from-literal=a=b", "-o", "name"]).ok();
+    assert_eq!(run.stdout, "secret/y\n");
+    assert_eq!(stored_names(&setup, "cd"), "configmap/c\nsecret/y\n");
+}
+
+#[test]
+fn delete_dry_run_deletes_nothing() {
+    let setup = Setup::new();
+    let file = setup.write("labelled.yaml", LABELLED);
+    let file = file.to_str().unwrap();
+    setup.s2i("dd", ["apply", "-f", file]).ok();
+    let before = stored_names(&setup, "dd");
+
+    let run = setup.s2i("dd", ["delete", "svc", "web", "--dry-run"]).ok();
+    assert_eq!(run.stdout, "service \"web\" deleted (dry run)\n");
+    let run = setup.s2i("dd", ["delete", "all", "-l", "app=nodejs-ex", "--dry-run=server"]).ok();
+    assert_eq!(
+        run.stdout,
+        "route.route.openshift.io \"web\" deleted (server dry run)\nservice \"web\" deleted (server dry run)\n\
+         imagestream.image.openshift.io \"nodejs-ex\" deleted (server dry run)\n"
+    );
+    let run = setup.s2i("dd", ["delete", "-f", file, "--dry-run"]).ok();
+    assert_eq!(run.stdout.lines().count(), 5, "{}", run.stdout);
+    assert!(run.stdout.lines().all(|line| line.ends_with(" deleted (dry run)")), "{}", run.stdout);
+    // What is not there is reported as a real delete reports it.
+    let run = setup.s2i("dd", ["delete", "svc/gone", "cm/settings", "--dry-run"]).failed();
+    assert_eq!(run.stdout, "configmap \"settings\" deleted (dry run)\n");
+    assert!(run.stderr.contains("Service \"gone\" not found"), "{}", run.stderr);
+    setup.s2i("dd", ["delete", "svc/gone", "--dry-run", "--ignore-not-found"]).ok();
+    assert_eq!(stored_names(&setup, "dd"), before, "a dry run deleted objects");
+}
+
+#[test]
+fn describe_takes_a_label_selector() {
+    let setup = Setup::new();
+    let file = setup.write("labelled.yaml", LABELLED);
+    setup.s2i("ds", ["apply", "-f", file.to_str().unwrap()]).ok();
+    let described = |run: Run| -> Vec<String> {
+        let run = run.ok();
+        run.stdout.lines().filter_map(|line| line.strip_prefix("Name:")).map(|name| name.trim().to_owned()).collect()
+    };
+    assert_eq!(described(setup.s2i("ds", ["describe", "svc", "-l", "app=nodejs-ex"])), ["web"]);
+    assert_eq!(described(setup.s2i("ds", ["describe", "svc", "-l", "app!=nodejs-ex"])), ["other"]);
+    assert_eq!(described(setup.s2i("ds", ["describe", "svc,cm", "-l", "app"])), ["web", "settings"]);
+    let run = setup.s2i("ds", ["describe", "svc", "-l", "app=none"]).ok();
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", "No resources found in ds namespace.\n"));
+    let run = setup.s2i("ds", ["describe", "svc", "web", "-l", "app=nodejs-ex"]).failed();
+    assert!(run.stderr.contains("names cannot be given with a selector"), "{}", run.stderr);
 }

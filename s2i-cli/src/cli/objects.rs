@@ -33,7 +33,9 @@ endpoints (ep), buildconfigs (bc), builds, secrets, configmaps (cm).
 Examples:
   s2i delete is/app svc/web
   s2i delete routes -l app=shop
-  s2i delete -f app/ -R";
+  s2i delete all -l app=shop --dry-run       # print what would be deleted, delete nothing
+  s2i delete -f app/ -R
+  s2i describe bc -l app=shop";
 
 /// After `s2i apply --help`.
 pub(crate) const APPLY_HELP: &str = "\
@@ -112,9 +114,12 @@ pub struct GetArgs {
 /// `s2i describe`.
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
-    /// The objects: KIND NAME… or KIND/NAME…
+    /// The objects: KIND NAME…, KIND/NAME…, or KIND (with --selector, those it matches)
     #[arg(value_name = "KIND[/NAME]", required = true)]
     pub targets: Vec<String>,
+    /// Describe the objects of KIND whose labels match (see `s2i get --help`)
+    #[arg(short = 'l', long, value_name = "SELECTOR", value_parser = parse_selector)]
+    pub selector: Option<Selector>,
 }
 
 /// `s2i delete`.
@@ -139,6 +144,9 @@ pub struct DeleteArgs {
     /// A named object that does not exist is not an error: nothing is printed for it
     #[arg(long)]
     pub ignore_not_found: bool,
+    /// Print what would be deleted.
+    #[command(flatten)]
+    pub dry_run: DryRunArgs,
 }
 
 /// `s2i apply`.
@@ -155,11 +163,64 @@ pub struct ApplyArgs {
     /// warn (drop each with a warning), ignore (drop them)
     #[arg(long, value_name = "MODE", default_value = "strict", value_parser = parse_validation)]
     pub validate: s2i_store::codec::FieldValidation,
-    /// Check everything as a real apply would (client, or server: also against the stored objects) and write
-    /// nothing; `none` applies
-    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "client",
-          default_value = "none", value_parser = ["none", "client", "server"])]
-    pub dry_run: String,
+    /// Check everything and print what would be applied.
+    #[command(flatten)]
+    pub dry_run: DryRunArgs,
+}
+
+/// `--dry-run`, of the verbs that write objects (`apply`, `delete`, `create`).
+#[derive(Debug, Args)]
+pub struct DryRunArgs {
+    /// Print what the command would do and write nothing: client, or server (checked against the stored objects
+    /// as a real write is); `none` writes
+    #[arg(id = "dry_run", long = "dry-run", value_name = "MODE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "client", default_value = "none", value_enum)]
+    pub mode: DryRun,
+}
+
+/// The modes of `--dry-run`, as kubectl's: `none` writes; `client` and
+/// `server` write nothing. `apply` and `delete` check both against the
+/// stored objects (the store is local); `create -o` prints the object as
+/// given with `client` (without reading the store) and as it would be
+/// stored with `server`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[allow(missing_docs)] // The type's doc says them; doc comments here would make clap list each one in --help.
+pub enum DryRun {
+    None,
+    Client,
+    Server,
+}
+
+impl DryRun {
+    /// What a dry run's lines end with (`(dry run)`, `(server dry run)`); `None` when the command writes.
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            DryRun::None => None,
+            DryRun::Client => Some("(dry run)"),
+            DryRun::Server => Some("(server dry run)"),
+        }
+    }
+}
+
+/// `-o` of the verbs that create an object (`secret create`, `create configmap`), and their `--dry-run`.
+#[derive(Debug, Args)]
+pub struct CreatedOutputArgs {
+    /// Print the object that is created (with --dry-run, that would be): json, yaml, name or jsonpath=TEMPLATE
+    #[arg(short, long, value_name = "FORMAT", value_parser = parse_object_output)]
+    pub output: Option<OutputFormat>,
+    /// Print the object that would be created.
+    #[command(flatten)]
+    pub dry_run: DryRunArgs,
+}
+
+/// The formats of `get -o` that print objects rather than a table.
+fn parse_object_output(text: &str) -> Result<OutputFormat, String> {
+    match parse_output(text) {
+        Ok(OutputFormat::Wide | OutputFormat::CustomColumns(_)) | Err(_) => {
+            Err("the formats are json, yaml, name and jsonpath=TEMPLATE".into())
+        }
+        format => format,
+    }
 }
 
 /// `s2i export`.

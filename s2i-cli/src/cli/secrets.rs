@@ -3,6 +3,8 @@
 
 use clap::{Args, Subcommand};
 
+use super::objects::CreatedOutputArgs;
+
 /// After `s2i secret create generic --help`.
 pub(crate) const GENERIC_EXAMPLES: &str = "\
 Examples:
@@ -15,7 +17,10 @@ Examples:
     --from-file=ssh-privatekey=$HOME/.ssh/id_ed25519 --from-file=known_hosts=./known_hosts
 
   # Files for assemble only (source.secrets): each file of the directory is a key
-  s2i secret create generic settings --from-file=./build-settings/";
+  s2i secret create generic settings --from-file=./build-settings/
+
+  # Write the Secret to a file instead of storing it (as kubectl's habit)
+  s2i secret create generic git-creds --from-literal=password=\"$TOKEN\" --dry-run=client -o yaml > secret.yaml";
 
 /// After `s2i create --help`.
 pub(crate) const CREATE_EXAMPLES: &str = "\
@@ -24,7 +29,10 @@ Examples:
   s2i create my-builder ./my-builder
 
   # A ConfigMap whose keys become files of a build's source (source.configMaps)
-  s2i create configmap app-config --from-file=app.properties --from-literal=LOG_LEVEL=debug";
+  s2i create configmap app-config --from-file=app.properties --from-literal=LOG_LEVEL=debug
+
+  # Update it from the same command line: print it, then apply it
+  s2i create configmap app-config --from-file=app.properties --dry-run=client -o yaml | s2i apply -f -";
 
 /// `s2i create OBJECT`.
 #[derive(Debug, Subcommand)]
@@ -53,6 +61,9 @@ pub struct ConfigMapCreateArgs {
     /// Its values.
     #[command(flatten)]
     pub data: DataArgs,
+    /// What is printed, and --dry-run.
+    #[command(flatten)]
+    pub print: CreatedOutputArgs,
 }
 
 /// `s2i secret …`.
@@ -85,6 +96,9 @@ pub struct SecretGenericArgs {
     /// Its type: Opaque, kubernetes.io/basic-auth, kubernetes.io/ssh-auth, … (the keys a type needs are checked)
     #[arg(long = "type", value_name = "TYPE", default_value = "Opaque")]
     pub secret_type: String,
+    /// What is printed, and --dry-run.
+    #[command(flatten)]
+    pub print: CreatedOutputArgs,
 }
 
 /// `s2i secret create docker-registry`.
@@ -104,4 +118,7 @@ pub struct SecretDockerRegistryArgs {
     /// An email address
     #[arg(long, value_name = "EMAIL")]
     pub docker_email: Option<String>,
+    /// What is printed, and --dry-run.
+    #[command(flatten)]
+    pub print: CreatedOutputArgs,
 }

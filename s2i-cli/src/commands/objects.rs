@@ -19,7 +19,9 @@ use serde_json::Value;
 use super::build_events::after_tag_changes;
 use super::kind::{DocumentError, Kind, Kinds, LibError, LibResult, Target};
 use super::session::{Context, Session};
-use crate::cli::{ApplyArgs, DeleteArgs, DescribeArgs, ExportArgs, GetArgs, GlobalArgs, OutputFormat};
+use crate::cli::{
+    ApplyArgs, CreatedOutputArgs, DeleteArgs, DescribeArgs, DryRun, ExportArgs, GetArgs, GlobalArgs, OutputFormat,
+};
 use crate::failure::Failure;
 use crate::jsonpath::{self, Template};
 use crate::render::{Table, pairs};
@@ -354,7 +356,7 @@ impl Watch<'_> {
 // ---------------------------------------------------------------------------
 // describe.
 
-/// `s2i describe KIND NAME…` or `KIND/NAME…` (every object of the kind when no name is given).
+/// `s2i describe KIND NAME…` or `KIND/NAME…`, `KIND -l SELECTOR` (every object of the kind when no name is given).
 pub(crate) async fn describe(global: &GlobalArgs, args: DescribeArgs, kinds: &Kinds) -> Result<i32, Failure> {
     let targets = kinds.targets(&args.targets, kinds.get_all())?;
     let context = Context::open(global)?;
@@ -364,13 +366,16 @@ pub(crate) async fn describe(global: &GlobalArgs, args: DescribeArgs, kinds: &Ki
         if let Some(refresh) = target.kind.refresh {
             refresh(&context).await?;
         }
-        for object in read_objects(&context, target, false, None, &mut missing)? {
+        for object in read_objects(&context, target, false, args.selector.as_ref(), &mut missing)? {
             let text = context.store.read(|tx| match target.kind.describe {
                 Some(describe) => describe(tx, &object),
                 None => Ok(codec::to_yaml(&object).unwrap_or_default()),
             })?;
             texts.push(text);
         }
+    }
+    if texts.is_empty() && missing == 0 {
+        eprintln!("No resources found in {} namespace.", context.namespace);
     }
     print!("{}", texts.join("\n\n"));
     Ok(if missing > 0 { 1 } else { 0 })
@@ -428,7 +433,8 @@ pub(crate) async fn delete(global: &GlobalArgs, args: DeleteArgs, kinds: &Kinds)
             objects.iter().map(|object| name_of(object).to_owned()).collect()
         };
         for name in &names {
-            code = code.max(delete_one(&mut session, delete, &namespace, name, args.ignore_not_found).await);
+            let one = One { kind: target.kind, delete, namespace: &namespace, name };
+            code = code.max(one.delete(&mut session, args.ignore_not_found, args.dry_run.mode).await);
         }
     }
     if !named && selected == 0 {
@@ -437,17 +443,37 @@ pub(crate) async fn delete(global: &GlobalArgs, args: DeleteArgs, kinds: &Kinds)
     Ok(code)
 }
 
-/// Deletes one object in `namespace`; a failure is reported and is exit code 1,
-/// but for a missing object with `ignore_not_found` (`--ignore-not-found`), which is passed over.
-async fn delete_one(
-    session: &mut Session,
+/// One object `delete` names.
+struct One<'a> {
+    kind: &'static Kind,
     delete: super::kind::DeleteFn,
-    namespace: &str,
-    name: &str,
-    ignore_not_found: bool,
-) -> i32 {
-    session.context.namespace = namespace.to_owned();
-    match delete(session, name).await {
+    namespace: &'a str,
+    name: &'a str,
+}
+
+impl One<'_> {
+    /// Deletes the object (with a dry run, only checks that it is there); a
+    /// failure is reported and is exit code 1, but for a missing object with
+    /// `ignore_not_found` (`--ignore-not-found`), which is passed over.
+    async fn delete(&self, session: &mut Session, ignore_not_found: bool, dry_run: DryRun) -> i32 {
+        session.context.namespace = self.namespace.to_owned();
+        let deleted = match dry_run.label() {
+            None => (self.delete)(session, self.name).await,
+            Some(label) => {
+                let namespace = namespace_of(self.kind, &session.context);
+                let found = session.context.store.read(|tx| (self.kind.get)(tx, namespace, self.name));
+                found
+                    .map_err(Failure::from)
+                    .map(|_| format!("{} \"{}\" deleted {label}", self.kind.info.qualified_name(), self.name))
+            }
+        };
+        report_deleted(deleted, ignore_not_found)
+    }
+}
+
+/// Prints what a delete did; see [`One::delete`].
+fn report_deleted(deleted: Result<String, Failure>, ignore_not_found: bool) -> i32 {
+    match deleted {
         Ok(message) => {
             println!("{message}");
             0
@@ -483,8 +509,8 @@ async fn delete_files(global: &GlobalArgs, args: &DeleteArgs, kinds: &Kinds) -> 
             .delete
             .map_err(|why| Failure::message(format!("{} cannot be deleted", kind.info.plural), why.into()))?;
         let namespace = document.value["metadata"]["namespace"].as_str().unwrap_or(&global.namespace).to_owned();
-        code = code
-            .max(delete_one(&mut session, delete, &namespace, name_of(&document.value), args.ignore_not_found).await);
+        let one = One { kind, delete, namespace: &namespace, name: name_of(&document.value) };
+        code = code.max(one.delete(&mut session, args.ignore_not_found, args.dry_run.mode).await);
     }
     Ok(code)
 }
@@ -708,24 +734,69 @@ fn apply_kind(file: &str, document: &Document<'_>, kinds: &Kinds) -> Result<&'st
     Ok(kind)
 }
 
-/// Why an apply's transaction ended without a commit.
-enum Unwritten {
-    /// A write was refused.
-    Failed(LibError),
-    /// `--dry-run`: everything was written, and is rolled back.
-    DryRun(Vec<(&'static Kind, Applied)>),
+/// Runs `write` in a transaction that is rolled back: everything a real
+/// write checks (against the stored objects too) is checked, nothing is
+/// written. What `--dry-run` does.
+pub(crate) fn dry_run_write<T>(
+    context: &Context,
+    mut write: impl FnMut(&s2i_store::Tx<'_>) -> LibResult<T>,
+) -> Result<T, Failure> {
+    let rolled_back: Result<std::convert::Infallible, Unwritten<T>> = context.store.write(|tx| match write(tx) {
+        Ok(written) => Err(Unwritten::Checked(written)),
+        Err(error) => Err(Unwritten::Failed(error)),
+    });
+    match rolled_back {
+        Ok(never) => match never {},
+        Err(Unwritten::Checked(written)) => Ok(written),
+        Err(Unwritten::Failed(error)) => Err(error.into()),
+    }
 }
 
-impl From<s2i_store::Error> for Unwritten {
+/// Why a dry run's transaction ended without a commit.
+enum Unwritten<T> {
+    /// A write was refused.
+    Failed(LibError),
+    /// Everything was written, and is rolled back.
+    Checked(T),
+}
+
+impl<T> From<s2i_store::Error> for Unwritten<T> {
     fn from(error: s2i_store::Error) -> Self {
         Self::Failed(error.into())
     }
 }
 
-impl From<LibError> for Unwritten {
-    fn from(error: LibError) -> Self {
-        Self::Failed(error)
+/// Creates one object with `create`, in a transaction of its own, and
+/// prints it as `kubectl create` does: with `-o`, the object; else
+/// `kind/name created`. `given` is the object as the command line made it,
+/// checked by the kind's own rules: a client dry run prints it and opens no
+/// store (as kubectl's, it is not compared with what is stored, so that
+/// `create … --dry-run=client -o yaml | s2i apply -f -` updates an object);
+/// a server dry run checks it against the stored objects, then rolls back.
+pub(crate) fn create_one(
+    global: &GlobalArgs,
+    kind: &Kind,
+    given: Value,
+    print: &CreatedOutputArgs,
+    create: impl FnMut(&s2i_store::Tx<'_>) -> LibResult<Value>,
+) -> Result<i32, Failure> {
+    let dry_run = print.dry_run.mode;
+    let created = match dry_run {
+        DryRun::None => Context::open(global)?.store.write(create)?,
+        DryRun::Client => given,
+        DryRun::Server => dry_run_write(&Context::open(global)?, create)?,
+    };
+    match &print.output {
+        None => {
+            let line = format!("{}/{} created", kind.info.qualified_name(), name_of(&created));
+            match dry_run.label() {
+                Some(label) => println!("{line} {label}"),
+                None => println!("{line}"),
+            }
+        }
+        Some(format) => print!("{}", print_objects(&Printer::new(Some(format))?, &[(kind, &created)], true)?),
     }
+    Ok(0)
 }
 
 /// `s2i apply -f FILE|DIR…`.
@@ -741,12 +812,7 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs, kinds: &Kinds) -
     if documents.is_empty() {
         return Err(Failure::message("no objects to apply".into(), "the files hold no documents".into()));
     }
-    let dry_run = match args.dry_run.as_str() {
-        "client" => Some("(dry run)"),
-        "server" => Some("(server dry run)"),
-        _ => None,
-    };
-    let write = |tx: &s2i_store::Tx<'_>| {
+    let write = |tx: &s2i_store::Tx<'_>| -> LibResult<Vec<(&'static Kind, Applied)>> {
         let before = tx.last_seq()?;
         let applied = documents
             .iter()
@@ -758,28 +824,17 @@ pub(crate) async fn apply(global: &GlobalArgs, args: ApplyArgs, kinds: &Kinds) -
         if global.no_triggers {
             s2i_imagestream::suppression::suppress_since(tx, before).map_err(LibError::from)?;
         }
-        // A dry run checks every write against the stored objects, then rolls them back.
-        if dry_run.is_some() { Err(Unwritten::DryRun(applied)) } else { Ok(applied) }
+        Ok(applied)
     };
-    if let Some(label) = dry_run {
+    if let Some(label) = args.dry_run.mode.label() {
         let context = Context::open(global)?;
-        return match context.store.write(write) {
-            Ok(_) => unreachable!("a dry run never commits"),
-            Err(Unwritten::DryRun(applied)) => {
-                for (_, applied) in &applied {
-                    println!("{applied} {label}");
-                }
-                Ok(0)
-            }
-            Err(Unwritten::Failed(error)) => Err(error.into()),
-        };
+        for (_, applied) in dry_run_write(&context, write)? {
+            println!("{applied} {label}");
+        }
+        return Ok(0);
     }
     let session = Session::open(global, None).await?;
-    let applied: Vec<(&'static Kind, Applied)> = match session.context.store.write(write) {
-        Ok(applied) => applied,
-        Err(Unwritten::Failed(error)) => return Err(error.into()),
-        Err(Unwritten::DryRun(_)) => unreachable!("only a dry run rolls back"),
-    };
+    let applied: Vec<(&'static Kind, Applied)> = session.context.store.write(write)?;
     for (_, applied) in &applied {
         println!("{applied}");
     }

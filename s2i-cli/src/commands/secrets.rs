@@ -1,8 +1,8 @@
 //! Secrets and ConfigMaps: the `secret` and `configmap` (`cm`) kinds of the
 //! object verbs, `s2i secret create generic|docker-registry` and
 //! `s2i create configmap`, as kubectl has them. A Secret's values show only
-//! in `get -o yaml|json` (base64, as kubectl prints them: the user asked for
-//! the object); tables show the type and how many values, descriptions the
+//! in `get -o yaml|json` and `secret create -o yaml|json` (base64, as kubectl
+//! prints them: the user asked for the object); tables show the type and how many values, descriptions the
 //! keys and their sizes.
 
 use std::fmt::Write as _;
@@ -16,6 +16,7 @@ use s2i_store::{Applied, Resource, Tx};
 use serde_json::Value;
 
 use super::kind::{ApplyOps, BoxFuture, DocumentError, Kind, LibResult, decode, parse_in_namespace, to_value};
+use super::objects::create_one;
 use super::session::{Context, Session};
 use crate::cli::{CreateObject, DataArgs, GlobalArgs, SecretCommand, SecretCreateCommand};
 use crate::failure::Failure;
@@ -262,28 +263,29 @@ pub(crate) async fn run(global: &GlobalArgs, command: SecretCommand) -> Result<i
     let SecretCommand::Create(create) = command;
     let namespace = &global.namespace;
     s2i_store::validate_namespace(namespace)?;
-    let secret = match create {
+    let (secret, print) = match create {
         SecretCreateCommand::Generic(args) => {
             let mut secret = Secret::new(namespace, &args.name);
             secret.secret_type = args.secret_type.clone();
             for (key, value) in data_values(&args.data)? {
                 secret.insert(&key, value)?;
             }
-            secret
+            (secret, args.print)
         }
-        SecretCreateCommand::DockerRegistry(args) => Secret::docker_registry(
-            namespace,
-            &args.name,
-            &args.docker_server,
-            &args.docker_username,
-            &args.docker_password,
-            args.docker_email.as_deref(),
-        ),
+        SecretCreateCommand::DockerRegistry(args) => {
+            let secret = Secret::docker_registry(
+                namespace,
+                &args.name,
+                &args.docker_server,
+                &args.docker_username,
+                &args.docker_password,
+                args.docker_email.as_deref(),
+            );
+            (secret, args.print)
+        }
     };
-    let context = Context::open(global)?;
-    let created = context.store.write(|tx| create_secret(tx, secret.clone()))?;
-    println!("secret/{} created", created.metadata.name);
-    Ok(0)
+    secret.validate()?;
+    create_one(global, &SECRET, to_value(&secret), &print, |tx| Ok(to_value(&create_secret(tx, secret.clone())?)))
 }
 
 /// `s2i create configmap …`.
@@ -294,10 +296,10 @@ pub(crate) async fn create_object(global: &GlobalArgs, object: CreateObject) -> 
     for (key, value) in data_values(&args.data)? {
         map.insert(&key, value)?;
     }
-    let context = Context::open(global)?;
-    let created = context.store.write(|tx| create_config_map(tx, map.clone()))?;
-    println!("configmap/{} created", created.metadata.name);
-    Ok(0)
+    map.validate()?;
+    create_one(global, &CONFIG_MAP, to_value(&map), &args.print, |tx| {
+        Ok(to_value(&create_config_map(tx, map.clone())?))
+    })
 }
 
 #[cfg(test)]

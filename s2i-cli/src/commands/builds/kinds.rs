@@ -538,7 +538,7 @@ fn describe_build(_tx: &Tx<'_>, build: &Build) -> LibResult<String> {
     }
     if !build.status.log_snippet.is_empty() {
         out.line("");
-        out.field("Log Tail", "");
+        out.line("Log Tail:");
         for line in build.status.log_snippet.lines() {
             out.line(&format!("    {line}"));
         }

@@ -229,6 +229,14 @@ pub(crate) async fn cancel_build(global: &GlobalArgs, args: CancelBuildArgs) -> 
                 "warning: build {name} is marked for cancellation; its process has not stopped it yet (s2i get \
                  build {name} shows when it does)"
             ),
+            Err(s2i_buildconfig::Error::NotCancellable { name, phase, .. }) => {
+                let failure = Failure::message(
+                    format!("build {name:?} already ended: {phase}"),
+                    "only queued and running builds can be cancelled".into(),
+                );
+                eprintln!("{:?}", failure.report);
+                code = 1;
+            }
             Err(e) => {
                 eprintln!("{:?}", Failure::from(e).report);
                 code = 1;
