@@ -2,13 +2,14 @@
 //! `--provenance` — judged by programs no one here wrote: skopeo reads and
 //! copies the OCI outputs, `docker load` takes the docker-archive, Debian's
 //! `docker-registry` (htpasswd, credentials from `REGISTRY_AUTH_FILE`)
-//! takes the push and the engine pulls it back by digest.
+//! takes the push and the engine pulls it back by digest; the SPDX
+//! project's validator (`pyspdxtools`) reads the SBOMs.
 
 mod support;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine;
@@ -376,6 +377,110 @@ fn the_sbom_lists_the_layer_files_and_both_documents_are_referrers_in_the_layout
     assert_eq!(layout_digest(&layout, "app"), digest, "skopeo still reads the image among its referrers");
 }
 
+/// The SPDX project's validator (`pyspdxtools`): on `PATH`, or where `cargo
+/// xtask packages` installs it (`<target>/spdx-tools`); `None` (the test
+/// skips its check) when there is none, unless `S2I_REQUIRE_ENGINE=1`, which
+/// makes it a failure.
+fn spdx_validator() -> Option<PathBuf> {
+    let installed = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().map(|t| t.join("spdx-tools/bin/pyspdxtools"));
+    let runs = |program: &PathBuf| Command::new(program).arg("--help").output().is_ok_and(|o| o.status.success());
+    if let Some(found) = std::iter::once(PathBuf::from("pyspdxtools")).chain(installed).find(runs) {
+        return Some(found);
+    }
+    let message = "pyspdxtools (the SPDX validator) is neither on PATH nor in <target>/spdx-tools: \
+                   install it with `cargo xtask packages`";
+    assert!(std::env::var("S2I_REQUIRE_ENGINE").map_or(true, |v| v != "1"), "{message}");
+    #[allow(clippy::print_stderr)] // A skip says why.
+    {
+        eprintln!("skipped: {message}");
+    }
+    None
+}
+
+/// Assert that the SPDX validator, when there is one, finds `document` valid.
+fn assert_valid_spdx(document: &Path) {
+    let Some(validator) = spdx_validator() else { return };
+    let out = Command::new(&validator).arg("--infile").arg(document).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} finds the SBOM invalid:\n{}{}",
+        validator.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Assert that two documents are the same bytes, showing where they differ.
+fn assert_same_document(what: &str, a: &[u8], b: &[u8]) {
+    let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    let around = |d: &[u8]| String::from_utf8_lossy(&d[at.saturating_sub(80)..(at + 80).min(d.len())]).into_owned();
+    assert!(a == b, "the {what}s differ at byte {at}:\n{}\n---\n{}", around(a), around(b));
+}
+
+/// `s2i build` of `source` (from `cwd`) into `oci:<dir>/<name>:app` with an
+/// SBOM and a provenance statement; their bytes.
+fn documents(cwd: &Path, source: &str, dir: &Path, name: &str, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let (sbom, provenance) = (dir.join(format!("{name}.spdx.json")), dir.join(format!("{name}.intoto.json")));
+    let run = s2i()
+        .current_dir(cwd)
+        .args(["build", source, &fixture("busybox-builder"), "--output"])
+        .arg(format!("oci:{}:app", dir.join(name).display()))
+        .arg("--sbom")
+        .arg(&sbom)
+        .arg("--provenance")
+        .arg(&provenance)
+        .args(args)
+        .output()
+        .unwrap();
+    Run::from(run).ok();
+    assert_valid_spdx(&sbom);
+    (std::fs::read(&sbom).unwrap(), std::fs::read(&provenance).unwrap())
+}
+
+#[test]
+fn the_same_content_from_other_directories_gives_the_same_valid_sbom_and_provenance() {
+    let files = [("index.html", "<h1>same</h1>"), ("requirements.txt", "flask==2.3.2\n"), ("sub/app.py", "print(1)\n")];
+    let dir = tempfile::tempdir().unwrap();
+    let mut made = Vec::new();
+    for name in ["src1", "another-name"] {
+        write_files(&dir.path().join(name), &files);
+        made.push(documents(dir.path(), name, dir.path(), &format!("{name}-out"), &["--source-date-epoch", EPOCH]));
+    }
+    let [(sbom, provenance), (other_sbom, other_provenance)] = <[_; 2]>::try_from(made).ok().unwrap();
+    assert_same_document("SBOM", &sbom, &other_sbom);
+    assert_same_document("provenance statement", &provenance, &other_provenance);
+    let temp = dir.path().to_str().unwrap();
+    for text in [String::from_utf8(sbom).unwrap(), String::from_utf8(provenance).unwrap()] {
+        assert!(!text.contains("src1") && !text.contains(temp), "no directory is named: {text}");
+    }
+}
+
+#[test]
+fn a_git_repository_of_this_machine_gives_a_valid_sbom_that_names_no_path() {
+    let repository = repository_at(1_650_000_000);
+    let copy = tempfile::tempdir().unwrap();
+    let status = Command::new("cp").arg("-a").arg(repository.path()).arg(copy.path().join("g")).status();
+    assert!(status.unwrap().success());
+    let out = tempfile::tempdir().unwrap();
+    // A relative path to one clone, a file:// URL of the other.
+    let (sbom, provenance) = documents(copy.path(), "g", out.path(), "relative", &[]);
+    let url = format!("file://{}", repository.path().display());
+    let (other_sbom, other_provenance) = documents(out.path(), &url, out.path(), "url", &[]);
+    assert_same_document("SBOM", &sbom, &other_sbom);
+    assert_same_document("provenance statement", &provenance, &other_provenance);
+
+    let commit = git2::Repository::open(repository.path()).unwrap().head().unwrap().target().unwrap().to_string();
+    let document: serde_json::Value = serde_json::from_slice(&sbom).unwrap();
+    let packages = document["packages"].as_array().unwrap();
+    let source = packages.iter().find(|p| p["SPDXID"] == "SPDXRef-Source").unwrap();
+    assert_eq!(source["versionInfo"], commit.as_str());
+    assert_eq!(source["downloadLocation"], "NOASSERTION", "a path is no download location");
+    let statement: serde_json::Value = serde_json::from_slice(&provenance).unwrap();
+    let dependency = &statement["predicate"]["buildDefinition"]["resolvedDependencies"][1];
+    assert_eq!(dependency["digest"]["gitCommit"], commit.as_str());
+    assert!(dependency.get("uri").is_none(), "{dependency}");
+}
+
 #[test]
 fn names_that_are_not_utf8_keep_their_bytes_in_a_written_image() {
     use std::os::unix::ffi::OsStrExt;
@@ -605,4 +710,127 @@ fn docker_and_podman_give_the_same_image() {
         .collect();
     names.sort();
     assert_eq!(names, ["opt/app-root/cache/.wh.a", "opt/app-root/src/.wh.gone", "opt/app-root/src/keep/.wh.old"]);
+}
+
+#[test]
+fn an_oci_archive_is_copied_by_skopeo_and_an_unnamed_layout_keeps_one_image() {
+    let builder = fixture("busybox-builder");
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, layout) = (dir.path().join("app.oci.tar"), dir.path().join("layout"));
+    let metadata = dir.path().join("metadata.json");
+    let written = |files: &[(&str, &str)]| {
+        let src = source(files);
+        let args = [src.path().to_str().unwrap(), &builder, "--metadata-file", metadata.to_str().unwrap()];
+        let outputs = [format!("oci-archive:{}", archive.display()), format!("oci:{}", layout.display())];
+        build(&[&args[..], &["--output", &outputs[0], "--output", &outputs[1]]].concat());
+        json(&metadata)["manifestDigest"].as_str().unwrap().to_owned()
+    };
+    let digest = written(&[("index.html", "first")]);
+
+    // Without a name skopeo takes the archive's only image, and copies its manifest as it is.
+    let copied = dir.path().join("copied");
+    let from = format!("oci-archive:{}", archive.display());
+    skopeo(&["copy", "--quiet", &from, &format!("oci:{}:copy", copied.display())]);
+    assert_eq!(layout_digest(&copied, "copy"), digest);
+    let plain = dir.path().join("plain");
+    skopeo(&["copy", "--quiet", &from, &format!("dir:{}", plain.display())]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(plain.join("manifest.json")).unwrap()).unwrap();
+    let config = manifest["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:");
+    assert!(plain.join(config).is_file(), "the config is copied: {manifest}");
+    let unnamed = format!("oci:{}", layout.display());
+    assert_eq!(skopeo_json(&["inspect", &unnamed])["Digest"], digest.as_str());
+
+    // Another image into the same unnamed layout replaces the first: oci:DIR still reads one image.
+    let second = written(&[("index.html", "second")]);
+    assert_ne!(second, digest);
+    assert_eq!(skopeo_json(&["inspect", &unnamed])["Digest"], second.as_str());
+    assert_eq!(json(&layout.join("index.json"))["manifests"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn an_onbuild_builder_refuses_outputs_and_writes_none() {
+    let builder = fixture("onbuild-builder");
+    let src = source(&[("index.html", "x")]);
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    let output = format!("oci:{}:app", layout.display());
+    let run = run_s2i(["build", src.path().to_str().unwrap(), &builder, "--output", &output]).failed();
+    let text = flat(&run.stderr);
+    assert_eq!(run.code, 1, "{text}");
+    assert!(text.contains("invalid --output") && text.contains("has ONBUILD triggers"), "{text}");
+    assert!(text.contains("use a builder image without ONBUILD triggers"), "the fix is named: {text}");
+    assert!(!layout.exists(), "nothing is written");
+}
+
+#[test]
+fn outputs_that_cannot_be_written_as_asked_are_refused_before_assemble_runs() {
+    let builder = fixture("busybox-builder");
+    let src = source(&[("index.html", "x")]);
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).display().to_string();
+    let named = dir.path().join("named");
+    build(&[src.path().to_str().unwrap(), &builder, "--output", &format!("oci:{}:app", named.display())]);
+    let index = std::fs::read(named.join("index.json")).unwrap();
+    let inside_a_file = src.path().join("index.html/lay");
+    let cases: &[(&[String], &str, String)] = &[
+        (
+            &[
+                "--output".into(),
+                format!("oci-archive:{}", at("noref.tar")),
+                "--output".into(),
+                format!("oci:{}", at("noref2")),
+                "--provenance".into(),
+                at("p.json"),
+            ],
+            "read without a name, a layout must list one manifest",
+            format!("oci-archive:{}:latest", at("noref.tar")),
+        ),
+        (
+            &["--output".into(), format!("oci:{}", at("noref2")), "--sbom".into(), at("s.json")],
+            "referrers (an SBOM, provenance)",
+            format!("oci:{}:latest", at("noref2")),
+        ),
+        (
+            &[
+                "--output".into(),
+                format!("oci:{}:app", at("good")),
+                "--output".into(),
+                format!("oci:{}:app", inside_a_file.display()),
+            ],
+            "index.html is a file, so the directory",
+            "name a directory that is not inside a file".into(),
+        ),
+        (
+            &["--output".into(), format!("oci:{}", named.display())],
+            "holds images named app",
+            format!("oci:{}:latest", named.display()),
+        ),
+        (
+            &["--output".into(), format!("oci-archive:{}", at("missing/app.tar"))],
+            "does not exist",
+            "make the directory first".into(),
+        ),
+        (
+            &["--output".into(), format!("docker-archive:{}:app:1", dir.path().display())],
+            "is a directory, and docker-archive: writes a file",
+            format!("docker-archive:{}", dir.path().join("image.tar").display()),
+        ),
+    ];
+    for (outputs, reason, help) in cases {
+        let args = [
+            &[src.path().to_str().unwrap(), builder.as_str()][..],
+            &outputs.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat();
+        let run = run_s2i(std::iter::once("build").chain(args)).failed();
+        let text = flat(&run.stderr);
+        assert_eq!(run.code, 1, "{outputs:?}: {text}");
+        assert!(text.contains("invalid --output") && text.contains(reason), "{outputs:?}: {text}");
+        assert!(text.contains(help.as_str()), "the fix is named ({help}): {text}");
+        assert!(!text.contains("Fetching source") && !text.contains("Running assemble"), "refused first: {text}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["named"], "nothing is written, no directory made");
+    assert_eq!(std::fs::read(named.join("index.json")).unwrap(), index, "the layout is left as it was");
 }

@@ -80,7 +80,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sbom = spdx_document(&SbomInputs {
         image: &ImageRef { name: "hello".into(), digest: Some(manifest.digest.clone()) },
         builder: &ImageRef { name: "none".into(), digest: None },
-        source: &SourceRef::Directory { name: "example".into(), digest: Digest::of(script) },
+        source: &SourceRef::Directory { digest: Digest::of(script) },
+        layer_diff_id: Some(&layer.diff_id),
         epoch: Some(EPOCH),
         tool: "s2i-oci-example",
         collector: &collector,

@@ -18,7 +18,8 @@
 //! layer is the document. It is listed in `index.json` without a name, with
 //! its `artifactType`; [`OciLayout::referrers`] finds it by its subject.
 //! Since an artifact has no name, address the image by name (`oci:DIR:REF`)
-//! once a layout holds artifacts.
+//! once a layout holds artifacts: skopeo reads `oci:DIR` without a name only
+//! when `index.json` lists exactly one manifest, artifacts included.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -278,6 +279,31 @@ impl OciLayout {
     /// Write an assembled image's config and manifest and name it; its layer
     /// blobs must be in the layout already (written with [`OciLayout::blob_writer`]).
     pub fn write_image(&self, image: &AssembledImage, reference: Option<&str>) -> Result<Descriptor> {
+        let descriptor = self.store_image(image)?;
+        self.set_reference(&descriptor, reference)?;
+        Ok(descriptor)
+    }
+
+    /// Write an assembled image as the layout's one unnamed image, what
+    /// `oci:DIR` without a name reads: the unnamed entries listed before (an
+    /// earlier image, its referrers) go, named images and their referrers
+    /// stay. Blobs as for [`OciLayout::write_image`].
+    pub fn write_unnamed_image(&self, image: &AssembledImage) -> Result<Descriptor> {
+        let mut descriptor = self.store_image(image)?;
+        descriptor.annotations.remove(annotation::REF_NAME);
+        let mut index = self.index()?;
+        // skopeo reads `oci:DIR` only when index.json lists one manifest, so
+        // an earlier unnamed image is replaced rather than kept beside it.
+        index.manifests.retain(|d| d.annotations.contains_key(annotation::REF_NAME) || d.artifact_type.is_some());
+        // Before the image is listed: referrers of an earlier write of the same image go too.
+        self.drop_orphaned_referrers(&mut index)?;
+        index.manifests.push(descriptor.clone());
+        self.write_index(&index)?;
+        Ok(descriptor)
+    }
+
+    /// Add an image's config and manifest; its descriptor, with its platform.
+    fn store_image(&self, image: &AssembledImage) -> Result<Descriptor> {
         for layer in &image.layers {
             if !self.has_blob(&layer.digest) {
                 return Err(Error::BlobNotFound { location: self.location(), digest: layer.digest.to_string() });
@@ -294,7 +320,6 @@ impl OciLayout {
             os_features: Vec::new(),
             variant: config.variant,
         });
-        self.set_reference(&descriptor, reference)?;
         Ok(descriptor)
     }
 
@@ -606,6 +631,56 @@ mod tests {
         let replacement = image_manifest(&layout, "2");
         layout.set_reference(&replacement, Some("app")).unwrap();
         assert_eq!(layout.index().unwrap().manifests.len(), 1, "the old image's artifacts go with it");
+    }
+
+    /// An image with no layers, told apart by `marker`, as assembly gives it.
+    fn assembled(marker: &str) -> AssembledImage {
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"created":"{marker}"}}"#
+        )
+        .into_bytes();
+        let config_descriptor = Descriptor::of(media_type::OCI_CONFIG, &config);
+        let manifest = spec::to_json(&ImageManifest {
+            schema_version: 2,
+            media_type: Some(media_type::OCI_MANIFEST.to_owned()),
+            artifact_type: None,
+            config: config_descriptor.clone(),
+            layers: vec![],
+            subject: None,
+            annotations: BTreeMap::new(),
+        });
+        let manifest_descriptor = Descriptor::of(media_type::OCI_MANIFEST, &manifest);
+        AssembledImage { config, config_descriptor, manifest, manifest_descriptor, layers: vec![], diff_ids: vec![] }
+    }
+
+    #[test]
+    fn an_unnamed_image_replaces_the_unnamed_entries_and_keeps_the_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OciLayout::create(dir.path()).unwrap();
+        let listed = || -> Vec<Digest> { layout.index().unwrap().manifests.into_iter().map(|d| d.digest).collect() };
+        let first = layout.write_unnamed_image(&assembled("1")).unwrap();
+        layout.add_referrer(&first, media_type::SPDX_JSON, media_type::SPDX_JSON, b"{}", BTreeMap::new()).unwrap();
+        let second = layout.write_unnamed_image(&assembled("2")).unwrap();
+        assert_eq!(
+            listed(),
+            std::slice::from_ref(&second.digest),
+            "the earlier image and its referrer go: oci:DIR reads one"
+        );
+        assert_eq!(layout.resolve(None).unwrap().digest, second.digest);
+        assert!(second.platform.is_some(), "listed as write_image lists it");
+
+        // Written again with its referrer of an earlier write: one entry still.
+        layout.add_referrer(&second, media_type::SPDX_JSON, media_type::SPDX_JSON, b"{}", BTreeMap::new()).unwrap();
+        layout.write_unnamed_image(&assembled("2")).unwrap();
+        assert_eq!(listed(), std::slice::from_ref(&second.digest));
+
+        let named = layout.write_image(&assembled("3"), Some("app")).unwrap();
+        let sbom = layout
+            .add_referrer(&named, media_type::SPDX_JSON, media_type::SPDX_JSON, b"{\"n\":1}", BTreeMap::new())
+            .unwrap();
+        let third = layout.write_unnamed_image(&assembled("4")).unwrap();
+        assert_eq!(listed(), [named.digest.clone(), sbom.digest, third.digest], "named images and referrers stay");
+        assert_eq!(layout.resolve(Some("app")).unwrap().digest, named.digest);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! parameters (builder image, source, and the options that change the
 //! result, as the caller lists them — never secret values), the internal
 //! ones, and the resolved dependencies: the builder image by digest and the
-//! source by commit or content digest.
+//! source by commit or content digest (a remote repository also by its URL;
+//! never a path of the building machine, so that the same content gives the
+//! same statement wherever it lies).
 //!
 //! Run times: a reproducible build (one with an epoch) must give the same
 //! statement every time, so its `runDetails.metadata` has no
@@ -79,16 +81,21 @@ pub fn statement(inputs: &ProvenanceInputs<'_>) -> Result<Vec<u8>> {
     if let Some(digest) = &inputs.builder.digest {
         builder_dependency["digest"] = json!({"sha256": digest.hex()});
     }
-    let (source_parameter, source_dependency) = match inputs.source {
-        SourceRef::Git { url, commit } => (
-            json!({"url": url, "commit": commit}),
-            json!({"uri": format!("git+{url}@{commit}"), "digest": {"gitCommit": commit}, "name": "source"}),
-        ),
-        SourceRef::Directory { name, digest } => (
-            json!({"directory": name, "digest": digest.to_string()}),
-            json!({"uri": format!("file:{name}"), "digest": {"sha256": digest.hex()}, "name": "source"}),
-        ),
+    let (source_parameter, source_digest) = match inputs.source {
+        SourceRef::Git { url: Some(url), commit } => {
+            (json!({"url": url, "commit": commit}), json!({"gitCommit": commit}))
+        }
+        SourceRef::Git { url: None, commit } => (json!({"commit": commit}), json!({"gitCommit": commit})),
+        SourceRef::Directory { digest } => (json!({"digest": digest.to_string()}), json!({"sha256": digest.hex()})),
     };
+    // A source of the building machine has no `uri`: its commit or content
+    // digest says all, and its path would make the statement differ by place.
+    let mut source_dependency = serde_json::Map::new();
+    if let Some(uri) = inputs.source.download_location() {
+        source_dependency.insert("uri".to_owned(), json!(uri));
+    }
+    source_dependency.insert("digest".to_owned(), source_digest);
+    source_dependency.insert("name".to_owned(), json!("source"));
     let mut external = serde_json::Map::new();
     external.insert("builderImage".to_owned(), json!(inputs.builder.name));
     external.insert("source".to_owned(), source_parameter);
@@ -150,7 +157,7 @@ mod tests {
     fn statement_names_subject_and_dependencies() {
         let image = ImageRef { name: "app:latest".into(), digest: Some(Digest::of(b"manifest")) };
         let builder = ImageRef { name: "s2i-fixtures/base:latest".into(), digest: Some(Digest::of(b"base")) };
-        let source = SourceRef::Git { url: "https://example.com/app.git".into(), commit: "abc123".into() };
+        let source = SourceRef::Git { url: Some("https://example.com/app.git".into()), commit: "abc123".into() };
         let bytes = statement(&inputs(&image, &builder, &source)).unwrap();
         assert_eq!(bytes, statement(&inputs(&image, &builder, &source)).unwrap());
         let value: Value = serde_json::from_slice(&bytes).unwrap();
@@ -162,6 +169,7 @@ mod tests {
         assert_eq!(definition["externalParameters"]["incremental"], false);
         assert_eq!(definition["resolvedDependencies"][0]["digest"]["sha256"], Digest::of(b"base").hex());
         assert_eq!(definition["resolvedDependencies"][1]["digest"]["gitCommit"], "abc123");
+        assert_eq!(definition["resolvedDependencies"][1]["uri"], "git+https://example.com/app.git@abc123");
         assert!(value["predicate"]["runDetails"].get("metadata").is_none(), "reproducible: no run times");
     }
 
@@ -169,7 +177,7 @@ mod tests {
     fn run_times_only_without_epoch_and_digest_required() {
         let image = ImageRef { name: "app".into(), digest: Some(Digest::of(b"m")) };
         let builder = ImageRef { name: "b".into(), digest: None };
-        let source = SourceRef::Directory { name: "app".into(), digest: Digest::of(b"t") };
+        let source = SourceRef::Directory { digest: Digest::of(b"t") };
         let run = RunMetadata { invocation_id: Some("app-1".into()), started_on: 10, finished_on: 20 };
         let mut with_epoch = inputs(&image, &builder, &source);
         with_epoch.run = Some(run.clone());
@@ -180,5 +188,23 @@ mod tests {
         assert_eq!(value["predicate"]["runDetails"]["metadata"]["invocationId"], "app-1");
         let no_digest = ImageRef { name: "app".into(), digest: None };
         assert!(statement(&inputs(&no_digest, &builder, &source)).is_err());
+    }
+
+    /// A source of the building machine is named by its commit or content only.
+    #[test]
+    fn local_sources_have_no_uri() {
+        let image = ImageRef { name: "app".into(), digest: Some(Digest::of(b"m")) };
+        let builder = ImageRef { name: "b".into(), digest: None };
+        let sources =
+            [SourceRef::Git { url: None, commit: "abc123".into() }, SourceRef::Directory { digest: Digest::of(b"t") }];
+        for source in &sources {
+            let value: Value = serde_json::from_slice(&statement(&inputs(&image, &builder, source)).unwrap()).unwrap();
+            let definition = &value["predicate"]["buildDefinition"];
+            let dependency = &definition["resolvedDependencies"][1];
+            assert!(dependency.get("uri").is_none(), "{dependency}");
+            assert_eq!(dependency["name"], "source");
+            let parameter = definition["externalParameters"]["source"].as_object().unwrap();
+            assert!(parameter.keys().all(|k| k == "commit" || k == "digest"), "{parameter:?}");
+        }
     }
 }

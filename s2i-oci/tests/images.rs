@@ -184,11 +184,12 @@ fn sbom_and_provenance_are_referrers_skopeo_ignores() {
     let builder_id = base.config(base.image(Some(BASE)).unwrap()).unwrap().0;
     let image_ref = ImageRef { name: "app:latest".into(), digest: Some(image.manifest_descriptor.digest.clone()) };
     let builder = ImageRef { name: BASE.into(), digest: Some(Digest::of(&builder_id)) };
-    let source = SourceRef::Git { url: "https://example.com/app.git".into(), commit: "0123456789abcdef".into() };
+    let source = SourceRef::Git { url: Some("https://example.com/app.git".into()), commit: "0123456789abcdef".into() };
     let sbom = spdx_document(&SbomInputs {
         image: &image_ref,
         builder: &builder,
         source: &source,
+        layer_diff_id: image.diff_ids.last(),
         epoch: Some(EPOCH),
         tool: "s2i-oci-test",
         collector: &collector,

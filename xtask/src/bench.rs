@@ -12,9 +12,11 @@
 //! docker rm N
 //! ```
 //!
-//! Each iteration also builds the source reproducibly (`s2i build …
-//! --source-date-epoch`: s2i writes the image itself from the container's
-//! changes and loads it into the engine, see `docs/reproducible.md`).
+//! Each iteration also builds the source reproducibly, with the documents
+//! about the image (`s2i build … --source-date-epoch … --sbom FILE
+//! --provenance FILE`: s2i writes the image itself from the container's
+//! changes, loads it into the engine and writes an SBOM that lists every
+//! file of the layer, see `docs/reproducible.md`).
 //!
 //! Before each timed run the machine is brought to the same state (see
 //! [`settle`]): background deletions finished, dirty pages written, clean
@@ -23,7 +25,8 @@
 //! The first run of each is a warm-up and is discarded; the medians of the
 //! others and their ratio are compared with targets, as is the peak RSS of
 //! the `s2i` process (`ru_maxrss` from `wait4`): the layer of a reproducible
-//! build is streamed, never held in memory. A scenario returns
+//! build is streamed, never held in memory, and so is its SBOM (made from a
+//! path and two digests per file). A scenario returns
 //! [`Figure`]s, so more measurements (incremental rebuilds, …) are more
 //! entries in [`SCENARIOS`].
 //!
@@ -423,6 +426,17 @@ fn compare(bench: &Bench, label: &str, src: &Path, measured: usize, engine: Engi
         cmd::human(started.elapsed())
     );
 
+    // The documents too, so that the peak RSS target covers an SBOM of every file.
+    let sbom = bench.dir.join(format!("{label}.spdx.json"));
+    let provenance = bench.dir.join(format!("{label}.intoto.json"));
+    let reproducible_args = [
+        "--source-date-epoch",
+        EPOCH,
+        "--sbom",
+        sbom.to_str().context("the bench directory's path is not UTF-8")?,
+        "--provenance",
+        provenance.to_str().context("the bench directory's path is not UTF-8")?,
+    ];
     let mut comparison = Comparison { s2i: Vec::new(), baseline: Vec::new(), reproducible: Vec::new() };
     let rss = |run: &Run| {
         run.peak_rss.map(|bytes| format!(", peak RSS {:.1} MiB", bytes as f64 / (1024.0 * 1024.0))).unwrap_or_default()
@@ -433,7 +447,13 @@ fn compare(bench: &Bench, label: &str, src: &Path, measured: usize, engine: Engi
         settle(bench, &[&tar])?;
         let baseline = time_baseline(bench, &tar)?;
         settle(bench, &[src])?;
-        let reproducible = time_s2i_with(bench, src, &bench.images.out, &["--source-date-epoch", EPOCH], true, engine)?;
+        let reproducible = time_s2i_with(bench, src, &bench.images.out, &reproducible_args, true, engine)?;
+        for document in [&sbom, &provenance] {
+            if std::fs::metadata(document).map_or(true, |m| m.len() == 0) {
+                bail!("the reproducible build wrote no {}", document.display());
+            }
+            std::fs::remove_file(document)?;
+        }
         let warm_up = if iteration == 0 { " (warm-up, discarded)" } else { "" };
         println!(
             "bench: {label} run {iteration}{warm_up}: s2i {:.3}s{}; baseline {:.3}s; reproducible {:.3}s{}",

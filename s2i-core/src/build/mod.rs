@@ -127,6 +127,8 @@ impl Engine {
         cleanup: &Cleanup,
         cancelled: &Arc<AtomicBool>,
     ) -> Result<BuildResult> {
+        // Before anything is pulled or run: a bad output would fail only after assemble.
+        outputs::check_outputs(options)?;
         let plan = self.plan(options, workdir, cancelled).await?;
         if options.save_temp_dir {
             write_plan(workdir, &plan)?;

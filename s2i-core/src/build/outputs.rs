@@ -33,7 +33,7 @@ use s2i_oci::transport::{ArchiveImage, DaemonImage, ImageLocation};
 use serde_json::json;
 
 use super::write::{ImageFiles, blocking, oci_error};
-use super::{Engine, WrittenOutput};
+use super::{BuildOptions, Engine, WrittenOutput};
 use crate::archive::{InputArchive, SourceTree, write_archive};
 use crate::auth::{AuthSources, CredentialFiles};
 use crate::error::{Error, Result};
@@ -92,8 +92,15 @@ impl Engine {
         let source = self.source_ref(plan, epoch).await?;
         let invalid = |what: &str| oci_error(format!("write the {what}"), "check the build's inputs");
         let sbom = if image.sbom {
-            let inputs =
-                SbomInputs { image: &subject, builder: &builder, source: &source, epoch, tool: TOOL, collector };
+            let inputs = SbomInputs {
+                image: &subject,
+                builder: &builder,
+                source: &source,
+                layer_diff_id: Some(&files.layer.diff_id),
+                epoch,
+                tool: TOOL,
+                collector,
+            };
             Some(spdx_document(&inputs).map_err(invalid("SBOM"))?)
         } else {
             None
@@ -116,24 +123,20 @@ impl Engine {
         Ok(Documents { sbom, provenance })
     }
 
-    /// The source as SBOM and provenance name it: a git URL (no credentials;
-    /// a repository of this machine by its directory's name) and commit, or
-    /// a directory by the digest of its tar as s2i streams it (sorted,
-    /// root-owned, times clamped to the epoch), so the same content gives the
-    /// same digest wherever it lies.
+    /// The source as SBOM and provenance name it, by what defines its
+    /// content only (never a path or directory name of this machine, so the
+    /// same content gives the same documents wherever it lies): a remote git
+    /// URL (no credentials) and commit, a repository of this machine by its
+    /// commit, or a directory by the digest of its tar as s2i streams it
+    /// (sorted, root-owned, times clamped to the epoch).
     async fn source_ref(&self, plan: &BuildPlan, epoch: Option<u64>) -> Result<SourceRef> {
         let Some(source) = &plan.source else {
-            return Ok(SourceRef::Directory { name: "(none)".into(), digest: Digest::of(b"") });
+            return Ok(SourceRef::Directory { digest: Digest::of(b"") });
         };
         let info = &source.prepared.info;
-        let name = |location: &str| {
-            Path::new(location.trim_start_matches("file://"))
-                .file_name()
-                .map_or_else(|| location.to_owned(), |n| n.to_string_lossy().into_owned())
-        };
         if !info.commit_id.is_empty() {
             let location = crate::env::redact_url_userinfo(&info.location);
-            let url = if super::reproducible::is_local_location(&location) { name(&location) } else { location };
+            let url = (!super::reproducible::is_local_location(&location)).then_some(location);
             return Ok(SourceRef::Git { url, commit: info.commit_id.clone() });
         }
         let tree = SourceTree {
@@ -149,7 +152,7 @@ impl Engine {
         })
         .await
         .map_err(exec::join_error)??;
-        Ok(SourceRef::Directory { name: name(&info.location), digest })
+        Ok(SourceRef::Directory { digest })
     }
 
     /// Write the image in `files` to every output of `image`.
@@ -270,7 +273,11 @@ impl Engine {
             for layer in &assembled.layers {
                 layout.copy_blob_from(&work, &layer.digest)?;
             }
-            let descriptor = layout.write_image(&assembled, reference.as_deref())?;
+            let descriptor = match reference.as_deref() {
+                Some(name) => layout.write_image(&assembled, Some(name))?,
+                // `oci:DIR` names the layout's only image: an earlier one is replaced.
+                None => layout.write_unnamed_image(&assembled)?,
+            };
             let mut referrers = Vec::new();
             for (kind, bytes) in &artifacts {
                 referrers.push(layout.add_referrer(&descriptor, kind, kind, bytes, Default::default())?.digest);
@@ -348,6 +355,77 @@ impl Engine {
         let uploaded = pushed.blobs.iter().filter(|b| b.outcome == BlobOutcome::Uploaded).count();
         self.events.detail(format!("{uploaded} of {} blobs sent to {shown}", pushed.blobs.len()));
         Ok((Some(pushed.digest.to_string()), referrers.iter().map(ToString::to_string).collect()))
+    }
+}
+
+/// Refuse, before the build starts (nothing pulled, no container run,
+/// nothing written), outputs that name an image to read
+/// ([`super::check_output`]) or cannot be written and read back as
+/// written ([`ImageLocation::check_writable`]: a file where a directory
+/// goes or the reverse, a directory that is missing or not writable, an
+/// unnamed layout that would list more than the image), and outputs that
+/// write the same path at odds: one file twice, a path as a directory and
+/// as a file, a layout with and without a name.
+pub(crate) fn check_outputs(options: &BuildOptions) -> Result<()> {
+    if options.outputs.is_empty() {
+        return Ok(());
+    }
+    let base = match &options.working_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir()
+            .map_err(|e| Error::io("read the current directory", ".", "start from a directory that exists", e))?,
+    };
+    let referrers = options.sbom || options.provenance;
+    let mut paths: Vec<(PathBuf, &ImageLocation)> = Vec::new();
+    for location in &options.outputs {
+        super::check_output(location)?;
+        location.check_writable(&base, referrers).map_err(|e| refused(location, e))?;
+        let path = match location {
+            ImageLocation::Oci { dir: path, .. }
+            | ImageLocation::OciArchive { file: path, .. }
+            | ImageLocation::DockerArchive { file: path, .. } => resolve(&base, path),
+            ImageLocation::DockerDaemon(_) | ImageLocation::Registry(_) => continue,
+        };
+        for (_, other) in paths.iter().filter(|(p, _)| *p == path) {
+            match (other, location) {
+                // Several names in one layout are fine, and so is one image twice.
+                (ImageLocation::Oci { reference: a, .. }, ImageLocation::Oci { reference: b, .. })
+                    if a.is_some() == b.is_some() => {}
+                (ImageLocation::Oci { .. }, ImageLocation::Oci { dir, .. }) => {
+                    return Err(Error::option(
+                        "--output",
+                        format!(
+                            "{other} and {location} write into one layout, once without a name: it would list \
+                             two images, and a layout read without a name must list one"
+                        ),
+                        format!("name the image in both, e.g. oci:{}:latest", dir.display()),
+                    ));
+                }
+                _ => {
+                    return Err(Error::option(
+                        "--output",
+                        format!("{other} and {location} both write {}", path.display()),
+                        "give each output a path of its own",
+                    ));
+                }
+            }
+        }
+        paths.push((path, location));
+    }
+    Ok(())
+}
+
+/// An output [`ImageLocation::check_writable`] refused, as the option it came from.
+fn refused(location: &ImageLocation, error: s2i_oci::Error) -> Error {
+    use miette::Diagnostic as _;
+    match error {
+        s2i_oci::Error::InvalidTransport { reason, help, .. } => {
+            Error::option("--output", format!("{location}: {reason}"), help)
+        }
+        other => {
+            let help = other.help().map_or_else(|| "name another location".to_owned(), |h| h.to_string());
+            Error::option("--output", format!("{location}: {other}"), help)
+        }
     }
 }
 
@@ -497,4 +575,51 @@ fn registry_client(explicit: Option<PathBuf>) -> Result<RegistryClient> {
         let found = files.credentials_for_registry(registry).map_err(|e| e.to_string())?;
         Ok(found.map(|c| RegistryAuth { username: c.username, password: c.password, identity_token: c.identity_token }))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(base: &Path, outputs: &[&str], sbom: bool) -> BuildOptions {
+        let mut options = BuildOptions::new(None, "builder".to_owned());
+        options.working_dir = Some(base.to_owned());
+        options.outputs = outputs.iter().map(|o| ImageLocation::parse(o).unwrap()).collect();
+        options.sbom = sbom;
+        options
+    }
+
+    #[test]
+    fn outputs_at_odds_are_refused_before_the_build() {
+        let base = tempfile::tempdir().unwrap();
+        let check = |outputs: &[&str], sbom: bool| check_outputs(&options(base.path(), outputs, sbom));
+        for good in [
+            &["oci:out:a", "oci:out:b", "oci-archive:out.tar:a"][..],
+            &["oci:out", "oci:./out"],
+            &["oci:out:a", "oci:out:a", "docker-archive:app.tar"],
+        ] {
+            check(good, false).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+        }
+        let refused: &[(&[&str], bool, &str, &str)] = &[
+            (&["oci:out:a", "oci:out"], false, "once without a name", "oci:out:latest"),
+            (&["oci-archive:a.tar", "docker-archive:./a.tar"], false, "both write", "a path of its own"),
+            (&["oci:a.tar:x", "oci-archive:a.tar:x"], false, "both write", "a path of its own"),
+            (&["oci:layout"], true, "referrers", "oci:layout:latest"),
+            (&["oci:new:a", "oci:src/index.html/lay:a"], false, "index.html is a file", "not inside a file"),
+        ];
+        std::fs::create_dir(base.path().join("src")).unwrap();
+        std::fs::write(base.path().join("src/index.html"), "x").unwrap();
+        for (outputs, sbom, reason, help) in refused {
+            let Err(Error::InvalidOption { option, message, help: what }) = check(outputs, *sbom) else {
+                panic!("{outputs:?} is refused")
+            };
+            assert_eq!(option, "--output");
+            assert!(message.contains(reason), "{outputs:?}: {message}");
+            assert!(what.contains(help), "{outputs:?}: {what}");
+        }
+        let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert!(check(&[&format!("docker-daemon:{digest}")], false).is_err(), "an image to read, too");
+        let left: Vec<_> = std::fs::read_dir(base.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["src"], "checking writes nothing");
+    }
 }
