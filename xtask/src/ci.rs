@@ -150,7 +150,7 @@ fn steps() -> Vec<Step> {
         Step {
             name: "packages",
             action: Action::Task {
-                description: "cargo xtask packages (registry, router and engine programs the tests run)",
+                description: "cargo xtask packages (registry, router and engine programs the tests run, and the SPDX validator)",
                 run: packages::ensure,
             },
         },

@@ -44,7 +44,8 @@ Tasks:
                       `podman system service` with xtask's configuration);
                       --stop stops the service it started
   packages            install the Debian packages whose programs the tests
-                      run (docker-registry, haproxy, podman, dash)
+                      run (docker-registry, haproxy, podman, skopeo, runc, …)
+                      and the SPDX validator (pip, into target/spdx-tools)
   fixtures [--podman] build the offline fixture images s2i-fixtures/* from
                       fixtures/images/ (skips images that are up to date);
                       into Podman's service with --podman

@@ -183,8 +183,9 @@ impl Engine {
             image_id: image_id.to_string(),
             manifest_digest,
             outputs,
-            sbom: documents.sbom.map(|d| String::from_utf8_lossy(&d).into_owned()),
-            provenance: documents.provenance.map(|d| String::from_utf8_lossy(&d).into_owned()),
+            // Taken over, not copied: an SBOM of a large layer is megabytes.
+            sbom: documents.sbom.map(into_text),
+            provenance: documents.provenance.map(into_text),
         })
     }
 
@@ -418,4 +419,9 @@ pub(crate) async fn blocking<T: Send + 'static>(
 pub(crate) fn oci_error(action: impl Into<String>, help: impl Into<String>) -> impl FnOnce(s2i_oci::Error) -> Error {
     let (action, help) = (action.into(), help.into());
     move |source| Error::Image { action, help, source: Box::new(source) }
+}
+
+/// A document serde_json wrote (always UTF-8) as text.
+fn into_text(document: Vec<u8>) -> String {
+    String::from_utf8(document).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
