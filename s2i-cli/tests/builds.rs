@@ -290,7 +290,7 @@ fn cancel_build_stops_a_running_build() {
     assert!(setup.containers("slow-1").is_empty(), "the engine removed the build's containers");
     assert!(setup.log("slow-1").contains("==> Cancelled CancelledBuild"));
     let again = setup.s2i(["cancel-build", "slow-1"]).failed();
-    assert!(again.stderr.contains("already cancelled"), "{}", again.stderr);
+    assert!(again.stderr.contains("already ended: Cancelled"), "{}", again.stderr);
 }
 
 #[test]
