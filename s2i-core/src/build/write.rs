@@ -189,6 +189,16 @@ impl Engine {
         })
     }
 
+    /// The engine's export of `base` (`docker save`'s layout), to read on a blocking thread.
+    async fn base_export(&self, base: &ResolvedImage) -> Result<impl std::io::Read + Send + 'static> {
+        let stream = self
+            .runtime
+            .export_image(&base.info.id)
+            .await
+            .map_err(|e| Error::runtime(format!("export the image {}", base.name), e))?;
+        Ok(bridge(stream))
+    }
+
     /// The base image's config and, when needed, its layers in `layout`.
     async fn export_base(
         &self,
@@ -201,12 +211,7 @@ impl Engine {
             format!("read the ID of {}", base.name),
             "the engine reported an image ID that is not a sha256 digest",
         ))?;
-        let stream = self
-            .runtime
-            .export_image(&base.info.id)
-            .await
-            .map_err(|e| Error::runtime(format!("export the image {}", base.name), e))?;
-        let mut reader = bridge(stream);
+        let mut reader = self.base_export(base).await?;
         let layout = layout.clone();
         let what = format!("read the export of {}", base.name);
         blocking(move || {
@@ -284,12 +289,7 @@ impl Engine {
         if !recreated.is_empty() {
             // Podman lists a directory removed and made again as deleted, Docker lists what it lost:
             // the base image says what that was, so both engines give Docker's layer.
-            let stream = self
-                .runtime
-                .export_image(&base.info.id)
-                .await
-                .map_err(|e| Error::runtime(format!("export the image {}", base.name), e))?;
-            let mut reader = bridge(stream);
+            let mut reader = self.base_export(base).await?;
             let held = blocking(move || image_paths_below(&mut reader, &recreated)).await?.map_err(oci_error(
                 format!("read the export of {}", base.name),
                 "check that the engine still has the image",
@@ -298,12 +298,7 @@ impl Engine {
         }
         if set.needs_deleted_names() {
             // Names the list lost, deleted where no directory can stand in: their bytes are in the base.
-            let stream = self
-                .runtime
-                .export_image(&base.info.id)
-                .await
-                .map_err(|e| Error::runtime(format!("export the image {}", base.name), e))?;
-            let mut reader = bridge(stream);
+            let mut reader = self.base_export(base).await?;
             set = blocking(move || set.name_deletions(&mut reader).map(|()| set)).await?.map_err(oci_error(
                 format!("name the deleted files of {}", base.name),
                 "keep that file in the builder image, or build without an epoch, outputs, an SBOM or provenance",

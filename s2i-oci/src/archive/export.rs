@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 
 use super::docker::DockerManifestEntry;
-use super::{clean, read_small, read_up_to};
+use super::{clean, link_target, read_small, read_up_to};
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, Result};
 use crate::layer::{Compression, LayerSummary, compress_layer};
@@ -77,15 +77,8 @@ pub fn read_image_export(export: &mut dyn Read, image_id: &Digest, layers: Expor
         let mut entry = entry.map_err(|e| invalid(e.to_string()))?;
         let name = clean(&String::from_utf8_lossy(&entry.path_bytes()));
         let kind = entry.header().entry_type();
-        if kind.is_symlink() || kind.is_hard_link() {
-            let target = entry.link_name_bytes().map(|l| String::from_utf8_lossy(&l).into_owned()).unwrap_or_default();
-            let resolved = if kind.is_hard_link() || target.starts_with('/') {
-                clean(&target)
-            } else {
-                let parent = name.rsplit_once('/').map_or("", |(parent, _)| parent);
-                clean(&format!("{parent}/{target}"))
-            };
-            links.insert(name, resolved);
+        if let Some(target) = link_target(&entry, &name) {
+            links.insert(name, target);
             continue;
         }
         if !kind.is_file() {

@@ -140,6 +140,23 @@ impl TarIndex {
     }
 }
 
+/// The file an export's link entry named `name` (cleaned) stands for, as a
+/// clean name of the export; `None` when the entry is not a link. Engines
+/// write a layer listed twice as a link to the one file.
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>, name: &str) -> Option<String> {
+    let kind = entry.header().entry_type();
+    if !kind.is_symlink() && !kind.is_hard_link() {
+        return None;
+    }
+    let target = entry.link_name_bytes().map(|l| String::from_utf8_lossy(&l).into_owned()).unwrap_or_default();
+    Some(if kind.is_hard_link() || target.starts_with('/') {
+        clean(&target)
+    } else {
+        let parent = name.rsplit_once('/').map_or("", |(parent, _)| parent);
+        clean(&format!("{parent}/{target}"))
+    })
+}
+
 /// `./a/../b//c` → `b/c`.
 fn clean(name: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
